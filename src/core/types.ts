@@ -1,0 +1,83 @@
+/**
+ * The public contract of the pure protocol core. Every harness (the UDP runtime, the
+ * simulator, the tests) drives the same `ScuttlebuttCore` through this surface: it hands in
+ * clock readings and messages, and takes out messages to send and events to publish.
+ */
+import type { Message, NodeIdentity } from '../wire/messages.js';
+
+export type { NodeIdentity } from '../wire/messages.js';
+
+/** A source of uniform numbers in [0, 1). Injected so runs replay exactly from a seed. */
+export interface Random {
+  next(): number;
+}
+
+export interface FailureDetectorConfig {
+  /** phi above which a node is convicted dead. */
+  readonly phiThreshold: number;
+  /** How many heartbeat inter-arrival intervals are kept per monitored node. */
+  readonly samplingWindowSize: number;
+  /** Floor on the standard deviation used in phi, in ms. */
+  readonly minStdDeviationMs: number;
+  /** Extra silence tolerated before suspicion grows (GC, lost packets), in ms. */
+  readonly acceptableHeartbeatPauseMs: number;
+  /** The interval assumed before any has been observed, in ms. */
+  readonly firstHeartbeatEstimateMs: number;
+  /** A dead node is removed from the membership this long after it was convicted, in ms. */
+  readonly deadNodeGracePeriodMs: number;
+}
+
+export interface CoreConfig {
+  readonly clusterId: string;
+  readonly self: NodeIdentity;
+  /** Live peers gossiped with per round. */
+  readonly fanout: number;
+  /** Interval between rounds, in ms (the harness calls tick() at this pace). */
+  readonly gossipIntervalMs: number;
+  readonly failureDetector: FailureDetectorConfig;
+  /** Bytes one encoded message may take (packet size less envelope, compression and encryption overhead). */
+  readonly payloadBudget: number;
+  /** The owner drops its tombstones this long after the delete, in ms. */
+  readonly tombstoneGracePeriodMs: number;
+}
+
+/** A message for the harness to send. */
+export interface Outbound {
+  readonly to: string;
+  readonly message: Message;
+}
+
+export type CoreEvent =
+  | { readonly type: 'live'; readonly node: NodeIdentity }
+  | { readonly type: 'dead'; readonly node: NodeIdentity; readonly reason: 'suspected' | 'left' | 'superseded' }
+  | { readonly type: 'update'; readonly node: NodeIdentity; readonly keys: readonly string[] }
+  | { readonly type: 'removed'; readonly node: NodeIdentity };
+
+export type NodeStatus = 'live' | 'dead';
+
+export interface NodeView {
+  readonly node: NodeIdentity;
+  readonly status: NodeStatus;
+  readonly heartbeat: number;
+  readonly maxVersion: number;
+  /** Live key-values (tombstones and expired keys left out). */
+  readonly values: Readonly<Record<string, string>>;
+}
+
+export interface ClusterSnapshot {
+  readonly self: NodeIdentity;
+  readonly live: readonly NodeView[];
+  readonly dead: readonly NodeView[];
+  readonly seeds: readonly string[];
+}
+
+/** Why an incoming delta (or part of it) was refused; counted, never thrown. */
+export type RejectReason =
+  | 'about-self'
+  | 'gap'
+  | 'not-ascending'
+  | 'behind-gc'
+  | 'unknown-node'
+  | 'superseded-generation'
+  | 'removed-node'
+  | 'ref-mismatch';

@@ -1,0 +1,120 @@
+/**
+ * The messages of the protocol, as plain data. The core produces and consumes these;
+ * `wire/codec.ts` turns them into bytes and back. Digests and bumps are columnar
+ * (typed arrays) because at 10,000 nodes a digest is 10,000 entries and one object
+ * per entry would dominate both the simulator's memory and the codec's time.
+ */
+
+/** A member's identity. A restarted process has a new generation and is a new member. */
+export interface NodeIdentity {
+  /** Unique name of the node in the cluster. */
+  readonly id: string;
+  /** Incarnation number: strictly greater for every restart of the same id (the runtime uses a ms timestamp). */
+  readonly generation: number;
+  /** Public gossip address, "host:port" (IPv6 as "[::1]:port"). */
+  readonly address: string;
+}
+
+/**
+ * The digest: for each node the sender knows, (heartbeat, max version, last GC version).
+ * - mode 'full': every entry names its node by `refs[i]` (a 48-bit hash of the identity).
+ * - mode 'compact': no refs; entry i is the node at position `offset + i` of the sender's
+ *   membership sorted by ref. Only valid when the receiver's membership hash equals `setHash`
+ *   and its size equals `setSize`; the sender uses it only when the peer told it so.
+ * `complete` is false when the digest was cut to fit the byte budget: a node absent from an
+ * incomplete digest is "not listed", not "unknown to the sender".
+ */
+export interface Digest {
+  readonly mode: 'full' | 'compact';
+  readonly complete: boolean;
+  /** compact mode: position in the sorted membership of the first entry. 0 in full mode. */
+  readonly offset: number;
+  /** Length of every column below. */
+  readonly count: number;
+  /** full mode: node refs; compact mode: null. */
+  readonly refs: Float64Array | null;
+  readonly heartbeats: Float64Array;
+  readonly maxVersions: Float64Array;
+  readonly gcVersions: Float64Array;
+}
+
+/** One versioned key-value of a node's map. A tombstone has value "" and `tombstone` true. */
+export interface VersionedValue {
+  readonly key: string;
+  readonly value: string;
+  readonly version: number;
+  readonly tombstone: boolean;
+}
+
+/**
+ * The part of one node's state the receiver lacks: the key-values with version > fromVersion,
+ * in ascending version order, and always a prefix of what the receiver lacks (never a gap).
+ * `identity` is sent when the receiver may not know the node yet (it is never repeated otherwise).
+ * fromVersion 0 with lastGcVersion above the receiver's is a reset: the receiver drops what it
+ * had for that node first (it had fallen behind tombstone GC).
+ */
+export interface NodeDelta {
+  readonly ref: number;
+  readonly identity: NodeIdentity | null;
+  readonly heartbeat: number;
+  readonly lastGcVersion: number;
+  readonly fromVersion: number;
+  readonly values: readonly VersionedValue[];
+}
+
+/** Heartbeat news without key-values: the receiver's heartbeat for refs[i] is below heartbeats[i]. */
+export interface HeartbeatBumps {
+  readonly count: number;
+  readonly refs: Float64Array;
+  readonly heartbeats: Float64Array;
+}
+
+export interface Delta {
+  readonly nodes: readonly NodeDelta[];
+  readonly bumps: HeartbeatBumps;
+}
+
+/** Opens an exchange: "here is what I know". */
+export interface SynMessage {
+  readonly type: 'syn';
+  readonly clusterId: string;
+  /** Sender's membership hash and size, so the receiver can use compact digests back. */
+  readonly setHash: number;
+  readonly setSize: number;
+  readonly digest: Digest;
+}
+
+/** Answers a SYN: what the responder wants (a full-mode digest of its own, for those nodes only) and what the initiator lacks. */
+export interface SynAckMessage {
+  readonly type: 'synAck';
+  readonly clusterId: string;
+  readonly setHash: number;
+  readonly setSize: number;
+  readonly request: Digest;
+  readonly delta: Delta;
+}
+
+/** Closes an exchange: what the responder asked for. */
+export interface AckMessage {
+  readonly type: 'ack';
+  readonly clusterId: string;
+  readonly delta: Delta;
+}
+
+/** Reply to a message carrying another cluster id; never answered. */
+export interface WrongClusterMessage {
+  readonly type: 'wrongCluster';
+  /** The replier's cluster id, so the operator can see the mismatch in logs. */
+  readonly clusterId: string;
+}
+
+/** A node leaving gracefully: receivers mark it dead at once. */
+export interface LeaveMessage {
+  readonly type: 'leave';
+  readonly clusterId: string;
+  readonly identity: NodeIdentity;
+  readonly heartbeat: number;
+}
+
+export type Message = SynMessage | SynAckMessage | AckMessage | WrongClusterMessage | LeaveMessage;
+export type MessageType = Message['type'];
