@@ -1,28 +1,878 @@
-// STUB: being implemented. Signatures are the contract.
-import type { Message, NodeIdentity } from '../wire/messages.js';
-import type { ClusterSnapshot, CoreConfig, CoreEvent, Outbound, Random, RejectReason } from './types.js';
+/**
+ * The protocol core: one node's view of the cluster and the Scuttlebutt handshake.
+ * Pure: no sockets, timers, Date.now() or Math.random(). The harness passes clock readings
+ * and decoded messages in, and takes out messages to send and events to publish.
+ *
+ * The handshake is stateless per exchange (each message is answered from the current state
+ * alone), so a lost or duplicated packet never leaves half-open exchange state behind:
+ *   SYN      initiator -> responder: cluster id, membership hash, digest
+ *   SYN-ACK  responder -> initiator: what the responder lacks (request) + what the initiator lacks (delta)
+ *   ACK      initiator -> responder: the delta for the request
+ */
+import {
+  bumpSize,
+  digestEntrySize,
+  digestHeaderSize,
+  exchangeHeaderSize,
+  NO_BUMPS,
+  nodeDeltaHeaderSize,
+  valueSize,
+} from '../wire/codec.js';
+import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, VersionedValue } from '../wire/messages.js';
+import { stringSize, varintSize } from '../wire/varint.js';
+import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
+import { lnNormalUpperTail, thresholdSigma } from './phi.js';
+import { addToSetHash, identityRef, removeFromSetHash } from './identity.js';
+import { randomInt } from './random.js';
+import type { ClusterSnapshot, CoreConfig, CoreEvent, NodeView, Outbound, Random, RejectReason } from './types.js';
+
+const REJECT_REASONS: readonly RejectReason[] = [
+  'about-self',
+  'gap',
+  'not-ascending',
+  'behind-gc',
+  'unknown-node',
+  'superseded-generation',
+  'removed-node',
+  'ref-mismatch',
+];
+
+/** A dead node comes back only after this many fresh heartbeats past the one it was convicted at: stale gossip about a crashed node can carry one or two, a live node produces them every round. */
+const REVIVAL_HEARTBEATS = 2;
+/** A request (what the responder lacks) may take at most this share of a SYN-ACK; the delta gets the rest. */
+const REQUEST_SHARE = 0.5;
+const SELF = 0;
+
+interface RemovedNode {
+  heartbeat: number;
+  until: number;
+}
+
+interface PeerSet {
+  hash: number;
+  size: number;
+}
+
+interface DeltaCandidate {
+  slot: number;
+  /** The receiver's max version and gc version for the node; -1 when it does not know the node. */
+  fromVersion: number;
+  receiverGc: number;
+  staleness: number;
+}
 
 export class ScuttlebuttCore {
   readonly self: NodeIdentity;
-  constructor(config: CoreConfig, _rng: Random, _now: number, _initialValues: Readonly<Record<string, string>> = {}) {
+  private readonly config: CoreConfig;
+  private readonly rng: Random;
+  private readonly table: PeerTable;
+  private readonly byRef = new Map<number, number>();
+  /** id -> slot of the newest generation known. */
+  private readonly byId = new Map<string, number>();
+  /** id -> newest generation ever seen: anything older is superseded forever. */
+  private readonly newestGeneration = new Map<string, number>();
+  private readonly removed = new Map<number, RemovedNode>();
+  private readonly peerSets = new Map<string, PeerSet>();
+  private seeds: string[] = [];
+  private events: CoreEvent[] = [];
+  private readonly rejected: Record<RejectReason, number>;
+  private readonly sigma: number;
+  private readonly stallThresholdMs: number;
+
+  private setHash = 0;
+  private members = 0;
+  private liveOthers = 0;
+  private deadOthers = 0;
+  private sorted: Int32Array = new Int32Array(0);
+  private sortedValid = false;
+  private digestCursor = 0;
+  private markEpoch = 0;
+  private lastClock: number;
+  private stalls = 0;
+
+  constructor(config: CoreConfig, rng: Random, now: number, initialValues: Readonly<Record<string, string>> = {}) {
+    this.config = config;
     this.self = config.self;
-    throw new Error('not implemented');
+    this.rng = rng;
+    this.table = new PeerTable(Math.max(2, config.failureDetector.samplingWindowSize));
+    this.sigma = thresholdSigma(config.failureDetector.phiThreshold);
+    this.stallThresholdMs = Math.max(2 * config.gossipIntervalMs, config.gossipIntervalMs + 2000);
+    this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+    this.lastClock = now;
+    const slot = this.table.allocate(config.self, identityRef(config.self));
+    if (slot !== SELF) throw new Error('self must take slot 0');
+    this.indexMember(slot, config.self);
+    this.table.heartbeat[SELF] = 1;
+    this.table.values[SELF] = new Map();
+    for (const [key, value] of Object.entries(initialValues)) this.set(key, value, now);
+    this.events = [];
   }
-  /** One gossip round: bump own heartbeat, run the failure detector, open exchanges with peers. */
-  tick(_now: number): Outbound[] { throw new Error('not implemented'); }
-  /** Handle one decoded message from `from` ("host:port"); returns the replies. */
-  receive(_from: string, _message: Message, _now: number): Outbound[] { throw new Error('not implemented'); }
-  set(_key: string, _value: string, _now: number): void { throw new Error('not implemented'); }
-  setWithTtl(_key: string, _value: string, _ttlMs: number, _now: number): void { throw new Error('not implemented'); }
-  delete(_key: string, _now: number): void { throw new Error('not implemented'); }
-  get(_key: string): string | undefined { throw new Error('not implemented'); }
-  /** Graceful leave: messages telling every known live peer this node is gone. */
-  leave(_now: number): Outbound[] { throw new Error('not implemented'); }
-  /** Seed addresses ("ip:port"), already resolved by the harness. */
-  setSeeds(_addresses: readonly string[]): void { throw new Error('not implemented'); }
-  /** Events produced since the last call, in order. */
-  takeEvents(): CoreEvent[] { throw new Error('not implemented'); }
-  snapshot(): ClusterSnapshot { throw new Error('not implemented'); }
-  /** Counted rejections of incoming state, by reason. */
-  rejections(): Readonly<Record<RejectReason, number>> { throw new Error('not implemented'); }
+
+  // ------------------------------------------------------------------ local writes
+
+  /** Sets a key of this node's map; a no-op when the value is unchanged. */
+  set(key: string, value: string, now: number): void {
+    void now; // part of the signature for symmetry with setWithTtl and delete; a plain set never expires
+    this.write(key, value, Infinity);
+  }
+
+  /** Sets a key that this node deletes (tombstones) after ttlMs; peers learn the deletion by gossip. */
+  setWithTtl(key: string, value: string, ttlMs: number, now: number): void {
+    if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new RangeError(`ttlMs must be a positive finite number of ms (got ${ttlMs})`);
+    this.write(key, value, now + ttlMs);
+  }
+
+  delete(key: string, now: number): void {
+    const own = this.ownValues();
+    const current = own.get(key);
+    if (!current || current.tombstone) return;
+    this.putOwn(key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now });
+  }
+
+  get(key: string): string | undefined {
+    const v = this.ownValues().get(key);
+    return v && !v.tombstone ? v.value : undefined;
+  }
+
+  private write(key: string, value: string, expiresAt: number): void {
+    if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string');
+    if (typeof value !== 'string') throw new TypeError(`value of key "${key}" must be a string`);
+    const cost =
+      exchangeHeaderSize(this.config.clusterId, 0) +
+      16 +
+      nodeDeltaHeaderSize(this.self, 2 ** 40, 2 ** 40, 2 ** 40, 2 ** 40, 1) +
+      valueSize({ key, value, version: 2 ** 40, tombstone: false });
+    if (cost > this.config.payloadBudget) {
+      throw new RangeError(`key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.config.payloadBudget} bytes`);
+    }
+    const own = this.ownValues();
+    const current = own.get(key);
+    if (current && !current.tombstone && current.value === value) {
+      current.expiresAt = expiresAt; // a TTL refresh needs no new version: expiry is the owner's business
+      return;
+    }
+    this.putOwn(key, { value, version: 0, tombstone: false, expiresAt, deletedAt: 0 });
+  }
+
+  private putOwn(key: string, entry: StoredValue): void {
+    const own = this.ownValues();
+    const version = (this.table.maxVersion[SELF] as number) + 1;
+    entry.version = version;
+    // Delete then set: Map order stays ascending by version, which is the order deltas need.
+    own.delete(key);
+    own.set(key, entry);
+    this.table.maxVersion[SELF] = version;
+    this.events.push({ type: 'update', node: this.self, keys: [key] });
+  }
+
+  private ownValues(): Map<string, StoredValue> {
+    return this.table.values[SELF] as Map<string, StoredValue>;
+  }
+
+  setSeeds(addresses: readonly string[]): void {
+    this.seeds = [...new Set(addresses)].filter((a) => a !== this.self.address);
+  }
+
+  takeEvents(): CoreEvent[] {
+    const out = this.events;
+    this.events = [];
+    return out;
+  }
+
+  rejections(): Readonly<Record<RejectReason, number>> {
+    return { ...this.rejected };
+  }
+
+  /** Times this node noticed that it had itself been stalled (and spared its peers). */
+  get localStalls(): number {
+    return this.stalls;
+  }
+
+  get liveCount(): number {
+    return this.liveOthers + 1;
+  }
+
+  get memberCount(): number {
+    return this.members;
+  }
+
+  // ------------------------------------------------------------------ the round
+
+  /** One gossip round: bump own heartbeat, expire and collect own keys, run the failure detector, open exchanges. */
+  tick(now: number): Outbound[] {
+    this.observeClock(now);
+    const t = this.table;
+    t.heartbeat[SELF] = (t.heartbeat[SELF] as number) + 1;
+    this.expireOwnValues(now);
+
+    const grace = this.config.failureDetector.deadNodeGracePeriodMs;
+    for (let s = 1; s < t.used; s++) {
+      const st = t.status[s];
+      if (st === LIVE) {
+        if (now > (t.deadline[s] as number)) this.convict(s, 'suspected', now);
+      } else if (st === DEAD && now - (t.deadSince[s] as number) >= grace) {
+        this.remove(s, now);
+      }
+    }
+    for (const [ref, r] of this.removed) if (r.until <= now) this.removed.delete(ref);
+
+    const targets = this.selectPeers();
+    const out: Outbound[] = [];
+    let compact: Digest | null = null;
+    let full: Digest | null = null;
+    for (const to of targets) {
+      const peer = this.peerSets.get(to);
+      let digest: Digest;
+      if (peer && peer.hash === this.setHash && peer.size === this.members) {
+        digest = compact ??= this.buildDigest(true);
+      } else {
+        digest = full ??= this.buildDigest(false);
+      }
+      out.push({ to, message: { type: 'syn', clusterId: this.config.clusterId, setHash: this.setHash, setSize: this.members, digest } });
+    }
+    return out;
+  }
+
+  /** Graceful leave: a message for every live peer, which marks this node dead at once. */
+  leave(now: number): Outbound[] {
+    this.observeClock(now);
+    const out: Outbound[] = [];
+    const t = this.table;
+    for (let s = 1; s < t.used; s++) {
+      if (t.status[s] !== LIVE) continue;
+      out.push({
+        to: (t.identities[s] as NodeIdentity).address,
+        message: { type: 'leave', clusterId: this.config.clusterId, identity: this.self, heartbeat: t.heartbeat[SELF] as number },
+      });
+    }
+    return out;
+  }
+
+  private selectPeers(): string[] {
+    const t = this.table;
+    const chosen: number[] = [];
+    const fanout = this.config.fanout;
+    if (this.liveOthers <= fanout * 2) {
+      for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE) chosen.push(s);
+      shuffle(chosen, this.rng);
+      chosen.length = Math.min(chosen.length, fanout);
+    } else {
+      // Most slots are live: rejection sampling is O(fanout) instead of a scan of the table.
+      for (let attempts = 0; chosen.length < fanout && attempts < fanout * 64; attempts++) {
+        const s = 1 + randomInt(this.rng, t.used - 1);
+        if (t.status[s] === LIVE && !chosen.includes(s)) chosen.push(s);
+      }
+    }
+    const addresses = chosen.map((s) => (t.identities[s] as NodeIdentity).address);
+    // A dead node now and then, so a healed partition or a revived node is noticed.
+    if (this.deadOthers > 0 && this.rng.next() < this.deadOthers / (this.liveOthers + 1)) {
+      const dead: number[] = [];
+      for (let s = 1; s < t.used; s++) if (t.status[s] === DEAD && t.left[s] === 0) dead.push(s);
+      if (dead.length > 0) {
+        const address = (t.identities[dead[randomInt(this.rng, dead.length)] as number] as NodeIdentity).address;
+        if (!addresses.includes(address)) addresses.push(address);
+      }
+    }
+    // A seed when alone, else rarely: it re-joins partitions whose members were already removed.
+    if (this.seeds.length > 0 && (this.liveOthers === 0 || this.rng.next() < this.seeds.length / (this.liveOthers + this.deadOthers + 1))) {
+      const seed = this.seeds[randomInt(this.rng, this.seeds.length)] as string;
+      if (!addresses.includes(seed)) addresses.push(seed);
+    }
+    return addresses;
+  }
+
+  private expireOwnValues(now: number): void {
+    const own = this.ownValues();
+    const expired: string[] = [];
+    let collected = this.table.gcVersion[SELF] as number;
+    const grace = this.config.tombstoneGracePeriodMs;
+    for (const [key, v] of own) {
+      if (!v.tombstone && v.expiresAt <= now) expired.push(key);
+      else if (v.tombstone && v.deletedAt + grace <= now) {
+        own.delete(key);
+        if (v.version > collected) collected = v.version;
+      }
+    }
+    this.table.gcVersion[SELF] = collected;
+    for (const key of expired) this.delete(key, now);
+  }
+
+  // ------------------------------------------------------------------ digests
+
+  /** Members sorted by ref: the shared order that lets compact digests leave refs out. */
+  private sortedMembers(): Int32Array {
+    if (!this.sortedValid) {
+      const t = this.table;
+      const slots: number[] = [];
+      for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE) slots.push(s);
+      slots.sort((a, b) => (t.refs[a] as number) - (t.refs[b] as number));
+      this.sorted = Int32Array.from(slots);
+      this.sortedValid = true;
+    }
+    return this.sorted;
+  }
+
+  /** Occupied slots in table order (full-mode digests need no particular order). */
+  private memberSlots(): Int32Array {
+    const t = this.table;
+    const out = new Int32Array(this.members);
+    let i = 0;
+    for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE) out[i++] = s;
+    return out;
+  }
+
+  /**
+   * This node's digest within the byte budget. When it does not all fit, a run of entries is sent,
+   * starting where the previous round's run stopped, so every entry is sent in turn. A compact run
+   * is contiguous in the sorted order (positions are implied by its offset), so it stops at the end.
+   */
+  private buildDigest(compact: boolean): Digest {
+    const t = this.table;
+    const list = compact ? this.sortedMembers() : this.memberSlots();
+    const n = list.length;
+    const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, n) - digestHeaderSize(n, n);
+    const entrySize = (s: number): number =>
+      digestEntrySize(compact, t.heartbeat[s] as number, t.maxVersion[s] as number, t.gcVersion[s] as number);
+    let total = 0;
+    for (let i = 0; i < n && total <= budget; i++) total += entrySize(list[i] as number);
+    let pick: Int32Array;
+    let offset = 0;
+    const complete = total <= budget;
+    if (complete) {
+      pick = list;
+    } else {
+      const start = this.digestCursor % n;
+      const limit = compact ? n - start : n;
+      const chosen: number[] = [];
+      let used = 0;
+      for (let i = 0; i < limit; i++) {
+        const s = list[(start + i) % n] as number;
+        const size = entrySize(s);
+        if (used + size > budget) break;
+        used += size;
+        chosen.push(s);
+      }
+      pick = Int32Array.from(chosen);
+      offset = compact ? start : 0;
+      this.digestCursor = (start + chosen.length) % n;
+    }
+    const m = pick.length;
+    const refs = compact ? null : new Float64Array(m);
+    const heartbeats = new Float64Array(m);
+    const maxVersions = new Float64Array(m);
+    const gcVersions = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      const s = pick[i] as number;
+      if (refs) refs[i] = t.refs[s] as number;
+      heartbeats[i] = t.heartbeat[s] as number;
+      maxVersions[i] = t.maxVersion[s] as number;
+      gcVersions[i] = t.gcVersion[s] as number;
+    }
+    return { mode: compact ? 'compact' : 'full', complete, offset, count: m, refs, heartbeats, maxVersions, gcVersions };
+  }
+
+  // ------------------------------------------------------------------ incoming
+
+  /** Handles one decoded message from `from` ("host:port"); returns the replies to send. */
+  receive(from: string, message: Message, now: number): Outbound[] {
+    this.observeClock(now);
+    switch (message.type) {
+      case 'syn':
+        if (message.clusterId !== this.config.clusterId) {
+          return [{ to: from, message: { type: 'wrongCluster', clusterId: this.config.clusterId } }];
+        }
+        this.peerSets.set(from, { hash: message.setHash, size: message.setSize });
+        this.boundPeerSets();
+        return this.onSyn(from, message.digest, now);
+      case 'synAck': {
+        if (message.clusterId !== this.config.clusterId) return [];
+        this.peerSets.set(from, { hash: message.setHash, size: message.setSize });
+        this.applyDelta(message.delta, now);
+        const delta = this.answerRequest(message.request);
+        if (delta.nodes.length === 0 && delta.bumps.count === 0) return [];
+        return [{ to: from, message: { type: 'ack', clusterId: this.config.clusterId, delta } }];
+      }
+      case 'ack':
+        if (message.clusterId === this.config.clusterId) this.applyDelta(message.delta, now);
+        return [];
+      case 'leave':
+        if (message.clusterId === this.config.clusterId) this.onLeave(message.identity, now);
+        return [];
+      case 'wrongCluster':
+        return [];
+    }
+  }
+
+  /** Peer set hashes are a cache keyed by address; past a bound it is simply dropped and relearned. */
+  private boundPeerSets(): void {
+    if (this.peerSets.size > 4 * this.members + 64) this.peerSets.clear();
+  }
+
+  private onSyn(from: string, digest: Digest, now: number): Outbound[] {
+    const t = this.table;
+    const compact = digest.mode === 'compact';
+    const reply = (request: Digest, delta: Delta): Outbound[] => [
+      { to: from, message: { type: 'synAck', clusterId: this.config.clusterId, setHash: this.setHash, setSize: this.members, request, delta } },
+    ];
+    if (compact) {
+      const peer = this.peerSets.get(from);
+      if (!peer || peer.hash !== this.setHash || peer.size !== this.members || digest.offset + digest.count > this.members) {
+        // Our memberships differ: we cannot read positions. Our hash in the reply makes the peer send refs next time.
+        return reply(emptyDigest(), { nodes: [], bumps: NO_BUMPS });
+      }
+    }
+    const order = compact ? this.sortedMembers() : null;
+    const epoch = ++this.markEpoch;
+    const request: number[] = []; // refs we lack state for (slot or -1 with the ref)
+    const requestRefs: number[] = [];
+    const candidates: DeltaCandidate[] = [];
+    const bumpSlots: number[] = [];
+    for (let i = 0; i < digest.count; i++) {
+      let s: number;
+      let ref: number;
+      if (order) {
+        s = order[digest.offset + i] as number;
+        ref = t.refs[s] as number;
+      } else {
+        ref = (digest.refs as Float64Array)[i] as number;
+        const found = this.byRef.get(ref);
+        if (found === undefined) {
+          if (!this.removed.has(ref)) {
+            request.push(-1);
+            requestRefs.push(ref);
+          }
+          continue;
+        }
+        s = found;
+      }
+      t.mark[s] = epoch;
+      const theirHb = digest.heartbeats[i] as number;
+      const theirMax = digest.maxVersions[i] as number;
+      const theirGc = digest.gcVersions[i] as number;
+      if (s !== SELF) this.observeHeartbeat(s, theirHb, now);
+      const mine = t.maxVersion[s] as number;
+      const myGc = t.gcVersion[s] as number;
+      if (s !== SELF && (theirMax > mine || theirGc > myGc)) {
+        request.push(s);
+        requestRefs.push(ref);
+      }
+      if (mine > theirMax || myGc > theirGc) {
+        candidates.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
+      } else if ((t.heartbeat[s] as number) > theirHb) {
+        bumpSlots.push(s);
+      }
+    }
+    const neverSeen: DeltaCandidate[] = [];
+    if (digest.complete) {
+      for (let s = 0; s < t.used; s++) {
+        // Dead nodes are not introduced to peers that never knew them: that spreads only stale news.
+        if (t.status[s] === LIVE && t.mark[s] !== epoch) neverSeen.push({ slot: s, fromVersion: -1, receiverGc: 0, staleness: Infinity });
+      }
+      rotate(neverSeen, this.rng);
+    }
+
+    const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members);
+    const req = this.buildRequest(request, requestRefs, Math.floor(budget * REQUEST_SHARE));
+    candidates.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
+    const delta = this.packDelta(neverSeen.concat(candidates), bumpSlots, budget - reqSize(req));
+    return reply(req, delta);
+  }
+
+  /** The SYN-ACK's request: a full-mode digest of our own state for the nodes we lack (heartbeat 0 = unknown to us). */
+  private buildRequest(slots: number[], refs: number[], budget: number): Digest {
+    const t = this.table;
+    let used = digestHeaderSize(0, slots.length);
+    let n = 0;
+    for (; n < slots.length; n++) {
+      const s = slots[n] as number;
+      const size = s < 0 ? digestEntrySize(false, 0, 0, 0) : digestEntrySize(false, t.heartbeat[s] as number, t.maxVersion[s] as number, t.gcVersion[s] as number);
+      if (used + size > budget) break;
+      used += size;
+    }
+    const d = {
+      mode: 'full' as const,
+      complete: n === slots.length,
+      offset: 0,
+      count: n,
+      refs: new Float64Array(n),
+      heartbeats: new Float64Array(n),
+      maxVersions: new Float64Array(n),
+      gcVersions: new Float64Array(n),
+    };
+    for (let i = 0; i < n; i++) {
+      const s = slots[i] as number;
+      d.refs[i] = refs[i] as number;
+      if (s >= 0) {
+        d.heartbeats[i] = t.heartbeat[s] as number;
+        d.maxVersions[i] = t.maxVersion[s] as number;
+        d.gcVersions[i] = t.gcVersion[s] as number;
+      }
+    }
+    return d;
+  }
+
+  /** The ACK's delta: what the responder said it lacks. */
+  private answerRequest(request: Digest): Delta {
+    const t = this.table;
+    const unknown: DeltaCandidate[] = [];
+    const stale: DeltaCandidate[] = [];
+    const bumps: number[] = [];
+    for (let i = 0; i < request.count; i++) {
+      const s = this.byRef.get((request.refs as Float64Array)[i] as number);
+      if (s === undefined) continue;
+      const hb = request.heartbeats[i] as number;
+      if (hb === 0) {
+        if (t.status[s] === LIVE) unknown.push({ slot: s, fromVersion: -1, receiverGc: 0, staleness: Infinity });
+        continue;
+      }
+      const theirMax = request.maxVersions[i] as number;
+      const theirGc = request.gcVersions[i] as number;
+      const mine = t.maxVersion[s] as number;
+      if (mine > theirMax || (t.gcVersion[s] as number) > theirGc) {
+        stale.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
+      } else if ((t.heartbeat[s] as number) > hb) {
+        bumps.push(s);
+      }
+    }
+    stale.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
+    return this.packDelta(unknown.concat(stale), bumps, this.config.payloadBudget - 1 - stringSize(this.config.clusterId));
+  }
+
+  /**
+   * Packs node deltas (in the given order) then heartbeat bumps into `budget` bytes. Each node delta
+   * is a prefix of what the receiver lacks; packing stops before the first item that would overflow.
+   */
+  private packDelta(candidates: DeltaCandidate[], bumpSlots: number[], budget: number): Delta {
+    const t = this.table;
+    // Both counts are varints written before the items; reserve their largest plausible size.
+    let used = varintSize(candidates.length) + varintSize(bumpSlots.length + candidates.length);
+    const nodes: NodeDelta[] = [];
+    for (const c of candidates) {
+      const s = c.slot;
+      const identity = t.identities[s] as NodeIdentity;
+      const myGc = t.gcVersion[s] as number;
+      const myMax = t.maxVersion[s] as number;
+      // Unknown to the receiver, or it fell behind our tombstone GC: send everything from version 0 (a reset).
+      const reset = c.fromVersion < 0 || (c.receiverGc < myGc && c.fromVersion < myGc);
+      const from = reset ? 0 : c.fromVersion;
+      const all = this.valuesAbove(s, from);
+      let size = nodeDeltaHeaderSize(c.fromVersion < 0 ? identity : null, t.heartbeat[s] as number, myGc, from, myMax, all.length);
+      if (used + size > budget) break;
+      let k = 0;
+      for (; k < all.length; k++) {
+        const vs = valueSize(all[k] as VersionedValue);
+        if (used + size + vs > budget) break;
+        size += vs;
+      }
+      // A header with none of the values it was meant to carry is only worth sending when it
+      // introduces the node, resets it, or carries a GC watermark.
+      if (k === 0 && all.length > 0 && !reset && c.fromVersion >= 0 && myGc <= c.receiverGc) break;
+      const values = k === all.length ? all : all.slice(0, k);
+      used += size;
+      nodes.push({
+        ref: t.refs[s] as number,
+        identity: c.fromVersion < 0 ? identity : null,
+        heartbeat: t.heartbeat[s] as number,
+        lastGcVersion: myGc,
+        fromVersion: from,
+        maxVersion: k === all.length ? myMax : (values[k - 1]?.version ?? from),
+        values,
+      });
+      if (k < all.length) break;
+    }
+    const bumpRefs: number[] = [];
+    const bumpHbs: number[] = [];
+    if (bumpSlots.length > 0) {
+      const start = randomInt(this.rng, bumpSlots.length);
+      for (let i = 0; i < bumpSlots.length; i++) {
+        const s = bumpSlots[(start + i) % bumpSlots.length] as number;
+        const hb = t.heartbeat[s] as number;
+        const size = bumpSize(hb);
+        if (used + size > budget) break;
+        used += size;
+        bumpRefs.push(t.refs[s] as number);
+        bumpHbs.push(hb);
+      }
+    }
+    const bumps: HeartbeatBumps =
+      bumpRefs.length === 0 ? NO_BUMPS : { count: bumpRefs.length, refs: Float64Array.from(bumpRefs), heartbeats: Float64Array.from(bumpHbs) };
+    return { nodes, bumps };
+  }
+
+  /** A node's values with version > from, ascending (the map keeps version order). */
+  private valuesAbove(slot: number, from: number): VersionedValue[] {
+    const map = this.table.values[slot];
+    if (!map) return [];
+    const out: VersionedValue[] = [];
+    for (const [key, v] of map) if (v.version > from) out.push({ key, value: v.value, version: v.version, tombstone: v.tombstone });
+    return out;
+  }
+
+  private applyDelta(delta: Delta, now: number): void {
+    for (const nd of delta.nodes) this.applyNodeDelta(nd, now);
+    const { bumps } = delta;
+    for (let i = 0; i < bumps.count; i++) {
+      const s = this.byRef.get(bumps.refs[i] as number);
+      if (s !== undefined && s !== SELF) this.observeHeartbeat(s, bumps.heartbeats[i] as number, now);
+    }
+  }
+
+  private reject(reason: RejectReason): void {
+    this.rejected[reason]++;
+  }
+
+  private applyNodeDelta(nd: NodeDelta, now: number): void {
+    const t = this.table;
+    let s = this.byRef.get(nd.ref);
+    if (s === SELF) {
+      if (nd.maxVersion > (t.maxVersion[SELF] as number) || nd.heartbeat > (t.heartbeat[SELF] as number)) this.reject('about-self');
+      return;
+    }
+    // Validate the whole delta before touching state: a bad one changes nothing.
+    let prev = nd.fromVersion;
+    for (const v of nd.values) {
+      if (v.version <= prev) return this.reject('not-ascending');
+      prev = v.version;
+    }
+    if (nd.maxVersion < prev) return this.reject('not-ascending');
+    if (s === undefined) {
+      if (!nd.identity) return this.reject('unknown-node');
+      const added = this.admit(nd.identity, nd.ref, nd.heartbeat, now);
+      if (added < 0) return;
+      s = added;
+    } else {
+      this.observeHeartbeat(s, nd.heartbeat, now);
+    }
+    const mine = t.maxVersion[s] as number;
+    const myGc = t.gcVersion[s] as number;
+    if (nd.fromVersion > mine) return this.reject('gap');
+    let map = t.values[s];
+    const changed: string[] = [];
+    if (nd.lastGcVersion > myGc && mine < nd.lastGcVersion) {
+      // We fell behind the owner's tombstone GC: only a full restatement is safe.
+      if (nd.fromVersion !== 0) return this.reject('behind-gc');
+      if (map) for (const key of map.keys()) changed.push(key);
+      map = new Map();
+      t.values[s] = map;
+      t.maxVersion[s] = 0;
+    }
+    map ??= t.values[s] = new Map();
+    const base = t.maxVersion[s] as number;
+    for (const v of nd.values) {
+      if (v.version <= base) continue;
+      const existing = map.get(v.key);
+      map.delete(v.key);
+      map.set(v.key, { value: v.value, version: v.version, tombstone: v.tombstone, expiresAt: Infinity, deletedAt: 0 });
+      if (!existing || existing.tombstone !== v.tombstone || existing.value !== v.value) changed.push(v.key);
+    }
+    if (nd.maxVersion > base) t.maxVersion[s] = nd.maxVersion;
+    if (nd.lastGcVersion > myGc) {
+      t.gcVersion[s] = nd.lastGcVersion;
+      for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
+    }
+    if (changed.length > 0) this.events.push({ type: 'update', node: t.identities[s] as NodeIdentity, keys: [...new Set(changed)] });
+  }
+
+  /** Adds a node first heard of; returns its slot, or -1 when refused. */
+  private admit(identity: NodeIdentity, ref: number, heartbeat: number, now: number): number {
+    if (identityRef(identity) !== ref) {
+      this.reject('ref-mismatch');
+      return -1;
+    }
+    if (identity.id === this.self.id) {
+      this.reject('about-self');
+      return -1;
+    }
+    const newest = this.newestGeneration.get(identity.id);
+    if (newest !== undefined && identity.generation < newest) {
+      this.reject('superseded-generation');
+      return -1;
+    }
+    const gone = this.removed.get(ref);
+    if (gone && heartbeat <= gone.heartbeat) {
+      this.reject('removed-node');
+      return -1;
+    }
+    const older = this.byId.get(identity.id);
+    if (older !== undefined) {
+      const old = this.table.identities[older] as NodeIdentity;
+      if (old.generation >= identity.generation) {
+        this.reject('superseded-generation');
+        return -1;
+      }
+      // A restart: the old incarnation is gone for good.
+      if (this.table.status[older] === LIVE) this.convict(older, 'superseded', now);
+      this.remove(older, now);
+    }
+    if (gone) this.removed.delete(ref);
+    const t = this.table;
+    const s = t.allocate(identity, ref);
+    this.indexMember(s, identity);
+    this.liveOthers++;
+    t.heartbeat[s] = heartbeat;
+    // Seed the window as Akka does: the first estimate, with a spread of a quarter of it.
+    const first = this.config.failureDetector.firstHeartbeatEstimateMs;
+    t.addInterval(s, first - first / 4);
+    t.addInterval(s, first + first / 4);
+    t.lastArrival[s] = now;
+    this.updateDeadline(s);
+    this.events.push({ type: 'live', node: identity });
+    return s;
+  }
+
+  private indexMember(slot: number, identity: NodeIdentity): void {
+    const ref = this.table.refs[slot] as number;
+    this.byRef.set(ref, slot);
+    this.byId.set(identity.id, slot);
+    const newest = this.newestGeneration.get(identity.id);
+    if (newest === undefined || identity.generation > newest) this.newestGeneration.set(identity.id, identity.generation);
+    this.setHash = addToSetHash(this.setHash, ref);
+    this.members++;
+    this.sortedValid = false;
+  }
+
+  private onLeave(identity: NodeIdentity, now: number): void {
+    const s = this.byRef.get(identityRef(identity));
+    if (s === undefined || s === SELF) return;
+    const t = this.table;
+    t.left[s] = 1;
+    if (t.status[s] === LIVE) this.convict(s, 'left', now);
+  }
+
+  // ------------------------------------------------------------------ failure detection
+
+  /** New heartbeat evidence for a slot: record the arrival, maybe revive. */
+  private observeHeartbeat(s: number, heartbeat: number, now: number): void {
+    const t = this.table;
+    if (heartbeat <= (t.heartbeat[s] as number)) return;
+    t.heartbeat[s] = heartbeat;
+    if (t.status[s] === LIVE) {
+      t.addInterval(s, now - (t.lastArrival[s] as number));
+      t.lastArrival[s] = now;
+      this.updateDeadline(s);
+    } else if (t.left[s] === 0 && heartbeat >= (t.heartbeatAtDeath[s] as number) + REVIVAL_HEARTBEATS) {
+      // Back from the dead: the silence is not a sample of its normal rhythm, so it is not added.
+      t.status[s] = LIVE;
+      this.deadOthers--;
+      this.liveOthers++;
+      t.lastArrival[s] = now;
+      this.updateDeadline(s);
+      this.events.push({ type: 'live', node: t.identities[s] as NodeIdentity });
+    }
+  }
+
+  /** Precomputes when phi will cross the threshold, so a tick checks each member with one comparison. */
+  private updateDeadline(s: number): void {
+    const fd = this.config.failureDetector;
+    const { mean, std } = this.table.intervalStats(s);
+    this.table.deadline[s] = (this.table.lastArrival[s] as number) + mean + fd.acceptableHeartbeatPauseMs + Math.max(std, fd.minStdDeviationMs) * this.sigma;
+  }
+
+  /** Current phi of a member (for diagnostics; conviction uses the precomputed deadline). */
+  phiOf(nodeId: string, now: number): number | undefined {
+    const s = this.byId.get(nodeId);
+    if (s === undefined || s === SELF) return undefined;
+    const fd = this.config.failureDetector;
+    const { mean, std } = this.table.intervalStats(s);
+    const y = (now - (this.table.lastArrival[s] as number) - mean - fd.acceptableHeartbeatPauseMs) / Math.max(std, fd.minStdDeviationMs);
+    return -lnNormalUpperTail(y) / Math.LN10;
+  }
+
+  /**
+   * A long gap between our own clock readings means this process was stalled (GC, SIGSTOP, an
+   * overloaded host): peers' silence during it is our fault, not theirs. Shift every deadline by
+   * the stall so nobody is convicted for it.
+   */
+  private observeClock(now: number): void {
+    const gap = now - this.lastClock;
+    if (gap > this.stallThresholdMs) {
+      const shift = gap - this.config.gossipIntervalMs;
+      const t = this.table;
+      for (let s = 1; s < t.used; s++) {
+        if (t.status[s] !== LIVE) continue;
+        t.deadline[s] = (t.deadline[s] as number) + shift;
+        t.lastArrival[s] = (t.lastArrival[s] as number) + shift;
+      }
+      this.stalls++;
+    }
+    if (now > this.lastClock) this.lastClock = now;
+  }
+
+  private convict(s: number, reason: 'suspected' | 'left' | 'superseded', now: number): void {
+    const t = this.table;
+    t.status[s] = DEAD;
+    t.deadSince[s] = now;
+    t.heartbeatAtDeath[s] = t.heartbeat[s] as number;
+    this.liveOthers--;
+    this.deadOthers++;
+    this.events.push({ type: 'dead', node: t.identities[s] as NodeIdentity, reason });
+  }
+
+  private remove(s: number, now: number): void {
+    const t = this.table;
+    const identity = t.identities[s] as NodeIdentity;
+    const ref = t.refs[s] as number;
+    if (t.status[s] === DEAD) this.deadOthers--;
+    else if (t.status[s] === LIVE) this.liveOthers--;
+    this.removed.set(ref, { heartbeat: t.left[s] ? Infinity : (t.heartbeat[s] as number), until: now + this.config.failureDetector.deadNodeGracePeriodMs });
+    this.byRef.delete(ref);
+    if (this.byId.get(identity.id) === s) this.byId.delete(identity.id);
+    this.setHash = removeFromSetHash(this.setHash, ref);
+    this.members--;
+    this.sortedValid = false;
+    t.release(s);
+    this.events.push({ type: 'removed', node: identity });
+  }
+
+  // ------------------------------------------------------------------ views
+
+  snapshot(): ClusterSnapshot {
+    const t = this.table;
+    const live: NodeView[] = [];
+    const dead: NodeView[] = [];
+    for (let s = 0; s < t.used; s++) {
+      const st = t.status[s];
+      if (st === FREE) continue;
+      const values: Record<string, string> = {};
+      const map = t.values[s];
+      if (map) for (const [key, v] of map) if (!v.tombstone) values[key] = v.value;
+      const view: NodeView = {
+        node: t.identities[s] as NodeIdentity,
+        status: st === LIVE ? 'live' : 'dead',
+        heartbeat: t.heartbeat[s] as number,
+        maxVersion: t.maxVersion[s] as number,
+        values,
+      };
+      (st === LIVE ? live : dead).push(view);
+    }
+    return { self: this.self, live, dead, seeds: [...this.seeds] };
+  }
+}
+
+function reqSize(d: Digest): number {
+  let n = digestHeaderSize(0, d.count);
+  for (let i = 0; i < d.count; i++) n += digestEntrySize(false, d.heartbeats[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
+  return n;
+}
+
+function emptyDigest(): Digest {
+  const z = new Float64Array(0);
+  return { mode: 'full', complete: false, offset: 0, count: 0, refs: z, heartbeats: z, maxVersions: z, gcVersions: z };
+}
+
+function shuffle<T>(a: T[], rng: Random): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = randomInt(rng, i + 1);
+    const tmp = a[i] as T;
+    a[i] = a[j] as T;
+    a[j] = tmp;
+  }
+}
+
+/** Rotates a list to a random start: different peers get different first items when the budget cuts. */
+function rotate<T>(a: T[], rng: Random): void {
+  if (a.length < 2) return;
+  const k = randomInt(rng, a.length);
+  const head = a.splice(0, k);
+  a.push(...head);
 }

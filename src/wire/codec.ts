@@ -1,24 +1,309 @@
-// STUB: being implemented. Signatures are the contract.
-import type { Message } from './messages.js';
+/**
+ * The binary encoding of message bodies. docs/protocol.md describes it byte by byte.
+ * A body is what travels after the 4-byte envelope header (magic, protocol version, flags)
+ * that transport/envelope.ts writes; compression and encryption apply to the body only.
+ */
+import { DecodeError } from './errors.js';
+import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, VersionedValue } from './messages.js';
+import { Reader } from './reader.js';
+import { REF_BYTES, stringSize, varintSize } from './varint.js';
+import { Writer } from './writer.js';
+
+export { DecodeError } from './errors.js';
+export type { DecodeErrorReason } from './errors.js';
 
 export const MAGIC_0 = 0x53; // 'S'
 export const MAGIC_1 = 0x42; // 'B'
 export const PROTOCOL_VERSION = 1;
-/** magic (2) + protocol version (1) + flags (1). Written by transport/envelope.ts, before the body. */
+/** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */
 export const ENVELOPE_HEADER_BYTES = 4;
 
-export type DecodeErrorReason = 'truncated' | 'bad-type' | 'bad-varint' | 'bad-utf8' | 'too-large' | 'bad-value' | 'trailing-bytes';
+const TYPE_CODES = { syn: 1, synAck: 2, ack: 3, wrongCluster: 4, leave: 5 } as const;
+const DIGEST_COMPACT = 1;
+const DIGEST_COMPLETE = 2;
+const NODE_HAS_IDENTITY = 1;
+const VALUE_TOMBSTONE = 1;
 
-export class DecodeError extends Error {
-  constructor(readonly reason: DecodeErrorReason, detail: string) {
-    super(`${reason}: ${detail}`);
-    this.name = 'DecodeError';
+// Smallest encodings, used to refuse impossible counts before allocating.
+const MIN_FULL_ENTRY = REF_BYTES + 3;
+const MIN_COMPACT_ENTRY = 3;
+const MIN_NODE_DELTA = REF_BYTES + 6;
+const MIN_BUMP = REF_BYTES + 1;
+const MIN_VALUE = 3;
+
+// ---------------------------------------------------------------- sizes
+
+export function identitySize(identity: NodeIdentity): number {
+  return stringSize(identity.id) + varintSize(identity.generation) + stringSize(identity.address);
+}
+
+/** Fixed part of a digest: flags, offset, count. */
+export function digestHeaderSize(offset: number, count: number): number {
+  return 1 + varintSize(offset) + varintSize(count);
+}
+
+export function digestEntrySize(compact: boolean, heartbeat: number, maxVersion: number, gcVersion: number): number {
+  return (compact ? 0 : REF_BYTES) + varintSize(heartbeat) + varintSize(maxVersion) + varintSize(gcVersion);
+}
+
+export function digestSize(d: Digest): number {
+  let n = digestHeaderSize(d.offset, d.count);
+  const compact = d.mode === 'compact';
+  for (let i = 0; i < d.count; i++) {
+    n += digestEntrySize(compact, d.heartbeats[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
+  }
+  return n;
+}
+
+export function valueSize(v: VersionedValue): number {
+  return stringSize(v.key) + varintSize(v.version) + 1 + (v.tombstone ? 0 : stringSize(v.value));
+}
+
+/** A node delta without its values (the value count is sized for `valueCount`). */
+export function nodeDeltaHeaderSize(
+  identity: NodeIdentity | null,
+  heartbeat: number,
+  lastGcVersion: number,
+  fromVersion: number,
+  maxVersion: number,
+  valueCount: number,
+): number {
+  return (
+    REF_BYTES +
+    1 +
+    (identity ? identitySize(identity) : 0) +
+    varintSize(heartbeat) +
+    varintSize(lastGcVersion) +
+    varintSize(fromVersion) +
+    varintSize(maxVersion) +
+    varintSize(valueCount)
+  );
+}
+
+export function nodeDeltaSize(d: NodeDelta): number {
+  let n = nodeDeltaHeaderSize(d.identity, d.heartbeat, d.lastGcVersion, d.fromVersion, d.maxVersion, d.values.length);
+  for (const v of d.values) n += valueSize(v);
+  return n;
+}
+
+export function bumpSize(heartbeat: number): number {
+  return REF_BYTES + varintSize(heartbeat);
+}
+
+export function deltaSize(d: Delta): number {
+  let n = varintSize(d.nodes.length) + varintSize(d.bumps.count);
+  for (const node of d.nodes) n += nodeDeltaSize(node);
+  for (let i = 0; i < d.bumps.count; i++) n += bumpSize(d.bumps.heartbeats[i] as number);
+  return n;
+}
+
+/** Fixed part of a SYN or SYN-ACK before its digest: type, cluster id, set hash, set size. */
+export function exchangeHeaderSize(clusterId: string, setSize: number): number {
+  return 1 + stringSize(clusterId) + REF_BYTES + varintSize(setSize);
+}
+
+/** The exact length encodeMessage would produce. */
+export function messageSize(m: Message): number {
+  switch (m.type) {
+    case 'syn':
+      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.digest);
+    case 'synAck':
+      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.request) + deltaSize(m.delta);
+    case 'ack':
+      return 1 + stringSize(m.clusterId) + deltaSize(m.delta);
+    case 'wrongCluster':
+      return 1 + stringSize(m.clusterId);
+    case 'leave':
+      return 1 + stringSize(m.clusterId) + identitySize(m.identity) + varintSize(m.heartbeat);
+  }
+}
+
+// ---------------------------------------------------------------- encode
+
+function writeIdentity(w: Writer, identity: NodeIdentity): void {
+  w.string(identity.id);
+  w.varint(identity.generation);
+  w.string(identity.address);
+}
+
+function writeDigest(w: Writer, d: Digest): void {
+  const compact = d.mode === 'compact';
+  w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0));
+  w.varint(d.offset);
+  w.varint(d.count);
+  for (let i = 0; i < d.count; i++) {
+    if (!compact) w.ref((d.refs as Float64Array)[i] as number);
+    w.varint(d.heartbeats[i] as number);
+    w.varint(d.maxVersions[i] as number);
+    w.varint(d.gcVersions[i] as number);
+  }
+}
+
+function writeDelta(w: Writer, d: Delta): void {
+  w.varint(d.nodes.length);
+  for (const node of d.nodes) {
+    w.ref(node.ref);
+    w.u8(node.identity ? NODE_HAS_IDENTITY : 0);
+    if (node.identity) writeIdentity(w, node.identity);
+    w.varint(node.heartbeat);
+    w.varint(node.lastGcVersion);
+    w.varint(node.fromVersion);
+    w.varint(node.maxVersion);
+    w.varint(node.values.length);
+    for (const v of node.values) {
+      w.string(v.key);
+      w.varint(v.version);
+      w.u8(v.tombstone ? VALUE_TOMBSTONE : 0);
+      if (!v.tombstone) w.string(v.value);
+    }
+  }
+  w.varint(d.bumps.count);
+  for (let i = 0; i < d.bumps.count; i++) {
+    w.ref(d.bumps.refs[i] as number);
+    w.varint(d.bumps.heartbeats[i] as number);
   }
 }
 
 /** Encodes a message body (no envelope header). */
-export function encodeMessage(_message: Message): Uint8Array { throw new Error('not implemented'); }
+export function encodeMessage(m: Message): Uint8Array {
+  const w = new Writer(messageSize(m));
+  w.u8(TYPE_CODES[m.type]);
+  switch (m.type) {
+    case 'syn':
+      w.string(m.clusterId);
+      w.ref(m.setHash);
+      w.varint(m.setSize);
+      writeDigest(w, m.digest);
+      break;
+    case 'synAck':
+      w.string(m.clusterId);
+      w.ref(m.setHash);
+      w.varint(m.setSize);
+      writeDigest(w, m.request);
+      writeDelta(w, m.delta);
+      break;
+    case 'ack':
+      w.string(m.clusterId);
+      writeDelta(w, m.delta);
+      break;
+    case 'wrongCluster':
+      w.string(m.clusterId);
+      break;
+    case 'leave':
+      w.string(m.clusterId);
+      writeIdentity(w, m.identity);
+      w.varint(m.heartbeat);
+      break;
+  }
+  if (w.offset !== w.bytes.length) throw new Error(`codec size mismatch: wrote ${w.offset}, sized ${w.bytes.length}`);
+  return w.bytes;
+}
+
+// ---------------------------------------------------------------- decode
+
+function readIdentity(r: Reader): NodeIdentity {
+  const id = r.string('identity id');
+  const generation = r.varint('identity generation');
+  const address = r.string('identity address');
+  return { id, generation, address };
+}
+
+function readDigest(r: Reader): Digest {
+  const flags = r.u8('digest flags');
+  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE)) throw new DecodeError('bad-value', `digest flags ${flags}`);
+  const compact = (flags & DIGEST_COMPACT) !== 0;
+  const offset = r.varint('digest offset');
+  if (!compact && offset !== 0) throw new DecodeError('bad-value', 'full digest with a non-zero offset');
+  const count = r.count('digest entries', compact ? MIN_COMPACT_ENTRY : MIN_FULL_ENTRY);
+  const refs = compact ? null : new Float64Array(count);
+  const heartbeats = new Float64Array(count);
+  const maxVersions = new Float64Array(count);
+  const gcVersions = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    if (refs) refs[i] = r.ref('digest ref');
+    heartbeats[i] = r.varint('digest heartbeat');
+    maxVersions[i] = r.varint('digest max version');
+    gcVersions[i] = r.varint('digest gc version');
+  }
+  return { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, maxVersions, gcVersions };
+}
+
+function readDelta(r: Reader): Delta {
+  const nodeCount = r.count('delta nodes', MIN_NODE_DELTA);
+  const nodes: NodeDelta[] = [];
+  for (let i = 0; i < nodeCount; i++) {
+    const ref = r.ref('node ref');
+    const flags = r.u8('node flags');
+    if (flags > NODE_HAS_IDENTITY) throw new DecodeError('bad-value', `node flags ${flags}`);
+    const identity = flags & NODE_HAS_IDENTITY ? readIdentity(r) : null;
+    const heartbeat = r.varint('node heartbeat');
+    const lastGcVersion = r.varint('node gc version');
+    const fromVersion = r.varint('node from version');
+    const maxVersion = r.varint('node max version');
+    const valueCount = r.count('node values', MIN_VALUE);
+    const values: VersionedValue[] = [];
+    for (let j = 0; j < valueCount; j++) {
+      const key = r.string('key');
+      const version = r.varint('value version');
+      const vflags = r.u8('value flags');
+      if (vflags > VALUE_TOMBSTONE) throw new DecodeError('bad-value', `value flags ${vflags}`);
+      const tombstone = vflags === VALUE_TOMBSTONE;
+      const value = tombstone ? '' : r.string('value');
+      values.push({ key, value, version, tombstone });
+    }
+    nodes.push({ ref, identity, heartbeat, lastGcVersion, fromVersion, maxVersion, values });
+  }
+  const bumpCount = r.count('heartbeat bumps', MIN_BUMP);
+  const bumps: HeartbeatBumps = { count: bumpCount, refs: new Float64Array(bumpCount), heartbeats: new Float64Array(bumpCount) };
+  for (let i = 0; i < bumpCount; i++) {
+    bumps.refs[i] = r.ref('bump ref');
+    bumps.heartbeats[i] = r.varint('bump heartbeat');
+  }
+  return { nodes, bumps };
+}
+
 /** Decodes a message body; throws only DecodeError. */
-export function decodeMessage(_body: Uint8Array): Message { throw new Error('not implemented'); }
-/** The exact length encodeMessage would produce. */
-export function messageSize(_message: Message): number { throw new Error('not implemented'); }
+export function decodeMessage(body: Uint8Array): Message {
+  const r = new Reader(body);
+  const code = r.u8('message type');
+  let m: Message;
+  switch (code) {
+    case TYPE_CODES.syn: {
+      const clusterId = r.string('cluster id');
+      const setHash = r.ref('set hash');
+      const setSize = r.varint('set size');
+      m = { type: 'syn', clusterId, setHash, setSize, digest: readDigest(r) };
+      break;
+    }
+    case TYPE_CODES.synAck: {
+      const clusterId = r.string('cluster id');
+      const setHash = r.ref('set hash');
+      const setSize = r.varint('set size');
+      const request = readDigest(r);
+      if (request.mode !== 'full') throw new DecodeError('bad-value', 'a SYN-ACK request digest must be full mode');
+      m = { type: 'synAck', clusterId, setHash, setSize, request, delta: readDelta(r) };
+      break;
+    }
+    case TYPE_CODES.ack: {
+      const clusterId = r.string('cluster id');
+      m = { type: 'ack', clusterId, delta: readDelta(r) };
+      break;
+    }
+    case TYPE_CODES.wrongCluster:
+      m = { type: 'wrongCluster', clusterId: r.string('cluster id') };
+      break;
+    case TYPE_CODES.leave: {
+      const clusterId = r.string('cluster id');
+      const identity = readIdentity(r);
+      m = { type: 'leave', clusterId, identity, heartbeat: r.varint('heartbeat') };
+      break;
+    }
+    default:
+      throw new DecodeError('bad-type', `unknown message type ${code}`);
+  }
+  if (r.remaining !== 0) throw new DecodeError('trailing-bytes', `${r.remaining} bytes after the message`);
+  return m;
+}
+
+/** Empty heartbeat bumps, shared. */
+export const NO_BUMPS: HeartbeatBumps = { count: 0, refs: new Float64Array(0), heartbeats: new Float64Array(0) };

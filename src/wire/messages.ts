@@ -59,6 +59,12 @@ export interface NodeDelta {
   readonly heartbeat: number;
   readonly lastGcVersion: number;
   readonly fromVersion: number;
+  /**
+   * The receiver's max version for this node once the delta is applied: the sender's max version when
+   * every value above fromVersion is included, else the version of the last value included. It can be
+   * above the last value's version (overwritten or collected versions leave no value behind).
+   */
+  readonly maxVersion: number;
   readonly values: readonly VersionedValue[];
 }
 

@@ -1,0 +1,158 @@
+/**
+ * Per-member state, stored column-wise in typed arrays indexed by a slot number.
+ * A 10,000-node simulation holds 10^8 (observer, member) pairs: one JS object per pair would
+ * not fit in memory, typed-array columns cost a few dozen bytes per pair.
+ */
+import type { NodeIdentity } from '../wire/messages.js';
+
+export const LIVE = 0;
+export const DEAD = 1;
+export const FREE = 2;
+
+/** One key's value as this node holds it. expiresAt and deletedAt matter only on the owner. */
+export interface StoredValue {
+  value: string;
+  version: number;
+  tombstone: boolean;
+  /** Owner only: when a TTL key turns into a tombstone (Infinity when none). */
+  expiresAt: number;
+  /** Owner only: when the key was deleted (for tombstone GC). */
+  deletedAt: number;
+}
+
+export class PeerTable {
+  capacity: number;
+  /** Slots handed out so far (some may be FREE again). */
+  used = 0;
+  private readonly freeSlots: number[] = [];
+  readonly window: number;
+
+  identities: (NodeIdentity | null)[] = [];
+  values: (Map<string, StoredValue> | null)[] = [];
+  refs: Float64Array;
+  heartbeat: Float64Array;
+  maxVersion: Float64Array;
+  gcVersion: Float64Array;
+  status: Uint8Array;
+  left: Uint8Array;
+  deadSince: Float64Array;
+  heartbeatAtDeath: Float64Array;
+  /** Failure detector: last heartbeat arrival (local clock), when phi crosses the threshold, window sums. */
+  lastArrival: Float64Array;
+  deadline: Float64Array;
+  fdSum: Float64Array;
+  fdSumSq: Float64Array;
+  fdCount: Uint32Array;
+  fdPos: Uint32Array;
+  /** window intervals per slot, slot-major. Float32 keeps sub-microsecond precision on ms intervals at half the memory. */
+  fdRing: Float32Array;
+  /** Scratch mark used by the digest comparison (epoch number, not a boolean, so it never needs clearing). */
+  mark: Uint32Array;
+
+  constructor(window: number, initialCapacity = 16) {
+    this.window = window;
+    this.capacity = initialCapacity;
+    this.refs = new Float64Array(initialCapacity);
+    this.heartbeat = new Float64Array(initialCapacity);
+    this.maxVersion = new Float64Array(initialCapacity);
+    this.gcVersion = new Float64Array(initialCapacity);
+    this.status = new Uint8Array(initialCapacity).fill(FREE);
+    this.left = new Uint8Array(initialCapacity);
+    this.deadSince = new Float64Array(initialCapacity);
+    this.heartbeatAtDeath = new Float64Array(initialCapacity);
+    this.lastArrival = new Float64Array(initialCapacity);
+    this.deadline = new Float64Array(initialCapacity);
+    this.fdSum = new Float64Array(initialCapacity);
+    this.fdSumSq = new Float64Array(initialCapacity);
+    this.fdCount = new Uint32Array(initialCapacity);
+    this.fdPos = new Uint32Array(initialCapacity);
+    this.fdRing = new Float32Array(initialCapacity * window);
+    this.mark = new Uint32Array(initialCapacity);
+  }
+
+  allocate(identity: NodeIdentity, ref: number): number {
+    let slot = this.freeSlots.pop();
+    if (slot === undefined) {
+      if (this.used === this.capacity) this.grow();
+      slot = this.used++;
+    }
+    this.identities[slot] = identity;
+    this.values[slot] = null;
+    this.refs[slot] = ref;
+    this.heartbeat[slot] = 0;
+    this.maxVersion[slot] = 0;
+    this.gcVersion[slot] = 0;
+    this.status[slot] = LIVE;
+    this.left[slot] = 0;
+    this.deadSince[slot] = 0;
+    this.heartbeatAtDeath[slot] = 0;
+    this.lastArrival[slot] = 0;
+    this.deadline[slot] = Infinity;
+    this.fdSum[slot] = 0;
+    this.fdSumSq[slot] = 0;
+    this.fdCount[slot] = 0;
+    this.fdPos[slot] = 0;
+    this.mark[slot] = 0;
+    return slot;
+  }
+
+  release(slot: number): void {
+    this.identities[slot] = null;
+    this.values[slot] = null;
+    this.status[slot] = FREE;
+    this.freeSlots.push(slot);
+  }
+
+  private grow(): void {
+    const cap = this.capacity * 2;
+    const f64 = (a: Float64Array): Float64Array => { const b = new Float64Array(cap); b.set(a); return b; };
+    const u32 = (a: Uint32Array): Uint32Array => { const b = new Uint32Array(cap); b.set(a); return b; };
+    const u8 = (a: Uint8Array, fill: number): Uint8Array => { const b = new Uint8Array(cap).fill(fill); b.set(a); return b; };
+    this.refs = f64(this.refs);
+    this.heartbeat = f64(this.heartbeat);
+    this.maxVersion = f64(this.maxVersion);
+    this.gcVersion = f64(this.gcVersion);
+    this.status = u8(this.status, FREE);
+    this.left = u8(this.left, 0);
+    this.deadSince = f64(this.deadSince);
+    this.heartbeatAtDeath = f64(this.heartbeatAtDeath);
+    this.lastArrival = f64(this.lastArrival);
+    this.deadline = f64(this.deadline);
+    this.fdSum = f64(this.fdSum);
+    this.fdSumSq = f64(this.fdSumSq);
+    this.fdCount = u32(this.fdCount);
+    this.fdPos = u32(this.fdPos);
+    const ring = new Float32Array(cap * this.window);
+    ring.set(this.fdRing);
+    this.fdRing = ring;
+    this.mark = u32(this.mark);
+    this.capacity = cap;
+  }
+
+  /** Adds one inter-arrival interval to the slot's sliding window. */
+  addInterval(slot: number, intervalMs: number): void {
+    const w = this.window;
+    const stored = Math.fround(intervalMs);
+    const base = slot * w;
+    if (this.fdCount[slot] === w) {
+      const old = this.fdRing[base + (this.fdPos[slot] as number)] as number;
+      this.fdSum[slot] = (this.fdSum[slot] as number) - old;
+      this.fdSumSq[slot] = (this.fdSumSq[slot] as number) - old * old;
+    } else {
+      this.fdCount[slot] = (this.fdCount[slot] as number) + 1;
+    }
+    this.fdRing[base + (this.fdPos[slot] as number)] = stored;
+    this.fdPos[slot] = ((this.fdPos[slot] as number) + 1) % w;
+    this.fdSum[slot] = (this.fdSum[slot] as number) + stored;
+    this.fdSumSq[slot] = (this.fdSumSq[slot] as number) + stored * stored;
+  }
+
+  /** Mean and standard deviation of the slot's window. */
+  intervalStats(slot: number): { mean: number; std: number } {
+    const n = this.fdCount[slot] as number;
+    if (n === 0) return { mean: 0, std: 0 };
+    const mean = (this.fdSum[slot] as number) / n;
+    const variance = Math.max(0, (this.fdSumSq[slot] as number) / n - mean * mean);
+    return { mean, std: Math.sqrt(variance) };
+  }
+}
