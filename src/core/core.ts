@@ -24,6 +24,7 @@ import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
 import { addToSetHash, identityRef, removeFromSetHash } from './identity.js';
 import { randomInt } from './random.js';
+import { RefIndex } from './ref-index.js';
 import type { ClusterSnapshot, CoreConfig, CoreEvent, NodeView, Outbound, Random, RejectReason } from './types.js';
 
 const REJECT_REASONS: readonly RejectReason[] = [
@@ -66,7 +67,7 @@ export class ScuttlebuttCore {
   private readonly config: CoreConfig;
   private readonly rng: Random;
   private readonly table: PeerTable;
-  private readonly byRef = new Map<number, number>();
+  private readonly byRef: RefIndex;
   /** id -> slot of the newest generation known. */
   private readonly byId = new Map<string, number>();
   /** id -> newest generation ever seen: anything older is superseded forever. */
@@ -89,12 +90,20 @@ export class ScuttlebuttCore {
   private markEpoch = 0;
   private lastClock: number;
   private stalls = 0;
+  /**
+   * How often recent peers' membership hashes matched ours (moving average in [0, 1]). Most peers
+   * we pick in a large cluster have never told us their hash; when recent ones mostly agree with
+   * us, we bet on compact digests for those too.
+   */
+  private agreement = 0;
 
   constructor(config: CoreConfig, rng: Random, now: number, initialValues: Readonly<Record<string, string>> = {}) {
     this.config = config;
     this.self = config.self;
     this.rng = rng;
-    this.table = new PeerTable(Math.max(2, config.failureDetector.samplingWindowSize));
+    const expected = Math.max(16, config.expectedMembers ?? 16);
+    this.table = new PeerTable(Math.max(2, config.failureDetector.samplingWindowSize), expected);
+    this.byRef = new RefIndex(expected);
     this.sigma = thresholdSigma(config.failureDetector.phiThreshold);
     this.stallThresholdMs = Math.max(2 * config.gossipIntervalMs, config.gossipIntervalMs + 2000);
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
@@ -223,7 +232,8 @@ export class ScuttlebuttCore {
     for (const to of targets) {
       const peer = this.peerSets.get(to);
       let digest: Digest;
-      if (peer && peer.hash === this.setHash && peer.size === this.members) {
+      const sameSet = peer ? peer.hash === this.setHash && peer.size === this.members : this.agreement >= 0.5;
+      if (sameSet) {
         digest = compact ??= this.buildDigest(true);
       } else {
         digest = full ??= this.buildDigest(false);
@@ -261,6 +271,13 @@ export class ScuttlebuttCore {
       for (let attempts = 0; chosen.length < fanout && attempts < fanout * 64; attempts++) {
         const s = 1 + randomInt(this.rng, t.used - 1);
         if (t.status[s] === LIVE && !chosen.includes(s)) chosen.push(s);
+      }
+      // A table full of freed or dead slots can defeat sampling: fall back to a scan.
+      if (chosen.length < fanout) {
+        const rest: number[] = [];
+        for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE && !chosen.includes(s)) rest.push(s);
+        shuffle(rest, this.rng);
+        chosen.push(...rest.slice(0, fanout - chosen.length));
       }
     }
     const addresses = chosen.map((s) => (t.identities[s] as NodeIdentity).address);
@@ -381,19 +398,18 @@ export class ScuttlebuttCore {
         if (message.clusterId !== this.config.clusterId) {
           return [{ to: from, message: { type: 'wrongCluster', clusterId: this.config.clusterId } }];
         }
-        this.peerSets.set(from, { hash: message.setHash, size: message.setSize });
-        this.boundPeerSets();
+        this.notePeerSet(from, message.setHash, message.setSize);
         return this.onSyn(from, message.digest, now);
       case 'synAck': {
         if (message.clusterId !== this.config.clusterId) return [];
-        this.peerSets.set(from, { hash: message.setHash, size: message.setSize });
-        this.applyDelta(message.delta, now);
-        const delta = this.answerRequest(message.request);
+        this.notePeerSet(from, message.setHash, message.setSize);
+        this.applyDelta(message.delta, now, message.setHash === this.setHash && message.setSize === this.members);
+        const delta = this.answerRequest(message.request, now);
         if (delta.nodes.length === 0 && delta.bumps.count === 0) return [];
         return [{ to: from, message: { type: 'ack', clusterId: this.config.clusterId, delta } }];
       }
       case 'ack':
-        if (message.clusterId === this.config.clusterId) this.applyDelta(message.delta, now);
+        if (message.clusterId === this.config.clusterId) this.applyDelta(message.delta, now, false);
         return [];
       case 'leave':
         if (message.clusterId === this.config.clusterId) this.onLeave(message.identity, now);
@@ -403,9 +419,12 @@ export class ScuttlebuttCore {
     }
   }
 
-  /** Peer set hashes are a cache keyed by address; past a bound it is simply dropped and relearned. */
-  private boundPeerSets(): void {
+  private notePeerSet(from: string, hash: number, size: number): void {
+    // A cache keyed by address: past a bound it is simply dropped and relearned.
     if (this.peerSets.size > 4 * this.members + 64) this.peerSets.clear();
+    this.peerSets.set(from, { hash, size });
+    const hit = hash === this.setHash && size === this.members ? 1 : 0;
+    this.agreement += (hit - this.agreement) * 0.1;
   }
 
   private onSyn(from: string, digest: Digest, now: number): Outbound[] {
@@ -417,8 +436,13 @@ export class ScuttlebuttCore {
     if (compact) {
       const peer = this.peerSets.get(from);
       if (!peer || peer.hash !== this.setHash || peer.size !== this.members || digest.offset + digest.count > this.members) {
-        // Our memberships differ: we cannot read positions. Our hash in the reply makes the peer send refs next time.
-        return reply(emptyDigest(), { nodes: [], bumps: NO_BUMPS });
+        // Our memberships differ, so positions mean nothing here. Turn the exchange around: our
+        // whole digest as the request lets the initiator send us what we lack, and our hash in the
+        // reply makes it send refs next time.
+        const all = this.memberSlots();
+        const refs = Array.from(all, (s) => t.refs[s] as number);
+        const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members) - varintSize(0) * 2;
+        return reply(this.buildRequest(Array.from(all), refs, budget), { nodes: [], bumps: NO_BUMPS });
       }
     }
     const order = compact ? this.sortedMembers() : null;
@@ -426,7 +450,11 @@ export class ScuttlebuttCore {
     const request: number[] = []; // refs we lack state for (slot or -1 with the ref)
     const requestRefs: number[] = [];
     const candidates: DeltaCandidate[] = [];
+    // Bumps name slots; with a compact digest (same membership on both sides) they go out as positions.
     const bumpSlots: number[] = [];
+    const heartbeats = digest.heartbeats;
+    const maxVersions = digest.maxVersions;
+    const gcVersions = digest.gcVersions;
     for (let i = 0; i < digest.count; i++) {
       let s: number;
       let ref: number;
@@ -436,7 +464,7 @@ export class ScuttlebuttCore {
       } else {
         ref = (digest.refs as Float64Array)[i] as number;
         const found = this.byRef.get(ref);
-        if (found === undefined) {
+        if (found < 0) {
           if (!this.removed.has(ref)) {
             request.push(-1);
             requestRefs.push(ref);
@@ -446,9 +474,9 @@ export class ScuttlebuttCore {
         s = found;
       }
       t.mark[s] = epoch;
-      const theirHb = digest.heartbeats[i] as number;
-      const theirMax = digest.maxVersions[i] as number;
-      const theirGc = digest.gcVersions[i] as number;
+      const theirHb = heartbeats[i] as number;
+      const theirMax = maxVersions[i] as number;
+      const theirGc = gcVersions[i] as number;
       if (s !== SELF) this.observeHeartbeat(s, theirHb, now);
       const mine = t.maxVersion[s] as number;
       const myGc = t.gcVersion[s] as number;
@@ -459,7 +487,7 @@ export class ScuttlebuttCore {
       if (mine > theirMax || myGc > theirGc) {
         candidates.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
       } else if ((t.heartbeat[s] as number) > theirHb) {
-        bumpSlots.push(s);
+        bumpSlots.push(order ? digest.offset + i : s);
       }
     }
     const neverSeen: DeltaCandidate[] = [];
@@ -474,7 +502,7 @@ export class ScuttlebuttCore {
     const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members);
     const req = this.buildRequest(request, requestRefs, Math.floor(budget * REQUEST_SHARE));
     candidates.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
-    const delta = this.packDelta(neverSeen.concat(candidates), bumpSlots, budget - reqSize(req));
+    const delta = this.packDelta(neverSeen.concat(candidates), bumpSlots, order, budget - reqSize(req));
     return reply(req, delta);
   }
 
@@ -511,20 +539,21 @@ export class ScuttlebuttCore {
     return d;
   }
 
-  /** The ACK's delta: what the responder said it lacks. */
-  private answerRequest(request: Digest): Delta {
+  /** The ACK's delta: what the responder said it lacks. Its heartbeats are fresh evidence too. */
+  private answerRequest(request: Digest, now: number): Delta {
     const t = this.table;
     const unknown: DeltaCandidate[] = [];
     const stale: DeltaCandidate[] = [];
     const bumps: number[] = [];
     for (let i = 0; i < request.count; i++) {
       const s = this.byRef.get((request.refs as Float64Array)[i] as number);
-      if (s === undefined) continue;
+      if (s < 0) continue;
       const hb = request.heartbeats[i] as number;
       if (hb === 0) {
         if (t.status[s] === LIVE) unknown.push({ slot: s, fromVersion: -1, receiverGc: 0, staleness: Infinity });
         continue;
       }
+      if (s !== SELF) this.observeHeartbeat(s, hb, now);
       const theirMax = request.maxVersions[i] as number;
       const theirGc = request.gcVersions[i] as number;
       const mine = t.maxVersion[s] as number;
@@ -535,17 +564,17 @@ export class ScuttlebuttCore {
       }
     }
     stale.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
-    return this.packDelta(unknown.concat(stale), bumps, this.config.payloadBudget - 1 - stringSize(this.config.clusterId));
+    return this.packDelta(unknown.concat(stale), bumps, null, this.config.payloadBudget - 1 - stringSize(this.config.clusterId));
   }
 
   /**
    * Packs node deltas (in the given order) then heartbeat bumps into `budget` bytes. Each node delta
    * is a prefix of what the receiver lacks; packing stops before the first item that would overflow.
    */
-  private packDelta(candidates: DeltaCandidate[], bumpSlots: number[], budget: number): Delta {
+  private packDelta(candidates: DeltaCandidate[], bumpItems: number[], order: Int32Array | null, budget: number): Delta {
     const t = this.table;
-    // Both counts are varints written before the items; reserve their largest plausible size.
-    let used = varintSize(candidates.length) + varintSize(bumpSlots.length + candidates.length);
+    // Both counts are varints written before the items, and the bumps have a flags byte: reserve their largest size.
+    let used = varintSize(candidates.length) + 1 + varintSize(bumpItems.length);
     const nodes: NodeDelta[] = [];
     for (const c of candidates) {
       const s = c.slot;
@@ -580,23 +609,38 @@ export class ScuttlebuttCore {
       });
       if (k < all.length) break;
     }
-    const bumpRefs: number[] = [];
-    const bumpHbs: number[] = [];
-    if (bumpSlots.length > 0) {
-      const start = randomInt(this.rng, bumpSlots.length);
-      for (let i = 0; i < bumpSlots.length; i++) {
-        const s = bumpSlots[(start + i) % bumpSlots.length] as number;
-        const hb = t.heartbeat[s] as number;
-        const size = bumpSize(hb);
-        if (used + size > budget) break;
-        used += size;
-        bumpRefs.push(t.refs[s] as number);
-        bumpHbs.push(hb);
-      }
+    return { nodes, bumps: this.packBumps(bumpItems, order, budget - used) };
+  }
+
+  /**
+   * Heartbeat bumps within `budget`, from a random start so that when the budget cuts, different
+   * peers get different bumps. `items` are slots, or positions in `order` (positional bumps).
+   */
+  private packBumps(items: number[], order: Int32Array | null, budget: number): HeartbeatBumps {
+    if (items.length === 0) return NO_BUMPS;
+    const t = this.table;
+    // A positional bump costs at most the varint of the largest position: count that, to stay under budget.
+    const keyCost = order ? varintSize(order.length) : bumpSize(0) - 1;
+    const chosen: number[] = [];
+    let used = 0;
+    const start = randomInt(this.rng, items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[(start + i) % items.length] as number;
+      const size = keyCost + varintSize(t.heartbeat[order ? (order[item] as number) : item] as number);
+      if (used + size > budget) break;
+      used += size;
+      chosen.push(item);
     }
-    const bumps: HeartbeatBumps =
-      bumpRefs.length === 0 ? NO_BUMPS : { count: bumpRefs.length, refs: Float64Array.from(bumpRefs), heartbeats: Float64Array.from(bumpHbs) };
-    return { nodes, bumps };
+    if (order) chosen.sort((a, b) => a - b);
+    const keys = new Float64Array(chosen.length);
+    const heartbeats = new Float64Array(chosen.length);
+    for (let i = 0; i < chosen.length; i++) {
+      const item = chosen[i] as number;
+      const s = order ? (order[item] as number) : item;
+      keys[i] = order ? item : (t.refs[s] as number);
+      heartbeats[i] = t.heartbeat[s] as number;
+    }
+    return { count: chosen.length, positional: order !== null, keys, heartbeats };
   }
 
   /** A node's values with version > from, ascending (the map keeps version order). */
@@ -608,13 +652,27 @@ export class ScuttlebuttCore {
     return out;
   }
 
-  private applyDelta(delta: Delta, now: number): void {
-    for (const nd of delta.nodes) this.applyNodeDelta(nd, now);
+  /**
+   * `sameMembership`: the sender's membership hash equals ours, so positional bumps can be read.
+   * Bumps go first: node deltas may admit members and shift positions.
+   */
+  private applyDelta(delta: Delta, now: number, sameMembership: boolean): void {
     const { bumps } = delta;
-    for (let i = 0; i < bumps.count; i++) {
-      const s = this.byRef.get(bumps.refs[i] as number);
-      if (s !== undefined && s !== SELF) this.observeHeartbeat(s, bumps.heartbeats[i] as number, now);
+    if (bumps.positional) {
+      if (sameMembership) {
+        const order = this.sortedMembers();
+        for (let i = 0; i < bumps.count; i++) {
+          const s = order[bumps.keys[i] as number];
+          if (s !== undefined && s !== SELF) this.observeHeartbeat(s, bumps.heartbeats[i] as number, now);
+        }
+      }
+    } else {
+      for (let i = 0; i < bumps.count; i++) {
+        const s = this.byRef.get(bumps.keys[i] as number);
+        if (s > SELF) this.observeHeartbeat(s, bumps.heartbeats[i] as number, now);
+      }
     }
+    for (const nd of delta.nodes) this.applyNodeDelta(nd, now);
   }
 
   private reject(reason: RejectReason): void {
@@ -635,7 +693,7 @@ export class ScuttlebuttCore {
       prev = v.version;
     }
     if (nd.maxVersion < prev) return this.reject('not-ascending');
-    if (s === undefined) {
+    if (s < 0) {
       if (!nd.identity) return this.reject('unknown-node');
       const added = this.admit(nd.identity, nd.ref, nd.heartbeat, now);
       if (added < 0) return;
@@ -689,7 +747,8 @@ export class ScuttlebuttCore {
       return -1;
     }
     const gone = this.removed.get(ref);
-    if (gone && heartbeat <= gone.heartbeat) {
+    // As for revival: stale gossip can carry a heartbeat or two past the last one we saw.
+    if (gone && heartbeat < gone.heartbeat + REVIVAL_HEARTBEATS) {
       this.reject('removed-node');
       return -1;
     }
@@ -733,7 +792,7 @@ export class ScuttlebuttCore {
 
   private onLeave(identity: NodeIdentity, now: number): void {
     const s = this.byRef.get(identityRef(identity));
-    if (s === undefined || s === SELF) return;
+    if (s <= SELF) return;
     const t = this.table;
     t.left[s] = 1;
     if (t.status[s] === LIVE) this.convict(s, 'left', now);
@@ -764,8 +823,9 @@ export class ScuttlebuttCore {
   /** Precomputes when phi will cross the threshold, so a tick checks each member with one comparison. */
   private updateDeadline(s: number): void {
     const fd = this.config.failureDetector;
-    const { mean, std } = this.table.intervalStats(s);
-    this.table.deadline[s] = (this.table.lastArrival[s] as number) + mean + fd.acceptableHeartbeatPauseMs + Math.max(std, fd.minStdDeviationMs) * this.sigma;
+    const t = this.table;
+    const std = Math.max(t.intervalStd(s), fd.minStdDeviationMs);
+    t.deadline[s] = (t.lastArrival[s] as number) + t.intervalMean(s) + fd.acceptableHeartbeatPauseMs + std * this.sigma;
   }
 
   /** Current phi of a member (for diagnostics; conviction uses the precomputed deadline). */
@@ -773,8 +833,9 @@ export class ScuttlebuttCore {
     const s = this.byId.get(nodeId);
     if (s === undefined || s === SELF) return undefined;
     const fd = this.config.failureDetector;
-    const { mean, std } = this.table.intervalStats(s);
-    const y = (now - (this.table.lastArrival[s] as number) - mean - fd.acceptableHeartbeatPauseMs) / Math.max(std, fd.minStdDeviationMs);
+    const t = this.table;
+    const std = Math.max(t.intervalStd(s), fd.minStdDeviationMs);
+    const y = (now - (t.lastArrival[s] as number) - t.intervalMean(s) - fd.acceptableHeartbeatPauseMs) / std;
     return -lnNormalUpperTail(y) / Math.LN10;
   }
 
@@ -853,11 +914,6 @@ function reqSize(d: Digest): number {
   let n = digestHeaderSize(0, d.count);
   for (let i = 0; i < d.count; i++) n += digestEntrySize(false, d.heartbeats[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
   return n;
-}
-
-function emptyDigest(): Digest {
-  const z = new Float64Array(0);
-  return { mode: 'full', complete: false, offset: 0, count: 0, refs: z, heartbeats: z, maxVersions: z, gcVersions: z };
 }
 
 function shuffle<T>(a: T[], rng: Random): void {

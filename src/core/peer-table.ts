@@ -42,8 +42,8 @@ export class PeerTable {
   deadline: Float64Array;
   fdSum: Float64Array;
   fdSumSq: Float64Array;
-  fdCount: Uint32Array;
-  fdPos: Uint32Array;
+  fdCount: Uint16Array;
+  fdPos: Uint16Array;
   /** window intervals per slot, slot-major. Float32 keeps sub-microsecond precision on ms intervals at half the memory. */
   fdRing: Float32Array;
   /** Scratch mark used by the digest comparison (epoch number, not a boolean, so it never needs clearing). */
@@ -64,8 +64,8 @@ export class PeerTable {
     this.deadline = new Float64Array(initialCapacity);
     this.fdSum = new Float64Array(initialCapacity);
     this.fdSumSq = new Float64Array(initialCapacity);
-    this.fdCount = new Uint32Array(initialCapacity);
-    this.fdPos = new Uint32Array(initialCapacity);
+    this.fdCount = new Uint16Array(initialCapacity);
+    this.fdPos = new Uint16Array(initialCapacity);
     this.fdRing = new Float32Array(initialCapacity * window);
     this.mark = new Uint32Array(initialCapacity);
   }
@@ -104,9 +104,11 @@ export class PeerTable {
   }
 
   private grow(): void {
-    const cap = this.capacity * 2;
+    // 1.5x: a large cluster wastes less than with doubling, and growth stays amortized O(1).
+    const cap = Math.ceil(this.capacity * 1.5);
     const f64 = (a: Float64Array): Float64Array => { const b = new Float64Array(cap); b.set(a); return b; };
     const u32 = (a: Uint32Array): Uint32Array => { const b = new Uint32Array(cap); b.set(a); return b; };
+    const u16 = (a: Uint16Array): Uint16Array => { const b = new Uint16Array(cap); b.set(a); return b; };
     const u8 = (a: Uint8Array, fill: number): Uint8Array => { const b = new Uint8Array(cap).fill(fill); b.set(a); return b; };
     this.refs = f64(this.refs);
     this.heartbeat = f64(this.heartbeat);
@@ -120,8 +122,8 @@ export class PeerTable {
     this.deadline = f64(this.deadline);
     this.fdSum = f64(this.fdSum);
     this.fdSumSq = f64(this.fdSumSq);
-    this.fdCount = u32(this.fdCount);
-    this.fdPos = u32(this.fdPos);
+    this.fdCount = u16(this.fdCount);
+    this.fdPos = u16(this.fdPos);
     const ring = new Float32Array(cap * this.window);
     ring.set(this.fdRing);
     this.fdRing = ring;
@@ -147,12 +149,17 @@ export class PeerTable {
     this.fdSumSq[slot] = (this.fdSumSq[slot] as number) + stored * stored;
   }
 
-  /** Mean and standard deviation of the slot's window. */
-  intervalStats(slot: number): { mean: number; std: number } {
+  /** Mean of the slot's window (0 when empty). */
+  intervalMean(slot: number): number {
     const n = this.fdCount[slot] as number;
-    if (n === 0) return { mean: 0, std: 0 };
+    return n === 0 ? 0 : (this.fdSum[slot] as number) / n;
+  }
+
+  /** Standard deviation of the slot's window (0 when empty). */
+  intervalStd(slot: number): number {
+    const n = this.fdCount[slot] as number;
+    if (n === 0) return 0;
     const mean = (this.fdSum[slot] as number) / n;
-    const variance = Math.max(0, (this.fdSumSq[slot] as number) / n - mean * mean);
-    return { mean, std: Math.sqrt(variance) };
+    return Math.sqrt(Math.max(0, (this.fdSumSq[slot] as number) / n - mean * mean));
   }
 }

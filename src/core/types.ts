@@ -39,6 +39,8 @@ export interface CoreConfig {
   readonly payloadBudget: number;
   /** The owner drops its tombstones this long after the delete, in ms. */
   readonly tombstoneGracePeriodMs: number;
+  /** Optional sizing hint: members expected, so tables are allocated once instead of grown. */
+  readonly expectedMembers?: number;
 }
 
 /** A message for the harness to send. */

@@ -23,12 +23,16 @@ const DIGEST_COMPACT = 1;
 const DIGEST_COMPLETE = 2;
 const NODE_HAS_IDENTITY = 1;
 const VALUE_TOMBSTONE = 1;
+const BUMPS_POSITIONAL = 1;
+/** Membership positions are array indices. */
+const MAX_POSITION = 2 ** 31 - 1;
 
 // Smallest encodings, used to refuse impossible counts before allocating.
 const MIN_FULL_ENTRY = REF_BYTES + 3;
 const MIN_COMPACT_ENTRY = 3;
 const MIN_NODE_DELTA = REF_BYTES + 6;
 const MIN_BUMP = REF_BYTES + 1;
+const MIN_POSITIONAL_BUMP = 2;
 const MIN_VALUE = 3;
 
 // ---------------------------------------------------------------- sizes
@@ -86,14 +90,25 @@ export function nodeDeltaSize(d: NodeDelta): number {
   return n;
 }
 
+/** A bump by ref; a positional bump costs varintSize(gap to the previous position) instead of REF_BYTES. */
 export function bumpSize(heartbeat: number): number {
   return REF_BYTES + varintSize(heartbeat);
 }
 
+export function bumpsSize(b: HeartbeatBumps): number {
+  let n = 1 + varintSize(b.count);
+  let prev = -1;
+  for (let i = 0; i < b.count; i++) {
+    const key = b.keys[i] as number;
+    n += (b.positional ? varintSize(key - prev - 1) : REF_BYTES) + varintSize(b.heartbeats[i] as number);
+    prev = key;
+  }
+  return n;
+}
+
 export function deltaSize(d: Delta): number {
-  let n = varintSize(d.nodes.length) + varintSize(d.bumps.count);
+  let n = varintSize(d.nodes.length) + bumpsSize(d.bumps);
   for (const node of d.nodes) n += nodeDeltaSize(node);
-  for (let i = 0; i < d.bumps.count; i++) n += bumpSize(d.bumps.heartbeats[i] as number);
   return n;
 }
 
@@ -157,10 +172,17 @@ function writeDelta(w: Writer, d: Delta): void {
       if (!v.tombstone) w.string(v.value);
     }
   }
-  w.varint(d.bumps.count);
-  for (let i = 0; i < d.bumps.count; i++) {
-    w.ref(d.bumps.refs[i] as number);
-    w.varint(d.bumps.heartbeats[i] as number);
+  const b = d.bumps;
+  w.u8(b.positional ? BUMPS_POSITIONAL : 0);
+  w.varint(b.count);
+  let prev = -1;
+  for (let i = 0; i < b.count; i++) {
+    const key = b.keys[i] as number;
+    // Positions ascend, so the gap to the previous one is a small varint, usually one byte.
+    if (b.positional) w.varint(key - prev - 1);
+    else w.ref(key);
+    prev = key;
+    w.varint(b.heartbeats[i] as number);
   }
 }
 
@@ -253,13 +275,25 @@ function readDelta(r: Reader): Delta {
     }
     nodes.push({ ref, identity, heartbeat, lastGcVersion, fromVersion, maxVersion, values });
   }
-  const bumpCount = r.count('heartbeat bumps', MIN_BUMP);
-  const bumps: HeartbeatBumps = { count: bumpCount, refs: new Float64Array(bumpCount), heartbeats: new Float64Array(bumpCount) };
+  const bumpFlags = r.u8('bump flags');
+  if (bumpFlags > BUMPS_POSITIONAL) throw new DecodeError('bad-value', `bump flags ${bumpFlags}`);
+  const positional = bumpFlags === BUMPS_POSITIONAL;
+  const bumpCount = r.count('heartbeat bumps', positional ? MIN_POSITIONAL_BUMP : MIN_BUMP);
+  const keys = new Float64Array(bumpCount);
+  const heartbeats = new Float64Array(bumpCount);
+  let prev = -1;
   for (let i = 0; i < bumpCount; i++) {
-    bumps.refs[i] = r.ref('bump ref');
-    bumps.heartbeats[i] = r.varint('bump heartbeat');
+    if (positional) {
+      const key = prev + 1 + r.varint('bump position gap');
+      if (key > MAX_POSITION) throw new DecodeError('bad-value', `bump position ${key}`);
+      keys[i] = key;
+      prev = key;
+    } else {
+      keys[i] = r.ref('bump ref');
+    }
+    heartbeats[i] = r.varint('bump heartbeat');
   }
-  return { nodes, bumps };
+  return { nodes, bumps: { count: bumpCount, positional, keys, heartbeats } };
 }
 
 /** Decodes a message body; throws only DecodeError. */
@@ -306,4 +340,4 @@ export function decodeMessage(body: Uint8Array): Message {
 }
 
 /** Empty heartbeat bumps, shared. */
-export const NO_BUMPS: HeartbeatBumps = { count: 0, refs: new Float64Array(0), heartbeats: new Float64Array(0) };
+export const NO_BUMPS: HeartbeatBumps = { count: 0, positional: false, keys: new Float64Array(0), heartbeats: new Float64Array(0) };

@@ -68,10 +68,15 @@ export interface NodeDelta {
   readonly values: readonly VersionedValue[];
 }
 
-/** Heartbeat news without key-values: the receiver's heartbeat for refs[i] is below heartbeats[i]. */
+/**
+ * Heartbeat news without key-values: the receiver's heartbeat for node keys[i] is below heartbeats[i].
+ * keys are refs, or, when `positional`, ascending positions in the sender's membership sorted by ref
+ * (valid only when the message's membership hash equals the receiver's, as for compact digests).
+ */
 export interface HeartbeatBumps {
   readonly count: number;
-  readonly refs: Float64Array;
+  readonly positional: boolean;
+  readonly keys: Float64Array;
   readonly heartbeats: Float64Array;
 }
 
