@@ -47,6 +47,8 @@ interface InFlight {
 
 export class MiniCluster {
   readonly nodes = new Map<string, ScuttlebuttCore>();
+  /** Every message is checked against its sender's payload budget: a packet over it throws. */
+  private readonly budgets = new Map<string, number>();
   readonly events: { at: string; event: CoreEvent }[] = [];
   readonly down = new Set<string>();
   /** Pairs of addresses that cannot talk (both directions). */
@@ -65,6 +67,7 @@ export class MiniCluster {
     const core = new ScuttlebuttCore(config, seededRandom(this.nodes.size * 7919 + 17), this.now, values);
     core.setSeeds(seeds);
     this.nodes.set(config.self.address, core);
+    this.budgets.set(config.self.address, config.payloadBudget);
     this.down.delete(config.self.address);
     return core;
   }
@@ -81,6 +84,8 @@ export class MiniCluster {
     for (const o of out) {
       const bytes = encodeMessage(o.message);
       this.maxPacket = Math.max(this.maxPacket, bytes.length);
+      const budget = this.budgets.get(from) ?? Infinity;
+      if (bytes.length > budget) throw new Error(`${from} sent a ${o.message.type} of ${bytes.length} bytes over its ${budget}-byte budget`);
       if (this.faults.loss && this.rng.next() < this.faults.loss) continue;
       const copies = this.faults.duplicate && this.rng.next() < this.faults.duplicate ? 2 : 1;
       for (let c = 0; c < copies; c++) {

@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ScuttlebuttCore } from '../../src/core/core.js';
+import { identityRef } from '../../src/core/identity.js';
+import { seededRandom } from '../../src/core/random.js';
+import { NO_BUMPS } from '../../src/wire/codec.js';
+import type { AckMessage, NodeDelta } from '../../src/wire/messages.js';
+import { coreConfig, MiniCluster } from './mini-cluster.js';
+
+const addr = (i: number): string => `10.0.0.${i}:9111`;
+
+function cluster(n: number, seed = 1): MiniCluster {
+  const c = new MiniCluster(seed);
+  for (let i = 1; i <= n; i++) c.add(coreConfig(i), [addr(1)], { role: `r${i}` });
+  c.run(8000);
+  for (const core of c.nodes.values()) assert.equal(core.snapshot().live.length, n, `${core.self.id} converged`);
+  c.events.length = 0;
+  return c;
+}
+
+const deadEvents = (c: MiniCluster, at?: string) => c.events.filter((e) => e.event.type === 'dead' && (at === undefined || e.at === at));
+
+test('a SYN with another cluster id gets a wrong-cluster reply and changes nothing', () => {
+  const core = new ScuttlebuttCore(coreConfig(1), seededRandom(1), 0);
+  const other = new ScuttlebuttCore(coreConfig(2, { clusterId: 'other' }), seededRandom(2), 0);
+  other.setSeeds([core.self.address]);
+  const [syn] = other.tick(1000);
+  assert.ok(syn);
+  const replies = core.receive(other.self.address, syn.message, 1000);
+  assert.deepEqual(replies, [{ to: other.self.address, message: { type: 'wrongCluster', clusterId: 'test' } }]);
+  assert.equal(core.snapshot().live.length, 1);
+  assert.equal(other.receive(core.self.address, replies[0]!.message, 1001).length, 0);
+});
+
+test('graceful leave: every peer reached marks the node dead at once, and it never comes back', () => {
+  const c = cluster(5);
+  const leaver = c.nodes.get(addr(3))!;
+  c.send(addr(3), leaver.leave(c.now));
+  c.run(50); // one delivery, far less than a round
+  c.down.add(addr(3));
+  const dead = deadEvents(c);
+  assert.equal(dead.length, 4);
+  for (const e of dead) assert.deepEqual([e.event.node.id, e.event.type === 'dead' && e.event.reason], ['n3', 'left']);
+  c.run(30_000);
+  assert.equal(c.events.filter((e) => e.event.type === 'live').length, 0);
+  assert.equal(c.events.filter((e) => e.event.type === 'removed' && e.event.node.id === 'n3').length, 4);
+});
+
+test('a crashed node is convicted by all; a restart with a new generation supersedes it', () => {
+  const c = cluster(5);
+  c.nodes.get(addr(2))!.set('only-old', 'x', c.now);
+  c.run(5000);
+  c.down.add(addr(2));
+  c.run(12_000);
+  assert.equal(deadEvents(c).filter((e) => e.event.node.id === 'n2').length, 4);
+  c.events.length = 0;
+  c.add(coreConfig(2, {}, 2), [addr(1)], { role: 'fresh' });
+  c.run(8000);
+  for (const core of c.nodes.values()) {
+    const n2 = core.snapshot().live.filter((v) => v.node.id === 'n2');
+    assert.equal(n2.length, 1, `${core.self.id} sees one n2`);
+    assert.equal(n2[0]!.node.generation, 2);
+    assert.deepEqual(n2[0]!.values, { role: 'fresh' });
+  }
+  // The old generation is gone from every view (superseded at once), never live again.
+  for (const core of c.nodes.values()) {
+    const all = [...core.snapshot().live, ...core.snapshot().dead];
+    assert.ok(!all.some((v) => v.node.id === 'n2' && v.node.generation === 1), `${core.self.id} forgot n2 gen 1`);
+  }
+  assert.ok(!c.events.some((e) => e.event.type === 'live' && e.event.node.id === 'n2' && e.event.node.generation === 1));
+});
+
+test('a paused node does not convict the cluster when it resumes', () => {
+  const c = cluster(5);
+  c.down.add(addr(1)); // neither ticks nor hears: a SIGSTOP
+  c.run(20_000);
+  assert.equal(deadEvents(c).filter((e) => e.event.node.id === 'n1').length, 4, 'the others convict the paused node');
+  c.down.delete(addr(1));
+  c.events.length = 0;
+  c.run(10_000);
+  assert.deepEqual(deadEvents(c, addr(1)).map((e) => e.event.node.id), [], 'the resumed node convicted nobody');
+  assert.equal(c.events.filter((e) => e.event.type === 'live' && e.event.node.id === 'n1').length, 4, 'and it is live again everywhere');
+  assert.equal(c.nodes.get(addr(1))!.localStalls, 1);
+});
+
+test('deletes propagate as tombstones; TTL keys expire everywhere', () => {
+  const c = cluster(4);
+  const n1 = c.nodes.get(addr(1))!;
+  n1.set('a', '1', c.now);
+  n1.setWithTtl('t', 'temp', 4000, c.now);
+  c.run(3000);
+  for (const core of c.nodes.values()) {
+    const v = core.snapshot().live.find((x) => x.node.id === 'n1')!.values;
+    assert.equal(v.a, '1');
+    assert.equal(v.t, 'temp');
+  }
+  n1.delete('a', c.now);
+  c.run(5000);
+  for (const core of c.nodes.values()) {
+    const v = core.snapshot().live.find((x) => x.node.id === 'n1')!.values;
+    assert.equal(v.a, undefined, `${core.self.id} dropped a`);
+    assert.equal(v.t, undefined, `${core.self.id} expired t`);
+  }
+});
+
+test('inconsistent deltas are refused with a counted reason and change nothing', () => {
+  const c = cluster(2);
+  const n1 = c.nodes.get(addr(1))!;
+  const n2id = { id: 'n2', generation: 1, address: addr(2) };
+  const before = JSON.stringify(n1.snapshot());
+  const ack = (nd: Partial<NodeDelta>): AckMessage => ({
+    type: 'ack',
+    clusterId: 'test',
+    delta: {
+      nodes: [{ ref: identityRef(n2id), identity: null, heartbeat: 0, lastGcVersion: 0, fromVersion: 0, maxVersion: 0, values: [], ...nd }],
+      bumps: NO_BUMPS,
+    },
+  });
+  const v = (key: string, version: number) => ({ key, value: 'x', version, tombstone: false });
+  n1.receive(addr(2), ack({ values: [v('a', 5), v('b', 4)], maxVersion: 5 }), c.now);
+  n1.receive(addr(2), ack({ fromVersion: 1000, values: [v('a', 1001)], maxVersion: 1001 }), c.now);
+  n1.receive(addr(2), ack({ ref: 12345, values: [v('a', 1)], maxVersion: 1 }), c.now);
+  n1.receive(addr(2), ack({ ref: 999, identity: { id: 'evil', generation: 1, address: 'x:1' }, maxVersion: 0 }), c.now);
+  n1.receive(addr(2), ack({ ref: identityRef(n1.self), values: [v('role', 99)], maxVersion: 99 }), c.now);
+  n1.receive(addr(2), ack({ lastGcVersion: 50, fromVersion: 1, values: [v('z', 60)], maxVersion: 60 }), c.now);
+  const r = n1.rejections();
+  assert.deepEqual(
+    [r['not-ascending'], r.gap, r['unknown-node'], r['ref-mismatch'], r['about-self'], r['behind-gc']],
+    [1, 1, 1, 1, 1, 1],
+  );
+  assert.equal(JSON.stringify(n1.snapshot()), before);
+});
+
+test('same seed, same inputs: identical runs; another seed: another run', () => {
+  const trace = (seed: number): string => {
+    const c = new MiniCluster(seed, { loss: 0.1, jitterMs: 50 });
+    for (let i = 1; i <= 6; i++) c.add(coreConfig(i), [addr(1)]);
+    c.run(6000);
+    c.down.add(addr(4));
+    c.run(8000);
+    return JSON.stringify(c.events);
+  };
+  assert.equal(trace(7), trace(7));
+  assert.notEqual(trace(7), trace(8));
+});
+
+test('a small payload budget is never exceeded and the cluster still converges', () => {
+  const c = new MiniCluster(3);
+  for (let i = 1; i <= 30; i++) {
+    c.add(coreConfig(i, { payloadBudget: 700 }), [addr(1)], { meta: 'm'.repeat(100 + i), zone: `z${i % 4}` });
+  }
+  c.run(60_000); // MiniCluster throws on any packet over its sender's budget
+  assert.ok(c.maxPacket <= 700);
+  for (const core of c.nodes.values()) {
+    const live = core.snapshot().live;
+    assert.equal(live.length, 30, `${core.self.id} sees ${live.length}`);
+    for (const v of live) assert.equal(v.values.meta?.length, 100 + Number(v.node.id.slice(1)));
+  }
+});

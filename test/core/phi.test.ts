@@ -1,0 +1,94 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { convictionDelayMs, lnNormalUpperTail, phi, thresholdSigma } from '../../src/core/phi.js';
+import { ScuttlebuttCore } from '../../src/core/core.js';
+import { seededRandom } from '../../src/core/random.js';
+import type { Outbound } from '../../src/core/types.js';
+import { coreConfig } from './mini-cluster.js';
+
+// P(X > y) for a standard normal, from tables (15+ significant digits).
+const TAIL: [number, number][] = [
+  [0, 0.5],
+  [1, 0.15865525393145707],
+  [2, 0.022750131948179195],
+  [3, 0.0013498980316300933],
+  [5, 2.866515718791939e-7],
+  [-1, 0.8413447460685429],
+  [-3, 0.9986501019683699],
+];
+
+/** The asymptotic expansion of ln Q(y); its error at y >= 10 is below 1e-7. */
+function lnTailAsymptotic(y: number): number {
+  const y2 = y * y;
+  const series = 1 - 1 / y2 + 3 / y2 ** 2 - 15 / y2 ** 3 + 105 / y2 ** 4;
+  return -y2 / 2 - Math.log(y) - 0.5 * Math.log(2 * Math.PI) + Math.log(series);
+}
+
+test('normal tail matches tables to 2e-7 relative', () => {
+  for (const [y, q] of TAIL) {
+    const got = Math.exp(lnNormalUpperTail(y));
+    assert.ok(Math.abs(got - q) / q < 2e-7, `Q(${y}) = ${got}, expected ${q}`);
+  }
+});
+
+test('normal tail stays exact in log space far beyond double range', () => {
+  for (const y of [10, 20, 40, 100, 1000, 1e5]) {
+    const got = lnNormalUpperTail(y);
+    const want = lnTailAsymptotic(y);
+    assert.ok(Number.isFinite(got), `ln Q(${y}) is finite`);
+    assert.ok(Math.abs(got - want) < 1e-6 * Math.max(1, Math.abs(want) * 1e-3), `ln Q(${y}) = ${got}, expected ${want}`);
+  }
+  // Q(40) ~ 3.7e-350 underflows a double; phi does not.
+  assert.ok(Math.abs(phi(1000 + 3000 + 40 * 100, 1000, 100, 3000) - 349.437) < 0.01);
+});
+
+test('phi is increasing in the silence and never NaN', () => {
+  let prev = -Infinity;
+  for (let elapsed = 0; elapsed < 20_000; elapsed += 7) {
+    const p = phi(elapsed, 1000, 100, 3000);
+    assert.ok(!Number.isNaN(p));
+    assert.ok(p >= prev, `phi(${elapsed}) = ${p} < ${prev}`);
+    prev = p;
+  }
+  assert.ok(Number.isFinite(phi(1e12, 1000, 100, 3000)));
+});
+
+test('conviction delay with 1 s heartbeats, threshold 8, pause 3 s, min std 100 ms is 4561.2 ms', () => {
+  assert.ok(Math.abs(thresholdSigma(8) - 5.612) < 1e-3);
+  assert.ok(Math.abs(convictionDelayMs(1000, 100, 3000, 8) - 4561.2) < 0.05);
+  // WAN preset: threshold 12, pause 10 s, 3 s heartbeats.
+  assert.ok(Math.abs(convictionDelayMs(3000, 100, 10_000, 12) - (13_000 + 100 * thresholdSigma(12))) < 1e-6);
+});
+
+test('the core convicts exactly when the formula says, on a steady 1 s heartbeat', () => {
+  const fd = { phiThreshold: 8, samplingWindowSize: 50, minStdDeviationMs: 100, acceptableHeartbeatPauseMs: 3000, firstHeartbeatEstimateMs: 1000, deadNodeGracePeriodMs: 60_000 };
+  const a = new ScuttlebuttCore(coreConfig(1, { failureDetector: fd }), seededRandom(1), 0);
+  const b = new ScuttlebuttCore(coreConfig(2, { failureDetector: fd }), seededRandom(2), 0);
+  a.setSeeds([b.self.address]);
+  const cores = new Map([[a.self.address, a], [b.self.address, b]]);
+  // Deliver synchronously at the same instant: arrival times are exactly the send times.
+  const pump = (from: string, out: Outbound[], now: number): void => {
+    for (const o of out) {
+      const dst = cores.get(o.to);
+      if (dst) pump(o.to, dst.receive(from, o.message, now), now);
+    }
+  };
+  let last = 0;
+  for (let t = 1000; t <= 120_000; t += 1000) {
+    pump(a.self.address, a.tick(t), t);
+    last = t;
+    pump(b.self.address, b.tick(t + 500), t + 500);
+  }
+  assert.equal(b.snapshot().live.length, 2);
+  const delay = convictionDelayMs(1000, 100, 3000, 8);
+  assert.ok((b.phiOf('n1', last + delay - 1) as number) < 8);
+  assert.ok((b.phiOf('n1', last + delay + 1) as number) > 8);
+  b.takeEvents();
+  // b ticks every second at +500: still alive at last+4500, convicted at the tick after last+4561.
+  for (let t = last + 1500; t <= last + 4500; t += 1000) b.tick(t);
+  assert.deepEqual(b.takeEvents().filter((e) => e.type === 'dead'), []);
+  b.tick(last + 5500);
+  const dead = b.takeEvents().filter((e) => e.type === 'dead');
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]?.node.id, 'n1');
+});
