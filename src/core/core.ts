@@ -22,7 +22,7 @@ import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, V
 import { stringSize, varintSize } from '../wire/varint.js';
 import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
-import { addToSetHash, identityRef, removeFromSetHash } from './identity.js';
+import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.js';
 import { randomInt } from './random.js';
 import { RefIndex } from './ref-index.js';
 import type { ClusterSnapshot, CoreConfig, CoreEvent, NodeView, Outbound, Random, RejectReason } from './types.js';
@@ -43,6 +43,7 @@ const REVIVAL_HEARTBEATS = 2;
 /** A request (what the responder lacks) may take at most this share of a SYN-ACK; the delta gets the rest. */
 const REQUEST_SHARE = 0.5;
 const SELF = 0;
+const PEER_SET_CACHE = 1024;
 
 interface RemovedNode {
   heartbeat: number;
@@ -69,15 +70,19 @@ export class ScuttlebuttCore {
   private readonly table: PeerTable;
   private readonly byRef: RefIndex;
   /** id -> slot of the newest generation known. */
-  private readonly byId = new Map<string, number>();
-  /** id -> newest generation ever seen: anything older is superseded forever. */
-  private readonly newestGeneration = new Map<string, number>();
+  private readonly byId: RefIndex;
+  /** Removed members' ids -> their generation, so an older incarnation cannot sneak back after removal. */
+  private readonly retired = new Map<string, { generation: number; until: number }>();
+  /** Dead members (few): when they were convicted and at which heartbeat. */
+  private readonly deaths = new Map<number, { since: number; heartbeat: number }>();
   private readonly removed = new Map<number, RemovedNode>();
   private readonly peerSets = new Map<string, PeerSet>();
   private seeds: string[] = [];
   private events: CoreEvent[] = [];
   private readonly rejected: Record<RejectReason, number>;
   private readonly sigma: number;
+  private readonly minStdMs: number;
+  private readonly pauseMs: number;
   private readonly stallThresholdMs: number;
 
   private setHash = 0;
@@ -104,7 +109,10 @@ export class ScuttlebuttCore {
     const expected = Math.max(16, config.expectedMembers ?? 16);
     this.table = new PeerTable(Math.max(2, config.failureDetector.samplingWindowSize), expected);
     this.byRef = new RefIndex(expected);
+    this.byId = new RefIndex(expected);
     this.sigma = thresholdSigma(config.failureDetector.phiThreshold);
+    this.minStdMs = config.failureDetector.minStdDeviationMs;
+    this.pauseMs = config.failureDetector.acceptableHeartbeatPauseMs;
     this.stallThresholdMs = Math.max(2 * config.gossipIntervalMs, config.gossipIntervalMs + 2000);
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     this.lastClock = now;
@@ -219,11 +227,12 @@ export class ScuttlebuttCore {
       const st = t.status[s];
       if (st === LIVE) {
         if (now > (t.deadline[s] as number)) this.convict(s, 'suspected', now);
-      } else if (st === DEAD && now - (t.deadSince[s] as number) >= grace) {
+      } else if (st === DEAD && now - (this.deaths.get(s)?.since ?? now) >= grace) {
         this.remove(s, now);
       }
     }
     for (const [ref, r] of this.removed) if (r.until <= now) this.removed.delete(ref);
+    for (const [id, r] of this.retired) if (r.until <= now) this.retired.delete(id);
 
     const targets = this.selectPeers();
     const out: Outbound[] = [];
@@ -420,8 +429,8 @@ export class ScuttlebuttCore {
   }
 
   private notePeerSet(from: string, hash: number, size: number): void {
-    // A cache keyed by address: past a bound it is simply dropped and relearned.
-    if (this.peerSets.size > 4 * this.members + 64) this.peerSets.clear();
+    // A cache keyed by address, bounded: past the bound it is simply dropped and relearned.
+    if (this.peerSets.size >= PEER_SET_CACHE) this.peerSets.clear();
     this.peerSets.set(from, { hash, size });
     const hit = hash === this.setHash && size === this.members ? 1 : 0;
     this.agreement += (hit - this.agreement) * 0.1;
@@ -455,12 +464,17 @@ export class ScuttlebuttCore {
     const heartbeats = digest.heartbeats;
     const maxVersions = digest.maxVersions;
     const gcVersions = digest.gcVersions;
+    // Nothing in this loop admits members, so the table's columns cannot be reallocated under us.
+    const myHeartbeats = t.heartbeat;
+    const myMax = t.maxVersion;
+    const myGcs = t.gcVersion;
+    const mark = t.mark;
+    const offset = digest.offset;
     for (let i = 0; i < digest.count; i++) {
       let s: number;
-      let ref: number;
+      let ref = 0;
       if (order) {
-        s = order[digest.offset + i] as number;
-        ref = t.refs[s] as number;
+        s = order[offset + i] as number;
       } else {
         ref = (digest.refs as Float64Array)[i] as number;
         const found = this.byRef.get(ref);
@@ -473,21 +487,27 @@ export class ScuttlebuttCore {
         }
         s = found;
       }
-      t.mark[s] = epoch;
+      mark[s] = epoch;
       const theirHb = heartbeats[i] as number;
+      const myHb = myHeartbeats[s] as number;
+      if (theirHb > myHb) {
+        if (s !== SELF) this.heartbeatIncreased(s, theirHb, now);
+      } else if (myHb > theirHb) {
+        bumpSlots.push(order ? offset + i : s);
+      }
       const theirMax = maxVersions[i] as number;
       const theirGc = gcVersions[i] as number;
-      if (s !== SELF) this.observeHeartbeat(s, theirHb, now);
-      const mine = t.maxVersion[s] as number;
-      const myGc = t.gcVersion[s] as number;
+      const mine = myMax[s] as number;
+      const myGc = myGcs[s] as number;
+      if (theirMax === mine && theirGc === myGc) continue; // the common case: only heartbeats differ
       if (s !== SELF && (theirMax > mine || theirGc > myGc)) {
         request.push(s);
-        requestRefs.push(ref);
+        requestRefs.push(order ? (t.refs[s] as number) : ref);
       }
       if (mine > theirMax || myGc > theirGc) {
+        // The node delta carries the heartbeat: no bump for it.
+        if (myHb > theirHb) bumpSlots.pop();
         candidates.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
-      } else if ((t.heartbeat[s] as number) > theirHb) {
-        bumpSlots.push(order ? digest.offset + i : s);
       }
     }
     const neverSeen: DeltaCandidate[] = [];
@@ -623,7 +643,9 @@ export class ScuttlebuttCore {
     const keyCost = order ? varintSize(order.length) : bumpSize(0) - 1;
     const chosen: number[] = [];
     let used = 0;
-    const start = randomInt(this.rng, items.length);
+    // Rotate only when the budget may cut; otherwise positions stay in ascending order and need no sort.
+    const mayCut = items.length * (keyCost + 8) > budget;
+    const start = mayCut ? randomInt(this.rng, items.length) : 0;
     for (let i = 0; i < items.length; i++) {
       const item = items[(start + i) % items.length] as number;
       const size = keyCost + varintSize(t.heartbeat[order ? (order[item] as number) : item] as number);
@@ -631,7 +653,7 @@ export class ScuttlebuttCore {
       used += size;
       chosen.push(item);
     }
-    if (order) chosen.sort((a, b) => a - b);
+    if (order && start !== 0) chosen.sort((a, b) => a - b);
     const keys = new Float64Array(chosen.length);
     const heartbeats = new Float64Array(chosen.length);
     for (let i = 0; i < chosen.length; i++) {
@@ -714,10 +736,10 @@ export class ScuttlebuttCore {
       t.values[s] = map;
       t.maxVersion[s] = 0;
     }
-    map ??= t.values[s] = new Map();
     const base = t.maxVersion[s] as number;
     for (const v of nd.values) {
       if (v.version <= base) continue;
+      map ??= t.values[s] = new Map(); // most members of a large cluster carry no metadata: no map for them
       const existing = map.get(v.key);
       map.delete(v.key);
       map.set(v.key, { value: v.value, version: v.version, tombstone: v.tombstone, expiresAt: Infinity, deletedAt: 0 });
@@ -726,7 +748,7 @@ export class ScuttlebuttCore {
     if (nd.maxVersion > base) t.maxVersion[s] = nd.maxVersion;
     if (nd.lastGcVersion > myGc) {
       t.gcVersion[s] = nd.lastGcVersion;
-      for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
+      if (map) for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
     }
     if (changed.length > 0) this.events.push({ type: 'update', node: t.identities[s] as NodeIdentity, keys: [...new Set(changed)] });
   }
@@ -741,8 +763,8 @@ export class ScuttlebuttCore {
       this.reject('about-self');
       return -1;
     }
-    const newest = this.newestGeneration.get(identity.id);
-    if (newest !== undefined && identity.generation < newest) {
+    const retired = this.retired.get(identity.id);
+    if (retired !== undefined && identity.generation < retired.generation) {
       this.reject('superseded-generation');
       return -1;
     }
@@ -752,8 +774,8 @@ export class ScuttlebuttCore {
       this.reject('removed-node');
       return -1;
     }
-    const older = this.byId.get(identity.id);
-    if (older !== undefined) {
+    const older = this.slotOfId(identity.id);
+    if (older >= 0) {
       const old = this.table.identities[older] as NodeIdentity;
       if (old.generation >= identity.generation) {
         this.reject('superseded-generation');
@@ -779,12 +801,16 @@ export class ScuttlebuttCore {
     return s;
   }
 
+  /** The slot holding some generation of `id`, or -1. A 48-bit id-hash collision is checked and treated as absent. */
+  private slotOfId(id: string): number {
+    const s = this.byId.get(idKey(id));
+    return s >= 0 && this.table.identities[s]?.id === id ? s : -1;
+  }
+
   private indexMember(slot: number, identity: NodeIdentity): void {
     const ref = this.table.refs[slot] as number;
     this.byRef.set(ref, slot);
-    this.byId.set(identity.id, slot);
-    const newest = this.newestGeneration.get(identity.id);
-    if (newest === undefined || identity.generation > newest) this.newestGeneration.set(identity.id, identity.generation);
+    this.byId.set(idKey(identity.id), slot);
     this.setHash = addToSetHash(this.setHash, ref);
     this.members++;
     this.sortedValid = false;
@@ -800,17 +826,21 @@ export class ScuttlebuttCore {
 
   // ------------------------------------------------------------------ failure detection
 
-  /** New heartbeat evidence for a slot: record the arrival, maybe revive. */
+  /** Heartbeat evidence for a slot: if it is news, record the arrival, maybe revive. */
   private observeHeartbeat(s: number, heartbeat: number, now: number): void {
+    if (heartbeat > (this.table.heartbeat[s] as number)) this.heartbeatIncreased(s, heartbeat, now);
+  }
+
+  private heartbeatIncreased(s: number, heartbeat: number, now: number): void {
     const t = this.table;
-    if (heartbeat <= (t.heartbeat[s] as number)) return;
     t.heartbeat[s] = heartbeat;
     if (t.status[s] === LIVE) {
       t.addInterval(s, now - (t.lastArrival[s] as number));
       t.lastArrival[s] = now;
       this.updateDeadline(s);
-    } else if (t.left[s] === 0 && heartbeat >= (t.heartbeatAtDeath[s] as number) + REVIVAL_HEARTBEATS) {
+    } else if (t.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS) {
       // Back from the dead: the silence is not a sample of its normal rhythm, so it is not added.
+      this.deaths.delete(s);
       t.status[s] = LIVE;
       this.deadOthers--;
       this.liveOthers++;
@@ -822,16 +852,17 @@ export class ScuttlebuttCore {
 
   /** Precomputes when phi will cross the threshold, so a tick checks each member with one comparison. */
   private updateDeadline(s: number): void {
-    const fd = this.config.failureDetector;
     const t = this.table;
-    const std = Math.max(t.intervalStd(s), fd.minStdDeviationMs);
-    t.deadline[s] = (t.lastArrival[s] as number) + t.intervalMean(s) + fd.acceptableHeartbeatPauseMs + std * this.sigma;
+    const n = t.fdCount[s] as number;
+    const mean = (t.fdSum[s] as number) / n;
+    const std = Math.max(Math.sqrt(Math.max(0, (t.fdSumSq[s] as number) / n - mean * mean)), this.minStdMs);
+    t.deadline[s] = (t.lastArrival[s] as number) + mean + this.pauseMs + std * this.sigma;
   }
 
   /** Current phi of a member (for diagnostics; conviction uses the precomputed deadline). */
   phiOf(nodeId: string, now: number): number | undefined {
-    const s = this.byId.get(nodeId);
-    if (s === undefined || s === SELF) return undefined;
+    const s = this.slotOfId(nodeId);
+    if (s <= SELF) return undefined;
     const fd = this.config.failureDetector;
     const t = this.table;
     const std = Math.max(t.intervalStd(s), fd.minStdDeviationMs);
@@ -862,8 +893,7 @@ export class ScuttlebuttCore {
   private convict(s: number, reason: 'suspected' | 'left' | 'superseded', now: number): void {
     const t = this.table;
     t.status[s] = DEAD;
-    t.deadSince[s] = now;
-    t.heartbeatAtDeath[s] = t.heartbeat[s] as number;
+    this.deaths.set(s, { since: now, heartbeat: t.heartbeat[s] as number });
     this.liveOthers--;
     this.deadOthers++;
     this.events.push({ type: 'dead', node: t.identities[s] as NodeIdentity, reason });
@@ -877,7 +907,12 @@ export class ScuttlebuttCore {
     else if (t.status[s] === LIVE) this.liveOthers--;
     this.removed.set(ref, { heartbeat: t.left[s] ? Infinity : (t.heartbeat[s] as number), until: now + this.config.failureDetector.deadNodeGracePeriodMs });
     this.byRef.delete(ref);
-    if (this.byId.get(identity.id) === s) this.byId.delete(identity.id);
+    if (this.slotOfId(identity.id) === s) this.byId.delete(idKey(identity.id));
+    this.deaths.delete(s);
+    const retired = this.retired.get(identity.id);
+    if (!retired || retired.generation < identity.generation) {
+      this.retired.set(identity.id, { generation: identity.generation, until: now + this.config.failureDetector.deadNodeGracePeriodMs });
+    }
     this.setHash = removeFromSetHash(this.setHash, ref);
     this.members--;
     this.sortedValid = false;

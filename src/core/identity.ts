@@ -17,7 +17,15 @@ function mix32(h: number): number {
  * introduces a node. 48 bits make a collision among 10,000 members about 2e-7 likely.
  */
 export function identityRef(identity: NodeIdentity): number {
-  const text = `${identity.id}\u0000${identity.generation}\u0000${identity.address}`;
+  return hash48(`${identity.id}\u0000${identity.generation}\u0000${identity.address}`);
+}
+
+/** A 48-bit hash of a node id alone, to find any generation of it. */
+export function idKey(id: string): number {
+  return hash48(id);
+}
+
+function hash48(text: string): number {
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193 ^ text.length;
   for (let i = 0; i < text.length; i++) {

@@ -35,8 +35,6 @@ export class PeerTable {
   gcVersion: Float64Array;
   status: Uint8Array;
   left: Uint8Array;
-  deadSince: Float64Array;
-  heartbeatAtDeath: Float64Array;
   /** Failure detector: last heartbeat arrival (local clock), when phi crosses the threshold, window sums. */
   lastArrival: Float64Array;
   deadline: Float64Array;
@@ -58,8 +56,6 @@ export class PeerTable {
     this.gcVersion = new Float64Array(initialCapacity);
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
-    this.deadSince = new Float64Array(initialCapacity);
-    this.heartbeatAtDeath = new Float64Array(initialCapacity);
     this.lastArrival = new Float64Array(initialCapacity);
     this.deadline = new Float64Array(initialCapacity);
     this.fdSum = new Float64Array(initialCapacity);
@@ -84,8 +80,6 @@ export class PeerTable {
     this.gcVersion[slot] = 0;
     this.status[slot] = LIVE;
     this.left[slot] = 0;
-    this.deadSince[slot] = 0;
-    this.heartbeatAtDeath[slot] = 0;
     this.lastArrival[slot] = 0;
     this.deadline[slot] = Infinity;
     this.fdSum[slot] = 0;
@@ -116,8 +110,6 @@ export class PeerTable {
     this.gcVersion = f64(this.gcVersion);
     this.status = u8(this.status, FREE);
     this.left = u8(this.left, 0);
-    this.deadSince = f64(this.deadSince);
-    this.heartbeatAtDeath = f64(this.heartbeatAtDeath);
     this.lastArrival = f64(this.lastArrival);
     this.deadline = f64(this.deadline);
     this.fdSum = f64(this.fdSum);
@@ -134,19 +126,23 @@ export class PeerTable {
   /** Adds one inter-arrival interval to the slot's sliding window. */
   addInterval(slot: number, intervalMs: number): void {
     const w = this.window;
+    const ring = this.fdRing;
     const stored = Math.fround(intervalMs);
-    const base = slot * w;
+    const pos = this.fdPos[slot] as number;
+    const at = slot * w + pos;
+    let sum = this.fdSum[slot] as number;
+    let sumSq = this.fdSumSq[slot] as number;
     if (this.fdCount[slot] === w) {
-      const old = this.fdRing[base + (this.fdPos[slot] as number)] as number;
-      this.fdSum[slot] = (this.fdSum[slot] as number) - old;
-      this.fdSumSq[slot] = (this.fdSumSq[slot] as number) - old * old;
+      const old = ring[at] as number;
+      sum -= old;
+      sumSq -= old * old;
     } else {
       this.fdCount[slot] = (this.fdCount[slot] as number) + 1;
     }
-    this.fdRing[base + (this.fdPos[slot] as number)] = stored;
-    this.fdPos[slot] = ((this.fdPos[slot] as number) + 1) % w;
-    this.fdSum[slot] = (this.fdSum[slot] as number) + stored;
-    this.fdSumSq[slot] = (this.fdSumSq[slot] as number) + stored * stored;
+    ring[at] = stored;
+    this.fdPos[slot] = pos + 1 === w ? 0 : pos + 1;
+    this.fdSum[slot] = sum + stored;
+    this.fdSumSq[slot] = sumSq + stored * stored;
   }
 
   /** Mean of the slot's window (0 when empty). */

@@ -22,7 +22,7 @@ export class RefIndex {
 
   constructor(expected = 8) {
     let cap = 16;
-    while (cap < expected * 2) cap *= 2;
+    while (cap * 3 < expected * 4) cap *= 2;
     this.keys = new Float64Array(cap).fill(EMPTY);
     this.slots = new Int32Array(cap);
     this.mask = cap - 1;
@@ -45,7 +45,8 @@ export class RefIndex {
   }
 
   set(ref: number, slot: number): void {
-    if ((this.used + 1) * 2 > this.keys.length) this.rehash(this.live * 2 + 2 > this.keys.length / 2 ? this.keys.length * 2 : this.keys.length);
+    // Load up to 3/4 (linear probing stays short there); grow when live entries fill it, else just sweep deleted ones.
+    if ((this.used + 1) * 4 > this.keys.length * 3) this.rehash((this.live + 1) * 2 > this.keys.length ? this.keys.length * 2 : this.keys.length);
     const keys = this.keys;
     let i = hashRef(ref) & this.mask;
     let firstDeleted = -1;
