@@ -36,6 +36,7 @@ const REJECT_REASONS: readonly RejectReason[] = [
   'superseded-generation',
   'removed-node',
   'ref-mismatch',
+  'wrong-cluster',
 ];
 
 /** A dead node comes back only after this many fresh heartbeats past the one it was convicted at: stale gossip about a crashed node can carry one or two, a live node produces them every round. */
@@ -402,15 +403,16 @@ export class ScuttlebuttCore {
   /** Handles one decoded message from `from` ("host:port"); returns the replies to send. */
   receive(from: string, message: Message, now: number): Outbound[] {
     this.observeClock(now);
+    if (message.type !== 'wrongCluster' && message.clusterId !== this.config.clusterId) {
+      this.reject('wrong-cluster');
+      // Only a SYN is answered, so two clusters that share seeds see why they never merge.
+      return message.type === 'syn' ? [{ to: from, message: { type: 'wrongCluster', clusterId: this.config.clusterId } }] : [];
+    }
     switch (message.type) {
       case 'syn':
-        if (message.clusterId !== this.config.clusterId) {
-          return [{ to: from, message: { type: 'wrongCluster', clusterId: this.config.clusterId } }];
-        }
         this.notePeerSet(from, message.setHash, message.setSize);
         return this.onSyn(from, message.digest, now);
       case 'synAck': {
-        if (message.clusterId !== this.config.clusterId) return [];
         this.notePeerSet(from, message.setHash, message.setSize);
         this.applyDelta(message.delta, now, message.setHash === this.setHash && message.setSize === this.members);
         const delta = this.answerRequest(message.request, now);
@@ -418,10 +420,10 @@ export class ScuttlebuttCore {
         return [{ to: from, message: { type: 'ack', clusterId: this.config.clusterId, delta } }];
       }
       case 'ack':
-        if (message.clusterId === this.config.clusterId) this.applyDelta(message.delta, now, false);
+        this.applyDelta(message.delta, now, false);
         return [];
       case 'leave':
-        if (message.clusterId === this.config.clusterId) this.onLeave(message.identity, now);
+        this.onLeave(message.identity, now);
         return [];
       case 'wrongCluster':
         return [];

@@ -82,4 +82,5 @@ export type RejectReason =
   | 'unknown-node'
   | 'superseded-generation'
   | 'removed-node'
-  | 'ref-mismatch';
+  | 'ref-mismatch'
+  | 'wrong-cluster';
