@@ -931,19 +931,29 @@ export class ScuttlebuttCore {
     for (let s = 0; s < t.used; s++) {
       const st = t.status[s];
       if (st === FREE) continue;
-      const values: Record<string, string> = {};
-      const map = t.values[s];
-      if (map) for (const [key, v] of map) if (!v.tombstone) values[key] = v.value;
-      const view: NodeView = {
-        node: t.identities[s] as NodeIdentity,
-        status: st === LIVE ? 'live' : 'dead',
-        heartbeat: t.heartbeat[s] as number,
-        maxVersion: t.maxVersion[s] as number,
-        values,
-      };
-      (st === LIVE ? live : dead).push(view);
+      (st === LIVE ? live : dead).push(this.viewOf(s));
     }
     return { self: this.self, live, dead, seeds: [...this.seeds] };
+  }
+
+  /** One member's current view, or undefined once it has been removed. O(its keys), for event payloads. */
+  member(identity: NodeIdentity): NodeView | undefined {
+    const s = this.byRef.get(identityRef(identity));
+    return s >= 0 ? this.viewOf(s) : undefined;
+  }
+
+  private viewOf(s: number): NodeView {
+    const t = this.table;
+    const values: Record<string, string> = {};
+    const map = t.values[s];
+    if (map) for (const [key, v] of map) if (!v.tombstone) values[key] = v.value;
+    return {
+      node: t.identities[s] as NodeIdentity,
+      status: t.status[s] === LIVE ? 'live' : 'dead',
+      heartbeat: t.heartbeat[s] as number,
+      maxVersion: t.maxVersion[s] as number,
+      values,
+    };
   }
 }
 

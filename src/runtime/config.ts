@@ -1,0 +1,155 @@
+/**
+ * Configuration: the seed's LAN and WAN presets, and validation that rejects a wrong config
+ * at construction with one error naming every wrong field and how to fix it.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname, networkInterfaces } from 'node:os';
+import type { FailureDetectorConfig } from '../core/types.js';
+import type { ScuttlebuttConfig } from './api.js';
+
+export const DEFAULT_PORT = 9111;
+export const MAX_UDP_PAYLOAD = 65_507;
+const MIN_PACKET = 512;
+
+export type ConfigOverrides = Partial<Omit<ScuttlebuttConfig, 'failureDetector' | 'node'>> & {
+  node?: Partial<ScuttlebuttConfig['node']>;
+  failureDetector?: Partial<FailureDetectorConfig>;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid scuttlebutt config:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function defaultFailureDetectorConfig(): FailureDetectorConfig {
+  return {
+    phiThreshold: 8,
+    samplingWindowSize: 200,
+    minStdDeviationMs: 100,
+    acceptableHeartbeatPauseMs: 3000,
+    firstHeartbeatEstimateMs: 1000,
+    deadNodeGracePeriodMs: 60_000,
+  };
+}
+
+/** A unique node id: the host name and a random suffix (two processes on one host never collide). */
+export function defaultNodeId(): string {
+  return `${hostname()}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The address peers should use when we listen on a wildcard: the first external IPv4, else loopback. */
+function advertisedHost(listenHost: string): string {
+  if (listenHost !== '0.0.0.0' && listenHost !== '::' && listenHost !== '') return listenHost;
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+function merge(base: ScuttlebuttConfig, o: ConfigOverrides): ScuttlebuttConfig {
+  const listenAddress = o.listenAddress ?? base.listenAddress;
+  const parsed = parseHostPort(listenAddress);
+  const node = {
+    id: o.node?.id ?? base.node.id,
+    gossipPublicAddress:
+      o.node?.gossipPublicAddress ?? (parsed ? formatHostPort(advertisedHost(parsed.host), parsed.port) : base.node.gossipPublicAddress),
+  };
+  return { ...base, ...o, node, listenAddress, failureDetector: { ...base.failureDetector, ...o.failureDetector } } as ScuttlebuttConfig;
+}
+
+/** The seed's LAN preset: port 9111, cluster "default", fanout 3 every second, phi threshold 8. */
+export function defaultLanConfig(overrides: ConfigOverrides = {}): ScuttlebuttConfig {
+  const base: ScuttlebuttConfig = {
+    clusterId: 'default',
+    node: { id: defaultNodeId(), gossipPublicAddress: `127.0.0.1:${DEFAULT_PORT}` },
+    listenAddress: `0.0.0.0:${DEFAULT_PORT}`,
+    gossipNodes: 3,
+    gossipIntervalMs: 1000,
+    failureDetector: defaultFailureDetectorConfig(),
+    enableCompression: true,
+    secretKeys: [],
+    maxPacketBytes: MAX_UDP_PAYLOAD,
+    tombstoneGracePeriodMs: 60_000,
+    seedResolveIntervalMs: 30_000,
+  };
+  return merge(base, overrides);
+}
+
+/** The seed's WAN preset: fanout 4 every 3 s, phi threshold 12, 10 s acceptable pause. */
+export function defaultWanConfig(overrides: ConfigOverrides = {}): ScuttlebuttConfig {
+  const lan = defaultLanConfig();
+  const base: ScuttlebuttConfig = {
+    ...lan,
+    gossipNodes: 4,
+    gossipIntervalMs: 3000,
+    failureDetector: { ...lan.failureDetector, phiThreshold: 12, acceptableHeartbeatPauseMs: 10_000, firstHeartbeatEstimateMs: 3000, deadNodeGracePeriodMs: 180_000 },
+    tombstoneGracePeriodMs: 180_000,
+  };
+  return merge(base, { listenAddress: lan.listenAddress, ...overrides });
+}
+
+export function parseHostPort(value: string): { host: string; port: number } | null {
+  if (typeof value !== 'string') return null;
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(value) ?? /^([^:[\]]*):(\d{1,5})$/.exec(value);
+  if (!m) return null;
+  const port = Number(m[2]);
+  if (port > 65_535) return null;
+  return { host: m[1] as string, port };
+}
+
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Throws one ConfigError listing every problem; returns the config when it is sound. */
+export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
+  const problems: string[] = [];
+  const int = (name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      problems.push(`${name} must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'} (got ${JSON.stringify(v)})`);
+    }
+  };
+  const positive = (name: string, v: unknown): void => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) problems.push(`${name} must be a positive number (got ${JSON.stringify(v)})`);
+  };
+  if (typeof c.clusterId !== 'string' || c.clusterId.length === 0 || c.clusterId.length > 255) {
+    problems.push(`clusterId must be a non-empty string of at most 255 characters (got ${JSON.stringify(c.clusterId)})`);
+  }
+  if (typeof c.node?.id !== 'string' || c.node.id.length === 0 || c.node.id.length > 255) {
+    problems.push(`node.id must be a non-empty string of at most 255 characters (got ${JSON.stringify(c.node?.id)})`);
+  }
+  if (!parseHostPort(c.node?.gossipPublicAddress)) {
+    problems.push(`node.gossipPublicAddress must be "host:port" or "[ipv6]:port" (got ${JSON.stringify(c.node?.gossipPublicAddress)})`);
+  } else if (/^(0\.0\.0\.0|\[::\]):/.test(c.node.gossipPublicAddress)) {
+    problems.push(`node.gossipPublicAddress must be an address peers can reach, not a wildcard (got ${c.node.gossipPublicAddress})`);
+  }
+  if (!parseHostPort(c.listenAddress)) problems.push(`listenAddress must be "host:port" or "[ipv6]:port" (got ${JSON.stringify(c.listenAddress)})`);
+  int('gossipNodes', c.gossipNodes, 1, 64);
+  int('gossipIntervalMs', c.gossipIntervalMs, 10, 600_000);
+  const fd = c.failureDetector ?? ({} as FailureDetectorConfig);
+  positive('failureDetector.phiThreshold', fd.phiThreshold);
+  int('failureDetector.samplingWindowSize', fd.samplingWindowSize, 2, 10_000);
+  positive('failureDetector.minStdDeviationMs', fd.minStdDeviationMs);
+  if (typeof fd.acceptableHeartbeatPauseMs !== 'number' || !(fd.acceptableHeartbeatPauseMs >= 0)) {
+    problems.push(`failureDetector.acceptableHeartbeatPauseMs must be a number >= 0 (got ${JSON.stringify(fd.acceptableHeartbeatPauseMs)})`);
+  }
+  positive('failureDetector.firstHeartbeatEstimateMs', fd.firstHeartbeatEstimateMs);
+  positive('failureDetector.deadNodeGracePeriodMs', fd.deadNodeGracePeriodMs);
+  int('maxPacketBytes', c.maxPacketBytes, MIN_PACKET, MAX_UDP_PAYLOAD);
+  positive('tombstoneGracePeriodMs', c.tombstoneGracePeriodMs);
+  positive('seedResolveIntervalMs', c.seedResolveIntervalMs);
+  if (typeof c.enableCompression !== 'boolean') problems.push(`enableCompression must be true or false (got ${JSON.stringify(c.enableCompression)})`);
+  (c.secretKeys ?? []).forEach((k, i) => {
+    if (!(k instanceof Uint8Array)) problems.push(`secretKeys[${i}] must be a Uint8Array or Buffer`);
+    else if (![16, 24, 32].includes(k.length)) problems.push(`secretKeys[${i}] must be 16, 24 or 32 bytes for AES-128/192/256 (got ${k.length})`);
+  });
+  if (c.logger !== undefined) {
+    for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+      if (typeof c.logger[level] !== 'function') problems.push(`logger.${level} must be a function (pino-compatible logger)`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return c;
+}

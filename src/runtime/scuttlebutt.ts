@@ -1,0 +1,324 @@
+/**
+ * The runtime: the pure core driven by a real UDP socket and a real clock.
+ */
+import { randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { ScuttlebuttCore } from '../core/core.js';
+import { seededRandom } from '../core/random.js';
+import type { CoreEvent, NodeView, Outbound } from '../core/types.js';
+import { DecodeError, decodeMessage, encodeMessage } from '../wire/codec.js';
+import type { NodeIdentity } from '../wire/messages.js';
+import { envelopeOverhead, EnvelopeError, open, seal, type EnvelopeOptions } from '../transport/envelope.js';
+import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
+import type { ClusterState, Logger, MemberInfo, MembershipEvent, ScuttlebuttConfig, Stats } from './api.js';
+import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
+import { EventQueue } from './event-queue.js';
+
+export interface ScuttlebuttEvents {
+  live: [member: MemberInfo];
+  dead: [member: MemberInfo, reason: 'suspected' | 'left' | 'superseded'];
+  update: [member: MemberInfo, keys: readonly string[]];
+  removed: [member: MemberInfo];
+}
+
+const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+let lastGeneration = 0;
+/** Generations must grow across restarts: wall-clock ms, and never twice the same in one process. */
+function nextGeneration(): number {
+  lastGeneration = Math.max(Date.now(), lastGeneration + 1);
+  return lastGeneration;
+}
+
+/** A monotonic clock in ms: a wall-clock step must not look like a stall or a storm of heartbeats. */
+const monotonicNow = (): number => performance.now();
+
+/** Starts a node: validates the config, binds the socket, begins gossiping. Missing fields take the LAN defaults. */
+export async function createScuttlebutt(config: ConfigOverrides = {}, metadata: Readonly<Record<string, string>> = {}): Promise<Scuttlebutt> {
+  const cfg = validateConfig(defaultLanConfig(config));
+  for (const [k, v] of Object.entries(metadata)) {
+    if (typeof v !== 'string') throw new TypeError(`metadata["${k}"] must be a string (got ${typeof v})`);
+  }
+  const listen = parseHostPort(cfg.listenAddress) as { host: string; port: number };
+  const udp = await bindUdp(listen.host, listen.port);
+  try {
+    return new Scuttlebutt(cfg, metadata, udp);
+  } catch (err) {
+    await udp.close();
+    throw err;
+  }
+}
+
+export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements AsyncDisposable {
+  readonly config: ScuttlebuttConfig;
+  readonly self: NodeIdentity;
+  private readonly core: ScuttlebuttCore;
+  private readonly udp: UdpEndpoint;
+  private readonly log: Logger;
+  private readonly envelope: EnvelopeOptions;
+  private readonly timer: NodeJS.Timeout;
+  private resolveTimer: NodeJS.Timeout | null = null;
+  private seedSpecs: string[] = [];
+  private readonly streams = new Set<EventQueue<MembershipEvent>>();
+  private closing: Promise<void> | null = null;
+  private counters = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, gossipRounds: 0 };
+  private readonly dropped: Record<string, number> = {};
+
+  /** Use createScuttlebutt(): binding a socket is asynchronous. */
+  constructor(config: ScuttlebuttConfig, metadata: Readonly<Record<string, string>>, udp: UdpEndpoint) {
+    super();
+    this.config = config;
+    this.udp = udp;
+    this.log = config.logger ?? SILENT;
+    const keys = config.secretKeys ?? [];
+    this.envelope = { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes };
+    this.self = { id: config.node.id, generation: nextGeneration(), address: config.node.gossipPublicAddress };
+    this.core = new ScuttlebuttCore(
+      {
+        clusterId: config.clusterId,
+        self: this.self,
+        fanout: config.gossipNodes,
+        gossipIntervalMs: config.gossipIntervalMs,
+        failureDetector: config.failureDetector,
+        payloadBudget: config.maxPacketBytes - envelopeOverhead(keys.length > 0),
+        tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
+      },
+      seededRandom(randomBytes(4).readUInt32LE(0)),
+      monotonicNow(),
+      metadata,
+    );
+    this.core.takeEvents();
+    udp.onPacket((bytes, from) => this.onPacket(bytes, from));
+    udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
+    this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
+    this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
+  }
+
+  /** The address the socket is bound to, "host:port" (useful with port 0). */
+  get boundAddress(): string {
+    return this.udp.address;
+  }
+
+  /**
+   * Joins a cluster through seed nodes ("host:port"). Host names are resolved now and again every
+   * seedResolveIntervalMs. Rejects on a malformed seed, or when not one seed resolves.
+   */
+  async join(seeds: readonly string[]): Promise<void> {
+    this.assertOpen();
+    const bad = seeds.filter((s) => !parseHostPort(s));
+    if (bad.length > 0) throw new TypeError(`seeds must be "host:port" strings; bad: ${bad.map((s) => JSON.stringify(s)).join(', ')}`);
+    this.seedSpecs = [...new Set([...this.seedSpecs, ...seeds])];
+    const resolved = await this.resolveSeeds();
+    if (resolved === 0 && this.seedSpecs.length > 0) throw new Error(`none of the seeds could be resolved: ${this.seedSpecs.join(', ')}`);
+    this.resolveTimer ??= setInterval(() => void this.resolveSeeds(), this.config.seedResolveIntervalMs);
+    this.round(); // gossip now: joining should not wait for the next tick
+  }
+
+  private async resolveSeeds(): Promise<number> {
+    const addresses: string[] = [];
+    await Promise.all(
+      this.seedSpecs.map(async (spec) => {
+        const { host, port } = parseHostPort(spec) as { host: string; port: number };
+        try {
+          const { address } = await lookup(host);
+          addresses.push(formatHostPort(address, port));
+        } catch (err) {
+          this.log.warn({ seed: spec, err: (err as Error).message }, 'seed did not resolve');
+        }
+      }),
+    );
+    if (!this.closing) this.core.setSeeds(addresses.sort());
+    return addresses.length;
+  }
+
+  set(key: string, value: string): void {
+    this.assertOpen();
+    this.core.set(key, value, monotonicNow());
+    this.publish();
+  }
+
+  setWithTtl(key: string, value: string, ttlMs: number): void {
+    this.assertOpen();
+    this.core.setWithTtl(key, value, ttlMs, monotonicNow());
+    this.publish();
+  }
+
+  delete(key: string): void {
+    this.assertOpen();
+    this.core.delete(key, monotonicNow());
+    this.publish();
+  }
+
+  get(key: string): string | undefined {
+    return this.core.get(key);
+  }
+
+  state(): ClusterState {
+    const snap = this.core.snapshot();
+    const self = snap.live.find((v) => v.node.id === this.self.id && v.node.generation === this.self.generation);
+    return {
+      self: toMember(self as NodeView),
+      live: snap.live.map(toMember),
+      dead: snap.dead.map(toMember),
+      seeds: [...this.seedSpecs],
+    };
+  }
+
+  stats(): Stats {
+    const members = this.core.snapshot();
+    return {
+      ...this.counters,
+      dropped: { ...this.dropped },
+      rejected: { ...this.core.rejections() },
+      liveMembers: members.live.length,
+      deadMembers: members.dead.length,
+    };
+  }
+
+  /**
+   * Membership events as an async iterator, until `signal` aborts or the node shuts down. A reader
+   * that falls more than `buffer` events behind loses the oldest ones (counted in
+   * stats().dropped['event-overflow']) rather than growing memory without bound.
+   */
+  events(options: { signal?: AbortSignal; buffer?: number } = {}): AsyncIterableIterator<MembershipEvent> {
+    const queue = new EventQueue<MembershipEvent>(options.buffer ?? 10_000, () => this.count('event-overflow'));
+    this.streams.add(queue);
+    const end = (): void => {
+      queue.end();
+      this.streams.delete(queue);
+    };
+    if (this.closing) end();
+    options.signal?.addEventListener('abort', end, { once: true });
+    if (options.signal?.aborted) end();
+    return queue.iterator(end);
+  }
+
+  /** Leaves gracefully (peers mark this node dead at once), stops gossip, closes the socket. Idempotent. */
+  shutdown(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.timer);
+      if (this.resolveTimer) clearInterval(this.resolveTimer);
+      await Promise.all(this.core.leave(monotonicNow()).map((o) => this.send(o)));
+      await this.udp.close();
+      for (const q of this.streams) q.end();
+      this.streams.clear();
+      this.log.info({ node: this.self }, 'scuttlebutt node stopped');
+    })();
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new Error('this scuttlebutt node has been shut down');
+  }
+
+  private round(): void {
+    if (this.closing) return;
+    this.counters.gossipRounds++;
+    for (const o of this.core.tick(monotonicNow())) void this.send(o);
+    this.publish();
+  }
+
+  private onPacket(bytes: Uint8Array, from: string): void {
+    this.counters.packetsIn++;
+    this.counters.bytesIn += bytes.length;
+    if (this.closing) return;
+    try {
+      const message = decodeMessage(open(bytes, this.envelope));
+      for (const o of this.core.receive(from, message, monotonicNow())) void this.send(o);
+    } catch (err) {
+      if (err instanceof EnvelopeError || err instanceof DecodeError) {
+        this.count(`${err instanceof EnvelopeError ? 'envelope' : 'decode'}:${err.reason}`);
+        this.log.debug({ from, reason: err.reason, err: err.message }, 'dropped a packet');
+      } else {
+        // Nothing from the network may crash the node: an unexpected error is counted and logged loudly.
+        this.count('internal-error');
+        this.log.error({ from, err: (err as Error).stack }, 'internal error while handling a packet');
+      }
+    }
+    this.publish();
+  }
+
+  private count(reason: string): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+  }
+
+  private async send(o: Outbound): Promise<void> {
+    const target = parseHostPort(o.to);
+    if (!target) {
+      this.count('bad-peer-address');
+      return;
+    }
+    let packet: Uint8Array;
+    try {
+      packet = seal(encodeMessage(o.message), this.envelope);
+    } catch (err) {
+      this.count('encode-failed');
+      this.log.error({ err: (err as Error).stack }, 'could not encode a message');
+      return;
+    }
+    try {
+      await this.udp.send(packet, target.host, target.port);
+      this.counters.packetsOut++;
+      this.counters.bytesOut += packet.length;
+    } catch (err) {
+      this.count('send-failed');
+      this.log.debug({ to: o.to, err: (err as Error).message }, 'send failed');
+    }
+  }
+
+  /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
+  private publish(): void {
+    const events = this.core.takeEvents();
+    if (events.length === 0) return;
+    const converted = events.map((e) => this.convert(e));
+    setImmediate(() => {
+      for (const e of converted) this.deliver(e);
+    });
+  }
+
+  private convert(e: CoreEvent): MembershipEvent {
+    const view = this.core.member(e.node);
+    const node: MemberInfo = view
+      ? toMember(view)
+      : { ...e.node, status: 'dead', heartbeat: 0, metadata: {} };
+    switch (e.type) {
+      case 'dead':
+        return { type: 'dead', node: { ...node, status: 'dead' }, reason: e.reason };
+      case 'update':
+        return { type: 'update', node, keys: e.keys };
+      default:
+        return { type: e.type, node };
+    }
+  }
+
+  private deliver(e: MembershipEvent): void {
+    const guard = (what: string, fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        this.count('listener-error');
+        this.log.warn({ event: e.type, listener: what, err: (err as Error).message }, 'an event listener threw');
+      }
+    };
+    const listeners = this.listeners(e.type) as ((...args: unknown[]) => void)[];
+    const args: unknown[] = e.type === 'dead' ? [e.node, e.reason] : e.type === 'update' ? [e.node, e.keys] : [e.node];
+    for (const l of listeners) guard('on', () => l(...args));
+    const cb = this.config.events;
+    if (cb) {
+      if (e.type === 'live' && cb.notifyLive) guard('notifyLive', () => cb.notifyLive?.(e.node));
+      if (e.type === 'dead' && cb.notifyDead) guard('notifyDead', () => cb.notifyDead?.(e.node));
+      if (e.type === 'update' && cb.notifyUpdate) guard('notifyUpdate', () => cb.notifyUpdate?.(e.node));
+      if (e.type === 'removed' && cb.notifyRemoved) guard('notifyRemoved', () => cb.notifyRemoved?.(e.node));
+    }
+    for (const q of this.streams) q.push(e);
+  }
+}
+
+function toMember(v: NodeView): MemberInfo {
+  return { ...v.node, status: v.status, heartbeat: v.heartbeat, metadata: v.values };
+}

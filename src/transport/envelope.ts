@@ -1,0 +1,142 @@
+/**
+ * The envelope around every message body: magic, protocol version, flags, then the body,
+ * optionally compressed (raw DEFLATE, only when it helps) and encrypted (AES-GCM with a keyring).
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { ENVELOPE_HEADER_BYTES, MAGIC_0, MAGIC_1, PROTOCOL_VERSION } from '../wire/codec.js';
+
+const FLAG_COMPRESSED = 1;
+const FLAG_ENCRYPTED = 2;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+/** What encryption adds to a packet: the nonce before the ciphertext and the tag after it. */
+export const ENCRYPTION_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+/** Bodies shorter than this are never worth a DEFLATE attempt. */
+const MIN_COMPRESS_BYTES = 64;
+
+export type EnvelopeErrorReason =
+  | 'truncated'
+  | 'bad-magic'
+  | 'bad-version'
+  | 'bad-flags'
+  | 'plaintext-rejected'
+  | 'encrypted-rejected'
+  | 'decrypt-failed'
+  | 'decompress-failed'
+  | 'oversized';
+
+export class EnvelopeError extends Error {
+  constructor(
+    readonly reason: EnvelopeErrorReason,
+    detail: string,
+  ) {
+    super(`${reason}: ${detail}`);
+    this.name = 'EnvelopeError';
+  }
+}
+
+export interface EnvelopeOptions {
+  /** AES keys: the first encrypts, every one is tried to decrypt. Empty: no encryption. */
+  readonly keys: readonly Uint8Array[];
+  readonly compress: boolean;
+  /** Largest packet accepted or produced, header included. Also bounds inflation. */
+  readonly maxPacketBytes: number;
+}
+
+function cipherName(key: Uint8Array): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-gcm' {
+  switch (key.length) {
+    case 16:
+      return 'aes-128-gcm';
+    case 24:
+      return 'aes-192-gcm';
+    case 32:
+      return 'aes-256-gcm';
+    default:
+      throw new RangeError(`AES key must be 16, 24 or 32 bytes (got ${key.length})`);
+  }
+}
+
+/** Bytes the envelope adds to a body, so the core's payload budget leaves room for them. */
+export function envelopeOverhead(encrypted: boolean): number {
+  return ENVELOPE_HEADER_BYTES + (encrypted ? ENCRYPTION_OVERHEAD : 0);
+}
+
+export function seal(body: Uint8Array, opts: EnvelopeOptions): Uint8Array {
+  let flags = 0;
+  let payload: Uint8Array = body;
+  if (opts.compress && body.length >= MIN_COMPRESS_BYTES) {
+    const deflated = deflateRawSync(body);
+    if (deflated.length < body.length) {
+      payload = deflated;
+      flags |= FLAG_COMPRESSED;
+    }
+  }
+  const key = opts.keys[0];
+  if (key) flags |= FLAG_ENCRYPTED;
+  const header = Uint8Array.of(MAGIC_0, MAGIC_1, PROTOCOL_VERSION, flags);
+  if (!key) return concat([header, payload]);
+  const nonce = randomBytes(NONCE_BYTES);
+  const cipher = createCipheriv(cipherName(key), key, nonce);
+  // The header is authenticated: flipping the version or the flags breaks the tag.
+  cipher.setAAD(header);
+  const encrypted = cipher.update(payload);
+  const final = cipher.final();
+  return concat([header, nonce, encrypted, final, cipher.getAuthTag()]);
+}
+
+/** Opens a packet; throws only EnvelopeError. */
+export function open(packet: Uint8Array, opts: EnvelopeOptions): Uint8Array {
+  if (packet.length > opts.maxPacketBytes) throw new EnvelopeError('oversized', `${packet.length} bytes > ${opts.maxPacketBytes}`);
+  if (packet.length < ENVELOPE_HEADER_BYTES) throw new EnvelopeError('truncated', `${packet.length}-byte packet`);
+  if (packet[0] !== MAGIC_0 || packet[1] !== MAGIC_1) throw new EnvelopeError('bad-magic', 'not a scuttlebutt packet');
+  if (packet[2] !== PROTOCOL_VERSION) throw new EnvelopeError('bad-version', `protocol version ${packet[2]}, this node speaks ${PROTOCOL_VERSION}`);
+  const flags = packet[3] as number;
+  if (flags > (FLAG_COMPRESSED | FLAG_ENCRYPTED)) throw new EnvelopeError('bad-flags', `flags ${flags}`);
+  const encrypted = (flags & FLAG_ENCRYPTED) !== 0;
+  if (encrypted && opts.keys.length === 0) throw new EnvelopeError('encrypted-rejected', 'encrypted packet, but this node has no key');
+  if (!encrypted && opts.keys.length > 0) throw new EnvelopeError('plaintext-rejected', 'plaintext packet, but this node requires encryption');
+  let payload = packet.subarray(ENVELOPE_HEADER_BYTES);
+  if (encrypted) payload = decrypt(packet, opts.keys);
+  if ((flags & FLAG_COMPRESSED) !== 0) {
+    try {
+      payload = inflateRawSync(payload, { maxOutputLength: opts.maxPacketBytes });
+    } catch (err) {
+      throw new EnvelopeError('decompress-failed', (err as Error).message);
+    }
+  }
+  return payload;
+}
+
+function decrypt(packet: Uint8Array, keys: readonly Uint8Array[]): Uint8Array {
+  if (packet.length < ENVELOPE_HEADER_BYTES + ENCRYPTION_OVERHEAD) throw new EnvelopeError('truncated', 'encrypted packet too short');
+  const header = packet.subarray(0, ENVELOPE_HEADER_BYTES);
+  const nonce = packet.subarray(ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + NONCE_BYTES);
+  const tag = packet.subarray(packet.length - TAG_BYTES);
+  const ciphertext = packet.subarray(ENVELOPE_HEADER_BYTES + NONCE_BYTES, packet.length - TAG_BYTES);
+  for (const key of keys) {
+    try {
+      const decipher = createDecipheriv(cipherName(key), key, nonce);
+      decipher.setAAD(header);
+      decipher.setAuthTag(tag);
+      const out = decipher.update(ciphertext);
+      const final = decipher.final();
+      return final.length === 0 ? out : concat([out, final]);
+    } catch {
+      // Wrong key or tampered packet: try the next key of the ring.
+    }
+  }
+  throw new EnvelopeError('decrypt-failed', `no key of the ring (${keys.length}) authenticates this packet`);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
