@@ -56,7 +56,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly core: ScuttlebuttCore;
   private readonly udp: UdpEndpoint;
   private readonly log: Logger;
-  private readonly envelope: EnvelopeOptions;
+  private envelope: EnvelopeOptions;
   private readonly timer: NodeJS.Timeout;
   private resolveTimer: NodeJS.Timeout | null = null;
   private seedSpecs: string[] = [];
@@ -81,7 +81,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         fanout: config.gossipNodes,
         gossipIntervalMs: config.gossipIntervalMs,
         failureDetector: config.failureDetector,
-        payloadBudget: config.maxPacketBytes - envelopeOverhead(keys.length > 0),
+        // Room for encryption is always kept, so keys can be turned on or rotated while running.
+        payloadBudget: config.maxPacketBytes - envelopeOverhead(true),
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
@@ -130,6 +131,16 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     );
     if (!this.closing) this.core.setSeeds(addresses.sort());
     return addresses.length;
+  }
+
+  /**
+   * Replaces the keyring while running: the first key encrypts, all decrypt. Rotate without losing a
+   * packet in three steps, each applied to every node before the next: [old, new], then [new, old], then [new].
+   */
+  setSecretKeys(keys: readonly Uint8Array[]): void {
+    this.assertOpen();
+    validateConfig({ ...this.config, secretKeys: keys });
+    this.envelope = { ...this.envelope, keys: [...keys] };
   }
 
   set(key: string, value: string): void {

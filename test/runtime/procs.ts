@@ -1,0 +1,87 @@
+/** Spawns fixture nodes as real processes and watches their JSON-line output. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/node.js', import.meta.url));
+
+export interface NodeEvent {
+  event: string;
+  id?: string;
+  generation?: number;
+  reason?: string;
+  keys?: string[];
+  metadata?: Record<string, string>;
+  state?: { live: { id: string; generation: number; metadata: Record<string, string> }[]; dead: { id: string }[] };
+  stats?: { dropped: Record<string, number>; rejected: Record<string, number>; packetsIn: number };
+  at: number;
+}
+
+export class NodeProc {
+  readonly events: NodeEvent[] = [];
+  readonly child: ChildProcess;
+  exited = false;
+
+  constructor(readonly args: Record<string, unknown>) {
+    this.child = spawn(process.execPath, [FIXTURE, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.child.on('exit', () => (this.exited = true));
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      try {
+        this.events.push({ ...(JSON.parse(line) as object), at: Date.now() } as NodeEvent);
+      } catch {
+        /* not ours */
+      }
+    });
+  }
+
+  get id(): string {
+    return this.args.id as string;
+  }
+
+  command(cmd: object): void {
+    this.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+  }
+
+  async query<K extends 'state' | 'stats'>(kind: K): Promise<NodeEvent> {
+    const before = this.events.length;
+    this.command({ cmd: kind });
+    await waitFor(() => this.events.slice(before).some((e) => e.event === kind), 5000, `${this.id} ${kind}`);
+    return this.events.slice(before).find((e) => e.event === kind) as NodeEvent;
+  }
+
+  has(pred: (e: NodeEvent) => boolean): boolean {
+    return this.events.some(pred);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (!this.exited) this.child.kill(signal);
+  }
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let nextPort = 20_000 + (process.pid % 2000) * 10;
+/** Ports unlikely to collide between test files running one after another. */
+export function freePorts(n: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(nextPort++);
+  return out;
+}
+
+/** Starts nodes, all seeded with the first; waits until each printed ready. */
+export async function startCluster(n: number, extra: (i: number) => Record<string, unknown> = () => ({})): Promise<NodeProc[]> {
+  const ports = freePorts(n);
+  const procs = ports.map((port, i) => new NodeProc({ id: `n${i}`, port, seeds: i === 0 ? [] : [`127.0.0.1:${ports[0]}`], metadata: { idx: String(i) }, ...extra(i) }));
+  await waitFor(() => procs.every((p) => p.has((e) => e.event === 'ready')), 15_000, 'all nodes ready');
+  return procs;
+}
+
+export function killAll(procs: NodeProc[]): void {
+  for (const p of procs) p.kill('SIGKILL');
+}
