@@ -218,23 +218,10 @@ export class ScuttlebuttCore {
 
   /** One gossip round: bump own heartbeat, expire and collect own keys, run the failure detector, open exchanges. */
   tick(now: number): Outbound[] {
-    this.observeClock(now);
     const t = this.table;
     t.heartbeat[SELF] = (t.heartbeat[SELF] as number) + 1;
     this.expireOwnValues(now);
-
-    const grace = this.config.failureDetector.deadNodeGracePeriodMs;
-    for (let s = 1; s < t.used; s++) {
-      const st = t.status[s];
-      if (st === LIVE) {
-        if (now > (t.deadline[s] as number)) this.convict(s, 'suspected', now);
-      } else if (st === DEAD && now - (this.deaths.get(s)?.since ?? now) >= grace) {
-        this.remove(s, now);
-      }
-    }
-    for (const [ref, r] of this.removed) if (r.until <= now) this.removed.delete(ref);
-    for (const [id, r] of this.retired) if (r.until <= now) this.retired.delete(id);
-
+    this.detect(now);
     const targets = this.selectPeers();
     const out: Outbound[] = [];
     let compact: Digest | null = null;
@@ -266,6 +253,27 @@ export class ScuttlebuttCore {
       });
     }
     return out;
+  }
+
+  /**
+   * The failure detector alone: convicts members whose phi passed the threshold and removes those
+   * dead past the grace period. tick() runs it; a harness may also run it between rounds so that
+   * conviction is not quantized to the gossip interval (the runtime does, four times a round).
+   */
+  detect(now: number): void {
+    this.observeClock(now);
+    const t = this.table;
+    const grace = this.config.failureDetector.deadNodeGracePeriodMs;
+    for (let s = 1; s < t.used; s++) {
+      const st = t.status[s];
+      if (st === LIVE) {
+        if (now > (t.deadline[s] as number)) this.convict(s, 'suspected', now);
+      } else if (st === DEAD && now - (this.deaths.get(s)?.since ?? now) >= grace) {
+        this.remove(s, now);
+      }
+    }
+    for (const [ref, r] of this.removed) if (r.until <= now) this.removed.delete(ref);
+    for (const [id, r] of this.retired) if (r.until <= now) this.retired.delete(id);
   }
 
   private selectPeers(): string[] {

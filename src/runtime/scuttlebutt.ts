@@ -22,6 +22,7 @@ export interface ScuttlebuttEvents {
   removed: [member: MemberInfo];
 }
 
+const DETECTS_PER_ROUND = 4;
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 let lastGeneration = 0;
@@ -58,6 +59,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly log: Logger;
   private envelope: EnvelopeOptions;
   private readonly timer: NodeJS.Timeout;
+  private readonly detectTimer: NodeJS.Timeout;
   private resolveTimer: NodeJS.Timeout | null = null;
   private seedSpecs: string[] = [];
   private readonly streams = new Set<EventQueue<MembershipEvent>>();
@@ -93,6 +95,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
+    // The detector also runs between rounds, so conviction is not rounded up to the next tick.
+    this.detectTimer = setInterval(() => this.detect(), Math.max(10, config.gossipIntervalMs / DETECTS_PER_ROUND));
     this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
   }
 
@@ -209,6 +213,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   shutdown(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.timer);
+      clearInterval(this.detectTimer);
       if (this.resolveTimer) clearInterval(this.resolveTimer);
       await Promise.all(this.core.leave(monotonicNow()).map((o) => this.send(o)));
       await this.udp.close();
@@ -231,6 +236,12 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (this.closing) return;
     this.counters.gossipRounds++;
     for (const o of this.core.tick(monotonicNow())) void this.send(o);
+    this.publish();
+  }
+
+  private detect(): void {
+    if (this.closing) return;
+    this.core.detect(monotonicNow());
     this.publish();
   }
 

@@ -1,0 +1,241 @@
+/**
+ * `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--burst B] --runs R --seed S [--json]`
+ *
+ * Per run: bootstrap (every node starts knowing only the seeds), a steady-state traffic window,
+ * dissemination trials (one fresh key at a random node), one crash, and an optional long steady
+ * stretch for false positives. The JSON shape is a contract other tools read.
+ */
+import { parseArgs } from 'node:util';
+import type { CoreEvent } from '../core/types.js';
+import { SimCluster, UP, type SimConfig } from './cluster.js';
+import { summarize, type Summary } from './stats.js';
+
+export interface BenchOptions {
+  nodes: number;
+  fanout: number;
+  intervalMs: number;
+  loss: number;
+  burst: number;
+  runs: number;
+  seed: number;
+  window: number;
+  disseminations: number;
+  /** Extra steady-state simulated seconds per run, for false positives. */
+  durationS: number;
+  latencyMs: number;
+  jitterMs: number;
+}
+
+export interface BenchResult {
+  nodes: number;
+  fanout: number;
+  runs: number;
+  intervalMs: number;
+  loss: number;
+  burst: number;
+  disseminationRounds: Summary;
+  bootstrapRounds: Summary;
+  detectionSeconds: Summary;
+  falsePositivesPerNodeHour: number;
+  falsePositives: number;
+  observedNodeHours: number;
+  bytesPerNodePerSecond: { mean: number; max: number };
+  maxPacketBytes: number;
+  samples: { dissemination: number; bootstrap: number; detection: number };
+  incomplete: string[];
+  wallSeconds: number;
+  peakRssMB: number;
+}
+
+export function simConfig(o: BenchOptions, seed: number): SimConfig {
+  return {
+    nodes: o.nodes,
+    fanout: o.fanout,
+    intervalMs: o.intervalMs,
+    seed,
+    network: { latencyMs: o.latencyMs, jitterMs: o.jitterMs, loss: o.loss, burst: o.burst },
+    failureDetector: {
+      phiThreshold: 8,
+      samplingWindowSize: o.window,
+      minStdDeviationMs: 100,
+      acceptableHeartbeatPauseMs: 3000,
+      firstHeartbeatEstimateMs: 1000,
+      deadNodeGracePeriodMs: 60_000,
+    },
+    payloadBudget: 65_507 - 4 - 28,
+    tombstoneGracePeriodMs: 60_000,
+    seeds: 3,
+    tickJitterMs: 2,
+    detectsPerRound: 4,
+  };
+}
+
+export function runBench(o: BenchOptions, progress: (line: string) => void = () => {}): BenchResult {
+  const started = performance.now();
+  const dissemination: number[] = [];
+  const bootstrap: number[] = [];
+  const detection: number[] = [];
+  const traffic: { mean: number; max: number }[] = [];
+  const incomplete: string[] = [];
+  let falsePositives = 0;
+  let nodeHours = 0;
+  let maxPacket = 0;
+  for (let r = 0; r < o.runs; r++) {
+    const sim = new SimCluster(simConfig(o, o.seed + r));
+    const n = o.nodes;
+    const I = o.intervalMs;
+    sim.countBytes = n <= 2000;
+    const liveSeen = new Uint32Array(n);
+    let bootstrapped = 0;
+    let crashed = -1;
+    let watchKey = '';
+    let watchNode = '';
+    let updated = 0;
+    let deadSeen = 0;
+    let fpFrom = Infinity;
+    sim.onEvent((obs: number, e: CoreEvent, t: number) => {
+      if (e.type === 'live') {
+        if (++liveSeen[obs]! === n - 1) bootstrapped++;
+      } else if (e.type === 'update') {
+        if (e.node.id === watchNode && e.keys.includes(watchKey)) updated++;
+      } else if (e.type === 'dead') {
+        if (crashed >= 0 && e.node.id === `node-${crashed}`) deadSeen++;
+        else if (t >= fpFrom) falsePositives++;
+      }
+    });
+    for (let i = 0; i < n; i++) sim.start(i);
+    const okBoot = sim.runUntilTrue(() => bootstrapped === n, 200 * I);
+    if (!okBoot) incomplete.push(`run ${r}: bootstrap not complete after 200 rounds (${bootstrapped}/${n})`);
+    bootstrap.push(sim.now / I);
+    progress(`run ${r}: bootstrap ${(sim.now / I).toFixed(1)} rounds`);
+    fpFrom = sim.now;
+    const fpStart = sim.now;
+
+    sim.runUntil(sim.now + 5 * I); // windows fill a little before measuring
+    const counting = sim.countBytes;
+    sim.countBytes = true;
+    sim.resetTraffic();
+    sim.runUntil(sim.now + 10 * I);
+    traffic.push(sim.traffic());
+    maxPacket = Math.max(maxPacket, sim.maxPacketBytes);
+    sim.countBytes = counting;
+    progress(`run ${r}: ${Math.round(traffic[traffic.length - 1]!.mean)} B/node/s`);
+
+    for (let d = 0; d < o.disseminations; d++) {
+      const u = sim.randomNode();
+      watchNode = `node-${u}`;
+      watchKey = `k${r}-${d}`;
+      updated = 0;
+      const t0 = sim.now;
+      sim.cores[u]!.set(watchKey, 'v', sim.now);
+      const ok = sim.runUntilTrue(() => updated >= n - 1, 100 * I);
+      if (!ok) incomplete.push(`run ${r}: dissemination ${d} reached ${updated}/${n - 1}`);
+      dissemination.push((sim.now - t0) / I);
+      sim.runUntil(sim.now + I);
+    }
+    progress(`run ${r}: dissemination ${dissemination.slice(-o.disseminations).map((x) => x.toFixed(1)).join(' ')} rounds`);
+
+    const v = sim.randomNode((i) => sim.status[i] === UP && i >= 3);
+    crashed = v;
+    deadSeen = 0;
+    const t0 = sim.now;
+    sim.crash(v);
+    const ok = sim.runUntilTrue(() => deadSeen >= n - 1, 120_000);
+    if (!ok) incomplete.push(`run ${r}: crash seen by ${deadSeen}/${n - 1}`);
+    detection.push((sim.now - t0) / 1000);
+    progress(`run ${r}: detection ${((sim.now - t0) / 1000).toFixed(2)} s`);
+
+    if (o.durationS > 0) sim.runUntil(sim.now + o.durationS * 1000);
+    nodeHours += ((sim.now - fpStart) / 3_600_000) * (n - 1);
+  }
+  return {
+    nodes: o.nodes,
+    fanout: o.fanout,
+    runs: o.runs,
+    intervalMs: o.intervalMs,
+    loss: o.loss,
+    burst: o.burst,
+    disseminationRounds: summarize(dissemination),
+    bootstrapRounds: summarize(bootstrap),
+    detectionSeconds: summarize(detection),
+    falsePositivesPerNodeHour: nodeHours > 0 ? falsePositives / nodeHours : 0,
+    falsePositives,
+    observedNodeHours: nodeHours,
+    bytesPerNodePerSecond: { mean: summarize(traffic.map((t) => t.mean)).mean, max: Math.max(...traffic.map((t) => t.max)) },
+    maxPacketBytes: maxPacket,
+    samples: { dissemination: dissemination.length, bootstrap: bootstrap.length, detection: detection.length },
+    incomplete,
+    wallSeconds: (performance.now() - started) / 1000,
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+}
+
+const HELP = `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--burst B] --runs R --seed S [--json]
+  --nodes N          cluster size (default 100)
+  --fanout K         live peers per round (default 3)
+  --interval-ms I    gossip interval (default 1000)
+  --loss P           long-run packet loss rate, 0..1 (default 0)
+  --burst B          mean loss burst length in packets; > 1 makes loss bursty (Gilbert-Elliott) (default 1)
+  --runs R           independent runs, seeds S, S+1, ... (default 1)
+  --seed S           first seed (default 1)
+  --window W         failure detector sampling window (default 200; use 8 at 10,000 nodes to fit in memory)
+  --disseminations D fresh-key trials per run (default 5)
+  --duration-s T     extra steady-state seconds per run, for false positives (default 0)
+  --latency-ms L     one-way latency (default 1), --jitter-ms J uniform extra delay (default 2)
+  --json             print one JSON object`;
+
+function num(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < min || x > max) throw new Error(`--${name} must be a number from ${min} to ${max} (got "${v}")`);
+  return x;
+}
+
+export function main(argv: string[]): void {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      nodes: { type: 'string' }, fanout: { type: 'string' }, 'interval-ms': { type: 'string' }, loss: { type: 'string' }, burst: { type: 'string' },
+      runs: { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, disseminations: { type: 'string' }, 'duration-s': { type: 'string' },
+      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  const o: BenchOptions = {
+    nodes: num(values.nodes, 'nodes', 100, 2, 100_000),
+    fanout: num(values.fanout, 'fanout', 3, 1, 64),
+    intervalMs: num(values['interval-ms'], 'interval-ms', 1000, 10, 600_000),
+    loss: num(values.loss, 'loss', 0, 0, 0.99),
+    burst: num(values.burst, 'burst', 1, 1, 1000),
+    runs: num(values.runs, 'runs', 1, 1, 1000),
+    seed: num(values.seed, 'seed', 1, 0, 2 ** 31),
+    window: num(values.window, 'window', 200, 2, 10_000),
+    disseminations: num(values.disseminations, 'disseminations', 5, 1, 1000),
+    durationS: num(values['duration-s'], 'duration-s', 0, 0, 1e7),
+    latencyMs: num(values['latency-ms'], 'latency-ms', 1, 0, 10_000),
+    jitterMs: num(values['jitter-ms'], 'jitter-ms', 2, 0, 10_000),
+  };
+  const result = runBench(o, values.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const f = (s: Summary): string => `mean ${s.mean.toFixed(2)}  p99 ${s.p99.toFixed(2)}  max ${s.max.toFixed(2)}`;
+  process.stdout.write(
+    [
+      `nodes ${o.nodes}, fanout ${o.fanout}, interval ${o.intervalMs} ms, loss ${o.loss}${o.burst > 1 ? ` (bursts of ${o.burst})` : ''}, ${o.runs} run(s)`,
+      `dissemination rounds  ${f(result.disseminationRounds)}`,
+      `bootstrap rounds      ${f(result.bootstrapRounds)}`,
+      `detection seconds     ${f(result.detectionSeconds)}`,
+      `false positives       ${result.falsePositives} (${result.falsePositivesPerNodeHour.toFixed(4)} per node-hour over ${result.observedNodeHours.toFixed(1)} node-hours)`,
+      `bytes/node/s          mean ${Math.round(result.bytesPerNodePerSecond.mean)}  max ${Math.round(result.bytesPerNodePerSecond.max)}`,
+      `max packet bytes      ${result.maxPacketBytes}`,
+      `wall ${result.wallSeconds.toFixed(1)} s, peak RSS ${result.peakRssMB} MB`,
+      ...result.incomplete.map((x) => `INCOMPLETE: ${x}`),
+    ].join('\n') + '\n',
+  );
+}

@@ -1,0 +1,273 @@
+/**
+ * A simulated cluster: the unchanged protocol core on a virtual clock and a simulated network.
+ * Crashes, restarts (new generation), pauses (SIGSTOP-like: nothing runs, input queues up),
+ * graceful leaves and partitions. Same seed, same run, event for event.
+ */
+import { ScuttlebuttCore } from '../core/core.js';
+import { randomInt, seededRandom } from '../core/random.js';
+import type { CoreEvent, FailureDetectorConfig, Random } from '../core/types.js';
+import { messageSize } from '../wire/codec.js';
+import { ENVELOPE_HEADER_BYTES } from '../wire/codec.js';
+import type { Message } from '../wire/messages.js';
+import { EventHeap } from './event-queue.js';
+import { SimNetwork, type NetworkConfig } from './network.js';
+
+export interface SimConfig {
+  readonly nodes: number;
+  readonly fanout: number;
+  readonly intervalMs: number;
+  readonly seed: number;
+  readonly network: NetworkConfig;
+  readonly failureDetector: FailureDetectorConfig;
+  /** Per-message payload budget (the runtime's default packet less envelope and encryption room). */
+  readonly payloadBudget: number;
+  readonly tombstoneGracePeriodMs: number;
+  /** How many seed addresses each node starts with (the first nodes of the cluster). */
+  readonly seeds: number;
+  /** Timer jitter per tick, ms: real timers drift, and lockstep rounds would flatter the protocol. */
+  readonly tickJitterMs: number;
+  /** Failure-detector runs per round, as the runtime does (1 = only with the gossip tick). */
+  readonly detectsPerRound: number;
+}
+
+export const UP = 0;
+export const CRASHED = 1;
+export const PAUSED = 2;
+
+type SimEvent =
+  | { time: number; seq: number; kind: 'tick'; node: number; epoch: number }
+  | { time: number; seq: number; kind: 'detect'; node: number; epoch: number }
+  | { time: number; seq: number; kind: 'deliver'; node: number; from: number; message: Message; epoch: number };
+
+export type EventListener = (observer: number, event: CoreEvent, time: number) => void;
+
+export function simAddress(i: number): string {
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:9111`;
+}
+
+export class SimCluster {
+  now = 0;
+  readonly cores: (ScuttlebuttCore | null)[];
+  readonly status: Uint8Array;
+  readonly generations: Float64Array;
+  readonly network: SimNetwork;
+  /** Wire bytes sent per node since the last resetTraffic(), envelope header included. */
+  readonly bytesSent: Float64Array;
+  maxPacketBytes = 0;
+  /** Count bytes (costs a size computation per message): switch off for speed outside measurement windows. */
+  countBytes = true;
+  private trafficSince = 0;
+  private readonly addressIndex = new Map<string, number>();
+  private readonly heap = new EventHeap<SimEvent>();
+  private readonly rng: Random;
+  private seq = 0;
+  /** Bumped on crash/restart so a dead incarnation's stale ticks and deliveries are ignored. */
+  private readonly epochs: Uint32Array;
+  private readonly pausedInbox = new Map<number, { from: number; message: Message }[]>();
+  private readonly listeners: EventListener[] = [];
+
+  constructor(readonly config: SimConfig) {
+    const n = config.nodes;
+    this.rng = seededRandom(config.seed);
+    this.network = new SimNetwork(n, config.network, seededRandom(config.seed ^ 0x5bd1e995));
+    this.cores = new Array<ScuttlebuttCore | null>(n).fill(null);
+    this.status = new Uint8Array(n).fill(CRASHED);
+    this.generations = new Float64Array(n);
+    this.bytesSent = new Float64Array(n);
+    this.epochs = new Uint32Array(n);
+    for (let i = 0; i < n; i++) this.addressIndex.set(simAddress(i), i);
+  }
+
+  onEvent(listener: EventListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Starts node i (first start or restart with the next generation), its first tick at a random phase. */
+  start(i: number, values: Readonly<Record<string, string>> = {}): ScuttlebuttCore {
+    const c = this.config;
+    this.generations[i] = (this.generations[i] as number) + 1;
+    this.epochs[i] = (this.epochs[i] as number) + 1;
+    const core = new ScuttlebuttCore(
+      {
+        clusterId: 'sim',
+        self: { id: `node-${i}`, generation: this.generations[i] as number, address: simAddress(i) },
+        fanout: c.fanout,
+        gossipIntervalMs: c.intervalMs,
+        failureDetector: c.failureDetector,
+        payloadBudget: c.payloadBudget,
+        tombstoneGracePeriodMs: c.tombstoneGracePeriodMs,
+        expectedMembers: c.nodes,
+      },
+      seededRandom((c.seed * 1_000_003 + i * 7919 + (this.generations[i] as number)) >>> 0),
+      this.now,
+      values,
+    );
+    const seeds: string[] = [];
+    for (let s = 0; s < Math.min(c.seeds, c.nodes); s++) if (s !== i) seeds.push(simAddress(s));
+    core.setSeeds(seeds);
+    this.cores[i] = core;
+    this.status[i] = UP;
+    this.emit(i, core);
+    this.schedule({ time: this.now + this.rng.next() * c.intervalMs, seq: 0, kind: 'tick', node: i, epoch: this.epochs[i] as number });
+    return core;
+  }
+
+  crash(i: number): void {
+    this.status[i] = CRASHED;
+    this.epochs[i] = (this.epochs[i] as number) + 1;
+    this.pausedInbox.delete(i);
+  }
+
+  restart(i: number, values: Readonly<Record<string, string>> = {}): ScuttlebuttCore {
+    this.crash(i);
+    return this.start(i, values);
+  }
+
+  /** Like SIGSTOP for `ms`: no ticks, input queues up and is handled at once on resume. */
+  pause(i: number, ms: number): void {
+    if (this.status[i] !== UP) return;
+    this.status[i] = PAUSED;
+    this.pausedInbox.set(i, []);
+    this.schedule({ time: this.now + ms, seq: 0, kind: 'tick', node: i, epoch: -1 - (this.epochs[i] as number) });
+  }
+
+  leave(i: number): void {
+    const core = this.cores[i];
+    if (!core || this.status[i] !== UP) return;
+    this.send(i, core.leave(this.now));
+    this.crash(i);
+  }
+
+  resetTraffic(): void {
+    this.bytesSent.fill(0);
+    this.trafficSince = this.now;
+  }
+
+  /** Mean and max wire bytes per node per second since resetTraffic(), over nodes that are up. */
+  traffic(): { mean: number; max: number } {
+    const seconds = (this.now - this.trafficSince) / 1000;
+    let sum = 0;
+    let max = 0;
+    let n = 0;
+    for (let i = 0; i < this.config.nodes; i++) {
+      if (this.status[i] !== UP) continue;
+      const rate = (this.bytesSent[i] as number) / seconds;
+      sum += rate;
+      max = Math.max(max, rate);
+      n++;
+    }
+    return { mean: n ? sum / n : 0, max };
+  }
+
+  randomNode(filter: (i: number) => boolean = (i) => this.status[i] === UP): number {
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const i = randomInt(this.rng, this.config.nodes);
+      if (filter(i)) return i;
+    }
+    throw new Error('no node matches');
+  }
+
+  /** Runs the simulation until `time` (ms). */
+  runUntil(time: number): void {
+    for (;;) {
+      const next = this.heap.peek();
+      if (!next || next.time > time) break;
+      this.heap.pop();
+      this.now = next.time;
+      this.handle(next);
+    }
+    this.now = Math.max(this.now, time);
+  }
+
+  /** Runs until `done()` holds (checked after every event) or `maxMs` pass; returns whether it held. */
+  runUntilTrue(done: () => boolean, maxMs: number): boolean {
+    const end = this.now + maxMs;
+    while (!done()) {
+      const next = this.heap.peek();
+      if (!next || next.time > end) {
+        this.now = end;
+        return done();
+      }
+      this.heap.pop();
+      this.now = next.time;
+      this.handle(next);
+    }
+    return true;
+  }
+
+  private schedule(e: SimEvent): void {
+    e.seq = this.seq++;
+    this.heap.push(e);
+  }
+
+  private handle(e: SimEvent): void {
+    const i = e.node;
+    if (e.kind === 'detect') {
+      if (e.epoch === this.epochs[i] && this.status[i] === UP) {
+        const core = this.cores[i] as ScuttlebuttCore;
+        core.detect(this.now);
+        this.emit(i, core);
+      }
+      return;
+    }
+    if (e.kind === 'tick') {
+      if (e.epoch < 0) {
+        // End of a pause: deliver what queued up, then tick at once (a stopped timer fires on resume).
+        if (this.status[i] !== PAUSED || -1 - e.epoch !== this.epochs[i]) return;
+        this.status[i] = UP;
+        const core = this.cores[i] as ScuttlebuttCore;
+        for (const m of this.pausedInbox.get(i) ?? []) this.send(i, core.receive(simAddress(m.from), m.message, this.now));
+        this.pausedInbox.delete(i);
+        this.runTick(i);
+        return;
+      }
+      if (e.epoch !== this.epochs[i]) return;
+      if (this.status[i] === PAUSED) return; // the resume event re-arms the timer
+      this.runTick(i);
+      return;
+    }
+    // Packets in flight reach whatever process holds the address now: a restarted node gets them too.
+    if (this.status[i] === PAUSED) {
+      this.pausedInbox.get(i)?.push({ from: e.from, message: e.message });
+      return;
+    }
+    if (this.status[i] !== UP) return;
+    const core = this.cores[i] as ScuttlebuttCore;
+    this.send(i, core.receive(simAddress(e.from), e.message, this.now));
+    this.emit(i, core);
+  }
+
+  private runTick(i: number): void {
+    const core = this.cores[i] as ScuttlebuttCore;
+    this.send(i, core.tick(this.now));
+    this.emit(i, core);
+    const jitter = this.config.tickJitterMs > 0 ? (this.rng.next() - 0.5) * this.config.tickJitterMs : 0;
+    const I = this.config.intervalMs;
+    const epoch = this.epochs[i] as number;
+    this.schedule({ time: this.now + I + jitter, seq: 0, kind: 'tick', node: i, epoch });
+    for (let k = 1; k < this.config.detectsPerRound; k++) {
+      this.schedule({ time: this.now + (I * k) / this.config.detectsPerRound, seq: 0, kind: 'detect', node: i, epoch });
+    }
+  }
+
+  private send(from: number, out: readonly { to: string; message: Message }[]): void {
+    for (const o of out) {
+      if (this.countBytes) {
+        const bytes = messageSize(o.message) + ENVELOPE_HEADER_BYTES;
+        this.bytesSent[from] = (this.bytesSent[from] as number) + bytes;
+        if (bytes > this.maxPacketBytes) this.maxPacketBytes = bytes;
+      }
+      const to = this.addressIndex.get(o.to);
+      if (to === undefined) continue;
+      const delay = this.network.transmit(from, to);
+      if (delay < 0) continue;
+      this.schedule({ time: this.now + delay, seq: 0, kind: 'deliver', node: to, from, message: o.message, epoch: this.epochs[to] as number });
+    }
+  }
+
+  private emit(i: number, core: ScuttlebuttCore): void {
+    const events = core.takeEvents();
+    if (events.length === 0 || this.listeners.length === 0) return;
+    for (const e of events) for (const l of this.listeners) l(i, e, this.now);
+  }
+}
