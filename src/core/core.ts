@@ -18,7 +18,7 @@ import {
   nodeDeltaHeaderSize,
   valueSize,
 } from '../wire/codec.js';
-import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, VersionedValue } from '../wire/messages.js';
+import { HEARTBEAT_AGE_UNIT_MS, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type VersionedValue } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
 import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
@@ -121,6 +121,7 @@ export class ScuttlebuttCore {
     if (slot !== SELF) throw new Error('self must take slot 0');
     this.indexMember(slot, config.self);
     this.table.heartbeat[SELF] = 1;
+    this.table.heartbeatBirth[SELF] = now;
     this.table.values[SELF] = new Map();
     for (const [key, value] of Object.entries(initialValues)) this.set(key, value, now);
     this.events = [];
@@ -158,7 +159,7 @@ export class ScuttlebuttCore {
     const cost =
       exchangeHeaderSize(this.config.clusterId, 0) +
       16 +
-      nodeDeltaHeaderSize(this.self, 2 ** 40, 2 ** 40, 2 ** 40, 2 ** 40, 1) +
+      nodeDeltaHeaderSize(this.self, 2 ** 40, 2 ** 40, 2 ** 40, 2 ** 40, 2 ** 40, 1) +
       valueSize({ key, value, version: 2 ** 40, tombstone: false });
     if (cost > this.config.payloadBudget) {
       throw new RangeError(`key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.config.payloadBudget} bytes`);
@@ -220,6 +221,7 @@ export class ScuttlebuttCore {
   tick(now: number): Outbound[] {
     const t = this.table;
     t.heartbeat[SELF] = (t.heartbeat[SELF] as number) + 1;
+    t.heartbeatBirth[SELF] = now;
     this.expireOwnValues(now);
     this.detect(now);
     const targets = this.selectPeers();
@@ -231,9 +233,9 @@ export class ScuttlebuttCore {
       let digest: Digest;
       const sameSet = peer ? peer.hash === this.setHash && peer.size === this.members : this.agreement >= 0.5;
       if (sameSet) {
-        digest = compact ??= this.buildDigest(true);
+        digest = compact ??= this.buildDigest(true, now);
       } else {
-        digest = full ??= this.buildDigest(false);
+        digest = full ??= this.buildDigest(false, now);
       }
       out.push({ to, message: { type: 'syn', clusterId: this.config.clusterId, setHash: this.setHash, setSize: this.members, digest } });
     }
@@ -361,13 +363,13 @@ export class ScuttlebuttCore {
    * starting where the previous round's run stopped, so every entry is sent in turn. A compact run
    * is contiguous in the sorted order (positions are implied by its offset), so it stops at the end.
    */
-  private buildDigest(compact: boolean): Digest {
+  private buildDigest(compact: boolean, now: number): Digest {
     const t = this.table;
     const list = compact ? this.sortedMembers() : this.memberSlots();
     const n = list.length;
     const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, n) - digestHeaderSize(n, n);
     const entrySize = (s: number): number =>
-      digestEntrySize(compact, t.heartbeat[s] as number, t.maxVersion[s] as number, t.gcVersion[s] as number);
+      digestEntrySize(compact, t.heartbeat[s] as number, this.ageOf(s, now), t.maxVersion[s] as number, t.gcVersion[s] as number);
     let total = 0;
     for (let i = 0; i < n && total <= budget; i++) total += entrySize(list[i] as number);
     let pick: Int32Array;
@@ -394,16 +396,23 @@ export class ScuttlebuttCore {
     const m = pick.length;
     const refs = compact ? null : new Float64Array(m);
     const heartbeats = new Float64Array(m);
+    const ages = new Float64Array(m);
     const maxVersions = new Float64Array(m);
     const gcVersions = new Float64Array(m);
     for (let i = 0; i < m; i++) {
       const s = pick[i] as number;
       if (refs) refs[i] = t.refs[s] as number;
       heartbeats[i] = t.heartbeat[s] as number;
+      ages[i] = this.ageOf(s, now);
       maxVersions[i] = t.maxVersion[s] as number;
       gcVersions[i] = t.gcVersion[s] as number;
     }
-    return { mode: compact ? 'compact' : 'full', complete, offset, count: m, refs, heartbeats, maxVersions, gcVersions };
+    return { mode: compact ? 'compact' : 'full', complete, offset, count: m, refs, heartbeats, ages, maxVersions, gcVersions };
+  }
+
+  /** How old our newest heartbeat of slot s is, in wire units. */
+  private ageOf(s: number, now: number): number {
+    return Math.max(0, Math.round((now - (this.table.heartbeatBirth[s] as number)) / HEARTBEAT_AGE_UNIT_MS));
   }
 
   // ------------------------------------------------------------------ incoming
@@ -461,7 +470,7 @@ export class ScuttlebuttCore {
         const all = this.memberSlots();
         const refs = Array.from(all, (s) => t.refs[s] as number);
         const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members) - varintSize(0) * 2;
-        return reply(this.buildRequest(Array.from(all), refs, budget), { nodes: [], bumps: NO_BUMPS });
+        return reply(this.buildRequest(Array.from(all), refs, budget, now), { nodes: [], bumps: NO_BUMPS });
       }
     }
     const order = compact ? this.sortedMembers() : null;
@@ -472,6 +481,7 @@ export class ScuttlebuttCore {
     // Bumps name slots; with a compact digest (same membership on both sides) they go out as positions.
     const bumpSlots: number[] = [];
     const heartbeats = digest.heartbeats;
+    const ages = digest.ages;
     const maxVersions = digest.maxVersions;
     const gcVersions = digest.gcVersions;
     // Nothing in this loop admits members, so the table's columns cannot be reallocated under us.
@@ -501,7 +511,7 @@ export class ScuttlebuttCore {
       const theirHb = heartbeats[i] as number;
       const myHb = myHeartbeats[s] as number;
       if (theirHb > myHb) {
-        if (s !== SELF) this.heartbeatIncreased(s, theirHb, now);
+        if (s !== SELF) this.heartbeatIncreased(s, theirHb, ages[i] as number, now);
       } else if (myHb > theirHb) {
         bumpSlots.push(order ? offset + i : s);
       }
@@ -530,20 +540,23 @@ export class ScuttlebuttCore {
     }
 
     const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members);
-    const req = this.buildRequest(request, requestRefs, Math.floor(budget * REQUEST_SHARE));
+    const req = this.buildRequest(request, requestRefs, Math.floor(budget * REQUEST_SHARE), now);
     candidates.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
-    const delta = this.packDelta(neverSeen.concat(candidates), bumpSlots, order, budget - reqSize(req));
+    const delta = this.packDelta(neverSeen.concat(candidates), bumpSlots, order, budget - reqSize(req), now);
     return reply(req, delta);
   }
 
   /** The SYN-ACK's request: a full-mode digest of our own state for the nodes we lack (heartbeat 0 = unknown to us). */
-  private buildRequest(slots: number[], refs: number[], budget: number): Digest {
+  private buildRequest(slots: number[], refs: number[], budget: number, now: number): Digest {
     const t = this.table;
     let used = digestHeaderSize(0, slots.length);
     let n = 0;
     for (; n < slots.length; n++) {
       const s = slots[n] as number;
-      const size = s < 0 ? digestEntrySize(false, 0, 0, 0) : digestEntrySize(false, t.heartbeat[s] as number, t.maxVersion[s] as number, t.gcVersion[s] as number);
+      const size =
+        s < 0
+          ? digestEntrySize(false, 0, 0, 0, 0)
+          : digestEntrySize(false, t.heartbeat[s] as number, this.ageOf(s, now), t.maxVersion[s] as number, t.gcVersion[s] as number);
       if (used + size > budget) break;
       used += size;
     }
@@ -554,6 +567,7 @@ export class ScuttlebuttCore {
       count: n,
       refs: new Float64Array(n),
       heartbeats: new Float64Array(n),
+      ages: new Float64Array(n),
       maxVersions: new Float64Array(n),
       gcVersions: new Float64Array(n),
     };
@@ -562,6 +576,7 @@ export class ScuttlebuttCore {
       d.refs[i] = refs[i] as number;
       if (s >= 0) {
         d.heartbeats[i] = t.heartbeat[s] as number;
+        d.ages[i] = this.ageOf(s, now);
         d.maxVersions[i] = t.maxVersion[s] as number;
         d.gcVersions[i] = t.gcVersion[s] as number;
       }
@@ -583,7 +598,7 @@ export class ScuttlebuttCore {
         if (t.status[s] === LIVE) unknown.push({ slot: s, fromVersion: -1, receiverGc: 0, staleness: Infinity });
         continue;
       }
-      if (s !== SELF) this.observeHeartbeat(s, hb, now);
+      if (s !== SELF) this.observeHeartbeat(s, hb, request.ages[i] as number, now);
       const theirMax = request.maxVersions[i] as number;
       const theirGc = request.gcVersions[i] as number;
       const mine = t.maxVersion[s] as number;
@@ -594,14 +609,14 @@ export class ScuttlebuttCore {
       }
     }
     stale.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
-    return this.packDelta(unknown.concat(stale), bumps, null, this.config.payloadBudget - 1 - stringSize(this.config.clusterId));
+    return this.packDelta(unknown.concat(stale), bumps, null, this.config.payloadBudget - 1 - stringSize(this.config.clusterId), now);
   }
 
   /**
    * Packs node deltas (in the given order) then heartbeat bumps into `budget` bytes. Each node delta
    * is a prefix of what the receiver lacks; packing stops before the first item that would overflow.
    */
-  private packDelta(candidates: DeltaCandidate[], bumpItems: number[], order: Int32Array | null, budget: number): Delta {
+  private packDelta(candidates: DeltaCandidate[], bumpItems: number[], order: Int32Array | null, budget: number, now: number): Delta {
     const t = this.table;
     // Both counts are varints written before the items, and the bumps have a flags byte: reserve their largest size.
     let used = varintSize(candidates.length) + 1 + varintSize(bumpItems.length);
@@ -615,7 +630,8 @@ export class ScuttlebuttCore {
       const reset = c.fromVersion < 0 || (c.receiverGc < myGc && c.fromVersion < myGc);
       const from = reset ? 0 : c.fromVersion;
       const all = this.valuesAbove(s, from);
-      let size = nodeDeltaHeaderSize(c.fromVersion < 0 ? identity : null, t.heartbeat[s] as number, myGc, from, myMax, all.length);
+      const age = this.ageOf(s, now);
+      let size = nodeDeltaHeaderSize(c.fromVersion < 0 ? identity : null, t.heartbeat[s] as number, age, myGc, from, myMax, all.length);
       if (used + size > budget) break;
       let k = 0;
       for (; k < all.length; k++) {
@@ -632,6 +648,7 @@ export class ScuttlebuttCore {
         ref: t.refs[s] as number,
         identity: c.fromVersion < 0 ? identity : null,
         heartbeat: t.heartbeat[s] as number,
+        heartbeatAge: age,
         lastGcVersion: myGc,
         fromVersion: from,
         maxVersion: k === all.length ? myMax : (values[k - 1]?.version ?? from),
@@ -639,18 +656,18 @@ export class ScuttlebuttCore {
       });
       if (k < all.length) break;
     }
-    return { nodes, bumps: this.packBumps(bumpItems, order, budget - used) };
+    return { nodes, bumps: this.packBumps(bumpItems, order, budget - used, now) };
   }
 
   /**
    * Heartbeat bumps within `budget`, from a random start so that when the budget cuts, different
    * peers get different bumps. `items` are slots, or positions in `order` (positional bumps).
    */
-  private packBumps(items: number[], order: Int32Array | null, budget: number): HeartbeatBumps {
+  private packBumps(items: number[], order: Int32Array | null, budget: number, now: number): HeartbeatBumps {
     if (items.length === 0) return NO_BUMPS;
     const t = this.table;
     // A positional bump costs at most the varint of the largest position: count that, to stay under budget.
-    const keyCost = order ? varintSize(order.length) : bumpSize(0) - 1;
+    const keyCost = order ? varintSize(order.length) : bumpSize(0, 0) - 2;
     const chosen: number[] = [];
     let used = 0;
     // Rotate only when the budget may cut; otherwise positions stay in ascending order and need no sort.
@@ -658,7 +675,8 @@ export class ScuttlebuttCore {
     const start = mayCut ? randomInt(this.rng, items.length) : 0;
     for (let i = 0; i < items.length; i++) {
       const item = items[(start + i) % items.length] as number;
-      const size = keyCost + varintSize(t.heartbeat[order ? (order[item] as number) : item] as number);
+      const s = order ? (order[item] as number) : item;
+      const size = keyCost + varintSize(t.heartbeat[s] as number) + varintSize(this.ageOf(s, now));
       if (used + size > budget) break;
       used += size;
       chosen.push(item);
@@ -666,13 +684,15 @@ export class ScuttlebuttCore {
     if (order && start !== 0) chosen.sort((a, b) => a - b);
     const keys = new Float64Array(chosen.length);
     const heartbeats = new Float64Array(chosen.length);
+    const ages = new Float64Array(chosen.length);
     for (let i = 0; i < chosen.length; i++) {
       const item = chosen[i] as number;
       const s = order ? (order[item] as number) : item;
       keys[i] = order ? item : (t.refs[s] as number);
       heartbeats[i] = t.heartbeat[s] as number;
+      ages[i] = this.ageOf(s, now);
     }
-    return { count: chosen.length, positional: order !== null, keys, heartbeats };
+    return { count: chosen.length, positional: order !== null, keys, heartbeats, ages };
   }
 
   /** A node's values with version > from, ascending (the map keeps version order). */
@@ -695,13 +715,13 @@ export class ScuttlebuttCore {
         const order = this.sortedMembers();
         for (let i = 0; i < bumps.count; i++) {
           const s = order[bumps.keys[i] as number];
-          if (s !== undefined && s !== SELF) this.observeHeartbeat(s, bumps.heartbeats[i] as number, now);
+          if (s !== undefined && s !== SELF) this.observeHeartbeat(s, bumps.heartbeats[i] as number, bumps.ages[i] as number, now);
         }
       }
     } else {
       for (let i = 0; i < bumps.count; i++) {
         const s = this.byRef.get(bumps.keys[i] as number);
-        if (s > SELF) this.observeHeartbeat(s, bumps.heartbeats[i] as number, now);
+        if (s > SELF) this.observeHeartbeat(s, bumps.heartbeats[i] as number, bumps.ages[i] as number, now);
       }
     }
     for (const nd of delta.nodes) this.applyNodeDelta(nd, now);
@@ -727,11 +747,11 @@ export class ScuttlebuttCore {
     if (nd.maxVersion < prev) return this.reject('not-ascending');
     if (s < 0) {
       if (!nd.identity) return this.reject('unknown-node');
-      const added = this.admit(nd.identity, nd.ref, nd.heartbeat, now);
+      const added = this.admit(nd.identity, nd.ref, nd.heartbeat, nd.heartbeatAge, now);
       if (added < 0) return;
       s = added;
     } else {
-      this.observeHeartbeat(s, nd.heartbeat, now);
+      this.observeHeartbeat(s, nd.heartbeat, nd.heartbeatAge, now);
     }
     const mine = t.maxVersion[s] as number;
     const myGc = t.gcVersion[s] as number;
@@ -764,7 +784,7 @@ export class ScuttlebuttCore {
   }
 
   /** Adds a node first heard of; returns its slot, or -1 when refused. */
-  private admit(identity: NodeIdentity, ref: number, heartbeat: number, now: number): number {
+  private admit(identity: NodeIdentity, ref: number, heartbeat: number, age: number, now: number): number {
     if (identityRef(identity) !== ref) {
       this.reject('ref-mismatch');
       return -1;
@@ -805,7 +825,7 @@ export class ScuttlebuttCore {
     const first = this.config.failureDetector.firstHeartbeatEstimateMs;
     t.addInterval(s, first - first / 4);
     t.addInterval(s, first + first / 4);
-    t.lastArrival[s] = now;
+    t.heartbeatBirth[s] = birthOf(age, now);
     this.updateDeadline(s);
     this.events.push({ type: 'live', node: identity });
     return s;
@@ -836,17 +856,25 @@ export class ScuttlebuttCore {
 
   // ------------------------------------------------------------------ failure detection
 
-  /** Heartbeat evidence for a slot: if it is news, record the arrival, maybe revive. */
-  private observeHeartbeat(s: number, heartbeat: number, now: number): void {
-    if (heartbeat > (this.table.heartbeat[s] as number)) this.heartbeatIncreased(s, heartbeat, now);
+  /** Heartbeat evidence for a slot: if it is news, record it, maybe revive. */
+  private observeHeartbeat(s: number, heartbeat: number, age: number, now: number): void {
+    if (heartbeat > (this.table.heartbeat[s] as number)) this.heartbeatIncreased(s, heartbeat, age, now);
   }
 
-  private heartbeatIncreased(s: number, heartbeat: number, now: number): void {
+  /**
+   * A newer heartbeat of slot s, born `age` units ago. The detector's sample is how old our newest
+   * heartbeat had grown when this one arrived (gossip lag included, so phi learns it), and its
+   * silence is counted from the new heartbeat's birth: every observer anchors on the same instant.
+   */
+  private heartbeatIncreased(s: number, heartbeat: number, age: number, now: number): void {
     const t = this.table;
     t.heartbeat[s] = heartbeat;
+    const prevBirth = t.heartbeatBirth[s] as number;
+    // A newer heartbeat cannot be older than the previous one, nor born in our future.
+    const birth = Math.min(now, Math.max(prevBirth, birthOf(age, now)));
     if (t.status[s] === LIVE) {
-      t.addInterval(s, now - (t.lastArrival[s] as number));
-      t.lastArrival[s] = now;
+      t.addInterval(s, now - prevBirth);
+      t.heartbeatBirth[s] = birth;
       this.updateDeadline(s);
     } else if (t.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS) {
       // Back from the dead: the silence is not a sample of its normal rhythm, so it is not added.
@@ -854,7 +882,7 @@ export class ScuttlebuttCore {
       t.status[s] = LIVE;
       this.deadOthers--;
       this.liveOthers++;
-      t.lastArrival[s] = now;
+      t.heartbeatBirth[s] = birth;
       this.updateDeadline(s);
       this.events.push({ type: 'live', node: t.identities[s] as NodeIdentity });
     }
@@ -866,7 +894,7 @@ export class ScuttlebuttCore {
     const n = t.fdCount[s] as number;
     const mean = (t.fdSum[s] as number) / n;
     const std = Math.max(Math.sqrt(Math.max(0, (t.fdSumSq[s] as number) / n - mean * mean)), this.minStdMs);
-    t.deadline[s] = (t.lastArrival[s] as number) + mean + this.pauseMs + std * this.sigma;
+    t.deadline[s] = (t.heartbeatBirth[s] as number) + mean + this.pauseMs + std * this.sigma;
   }
 
   /** Current phi of a member (for diagnostics; conviction uses the precomputed deadline). */
@@ -876,7 +904,7 @@ export class ScuttlebuttCore {
     const fd = this.config.failureDetector;
     const t = this.table;
     const std = Math.max(t.intervalStd(s), fd.minStdDeviationMs);
-    const y = (now - (t.lastArrival[s] as number) - t.intervalMean(s) - fd.acceptableHeartbeatPauseMs) / std;
+    const y = (now - (t.heartbeatBirth[s] as number) - t.intervalMean(s) - fd.acceptableHeartbeatPauseMs) / std;
     return -lnNormalUpperTail(y) / Math.LN10;
   }
 
@@ -893,7 +921,7 @@ export class ScuttlebuttCore {
       for (let s = 1; s < t.used; s++) {
         if (t.status[s] !== LIVE) continue;
         t.deadline[s] = (t.deadline[s] as number) + shift;
-        t.lastArrival[s] = (t.lastArrival[s] as number) + shift;
+        t.heartbeatBirth[s] = (t.heartbeatBirth[s] as number) + shift;
       }
       this.stalls++;
     }
@@ -967,8 +995,15 @@ export class ScuttlebuttCore {
 
 function reqSize(d: Digest): number {
   let n = digestHeaderSize(0, d.count);
-  for (let i = 0; i < d.count; i++) n += digestEntrySize(false, d.heartbeats[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
+  for (let i = 0; i < d.count; i++) {
+    n += digestEntrySize(false, d.heartbeats[i] as number, d.ages[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
+  }
   return n;
+}
+
+/** A heartbeat's birth on our clock, from the age it carried. */
+function birthOf(age: number, now: number): number {
+  return now - age * HEARTBEAT_AGE_UNIT_MS;
 }
 
 function shuffle<T>(a: T[], rng: Random): void {

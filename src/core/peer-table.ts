@@ -35,8 +35,11 @@ export class PeerTable {
   gcVersion: Float64Array;
   status: Uint8Array;
   left: Uint8Array;
-  /** Failure detector: last heartbeat arrival (local clock), when phi crosses the threshold, window sums. */
-  lastArrival: Float64Array;
+  /**
+   * Failure detector: when the newest known heartbeat was born (on our clock: arrival time less the
+   * age it carried), when phi crosses the threshold, and the window's sums.
+   */
+  heartbeatBirth: Float64Array;
   deadline: Float64Array;
   fdSum: Float64Array;
   fdSumSq: Float64Array;
@@ -56,7 +59,7 @@ export class PeerTable {
     this.gcVersion = new Float64Array(initialCapacity);
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
-    this.lastArrival = new Float64Array(initialCapacity);
+    this.heartbeatBirth = new Float64Array(initialCapacity);
     this.deadline = new Float64Array(initialCapacity);
     this.fdSum = new Float64Array(initialCapacity);
     this.fdSumSq = new Float64Array(initialCapacity);
@@ -80,7 +83,7 @@ export class PeerTable {
     this.gcVersion[slot] = 0;
     this.status[slot] = LIVE;
     this.left[slot] = 0;
-    this.lastArrival[slot] = 0;
+    this.heartbeatBirth[slot] = 0;
     this.deadline[slot] = Infinity;
     this.fdSum[slot] = 0;
     this.fdSumSq[slot] = 0;
@@ -110,7 +113,7 @@ export class PeerTable {
     this.gcVersion = f64(this.gcVersion);
     this.status = u8(this.status, FREE);
     this.left = u8(this.left, 0);
-    this.lastArrival = f64(this.lastArrival);
+    this.heartbeatBirth = f64(this.heartbeatBirth);
     this.deadline = f64(this.deadline);
     this.fdSum = f64(this.fdSum);
     this.fdSumSq = f64(this.fdSumSq);

@@ -28,11 +28,11 @@ const BUMPS_POSITIONAL = 1;
 const MAX_POSITION = 2 ** 31 - 1;
 
 // Smallest encodings, used to refuse impossible counts before allocating.
-const MIN_FULL_ENTRY = REF_BYTES + 3;
-const MIN_COMPACT_ENTRY = 3;
-const MIN_NODE_DELTA = REF_BYTES + 6;
-const MIN_BUMP = REF_BYTES + 1;
-const MIN_POSITIONAL_BUMP = 2;
+const MIN_FULL_ENTRY = REF_BYTES + 4;
+const MIN_COMPACT_ENTRY = 4;
+const MIN_NODE_DELTA = REF_BYTES + 7;
+const MIN_BUMP = REF_BYTES + 2;
+const MIN_POSITIONAL_BUMP = 3;
 const MIN_VALUE = 3;
 
 // ---------------------------------------------------------------- sizes
@@ -46,15 +46,15 @@ export function digestHeaderSize(offset: number, count: number): number {
   return 1 + varintSize(offset) + varintSize(count);
 }
 
-export function digestEntrySize(compact: boolean, heartbeat: number, maxVersion: number, gcVersion: number): number {
-  return (compact ? 0 : REF_BYTES) + varintSize(heartbeat) + varintSize(maxVersion) + varintSize(gcVersion);
+export function digestEntrySize(compact: boolean, heartbeat: number, age: number, maxVersion: number, gcVersion: number): number {
+  return (compact ? 0 : REF_BYTES) + varintSize(heartbeat) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
 }
 
 export function digestSize(d: Digest): number {
   let n = digestHeaderSize(d.offset, d.count);
   const compact = d.mode === 'compact';
   for (let i = 0; i < d.count; i++) {
-    n += digestEntrySize(compact, d.heartbeats[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
+    n += digestEntrySize(compact, d.heartbeats[i] as number, d.ages[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
   }
   return n;
 }
@@ -67,6 +67,7 @@ export function valueSize(v: VersionedValue): number {
 export function nodeDeltaHeaderSize(
   identity: NodeIdentity | null,
   heartbeat: number,
+  heartbeatAge: number,
   lastGcVersion: number,
   fromVersion: number,
   maxVersion: number,
@@ -77,6 +78,7 @@ export function nodeDeltaHeaderSize(
     1 +
     (identity ? identitySize(identity) : 0) +
     varintSize(heartbeat) +
+    varintSize(heartbeatAge) +
     varintSize(lastGcVersion) +
     varintSize(fromVersion) +
     varintSize(maxVersion) +
@@ -85,14 +87,14 @@ export function nodeDeltaHeaderSize(
 }
 
 export function nodeDeltaSize(d: NodeDelta): number {
-  let n = nodeDeltaHeaderSize(d.identity, d.heartbeat, d.lastGcVersion, d.fromVersion, d.maxVersion, d.values.length);
+  let n = nodeDeltaHeaderSize(d.identity, d.heartbeat, d.heartbeatAge, d.lastGcVersion, d.fromVersion, d.maxVersion, d.values.length);
   for (const v of d.values) n += valueSize(v);
   return n;
 }
 
 /** A bump by ref; a positional bump costs varintSize(gap to the previous position) instead of REF_BYTES. */
-export function bumpSize(heartbeat: number): number {
-  return REF_BYTES + varintSize(heartbeat);
+export function bumpSize(heartbeat: number, age: number): number {
+  return REF_BYTES + varintSize(heartbeat) + varintSize(age);
 }
 
 export function bumpsSize(b: HeartbeatBumps): number {
@@ -100,7 +102,7 @@ export function bumpsSize(b: HeartbeatBumps): number {
   let prev = -1;
   for (let i = 0; i < b.count; i++) {
     const key = b.keys[i] as number;
-    n += (b.positional ? varintSize(key - prev - 1) : REF_BYTES) + varintSize(b.heartbeats[i] as number);
+    n += (b.positional ? varintSize(key - prev - 1) : REF_BYTES) + varintSize(b.heartbeats[i] as number) + varintSize(b.ages[i] as number);
     prev = key;
   }
   return n;
@@ -149,6 +151,7 @@ function writeDigest(w: Writer, d: Digest): void {
   for (let i = 0; i < d.count; i++) {
     if (!compact) w.ref((d.refs as Float64Array)[i] as number);
     w.varint(d.heartbeats[i] as number);
+    w.varint(d.ages[i] as number);
     w.varint(d.maxVersions[i] as number);
     w.varint(d.gcVersions[i] as number);
   }
@@ -161,6 +164,7 @@ function writeDelta(w: Writer, d: Delta): void {
     w.u8(node.identity ? NODE_HAS_IDENTITY : 0);
     if (node.identity) writeIdentity(w, node.identity);
     w.varint(node.heartbeat);
+    w.varint(node.heartbeatAge);
     w.varint(node.lastGcVersion);
     w.varint(node.fromVersion);
     w.varint(node.maxVersion);
@@ -183,6 +187,7 @@ function writeDelta(w: Writer, d: Delta): void {
     else w.ref(key);
     prev = key;
     w.varint(b.heartbeats[i] as number);
+    w.varint(b.ages[i] as number);
   }
 }
 
@@ -239,15 +244,17 @@ function readDigest(r: Reader): Digest {
   const count = r.count('digest entries', compact ? MIN_COMPACT_ENTRY : MIN_FULL_ENTRY);
   const refs = compact ? null : new Float64Array(count);
   const heartbeats = new Float64Array(count);
+  const ages = new Float64Array(count);
   const maxVersions = new Float64Array(count);
   const gcVersions = new Float64Array(count);
   for (let i = 0; i < count; i++) {
     if (refs) refs[i] = r.ref('digest ref');
     heartbeats[i] = r.varint('digest heartbeat');
+    ages[i] = r.varint('digest heartbeat age');
     maxVersions[i] = r.varint('digest max version');
     gcVersions[i] = r.varint('digest gc version');
   }
-  return { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, maxVersions, gcVersions };
+  return { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, ages, maxVersions, gcVersions };
 }
 
 function readDelta(r: Reader): Delta {
@@ -259,6 +266,7 @@ function readDelta(r: Reader): Delta {
     if (flags > NODE_HAS_IDENTITY) throw new DecodeError('bad-value', `node flags ${flags}`);
     const identity = flags & NODE_HAS_IDENTITY ? readIdentity(r) : null;
     const heartbeat = r.varint('node heartbeat');
+    const heartbeatAge = r.varint('node heartbeat age');
     const lastGcVersion = r.varint('node gc version');
     const fromVersion = r.varint('node from version');
     const maxVersion = r.varint('node max version');
@@ -273,7 +281,7 @@ function readDelta(r: Reader): Delta {
       const value = tombstone ? '' : r.string('value');
       values.push({ key, value, version, tombstone });
     }
-    nodes.push({ ref, identity, heartbeat, lastGcVersion, fromVersion, maxVersion, values });
+    nodes.push({ ref, identity, heartbeat, heartbeatAge, lastGcVersion, fromVersion, maxVersion, values });
   }
   const bumpFlags = r.u8('bump flags');
   if (bumpFlags > BUMPS_POSITIONAL) throw new DecodeError('bad-value', `bump flags ${bumpFlags}`);
@@ -281,6 +289,7 @@ function readDelta(r: Reader): Delta {
   const bumpCount = r.count('heartbeat bumps', positional ? MIN_POSITIONAL_BUMP : MIN_BUMP);
   const keys = new Float64Array(bumpCount);
   const heartbeats = new Float64Array(bumpCount);
+  const ages = new Float64Array(bumpCount);
   let prev = -1;
   for (let i = 0; i < bumpCount; i++) {
     if (positional) {
@@ -292,8 +301,9 @@ function readDelta(r: Reader): Delta {
       keys[i] = r.ref('bump ref');
     }
     heartbeats[i] = r.varint('bump heartbeat');
+    ages[i] = r.varint('bump heartbeat age');
   }
-  return { nodes, bumps: { count: bumpCount, positional, keys, heartbeats } };
+  return { nodes, bumps: { count: bumpCount, positional, keys, heartbeats, ages } };
 }
 
 /** Decodes a message body; throws only DecodeError. */
@@ -340,4 +350,4 @@ export function decodeMessage(body: Uint8Array): Message {
 }
 
 /** Empty heartbeat bumps, shared. */
-export const NO_BUMPS: HeartbeatBumps = { count: 0, positional: false, keys: new Float64Array(0), heartbeats: new Float64Array(0) };
+export const NO_BUMPS: HeartbeatBumps = { count: 0, positional: false, keys: new Float64Array(0), heartbeats: new Float64Array(0), ages: new Float64Array(0) };

@@ -34,9 +34,18 @@ export interface Digest {
   /** full mode: node refs; compact mode: null. */
   readonly refs: Float64Array | null;
   readonly heartbeats: Float64Array;
+  /** How long ago each heartbeat was produced by its owner, in HEARTBEAT_AGE_UNIT_MS units (see HEARTBEAT_AGE_UNIT_MS). */
+  readonly ages: Float64Array;
   readonly maxVersions: Float64Array;
   readonly gcVersions: Float64Array;
 }
+
+/**
+ * Heartbeat ages travel in units of 50 ms (one varint byte up to 6.35 s). An age lets every observer place a heartbeat's birth on
+ * its own clock (now − age) whatever path it took, so all observers anchor their failure detector
+ * on the same instant instead of on when gossip happened to deliver it.
+ */
+export const HEARTBEAT_AGE_UNIT_MS = 50;
 
 /** One versioned key-value of a node's map. A tombstone has value "" and `tombstone` true. */
 export interface VersionedValue {
@@ -57,6 +66,8 @@ export interface NodeDelta {
   readonly ref: number;
   readonly identity: NodeIdentity | null;
   readonly heartbeat: number;
+  /** Age of that heartbeat, in HEARTBEAT_AGE_UNIT_MS units. */
+  readonly heartbeatAge: number;
   readonly lastGcVersion: number;
   readonly fromVersion: number;
   /**
@@ -78,6 +89,8 @@ export interface HeartbeatBumps {
   readonly positional: boolean;
   readonly keys: Float64Array;
   readonly heartbeats: Float64Array;
+  /** Age of each heartbeat, in HEARTBEAT_AGE_UNIT_MS units. */
+  readonly ages: Float64Array;
 }
 
 export interface Delta {

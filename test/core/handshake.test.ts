@@ -112,7 +112,7 @@ test('inconsistent deltas are refused with a counted reason and change nothing',
     type: 'ack',
     clusterId: 'test',
     delta: {
-      nodes: [{ ref: identityRef(n2id), identity: null, heartbeat: 0, lastGcVersion: 0, fromVersion: 0, maxVersion: 0, values: [], ...nd }],
+      nodes: [{ ref: identityRef(n2id), identity: null, heartbeat: 0, heartbeatAge: 0, lastGcVersion: 0, fromVersion: 0, maxVersion: 0, values: [], ...nd }],
       bumps: NO_BUMPS,
     },
   });
