@@ -37,7 +37,10 @@ const REJECT_REASONS: readonly RejectReason[] = [
   'removed-node',
   'ref-mismatch',
   'wrong-cluster',
+  'out-of-range',
 ];
+/** Versions are stored in 32 bits. */
+const MAX_VERSION = 0xffffffff;
 
 /** A dead node comes back only after this many fresh heartbeats past the one it was convicted at: stale gossip about a crashed node can carry one or two, a live node produces them every round. */
 const REVIVAL_HEARTBEATS = 2;
@@ -176,6 +179,7 @@ export class ScuttlebuttCore {
   private putOwn(key: string, entry: StoredValue): void {
     const own = this.ownValues();
     const version = (this.table.maxVersion[SELF] as number) + 1;
+    if (version > MAX_VERSION) throw new RangeError('this node has used all 2^32 versions of its incarnation: restart it (a new generation starts from 1)');
     entry.version = version;
     // Delete then set: Map order stays ascending by version, which is the order deltas need.
     own.delete(key);
@@ -739,6 +743,7 @@ export class ScuttlebuttCore {
       return;
     }
     // Validate the whole delta before touching state: a bad one changes nothing.
+    if (nd.maxVersion > MAX_VERSION || nd.lastGcVersion > MAX_VERSION) return this.reject('out-of-range');
     let prev = nd.fromVersion;
     for (const v of nd.values) {
       if (v.version <= prev) return this.reject('not-ascending');

@@ -31,8 +31,9 @@ export class PeerTable {
   values: (Map<string, StoredValue> | null)[] = [];
   refs: Float64Array;
   heartbeat: Float64Array;
-  maxVersion: Float64Array;
-  gcVersion: Float64Array;
+  /** Versions are 32-bit: the core refuses larger ones (4 billion writes per node incarnation). */
+  maxVersion: Uint32Array;
+  gcVersion: Uint32Array;
   status: Uint8Array;
   left: Uint8Array;
   /**
@@ -41,8 +42,9 @@ export class PeerTable {
    */
   heartbeatBirth: Float64Array;
   deadline: Float64Array;
-  fdSum: Float64Array;
-  fdSumSq: Float64Array;
+  /** Window sums in float32 (half the memory); recomputed from the ring each time it wraps, so rounding cannot drift. */
+  fdSum: Float32Array;
+  fdSumSq: Float32Array;
   fdCount: Uint16Array;
   fdPos: Uint16Array;
   /** window intervals per slot, slot-major. Float32 keeps sub-microsecond precision on ms intervals at half the memory. */
@@ -55,14 +57,14 @@ export class PeerTable {
     this.capacity = initialCapacity;
     this.refs = new Float64Array(initialCapacity);
     this.heartbeat = new Float64Array(initialCapacity);
-    this.maxVersion = new Float64Array(initialCapacity);
-    this.gcVersion = new Float64Array(initialCapacity);
+    this.maxVersion = new Uint32Array(initialCapacity);
+    this.gcVersion = new Uint32Array(initialCapacity);
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
     this.heartbeatBirth = new Float64Array(initialCapacity);
     this.deadline = new Float64Array(initialCapacity);
-    this.fdSum = new Float64Array(initialCapacity);
-    this.fdSumSq = new Float64Array(initialCapacity);
+    this.fdSum = new Float32Array(initialCapacity);
+    this.fdSumSq = new Float32Array(initialCapacity);
     this.fdCount = new Uint16Array(initialCapacity);
     this.fdPos = new Uint16Array(initialCapacity);
     this.fdRing = new Float32Array(initialCapacity * window);
@@ -105,18 +107,19 @@ export class PeerTable {
     const cap = Math.ceil(this.capacity * 1.5);
     const f64 = (a: Float64Array): Float64Array => { const b = new Float64Array(cap); b.set(a); return b; };
     const u32 = (a: Uint32Array): Uint32Array => { const b = new Uint32Array(cap); b.set(a); return b; };
+    const f32 = (a: Float32Array): Float32Array => { const b = new Float32Array(cap); b.set(a); return b; };
     const u16 = (a: Uint16Array): Uint16Array => { const b = new Uint16Array(cap); b.set(a); return b; };
     const u8 = (a: Uint8Array, fill: number): Uint8Array => { const b = new Uint8Array(cap).fill(fill); b.set(a); return b; };
     this.refs = f64(this.refs);
     this.heartbeat = f64(this.heartbeat);
-    this.maxVersion = f64(this.maxVersion);
-    this.gcVersion = f64(this.gcVersion);
+    this.maxVersion = u32(this.maxVersion);
+    this.gcVersion = u32(this.gcVersion);
     this.status = u8(this.status, FREE);
     this.left = u8(this.left, 0);
     this.heartbeatBirth = f64(this.heartbeatBirth);
     this.deadline = f64(this.deadline);
-    this.fdSum = f64(this.fdSum);
-    this.fdSumSq = f64(this.fdSumSq);
+    this.fdSum = f32(this.fdSum);
+    this.fdSumSq = f32(this.fdSumSq);
     this.fdCount = u16(this.fdCount);
     this.fdPos = u16(this.fdPos);
     const ring = new Float32Array(cap * this.window);
@@ -143,9 +146,25 @@ export class PeerTable {
       this.fdCount[slot] = (this.fdCount[slot] as number) + 1;
     }
     ring[at] = stored;
-    this.fdPos[slot] = pos + 1 === w ? 0 : pos + 1;
-    this.fdSum[slot] = sum + stored;
-    this.fdSumSq[slot] = sumSq + stored * stored;
+    sum += stored;
+    sumSq += stored * stored;
+    if (pos + 1 === w) {
+      this.fdPos[slot] = 0;
+      // Once per lap of the ring, recompute the sums exactly: float32 rounding never accumulates.
+      sum = 0;
+      sumSq = 0;
+      const base = slot * w;
+      const n = this.fdCount[slot] as number;
+      for (let k = 0; k < n; k++) {
+        const x = ring[base + k] as number;
+        sum += x;
+        sumSq += x * x;
+      }
+    } else {
+      this.fdPos[slot] = pos + 1;
+    }
+    this.fdSum[slot] = sum;
+    this.fdSumSq[slot] = sumSq;
   }
 
   /** Mean of the slot's window (0 when empty). */

@@ -83,4 +83,5 @@ export type RejectReason =
   | 'superseded-generation'
   | 'removed-node'
   | 'ref-mismatch'
-  | 'wrong-cluster';
+  | 'wrong-cluster'
+  | 'out-of-range';
