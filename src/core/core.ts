@@ -99,6 +99,11 @@ export class ScuttlebuttCore {
   private markEpoch = 0;
   private lastClock: number;
   private stalls = 0;
+  /** When a message last arrived from anyone: silence from everyone means *we* are deaf. */
+  private lastHeard: number;
+  private deafSpells = 0;
+  private readonly deafAfterMs: number;
+  private readonly maxDeafHoldMs: number;
   /**
    * How often recent peers' membership hashes matched ours (moving average in [0, 1]). Most peers
    * we pick in a large cluster have never told us their hash; when recent ones mostly agree with
@@ -120,6 +125,9 @@ export class ScuttlebuttCore {
     this.stallThresholdMs = Math.max(2 * config.gossipIntervalMs, config.gossipIntervalMs + 2000);
     this.rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
     this.lastClock = now;
+    this.lastHeard = now;
+    this.deafAfterMs = 2 * config.gossipIntervalMs;
+    this.maxDeafHoldMs = 4 * (config.gossipIntervalMs + config.failureDetector.acceptableHeartbeatPauseMs);
     const slot = this.table.allocate(config.self, identityRef(config.self));
     if (slot !== SELF) throw new Error('self must take slot 0');
     this.indexMember(slot, config.self);
@@ -211,6 +219,11 @@ export class ScuttlebuttCore {
     return this.stalls;
   }
 
+  /** Times this node heard nobody for over two rounds with live peers around (and held its convictions). */
+  get localDeafSpells(): number {
+    return this.deafSpells;
+  }
+
   get liveCount(): number {
     return this.liveOthers + 1;
   }
@@ -270,10 +283,11 @@ export class ScuttlebuttCore {
     this.observeClock(now);
     const t = this.table;
     const grace = this.config.failureDetector.deadNodeGracePeriodMs;
+    const deaf = this.isDeaf(now);
     for (let s = 1; s < t.used; s++) {
       const st = t.status[s];
       if (st === LIVE) {
-        if (now > (t.deadline[s] as number)) this.convict(s, 'suspected', now);
+        if (!deaf && now > (t.deadline[s] as number)) this.convict(s, 'suspected', now);
       } else if (st === DEAD && now - (this.deaths.get(s)?.since ?? now) >= grace) {
         this.remove(s, now);
       }
@@ -424,6 +438,12 @@ export class ScuttlebuttCore {
   /** Handles one decoded message from `from` ("host:port"); returns the replies to send. */
   receive(from: string, message: Message, now: number): Outbound[] {
     this.observeClock(now);
+    if (this.isDeaf(now)) {
+      // Traffic again after a spell of hearing nobody: the silence was ours, excuse it like a stall.
+      this.excuse(now - this.lastHeard);
+      this.deafSpells++;
+    }
+    this.lastHeard = now;
     if (message.type !== 'wrongCluster' && message.clusterId !== this.config.clusterId) {
       this.reject('wrong-cluster');
       // Only a SYN is answered, so two clusters that share seeds see why they never merge.
@@ -921,16 +941,33 @@ export class ScuttlebuttCore {
   private observeClock(now: number): void {
     const gap = now - this.lastClock;
     if (gap > this.stallThresholdMs) {
-      const shift = gap - this.config.gossipIntervalMs;
-      const t = this.table;
-      for (let s = 1; s < t.used; s++) {
-        if (t.status[s] !== LIVE) continue;
-        t.deadline[s] = (t.deadline[s] as number) + shift;
-        t.heartbeatBirth[s] = (t.heartbeatBirth[s] as number) + shift;
-      }
+      this.excuse(gap);
       this.stalls++;
     }
     if (now > this.lastClock) this.lastClock = now;
+  }
+
+  /**
+   * Lifeguard's insight, applied to phi: when a node with several live peers hears from none of
+   * them, its own network is the likelier culprit (a bad link, a burst of loss), so it convicts
+   * nobody for a while. A bounded while: if the peers really did all die, they are convicted late,
+   * not never. With fewer than three live peers silence is informative, and there is no hold.
+   */
+  private isDeaf(now: number): boolean {
+    const silence = now - this.lastHeard;
+    return this.liveOthers >= 3 && silence > this.deafAfterMs && silence < this.maxDeafHoldMs;
+  }
+
+  /** Moves every live member's deadline and heartbeat birth by a gap we were not listening through. */
+  private excuse(gap: number): void {
+    const shift = gap - this.config.gossipIntervalMs;
+    if (shift <= 0) return;
+    const t = this.table;
+    for (let s = 1; s < t.used; s++) {
+      if (t.status[s] !== LIVE) continue;
+      t.deadline[s] = (t.deadline[s] as number) + shift;
+      t.heartbeatBirth[s] = (t.heartbeatBirth[s] as number) + shift;
+    }
   }
 
   private convict(s: number, reason: 'suspected' | 'left' | 'superseded', now: number): void {

@@ -157,3 +157,29 @@ test('a small payload budget is never exceeded and the cluster still converges',
     for (const v of live) assert.equal(v.values.meta?.length, 100 + Number(v.node.id.slice(1)));
   }
 });
+
+test('a node that hears nobody holds its convictions; the others convict it; all is well after', () => {
+  const c = cluster(6);
+  const others = [2, 3, 4, 5, 6].map(addr);
+  c.partition([addr(1)], others);
+  c.run(9000);
+  assert.deepEqual(deadEvents(c, addr(1)).map((e) => e.event.node.id), [], 'the deaf node convicted nobody');
+  assert.equal(deadEvents(c).filter((e) => e.event.node.id === 'n1').length, 5, 'every other node convicted it');
+  c.heal();
+  c.events.length = 0;
+  c.run(8000);
+  assert.deepEqual(deadEvents(c).map((e) => e.event.node.id), []);
+  for (const core of c.nodes.values()) assert.equal(core.snapshot().live.length, 6);
+  assert.ok(c.nodes.get(addr(1))!.localDeafSpells >= 1);
+});
+
+test('the deafness hold is bounded, and absent in a small cluster where silence is news', () => {
+  const big = cluster(6);
+  big.partition([addr(1)], [2, 3, 4, 5, 6].map(addr));
+  big.run(40_000); // past 4 x (interval + pause): the isolated node finally convicts
+  assert.equal(deadEvents(big, addr(1)).length, 5);
+  const pair = cluster(2);
+  pair.down.add(addr(2));
+  pair.run(10_000);
+  assert.deepEqual(deadEvents(pair, addr(1)).map((e) => e.event.node.id), ['n2']);
+});
