@@ -22,8 +22,13 @@ export class NodeProc {
   readonly child: ChildProcess;
   exited = false;
 
-  constructor(readonly args: Record<string, unknown>) {
-    this.child = spawn(process.execPath, [FIXTURE, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  /** `prefix` runs the node under another command, e.g. ['ip', 'netns', 'exec', NAME] (which execs, so signals reach node). */
+  constructor(
+    readonly args: Record<string, unknown>,
+    readonly prefix: readonly string[] = [],
+  ) {
+    const argv = [...prefix, process.execPath, FIXTURE, JSON.stringify(args)];
+    this.child = spawn(argv[0] as string, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     this.child.on('exit', () => (this.exited = true));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       try {
