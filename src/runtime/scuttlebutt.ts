@@ -66,6 +66,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private closing: Promise<void> | null = null;
   private counters = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, gossipRounds: 0 };
   private readonly dropped: Record<string, number> = {};
+  private lastRound = 0;
+  private eagerTimer: NodeJS.Timeout | null = null;
 
   /** Use createScuttlebutt(): binding a socket is asynchronous. */
   constructor(config: ScuttlebuttConfig, metadata: Readonly<Record<string, string>>, udp: UdpEndpoint) {
@@ -214,6 +216,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.closing ??= (async () => {
       clearInterval(this.timer);
       clearInterval(this.detectTimer);
+      if (this.eagerTimer) clearTimeout(this.eagerTimer);
       if (this.resolveTimer) clearInterval(this.resolveTimer);
       await Promise.all(this.core.leave(monotonicNow()).map((o) => this.send(o)));
       await this.udp.close();
@@ -235,8 +238,23 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private round(): void {
     if (this.closing) return;
     this.counters.gossipRounds++;
-    for (const o of this.core.tick(monotonicNow())) void this.send(o);
+    this.lastRound = monotonicNow();
+    for (const o of this.core.tick(this.lastRound)) void this.send(o);
     this.publish();
+  }
+
+  /** News spreads in an extra round soon, not at the next tick; at most DETECTS_PER_ROUND rounds per interval. */
+  private eagerRound(): void {
+    if (this.closing || this.eagerTimer || !this.core.hasNews) return;
+    const gap = this.config.gossipIntervalMs / DETECTS_PER_ROUND;
+    const wait = Math.max(0, this.lastRound + gap - monotonicNow());
+    this.eagerTimer = setTimeout(() => {
+      this.eagerTimer = null;
+      if (this.closing || !this.core.hasNews) return;
+      this.lastRound = monotonicNow();
+      for (const o of this.core.gossip(this.lastRound)) void this.send(o);
+      this.publish();
+    }, wait);
   }
 
   private detect(): void {
@@ -295,6 +313,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
 
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
   private publish(): void {
+    this.eagerRound();
     const events = this.core.takeEvents();
     if (events.length === 0) return;
     const converted = events.map((e) => this.convert(e));

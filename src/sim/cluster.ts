@@ -37,6 +37,7 @@ export const PAUSED = 2;
 type SimEvent =
   | { time: number; seq: number; kind: 'tick'; node: number; epoch: number }
   | { time: number; seq: number; kind: 'detect'; node: number; epoch: number }
+  | { time: number; seq: number; kind: 'eager'; node: number; epoch: number }
   | { time: number; seq: number; kind: 'deliver'; node: number; from: number; message: Message; epoch: number };
 
 export type EventListener = (observer: number, event: CoreEvent, time: number) => void;
@@ -65,6 +66,9 @@ export class SimCluster {
   private readonly epochs: Uint32Array;
   private readonly pausedInbox = new Map<number, { from: number; message: Message }[]>();
   private readonly listeners: EventListener[] = [];
+  /** As the runtime: news triggers an extra round, at most detectsPerRound rounds per interval. */
+  private readonly lastRound: Float64Array;
+  private readonly eagerPending: Uint8Array;
 
   constructor(readonly config: SimConfig) {
     const n = config.nodes;
@@ -75,6 +79,8 @@ export class SimCluster {
     this.generations = new Float64Array(n);
     this.bytesSent = new Float64Array(n);
     this.epochs = new Uint32Array(n);
+    this.lastRound = new Float64Array(n);
+    this.eagerPending = new Uint8Array(n);
     for (let i = 0; i < n; i++) this.addressIndex.set(simAddress(i), i);
   }
 
@@ -202,6 +208,16 @@ export class SimCluster {
 
   private handle(e: SimEvent): void {
     const i = e.node;
+    if (e.kind === 'eager') {
+      this.eagerPending[i] = 0;
+      const core = this.cores[i];
+      if (e.epoch === this.epochs[i] && this.status[i] === UP && core?.hasNews) {
+        this.lastRound[i] = this.now;
+        this.send(i, core.gossip(this.now));
+        this.emit(i, core);
+      }
+      return;
+    }
     if (e.kind === 'detect') {
       if (e.epoch === this.epochs[i] && this.status[i] === UP) {
         const core = this.cores[i] as ScuttlebuttCore;
@@ -239,6 +255,7 @@ export class SimCluster {
 
   private runTick(i: number): void {
     const core = this.cores[i] as ScuttlebuttCore;
+    this.lastRound[i] = this.now;
     this.send(i, core.tick(this.now));
     this.emit(i, core);
     const jitter = this.config.tickJitterMs > 0 ? (this.rng.next() - 0.5) * this.config.tickJitterMs : 0;
@@ -266,6 +283,11 @@ export class SimCluster {
   }
 
   private emit(i: number, core: ScuttlebuttCore): void {
+    if (core.hasNews && this.eagerPending[i] === 0 && this.status[i] === UP && this.config.detectsPerRound > 1) {
+      this.eagerPending[i] = 1;
+      const at = Math.max(this.now, (this.lastRound[i] as number) + this.config.intervalMs / this.config.detectsPerRound);
+      this.schedule({ time: at, seq: 0, kind: 'eager', node: i, epoch: this.epochs[i] as number });
+    }
     const events = core.takeEvents();
     if (events.length === 0 || this.listeners.length === 0) return;
     for (const e of events) for (const l of this.listeners) l(i, e, this.now);

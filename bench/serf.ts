@@ -1,0 +1,279 @@
+/**
+ * `npm run bench:serf -- --nodes N [--json]`: N serf agents (LAN profile) and N of our agents
+ * (LAN defaults) on loopback, measured the same way in the same run:
+ *   join convergence  from the last agent started until every agent sees all N alive;
+ *   detection         from kill -9 of one agent until every other sees it failed/dead;
+ *   bytes/s per node  loopback bytes over a steady window, divided by N;
+ *   CPU and RSS       per agent, from /proc.
+ * Each side runs in a network namespace of its own (when root) so its loopback counters are its own.
+ * Views are polled every 25 ms: serf over its RPC (msgpack on TCP), ours over the agent's HTTP API.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { decodeMulti, encode } from '@msgpack/msgpack';
+
+const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const POLL_MS = 25;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface SideResult {
+  side: 'serf' | 'ours';
+  nodes: number;
+  joinSeconds: number;
+  detectionSeconds: number;
+  bytesPerNodePerSecond: number;
+  cpuPercentPerAgent: number;
+  rssMBPerAgent: number;
+  falseDeaths: number;
+}
+
+/** One agent's view: the set of members it sees alive, and those it sees failed/dead. */
+interface Viewer {
+  alive(): Promise<Set<string>>;
+  failed(): Promise<Set<string>>;
+  close(): void;
+}
+
+class SerfRpc implements Viewer {
+  private socket: Socket;
+  private buf = Buffer.alloc(0);
+  private seq = 0;
+  private waiter: (() => void) | null = null;
+  private cache: { at: number; members: { Name: string; Status: string }[] } | null = null;
+
+  constructor(port: number) {
+    this.socket = connect(port, '127.0.0.1');
+    this.socket.on('data', (d) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.waiter?.();
+    });
+    this.socket.on('error', () => {});
+  }
+
+  static async open(port: number): Promise<SerfRpc> {
+    for (let attempt = 0; ; attempt++) {
+      const rpc = new SerfRpc(port);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          rpc.socket.once('connect', () => resolve());
+          rpc.socket.once('error', reject);
+        });
+        await rpc.call('handshake', { Version: 1 }, 1);
+        return rpc;
+      } catch (err) {
+        rpc.close();
+        if (attempt > 200) throw err;
+        await sleep(25);
+      }
+    }
+  }
+
+  /** Sends a command; resolves with the decoded response objects (header, then body if any). */
+  private async call(command: string, body: unknown, objects: number): Promise<unknown[]> {
+    const seq = this.seq++;
+    this.buf = Buffer.alloc(0);
+    this.socket.write(encode({ Command: command, Seq: seq }));
+    if (body !== undefined) this.socket.write(encode(body));
+    for (;;) {
+      const got: unknown[] = [];
+      try {
+        for (const o of decodeMulti(this.buf)) got.push(o);
+      } catch {
+        /* a partial object: wait for more bytes */
+      }
+      if (got.length >= objects) {
+        const header = got[0] as { Error?: string };
+        if (header.Error) throw new Error(`serf rpc ${command}: ${header.Error}`);
+        return got;
+      }
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+  }
+
+  private async members(): Promise<{ Name: string; Status: string }[]> {
+    if (this.cache && Date.now() - this.cache.at < POLL_MS / 2) return this.cache.members;
+    const [, body] = await this.call('members', undefined, 2);
+    const members = (body as { Members: { Name: string; Status: string }[] }).Members;
+    this.cache = { at: Date.now(), members };
+    return members;
+  }
+
+  async alive(): Promise<Set<string>> {
+    return new Set((await this.members()).filter((m) => m.Status === 'alive').map((m) => m.Name));
+  }
+
+  async failed(): Promise<Set<string>> {
+    return new Set((await this.members()).filter((m) => m.Status === 'failed').map((m) => m.Name));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+class OurApi implements Viewer {
+  private cache: { at: number; state: { live: { id: string }[]; dead: { id: string }[] } } | null = null;
+
+  constructor(private readonly port: number) {}
+
+  private async state(): Promise<{ live: { id: string }[]; dead: { id: string }[] }> {
+    if (this.cache && Date.now() - this.cache.at < POLL_MS / 2) return this.cache.state;
+    const res = await fetch(`http://127.0.0.1:${this.port}/members`);
+    const state = (await res.json()) as { live: { id: string }[]; dead: { id: string }[] };
+    this.cache = { at: Date.now(), state };
+    return state;
+  }
+
+  async alive(): Promise<Set<string>> {
+    return new Set((await this.state()).live.map((m) => m.id));
+  }
+
+  async failed(): Promise<Set<string>> {
+    return new Set((await this.state()).dead.map((m) => m.id));
+  }
+
+  close(): void {}
+}
+
+function loopbackTxBytes(): number {
+  const line = readFileSync('/proc/net/dev', 'utf8').split('\n').find((l) => l.trim().startsWith('lo:'));
+  if (!line) throw new Error('no loopback interface in /proc/net/dev');
+  const fields = line.trim().split(/\s+/);
+  return Number(fields[9]); // lo: rx_bytes rx_packets ... (8 rx fields) then tx_bytes
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz)
+}
+
+function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : 0;
+}
+
+async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await cond().catch(() => false)) return (Date.now() - start) / 1000;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(POLL_MS);
+  }
+}
+
+async function runSide(side: 'serf' | 'ours', n: number, steadyS: number): Promise<SideResult> {
+  const base = side === 'serf' ? 27_000 : 28_000;
+  const names = Array.from({ length: n }, (_, i) => `${side}-${i}`);
+  const procs: ChildProcess[] = [];
+  const viewers: Viewer[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const gossip = base + 2 * i;
+      const api = base + 2 * i + 1;
+      const args =
+        side === 'serf'
+          ? ['agent', '-profile=lan', `-bind=127.0.0.1:${gossip}`, `-rpc-addr=127.0.0.1:${api}`, `-node=${names[i]}`, '-log-level=err', ...(i > 0 ? [`-join=127.0.0.1:${base}`] : [])]
+          : [AGENT, 'agent', '--bind', `127.0.0.1:${gossip}`, '--http', `127.0.0.1:${api}`, '--node-id', names[i] as string, '--log-level', 'silent', ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : [])];
+      procs.push(spawn(side === 'serf' ? 'serf' : process.execPath, args, { stdio: 'ignore' }));
+      if (i === 0) await sleep(300); // the seed must be listening before the others join it
+    }
+    for (let i = 0; i < n; i++) viewers.push(side === 'serf' ? await SerfRpc.open(base + 2 * i + 1) : new OurApi(base + 2 * i + 1));
+    const all = async (): Promise<boolean> => (await Promise.all(viewers.map((v) => v.alive()))).every((s) => s.size === n);
+    const joinSeconds = await until(all, 60_000, `${side}: all ${n} agents see all ${n}`);
+
+    await sleep(5000);
+    const pids = procs.map((p) => p.pid as number);
+    const cpu0 = pids.map(cpuSeconds);
+    const tx0 = loopbackTxBytes();
+    const t0 = Date.now();
+    await sleep(steadyS * 1000);
+    const elapsed = (Date.now() - t0) / 1000;
+    const bytes = loopbackTxBytes() - tx0;
+    const cpu = pids.map((p, i) => (cpuSeconds(p) - (cpu0[i] as number)) / elapsed);
+    const rss = pids.map(rssMB);
+
+    const victim = n - 1;
+    procs[victim]!.kill('SIGKILL');
+    const others = viewers.slice(0, victim);
+    const detectionSeconds = await until(async () => (await Promise.all(others.map((v) => v.failed()))).every((s) => s.has(names[victim] as string)), 60_000, `${side}: kill -9 seen by all`);
+    const falseDeaths = (await Promise.all(others.map((v) => v.failed()))).reduce((k, s) => k + [...s].filter((x) => x !== names[victim]).length, 0);
+    return {
+      side,
+      nodes: n,
+      joinSeconds,
+      detectionSeconds,
+      bytesPerNodePerSecond: bytes / elapsed / n,
+      cpuPercentPerAgent: (100 * cpu.reduce((a, b) => a + b, 0)) / n,
+      rssMBPerAgent: rss.slice(0, victim).reduce((a, b) => a + b, 0) / victim,
+      falseDeaths,
+    };
+  } finally {
+    for (const v of viewers) v.close();
+    for (const p of procs) p.kill('SIGKILL');
+  }
+}
+
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** Runs one side in a fresh network namespace (root), else in this one; returns its result. */
+function runIsolated(side: 'serf' | 'ours', n: number, steadyS: number): SideResult {
+  const cmd = [process.execPath, SELF, '--side', side, '--nodes', String(n), '--steady-s', String(steadyS)];
+  if (!isRoot()) return JSON.parse(execFileSync(cmd[0] as string, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as SideResult;
+  const ns = `sbs-${process.pid}-${side}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    return JSON.parse(execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 })) as SideResult;
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { nodes: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, side: { type: 'string' }, 'steady-s': { type: 'string', default: '30' } },
+  });
+  const n = Number(values.nodes);
+  const steadyS = Number(values['steady-s']);
+  if (!Number.isInteger(n) || n < 3 || n > 200) throw new Error(`--nodes must be an integer from 3 to 200 (got "${values.nodes}")`);
+  if (values.side === 'serf' || values.side === 'ours') {
+    process.stdout.write(`${JSON.stringify(await runSide(values.side, n, steadyS))}\n`);
+    return;
+  }
+  try {
+    execFileSync('serf', ['version'], { stdio: 'ignore' });
+  } catch {
+    process.stderr.write('serf is not installed. On Debian or Ubuntu: apt-get install serf (or run .ci/setup-system.sh as root).\n');
+    process.exit(1);
+  }
+  const serf = runIsolated('serf', n, steadyS);
+  const ours = runIsolated('ours', n, steadyS);
+  const ratio = (k: keyof SideResult): number => (ours[k] as number) / (serf[k] as number);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ nodes: n, ours, serf, oursOverSerf: { joinSeconds: ratio('joinSeconds'), detectionSeconds: ratio('detectionSeconds'), bytesPerNodePerSecond: ratio('bytesPerNodePerSecond'), cpuPercentPerAgent: ratio('cpuPercentPerAgent'), rssMBPerAgent: ratio('rssMBPerAgent') } })}\n`);
+    return;
+  }
+  const row = (r: SideResult): string =>
+    `${r.side.padEnd(5)} ${r.joinSeconds.toFixed(2).padStart(8)} ${r.detectionSeconds.toFixed(2).padStart(10)} ${Math.round(r.bytesPerNodePerSecond).toString().padStart(12)} ${r.cpuPercentPerAgent.toFixed(2).padStart(8)} ${r.rssMBPerAgent.toFixed(1).padStart(8)} ${String(r.falseDeaths).padStart(6)}`;
+  process.stdout.write(
+    [
+      `${n} agents per side, loopback${isRoot() ? ', each side in its own network namespace' : ''}`,
+      'side   join(s) detect(s) bytes/node/s   cpu(%)   rss(MB) false',
+      row(serf),
+      row(ours),
+      `ours/serf ${ratio('joinSeconds').toFixed(2)} ${ratio('detectionSeconds').toFixed(2)} ${ratio('bytesPerNodePerSecond').toFixed(2)} ${ratio('cpuPercentPerAgent').toFixed(2)} ${ratio('rssMBPerAgent').toFixed(2)}`,
+    ].join('\n') + '\n',
+  );
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:serf: ${(err as Error).message}\n`);
+  process.exit(1);
+});
