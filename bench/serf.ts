@@ -120,6 +120,13 @@ class OurApi implements Viewer {
 
   constructor(private readonly port: number) {}
 
+  /** Resolves once the agent's API answers (a Node process takes a few hundred ms to start). */
+  static async open(port: number): Promise<OurApi> {
+    const api = new OurApi(port);
+    await until(async () => (await api.state(), true), 30_000, `agent API on ${port}`);
+    return api;
+  }
+
   private async state(): Promise<{ live: { id: string }[]; dead: { id: string }[] }> {
     if (this.cache && Date.now() - this.cache.at < POLL_MS / 2) return this.cache.state;
     const res = await fetch(`http://127.0.0.1:${this.port}/members`);
@@ -182,7 +189,8 @@ async function runSide(side: 'serf' | 'ours', n: number, steadyS: number): Promi
       procs.push(spawn(side === 'serf' ? 'serf' : process.execPath, args, { stdio: 'ignore' }));
       if (i === 0) await sleep(300); // the seed must be listening before the others join it
     }
-    for (let i = 0; i < n; i++) viewers.push(side === 'serf' ? await SerfRpc.open(base + 2 * i + 1) : new OurApi(base + 2 * i + 1));
+    // The clock starts when every agent is up and answering, for both sides alike.
+    for (let i = 0; i < n; i++) viewers.push(side === 'serf' ? await SerfRpc.open(base + 2 * i + 1) : await OurApi.open(base + 2 * i + 1));
     const all = async (): Promise<boolean> => (await Promise.all(viewers.map((v) => v.alive()))).every((s) => s.size === n);
     const joinSeconds = await until(all, 60_000, `${side}: all ${n} agents see all ${n}`);
 

@@ -1,0 +1,109 @@
+/**
+ * `npm run sim:plots`: renders docs/plots/*.svg from simulator runs. A small SVG line chart of our
+ * own, so the figures need no plotting dependency.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { SimCluster } from './cluster.js';
+import { simConfig, type BenchOptions } from './bench.js';
+
+interface Series {
+  name: string;
+  points: [number, number][];
+  dashed?: boolean;
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e'];
+
+export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], opts: { logX?: boolean; yMax?: number } = {}): string {
+  const W = 640;
+  const H = 400;
+  const m = { l: 70, r: 20, t: 40, b: 50 };
+  const xs = series.flatMap((s) => s.points.map((p) => p[0]));
+  const ys = series.flatMap((s) => s.points.map((p) => p[1]));
+  const fx = (x: number): number => (opts.logX ? Math.log10(x) : x);
+  const x0 = Math.min(...xs.map(fx));
+  const x1 = Math.max(...xs.map(fx));
+  const y1 = opts.yMax ?? (Math.max(...ys) * 1.05 || 1);
+  const px = (x: number): number => m.l + ((fx(x) - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
+  const py = (y: number): number => H - m.b - (y / y1) * (H - m.t - m.b);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${title}</text>`,
+    `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="black"/>`,
+    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="black"/>`,
+    `<text x="${W / 2}" y="${H - 12}" text-anchor="middle">${xLabel}</text>`,
+    `<text x="18" y="${H / 2}" text-anchor="middle" transform="rotate(-90 18 ${H / 2})">${yLabel}</text>`,
+  ];
+  for (let k = 0; k <= 5; k++) {
+    const y = (y1 / 5) * k;
+    out.push(`<line x1="${m.l - 4}" y1="${py(y)}" x2="${W - m.r}" y2="${py(y)}" stroke="#ddd"/>`);
+    out.push(`<text x="${m.l - 8}" y="${py(y) + 4}" text-anchor="end">${y >= 1000 ? `${Math.round(y / 1000)}k` : Number(y.toFixed(2))}</text>`);
+  }
+  const ticks = opts.logX ? [...new Set(xs)].sort((a, b) => a - b) : Array.from({ length: 6 }, (_, k) => x0 + ((x1 - x0) / 5) * k);
+  for (const x of ticks) out.push(`<text x="${px(x)}" y="${H - m.b + 18}" text-anchor="middle">${Number(x.toFixed(1))}</text>`);
+  series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length] as string;
+    const d = s.points.map((p, k) => `${k === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
+    out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    for (const p of s.points) if (opts.logX) out.push(`<circle cx="${px(p[0])}" cy="${py(p[1])}" r="3" fill="${color}"/>`);
+    // Legend at the lower right, clear of curves that rise early and flatten high.
+    const ly = H - m.b - 20 - 18 * (series.length - 1 - i);
+    out.push(`<line x1="${W - m.r - 180}" y1="${ly}" x2="${W - m.r - 155}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(`<text x="${W - m.r - 150}" y="${ly + 4}">${s.name}</text>`);
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+const OPTS: BenchOptions = { nodes: 100, fanout: 3, intervalMs: 1000, loss: 0, burst: 1, runs: 1, seed: 1, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
+
+/** Fraction of nodes holding one fresh update, against rounds since it was written (mean of several trials). */
+function convergenceCurve(nodes: number, loss: number, trials: number): [number, number][] {
+  const sim = new SimCluster(simConfig({ ...OPTS, nodes, loss, window: nodes > 2000 ? 4 : 100 }, 7));
+  let watch = '';
+  let t0 = 0;
+  let got: number[] = [];
+  sim.onEvent((_obs, e, t) => {
+    if (e.type === 'update' && e.keys.includes(watch)) got.push((t - t0) / 1000);
+  });
+  for (let i = 0; i < nodes; i++) sim.start(i);
+  sim.runUntil(20_000);
+  const grid = Array.from({ length: 41 }, (_, k) => k * 0.1);
+  const acc = grid.map(() => 0);
+  for (let trial = 0; trial < trials; trial++) {
+    const u = sim.randomNode();
+    watch = `w${trial}`;
+    got = [0]; // the writer holds it at once
+    t0 = sim.now;
+    sim.cores[u]!.set(watch, 'v', sim.now);
+    sim.runUntil(sim.now + 5000);
+    grid.forEach((r, k) => (acc[k] = (acc[k] as number) + got.filter((x) => x <= r).length / nodes));
+  }
+  return grid.map((r, k) => [r, (acc[k] as number) / trials]);
+}
+
+function bandwidth(nodes: number): number {
+  const sim = new SimCluster(simConfig({ ...OPTS, nodes }, 3));
+  for (let i = 0; i < nodes; i++) sim.start(i);
+  sim.runUntil(20_000);
+  sim.resetTraffic();
+  sim.runUntil(30_000);
+  return sim.traffic().mean;
+}
+
+function main(): void {
+  mkdirSync('docs/plots', { recursive: true });
+  const curves: Series[] = [
+    { name: 'N = 100', points: convergenceCurve(100, 0, 10) },
+    { name: 'N = 1,000', points: convergenceCurve(1000, 0, 5) },
+    { name: 'N = 1,000, 10% loss', points: convergenceCurve(1000, 0.1, 5), dashed: true },
+  ];
+  writeFileSync('docs/plots/convergence.svg', lineChart('One fresh update spreading (fanout 3, 1 s rounds)', 'rounds since the write', 'fraction of nodes holding it', curves, { yMax: 1 }));
+  const sizes = [25, 50, 100, 200, 400, 1000];
+  const bw: Series[] = [{ name: 'simulated, LAN defaults', points: sizes.map((n) => [n, bandwidth(n)] as [number, number]) }];
+  writeFileSync('docs/plots/bandwidth.svg', lineChart('Steady-state traffic per node (LAN defaults)', 'cluster size N (log scale)', 'wire bytes per node per second', bw, { logX: true }));
+  process.stdout.write(`wrote docs/plots/convergence.svg and docs/plots/bandwidth.svg\n${JSON.stringify(bw[0]?.points)}\n`);
+}
+
+main();
