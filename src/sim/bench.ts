@@ -24,6 +24,9 @@ export interface BenchOptions {
   durationS: number;
   latencyMs: number;
   jitterMs: number;
+  /** Failure detector overrides (defaults: the LAN preset). */
+  pauseMs?: number;
+  threshold?: number;
 }
 
 export interface BenchResult {
@@ -55,11 +58,11 @@ export function simConfig(o: BenchOptions, seed: number): SimConfig {
     seed,
     network: { latencyMs: o.latencyMs, jitterMs: o.jitterMs, loss: o.loss, burst: o.burst },
     failureDetector: {
-      phiThreshold: 8,
+      phiThreshold: o.threshold ?? 8,
       samplingWindowSize: o.window,
       minStdDeviationMs: 100,
-      acceptableHeartbeatPauseMs: 3000,
-      firstHeartbeatEstimateMs: 1000,
+      acceptableHeartbeatPauseMs: o.pauseMs ?? 3000,
+      firstHeartbeatEstimateMs: o.intervalMs,
       deadNodeGracePeriodMs: 60_000,
     },
     payloadBudget: 65_507 - 4 - 28,
@@ -182,6 +185,7 @@ const HELP = `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--bu
   --disseminations D fresh-key trials per run (default 5)
   --duration-s T     extra steady-state seconds per run, for false positives (default 0)
   --latency-ms L     one-way latency (default 1), --jitter-ms J uniform extra delay (default 2)
+  --pause-ms P       failure detector acceptable pause (default 3000), --threshold T phi threshold (default 8)
   --json             print one JSON object`;
 
 function num(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
@@ -197,7 +201,7 @@ export function main(argv: string[]): void {
     options: {
       nodes: { type: 'string' }, fanout: { type: 'string' }, 'interval-ms': { type: 'string' }, loss: { type: 'string' }, burst: { type: 'string' },
       runs: { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, disseminations: { type: 'string' }, 'duration-s': { type: 'string' },
-      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -218,6 +222,8 @@ export function main(argv: string[]): void {
     durationS: num(values['duration-s'], 'duration-s', 0, 0, 1e7),
     latencyMs: num(values['latency-ms'], 'latency-ms', 1, 0, 10_000),
     jitterMs: num(values['jitter-ms'], 'jitter-ms', 2, 0, 10_000),
+    pauseMs: num(values['pause-ms'], 'pause-ms', 3000, 0, 600_000),
+    threshold: num(values.threshold, 'threshold', 8, 0.1, 100),
   };
   const result = runBench(o, values.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
   if (values.json) {
