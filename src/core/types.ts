@@ -49,11 +49,14 @@ export interface Outbound {
   readonly message: Message;
 }
 
-export type CoreEvent =
-  | { readonly type: 'live'; readonly node: NodeIdentity }
-  | { readonly type: 'dead'; readonly node: NodeIdentity; readonly reason: 'suspected' | 'left' | 'superseded' }
-  | { readonly type: 'update'; readonly node: NodeIdentity; readonly keys: readonly string[] }
-  | { readonly type: 'removed'; readonly node: NodeIdentity };
+/** A membership event about a member described as N (the core: its identity; the runtime: its full info). */
+export type MembershipEventOf<N> =
+  | { readonly type: 'live'; readonly node: N }
+  | { readonly type: 'dead'; readonly node: N; readonly reason: 'suspected' | 'left' | 'superseded' }
+  | { readonly type: 'update'; readonly node: N; readonly keys: readonly string[] }
+  | { readonly type: 'removed'; readonly node: N };
+
+export type CoreEvent = MembershipEventOf<NodeIdentity>;
 
 export type NodeStatus = 'live' | 'dead';
 
@@ -66,12 +69,15 @@ export interface NodeView {
   readonly values: Readonly<Record<string, string>>;
 }
 
-export interface ClusterSnapshot {
-  readonly self: NodeIdentity;
-  readonly live: readonly NodeView[];
-  readonly dead: readonly NodeView[];
+/** Who is alive and who is dead, as one node sees it (self is among the live). */
+export interface MembershipOf<Self, Member> {
+  readonly self: Self;
+  readonly live: readonly Member[];
+  readonly dead: readonly Member[];
   readonly seeds: readonly string[];
 }
+
+export type ClusterSnapshot = MembershipOf<NodeIdentity, NodeView>;
 
 /** Why an incoming delta (or part of it) was refused; counted, never thrown. */
 export type RejectReason =

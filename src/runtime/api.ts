@@ -3,7 +3,7 @@
  * Translated from the seed's Go API into idiomatic TypeScript: async start, typed events,
  * an async iterator, AbortSignal, `await using`.
  */
-import type { FailureDetectorConfig, NodeIdentity } from '../core/types.js';
+import type { FailureDetectorConfig, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
 
 export type { FailureDetectorConfig, NodeIdentity } from '../core/types.js';
 
@@ -57,19 +57,10 @@ export interface MemberInfo extends NodeIdentity {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-export interface ClusterState {
-  readonly self: MemberInfo;
-  readonly live: readonly MemberInfo[];
-  readonly dead: readonly MemberInfo[];
-  /** Seed addresses as given to join(), with what they resolved to. */
-  readonly seeds: readonly string[];
-}
+/** The membership as this node sees it; `seeds` are the addresses given to join(). */
+export type ClusterState = MembershipOf<MemberInfo, MemberInfo>;
 
-export type MembershipEvent =
-  | { readonly type: 'live'; readonly node: MemberInfo }
-  | { readonly type: 'dead'; readonly node: MemberInfo; readonly reason: 'suspected' | 'left' | 'superseded' }
-  | { readonly type: 'update'; readonly node: MemberInfo; readonly keys: readonly string[] }
-  | { readonly type: 'removed'; readonly node: MemberInfo };
+export type MembershipEvent = MembershipEventOf<MemberInfo>;
 
 export interface Stats {
   readonly packetsIn: number;
