@@ -169,6 +169,7 @@ export class ScuttlebuttCore {
   private write(key: string, value: string, expiresAt: number): void {
     if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string');
     if (typeof value !== 'string') throw new TypeError(`value of key "${key}" must be a string`);
+    // What an ACK carrying this one value costs at worst; 16 covers the delta's counts and the bumps' flags.
     const cost =
       exchangeHeaderSize(this.config.clusterId, 0) +
       16 +
