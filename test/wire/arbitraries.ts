@@ -1,0 +1,62 @@
+/** fast-check generators of valid messages, shared by the codec property tests and the fuzzer's seeds. */
+import fc from 'fast-check';
+import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, VersionedValue } from '../../src/wire/messages.js';
+
+const varint = fc.oneof(fc.nat(300), fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }));
+const u32 = fc.nat(0xffffffff);
+const ref = fc.integer({ min: 0, max: 2 ** 48 - 1 });
+const text = fc.string({ unit: 'grapheme', maxLength: 12 });
+
+export const identity: fc.Arbitrary<NodeIdentity> = fc.record({ id: text, generation: varint, address: text });
+
+const column = (n: number, arb: fc.Arbitrary<number>) => fc.array(arb, { minLength: n, maxLength: n }).map((a) => Float64Array.from(a));
+
+export const digest = (mode?: 'full' | 'compact'): fc.Arbitrary<Digest> =>
+  fc
+    .record({ compact: mode ? fc.constant(mode === 'compact') : fc.boolean(), complete: fc.boolean(), offset: fc.nat(1000), n: fc.nat(20) })
+    .chain(({ compact, complete, offset, n }) =>
+      fc.record({
+        mode: fc.constant(compact ? ('compact' as const) : ('full' as const)),
+        complete: fc.constant(complete),
+        offset: fc.constant(compact ? offset : 0),
+        count: fc.constant(n),
+        refs: compact ? fc.constant(null) : column(n, ref),
+        heartbeats: column(n, varint),
+        ages: column(n, fc.nat(5000)),
+        maxVersions: column(n, u32),
+        gcVersions: column(n, u32),
+      }),
+    );
+
+const value: fc.Arbitrary<VersionedValue> = fc.record({ key: text, tombstone: fc.boolean(), value: text, version: fc.constant(0) }).map((v) => ({ ...v, value: v.tombstone ? '' : v.value }));
+
+const nodeDelta: fc.Arbitrary<NodeDelta> = fc
+  .record({ ref, identity: fc.option(identity, { nil: null }), heartbeat: varint, heartbeatAge: fc.nat(5000), lastGcVersion: u32, fromVersion: fc.nat(1000), values: fc.array(value, { maxLength: 5 }) })
+  .map((d) => {
+    let v = d.fromVersion;
+    const values = d.values.map((x) => ({ ...x, version: (v += 1 + (x.key.length % 3)) }));
+    return { ...d, values, maxVersion: v + 2 };
+  });
+
+const bumps: fc.Arbitrary<HeartbeatBumps> = fc
+  .record({ positional: fc.boolean(), n: fc.nat(10) })
+  .chain(({ positional, n }) =>
+    fc.record({
+      count: fc.constant(n),
+      positional: fc.constant(positional),
+      keys: positional ? fc.uniqueArray(fc.nat(5000), { minLength: n, maxLength: n }).map((a) => Float64Array.from(a.sort((x, y) => x - y))) : column(n, ref),
+      heartbeats: column(n, varint),
+      ages: column(n, fc.nat(5000)),
+    }),
+  );
+
+const delta: fc.Arbitrary<Delta> = fc.record({ nodes: fc.array(nodeDelta, { maxLength: 4 }), bumps });
+const clusterId = text;
+
+export const message: fc.Arbitrary<Message> = fc.oneof(
+  fc.record({ type: fc.constant('syn' as const), clusterId, setHash: ref, setSize: fc.nat(100_000), digest: digest() }),
+  fc.record({ type: fc.constant('synAck' as const), clusterId, setHash: ref, setSize: fc.nat(100_000), request: digest('full'), delta }),
+  fc.record({ type: fc.constant('ack' as const), clusterId, delta }),
+  fc.record({ type: fc.constant('wrongCluster' as const), clusterId }),
+  fc.record({ type: fc.constant('leave' as const), clusterId, identity, heartbeat: varint }),
+);
