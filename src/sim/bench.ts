@@ -24,6 +24,8 @@ export interface BenchOptions {
   durationS: number;
   latencyMs: number;
   jitterMs: number;
+  /** Probability a delivered packet is delivered twice (default 0). */
+  duplicate?: number;
   /** Failure detector overrides (defaults: the LAN preset). */
   pauseMs?: number;
   threshold?: number;
@@ -56,7 +58,7 @@ export function simConfig(o: BenchOptions, seed: number): SimConfig {
     fanout: o.fanout,
     intervalMs: o.intervalMs,
     seed,
-    network: { latencyMs: o.latencyMs, jitterMs: o.jitterMs, loss: o.loss, burst: o.burst },
+    network: { latencyMs: o.latencyMs, jitterMs: o.jitterMs, loss: o.loss, burst: o.burst, duplicate: o.duplicate ?? 0 },
     failureDetector: {
       phiThreshold: o.threshold ?? 8,
       samplingWindowSize: o.window,
@@ -185,6 +187,7 @@ const HELP = `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--bu
   --disseminations D fresh-key trials per run (default 5)
   --duration-s T     extra steady-state seconds per run, for false positives (default 0)
   --latency-ms L     one-way latency (default 1), --jitter-ms J uniform extra delay (default 2)
+  --duplicate D      probability a delivered packet arrives twice (default 0)
   --pause-ms P       failure detector acceptable pause (default 3000), --threshold T phi threshold (default 8)
   --json             print one JSON object`;
 
@@ -201,7 +204,7 @@ export function main(argv: string[]): void {
     options: {
       nodes: { type: 'string' }, fanout: { type: 'string' }, 'interval-ms': { type: 'string' }, loss: { type: 'string' }, burst: { type: 'string' },
       runs: { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, disseminations: { type: 'string' }, 'duration-s': { type: 'string' },
-      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, duplicate: { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -222,6 +225,7 @@ export function main(argv: string[]): void {
     durationS: num(values['duration-s'], 'duration-s', 0, 0, 1e7),
     latencyMs: num(values['latency-ms'], 'latency-ms', 1, 0, 10_000),
     jitterMs: num(values['jitter-ms'], 'jitter-ms', 2, 0, 10_000),
+    duplicate: num(values.duplicate, 'duplicate', 0, 0, 1),
     pauseMs: num(values['pause-ms'], 'pause-ms', 3000, 0, 600_000),
     threshold: num(values.threshold, 'threshold', 8, 0.1, 100),
   };

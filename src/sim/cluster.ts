@@ -279,6 +279,8 @@ export class SimCluster {
       const delay = this.network.transmit(from, to);
       if (delay < 0) continue;
       this.schedule({ time: this.now + delay, seq: 0, kind: 'deliver', node: to, from, message: o.message, epoch: this.epochs[to] as number });
+      const again = this.network.duplicateDelay();
+      if (again >= 0) this.schedule({ time: this.now + again, seq: 0, kind: 'deliver', node: to, from, message: o.message, epoch: this.epochs[to] as number });
     }
   }
 

@@ -15,6 +15,8 @@ export interface NetworkConfig {
   loss: number;
   /** Mean burst length in packets; 1 or less means independent (random) loss. */
   burst: number;
+  /** Probability that a delivered packet arrives twice (a second copy with its own delay); 0 when absent. */
+  duplicate?: number;
 }
 
 export class SimNetwork {
@@ -67,6 +69,17 @@ export class SimNetwork {
       this.lost++;
       return -1;
     }
+    return this.delay();
+  }
+
+  /** Delay of a duplicate copy of a delivered packet, or -1 for none. Draws nothing when duplication is off, so runs without it replay unchanged. */
+  duplicateDelay(): number {
+    const p = this.config.duplicate ?? 0;
+    if (p <= 0 || this.rng.next() >= p) return -1;
+    return this.delay();
+  }
+
+  private delay(): number {
     return this.config.latencyMs + (this.config.jitterMs > 0 ? this.rng.next() * this.config.jitterMs : 0);
   }
 }

@@ -144,3 +144,21 @@ test('10% random loss with reordering: converges, no false positives in 10 minut
   assert.deepEqual(deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`), []);
   assertConverged(sim);
 });
+
+test('loss, reordering and duplication together: every write reaches every node exactly once as an update', () => {
+  const { sim, log } = boot({ loss: 0.1, jitterMs: 200, seed: 9 }, {});
+  sim.network.config.duplicate = 0.3;
+  const t0 = sim.now;
+  for (let k = 0; k < 12; k++) sim.cores[(k * 5) % 24]!.set(`dup${k}`, `v${k}`, sim.now);
+  sim.runUntil(sim.now + 60_000);
+  assertConverged(sim);
+  for (let k = 0; k < 12; k++) {
+    const w = (k * 5) % 24;
+    // The writer's own core reports its local write too; count the other 23 observers.
+    const seenBy = log.filter((l) => l.t >= t0 && l.obs !== w && l.e.type === 'update' && l.e.node.id === `node-${w}` && l.e.keys.includes(`dup${k}`)).map((l) => l.obs);
+    // A duplicate must not surface as a second update: the core applies each version once.
+    assert.equal(seenBy.length, 23, `dup${k} updates`);
+    assert.equal(new Set(seenBy).size, 23, `dup${k} reached every other node`);
+  }
+  assert.deepEqual(deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`), []);
+});
