@@ -112,6 +112,7 @@ export class ScuttlebuttCore {
   private agreement = 0;
   /** Something new arrived (a member, a key, a revival) since the last round: worth spreading now. */
   private news = false;
+  private earliestDeadline = Infinity;
 
   constructor(config: CoreConfig, rng: Random, now: number, initialValues: Readonly<Record<string, string>> = {}) {
     this.config = config;
@@ -248,6 +249,16 @@ export class ScuttlebuttCore {
     return this.openExchanges(now);
   }
 
+  /**
+   * The earliest conviction deadline seen by the last detect(), on the caller's clock (Infinity when
+   * none). Deadlines only move later as heartbeats arrive, so a harness that runs detect() at this
+   * instant convicts on time rather than at its next periodic check; a member admitted since is
+   * caught by that periodic check.
+   */
+  get nextDeadline(): number {
+    return this.earliestDeadline;
+  }
+
   /** True when this node learned something since its last round, so an early round would spread it. */
   get hasNews(): boolean {
     return this.news;
@@ -308,14 +319,21 @@ export class ScuttlebuttCore {
     const t = this.table;
     const grace = this.config.failureDetector.deadNodeGracePeriodMs;
     const deaf = this.isDeaf(now);
+    let next = Infinity;
     for (let s = 1; s < t.used; s++) {
       const st = t.status[s];
       if (st === LIVE) {
-        if (!deaf && now > (t.deadline[s] as number)) this.convict(s, 'suspected', now);
+        const deadline = t.deadline[s] as number;
+        if (now > deadline) {
+          if (!deaf) this.convict(s, 'suspected', now);
+        } else if (deadline < next) {
+          next = deadline;
+        }
       } else if (st === DEAD && now - (this.deaths.get(s)?.since ?? now) >= grace) {
         this.remove(s, now);
       }
     }
+    this.earliestDeadline = next;
     for (const [ref, r] of this.removed) if (r.until <= now) this.removed.delete(ref);
     for (const [id, r] of this.retired) if (r.until <= now) this.retired.delete(id);
   }
@@ -578,19 +596,22 @@ export class ScuttlebuttCore {
         candidates.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
       }
     }
-    const neverSeen: DeltaCandidate[] = [];
+    // Slots only: while a large cluster bootstraps this list holds most of the table for every SYN,
+    // and one object per entry would dominate the cost; the budget takes a thousand at most.
+    const neverSeen: number[] = [];
+    let neverSeenStart = 0;
     if (digest.complete) {
       for (let s = 0; s < t.used; s++) {
         // Dead nodes are not introduced to peers that never knew them: that spreads only stale news.
-        if (t.status[s] === LIVE && t.mark[s] !== epoch) neverSeen.push({ slot: s, fromVersion: -1, receiverGc: 0, staleness: Infinity });
+        if (t.status[s] === LIVE && t.mark[s] !== epoch) neverSeen.push(s);
       }
-      rotate(neverSeen, this.rng);
+      neverSeenStart = rotationStart(neverSeen.length, this.rng);
     }
 
     const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members);
     const req = this.buildRequest(request, requestRefs, Math.floor(budget * REQUEST_SHARE), now);
     candidates.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
-    const delta = this.packDelta(neverSeen.concat(candidates), bumpSlots, order, budget - reqSize(req), now);
+    const delta = this.packDelta(neverSeen, neverSeenStart, candidates, bumpSlots, order, budget - reqSize(req), now);
     return reply(req, delta);
   }
 
@@ -635,7 +656,7 @@ export class ScuttlebuttCore {
   /** The ACK's delta: what the responder said it lacks. Its heartbeats are fresh evidence too. */
   private answerRequest(request: Digest, now: number): Delta {
     const t = this.table;
-    const unknown: DeltaCandidate[] = [];
+    const unknown: number[] = [];
     const stale: DeltaCandidate[] = [];
     const bumps: number[] = [];
     for (let i = 0; i < request.count; i++) {
@@ -643,7 +664,7 @@ export class ScuttlebuttCore {
       if (s < 0) continue;
       const hb = request.heartbeats[i] as number;
       if (hb === 0) {
-        if (t.status[s] === LIVE) unknown.push({ slot: s, fromVersion: -1, receiverGc: 0, staleness: Infinity });
+        if (t.status[s] === LIVE) unknown.push(s);
         continue;
       }
       if (s !== SELF) this.observeHeartbeat(s, hb, request.ages[i] as number, now);
@@ -657,30 +678,32 @@ export class ScuttlebuttCore {
       }
     }
     stale.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
-    return this.packDelta(unknown.concat(stale), bumps, null, this.config.payloadBudget - 1 - stringSize(this.config.clusterId), now);
+    return this.packDelta(unknown, 0, stale, bumps, null, this.config.payloadBudget - 1 - stringSize(this.config.clusterId), now);
   }
 
   /**
-   * Packs node deltas (in the given order) then heartbeat bumps into `budget` bytes. Each node delta
-   * is a prefix of what the receiver lacks; packing stops before the first item that would overflow.
+   * Packs node deltas then heartbeat bumps into `budget` bytes: first the members the receiver never
+   * saw (`unknown`, taken in turn from index `unknownStart`, wrapping), then `stale` in its order.
+   * Each node delta is a prefix of what the receiver lacks; packing stops before the first item
+   * that would overflow.
    */
-  private packDelta(candidates: DeltaCandidate[], bumpItems: number[], order: Int32Array | null, budget: number, now: number): Delta {
+  private packDelta(unknown: number[], unknownStart: number, stale: DeltaCandidate[], bumpItems: number[], order: Int32Array | null, budget: number, now: number): Delta {
     const t = this.table;
     // Both counts are varints written before the items, and the bumps have a flags byte: reserve their largest size.
-    let used = varintSize(candidates.length) + 1 + varintSize(bumpItems.length);
+    let used = varintSize(unknown.length + stale.length) + 1 + varintSize(bumpItems.length);
     const nodes: NodeDelta[] = [];
-    for (const c of candidates) {
-      const s = c.slot;
+    /** Adds slot s from `fromVersion` (-1: introduce it); false when the budget is spent. */
+    const add = (s: number, fromVersion: number, receiverGc: number): boolean => {
       const identity = t.identities[s] as NodeIdentity;
       const myGc = t.gcVersion[s] as number;
       const myMax = t.maxVersion[s] as number;
       // Unknown to the receiver, or it fell behind our tombstone GC: send everything from version 0 (a reset).
-      const reset = c.fromVersion < 0 || (c.receiverGc < myGc && c.fromVersion < myGc);
-      const from = reset ? 0 : c.fromVersion;
+      const reset = fromVersion < 0 || (receiverGc < myGc && fromVersion < myGc);
+      const from = reset ? 0 : fromVersion;
       const all = this.valuesAbove(s, from);
       const age = this.ageOf(s, now);
-      let size = nodeDeltaHeaderSize(c.fromVersion < 0 ? identity : null, t.heartbeat[s] as number, age, myGc, from, myMax, all.length);
-      if (used + size > budget) break;
+      let size = nodeDeltaHeaderSize(fromVersion < 0 ? identity : null, t.heartbeat[s] as number, age, myGc, from, myMax, all.length);
+      if (used + size > budget) return false;
       let k = 0;
       for (; k < all.length; k++) {
         const vs = valueSize(all[k] as VersionedValue);
@@ -689,12 +712,12 @@ export class ScuttlebuttCore {
       }
       // A header with none of the values it was meant to carry is only worth sending when it
       // introduces the node, resets it, or carries a GC watermark.
-      if (k === 0 && all.length > 0 && !reset && c.fromVersion >= 0 && myGc <= c.receiverGc) break;
+      if (k === 0 && all.length > 0 && !reset && fromVersion >= 0 && myGc <= receiverGc) return false;
       const values = k === all.length ? all : all.slice(0, k);
       used += size;
       nodes.push({
         ref: t.refs[s] as number,
-        identity: c.fromVersion < 0 ? identity : null,
+        identity: fromVersion < 0 ? identity : null,
         heartbeat: t.heartbeat[s] as number,
         heartbeatAge: age,
         lastGcVersion: myGc,
@@ -702,7 +725,13 @@ export class ScuttlebuttCore {
         maxVersion: k === all.length ? myMax : (values[k - 1]?.version ?? from),
         values,
       });
-      if (k < all.length) break;
+      return k === all.length;
+    };
+    let open = true;
+    for (let i = 0; open && i < unknown.length; i++) open = add(unknown[(unknownStart + i) % unknown.length] as number, -1, 0);
+    for (let i = 0; open && i < stale.length; i++) {
+      const c = stale[i] as DeltaCandidate;
+      open = add(c.slot, c.fromVersion, c.receiverGc);
     }
     return { nodes, bumps: this.packBumps(bumpItems, order, budget - used, now) };
   }
@@ -878,6 +907,8 @@ export class ScuttlebuttCore {
     t.addInterval(s, first - first / 4);
     t.addInterval(s, first + first / 4);
     t.heartbeatBirth[s] = birthOf(age, now);
+    // Until lags are observed, allow one interval's worth, as for the first heartbeat itself.
+    t.lagMax[s] = Math.max(first, now - (t.heartbeatBirth[s] as number));
     this.updateDeadline(s);
     this.news = true;
     this.events.push({ type: 'live', node: identity });
@@ -915,18 +946,22 @@ export class ScuttlebuttCore {
   }
 
   /**
-   * A newer heartbeat of slot s, born `age` units ago. The detector's sample is how old our newest
-   * heartbeat had grown when this one arrived (gossip lag included, so phi learns it), and its
-   * silence is counted from the new heartbeat's birth: every observer anchors on the same instant.
+   * A newer heartbeat of slot s, born `age` units ago. Silence is counted from the heartbeat's
+   * birth, so every observer anchors on the same instant; the conviction deadline is that birth,
+   * plus the phi timeout of the owner's rhythm, plus the lag allowance for gossip.
    */
   private heartbeatIncreased(s: number, heartbeat: number, age: number, now: number): void {
     const t = this.table;
+    const beats = heartbeat - (t.heartbeat[s] as number);
     t.heartbeat[s] = heartbeat;
     const prevBirth = t.heartbeatBirth[s] as number;
     // A newer heartbeat cannot be older than the previous one, nor born in our future.
     const birth = Math.min(now, Math.max(prevBirth, birthOf(age, now)));
     if (t.status[s] === LIVE) {
-      t.addInterval(s, now - prevBirth);
+      // Phi models the owner's own rhythm: birth to birth, shared among heartbeats we never heard.
+      // How late gossip brings a heartbeat is a separate, bounded quantity: the lag allowance.
+      t.addInterval(s, (birth - prevBirth) / beats);
+      t.noteLag(s, now - birth);
       t.heartbeatBirth[s] = birth;
       this.updateDeadline(s);
     } else if (t.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS) {
@@ -948,7 +983,7 @@ export class ScuttlebuttCore {
     const n = t.fdCount[s] as number;
     const mean = (t.fdSum[s] as number) / n;
     const std = Math.max(Math.sqrt(Math.max(0, (t.fdSumSq[s] as number) / n - mean * mean)), this.minStdMs);
-    t.deadline[s] = (t.heartbeatBirth[s] as number) + mean + this.pauseMs + std * this.sigma;
+    t.deadline[s] = (t.heartbeatBirth[s] as number) + (t.lagMax[s] as number) + mean + this.pauseMs + std * this.sigma;
   }
 
   /** Current phi of a member (for diagnostics; conviction uses the precomputed deadline). */
@@ -958,7 +993,7 @@ export class ScuttlebuttCore {
     const fd = this.config.failureDetector;
     const t = this.table;
     const std = Math.max(t.intervalStd(s), fd.minStdDeviationMs);
-    const y = (now - (t.heartbeatBirth[s] as number) - t.intervalMean(s) - fd.acceptableHeartbeatPauseMs) / std;
+    const y = (now - (t.heartbeatBirth[s] as number) - (t.lagMax[s] as number) - t.intervalMean(s) - fd.acceptableHeartbeatPauseMs) / std;
     return -lnNormalUpperTail(y) / Math.LN10;
   }
 
@@ -1060,6 +1095,7 @@ export class ScuttlebuttCore {
       heartbeat: t.heartbeat[s] as number,
       maxVersion: t.maxVersion[s] as number,
       values,
+      ...(s === SELF ? {} : { heartbeatInterval: { meanMs: round1(t.intervalMean(s)), stdMs: round1(t.intervalStd(s)), samples: t.fdCount[s] as number } }),
     };
   }
 }
@@ -1073,6 +1109,10 @@ function reqSize(d: Digest): number {
 }
 
 /** A heartbeat's birth on our clock, from the age it carried. */
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
 function birthOf(age: number, now: number): number {
   return now - age * HEARTBEAT_AGE_UNIT_MS;
 }
@@ -1086,10 +1126,7 @@ function shuffle<T>(a: T[], rng: Random): void {
   }
 }
 
-/** Rotates a list to a random start: different peers get different first items when the budget cuts. */
-function rotate<T>(a: T[], rng: Random): void {
-  if (a.length < 2) return;
-  const k = randomInt(rng, a.length);
-  const head = a.splice(0, k);
-  a.push(...head);
+/** A random start for walking a list round: different peers get different first items when the budget cuts. */
+function rotationStart(length: number, rng: Random): number {
+  return length < 2 ? 0 : randomInt(rng, length);
 }

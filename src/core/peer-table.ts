@@ -8,6 +8,8 @@ import type { NodeIdentity } from '../wire/messages.js';
 export const LIVE = 0;
 export const DEAD = 1;
 export const FREE = 2;
+/** A lag below the allowance lowers it by 1/LAG_DECAY of the difference: a spike fades to 37 % in about this many heartbeats. */
+const LAG_DECAY = 32;
 
 /** One key's value as this node holds it. expiresAt and deletedAt matter only on the owner. */
 export interface StoredValue {
@@ -49,6 +51,11 @@ export class PeerTable {
   fdPos: Uint16Array;
   /** window intervals per slot, slot-major. Float32 keeps sub-microsecond precision on ms intervals at half the memory. */
   fdRing: Float32Array;
+  /**
+   * Gossip lag allowance: the largest recent delay between a heartbeat's birth and its arrival here.
+   * It jumps up to any larger lag at once and decays toward smaller ones (see noteLag).
+   */
+  lagMax: Float32Array;
   /** Scratch mark used by the digest comparison (epoch number, not a boolean, so it never needs clearing). */
   mark: Uint32Array;
 
@@ -68,6 +75,7 @@ export class PeerTable {
     this.fdCount = new Uint16Array(initialCapacity);
     this.fdPos = new Uint16Array(initialCapacity);
     this.fdRing = new Float32Array(initialCapacity * window);
+    this.lagMax = new Float32Array(initialCapacity);
     this.mark = new Uint32Array(initialCapacity);
   }
 
@@ -91,6 +99,7 @@ export class PeerTable {
     this.fdSumSq[slot] = 0;
     this.fdCount[slot] = 0;
     this.fdPos[slot] = 0;
+    this.lagMax[slot] = 0;
     this.mark[slot] = 0;
     return slot;
   }
@@ -125,6 +134,7 @@ export class PeerTable {
     const ring = new Float32Array(cap * this.window);
     ring.set(this.fdRing);
     this.fdRing = ring;
+    this.lagMax = f32(this.lagMax);
     this.mark = u32(this.mark);
     this.capacity = cap;
   }
@@ -165,6 +175,16 @@ export class PeerTable {
     }
     this.fdSum[slot] = sum;
     this.fdSumSq[slot] = sumSq;
+  }
+
+  /**
+   * One heartbeat's gossip lag. A larger lag raises the allowance at once (being late to convict
+   * is cheap, a false conviction is not); a smaller one lowers it by 1/LAG_DECAY of the difference,
+   * so a spike fades over a few dozen heartbeats rather than being held for a whole window.
+   */
+  noteLag(slot: number, lagMs: number): void {
+    const held = this.lagMax[slot] as number;
+    this.lagMax[slot] = lagMs >= held ? lagMs : held + (lagMs - held) / LAG_DECAY;
   }
 
   /** Mean of the slot's window (0 when empty). */

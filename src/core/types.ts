@@ -67,6 +67,14 @@ export interface NodeView {
   readonly maxVersion: number;
   /** Live key-values (tombstones and expired keys left out). */
   readonly values: Readonly<Record<string, string>>;
+  /** What the failure detector learned of this member's heartbeat arrivals (gossip lag included); absent for self. */
+  readonly heartbeatInterval?: HeartbeatIntervalStats;
+}
+
+export interface HeartbeatIntervalStats {
+  readonly meanMs: number;
+  readonly stdMs: number;
+  readonly samples: number;
 }
 
 /** Who is alive and who is dead, as one node sees it (self is among the live). */

@@ -3,7 +3,7 @@
  * Translated from the seed's Go API into idiomatic TypeScript: async start, typed events,
  * an async iterator, AbortSignal, `await using`.
  */
-import type { FailureDetectorConfig, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
+import type { FailureDetectorConfig, HeartbeatIntervalStats, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
 
 export type { FailureDetectorConfig, NodeIdentity } from '../core/types.js';
 
@@ -55,6 +55,8 @@ export interface MemberInfo extends NodeIdentity {
   readonly status: 'live' | 'dead';
   readonly heartbeat: number;
   readonly metadata: Readonly<Record<string, string>>;
+  /** The failure detector's view of this member's heartbeat arrivals; absent for self. */
+  readonly heartbeatInterval?: HeartbeatIntervalStats;
 }
 
 /** The membership as this node sees it; `seeds` are the addresses given to join(). */

@@ -23,6 +23,8 @@ export interface ScuttlebuttEvents {
 }
 
 const DETECTS_PER_ROUND = 4;
+/** Extra (news-triggered) rounds that may go out back to back. */
+const EAGER_BURST = 2;
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 let lastGeneration = 0;
@@ -66,8 +68,12 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private closing: Promise<void> | null = null;
   private counters = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, gossipRounds: 0 };
   private readonly dropped: Record<string, number> = {};
-  private lastRound = 0;
+  private credit: number = EAGER_BURST;
+  private creditAt = 0;
   private eagerTimer: NodeJS.Timeout | null = null;
+  /** A one-shot detect at the earliest conviction deadline, and when it fires (monotonic ms). */
+  private deadlineTimer: NodeJS.Timeout | null = null;
+  private deadlineTimerAt = Infinity;
 
   /** Use createScuttlebutt(): binding a socket is asynchronous. */
   constructor(config: ScuttlebuttConfig, metadata: Readonly<Record<string, string>>, udp: UdpEndpoint) {
@@ -217,6 +223,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       clearInterval(this.timer);
       clearInterval(this.detectTimer);
       if (this.eagerTimer) clearTimeout(this.eagerTimer);
+      if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
       if (this.resolveTimer) clearInterval(this.resolveTimer);
       await Promise.all(this.core.leave(monotonicNow()).map((o) => this.send(o)));
       await this.udp.close();
@@ -238,29 +245,64 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private round(): void {
     if (this.closing) return;
     this.counters.gossipRounds++;
-    this.lastRound = monotonicNow();
-    for (const o of this.core.tick(this.lastRound)) void this.send(o);
+    for (const o of this.core.tick(monotonicNow())) void this.send(o);
     this.publish();
+    this.armDeadlineTimer();
   }
 
-  /** News spreads in an extra round soon, not at the next tick; at most DETECTS_PER_ROUND rounds per interval. */
+  /**
+   * News spreads in an extra round now, not at the next tick. Extra rounds draw on a small credit
+   * (EAGER_BURST rounds, refilled at DETECTS_PER_ROUND per interval): a join or an update goes out
+   * within the same event-loop turn, hop after hop, while a cluster full of news still sends at
+   * most about DETECTS_PER_ROUND extra rounds per interval.
+   */
   private eagerRound(): void {
     if (this.closing || this.eagerTimer || !this.core.hasNews) return;
-    const gap = this.config.gossipIntervalMs / DETECTS_PER_ROUND;
-    const wait = Math.max(0, this.lastRound + gap - monotonicNow());
+    const spacing = this.config.gossipIntervalMs / DETECTS_PER_ROUND;
+    const credit = this.eagerCredit(monotonicNow());
+    // A zero timeout still waits for this turn's other packets, so their news shares one round.
+    const wait = credit >= 1 ? 0 : (1 - credit) * spacing;
     this.eagerTimer = setTimeout(() => {
       this.eagerTimer = null;
       if (this.closing || !this.core.hasNews) return;
-      this.lastRound = monotonicNow();
-      for (const o of this.core.gossip(this.lastRound)) void this.send(o);
+      const now = monotonicNow();
+      this.credit = this.eagerCredit(now) - 1;
+      for (const o of this.core.gossip(now)) void this.send(o);
       this.publish();
     }, wait);
+  }
+
+  private eagerCredit(now: number): number {
+    const spacing = this.config.gossipIntervalMs / DETECTS_PER_ROUND;
+    this.credit = Math.min(EAGER_BURST, this.credit + (now - this.creditAt) / spacing);
+    this.creditAt = now;
+    return this.credit;
   }
 
   private detect(): void {
     if (this.closing) return;
     this.core.detect(monotonicNow());
     this.publish();
+    this.armDeadlineTimer();
+  }
+
+  /**
+   * Conviction on time: the periodic detect alone would convict up to a quarter interval late, and
+   * the slowest of N observers sets the cluster's detection time. Deadlines only move later as
+   * heartbeats arrive, so a timer that fires early just re-arms.
+   */
+  private armDeadlineTimer(): void {
+    const at = this.core.nextDeadline;
+    const now = monotonicNow();
+    if (at >= this.deadlineTimerAt || at - now >= this.config.gossipIntervalMs / DETECTS_PER_ROUND) return;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimerAt = at;
+    // +1 ms: conviction needs now > deadline, and timers may fire a little early on a coarse clock.
+    this.deadlineTimer = setTimeout(() => {
+      this.deadlineTimer = null;
+      this.deadlineTimerAt = Infinity;
+      this.detect();
+    }, Math.max(0, at - now) + 1);
   }
 
   private onPacket(bytes: Uint8Array, from: string): void {
@@ -361,5 +403,5 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
 }
 
 function toMember(v: NodeView): MemberInfo {
-  return { ...v.node, status: v.status, heartbeat: v.heartbeat, metadata: v.values };
+  return { ...v.node, status: v.status, heartbeat: v.heartbeat, metadata: v.values, ...(v.heartbeatInterval ? { heartbeatInterval: v.heartbeatInterval } : {}) };
 }

@@ -109,7 +109,16 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
       }
     });
     for (let i = 0; i < n; i++) sim.start(i);
-    const okBoot = sim.runUntilTrue(() => bootstrapped === n, 200 * I);
+    // In steps of 5 rounds, so a long bootstrap (10,000 nodes) shows its progress.
+    let okBoot = false;
+    for (let step = 0; step < 40 && !okBoot; step++) {
+      okBoot = sim.runUntilTrue(() => bootstrapped === n, 5 * I);
+      if (!okBoot) {
+        let known = 0;
+        for (let i = 0; i < n; i++) known += liveSeen[i] as number;
+        progress(`run ${r}: bootstrap at ${(sim.now / I).toFixed(0)} rounds: ${((100 * known) / (n * (n - 1))).toFixed(1)} % of views filled, ${bootstrapped} nodes complete`);
+      }
+    }
     if (!okBoot) incomplete.push(`run ${r}: bootstrap not complete after 200 rounds (${bootstrapped}/${n})`);
     bootstrap.push(sim.now / I);
     progress(`run ${r}: bootstrap ${(sim.now / I).toFixed(1)} rounds`);

@@ -60,7 +60,8 @@ test('conviction delay with 1 s heartbeats, threshold 8, pause 3 s, min std 100 
   assert.ok(Math.abs(convictionDelayMs(3000, 100, 10_000, 12) - (13_000 + 100 * thresholdSigma(12))) < 1e-6);
 });
 
-test('the core convicts exactly when the formula says, on a steady 1 s heartbeat', () => {
+/** Two cores; n1 heartbeats every second until `last`, delivered at once. Returns n2 (the observer) and `last`. */
+function steadyPair(): { b: ScuttlebuttCore; last: number } {
   const fd = { phiThreshold: 8, samplingWindowSize: 50, minStdDeviationMs: 100, acceptableHeartbeatPauseMs: 3000, firstHeartbeatEstimateMs: 1000, deadNodeGracePeriodMs: 60_000 };
   const a = new ScuttlebuttCore(coreConfig(1, { failureDetector: fd }), seededRandom(1), 0);
   const b = new ScuttlebuttCore(coreConfig(2, { failureDetector: fd }), seededRandom(2), 0);
@@ -74,15 +75,35 @@ test('the core convicts exactly when the formula says, on a steady 1 s heartbeat
     }
   };
   let last = 0;
-  for (let t = 1000; t <= 120_000; t += 1000) {
+  // Ten minutes: the lag allowance (1 s until lags are seen) decays to nothing on instant delivery.
+  for (let t = 1000; t <= 600_000; t += 1000) {
     pump(a.self.address, a.tick(t), t);
     last = t;
     pump(b.self.address, b.tick(t + 500), t + 500);
   }
+  return { b, last };
+}
+
+test('the core convicts exactly when the formula says, on a steady 1 s heartbeat', () => {
+  const { b, last } = steadyPair();
   assert.equal(b.snapshot().live.length, 2);
   const delay = convictionDelayMs(1000, 100, 3000, 8);
   assert.ok((b.phiOf('n1', last + delay - 1) as number) < 8);
   assert.ok((b.phiOf('n1', last + delay + 1) as number) > 8);
+  b.takeEvents();
+  // After a detect pass the core names its earliest deadline, so a harness can convict on the dot.
+  // (Detect every 250 ms, as the runtime does: longer gaps between readings would look like a local stall.)
+  for (let t = last + 750; t < last + delay; t += 250) b.detect(t);
+  assert.ok(Math.abs(b.nextDeadline - (last + delay)) < 0.05, `nextDeadline ${b.nextDeadline - last} ms after the last heartbeat`);
+  b.detect(b.nextDeadline);
+  assert.deepEqual(b.takeEvents().filter((e) => e.type === 'dead'), []);
+  b.detect(last + delay + 0.1);
+  assert.equal(b.takeEvents().filter((e) => e.type === 'dead').length, 1);
+  assert.equal(b.nextDeadline, Infinity);
+});
+
+test('the core convicts on the tick after the deadline when only ticks run detection', () => {
+  const { b, last } = steadyPair();
   b.takeEvents();
   // b ticks every second at +500: still alive at last+4500, convicted at the tick after last+4561.
   for (let t = last + 1500; t <= last + 4500; t += 1000) b.tick(t);
