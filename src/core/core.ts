@@ -10,6 +10,7 @@
  *   ACK      initiator -> responder: the delta for the request
  */
 import {
+  bucketsSize,
   bumpSize,
   digestEntrySize,
   digestHeaderSize,
@@ -18,7 +19,7 @@ import {
   nodeDeltaHeaderSize,
   valueSize,
 } from '../wire/codec.js';
-import { HEARTBEAT_AGE_UNIT_MS, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type VersionedValue } from '../wire/messages.js';
+import { bucketOf, HEARTBEAT_AGE_UNIT_MS, MAX_BUCKETS, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type VersionedValue } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
 import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
@@ -427,17 +428,23 @@ export class ScuttlebuttCore {
     const t = this.table;
     const list = compact ? this.sortedMembers() : this.memberSlots();
     const n = list.length;
-    const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, n) - digestHeaderSize(n, n);
+    let budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, n) - digestHeaderSize(n, n);
     const entrySize = (s: number): number =>
       digestEntrySize(compact, t.heartbeat[s] as number, this.ageOf(s, now), t.maxVersion[s] as number, t.gcVersion[s] as number);
     let total = 0;
     for (let i = 0; i < n && total <= budget; i++) total += entrySize(list[i] as number);
     let pick: Int32Array;
     let offset = 0;
+    let buckets: Float64Array | undefined;
     const complete = total <= budget;
     if (complete) {
       pick = list;
     } else {
+      if (!compact) {
+        // A run cannot tell the peer which members we lack; a bucket summary can (see onSyn).
+        buckets = this.bucketSums(this.bucketCount());
+        budget -= bucketsSize(buckets.length);
+      }
       const start = this.digestCursor % n;
       const limit = compact ? n - start : n;
       const chosen: number[] = [];
@@ -467,7 +474,43 @@ export class ScuttlebuttCore {
       maxVersions[i] = t.maxVersion[s] as number;
       gcVersions[i] = t.gcVersion[s] as number;
     }
-    return { mode: compact ? 'compact' : 'full', complete, offset, count: m, refs, heartbeats, ages, maxVersions, gcVersions };
+    return { mode: compact ? 'compact' : 'full', complete, offset, count: m, refs, heartbeats, ages, maxVersions, gcVersions, ...(buckets ? { buckets } : {}) };
+  }
+
+  /** Buckets for a summary: at least 16 members each on average, and the summary at most 1/32 of the budget. */
+  private bucketCount(): number {
+    let b = 1;
+    while (b * 2 <= MAX_BUCKETS && b * 2 * 16 <= this.members && bucketsSize(b * 2) * 32 <= this.config.payloadBudget) b *= 2;
+    return b;
+  }
+
+  /** Our membership (live and dead, like the membership hash) summed per bucket. */
+  private bucketSums(count: number): Float64Array {
+    const t = this.table;
+    const sums = new Float64Array(count);
+    for (let s = 0; s < t.used; s++) {
+      if (t.status[s] === FREE) continue;
+      const ref = t.refs[s] as number;
+      const b = bucketOf(ref, count);
+      sums[b] = addToSetHash(sums[b] as number, ref);
+    }
+    return sums;
+  }
+
+  /** Adds to `into` our live members, not marked with `epoch`, in every bucket where the peer's sum differs from ours. */
+  private membersOfDifferingBuckets(theirs: Float64Array, epoch: number, into: number[]): void {
+    const mine = this.bucketSums(theirs.length);
+    const differs = new Uint8Array(theirs.length);
+    let any = false;
+    for (let b = 0; b < theirs.length; b++) {
+      if (mine[b] !== theirs[b]) differs[b] = 1;
+      any ||= mine[b] !== theirs[b];
+    }
+    if (!any) return;
+    const t = this.table;
+    for (let s = 0; s < t.used; s++) {
+      if (t.status[s] === LIVE && t.mark[s] !== epoch && differs[bucketOf(t.refs[s] as number, theirs.length)] === 1) into.push(s);
+    }
   }
 
   /** How old our newest heartbeat of slot s is, in wire units. */
@@ -536,7 +579,7 @@ export class ScuttlebuttCore {
         const all = this.memberSlots();
         const refs = Array.from(all, (s) => t.refs[s] as number);
         const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members) - varintSize(0) * 2;
-        return reply(this.buildRequest(Array.from(all), refs, budget, now), { nodes: [], bumps: NO_BUMPS });
+        return reply(this.buildRequest(Array.from(all), refs, budget, now, true), { nodes: [], bumps: NO_BUMPS });
       }
     }
     const order = compact ? this.sortedMembers() : null;
@@ -606,6 +649,10 @@ export class ScuttlebuttCore {
         if (t.status[s] === LIVE && t.mark[s] !== epoch) neverSeen.push(s);
       }
       neverSeenStart = rotationStart(neverSeen.length, this.rng);
+    } else if (digest.buckets) {
+      // Too many members for one packet: introduce ours from every bucket whose sum differs.
+      this.membersOfDifferingBuckets(digest.buckets, epoch, neverSeen);
+      neverSeenStart = rotationStart(neverSeen.length, this.rng);
     }
 
     const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members);
@@ -615,19 +662,26 @@ export class ScuttlebuttCore {
     return reply(req, delta);
   }
 
-  /** The SYN-ACK's request: a full-mode digest of our own state for the nodes we lack (heartbeat 0 = unknown to us). */
-  private buildRequest(slots: number[], refs: number[], budget: number, now: number): Digest {
+  /**
+   * The SYN-ACK's request: a full-mode digest of our own state for the nodes we lack (heartbeat 0 =
+   * unknown to us). With `summarize` (the request is our whole membership), a request cut by the
+   * budget carries a bucket summary, so the initiator can still introduce what we lack.
+   */
+  private buildRequest(slots: number[], refs: number[], budget: number, now: number, summarize = false): Digest {
     const t = this.table;
-    let used = digestHeaderSize(0, slots.length);
-    let n = 0;
-    for (; n < slots.length; n++) {
-      const s = slots[n] as number;
-      const size =
-        s < 0
-          ? digestEntrySize(false, 0, 0, 0, 0)
-          : digestEntrySize(false, t.heartbeat[s] as number, this.ageOf(s, now), t.maxVersion[s] as number, t.gcVersion[s] as number);
-      if (used + size > budget) break;
-      used += size;
+    const sizeOf = (s: number): number =>
+      s < 0 ? digestEntrySize(false, 0, 0, 0, 0) : digestEntrySize(false, t.heartbeat[s] as number, this.ageOf(s, now), t.maxVersion[s] as number, t.gcVersion[s] as number);
+    const fit = (room: number): number => {
+      let used = digestHeaderSize(0, slots.length);
+      let k = 0;
+      for (; k < slots.length && used + sizeOf(slots[k] as number) <= room; k++) used += sizeOf(slots[k] as number);
+      return k;
+    };
+    let n = fit(budget);
+    let buckets: Float64Array | undefined;
+    if (summarize && n < slots.length) {
+      buckets = this.bucketSums(this.bucketCount());
+      n = fit(budget - bucketsSize(buckets.length));
     }
     const d = {
       mode: 'full' as const,
@@ -639,6 +693,7 @@ export class ScuttlebuttCore {
       ages: new Float64Array(n),
       maxVersions: new Float64Array(n),
       gcVersions: new Float64Array(n),
+      ...(buckets ? { buckets } : {}),
     };
     for (let i = 0; i < n; i++) {
       const s = slots[i] as number;
@@ -659,9 +714,11 @@ export class ScuttlebuttCore {
     const unknown: number[] = [];
     const stale: DeltaCandidate[] = [];
     const bumps: number[] = [];
+    const epoch = ++this.markEpoch;
     for (let i = 0; i < request.count; i++) {
       const s = this.byRef.get((request.refs as Float64Array)[i] as number);
       if (s < 0) continue;
+      t.mark[s] = epoch;
       const hb = request.heartbeats[i] as number;
       if (hb === 0) {
         if (t.status[s] === LIVE) unknown.push(s);
@@ -677,6 +734,8 @@ export class ScuttlebuttCore {
         bumps.push(s);
       }
     }
+    // A request cut short with a summary: the responder may lack members it could not list.
+    if (request.buckets && !request.complete) this.membersOfDifferingBuckets(request.buckets, epoch, unknown);
     stale.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
     return this.packDelta(unknown, 0, stale, bumps, null, this.config.payloadBudget - 1 - stringSize(this.config.clusterId), now);
   }

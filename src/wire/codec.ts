@@ -5,6 +5,7 @@
  */
 import { DecodeError } from './errors.js';
 import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, VersionedValue } from './messages.js';
+import { MAX_BUCKETS } from './messages.js';
 import { Reader } from './reader.js';
 import { REF_BYTES, stringSize, varintSize } from './varint.js';
 import { Writer } from './writer.js';
@@ -21,6 +22,7 @@ export const ENVELOPE_HEADER_BYTES = 4;
 const TYPE_CODES = { syn: 1, synAck: 2, ack: 3, wrongCluster: 4, leave: 5 } as const;
 const DIGEST_COMPACT = 1;
 const DIGEST_COMPLETE = 2;
+const DIGEST_BUCKETS = 4;
 const NODE_HAS_IDENTITY = 1;
 const VALUE_TOMBSTONE = 1;
 const BUMPS_POSITIONAL = 1;
@@ -50,8 +52,13 @@ export function digestEntrySize(compact: boolean, heartbeat: number, age: number
   return (compact ? 0 : REF_BYTES) + varintSize(heartbeat) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
 }
 
+/** Bytes of a bucket summary of `count` buckets. */
+export function bucketsSize(count: number): number {
+  return varintSize(count) + count * REF_BYTES;
+}
+
 export function digestSize(d: Digest): number {
-  let n = digestHeaderSize(d.offset, d.count);
+  let n = digestHeaderSize(d.offset, d.count) + (d.buckets ? bucketsSize(d.buckets.length) : 0);
   const compact = d.mode === 'compact';
   for (let i = 0; i < d.count; i++) {
     n += digestEntrySize(compact, d.heartbeats[i] as number, d.ages[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
@@ -145,7 +152,7 @@ function writeIdentity(w: Writer, identity: NodeIdentity): void {
 
 function writeDigest(w: Writer, d: Digest): void {
   const compact = d.mode === 'compact';
-  w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0));
+  w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0) | (d.buckets ? DIGEST_BUCKETS : 0));
   w.varint(d.offset);
   w.varint(d.count);
   for (let i = 0; i < d.count; i++) {
@@ -154,6 +161,10 @@ function writeDigest(w: Writer, d: Digest): void {
     w.varint(d.ages[i] as number);
     w.varint(d.maxVersions[i] as number);
     w.varint(d.gcVersions[i] as number);
+  }
+  if (d.buckets) {
+    w.varint(d.buckets.length);
+    for (const sum of d.buckets) w.ref(sum);
   }
 }
 
@@ -237,7 +248,9 @@ function readIdentity(r: Reader): NodeIdentity {
 
 function readDigest(r: Reader): Digest {
   const flags = r.u8('digest flags');
-  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE)) throw new DecodeError('bad-value', `digest flags ${flags}`);
+  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE | DIGEST_BUCKETS)) throw new DecodeError('bad-value', `digest flags ${flags}`);
+  // Buckets summarize what an incomplete full digest leaves out; anywhere else they are malformed.
+  if (flags & DIGEST_BUCKETS && flags & (DIGEST_COMPACT | DIGEST_COMPLETE)) throw new DecodeError('bad-value', `digest flags ${flags}`);
   const compact = (flags & DIGEST_COMPACT) !== 0;
   const offset = r.varint('digest offset');
   if (!compact && offset !== 0) throw new DecodeError('bad-value', 'full digest with a non-zero offset');
@@ -254,7 +267,13 @@ function readDigest(r: Reader): Digest {
     maxVersions[i] = r.varint('digest max version');
     gcVersions[i] = r.varint('digest gc version');
   }
-  return { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, ages, maxVersions, gcVersions };
+  const digest = { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, ages, maxVersions, gcVersions } as const;
+  if (!(flags & DIGEST_BUCKETS)) return digest;
+  const n = r.count('digest buckets', REF_BYTES);
+  if (n === 0 || n > MAX_BUCKETS || (n & (n - 1)) !== 0) throw new DecodeError('bad-value', `${n} digest buckets (a power of two up to ${MAX_BUCKETS})`);
+  const buckets = new Float64Array(n);
+  for (let i = 0; i < n; i++) buckets[i] = r.ref('digest bucket');
+  return { ...digest, buckets };
 }
 
 function readDelta(r: Reader): Delta {

@@ -38,6 +38,21 @@ export interface Digest {
   readonly ages: Float64Array;
   readonly maxVersions: Float64Array;
   readonly gcVersions: Float64Array;
+  /**
+   * Only on an incomplete full digest: the sender's membership in `buckets.length` (a power of two)
+   * buckets by ref, each the sum of its refs modulo 2^48 (see bucketOf). A receiver whose bucket
+   * differs introduces its members of that bucket, so a node whose digest no longer fits one
+   * packet still learns the members it lacks.
+   */
+  readonly buckets?: Float64Array;
+}
+
+/** Most buckets a digest may carry (6 bytes each). */
+export const MAX_BUCKETS = 256;
+
+/** The bucket of a ref among `count` (a power of two): its top bits, independent of the low bits that sums mix. */
+export function bucketOf(ref: number, count: number): number {
+  return Math.floor(ref / 2 ** 40) & (count - 1);
 }
 
 /**

@@ -26,6 +26,12 @@ export const digest = (mode?: 'full' | 'compact'): fc.Arbitrary<Digest> =>
         maxVersions: column(n, u32),
         gcVersions: column(n, u32),
       }),
+    )
+    // Only an incomplete full digest may carry a bucket summary (1 to 256 buckets, a power of two).
+    .chain((d) =>
+      d.mode === 'full' && !d.complete
+        ? fc.option(fc.nat(8).chain((k) => column(2 ** k, ref)), { nil: undefined }).map((buckets) => (buckets ? { ...d, buckets } : d))
+        : fc.constant(d),
     );
 
 const value: fc.Arbitrary<VersionedValue> = fc.record({ key: text, tombstone: fc.boolean(), value: text, version: fc.constant(0) }).map((v) => ({ ...v, value: v.tombstone ? '' : v.value }));

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeMessage, encodeMessage, messageSize } from '../../src/wire/codec.js';
+import { DecodeError } from '../../src/wire/errors.js';
 import { message } from './arbitraries.js';
 
 /** Typed arrays and plain arrays compare by content. */
@@ -16,4 +17,24 @@ test('every message round-trips exactly, and messageSize is its encoded length',
     }),
     { numRuns: 2000, seed: 20261125 },
   );
+});
+
+test('a bucket summary is refused on a complete or compact digest, and unless its size is a power of two up to 256', () => {
+  const digest = (complete: boolean, buckets: number) => ({
+    mode: 'full' as const,
+    complete,
+    offset: 0,
+    count: 0,
+    refs: new Float64Array(0),
+    heartbeats: new Float64Array(0),
+    ages: new Float64Array(0),
+    maxVersions: new Float64Array(0),
+    gcVersions: new Float64Array(0),
+    buckets: new Float64Array(buckets),
+  });
+  const syn = (complete: boolean, buckets: number) => encodeMessage({ type: 'syn', clusterId: 'c', setHash: 1, setSize: 1, digest: digest(complete, buckets) });
+  assert.equal(decodeMessage(syn(false, 64)).type, 'syn');
+  for (const [complete, n] of [[true, 64], [false, 3], [false, 512]] as const) {
+    assert.throws(() => decodeMessage(syn(complete, n)), (e: unknown) => e instanceof DecodeError && e.reason === 'bad-value', `complete ${complete}, ${n} buckets`);
+  }
 });
