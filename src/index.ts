@@ -2,7 +2,7 @@
 export { createScuttlebutt, Scuttlebutt, type ScuttlebuttEvents } from './runtime/scuttlebutt.js';
 export { ConfigError, defaultFailureDetectorConfig, defaultLanConfig, defaultWanConfig, type ConfigOverrides } from './runtime/config.js';
 export type { ClusterState, Logger, MemberInfo, MembershipEvent, NotifyEvents, ScuttlebuttConfig, Stats } from './runtime/api.js';
-export type { FailureDetectorConfig, HeartbeatIntervalStats, NodeIdentity } from './core/types.js';
+export type { FailureDetectorConfig, DetectorView, NodeIdentity } from './core/types.js';
 
 // The pure core and the wire format, for simulators, custom transports and tests.
 export { ScuttlebuttCore } from './core/core.js';

@@ -1154,7 +1154,7 @@ export class ScuttlebuttCore {
       heartbeat: t.heartbeat[s] as number,
       maxVersion: t.maxVersion[s] as number,
       values,
-      ...(s === SELF ? {} : { heartbeatInterval: { meanMs: round1(t.intervalMean(s)), stdMs: round1(t.intervalStd(s)), samples: t.fdCount[s] as number } }),
+      ...(s === SELF ? {} : { detector: { meanIntervalMs: round1(t.intervalMean(s)), stdIntervalMs: round1(t.intervalStd(s)), lagAllowanceMs: round1(t.lagMax[s] as number), samples: t.fdCount[s] as number } }),
     };
   }
 }

@@ -67,13 +67,16 @@ export interface NodeView {
   readonly maxVersion: number;
   /** Live key-values (tombstones and expired keys left out). */
   readonly values: Readonly<Record<string, string>>;
-  /** What the failure detector learned of this member's heartbeat arrivals (gossip lag included); absent for self. */
-  readonly heartbeatInterval?: HeartbeatIntervalStats;
+  /** What the failure detector learned of this member; absent for self. */
+  readonly detector?: DetectorView;
 }
 
-export interface HeartbeatIntervalStats {
-  readonly meanMs: number;
-  readonly stdMs: number;
+export interface DetectorView {
+  /** Mean and standard deviation of the owner's heartbeat period (birth to birth), over the sampling window. */
+  readonly meanIntervalMs: number;
+  readonly stdIntervalMs: number;
+  /** The gossip-lag allowance: how late heartbeats of this member have recently reached this node. */
+  readonly lagAllowanceMs: number;
   readonly samples: number;
 }
 

@@ -3,7 +3,7 @@
  * Translated from the seed's Go API into idiomatic TypeScript: async start, typed events,
  * an async iterator, AbortSignal, `await using`.
  */
-import type { FailureDetectorConfig, HeartbeatIntervalStats, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
+import type { FailureDetectorConfig, DetectorView, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
 
 export type { FailureDetectorConfig, NodeIdentity } from '../core/types.js';
 
@@ -55,8 +55,8 @@ export interface MemberInfo extends NodeIdentity {
   readonly status: 'live' | 'dead';
   readonly heartbeat: number;
   readonly metadata: Readonly<Record<string, string>>;
-  /** The failure detector's view of this member's heartbeat arrivals; absent for self. */
-  readonly heartbeatInterval?: HeartbeatIntervalStats;
+  /** What the failure detector learned of this member (period, lag allowance); absent for self. */
+  readonly detector?: DetectorView;
 }
 
 /** The membership as this node sees it; `seeds` are the addresses given to join(). */

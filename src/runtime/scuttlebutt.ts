@@ -403,5 +403,5 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
 }
 
 function toMember(v: NodeView): MemberInfo {
-  return { ...v.node, status: v.status, heartbeat: v.heartbeat, metadata: v.values, ...(v.heartbeatInterval ? { heartbeatInterval: v.heartbeatInterval } : {}) };
+  return { ...v.node, status: v.status, heartbeat: v.heartbeat, metadata: v.values, ...(v.detector ? { detector: v.detector } : {}) };
 }

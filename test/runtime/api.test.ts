@@ -34,6 +34,11 @@ test('events reach listeners, the async iterator and the seed-style callbacks; a
     assert.ok(notified.includes('live b') && notified.includes('update b'), notified.join());
     assert.ok((a.stats().dropped['listener-error'] ?? 0) >= 1, 'the throwing listener was counted');
     assert.equal(a.state().live.length, 2, 'gossip went on');
+    // Every member but self shows what the detector learned of it.
+    const view = a.state();
+    assert.equal(view.self.detector, undefined);
+    const fd = view.live.find((m) => m.id === 'b')?.detector;
+    assert.ok(fd && fd.samples >= 2 && fd.meanIntervalMs > 0 && fd.lagAllowanceMs >= 0, JSON.stringify(fd));
   } finally {
     await Promise.all([a.shutdown(), b.shutdown()]);
   }
