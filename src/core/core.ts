@@ -500,13 +500,8 @@ export class ScuttlebuttCore {
   /** Adds to `into` our live members, not marked with `epoch`, in every bucket where the peer's sum differs from ours. */
   private membersOfDifferingBuckets(theirs: Float64Array, epoch: number, into: number[]): void {
     const mine = this.bucketSums(theirs.length);
-    const differs = new Uint8Array(theirs.length);
-    let any = false;
-    for (let b = 0; b < theirs.length; b++) {
-      if (mine[b] !== theirs[b]) differs[b] = 1;
-      any ||= mine[b] !== theirs[b];
-    }
-    if (!any) return;
+    const differs = mine.map((sum, b) => (sum === theirs[b] ? 0 : 1));
+    if (!differs.includes(1)) return;
     const t = this.table;
     for (let s = 0; s < t.used; s++) {
       if (t.status[s] === LIVE && t.mark[s] !== epoch && differs[bucketOf(t.refs[s] as number, theirs.length)] === 1) into.push(s);
@@ -673,9 +668,12 @@ export class ScuttlebuttCore {
       s < 0 ? digestEntrySize(false, 0, 0, 0, 0) : digestEntrySize(false, t.heartbeat[s] as number, this.ageOf(s, now), t.maxVersion[s] as number, t.gcVersion[s] as number);
     const fit = (room: number): number => {
       let used = digestHeaderSize(0, slots.length);
-      let k = 0;
-      for (; k < slots.length && used + sizeOf(slots[k] as number) <= room; k++) used += sizeOf(slots[k] as number);
-      return k;
+      for (let k = 0; k < slots.length; k++) {
+        const size = sizeOf(slots[k] as number);
+        if (used + size > room) return k;
+        used += size;
+      }
+      return slots.length;
     };
     let n = fit(budget);
     let buckets: Float64Array | undefined;
@@ -1167,11 +1165,11 @@ function reqSize(d: Digest): number {
   return n;
 }
 
-/** A heartbeat's birth on our clock, from the age it carried. */
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
+/** A heartbeat's birth on our clock, from the age it carried. */
 function birthOf(age: number, now: number): number {
   return now - age * HEARTBEAT_AGE_UNIT_MS;
 }

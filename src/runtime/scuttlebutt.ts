@@ -258,10 +258,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
    */
   private eagerRound(): void {
     if (this.closing || this.eagerTimer || !this.core.hasNews) return;
-    const spacing = this.config.gossipIntervalMs / DETECTS_PER_ROUND;
     const credit = this.eagerCredit(monotonicNow());
     // A zero timeout still waits for this turn's other packets, so their news shares one round.
-    const wait = credit >= 1 ? 0 : (1 - credit) * spacing;
+    const wait = credit >= 1 ? 0 : (1 - credit) * this.quarterInterval;
     this.eagerTimer = setTimeout(() => {
       this.eagerTimer = null;
       if (this.closing || !this.core.hasNews) return;
@@ -272,9 +271,13 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     }, wait);
   }
 
+  /** The periodic detector's period, and the refill time of one extra round. */
+  private get quarterInterval(): number {
+    return this.config.gossipIntervalMs / DETECTS_PER_ROUND;
+  }
+
   private eagerCredit(now: number): number {
-    const spacing = this.config.gossipIntervalMs / DETECTS_PER_ROUND;
-    this.credit = Math.min(EAGER_BURST, this.credit + (now - this.creditAt) / spacing);
+    this.credit = Math.min(EAGER_BURST, this.credit + (now - this.creditAt) / this.quarterInterval);
     this.creditAt = now;
     return this.credit;
   }
@@ -294,7 +297,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private armDeadlineTimer(): void {
     const at = this.core.nextDeadline;
     const now = monotonicNow();
-    if (at >= this.deadlineTimerAt || at - now >= this.config.gossipIntervalMs / DETECTS_PER_ROUND) return;
+    if (at >= this.deadlineTimerAt || at - now >= this.quarterInterval) return;
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.deadlineTimerAt = at;
     // +1 ms: conviction needs now > deadline, and timers may fire a little early on a coarse clock.
