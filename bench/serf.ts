@@ -3,7 +3,7 @@
  * (LAN defaults) on loopback, measured the same way in the same run:
  *   join convergence  from the last agent started until every agent sees all N alive;
  *   detection         from kill -9 of one agent until every other sees it failed/dead;
- *   bytes/s per node  loopback bytes over a steady window, divided by N;
+ *   bytes/s per node  loopback bytes over a steady window (after a settling time), divided by N;
  *   CPU and RSS       per agent, from /proc.
  * Each side runs in a network namespace of its own (when root) so its loopback counters are its own.
  * Views are polled every 25 ms: serf over its RPC (msgpack on TCP), ours over the agent's HTTP API.
@@ -19,6 +19,12 @@ const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const POLL_MS = 25;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Seconds to wait after join convergence before counting, and seconds counted. */
+interface Windows {
+  steadyS: number;
+  settleS: number;
+}
 
 interface SideResult {
   side: 'serf' | 'ours';
@@ -173,7 +179,7 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number, what: stri
   }
 }
 
-async function runSide(side: 'serf' | 'ours', n: number, steadyS: number): Promise<SideResult> {
+async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS }: Windows): Promise<SideResult> {
   const base = side === 'serf' ? 27_000 : 28_000;
   const names = Array.from({ length: n }, (_, i) => `${side}-${i}`);
   const procs: ChildProcess[] = [];
@@ -194,7 +200,10 @@ async function runSide(side: 'serf' | 'ours', n: number, steadyS: number): Promi
     const all = async (): Promise<boolean> => (await Promise.all(viewers.map((v) => v.alive()))).every((s) => s.size === n);
     const joinSeconds = await until(all, 60_000, `${side}: all ${n} agents see all ${n}`);
 
-    await sleep(5000);
+    // Both sides settle before bytes are counted. A cold start of ours runs above its steady rate
+    // for about 20 s (N=50, consecutive 10 s windows from start: 1,292, 829, 778, 774 B/node/s);
+    // serf's rate is flat from the start (269 B/node/s in every window).
+    await sleep(settleS * 1000);
     const pids = procs.map((p) => p.pid as number);
     const cpu0 = pids.map(cpuSeconds);
     const tx0 = loopbackTxBytes();
@@ -231,8 +240,8 @@ function isRoot(): boolean {
 }
 
 /** Runs one side in a fresh network namespace (root), else in this one; returns its result. */
-function runIsolated(side: 'serf' | 'ours', n: number, steadyS: number): SideResult {
-  const cmd = [process.execPath, SELF, '--side', side, '--nodes', String(n), '--steady-s', String(steadyS)];
+function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
+  const cmd = [process.execPath, SELF, '--side', side, '--nodes', String(n), '--steady-s', String(w.steadyS), '--settle-s', String(w.settleS)];
   if (!isRoot()) return JSON.parse(execFileSync(cmd[0] as string, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as SideResult;
   const ns = `sbs-${process.pid}-${side}`;
   execFileSync('ip', ['netns', 'add', ns]);
@@ -246,13 +255,14 @@ function runIsolated(side: 'serf' | 'ours', n: number, steadyS: number): SideRes
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { nodes: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, side: { type: 'string' }, 'steady-s': { type: 'string', default: '30' } },
+    options: { nodes: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, side: { type: 'string' }, 'steady-s': { type: 'string', default: '30' }, 'settle-s': { type: 'string', default: '20' } },
   });
   const n = Number(values.nodes);
-  const steadyS = Number(values['steady-s']);
+  const windows: Windows = { steadyS: Number(values['steady-s']), settleS: Number(values['settle-s']) };
+  if (!(windows.steadyS > 0) || !(windows.settleS >= 0)) throw new Error(`--steady-s must be > 0 and --settle-s >= 0 (got "${values['steady-s']}", "${values['settle-s']}")`);
   if (!Number.isInteger(n) || n < 3 || n > 200) throw new Error(`--nodes must be an integer from 3 to 200 (got "${values.nodes}")`);
   if (values.side === 'serf' || values.side === 'ours') {
-    process.stdout.write(`${JSON.stringify(await runSide(values.side, n, steadyS))}\n`);
+    process.stdout.write(`${JSON.stringify(await runSide(values.side, n, windows))}\n`);
     return;
   }
   try {
@@ -261,8 +271,8 @@ async function main(): Promise<void> {
     process.stderr.write('serf is not installed. On Debian or Ubuntu: apt-get install serf (or run .ci/setup-system.sh as root).\n');
     process.exit(1);
   }
-  const serf = runIsolated('serf', n, steadyS);
-  const ours = runIsolated('ours', n, steadyS);
+  const serf = runIsolated('serf', n, windows);
+  const ours = runIsolated('ours', n, windows);
   const ratio = (k: keyof SideResult): number => (ours[k] as number) / (serf[k] as number);
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ nodes: n, ours, serf, oursOverSerf: { joinSeconds: ratio('joinSeconds'), detectionSeconds: ratio('detectionSeconds'), bytesPerNodePerSecond: ratio('bytesPerNodePerSecond'), cpuPercentPerAgent: ratio('cpuPercentPerAgent'), rssMBPerAgent: ratio('rssMBPerAgent') } })}\n`);

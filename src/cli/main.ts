@@ -20,6 +20,7 @@ const USAGE = `usage:
   scuttlebutt delete KEY [--http HOST:PORT]
 
 --key-file: one key per line, base64 or hex, 16/24/32 bytes; the first encrypts, all decrypt.
+            SIGHUP re-reads it: rotate with [old,new], then [new,old], then [new], each on every agent first.
 --http defaults to 127.0.0.1:7946 (the agent's local API; keep it on loopback).`;
 
 const DEFAULT_HTTP = '127.0.0.1:7946';
@@ -35,6 +36,18 @@ function parseKey(line: string, n: number): Buffer {
   const bytes = /^[0-9a-fA-F]+$/.test(text) && [32, 48, 64].includes(text.length) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
   if (![16, 24, 32].includes(bytes.length)) fail(`--key-file line ${n}: a key must be 16, 24 or 32 bytes as hex or base64 (got ${bytes.length} bytes)`);
   return bytes;
+}
+
+function readKeyFile(path: string): Buffer[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    fail(`--key-file: cannot read ${path}: ${(err as Error).message}`);
+  }
+  const keys = text.split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.trim() !== '').map(([l, n]) => parseKey(l, n));
+  if (keys.length === 0) fail(`--key-file ${path} holds no key`);
+  return keys;
 }
 
 function consoleLogger(level: string): Logger | undefined {
@@ -78,17 +91,8 @@ async function agent(argv: string[]): Promise<void> {
   }
   const seeds = (values.join ?? []).flatMap((j) => j.split(',')).filter((s) => s.length > 0);
   for (const s of seeds) if (!parseHostPort(s)) fail(`--join must be HOST:PORT[,HOST:PORT...] (got "${s}")`);
-  let secretKeys: Buffer[] = [];
-  if (values['key-file']) {
-    let text: string;
-    try {
-      text = readFileSync(values['key-file'], 'utf8');
-    } catch (err) {
-      fail(`--key-file: cannot read ${values['key-file']}: ${(err as Error).message}`);
-    }
-    secretKeys = text.split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.trim() !== '').map(([l, n]) => parseKey(l, n));
-    if (secretKeys.length === 0) fail(`--key-file ${values['key-file']} holds no key`);
-  }
+  const keyFile = values['key-file'];
+  const secretKeys = keyFile ? readKeyFile(keyFile) : [];
   let interval: number | undefined;
   if (values['interval-ms'] !== undefined) {
     interval = Number(values['interval-ms']);
@@ -117,6 +121,18 @@ async function agent(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+  // SIGHUP re-reads the key file, so keys rotate without a restart. A file that cannot be read or
+  // holds a bad key leaves the current keyring in place: a typo must not cut a node off its cluster.
+  process.on('SIGHUP', () => {
+    if (!keyFile) return void process.stderr.write('scuttlebutt: SIGHUP ignored: no --key-file to re-read\n');
+    try {
+      const keys = readKeyFile(keyFile);
+      node.setSecretKeys(keys);
+      if (values['log-level'] !== 'silent') process.stderr.write(`keyring reloaded from ${keyFile}: ${keys.length} key(s)\n`);
+    } catch (err) {
+      process.stderr.write(`scuttlebutt: keyring not reloaded, the current one stays: ${(err as Error).message}\n`);
+    }
+  });
 }
 
 async function api(http: string, path: string, init?: RequestInit): Promise<unknown> {

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -51,5 +54,56 @@ test('three agents: members --json, get, set, /metrics; bad flags exit 2 naming 
     assert.match((unknown as { stderr: string }).stderr, /frobnicate/);
   } finally {
     for (const p of procs) p.kill('SIGKILL');
+  }
+});
+
+test('SIGHUP re-reads --key-file: a three-step rotation drops no packet, and a broken file keeps the old keyring', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-keys-'));
+  const oldKey = 'e5'.repeat(16);
+  const newKey = Buffer.alloc(32, 7).toString('base64');
+  const procs: ChildProcess[] = [];
+  const port = base + 6 * 2 + 100;
+  const http = (i: number): string => `127.0.0.1:${port + 2 * i + 1}`;
+  const stats = async (i: number): Promise<{ liveMembers: number; dropped: Record<string, number> }> =>
+    (await (await fetch(`http://${http(i)}/stats`)).json()) as { liveMembers: number; dropped: Record<string, number> };
+  const hupAll = async (ring: string[]): Promise<void> => {
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(join(dir, `k${i}`), `${ring.join('\n')}\n`);
+      procs[i]!.kill('SIGHUP');
+      await new Promise((r) => setTimeout(r, 300)); // rolling: gossip goes on between agents
+    }
+    await new Promise((r) => setTimeout(r, 600));
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      writeFileSync(join(dir, `k${i}`), `${oldKey}\n`);
+      const args = ['agent', '--bind', `127.0.0.1:${port + 2 * i}`, '--http', http(i), '--node-id', `k${i}`, '--interval-ms', '200', '--log-level', 'silent', '--key-file', join(dir, `k${i}`)];
+      if (i > 0) args.push('--join', `127.0.0.1:${port}`);
+      procs.push(spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore' }));
+    }
+    const allLive = async (): Promise<boolean> => (await Promise.all([0, 1, 2].map((i) => stats(i).catch(() => ({ liveMembers: 0 }))))).every((s) => s.liveMembers === 3);
+    const deadline = Date.now() + 10_000;
+    while (!(await allLive()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(await allLive(), 'three agents see three');
+
+    await hupAll([oldKey, newKey]);
+    await hupAll([newKey, oldKey]);
+    await hupAll([newKey]);
+    await hupAll(['not a key']); // refused: the agents keep [newKey]
+    for (let i = 0; i < 3; i++) {
+      const s = await stats(i);
+      assert.equal(s.liveMembers, 3, `k${i} still sees all`);
+      assert.equal(s.dropped['envelope:decrypt-failed'] ?? 0, 0, `k${i}: ${JSON.stringify(s.dropped)}`);
+    }
+    // The old key is gone for real: an agent holding only it is refused, and counted.
+    writeFileSync(join(dir, 'k3'), `${oldKey}\n`);
+    procs.push(spawn(process.execPath, [MAIN, 'agent', '--bind', `127.0.0.1:${port + 6}`, '--http', http(3), '--node-id', 'k3', '--interval-ms', '200', '--log-level', 'silent', '--key-file', join(dir, 'k3'), '--join', `127.0.0.1:${port}`], { stdio: 'ignore' }));
+    const until = Date.now() + 5_000;
+    while (((await stats(0)).dropped['envelope:decrypt-failed'] ?? 0) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(((await stats(0)).dropped['envelope:decrypt-failed'] ?? 0) > 0, 'the old-key agent was refused');
+    assert.equal((await stats(0)).liveMembers, 3);
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -11,10 +11,10 @@ const why = unavailable();
 const beds: TestBed[] = [];
 after(() => beds.forEach((b) => b.close()));
 
-async function bootBed(n: number): Promise<TestBed> {
+async function bootBed(n: number, args: Record<string, unknown> = {}): Promise<TestBed> {
   const bed = new TestBed(n);
   beds.push(bed);
-  for (let i = 0; i < n; i++) bed.start(i, { metadata: { host: `h${i}` } });
+  for (let i = 0; i < n; i++) bed.start(i, { metadata: { host: `h${i}` }, ...args });
   await waitFor(() => bed.procs.every((p) => p!.has((e) => e.event === 'ready')), 15_000, 'nodes ready');
   await waitFor(() => bed.procs.every((p) => new Set(p!.events.filter((e) => e.event === 'live').map((e) => e.id)).size >= n - 1), 15_000, 'all see all');
   return bed;
@@ -84,5 +84,38 @@ test('restart on a real host: a new generation, live everywhere with fresh metad
     const h2 = (await bed.procs[i]!.query('state')).state!.live.filter((m) => m.id === 'h2');
     assert.deepEqual(h2.map((m) => [m.generation, m.metadata]), [[gen, { host: 'h2', boot: 'second' }]]);
   }
+  bed.close();
+});
+
+test('key rotation across real hosts under 10% loss: [old] -> [old, new] -> [new, old] -> [new] drops no packet', { skip: why ?? false }, async () => {
+  const oldKey = 'f6'.repeat(16); // AES-128
+  const newKey = '17'.repeat(32); // AES-256
+  const bed = await bootBed(4, { keys: [oldKey] });
+  const t0 = Date.now();
+  for (let i = 0; i < 4; i++) bed.loss(i, 10);
+  for (const ring of [[oldKey, newKey], [newKey, oldKey], [newKey]]) {
+    for (const p of bed.procs) {
+      p!.command({ cmd: 'keys', keys: ring });
+      await new Promise((r) => setTimeout(r, 300)); // rolling, host by host, with gossip in between
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  bed.procs[1]!.command({ cmd: 'set', key: 'after', value: 'rotation' });
+  await waitFor(
+    async () => (await Promise.all(bed.procs.map(async (p) => (await p!.query('state')).state!.live.find((m) => m.id === 'h1')?.metadata['after']))).every((v) => v === 'rotation'),
+    10_000,
+    'an update after the rotation reaches every host',
+  );
+  for (const p of bed.procs) {
+    const s = (await p!.query('stats')).stats!;
+    assert.equal(s.dropped['envelope:decrypt-failed'] ?? 0, 0, `${p!.id}: ${JSON.stringify(s.dropped)}`);
+    assert.ok(!p!.has((e) => e.event === 'dead' && e.at >= t0), `${p!.id} saw no false death`);
+  }
+  // The old key no longer opens anything: a host restarted with only the old key is refused.
+  bed.procs[3]!.kill('SIGKILL');
+  const stale = bed.start(3, { metadata: { host: 'h3' }, keys: [oldKey] });
+  await waitFor(() => stale.has((e) => e.event === 'ready'), 10_000, 'old-key host ready');
+  await waitFor(async () => ((await bed.procs[0]!.query('stats')).stats!.dropped['envelope:decrypt-failed'] ?? 0) > 0, 10_000, 'old-key packets refused');
+  assert.ok(!(await stale.query('state')).state!.live.some((m) => m.id === 'h0'), 'the old-key host learned nothing');
   bed.close();
 });

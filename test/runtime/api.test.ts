@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { ConfigError, createScuttlebutt, defaultLanConfig, type MembershipEvent } from '../../src/index.js';
+import { ConfigError, createScuttlebutt, defaultLanConfig, PROTOCOL_VERSION, type MembershipEvent } from '../../src/index.js';
 import { EnvelopeError, open, seal } from '../../src/transport/envelope.js';
 import { freePorts } from './procs.js';
 
@@ -107,6 +107,6 @@ test('envelope: compression only when it helps, every key size, keyring rotation
   assert.equal(reason(() => open(fromNew, opts([]))), 'encrypted-rejected');
   assert.equal(reason(() => open(Uint8Array.of(0x53, 0x42, 9, 0), opts([]))), 'bad-version');
   // A decompression bomb: 1 MB of zeros in a small packet is refused, not inflated.
-  const bomb = Uint8Array.of(0x53, 0x42, 1, 1, ...deflateRawSync(new Uint8Array(1_000_000)));
+  const bomb = Uint8Array.of(0x53, 0x42, PROTOCOL_VERSION, 1, ...deflateRawSync(new Uint8Array(1_000_000)));
   assert.equal(reason(() => open(bomb, opts([]))), 'decompress-failed');
 });
