@@ -1036,22 +1036,25 @@ export class ScuttlebuttCore {
 
   /** Precomputes when phi will cross the threshold, so a tick checks each member with one comparison. */
   private updateDeadline(s: number): void {
-    const t = this.table;
-    const n = t.fdCount[s] as number;
-    const mean = (t.fdSum[s] as number) / n;
-    const std = Math.max(Math.sqrt(Math.max(0, (t.fdSumSq[s] as number) / n - mean * mean)), this.minStdMs);
-    t.deadline[s] = (t.heartbeatBirth[s] as number) + (t.lagMax[s] as number) + mean + this.pauseMs + std * this.sigma;
+    this.table.deadline[s] = this.silenceExpectedUntil(s) + this.periodStd(s) * this.sigma;
   }
 
   /** Current phi of a member (for diagnostics; conviction uses the precomputed deadline). */
   phiOf(nodeId: string, now: number): number | undefined {
     const s = this.slotOfId(nodeId);
     if (s <= SELF) return undefined;
-    const fd = this.config.failureDetector;
+    return -lnNormalUpperTail((now - this.silenceExpectedUntil(s)) / this.periodStd(s)) / Math.LN10;
+  }
+
+  /** Where phi's normal is centred: the last heartbeat's birth, plus the lag allowance, the mean period and the acceptable pause. */
+  private silenceExpectedUntil(s: number): number {
     const t = this.table;
-    const std = Math.max(t.intervalStd(s), fd.minStdDeviationMs);
-    const y = (now - (t.heartbeatBirth[s] as number) - (t.lagMax[s] as number) - t.intervalMean(s) - fd.acceptableHeartbeatPauseMs) / std;
-    return -lnNormalUpperTail(y) / Math.LN10;
+    return (t.heartbeatBirth[s] as number) + (t.lagMax[s] as number) + t.intervalMean(s) + this.pauseMs;
+  }
+
+  /** The period's standard deviation, floored at the configured minimum. */
+  private periodStd(s: number): number {
+    return Math.max(this.table.intervalStd(s), this.minStdMs);
   }
 
   /**

@@ -278,10 +278,15 @@ export class SimCluster {
       if (to === undefined) continue;
       const delay = this.network.transmit(from, to);
       if (delay < 0) continue;
-      this.schedule({ time: this.now + delay, seq: 0, kind: 'deliver', node: to, from, message: o.message, epoch: this.epochs[to] as number });
+      this.deliverAfter(delay, from, to, o.message);
       const again = this.network.duplicateDelay();
-      if (again >= 0) this.schedule({ time: this.now + again, seq: 0, kind: 'deliver', node: to, from, message: o.message, epoch: this.epochs[to] as number });
+      if (again >= 0) this.deliverAfter(again, from, to, o.message);
     }
+  }
+
+  /** A message arriving at `to` after `delay` ms, unless `to` restarts meanwhile (its epoch moves on). */
+  private deliverAfter(delay: number, from: number, to: number, message: Message): void {
+    this.schedule({ time: this.now + delay, seq: 0, kind: 'deliver', node: to, from, message, epoch: this.epochs[to] as number });
   }
 
   private emit(i: number, core: ScuttlebuttCore): void {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { waitFor } from '../runtime/procs.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
@@ -82,9 +83,7 @@ test('SIGHUP re-reads --key-file: a three-step rotation drops no packet, and a b
       procs.push(spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore' }));
     }
     const allLive = async (): Promise<boolean> => (await Promise.all([0, 1, 2].map((i) => stats(i).catch(() => ({ liveMembers: 0 }))))).every((s) => s.liveMembers === 3);
-    const deadline = Date.now() + 10_000;
-    while (!(await allLive()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    assert.ok(await allLive(), 'three agents see three');
+    await waitFor(allLive, 10_000, 'three agents see three');
 
     await hupAll([oldKey, newKey]);
     await hupAll([newKey, oldKey]);
@@ -98,9 +97,7 @@ test('SIGHUP re-reads --key-file: a three-step rotation drops no packet, and a b
     // The old key is gone for real: an agent holding only it is refused, and counted.
     writeFileSync(join(dir, 'k3'), `${oldKey}\n`);
     procs.push(spawn(process.execPath, [MAIN, 'agent', '--bind', `127.0.0.1:${port + 6}`, '--http', http(3), '--node-id', 'k3', '--interval-ms', '200', '--log-level', 'silent', '--key-file', join(dir, 'k3'), '--join', `127.0.0.1:${port}`], { stdio: 'ignore' }));
-    const until = Date.now() + 5_000;
-    while (((await stats(0)).dropped['envelope:decrypt-failed'] ?? 0) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-    assert.ok(((await stats(0)).dropped['envelope:decrypt-failed'] ?? 0) > 0, 'the old-key agent was refused');
+    await waitFor(async () => ((await stats(0)).dropped['envelope:decrypt-failed'] ?? 0) > 0, 5_000, 'the old-key agent refused');
     assert.equal((await stats(0)).liveMembers, 3);
   } finally {
     for (const p of procs) p.kill('SIGKILL');
