@@ -49,6 +49,24 @@ const REVIVAL_HEARTBEATS = 2;
 const REQUEST_SHARE = 0.5;
 const SELF = 0;
 const PEER_SET_CACHE = 1024;
+/**
+ * A new incarnation introduces itself directly to this many members, once, when it first learns the
+ * cluster. Up to this size a join is known everywhere one packet later; beyond it, the epidemic
+ * starts from this many nodes instead of one and saves about log_fanout(ANNOUNCE_MAX) hops.
+ */
+const ANNOUNCE_MAX = 64;
+/**
+ * One exchange of a round pulls (the peer answers with every heartbeat we lack); the others push:
+ * our digest gives the peer our heartbeats, and it answers only with keys, members, a request, or
+ * a heartbeat we are PUSH_GAP or more beats behind on. A reply that would only say "one beat
+ * newer" is most of the steady-state traffic (a packet and its header), and that beat arrives by
+ * the next round anyway; a gap of two means we are falling behind, which the failure detector
+ * pays for, so it is always answered. Measured (docs/benchmarks.md): −16 % loopback bytes at 50
+ * agents; simulated detection unchanged at 1,000 nodes, +0.2–0.4 s at 50–100. Without the gap rule
+ * (pure pushes) the heartbeat tail grows: 1,000 nodes detected in 10.7 s instead of 6.9.
+ */
+const PULLS_PER_ROUND = 1;
+const PUSH_GAP = 2;
 
 interface RemovedNode {
   heartbeat: number;
@@ -86,6 +104,8 @@ export class ScuttlebuttCore {
   private events: CoreEvent[] = [];
   private readonly rejected: Record<RejectReason, number>;
   private readonly sigma: number;
+  /** Ages in our digests stop at one gossip interval (see Digest.ageLimit). */
+  private readonly digestAgeLimit: number;
   private readonly minStdMs: number;
   private readonly pauseMs: number;
   private readonly stallThresholdMs: number;
@@ -113,6 +133,8 @@ export class ScuttlebuttCore {
   private agreement = 0;
   /** Something new arrived (a member, a key, a revival) since the last round: worth spreading now. */
   private news = false;
+  /** This incarnation has introduced itself to the members it first learned (see ANNOUNCE_MAX). */
+  private announced = false;
   private earliestDeadline = Infinity;
 
   constructor(config: CoreConfig, rng: Random, now: number, initialValues: Readonly<Record<string, string>> = {}) {
@@ -124,6 +146,7 @@ export class ScuttlebuttCore {
     this.byRef = new RefIndex(expected);
     this.byId = new RefIndex(expected);
     this.sigma = thresholdSigma(config.failureDetector.phiThreshold);
+    this.digestAgeLimit = Math.ceil(config.gossipIntervalMs / HEARTBEAT_AGE_UNIT_MS);
     this.minStdMs = config.failureDetector.minStdDeviationMs;
     this.pauseMs = config.failureDetector.acceptableHeartbeatPauseMs;
     this.stallThresholdMs = Math.max(2 * config.gossipIntervalMs, config.gossipIntervalMs + 2000);
@@ -281,7 +304,7 @@ export class ScuttlebuttCore {
     const out: Outbound[] = [];
     let compact: Digest | null = null;
     let full: Digest | null = null;
-    for (const to of targets) {
+    for (const [k, to] of targets.entries()) {
       const peer = this.peerSets.get(to);
       let digest: Digest;
       const sameSet = peer ? peer.hash === this.setHash && peer.size === this.members : this.agreement >= 0.5;
@@ -290,7 +313,7 @@ export class ScuttlebuttCore {
       } else {
         digest = full ??= this.buildDigest(false, now);
       }
-      out.push({ to, message: { type: 'syn', clusterId: this.config.clusterId, setHash: this.setHash, setSize: this.members, digest } });
+      out.push({ to, message: { type: 'syn', clusterId: this.config.clusterId, setHash: this.setHash, setSize: this.members, digest, pull: k < PULLS_PER_ROUND } });
     }
     return out;
   }
@@ -428,9 +451,11 @@ export class ScuttlebuttCore {
     const t = this.table;
     const list = compact ? this.sortedMembers() : this.memberSlots();
     const n = list.length;
-    let budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, n) - digestHeaderSize(n, n);
+    const ageLimit = this.digestAgeLimit;
+    let budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, n) - digestHeaderSize(n, n, ageLimit);
+    const ageOf = (s: number): number => Math.min(ageLimit, this.ageOf(s, now));
     const entrySize = (s: number): number =>
-      digestEntrySize(compact, t.heartbeat[s] as number, this.ageOf(s, now), t.maxVersion[s] as number, t.gcVersion[s] as number);
+      digestEntrySize(compact, t.heartbeat[s] as number, ageOf(s), t.maxVersion[s] as number, t.gcVersion[s] as number);
     let total = 0;
     for (let i = 0; i < n && total <= budget; i++) total += entrySize(list[i] as number);
     let pick: Int32Array;
@@ -470,11 +495,11 @@ export class ScuttlebuttCore {
       const s = pick[i] as number;
       if (refs) refs[i] = t.refs[s] as number;
       heartbeats[i] = t.heartbeat[s] as number;
-      ages[i] = this.ageOf(s, now);
+      ages[i] = ageOf(s);
       maxVersions[i] = t.maxVersion[s] as number;
       gcVersions[i] = t.gcVersion[s] as number;
     }
-    return { mode: compact ? 'compact' : 'full', complete, offset, count: m, refs, heartbeats, ages, maxVersions, gcVersions, ...(buckets ? { buckets } : {}) };
+    return { mode: compact ? 'compact' : 'full', complete, offset, count: m, refs, heartbeats, ages, ageLimit, maxVersions, gcVersions, ...(buckets ? { buckets } : {}) };
   }
 
   /** Buckets for a summary: at least 16 members each on average, and the summary at most 1/32 of the budget. */
@@ -532,23 +557,42 @@ export class ScuttlebuttCore {
     switch (message.type) {
       case 'syn':
         this.notePeerSet(from, message.setHash, message.setSize);
-        return this.onSyn(from, message.digest, now);
+        return this.onSyn(from, message.digest, message.pull, now);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
         this.applyDelta(message.delta, now, message.setHash === this.setHash && message.setSize === this.members);
         const delta = this.answerRequest(message.request, now);
-        if (delta.nodes.length === 0 && delta.bumps.count === 0) return [];
-        return [{ to: from, message: { type: 'ack', clusterId: this.config.clusterId, delta } }];
+        const out = this.announce(from, now);
+        if (delta.nodes.length > 0 || delta.bumps.count > 0) out.push({ to: from, message: { type: 'ack', clusterId: this.config.clusterId, delta } });
+        return out;
       }
       case 'ack':
         this.applyDelta(message.delta, now, false);
-        return [];
+        return this.announce(from, now);
       case 'leave':
         this.onLeave(message.identity, now);
         return [];
       case 'wrongCluster':
         return [];
     }
+  }
+
+  /**
+   * Once per incarnation, as soon as a delta has taught this node members besides its sender: an
+   * unsolicited ACK introducing itself to up to ANNOUNCE_MAX of them. A joiner learns the cluster
+   * from its seed in one reply, but the cluster learns the joiner only hop by hop; the sender is
+   * skipped, it already knows us.
+   */
+  private announce(from: string, now: number): Outbound[] {
+    if (this.announced || this.liveOthers < 2) return [];
+    this.announced = true;
+    const t = this.table;
+    const targets: number[] = [];
+    for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE && (t.identities[s] as NodeIdentity).address !== from) targets.push(s);
+    shuffle(targets, this.rng);
+    targets.length = Math.min(targets.length, ANNOUNCE_MAX);
+    const delta = this.packDelta([SELF], 0, [], [], null, this.config.payloadBudget - 1 - stringSize(this.config.clusterId), now);
+    return targets.map((s) => ({ to: (t.identities[s] as NodeIdentity).address, message: { type: 'ack', clusterId: this.config.clusterId, delta } }));
   }
 
   private notePeerSet(from: string, hash: number, size: number): void {
@@ -559,7 +603,7 @@ export class ScuttlebuttCore {
     this.agreement += (hit - this.agreement) * 0.1;
   }
 
-  private onSyn(from: string, digest: Digest, now: number): Outbound[] {
+  private onSyn(from: string, digest: Digest, pull: boolean, now: number): Outbound[] {
     const t = this.table;
     const compact = digest.mode === 'compact';
     const reply = (request: Digest, delta: Delta): Outbound[] => [
@@ -584,6 +628,7 @@ export class ScuttlebuttCore {
     const candidates: DeltaCandidate[] = [];
     // Bumps name slots; with a compact digest (same membership on both sides) they go out as positions.
     const bumpSlots: number[] = [];
+    let bumpGap = 0;
     const heartbeats = digest.heartbeats;
     const ages = digest.ages;
     const maxVersions = digest.maxVersions;
@@ -615,9 +660,10 @@ export class ScuttlebuttCore {
       const theirHb = heartbeats[i] as number;
       const myHb = myHeartbeats[s] as number;
       if (theirHb > myHb) {
-        if (s !== SELF) this.heartbeatIncreased(s, theirHb, ages[i] as number, now);
+        if (s !== SELF) this.heartbeatIncreased(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
       } else if (myHb > theirHb) {
         bumpSlots.push(order ? offset + i : s);
+        if (myHb - theirHb > bumpGap) bumpGap = myHb - theirHb;
       }
       const theirMax = maxVersions[i] as number;
       const theirGc = gcVersions[i] as number;
@@ -653,6 +699,8 @@ export class ScuttlebuttCore {
     const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members);
     const req = this.buildRequest(request, requestRefs, Math.floor(budget * REQUEST_SHARE), now);
     candidates.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
+    // A push wants no reply that would carry heartbeats alone.
+    if (!pull && bumpGap < PUSH_GAP && req.count === 0 && neverSeen.length === 0 && candidates.length === 0) return [];
     const delta = this.packDelta(neverSeen, neverSeenStart, candidates, bumpSlots, order, budget - reqSize(req), now);
     return reply(req, delta);
   }
@@ -667,7 +715,7 @@ export class ScuttlebuttCore {
     const sizeOf = (s: number): number =>
       s < 0 ? digestEntrySize(false, 0, 0, 0, 0) : digestEntrySize(false, t.heartbeat[s] as number, this.ageOf(s, now), t.maxVersion[s] as number, t.gcVersion[s] as number);
     const fit = (room: number): number => {
-      let used = digestHeaderSize(0, slots.length);
+      let used = digestHeaderSize(0, slots.length, 0);
       for (let k = 0; k < slots.length; k++) {
         const size = sizeOf(slots[k] as number);
         if (used + size > room) return k;
@@ -689,6 +737,7 @@ export class ScuttlebuttCore {
       refs: new Float64Array(n),
       heartbeats: new Float64Array(n),
       ages: new Float64Array(n),
+      ageLimit: 0,
       maxVersions: new Float64Array(n),
       gcVersions: new Float64Array(n),
       ...(buckets ? { buckets } : {}),
@@ -722,7 +771,7 @@ export class ScuttlebuttCore {
         if (t.status[s] === LIVE) unknown.push(s);
         continue;
       }
-      if (s !== SELF) this.observeHeartbeat(s, hb, request.ages[i] as number, now);
+      if (s !== SELF) this.observeHeartbeat(s, hb, request.ages[i] as number, now, ageBounded(request, i));
       const theirMax = request.maxVersions[i] as number;
       const theirGc = request.gcVersions[i] as number;
       const mine = t.maxVersion[s] as number;
@@ -998,26 +1047,34 @@ export class ScuttlebuttCore {
   // ------------------------------------------------------------------ failure detection
 
   /** Heartbeat evidence for a slot: if it is news, record it, maybe revive. */
-  private observeHeartbeat(s: number, heartbeat: number, age: number, now: number): void {
-    if (heartbeat > (this.table.heartbeat[s] as number)) this.heartbeatIncreased(s, heartbeat, age, now);
+  private observeHeartbeat(s: number, heartbeat: number, age: number, now: number, ageIsBound = false): void {
+    if (heartbeat > (this.table.heartbeat[s] as number)) this.heartbeatIncreased(s, heartbeat, age, now, ageIsBound);
   }
 
   /**
    * A newer heartbeat of slot s, born `age` units ago. Silence is counted from the heartbeat's
    * birth, so every observer anchors on the same instant; the conviction deadline is that birth,
    * plus the phi timeout of the owner's rhythm, plus the lag allowance for gossip.
+   *
+   * `ageIsBound`: the sender only said "at least `age` old" (a digest's age limit). The owner's
+   * rhythm then places the birth (previous birth + beats × mean period): exact for a steady owner.
+   * After a pause the rhythm guesses too early, so the guess is held within one period of what
+   * the lag allowance reaches back: the allowance grows by a period at most, not by the pause.
+   * Such a birth is no interval sample (the rhythm would only be measuring itself).
    */
-  private heartbeatIncreased(s: number, heartbeat: number, age: number, now: number): void {
+  private heartbeatIncreased(s: number, heartbeat: number, age: number, now: number, ageIsBound = false): void {
     const t = this.table;
     const beats = heartbeat - (t.heartbeat[s] as number);
     t.heartbeat[s] = heartbeat;
     const prevBirth = t.heartbeatBirth[s] as number;
+    let claimed = birthOf(age, now);
+    if (ageIsBound) claimed = Math.min(claimed, Math.max(prevBirth + beats * t.intervalMean(s), now - (t.lagMax[s] as number) - t.intervalMean(s)));
     // A newer heartbeat cannot be older than the previous one, nor born in our future.
-    const birth = Math.min(now, Math.max(prevBirth, birthOf(age, now)));
+    const birth = Math.min(now, Math.max(prevBirth, claimed));
     if (t.status[s] === LIVE) {
       // Phi models the owner's own rhythm: birth to birth, shared among heartbeats we never heard.
       // How late gossip brings a heartbeat is a separate, bounded quantity: the lag allowance.
-      t.addInterval(s, (birth - prevBirth) / beats);
+      if (!ageIsBound) t.addInterval(s, (birth - prevBirth) / beats);
       t.noteLag(s, now - birth);
       t.heartbeatBirth[s] = birth;
       this.updateDeadline(s);
@@ -1161,7 +1218,7 @@ export class ScuttlebuttCore {
 }
 
 function reqSize(d: Digest): number {
-  let n = digestHeaderSize(0, d.count);
+  let n = digestHeaderSize(0, d.count, d.ageLimit);
   for (let i = 0; i < d.count; i++) {
     n += digestEntrySize(false, d.heartbeats[i] as number, d.ages[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
   }
@@ -1170,6 +1227,11 @@ function reqSize(d: Digest): number {
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+/** True when entry i of `d` gives only a lower bound on the heartbeat's age (see Digest.ageLimit). */
+function ageBounded(d: Digest, i: number): boolean {
+  return d.ageLimit > 0 && (d.ages[i] as number) >= d.ageLimit;
 }
 
 /** A heartbeat's birth on our clock, from the age it carried. */

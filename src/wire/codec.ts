@@ -15,11 +15,13 @@ export type { DecodeErrorReason } from './errors.js';
 
 export const MAGIC_0 = 0x53; // 'S'
 export const MAGIC_1 = 0x42; // 'B'
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */
 export const ENVELOPE_HEADER_BYTES = 4;
 
 const TYPE_CODES = { syn: 1, synAck: 2, ack: 3, wrongCluster: 4, leave: 5 } as const;
+/** A SYN that does not pull (SynMessage.pull false) has its own type code: no byte added for the flag. */
+const PUSH_SYN_CODE = 6;
 const DIGEST_COMPACT = 1;
 const DIGEST_COMPLETE = 2;
 const DIGEST_BUCKETS = 4;
@@ -43,9 +45,9 @@ export function identitySize(identity: NodeIdentity): number {
   return stringSize(identity.id) + varintSize(identity.generation) + stringSize(identity.address);
 }
 
-/** Fixed part of a digest: flags, offset, count. */
-export function digestHeaderSize(offset: number, count: number): number {
-  return 1 + varintSize(offset) + varintSize(count);
+/** Fixed part of a digest: flags, offset, count, age limit. */
+export function digestHeaderSize(offset: number, count: number, ageLimit: number): number {
+  return 1 + varintSize(offset) + varintSize(count) + varintSize(ageLimit);
 }
 
 export function digestEntrySize(compact: boolean, heartbeat: number, age: number, maxVersion: number, gcVersion: number): number {
@@ -58,7 +60,7 @@ export function bucketsSize(count: number): number {
 }
 
 export function digestSize(d: Digest): number {
-  let n = digestHeaderSize(d.offset, d.count) + (d.buckets ? bucketsSize(d.buckets.length) : 0);
+  let n = digestHeaderSize(d.offset, d.count, d.ageLimit) + (d.buckets ? bucketsSize(d.buckets.length) : 0);
   const compact = d.mode === 'compact';
   for (let i = 0; i < d.count; i++) {
     n += digestEntrySize(compact, d.heartbeats[i] as number, d.ages[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
@@ -155,6 +157,7 @@ function writeDigest(w: Writer, d: Digest): void {
   w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0) | (d.buckets ? DIGEST_BUCKETS : 0));
   w.varint(d.offset);
   w.varint(d.count);
+  w.varint(d.ageLimit);
   // Column by column, not entry by entry: each column's values look alike (versions mostly equal,
   // heartbeats close), which DEFLATE exploits far better than interleaved entries (15 % off a
   // compressed 50-member SYN, measured on captured traffic). Sizes are the same either way.
@@ -209,7 +212,7 @@ function writeVarints(w: Writer, column: Float64Array, count: number): void {
 /** Encodes a message body (no envelope header). */
 export function encodeMessage(m: Message): Uint8Array {
   const w = new Writer(messageSize(m));
-  w.u8(TYPE_CODES[m.type]);
+  w.u8(m.type === 'syn' && !m.pull ? PUSH_SYN_CODE : TYPE_CODES[m.type]);
   switch (m.type) {
     case 'syn':
       w.string(m.clusterId);
@@ -259,13 +262,15 @@ function readDigest(r: Reader): Digest {
   const offset = r.varint('digest offset');
   if (!compact && offset !== 0) throw new DecodeError('bad-value', 'full digest with a non-zero offset');
   const count = r.count('digest entries', compact ? MIN_COMPACT_ENTRY : MIN_FULL_ENTRY);
+  const ageLimit = r.varint('digest age limit');
   const refs = compact ? null : new Float64Array(count);
   if (refs) for (let i = 0; i < count; i++) refs[i] = r.ref('digest ref');
   const heartbeats = readVarints(r, count, 'digest heartbeat');
   const ages = readVarints(r, count, 'digest heartbeat age');
+  if (ageLimit > 0 && ages.some((a) => a > ageLimit)) throw new DecodeError('bad-value', `a digest age above its limit ${ageLimit}`);
   const maxVersions = readVarints(r, count, 'digest max version');
   const gcVersions = readVarints(r, count, 'digest gc version');
-  const digest = { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, ages, maxVersions, gcVersions } as const;
+  const digest = { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, ages, ageLimit, maxVersions, gcVersions } as const;
   if (!(flags & DIGEST_BUCKETS)) return digest;
   const n = r.count('digest buckets', REF_BYTES);
   if (n === 0 || n > MAX_BUCKETS || (n & (n - 1)) !== 0) throw new DecodeError('bad-value', `${n} digest buckets (a power of two up to ${MAX_BUCKETS})`);
@@ -334,11 +339,12 @@ export function decodeMessage(body: Uint8Array): Message {
   const code = r.u8('message type');
   let m: Message;
   switch (code) {
-    case TYPE_CODES.syn: {
+    case TYPE_CODES.syn:
+    case PUSH_SYN_CODE: {
       const clusterId = r.string('cluster id');
       const setHash = r.ref('set hash');
       const setSize = r.varint('set size');
-      m = { type: 'syn', clusterId, setHash, setSize, digest: readDigest(r) };
+      m = { type: 'syn', clusterId, setHash, setSize, digest: readDigest(r), pull: code === TYPE_CODES.syn };
       break;
     }
     case TYPE_CODES.synAck: {

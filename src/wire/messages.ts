@@ -36,6 +36,13 @@ export interface Digest {
   readonly heartbeats: Float64Array;
   /** How long ago each heartbeat was produced by its owner, in HEARTBEAT_AGE_UNIT_MS units (see HEARTBEAT_AGE_UNIT_MS). */
   readonly ages: Float64Array;
+  /**
+   * 0: every age is exact. Otherwise no age exceeds it, and an age equal to it means "this old or
+   * older". A heartbeat a gossip interval old is rarely news to anyone, and its exact age is
+   * half the bytes of a compressed digest (ages are the one column that looks random); a receiver
+   * that does find it new places its birth by the owner's rhythm instead (see core).
+   */
+  readonly ageLimit: number;
   readonly maxVersions: Float64Array;
   readonly gcVersions: Float64Array;
   /**
@@ -121,6 +128,13 @@ export interface SynMessage {
   readonly setHash: number;
   readonly setSize: number;
   readonly digest: Digest;
+  /**
+   * true: answer with every heartbeat the sender lacks, even when that is all (push-pull).
+   * false, a push: answer only when there is more to say than "these heartbeats are one beat
+   * newer" (keys or members the sender lacks, a request, or a heartbeat it is two or more beats
+   * behind on). Of a round's exchanges one pulls, the others push: see core.
+   */
+  readonly pull: boolean;
 }
 
 /** Answers a SYN: what the responder wants (a full-mode digest of its own, for those nodes only) and what the initiator lacks. */

@@ -4,7 +4,7 @@ import { ScuttlebuttCore } from '../../src/core/core.js';
 import { identityRef } from '../../src/core/identity.js';
 import { seededRandom } from '../../src/core/random.js';
 import { NO_BUMPS } from '../../src/wire/codec.js';
-import type { AckMessage, NodeDelta } from '../../src/wire/messages.js';
+import type { AckMessage, Digest, NodeDelta, SynMessage } from '../../src/wire/messages.js';
 import { coreConfig, MiniCluster } from './mini-cluster.js';
 
 const addr = (i: number): string => `10.0.0.${i}:9111`;
@@ -30,6 +30,75 @@ test('a SYN with another cluster id gets a wrong-cluster reply and changes nothi
   assert.deepEqual(replies, [{ to: other.self.address, message: { type: 'wrongCluster', clusterId: 'test' } }]);
   assert.equal(core.snapshot().live.length, 1);
   assert.equal(other.receive(core.self.address, replies[0]!.message, 1001).length, 0);
+});
+
+test('a joiner introduces itself to every member it learns from its seed, once, one packet each', () => {
+  const c = cluster(5);
+  const joiner = new ScuttlebuttCore(coreConfig(6), seededRandom(6), c.now, { role: 'r6' });
+  joiner.setSeeds([addr(1)]);
+  const [syn] = joiner.tick(c.now);
+  assert.equal(syn?.to, addr(1));
+  const [synAck] = c.nodes.get(addr(1))!.receive(joiner.self.address, syn.message, c.now);
+  assert.equal(synAck?.message.type, 'synAck');
+  const out = joiner.receive(addr(1), synAck.message, c.now);
+  const announced = out.filter((o) => o.to !== addr(1));
+  assert.deepEqual(announced.map((o) => o.to).sort(), [addr(2), addr(3), addr(4), addr(5)]);
+  for (const o of announced) {
+    assert.equal(o.message.type, 'ack');
+    const member = c.nodes.get(o.to)!;
+    assert.deepEqual(member.receive(joiner.self.address, o.message, c.now), []);
+    const view = member.snapshot().live.find((v) => v.node.id === 'n6');
+    assert.deepEqual(view?.values, { role: 'r6' }, `${member.self.id} knows the joiner after one packet`);
+  }
+  // Only once per incarnation: the next exchange brings no more introductions.
+  const next = joiner.gossip(c.now + 10)[0]!;
+  const [again] = c.nodes.get(next.to)!.receive(joiner.self.address, next.message, c.now + 10);
+  assert.ok(again);
+  assert.ok(joiner.receive(next.to, again.message, c.now + 10).every((o) => o.to === next.to));
+});
+
+test('a push is answered only when there is more than a one-beat-newer heartbeat to say; a pull always is', () => {
+  const c = cluster(5);
+  const responder = c.nodes.get(addr(2))!;
+  // The responder's own compact digest, sent back to it as if from n1: the two views are equal.
+  const own = responder.gossip(c.now)[0]!.message as SynMessage;
+  const withHeartbeat = (pos: number, delta: number, pull: boolean): SynMessage => {
+    const heartbeats = Float64Array.from(own.digest.heartbeats);
+    heartbeats[pos] = (heartbeats[pos] as number) + delta;
+    return { ...own, pull, digest: { ...own.digest, heartbeats } as Digest };
+  };
+  const reply = (m: SynMessage) => responder.receive(addr(1), m, c.now);
+  assert.deepEqual(reply(withHeartbeat(0, 0, false)), [], 'same view, push: no reply');
+  assert.deepEqual(reply(withHeartbeat(0, -1, false)), [], 'one beat behind, push: no reply');
+  for (const [delta, pull] of [[-2, false], [-1, true]] as const) {
+    const [r] = reply(withHeartbeat(0, delta, pull));
+    assert.equal(r?.message.type, 'synAck', `${-delta} behind, pull ${pull}`);
+    assert.equal(r.message.type === 'synAck' && r.message.delta.bumps.count, 1);
+  }
+});
+
+test('a heartbeat whose age is only bounded is placed by the owner\'s rhythm, within one period of the lag allowance', () => {
+  const a = new ScuttlebuttCore(coreConfig(1), seededRandom(1), 0);
+  const b = new ScuttlebuttCore(coreConfig(2), seededRandom(2), 0);
+  b.setSeeds([a.self.address]);
+  // b joins a and sends a heartbeat a second for ten seconds: a learns its rhythm from exact ages.
+  for (let t = 0; t <= 10_000; t += 1000) {
+    for (const o of b.tick(t)) for (const r of a.receive(b.self.address, o.message, t)) for (const back of b.receive(a.self.address, r.message, t)) a.receive(b.self.address, back.message, t);
+  }
+  const heartbeat = a.member(b.self)!.heartbeat;
+  const gossiped = (hb: number, ages: number): SynMessage => ({
+    type: 'syn', clusterId: 'test', setHash: 0, setSize: 0, pull: false,
+    digest: { mode: 'full', complete: false, offset: 0, count: 1, refs: Float64Array.of(identityRef(b.self)), heartbeats: Float64Array.of(hb), ages: Float64Array.of(ages), ageLimit: 20, maxVersions: Float64Array.of(a.member(b.self)!.maxVersion), gcVersions: Float64Array.of(0) },
+  });
+  // At 12.5 s a third node says "heartbeat +1, at least a second old": the rhythm says born at 11 s.
+  a.receive('10.0.0.9:9111', gossiped(heartbeat + 1, 20), 12_500);
+  assert.equal(a.member(b.self)!.detector!.lagAllowanceMs, 1500, 'lag measured from the rhythm birth (11 s), not from 12.5 s − 1 s');
+  // The owner paused and the next heartbeat comes 20 s late: the rhythm guesses far too early (12 s),
+  // but the lag allowance grows by one period at most (not to 20 s), and the node stays live.
+  a.receive('10.0.0.9:9111', gossiped(heartbeat + 2, 20), 32_500);
+  a.detect(32_600);
+  assert.equal(a.member(b.self)!.status, 'live');
+  assert.ok(a.member(b.self)!.detector!.lagAllowanceMs <= 2500, `lag allowance ${a.member(b.self)!.detector!.lagAllowanceMs}`);
 });
 
 test('graceful leave: every peer reached marks the node dead at once, and it never comes back', () => {

@@ -13,8 +13,8 @@ const column = (n: number, arb: fc.Arbitrary<number>) => fc.array(arb, { minLeng
 
 export const digest = (mode?: 'full' | 'compact'): fc.Arbitrary<Digest> =>
   fc
-    .record({ compact: mode ? fc.constant(mode === 'compact') : fc.boolean(), complete: fc.boolean(), offset: fc.nat(1000), n: fc.nat(20) })
-    .chain(({ compact, complete, offset, n }) =>
+    .record({ compact: mode ? fc.constant(mode === 'compact') : fc.boolean(), complete: fc.boolean(), offset: fc.nat(1000), n: fc.nat(20), ageLimit: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 200 })) })
+    .chain(({ compact, complete, offset, n, ageLimit }) =>
       fc.record({
         mode: fc.constant(compact ? ('compact' as const) : ('full' as const)),
         complete: fc.constant(complete),
@@ -22,7 +22,8 @@ export const digest = (mode?: 'full' | 'compact'): fc.Arbitrary<Digest> =>
         count: fc.constant(n),
         refs: compact ? fc.constant(null) : column(n, ref),
         heartbeats: column(n, varint),
-        ages: column(n, fc.nat(5000)),
+        ages: column(n, fc.nat(ageLimit > 0 ? ageLimit : 5000)),
+        ageLimit: fc.constant(ageLimit),
         maxVersions: column(n, u32),
         gcVersions: column(n, u32),
       }),
@@ -60,7 +61,7 @@ const delta: fc.Arbitrary<Delta> = fc.record({ nodes: fc.array(nodeDelta, { maxL
 const clusterId = text;
 
 export const message: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ type: fc.constant('syn' as const), clusterId, setHash: ref, setSize: fc.nat(100_000), digest: digest() }),
+  fc.record({ type: fc.constant('syn' as const), clusterId, setHash: ref, setSize: fc.nat(100_000), digest: digest(), pull: fc.boolean() }),
   fc.record({ type: fc.constant('synAck' as const), clusterId, setHash: ref, setSize: fc.nat(100_000), request: digest('full'), delta }),
   fc.record({ type: fc.constant('ack' as const), clusterId, delta }),
   fc.record({ type: fc.constant('wrongCluster' as const), clusterId }),
