@@ -106,6 +106,8 @@ export class ScuttlebuttCore {
   private readonly sigma: number;
   /** Ages in our digests stop at one gossip interval (see Digest.ageLimit). */
   private readonly digestAgeLimit: number;
+  /** Bytes left for the delta of an ACK: the budget less its type byte and cluster id. */
+  private readonly ackDeltaBudget: number;
   private readonly minStdMs: number;
   private readonly pauseMs: number;
   private readonly stallThresholdMs: number;
@@ -147,6 +149,7 @@ export class ScuttlebuttCore {
     this.byId = new RefIndex(expected);
     this.sigma = thresholdSigma(config.failureDetector.phiThreshold);
     this.digestAgeLimit = Math.ceil(config.gossipIntervalMs / HEARTBEAT_AGE_UNIT_MS);
+    this.ackDeltaBudget = config.payloadBudget - 1 - stringSize(config.clusterId);
     this.minStdMs = config.failureDetector.minStdDeviationMs;
     this.pauseMs = config.failureDetector.acceptableHeartbeatPauseMs;
     this.stallThresholdMs = Math.max(2 * config.gossipIntervalMs, config.gossipIntervalMs + 2000);
@@ -591,7 +594,7 @@ export class ScuttlebuttCore {
     for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE && (t.identities[s] as NodeIdentity).address !== from) targets.push(s);
     shuffle(targets, this.rng);
     targets.length = Math.min(targets.length, ANNOUNCE_MAX);
-    const delta = this.packDelta([SELF], 0, [], [], null, this.config.payloadBudget - 1 - stringSize(this.config.clusterId), now);
+    const delta = this.packDelta([SELF], 0, [], [], null, this.ackDeltaBudget, now);
     return targets.map((s) => ({ to: (t.identities[s] as NodeIdentity).address, message: { type: 'ack', clusterId: this.config.clusterId, delta } }));
   }
 
@@ -784,7 +787,7 @@ export class ScuttlebuttCore {
     // A request cut short with a summary: the responder may lack members it could not list.
     if (request.buckets && !request.complete) this.membersOfDifferingBuckets(request.buckets, epoch, unknown);
     stale.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
-    return this.packDelta(unknown, 0, stale, bumps, null, this.config.payloadBudget - 1 - stringSize(this.config.clusterId), now);
+    return this.packDelta(unknown, 0, stale, bumps, null, this.ackDeltaBudget, now);
   }
 
   /**
@@ -1068,7 +1071,10 @@ export class ScuttlebuttCore {
     t.heartbeat[s] = heartbeat;
     const prevBirth = t.heartbeatBirth[s] as number;
     let claimed = birthOf(age, now);
-    if (ageIsBound) claimed = Math.min(claimed, Math.max(prevBirth + beats * t.intervalMean(s), now - (t.lagMax[s] as number) - t.intervalMean(s)));
+    if (ageIsBound) {
+      const period = t.intervalMean(s);
+      claimed = Math.min(claimed, Math.max(prevBirth + beats * period, now - (t.lagMax[s] as number) - period));
+    }
     // A newer heartbeat cannot be older than the previous one, nor born in our future.
     const birth = Math.min(now, Math.max(prevBirth, claimed));
     if (t.status[s] === LIVE) {
