@@ -137,7 +137,10 @@ export class ScuttlebuttCore {
   private news = false;
   /** This incarnation has introduced itself to the members it first learned (see ANNOUNCE_MAX). */
   private announced = false;
+  /** A lower bound on every live member's deadline (updateDeadline lowers it, detect() recomputes it). */
   private earliestDeadline = Infinity;
+  /** When the earliest dead member's grace period ends. */
+  private nextRemoval = Infinity;
 
   constructor(config: CoreConfig, rng: Random, now: number, initialValues: Readonly<Record<string, string>> = {}) {
     this.config = config;
@@ -161,7 +164,7 @@ export class ScuttlebuttCore {
     const slot = this.table.allocate(config.self, identityRef(config.self));
     if (slot !== SELF) throw new Error('self must take slot 0');
     this.indexMember(slot, config.self);
-    this.table.heartbeat[SELF] = 1;
+    this.table.heartbeat[SELF] = config.firstHeartbeat ?? 1;
     this.table.heartbeatBirth[SELF] = now;
     this.table.values[SELF] = new Map();
     for (const [key, value] of Object.entries(initialValues)) this.set(key, value, now);
@@ -277,10 +280,9 @@ export class ScuttlebuttCore {
   }
 
   /**
-   * The earliest conviction deadline seen by the last detect(), on the caller's clock (Infinity when
-   * none). Deadlines only move later as heartbeats arrive, so a harness that runs detect() at this
-   * instant convicts on time rather than at its next periodic check; a member admitted since is
-   * caught by that periodic check.
+   * The earliest conviction deadline, on the caller's clock (Infinity when none): a harness that
+   * runs detect() at this instant convicts on time rather than at its next periodic check. It may be
+   * early (a deadline that was earliest has moved later since), never late.
    */
   get nextDeadline(): number {
     return this.earliestDeadline;
@@ -345,22 +347,35 @@ export class ScuttlebuttCore {
     this.observeClock(now);
     const t = this.table;
     const grace = this.config.failureDetector.deadNodeGracePeriodMs;
+    // Nothing due: skip the scan of every member (four times a round, on every node).
+    if (now <= this.earliestDeadline && now < this.nextRemoval) return this.forgetExpired(now);
     const deaf = this.isDeaf(now);
     let next = Infinity;
+    let nextRemoval = Infinity;
     for (let s = 1; s < t.used; s++) {
       const st = t.status[s];
       if (st === LIVE) {
         const deadline = t.deadline[s] as number;
         if (now > deadline) {
           if (!deaf) this.convict(s, 'suspected', now);
+          else next = now; // excused for now: look again next time
         } else if (deadline < next) {
           next = deadline;
         }
-      } else if (st === DEAD && now - (this.deaths.get(s)?.since ?? now) >= grace) {
-        this.remove(s, now);
+      }
+      if (t.status[s] === DEAD) {
+        const due = (this.deaths.get(s)?.since ?? now) + grace;
+        if (due <= now) this.remove(s, now);
+        else if (due < nextRemoval) nextRemoval = due;
       }
     }
     this.earliestDeadline = next;
+    this.nextRemoval = nextRemoval;
+    this.forgetExpired(now);
+  }
+
+  /** Drops removal and retirement records past their time. */
+  private forgetExpired(now: number): void {
     for (const [ref, r] of this.removed) if (r.until <= now) this.removed.delete(ref);
     for (const [id, r] of this.retired) if (r.until <= now) this.retired.delete(id);
   }
@@ -459,41 +474,50 @@ export class ScuttlebuttCore {
     const ageOf = (s: number): number => Math.min(ageLimit, this.ageOf(s, now));
     const entrySize = (s: number): number =>
       digestEntrySize(compact, t.heartbeat[s] as number, ageOf(s), t.maxVersion[s] as number, t.gcVersion[s] as number);
+    // One pass fills the columns and sums the size: the whole digest fits in one packet up to several thousand members.
+    const heartbeats = new Float64Array(n);
+    const ages = new Float64Array(n);
+    const maxVersions = new Float64Array(n);
+    const gcVersions = new Float64Array(n);
     let total = 0;
-    for (let i = 0; i < n && total <= budget; i++) total += entrySize(list[i] as number);
-    let pick: Int32Array;
-    let offset = 0;
-    let buckets: Float64Array | undefined;
-    const complete = total <= budget;
-    if (complete) {
-      pick = list;
-    } else {
-      if (!compact) {
-        // A run cannot tell the peer which members we lack; a bucket summary can (see onSyn).
-        buckets = this.bucketSums(this.bucketCount());
-        budget -= bucketsSize(buckets.length);
-      }
-      const start = this.digestCursor % n;
-      const limit = compact ? n - start : n;
-      const chosen: number[] = [];
-      let used = 0;
-      for (let i = 0; i < limit; i++) {
-        const s = list[(start + i) % n] as number;
-        const size = entrySize(s);
-        if (used + size > budget) break;
-        used += size;
-        chosen.push(s);
-      }
-      pick = Int32Array.from(chosen);
-      offset = compact ? start : 0;
-      this.digestCursor = (start + chosen.length) % n;
+    for (let i = 0; i < n && total <= budget; i++) {
+      const s = list[i] as number;
+      const hb = t.heartbeat[s] as number;
+      const age = ageOf(s);
+      const max = t.maxVersion[s] as number;
+      const gc = t.gcVersion[s] as number;
+      heartbeats[i] = hb;
+      ages[i] = age;
+      maxVersions[i] = max;
+      gcVersions[i] = gc;
+      total += digestEntrySize(compact, hb, age, max, gc);
     }
+    if (total <= budget) {
+      const refs = compact ? null : Float64Array.from(list, (s) => t.refs[s] as number);
+      return { mode: compact ? 'compact' : 'full', complete: true, offset: 0, count: n, refs, heartbeats, ages, ageLimit, maxVersions, gcVersions };
+    }
+    let buckets: Float64Array | undefined;
+    if (!compact) {
+      // A run cannot tell the peer which members we lack; a bucket summary can (see onSyn).
+      buckets = this.bucketSums(this.bucketCount());
+      budget -= bucketsSize(buckets.length);
+    }
+    const start = this.digestCursor % n;
+    const limit = compact ? n - start : n;
+    const chosen: number[] = [];
+    let used = 0;
+    for (let i = 0; i < limit; i++) {
+      const s = list[(start + i) % n] as number;
+      const size = entrySize(s);
+      if (used + size > budget) break;
+      used += size;
+      chosen.push(s);
+    }
+    const pick = Int32Array.from(chosen);
+    const offset = compact ? start : 0;
+    this.digestCursor = (start + chosen.length) % n;
     const m = pick.length;
     const refs = compact ? null : new Float64Array(m);
-    const heartbeats = new Float64Array(m);
-    const ages = new Float64Array(m);
-    const maxVersions = new Float64Array(m);
-    const gcVersions = new Float64Array(m);
     for (let i = 0; i < m; i++) {
       const s = pick[i] as number;
       if (refs) refs[i] = t.refs[s] as number;
@@ -502,7 +526,8 @@ export class ScuttlebuttCore {
       maxVersions[i] = t.maxVersion[s] as number;
       gcVersions[i] = t.gcVersion[s] as number;
     }
-    return { mode: compact ? 'compact' : 'full', complete, offset, count: m, refs, heartbeats, ages, ageLimit, maxVersions, gcVersions, ...(buckets ? { buckets } : {}) };
+    const cut = (c: Float64Array): Float64Array => c.subarray(0, m);
+    return { mode: compact ? 'compact' : 'full', complete: false, offset, count: m, refs, heartbeats: cut(heartbeats), ages: cut(ages), ageLimit, maxVersions: cut(maxVersions), gcVersions: cut(gcVersions), ...(buckets ? { buckets } : {}) };
   }
 
   /** Buckets for a summary: at least 16 members each on average, and the summary at most 1/32 of the budget. */
@@ -858,7 +883,8 @@ export class ScuttlebuttCore {
     let used = 0;
     // Rotate only when the budget may cut; otherwise positions stay in ascending order and need no sort.
     const mayCut = items.length * (keyCost + 8) > budget;
-    const start = mayCut ? randomInt(this.rng, items.length) : 0;
+    if (!mayCut) return this.bumpsOf(items, order, now);
+    const start = randomInt(this.rng, items.length);
     for (let i = 0; i < items.length; i++) {
       const item = items[(start + i) % items.length] as number;
       const s = order ? (order[item] as number) : item;
@@ -867,18 +893,25 @@ export class ScuttlebuttCore {
       used += size;
       chosen.push(item);
     }
-    if (order && start !== 0) chosen.sort((a, b) => a - b);
-    const keys = new Float64Array(chosen.length);
-    const heartbeats = new Float64Array(chosen.length);
-    const ages = new Float64Array(chosen.length);
-    for (let i = 0; i < chosen.length; i++) {
-      const item = chosen[i] as number;
+    if (order) chosen.sort((a, b) => a - b);
+    return this.bumpsOf(chosen, order, now);
+  }
+
+  /** Bumps for `items` (slots, or positions in `order`), in their order. */
+  private bumpsOf(items: number[], order: Int32Array | null, now: number): HeartbeatBumps {
+    const t = this.table;
+    const n = items.length;
+    const keys = new Float64Array(n);
+    const heartbeats = new Float64Array(n);
+    const ages = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const item = items[i] as number;
       const s = order ? (order[item] as number) : item;
       keys[i] = order ? item : (t.refs[s] as number);
       heartbeats[i] = t.heartbeat[s] as number;
       ages[i] = this.ageOf(s, now);
     }
-    return { count: chosen.length, positional: order !== null, keys, heartbeats, ages };
+    return { count: n, positional: order !== null, keys, heartbeats, ages };
   }
 
   /** A node's values with version > from, ascending (the map keeps version order). */
@@ -1016,6 +1049,7 @@ export class ScuttlebuttCore {
     t.addInterval(s, first - first / 4);
     t.addInterval(s, first + first / 4);
     t.heartbeatBirth[s] = birthOf(age, now);
+    t.sampleBirth(s, heartbeat, t.heartbeatBirth[s] as number, true);
     // Until lags are observed, allow one interval's worth, as for the first heartbeat itself.
     t.lagMax[s] = Math.max(first, now - (t.heartbeatBirth[s] as number));
     this.updateDeadline(s);
@@ -1063,7 +1097,8 @@ export class ScuttlebuttCore {
    * rhythm then places the birth (previous birth + beats × mean period): exact for a steady owner.
    * After a pause the rhythm guesses too early, so the guess is held within one period of what
    * the lag allowance reaches back: the allowance grows by a period at most, not by the pause.
-   * Such a birth is no interval sample (the rhythm would only be measuring itself).
+   * Such a birth is no interval sample, nor the start of one (the rhythm would be measuring itself):
+   * intervals run between measured births, over however many beats lie between them.
    */
   private heartbeatIncreased(s: number, heartbeat: number, age: number, now: number, ageIsBound = false): void {
     const t = this.table;
@@ -1080,7 +1115,7 @@ export class ScuttlebuttCore {
     if (t.status[s] === LIVE) {
       // Phi models the owner's own rhythm: birth to birth, shared among heartbeats we never heard.
       // How late gossip brings a heartbeat is a separate, bounded quantity: the lag allowance.
-      if (!ageIsBound) t.addInterval(s, (birth - prevBirth) / beats);
+      t.sampleBirth(s, heartbeat, birth, !ageIsBound);
       t.noteLag(s, now - birth);
       t.heartbeatBirth[s] = birth;
       this.updateDeadline(s);
@@ -1091,6 +1126,8 @@ export class ScuttlebuttCore {
       this.deadOthers--;
       this.liveOthers++;
       t.heartbeatBirth[s] = birth;
+      t.sampledHeartbeat[s] = -1;
+      t.sampleBirth(s, heartbeat, birth, !ageIsBound);
       this.updateDeadline(s);
       this.news = true;
       this.events.push({ type: 'live', node: t.identities[s] as NodeIdentity });
@@ -1099,7 +1136,9 @@ export class ScuttlebuttCore {
 
   /** Precomputes when phi will cross the threshold, so a tick checks each member with one comparison. */
   private updateDeadline(s: number): void {
-    this.table.deadline[s] = this.silenceExpectedUntil(s) + this.periodStd(s) * this.sigma;
+    const deadline = this.silenceExpectedUntil(s) + this.periodStd(s) * this.sigma;
+    this.table.deadline[s] = deadline;
+    if (deadline < this.earliestDeadline) this.earliestDeadline = deadline;
   }
 
   /** Current phi of a member (for diagnostics; conviction uses the precomputed deadline). */
@@ -1145,7 +1184,7 @@ export class ScuttlebuttCore {
     return this.liveOthers >= 3 && silence > this.deafAfterMs && silence < this.maxDeafHoldMs;
   }
 
-  /** Moves every live member's deadline and heartbeat birth by a gap we were not listening through. */
+  /** Moves every live member's deadline and heartbeat births by a gap we were not listening through. */
   private excuse(gap: number): void {
     const shift = gap - this.config.gossipIntervalMs;
     if (shift <= 0) return;
@@ -1154,6 +1193,7 @@ export class ScuttlebuttCore {
       if (t.status[s] !== LIVE) continue;
       t.deadline[s] = (t.deadline[s] as number) + shift;
       t.heartbeatBirth[s] = (t.heartbeatBirth[s] as number) + shift;
+      t.sampledBirth[s] = (t.sampledBirth[s] as number) + shift;
     }
   }
 
@@ -1161,6 +1201,7 @@ export class ScuttlebuttCore {
     const t = this.table;
     t.status[s] = DEAD;
     this.deaths.set(s, { since: now, heartbeat: t.heartbeat[s] as number });
+    this.nextRemoval = Math.min(this.nextRemoval, now + this.config.failureDetector.deadNodeGracePeriodMs);
     this.liveOthers--;
     this.deadOthers++;
     this.events.push({ type: 'dead', node: t.identities[s] as NodeIdentity, reason });

@@ -40,17 +40,28 @@ export class PeerTable {
   left: Uint8Array;
   /**
    * Failure detector: when the newest known heartbeat was born (on our clock: arrival time less the
-   * age it carried), when phi crosses the threshold, and the window's sums.
+   * age it carried), when phi crosses the threshold, and the period's running mean and variance.
    */
   heartbeatBirth: Float64Array;
+  /**
+   * The newest heartbeat whose birth was measured (its sender gave an exact age), and that birth;
+   * -1 when there is none to measure from. Intervals are sampled between measured births only: a
+   * birth placed by the owner's rhythm (the sender gave only an age bound) would feed the rhythm's
+   * own error back into it.
+   */
+  sampledHeartbeat: Float64Array;
+  sampledBirth: Float64Array;
   deadline: Float64Array;
-  /** Window sums in float32 (half the memory); recomputed from the ring each time it wraps, so rounding cannot drift. */
-  fdSum: Float32Array;
-  fdSumSq: Float32Array;
+  /**
+   * The period's mean and variance over an exponential window (see addInterval): ten bytes per
+   * member whatever the window, where a ring of samples costs four bytes per sample per member
+   * (at 10,000 nodes and the default window of 200, 80 GB). Float32 keeps sub-microsecond
+   * precision on millisecond periods.
+   */
+  fdMean: Float32Array;
+  fdVar: Float32Array;
+  /** Intervals seen, up to the window size. */
   fdCount: Uint16Array;
-  fdPos: Uint16Array;
-  /** window intervals per slot, slot-major. Float32 keeps sub-microsecond precision on ms intervals at half the memory. */
-  fdRing: Float32Array;
   /**
    * Gossip lag allowance: the largest recent delay between a heartbeat's birth and its arrival here.
    * It jumps up to any larger lag at once and decays toward smaller ones (see noteLag).
@@ -69,12 +80,12 @@ export class PeerTable {
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
     this.heartbeatBirth = new Float64Array(initialCapacity);
+    this.sampledHeartbeat = new Float64Array(initialCapacity);
+    this.sampledBirth = new Float64Array(initialCapacity);
     this.deadline = new Float64Array(initialCapacity);
-    this.fdSum = new Float32Array(initialCapacity);
-    this.fdSumSq = new Float32Array(initialCapacity);
+    this.fdMean = new Float32Array(initialCapacity);
+    this.fdVar = new Float32Array(initialCapacity);
     this.fdCount = new Uint16Array(initialCapacity);
-    this.fdPos = new Uint16Array(initialCapacity);
-    this.fdRing = new Float32Array(initialCapacity * window);
     this.lagMax = new Float32Array(initialCapacity);
     this.mark = new Uint32Array(initialCapacity);
   }
@@ -94,11 +105,12 @@ export class PeerTable {
     this.status[slot] = LIVE;
     this.left[slot] = 0;
     this.heartbeatBirth[slot] = 0;
+    this.sampledHeartbeat[slot] = -1;
+    this.sampledBirth[slot] = 0;
     this.deadline[slot] = Infinity;
-    this.fdSum[slot] = 0;
-    this.fdSumSq[slot] = 0;
+    this.fdMean[slot] = 0;
+    this.fdVar[slot] = 0;
     this.fdCount[slot] = 0;
-    this.fdPos[slot] = 0;
     this.lagMax[slot] = 0;
     this.mark[slot] = 0;
     return slot;
@@ -126,55 +138,43 @@ export class PeerTable {
     this.status = u8(this.status, FREE);
     this.left = u8(this.left, 0);
     this.heartbeatBirth = f64(this.heartbeatBirth);
+    this.sampledHeartbeat = f64(this.sampledHeartbeat);
+    this.sampledBirth = f64(this.sampledBirth);
     this.deadline = f64(this.deadline);
-    this.fdSum = f32(this.fdSum);
-    this.fdSumSq = f32(this.fdSumSq);
+    this.fdMean = f32(this.fdMean);
+    this.fdVar = f32(this.fdVar);
     this.fdCount = u16(this.fdCount);
-    this.fdPos = u16(this.fdPos);
-    const ring = new Float32Array(cap * this.window);
-    ring.set(this.fdRing);
-    this.fdRing = ring;
     this.lagMax = f32(this.lagMax);
     this.mark = u32(this.mark);
     this.capacity = cap;
   }
 
-  /** Adds one inter-arrival interval to the slot's sliding window. */
+  /**
+   * A heartbeat born at `birth`. When measured (`exact`), the interval since the previous measured
+   * birth, per beat, is a sample of the owner's period; a placed birth is no sample and no anchor.
+   */
+  sampleBirth(slot: number, heartbeat: number, birth: number, exact: boolean): void {
+    if (!exact) return;
+    const from = this.sampledHeartbeat[slot] as number;
+    if (from >= 0 && heartbeat > from) this.addInterval(slot, (birth - (this.sampledBirth[slot] as number)) / (heartbeat - from));
+    this.sampledHeartbeat[slot] = heartbeat;
+    this.sampledBirth[slot] = birth;
+  }
+
+  /**
+   * Adds one interval. The first `window` intervals are weighed equally (an exact running mean and
+   * variance: the two seed intervals fade as real ones arrive, as in a sliding window); after that
+   * each new interval weighs 1/window, so the window is exponential, with the same horizon.
+   */
   addInterval(slot: number, intervalMs: number): void {
-    const w = this.window;
-    const ring = this.fdRing;
-    const stored = Math.fround(intervalMs);
-    const pos = this.fdPos[slot] as number;
-    const at = slot * w + pos;
-    let sum = this.fdSum[slot] as number;
-    let sumSq = this.fdSumSq[slot] as number;
-    if (this.fdCount[slot] === w) {
-      const old = ring[at] as number;
-      sum -= old;
-      sumSq -= old * old;
-    } else {
-      this.fdCount[slot] = (this.fdCount[slot] as number) + 1;
-    }
-    ring[at] = stored;
-    sum += stored;
-    sumSq += stored * stored;
-    if (pos + 1 === w) {
-      this.fdPos[slot] = 0;
-      // Once per lap of the ring, recompute the sums exactly: float32 rounding never accumulates.
-      sum = 0;
-      sumSq = 0;
-      const base = slot * w;
-      const n = this.fdCount[slot] as number;
-      for (let k = 0; k < n; k++) {
-        const x = ring[base + k] as number;
-        sum += x;
-        sumSq += x * x;
-      }
-    } else {
-      this.fdPos[slot] = pos + 1;
-    }
-    this.fdSum[slot] = sum;
-    this.fdSumSq[slot] = sumSq;
+    const n = Math.min((this.fdCount[slot] as number) + 1, this.window);
+    this.fdCount[slot] = n;
+    const weight = 1 / n;
+    const mean = this.fdMean[slot] as number;
+    const d = intervalMs - mean;
+    this.fdMean[slot] = mean + weight * d;
+    // West's weighted update of the population variance: exact for weight 1/n.
+    this.fdVar[slot] = (1 - weight) * ((this.fdVar[slot] as number) + weight * d * d);
   }
 
   /**
@@ -187,17 +187,13 @@ export class PeerTable {
     this.lagMax[slot] = lagMs >= held ? lagMs : held + (lagMs - held) / LAG_DECAY;
   }
 
-  /** Mean of the slot's window (0 when empty). */
+  /** Mean period (0 when no interval was seen). */
   intervalMean(slot: number): number {
-    const n = this.fdCount[slot] as number;
-    return n === 0 ? 0 : (this.fdSum[slot] as number) / n;
+    return this.fdMean[slot] as number;
   }
 
-  /** Standard deviation of the slot's window (0 when empty). */
+  /** Standard deviation of the period (0 when fewer than two intervals were seen). */
   intervalStd(slot: number): number {
-    const n = this.fdCount[slot] as number;
-    if (n === 0) return 0;
-    const mean = (this.fdSum[slot] as number) / n;
-    return Math.sqrt(Math.max(0, (this.fdSumSq[slot] as number) / n - mean * mean));
+    return Math.sqrt(this.fdVar[slot] as number);
   }
 }

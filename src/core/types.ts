@@ -41,6 +41,12 @@ export interface CoreConfig {
   readonly tombstoneGracePeriodMs: number;
   /** Optional sizing hint: members expected, so tables are allocated once instead of grown. */
   readonly expectedMembers?: number;
+  /**
+   * The heartbeat this incarnation starts from (default 1). Only the simulator sets it, to model a
+   * cluster whose members have been up for different times: their heartbeats then differ by
+   * thousands, as in production, and digests are as large and compress as poorly as there.
+   */
+  readonly firstHeartbeat?: number;
 }
 
 /** A message for the harness to send. */
@@ -72,7 +78,7 @@ export interface NodeView {
 }
 
 export interface DetectorView {
-  /** Mean and standard deviation of the owner's heartbeat period (birth to birth), over the sampling window. */
+  /** Mean and standard deviation of the owner's heartbeat period (birth to birth), over the sampling window (exponential past its size). */
   readonly meanIntervalMs: number;
   readonly stdIntervalMs: number;
   /** The gossip-lag allowance: how late heartbeats of this member have recently reached this node. */

@@ -26,6 +26,8 @@ export interface BenchOptions {
   jitterMs: number;
   /** Probability a delivered packet is delivered twice (default 0). */
   duplicate?: number;
+  /** Members start as if up for 0 to this many seconds (see SimConfig.uptimeSpreadS; default 0). */
+  uptimeSpreadS?: number;
   /** Failure detector overrides (defaults: the LAN preset). */
   pauseMs?: number;
   threshold?: number;
@@ -44,7 +46,13 @@ export interface BenchResult {
   falsePositivesPerNodeHour: number;
   falsePositives: number;
   observedNodeHours: number;
+  /** On the wire: sealed as the runtime sends by default (compressed), over a sample of nodes. */
   bytesPerNodePerSecond: { mean: number; max: number };
+  /** Encoded, before compression, over every node. */
+  uncompressedBytesPerNodePerSecond: { mean: number; max: number };
+  /** How many nodes the wire figure was measured on. */
+  wireSampledNodes: number;
+  /** Largest datagram before compression (what the payload budget bounds), envelope included. */
   maxPacketBytes: number;
   samples: { dissemination: number; bootstrap: number; detection: number };
   incomplete: string[];
@@ -72,6 +80,7 @@ export function simConfig(o: BenchOptions, seed: number): SimConfig {
     seeds: 3,
     tickJitterMs: 2,
     detectsPerRound: 4,
+    uptimeSpreadS: o.uptimeSpreadS ?? 0,
   };
 }
 
@@ -80,7 +89,7 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
   const dissemination: number[] = [];
   const bootstrap: number[] = [];
   const detection: number[] = [];
-  const traffic: { mean: number; max: number }[] = [];
+  const traffic: ReturnType<SimCluster['traffic']>[] = [];
   const incomplete: string[] = [];
   let falsePositives = 0;
   let nodeHours = 0;
@@ -90,6 +99,8 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
     const n = o.nodes;
     const I = o.intervalMs;
     sim.countBytes = n <= 2000;
+    // About 200 nodes' messages are sealed and compressed, the rest only sized.
+    sim.wireSampleEvery = Math.max(1, Math.ceil(n / 200));
     const liveSeen = new Uint32Array(n);
     let bootstrapped = 0;
     let crashed = -1;
@@ -133,7 +144,7 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
     traffic.push(sim.traffic());
     maxPacket = Math.max(maxPacket, sim.maxPacketBytes);
     sim.countBytes = counting;
-    progress(`run ${r}: ${Math.round(traffic[traffic.length - 1]!.mean)} B/node/s`);
+    progress(`run ${r}: ${Math.round(traffic[traffic.length - 1]!.wireMean)} B/node/s on the wire (${Math.round(traffic[traffic.length - 1]!.mean)} uncompressed)`);
 
     for (let d = 0; d < o.disseminations; d++) {
       const u = sim.randomNode();
@@ -175,7 +186,9 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
     falsePositivesPerNodeHour: nodeHours > 0 ? falsePositives / nodeHours : 0,
     falsePositives,
     observedNodeHours: nodeHours,
-    bytesPerNodePerSecond: { mean: summarize(traffic.map((t) => t.mean)).mean, max: Math.max(...traffic.map((t) => t.max)) },
+    bytesPerNodePerSecond: { mean: summarize(traffic.map((t) => t.wireMean)).mean, max: Math.max(...traffic.map((t) => t.wireMax)) },
+    uncompressedBytesPerNodePerSecond: { mean: summarize(traffic.map((t) => t.mean)).mean, max: Math.max(...traffic.map((t) => t.max)) },
+    wireSampledNodes: Math.min(...traffic.map((t) => t.wireSampled)),
     maxPacketBytes: maxPacket,
     samples: { dissemination: dissemination.length, bootstrap: bootstrap.length, detection: detection.length },
     incomplete,
@@ -192,11 +205,13 @@ const HELP = `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--bu
   --burst B          mean loss burst length in packets; > 1 makes loss bursty (Gilbert-Elliott) (default 1)
   --runs R           independent runs, seeds S, S+1, ... (default 1)
   --seed S           first seed (default 1)
-  --window W         failure detector sampling window (default 200; use 8 at 10,000 nodes to fit in memory)
+  --window W         failure detector sampling window (default 200)
   --disseminations D fresh-key trials per run (default 5)
   --duration-s T     extra steady-state seconds per run, for false positives (default 0)
   --latency-ms L     one-way latency (default 1), --jitter-ms J uniform extra delay (default 2)
   --duplicate D      probability a delivered packet arrives twice (default 0)
+  --uptime-spread-s U  members start as if up for 0..U seconds already, as in a long-running cluster:
+                     their heartbeats differ, so digests are larger and compress worse (default 0)
   --pause-ms P       failure detector acceptable pause (default 3000), --threshold T phi threshold (default 8)
   --json             print one JSON object`;
 
@@ -213,7 +228,7 @@ export function main(argv: string[]): void {
     options: {
       nodes: { type: 'string' }, fanout: { type: 'string' }, 'interval-ms': { type: 'string' }, loss: { type: 'string' }, burst: { type: 'string' },
       runs: { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, disseminations: { type: 'string' }, 'duration-s': { type: 'string' },
-      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, duplicate: { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, duplicate: { type: 'string' }, 'uptime-spread-s': { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -235,6 +250,7 @@ export function main(argv: string[]): void {
     latencyMs: num(values['latency-ms'], 'latency-ms', 1, 0, 10_000),
     jitterMs: num(values['jitter-ms'], 'jitter-ms', 2, 0, 10_000),
     duplicate: num(values.duplicate, 'duplicate', 0, 0, 1),
+    uptimeSpreadS: num(values['uptime-spread-s'], 'uptime-spread-s', 0, 0, 1e9),
     pauseMs: num(values['pause-ms'], 'pause-ms', 3000, 0, 600_000),
     threshold: num(values.threshold, 'threshold', 8, 0.1, 100),
   };
@@ -251,7 +267,7 @@ export function main(argv: string[]): void {
       `bootstrap rounds      ${f(result.bootstrapRounds)}`,
       `detection seconds     ${f(result.detectionSeconds)}`,
       `false positives       ${result.falsePositives} (${result.falsePositivesPerNodeHour.toFixed(4)} per node-hour over ${result.observedNodeHours.toFixed(1)} node-hours)`,
-      `bytes/node/s          mean ${Math.round(result.bytesPerNodePerSecond.mean)}  max ${Math.round(result.bytesPerNodePerSecond.max)}`,
+      `bytes/node/s          mean ${Math.round(result.bytesPerNodePerSecond.mean)}  max ${Math.round(result.bytesPerNodePerSecond.max)} on the wire (${result.wireSampledNodes} nodes sampled); uncompressed mean ${Math.round(result.uncompressedBytesPerNodePerSecond.mean)}  max ${Math.round(result.uncompressedBytesPerNodePerSecond.max)}`,
       `max packet bytes      ${result.maxPacketBytes}`,
       `wall ${result.wallSeconds.toFixed(1)} s, peak RSS ${result.peakRssMB} MB`,
       ...result.incomplete.map((x) => `INCOMPLETE: ${x}`),

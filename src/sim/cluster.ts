@@ -6,8 +6,8 @@
 import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
 import type { CoreEvent, FailureDetectorConfig, Random } from '../core/types.js';
-import { messageSize } from '../wire/codec.js';
-import { ENVELOPE_HEADER_BYTES } from '../wire/codec.js';
+import { ENVELOPE_HEADER_BYTES, encodeMessage, messageSize } from '../wire/codec.js';
+import { seal, type EnvelopeOptions } from '../transport/envelope.js';
 import type { Message } from '../wire/messages.js';
 import { EventHeap } from './event-queue.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
@@ -28,6 +28,12 @@ export interface SimConfig {
   readonly tickJitterMs: number;
   /** Failure-detector runs per round, as the runtime does (1 = only with the gossip tick). */
   readonly detectsPerRound: number;
+  /**
+   * Members start as if up for 0 to this many seconds already (a heartbeat a gossip interval):
+   * a long-running cluster's heartbeats differ member to member, a freshly started one's do not,
+   * and that decides how well digests compress. 0 (default): all start at heartbeat 1.
+   */
+  readonly uptimeSpreadS?: number;
 }
 
 export const UP = 0;
@@ -46,6 +52,9 @@ export function simAddress(i: number): string {
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:9111`;
 }
 
+/** The runtime's default envelope: compression on, no encryption (which would add 28 bytes a packet). */
+const WIRE: EnvelopeOptions = { keys: [], compress: true, maxPacketBytes: 65_507 };
+
 export class SimCluster {
   now = 0;
   readonly cores: (ScuttlebuttCore | null)[];
@@ -57,6 +66,14 @@ export class SimCluster {
   maxPacketBytes = 0;
   /** Count bytes (costs a size computation per message): switch off for speed outside measurement windows. */
   countBytes = true;
+  /**
+   * While counting, every `wireSampleEvery`-th node's messages are also encoded and sealed as the
+   * runtime sends them by default (DEFLATE when it helps, no encryption), to count wire bytes. A
+   * sample, because encoding and compressing every message of 10,000 nodes would dominate the run.
+   */
+  wireSampleEvery = 1;
+  /** Sealed bytes sent by the sampled nodes since the last resetTraffic(). */
+  readonly wireBytesSent: Float64Array;
   private trafficSince = 0;
   private readonly addressIndex = new Map<string, number>();
   private readonly heap = new EventHeap<SimEvent>();
@@ -78,6 +95,7 @@ export class SimCluster {
     this.status = new Uint8Array(n).fill(CRASHED);
     this.generations = new Float64Array(n);
     this.bytesSent = new Float64Array(n);
+    this.wireBytesSent = new Float64Array(n);
     this.epochs = new Uint32Array(n);
     this.lastRound = new Float64Array(n);
     this.eagerPending = new Uint8Array(n);
@@ -103,6 +121,7 @@ export class SimCluster {
         payloadBudget: c.payloadBudget,
         tombstoneGracePeriodMs: c.tombstoneGracePeriodMs,
         expectedMembers: c.nodes,
+        firstHeartbeat: this.firstHeartbeat(i),
       },
       seededRandom((c.seed * 1_000_003 + i * 7919 + (this.generations[i] as number)) >>> 0),
       this.now,
@@ -116,6 +135,13 @@ export class SimCluster {
     this.emit(i, core);
     this.schedule({ time: this.now + this.rng.next() * c.intervalMs, seq: 0, kind: 'tick', node: i, epoch: this.epochs[i] as number });
     return core;
+  }
+
+  /** A first start may be "up for a while already" (uptimeSpreadS); a restart starts afresh. */
+  private firstHeartbeat(i: number): number {
+    const spread = this.config.uptimeSpreadS ?? 0;
+    if (spread <= 0 || this.generations[i] !== 1) return 1;
+    return 1 + Math.floor(this.rng.next() * ((spread * 1000) / this.config.intervalMs));
   }
 
   crash(i: number): void {
@@ -146,23 +172,30 @@ export class SimCluster {
 
   resetTraffic(): void {
     this.bytesSent.fill(0);
+    this.wireBytesSent.fill(0);
     this.trafficSince = this.now;
   }
 
-  /** Mean and max wire bytes per node per second since resetTraffic(), over nodes that are up. */
-  traffic(): { mean: number; max: number } {
+  /**
+   * Bytes per node per second since resetTraffic(), over nodes that are up: `mean`/`max` as
+   * encoded (every node), `wireMean`/`wireMax` as sealed and compressed (the sampled nodes).
+   */
+  traffic(): { mean: number; max: number; wireMean: number; wireMax: number; wireSampled: number } {
     const seconds = (this.now - this.trafficSince) / 1000;
-    let sum = 0;
-    let max = 0;
-    let n = 0;
+    const encoded = { sum: 0, max: 0, n: 0 };
+    const wire = { sum: 0, max: 0, n: 0 };
+    const add = (acc: { sum: number; max: number; n: number }, bytes: number): void => {
+      acc.sum += bytes / seconds;
+      acc.max = Math.max(acc.max, bytes / seconds);
+      acc.n++;
+    };
     for (let i = 0; i < this.config.nodes; i++) {
       if (this.status[i] !== UP) continue;
-      const rate = (this.bytesSent[i] as number) / seconds;
-      sum += rate;
-      max = Math.max(max, rate);
-      n++;
+      add(encoded, this.bytesSent[i] as number);
+      if (i % this.wireSampleEvery === 0) add(wire, this.wireBytesSent[i] as number);
     }
-    return { mean: n ? sum / n : 0, max };
+    const mean = (acc: { sum: number; n: number }): number => (acc.n ? acc.sum / acc.n : 0);
+    return { mean: mean(encoded), max: encoded.max, wireMean: mean(wire), wireMax: wire.max, wireSampled: wire.n };
   }
 
   randomNode(filter: (i: number) => boolean = (i) => this.status[i] === UP): number {
@@ -273,6 +306,10 @@ export class SimCluster {
         const bytes = messageSize(o.message) + ENVELOPE_HEADER_BYTES;
         this.bytesSent[from] = (this.bytesSent[from] as number) + bytes;
         if (bytes > this.maxPacketBytes) this.maxPacketBytes = bytes;
+        if (from % this.wireSampleEvery === 0) {
+          const packet = seal(encodeMessage(o.message), WIRE);
+          this.wireBytesSent[from] = (this.wireBytesSent[from] as number) + packet.length;
+        }
       }
       const to = this.addressIndex.get(o.to);
       if (to === undefined) continue;

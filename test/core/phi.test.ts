@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { PeerTable } from '../../src/core/peer-table.js';
 import { convictionDelayMs, lnNormalUpperTail, phi, thresholdSigma } from '../../src/core/phi.js';
 import { ScuttlebuttCore } from '../../src/core/core.js';
 import { seededRandom } from '../../src/core/random.js';
@@ -112,4 +114,46 @@ test('the core convicts on the tick after the deadline when only ticks run detec
   const dead = b.takeEvents().filter((e) => e.type === 'dead');
   assert.equal(dead.length, 1);
   assert.equal(dead[0]?.node.id, 'n1');
+});
+
+/** Population mean and standard deviation. */
+function stats(xs: readonly number[]): { mean: number; std: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return { mean, std: Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length) };
+}
+
+test('period statistics: exact mean and deviation of the first `window` intervals, then each new one weighs 1/window', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 2, max: 40 }), fc.array(fc.double({ min: 1, max: 60_000, noNaN: true }), { minLength: 1, maxLength: 80 }), (window, xs) => {
+      const t = new PeerTable(window, 1);
+      const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' }, 1);
+      xs.forEach((x, i) => {
+        t.addInterval(s, x);
+        if (i < window) {
+          const want = stats(xs.slice(0, i + 1));
+          assert.ok(Math.abs(t.intervalMean(s) - want.mean) <= 1e-5 * want.mean, `mean after ${i + 1}`);
+          assert.ok(Math.abs(t.intervalStd(s) - want.std) <= 1e-3 * want.mean + 1e-3, `std after ${i + 1}: ${t.intervalStd(s)} vs ${want.std}`);
+        }
+      });
+      if (xs.length > window) {
+        // Past the window, one more interval moves the mean by 1/window of its distance from it.
+        const before = t.intervalMean(s);
+        t.addInterval(s, before + 1000);
+        assert.ok(Math.abs(t.intervalMean(s) - (before + 1000 / window)) < 1e-2);
+      }
+    }),
+  );
+});
+
+test('period samples run between measured births: a placed birth is neither a sample nor the start of one', () => {
+  const t = new PeerTable(10, 1);
+  const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' }, 1);
+  t.sampleBirth(s, 5, 5000, true); // the first measured birth only anchors
+  assert.equal(t.fdCount[s], 0);
+  t.sampleBirth(s, 6, 6000, true);
+  t.sampleBirth(s, 7, 7900, false); // placed (say by a rhythm that was wrong by 900 ms): ignored
+  t.sampleBirth(s, 8, 8000, true); // measured again: (8000 - 6000) / 2 beats
+  assert.equal(t.fdCount[s], 2);
+  assert.equal(t.intervalMean(s), 1000);
+  assert.equal(t.intervalStd(s), 0);
 });
