@@ -15,7 +15,7 @@ interface Series {
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
 
-export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], opts: { logX?: boolean; yMax?: number } = {}): string {
+export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], opts: { logX?: boolean; yMax?: number; legendUpperLeft?: boolean } = {}): string {
   const W = 640;
   const H = 400;
   const m = { l: 70, r: 20, t: 40, b: 50 };
@@ -48,10 +48,12 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     const d = s.points.map((p, k) => `${k === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
     out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     for (const p of s.points) if (opts.logX) out.push(`<circle cx="${px(p[0])}" cy="${py(p[1])}" r="3" fill="${color}"/>`);
-    // Legend at the lower right, clear of curves that rise early and flatten high.
-    const ly = H - m.b - 20 - 18 * (series.length - 1 - i);
-    out.push(`<line x1="${W - m.r - 180}" y1="${ly}" x2="${W - m.r - 155}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    out.push(`<text x="${W - m.r - 150}" y="${ly + 4}">${s.name}</text>`);
+    // Legend at the lower right, clear of curves that rise early and flatten high; or at the upper
+    // left, clear of curves that start low and rise late.
+    const ly = opts.legendUpperLeft ? m.t + 15 + 18 * i : H - m.b - 20 - 18 * (series.length - 1 - i);
+    const lx = opts.legendUpperLeft ? m.l + 15 : W - m.r - 180;
+    out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 25}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(`<text x="${lx + 30}" y="${ly + 4}">${s.name}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
@@ -120,7 +122,7 @@ function main(): void {
     { name: 'on the wire, all started together', points: measured.map(([n, b]): [number, number] => [n, b.wire]) },
     { name: 'before compression, members up 0-24 h', points: aged.map(([n, b]): [number, number] => [n, b.encoded]), dashed: true },
   ];
-  writeFileSync('docs/plots/bandwidth.svg', lineChart('Steady-state traffic per node (LAN defaults)', 'cluster size N (log scale)', 'wire bytes per node per second', bw, { logX: true }));
+  writeFileSync('docs/plots/bandwidth.svg', lineChart('Steady-state traffic per node (LAN defaults)', 'cluster size N (log scale)', 'bytes per node per second', bw, { logX: true, legendUpperLeft: true }));
   process.stdout.write(`wrote docs/plots/convergence.svg and docs/plots/bandwidth.svg\n${JSON.stringify({ measured, aged })}\n`);
 }
 
