@@ -177,3 +177,18 @@ test('members that outgrow one packet still bootstrap fast: the bucket summary i
   assert.ok(sim.runUntilTrue(() => complete === n, 4000), `${complete}/${n} nodes know everyone after 4 s`);
   assertConverged(sim);
 });
+
+test('bytes on the wire are what the runtime seals: compressed below the encoded size, and worse for a long-running cluster', () => {
+  const traffic = (uptimeSpreadS: number): ReturnType<SimCluster['traffic']> => {
+    const { sim } = boot({ nodes: 60, uptimeSpreadS });
+    sim.resetTraffic();
+    sim.runUntil(sim.now + 10_000);
+    return sim.traffic();
+  };
+  const fresh = traffic(0);
+  const aged = traffic(86_400);
+  assert.equal(fresh.wireSampled, 60, 'every node is sampled in a small cluster');
+  assert.ok(fresh.wireMean > 0 && fresh.wireMean < fresh.mean, `wire ${fresh.wireMean} vs encoded ${fresh.mean}`);
+  // Heartbeats a day apart are 3-byte counters that DEFLATE cannot fold together.
+  assert.ok(aged.mean > fresh.mean && aged.wireMean > 1.5 * fresh.wireMean, `aged wire ${aged.wireMean} vs fresh ${fresh.wireMean}`);
+});
