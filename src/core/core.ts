@@ -471,29 +471,28 @@ export class ScuttlebuttCore {
     const n = list.length;
     const ageLimit = this.digestAgeLimit;
     let budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, n) - digestHeaderSize(n, n, ageLimit);
-    const ageOf = (s: number): number => Math.min(ageLimit, this.ageOf(s, now));
-    const entrySize = (s: number): number =>
-      digestEntrySize(compact, t.heartbeat[s] as number, ageOf(s), t.maxVersion[s] as number, t.gcVersion[s] as number);
-    // One pass fills the columns and sums the size: the whole digest fits in one packet up to several thousand members.
+    const refs = compact ? null : new Float64Array(n);
     const heartbeats = new Float64Array(n);
     const ages = new Float64Array(n);
     const maxVersions = new Float64Array(n);
     const gcVersions = new Float64Array(n);
-    let total = 0;
-    for (let i = 0; i < n && total <= budget; i++) {
-      const s = list[i] as number;
+    /** Writes member s as entry i of the columns; returns the entry's size. */
+    const put = (i: number, s: number): number => {
       const hb = t.heartbeat[s] as number;
-      const age = ageOf(s);
+      const age = Math.min(ageLimit, this.ageOf(s, now));
       const max = t.maxVersion[s] as number;
       const gc = t.gcVersion[s] as number;
+      if (refs) refs[i] = t.refs[s] as number;
       heartbeats[i] = hb;
       ages[i] = age;
       maxVersions[i] = max;
       gcVersions[i] = gc;
-      total += digestEntrySize(compact, hb, age, max, gc);
-    }
+      return digestEntrySize(compact, hb, age, max, gc);
+    };
+    // One pass fills the columns and sums the size: the whole digest fits in one packet up to several thousand members.
+    let total = 0;
+    for (let i = 0; i < n && total <= budget; i++) total += put(i, list[i] as number);
     if (total <= budget) {
-      const refs = compact ? null : Float64Array.from(list, (s) => t.refs[s] as number);
       return { mode: compact ? 'compact' : 'full', complete: true, offset: 0, count: n, refs, heartbeats, ages, ageLimit, maxVersions, gcVersions };
     }
     let buckets: Float64Array | undefined;
@@ -502,32 +501,32 @@ export class ScuttlebuttCore {
       buckets = this.bucketSums(this.bucketCount());
       budget -= bucketsSize(buckets.length);
     }
+    // The run, written over the columns: an entry that does not fit is written, then cut off.
     const start = this.digestCursor % n;
     const limit = compact ? n - start : n;
-    const chosen: number[] = [];
+    let m = 0;
     let used = 0;
     for (let i = 0; i < limit; i++) {
-      const s = list[(start + i) % n] as number;
-      const size = entrySize(s);
+      const size = put(m, list[(start + i) % n] as number);
       if (used + size > budget) break;
       used += size;
-      chosen.push(s);
+      m++;
     }
-    const pick = Int32Array.from(chosen);
-    const offset = compact ? start : 0;
-    this.digestCursor = (start + chosen.length) % n;
-    const m = pick.length;
-    const refs = compact ? null : new Float64Array(m);
-    for (let i = 0; i < m; i++) {
-      const s = pick[i] as number;
-      if (refs) refs[i] = t.refs[s] as number;
-      heartbeats[i] = t.heartbeat[s] as number;
-      ages[i] = ageOf(s);
-      maxVersions[i] = t.maxVersion[s] as number;
-      gcVersions[i] = t.gcVersion[s] as number;
-    }
+    this.digestCursor = (start + m) % n;
     const cut = (c: Float64Array): Float64Array => c.subarray(0, m);
-    return { mode: compact ? 'compact' : 'full', complete: false, offset, count: m, refs, heartbeats: cut(heartbeats), ages: cut(ages), ageLimit, maxVersions: cut(maxVersions), gcVersions: cut(gcVersions), ...(buckets ? { buckets } : {}) };
+    return {
+      mode: compact ? 'compact' : 'full',
+      complete: false,
+      offset: compact ? start : 0,
+      count: m,
+      refs: refs && cut(refs),
+      heartbeats: cut(heartbeats),
+      ages: cut(ages),
+      ageLimit,
+      maxVersions: cut(maxVersions),
+      gcVersions: cut(gcVersions),
+      ...(buckets ? { buckets } : {}),
+    };
   }
 
   /** Buckets for a summary: at least 16 members each on average, and the summary at most 1/32 of the budget. */
