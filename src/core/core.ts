@@ -19,7 +19,7 @@ import {
   nodeDeltaHeaderSize,
   valueSize,
 } from '../wire/codec.js';
-import { bucketOf, HEARTBEAT_AGE_UNIT_MS, MAX_BUCKETS, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type VersionedValue } from '../wire/messages.js';
+import { bucketOf, HEARTBEAT_AGE_UNIT_MS, MAX_BUCKETS, type Column, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type VersionedValue } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
 import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
@@ -40,6 +40,8 @@ const REJECT_REASONS: readonly RejectReason[] = [
   'wrong-cluster',
   'out-of-range',
 ];
+/** Most members of a large cluster carry no keys: one shared empty list for them (never mutated). */
+const NO_VALUES: VersionedValue[] = [];
 /** Versions are stored in 32 bits. */
 const MAX_VERSION = 0xffffffff;
 
@@ -118,6 +120,10 @@ export class ScuttlebuttCore {
   private deadOthers = 0;
   private sorted: Int32Array = new Int32Array(0);
   private sortedValid = false;
+  /** Members were admitted since the table was last renumbered in ref order (see keepSlotsInRefOrder). */
+  private slotsDisordered = false;
+  /** Members were admitted or removed since the last round. */
+  private membershipChanged = false;
   private digestCursor = 0;
   private markEpoch = 0;
   private lastClock: number;
@@ -164,8 +170,8 @@ export class ScuttlebuttCore {
     const slot = this.table.allocate(config.self, identityRef(config.self));
     if (slot !== SELF) throw new Error('self must take slot 0');
     this.indexMember(slot, config.self);
-    this.table.heartbeat[SELF] = config.firstHeartbeat ?? 1;
-    this.table.heartbeatBirth[SELF] = now;
+    this.table.setHeartbeat(SELF, config.firstHeartbeat ?? 1);
+    this.table.setBirth(SELF, now);
     this.table.values[SELF] = new Map();
     for (const [key, value] of Object.entries(initialValues)) this.set(key, value, now);
     this.events = [];
@@ -220,13 +226,13 @@ export class ScuttlebuttCore {
 
   private putOwn(key: string, entry: StoredValue): void {
     const own = this.ownValues();
-    const version = (this.table.maxVersion[SELF] as number) + 1;
+    const version = this.table.maxVersion(SELF) + 1;
     if (version > MAX_VERSION) throw new RangeError('this node has used all 2^32 versions of its incarnation: restart it (a new generation starts from 1)');
     entry.version = version;
     // Delete then set: Map order stays ascending by version, which is the order deltas need.
     own.delete(key);
     own.set(key, entry);
-    this.table.maxVersion[SELF] = version;
+    this.table.setMaxVersion(SELF, version);
     this.news = true;
     this.events.push({ type: 'update', node: this.self, keys: [key] });
   }
@@ -272,8 +278,9 @@ export class ScuttlebuttCore {
   /** One gossip round: bump own heartbeat, expire and collect own keys, run the failure detector, open exchanges. */
   tick(now: number): Outbound[] {
     const t = this.table;
-    t.heartbeat[SELF] = (t.heartbeat[SELF] as number) + 1;
-    t.heartbeatBirth[SELF] = now;
+    t.setHeartbeat(SELF, t.heartbeat(SELF) + 1);
+    t.setBirth(SELF, now);
+    this.keepSlotsInRefOrder();
     this.expireOwnValues(now);
     this.detect(now);
     return this.openExchanges(now);
@@ -332,7 +339,7 @@ export class ScuttlebuttCore {
       if (t.status[s] !== LIVE) continue;
       out.push({
         to: (t.identities[s] as NodeIdentity).address,
-        message: { type: 'leave', clusterId: this.config.clusterId, identity: this.self, heartbeat: t.heartbeat[SELF] as number },
+        message: { type: 'leave', clusterId: this.config.clusterId, identity: this.self, heartbeat: t.heartbeat(SELF) },
       });
     }
     return out;
@@ -355,7 +362,7 @@ export class ScuttlebuttCore {
     for (let s = 1; s < t.used; s++) {
       const st = t.status[s];
       if (st === LIVE) {
-        const deadline = t.deadline[s] as number;
+        const deadline = t.deadline(s);
         if (now > deadline) {
           if (!deaf) this.convict(s, 'suspected', now);
           else next = now; // excused for now: look again next time
@@ -423,7 +430,7 @@ export class ScuttlebuttCore {
   private expireOwnValues(now: number): void {
     const own = this.ownValues();
     const expired: string[] = [];
-    let collected = this.table.gcVersion[SELF] as number;
+    let collected = this.table.gcVersion(SELF);
     const grace = this.config.tombstoneGracePeriodMs;
     for (const [key, v] of own) {
       if (!v.tombstone && v.expiresAt <= now) expired.push(key);
@@ -432,7 +439,7 @@ export class ScuttlebuttCore {
         if (v.version > collected) collected = v.version;
       }
     }
-    this.table.gcVersion[SELF] = collected;
+    this.table.setGcVersion(SELF, collected);
     for (const key of expired) this.delete(key, now);
   }
 
@@ -451,12 +458,47 @@ export class ScuttlebuttCore {
     return this.sorted;
   }
 
-  /** Occupied slots in table order (full-mode digests need no particular order). */
-  private memberSlots(): Int32Array {
+  /**
+   * Renumbers the table in ref order (self stays slot 0) once membership has held still for a
+   * round: compact digests, which most exchanges carry, then walk the columns front to back
+   * instead of at random. Not while members keep arriving (a bootstrap), which would redo it on
+   * every admission.
+   */
+  private keepSlotsInRefOrder(): void {
+    const changed = this.membershipChanged;
+    this.membershipChanged = false;
+    if (changed || !this.slotsDisordered) return;
+    this.slotsDisordered = false;
+    const sorted = this.sortedMembers();
+    const order = new Int32Array(sorted.length);
+    let rank = -1;
+    for (let k = 0, j = 1; k < sorted.length; k++) {
+      if (sorted[k] === SELF) rank = k;
+      else order[j++] = sorted[k] as number;
+    }
+    this.renumber(order);
+    // Now slot j is the j-th other member in ref order, and self sits at its rank among them.
+    for (let k = 0; k < sorted.length; k++) sorted[k] = k < rank ? k + 1 : k === rank ? SELF : k;
+  }
+
+  /** Gives old slot order[k] the slot k, and re-keys everything that names slots. */
+  private renumber(order: Int32Array): void {
     const t = this.table;
-    const out = new Int32Array(this.members);
-    let i = 0;
-    for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE) out[i++] = s;
+    const slotOf = new Int32Array(t.used).fill(-1);
+    for (let k = 0; k < order.length; k++) slotOf[order[k] as number] = k;
+    t.permute(order);
+    this.byRef.remap(slotOf);
+    this.byId.remap(slotOf);
+    const deaths = [...this.deaths];
+    this.deaths.clear();
+    for (const [s, d] of deaths) this.deaths.set(slotOf[s] as number, d);
+  }
+
+  /** Occupied slots in table order (full-mode digests need no particular order). */
+  private memberSlots(): number[] {
+    const t = this.table;
+    const out: number[] = [];
+    for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE) out.push(s);
     return out;
   }
 
@@ -471,17 +513,18 @@ export class ScuttlebuttCore {
     const n = list.length;
     const ageLimit = this.digestAgeLimit;
     let budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, n) - digestHeaderSize(n, n, ageLimit);
-    const refs = compact ? null : new Float64Array(n);
-    const heartbeats = new Float64Array(n);
-    const ages = new Float64Array(n);
-    const maxVersions = new Float64Array(n);
-    const gcVersions = new Float64Array(n);
+    // Plain arrays, not typed ones: see Column.
+    const refs = compact ? null : new Array<number>(n);
+    const heartbeats = new Array<number>(n);
+    const ages = new Array<number>(n);
+    const maxVersions = new Array<number>(n);
+    const gcVersions = new Array<number>(n);
     /** Writes member s as entry i of the columns; returns the entry's size. */
     const put = (i: number, s: number): number => {
-      const hb = t.heartbeat[s] as number;
+      const hb = t.heartbeat(s);
       const age = Math.min(ageLimit, this.ageOf(s, now));
-      const max = t.maxVersion[s] as number;
-      const gc = t.gcVersion[s] as number;
+      const max = t.maxVersion(s);
+      const gc = t.gcVersion(s);
       if (refs) refs[i] = t.refs[s] as number;
       heartbeats[i] = hb;
       ages[i] = age;
@@ -495,7 +538,7 @@ export class ScuttlebuttCore {
     if (total <= budget) {
       return { mode: compact ? 'compact' : 'full', complete: true, offset: 0, count: n, refs, heartbeats, ages, ageLimit, maxVersions, gcVersions };
     }
-    let buckets: Float64Array | undefined;
+    let buckets: number[] | undefined;
     if (!compact) {
       // A run cannot tell the peer which members we lack; a bucket summary can (see onSyn).
       buckets = this.bucketSums(this.bucketCount());
@@ -513,7 +556,10 @@ export class ScuttlebuttCore {
       m++;
     }
     this.digestCursor = (start + m) % n;
-    const cut = (c: Float64Array): Float64Array => c.subarray(0, m);
+    const cut = (c: number[]): number[] => {
+      c.length = m;
+      return c;
+    };
     return {
       mode: compact ? 'compact' : 'full',
       complete: false,
@@ -537,9 +583,9 @@ export class ScuttlebuttCore {
   }
 
   /** Our membership (live and dead, like the membership hash) summed per bucket. */
-  private bucketSums(count: number): Float64Array {
+  private bucketSums(count: number): number[] {
     const t = this.table;
-    const sums = new Float64Array(count);
+    const sums = new Array<number>(count).fill(0);
     for (let s = 0; s < t.used; s++) {
       if (t.status[s] === FREE) continue;
       const ref = t.refs[s] as number;
@@ -550,7 +596,7 @@ export class ScuttlebuttCore {
   }
 
   /** Adds to `into` our live members, not marked with `epoch`, in every bucket where the peer's sum differs from ours. */
-  private membersOfDifferingBuckets(theirs: Float64Array, epoch: number, into: number[]): void {
+  private membersOfDifferingBuckets(theirs: Column, epoch: number, into: number[]): void {
     const mine = this.bucketSums(theirs.length);
     const differs = mine.map((sum, b) => (sum === theirs[b] ? 0 : 1));
     if (!differs.includes(1)) return;
@@ -562,7 +608,7 @@ export class ScuttlebuttCore {
 
   /** How old our newest heartbeat of slot s is, in wire units. */
   private ageOf(s: number, now: number): number {
-    return Math.max(0, Math.round((now - (this.table.heartbeatBirth[s] as number)) / HEARTBEAT_AGE_UNIT_MS));
+    return Math.max(0, Math.round((now - this.table.birth(s)) / HEARTBEAT_AGE_UNIT_MS));
   }
 
   // ------------------------------------------------------------------ incoming
@@ -645,7 +691,7 @@ export class ScuttlebuttCore {
         const all = this.memberSlots();
         const refs = Array.from(all, (s) => t.refs[s] as number);
         const budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, this.members) - varintSize(0) * 2;
-        return reply(this.buildRequest(Array.from(all), refs, budget, now, true), { nodes: [], bumps: NO_BUMPS });
+        return reply(this.buildRequest(all, refs, budget, now, true), { nodes: [], bumps: NO_BUMPS });
       }
     }
     const order = compact ? this.sortedMembers() : null;
@@ -661,9 +707,6 @@ export class ScuttlebuttCore {
     const maxVersions = digest.maxVersions;
     const gcVersions = digest.gcVersions;
     // Nothing in this loop admits members, so the table's columns cannot be reallocated under us.
-    const myHeartbeats = t.heartbeat;
-    const myMax = t.maxVersion;
-    const myGcs = t.gcVersion;
     const mark = t.mark;
     const offset = digest.offset;
     for (let i = 0; i < digest.count; i++) {
@@ -672,7 +715,7 @@ export class ScuttlebuttCore {
       if (order) {
         s = order[offset + i] as number;
       } else {
-        ref = (digest.refs as Float64Array)[i] as number;
+        ref = (digest.refs as Column)[i] as number;
         const found = this.byRef.get(ref);
         if (found < 0) {
           if (!this.removed.has(ref)) {
@@ -683,9 +726,9 @@ export class ScuttlebuttCore {
         }
         s = found;
       }
-      mark[s] = epoch;
+      if (!order) mark[s] = epoch; // for the introductions below
       const theirHb = heartbeats[i] as number;
-      const myHb = myHeartbeats[s] as number;
+      const myHb = t.heartbeat(s);
       if (theirHb > myHb) {
         if (s !== SELF) this.heartbeatIncreased(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
       } else if (myHb > theirHb) {
@@ -694,8 +737,8 @@ export class ScuttlebuttCore {
       }
       const theirMax = maxVersions[i] as number;
       const theirGc = gcVersions[i] as number;
-      const mine = myMax[s] as number;
-      const myGc = myGcs[s] as number;
+      const mine = t.maxVersion(s);
+      const myGc = t.gcVersion(s);
       if (theirMax === mine && theirGc === myGc) continue; // the common case: only heartbeats differ
       if (s !== SELF && (theirMax > mine || theirGc > myGc)) {
         request.push(s);
@@ -711,7 +754,8 @@ export class ScuttlebuttCore {
     // and one object per entry would dominate the cost; the budget takes a thousand at most.
     const neverSeen: number[] = [];
     let neverSeenStart = 0;
-    if (digest.complete) {
+    // A compact digest comes from a peer with our membership (so it is not marked): nobody to introduce.
+    if (digest.complete && !order) {
       for (let s = 0; s < t.used; s++) {
         // Dead nodes are not introduced to peers that never knew them: that spreads only stale news.
         if (t.status[s] === LIVE && t.mark[s] !== epoch) neverSeen.push(s);
@@ -740,7 +784,7 @@ export class ScuttlebuttCore {
   private buildRequest(slots: number[], refs: number[], budget: number, now: number, summarize = false): Digest {
     const t = this.table;
     const sizeOf = (s: number): number =>
-      s < 0 ? digestEntrySize(false, 0, 0, 0, 0) : digestEntrySize(false, t.heartbeat[s] as number, this.ageOf(s, now), t.maxVersion[s] as number, t.gcVersion[s] as number);
+      s < 0 ? digestEntrySize(false, 0, 0, 0, 0) : digestEntrySize(false, t.heartbeat(s), this.ageOf(s, now), t.maxVersion(s), t.gcVersion(s));
     const fit = (room: number): number => {
       let used = digestHeaderSize(0, slots.length, 0);
       for (let k = 0; k < slots.length; k++) {
@@ -751,7 +795,7 @@ export class ScuttlebuttCore {
       return slots.length;
     };
     let n = fit(budget);
-    let buckets: Float64Array | undefined;
+    let buckets: number[] | undefined;
     if (summarize && n < slots.length) {
       buckets = this.bucketSums(this.bucketCount());
       n = fit(budget - bucketsSize(buckets.length));
@@ -761,22 +805,22 @@ export class ScuttlebuttCore {
       complete: n === slots.length,
       offset: 0,
       count: n,
-      refs: new Float64Array(n),
-      heartbeats: new Float64Array(n),
-      ages: new Float64Array(n),
+      refs: new Array<number>(n).fill(0),
+      heartbeats: new Array<number>(n).fill(0),
+      ages: new Array<number>(n).fill(0),
       ageLimit: 0,
-      maxVersions: new Float64Array(n),
-      gcVersions: new Float64Array(n),
+      maxVersions: new Array<number>(n).fill(0),
+      gcVersions: new Array<number>(n).fill(0),
       ...(buckets ? { buckets } : {}),
     };
     for (let i = 0; i < n; i++) {
       const s = slots[i] as number;
       d.refs[i] = refs[i] as number;
       if (s >= 0) {
-        d.heartbeats[i] = t.heartbeat[s] as number;
+        d.heartbeats[i] = t.heartbeat(s);
         d.ages[i] = this.ageOf(s, now);
-        d.maxVersions[i] = t.maxVersion[s] as number;
-        d.gcVersions[i] = t.gcVersion[s] as number;
+        d.maxVersions[i] = t.maxVersion(s);
+        d.gcVersions[i] = t.gcVersion(s);
       }
     }
     return d;
@@ -790,7 +834,7 @@ export class ScuttlebuttCore {
     const bumps: number[] = [];
     const epoch = ++this.markEpoch;
     for (let i = 0; i < request.count; i++) {
-      const s = this.byRef.get((request.refs as Float64Array)[i] as number);
+      const s = this.byRef.get((request.refs as Column)[i] as number);
       if (s < 0) continue;
       t.mark[s] = epoch;
       const hb = request.heartbeats[i] as number;
@@ -801,10 +845,10 @@ export class ScuttlebuttCore {
       if (s !== SELF) this.observeHeartbeat(s, hb, request.ages[i] as number, now, ageBounded(request, i));
       const theirMax = request.maxVersions[i] as number;
       const theirGc = request.gcVersions[i] as number;
-      const mine = t.maxVersion[s] as number;
-      if (mine > theirMax || (t.gcVersion[s] as number) > theirGc) {
+      const mine = t.maxVersion(s);
+      if (mine > theirMax || t.gcVersion(s) > theirGc) {
         stale.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
-      } else if ((t.heartbeat[s] as number) > hb) {
+      } else if (t.heartbeat(s) > hb) {
         bumps.push(s);
       }
     }
@@ -828,14 +872,14 @@ export class ScuttlebuttCore {
     /** Adds slot s from `fromVersion` (-1: introduce it); false when the budget is spent. */
     const add = (s: number, fromVersion: number, receiverGc: number): boolean => {
       const identity = t.identities[s] as NodeIdentity;
-      const myGc = t.gcVersion[s] as number;
-      const myMax = t.maxVersion[s] as number;
+      const myGc = t.gcVersion(s);
+      const myMax = t.maxVersion(s);
       // Unknown to the receiver, or it fell behind our tombstone GC: send everything from version 0 (a reset).
       const reset = fromVersion < 0 || (receiverGc < myGc && fromVersion < myGc);
       const from = reset ? 0 : fromVersion;
       const all = this.valuesAbove(s, from);
       const age = this.ageOf(s, now);
-      let size = nodeDeltaHeaderSize(fromVersion < 0 ? identity : null, t.heartbeat[s] as number, age, myGc, from, myMax, all.length);
+      let size = nodeDeltaHeaderSize(fromVersion < 0 ? identity : null, t.heartbeat(s), age, myGc, from, myMax, all.length);
       if (used + size > budget) return false;
       let k = 0;
       for (; k < all.length; k++) {
@@ -851,7 +895,7 @@ export class ScuttlebuttCore {
       nodes.push({
         ref: t.refs[s] as number,
         identity: fromVersion < 0 ? identity : null,
-        heartbeat: t.heartbeat[s] as number,
+        heartbeat: t.heartbeat(s),
         heartbeatAge: age,
         lastGcVersion: myGc,
         fromVersion: from,
@@ -887,7 +931,7 @@ export class ScuttlebuttCore {
     for (let i = 0; i < items.length; i++) {
       const item = items[(start + i) % items.length] as number;
       const s = order ? (order[item] as number) : item;
-      const size = keyCost + varintSize(t.heartbeat[s] as number) + varintSize(this.ageOf(s, now));
+      const size = keyCost + varintSize(t.heartbeat(s)) + varintSize(this.ageOf(s, now));
       if (used + size > budget) break;
       used += size;
       chosen.push(item);
@@ -900,14 +944,14 @@ export class ScuttlebuttCore {
   private bumpsOf(items: number[], order: Int32Array | null, now: number): HeartbeatBumps {
     const t = this.table;
     const n = items.length;
-    const keys = new Float64Array(n);
-    const heartbeats = new Float64Array(n);
-    const ages = new Float64Array(n);
+    const keys = new Array<number>(n);
+    const heartbeats = new Array<number>(n);
+    const ages = new Array<number>(n);
     for (let i = 0; i < n; i++) {
       const item = items[i] as number;
       const s = order ? (order[item] as number) : item;
       keys[i] = order ? item : (t.refs[s] as number);
-      heartbeats[i] = t.heartbeat[s] as number;
+      heartbeats[i] = t.heartbeat(s);
       ages[i] = this.ageOf(s, now);
     }
     return { count: n, positional: order !== null, keys, heartbeats, ages };
@@ -916,7 +960,7 @@ export class ScuttlebuttCore {
   /** A node's values with version > from, ascending (the map keeps version order). */
   private valuesAbove(slot: number, from: number): VersionedValue[] {
     const map = this.table.values[slot];
-    if (!map) return [];
+    if (!map) return NO_VALUES;
     const out: VersionedValue[] = [];
     for (const [key, v] of map) if (v.version > from) out.push({ key, value: v.value, version: v.version, tombstone: v.tombstone });
     return out;
@@ -953,7 +997,7 @@ export class ScuttlebuttCore {
     const t = this.table;
     let s = this.byRef.get(nd.ref);
     if (s === SELF) {
-      if (nd.maxVersion > (t.maxVersion[SELF] as number) || nd.heartbeat > (t.heartbeat[SELF] as number)) this.reject('about-self');
+      if (nd.maxVersion > t.maxVersion(SELF) || nd.heartbeat > t.heartbeat(SELF)) this.reject('about-self');
       return;
     }
     // Validate the whole delta before touching state: a bad one changes nothing.
@@ -972,8 +1016,8 @@ export class ScuttlebuttCore {
     } else {
       this.observeHeartbeat(s, nd.heartbeat, nd.heartbeatAge, now);
     }
-    const mine = t.maxVersion[s] as number;
-    const myGc = t.gcVersion[s] as number;
+    const mine = t.maxVersion(s);
+    const myGc = t.gcVersion(s);
     if (nd.fromVersion > mine) return this.reject('gap');
     let map = t.values[s];
     const changed: string[] = [];
@@ -983,9 +1027,9 @@ export class ScuttlebuttCore {
       if (map) for (const key of map.keys()) changed.push(key);
       map = new Map();
       t.values[s] = map;
-      t.maxVersion[s] = 0;
+      t.setMaxVersion(s, 0);
     }
-    const base = t.maxVersion[s] as number;
+    const base = t.maxVersion(s);
     for (const v of nd.values) {
       if (v.version <= base) continue;
       map ??= t.values[s] = new Map(); // most members of a large cluster carry no metadata: no map for them
@@ -994,9 +1038,9 @@ export class ScuttlebuttCore {
       map.set(v.key, { value: v.value, version: v.version, tombstone: v.tombstone, expiresAt: Infinity, deletedAt: 0 });
       if (!existing || existing.tombstone !== v.tombstone || existing.value !== v.value) changed.push(v.key);
     }
-    if (nd.maxVersion > base) t.maxVersion[s] = nd.maxVersion;
+    if (nd.maxVersion > base) t.setMaxVersion(s, nd.maxVersion);
     if (nd.lastGcVersion > myGc) {
-      t.gcVersion[s] = nd.lastGcVersion;
+      t.setGcVersion(s, nd.lastGcVersion);
       if (map) for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
     }
     if (changed.length > 0) {
@@ -1042,15 +1086,15 @@ export class ScuttlebuttCore {
     const s = t.allocate(identity, ref);
     this.indexMember(s, identity);
     this.liveOthers++;
-    t.heartbeat[s] = heartbeat;
+    t.setHeartbeat(s, heartbeat);
     // Seed the window as Akka does: the first estimate, with a spread of a quarter of it.
     const first = this.config.failureDetector.firstHeartbeatEstimateMs;
     t.addInterval(s, first - first / 4);
     t.addInterval(s, first + first / 4);
-    t.heartbeatBirth[s] = birthOf(age, now);
-    t.sampleBirth(s, heartbeat, t.heartbeatBirth[s] as number, true);
+    t.setBirth(s, birthOf(age, now));
+    t.sampleBirth(s, heartbeat, t.birth(s), true);
     // Until lags are observed, allow one interval's worth, as for the first heartbeat itself.
-    t.lagMax[s] = Math.max(first, now - (t.heartbeatBirth[s] as number));
+    t.setLagAllowance(s, Math.max(first, now - t.birth(s)));
     this.updateDeadline(s);
     this.news = true;
     this.events.push({ type: 'live', node: identity });
@@ -1070,6 +1114,8 @@ export class ScuttlebuttCore {
     this.setHash = addToSetHash(this.setHash, ref);
     this.members++;
     this.sortedValid = false;
+    this.slotsDisordered = true;
+    this.membershipChanged = true;
   }
 
   private onLeave(identity: NodeIdentity, now: number): void {
@@ -1084,7 +1130,7 @@ export class ScuttlebuttCore {
 
   /** Heartbeat evidence for a slot: if it is news, record it, maybe revive. */
   private observeHeartbeat(s: number, heartbeat: number, age: number, now: number, ageIsBound = false): void {
-    if (heartbeat > (this.table.heartbeat[s] as number)) this.heartbeatIncreased(s, heartbeat, age, now, ageIsBound);
+    if (heartbeat > this.table.heartbeat(s)) this.heartbeatIncreased(s, heartbeat, age, now, ageIsBound);
   }
 
   /**
@@ -1101,13 +1147,13 @@ export class ScuttlebuttCore {
    */
   private heartbeatIncreased(s: number, heartbeat: number, age: number, now: number, ageIsBound = false): void {
     const t = this.table;
-    const beats = heartbeat - (t.heartbeat[s] as number);
-    t.heartbeat[s] = heartbeat;
-    const prevBirth = t.heartbeatBirth[s] as number;
+    const beats = heartbeat - t.heartbeat(s);
+    t.setHeartbeat(s, heartbeat);
+    const prevBirth = t.birth(s);
     let claimed = birthOf(age, now);
     if (ageIsBound) {
       const period = t.intervalMean(s);
-      claimed = Math.min(claimed, Math.max(prevBirth + beats * period, now - (t.lagMax[s] as number) - period));
+      claimed = Math.min(claimed, Math.max(prevBirth + beats * period, now - t.lagAllowance(s) - period));
     }
     // A newer heartbeat cannot be older than the previous one, nor born in our future.
     const birth = Math.min(now, Math.max(prevBirth, claimed));
@@ -1116,7 +1162,7 @@ export class ScuttlebuttCore {
       // How late gossip brings a heartbeat is a separate, bounded quantity: the lag allowance.
       t.sampleBirth(s, heartbeat, birth, !ageIsBound);
       t.noteLag(s, now - birth);
-      t.heartbeatBirth[s] = birth;
+      t.setBirth(s, birth);
       this.updateDeadline(s);
     } else if (t.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS) {
       // Back from the dead: the silence is not a sample of its normal rhythm, so it is not added.
@@ -1124,9 +1170,8 @@ export class ScuttlebuttCore {
       t.status[s] = LIVE;
       this.deadOthers--;
       this.liveOthers++;
-      t.heartbeatBirth[s] = birth;
-      t.sampledHeartbeat[s] = -1;
-      t.sampleBirth(s, heartbeat, birth, !ageIsBound);
+      t.setBirth(s, birth);
+      t.sampleBirth(s, heartbeat, birth, !ageIsBound, true);
       this.updateDeadline(s);
       this.news = true;
       this.events.push({ type: 'live', node: t.identities[s] as NodeIdentity });
@@ -1136,7 +1181,7 @@ export class ScuttlebuttCore {
   /** Precomputes when phi will cross the threshold, so a tick checks each member with one comparison. */
   private updateDeadline(s: number): void {
     const deadline = this.silenceExpectedUntil(s) + this.periodStd(s) * this.sigma;
-    this.table.deadline[s] = deadline;
+    this.table.setDeadline(s, deadline);
     if (deadline < this.earliestDeadline) this.earliestDeadline = deadline;
   }
 
@@ -1150,7 +1195,7 @@ export class ScuttlebuttCore {
   /** Where phi's normal is centred: the last heartbeat's birth, plus the lag allowance, the mean period and the acceptable pause. */
   private silenceExpectedUntil(s: number): number {
     const t = this.table;
-    return (t.heartbeatBirth[s] as number) + (t.lagMax[s] as number) + t.intervalMean(s) + this.pauseMs;
+    return t.birth(s) + t.lagAllowance(s) + t.intervalMean(s) + this.pauseMs;
   }
 
   /** The period's standard deviation, floored at the configured minimum. */
@@ -1189,17 +1234,14 @@ export class ScuttlebuttCore {
     if (shift <= 0) return;
     const t = this.table;
     for (let s = 1; s < t.used; s++) {
-      if (t.status[s] !== LIVE) continue;
-      t.deadline[s] = (t.deadline[s] as number) + shift;
-      t.heartbeatBirth[s] = (t.heartbeatBirth[s] as number) + shift;
-      t.sampledBirth[s] = (t.sampledBirth[s] as number) + shift;
+      if (t.status[s] === LIVE) t.shiftTimes(s, shift);
     }
   }
 
   private convict(s: number, reason: 'suspected' | 'left' | 'superseded', now: number): void {
     const t = this.table;
     t.status[s] = DEAD;
-    this.deaths.set(s, { since: now, heartbeat: t.heartbeat[s] as number });
+    this.deaths.set(s, { since: now, heartbeat: t.heartbeat(s) });
     this.nextRemoval = Math.min(this.nextRemoval, now + this.config.failureDetector.deadNodeGracePeriodMs);
     this.liveOthers--;
     this.deadOthers++;
@@ -1212,7 +1254,7 @@ export class ScuttlebuttCore {
     const ref = t.refs[s] as number;
     if (t.status[s] === DEAD) this.deadOthers--;
     else if (t.status[s] === LIVE) this.liveOthers--;
-    this.removed.set(ref, { heartbeat: t.left[s] ? Infinity : (t.heartbeat[s] as number), until: now + this.config.failureDetector.deadNodeGracePeriodMs });
+    this.removed.set(ref, { heartbeat: t.left[s] ? Infinity : t.heartbeat(s), until: now + this.config.failureDetector.deadNodeGracePeriodMs });
     this.byRef.delete(ref);
     if (this.slotOfId(identity.id) === s) this.byId.delete(idKey(identity.id));
     this.deaths.delete(s);
@@ -1223,6 +1265,7 @@ export class ScuttlebuttCore {
     this.setHash = removeFromSetHash(this.setHash, ref);
     this.members--;
     this.sortedValid = false;
+    this.membershipChanged = true;
     t.release(s);
     this.events.push({ type: 'removed', node: identity });
   }
@@ -1255,10 +1298,10 @@ export class ScuttlebuttCore {
     return {
       node: t.identities[s] as NodeIdentity,
       status: t.status[s] === LIVE ? 'live' : 'dead',
-      heartbeat: t.heartbeat[s] as number,
-      maxVersion: t.maxVersion[s] as number,
+      heartbeat: t.heartbeat(s),
+      maxVersion: t.maxVersion(s),
       values,
-      ...(s === SELF ? {} : { detector: { meanIntervalMs: round1(t.intervalMean(s)), stdIntervalMs: round1(t.intervalStd(s)), lagAllowanceMs: round1(t.lagMax[s] as number), samples: t.fdCount[s] as number } }),
+      ...(s === SELF ? {} : { detector: { meanIntervalMs: round1(t.intervalMean(s)), stdIntervalMs: round1(t.intervalStd(s)), lagAllowanceMs: round1(t.lagAllowance(s)), samples: t.intervalCount(s) } }),
     };
   }
 }

@@ -22,6 +22,19 @@ export interface StoredValue {
   deletedAt: number;
 }
 
+/**
+ * The element types of the columns. Four at most: the loops that copy every column (grow, permute)
+ * stay polymorphic; a fifth type makes them megamorphic, about ten times slower.
+ */
+type Column = Float64Array | Float32Array | Uint32Array | Uint8Array;
+
+/** A zeroed column like `a` (or filled with `fill`), `capacity` long. */
+function blank<A extends Column>(a: A, capacity: number, fill: number): A {
+  const b = new (a.constructor as new (length: number) => A)(capacity);
+  if (fill !== 0) b.fill(fill);
+  return b;
+}
+
 export class PeerTable {
   capacity: number;
   /** Slots handed out so far (some may be FREE again). */
@@ -32,62 +45,45 @@ export class PeerTable {
   identities: (NodeIdentity | null)[] = [];
   values: (Map<string, StoredValue> | null)[] = [];
   refs: Float64Array;
-  heartbeat: Float64Array;
-  /** Versions are 32-bit: the core refuses larger ones (4 billion writes per node incarnation). */
-  maxVersion: Uint32Array;
-  gcVersion: Uint32Array;
   status: Uint8Array;
   left: Uint8Array;
-  /**
-   * Failure detector: when the newest known heartbeat was born (on our clock: arrival time less the
-   * age it carried), when phi crosses the threshold, and the period's running mean and variance.
-   */
-  heartbeatBirth: Float64Array;
-  /**
-   * The newest heartbeat whose birth was measured (its sender gave an exact age), and that birth;
-   * -1 when there is none to measure from. Intervals are sampled between measured births only: a
-   * birth placed by the owner's rhythm (the sender gave only an age bound) would feed the rhythm's
-   * own error back into it.
-   */
-  sampledHeartbeat: Float64Array;
-  sampledBirth: Float64Array;
-  deadline: Float64Array;
-  /**
-   * The period's mean and variance over an exponential window (see addInterval): ten bytes per
-   * member whatever the window, where a ring of samples costs four bytes per sample per member
-   * (at 10,000 nodes and the default window of 200, 80 GB). Float32 keeps sub-microsecond
-   * precision on millisecond periods.
-   */
-  fdMean: Float32Array;
-  fdVar: Float32Array;
-  /** Intervals seen, up to the window size. */
-  fdCount: Uint16Array;
-  /**
-   * Gossip lag allowance: the largest recent delay between a heartbeat's birth and its arrival here.
-   * It jumps up to any larger lag at once and decays toward smaller ones (see noteLag).
-   */
-  lagMax: Float32Array;
   /** Scratch mark used by the digest comparison (epoch number, not a boolean, so it never needs clearing). */
   mark: Uint32Array;
+  // The rest is read and written through the methods below.
+  private heartbeats: Float64Array;
+  private births: Float64Array;
+  /** The newest heartbeat whose birth was measured, and that birth (-1: none yet); see sampleBirth. */
+  private sampledHeartbeats: Float64Array;
+  private sampledBirths: Float64Array;
+  private deadlines: Float64Array;
+  private maxVersions: Uint32Array;
+  private gcVersions: Uint32Array;
+  /** The period's mean and variance (see addInterval), and how many intervals they hold. */
+  private fdMean: Float32Array;
+  private fdVar: Float32Array;
+  private fdCount: Float32Array;
+  private lagMax: Float32Array;
 
   constructor(window: number, initialCapacity = 16) {
     this.window = window;
     this.capacity = initialCapacity;
-    this.refs = new Float64Array(initialCapacity);
-    this.heartbeat = new Float64Array(initialCapacity);
-    this.maxVersion = new Uint32Array(initialCapacity);
-    this.gcVersion = new Uint32Array(initialCapacity);
+    const f64 = (): Float64Array => new Float64Array(initialCapacity);
+    const f32 = (): Float32Array => new Float32Array(initialCapacity);
+    this.refs = f64();
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
-    this.heartbeatBirth = new Float64Array(initialCapacity);
-    this.sampledHeartbeat = new Float64Array(initialCapacity);
-    this.sampledBirth = new Float64Array(initialCapacity);
-    this.deadline = new Float64Array(initialCapacity);
-    this.fdMean = new Float32Array(initialCapacity);
-    this.fdVar = new Float32Array(initialCapacity);
-    this.fdCount = new Uint16Array(initialCapacity);
-    this.lagMax = new Float32Array(initialCapacity);
     this.mark = new Uint32Array(initialCapacity);
+    this.heartbeats = f64();
+    this.births = f64();
+    this.sampledHeartbeats = f64();
+    this.sampledBirths = f64();
+    this.deadlines = f64();
+    this.maxVersions = new Uint32Array(initialCapacity);
+    this.gcVersions = new Uint32Array(initialCapacity);
+    this.fdMean = f32();
+    this.fdVar = f32();
+    this.fdCount = f32();
+    this.lagMax = f32();
   }
 
   allocate(identity: NodeIdentity, ref: number): number {
@@ -99,20 +95,20 @@ export class PeerTable {
     this.identities[slot] = identity;
     this.values[slot] = null;
     this.refs[slot] = ref;
-    this.heartbeat[slot] = 0;
-    this.maxVersion[slot] = 0;
-    this.gcVersion[slot] = 0;
     this.status[slot] = LIVE;
     this.left[slot] = 0;
-    this.heartbeatBirth[slot] = 0;
-    this.sampledHeartbeat[slot] = -1;
-    this.sampledBirth[slot] = 0;
-    this.deadline[slot] = Infinity;
+    this.mark[slot] = 0;
+    this.heartbeats[slot] = 0;
+    this.births[slot] = 0;
+    this.sampledHeartbeats[slot] = -1;
+    this.sampledBirths[slot] = 0;
+    this.deadlines[slot] = Infinity;
+    this.maxVersions[slot] = 0;
+    this.gcVersions[slot] = 0;
     this.fdMean[slot] = 0;
     this.fdVar[slot] = 0;
     this.fdCount[slot] = 0;
     this.lagMax[slot] = 0;
-    this.mark[slot] = 0;
     return slot;
   }
 
@@ -126,45 +122,146 @@ export class PeerTable {
   private grow(): void {
     // 1.5x: a large cluster wastes less than with doubling, and growth stays amortized O(1).
     const cap = Math.ceil(this.capacity * 1.5);
-    const f64 = (a: Float64Array): Float64Array => { const b = new Float64Array(cap); b.set(a); return b; };
-    const u32 = (a: Uint32Array): Uint32Array => { const b = new Uint32Array(cap); b.set(a); return b; };
-    const f32 = (a: Float32Array): Float32Array => { const b = new Float32Array(cap); b.set(a); return b; };
-    const u16 = (a: Uint16Array): Uint16Array => { const b = new Uint16Array(cap); b.set(a); return b; };
-    const u8 = (a: Uint8Array, fill: number): Uint8Array => { const b = new Uint8Array(cap).fill(fill); b.set(a); return b; };
-    this.refs = f64(this.refs);
-    this.heartbeat = f64(this.heartbeat);
-    this.maxVersion = u32(this.maxVersion);
-    this.gcVersion = u32(this.gcVersion);
-    this.status = u8(this.status, FREE);
-    this.left = u8(this.left, 0);
-    this.heartbeatBirth = f64(this.heartbeatBirth);
-    this.sampledHeartbeat = f64(this.sampledHeartbeat);
-    this.sampledBirth = f64(this.sampledBirth);
-    this.deadline = f64(this.deadline);
-    this.fdMean = f32(this.fdMean);
-    this.fdVar = f32(this.fdVar);
-    this.fdCount = u16(this.fdCount);
-    this.lagMax = f32(this.lagMax);
-    this.mark = u32(this.mark);
+    this.mapColumns(<A extends Column>(a: A, fill: number): A => {
+      const b = blank(a, cap, fill);
+      b.set(a);
+      return b;
+    });
     this.capacity = cap;
+  }
+
+  /**
+   * Renumbers the occupied slots: new slot k is old slot `order[k]` (every occupied slot once, self
+   * first). Free slots disappear. The caller re-indexes whatever maps slots. Why: members are
+   * admitted in arrival order, but digests walk them in ref order; with slots in that order, a
+   * digest's walk reads every column front to back instead of at random (at 10,000 members, a
+   * cache miss per column per member becomes a streamed read).
+   */
+  permute(order: Int32Array): void {
+    const n = order.length;
+    this.mapColumns(<A extends Column>(a: A, fill: number): A => {
+      const b = blank(a, this.capacity, fill);
+      for (let k = 0; k < n; k++) b[k] = a[order[k] as number] as number;
+      return b;
+    });
+    this.identities = Array.from(order, (s) => this.identities[s] ?? null);
+    this.values = Array.from(order, (s) => this.values[s] ?? null);
+    this.used = n;
+    this.freeSlots.length = 0;
+  }
+
+  /** Replaces every per-slot column by f(column, the value of an empty slot). */
+  private mapColumns(f: <A extends Column>(a: A, fill: number) => A): void {
+    this.refs = f(this.refs, 0);
+    this.status = f(this.status, FREE);
+    this.left = f(this.left, 0);
+    this.mark = f(this.mark, 0);
+    this.heartbeats = f(this.heartbeats, 0);
+    this.births = f(this.births, 0);
+    this.sampledHeartbeats = f(this.sampledHeartbeats, 0);
+    this.sampledBirths = f(this.sampledBirths, 0);
+    this.deadlines = f(this.deadlines, 0);
+    this.maxVersions = f(this.maxVersions, 0);
+    this.gcVersions = f(this.gcVersions, 0);
+    this.fdMean = f(this.fdMean, 0);
+    this.fdVar = f(this.fdVar, 0);
+    this.fdCount = f(this.fdCount, 0);
+    this.lagMax = f(this.lagMax, 0);
+  }
+
+  heartbeat(slot: number): number {
+    return this.heartbeats[slot] as number;
+  }
+
+  setHeartbeat(slot: number, heartbeat: number): void {
+    this.heartbeats[slot] = heartbeat;
+  }
+
+  /**
+   * When the newest known heartbeat was born, on our clock (its arrival time less the age it
+   * carried): silence is counted from here.
+   */
+  birth(slot: number): number {
+    return this.births[slot] as number;
+  }
+
+  setBirth(slot: number, birth: number): void {
+    this.births[slot] = birth;
+  }
+
+  /** When phi crosses the threshold (precomputed, so a conviction check is one comparison). */
+  deadline(slot: number): number {
+    return this.deadlines[slot] as number;
+  }
+
+  setDeadline(slot: number, deadline: number): void {
+    this.deadlines[slot] = deadline;
+  }
+
+  /** Versions are 32-bit: the core refuses larger ones (4 billion writes per node incarnation). */
+  maxVersion(slot: number): number {
+    return this.maxVersions[slot] as number;
+  }
+
+  setMaxVersion(slot: number, version: number): void {
+    this.maxVersions[slot] = version;
+  }
+
+  gcVersion(slot: number): number {
+    return this.gcVersions[slot] as number;
+  }
+
+  setGcVersion(slot: number, version: number): void {
+    this.gcVersions[slot] = version;
+  }
+
+  /**
+   * Gossip lag allowance: the largest recent delay between a heartbeat's birth and its arrival here.
+   * It jumps up to any larger lag at once and decays toward smaller ones (see noteLag).
+   */
+  lagAllowance(slot: number): number {
+    return this.lagMax[slot] as number;
+  }
+
+  setLagAllowance(slot: number, lagMs: number): void {
+    this.lagMax[slot] = lagMs;
+  }
+
+  /** Intervals seen, up to the window size. */
+  intervalCount(slot: number): number {
+    return this.fdCount[slot] as number;
+  }
+
+  /** Moves the member's clock readings (birth, sampling anchor, deadline) later by `ms`: a stall of ours, excused. */
+  shiftTimes(slot: number, ms: number): void {
+    this.births[slot] = (this.births[slot] as number) + ms;
+    this.sampledBirths[slot] = (this.sampledBirths[slot] as number) + ms;
+    this.deadlines[slot] = (this.deadlines[slot] as number) + ms;
   }
 
   /**
    * A heartbeat born at `birth`. When measured (`exact`), the interval since the previous measured
    * birth, per beat, is a sample of the owner's period; a placed birth is no sample and no anchor.
+   * Intervals run between measured births only: a birth placed by the owner's rhythm (the sender
+   * gave only an age bound) would feed the rhythm's own error back into it. `restart` (a revival)
+   * drops the anchor first: the silence before it is no sample.
    */
-  sampleBirth(slot: number, heartbeat: number, birth: number, exact: boolean): void {
+  sampleBirth(slot: number, heartbeat: number, birth: number, exact: boolean, restart = false): void {
+    if (restart) this.sampledHeartbeats[slot] = -1;
     if (!exact) return;
-    const from = this.sampledHeartbeat[slot] as number;
-    if (from >= 0 && heartbeat > from) this.addInterval(slot, (birth - (this.sampledBirth[slot] as number)) / (heartbeat - from));
-    this.sampledHeartbeat[slot] = heartbeat;
-    this.sampledBirth[slot] = birth;
+    const from = this.sampledHeartbeats[slot] as number;
+    if (from >= 0 && heartbeat > from) this.addInterval(slot, (birth - (this.sampledBirths[slot] as number)) / (heartbeat - from));
+    this.sampledHeartbeats[slot] = heartbeat;
+    this.sampledBirths[slot] = birth;
   }
 
   /**
-   * Adds one interval. The first `window` intervals are weighed equally (an exact running mean and
-   * variance: the two seed intervals fade as real ones arrive, as in a sliding window); after that
-   * each new interval weighs 1/window, so the window is exponential, with the same horizon.
+   * Adds one interval to the period's mean and variance, kept over an exponential window: ten
+   * bytes per member whatever the window, where a ring of samples costs four bytes per sample per
+   * member (at 10,000 nodes and the default window of 200, 80 GB). Float32 keeps sub-microsecond
+   * precision on millisecond periods. The first `window` intervals are weighed equally (an exact
+   * running mean and variance: the two seed intervals fade as real ones arrive, as in a sliding
+   * window); after that each new interval weighs 1/window, so the window has the same horizon.
    */
   addInterval(slot: number, intervalMs: number): void {
     const n = Math.min((this.fdCount[slot] as number) + 1, this.window);

@@ -32,6 +32,13 @@ export class RefIndex {
     return this.live;
   }
 
+  /** Maps every entry's slot s to slotOf[s] (the table was renumbered); no rehashing. */
+  remap(slotOf: Int32Array): void {
+    const keys = this.keys;
+    const slots = this.slots;
+    for (let i = 0; i < keys.length; i++) if ((keys[i] as number) >= 0) slots[i] = slotOf[slots[i] as number] as number;
+  }
+
   /** The slot for ref, or -1. */
   get(ref: number): number {
     const keys = this.keys;

@@ -54,6 +54,11 @@ export interface BenchResult {
   wireSampledNodes: number;
   /** Largest datagram before compression (what the payload budget bounds), envelope included. */
   maxPacketBytes: number;
+  /**
+   * The convergence curve: [rounds since the write, fraction of live nodes holding it], every 0.1
+   * round, averaged over the dissemination trials.
+   */
+  convergence: [number, number][];
   samples: { dissemination: number; bootstrap: number; detection: number };
   incomplete: string[];
   wallSeconds: number;
@@ -94,6 +99,8 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
   let falsePositives = 0;
   let nodeHours = 0;
   let maxPacket = 0;
+  /** Per dissemination trial: rounds after the write at which each node got it. */
+  const arrivals: number[][] = [];
   for (let r = 0; r < o.runs; r++) {
     const sim = new SimCluster(simConfig(o, o.seed + r));
     const n = o.nodes;
@@ -107,13 +114,18 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
     let watchKey = '';
     let watchNode = '';
     let updated = 0;
+    let writtenAt = 0;
     let deadSeen = 0;
     let fpFrom = Infinity;
     sim.onEvent((obs: number, e: CoreEvent, t: number) => {
       if (e.type === 'live') {
         if (++liveSeen[obs]! === n - 1) bootstrapped++;
       } else if (e.type === 'update') {
-        if (e.node.id === watchNode && e.keys.includes(watchKey)) updated++;
+        // The writer's own core reports its write too: not a delivery (it holds the update from round 0).
+        if (e.node.id === watchNode && `node-${obs}` !== watchNode && e.keys.includes(watchKey)) {
+          updated++;
+          arrivals[arrivals.length - 1]?.push((t - writtenAt) / I);
+        }
       } else if (e.type === 'dead') {
         if (crashed >= 0 && e.node.id === `node-${crashed}`) deadSeen++;
         else if (t >= fpFrom) falsePositives++;
@@ -152,6 +164,8 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
       watchKey = `k${r}-${d}`;
       updated = 0;
       const t0 = sim.now;
+      writtenAt = t0;
+      arrivals.push([0]);
       sim.cores[u]!.set(watchKey, 'v', sim.now);
       const ok = sim.runUntilTrue(() => updated >= n - 1, 100 * I);
       if (!ok) incomplete.push(`run ${r}: dissemination ${d} reached ${updated}/${n - 1}`);
@@ -190,11 +204,27 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
     uncompressedBytesPerNodePerSecond: { mean: summarize(traffic.map((t) => t.mean)).mean, max: Math.max(...traffic.map((t) => t.max)) },
     wireSampledNodes: Math.min(...traffic.map((t) => t.wireSampled)),
     maxPacketBytes: maxPacket,
+    convergence: convergenceCurve(arrivals, o.nodes),
     samples: { dissemination: dissemination.length, bootstrap: bootstrap.length, detection: detection.length },
     incomplete,
     wallSeconds: (performance.now() - started) / 1000,
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
   };
+}
+
+/** Fraction of the n nodes holding an update, every 0.1 round until all do, averaged over trials. */
+function convergenceCurve(trials: number[][], n: number): [number, number][] {
+  if (trials.length === 0) return [];
+  const last = Math.max(...trials.map((a) => Math.max(0, ...a)));
+  const steps = Math.ceil(last * 10) + 1;
+  const curve: [number, number][] = [];
+  for (let k = 0; k <= steps; k++) {
+    const r = k / 10;
+    let sum = 0;
+    for (const a of trials) sum += a.filter((x) => x <= r + 1e-9).length / n;
+    curve.push([Number(r.toFixed(1)), sum / trials.length]);
+  }
+  return curve;
 }
 
 const HELP = `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--burst B] --runs R --seed S [--json]

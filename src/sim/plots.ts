@@ -2,7 +2,7 @@
  * `npm run sim:plots`: renders docs/plots/*.svg from simulator runs. A small SVG line chart of our
  * own, so the figures need no plotting dependency.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SimCluster } from './cluster.js';
 import { simConfig, type BenchOptions } from './bench.js';
 import { pushPull } from './theory.js';
@@ -13,7 +13,7 @@ interface Series {
   dashed?: boolean;
 }
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#17becf', '#9467bd', '#ff7f0e', '#8c564b'];
 
 export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], opts: { logX?: boolean; yMax?: number; legendUpperLeft?: boolean } = {}): string {
   const W = 640;
@@ -89,6 +89,18 @@ function convergenceCurve(nodes: number, loss: number, trials: number): [number,
   return grid.map((r, k) => [r, (acc[k] as number) / trials]);
 }
 
+/**
+ * A curve saved by a benchmark run (`npm run sim -- --json` prints it as `convergence`): the 10,000-node
+ * run takes many minutes, so the plot reads its saved output instead of redoing it.
+ */
+const SAVED_10K = 'docs/data/sim-10000.json';
+
+function savedCurve(path: string): [number, number][] | null {
+  if (!existsSync(path)) return null;
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as { convergence?: [number, number][] };
+  return saved.convergence && saved.convergence.length > 0 ? saved.convergence : null;
+}
+
 function bandwidth(nodes: number, uptimeSpreadS = 0): { wire: number; encoded: number } {
   const sim = new SimCluster(simConfig({ ...OPTS, nodes, uptimeSpreadS }, 3));
   for (let i = 0; i < nodes; i++) sim.start(i);
@@ -105,6 +117,7 @@ function main(): void {
     { name: 'N = 100', points: convergenceCurve(100, 0, 10) },
     { name: 'N = 1,000', points: convergenceCurve(1000, 0, 5) },
     { name: 'N = 1,000, 10% loss', points: convergenceCurve(1000, 0.1, 5), dashed: true },
+    ...((curve) => (curve ? [{ name: 'N = 10,000 (saved run)', points: curve }] : []))(savedCurve(SAVED_10K)),
     // The synchronous push-pull limit (fanout 3) from anchors.md, as a curve: the bar to beat.
     ...[100, 1000, 10_000].map((n): Series => ({
       name: `push-pull limit, N = ${n.toLocaleString('en-US')}`,

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScuttlebuttCore } from '../../src/core/core.js';
 import { identityRef } from '../../src/core/identity.js';
+import type { PeerTable } from '../../src/core/peer-table.js';
 import { seededRandom } from '../../src/core/random.js';
 import { NO_BUMPS } from '../../src/wire/codec.js';
 import type { AckMessage, Digest, NodeDelta, SynMessage } from '../../src/wire/messages.js';
@@ -251,4 +252,27 @@ test('the deafness hold is bounded, and absent in a small cluster where silence 
   pair.down.add(addr(2));
   pair.run(10_000);
   assert.deepEqual(deadEvents(pair, addr(1)).map((e) => e.event.node.id), ['n2']);
+});
+
+test('a quiet round renumbers the table in ref order; the dead stay dead and are removed on time', () => {
+  const c = cluster(8);
+  c.down.add(addr(3));
+  c.run(12_000);
+  assert.equal(deadEvents(c).filter((e) => e.event.node.id === 'n3').length, 7);
+  // A joiner disorders every table while n3 is dead, so the renumbering must carry n3's death along.
+  c.events.length = 0;
+  c.add(coreConfig(9), [addr(1)]);
+  c.run(4000);
+  for (const [address, core] of c.nodes) {
+    if (address === addr(3)) continue;
+    const table = (core as unknown as { table: PeerTable }).table;
+    const refs = Array.from(table.refs.subarray(1, table.used));
+    assert.deepEqual(refs, [...refs].sort((a, b) => a - b), `${core.self.id}: slots in ref order`);
+    assert.equal(core.snapshot().live.length, 8, `${core.self.id} sees 8 live`);
+  }
+  c.run(20_000); // past the 20 s grace period
+  const removed = c.events.filter((e) => e.event.type === 'removed');
+  assert.deepEqual(removed.map((e) => e.event.node.id), Array(7).fill('n3'));
+  assert.equal(deadEvents(c).length, 0);
+  for (const [address, core] of c.nodes) if (address !== addr(3)) assert.equal(core.snapshot().dead.length, 0);
 });
