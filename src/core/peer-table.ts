@@ -26,10 +26,10 @@ export interface StoredValue {
  * The element types of the columns. Four at most: the loops that copy every column (grow, permute)
  * stay polymorphic; a fifth type makes them megamorphic, about ten times slower.
  */
-type Column = Float64Array | Float32Array | Uint32Array | Uint8Array;
+type TableColumn = Float64Array | Float32Array | Uint32Array | Uint8Array;
 
 /** A zeroed column like `a` (or filled with `fill`), `capacity` long. */
-function blank<A extends Column>(a: A, capacity: number, fill: number): A {
+function blank<A extends TableColumn>(a: A, capacity: number, fill: number): A {
   const b = new (a.constructor as new (length: number) => A)(capacity);
   if (fill !== 0) b.fill(fill);
   return b;
@@ -122,7 +122,7 @@ export class PeerTable {
   private grow(): void {
     // 1.5x: a large cluster wastes less than with doubling, and growth stays amortized O(1).
     const cap = Math.ceil(this.capacity * 1.5);
-    this.mapColumns(<A extends Column>(a: A, fill: number): A => {
+    this.mapColumns(<A extends TableColumn>(a: A, fill: number): A => {
       const b = blank(a, cap, fill);
       b.set(a);
       return b;
@@ -139,7 +139,7 @@ export class PeerTable {
    */
   permute(order: Int32Array): void {
     const n = order.length;
-    this.mapColumns(<A extends Column>(a: A, fill: number): A => {
+    this.mapColumns(<A extends TableColumn>(a: A, fill: number): A => {
       const b = blank(a, this.capacity, fill);
       for (let k = 0; k < n; k++) b[k] = a[order[k] as number] as number;
       return b;
@@ -151,7 +151,7 @@ export class PeerTable {
   }
 
   /** Replaces every per-slot column by f(column, the value of an empty slot). */
-  private mapColumns(f: <A extends Column>(a: A, fill: number) => A): void {
+  private mapColumns(f: <A extends TableColumn>(a: A, fill: number) => A): void {
     this.refs = f(this.refs, 0);
     this.status = f(this.status, FREE);
     this.left = f(this.left, 0);
