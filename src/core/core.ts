@@ -470,15 +470,11 @@ export class ScuttlebuttCore {
     if (changed || !this.slotsDisordered) return;
     this.slotsDisordered = false;
     const sorted = this.sortedMembers();
-    const order = new Int32Array(sorted.length);
-    let rank = -1;
-    for (let k = 0, j = 1; k < sorted.length; k++) {
-      if (sorted[k] === SELF) rank = k;
-      else order[j++] = sorted[k] as number;
-    }
+    const order = new Int32Array(sorted.length); // order[0] = SELF
+    order.set(sorted.filter((s) => s !== SELF), 1);
     this.renumber(order);
-    // Now slot j is the j-th other member in ref order, and self sits at its rank among them.
-    for (let k = 0; k < sorted.length; k++) sorted[k] = k < rank ? k + 1 : k === rank ? SELF : k;
+    // Sorted again on next use: the slots are in ref order now, so that sort is one pass.
+    this.sortedValid = false;
   }
 
   /** Gives old slot order[k] the slot k, and re-keys everything that names slots. */
