@@ -88,7 +88,7 @@ test('a heartbeat whose age is only bounded is placed by the owner\'s rhythm, wi
   }
   const heartbeat = a.member(b.self)!.heartbeat;
   const gossiped = (hb: number, ages: number): SynMessage => ({
-    type: 'syn', clusterId: 'test', setHash: 0, setSize: 0, pull: false,
+    type: 'syn', clusterId: 'test', setHash: 0, setSize: 0, pull: false, sender: { ref: 12345, heartbeat: 1, age: 0 },
     digest: { mode: 'full', complete: false, offset: 0, count: 1, refs: Float64Array.of(identityRef(b.self)), heartbeats: Float64Array.of(hb), ages: Float64Array.of(ages), ageLimit: 20, maxVersions: Float64Array.of(a.member(b.self)!.maxVersion), gcVersions: Float64Array.of(0) },
   });
   // At 12.5 s a third node says "heartbeat +1, at least a second old": the rhythm says born at 11 s.
@@ -246,7 +246,7 @@ test('a node that hears nobody holds its convictions; the others convict it; all
 test('the deafness hold is bounded, and absent in a small cluster where silence is news', () => {
   const big = cluster(6);
   big.partition([addr(1)], [2, 3, 4, 5, 6].map(addr));
-  big.run(40_000); // past 4 x (interval + pause): the isolated node finally convicts
+  big.run(45_000); // past 8 x (interval + pause): the isolated node finally convicts
   assert.equal(deadEvents(big, addr(1)).length, 5);
   const pair = cluster(2);
   pair.down.add(addr(2));
@@ -275,4 +275,24 @@ test('a quiet round renumbers the table in ref order; the dead stay dead and are
   assert.deepEqual(removed.map((e) => e.event.node.id), Array(7).fill('n3'));
   assert.equal(deadEvents(c).length, 0);
   for (const [address, core] of c.nodes) if (address !== addr(3)) assert.equal(core.snapshot().dead.length, 0);
+});
+
+test("a SYN's sender heartbeat is read even when its digest cannot be", () => {
+  const c = cluster(3);
+  const a = c.nodes.get(addr(1))!;
+  const b = c.nodes.get(addr(2))!;
+  const before = a.member(b.self)!.heartbeat;
+  // A compact digest from a membership that is not a's: its positions mean nothing to a.
+  const none: number[] = [];
+  const syn: SynMessage = {
+    type: 'syn', clusterId: 'test', setHash: 1, setSize: 4, pull: true,
+    sender: { ref: identityRef(b.self), heartbeat: before + 1, age: 2 },
+    digest: { mode: 'compact', complete: true, offset: 0, count: 0, refs: null, heartbeats: none, ages: none, ageLimit: 0, maxVersions: none, gcVersions: none },
+  };
+  const replies = a.receive(b.self.address, syn, c.now);
+  assert.equal(replies[0]?.message.type, 'synAck', 'answered with a request for refs');
+  assert.equal(a.member(b.self)!.heartbeat, before + 1);
+  // A sender a does not know is ignored, not admitted: only a delta introduces members.
+  a.receive('10.0.0.9:9111', { ...syn, sender: { ref: 424242, heartbeat: 5, age: 0 } }, c.now);
+  assert.equal(a.snapshot().live.length, 3);
 });
