@@ -891,7 +891,7 @@ export class ScuttlebuttCore {
       const from = reset ? 0 : fromVersion;
       const all = this.valuesAbove(s, from);
       const age = this.ageOf(s, now);
-      let size = nodeDeltaHeaderSize(fromVersion < 0 ? identity : null, t.heartbeat(s), age, myGc, from, myMax, all.length);
+      let size = nodeDeltaHeaderSize(null, t.heartbeat(s), age, myGc, from, myMax, all.length) + (fromVersion < 0 ? t.identitySize(s) : 0);
       if (used + size > budget) return false;
       let k = 0;
       for (; k < all.length; k++) {

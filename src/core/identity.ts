@@ -18,15 +18,43 @@ function mix32(h: number): number {
  */
 export function identityRef(identity: NodeIdentity): number {
   // The hash of `${id}\0${generation}\0${address}`, fed part by part: a large cluster's bootstrap
-  // checks a ref for every member it admits, and the joined string was most of that garbage.
-  const generation = String(identity.generation);
-  const h = new Hash48(identity.id.length + generation.length + identity.address.length + 2);
-  h.add(identity.id);
+  // checks a ref for every member it admits (10,000 nodes: 100 million), so it builds no strings.
+  const { id, generation, address } = identity;
+  const digits = decimalDigits(generation);
+  if (digits < 0) return hashOfParts(id, String(generation), address);
+  const h = new Hash48(id.length + digits + address.length + 2);
+  h.add(id);
+  h.addChar(0);
+  for (let i = digits - 1; i >= 0; i--) h.addChar(48 + (DIGITS[i] as number));
+  h.addChar(0);
+  h.add(address);
+  return h.digest();
+}
+
+/** The same hash over the generation's decimal string: for generations that are not plain integers. */
+export function hashOfParts(id: string, generation: string, address: string): number {
+  const h = new Hash48(id.length + generation.length + address.length + 2);
+  h.add(id);
   h.addChar(0);
   h.add(generation);
   h.addChar(0);
-  h.add(identity.address);
+  h.add(address);
   return h.digest();
+}
+
+/** Scratch for decimalDigits: the digits of the last number, least significant first. */
+const DIGITS = new Uint8Array(16);
+
+/** Writes n's decimal digits into DIGITS and returns their count; -1 unless n is an integer in [0, 2^53). */
+function decimalDigits(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) return -1;
+  let k = 0;
+  do {
+    const d = n % 10;
+    DIGITS[k++] = d;
+    n = (n - d) / 10; // exact: n - d is a multiple of ten
+  } while (n > 0);
+  return k;
 }
 
 /** A 48-bit hash of a node id alone, to find any generation of it. */

@@ -3,6 +3,7 @@
  * A 10,000-node simulation holds 10^8 (observer, member) pairs: one JS object per pair would
  * not fit in memory, typed-array columns cost a few dozen bytes per pair.
  */
+import { identitySize } from '../wire/codec.js';
 import type { NodeIdentity } from '../wire/messages.js';
 
 export const LIVE = 0;
@@ -63,6 +64,8 @@ export class PeerTable {
   private fdVar: Float32Array;
   private fdCount: Float32Array;
   private lagMax: Float32Array;
+  /** Encoded size of each identity: a large cluster's bootstrap introduces members by the million. */
+  private identitySizes: Uint32Array;
 
   constructor(window: number, initialCapacity = 16) {
     this.window = window;
@@ -84,6 +87,7 @@ export class PeerTable {
     this.fdVar = f32();
     this.fdCount = f32();
     this.lagMax = f32();
+    this.identitySizes = new Uint32Array(initialCapacity);
   }
 
   allocate(identity: NodeIdentity, ref: number): number {
@@ -109,6 +113,7 @@ export class PeerTable {
     this.fdVar[slot] = 0;
     this.fdCount[slot] = 0;
     this.lagMax[slot] = 0;
+    this.identitySizes[slot] = identitySize(identity);
     return slot;
   }
 
@@ -167,6 +172,12 @@ export class PeerTable {
     this.fdVar = f(this.fdVar, 0);
     this.fdCount = f(this.fdCount, 0);
     this.lagMax = f(this.lagMax, 0);
+    this.identitySizes = f(this.identitySizes, 0);
+  }
+
+  /** Bytes of slot s's identity on the wire (codec's identitySize, computed once). */
+  identitySize(slot: number): number {
+    return this.identitySizes[slot] as number;
   }
 
   heartbeat(slot: number): number {

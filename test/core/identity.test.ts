@@ -1,0 +1,18 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { hashOfParts, identityRef } from '../../src/core/identity.js';
+
+test('refs are stable across versions: pinned values (refs travel on the wire)', () => {
+  const ref = (generation: number): number => identityRef({ id: 'node-7', generation, address: '10.0.0.7:9111' });
+  // Computed by protocol version 3's code, which hashed String(generation).
+  assert.deepEqual([0, 7, 1732000000000, 2 ** 53 - 1, 1.5].map(ref), [117600133186462, 136371056954723, 67172270123855, 269150652777343, 248428578406455]);
+});
+
+test('a ref is the hash of id, decimal generation and address, whatever the generation', () => {
+  const generation = fc.oneof(fc.nat(), fc.maxSafeNat(), fc.double({ noNaN: true }), fc.integer({ min: -1000, max: -1 }));
+  fc.assert(
+    fc.property(fc.string(), generation, fc.string(), (id, g, address) => identityRef({ id, generation: g, address }) === hashOfParts(id, String(g), address)),
+    { numRuns: 2000, seed: 7 },
+  );
+});
