@@ -17,10 +17,9 @@ import {
   exchangeHeaderSize,
   NO_BUMPS,
   nodeDeltaHeaderSize,
-  senderHeartbeatSize,
   valueSize,
 } from '../wire/codec.js';
-import { bucketOf, HEARTBEAT_AGE_UNIT_MS, MAX_BUCKETS, type Column, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type SenderHeartbeat, type VersionedValue } from '../wire/messages.js';
+import { bucketOf, HEARTBEAT_AGE_UNIT_MS, MAX_BUCKETS, type Column, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type VersionedValue } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
 import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
@@ -319,8 +318,6 @@ export class ScuttlebuttCore {
     const out: Outbound[] = [];
     let compact: Digest | null = null;
     let full: Digest | null = null;
-    const t = this.table;
-    const sender = { ref: t.refs[SELF] as number, heartbeat: t.heartbeat(SELF), age: this.ageOf(SELF, now) };
     for (const [k, to] of targets.entries()) {
       const peer = this.peerSets.get(to);
       let digest: Digest;
@@ -330,7 +327,7 @@ export class ScuttlebuttCore {
       } else {
         digest = full ??= this.buildDigest(false, now);
       }
-      out.push({ to, message: { type: 'syn', clusterId: this.config.clusterId, setHash: this.setHash, setSize: this.members, sender, digest, pull: k < PULLS_PER_ROUND } });
+      out.push({ to, message: { type: 'syn', clusterId: this.config.clusterId, setHash: this.setHash, setSize: this.members, digest, pull: k < PULLS_PER_ROUND } });
     }
     return out;
   }
@@ -513,11 +510,7 @@ export class ScuttlebuttCore {
     const list = compact ? this.sortedMembers() : this.memberSlots();
     const n = list.length;
     const ageLimit = this.digestAgeLimit;
-    let budget =
-      this.config.payloadBudget -
-      exchangeHeaderSize(this.config.clusterId, n) -
-      senderHeartbeatSize(t.heartbeat(SELF), this.ageOf(SELF, now)) -
-      digestHeaderSize(n, n, ageLimit);
+    let budget = this.config.payloadBudget - exchangeHeaderSize(this.config.clusterId, n) - digestHeaderSize(n, n, ageLimit);
     // Plain arrays, not typed ones: see Column.
     const refs = compact ? null : new Array<number>(n);
     const heartbeats = new Array<number>(n);
@@ -635,7 +628,6 @@ export class ScuttlebuttCore {
     switch (message.type) {
       case 'syn':
         this.notePeerSet(from, message.setHash, message.setSize);
-        this.onSenderHeartbeat(message.sender, now);
         return this.onSyn(from, message.digest, message.pull, now);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
@@ -682,21 +674,24 @@ export class ScuttlebuttCore {
     this.agreement += (hit - this.agreement) * 0.1;
   }
 
-  /** The SYN's own heartbeat of its sender: read whatever our memberships (see SenderHeartbeat). */
-  private onSenderHeartbeat(sender: SenderHeartbeat, now: number): void {
-    const s = this.byRef.get(sender.ref);
-    if (s > SELF) this.observeHeartbeat(s, sender.heartbeat, sender.age, now);
-  }
-
   private onSyn(from: string, digest: Digest, pull: boolean, now: number): Outbound[] {
     const t = this.table;
     const compact = digest.mode === 'compact';
     const reply = (request: Digest, delta: Delta): Outbound[] => [
       { to: from, message: { type: 'synAck', clusterId: this.config.clusterId, setHash: this.setHash, setSize: this.members, request, delta } },
     ];
+    // A compact digest's positions, read on our sorted membership shifted by `skew` from `skewAt` on.
+    let skew = 0;
+    let skewAt = 0;
     if (compact) {
       const peer = this.peerSets.get(from);
-      if (!peer || peer.hash !== this.setHash || peer.size !== this.members || digest.offset + digest.count > this.members) {
+      const same = peer !== undefined && peer.hash === this.setHash && peer.size === this.members;
+      const apart = same || !peer ? null : this.oneMemberApart(peer.hash, peer.size);
+      if (apart) {
+        skew = apart.skew;
+        skewAt = apart.at;
+      }
+      if ((!same && !apart) || digest.offset + digest.count > (peer as PeerSet).size) {
         // Our memberships differ, so positions mean nothing here. Turn the exchange around: our
         // whole digest as the request lets the initiator send us what we lack, and our hash in the
         // reply makes it send refs next time.
@@ -707,6 +702,8 @@ export class ScuttlebuttCore {
       }
     }
     const order = compact ? this.sortedMembers() : null;
+    // Bumps go back as positions only to a peer whose positions are ours.
+    const positional = compact && skew === 0;
     const epoch = ++this.markEpoch;
     const request: number[] = []; // refs we lack state for (slot or -1 with the ref)
     const requestRefs: number[] = [];
@@ -725,7 +722,12 @@ export class ScuttlebuttCore {
       let s: number;
       let ref = 0;
       if (order) {
-        s = order[offset + i] as number;
+        let p = offset + i;
+        if (skew !== 0 && p >= skewAt) {
+          if (skew > 0 && p === skewAt) continue; // the member the peer has and we removed
+          p -= skew;
+        }
+        s = order[p] as number;
       } else {
         ref = (digest.refs as Column)[i] as number;
         const found = this.byRef.get(ref);
@@ -744,7 +746,7 @@ export class ScuttlebuttCore {
       if (theirHb > myHb) {
         if (s !== SELF) this.heartbeatIncreased(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
       } else if (myHb > theirHb) {
-        bumpSlots.push(order ? offset + i : s);
+        bumpSlots.push(positional ? offset + i : s);
         if (myHb - theirHb > bumpGap) bumpGap = myHb - theirHb;
       }
       const theirMax = maxVersions[i] as number;
@@ -784,8 +786,44 @@ export class ScuttlebuttCore {
     candidates.sort((a, b) => b.staleness - a.staleness || a.slot - b.slot);
     // A push wants no reply that would carry heartbeats alone.
     if (!pull && bumpGap < PUSH_GAP && req.count === 0 && neverSeen.length === 0 && candidates.length === 0) return [];
-    const delta = this.packDelta(neverSeen, neverSeenStart, candidates, bumpSlots, order, budget - reqSize(req), now);
+    const delta = this.packDelta(neverSeen, neverSeenStart, candidates, bumpSlots, positional ? order : null, budget - reqSize(req), now);
     return reply(req, delta);
+  }
+
+  /**
+   * When a peer's membership is ours plus or minus one member we can name, how its sorted positions
+   * map onto ours: skew +1, it has a member at position `at` that we have removed; skew -1, it lacks
+   * our member at position `at`. Otherwise null. This is the usual disagreement: a dead member is
+   * removed a grace period after its conviction, at slightly different instants on different nodes,
+   * and for those seconds compact digests went unread; a node whose answers were lost on a bad link
+   * then had its heartbeat stop spreading, and was falsely convicted (docs/benchmarks.md). The
+   * difference of the two membership hashes names the member when exactly one differs; a sum of
+   * several differences names nobody we know, and is refused.
+   */
+  private oneMemberApart(hash: number, size: number): { skew: 1 | -1; at: number } | null {
+    if (size === this.members + 1) {
+      const extra = removeFromSetHash(hash, this.setHash); // their hash minus ours
+      return this.removed.has(extra) ? { skew: 1, at: this.rankOf(extra) } : null;
+    }
+    if (size === this.members - 1) {
+      const missing = removeFromSetHash(this.setHash, hash); // ours minus theirs
+      return this.byRef.get(missing) >= 0 ? { skew: -1, at: this.rankOf(missing) } : null;
+    }
+    return null;
+  }
+
+  /** How many of our members have a ref below `ref`: its position in our sorted membership. */
+  private rankOf(ref: number): number {
+    const order = this.sortedMembers();
+    const refs = this.table.refs;
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((refs[order[mid] as number] as number) < ref) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /**

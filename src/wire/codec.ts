@@ -15,7 +15,7 @@ export type { DecodeErrorReason } from './errors.js';
 
 export const MAGIC_0 = 0x53; // 'S'
 export const MAGIC_1 = 0x42; // 'B'
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 3;
 /** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */
 export const ENVELOPE_HEADER_BYTES = 4;
 
@@ -128,16 +128,11 @@ export function exchangeHeaderSize(clusterId: string, setSize: number): number {
   return 1 + stringSize(clusterId) + REF_BYTES + varintSize(setSize);
 }
 
-/** A SYN's sender heartbeat (SynMessage.sender): ref, heartbeat, age. */
-export function senderHeartbeatSize(heartbeat: number, age: number): number {
-  return REF_BYTES + varintSize(heartbeat) + varintSize(age);
-}
-
 /** The exact length encodeMessage would produce. */
 export function messageSize(m: Message): number {
   switch (m.type) {
     case 'syn':
-      return exchangeHeaderSize(m.clusterId, m.setSize) + senderHeartbeatSize(m.sender.heartbeat, m.sender.age) + digestSize(m.digest);
+      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.digest);
     case 'synAck':
       return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.request) + deltaSize(m.delta);
     case 'ack':
@@ -223,9 +218,6 @@ export function encodeMessage(m: Message): Uint8Array {
       w.string(m.clusterId);
       w.ref(m.setHash);
       w.varint(m.setSize);
-      w.ref(m.sender.ref);
-      w.varint(m.sender.heartbeat);
-      w.varint(m.sender.age);
       writeDigest(w, m.digest);
       break;
     case 'synAck':
@@ -352,8 +344,7 @@ export function decodeMessage(body: Uint8Array): Message {
       const clusterId = r.string('cluster id');
       const setHash = r.ref('set hash');
       const setSize = r.varint('set size');
-      const sender = { ref: r.ref('sender ref'), heartbeat: r.varint('sender heartbeat'), age: r.varint('sender heartbeat age') };
-      m = { type: 'syn', clusterId, setHash, setSize, sender, digest: readDigest(r), pull: code === TYPE_CODES.syn };
+      m = { type: 'syn', clusterId, setHash, setSize, digest: readDigest(r), pull: code === TYPE_CODES.syn };
       break;
     }
     case TYPE_CODES.synAck: {

@@ -128,20 +128,6 @@ export interface Delta {
   readonly bumps: HeartbeatBumps;
 }
 
-/**
- * The sender's own newest heartbeat, named by its ref. A compact digest's entries mean something only to
- * a receiver with the sender's membership, and a long digest is sent in runs: this is the one heartbeat
- * every receiver can read from every SYN. Without it, a node whose memberships briefly differed from its
- * peers' (a removal applied at different instants) had its SYNs answered with requests instead of read,
- * and when those answers were lost its heartbeat stopped spreading: a false conviction under bursty loss.
- */
-export interface SenderHeartbeat {
-  readonly ref: number;
-  readonly heartbeat: number;
-  /** In HEARTBEAT_AGE_UNIT_MS units: an extra round between ticks sends a heartbeat born earlier. */
-  readonly age: number;
-}
-
 /** Opens an exchange: "here is what I know". */
 export interface SynMessage {
   readonly type: 'syn';
@@ -149,7 +135,6 @@ export interface SynMessage {
   /** Sender's membership hash and size, so the receiver can use compact digests back. */
   readonly setHash: number;
   readonly setSize: number;
-  readonly sender: SenderHeartbeat;
   readonly digest: Digest;
   /**
    * true: answer with every heartbeat the sender lacks, even when that is all (push-pull).

@@ -5,7 +5,7 @@ import { identityRef } from '../../src/core/identity.js';
 import type { PeerTable } from '../../src/core/peer-table.js';
 import { seededRandom } from '../../src/core/random.js';
 import { NO_BUMPS } from '../../src/wire/codec.js';
-import type { AckMessage, Digest, NodeDelta, SynMessage } from '../../src/wire/messages.js';
+import type { AckMessage, Digest, NodeDelta, NodeIdentity, SynMessage } from '../../src/wire/messages.js';
 import { coreConfig, MiniCluster } from './mini-cluster.js';
 
 const addr = (i: number): string => `10.0.0.${i}:9111`;
@@ -88,7 +88,7 @@ test('a heartbeat whose age is only bounded is placed by the owner\'s rhythm, wi
   }
   const heartbeat = a.member(b.self)!.heartbeat;
   const gossiped = (hb: number, ages: number): SynMessage => ({
-    type: 'syn', clusterId: 'test', setHash: 0, setSize: 0, pull: false, sender: { ref: 12345, heartbeat: 1, age: 0 },
+    type: 'syn', clusterId: 'test', setHash: 0, setSize: 0, pull: false,
     digest: { mode: 'full', complete: false, offset: 0, count: 1, refs: Float64Array.of(identityRef(b.self)), heartbeats: Float64Array.of(hb), ages: Float64Array.of(ages), ageLimit: 20, maxVersions: Float64Array.of(a.member(b.self)!.maxVersion), gcVersions: Float64Array.of(0) },
   });
   // At 12.5 s a third node says "heartbeat +1, at least a second old": the rhythm says born at 11 s.
@@ -277,22 +277,37 @@ test('a quiet round renumbers the table in ref order; the dead stay dead and are
   for (const [address, core] of c.nodes) if (address !== addr(3)) assert.equal(core.snapshot().dead.length, 0);
 });
 
-test("a SYN's sender heartbeat is read even when its digest cannot be", () => {
-  const c = cluster(3);
-  const a = c.nodes.get(addr(1))!;
-  const b = c.nodes.get(addr(2))!;
-  const before = a.member(b.self)!.heartbeat;
-  // A compact digest from a membership that is not a's: its positions mean nothing to a.
-  const none: number[] = [];
-  const syn: SynMessage = {
-    type: 'syn', clusterId: 'test', setHash: 1, setSize: 4, pull: true,
-    sender: { ref: identityRef(b.self), heartbeat: before + 1, age: 2 },
-    digest: { mode: 'compact', complete: true, offset: 0, count: 0, refs: null, heartbeats: none, ages: none, ageLimit: 0, maxVersions: none, gcVersions: none },
+test('a compact digest from a membership one member apart from ours is still read', () => {
+  const c = cluster(4);
+  c.down.add(addr(4));
+  c.run(40_000); // n4 convicted, then removed past the 20 s grace period
+  const node = (i: number): ScuttlebuttCore => c.nodes.get(addr(i))!;
+  const [a, b, n3] = [node(1), node(2), node(3)];
+  const n4 = c.nodes.get(addr(4))!.self;
+  const syn = (members: NodeIdentity[], bump: (id: NodeIdentity) => number): SynMessage => {
+    const sorted = members.map((m) => ({ m, ref: identityRef(m) })).sort((x, y) => x.ref - y.ref);
+    const column = (f: (m: NodeIdentity) => number): number[] => sorted.map((e) => f(e.m));
+    const heartbeat = (m: NodeIdentity): number => (a.member(m)?.heartbeat ?? 7) + bump(m);
+    return {
+      type: 'syn', clusterId: 'test', setHash: sorted.reduce((h, e) => (h + e.ref) % 2 ** 48, 0), setSize: sorted.length, pull: true,
+      digest: {
+        mode: 'compact', complete: true, offset: 0, count: sorted.length, refs: null, heartbeats: column(heartbeat), ages: column(() => 0), ageLimit: 0,
+        maxVersions: column((m) => a.member(m)?.maxVersion ?? 1), gcVersions: column(() => 0),
+      },
+    };
   };
-  const replies = a.receive(b.self.address, syn, c.now);
-  assert.equal(replies[0]?.message.type, 'synAck', 'answered with a request for refs');
-  assert.equal(a.member(b.self)!.heartbeat, before + 1);
-  // A sender a does not know is ignored, not admitted: only a delta introduces members.
-  a.receive('10.0.0.9:9111', { ...syn, sender: { ref: 424242, heartbeat: 5, age: 0 } }, c.now);
-  assert.equal(a.snapshot().live.length, 3);
+  const hb = (m: NodeIdentity): number => a.member(m)!.heartbeat;
+  // b has not removed n4 yet: its positions have n4 among ours. Each member's own heartbeat + its slot number.
+  const before = [b.self, n3.self].map(hb);
+  a.receive(b.self.address, syn([a.self, b.self, n3.self, n4], (m) => (m === n4 ? 0 : 1 + Number(m.id.slice(1)))), c.now);
+  assert.deepEqual([b.self, n3.self].map(hb), [before[0]! + 3, before[1]! + 4], 'each heartbeat landed on its own member');
+  assert.equal(a.member(n4), undefined, 'the removed member stays removed');
+  // b lacks n3 (it removed it first, say): positions past n3's shift the other way.
+  const after = hb(b.self);
+  a.receive(b.self.address, syn([a.self, b.self], (m) => (m === b.self ? 5 : 0)), c.now);
+  assert.equal(hb(b.self), after + 5);
+  // Two members apart: positions mean nothing, and nothing is read.
+  const stuck = hb(b.self);
+  a.receive(b.self.address, syn([b.self], () => 9), c.now);
+  assert.equal(hb(b.self), stuck);
 });

@@ -61,7 +61,7 @@ const delta: fc.Arbitrary<Delta> = fc.record({ nodes: fc.array(nodeDelta, { maxL
 const clusterId = text;
 
 export const message: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ type: fc.constant('syn' as const), clusterId, setHash: ref, setSize: fc.nat(100_000), sender: fc.record({ ref, heartbeat: varint, age: varint }), digest: digest(), pull: fc.boolean() }),
+  fc.record({ type: fc.constant('syn' as const), clusterId, setHash: ref, setSize: fc.nat(100_000), digest: digest(), pull: fc.boolean() }),
   fc.record({ type: fc.constant('synAck' as const), clusterId, setHash: ref, setSize: fc.nat(100_000), request: digest('full'), delta }),
   fc.record({ type: fc.constant('ack' as const), clusterId, delta }),
   fc.record({ type: fc.constant('wrongCluster' as const), clusterId }),

@@ -33,7 +33,7 @@ test('a bucket summary is refused on a complete or compact digest, and unless it
     gcVersions: new Float64Array(0),
     buckets: new Float64Array(buckets),
   });
-  const syn = (complete: boolean, buckets: number) => encodeMessage({ type: 'syn', clusterId: 'c', setHash: 1, setSize: 1, sender: { ref: 1, heartbeat: 1, age: 0 }, digest: digest(complete, buckets), pull: true });
+  const syn = (complete: boolean, buckets: number) => encodeMessage({ type: 'syn', clusterId: 'c', setHash: 1, setSize: 1, digest: digest(complete, buckets), pull: true });
   assert.equal(decodeMessage(syn(false, 64)).type, 'syn');
   for (const [complete, n] of [[true, 64], [false, 3], [false, 512]] as const) {
     assert.throws(() => decodeMessage(syn(complete, n)), (e: unknown) => e instanceof DecodeError && e.reason === 'bad-value', `complete ${complete}, ${n} buckets`);
@@ -53,7 +53,7 @@ test('a digest age above the digest\'s age limit is refused', () => {
     maxVersions: Float64Array.of(1, 1),
     gcVersions: Float64Array.of(0, 0),
   });
-  const syn = (ageLimit: number) => encodeMessage({ type: 'syn', clusterId: 'c', setHash: 1, setSize: 2, sender: { ref: 1, heartbeat: 1, age: 0 }, digest: digest(ageLimit), pull: true });
+  const syn = (ageLimit: number) => encodeMessage({ type: 'syn', clusterId: 'c', setHash: 1, setSize: 2, digest: digest(ageLimit), pull: true });
   for (const limit of [0, 20, 21]) assert.equal(decodeMessage(syn(limit)).type, 'syn', `limit ${limit}`);
   assert.throws(() => decodeMessage(syn(19)), (e: unknown) => e instanceof DecodeError && e.reason === 'bad-value');
 });
