@@ -21,22 +21,13 @@ export function identityRef(identity: NodeIdentity): number {
   // checks a ref for every member it admits (10,000 nodes: 100 million), so it builds no strings.
   const { id, generation, address } = identity;
   const digits = decimalDigits(generation);
-  if (digits < 0) return hashOfParts(id, String(generation), address);
-  const h = new Hash48(id.length + digits + address.length + 2);
+  // Not a plain integer (never from the runtime or the wire): its string form, hashed as text.
+  const text = digits < 0 ? String(generation) : '';
+  const h = new Hash48(id.length + (digits < 0 ? text.length : digits) + address.length + 2);
   h.add(id);
   h.addChar(0);
-  for (let i = digits - 1; i >= 0; i--) h.addChar(48 + (DIGITS[i] as number));
-  h.addChar(0);
-  h.add(address);
-  return h.digest();
-}
-
-/** The same hash over the generation's decimal string: for generations that are not plain integers. */
-export function hashOfParts(id: string, generation: string, address: string): number {
-  const h = new Hash48(id.length + generation.length + address.length + 2);
-  h.add(id);
-  h.addChar(0);
-  h.add(generation);
+  if (digits < 0) h.add(text);
+  else for (let i = digits - 1; i >= 0; i--) h.addChar(48 + (DIGITS[i] as number));
   h.addChar(0);
   h.add(address);
   return h.digest();
