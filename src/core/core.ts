@@ -12,15 +12,17 @@
 import {
   bucketsSize,
   bumpSize,
-  digestEntrySize,
+  compactEntrySize,
   digestHeaderSize,
   exchangeHeaderSize,
+  fullEntrySize,
   NO_BUMPS,
   nodeDeltaHeaderSize,
   valueSize,
 } from '../wire/codec.js';
 import { bucketOf, HEARTBEAT_AGE_UNIT_MS, MAX_BUCKETS, type Column, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type VersionedValue } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
+import { groupChecks, lowHeartbeat, lowHeartbeatBytes, restoreHeartbeats, UNREAD } from '../wire/low-heartbeats.js';
 import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
 import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.js';
@@ -50,6 +52,8 @@ const REVIVAL_HEARTBEATS = 2;
 /** A request (what the responder lacks) may take at most this share of a SYN-ACK; the delta gets the rest. */
 const REQUEST_SHARE = 0.5;
 const SELF = 0;
+/** slotAt's answer for the member a peer one apart has and we removed. */
+const SKIPPED = -1;
 const PEER_SET_CACHE = 1024;
 /**
  * A new incarnation introduces itself directly to this many members, once, when it first learns the
@@ -514,6 +518,8 @@ export class ScuttlebuttCore {
     // Plain arrays, not typed ones: see Column.
     const refs = compact ? null : new Array<number>(n);
     const heartbeats = new Array<number>(n);
+    // compact: `heartbeats` gets the low bits, these the full values for the checks.
+    const full = compact ? new Array<number>(n) : heartbeats;
     const ages = new Array<number>(n);
     const maxVersions = new Array<number>(n);
     const gcVersions = new Array<number>(n);
@@ -524,17 +530,19 @@ export class ScuttlebuttCore {
       const max = t.maxVersion(s);
       const gc = t.gcVersion(s);
       if (refs) refs[i] = t.refs[s] as number;
-      heartbeats[i] = hb;
+      full[i] = hb;
+      if (compact) heartbeats[i] = lowHeartbeat(hb);
       ages[i] = age;
       maxVersions[i] = max;
       gcVersions[i] = gc;
-      return digestEntrySize(compact, hb, age, max, gc);
+      return compact ? compactEntrySize(i, age, max, gc) : fullEntrySize(hb, age, max, gc);
     };
     // One pass fills the columns and sums the size: the whole digest fits in one packet up to several thousand members.
     let total = 0;
     for (let i = 0; i < n && total <= budget; i++) total += put(i, list[i] as number);
     if (total <= budget) {
-      return { mode: compact ? 'compact' : 'full', complete: true, offset: 0, count: n, refs, heartbeats, ages, ageLimit, maxVersions, gcVersions };
+      const checks = compact ? groupChecks(full, n) : null;
+      return { mode: compact ? 'compact' : 'full', complete: true, offset: 0, count: n, refs, heartbeats, checks, ages, ageLimit, maxVersions, gcVersions };
     }
     let buckets: number[] | undefined;
     if (!compact) {
@@ -565,6 +573,7 @@ export class ScuttlebuttCore {
       count: m,
       refs: refs && cut(refs),
       heartbeats: cut(heartbeats),
+      checks: compact ? groupChecks(full, m) : null,
       ages: cut(ages),
       ageLimit,
       maxVersions: cut(maxVersions),
@@ -683,6 +692,7 @@ export class ScuttlebuttCore {
     // A compact digest's positions, read on our sorted membership shifted by `skew` from `skewAt` on.
     let skew = 0;
     let skewAt = 0;
+    let skewRef = 0;
     if (compact) {
       const peer = this.peerSets.get(from);
       const same = peer !== undefined && peer.hash === this.setHash && peer.size === this.members;
@@ -690,6 +700,7 @@ export class ScuttlebuttCore {
       if (apart) {
         skew = apart.skew;
         skewAt = apart.at;
+        skewRef = apart.ref;
       }
       if ((!same && !apart) || digest.offset + digest.count > (peer as PeerSet).size) {
         // Our memberships differ, so positions mean nothing here. Turn the exchange around: our
@@ -711,23 +722,28 @@ export class ScuttlebuttCore {
     // Bumps name slots; with a compact digest (same membership on both sides) they go out as positions.
     const bumpSlots: number[] = [];
     let bumpGap = 0;
-    const heartbeats = digest.heartbeats;
     const ages = digest.ages;
     const maxVersions = digest.maxVersions;
     const gcVersions = digest.gcVersions;
     // Nothing in this loop admits members, so the table's columns cannot be reallocated under us.
     const mark = t.mark;
     const offset = digest.offset;
+    /** A compact entry's slot: SKIPPED for the member the peer has and we removed. */
+    const slotAt = (i: number): number => {
+      let p = offset + i;
+      if (skew !== 0 && p >= skewAt) {
+        if (skew > 0 && p === skewAt) return SKIPPED;
+        p -= skew;
+      }
+      return (order as Int32Array)[p] as number;
+    };
+    const heartbeats = order ? this.restoreDigestHeartbeats(digest, slotAt, skewRef) : digest.heartbeats;
     for (let i = 0; i < digest.count; i++) {
       let s: number;
       let ref = 0;
       if (order) {
-        let p = offset + i;
-        if (skew !== 0 && p >= skewAt) {
-          if (skew > 0 && p === skewAt) continue; // the member the peer has and we removed
-          p -= skew;
-        }
-        s = order[p] as number;
+        s = slotAt(i);
+        if (s === SKIPPED) continue;
       } else {
         ref = (digest.refs as Column)[i] as number;
         const found = this.byRef.get(ref);
@@ -743,7 +759,15 @@ export class ScuttlebuttCore {
       if (!order) mark[s] = epoch; // for the introductions below
       const theirHb = heartbeats[i] as number;
       const myHb = t.heartbeat(s);
-      if (theirHb > myHb) {
+      // An unreadable heartbeat (UNREAD): we ask for the member instead. Our entry in the request
+      // carries our heartbeat, so the initiator learns it if newer, and answers with its own if newer.
+      const unread = theirHb === UNREAD;
+      if (unread) {
+        if (s !== SELF) {
+          request.push(s);
+          requestRefs.push(t.refs[s] as number);
+        }
+      } else if (theirHb > myHb) {
         if (s !== SELF) this.heartbeatIncreased(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
       } else if (myHb > theirHb) {
         bumpSlots.push(positional ? offset + i : s);
@@ -754,13 +778,13 @@ export class ScuttlebuttCore {
       const mine = t.maxVersion(s);
       const myGc = t.gcVersion(s);
       if (theirMax === mine && theirGc === myGc) continue; // the common case: only heartbeats differ
-      if (s !== SELF && (theirMax > mine || theirGc > myGc)) {
+      if (s !== SELF && !unread && (theirMax > mine || theirGc > myGc)) {
         request.push(s);
         requestRefs.push(order ? (t.refs[s] as number) : ref);
       }
       if (mine > theirMax || myGc > theirGc) {
         // The node delta carries the heartbeat: no bump for it.
-        if (myHb > theirHb) bumpSlots.pop();
+        if (!unread && myHb > theirHb) bumpSlots.pop();
         candidates.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
       }
     }
@@ -800,16 +824,29 @@ export class ScuttlebuttCore {
    * difference of the two membership hashes names the member when exactly one differs; a sum of
    * several differences names nobody we know, and is refused.
    */
-  private oneMemberApart(hash: number, size: number): { skew: 1 | -1; at: number } | null {
+  private oneMemberApart(hash: number, size: number): { skew: 1 | -1; at: number; ref: number } | null {
     if (size === this.members + 1) {
       const extra = removeFromSetHash(hash, this.setHash); // their hash minus ours
-      return this.removed.has(extra) ? { skew: 1, at: this.rankOf(extra) } : null;
+      return this.removed.has(extra) ? { skew: 1, at: this.rankOf(extra), ref: extra } : null;
     }
     if (size === this.members - 1) {
       const missing = removeFromSetHash(this.setHash, hash); // ours minus theirs
-      return this.byRef.get(missing) >= 0 ? { skew: -1, at: this.rankOf(missing) } : null;
+      return this.byRef.get(missing) >= 0 ? { skew: -1, at: this.rankOf(missing), ref: missing } : null;
     }
     return null;
+  }
+
+  /**
+   * A compact digest's heartbeats, restored from their low bits near ours (UNREAD where a group's
+   * check fails: see wire/low-heartbeats.ts). The member the peer has and we removed (`slotAt`
+   * SKIPPED) is restored from the heartbeat we remembered when removing it, so its group is still read.
+   */
+  private restoreDigestHeartbeats(digest: Digest, slotAt: (i: number) => number, removedRef: number): number[] {
+    const t = this.table;
+    return restoreHeartbeats(digest.heartbeats, digest.checks as Column, digest.count, (i) => {
+      const s = slotAt(i);
+      return s === SKIPPED ? this.removed.get(removedRef)?.heartbeat : t.heartbeat(s);
+    });
   }
 
   /** How many of our members have a ref below `ref`: its position in our sorted membership. */
@@ -834,7 +871,7 @@ export class ScuttlebuttCore {
   private buildRequest(slots: number[], refs: number[], budget: number, now: number, summarize = false): Digest {
     const t = this.table;
     const sizeOf = (s: number): number =>
-      s < 0 ? digestEntrySize(false, 0, 0, 0, 0) : digestEntrySize(false, t.heartbeat(s), this.ageOf(s, now), t.maxVersion(s), t.gcVersion(s));
+      s < 0 ? fullEntrySize(0, 0, 0, 0) : fullEntrySize(t.heartbeat(s), this.ageOf(s, now), t.maxVersion(s), t.gcVersion(s));
     const fit = (room: number): number => {
       let used = digestHeaderSize(0, slots.length, 0);
       for (let k = 0; k < slots.length; k++) {
@@ -857,6 +894,7 @@ export class ScuttlebuttCore {
       count: n,
       refs: new Array<number>(n).fill(0),
       heartbeats: new Array<number>(n).fill(0),
+      checks: null,
       ages: new Array<number>(n).fill(0),
       ageLimit: 0,
       maxVersions: new Array<number>(n).fill(0),
@@ -981,7 +1019,8 @@ export class ScuttlebuttCore {
     for (let i = 0; i < items.length; i++) {
       const item = items[(start + i) % items.length] as number;
       const s = order ? (order[item] as number) : item;
-      const size = keyCost + varintSize(t.heartbeat(s)) + varintSize(this.ageOf(s, now));
+      // Positional bumps carry low heartbeat bits; their total size does not depend on the order.
+      const size = keyCost + (order ? lowHeartbeatBytes(chosen.length) : varintSize(t.heartbeat(s))) + varintSize(this.ageOf(s, now));
       if (used + size > budget) break;
       used += size;
       chosen.push(item);
@@ -1004,7 +1043,9 @@ export class ScuttlebuttCore {
       heartbeats[i] = t.heartbeat(s);
       ages[i] = this.ageOf(s, now);
     }
-    return { count: n, positional: order !== null, keys, heartbeats, ages };
+    if (!order) return { count: n, positional: false, keys, heartbeats, checks: null, ages };
+    // Positions go to a peer with our membership, whose heartbeats are near ours: low bits, as in compact digests.
+    return { count: n, positional: true, keys, heartbeats: heartbeats.map(lowHeartbeat), checks: groupChecks(heartbeats, n), ages };
   }
 
   /** A node's values with version > from, ascending (the map keeps version order). */
@@ -1025,9 +1066,16 @@ export class ScuttlebuttCore {
     if (bumps.positional) {
       if (sameMembership) {
         const order = this.sortedMembers();
+        const t = this.table;
+        const slotOf = (i: number): number | undefined => order[bumps.keys[i] as number];
+        const heartbeats = restoreHeartbeats(bumps.heartbeats, bumps.checks as Column, bumps.count, (i) => {
+          const s = slotOf(i);
+          return s === undefined ? undefined : t.heartbeat(s);
+        });
         for (let i = 0; i < bumps.count; i++) {
-          const s = order[bumps.keys[i] as number];
-          if (s !== undefined && s !== SELF) this.observeHeartbeat(s, bumps.heartbeats[i] as number, bumps.ages[i] as number, now);
+          const s = slotOf(i) as number;
+          const hb = heartbeats[i] as number;
+          if (hb !== UNREAD && s !== SELF) this.observeHeartbeat(s, hb, bumps.ages[i] as number, now);
         }
       }
     } else {
@@ -1359,7 +1407,7 @@ export class ScuttlebuttCore {
 function reqSize(d: Digest): number {
   let n = digestHeaderSize(0, d.count, d.ageLimit);
   for (let i = 0; i < d.count; i++) {
-    n += digestEntrySize(false, d.heartbeats[i] as number, d.ages[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
+    n += fullEntrySize(d.heartbeats[i] as number, d.ages[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
   }
   return n;
 }

@@ -6,6 +6,7 @@
 import { DecodeError } from './errors.js';
 import type { Column, Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, VersionedValue } from './messages.js';
 import { MAX_BUCKETS } from './messages.js';
+import { checkCount, LOW_HEARTBEAT_BITS, lowHeartbeatBytes } from './low-heartbeats.js';
 import { Reader } from './reader.js';
 import { REF_BYTES, stringSize, varintSize } from './varint.js';
 import { Writer } from './writer.js';
@@ -15,7 +16,7 @@ export type { DecodeErrorReason } from './errors.js';
 
 export const MAGIC_0 = 0x53; // 'S'
 export const MAGIC_1 = 0x42; // 'B'
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */
 export const ENVELOPE_HEADER_BYTES = 4;
 
@@ -33,10 +34,12 @@ const MAX_POSITION = 2 ** 31 - 1;
 
 // Smallest encodings, used to refuse impossible counts before allocating.
 const MIN_FULL_ENTRY = REF_BYTES + 4;
-const MIN_COMPACT_ENTRY = 4;
+/** Half a byte of heartbeat, one each of age and versions; checks come on top. */
+const MIN_COMPACT_ENTRY = 3;
 const MIN_NODE_DELTA = REF_BYTES + 7;
 const MIN_BUMP = REF_BYTES + 2;
-const MIN_POSITIONAL_BUMP = 3;
+/** A gap, half a byte of heartbeat and an age; checks come on top. */
+const MIN_POSITIONAL_BUMP = 2;
 const MIN_VALUE = 3;
 
 // ---------------------------------------------------------------- sizes
@@ -50,8 +53,13 @@ export function digestHeaderSize(offset: number, count: number, ageLimit: number
   return 1 + varintSize(offset) + varintSize(count) + varintSize(ageLimit);
 }
 
-export function digestEntrySize(compact: boolean, heartbeat: number, age: number, maxVersion: number, gcVersion: number): number {
-  return (compact ? 0 : REF_BYTES) + varintSize(heartbeat) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
+export function fullEntrySize(heartbeat: number, age: number, maxVersion: number, gcVersion: number): number {
+  return REF_BYTES + varintSize(heartbeat) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
+}
+
+/** What entry i adds to a compact digest: its low heartbeat bits (and a check at a group's start), age and versions. */
+export function compactEntrySize(i: number, age: number, maxVersion: number, gcVersion: number): number {
+  return lowHeartbeatBytes(i) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
 }
 
 /** Bytes of a bucket summary of `count` buckets. */
@@ -63,7 +71,10 @@ export function digestSize(d: Digest): number {
   let n = digestHeaderSize(d.offset, d.count, d.ageLimit) + (d.buckets ? bucketsSize(d.buckets.length) : 0);
   const compact = d.mode === 'compact';
   for (let i = 0; i < d.count; i++) {
-    n += digestEntrySize(compact, d.heartbeats[i] as number, d.ages[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
+    const age = d.ages[i] as number;
+    const max = d.maxVersions[i] as number;
+    const gc = d.gcVersions[i] as number;
+    n += compact ? compactEntrySize(i, age, max, gc) : fullEntrySize(d.heartbeats[i] as number, age, max, gc);
   }
   return n;
 }
@@ -111,7 +122,7 @@ export function bumpsSize(b: HeartbeatBumps): number {
   let prev = -1;
   for (let i = 0; i < b.count; i++) {
     const key = b.keys[i] as number;
-    n += (b.positional ? varintSize(key - prev - 1) : REF_BYTES) + varintSize(b.heartbeats[i] as number) + varintSize(b.ages[i] as number);
+    n += (b.positional ? varintSize(key - prev - 1) + lowHeartbeatBytes(i) : REF_BYTES + varintSize(b.heartbeats[i] as number)) + varintSize(b.ages[i] as number);
     prev = key;
   }
   return n;
@@ -161,8 +172,13 @@ function writeDigest(w: Writer, d: Digest): void {
   // Column by column, not entry by entry: each column's values look alike (versions mostly equal,
   // heartbeats close), which DEFLATE exploits far better than interleaved entries (15 % off a
   // compressed 50-member SYN, measured on captured traffic). Sizes are the same either way.
-  if (!compact) for (let i = 0; i < d.count; i++) w.ref((d.refs as Column)[i] as number);
-  for (const column of [d.heartbeats, d.ages, d.maxVersions, d.gcVersions]) writeVarints(w, column, d.count);
+  if (compact) {
+    writeLowHeartbeats(w, d.heartbeats, d.checks, d.count);
+  } else {
+    for (let i = 0; i < d.count; i++) w.ref((d.refs as Column)[i] as number);
+    writeExactHeartbeats(w, d.heartbeats, d.checks, d.count);
+  }
+  for (const column of [d.ages, d.maxVersions, d.gcVersions]) writeVarints(w, column, d.count);
   if (d.buckets) {
     w.varint(d.buckets.length);
     for (let b = 0; b < d.buckets.length; b++) w.ref(d.buckets[b] as number);
@@ -199,9 +215,41 @@ function writeDelta(w: Writer, d: Delta): void {
     else w.ref(key);
     prev = key;
   }
-  // Columns, as in digests.
-  writeVarints(w, b.heartbeats, b.count);
+  // Columns, as in digests; positional bumps go to a peer with our membership: low heartbeat bits, as compact digests.
+  if (b.positional) writeLowHeartbeats(w, b.heartbeats, b.checks, b.count);
+  else writeExactHeartbeats(w, b.heartbeats, b.checks, b.count);
   writeVarints(w, b.ages, b.count);
+}
+
+/** Low heartbeat bits (compact digests, positional bumps): two a byte (the first in the low half), then the checks. */
+function writeLowHeartbeats(w: Writer, heartbeats: Column, checks: Column | null, count: number): void {
+  const low = (i: number): number => {
+    const v = i < count ? (heartbeats[i] as number) : 0;
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** LOW_HEARTBEAT_BITS) throw new Error(`heartbeat ${v} is not low bits`);
+    return v;
+  };
+  for (let i = 0; i < count; i += 2) w.u8(low(i) | (low(i + 1) << LOW_HEARTBEAT_BITS));
+  if (!checks || checks.length !== checkCount(count)) throw new Error(`${count} low-bit heartbeats need ${checkCount(count)} checks`);
+  for (let g = 0; g < checks.length; g++) w.u32(checks[g] as number);
+}
+
+function writeExactHeartbeats(w: Writer, heartbeats: Column, checks: Column | null, count: number): void {
+  if (checks) throw new Error('exact heartbeats come without checks');
+  writeVarints(w, heartbeats, count);
+}
+
+function readLowHeartbeats(r: Reader, count: number): { heartbeats: Float64Array; checks: Float64Array | null } {
+  const heartbeats = new Float64Array(count);
+  const mask = 2 ** LOW_HEARTBEAT_BITS - 1;
+  for (let i = 0; i < count; i += 2) {
+    const b = r.u8('digest heartbeat bits');
+    heartbeats[i] = b & mask;
+    if (i + 1 < count) heartbeats[i + 1] = b >> LOW_HEARTBEAT_BITS;
+    else if (b >> LOW_HEARTBEAT_BITS !== 0) throw new DecodeError('bad-value', 'padding after the last heartbeat bits is not zero');
+  }
+  const checks = new Float64Array(checkCount(count));
+  for (let g = 0; g < checks.length; g++) checks[g] = r.u32('digest heartbeat check');
+  return { heartbeats, checks };
 }
 
 /** The first `count` values of a column, as varints in a row. */
@@ -265,12 +313,12 @@ function readDigest(r: Reader): Digest {
   const ageLimit = r.varint('digest age limit');
   const refs = compact ? null : new Float64Array(count);
   if (refs) for (let i = 0; i < count; i++) refs[i] = r.ref('digest ref');
-  const heartbeats = readVarints(r, count, 'digest heartbeat');
+  const { heartbeats, checks } = compact ? readLowHeartbeats(r, count) : { heartbeats: readVarints(r, count, 'digest heartbeat'), checks: null };
   const ages = readVarints(r, count, 'digest heartbeat age');
   if (ageLimit > 0 && ages.some((a) => a > ageLimit)) throw new DecodeError('bad-value', `a digest age above its limit ${ageLimit}`);
   const maxVersions = readVarints(r, count, 'digest max version');
   const gcVersions = readVarints(r, count, 'digest gc version');
-  const digest = { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, ages, ageLimit, maxVersions, gcVersions } as const;
+  const digest = { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, checks, ages, ageLimit, maxVersions, gcVersions } as const;
   if (!(flags & DIGEST_BUCKETS)) return digest;
   const n = r.count('digest buckets', REF_BYTES);
   if (n === 0 || n > MAX_BUCKETS || (n & (n - 1)) !== 0) throw new DecodeError('bad-value', `${n} digest buckets (a power of two up to ${MAX_BUCKETS})`);
@@ -321,9 +369,9 @@ function readDelta(r: Reader): Delta {
       keys[i] = r.ref('bump ref');
     }
   }
-  const heartbeats = readVarints(r, bumpCount, 'bump heartbeat');
+  const { heartbeats, checks } = positional ? readLowHeartbeats(r, bumpCount) : { heartbeats: readVarints(r, bumpCount, 'bump heartbeat'), checks: null };
   const ages = readVarints(r, bumpCount, 'bump heartbeat age');
-  return { nodes, bumps: { count: bumpCount, positional, keys, heartbeats, ages } };
+  return { nodes, bumps: { count: bumpCount, positional, keys, heartbeats, checks, ages } };
 }
 
 /** `count` varints in a row: one column of a digest or of bumps. */
@@ -378,4 +426,4 @@ export function decodeMessage(body: Uint8Array): Message {
 }
 
 /** Empty heartbeat bumps, shared. */
-export const NO_BUMPS: HeartbeatBumps = { count: 0, positional: false, keys: new Float64Array(0), heartbeats: new Float64Array(0), ages: new Float64Array(0) };
+export const NO_BUMPS: HeartbeatBumps = { count: 0, positional: false, keys: new Float64Array(0), heartbeats: new Float64Array(0), checks: null, ages: new Float64Array(0) };

@@ -36,10 +36,18 @@ export class Reader {
   }
 
   ref(what: string): number {
-    if (this.remaining < REF_BYTES) throw new DecodeError('truncated', `${what}: need ${REF_BYTES} bytes, have ${this.remaining}`);
+    return this.littleEndian(what, REF_BYTES);
+  }
+
+  u32(what: string): number {
+    return this.littleEndian(what, 4);
+  }
+
+  private littleEndian(what: string, bytes: number): number {
+    if (this.remaining < bytes) throw new DecodeError('truncated', `${what}: need ${bytes} bytes, have ${this.remaining}`);
     let v = 0;
     let scale = 1;
-    for (let i = 0; i < REF_BYTES; i++) {
+    for (let i = 0; i < bytes; i++) {
       v += (this.bytes[this.pos++] as number) * scale;
       scale *= 256;
     }

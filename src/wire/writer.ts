@@ -30,8 +30,16 @@ export class Writer {
   }
 
   ref(value: number): void {
+    this.littleEndian(value, REF_BYTES);
+  }
+
+  u32(value: number): void {
+    this.littleEndian(value, 4);
+  }
+
+  private littleEndian(value: number, bytes: number): void {
     let v = value;
-    for (let i = 0; i < REF_BYTES; i++) {
+    for (let i = 0; i < bytes; i++) {
       this.bytes[this.pos++] = v % 256;
       v = Math.floor(v / 256);
     }

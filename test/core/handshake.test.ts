@@ -5,6 +5,7 @@ import { identityRef } from '../../src/core/identity.js';
 import type { PeerTable } from '../../src/core/peer-table.js';
 import { seededRandom } from '../../src/core/random.js';
 import { NO_BUMPS } from '../../src/wire/codec.js';
+import { groupChecks, lowHeartbeat } from '../../src/wire/low-heartbeats.js';
 import type { AckMessage, Digest, NodeDelta, NodeIdentity, SynMessage } from '../../src/wire/messages.js';
 import { coreConfig, MiniCluster } from './mini-cluster.js';
 
@@ -89,7 +90,7 @@ test('a heartbeat whose age is only bounded is placed by the owner\'s rhythm, wi
   const heartbeat = a.member(b.self)!.heartbeat;
   const gossiped = (hb: number, ages: number): SynMessage => ({
     type: 'syn', clusterId: 'test', setHash: 0, setSize: 0, pull: false,
-    digest: { mode: 'full', complete: false, offset: 0, count: 1, refs: Float64Array.of(identityRef(b.self)), heartbeats: Float64Array.of(hb), ages: Float64Array.of(ages), ageLimit: 20, maxVersions: Float64Array.of(a.member(b.self)!.maxVersion), gcVersions: Float64Array.of(0) },
+    digest: { mode: 'full', complete: false, offset: 0, count: 1, refs: Float64Array.of(identityRef(b.self)), heartbeats: Float64Array.of(hb), checks: null, ages: Float64Array.of(ages), ageLimit: 20, maxVersions: Float64Array.of(a.member(b.self)!.maxVersion), gcVersions: Float64Array.of(0) },
   });
   // At 12.5 s a third node says "heartbeat +1, at least a second old": the rhythm says born at 11 s.
   a.receive('10.0.0.9:9111', gossiped(heartbeat + 1, 20), 12_500);
@@ -277,6 +278,20 @@ test('a quiet round renumbers the table in ref order; the dead stay dead and are
   for (const [address, core] of c.nodes) if (address !== addr(3)) assert.equal(core.snapshot().dead.length, 0);
 });
 
+/** The compact SYN a peer with membership `members` sends: heartbeats from `heartbeat`, versions as `a` holds them. */
+function compactSyn(a: ScuttlebuttCore, members: NodeIdentity[], heartbeat: (m: NodeIdentity) => number): SynMessage {
+  const sorted = members.map((m) => ({ m, ref: identityRef(m) })).sort((x, y) => x.ref - y.ref);
+  const column = (f: (m: NodeIdentity) => number): number[] => sorted.map((e) => f(e.m));
+  const full = column(heartbeat);
+  return {
+    type: 'syn', clusterId: 'test', setHash: sorted.reduce((h, e) => (h + e.ref) % 2 ** 48, 0), setSize: sorted.length, pull: true,
+    digest: {
+      mode: 'compact', complete: true, offset: 0, count: sorted.length, refs: null, heartbeats: full.map(lowHeartbeat), checks: groupChecks(full, full.length),
+      ages: column(() => 0), ageLimit: 0, maxVersions: column((m) => a.member(m)?.maxVersion ?? 1), gcVersions: column(() => 0),
+    },
+  };
+}
+
 test('a compact digest from a membership one member apart from ours is still read', () => {
   const c = cluster(4);
   c.down.add(addr(4));
@@ -284,18 +299,8 @@ test('a compact digest from a membership one member apart from ours is still rea
   const node = (i: number): ScuttlebuttCore => c.nodes.get(addr(i))!;
   const [a, b, n3] = [node(1), node(2), node(3)];
   const n4 = c.nodes.get(addr(4))!.self;
-  const syn = (members: NodeIdentity[], bump: (id: NodeIdentity) => number): SynMessage => {
-    const sorted = members.map((m) => ({ m, ref: identityRef(m) })).sort((x, y) => x.ref - y.ref);
-    const column = (f: (m: NodeIdentity) => number): number[] => sorted.map((e) => f(e.m));
-    const heartbeat = (m: NodeIdentity): number => (a.member(m)?.heartbeat ?? 7) + bump(m);
-    return {
-      type: 'syn', clusterId: 'test', setHash: sorted.reduce((h, e) => (h + e.ref) % 2 ** 48, 0), setSize: sorted.length, pull: true,
-      digest: {
-        mode: 'compact', complete: true, offset: 0, count: sorted.length, refs: null, heartbeats: column(heartbeat), ages: column(() => 0), ageLimit: 0,
-        maxVersions: column((m) => a.member(m)?.maxVersion ?? 1), gcVersions: column(() => 0),
-      },
-    };
-  };
+  const syn = (members: NodeIdentity[], bump: (id: NodeIdentity) => number): SynMessage =>
+    compactSyn(a, members, (m) => (a.member(m)?.heartbeat ?? 7) + bump(m));
   const hb = (m: NodeIdentity): number => a.member(m)!.heartbeat;
   // b has not removed n4 yet: its positions have n4 among ours. Each member's own heartbeat + its slot number.
   const before = [b.self, n3.self].map(hb);
@@ -310,4 +315,29 @@ test('a compact digest from a membership one member apart from ours is still rea
   const stuck = hb(b.self);
   a.receive(b.self.address, syn([b.self], () => 9), c.now);
   assert.equal(hb(b.self), stuck);
+});
+
+test('a compact digest heartbeat 8 or more beats from ours is not read wrong: its group is asked for instead', () => {
+  const c = cluster(3);
+  c.run(10_000);
+  const [a, b, n3] = [1, 2, 3].map((i) => c.nodes.get(addr(i))!) as [ScuttlebuttCore, ScuttlebuttCore, ScuttlebuttCore];
+  const members = [a.self, b.self, n3.self];
+  const hb = (m: NodeIdentity): number => a.member(m)!.heartbeat;
+  for (const off of [-12, -9, 8, 20]) {
+    // Every heartbeat one beat ahead of a's, but n3's `off` beats from a's. Low bits alone would
+    // read -12 as +4: a heartbeat n3 never produced, which would make every node ignore its next beats.
+    const before = members.map(hb);
+    const out = a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === n3.self ? off : 1)), c.now);
+    assert.deepEqual(members.map(hb), before, `off ${off}: no heartbeat of the group read`);
+    const reply = out[0]?.message;
+    assert.equal(reply?.type, 'synAck', `off ${off}`);
+    if (reply?.type !== 'synAck') return;
+    // The whole group (a itself aside) goes into the request, with a's heartbeats: b answers with what is newer.
+    assert.deepEqual(Array.from(reply.request.refs!).sort(), [b.self, n3.self].map(identityRef).sort(), `off ${off}`);
+    assert.deepEqual(Array.from(reply.request.heartbeats).sort(), [hb(b.self), hb(n3.self)].sort(), `off ${off}`);
+  }
+  // Within -8..7 of ours, every heartbeat is read exactly.
+  const before = members.map(hb);
+  a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === n3.self ? 7 : 2)), c.now);
+  assert.deepEqual(members.map(hb), [before[0]!, before[1]! + 2, before[2]! + 7]);
 });

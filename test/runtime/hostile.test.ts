@@ -16,7 +16,7 @@ const ENVELOPE = { keys: [], compress: true, maxPacketBytes: 65_507 };
 function validPackets(): Uint8Array[] {
   const identity = { id: 'intruder', generation: 5, address: '127.0.0.1:1' };
   const msgs: Message[] = [
-    { type: 'syn', clusterId: 'test', setHash: 12345, setSize: 3, digest: { mode: 'full', complete: true, offset: 0, count: 1, refs: Float64Array.of(99), heartbeats: Float64Array.of(7), ages: Float64Array.of(3), ageLimit: 0, maxVersions: Float64Array.of(2), gcVersions: Float64Array.of(0) }, pull: true },
+    { type: 'syn', clusterId: 'test', setHash: 12345, setSize: 3, digest: { mode: 'full', complete: true, offset: 0, count: 1, refs: Float64Array.of(99), heartbeats: Float64Array.of(7), checks: null, ages: Float64Array.of(3), ageLimit: 0, maxVersions: Float64Array.of(2), gcVersions: Float64Array.of(0) }, pull: true },
     { type: 'ack', clusterId: 'test', delta: { nodes: [{ ref: 77, identity, heartbeat: 3, heartbeatAge: 1, lastGcVersion: 0, fromVersion: 0, maxVersion: 2, values: [{ key: 'k', value: 'v'.repeat(200), version: 2, tombstone: false }] }], bumps: NO_BUMPS } },
     { type: 'leave', clusterId: 'test', identity, heartbeat: 9 },
   ];

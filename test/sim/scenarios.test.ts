@@ -178,7 +178,7 @@ test('members that outgrow one packet still bootstrap fast: the bucket summary i
   assertConverged(sim);
 });
 
-test('bytes on the wire are what the runtime seals: compressed below the encoded size, and worse for a long-running cluster', () => {
+test('bytes on the wire are what the runtime seals: compressed below the encoded size, and no worse for a long-running cluster', () => {
   const traffic = (uptimeSpreadS: number): ReturnType<SimCluster['traffic']> => {
     const { sim } = boot({ nodes: 60, uptimeSpreadS });
     sim.resetTraffic();
@@ -189,6 +189,8 @@ test('bytes on the wire are what the runtime seals: compressed below the encoded
   const aged = traffic(86_400);
   assert.equal(fresh.wireSampled, 60, 'every node is sampled in a small cluster');
   assert.ok(fresh.wireMean > 0 && fresh.wireMean < fresh.mean, `wire ${fresh.wireMean} vs encoded ${fresh.mean}`);
-  // Heartbeats a day apart are 3-byte counters that DEFLATE cannot fold together.
-  assert.ok(aged.mean > fresh.mean && aged.wireMean > 1.5 * fresh.wireMean, `aged wire ${aged.wireMean} vs fresh ${fresh.wireMean}`);
+  // Heartbeats a day apart are 3-byte counters that DEFLATE cannot fold together; as low bits
+  // (compact digests, positional bumps) they cost what a fresh cluster's do. With exact heartbeats
+  // (protocol version 3) the aged cluster cost more than 1.5 times as much here.
+  assert.ok(aged.wireMean < 1.15 * fresh.wireMean, `aged wire ${aged.wireMean} vs fresh ${fresh.wireMean}`);
 });

@@ -1,5 +1,6 @@
 /** fast-check generators of valid messages, shared by the codec property tests and the fuzzer's seeds. */
 import fc from 'fast-check';
+import { checkCount } from '../../src/wire/low-heartbeats.js';
 import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, VersionedValue } from '../../src/wire/messages.js';
 
 const varint = fc.oneof(fc.nat(300), fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }));
@@ -13,7 +14,7 @@ const column = (n: number, arb: fc.Arbitrary<number>) => fc.array(arb, { minLeng
 
 export const digest = (mode?: 'full' | 'compact'): fc.Arbitrary<Digest> =>
   fc
-    .record({ compact: mode ? fc.constant(mode === 'compact') : fc.boolean(), complete: fc.boolean(), offset: fc.nat(1000), n: fc.nat(20), ageLimit: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 200 })) })
+    .record({ compact: mode ? fc.constant(mode === 'compact') : fc.boolean(), complete: fc.boolean(), offset: fc.nat(1000), n: fc.nat(150), ageLimit: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 200 })) })
     .chain(({ compact, complete, offset, n, ageLimit }) =>
       fc.record({
         mode: fc.constant(compact ? ('compact' as const) : ('full' as const)),
@@ -21,7 +22,8 @@ export const digest = (mode?: 'full' | 'compact'): fc.Arbitrary<Digest> =>
         offset: fc.constant(compact ? offset : 0),
         count: fc.constant(n),
         refs: compact ? fc.constant(null) : column(n, ref),
-        heartbeats: column(n, varint),
+        heartbeats: column(n, compact ? fc.nat(15) : varint),
+        checks: compact ? column(checkCount(n), u32) : fc.constant(null),
         ages: column(n, fc.nat(ageLimit > 0 ? ageLimit : 5000)),
         ageLimit: fc.constant(ageLimit),
         maxVersions: column(n, u32),
@@ -46,13 +48,14 @@ const nodeDelta: fc.Arbitrary<NodeDelta> = fc
   });
 
 const bumps: fc.Arbitrary<HeartbeatBumps> = fc
-  .record({ positional: fc.boolean(), n: fc.nat(10) })
+  .record({ positional: fc.boolean(), n: fc.nat(140) })
   .chain(({ positional, n }) =>
     fc.record({
       count: fc.constant(n),
       positional: fc.constant(positional),
       keys: positional ? fc.uniqueArray(fc.nat(5000), { minLength: n, maxLength: n }).map((a) => Float64Array.from(a.sort((x, y) => x - y))) : column(n, ref),
-      heartbeats: column(n, varint),
+      heartbeats: column(n, positional ? fc.nat(15) : varint),
+      checks: positional ? column(checkCount(n), u32) : fc.constant(null),
       ages: column(n, fc.nat(5000)),
     }),
   );

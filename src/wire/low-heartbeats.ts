@@ -1,0 +1,90 @@
+/**
+ * Heartbeats in compact digests and positional bumps travel as their low 4 bits, plus a 32-bit check
+ * per group of 64 entries. A compact digest goes only to a peer with our membership, and in a running cluster
+ * that peer's heartbeats are within a few beats of ours (measured in the simulator: |difference|
+ * at most 3 at 1,000 nodes, at most 5 at 2,000 nodes under 10 % bursty loss). So the receiver
+ * restores each heartbeat as the value nearest its own that has those low bits, and the check,
+ * a hash of the restored values' high parts, tells it when a group held one 8 or more beats away:
+ * such a group is not read (the core asks for it instead). In a cluster whose members have been up
+ * for different times, exact heartbeats were 96 % of a compressed compact digest (17 random-looking
+ * bits each, 1,000 nodes up 0-24 h); this costs 4.5 bits a member.
+ */
+import type { Column } from './messages.js';
+
+export const LOW_HEARTBEAT_BITS = 4;
+const LOW_MODULUS = 2 ** LOW_HEARTBEAT_BITS;
+/** Entries per check. */
+export const CHECK_GROUP = 64;
+/** A check is a little-endian u32. */
+export const CHECK_BYTES = 4;
+
+export function checkCount(entries: number): number {
+  return Math.ceil(entries / CHECK_GROUP);
+}
+
+/** The low bits of a heartbeat, as a compact digest carries it. */
+export function lowHeartbeat(heartbeat: number): number {
+  return heartbeat % LOW_MODULUS;
+}
+
+/** Bytes entry i's heartbeat adds to a compact digest: half a byte (two entries a byte), and every CHECK_GROUP entries a check. */
+export function lowHeartbeatBytes(i: number): number {
+  return (i % 2 === 0 ? 1 : 0) + (i % CHECK_GROUP === 0 ? CHECK_BYTES : 0);
+}
+
+/** The heartbeat nearest `mine` whose low bits are `low` (ties go below: the range is mine - 8 .. mine + 7). */
+export function restoreHeartbeat(mine: number, low: number): number {
+  let d = (low - (mine % LOW_MODULUS) + LOW_MODULUS) % LOW_MODULUS;
+  if (d >= LOW_MODULUS / 2) d -= LOW_MODULUS;
+  return mine + d;
+}
+
+/**
+ * The check of full heartbeats [from, to): a hash of their high parts (the low bits travel as they
+ * are). Each step is a bijection of the state, so one wrong heartbeat always changes the check;
+ * the shifts mix high bits down, so several wrong ones cancel out only by chance (2^-32).
+ */
+export function groupCheck(heartbeats: Column, from: number, to: number): number {
+  let h = 0x811c9dc5 ^ (to - from);
+  for (let i = from; i < to; i++) {
+    const high = Math.floor((heartbeats[i] as number) / LOW_MODULUS);
+    h = Math.imul(h ^ (high >>> 0), 0x01000193);
+    h ^= h >>> 15;
+    // Heartbeats pass 2^36 only at intervals of milliseconds after years: mixed in when present.
+    if (high >= 2 ** 32) h = Math.imul(h ^ ((high / 2 ** 32) >>> 0), 0x9e3779b1);
+    h ^= h >>> 13;
+  }
+  return h >>> 0;
+}
+
+/** What restoreHeartbeats returns for the entries of a group whose check failed. */
+export const UNREAD = -1;
+
+/**
+ * Full heartbeats from `count` low-bit values and their checks: entry i restored near `mine(i)`,
+ * our heartbeat of that entry's member (undefined when we hold none: its group is unread too). A group
+ * whose check fails held a heartbeat 8 or more beats from ours (a partition healing, a long deafness):
+ * its entries come back UNREAD rather than wrong, since a wrong heartbeat above the owner's real one
+ * would make every node ignore the owner's next beats.
+ */
+export function restoreHeartbeats(low: Column, checks: Column, count: number, mine: (i: number) => number | undefined): number[] {
+  const out = new Array<number>(count);
+  for (let from = 0; from < count; from += CHECK_GROUP) {
+    const to = Math.min(count, from + CHECK_GROUP);
+    let placed = true;
+    for (let i = from; i < to; i++) {
+      const m = mine(i);
+      if (m === undefined) placed = false;
+      out[i] = restoreHeartbeat(m ?? 0, low[i] as number);
+    }
+    if (!placed || groupCheck(out, from, to) !== checks[from / CHECK_GROUP]) out.fill(UNREAD, from, to);
+  }
+  return out;
+}
+
+/** The checks of the first `count` full heartbeats, one per group. */
+export function groupChecks(heartbeats: Column, count: number): number[] {
+  const checks = new Array<number>(checkCount(count));
+  for (let g = 0; g < checks.length; g++) checks[g] = groupCheck(heartbeats, g * CHECK_GROUP, Math.min(count, (g + 1) * CHECK_GROUP));
+  return checks;
+}
