@@ -16,13 +16,14 @@ import {
   digestHeaderSize,
   exchangeHeaderSize,
   fullEntrySize,
+  heartbeatSize,
   NO_BUMPS,
   nodeDeltaHeaderSize,
   valueSize,
 } from '../wire/codec.js';
 import { bucketOf, HEARTBEAT_AGE_UNIT_MS, MAX_BUCKETS, type Column, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type VersionedValue } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
-import { groupChecks, lowHeartbeat, lowHeartbeatBytes, restoreHeartbeats, UNREAD } from '../wire/low-heartbeats.js';
+import { groupChecks, lowBitsPay, lowHeartbeat, restoreHeartbeats, UNREAD } from '../wire/low-heartbeats.js';
 import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
 import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.js';
@@ -518,8 +519,9 @@ export class ScuttlebuttCore {
     // Plain arrays, not typed ones: see Column.
     const refs = compact ? null : new Array<number>(n);
     const heartbeats = new Array<number>(n);
-    // compact: `heartbeats` gets the low bits, these the full values for the checks.
-    const full = compact ? new Array<number>(n) : heartbeats;
+    // Low bits (compact only): `heartbeats` gets them, `full` the full values for the checks.
+    const low = compact && this.lowBitsPayFor(list);
+    const full = low ? new Array<number>(n) : heartbeats;
     const ages = new Array<number>(n);
     const maxVersions = new Array<number>(n);
     const gcVersions = new Array<number>(n);
@@ -531,17 +533,17 @@ export class ScuttlebuttCore {
       const gc = t.gcVersion(s);
       if (refs) refs[i] = t.refs[s] as number;
       full[i] = hb;
-      if (compact) heartbeats[i] = lowHeartbeat(hb);
+      if (low) heartbeats[i] = lowHeartbeat(hb);
       ages[i] = age;
       maxVersions[i] = max;
       gcVersions[i] = gc;
-      return compact ? compactEntrySize(i, age, max, gc) : fullEntrySize(hb, age, max, gc);
+      return compact ? compactEntrySize(low, i, hb, age, max, gc) : fullEntrySize(hb, age, max, gc);
     };
     // One pass fills the columns and sums the size: the whole digest fits in one packet up to several thousand members.
     let total = 0;
     for (let i = 0; i < n && total <= budget; i++) total += put(i, list[i] as number);
     if (total <= budget) {
-      const checks = compact ? groupChecks(full, n) : null;
+      const checks = low ? groupChecks(full, n) : null;
       return { mode: compact ? 'compact' : 'full', complete: true, offset: 0, count: n, refs, heartbeats, checks, ages, ageLimit, maxVersions, gcVersions };
     }
     let buckets: number[] | undefined;
@@ -573,13 +575,25 @@ export class ScuttlebuttCore {
       count: m,
       refs: refs && cut(refs),
       heartbeats: cut(heartbeats),
-      checks: compact ? groupChecks(full, m) : null,
+      checks: low ? groupChecks(full, m) : null,
       ages: cut(ages),
       ageLimit,
       maxVersions: cut(maxVersions),
       gcVersions: cut(gcVersions),
       ...(buckets ? { buckets } : {}),
     };
+  }
+
+  /** Whether our heartbeats of `slots` are spread enough for low bits to pay (lowBitsPay). */
+  private lowBitsPayFor(slots: ArrayLike<number>): boolean {
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = 0; i < slots.length; i++) {
+      const hb = this.table.heartbeat(slots[i] as number);
+      if (hb < min) min = hb;
+      if (hb > max) max = hb;
+    }
+    return lowBitsPay(min, max);
   }
 
   /** Buckets for a summary: at least 16 members each on average, and the summary at most 1/32 of the budget. */
@@ -737,7 +751,7 @@ export class ScuttlebuttCore {
       }
       return (order as Int32Array)[p] as number;
     };
-    const heartbeats = order ? this.restoreDigestHeartbeats(digest, slotAt, skewRef) : digest.heartbeats;
+    const heartbeats = order && digest.checks ? this.restoreDigestHeartbeats(digest, slotAt, skewRef) : digest.heartbeats;
     for (let i = 0; i < digest.count; i++) {
       let s: number;
       let ref = 0;
@@ -1012,25 +1026,27 @@ export class ScuttlebuttCore {
     const keyCost = order ? varintSize(order.length) : bumpSize(0, 0) - 2;
     const chosen: number[] = [];
     let used = 0;
+    // Positions go to a peer with our membership, whose heartbeats are near ours: low bits pay as in compact digests.
+    const low = order !== null && this.lowBitsPayFor(items.map((p) => order[p] as number));
     // Rotate only when the budget may cut; otherwise positions stay in ascending order and need no sort.
     const mayCut = items.length * (keyCost + 8) > budget;
-    if (!mayCut) return this.bumpsOf(items, order, now);
+    if (!mayCut) return this.bumpsOf(items, order, low, now);
     const start = randomInt(this.rng, items.length);
     for (let i = 0; i < items.length; i++) {
       const item = items[(start + i) % items.length] as number;
       const s = order ? (order[item] as number) : item;
-      // Positional bumps carry low heartbeat bits; their total size does not depend on the order.
-      const size = keyCost + (order ? lowHeartbeatBytes(chosen.length) : varintSize(t.heartbeat(s))) + varintSize(this.ageOf(s, now));
+      // Low bits' total size does not depend on the order the bumps are sorted into below.
+      const size = keyCost + heartbeatSize(low, chosen.length, t.heartbeat(s)) + varintSize(this.ageOf(s, now));
       if (used + size > budget) break;
       used += size;
       chosen.push(item);
     }
     if (order) chosen.sort((a, b) => a - b);
-    return this.bumpsOf(chosen, order, now);
+    return this.bumpsOf(chosen, order, low, now);
   }
 
-  /** Bumps for `items` (slots, or positions in `order`), in their order. */
-  private bumpsOf(items: number[], order: Int32Array | null, now: number): HeartbeatBumps {
+  /** Bumps for `items` (slots, or positions in `order`), in their order; `low`: heartbeats as low bits. */
+  private bumpsOf(items: number[], order: Int32Array | null, low: boolean, now: number): HeartbeatBumps {
     const t = this.table;
     const n = items.length;
     const keys = new Array<number>(n);
@@ -1043,8 +1059,7 @@ export class ScuttlebuttCore {
       heartbeats[i] = t.heartbeat(s);
       ages[i] = this.ageOf(s, now);
     }
-    if (!order) return { count: n, positional: false, keys, heartbeats, checks: null, ages };
-    // Positions go to a peer with our membership, whose heartbeats are near ours: low bits, as in compact digests.
+    if (!low) return { count: n, positional: order !== null, keys, heartbeats, checks: null, ages };
     return { count: n, positional: true, keys, heartbeats: heartbeats.map(lowHeartbeat), checks: groupChecks(heartbeats, n), ages };
   }
 
@@ -1068,14 +1083,16 @@ export class ScuttlebuttCore {
         const order = this.sortedMembers();
         const t = this.table;
         const slotOf = (i: number): number | undefined => order[bumps.keys[i] as number];
-        const heartbeats = restoreHeartbeats(bumps.heartbeats, bumps.checks as Column, bumps.count, (i) => {
-          const s = slotOf(i);
-          return s === undefined ? undefined : t.heartbeat(s);
-        });
+        const heartbeats = bumps.checks
+          ? restoreHeartbeats(bumps.heartbeats, bumps.checks, bumps.count, (i) => {
+              const s = slotOf(i);
+              return s === undefined ? undefined : t.heartbeat(s);
+            })
+          : bumps.heartbeats;
         for (let i = 0; i < bumps.count; i++) {
-          const s = slotOf(i) as number;
+          const s = slotOf(i);
           const hb = heartbeats[i] as number;
-          if (hb !== UNREAD && s !== SELF) this.observeHeartbeat(s, hb, bumps.ages[i] as number, now);
+          if (s !== undefined && s !== SELF && hb !== UNREAD) this.observeHeartbeat(s, hb, bumps.ages[i] as number, now);
         }
       }
     } else {

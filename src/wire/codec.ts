@@ -26,9 +26,11 @@ const PUSH_SYN_CODE = 6;
 const DIGEST_COMPACT = 1;
 const DIGEST_COMPLETE = 2;
 const DIGEST_BUCKETS = 4;
+const DIGEST_LOW_HEARTBEATS = 8;
 const NODE_HAS_IDENTITY = 1;
 const VALUE_TOMBSTONE = 1;
 const BUMPS_POSITIONAL = 1;
+const BUMPS_LOW_HEARTBEATS = 2;
 /** Membership positions are array indices. */
 const MAX_POSITION = 2 ** 31 - 1;
 
@@ -57,9 +59,14 @@ export function fullEntrySize(heartbeat: number, age: number, maxVersion: number
   return REF_BYTES + varintSize(heartbeat) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
 }
 
-/** What entry i adds to a compact digest: its low heartbeat bits (and a check at a group's start), age and versions. */
-export function compactEntrySize(i: number, age: number, maxVersion: number, gcVersion: number): number {
-  return lowHeartbeatBytes(i) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
+/** What entry i adds to a compact digest: its heartbeat (`low`: its low bits, and a check at a group's start), age and versions. */
+export function compactEntrySize(low: boolean, i: number, heartbeat: number, age: number, maxVersion: number, gcVersion: number): number {
+  return heartbeatSize(low, i, heartbeat) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
+}
+
+/** Bytes heartbeat i of a column adds: as low bits (see wire/low-heartbeats.ts) or as a varint. */
+export function heartbeatSize(low: boolean, i: number, heartbeat: number): number {
+  return low ? lowHeartbeatBytes(i) : varintSize(heartbeat);
 }
 
 /** Bytes of a bucket summary of `count` buckets. */
@@ -74,7 +81,8 @@ export function digestSize(d: Digest): number {
     const age = d.ages[i] as number;
     const max = d.maxVersions[i] as number;
     const gc = d.gcVersions[i] as number;
-    n += compact ? compactEntrySize(i, age, max, gc) : fullEntrySize(d.heartbeats[i] as number, age, max, gc);
+    const hb = d.heartbeats[i] as number;
+    n += compact ? compactEntrySize(d.checks !== null, i, hb, age, max, gc) : fullEntrySize(hb, age, max, gc);
   }
   return n;
 }
@@ -122,7 +130,7 @@ export function bumpsSize(b: HeartbeatBumps): number {
   let prev = -1;
   for (let i = 0; i < b.count; i++) {
     const key = b.keys[i] as number;
-    n += (b.positional ? varintSize(key - prev - 1) + lowHeartbeatBytes(i) : REF_BYTES + varintSize(b.heartbeats[i] as number)) + varintSize(b.ages[i] as number);
+    n += (b.positional ? varintSize(key - prev - 1) : REF_BYTES) + heartbeatSize(b.checks !== null, i, b.heartbeats[i] as number) + varintSize(b.ages[i] as number);
     prev = key;
   }
   return n;
@@ -165,19 +173,16 @@ function writeIdentity(w: Writer, identity: NodeIdentity): void {
 
 function writeDigest(w: Writer, d: Digest): void {
   const compact = d.mode === 'compact';
-  w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0) | (d.buckets ? DIGEST_BUCKETS : 0));
+  if (d.checks && !compact) throw new Error('only a compact digest carries low heartbeat bits');
+  w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0) | (d.buckets ? DIGEST_BUCKETS : 0) | (d.checks ? DIGEST_LOW_HEARTBEATS : 0));
   w.varint(d.offset);
   w.varint(d.count);
   w.varint(d.ageLimit);
   // Column by column, not entry by entry: each column's values look alike (versions mostly equal,
   // heartbeats close), which DEFLATE exploits far better than interleaved entries (15 % off a
   // compressed 50-member SYN, measured on captured traffic). Sizes are the same either way.
-  if (compact) {
-    writeLowHeartbeats(w, d.heartbeats, d.checks, d.count);
-  } else {
-    for (let i = 0; i < d.count; i++) w.ref((d.refs as Column)[i] as number);
-    writeExactHeartbeats(w, d.heartbeats, d.checks, d.count);
-  }
+  if (!compact) for (let i = 0; i < d.count; i++) w.ref((d.refs as Column)[i] as number);
+  writeHeartbeats(w, d.heartbeats, d.checks, d.count);
   for (const column of [d.ages, d.maxVersions, d.gcVersions]) writeVarints(w, column, d.count);
   if (d.buckets) {
     w.varint(d.buckets.length);
@@ -205,7 +210,8 @@ function writeDelta(w: Writer, d: Delta): void {
     }
   }
   const b = d.bumps;
-  w.u8(b.positional ? BUMPS_POSITIONAL : 0);
+  if (b.checks && !b.positional) throw new Error('only positional bumps carry low heartbeat bits');
+  w.u8((b.positional ? BUMPS_POSITIONAL : 0) | (b.checks ? BUMPS_LOW_HEARTBEATS : 0));
   w.varint(b.count);
   let prev = -1;
   for (let i = 0; i < b.count; i++) {
@@ -215,40 +221,42 @@ function writeDelta(w: Writer, d: Delta): void {
     else w.ref(key);
     prev = key;
   }
-  // Columns, as in digests; positional bumps go to a peer with our membership: low heartbeat bits, as compact digests.
-  if (b.positional) writeLowHeartbeats(w, b.heartbeats, b.checks, b.count);
-  else writeExactHeartbeats(w, b.heartbeats, b.checks, b.count);
+  // Columns, as in digests.
+  writeHeartbeats(w, b.heartbeats, b.checks, b.count);
   writeVarints(w, b.ages, b.count);
 }
 
-/** Low heartbeat bits (compact digests, positional bumps): two a byte (the first in the low half), then the checks. */
-function writeLowHeartbeats(w: Writer, heartbeats: Column, checks: Column | null, count: number): void {
+/**
+ * A heartbeat column: with checks, low bits (compact digests, positional bumps), two a byte (the
+ * first in the low half), then the checks; without, varints.
+ */
+function writeHeartbeats(w: Writer, heartbeats: Column, checks: Column | null, count: number): void {
+  if (!checks) {
+    writeVarints(w, heartbeats, count);
+    return;
+  }
   const low = (i: number): number => {
     const v = i < count ? (heartbeats[i] as number) : 0;
     if (!Number.isInteger(v) || v < 0 || v >= 2 ** LOW_HEARTBEAT_BITS) throw new Error(`heartbeat ${v} is not low bits`);
     return v;
   };
   for (let i = 0; i < count; i += 2) w.u8(low(i) | (low(i + 1) << LOW_HEARTBEAT_BITS));
-  if (!checks || checks.length !== checkCount(count)) throw new Error(`${count} low-bit heartbeats need ${checkCount(count)} checks`);
+  if (checks.length !== checkCount(count)) throw new Error(`${count} low-bit heartbeats need ${checkCount(count)} checks`);
   for (let g = 0; g < checks.length; g++) w.u32(checks[g] as number);
 }
 
-function writeExactHeartbeats(w: Writer, heartbeats: Column, checks: Column | null, count: number): void {
-  if (checks) throw new Error('exact heartbeats come without checks');
-  writeVarints(w, heartbeats, count);
-}
-
-function readLowHeartbeats(r: Reader, count: number): { heartbeats: Float64Array; checks: Float64Array | null } {
+function readHeartbeats(r: Reader, count: number, low: boolean, what: string): { heartbeats: Float64Array; checks: Float64Array | null } {
+  if (!low) return { heartbeats: readVarints(r, count, what), checks: null };
   const heartbeats = new Float64Array(count);
   const mask = 2 ** LOW_HEARTBEAT_BITS - 1;
   for (let i = 0; i < count; i += 2) {
-    const b = r.u8('digest heartbeat bits');
+    const b = r.u8(`${what} bits`);
     heartbeats[i] = b & mask;
     if (i + 1 < count) heartbeats[i + 1] = b >> LOW_HEARTBEAT_BITS;
     else if (b >> LOW_HEARTBEAT_BITS !== 0) throw new DecodeError('bad-value', 'padding after the last heartbeat bits is not zero');
   }
   const checks = new Float64Array(checkCount(count));
-  for (let g = 0; g < checks.length; g++) checks[g] = r.u32('digest heartbeat check');
+  for (let g = 0; g < checks.length; g++) checks[g] = r.u32(`${what} check`);
   return { heartbeats, checks };
 }
 
@@ -303,7 +311,9 @@ function readIdentity(r: Reader): NodeIdentity {
 
 function readDigest(r: Reader): Digest {
   const flags = r.u8('digest flags');
-  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE | DIGEST_BUCKETS)) throw new DecodeError('bad-value', `digest flags ${flags}`);
+  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE | DIGEST_BUCKETS | DIGEST_LOW_HEARTBEATS)) throw new DecodeError('bad-value', `digest flags ${flags}`);
+  // Low heartbeat bits are restored against the receiver's own members: only positions can name them.
+  if (flags & DIGEST_LOW_HEARTBEATS && !(flags & DIGEST_COMPACT)) throw new DecodeError('bad-value', `digest flags ${flags}`);
   // Buckets summarize what an incomplete full digest leaves out; anywhere else they are malformed.
   if (flags & DIGEST_BUCKETS && flags & (DIGEST_COMPACT | DIGEST_COMPLETE)) throw new DecodeError('bad-value', `digest flags ${flags}`);
   const compact = (flags & DIGEST_COMPACT) !== 0;
@@ -313,7 +323,7 @@ function readDigest(r: Reader): Digest {
   const ageLimit = r.varint('digest age limit');
   const refs = compact ? null : new Float64Array(count);
   if (refs) for (let i = 0; i < count; i++) refs[i] = r.ref('digest ref');
-  const { heartbeats, checks } = compact ? readLowHeartbeats(r, count) : { heartbeats: readVarints(r, count, 'digest heartbeat'), checks: null };
+  const { heartbeats, checks } = readHeartbeats(r, count, (flags & DIGEST_LOW_HEARTBEATS) !== 0, 'digest heartbeat');
   const ages = readVarints(r, count, 'digest heartbeat age');
   if (ageLimit > 0 && ages.some((a) => a > ageLimit)) throw new DecodeError('bad-value', `a digest age above its limit ${ageLimit}`);
   const maxVersions = readVarints(r, count, 'digest max version');
@@ -354,8 +364,8 @@ function readDelta(r: Reader): Delta {
     nodes.push({ ref, identity, heartbeat, heartbeatAge, lastGcVersion, fromVersion, maxVersion, values });
   }
   const bumpFlags = r.u8('bump flags');
-  if (bumpFlags > BUMPS_POSITIONAL) throw new DecodeError('bad-value', `bump flags ${bumpFlags}`);
-  const positional = bumpFlags === BUMPS_POSITIONAL;
+  if (bumpFlags > (BUMPS_POSITIONAL | BUMPS_LOW_HEARTBEATS) || bumpFlags === BUMPS_LOW_HEARTBEATS) throw new DecodeError('bad-value', `bump flags ${bumpFlags}`);
+  const positional = (bumpFlags & BUMPS_POSITIONAL) !== 0;
   const bumpCount = r.count('heartbeat bumps', positional ? MIN_POSITIONAL_BUMP : MIN_BUMP);
   const keys = new Float64Array(bumpCount);
   let prev = -1;
@@ -369,7 +379,7 @@ function readDelta(r: Reader): Delta {
       keys[i] = r.ref('bump ref');
     }
   }
-  const { heartbeats, checks } = positional ? readLowHeartbeats(r, bumpCount) : { heartbeats: readVarints(r, bumpCount, 'bump heartbeat'), checks: null };
+  const { heartbeats, checks } = readHeartbeats(r, bumpCount, (bumpFlags & BUMPS_LOW_HEARTBEATS) !== 0, 'bump heartbeat');
   const ages = readVarints(r, bumpCount, 'bump heartbeat age');
   return { nodes, bumps: { count: bumpCount, positional, keys, heartbeats, checks, ages } };
 }

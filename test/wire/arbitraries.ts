@@ -14,22 +14,24 @@ const column = (n: number, arb: fc.Arbitrary<number>) => fc.array(arb, { minLeng
 
 export const digest = (mode?: 'full' | 'compact'): fc.Arbitrary<Digest> =>
   fc
-    .record({ compact: mode ? fc.constant(mode === 'compact') : fc.boolean(), complete: fc.boolean(), offset: fc.nat(1000), n: fc.nat(150), ageLimit: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 200 })) })
-    .chain(({ compact, complete, offset, n, ageLimit }) =>
-      fc.record({
+    .record({ compact: mode ? fc.constant(mode === 'compact') : fc.boolean(), low: fc.boolean(), complete: fc.boolean(), offset: fc.nat(1000), n: fc.nat(150), ageLimit: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 200 })) })
+    .chain(({ compact, low: lowBits, complete, offset, n, ageLimit }) => {
+      // Low heartbeat bits only in compact digests.
+      const low = compact && lowBits;
+      return fc.record({
         mode: fc.constant(compact ? ('compact' as const) : ('full' as const)),
         complete: fc.constant(complete),
         offset: fc.constant(compact ? offset : 0),
         count: fc.constant(n),
         refs: compact ? fc.constant(null) : column(n, ref),
-        heartbeats: column(n, compact ? fc.nat(15) : varint),
-        checks: compact ? column(checkCount(n), u32) : fc.constant(null),
+        heartbeats: column(n, low ? fc.nat(15) : varint),
+        checks: low ? column(checkCount(n), u32) : fc.constant(null),
         ages: column(n, fc.nat(ageLimit > 0 ? ageLimit : 5000)),
         ageLimit: fc.constant(ageLimit),
         maxVersions: column(n, u32),
         gcVersions: column(n, u32),
-      }),
-    )
+      });
+    })
     // Only an incomplete full digest may carry a bucket summary (1 to 256 buckets, a power of two).
     .chain((d) =>
       d.mode === 'full' && !d.complete
@@ -48,17 +50,19 @@ const nodeDelta: fc.Arbitrary<NodeDelta> = fc
   });
 
 const bumps: fc.Arbitrary<HeartbeatBumps> = fc
-  .record({ positional: fc.boolean(), n: fc.nat(140) })
-  .chain(({ positional, n }) =>
-    fc.record({
+  .record({ positional: fc.boolean(), low: fc.boolean(), n: fc.nat(140) })
+  .chain(({ positional, low: lowBits, n }) => {
+    // Low heartbeat bits only in positional bumps.
+    const low = positional && lowBits;
+    return fc.record({
       count: fc.constant(n),
       positional: fc.constant(positional),
       keys: positional ? fc.uniqueArray(fc.nat(5000), { minLength: n, maxLength: n }).map((a) => Float64Array.from(a.sort((x, y) => x - y))) : column(n, ref),
-      heartbeats: column(n, positional ? fc.nat(15) : varint),
-      checks: positional ? column(checkCount(n), u32) : fc.constant(null),
+      heartbeats: column(n, low ? fc.nat(15) : varint),
+      checks: low ? column(checkCount(n), u32) : fc.constant(null),
       ages: column(n, fc.nat(5000)),
-    }),
-  );
+    });
+  });
 
 const delta: fc.Arbitrary<Delta> = fc.record({ nodes: fc.array(nodeDelta, { maxLength: 4 }), bumps });
 const clusterId = text;

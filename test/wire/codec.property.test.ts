@@ -59,3 +59,30 @@ test('a digest age above the digest\'s age limit is refused', () => {
   for (const limit of [0, 20, 21]) assert.equal(decodeMessage(syn(limit)).type, 'syn', `limit ${limit}`);
   assert.throws(() => decodeMessage(syn(19)), (e: unknown) => e instanceof DecodeError && e.reason === 'bad-value');
 });
+
+test('low heartbeat bits are refused outside compact digests and positional bumps, and with padding bits set', () => {
+  const refused = (bytes: Uint8Array): void =>
+    assert.throws(() => decodeMessage(bytes), (e: unknown) => e instanceof DecodeError && e.reason === 'bad-value');
+  const compact = { mode: 'compact' as const, complete: true, offset: 0, count: 3, refs: null, heartbeats: [1, 2, 3], checks: [7], ages: [0, 0, 0], ageLimit: 0, maxVersions: [1, 1, 1], gcVersions: [0, 0, 0] };
+  const syn = encodeMessage({ type: 'syn', clusterId: 'c', setHash: 1, setSize: 3, digest: compact, pull: true });
+  assert.equal(decodeMessage(syn).type, 'syn');
+  // Header: type, cluster id (2), set hash (6), set size: the digest flags follow.
+  const flagsAt = 1 + 2 + 6 + 1;
+  const fullWithLowBits = Uint8Array.from(syn);
+  fullWithLowBits[flagsAt] = (fullWithLowBits[flagsAt] as number) & ~1;
+  refused(fullWithLowBits);
+  // Three entries take two bytes of low bits; the last byte's high half is padding.
+  const padded = Uint8Array.from(syn);
+  const lowAt = flagsAt + 4;
+  assert.equal(padded[lowAt + 1], 3);
+  padded[lowAt + 1] = 0x13;
+  refused(padded);
+  const bumps = { count: 1, positional: true, keys: [4], heartbeats: [9], checks: [1], ages: [0] };
+  const ack = encodeMessage({ type: 'ack', clusterId: 'c', delta: { nodes: [], bumps } });
+  assert.equal(decodeMessage(ack).type, 'ack');
+  const byRefWithLowBits = Uint8Array.from(ack);
+  // type, cluster id (2), node count: the bump flags follow.
+  assert.equal(byRefWithLowBits[4], 3);
+  byRefWithLowBits[4] = 2;
+  refused(byRefWithLowBits);
+});
