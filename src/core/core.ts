@@ -17,6 +17,7 @@ import {
   exchangeHeaderSize,
   fullEntrySize,
   heartbeatSize,
+  ownEntrySize,
   NO_BUMPS,
   nodeDeltaHeaderSize,
   valueSize,
@@ -522,6 +523,10 @@ export class ScuttlebuttCore {
     // Low bits (compact only): `heartbeats` gets them, `full` the full values for the checks.
     const low = compact && this.lowBitsPayFor(list);
     const full = low ? new Array<number>(n) : heartbeats;
+    // With low bits our own entry also goes in full (Digest.own): room for it at its largest.
+    const ownHeartbeat = t.heartbeat(SELF);
+    if (low) budget -= ownEntrySize({ index: n, heartbeat: ownHeartbeat });
+    let ownIndex = -1;
     const ages = new Array<number>(n);
     const maxVersions = new Array<number>(n);
     const gcVersions = new Array<number>(n);
@@ -532,6 +537,7 @@ export class ScuttlebuttCore {
       const max = t.maxVersion(s);
       const gc = t.gcVersion(s);
       if (refs) refs[i] = t.refs[s] as number;
+      if (s === SELF) ownIndex = i;
       full[i] = hb;
       if (low) heartbeats[i] = lowHeartbeat(hb);
       ages[i] = age;
@@ -542,9 +548,10 @@ export class ScuttlebuttCore {
     // One pass fills the columns and sums the size: the whole digest fits in one packet up to several thousand members.
     let total = 0;
     for (let i = 0; i < n && total <= budget; i++) total += put(i, list[i] as number);
+    const own = (count: number): { own?: Digest['own'] } => (low && ownIndex >= 0 && ownIndex < count ? { own: { index: ownIndex, heartbeat: ownHeartbeat } } : {});
     if (total <= budget) {
       const checks = low ? groupChecks(full, n) : null;
-      return { mode: compact ? 'compact' : 'full', complete: true, offset: 0, count: n, refs, heartbeats, checks, ages, ageLimit, maxVersions, gcVersions };
+      return { mode: compact ? 'compact' : 'full', complete: true, offset: 0, count: n, refs, heartbeats, checks, ...own(n), ages, ageLimit, maxVersions, gcVersions };
     }
     let buckets: number[] | undefined;
     if (!compact) {
@@ -557,6 +564,7 @@ export class ScuttlebuttCore {
     const limit = compact ? n - start : n;
     let m = 0;
     let used = 0;
+    ownIndex = -1;
     for (let i = 0; i < limit; i++) {
       const size = put(m, list[(start + i) % n] as number);
       if (used + size > budget) break;
@@ -576,6 +584,7 @@ export class ScuttlebuttCore {
       refs: refs && cut(refs),
       heartbeats: cut(heartbeats),
       checks: low ? groupChecks(full, m) : null,
+      ...own(m),
       ages: cut(ages),
       ageLimit,
       maxVersions: cut(maxVersions),
@@ -857,10 +866,16 @@ export class ScuttlebuttCore {
    */
   private restoreDigestHeartbeats(digest: Digest, slotAt: (i: number) => number, removedRef: number): number[] {
     const t = this.table;
-    return restoreHeartbeats(digest.heartbeats, digest.checks as Column, digest.count, (i) => {
-      const s = slotAt(i);
-      return s === SKIPPED ? this.removed.get(removedRef)?.heartbeat : t.heartbeat(s);
-    });
+    return restoreHeartbeats(
+      digest.heartbeats,
+      digest.checks as Column,
+      digest.count,
+      (i) => {
+        const s = slotAt(i);
+        return s === SKIPPED ? this.removed.get(removedRef)?.heartbeat : t.heartbeat(s);
+      },
+      digest.own,
+    );
   }
 
   /** How many of our members have a ref below `ref`: its position in our sorted membership. */

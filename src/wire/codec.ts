@@ -69,13 +69,18 @@ export function heartbeatSize(low: boolean, i: number, heartbeat: number): numbe
   return low ? lowHeartbeatBytes(i) : varintSize(heartbeat);
 }
 
+/** Bytes of a low-bits digest's own entry field: its index + 1 (0: none), then its heartbeat. */
+export function ownEntrySize(own: Digest['own']): number {
+  return own ? varintSize(own.index + 1) + varintSize(own.heartbeat) : 1;
+}
+
 /** Bytes of a bucket summary of `count` buckets. */
 export function bucketsSize(count: number): number {
   return varintSize(count) + count * REF_BYTES;
 }
 
 export function digestSize(d: Digest): number {
-  let n = digestHeaderSize(d.offset, d.count, d.ageLimit) + (d.buckets ? bucketsSize(d.buckets.length) : 0);
+  let n = digestHeaderSize(d.offset, d.count, d.ageLimit) + (d.buckets ? bucketsSize(d.buckets.length) : 0) + (d.checks ? ownEntrySize(d.own) : 0);
   const compact = d.mode === 'compact';
   for (let i = 0; i < d.count; i++) {
     const age = d.ages[i] as number;
@@ -183,6 +188,12 @@ function writeDigest(w: Writer, d: Digest): void {
   // compressed 50-member SYN, measured on captured traffic). Sizes are the same either way.
   if (!compact) for (let i = 0; i < d.count; i++) w.ref((d.refs as Column)[i] as number);
   writeHeartbeats(w, d.heartbeats, d.checks, d.count);
+  if (d.checks) {
+    w.varint(d.own ? d.own.index + 1 : 0);
+    if (d.own) w.varint(d.own.heartbeat);
+  } else if (d.own) {
+    throw new Error('only a digest with low heartbeat bits names its own entry');
+  }
   for (const column of [d.ages, d.maxVersions, d.gcVersions]) writeVarints(w, column, d.count);
   if (d.buckets) {
     w.varint(d.buckets.length);
@@ -324,11 +335,17 @@ function readDigest(r: Reader): Digest {
   const refs = compact ? null : new Float64Array(count);
   if (refs) for (let i = 0; i < count; i++) refs[i] = r.ref('digest ref');
   const { heartbeats, checks } = readHeartbeats(r, count, (flags & DIGEST_LOW_HEARTBEATS) !== 0, 'digest heartbeat');
+  let own: Digest['own'];
+  if (checks) {
+    const index = r.varint('digest own entry') - 1;
+    if (index >= count) throw new DecodeError('bad-value', `own entry ${index} of ${count}`);
+    if (index >= 0) own = { index, heartbeat: r.varint('digest own heartbeat') };
+  }
   const ages = readVarints(r, count, 'digest heartbeat age');
   if (ageLimit > 0 && ages.some((a) => a > ageLimit)) throw new DecodeError('bad-value', `a digest age above its limit ${ageLimit}`);
   const maxVersions = readVarints(r, count, 'digest max version');
   const gcVersions = readVarints(r, count, 'digest gc version');
-  const digest = { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, checks, ages, ageLimit, maxVersions, gcVersions } as const;
+  const digest = { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, checks, ...(own ? { own } : {}), ages, ageLimit, maxVersions, gcVersions } as const;
   if (!(flags & DIGEST_BUCKETS)) return digest;
   const n = r.count('digest buckets', REF_BYTES);
   if (n === 0 || n > MAX_BUCKETS || (n & (n - 1)) !== 0) throw new DecodeError('bad-value', `${n} digest buckets (a power of two up to ${MAX_BUCKETS})`);

@@ -71,23 +71,47 @@ export function groupCheck(heartbeats: Column, from: number, to: number): number
 export const UNREAD = -1;
 
 /**
- * Full heartbeats from `count` low-bit values and their checks: entry i restored near `mine(i)`,
- * our heartbeat of that entry's member (undefined when we hold none: its group is unread too). A group
- * whose check fails held a heartbeat 8 or more beats from ours (a partition healing, a long deafness):
- * its entries come back UNREAD rather than wrong, since a wrong heartbeat above the owner's real one
- * would make every node ignore the owner's next beats.
+ * Where restoreHeartbeats looks when a group's check fails with the nearest values: the window moved up
+ * by these many beats. A node that was deaf for seconds is behind on every member by about as long (give
+ * or take the few beats gossip takes), so one shift fits a whole group; the first SYN it hears after a
+ * spell of loss is then read, not only asked about. Without it, 100 nodes at 10 % bursty loss (mean burst
+ * 10) up 0-24 h had 2,385 false positives in 207 node-hours (with the sender's own entry in full; 1 with it).
  */
-export function restoreHeartbeats(low: Column, checks: Column, count: number, mine: (i: number) => number | undefined): number[] {
+const SHIFTS = [8, 16, 24, 32, 48, 64];
+
+/**
+ * Full heartbeats from `count` low-bit values and their checks: entry i restored near `mine(i)`,
+ * our heartbeat of that entry's member (undefined when we hold none: its group is unread too), or,
+ * when that fails the group's check, near `mine(i)` + a shift (SHIFTS) that passes it. A group no
+ * window fits held heartbeats scattered around ours (a partition healing): its entries come back
+ * UNREAD rather than wrong, since a wrong heartbeat above the owner's real one would make every node
+ * ignore the owner's next beats. `exact`: an entry sent in full (Digest.own), read whatever its group's fate.
+ */
+export function restoreHeartbeats(
+  low: Column,
+  checks: Column,
+  count: number,
+  mine: (i: number) => number | undefined,
+  exact?: { readonly index: number; readonly heartbeat: number },
+): number[] {
   const out = new Array<number>(count);
+  const ours = new Array<number>(CHECK_GROUP);
   for (let from = 0; from < count; from += CHECK_GROUP) {
     const to = Math.min(count, from + CHECK_GROUP);
+    const check = checks[from / CHECK_GROUP];
     let placed = true;
     for (let i = from; i < to; i++) {
       const m = mine(i);
       if (m === undefined) placed = false;
-      out[i] = restoreHeartbeat(m ?? 0, low[i] as number);
+      ours[i - from] = m ?? 0;
     }
-    if (!placed || groupCheck(out, from, to) !== checks[from / CHECK_GROUP]) out.fill(UNREAD, from, to);
+    const restore = (shift: number): boolean => {
+      for (let i = from; i < to; i++) out[i] = i === exact?.index ? exact.heartbeat : restoreHeartbeat((ours[i - from] as number) + shift, low[i] as number);
+      return groupCheck(out, from, to) === check;
+    };
+    if (placed && (restore(0) || SHIFTS.some(restore))) continue;
+    out.fill(UNREAD, from, to);
+    if (exact && exact.index >= from && exact.index < to) out[exact.index] = exact.heartbeat;
   }
   return out;
 }

@@ -49,6 +49,13 @@ export interface Digest {
   readonly heartbeats: Column;
   /** compact mode: one check per CHECK_GROUP entries, over the full heartbeats (groupChecks). full mode: null. */
   readonly checks: Column | null;
+  /**
+   * With low bits (`checks`), the entry that is the sender itself, when the digest holds it, and its
+   * heartbeat in full. The sender's own heartbeat is the news a digest must always carry: a node that
+   * was deaf for seconds holds everyone else's heartbeats 8 or more beats behind, so its groups fail
+   * their checks everywhere, and its own liveness would otherwise travel only in replies it cannot hear.
+   */
+  readonly own?: { readonly index: number; readonly heartbeat: number };
   /** How long ago each heartbeat was produced by its owner, in HEARTBEAT_AGE_UNIT_MS units (see HEARTBEAT_AGE_UNIT_MS). */
   readonly ages: Column;
   /**

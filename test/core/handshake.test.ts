@@ -317,15 +317,16 @@ test('a compact digest from a membership one member apart from ours is still rea
   assert.equal(hb(b.self), stuck);
 });
 
-test('a compact digest heartbeat 8 or more beats from ours is not read wrong: its group is asked for instead', () => {
+test('compact digest heartbeats that no window around ours fits are not read wrong: their group is asked for instead', () => {
   const c = cluster(3);
   c.run(10_000);
   const [a, b, n3] = [1, 2, 3].map((i) => c.nodes.get(addr(i))!) as [ScuttlebuttCore, ScuttlebuttCore, ScuttlebuttCore];
   const members = [a.self, b.self, n3.self];
   const hb = (m: NodeIdentity): number => a.member(m)!.heartbeat;
-  for (const off of [-12, -9, 8, 20]) {
-    // Every heartbeat one beat ahead of a's, but n3's `off` beats from a's. Low bits alone would
-    // read -12 as +4: a heartbeat n3 never produced, which would make every node ignore its next beats.
+  for (const off of [-12, -9, 20, 40]) {
+    // Every heartbeat one beat ahead of a's, but n3's `off` beats from a's: no 16-beat window holds
+    // both. Low bits alone would read -12 as +4: a heartbeat n3 never produced, which would make every
+    // node ignore its next beats.
     const before = members.map(hb);
     const out = a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === n3.self ? off : 1)), c.now);
     assert.deepEqual(members.map(hb), before, `off ${off}: no heartbeat of the group read`);
@@ -340,4 +341,8 @@ test('a compact digest heartbeat 8 or more beats from ours is not read wrong: it
   const before = members.map(hb);
   a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === n3.self ? 7 : 2)), c.now);
   assert.deepEqual(members.map(hb), [before[0]!, before[1]! + 2, before[2]! + 7]);
+  // a was deaf for ten seconds: behind on everyone by 10 to 12 beats. A window moved up fits them all.
+  const behind = members.map(hb);
+  a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === b.self ? 10 : 12)), c.now);
+  assert.deepEqual(members.map(hb), [behind[0]!, behind[1]! + 10, behind[2]! + 12]);
 });

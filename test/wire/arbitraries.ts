@@ -32,6 +32,12 @@ export const digest = (mode?: 'full' | 'compact'): fc.Arbitrary<Digest> =>
         gcVersions: column(n, u32),
       });
     })
+    // A digest with low heartbeat bits may name its own entry, sent in full.
+    .chain((d) =>
+      d.checks && d.count > 0
+        ? fc.option(fc.record({ index: fc.nat(d.count - 1), heartbeat: varint }), { nil: undefined }).map((own) => (own ? { ...d, own } : d))
+        : fc.constant(d),
+    )
     // Only an incomplete full digest may carry a bucket summary (1 to 256 buckets, a power of two).
     .chain((d) =>
       d.mode === 'full' && !d.complete
