@@ -317,25 +317,31 @@ test('a compact digest from a membership one member apart from ours is still rea
   assert.equal(hb(b.self), stuck);
 });
 
-test('compact digest heartbeats that no window around ours fits are not read wrong: their group is asked for instead', () => {
+test('compact digest heartbeats are read exactly or not at all: a group that fits no reading is asked for instead', () => {
   const c = cluster(3);
   c.run(10_000);
   const [a, b, n3] = [1, 2, 3].map((i) => c.nodes.get(addr(i))!) as [ScuttlebuttCore, ScuttlebuttCore, ScuttlebuttCore];
   const members = [a.self, b.self, n3.self];
   const hb = (m: NodeIdentity): number => a.member(m)!.heartbeat;
-  for (const off of [-12, -9, 20, 40]) {
-    // Every heartbeat one beat ahead of a's, but n3's `off` beats from a's: no 16-beat window holds
-    // both. Low bits alone would read -12 as +4: a heartbeat n3 never produced, which would make every
-    // node ignore its next beats.
+  for (const [offB, off3] of [[20, -12], [-9, 25], [40, -20]] as const) {
+    // b and n3 both far from a's, in opposite directions: no 16-beat window holds them, nor does moving
+    // one of them. Low bits alone would read -12 as +4: a heartbeat n3 never produced, which would make
+    // every node ignore its next beats.
     const before = members.map(hb);
-    const out = a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === n3.self ? off : 1)), c.now);
-    assert.deepEqual(members.map(hb), before, `off ${off}: no heartbeat of the group read`);
+    const out = a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === b.self ? offB : m === n3.self ? off3 : 0)), c.now);
+    assert.deepEqual(members.map(hb), before, `${offB}/${off3}: no heartbeat of the group read`);
     const reply = out[0]?.message;
-    assert.equal(reply?.type, 'synAck', `off ${off}`);
+    assert.equal(reply?.type, 'synAck');
     if (reply?.type !== 'synAck') return;
     // The whole group (a itself aside) goes into the request, with a's heartbeats: b answers with what is newer.
-    assert.deepEqual(Array.from(reply.request.refs!).sort(), [b.self, n3.self].map(identityRef).sort(), `off ${off}`);
-    assert.deepEqual(Array.from(reply.request.heartbeats).sort(), [hb(b.self), hb(n3.self)].sort(), `off ${off}`);
+    assert.deepEqual(Array.from(reply.request.refs!).sort(), [b.self, n3.self].map(identityRef).sort());
+    assert.deepEqual(Array.from(reply.request.heartbeats).sort(), [hb(b.self), hb(n3.self)].sort());
+  }
+  // One member far off while the rest agree (its beats reached some nodes and not others): read exactly.
+  for (const off of [-12, -9, 8, 20, 30]) {
+    const before = members.map(hb);
+    a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === n3.self ? off : 1)), c.now);
+    assert.deepEqual(members.map(hb), [before[0]!, before[1]! + 1, before[2]! + Math.max(0, off)], `n3 ${off}`);
   }
   // Within -8..7 of ours, every heartbeat is read exactly.
   const before = members.map(hb);
