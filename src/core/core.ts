@@ -593,12 +593,19 @@ export class ScuttlebuttCore {
     };
   }
 
-  /** Whether our heartbeats of `slots` are spread enough for low bits to pay (lowBitsPay). */
+  /**
+   * Whether our heartbeats of the live members among `slots` are spread enough for low bits to pay
+   * (lowBitsPay). Dead members are left out: a crashed member's heartbeat stops while the others go
+   * on, and would otherwise switch a cluster started together to low bits until it is removed.
+   */
   private lowBitsPayFor(slots: ArrayLike<number>): boolean {
+    const t = this.table;
     let min = Infinity;
     let max = -Infinity;
     for (let i = 0; i < slots.length; i++) {
-      const hb = this.table.heartbeat(slots[i] as number);
+      const s = slots[i] as number;
+      if (t.status[s] !== LIVE) continue;
+      const hb = t.heartbeat(s);
       if (hb < min) min = hb;
       if (hb > max) max = hb;
     }
