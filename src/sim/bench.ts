@@ -204,7 +204,7 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
     uncompressedBytesPerNodePerSecond: { mean: summarize(traffic.map((t) => t.mean)).mean, max: Math.max(...traffic.map((t) => t.max)) },
     wireSampledNodes: Math.min(...traffic.map((t) => t.wireSampled)),
     maxPacketBytes: maxPacket,
-    convergence: convergenceCurve(arrivals, o.nodes - 1),
+    convergence: convergenceCurve(arrivals, o.nodes),
     samples: { dissemination: dissemination.length, bootstrap: bootstrap.length, detection: detection.length },
     incomplete,
     wallSeconds: (performance.now() - started) / 1000,
@@ -213,11 +213,11 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
 }
 
 /**
- * Fraction of the `receivers` nodes (all but the writer) holding an update, every 0.1 round from the
- * write until all do (or until `lastRound`), averaged over trials; `trials` holds each trial's
- * arrival times in rounds. The bench's JSON and the convergence plot both draw from it.
+ * Fraction of the `nodes` holding an update, every 0.1 round from the write until all do (or until
+ * `lastRound`), averaged over trials; `trials` holds each trial's arrival times in rounds, the
+ * writer's 0 included. The bench's JSON and the convergence plot both draw from it.
  */
-export function convergenceCurve(trials: number[][], receivers: number, lastRound?: number): [number, number][] {
+export function convergenceCurve(trials: number[][], nodes: number, lastRound?: number): [number, number][] {
   if (trials.length === 0) return [];
   const last = lastRound ?? Math.max(...trials.map((a) => Math.max(0, ...a)));
   const steps = lastRound === undefined ? Math.ceil(last * 10) + 1 : Math.round(last * 10);
@@ -225,7 +225,7 @@ export function convergenceCurve(trials: number[][], receivers: number, lastRoun
   for (let k = 0; k <= steps; k++) {
     const r = k / 10;
     let sum = 0;
-    for (const a of trials) sum += a.filter((x) => x <= r + 1e-9).length / receivers;
+    for (const a of trials) sum += a.filter((x) => x <= r + 1e-9).length / nodes;
     curve.push([r, sum / trials.length]);
   }
   return curve;

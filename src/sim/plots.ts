@@ -78,12 +78,12 @@ function convergence(nodes: number, loss: number, trials: number): [number, numb
     const u = sim.randomNode();
     writer = u;
     watch = `w${trial}`;
-    arrivals.push([]);
+    arrivals.push([0]); // the writer holds it at once
     t0 = sim.now;
     sim.cores[u]!.set(watch, 'v', sim.now);
     sim.runUntil(sim.now + 5000);
   }
-  return convergenceCurve(arrivals, nodes - 1, 4);
+  return convergenceCurve(arrivals, nodes, 4);
 }
 
 /**
