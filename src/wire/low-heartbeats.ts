@@ -1,6 +1,6 @@
 /**
- * Heartbeats in compact digests and positional bumps travel as their low 4 bits, plus a 32-bit check
- * per group of 64 entries. A compact digest goes only to a peer with our membership, and in a running cluster
+ * Heartbeats in compact digests and positional bumps may travel as their low 4 bits, plus a 32-bit check
+ * per group of 64 entries (the sender decides per column: lowBitsPay). A compact digest goes only to a peer with our membership, and in a running cluster
  * that peer's heartbeats are within a few beats of ours (measured in the simulator: |difference|
  * at most 3 at 1,000 nodes, at most 5 at 2,000 nodes under 10 % bursty loss). So the receiver
  * restores each heartbeat as the value nearest its own that has those low bits, and the check,

@@ -19,7 +19,7 @@ export interface NodeIdentity {
  * The digest: for each node the sender knows, (heartbeat, max version, last GC version).
  * - mode 'full': every entry names its node by `refs[i]` (a 48-bit hash of the identity).
  * - mode 'compact': no refs; entry i is the node at position `offset + i` of the sender's
- *   membership sorted by ref, and heartbeats are sent as their low bits. Only valid when the
+ *   membership sorted by ref, and heartbeats may be sent as their low bits. Only valid when the
  *   receiver's membership hash equals `setHash` and its size equals `setSize`; the sender uses
  *   it only when the peer told it so.
  * `complete` is false when the digest was cut to fit the byte budget: a node absent from an
@@ -43,11 +43,15 @@ export interface Digest {
   /** full mode: node refs; compact mode: null. */
   readonly refs: Column | null;
   /**
-   * full mode: the heartbeats. compact mode: their low bits only (0-15), restored by the receiver
-   * from its own heartbeats and checked by `checks` (see wire/low-heartbeats.ts).
+   * The heartbeats; or, when `checks` is set (compact mode only), their low bits only (0-15), restored
+   * by the receiver from its own heartbeats and checked by `checks` (see wire/low-heartbeats.ts).
    */
   readonly heartbeats: Column;
-  /** compact mode: one check per CHECK_GROUP entries, over the full heartbeats (groupChecks). full mode: null. */
+  /**
+   * Low bits only: one check per CHECK_GROUP entries, over the full heartbeats (groupChecks). null when
+   * the heartbeats are exact: always in full mode, and in compact mode when the sender's heartbeats are
+   * close together (lowBitsPay).
+   */
   readonly checks: Column | null;
   /**
    * With low bits (`checks`), the entry that is the sender itself, when the digest holds it, and its
@@ -132,9 +136,9 @@ export interface HeartbeatBumps {
   readonly count: number;
   readonly positional: boolean;
   readonly keys: Column;
-  /** By ref: the heartbeats. Positional: their low bits, checked by `checks`, as in compact digests. */
+  /** The heartbeats; or, when `checks` is set (positional only), their low bits, as in compact digests. */
   readonly heartbeats: Column;
-  /** Positional: one check per CHECK_GROUP bumps (groupChecks of the full heartbeats). By ref: null. */
+  /** Low bits only: one check per CHECK_GROUP bumps (groupChecks of the full heartbeats). Otherwise null. */
   readonly checks: Column | null;
   /** Age of each heartbeat, in HEARTBEAT_AGE_UNIT_MS units. */
   readonly ages: Column;
