@@ -24,7 +24,7 @@ import {
 } from '../wire/codec.js';
 import { bucketOf, HEARTBEAT_AGE_UNIT_MS, MAX_BUCKETS, type Column, type Delta, type Digest, type HeartbeatBumps, type Message, type NodeDelta, type NodeIdentity, type VersionedValue } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
-import { groupChecks, lowBitsPay, lowHeartbeat, restoreHeartbeats, UNREAD } from '../wire/low-heartbeats.js';
+import { groupChecks, growTo, lowBitsPay, lowHeartbeat, NOT_HELD, restoreHeartbeats, UNREAD } from '../wire/low-heartbeats.js';
 import { DEAD, FREE, LIVE, PeerTable, type StoredValue } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
 import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.js';
@@ -132,6 +132,12 @@ export class ScuttlebuttCore {
   private membershipChanged = false;
   private digestCursor = 0;
   private markEpoch = 0;
+  /**
+   * Restoring low-bit heartbeats (one message at a time): our heartbeat of each entry's member, and
+   * the restored values. Reused: a 10,000-member digest arrives several times a second.
+   */
+  private readonly heldScratch: number[] = [];
+  private readonly restoredScratch: number[] = [];
   private lastClock: number;
   private stalls = 0;
   /** When a message last arrived from anyone: silence from everyone means *we* are deaf. */
@@ -873,16 +879,13 @@ export class ScuttlebuttCore {
    */
   private restoreDigestHeartbeats(digest: Digest, slotAt: (i: number) => number, removedRef: number): number[] {
     const t = this.table;
-    return restoreHeartbeats(
-      digest.heartbeats,
-      digest.checks as Column,
-      digest.count,
-      (i) => {
-        const s = slotAt(i);
-        return s === SKIPPED ? this.removed.get(removedRef)?.heartbeat : t.heartbeat(s);
-      },
-      digest.own,
-    );
+    const held = this.heldScratch;
+    growTo(held, digest.count);
+    for (let i = 0; i < digest.count; i++) {
+      const s = slotAt(i);
+      held[i] = s === SKIPPED ? (this.removed.get(removedRef)?.heartbeat ?? NOT_HELD) : t.heartbeat(s);
+    }
+    return restoreHeartbeats(digest.heartbeats, digest.checks as Column, digest.count, held, digest.own, this.restoredScratch);
   }
 
   /** How many of our members have a ref below `ref`: its position in our sorted membership. */
@@ -1105,12 +1108,16 @@ export class ScuttlebuttCore {
         const order = this.sortedMembers();
         const t = this.table;
         const slotOf = (i: number): number | undefined => order[bumps.keys[i] as number];
-        const heartbeats = bumps.checks
-          ? restoreHeartbeats(bumps.heartbeats, bumps.checks, bumps.count, (i) => {
-              const s = slotOf(i);
-              return s === undefined ? undefined : t.heartbeat(s);
-            })
-          : bumps.heartbeats;
+        let heartbeats = bumps.heartbeats;
+        if (bumps.checks) {
+          const held = this.heldScratch;
+          growTo(held, bumps.count);
+          for (let i = 0; i < bumps.count; i++) {
+            const s = slotOf(i);
+            held[i] = s === undefined ? NOT_HELD : t.heartbeat(s);
+          }
+          heartbeats = restoreHeartbeats(bumps.heartbeats, bumps.checks, bumps.count, held, undefined, this.restoredScratch);
+        }
         for (let i = 0; i < bumps.count; i++) {
           const s = slotOf(i);
           const hb = heartbeats[i] as number;

@@ -45,7 +45,7 @@ test('restored heartbeats are exact, or their whole group is UNREAD: never a wro
       (entries) => {
         const full = entries.map(([h]) => h);
         const mine = entries.map(([h, off]) => Math.max(0, h - off));
-        const out = restoreHeartbeats(full.map(lowHeartbeat), groupChecks(full, full.length), full.length, (i) => mine[i]);
+        const out = restoreHeartbeats(full.map(lowHeartbeat), groupChecks(full, full.length), full.length, mine);
         for (let g = 0; g < checkCount(full.length); g++) {
           const from = g * CHECK_GROUP;
           const to = Math.min(full.length, from + CHECK_GROUP);
