@@ -134,7 +134,8 @@ export class ScuttlebuttCore {
   private markEpoch = 0;
   /**
    * Restoring low-bit heartbeats (one message at a time): our heartbeat of each entry's member, and
-   * the restored values. Reused: a 10,000-member digest arrives several times a second.
+   * the restored values. Reused: a 10,000-member digest arrives several times a second. The first
+   * also holds a low-bit digest's full heartbeats while its checks are computed.
    */
   private readonly heldScratch: number[] = [];
   private readonly restoredScratch: number[] = [];
@@ -526,9 +527,10 @@ export class ScuttlebuttCore {
     // Plain arrays, not typed ones: see Column.
     const refs = compact ? null : new Array<number>(n);
     const heartbeats = new Array<number>(n);
-    // Low bits (compact only): `heartbeats` gets them, `full` the full values for the checks.
+    // Low bits (compact only): `heartbeats` gets them, `full` (scratch, not sent) the full values for the checks.
     const low = compact && this.lowBitsPayFor(list);
-    const full = low ? new Array<number>(n) : heartbeats;
+    const full = low ? this.heldScratch : heartbeats;
+    if (low) growTo(full, n);
     // With low bits our own entry also goes in full (Digest.own): room for it at its largest.
     const ownHeartbeat = t.heartbeat(SELF);
     if (low) budget -= ownEntrySize({ index: n, heartbeat: ownHeartbeat });
