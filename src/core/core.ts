@@ -331,14 +331,19 @@ export class ScuttlebuttCore {
     const out: Outbound[] = [];
     let compact: Digest | null = null;
     let full: Digest | null = null;
+    // Heard nobody for a while: what we know of peers' memberships may be stale, and a compact digest
+    // that meets another membership is not read at all, our own heartbeat with it; a full one names
+    // members by ref, so every peer reads our heartbeat in it (we put it first). A node whose inbound
+    // link failed during a bootstrap was otherwise convicted while it kept sending (docs/benchmarks.md).
+    const unheard = now - this.lastHeard > this.deafAfterMs;
     for (const [k, to] of targets.entries()) {
       const peer = this.peerSets.get(to);
       let digest: Digest;
-      const sameSet = peer ? peer.hash === this.setHash && peer.size === this.members : this.agreement >= 0.5;
+      const sameSet = !unheard && (peer ? peer.hash === this.setHash && peer.size === this.members : this.agreement >= 0.5);
       if (sameSet) {
         digest = compact ??= this.buildDigest(true, now);
       } else {
-        digest = full ??= this.buildDigest(false, now);
+        digest = full ??= this.buildDigest(false, now, unheard);
       }
       out.push({ to, message: { type: 'syn', clusterId: this.config.clusterId, setHash: this.setHash, setSize: this.members, digest, pull: k < PULLS_PER_ROUND } });
     }
@@ -517,8 +522,9 @@ export class ScuttlebuttCore {
    * This node's digest within the byte budget. When it does not all fit, a run of entries is sent,
    * starting where the previous round's run stopped, so every entry is sent in turn. A compact run
    * is contiguous in the sorted order (positions are implied by its offset), so it stops at the end.
+   * `selfFirst`: a full run starts at our own entry instead (see openExchanges).
    */
-  private buildDigest(compact: boolean, now: number): Digest {
+  private buildDigest(compact: boolean, now: number, selfFirst = false): Digest {
     const t = this.table;
     const list = compact ? this.sortedMembers() : this.memberSlots();
     const n = list.length;
@@ -568,7 +574,8 @@ export class ScuttlebuttCore {
       budget -= bucketsSize(buckets.length);
     }
     // The run, written over the columns: an entry that does not fit is written, then cut off.
-    const start = this.digestCursor % n;
+    // A full run may start with ourselves (memberSlots() lists SELF first): see openExchanges.
+    const start = selfFirst && !compact ? 0 : this.digestCursor % n;
     const limit = compact ? n - start : n;
     let m = 0;
     let used = 0;

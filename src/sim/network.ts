@@ -1,5 +1,5 @@
 /**
- * The simulated network: latency with jitter, random or bursty loss, partitions.
+ * The simulated network: latency with jitter, random or bursty loss, partitions, one-way cuts.
  * Bursty loss is a Gilbert–Elliott chain per receiver (a receiver's link goes bad and drops
  * everything for a burst): with loss rate P and mean burst length B packets, a bad link recovers
  * with probability 1/B per packet and a good one turns bad with probability P / (B (1 − P)).
@@ -22,6 +22,8 @@ export interface NetworkConfig {
 export class SimNetwork {
   private readonly bad: Uint8Array;
   private readonly group: Int32Array;
+  /** 1: everything sent to this node is lost (its inbound link is down; what it sends still arrives). */
+  private readonly deaf: Uint8Array;
   private readonly pGoodToBad: number;
   private readonly pBadToGood: number;
   sent = 0;
@@ -34,6 +36,7 @@ export class SimNetwork {
   ) {
     this.bad = new Uint8Array(nodes);
     this.group = new Int32Array(nodes);
+    this.deaf = new Uint8Array(nodes);
     const { loss, burst } = config;
     this.pBadToGood = burst > 1 ? 1 / burst : 1;
     this.pGoodToBad = burst > 1 && loss < 1 ? loss / (burst * (1 - loss)) : loss;
@@ -44,14 +47,21 @@ export class SimNetwork {
     groups.forEach((g, gi) => g.forEach((n) => (this.group[n] = gi + 1)));
   }
 
+  /** Cuts these nodes' inbound links only: they go on sending and hear nothing, until heal(). */
+  cutInbound(nodes: readonly number[]): void {
+    for (const n of nodes) this.deaf[n] = 1;
+  }
+
+  /** Ends partitions and one-way cuts. */
   heal(): void {
     this.group.fill(0);
+    this.deaf.fill(0);
   }
 
   /** Decides the fate of one packet: its delivery delay, or -1 when it is lost. */
   transmit(from: number, to: number): number {
     this.sent++;
-    if (this.group[from] !== this.group[to]) {
+    if (this.group[from] !== this.group[to] || this.deaf[to] === 1) {
       this.lost++;
       return -1;
     }

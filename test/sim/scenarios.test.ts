@@ -125,6 +125,29 @@ test('a paused node is convicted, convicts nobody itself, and comes back', () =>
   assertConverged(sim);
 });
 
+test('a node that hears nothing while memberships differ keeps its heartbeat spreading: it is not convicted', () => {
+  // Nodes 24 and 25 join while node 5's inbound link is down, so node 5's membership differs from
+  // everyone else's by two (one is read around: see oneMemberApart) and its compact digests cannot be
+  // read; only its own sends carry its heartbeat. Fails (node 5 convicted by all) when a node that
+  // hears nobody keeps sending compact digests.
+  const o = { ...BASE, nodes: 26, uptimeSpreadS: 86_400 };
+  const sim = new SimCluster(simConfig(o, o.seed));
+  const log: Logged[] = [];
+  sim.onEvent((obs, e, t) => log.push({ obs, t, e }));
+  for (let i = 0; i < 24; i++) sim.start(i);
+  sim.runUntil(15_000);
+  const t0 = sim.now;
+  sim.network.cutInbound([5]);
+  sim.runUntil(t0 + 500);
+  sim.start(24);
+  sim.start(25);
+  sim.runUntil(t0 + 12_000);
+  assert.deepEqual(deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`), [], 'nobody convicted');
+  sim.network.heal();
+  sim.runUntil(sim.now + 10_000);
+  assertConverged(sim);
+});
+
 test('same seed: identical event log; another seed: a different one', () => {
   const trace = (seed: number): string => {
     const { sim, log } = boot({ seed, loss: 0.05, nodes: 16 });
