@@ -7,6 +7,8 @@ import { ScuttlebuttCore } from '../../src/core/core.js';
 import { seededRandom } from '../../src/core/random.js';
 import type { Outbound } from '../../src/core/types.js';
 import { coreConfig } from './mini-cluster.js';
+import { identityRef } from '../../src/core/identity.js';
+import { HEARTBEAT_AGE_UNIT_MS } from '../../src/wire/messages.js';
 
 // P(X > y) for a standard normal, from tables (15+ significant digits).
 const TAIL: [number, number][] = [
@@ -156,4 +158,56 @@ test('period samples run between measured births: a placed birth is neither a sa
   assert.equal(t.intervalCount(s), 2);
   assert.equal(t.intervalMean(s), 1000);
   assert.equal(t.intervalStd(s), 0);
+});
+
+/**
+ * An observer (n0) learns 20 members by plain gossip for a minute; from then on it hears them only
+ * through ACKs, each second the heartbeat each member had `lagAt(t)` ago, with its true age: gossip
+ * bringing news that late. Member n1 falls silent at 66 s. Returns when n0 convicted n1, and every
+ * other conviction.
+ */
+function convictionWithLag(lagAt: (t: number) => number): { n1: number; others: string[] } {
+  const o = new ScuttlebuttCore(coreConfig(0), seededRandom(1), 0);
+  const members = Array.from({ length: 20 }, (_, k) => new ScuttlebuttCore(coreConfig(k + 1), seededRandom(k + 2), 0));
+  for (const m of members) m.setSeeds([o.self.address]);
+  const byAddress = new Map([o, ...members].map((c) => [c.self.address, c]));
+  const pump = (from: string, out: Outbound[], now: number): void => {
+    for (const x of out) {
+      const dst = byAddress.get(x.to);
+      if (dst) pump(x.to, dst.receive(from, x.message, now), now);
+    }
+  };
+  let n1 = Infinity;
+  const others: string[] = [];
+  const born = members.map(() => [] as { at: number; heartbeat: number }[]);
+  for (let now = 0; now <= 80_000; now += 10) {
+    const gossip = now < 60_000;
+    members.forEach((m, k) => {
+      if (now % 1000 !== k * 30 || (k === 0 && now >= 66_000)) return;
+      const out = m.tick(now);
+      born[k]?.push({ at: now, heartbeat: m.member(m.self)?.heartbeat as number });
+      if (gossip) pump(m.self.address, out, now);
+      else {
+        const news = (born[k] ?? []).filter((b) => b.at <= now - lagAt(now)).pop() as { at: number; heartbeat: number };
+        const bumps = { count: 1, positional: false, keys: [identityRef(m.self)], heartbeats: [news.heartbeat], checks: null, ages: [Math.round((now - news.at) / HEARTBEAT_AGE_UNIT_MS)] };
+        o.receive(m.self.address, { type: 'ack', clusterId: 'test', delta: { nodes: [], bumps } }, now);
+      }
+    });
+    if (now % 1000 === 500) {
+      const out = o.tick(now);
+      if (gossip) pump(o.self.address, out, now);
+    } else if (now % 250 === 0) o.detect(now);
+    for (const e of o.takeEvents()) if (e.type === 'dead') (e.node.id === 'n1' ? (n1 = Math.min(n1, now)) : others.push(e.node.id));
+  }
+  return { n1, others };
+}
+
+test('silence is judged against how late news runs now: when every heartbeat starts arriving later than learned, a silent member gets that much longer', () => {
+  const onTime = convictionWithLag(() => 0);
+  // From 66 s on, news arrives 0.6 s older for every second that passes, up to 3 s old.
+  const slowing = convictionWithLag((t) => Math.min(3000, Math.max(0, 0.6 * (t - 66_000))));
+  assert.deepEqual(onTime.others, []);
+  assert.deepEqual(slowing.others, [], 'members whose news only runs late are not convicted');
+  assert.ok(onTime.n1 < 72_000, `on time: n1 convicted at ${onTime.n1} ms`);
+  assert.ok(slowing.n1 >= onTime.n1 + 500, `news running late: n1 convicted at ${slowing.n1} ms, on time at ${onTime.n1} ms`);
 });
