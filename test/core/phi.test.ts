@@ -197,7 +197,11 @@ function convictionWithLag(lagAt: (t: number) => number): { n1: number; others: 
       const out = o.tick(now);
       if (gossip) pump(o.self.address, out, now);
     } else if (now % 250 === 0) o.detect(now);
-    for (const e of o.takeEvents()) if (e.type === 'dead') (e.node.id === 'n1' ? (n1 = Math.min(n1, now)) : others.push(e.node.id));
+    for (const e of o.takeEvents()) {
+      if (e.type !== 'dead') continue;
+      if (e.node.id === 'n1') n1 = Math.min(n1, now);
+      else others.push(e.node.id);
+    }
   }
   return { n1, others };
 }
