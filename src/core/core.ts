@@ -906,13 +906,28 @@ export class ScuttlebuttCore {
    */
   private restoreDigestHeartbeats(digest: Digest, slotAt: (i: number) => number, removedRef: number): number[] {
     const t = this.table;
+    const removed = this.removed.get(removedRef)?.heartbeat ?? NOT_HELD;
+    return this.restoreLowHeartbeats(
+      digest.heartbeats,
+      digest.checks as Column,
+      digest.count,
+      (i) => {
+        const s = slotAt(i);
+        return s === SKIPPED ? removed : t.heartbeat(s);
+      },
+      digest.own,
+    );
+  }
+
+  /**
+   * Low-bit heartbeats restored near ours (wire/low-heartbeats.ts); `heldAt(i)`: our heartbeat of entry
+   * i's member, or NOT_HELD. Into the reused scratch columns, one message at a time.
+   */
+  private restoreLowHeartbeats(low: Column, checks: Column, count: number, heldAt: (i: number) => number, exact?: Digest['own']): number[] {
     const held = this.heldScratch;
-    growTo(held, digest.count);
-    for (let i = 0; i < digest.count; i++) {
-      const s = slotAt(i);
-      held[i] = s === SKIPPED ? (this.removed.get(removedRef)?.heartbeat ?? NOT_HELD) : t.heartbeat(s);
-    }
-    return restoreHeartbeats(digest.heartbeats, digest.checks as Column, digest.count, held, digest.own, this.restoredScratch);
+    growTo(held, count);
+    for (let i = 0; i < count; i++) held[i] = heldAt(i);
+    return restoreHeartbeats(low, checks, count, held, exact, this.restoredScratch);
   }
 
   /** How many of our members have a ref below `ref`: its position in our sorted membership. */
@@ -1135,16 +1150,12 @@ export class ScuttlebuttCore {
         const order = this.sortedMembers();
         const t = this.table;
         const slotOf = (i: number): number | undefined => order[bumps.keys[i] as number];
-        let heartbeats = bumps.heartbeats;
-        if (bumps.checks) {
-          const held = this.heldScratch;
-          growTo(held, bumps.count);
-          for (let i = 0; i < bumps.count; i++) {
-            const s = slotOf(i);
-            held[i] = s === undefined ? NOT_HELD : t.heartbeat(s);
-          }
-          heartbeats = restoreHeartbeats(bumps.heartbeats, bumps.checks, bumps.count, held, undefined, this.restoredScratch);
-        }
+        const heartbeats = bumps.checks
+          ? this.restoreLowHeartbeats(bumps.heartbeats, bumps.checks, bumps.count, (i) => {
+              const s = slotOf(i);
+              return s === undefined ? NOT_HELD : t.heartbeat(s);
+            })
+          : bumps.heartbeats;
         for (let i = 0; i < bumps.count; i++) {
           const s = slotOf(i);
           const hb = heartbeats[i] as number;

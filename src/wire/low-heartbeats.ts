@@ -134,7 +134,7 @@ export function restoreHeartbeats(
     };
     if (placed && (restore(0) || oneOutlier(out, from, to, check, exactIndex) || SHIFTS.some(restore))) continue;
     out.fill(UNREAD, from, to);
-    if (exact && exact.index >= from && exact.index < to) out[exact.index] = exact.heartbeat;
+    if (exactIndex >= from && exactIndex < to) out[exactIndex] = exactHeartbeat;
   }
   return out;
 }
