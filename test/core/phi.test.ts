@@ -162,11 +162,11 @@ test('period samples run between measured births: a placed birth is neither a sa
 
 /**
  * An observer (n0) learns 20 members by plain gossip for a minute; from then on it hears them only
- * through ACKs, each second the heartbeat each member had `lagAt(t)` ago, with its true age: gossip
+ * through ACKs, each second the heartbeat member k had `lagAt(t, k)` ago, with its true age: gossip
  * bringing news that late. Member n1 falls silent at 66 s. Returns when n0 convicted n1, and every
  * other conviction.
  */
-function convictionWithLag(lagAt: (t: number) => number): { n1: number; others: string[] } {
+function convictionWithLag(lagAt: (t: number, member: number) => number): { n1: number; others: string[] } {
   const o = new ScuttlebuttCore(coreConfig(0), seededRandom(1), 0);
   const members = Array.from({ length: 20 }, (_, k) => new ScuttlebuttCore(coreConfig(k + 1), seededRandom(k + 2), 0));
   for (const m of members) m.setSeeds([o.self.address]);
@@ -188,7 +188,7 @@ function convictionWithLag(lagAt: (t: number) => number): { n1: number; others: 
       born[k]?.push({ at: now, heartbeat: m.member(m.self)?.heartbeat as number });
       if (gossip) pump(m.self.address, out, now);
       else {
-        const news = (born[k] ?? []).filter((b) => b.at <= now - lagAt(now)).pop() as { at: number; heartbeat: number };
+        const news = (born[k] ?? []).filter((b) => b.at <= now - lagAt(now, k)).pop() as { at: number; heartbeat: number };
         const bumps = { count: 1, positional: false, keys: [identityRef(m.self)], heartbeats: [news.heartbeat], checks: null, ages: [Math.round((now - news.at) / HEARTBEAT_AGE_UNIT_MS)] };
         o.receive(m.self.address, { type: 'ack', clusterId: 'test', delta: { nodes: [], bumps } }, now);
       }
@@ -214,4 +214,13 @@ test('silence is judged against how late news runs now: when every heartbeat sta
   assert.deepEqual(slowing.others, [], 'members whose news only runs late are not convicted');
   assert.ok(onTime.n1 < 72_000, `on time: n1 convicted at ${onTime.n1} ms`);
   assert.ok(slowing.n1 >= onTime.n1 + 500, `news running late: n1 convicted at ${slowing.n1} ms, on time at ${onTime.n1} ms`);
+});
+
+test('a member whose lag allowance is far below the others\' is held to the typical one: gossip carries every heartbeat alike, so the low allowance is a stale lesson', () => {
+  const onTime = convictionWithLag(() => 0);
+  // From 60 s on every member's news arrives 2 s old, except n1's, which stays fresh until n1 falls silent at 66 s.
+  const lone = convictionWithLag((_, k) => (k === 0 ? 0 : 2000));
+  assert.deepEqual(lone.others, [], 'members whose news runs 2 s late are not convicted');
+  assert.ok(onTime.n1 < 72_000, `on time: n1 convicted at ${onTime.n1} ms`);
+  assert.ok(lone.n1 >= onTime.n1 + 1000, `n1's fresh news among late news: convicted at ${lone.n1} ms, on time at ${onTime.n1} ms`);
 });
