@@ -47,6 +47,8 @@ type SimEvent =
   | { time: number; seq: number; kind: 'deliver'; node: number; from: number; message: Message; epoch: number };
 
 export type EventListener = (observer: number, event: CoreEvent, time: number) => void;
+/** Sees every message a node hands to the network, before loss: for traces and golden tests. */
+export type SendListener = (from: number, to: string, message: Message, time: number) => void;
 
 export function simAddress(i: number): string {
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:9111`;
@@ -83,6 +85,7 @@ export class SimCluster {
   private readonly epochs: Uint32Array;
   private readonly pausedInbox = new Map<number, { from: number; message: Message }[]>();
   private readonly listeners: EventListener[] = [];
+  private readonly sendListeners: SendListener[] = [];
   /** As the runtime: news triggers an extra round, at most detectsPerRound rounds per interval. */
   private readonly lastRound: Float64Array;
   private readonly eagerPending: Uint8Array;
@@ -104,6 +107,10 @@ export class SimCluster {
 
   onEvent(listener: EventListener): void {
     this.listeners.push(listener);
+  }
+
+  onSend(listener: SendListener): void {
+    this.sendListeners.push(listener);
   }
 
   /** Starts node i (first start or restart with the next generation), its first tick at a random phase. */
@@ -302,6 +309,7 @@ export class SimCluster {
 
   private send(from: number, out: readonly { to: string; message: Message }[]): void {
     for (const o of out) {
+      for (const l of this.sendListeners) l(from, o.to, o.message, this.now);
       if (this.countBytes) {
         const bytes = messageSize(o.message) + ENVELOPE_HEADER_BYTES;
         this.bytesSent[from] = (this.bytesSent[from] as number) + bytes;
