@@ -9,6 +9,8 @@ import type { NodeIdentity } from '../wire/messages.js';
 export const LIVE = 0;
 export const DEAD = 1;
 export const FREE = 2;
+/** Versions are stored in 32 bits. */
+export const MAX_VERSION = 0xffffffff;
 /** A lag below the allowance lowers it by 1/LAG_DECAY of the difference: a spike fades to 37 % in about this many heartbeats. */
 const LAG_DECAY = 32;
 

@@ -28,3 +28,18 @@ export function seededRandom(seed: number): Random {
 export function randomInt(rng: Random, n: number): number {
   return Math.floor(rng.next() * n);
 }
+
+/** Fisher-Yates, in place. */
+export function shuffle<T>(a: T[], rng: Random): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = randomInt(rng, i + 1);
+    const tmp = a[i] as T;
+    a[i] = a[j] as T;
+    a[j] = tmp;
+  }
+}
+
+/** A random start for walking a list round: different peers get different first items when the budget cuts. */
+export function rotationStart(length: number, rng: Random): number {
+  return length < 2 ? 0 : randomInt(rng, length);
+}

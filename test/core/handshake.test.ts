@@ -266,7 +266,7 @@ test('a quiet round renumbers the table in ref order; the dead stay dead and are
   c.run(4000);
   for (const [address, core] of c.nodes) {
     if (address === addr(3)) continue;
-    const table = (core as unknown as { table: PeerTable }).table;
+    const table = (core as unknown as { membership: { table: PeerTable } }).membership.table;
     const refs = Array.from(table.refs.subarray(1, table.used));
     assert.deepEqual(refs, [...refs].sort((a, b) => a - b), `${core.self.id}: slots in ref order`);
     assert.equal(core.snapshot().live.length, 8, `${core.self.id} sees 8 live`);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CHECK_GROUP, checkCount, groupCheck, groupChecks, lowHeartbeat, restoreHeartbeat, restoreHeartbeats, UNREAD } from '../../src/wire/low-heartbeats.js';
+import { CHECK_GROUP, checkCount, groupCheck, groupChecks, lowHeartbeat, restoreHeartbeat } from '../../src/wire/low-heartbeats.js';
+import { restoreHeartbeats, UNREAD } from '../../src/core/heartbeat-restore.js';
 
 const heartbeat = fc.oneof(fc.nat(100_000), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }));
 

@@ -1,0 +1,250 @@
+/**
+ * Deltas: packing what a peer lacks into a byte budget, and applying what a peer sent.
+ *
+ * A delta holds node deltas (each a prefix, in version order, of the key-values the receiver lacks
+ * for one member, or the member's introduction) and then heartbeat bumps (heartbeats alone, by ref
+ * or, to a peer with our membership, by position). Packing stops before the first item that would
+ * overflow. Applying validates each node delta whole before it touches state: a bad one changes
+ * nothing and is counted.
+ */
+import { bumpSize, heartbeatSize, NO_BUMPS, nodeDeltaHeaderSize, valueSize } from '../wire/codec.js';
+import { groupChecks, lowHeartbeat } from '../wire/low-heartbeats.js';
+import { varintSize } from '../wire/varint.js';
+import type { Delta, HeartbeatBumps, NodeDelta, VersionedValue } from '../wire/messages.js';
+import { Budget } from './budget.js';
+import type { FailureDetector } from './detector.js';
+import type { Digests } from './digest.js';
+import { NOT_HELD, UNREAD } from './heartbeat-restore.js';
+import type { Journal } from './journal.js';
+import { SELF, type Membership } from './membership.js';
+import { MAX_VERSION } from './peer-table.js';
+import { randomInt } from './random.js';
+import type { Random } from './types.js';
+
+/** Most members of a large cluster carry no keys: one shared empty list for them (never mutated). */
+const NO_VALUES: VersionedValue[] = [];
+
+/** A member whose key-values the receiver lacks: from which version, its GC watermark, and how far behind it is. */
+export interface DeltaCandidate {
+  slot: number;
+  /** The receiver's max version and GC version for the member. */
+  fromVersion: number;
+  receiverGc: number;
+  staleness: number;
+}
+
+export class Deltas {
+  constructor(
+    private readonly membership: Membership,
+    private readonly detector: FailureDetector,
+    private readonly digests: Digests,
+    private readonly journal: Journal,
+    private readonly rng: Random,
+  ) {}
+
+  /**
+   * Packs node deltas then heartbeat bumps into `budget` bytes: first the members the receiver never
+   * saw (`unknown`, taken in turn from index `unknownStart`, wrapping), then `stale` in its order,
+   * then `bumpItems` (slots, or positions in `order` for positional bumps).
+   */
+  pack(unknown: number[], unknownStart: number, stale: DeltaCandidate[], bumpItems: number[], order: Int32Array | null, budget: number, now: number): Delta {
+    // Both counts are varints written before the items, and the bumps have a flags byte: reserve their largest size.
+    const room = new Budget(budget, varintSize(unknown.length + stale.length) + 1 + varintSize(bumpItems.length));
+    const nodes: NodeDelta[] = [];
+    let open = true;
+    for (let i = 0; open && i < unknown.length; i++) open = this.addNode(nodes, room, unknown[(unknownStart + i) % unknown.length] as number, -1, 0, now);
+    for (let i = 0; open && i < stale.length; i++) {
+      const c = stale[i] as DeltaCandidate;
+      open = this.addNode(nodes, room, c.slot, c.fromVersion, c.receiverGc, now);
+    }
+    return { nodes, bumps: this.packBumps(bumpItems, order, room.left, now) };
+  }
+
+  /**
+   * Adds slot s's node delta from `fromVersion` (-1: introduce it) as far as `room` allows; false
+   * when the budget is spent (nothing more should be tried).
+   */
+  private addNode(nodes: NodeDelta[], room: Budget, s: number, fromVersion: number, receiverGc: number, now: number): boolean {
+    const m = this.membership;
+    const t = m.table;
+    const myGc = t.gcVersion(s);
+    const myMax = t.maxVersion(s);
+    // Unknown to the receiver, or it fell behind our tombstone GC: send everything from version 0 (a reset).
+    const reset = fromVersion < 0 || (receiverGc < myGc && fromVersion < myGc);
+    const from = reset ? 0 : fromVersion;
+    const all = this.valuesAbove(s, from);
+    const age = m.ageOf(s, now);
+    let size = nodeDeltaHeaderSize(null, t.heartbeat(s), age, myGc, from, myMax, all.length) + (fromVersion < 0 ? t.identitySize(s) : 0);
+    if (!room.fits(size)) return false;
+    let k = 0;
+    for (; k < all.length; k++) {
+      const vs = valueSize(all[k] as VersionedValue);
+      if (!room.fits(size + vs)) break;
+      size += vs;
+    }
+    // A header with none of the values it was meant to carry is only worth sending when it
+    // introduces the node, resets it, or carries a GC watermark.
+    if (k === 0 && all.length > 0 && !reset && fromVersion >= 0 && myGc <= receiverGc) return false;
+    const values = k === all.length ? all : all.slice(0, k);
+    room.take(size);
+    nodes.push({
+      ref: t.refs[s] as number,
+      identity: fromVersion < 0 ? m.identity(s) : null,
+      heartbeat: t.heartbeat(s),
+      heartbeatAge: age,
+      lastGcVersion: myGc,
+      fromVersion: from,
+      maxVersion: k === all.length ? myMax : (values[k - 1]?.version ?? from),
+      values,
+    });
+    return k === all.length;
+  }
+
+  /**
+   * Heartbeat bumps within `budget`, from a random start so that when the budget cuts, different
+   * peers get different bumps. `items` are slots, or positions in `order` (positional bumps).
+   */
+  private packBumps(items: number[], order: Int32Array | null, budget: number, now: number): HeartbeatBumps {
+    if (items.length === 0) return NO_BUMPS;
+    const m = this.membership;
+    // A positional bump costs at most the varint of the largest position: count that, to stay under budget.
+    const keyCost = order ? varintSize(order.length) : bumpSize(0, 0) - 2;
+    // Positions go to a peer with our membership, whose heartbeats are near ours: low bits pay as in compact digests.
+    const low = order !== null && this.digests.lowBitsPayFor(items.map((p) => order[p] as number));
+    // Rotate only when the budget may cut; otherwise positions stay in ascending order and need no sort.
+    const mayCut = items.length * (keyCost + 8) > budget;
+    if (!mayCut) return this.bumpsOf(items, order, low, now);
+    const chosen: number[] = [];
+    const room = new Budget(budget);
+    const start = randomInt(this.rng, items.length);
+    for (let i = 0; i < items.length; i++) {
+      const item = items[(start + i) % items.length] as number;
+      const s = order ? (order[item] as number) : item;
+      // Low bits' total size does not depend on the order the bumps are sorted into below.
+      if (!room.take(keyCost + heartbeatSize(low, chosen.length, m.table.heartbeat(s)) + varintSize(m.ageOf(s, now)))) break;
+      chosen.push(item);
+    }
+    if (order) chosen.sort((a, b) => a - b);
+    return this.bumpsOf(chosen, order, low, now);
+  }
+
+  /** Bumps for `items` (slots, or positions in `order`), in their order; `low`: heartbeats as low bits. */
+  private bumpsOf(items: number[], order: Int32Array | null, low: boolean, now: number): HeartbeatBumps {
+    const m = this.membership;
+    const t = m.table;
+    const n = items.length;
+    const keys = new Array<number>(n);
+    const heartbeats = new Array<number>(n);
+    const ages = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const item = items[i] as number;
+      const s = order ? (order[item] as number) : item;
+      keys[i] = order ? item : (t.refs[s] as number);
+      heartbeats[i] = t.heartbeat(s);
+      ages[i] = m.ageOf(s, now);
+    }
+    if (!low) return { count: n, positional: order !== null, keys, heartbeats, checks: null, ages };
+    return { count: n, positional: true, keys, heartbeats: heartbeats.map(lowHeartbeat), checks: groupChecks(heartbeats, n), ages };
+  }
+
+  /** A node's values with version > from, ascending (the map keeps version order). */
+  private valuesAbove(slot: number, from: number): VersionedValue[] {
+    const map = this.membership.table.values[slot];
+    if (!map) return NO_VALUES;
+    const out: VersionedValue[] = [];
+    for (const [key, v] of map) if (v.version > from) out.push({ key, value: v.value, version: v.version, tombstone: v.tombstone });
+    return out;
+  }
+
+  /**
+   * Applies a received delta. `sameMembership`: the sender's membership hash equals ours, so
+   * positional bumps can be read. Bumps go first: node deltas may admit members and shift positions.
+   */
+  apply(delta: Delta, now: number, sameMembership: boolean): void {
+    const { bumps } = delta;
+    const m = this.membership;
+    const t = m.table;
+    if (bumps.positional) {
+      if (sameMembership) {
+        const order = m.sortedMembers();
+        const slotOf = (i: number): number | undefined => order[bumps.keys[i] as number];
+        const heartbeats = bumps.checks
+          ? this.digests.restoreLow(bumps.heartbeats, bumps.checks, bumps.count, (i) => {
+              const s = slotOf(i);
+              return s === undefined ? NOT_HELD : t.heartbeat(s);
+            })
+          : bumps.heartbeats;
+        for (let i = 0; i < bumps.count; i++) {
+          const s = slotOf(i);
+          const hb = heartbeats[i] as number;
+          if (s !== undefined && s !== SELF && hb !== UNREAD) this.detector.observe(s, hb, bumps.ages[i] as number, now);
+        }
+      }
+    } else {
+      for (let i = 0; i < bumps.count; i++) {
+        const s = m.slotOfRef(bumps.keys[i] as number);
+        if (s > SELF) this.detector.observe(s, bumps.heartbeats[i] as number, bumps.ages[i] as number, now);
+      }
+    }
+    for (const nd of delta.nodes) this.applyNode(nd, now);
+  }
+
+  private applyNode(nd: NodeDelta, now: number): void {
+    const m = this.membership;
+    const t = m.table;
+    let s = m.slotOfRef(nd.ref);
+    if (s === SELF) {
+      if (nd.maxVersion > t.maxVersion(SELF) || nd.heartbeat > t.heartbeat(SELF)) this.journal.reject('about-self');
+      return;
+    }
+    const refused = invalid(nd);
+    if (refused) return this.journal.reject(refused);
+    if (s < 0) {
+      if (!nd.identity) return this.journal.reject('unknown-node');
+      s = m.admit(nd.identity, nd.ref, nd.heartbeat, now);
+      if (s < 0) return;
+      this.detector.watch(s, nd.heartbeatAge, now);
+    } else {
+      this.detector.observe(s, nd.heartbeat, nd.heartbeatAge, now);
+    }
+    const mine = t.maxVersion(s);
+    const myGc = t.gcVersion(s);
+    if (nd.fromVersion > mine) return this.journal.reject('gap');
+    let map = t.values[s];
+    const changed: string[] = [];
+    if (nd.lastGcVersion > myGc && mine < nd.lastGcVersion) {
+      // We fell behind the owner's tombstone GC: only a full restatement is safe.
+      if (nd.fromVersion !== 0) return this.journal.reject('behind-gc');
+      if (map) for (const key of map.keys()) changed.push(key);
+      map = new Map();
+      t.values[s] = map;
+      t.setMaxVersion(s, 0);
+    }
+    const base = t.maxVersion(s);
+    for (const v of nd.values) {
+      if (v.version <= base) continue;
+      map ??= t.values[s] = new Map(); // most members of a large cluster carry no metadata: no map for them
+      const existing = map.get(v.key);
+      map.delete(v.key);
+      map.set(v.key, { value: v.value, version: v.version, tombstone: v.tombstone, expiresAt: Infinity, deletedAt: 0 });
+      if (!existing || existing.tombstone !== v.tombstone || existing.value !== v.value) changed.push(v.key);
+    }
+    if (nd.maxVersion > base) t.setMaxVersion(s, nd.maxVersion);
+    if (nd.lastGcVersion > myGc) {
+      t.setGcVersion(s, nd.lastGcVersion);
+      if (map) for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
+    }
+    if (changed.length > 0) this.journal.emit({ type: 'update', node: m.identity(s), keys: [...new Set(changed)] });
+  }
+}
+
+/** Why a node delta is malformed in itself (before any state is consulted), or null. */
+function invalid(nd: NodeDelta): 'out-of-range' | 'not-ascending' | null {
+  if (nd.maxVersion > MAX_VERSION || nd.lastGcVersion > MAX_VERSION) return 'out-of-range';
+  let prev = nd.fromVersion;
+  for (const v of nd.values) {
+    if (v.version <= prev) return 'not-ascending';
+    prev = v.version;
+  }
+  return nd.maxVersion < prev ? 'not-ascending' : null;
+}

@@ -1,0 +1,365 @@
+/**
+ * The Scuttlebutt handshake, stateless per exchange (each message is answered from the current state
+ * alone, so a lost or duplicated packet never leaves half-open exchange state behind):
+ *   SYN      initiator -> responder: cluster id, membership hash, digest
+ *   SYN-ACK  responder -> initiator: what the responder lacks (request) + what the initiator lacks (delta)
+ *   ACK      initiator -> responder: the delta for the request
+ * plus LEAVE (a member's goodbye), WRONG-CLUSTER (the answer to a foreign SYN) and the announcement a
+ * new incarnation sends once it has learned the cluster.
+ */
+import { exchangeHeaderSize, NO_BUMPS } from '../wire/codec.js';
+import type { Column, Delta, Digest, Message } from '../wire/messages.js';
+import { stringSize, varintSize } from '../wire/varint.js';
+import type { DeltaCandidate, Deltas } from './delta.js';
+import type { FailureDetector } from './detector.js';
+import { REMOVED_HERE, requestSize, type Digests } from './digest.js';
+import { UNREAD } from './heartbeat-restore.js';
+import { identityRef } from './identity.js';
+import type { Journal } from './journal.js';
+import { SELF, type Membership } from './membership.js';
+import { LIVE } from './peer-table.js';
+import { rotationStart, shuffle } from './random.js';
+import type { Outbound, Random } from './types.js';
+
+/** A request (what the responder lacks) may take at most this share of a SYN-ACK; the delta gets the rest. */
+const REQUEST_SHARE = 0.5;
+/** Peers' membership hashes are remembered by address, up to this many (then forgotten and relearned). */
+const PEER_SET_CACHE = 1024;
+/**
+ * A new incarnation introduces itself directly to this many members, once, when it first learns the
+ * cluster. Up to this size a join is known everywhere one packet later; beyond it, the epidemic
+ * starts from this many nodes instead of one and saves about log_fanout(ANNOUNCE_MAX) hops.
+ */
+const ANNOUNCE_MAX = 64;
+/**
+ * One exchange of a round pulls (the peer answers with every heartbeat we lack); the others push:
+ * our digest gives the peer our heartbeats, and it answers only with keys, members, a request, or
+ * a heartbeat we are PUSH_GAP or more beats behind on. A reply that would only say "one beat
+ * newer" is most of the steady-state traffic, and that beat arrives by the next round anyway; a
+ * gap of two means we are falling behind, which the failure detector pays for, so it is always
+ * answered (figures: docs/benchmarks.md).
+ */
+const PULLS_PER_ROUND = 1;
+const PUSH_GAP = 2;
+
+interface PeerSet {
+  hash: number;
+  size: number;
+}
+
+/** How a compact digest's positions map onto our sorted membership: shifted by `skew` from `at` on. */
+interface Positions {
+  skew: number;
+  at: number;
+  /** The ref of the one member the two memberships differ by (skew ≠ 0). */
+  ref: number;
+}
+
+/** What comparing a peer's digest with our state found. */
+interface Comparison {
+  /** Slots (or -1 for a ref we do not know) we lack state for, and their refs. */
+  request: number[];
+  requestRefs: number[];
+  candidates: DeltaCandidate[];
+  /** Members the peer is behind on by heartbeat only: slots, or positions when `positional`. */
+  bumps: number[];
+  bumpGap: number;
+}
+
+export class Exchange {
+  private readonly peerSets = new Map<string, PeerSet>();
+  /**
+   * How often recent peers' membership hashes matched ours (moving average in [0, 1]). Most peers
+   * we pick in a large cluster have never told us their hash; when recent ones mostly agree with
+   * us, we bet on compact digests for those too.
+   */
+  private agreement = 0;
+  /** This incarnation has introduced itself to the members it first learned (see ANNOUNCE_MAX). */
+  private announced = false;
+  /** Bytes left for the delta of an ACK: the budget less its type byte and cluster id. */
+  private readonly ackDeltaBudget: number;
+
+  constructor(
+    private readonly clusterId: string,
+    private readonly payloadBudget: number,
+    private readonly membership: Membership,
+    private readonly detector: FailureDetector,
+    private readonly digests: Digests,
+    private readonly deltas: Deltas,
+    private readonly journal: Journal,
+    private readonly rng: Random,
+  ) {
+    this.ackDeltaBudget = payloadBudget - 1 - stringSize(clusterId);
+  }
+
+  /**
+   * SYNs to this round's peers: a compact digest to those believed to share our membership, a full
+   * one to the rest. `unheard`: we heard nobody for a while, so what we know of peers' memberships
+   * may be stale, and a compact digest that meets another membership is not read at all, our own
+   * heartbeat with it; a full one names members by ref, so every peer reads our heartbeat in it
+   * (we put it first).
+   */
+  open(targets: readonly string[], now: number, unheard: boolean): Outbound[] {
+    const m = this.membership;
+    const out: Outbound[] = [];
+    let compact: Digest | null = null;
+    let full: Digest | null = null;
+    for (const [k, to] of targets.entries()) {
+      const peer = this.peerSets.get(to);
+      const sameSet = !unheard && (peer ? m.matches(peer.hash, peer.size) : this.agreement >= 0.5);
+      const digest = sameSet ? (compact ??= this.digests.build(true, now)) : (full ??= this.digests.build(false, now, unheard));
+      out.push({ to, message: { type: 'syn', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, digest, pull: k < PULLS_PER_ROUND } });
+    }
+    return out;
+  }
+
+  /** Graceful leave: a message for every live peer, which marks this node dead at once. */
+  leave(): Outbound[] {
+    const m = this.membership;
+    const t = m.table;
+    const out: Outbound[] = [];
+    for (let s = 1; s < t.used; s++) {
+      if (t.status[s] !== LIVE) continue;
+      out.push({ to: m.address(s), message: { type: 'leave', clusterId: this.clusterId, identity: m.self, heartbeat: t.heartbeat(SELF) } });
+    }
+    return out;
+  }
+
+  /** Handles one decoded message from `from` ("host:port"); returns the replies to send. */
+  receive(from: string, message: Message, now: number): Outbound[] {
+    const m = this.membership;
+    if (message.type !== 'wrongCluster' && message.clusterId !== this.clusterId) {
+      this.journal.reject('wrong-cluster');
+      // Only a SYN is answered, so two clusters that share seeds see why they never merge.
+      return message.type === 'syn' ? [{ to: from, message: { type: 'wrongCluster', clusterId: this.clusterId } }] : [];
+    }
+    switch (message.type) {
+      case 'syn':
+        this.notePeerSet(from, message.setHash, message.setSize);
+        return this.onSyn(from, message.digest, message.pull, now);
+      case 'synAck': {
+        this.notePeerSet(from, message.setHash, message.setSize);
+        this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize));
+        const delta = this.answerRequest(message.request, now);
+        const out = this.announce(from, now);
+        if (delta.nodes.length > 0 || delta.bumps.count > 0) out.push({ to: from, message: { type: 'ack', clusterId: this.clusterId, delta } });
+        return out;
+      }
+      case 'ack':
+        this.deltas.apply(message.delta, now, false);
+        return this.announce(from, now);
+      case 'leave': {
+        const s = m.slotOfRef(identityRef(message.identity));
+        if (s > SELF) m.markLeft(s, now);
+        return [];
+      }
+      case 'wrongCluster':
+        return [];
+    }
+  }
+
+  /**
+   * Once per incarnation, as soon as a delta has taught this node members besides its sender: an
+   * unsolicited ACK introducing itself to up to ANNOUNCE_MAX of them. A joiner learns the cluster
+   * from its seed in one reply, but the cluster learns the joiner only hop by hop; the sender is
+   * skipped, it already knows us.
+   */
+  private announce(from: string, now: number): Outbound[] {
+    const m = this.membership;
+    if (this.announced || m.liveOthers < 2) return [];
+    this.announced = true;
+    const t = m.table;
+    const targets: number[] = [];
+    for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE && m.address(s) !== from) targets.push(s);
+    shuffle(targets, this.rng);
+    targets.length = Math.min(targets.length, ANNOUNCE_MAX);
+    const delta = this.deltas.pack([SELF], 0, [], [], null, this.ackDeltaBudget, now);
+    return targets.map((s) => ({ to: m.address(s), message: { type: 'ack', clusterId: this.clusterId, delta } }));
+  }
+
+  private notePeerSet(from: string, hash: number, size: number): void {
+    // A cache keyed by address, bounded: past the bound it is simply dropped and relearned.
+    if (this.peerSets.size >= PEER_SET_CACHE) this.peerSets.clear();
+    this.peerSets.set(from, { hash, size });
+    const hit = this.membership.matches(hash, size) ? 1 : 0;
+    this.agreement += (hit - this.agreement) * 0.1;
+  }
+
+  private onSyn(from: string, digest: Digest, pull: boolean, now: number): Outbound[] {
+    const m = this.membership;
+    const reply = (request: Digest, delta: Delta): Outbound[] => [{ to: from, message: { type: 'synAck', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, request, delta } }];
+    const compact = digest.mode === 'compact';
+    const positions = compact ? this.positionsOf(from, digest) : { skew: 0, at: 0, ref: 0 };
+    if (!positions) {
+      // Our memberships differ, so positions mean nothing here. Turn the exchange around: our
+      // whole digest as the request lets the initiator send us what we lack, and our hash in the
+      // reply makes it send refs next time.
+      const all = m.memberSlots();
+      const refs = Array.from(all, (s) => m.table.refs[s] as number);
+      const budget = this.payloadBudget - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
+      return reply(this.digests.request(all, refs, budget, now, true), { nodes: [], bumps: NO_BUMPS });
+    }
+    const order = compact ? m.sortedMembers() : null;
+    // Bumps go back as positions only to a peer whose positions are ours.
+    const positional = compact && positions.skew === 0;
+    const epoch = m.nextEpoch();
+    const found = this.compare(digest, order, positions, positional, epoch, now);
+    // Slots only: while a large cluster bootstraps this list holds most of the table for every SYN,
+    // and one object per entry would dominate the cost; the budget takes a thousand at most.
+    const neverSeen: number[] = [];
+    let neverSeenStart = 0;
+    // A compact digest comes from a peer with our membership (so it is not marked): nobody to introduce.
+    if (digest.complete && !order) {
+      const t = m.table;
+      // Dead nodes are not introduced to peers that never knew them: that spreads only stale news.
+      for (let s = 0; s < t.used; s++) if (t.status[s] === LIVE && t.mark[s] !== epoch) neverSeen.push(s);
+      neverSeenStart = rotationStart(neverSeen.length, this.rng);
+    } else if (digest.buckets) {
+      // Too many members for one packet: introduce ours from every bucket whose sum differs.
+      this.digests.membersOfDifferingBuckets(digest.buckets, epoch, neverSeen);
+      neverSeenStart = rotationStart(neverSeen.length, this.rng);
+    }
+    const budget = this.payloadBudget - exchangeHeaderSize(this.clusterId, m.size);
+    const request = this.digests.request(found.request, found.requestRefs, Math.floor(budget * REQUEST_SHARE), now);
+    const candidates = found.candidates.sort(byStaleness);
+    // A push wants no reply that would carry heartbeats alone.
+    if (!pull && found.bumpGap < PUSH_GAP && request.count === 0 && neverSeen.length === 0 && candidates.length === 0) return [];
+    const delta = this.deltas.pack(neverSeen, neverSeenStart, candidates, found.bumps, positional ? order : null, budget - requestSize(request), now);
+    return reply(request, delta);
+  }
+
+  /**
+   * How a compact digest from `from` reads on our membership, or null when it cannot be read: the
+   * peer's membership is neither ours nor one member apart (Membership.oneMemberApart), or the
+   * digest reaches past it.
+   */
+  private positionsOf(from: string, digest: Digest): Positions | null {
+    const m = this.membership;
+    const peer = this.peerSets.get(from);
+    if (!peer) return null;
+    if (m.matches(peer.hash, peer.size)) return digest.offset + digest.count > peer.size ? null : { skew: 0, at: 0, ref: 0 };
+    const apart = m.oneMemberApart(peer.hash, peer.size);
+    if (!apart || digest.offset + digest.count > peer.size) return null;
+    return { skew: apart.skew, at: apart.at, ref: apart.ref };
+  }
+
+  /**
+   * Compares a peer's digest with our state, entry by entry: newer heartbeats are taken at once
+   * (they are evidence for the failure detector), members or versions we lack go into the request,
+   * members the peer lacks become delta candidates or heartbeat bumps. Full-mode entries' members
+   * are marked with `epoch`, so the caller can tell which of ours the peer never named.
+   */
+  private compare(digest: Digest, order: Int32Array | null, positions: Positions, positional: boolean, epoch: number, now: number): Comparison {
+    const m = this.membership;
+    const t = m.table;
+    const found: Comparison = { request: [], requestRefs: [], candidates: [], bumps: [], bumpGap: 0 };
+    const { request, requestRefs, candidates, bumps } = found;
+    const { ages, maxVersions, gcVersions, offset } = digest;
+    const { skew, at: skewAt } = positions;
+    // Nothing in this loop admits members, so the table's columns cannot be reallocated under us.
+    const mark = t.mark;
+    /** A compact entry's slot: REMOVED_HERE for the member the peer has and we removed. */
+    const slotAt = (i: number): number => {
+      let p = offset + i;
+      if (skew !== 0 && p >= skewAt) {
+        if (skew > 0 && p === skewAt) return REMOVED_HERE;
+        p -= skew;
+      }
+      return (order as Int32Array)[p] as number;
+    };
+    const heartbeats = order && digest.checks ? this.digests.restoreCompact(digest, slotAt, positions.ref) : digest.heartbeats;
+    for (let i = 0; i < digest.count; i++) {
+      let s: number;
+      let ref = 0;
+      if (order) {
+        s = slotAt(i);
+        if (s === REMOVED_HERE) continue;
+      } else {
+        ref = (digest.refs as Column)[i] as number;
+        const known = m.slotOfRef(ref);
+        if (known < 0) {
+          if (!m.wasRemoved(ref)) {
+            request.push(-1);
+            requestRefs.push(ref);
+          }
+          continue;
+        }
+        s = known;
+        mark[s] = epoch;
+      }
+      const theirHb = heartbeats[i] as number;
+      const myHb = t.heartbeat(s);
+      // An unreadable heartbeat (UNREAD): we ask for the member instead. Our entry in the request
+      // carries our heartbeat, so the initiator learns it if newer, and answers with its own if newer.
+      const unread = theirHb === UNREAD;
+      if (unread) {
+        if (s !== SELF) {
+          request.push(s);
+          requestRefs.push(t.refs[s] as number);
+        }
+      } else if (theirHb > myHb) {
+        if (s !== SELF) this.detector.observe(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
+      } else if (myHb > theirHb) {
+        bumps.push(positional ? offset + i : s);
+        if (myHb - theirHb > found.bumpGap) found.bumpGap = myHb - theirHb;
+      }
+      const theirMax = maxVersions[i] as number;
+      const theirGc = gcVersions[i] as number;
+      const mine = t.maxVersion(s);
+      const myGc = t.gcVersion(s);
+      if (theirMax === mine && theirGc === myGc) continue; // the common case: only heartbeats differ
+      if (s !== SELF && !unread && (theirMax > mine || theirGc > myGc)) {
+        request.push(s);
+        requestRefs.push(order ? (t.refs[s] as number) : ref);
+      }
+      if (mine > theirMax || myGc > theirGc) {
+        // The node delta carries the heartbeat: no bump for it.
+        if (!unread && myHb > theirHb) bumps.pop();
+        candidates.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
+      }
+    }
+    return found;
+  }
+
+  /** The ACK's delta: what the responder said it lacks. Its heartbeats are fresh evidence too. */
+  private answerRequest(request: Digest, now: number): Delta {
+    const m = this.membership;
+    const t = m.table;
+    const unknown: number[] = [];
+    const stale: DeltaCandidate[] = [];
+    const bumps: number[] = [];
+    const epoch = m.nextEpoch();
+    for (let i = 0; i < request.count; i++) {
+      const s = m.slotOfRef((request.refs as Column)[i] as number);
+      if (s < 0) continue;
+      t.mark[s] = epoch;
+      const hb = request.heartbeats[i] as number;
+      if (hb === 0) {
+        if (t.status[s] === LIVE) unknown.push(s);
+        continue;
+      }
+      if (s !== SELF) this.detector.observe(s, hb, request.ages[i] as number, now, ageBounded(request, i));
+      const theirMax = request.maxVersions[i] as number;
+      const theirGc = request.gcVersions[i] as number;
+      const mine = t.maxVersion(s);
+      if (mine > theirMax || t.gcVersion(s) > theirGc) {
+        stale.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
+      } else if (t.heartbeat(s) > hb) {
+        bumps.push(s);
+      }
+    }
+    // A request cut short with a summary: the responder may lack members it could not list.
+    if (request.buckets && !request.complete) this.digests.membersOfDifferingBuckets(request.buckets, epoch, unknown);
+    return this.deltas.pack(unknown, 0, stale.sort(byStaleness), bumps, null, this.ackDeltaBudget, now);
+  }
+}
+
+/** Most behind first; ties by slot, so the order is the same on every run. */
+function byStaleness(a: DeltaCandidate, b: DeltaCandidate): number {
+  return b.staleness - a.staleness || a.slot - b.slot;
+}
+
+/** True when entry i of `d` gives only a lower bound on the heartbeat's age (see Digest.ageLimit). */
+function ageBounded(d: Digest, i: number): boolean {
+  return d.ageLimit > 0 && (d.ages[i] as number) >= d.ageLimit;
+}

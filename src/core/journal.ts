@@ -1,0 +1,48 @@
+/**
+ * What the core has to tell its harness between calls: membership events, counts of refused input,
+ * and whether something new arrived that is worth spreading before the next round. Every module
+ * that changes what the cluster should hear about writes here; the coordinator drains it.
+ */
+import type { CoreEvent, RejectReason } from './types.js';
+
+const REJECT_REASONS: readonly RejectReason[] = [
+  'about-self',
+  'gap',
+  'not-ascending',
+  'behind-gc',
+  'unknown-node',
+  'superseded-generation',
+  'removed-node',
+  'ref-mismatch',
+  'wrong-cluster',
+  'out-of-range',
+];
+
+export class Journal {
+  private events: CoreEvent[] = [];
+  private readonly rejected = Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>;
+  /**
+   * A member or a key arrived (or came back) since the last round: an early round would spread it.
+   * A conviction or a removal is not news: every observer reaches it on its own.
+   */
+  news = false;
+
+  emit(event: CoreEvent): void {
+    if (event.type === 'live' || event.type === 'update') this.news = true;
+    this.events.push(event);
+  }
+
+  reject(reason: RejectReason): void {
+    this.rejected[reason]++;
+  }
+
+  take(): CoreEvent[] {
+    const out = this.events;
+    this.events = [];
+    return out;
+  }
+
+  rejections(): Readonly<Record<RejectReason, number>> {
+    return { ...this.rejected };
+  }
+}

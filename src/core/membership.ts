@@ -1,0 +1,316 @@
+/**
+ * Who is in the cluster as this node sees it: the peer table and its indexes, each member's status
+ * (live, dead, removed), the membership hash and size, the order compact digests rely on, and the
+ * records that keep removed members and retired generations from coming back on stale gossip.
+ * Every status change goes through here, and so does every event about one.
+ */
+import { HEARTBEAT_AGE_UNIT_MS, type NodeIdentity } from '../wire/messages.js';
+import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.js';
+import type { Journal } from './journal.js';
+import { DEAD, FREE, LIVE, PeerTable } from './peer-table.js';
+import { RefIndex } from './ref-index.js';
+
+/** This node's own slot. */
+export const SELF = 0;
+
+/**
+ * A dead node comes back only after this many fresh heartbeats past the one it was convicted at:
+ * stale gossip about a crashed node can carry one or two, a live node produces them every round.
+ * The same margin keeps a removed member out.
+ */
+const REVIVAL_HEARTBEATS = 2;
+
+interface RemovedMember {
+  heartbeat: number;
+  until: number;
+}
+
+export type DeathReason = 'suspected' | 'left' | 'superseded';
+
+export class Membership {
+  readonly table: PeerTable;
+  private readonly byRef: RefIndex;
+  /** id -> slot of the newest generation known. */
+  private readonly byId: RefIndex;
+  /** Removed members' ids -> their generation, so an older incarnation cannot sneak back after removal. */
+  private readonly retired = new Map<string, { generation: number; until: number }>();
+  /** Dead members (few): when they were convicted and at which heartbeat. */
+  private readonly deaths = new Map<number, { since: number; heartbeat: number }>();
+  /** Removed members by ref, until the grace period ends. */
+  private readonly removed = new Map<number, RemovedMember>();
+
+  /** The membership hash: every member's ref (live and dead) summed; equal hashes and sizes mean equal memberships. */
+  hash = 0;
+  /** Members, live and dead, self included. */
+  size = 0;
+  liveOthers = 0;
+  deadOthers = 0;
+  /** When the earliest dead member's grace period ends. */
+  nextRemoval = Infinity;
+
+  private sorted: Int32Array = new Int32Array(0);
+  private sortedValid = false;
+  /** Members were admitted since the table was last renumbered in ref order (see keepSlotsInRefOrder). */
+  private slotsDisordered = false;
+  /** Members were admitted or removed since the last round. */
+  private changedSinceRound = false;
+  private markEpoch = 0;
+
+  constructor(
+    readonly self: NodeIdentity,
+    private readonly graceMs: number,
+    private readonly journal: Journal,
+    window: number,
+    expected: number,
+  ) {
+    this.table = new PeerTable(window, expected);
+    this.byRef = new RefIndex(expected);
+    this.byId = new RefIndex(expected);
+    const slot = this.table.allocate(self, identityRef(self));
+    if (slot !== SELF) throw new Error('self must take slot 0');
+    this.index(slot, self);
+  }
+
+  /** The slot of the member with this ref, or -1. */
+  slotOfRef(ref: number): number {
+    return this.byRef.get(ref);
+  }
+
+  /** The slot holding some generation of `id`, or -1. A 48-bit id-hash collision is checked and treated as absent. */
+  slotOfId(id: string): number {
+    const s = this.byId.get(idKey(id));
+    return s >= 0 && this.table.identities[s]?.id === id ? s : -1;
+  }
+
+  identity(s: number): NodeIdentity {
+    return this.table.identities[s] as NodeIdentity;
+  }
+
+  address(s: number): string {
+    return (this.table.identities[s] as NodeIdentity).address;
+  }
+
+  /** Whether a member with this ref was removed within the grace period. */
+  wasRemoved(ref: number): boolean {
+    return this.removed.has(ref);
+  }
+
+  /** The heartbeat a removed member had at its removal (Infinity after a leave), if it was removed. */
+  removedHeartbeat(ref: number): number | undefined {
+    return this.removed.get(ref)?.heartbeat;
+  }
+
+  /** A fresh mark for PeerTable.mark: slots marked with it are the ones seen in the current message. */
+  nextEpoch(): number {
+    return ++this.markEpoch;
+  }
+
+  /** How old our newest heartbeat of slot s is, in wire units. */
+  ageOf(s: number, now: number): number {
+    return Math.max(0, Math.round((now - this.table.birth(s)) / HEARTBEAT_AGE_UNIT_MS));
+  }
+
+  /**
+   * Adds a node first heard of, at `heartbeat`; returns its slot, or -1 when refused (counted). A newer
+   * generation of a member we hold supersedes it: the old incarnation is convicted and removed first.
+   * The caller starts the member's failure detector.
+   */
+  admit(identity: NodeIdentity, ref: number, heartbeat: number, now: number): number {
+    if (identityRef(identity) !== ref) return this.refuse('ref-mismatch');
+    if (identity.id === this.self.id) return this.refuse('about-self');
+    const retired = this.retired.get(identity.id);
+    if (retired !== undefined && identity.generation < retired.generation) return this.refuse('superseded-generation');
+    const gone = this.removed.get(ref);
+    // As for revival: stale gossip can carry a heartbeat or two past the last one we saw.
+    if (gone && heartbeat < gone.heartbeat + REVIVAL_HEARTBEATS) return this.refuse('removed-node');
+    const older = this.slotOfId(identity.id);
+    if (older >= 0) {
+      if (this.identity(older).generation >= identity.generation) return this.refuse('superseded-generation');
+      // A restart: the old incarnation is gone for good.
+      if (this.table.status[older] === LIVE) this.convict(older, 'superseded', now);
+      this.remove(older, now);
+    }
+    if (gone) this.removed.delete(ref);
+    const s = this.table.allocate(identity, ref);
+    this.index(s, identity);
+    this.liveOthers++;
+    this.table.setHeartbeat(s, heartbeat);
+    this.journal.emit({ type: 'live', node: identity });
+    return s;
+  }
+
+  private refuse(reason: 'ref-mismatch' | 'about-self' | 'superseded-generation' | 'removed-node'): number {
+    this.journal.reject(reason);
+    return -1;
+  }
+
+  private index(slot: number, identity: NodeIdentity): void {
+    const ref = this.table.refs[slot] as number;
+    this.byRef.set(ref, slot);
+    this.byId.set(idKey(identity.id), slot);
+    this.hash = addToSetHash(this.hash, ref);
+    this.size++;
+    this.sortedValid = false;
+    this.slotsDisordered = true;
+    this.changedSinceRound = true;
+  }
+
+  convict(s: number, reason: DeathReason, now: number): void {
+    const t = this.table;
+    t.status[s] = DEAD;
+    this.deaths.set(s, { since: now, heartbeat: t.heartbeat(s) });
+    this.nextRemoval = Math.min(this.nextRemoval, now + this.graceMs);
+    this.liveOthers--;
+    this.deadOthers++;
+    this.journal.emit({ type: 'dead', node: this.identity(s), reason });
+  }
+
+  /** A member's own leave message: dead at once, and never revived by stale heartbeats. */
+  markLeft(s: number, now: number): void {
+    this.table.left[s] = 1;
+    if (this.table.status[s] === LIVE) this.convict(s, 'left', now);
+  }
+
+  /** Whether a dead member's `heartbeat` is fresh enough to bring it back (a left member never is). */
+  mayRevive(s: number, heartbeat: number): boolean {
+    return this.table.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
+  }
+
+  /** Back from the dead; the caller restarts its detector. */
+  revive(s: number): void {
+    this.deaths.delete(s);
+    this.table.status[s] = LIVE;
+    this.deadOthers--;
+    this.liveOthers++;
+    this.journal.emit({ type: 'live', node: this.identity(s) });
+  }
+
+  /** Removes dead slot s if its grace period is over; returns when it will be due otherwise (Infinity once removed). */
+  removeIfDue(s: number, now: number): number {
+    const due = (this.deaths.get(s)?.since ?? now) + this.graceMs;
+    if (due > now) return due;
+    this.remove(s, now);
+    return Infinity;
+  }
+
+  private remove(s: number, now: number): void {
+    const t = this.table;
+    const identity = this.identity(s);
+    const ref = t.refs[s] as number;
+    if (t.status[s] === DEAD) this.deadOthers--;
+    else if (t.status[s] === LIVE) this.liveOthers--;
+    this.removed.set(ref, { heartbeat: t.left[s] ? Infinity : t.heartbeat(s), until: now + this.graceMs });
+    this.byRef.delete(ref);
+    if (this.slotOfId(identity.id) === s) this.byId.delete(idKey(identity.id));
+    this.deaths.delete(s);
+    const retired = this.retired.get(identity.id);
+    if (!retired || retired.generation < identity.generation) {
+      this.retired.set(identity.id, { generation: identity.generation, until: now + this.graceMs });
+    }
+    this.hash = removeFromSetHash(this.hash, ref);
+    this.size--;
+    this.sortedValid = false;
+    this.changedSinceRound = true;
+    t.release(s);
+    this.journal.emit({ type: 'removed', node: identity });
+  }
+
+  /** Drops removal and retirement records past their time. */
+  forgetExpired(now: number): void {
+    for (const [ref, r] of this.removed) if (r.until <= now) this.removed.delete(ref);
+    for (const [id, r] of this.retired) if (r.until <= now) this.retired.delete(id);
+  }
+
+  /** Whether a peer's membership hash and size are ours. */
+  matches(hash: number, size: number): boolean {
+    return hash === this.hash && size === this.size;
+  }
+
+  /** Members sorted by ref: the shared order that lets compact digests leave refs out. */
+  sortedMembers(): Int32Array {
+    if (!this.sortedValid) {
+      const t = this.table;
+      const slots: number[] = [];
+      for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE) slots.push(s);
+      slots.sort((a, b) => (t.refs[a] as number) - (t.refs[b] as number));
+      this.sorted = Int32Array.from(slots);
+      this.sortedValid = true;
+    }
+    return this.sorted;
+  }
+
+  /** Occupied slots in table order (full-mode digests need no particular order). */
+  memberSlots(): number[] {
+    const t = this.table;
+    const out: number[] = [];
+    for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE) out.push(s);
+    return out;
+  }
+
+  /** How many of our members have a ref below `ref`: its position in our sorted membership. */
+  rankOf(ref: number): number {
+    const order = this.sortedMembers();
+    const refs = this.table.refs;
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((refs[order[mid] as number] as number) < ref) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * When a peer's membership is ours plus or minus one member we can name, how its sorted positions
+   * map onto ours: skew +1, it has a member at position `at` that we have removed; skew -1, it lacks
+   * our member at position `at`. Otherwise null. This is the usual disagreement: a dead member is
+   * removed a grace period after its conviction, at slightly different instants on different nodes,
+   * and compact digests would go unread for those seconds, the heartbeats they carry with them. The
+   * difference of the two membership hashes names the member when exactly one differs; a sum of
+   * several differences names nobody we know, and is refused.
+   */
+  oneMemberApart(hash: number, size: number): { skew: 1 | -1; at: number; ref: number } | null {
+    if (size === this.size + 1) {
+      const extra = removeFromSetHash(hash, this.hash); // their hash minus ours
+      return this.removed.has(extra) ? { skew: 1, at: this.rankOf(extra), ref: extra } : null;
+    }
+    if (size === this.size - 1) {
+      const missing = removeFromSetHash(this.hash, hash); // ours minus theirs
+      return this.byRef.get(missing) >= 0 ? { skew: -1, at: this.rankOf(missing), ref: missing } : null;
+    }
+    return null;
+  }
+
+  /**
+   * Renumbers the table in ref order (self stays slot 0) once membership has held still for a
+   * round: compact digests, which most exchanges carry, then walk the columns front to back
+   * instead of at random. Not while members keep arriving (a bootstrap), which would redo it on
+   * every admission.
+   */
+  keepSlotsInRefOrder(): void {
+    const changed = this.changedSinceRound;
+    this.changedSinceRound = false;
+    if (changed || !this.slotsDisordered) return;
+    this.slotsDisordered = false;
+    const sorted = this.sortedMembers();
+    const order = new Int32Array(sorted.length); // order[0] = SELF
+    order.set(sorted.filter((s) => s !== SELF), 1);
+    this.renumber(order);
+    // Sorted again on next use: the slots are in ref order now, so that sort is one pass.
+    this.sortedValid = false;
+  }
+
+  /** Gives old slot order[k] the slot k, and re-keys everything that names slots. */
+  private renumber(order: Int32Array): void {
+    const t = this.table;
+    const slotOf = new Int32Array(t.used).fill(-1);
+    for (let k = 0; k < order.length; k++) slotOf[order[k] as number] = k;
+    t.permute(order);
+    this.byRef.remap(slotOf);
+    this.byId.remap(slotOf);
+    const deaths = [...this.deaths];
+    this.deaths.clear();
+    for (const [s, d] of deaths) this.deaths.set(slotOf[s] as number, d);
+  }
+}
