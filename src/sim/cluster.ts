@@ -7,10 +7,10 @@ import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
 import type { CoreEvent, FailureDetectorConfig, Random } from '../core/types.js';
 import { ENVELOPE_HEADER_BYTES, encodeMessage, messageSize } from '../wire/codec.js';
-import { seal, type EnvelopeOptions } from '../transport/envelope.js';
 import type { Message } from '../wire/messages.js';
 import { EventHeap } from './event-queue.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
+import { plaintextPacketBytes } from './wire-bytes.js';
 
 export interface SimConfig {
   readonly nodes: number;
@@ -53,9 +53,6 @@ export type SendListener = (from: number, to: string, message: Message, time: nu
 export function simAddress(i: number): string {
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:9111`;
 }
-
-/** The runtime's default envelope: compression on, no encryption (which would add 28 bytes a packet). */
-const WIRE: EnvelopeOptions = { keys: [], compress: true, maxPacketBytes: 65_507 };
 
 export class SimCluster {
   now = 0;
@@ -315,8 +312,7 @@ export class SimCluster {
         this.bytesSent[from] = (this.bytesSent[from] as number) + bytes;
         if (bytes > this.maxPacketBytes) this.maxPacketBytes = bytes;
         if (from % this.wireSampleEvery === 0) {
-          const packet = seal(encodeMessage(o.message), WIRE);
-          this.wireBytesSent[from] = (this.wireBytesSent[from] as number) + packet.length;
+          this.wireBytesSent[from] = (this.wireBytesSent[from] as number) + plaintextPacketBytes(encodeMessage(o.message));
         }
       }
       const to = this.addressIndex.get(o.to);
