@@ -57,6 +57,7 @@ export class ScuttlebuttCore {
     this.own = new OwnValues(membership.table, config.self, this.journal, config.clusterId, config.payloadBudget, config.tombstoneGracePeriodMs);
     for (const [key, value] of Object.entries(initialValues)) this.own.set(key, value);
     this.journal.take();
+    if (config.eventViews) this.journal.viewOf = (s) => this.viewOf(s);
   }
 
   // ------------------------------------------------------------------ local writes

@@ -199,7 +199,8 @@ export class Deltas {
     }
     const refused = invalid(nd);
     if (refused) return this.journal.reject(refused);
-    if (s < 0) {
+    const admitted = s < 0;
+    if (admitted) {
       if (!nd.identity) return this.journal.reject('unknown-node');
       s = m.admit(nd.identity, nd.ref, nd.heartbeat, now);
       if (s < 0) return;
@@ -207,14 +208,29 @@ export class Deltas {
     } else {
       this.detector.observe(s, nd.heartbeat, nd.heartbeatAge, now);
     }
+    const changed = this.applyValues(nd, s);
+    // A member arrives with the values of the delta that introduced it: its event shows them.
+    if (admitted) m.announce(s);
+    if (changed.length > 0) this.journal.emit({ type: 'update', node: m.identity(s), keys: [...new Set(changed)] }, s);
+  }
+
+  /** Applies a node delta's key-values and GC watermark to slot s; returns the keys whose value changed (none when refused). */
+  private applyValues(nd: NodeDelta, s: number): string[] {
+    const t = this.membership.table;
+    const changed: string[] = [];
     const mine = t.maxVersion(s);
     const myGc = t.gcVersion(s);
-    if (nd.fromVersion > mine) return this.journal.reject('gap');
+    if (nd.fromVersion > mine) {
+      this.journal.reject('gap');
+      return changed;
+    }
     let map = t.values[s];
-    const changed: string[] = [];
     if (nd.lastGcVersion > myGc && mine < nd.lastGcVersion) {
       // We fell behind the owner's tombstone GC: only a full restatement is safe.
-      if (nd.fromVersion !== 0) return this.journal.reject('behind-gc');
+      if (nd.fromVersion !== 0) {
+        this.journal.reject('behind-gc');
+        return changed;
+      }
       if (map) for (const key of map.keys()) changed.push(key);
       map = new Map();
       t.values[s] = map;
@@ -234,7 +250,7 @@ export class Deltas {
       t.setGcVersion(s, nd.lastGcVersion);
       if (map) for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
     }
-    if (changed.length > 0) this.journal.emit({ type: 'update', node: m.identity(s), keys: [...new Set(changed)] });
+    return changed;
   }
 }
 

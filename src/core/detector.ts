@@ -148,10 +148,10 @@ export class FailureDetector {
     }
     if (!m.mayRevive(s, heartbeat)) return;
     // Back from the dead: the silence is not a sample of its normal rhythm, so it is not added.
-    m.revive(s);
     t.setBirth(s, birth);
     t.sampleBirth(s, heartbeat, birth, !ageIsBound, true);
     this.updateDeadline(s);
+    m.revive(s);
   }
 
   /** Moves every live member's deadline and heartbeat births by a silence this node was not listening through. */

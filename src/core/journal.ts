@@ -3,7 +3,7 @@
  * and whether something new arrived that is worth spreading before the next round. Every module
  * that changes what the cluster should hear about writes here; the coordinator drains it.
  */
-import type { CoreEvent, RejectReason } from './types.js';
+import type { CoreEvent, NodeView, RejectReason } from './types.js';
 
 const REJECT_REASONS: readonly RejectReason[] = [
   'about-self',
@@ -26,10 +26,13 @@ export class Journal {
    * A conviction or a removal is not news: every observer reaches it on its own.
    */
   news = false;
+  /** When set (CoreConfig.eventViews), each event carries its member's view as of the event. */
+  viewOf: ((slot: number) => NodeView) | null = null;
 
-  emit(event: CoreEvent): void {
+  /** Records an event about the member in `slot`. */
+  emit(event: CoreEvent, slot: number): void {
     if (event.type === 'live' || event.type === 'update') this.news = true;
-    this.events.push(event);
+    this.events.push(this.viewOf ? { ...event, view: this.viewOf(slot) } : event);
   }
 
   reject(reason: RejectReason): void {

@@ -113,7 +113,7 @@ export class Membership {
   /**
    * Adds a node first heard of, at `heartbeat`; returns its slot, or -1 when refused (counted). A newer
    * generation of a member we hold supersedes it: the old incarnation is convicted and removed first.
-   * The caller starts the member's failure detector.
+   * The caller starts the member's failure detector, then announces it (announce).
    */
   admit(identity: NodeIdentity, ref: number, heartbeat: number, now: number): number {
     if (identityRef(identity) !== ref) return this.refuse('ref-mismatch');
@@ -135,8 +135,12 @@ export class Membership {
     this.index(s, identity);
     this.liveOthers++;
     this.table.setHeartbeat(s, heartbeat);
-    this.journal.emit({ type: 'live', node: identity });
     return s;
+  }
+
+  /** The event for a member just admitted, once its detector is started (its view is then complete). */
+  announce(s: number): void {
+    this.journal.emit({ type: 'live', node: this.identity(s) }, s);
   }
 
   private refuse(reason: 'ref-mismatch' | 'about-self' | 'superseded-generation' | 'removed-node'): number {
@@ -162,7 +166,7 @@ export class Membership {
     this.nextRemoval = Math.min(this.nextRemoval, now + this.graceMs);
     this.liveOthers--;
     this.deadOthers++;
-    this.journal.emit({ type: 'dead', node: this.identity(s), reason });
+    this.journal.emit({ type: 'dead', node: this.identity(s), reason }, s);
   }
 
   /** A member's own leave message: dead at once, and never revived by stale heartbeats. */
@@ -176,13 +180,13 @@ export class Membership {
     return this.table.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
   }
 
-  /** Back from the dead; the caller restarts its detector. */
+  /** Back from the dead, once the detector has restarted on its fresh heartbeat. */
   revive(s: number): void {
     this.deaths.delete(s);
     this.table.status[s] = LIVE;
     this.deadOthers--;
     this.liveOthers++;
-    this.journal.emit({ type: 'live', node: this.identity(s) });
+    this.journal.emit({ type: 'live', node: this.identity(s) }, s);
   }
 
   /** Removes dead slot s if its grace period is over; returns when it will be due otherwise (Infinity once removed). */
@@ -211,8 +215,8 @@ export class Membership {
     this.size--;
     this.sortedValid = false;
     this.changedSinceRound = true;
+    this.journal.emit({ type: 'removed', node: identity }, s);
     t.release(s);
-    this.journal.emit({ type: 'removed', node: identity });
   }
 
   /** Drops removal and retirement records past their time. */

@@ -88,6 +88,6 @@ export class OwnValues {
     this.map.delete(key);
     this.map.set(key, entry);
     this.table.setMaxVersion(SELF, version);
-    this.journal.emit({ type: 'update', node: this.self, keys: [key] });
+    this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
   }
 }

@@ -47,6 +47,12 @@ export interface CoreConfig {
    * thousands, as in production, and digests are as large and compress as poorly as there.
    */
   readonly firstHeartbeat?: number;
+  /**
+   * Events carry their member's view as of the event (CoreEvent.view), at O(its keys) each: a
+   * listener then sees the member as it was when the event happened, not when it was delivered.
+   * The runtime sets it; the simulator, which publishes millions of events, does not.
+   */
+  readonly eventViews?: boolean;
 }
 
 /** A message for the harness to send. */
@@ -62,7 +68,8 @@ export type MembershipEventOf<N> =
   | { readonly type: 'update'; readonly node: N; readonly keys: readonly string[] }
   | { readonly type: 'removed'; readonly node: N };
 
-export type CoreEvent = MembershipEventOf<NodeIdentity>;
+/** A core event: about a member named by identity, with its view as of the event when CoreConfig.eventViews is set. */
+export type CoreEvent = MembershipEventOf<NodeIdentity> & { readonly view?: NodeView };
 
 export type NodeStatus = 'live' | 'dead';
 

@@ -94,6 +94,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         // Room for encryption is always kept, so keys can be turned on or rotated while running.
         payloadBudget: config.maxPacketBytes - envelopeOverhead(true),
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
+        eventViews: true,
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
@@ -368,7 +369,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   private convert(e: CoreEvent): MembershipEvent {
-    const view = this.core.member(e.node);
+    const view = e.view ?? this.core.member(e.node);
     const node: MemberInfo = view
       ? toMember(view)
       : { ...e.node, status: 'dead', heartbeat: 0, metadata: {} };
