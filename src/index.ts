@@ -7,7 +7,10 @@ export type { FailureDetectorConfig, DetectorView, NodeIdentity } from './core/t
 // The pure core and the wire format, for simulators, custom transports and tests.
 export { ScuttlebuttCore } from './core/core.js';
 export { seededRandom } from './core/random.js';
-export type { ClusterSnapshot, CoreConfig, CoreEvent, NodeView, Outbound, Random, RejectReason } from './core/types.js';
+export type { ClusterSnapshot, CoreConfig, CoreEvent, MembershipEventOf, MembershipOf, NodeStatus, NodeView, Outbound, Random, RejectReason } from './core/types.js';
 export { DecodeError, decodeMessage, encodeMessage, messageSize, PROTOCOL_VERSION } from './wire/codec.js';
-export type { Message } from './wire/messages.js';
-export { EnvelopeError, open as openEnvelope, seal as sealEnvelope } from './transport/envelope.js';
+export type {
+  AckMessage, Column, Delta, Digest, HeartbeatBumps, LeaveMessage, Message, MessageType, NodeDelta, SynAckMessage, SynMessage, VersionedValue, WrongClusterMessage,
+} from './wire/messages.js';
+export type { DecodeErrorReason } from './wire/errors.js';
+export { EnvelopeError, open as openEnvelope, seal as sealEnvelope, type EnvelopeErrorReason, type EnvelopeOptions } from './transport/envelope.js';

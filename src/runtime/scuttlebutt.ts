@@ -75,7 +75,10 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineTimerAt = Infinity;
 
-  /** Use createScuttlebutt(): binding a socket is asynchronous. */
+  /**
+   * Use createScuttlebutt(): binding a socket is asynchronous.
+   * @internal
+   */
   constructor(config: ScuttlebuttConfig, metadata: Readonly<Record<string, string>>, udp: UdpEndpoint) {
     super();
     this.config = config;
