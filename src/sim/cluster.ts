@@ -8,7 +8,7 @@ import { randomInt, seededRandom } from '../core/random.js';
 import type { CoreEvent, FailureDetectorConfig, Random } from '../core/types.js';
 import { ENVELOPE_HEADER_BYTES, encodeMessage, messageSize } from '../wire/codec.js';
 import type { Message } from '../wire/messages.js';
-import { EventHeap } from './event-queue.js';
+import { EventHeap } from './event-heap.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
 import { plaintextPacketBytes } from './wire-bytes.js';
 

@@ -27,9 +27,8 @@ export interface NodeIdentity {
  */
 /**
  * A column of numbers in a message. Decoded messages hold Float64Arrays; the core builds plain arrays,
- * which live on the JS heap: as typed arrays, a 10,000-member digest's columns were 320 KB of
- * off-heap memory a message, and off-heap allocation at that rate started a full garbage
- * collection every few dozen megabytes (68 % of a 10,000-node simulation's time).
+ * which live on the JS heap: typed arrays are allocated off-heap, and at hundreds of kilobytes a
+ * message that rate of off-heap allocation keeps starting full garbage collections.
  */
 export type Column = ArrayLike<number>;
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { EventHeap } from '../../src/sim/event-queue.js';
+import { EventHeap } from '../../src/sim/event-heap.js';
 import { SimNetwork } from '../../src/sim/network.js';
 import { summarize } from '../../src/sim/stats.js';
 import { seededRandom } from '../../src/core/random.js';
