@@ -150,6 +150,17 @@ export class ScuttlebuttCore {
     return this.openExchanges(now);
   }
 
+  /**
+   * Opens an exchange with each given address now, outside peer selection: a seed that just appeared
+   * (a new pod in DNS) is met at once rather than when chance picks it. Sent as to peers we have not
+   * heard from: a full digest, our own entry first, since a compact one means nothing to a node
+   * whose membership differs, as a stranger's does. Pending news stays for the next round.
+   */
+  contact(addresses: readonly string[], now: number): Outbound[] {
+    this.observeClock(now);
+    return this.exchange.open([...new Set(addresses)].filter((a) => a !== this.self.address), now, true);
+  }
+
   /** Graceful leave: a message for every live peer, which marks this node dead at once. */
   leave(now: number): Outbound[] {
     this.observeClock(now);
