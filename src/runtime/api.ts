@@ -47,8 +47,13 @@ export interface ScuttlebuttConfig {
   maxPacketBytes: number;
   /** Tombstones of deleted keys are dropped this long after the delete. */
   tombstoneGracePeriodMs: number;
-  /** Seed host names are resolved again at this interval. */
+  /** Seed host names and SRV names are resolved again at this interval; new addresses are contacted. */
   seedResolveIntervalMs: number;
+  /**
+   * DNS servers for seed names ("10.0.0.2", "127.0.0.1:8600", "[fd00::2]:53"), instead of the
+   * system's (/etc/resolv.conf, /etc/hosts). For a server on another port, which resolv.conf cannot name.
+   */
+  dnsServers?: readonly string[];
 }
 
 export interface MemberInfo extends NodeIdentity {

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import type { FailureDetectorConfig } from '../core/types.js';
 import type { ScuttlebuttConfig } from './api.js';
+import { dnsServerProblem } from './discovery.js';
 
 export const DEFAULT_PORT = 9111;
 export const MAX_UDP_PAYLOAD = 65_507;
@@ -140,6 +141,13 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   int('maxPacketBytes', c.maxPacketBytes, MIN_PACKET, MAX_UDP_PAYLOAD);
   positive('tombstoneGracePeriodMs', c.tombstoneGracePeriodMs);
   positive('seedResolveIntervalMs', c.seedResolveIntervalMs);
+  if (c.dnsServers !== undefined) {
+    if (!Array.isArray(c.dnsServers)) problems.push(`dnsServers must be an array of "ip" or "ip:port" strings (got ${JSON.stringify(c.dnsServers)})`);
+    else c.dnsServers.forEach((server, i) => {
+      const problem = dnsServerProblem(server);
+      if (problem) problems.push(`dnsServers[${i}] ${problem}`);
+    });
+  }
   if (typeof c.enableCompression !== 'boolean') problems.push(`enableCompression must be true or false (got ${JSON.stringify(c.enableCompression)})`);
   (c.secretKeys ?? []).forEach((k, i) => {
     if (!(k instanceof Uint8Array)) problems.push(`secretKeys[${i}] must be a Uint8Array or Buffer`);

@@ -2,7 +2,6 @@
  * The runtime: the pure core driven by a real UDP socket and a real clock.
  */
 import { randomBytes } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { ScuttlebuttCore } from '../core/core.js';
 import { seededRandom } from '../core/random.js';
@@ -12,7 +11,8 @@ import type { NodeIdentity } from '../wire/messages.js';
 import { envelopeOverhead, EnvelopeError, open, seal, type EnvelopeOptions } from '../transport/envelope.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import type { ClusterState, Logger, MemberInfo, MembershipEvent, ScuttlebuttConfig, Stats } from './api.js';
-import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
+import { defaultLanConfig, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
+import { DiscoveryError, parseSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
 import { EventQueue } from './event-queue.js';
 
 export interface ScuttlebuttEvents {
@@ -63,7 +63,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly timer: NodeJS.Timeout;
   private readonly detectTimer: NodeJS.Timeout;
   private resolveTimer: NodeJS.Timeout | null = null;
-  private seedSpecs: string[] = [];
+  private readonly discovery: SeedDiscovery;
   private readonly streams = new Set<EventQueue<MembershipEvent>>();
   private closing: Promise<void> | null = null;
   private counters = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, gossipRounds: 0 };
@@ -104,6 +104,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       metadata,
     );
     this.core.takeEvents();
+    this.discovery = new SeedDiscovery({ resolver: systemResolver({ servers: config.dnsServers ?? [] }), family: udp.address.startsWith('[') ? 6 : 4, log: this.log });
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
@@ -118,35 +119,47 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   /**
-   * Joins a cluster through seed nodes ("host:port"). Host names are resolved now and again every
-   * seedResolveIntervalMs. Rejects on a malformed seed, or when not one seed resolves.
+   * Joins a cluster through seeds: "host:port", "[ipv6]:port", or "srv+NAME" (every target and port
+   * of an SRV record). A host name stands for every A/AAAA address it has. Seeds are resolved now and
+   * again every seedResolveIntervalMs; addresses that appear later are contacted at once. Throws a
+   * SeedError on a malformed seed. Rejects with a DiscoveryError when not one address was found: the
+   * seeds are kept and retried all the same, so a caller that starts before DNS is ready may go on.
    */
   async join(seeds: readonly string[]): Promise<void> {
     this.assertOpen();
-    const bad = seeds.filter((s) => !parseHostPort(s));
-    if (bad.length > 0) throw new TypeError(`seeds must be "host:port" strings; bad: ${bad.map((s) => JSON.stringify(s)).join(', ')}`);
-    this.seedSpecs = [...new Set([...this.seedSpecs, ...seeds])];
-    const resolved = await this.resolveSeeds();
-    if (resolved === 0 && this.seedSpecs.length > 0) throw new Error(`none of the seeds could be resolved: ${this.seedSpecs.join(', ')}`);
-    this.resolveTimer ??= setInterval(() => void this.resolveSeeds(), this.config.seedResolveIntervalMs);
+    this.discovery.add(parseSeeds(seeds));
+    this.resolveTimer ??= setInterval(() => {
+      this.resolveSeeds(false).catch((err: Error) => this.log.error({ err: err.stack }, 'internal error while resolving seeds'));
+    }, this.config.seedResolveIntervalMs);
+    const result = await this.resolveSeeds(true);
+    if (this.closing) return;
+    if (result.addresses.length === 0 && this.discovery.seeds.length > 0) {
+      const first = result.problems[0];
+      throw new DiscoveryError(
+        this.discovery.seeds.map((s) => s.text).join(', '),
+        first?.reason ?? 'failed',
+        `no seed gave an address (retried every ${this.config.seedResolveIntervalMs} ms): ${result.problems.map((p) => p.message).join('; ')}`,
+      );
+    }
     this.round(); // gossip now: joining should not wait for the next tick
   }
 
-  private async resolveSeeds(): Promise<number> {
-    const addresses: string[] = [];
-    await Promise.all(
-      this.seedSpecs.map(async (spec) => {
-        const { host, port } = parseHostPort(spec) as { host: string; port: number };
-        try {
-          const { address } = await lookup(host);
-          addresses.push(formatHostPort(address, port));
-        } catch (err) {
-          this.log.warn({ seed: spec, err: (err as Error).message }, 'seed did not resolve');
-        }
-      }),
-    );
-    if (!this.closing) this.core.setSeeds(addresses.sort());
-    return addresses.length;
+  private async resolveSeeds(joining: boolean): Promise<DiscoveryResult> {
+    if (!joining && this.discovery.busy) return { addresses: this.discovery.addresses, added: [], removed: [], problems: [] };
+    const result = await this.discovery.resolve();
+    if (this.closing) return result;
+    this.core.setSeeds(result.addresses);
+    // A member that appeared only in DNS (a new pod that was given no seed, or one seed that is
+    // down) is met now. Known members need no introduction; a few a run keeps a mass arrival cheap.
+    const fresh = this.unknownAddresses(result.added).slice(0, this.config.gossipNodes);
+    for (const o of this.core.contact(fresh, monotonicNow())) void this.send(o);
+    return result;
+  }
+
+  private unknownAddresses(addresses: readonly string[]): string[] {
+    if (addresses.length === 0) return [];
+    const known = new Set(this.core.snapshot().live.map((v) => v.node.address));
+    return addresses.filter((a) => !known.has(a));
   }
 
   /**
@@ -188,7 +201,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       self: toMember(self as NodeView),
       live: snap.live.map(toMember),
       dead: snap.dead.map(toMember),
-      seeds: [...this.seedSpecs],
+      seeds: this.discovery.seeds.map((s) => s.text),
     };
   }
 
