@@ -12,7 +12,7 @@ import { envelopeOverhead, EnvelopeError, open, seal, type EnvelopeOptions } fro
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import type { ClusterState, Logger, MemberInfo, MembershipEvent, ScuttlebuttConfig, Stats } from './api.js';
 import { defaultLanConfig, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
-import { DiscoveryError, parseSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
+import { DiscoveryError, parseSeeds, pickSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
 import { EventQueue } from './event-queue.js';
 
 export interface ScuttlebuttEvents {
@@ -25,6 +25,8 @@ export interface ScuttlebuttEvents {
 const DETECTS_PER_ROUND = 4;
 /** Extra (news-triggered) rounds that may go out back to back. */
 const EAGER_BURST = 2;
+/** Discovered addresses given to the core as seeds (see pickSeeds). */
+const CORE_SEEDS = 3;
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 let lastGeneration = 0;
@@ -64,6 +66,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly detectTimer: NodeJS.Timeout;
   private resolveTimer: NodeJS.Timeout | null = null;
   private readonly discovery: SeedDiscovery;
+  private coreSeeds: string[] = [];
   private readonly streams = new Set<EventQueue<MembershipEvent>>();
   private closing: Promise<void> | null = null;
   private counters = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, gossipRounds: 0 };
@@ -148,7 +151,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (!joining && this.discovery.busy) return { addresses: this.discovery.addresses, added: [], removed: [], problems: [] };
     const result = await this.discovery.resolve();
     if (this.closing) return result;
-    this.core.setSeeds(result.addresses);
+    this.coreSeeds = pickSeeds(this.coreSeeds, result.addresses, this.self.address, CORE_SEEDS, Math.random, this.core.liveCount === 1);
+    this.core.setSeeds(this.coreSeeds);
     // A member that appeared only in DNS (a new pod that was given no seed, or one seed that is
     // down) is met now. Known members need no introduction; a few a run keeps a mass arrival cheap.
     const fresh = this.unknownAddresses(result.added).slice(0, this.config.gossipNodes);

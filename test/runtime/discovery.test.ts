@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createScuttlebutt, defaultLanConfig, ConfigError, DiscoveryError, SeedError } from '../../src/index.js';
-import { parseSeed, parseSeeds, SeedDiscovery, type DnsResolver, type SrvAnswer } from '../../src/runtime/discovery.js';
+import { parseSeed, parseSeeds, pickSeeds, SeedDiscovery, type DnsResolver, type SrvAnswer } from '../../src/runtime/discovery.js';
 import type { Logger } from '../../src/runtime/api.js';
 import { freePorts } from './procs.js';
 
@@ -267,4 +267,21 @@ test('dnsServers: each must be an IP address with an optional port', async () =>
       /dnsServers\[5\] must be a string/.test(e.problems[2]!),
   );
   await assert.rejects(() => createScuttlebutt(cfg('10.0.0.2')), /dnsServers must be an array/);
+});
+
+test('pickSeeds: a few seeds for the core, without self, kept while they stay in DNS, drawn afresh on rotate', () => {
+  let x = 0;
+  const random = () => ((x = (x * 7 + 3) % 11) / 11);
+  const all = Array.from({ length: 10 }, (_, i) => `10.0.0.${i}:1`);
+  const first = pickSeeds([], all, '10.0.0.0:1', 3, random);
+  assert.equal(first.length, 3);
+  assert.ok(!first.includes('10.0.0.0:1'), 'never self');
+  assert.deepEqual(pickSeeds(first, [...all].reverse(), '10.0.0.0:1', 3, random), first, 'stable while all are still there');
+  const gone = first[1]!;
+  const next = pickSeeds(first, all.filter((a) => a !== gone), '10.0.0.0:1', 3, random);
+  assert.equal(next.length, 3);
+  assert.ok(!next.includes(gone) && next.includes(first[0]!) && next.includes(first[2]!), 'only the departed one replaced');
+  const draws = new Set(Array.from({ length: 20 }, () => pickSeeds(first, all, '10.0.0.0:1', 3, Math.random, true).join()));
+  assert.ok(draws.size > 1, 'rotate draws again');
+  assert.deepEqual(pickSeeds([], ['10.0.0.1:1', '10.0.0.0:1'], '10.0.0.0:1', 3, random), ['10.0.0.1:1'], 'fewer than count: all of them');
 });
