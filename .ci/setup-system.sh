@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # System tools the real-host tests and the serf race need: iproute2 (network namespaces),
-# nftables (loss and partitions inside them), serf (the peer we race). Idempotent and quiet.
+# nftables (loss and partitions inside them), dnsmasq (the DNS server of the discovery test;
+# dnsmasq-base is the binary alone: the dnsmasq package also starts a system service on port 53
+# and, where resolvconf is installed, makes it the machine's resolver), serf (the peer we race). Idempotent and quiet.
 set -euo pipefail
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v serf >/dev/null 2>&1 || need+=(serf)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -123,7 +123,6 @@ test(
     assert.equal(nope.length, 1, JSON.stringify(nope));
     assert.match(nope[0]!.msg!, /does not exist \(NXDOMAIN\)/);
     for (const p of agents()) assert.ok(!p.exited, `${p.id} still running`);
-    // eslint-disable-next-line no-console
     console.log(`# dns: formed in ${formed} ms, new pod found in ${foundNew} ms, removed pod convicted in ${convicted} ms, moved pod rejoined in ${rejoined} ms (resolve every ${RESOLVE_MS} ms)`);
     bed.close();
     dns.stop();
