@@ -8,10 +8,11 @@ import { parseArgs } from 'node:util';
 import { createScuttlebutt } from '../runtime/scuttlebutt.js';
 import { defaultLanConfig, defaultWanConfig, parseHostPort, type ConfigOverrides } from '../runtime/config.js';
 import type { Logger } from '../runtime/api.js';
+import { DiscoveryError, dnsServerProblem, parseSeed } from '../runtime/discovery.js';
 import { startHttpApi } from './http-api.js';
 
 const USAGE = `usage:
-  scuttlebutt agent [--bind HOST:PORT] [--advertise HOST:PORT] [--join HOST:PORT[,HOST:PORT...]]
+  scuttlebutt agent [--bind HOST:PORT] [--advertise HOST:PORT] [--join SEED[,SEED...]] [--dns-server IP[:PORT] ...]
                     [--cluster ID] [--node-id ID] [--key-file PATH] [--tag KEY=VALUE ...]
                     [--http HOST:PORT] [--profile lan|wan] [--interval-ms N] [--log-level debug|info|warn|error|silent]
   scuttlebutt members [--http HOST:PORT] [--json]
@@ -19,6 +20,8 @@ const USAGE = `usage:
   scuttlebutt set KEY VALUE [--http HOST:PORT]
   scuttlebutt delete KEY [--http HOST:PORT]
 
+--join: SEED is HOST:PORT, [IPV6]:PORT, or srv+NAME (every target and port of an SRV record); a name
+        stands for all its addresses; resolved again every 30 s, new addresses are contacted.
 --key-file: one key per line, base64 or hex, 16/24/32 bytes; the first encrypts, all decrypt.
             SIGHUP re-reads it: rotate with [old,new], then [new,old], then [new], each on every agent first.
 --http defaults to 127.0.0.1:7946 (the agent's local API; keep it on loopback).`;
@@ -68,6 +71,7 @@ async function agent(argv: string[]): Promise<void> {
       bind: { type: 'string', default: '0.0.0.0:9111' },
       advertise: { type: 'string' },
       join: { type: 'string', multiple: true },
+      'dns-server': { type: 'string', multiple: true },
       cluster: { type: 'string', default: 'default' },
       'node-id': { type: 'string' },
       'key-file': { type: 'string' },
@@ -90,7 +94,18 @@ async function agent(argv: string[]): Promise<void> {
     tags[t.slice(0, eq)] = t.slice(eq + 1);
   }
   const seeds = (values.join ?? []).flatMap((j) => j.split(',')).filter((s) => s.length > 0);
-  for (const s of seeds) if (!parseHostPort(s)) fail(`--join must be HOST:PORT[,HOST:PORT...] (got "${s}")`);
+  for (const s of seeds) {
+    try {
+      parseSeed(s);
+    } catch (err) {
+      fail(`--join: ${(err as Error).message}`);
+    }
+  }
+  const dnsServers = values['dns-server'] ?? [];
+  for (const d of dnsServers) {
+    const problem = dnsServerProblem(d);
+    if (problem) fail(`--dns-server ${problem}`);
+  }
   const keyFile = values['key-file'];
   const secretKeys = keyFile ? readKeyFile(keyFile) : [];
   let interval: number | undefined;
@@ -103,13 +118,18 @@ async function agent(argv: string[]): Promise<void> {
     listenAddress: values.bind,
     node: { ...(values['node-id'] ? { id: values['node-id'] } : {}), ...(values.advertise ? { gossipPublicAddress: values.advertise } : {}) },
     secretKeys,
+    ...(dnsServers.length > 0 ? { dnsServers } : {}),
     logger: consoleLogger(values['log-level']),
     ...(interval ? { gossipIntervalMs: interval, failureDetector: { firstHeartbeatEstimateMs: interval } } : {}),
   };
   const config = values.profile === 'wan' ? defaultWanConfig(overrides) : defaultLanConfig(overrides);
   const node = await createScuttlebutt(config, tags);
   const http = await startHttpApi(node, values.http);
-  if (seeds.length > 0) await node.join(seeds);
+  // A seed that does not resolve yet (DNS not ready, the first pod of a Service) is logged by the node
+  // and retried: the agent runs on.
+  if (seeds.length > 0) await node.join(seeds).catch((err: unknown) => {
+    if (!(err instanceof DiscoveryError)) throw err;
+  });
   if (values['log-level'] !== 'silent') process.stderr.write(`agent ${node.self.id} gossiping on ${node.boundAddress} (advertised ${node.self.address}), API on http://${http.address}\n`);
   let stopping = false;
   const stop = async (): Promise<void> => {

@@ -390,7 +390,7 @@ export class SeedDiscovery {
     const lastAddresses = last === undefined ? [] : (last.slice(0, last.indexOf('|')).split(',').filter((a) => a !== ''));
     if (o.problems.length > 0) {
       log.warn(
-        { seed: seed.text, addresses: o.addresses, problems: o.problems.map((p) => ({ reason: p.reason, message: p.message })) },
+        { seed: seed.text, addresses: o.addresses, reasons: o.problems.map((p) => p.reason) },
         o.addresses.length === 0 ? `seed did not resolve: ${o.problems[0]?.message ?? ''}` : `seed partly resolved: ${o.problems.map((p) => p.message).join('; ')}`,
       );
     } else {
