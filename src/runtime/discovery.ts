@@ -129,6 +129,8 @@ export interface DnsResolver {
   /** Every IPv4 and IPv6 address of a host name. */
   addresses(host: string): Promise<readonly string[]>;
   srv(name: string): Promise<readonly SrvAnswer[]>;
+  /** Abandons queries in flight (they reject), so a node that shuts down does not wait for DNS timeouts. */
+  cancel?(): void;
 }
 
 export interface SystemResolverOptions {
@@ -168,6 +170,7 @@ export function systemResolver(options: SystemResolverOptions = {}): DnsResolver
       throw errs[0] ?? Object.assign(new Error(`no A or AAAA records for ${host}`), { code: 'ENODATA' });
     },
     srv: (name) => resolver.resolveSrv(name),
+    cancel: () => resolver.cancel(),
   };
 }
 
@@ -192,10 +195,11 @@ export class DiscoveryError extends Error {
   constructor(
     readonly seed: string,
     readonly reason: DiscoveryErrorReason,
-    message: string,
+    /** The message without the seed. */
+    readonly detail: string,
     readonly code?: string,
   ) {
-    super(`seed "${seed}": ${message}`);
+    super(`seed "${seed}": ${detail}`);
     this.name = 'DiscoveryError';
   }
 }
@@ -215,8 +219,10 @@ function fromDnsError(seed: string, name: string, query: 'A/AAAA' | 'SRV', err: 
         ? new DiscoveryError(seed, 'no-records', `"${name}" has no SRV records: check the port name and protocol ("_gossip._udp...") match the Service's port`, code)
         : new DiscoveryError(seed, 'no-records', `"${name}" exists but has no A/AAAA records (no ready pods behind it yet?)`, code);
     case 'ETIMEOUT':
-    case 'EAI_AGAIN':
       return new DiscoveryError(seed, 'timeout', `no answer for "${name}" (${query}) in time: ${where}`, code);
+    case 'EAI_AGAIN':
+      // getaddrinfo's "temporary failure": a timeout or a server failure, it does not say which.
+      return new DiscoveryError(seed, 'timeout', `no answer for "${name}" (${query}): the lookup timed out or the server failed; ${where}`, code);
     case 'ESERVFAIL':
       return new DiscoveryError(seed, 'server-failure', `the DNS server failed to answer for "${name}" (SERVFAIL): its upstream or zone is broken`, code);
     case 'EREFUSED':
@@ -233,6 +239,25 @@ function fromDnsError(seed: string, name: string, query: 'A/AAAA' | 'SRV', err: 
 }
 
 // ---------------------------------------------------------------------------- discovery
+
+/**
+ * SRV targets looked up at once. getaddrinfo runs on libuv's thread pool (4 threads, shared with fs,
+ * crypto and zlib): an answer listing hundreds of pods must not queue everything else behind it.
+ */
+const TARGET_LOOKUPS = 8;
+
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
 
 export interface DiscoveryResult {
   /** Every address the seeds stand for now, "host:port", sorted, each once. */
@@ -259,7 +284,8 @@ interface SeedOutcome {
 export class SeedDiscovery {
   private readonly list: Seed[] = [];
   private current: readonly string[] = [];
-  private readonly lastKey = new Map<string, string>();
+  /** Each seed's last outcome, to log changes only. */
+  private readonly last = new Map<string, { addresses: readonly string[]; problems: string }>();
   private running: Promise<DiscoveryResult> | null = null;
 
   constructor(private readonly options: DiscoveryOptions) {}
@@ -280,6 +306,11 @@ export class SeedDiscovery {
   /** True while a resolution runs: a periodic caller skips a run rather than piling them up. */
   get busy(): boolean {
     return this.running !== null;
+  }
+
+  /** Abandons the resolution in flight, if any (its seeds report errors); for shutdown. */
+  close(): void {
+    this.options.resolver.cancel?.();
   }
 
   /** Resolves every seed now (after a run in progress, if any). Never rejects. */
@@ -333,8 +364,10 @@ export class SeedDiscovery {
       return { addresses: [], problems: [new DiscoveryError(seed.text, 'no-records', `"${seed.name}" has no SRV records`)] };
     }
     // Every target counts, whatever its priority and weight: these are gossip seeds, not a load balancer.
-    const parts = await Promise.all(
-      answers.map(async (a): Promise<SeedOutcome> => {
+    const parts = await mapLimited(
+      answers,
+      TARGET_LOOKUPS,
+      async (a): Promise<SeedOutcome> => {
         if (typeof a?.name !== 'string') {
           return { addresses: [], problems: [new DiscoveryError(seed.text, 'bad-srv-target', `an SRV record of "${seed.name}" has a malformed target: not a name (${JSON.stringify(a?.name)})`)] };
         }
@@ -352,9 +385,9 @@ export class SeedDiscovery {
           return this.checkAddresses(seed.text, target, await this.options.resolver.addresses(target), a.port);
         } catch (err) {
           const e = fromDnsError(seed.text, target, 'A/AAAA', err);
-          return { addresses: [], problems: [new DiscoveryError(seed.text, e.reason, `SRV target ${target}: ${e.message.slice(e.message.indexOf(': ') + 2)}`, e.code)] };
+          return { addresses: [], problems: [new DiscoveryError(seed.text, e.reason, `SRV target ${target}: ${e.detail}`, e.code)] };
         }
-      }),
+      },
     );
     return { addresses: parts.flatMap((p) => p.addresses), problems: parts.flatMap((p) => p.problems) };
   }
@@ -382,23 +415,23 @@ export class SeedDiscovery {
   /** Logs a seed's state when it differs from the last run's: a broken seed is one warning, not one per interval. */
   private report(seed: Seed, o: SeedOutcome): void {
     const log = this.options.log;
-    const key = `${o.addresses.join(',')}|${o.problems.map((p) => p.message).join('|')}`;
-    const last = this.lastKey.get(seed.text);
-    if (key === last) return;
-    this.lastKey.set(seed.text, key);
+    const problems = o.problems.map((p) => p.message).join('; ');
+    const last = this.last.get(seed.text);
+    if (last && last.problems === problems && last.addresses.join() === o.addresses.join()) return;
+    this.last.set(seed.text, { addresses: o.addresses, problems });
     if (!log) return;
-    const lastAddresses = last === undefined ? [] : (last.slice(0, last.indexOf('|')).split(',').filter((a) => a !== ''));
+    const lastAddresses = last?.addresses ?? [];
     if (o.problems.length > 0) {
       log.warn(
         { seed: seed.text, addresses: o.addresses, reasons: o.problems.map((p) => p.reason) },
-        o.addresses.length === 0 ? `seed did not resolve: ${o.problems[0]?.message ?? ''}` : `seed partly resolved: ${o.problems.map((p) => p.message).join('; ')}`,
+        `${o.addresses.length === 0 ? 'seed did not resolve' : 'seed partly resolved'}: ${problems}`,
       );
     } else {
       const before = new Set(lastAddresses);
       const now = new Set(o.addresses);
       log.info(
         { seed: seed.text, addresses: o.addresses, added: o.addresses.filter((a) => !before.has(a)), removed: lastAddresses.filter((a) => !now.has(a)) },
-        last === undefined ? 'seed resolved' : last.endsWith('|') ? 'seed addresses changed' : 'seed resolves again',
+        last === undefined ? 'seed resolved' : last.problems === '' ? 'seed addresses changed' : 'seed resolves again',
       );
     }
   }

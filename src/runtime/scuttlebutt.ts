@@ -246,6 +246,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (this.eagerTimer) clearTimeout(this.eagerTimer);
       if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
       if (this.resolveTimer) clearInterval(this.resolveTimer);
+      this.discovery.close();
       await Promise.all(this.core.leave(monotonicNow()).map((o) => this.send(o)));
       await this.udp.close();
       for (const q of this.streams) q.end();

@@ -185,6 +185,25 @@ test('DNS errors become typed DiscoveryErrors that say what to fix; one bad SRV 
   assert.match(mixed.problems[0]!.message, /SRV target gone: "gone" does not resolve/);
 });
 
+test('a large SRV answer: every target resolved, at most 8 lookups at a time', async () => {
+  let inFlight = 0;
+  let most = 0;
+  const many: DnsResolver = {
+    srv: () => Promise.resolve(Array.from({ length: 50 }, (_, i) => srv(`pod-${i}.sb`, 9111))),
+    async addresses(host) {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight--;
+      return [`10.0.1.${Number(/\d+/.exec(host)![0])}`];
+    },
+  };
+  const d = new SeedDiscovery({ resolver: many });
+  d.add(parseSeeds(['srv+_g._udp.sb']));
+  const r = await d.resolve();
+  assert.equal(r.addresses.length, 50);
+  assert.equal(most, 8);
+});
+
 test('a broken seed is logged once per change, not once per run, and its recovery is logged', async () => {
   const dns = new FakeDns();
   dns.hosts.set('a', ['10.0.0.1']);
