@@ -1,7 +1,7 @@
 /** The public API. */
 export { createScuttlebutt, Scuttlebutt, type ScuttlebuttEvents } from './runtime/scuttlebutt.js';
 export { ConfigError, defaultFailureDetectorConfig, defaultLanConfig, defaultWanConfig, type ConfigOverrides } from './runtime/config.js';
-export { DiscoveryError, parseSeed, SeedDiscovery, SeedError, systemResolver, type DiscoveryErrorReason, type DiscoveryResult, type DnsResolver, type Seed, type SrvAnswer } from './runtime/discovery.js';
+export { DiscoveryError, parseSeed, SeedDiscovery, SeedError, systemResolver, type DiscoveryErrorReason, type DiscoveryOptions, type DiscoveryResult, type DnsResolver, type Seed, type SrvAnswer, type SystemResolverOptions } from './runtime/discovery.js';
 export type { ClusterState, Logger, MemberInfo, MembershipEvent, NotifyEvents, ScuttlebuttConfig, Stats } from './runtime/api.js';
 export type { FailureDetectorConfig, DetectorView, NodeIdentity } from './core/types.js';
 
