@@ -57,6 +57,9 @@ test(
 
     const pods = new Map<number, string>([0, 1, 2, 4].map((i) => [i, bed.addresses[i] as string]));
     await dns.serve(zone(pods));
+    // dnsmasq listens on its namespace address only (UDP and TCP 53), nowhere else.
+    const sockets = execFileSync('ip', ['netns', 'exec', bed.hosts[5] as string, 'ss', '-Hlntup']).toString().trim().split('\n');
+    assert.deepEqual(sockets.map((l) => l.split(/\s+/)[4]).sort(), [`${dnsIp}:53`, `${dnsIp}:53`], sockets.join('\n'));
     const common = { resolveMs: RESOLVE_MS, log: true };
     // Every agent is given DNS names only: SRV for most, the Service's A records for h1; h0 also
     // has a seed that does not exist, which must cost one warning and nothing else.
