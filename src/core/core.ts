@@ -21,6 +21,7 @@ import { Deltas } from './delta.js';
 import { FailureDetector } from './detector.js';
 import { Digests } from './digest.js';
 import { Exchange } from './exchange.js';
+import { FlowControl, type FlowControlStats } from './flow-control.js';
 import { identityRef } from './identity.js';
 import { Journal } from './journal.js';
 import { LocalHealth } from './local-health.js';
@@ -55,17 +56,25 @@ export class ScuttlebuttCore {
     membership.table.setHeartbeat(SELF, config.firstHeartbeat ?? 1);
     membership.table.setBirth(SELF, now);
     this.own = new OwnValues(membership.table, config.self, this.journal, config.clusterId, config.payloadBudget, config.tombstoneGracePeriodMs);
-    for (const [key, value] of Object.entries(initialValues)) this.own.set(key, value);
+    for (const [key, value] of Object.entries(initialValues)) this.own.set(key, value, now);
+    if (config.flowControl?.enabled) {
+      const flow = new FlowControl(config.flowControl, config.gossipIntervalMs, now);
+      this.own.flow = flow;
+      deltas.congestion = (overflowed, at) => flow.noteDelta(overflowed, at);
+    }
+    if (config.onPublish) this.own.onPublish = config.onPublish;
     this.journal.take();
     if (config.eventViews) this.journal.viewOf = (s) => this.viewOf(s);
   }
 
   // ------------------------------------------------------------------ local writes
 
-  /** Sets a key of this node's map; a no-op when the value is unchanged. `now` is not needed (a plain set never expires). */
+  /**
+   * Sets a key of this node's map; a no-op when the value is unchanged. `now` paces flow control
+   * (without it, a held write waits for the next round's clock).
+   */
   set(key: string, value: string, now?: number): void {
-    void now;
-    this.own.set(key, value);
+    this.own.set(key, value, now ?? -Infinity);
   }
 
   /** Sets a key that this node deletes (tombstones) after ttlMs; peers learn the deletion by gossip. */
@@ -79,6 +88,17 @@ export class ScuttlebuttCore {
 
   get(key: string): string | undefined {
     return this.own.get(key);
+  }
+
+  /** Flow control's state: allowed rate, backlog, oldest wait, overflow counts (null when off). */
+  flowStats(now: number): FlowControlStats | null {
+    return this.own.flow ? this.own.flow.stats(now) : null;
+  }
+
+  /** The newest version of `nodeId`'s state this node holds (0 when it knows none). O(1), for harnesses measuring staleness. */
+  maxVersionOf(nodeId: string): number {
+    const s = this.membership.slotOfId(nodeId);
+    return s >= 0 ? this.membership.table.maxVersion(s) : 0;
   }
 
   setSeeds(addresses: readonly string[]): void {
@@ -136,6 +156,7 @@ export class ScuttlebuttCore {
     t.setBirth(SELF, now);
     this.membership.keepSlotsInRefOrder();
     this.own.expire(now);
+    this.own.release(now);
     this.detect(now);
     return this.openExchanges(now);
   }
@@ -147,6 +168,7 @@ export class ScuttlebuttCore {
    */
   gossip(now: number): Outbound[] {
     this.observeClock(now);
+    this.own.release(now);
     return this.openExchanges(now);
   }
 
@@ -226,9 +248,11 @@ export class ScuttlebuttCore {
 
   private viewOf(s: number): NodeView {
     const t = this.membership.table;
-    const values: Record<string, string> = {};
+    let values: Record<string, string> = {};
     const map = t.values[s];
-    if (map) for (const [key, v] of map) if (!v.tombstone) values[key] = v.value;
+    // Our own view shows writes flow control still holds: it delays only what gossips.
+    if (s === SELF) values = this.own.view();
+    else if (map) for (const [key, v] of map) if (!v.tombstone) values[key] = v.value;
     return {
       node: this.membership.identity(s),
       status: t.status[s] === LIVE ? 'live' : 'dead',

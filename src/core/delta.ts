@@ -34,6 +34,9 @@ export interface DeltaCandidate {
 }
 
 export class Deltas {
+  /** Flow control's congestion signal, one call per delta with state to carry (see noteCongestion). */
+  congestion: ((overflowed: boolean, now: number) => void) | null = null;
+
   constructor(
     private readonly membership: Membership,
     private readonly detector: FailureDetector,
@@ -53,11 +56,34 @@ export class Deltas {
     const nodes: NodeDelta[] = [];
     let open = true;
     for (let i = 0; open && i < unknown.length; i++) open = this.addNode(nodes, room, unknown[(unknownStart + i) % unknown.length] as number, -1, 0, now);
-    for (let i = 0; open && i < stale.length; i++) {
+    let i = 0;
+    for (; open && i < stale.length; i++) {
       const c = stale[i] as DeltaCandidate;
       open = this.addNode(nodes, room, c.slot, c.fromVersion, c.receiverGc, now);
     }
+    if (this.congestion && unknown.length + stale.length > 0) this.noteCongestion(open, nodes, stale, i, now);
     return { nodes, bumps: this.packBumps(bumpItems, order, room.left, now) };
+  }
+
+  /**
+   * Underflow when everything fit; overflow when what the peer still lacks after this delta, in
+   * versions, is more than it carried: the peer is over a packet behind. One full packet alone is
+   * no queue, since a node gets several deltas a round. `next`: index in `stale` after the last tried.
+   */
+  private noteCongestion(complete: boolean, nodes: NodeDelta[], stale: DeltaCandidate[], next: number, now: number): void {
+    const report = this.congestion as (overflowed: boolean, now: number) => void;
+    if (complete) {
+      report(false, now);
+      return;
+    }
+    const t = this.membership.table;
+    let carried = 0;
+    for (const nd of nodes) carried += nd.values.length;
+    const last = nodes[nodes.length - 1];
+    const cut = stale[next - 1];
+    let left = cut && last && last.ref === t.refs[cut.slot] ? t.maxVersion(cut.slot) - last.maxVersion : (cut?.staleness ?? 0);
+    for (let k = next; k < stale.length; k++) left += (stale[k] as DeltaCandidate).staleness;
+    if (left > carried) report(true, now);
   }
 
   /**

@@ -1,16 +1,22 @@
 /**
  * This node's own key-values: writes, TTLs, deletes and the garbage collection of tombstones. Every
  * change takes the next version of this incarnation; the map is kept in ascending version order,
- * which is the order deltas are cut in.
+ * which is the order deltas are cut in. With flow control, a write above the allowed rate is held
+ * (coalesced per key) and takes its version only when released (flow-control.ts).
  */
 import { exchangeHeaderSize, nodeDeltaHeaderSize, valueSize } from '../wire/codec.js';
 import type { NodeIdentity } from '../wire/messages.js';
+import type { FlowControl } from './flow-control.js';
 import type { Journal } from './journal.js';
 import { SELF } from './membership.js';
 import { MAX_VERSION, type PeerTable, type StoredValue } from './peer-table.js';
 
 export class OwnValues {
   private readonly map = new Map<string, StoredValue>();
+  /** Set after the initial values are in: they are the node's introduction, not a write load. */
+  flow: FlowControl | null = null;
+  /** Harness hook: each publication with its version (CoreConfig.onPublish). */
+  onPublish: ((key: string, version: number) => void) | null = null;
 
   constructor(
     private readonly table: PeerTable,
@@ -24,24 +30,31 @@ export class OwnValues {
   }
 
   /** Sets a key; a no-op when the value is unchanged. */
-  set(key: string, value: string): void {
-    this.write(key, value, Infinity);
+  set(key: string, value: string, now: number): void {
+    this.write(key, value, Infinity, now);
   }
 
   /** Sets a key that is deleted (tombstoned) after ttlMs; peers learn the deletion by gossip. */
   setWithTtl(key: string, value: string, ttlMs: number, now: number): void {
     if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new RangeError(`ttlMs must be a positive finite number of ms (got ${ttlMs})`);
-    this.write(key, value, now + ttlMs);
+    this.write(key, value, now + ttlMs, now);
   }
 
   delete(key: string, now: number): void {
-    const current = this.map.get(key);
+    const current = this.current(key);
     if (!current || current.tombstone) return;
-    this.put(key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now });
+    const published = this.map.get(key);
+    if (this.flow?.pending(key) && (!published || published.tombstone)) {
+      // Written and deleted while held: peers never saw it, so there is nothing to tell them.
+      this.flow.drop(key);
+      this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
+      return;
+    }
+    this.stage(key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now }, now);
   }
 
   get(key: string): string | undefined {
-    const v = this.map.get(key);
+    const v = this.current(key);
     return v && !v.tombstone ? v.value : undefined;
   }
 
@@ -50,17 +63,46 @@ export class OwnValues {
     const expired: string[] = [];
     let collected = this.table.gcVersion(SELF);
     for (const [key, v] of this.map) {
-      if (!v.tombstone && v.expiresAt <= now) expired.push(key);
+      // A held write of the key supersedes the published one, its TTL with it.
+      if (!v.tombstone && v.expiresAt <= now && !this.flow?.pending(key)) expired.push(key);
       else if (v.tombstone && v.deletedAt + this.tombstoneGraceMs <= now) {
         this.map.delete(key);
         if (v.version > collected) collected = v.version;
       }
     }
     this.table.setGcVersion(SELF, collected);
+    if (this.flow) expired.push(...this.flow.expired(now));
     for (const key of expired) this.delete(key, now);
   }
 
-  private write(key: string, value: string, expiresAt: number): void {
+  /** Publishes the held writes the allowed rate lets out now, each with the next version. */
+  release(now: number): void {
+    if (!this.flow || this.flow.backlog === 0) return;
+    for (const [key, w] of this.flow.release(now)) {
+      // The local view already showed this write (and its update event went out when it was made).
+      this.put(key, { value: w.value, version: 0, tombstone: w.tombstone, expiresAt: w.expiresAt, deletedAt: w.tombstone ? now : 0 }, false);
+    }
+  }
+
+  /** The local view of this node's keys: published values overlaid with held writes. */
+  view(): Record<string, string> {
+    const values: Record<string, string> = {};
+    for (const [key, v] of this.map) if (!v.tombstone) values[key] = v.value;
+    if (this.flow) {
+      for (const [key, w] of this.flow.pendingEntries()) {
+        if (w.tombstone) delete values[key];
+        else values[key] = w.value;
+      }
+    }
+    return values;
+  }
+
+  /** This node's latest write of a key: held by flow control, else published. */
+  private current(key: string): { value: string; tombstone: boolean; expiresAt: number } | undefined {
+    return this.flow?.pending(key) ?? this.map.get(key);
+  }
+
+  private write(key: string, value: string, expiresAt: number, now: number): void {
     if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string');
     if (typeof value !== 'string') throw new TypeError(`value of key "${key}" must be a string`);
     // What an ACK carrying this one value costs at worst; 16 covers the delta's counts and the bumps' flags.
@@ -72,15 +114,21 @@ export class OwnValues {
     if (cost > this.payloadBudget) {
       throw new RangeError(`key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.payloadBudget} bytes`);
     }
-    const current = this.map.get(key);
+    const current = this.current(key);
     if (current && !current.tombstone && current.value === value) {
       current.expiresAt = expiresAt; // a TTL refresh needs no new version: expiry is the owner's business
       return;
     }
-    this.put(key, { value, version: 0, tombstone: false, expiresAt, deletedAt: 0 });
+    this.stage(key, { value, version: 0, tombstone: false, expiresAt, deletedAt: 0 }, now);
   }
 
-  private put(key: string, entry: StoredValue): void {
+  /** A local write: published now, or held by flow control; the local view has it at once either way. */
+  private stage(key: string, entry: StoredValue, now: number): void {
+    if (!this.flow || this.flow.admit(key, entry, now)) this.put(key, entry);
+    else this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
+  }
+
+  private put(key: string, entry: StoredValue, announce = true): void {
     const version = this.table.maxVersion(SELF) + 1;
     if (version > MAX_VERSION) throw new RangeError('this node has used all 2^32 versions of its incarnation: restart it (a new generation starts from 1)');
     entry.version = version;
@@ -88,6 +136,8 @@ export class OwnValues {
     this.map.delete(key);
     this.map.set(key, entry);
     this.table.setMaxVersion(SELF, version);
-    this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
+    this.onPublish?.(key, version);
+    if (announce) this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
+    else this.journal.news = true;
   }
 }

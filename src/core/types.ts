@@ -4,6 +4,9 @@
  * clock readings and messages, and takes out messages to send and events to publish.
  */
 import type { Message, NodeIdentity } from '../wire/messages.js';
+import type { FlowControlConfig } from './flow-control.js';
+
+export type { FlowControlConfig, FlowControlStats } from './flow-control.js';
 
 export type { NodeIdentity } from '../wire/messages.js';
 
@@ -53,6 +56,10 @@ export interface CoreConfig {
    * The runtime sets it; the simulator, which publishes millions of events, does not.
    */
   readonly eventViews?: boolean;
+  /** Rate control of this node's own key-values (absent or disabled: every write gossips at once). */
+  readonly flowControl?: FlowControlConfig;
+  /** Harness hook: called as each own write is published with its version (the simulator measures staleness from it). */
+  readonly onPublish?: (key: string, version: number) => void;
 }
 
 /** A message for the harness to send. */
