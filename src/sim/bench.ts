@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import type { CoreEvent } from '../core/types.js';
 import { SimCluster, UP, type SimConfig } from './cluster.js';
 import { summarize, type Summary } from './stats.js';
+import { runWorkload, type WorkloadOptions } from './workload.js';
 
 export interface BenchOptions {
   nodes: number;
@@ -247,7 +248,18 @@ const HELP = `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--bu
   --uptime-spread-s U  members start as if up for 0..U seconds already, as in a long-running cluster:
                      their heartbeats differ, so digests are larger and compress worse (default 0)
   --pause-ms P       failure detector acceptable pause (default 3000), --threshold T phi threshold (default 8)
-  --json             print one JSON object`;
+  --json             print one JSON object
+
+The write workload (runs instead of the above when --writers is given):
+npm run sim -- --nodes N --writers W --write-rate R --keys K --value-bytes B --max-packet-bytes P --flow-control on|off --duration-s D [--warmup-s U] [--json]
+  --writers W        nodes calling set() (spread evenly over the cluster)
+  --write-rate R     set() calls per second per writer (default 10)
+  --keys K           keys per writer, chosen uniformly (default 100), --value-bytes B value size (default 100)
+  --max-packet-bytes P  datagram size, as the runtime's maxPacketBytes (default 1400)
+  --flow-control on|off  rate control of own writes (default on)
+  --duration-s D     measured seconds of writing (default 60), after --warmup-s U seconds (default 20)
+  Prints staleness (ms from a write until every live node holds that version or newer), each
+  writer's delivered rate, Jain's fairness over those rates, the backlog, false positives.`;
 
 function num(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
@@ -262,12 +274,17 @@ export function main(argv: string[]): void {
     options: {
       nodes: { type: 'string' }, fanout: { type: 'string' }, 'interval-ms': { type: 'string' }, loss: { type: 'string' }, burst: { type: 'string' },
       runs: { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, disseminations: { type: 'string' }, 'duration-s': { type: 'string' },
-      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, duplicate: { type: 'string' }, 'uptime-spread-s': { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, duplicate: { type: 'string' }, 'uptime-spread-s': { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' },
+      writers: { type: 'string' }, 'write-rate': { type: 'string' }, keys: { type: 'string' }, 'value-bytes': { type: 'string' }, 'max-packet-bytes': { type: 'string' }, 'flow-control': { type: 'string' }, 'warmup-s': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  if (values.writers !== undefined) {
+    workloadMain(values);
     return;
   }
   const o: BenchOptions = {
@@ -305,6 +322,47 @@ export function main(argv: string[]): void {
       `max packet bytes      ${result.maxPacketBytes}`,
       `wall ${result.wallSeconds.toFixed(1)} s, peak RSS ${result.peakRssMB} MB`,
       ...result.incomplete.map((x) => `INCOMPLETE: ${x}`),
+    ].join('\n') + '\n',
+  );
+}
+
+function workloadMain(values: Record<string, string | boolean | undefined>): void {
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  const fcFlag = str('flow-control') ?? 'on';
+  if (fcFlag !== 'on' && fcFlag !== 'off') throw new Error(`--flow-control must be on or off (got "${fcFlag}")`);
+  const nodes = num(str('nodes'), 'nodes', 100, 2, 100_000);
+  const w: WorkloadOptions = {
+    nodes,
+    writers: num(str('writers'), 'writers', 1, 1, nodes),
+    writeRate: num(str('write-rate'), 'write-rate', 10, 0.001, 1e6),
+    keys: num(str('keys'), 'keys', 100, 1, 1e7),
+    valueBytes: num(str('value-bytes'), 'value-bytes', 100, 1, 60_000),
+    maxPacketBytes: num(str('max-packet-bytes'), 'max-packet-bytes', 1400, 576, 65_507),
+    flowControl: fcFlag === 'on',
+    durationS: num(str('duration-s'), 'duration-s', 60, 1, 1e7),
+    warmupS: num(str('warmup-s'), 'warmup-s', 20, 0, 1e7),
+    seed: num(str('seed'), 'seed', 1, 0, 2 ** 31),
+    fanout: num(str('fanout'), 'fanout', 3, 1, 64),
+    intervalMs: num(str('interval-ms'), 'interval-ms', 1000, 10, 600_000),
+    loss: num(str('loss'), 'loss', 0, 0, 0.99),
+  };
+  if (!Number.isInteger(w.writers)) throw new Error(`--writers must be a whole number (got ${w.writers})`);
+  const r = runWorkload(w, values.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  const ms = (s: Summary): string => `mean ${Math.round(s.mean)}  p99 ${Math.round(s.p99)}  max ${Math.round(s.max)}`;
+  process.stdout.write(
+    [
+      `nodes ${r.nodes}, ${r.writers} writers x ${r.writeRate}/s over ${r.keys} keys of ${r.valueBytes} B, ${r.maxPacketBytes}-byte packets, flow control ${r.flowControl ? 'on' : 'off'}, ${r.durationS} s`,
+      `staleness ms          ${ms(r.staleness)}`,
+      `staleness p99 by 10th ${r.stalenessP99ByTenth.map((x) => Math.round(x)).join(' ')}`,
+      `delivered rate /s     mean ${r.achievedWriteRate.mean.toFixed(2)}  min ${r.achievedWriteRate.min.toFixed(2)}  (fairness ${r.fairness.toFixed(3)})`,
+      `backlog               ${r.backlog} keys max; undelivered versions max ${r.undeliveredVersions}`,
+      ...(r.allowedRate ? [`allowed rate /s       mean ${r.allowedRate.mean.toFixed(2)}  min ${r.allowedRate.min.toFixed(2)}  max ${r.allowedRate.max.toFixed(2)}`] : []),
+      `false positives       ${r.falsePositives} (${r.falsePositivesPerNodeHour.toFixed(4)} per node-hour)`,
+      `wall ${r.wallSeconds.toFixed(1)} s`,
     ].join('\n') + '\n',
   );
 }

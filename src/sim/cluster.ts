@@ -5,7 +5,7 @@
  */
 import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
-import type { CoreEvent, FailureDetectorConfig, Random } from '../core/types.js';
+import type { CoreEvent, FailureDetectorConfig, FlowControlConfig, Random } from '../core/types.js';
 import { ENVELOPE_HEADER_BYTES, encodeMessage, messageSize } from '../wire/codec.js';
 import type { Message } from '../wire/messages.js';
 import { EventHeap } from './event-heap.js';
@@ -34,6 +34,10 @@ export interface SimConfig {
    * and that decides how well digests compress. 0 (default): all start at heartbeat 1.
    */
   readonly uptimeSpreadS?: number;
+  /** Flow control of each node's own writes (absent: off, every write gossips at once). */
+  readonly flowControl?: FlowControlConfig | undefined;
+  /** Called as node `node` publishes an own write with its version (see CoreConfig.onPublish). */
+  readonly onPublish?: ((node: number, key: string, version: number) => void) | undefined;
 }
 
 export const UP = 0;
@@ -126,6 +130,8 @@ export class SimCluster {
         tombstoneGracePeriodMs: c.tombstoneGracePeriodMs,
         expectedMembers: c.nodes,
         firstHeartbeat: this.firstHeartbeat(i),
+        ...(c.flowControl ? { flowControl: c.flowControl } : {}),
+        ...(c.onPublish ? { onPublish: (key: string, version: number) => c.onPublish?.(i, key, version) } : {}),
       },
       seededRandom((c.seed * 1_000_003 + i * 7919 + (this.generations[i] as number)) >>> 0),
       this.now,

@@ -1,0 +1,299 @@
+/**
+ * The write workload: W writers each calling set() R times a second over K keys of B-byte values,
+ * in packets of P bytes, flow control on or off. Measures what flow control is for: staleness
+ * (from a write until every live node holds that version or a newer one), each writer's delivered
+ * rate, fairness between writers, the backlog, and false positives under the load.
+ *
+ * Staleness is tracked with per-writer watermarks, not per write and node: Scuttlebutt deltas are
+ * prefixes in version order, so a node holding writer w at max version m holds every version of w
+ * up to m, and "every live node holds v" is "the least of those max versions is at least v". Each
+ * sample costs writers x nodes O(1) look-ups, whatever the write rate.
+ */
+import type { CoreEvent } from '../core/types.js';
+import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
+import { ScuttlebuttCore } from '../core/core.js';
+import { randomInt, seededRandom } from '../core/random.js';
+import { SimCluster, UP } from './cluster.js';
+import { simConfig, type BenchOptions } from './bench.js';
+import { summarize, type Summary } from './stats.js';
+
+export interface WorkloadOptions {
+  nodes: number;
+  writers: number;
+  /** set() calls per second per writer. */
+  writeRate: number;
+  keys: number;
+  valueBytes: number;
+  maxPacketBytes: number;
+  flowControl: boolean;
+  /** Measured seconds of writing (after the bootstrap and a warm-up). */
+  durationS: number;
+  seed: number;
+  fanout: number;
+  intervalMs: number;
+  loss: number;
+  /** Seconds of writing before measurement starts (rates settle). Default 20. */
+  warmupS?: number;
+}
+
+export interface WorkloadResult {
+  nodes: number;
+  writers: number;
+  writeRate: number;
+  keys: number;
+  valueBytes: number;
+  maxPacketBytes: number;
+  flowControl: boolean;
+  durationS: number;
+  /** ms from a set() until every live node holds that version or newer; undelivered writes count the rest of the run. */
+  staleness: Summary;
+  /** p99 staleness of the writes of each tenth of the run: flat when bounded, rising when not. */
+  stalenessP99ByTenth: number[];
+  /** Versions per second each writer got to every live node: mean and min over writers. */
+  achievedWriteRate: { mean: number; min: number };
+  /** Jain's index over the writers' delivered rates (1: all equal). */
+  fairness: number;
+  /** Most keys waiting in any writer's flow-control backlog at a sample (0 with flow control off). */
+  backlog: number;
+  /** Most versions of one writer published but not yet held by every live node, at a sample. */
+  undeliveredVersions: number;
+  /** Writers' allowed rates at the end (versions/s; empty with flow control off). */
+  allowedRate: { mean: number; min: number; max: number } | null;
+  writes: number;
+  deliveredWrites: number;
+  falsePositivesPerNodeHour: number;
+  falsePositives: number;
+  observedNodeHours: number;
+  /** Sampling period of the watermarks, ms (staleness is exact to within it). */
+  sampleMs: number;
+  wallSeconds: number;
+}
+
+/** Jain's fairness index: (sum x)^2 / (n sum x^2). */
+export function jain(xs: readonly number[]): number {
+  const s = xs.reduce((a, b) => a + b, 0);
+  const s2 = xs.reduce((a, b) => a + b * b, 0);
+  return s2 > 0 ? (s * s) / (xs.length * s2) : 1;
+}
+
+/** A growable Float64Array: a 10-minute overloaded run makes millions of staleness samples. */
+class Samples {
+  data = new Float64Array(1024);
+  length = 0;
+  push(x: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = x;
+  }
+}
+
+function summaryOf(xs: Float64Array): Summary {
+  if (xs.length === 0) return { mean: 0, p99: 0, max: 0 };
+  const sorted = Float64Array.from(xs).sort();
+  let sum = 0;
+  for (const x of sorted) sum += x;
+  const rank = Math.max(0, Math.ceil(0.99 * sorted.length) - 1);
+  return { mean: sum / sorted.length, p99: sorted[rank] as number, max: sorted[sorted.length - 1] as number };
+}
+
+interface Writer {
+  node: number;
+  id: string;
+  /** Write times not yet published, per key (a held key coalesces several). */
+  held: Map<string, number[]>;
+  /** Published, not yet everywhere: version and write time, ascending by version (a ring of two arrays). */
+  versions: Samples;
+  times: Samples;
+  head: number;
+  /** Least max version of this writer over live nodes, at the last sample. */
+  watermark: number;
+  watermarkAtStart: number;
+  nextWriteAt: number;
+  counter: number;
+}
+
+export function runWorkload(o: WorkloadOptions, progress: (line: string) => void = () => {}): WorkloadResult {
+  const started = performance.now();
+  const bench: BenchOptions = { nodes: o.nodes, fanout: o.fanout, intervalMs: o.intervalMs, loss: o.loss, burst: 1, runs: 1, seed: o.seed, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
+  // The runtime's budget for this packet size: the envelope header and room for encryption.
+  const base = simConfig(bench, o.seed);
+  const sim = new SimCluster({ ...base, payloadBudget: o.maxPacketBytes - 4 - 28, flowControl: o.flowControl ? DEFAULT_FLOW_CONTROL : undefined, onPublish: (node, key, version) => onPublish(node, key, version) });
+  sim.countBytes = false;
+  const n = o.nodes;
+  const rng = seededRandom((o.seed * 2_654_435_761) >>> 0);
+  const writers: Writer[] = [];
+  const writerOf = new Int32Array(n).fill(-1);
+  const stride = n / o.writers;
+  for (let w = 0; w < o.writers; w++) {
+    const node = Math.floor(w * stride);
+    writerOf[node] = w;
+    writers.push({ node, id: `node-${node}`, held: new Map(), versions: new Samples(), times: new Samples(), head: 0, watermark: 0, watermarkAtStart: 0, nextWriteAt: 0, counter: 0 });
+  }
+  const staleness = new Samples();
+  const writtenAt = new Samples();
+  let writes = 0;
+  let measureFrom = Infinity;
+
+  function onPublish(node: number, key: string, version: number): void {
+    const w = writerOf[node] as number;
+    if (w < 0) return;
+    const wr = writers[w] as Writer;
+    const times = wr.held.get(key);
+    if (!times) return;
+    wr.held.delete(key);
+    for (const t of times) {
+      wr.versions.push(version);
+      wr.times.push(t);
+    }
+  }
+
+  let falsePositives = 0;
+  let fpFrom = Infinity;
+  let liveSeen = 0;
+  sim.onEvent((_obs: number, e: CoreEvent, t: number) => {
+    if (e.type === 'live') liveSeen++;
+    else if (e.type === 'dead' && t >= fpFrom) falsePositives++;
+  });
+  for (let i = 0; i < n; i++) sim.start(i);
+  const I = o.intervalMs;
+  if (!sim.runUntilTrue(() => liveSeen >= n * (n - 1), 200 * I)) throw new Error(`bootstrap incomplete after 200 rounds (${liveSeen}/${n * (n - 1)} live views)`);
+  sim.runUntil(sim.now + 5 * I);
+  fpFrom = sim.now;
+  const fpStart = sim.now;
+
+  const value = (w: Writer): string => {
+    const c = String(w.counter++);
+    return c.length >= o.valueBytes ? c : c + 'v'.repeat(o.valueBytes - c.length);
+  };
+  const sampleMs = Math.max(10, Math.min(50, I / 20));
+  const period = 1000 / o.writeRate;
+  const t0 = sim.now;
+  for (const w of writers) w.nextWriteAt = t0 + rng.next() * period;
+  const warmup = (o.warmupS ?? 20) * 1000;
+  measureFrom = t0 + warmup;
+  const end = measureFrom + o.durationS * 1000;
+  let backlog = 0;
+  let undelivered = 0;
+  let reported = t0;
+
+  const sample = (): void => {
+    for (const wr of writers) {
+      let least = Infinity;
+      for (let i = 0; i < n; i++) {
+        if (i === wr.node || sim.status[i] !== UP) continue;
+        const m = (sim.cores[i] as ScuttlebuttCore).maxVersionOf(wr.id);
+        if (m < least) least = m;
+      }
+      const own = sim.cores[wr.node] as ScuttlebuttCore;
+      if (least === Infinity) least = own.maxVersionOf(wr.id);
+      wr.watermark = least;
+      while (wr.head < wr.versions.length && (wr.versions.data[wr.head] as number) <= least) {
+        const t = wr.times.data[wr.head] as number;
+        if (t >= measureFrom) {
+          staleness.push(sim.now - t);
+          writtenAt.push(t);
+        }
+        wr.head++;
+      }
+      if (sim.now >= measureFrom) {
+        const b = own.flowStats(sim.now)?.backlog ?? 0;
+        if (b > backlog) backlog = b;
+        const u = own.maxVersionOf(wr.id) - least;
+        if (u > undelivered) undelivered = u;
+      }
+    }
+  };
+
+  let nextSample = t0;
+  let measuring = false;
+  while (sim.now < end) {
+    let next = Math.min(nextSample, end);
+    for (const w of writers) if (w.nextWriteAt < next) next = w.nextWriteAt;
+    sim.runUntil(next);
+    for (const w of writers) {
+      while (w.nextWriteAt <= sim.now && w.nextWriteAt < end) {
+        const key = `k${randomInt(rng, o.keys)}`;
+        const times = w.held.get(key);
+        if (times) times.push(sim.now);
+        else w.held.set(key, [sim.now]);
+        (sim.cores[w.node] as ScuttlebuttCore).set(key, value(w), sim.now);
+        // Unchanged values publish nothing and hold nothing: values carry a counter, so never here.
+        writes += sim.now >= measureFrom ? 1 : 0;
+        w.nextWriteAt += period;
+      }
+    }
+    if (sim.now >= nextSample) {
+      sample();
+      nextSample += sampleMs;
+    }
+    if (!measuring && sim.now >= measureFrom) {
+      measuring = true;
+      for (const w of writers) w.watermarkAtStart = w.watermark;
+    }
+    if (sim.now - reported >= 60_000) {
+      reported = sim.now;
+      progress(`t=${((sim.now - t0) / 1000).toFixed(0)} s: ${staleness.length} writes delivered, backlog max ${backlog}, undelivered max ${undelivered}`);
+    }
+  }
+  sample();
+  const deliveredWrites = staleness.length;
+  // Writes never delivered count as the rest of the run.
+  for (const w of writers) {
+    for (let k = w.head; k < w.versions.length; k++) {
+      const t = w.times.data[k] as number;
+      if (t >= measureFrom) {
+        staleness.push(end - t);
+        writtenAt.push(t);
+      }
+    }
+    for (const times of w.held.values()) {
+      for (const t of times) {
+        if (t < measureFrom) continue;
+        staleness.push(end - t);
+        writtenAt.push(t);
+      }
+    }
+  }
+  const delivered = writers.map((w) => (w.watermark - w.watermarkAtStart) / o.durationS);
+  const tenths: number[] = [];
+  const span = end - measureFrom;
+  for (let k = 0; k < 10; k++) {
+    const lo = measureFrom + (span * k) / 10;
+    const hi = measureFrom + (span * (k + 1)) / 10;
+    const part: number[] = [];
+    for (let j = 0; j < writtenAt.length; j++) {
+      const t = writtenAt.data[j] as number;
+      if (t >= lo && t < hi) part.push(staleness.data[j] as number);
+    }
+    tenths.push(summarize(part).p99);
+  }
+  const rates = writers.map((w) => (sim.cores[w.node] as ScuttlebuttCore).flowStats(sim.now)?.rate).filter((r): r is number => r !== undefined);
+  const nodeHours = ((sim.now - fpStart) / 3_600_000) * n;
+  return {
+    nodes: n,
+    writers: o.writers,
+    writeRate: o.writeRate,
+    keys: o.keys,
+    valueBytes: o.valueBytes,
+    maxPacketBytes: o.maxPacketBytes,
+    flowControl: o.flowControl,
+    durationS: o.durationS,
+    staleness: summaryOf(staleness.data.subarray(0, staleness.length)),
+    stalenessP99ByTenth: tenths,
+    achievedWriteRate: { mean: delivered.reduce((a, b) => a + b, 0) / delivered.length, min: Math.min(...delivered) },
+    fairness: jain(delivered),
+    backlog,
+    undeliveredVersions: undelivered,
+    allowedRate: rates.length ? { mean: rates.reduce((a, b) => a + b, 0) / rates.length, min: Math.min(...rates), max: Math.max(...rates) } : null,
+    writes,
+    deliveredWrites,
+    falsePositivesPerNodeHour: nodeHours > 0 ? falsePositives / nodeHours : 0,
+    falsePositives,
+    observedNodeHours: nodeHours,
+    sampleMs,
+    wallSeconds: (performance.now() - started) / 1000,
+  };
+}
