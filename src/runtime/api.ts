@@ -3,9 +3,9 @@
  * Translated from the seed's Go API into idiomatic TypeScript: async start, typed events,
  * an async iterator, AbortSignal, `await using`.
  */
-import type { FailureDetectorConfig, DetectorView, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
+import type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, DetectorView, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
 
-export type { FailureDetectorConfig, NodeIdentity } from '../core/types.js';
+export type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, NodeIdentity } from '../core/types.js';
 
 /** pino-compatible subset: pino, console-like adapters and test spies all fit. */
 export interface Logger {
@@ -54,6 +54,12 @@ export interface ScuttlebuttConfig {
    * system's (/etc/resolv.conf, /etc/hosts). For a server on another port, which resolv.conf cannot name.
    */
   dnsServers?: readonly string[];
+  /**
+   * Rate control of this node's own key-values (docs/protocol.md, "Flow control"): writes above the
+   * allowed rate are coalesced (latest value per key) and gossiped as the rate allows; set() never
+   * blocks and the local view changes at once. On by default; `enabled: false` gossips every write at once.
+   */
+  flowControl: FlowControlConfig;
 }
 
 export interface MemberInfo extends NodeIdentity {
@@ -81,4 +87,6 @@ export interface Stats {
   readonly rejected: Readonly<Record<string, number>>;
   readonly liveMembers: number;
   readonly deadMembers: number;
+  /** Allowed rate (versions/s), keys waiting and the oldest wait, overflow/underflow counts; null when off. */
+  readonly flowControl: FlowControlStats | null;
 }

@@ -4,7 +4,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
-import type { FailureDetectorConfig } from '../core/types.js';
+import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
+import type { FailureDetectorConfig, FlowControlConfig } from '../core/types.js';
 import type { ScuttlebuttConfig } from './api.js';
 import { dnsServerProblem } from './discovery.js';
 
@@ -12,9 +13,10 @@ export const DEFAULT_PORT = 9111;
 export const MAX_UDP_PAYLOAD = 65_507;
 const MIN_PACKET = 512;
 
-export type ConfigOverrides = Partial<Omit<ScuttlebuttConfig, 'failureDetector' | 'node'>> & {
+export type ConfigOverrides = Partial<Omit<ScuttlebuttConfig, 'failureDetector' | 'node' | 'flowControl'>> & {
   node?: Partial<ScuttlebuttConfig['node']>;
   failureDetector?: Partial<FailureDetectorConfig>;
+  flowControl?: Partial<FlowControlConfig>;
 };
 
 export class ConfigError extends Error {
@@ -57,7 +59,7 @@ function merge(base: ScuttlebuttConfig, o: ConfigOverrides): ScuttlebuttConfig {
     gossipPublicAddress:
       o.node?.gossipPublicAddress ?? (parsed ? formatHostPort(advertisedHost(parsed.host), parsed.port) : base.node.gossipPublicAddress),
   };
-  return { ...base, ...o, node, listenAddress, failureDetector: { ...base.failureDetector, ...o.failureDetector } } as ScuttlebuttConfig;
+  return { ...base, ...o, node, listenAddress, failureDetector: { ...base.failureDetector, ...o.failureDetector }, flowControl: { ...base.flowControl, ...o.flowControl } } as ScuttlebuttConfig;
 }
 
 /** The seed's LAN preset: port 9111, cluster "default", fanout 3 every second, phi threshold 8. */
@@ -74,6 +76,7 @@ export function defaultLanConfig(overrides: ConfigOverrides = {}): ScuttlebuttCo
     maxPacketBytes: MAX_UDP_PAYLOAD,
     tombstoneGracePeriodMs: 60_000,
     seedResolveIntervalMs: 30_000,
+    flowControl: { ...DEFAULT_FLOW_CONTROL },
   };
   return merge(base, overrides);
 }
@@ -148,6 +151,12 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
       if (problem) problems.push(`dnsServers[${i}] ${problem}`);
     });
   }
+  const flow = c.flowControl ?? ({} as FlowControlConfig);
+  if (typeof flow.enabled !== 'boolean') problems.push(`flowControl.enabled must be true or false (got ${JSON.stringify(flow.enabled)})`);
+  positive('flowControl.minRate', flow.minRate);
+  positive('flowControl.initialRate', flow.initialRate);
+  positive('flowControl.maxRate', flow.maxRate);
+  if (flow.minRate > flow.maxRate) problems.push(`flowControl.minRate (${flow.minRate}) must not exceed flowControl.maxRate (${flow.maxRate})`);
   if (typeof c.enableCompression !== 'boolean') problems.push(`enableCompression must be true or false (got ${JSON.stringify(c.enableCompression)})`);
   (c.secretKeys ?? []).forEach((k, i) => {
     if (!(k instanceof Uint8Array)) problems.push(`secretKeys[${i}] must be a Uint8Array or Buffer`);

@@ -20,6 +20,10 @@ export interface ScuttlebuttEvents {
   dead: [member: MemberInfo, reason: 'suspected' | 'left' | 'superseded'];
   update: [member: MemberInfo, keys: readonly string[]];
   removed: [member: MemberInfo];
+  /** Own writes are being held back by flow control (the first write that had to wait). */
+  throttled: [info: { rate: number; backlog: number }];
+  /** Every held write has gone out (checked each round). */
+  unthrottled: [info: { rate: number }];
 }
 
 const DETECTS_PER_ROUND = 4;
@@ -77,6 +81,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   /** A one-shot detect at the earliest conviction deadline, and when it fires (monotonic ms). */
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineTimerAt = Infinity;
+  private throttled = false;
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -101,6 +106,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         payloadBudget: config.maxPacketBytes - envelopeOverhead(true),
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
         eventViews: true,
+        flowControl: config.flowControl,
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
@@ -180,12 +186,32 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.assertOpen();
     this.core.set(key, value, monotonicNow());
     this.publish();
+    this.noteThrottle(false);
   }
 
   setWithTtl(key: string, value: string, ttlMs: number): void {
     this.assertOpen();
     this.core.setWithTtl(key, value, ttlMs, monotonicNow());
     this.publish();
+    this.noteThrottle(false);
+  }
+
+  /** throttled when a write first waits; unthrottled once a round finds nothing waiting (so at most one pair a round). */
+  private noteThrottle(round: boolean): void {
+    const flow = this.core.flowStats(monotonicNow());
+    if (!flow) return;
+    const next = flow.backlog > 0;
+    if (next === this.throttled || (!next && !round)) return;
+    this.throttled = next;
+    setImmediate(() => {
+      try {
+        if (next) this.emit('throttled', { rate: flow.rate, backlog: flow.backlog });
+        else this.emit('unthrottled', { rate: flow.rate });
+      } catch (err) {
+        this.count('listener-error');
+        this.log.warn({ event: next ? 'throttled' : 'unthrottled', err: (err as Error).message }, 'an event listener threw');
+      }
+    });
   }
 
   delete(key: string): void {
@@ -217,6 +243,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       rejected: { ...this.core.rejections() },
       liveMembers: members.live.length,
       deadMembers: members.dead.length,
+      flowControl: this.core.flowStats(monotonicNow()),
     };
   }
 
@@ -270,6 +297,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     for (const o of this.core.tick(monotonicNow())) void this.send(o);
     this.publish();
     this.armDeadlineTimer();
+    this.noteThrottle(true);
   }
 
   /**

@@ -13,7 +13,9 @@ export interface NodeEvent {
   keys?: string[];
   metadata?: Record<string, string>;
   state?: { live: { id: string; generation: number; metadata: Record<string, string> }[]; dead: { id: string }[] };
-  stats?: { dropped: Record<string, number>; rejected: Record<string, number>; packetsIn: number };
+  stats?: { dropped: Record<string, number>; rejected: Record<string, number>; packetsIn: number; flowControl?: { rate: number; backlog: number; oldestWaitMs: number; overflows: number; decreases: number } | null };
+  rate?: number;
+  backlog?: number;
   at: number;
 }
 
