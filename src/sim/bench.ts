@@ -258,6 +258,7 @@ npm run sim -- --nodes N --writers W --write-rate R --keys K --value-bytes B --m
   --max-packet-bytes P  datagram size, as the runtime's maxPacketBytes (default 1400)
   --flow-control on|off  rate control of own writes (default on)
   --duration-s D     measured seconds of writing (default 60), after --warmup-s U seconds (default 20)
+  --light-writers L  L more nodes each writing one key every 10 s: their staleness is reported apart
   Prints staleness (ms from a write until every live node holds that version or newer), each
   writer's delivered rate, Jain's fairness over those rates, the backlog, false positives.`;
 
@@ -275,7 +276,7 @@ export function main(argv: string[]): void {
       nodes: { type: 'string' }, fanout: { type: 'string' }, 'interval-ms': { type: 'string' }, loss: { type: 'string' }, burst: { type: 'string' },
       runs: { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, disseminations: { type: 'string' }, 'duration-s': { type: 'string' },
       'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, duplicate: { type: 'string' }, 'uptime-spread-s': { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' },
-      writers: { type: 'string' }, 'write-rate': { type: 'string' }, keys: { type: 'string' }, 'value-bytes': { type: 'string' }, 'max-packet-bytes': { type: 'string' }, 'flow-control': { type: 'string' }, 'warmup-s': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      writers: { type: 'string' }, 'write-rate': { type: 'string' }, keys: { type: 'string' }, 'value-bytes': { type: 'string' }, 'max-packet-bytes': { type: 'string' }, 'flow-control': { type: 'string' }, 'warmup-s': { type: 'string' }, 'light-writers': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -341,12 +342,14 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
     flowControl: fcFlag === 'on',
     durationS: num(str('duration-s'), 'duration-s', 60, 1, 1e7),
     warmupS: num(str('warmup-s'), 'warmup-s', 20, 0, 1e7),
+    lightWriters: num(str('light-writers'), 'light-writers', 0, 0, nodes),
     seed: num(str('seed'), 'seed', 1, 0, 2 ** 31),
     fanout: num(str('fanout'), 'fanout', 3, 1, 64),
     intervalMs: num(str('interval-ms'), 'interval-ms', 1000, 10, 600_000),
     loss: num(str('loss'), 'loss', 0, 0, 0.99),
   };
   if (!Number.isInteger(w.writers)) throw new Error(`--writers must be a whole number (got ${w.writers})`);
+  if (w.writers + (w.lightWriters ?? 0) > nodes) throw new Error(`--writers plus --light-writers must not exceed --nodes (${nodes})`);
   const r = runWorkload(w, values.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
   if (values.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -359,6 +362,7 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
       `staleness ms          ${ms(r.staleness)}`,
       `staleness p99 by 10th ${r.stalenessP99ByTenth.map((x) => Math.round(x)).join(' ')}`,
       `delivered rate /s     mean ${r.achievedWriteRate.mean.toFixed(2)}  min ${r.achievedWriteRate.min.toFixed(2)}  (fairness ${r.fairness.toFixed(3)})`,
+      ...(r.lightStaleness ? [`light writers ms      ${ms(r.lightStaleness)}`] : []),
       `backlog               ${r.backlog} keys max; undelivered versions max ${r.undeliveredVersions}`,
       ...(r.allowedRate ? [`allowed rate /s       mean ${r.allowedRate.mean.toFixed(2)}  min ${r.allowedRate.min.toFixed(2)}  max ${r.allowedRate.max.toFixed(2)}`] : []),
       `false positives       ${r.falsePositives} (${r.falsePositivesPerNodeHour.toFixed(4)} per node-hour)`,

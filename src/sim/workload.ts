@@ -34,6 +34,11 @@ export interface WorkloadOptions {
   loss: number;
   /** Seconds of writing before measurement starts (rates settle). Default 20. */
   warmupS?: number;
+  /**
+   * Extra nodes writing rarely (one key every 10 s) among the writers: how long an occasional
+   * update, such as a status change, waits behind the load (reported as lightStaleness). Default 0.
+   */
+  lightWriters?: number;
 }
 
 export interface WorkloadResult {
@@ -53,6 +58,8 @@ export interface WorkloadResult {
   achievedWriteRate: { mean: number; min: number };
   /** Jain's index over the writers' delivered rates (1: all equal). */
   fairness: number;
+  /** Staleness of the light writers' writes (absent without --light-writers). */
+  lightStaleness?: Summary;
   /** Most keys waiting in any writer's flow-control backlog at a sample (0 with flow control off). */
   backlog: number;
   /** Most versions of one writer published but not yet held by every live node, at a sample. */
@@ -113,7 +120,11 @@ interface Writer {
   watermarkAtStart: number;
   nextWriteAt: number;
   counter: number;
+  /** Writes once every LIGHT_PERIOD_MS, and is left out of the rates and fairness. */
+  light: boolean;
 }
+
+const LIGHT_PERIOD_MS = 10_000;
 
 export function runWorkload(o: WorkloadOptions, progress: (line: string) => void = () => {}): WorkloadResult {
   const started = performance.now();
@@ -126,12 +137,14 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   const rng = seededRandom((o.seed * 2_654_435_761) >>> 0);
   const writers: Writer[] = [];
   const writerOf = new Int32Array(n).fill(-1);
-  const stride = n / o.writers;
-  for (let w = 0; w < o.writers; w++) {
+  const light = o.lightWriters ?? 0;
+  const stride = n / (o.writers + light);
+  for (let w = 0; w < o.writers + light; w++) {
     const node = Math.floor(w * stride);
     writerOf[node] = w;
-    writers.push({ node, id: `node-${node}`, held: new Map(), versions: new Samples(), times: new Samples(), head: 0, watermark: 0, watermarkAtStart: 0, nextWriteAt: 0, counter: 0 });
+    writers.push({ node, id: `node-${node}`, held: new Map(), versions: new Samples(), times: new Samples(), head: 0, watermark: 0, watermarkAtStart: 0, nextWriteAt: 0, counter: 0, light: w >= o.writers });
   }
+  const lightStaleness = new Samples();
   const staleness = new Samples();
   const writtenAt = new Samples();
   let writes = 0;
@@ -171,7 +184,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   const sampleMs = Math.max(10, Math.min(50, I / 20));
   const period = 1000 / o.writeRate;
   const t0 = sim.now;
-  for (const w of writers) w.nextWriteAt = t0 + rng.next() * period;
+  for (const w of writers) w.nextWriteAt = t0 + rng.next() * (w.light ? LIGHT_PERIOD_MS : period);
   const warmup = (o.warmupS ?? 20) * 1000;
   measureFrom = t0 + warmup;
   const end = measureFrom + o.durationS * 1000;
@@ -192,7 +205,8 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
       wr.watermark = least;
       while (wr.head < wr.versions.length && (wr.versions.data[wr.head] as number) <= least) {
         const t = wr.times.data[wr.head] as number;
-        if (t >= measureFrom) {
+        if (t >= measureFrom && wr.light) lightStaleness.push(sim.now - t);
+        else if (t >= measureFrom) {
           staleness.push(sim.now - t);
           writtenAt.push(t);
         }
@@ -222,7 +236,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
         (sim.cores[w.node] as ScuttlebuttCore).set(key, value(w), sim.now);
         // Unchanged values publish nothing and hold nothing: values carry a counter, so never here.
         writes += sim.now >= measureFrom ? 1 : 0;
-        w.nextWriteAt += period;
+        w.nextWriteAt += w.light ? LIGHT_PERIOD_MS : period;
       }
     }
     if (sim.now >= nextSample) {
@@ -242,22 +256,24 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   const deliveredWrites = staleness.length;
   // Writes never delivered count as the rest of the run.
   for (const w of writers) {
+    const into = w.light ? lightStaleness : staleness;
     for (let k = w.head; k < w.versions.length; k++) {
       const t = w.times.data[k] as number;
       if (t >= measureFrom) {
-        staleness.push(end - t);
-        writtenAt.push(t);
+        into.push(end - t);
+        if (!w.light) writtenAt.push(t);
       }
     }
     for (const times of w.held.values()) {
       for (const t of times) {
         if (t < measureFrom) continue;
-        staleness.push(end - t);
-        writtenAt.push(t);
+        into.push(end - t);
+        if (!w.light) writtenAt.push(t);
       }
     }
   }
-  const delivered = writers.map((w) => (w.watermark - w.watermarkAtStart) / o.durationS);
+  const heavy = writers.filter((w) => !w.light);
+  const delivered = heavy.map((w) => (w.watermark - w.watermarkAtStart) / o.durationS);
   const tenths: number[] = [];
   const span = end - measureFrom;
   for (let k = 0; k < 10; k++) {
@@ -270,7 +286,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     }
     tenths.push(summarize(part).p99);
   }
-  const rates = writers.map((w) => (sim.cores[w.node] as ScuttlebuttCore).flowStats(sim.now)?.rate).filter((r): r is number => r !== undefined);
+  const rates = heavy.map((w) => (sim.cores[w.node] as ScuttlebuttCore).flowStats(sim.now)?.rate).filter((r): r is number => r !== undefined);
   const nodeHours = ((sim.now - fpStart) / 3_600_000) * n;
   return {
     nodes: n,
@@ -282,6 +298,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     flowControl: o.flowControl,
     durationS: o.durationS,
     staleness: summaryOf(staleness.data.subarray(0, staleness.length)),
+    ...(light > 0 ? { lightStaleness: summaryOf(lightStaleness.data.subarray(0, lightStaleness.length)) } : {}),
     stalenessP99ByTenth: tenths,
     achievedWriteRate: { mean: delivered.reduce((a, b) => a + b, 0) / delivered.length, min: Math.min(...delivered) },
     fairness: jain(delivered),
