@@ -7,6 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runWorkload, type WorkloadOptions } from '../../src/sim/workload.js';
+import { simConfig, type BenchOptions } from '../../src/sim/bench.js';
+import { SimCluster } from '../../src/sim/cluster.js';
+import { DEFAULT_FLOW_CONTROL } from '../../src/core/flow-control.js';
 
 const OVERLOAD: WorkloadOptions = {
   nodes: 24,
@@ -37,4 +40,19 @@ test('overload: rare updates spread at gossip speed behind throttled heavy write
   // Bounded: the last tenth's p99 (writes still in flight at the end aside) is no worse than the first's by much.
   const tenths = r.stalenessP99ByTenth;
   assert.ok((tenths[8] as number) < 2 * (tenths[0] as number), `p99 by tenth ${tenths.map(Math.round).join(' ')}`);
+});
+
+test('idle, flow control costs nothing: 50 nodes send the same bytes with it on and off', () => {
+  const bytes = (on: boolean): number => {
+    const o: BenchOptions = { nodes: 50, fanout: 3, intervalMs: 1000, loss: 0, burst: 1, runs: 1, seed: 3, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
+    const sim = new SimCluster({ ...simConfig(o, 3), flowControl: on ? DEFAULT_FLOW_CONTROL : undefined });
+    for (let i = 0; i < o.nodes; i++) sim.start(i, { role: `r${i % 3}` });
+    sim.runUntil(10_000);
+    sim.resetTraffic();
+    sim.runUntil(30_000);
+    return sim.bytesSent.reduce((a, b) => a + b, 0);
+  };
+  const off = bytes(false);
+  assert.ok(off > 0);
+  assert.equal(bytes(true), off);
 });
