@@ -2,10 +2,11 @@
  * `npm run sim:plots`: renders docs/plots/*.svg from simulator runs. A small SVG line chart of our
  * own, so the figures need no plotting dependency.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SimCluster } from './cluster.js';
 import { convergenceCurve, simConfig, type BenchOptions } from './bench.js';
 import { pushPull } from './theory.js';
+import type { WorkloadResult } from './workload.js';
 
 interface Series {
   name: string;
@@ -137,4 +138,29 @@ function main(): void {
   process.stdout.write(`wrote docs/plots/convergence.svg and docs/plots/bandwidth.svg\n${JSON.stringify({ measured, aged })}\n`);
 }
 
-main();
+const FLOW_DATA = 'docs/data/flow-control';
+
+/**
+ * `npm run sim:plots -- flow`: staleness against offered load, flow control on and off, from the
+ * saved workload runs in docs/data/flow-control/ (`npm run sim -- --writers ... --json`, one file a
+ * run; the commands are in docs/benchmarks.md). `capacity` is the measured saturation rate per writer.
+ */
+function flowPlot(capacity: number): void {
+  const runs = readdirSync(FLOW_DATA)
+    .filter((f) => f.endsWith('.json') && !f.startsWith('long'))
+    .map((f) => JSON.parse(readFileSync(`${FLOW_DATA}/${f}`, 'utf8')) as WorkloadResult)
+    .sort((a, b) => a.writeRate - b.writeRate);
+  const pick = (on: boolean, y: (r: WorkloadResult) => number): [number, number][] =>
+    runs.filter((r) => r.flowControl === on).map((r): [number, number] => [r.writeRate / capacity, y(r) / 1000]);
+  const series: Series[] = [
+    { name: 'heavy writers p99, flow control on', points: pick(true, (r) => r.staleness.p99) },
+    { name: 'heavy writers p99, off', points: pick(false, (r) => r.staleness.p99), dashed: true },
+    { name: 'rare writers mean, flow control on', points: pick(true, (r) => r.lightStaleness?.mean ?? 0) },
+    { name: 'rare writers mean, off', points: pick(false, (r) => r.lightStaleness?.mean ?? 0), dashed: true },
+  ];
+  writeFileSync('docs/plots/flow-control.svg', lineChart('Staleness against offered load (128 nodes, 1,400-byte packets)', 'offered load, x measured capacity (log scale)', 'staleness, s', series, { logX: true, legendUpperLeft: true }));
+  process.stdout.write(`wrote docs/plots/flow-control.svg from ${runs.length} runs\n`);
+}
+
+if (process.argv[2] === 'flow') flowPlot(Number(process.argv[3] ?? 17));
+else main();
