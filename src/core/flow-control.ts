@@ -123,7 +123,8 @@ export class FlowControl {
       this.tokens -= 1;
       return true;
     }
-    this.held.set(key, { ...write, since: now });
+    // A caller without a clock (core.set without `now`) is dated by the last clock this unit saw.
+    this.held.set(key, { ...write, since: Number.isFinite(now) ? now : this.refilledAt });
     this.limited = true;
     return false;
   }

@@ -131,3 +131,10 @@ test('through the core: held writes show in the local view at once, gossip at th
   assert.equal(all.t, undefined);
   assert.equal(a.flowStats(c.now)!.backlog, 0);
 });
+
+test('a write without a clock is dated by the last clock flow control saw', () => {
+  const flow = new FlowControl({ ...CFG, initialRate: 1, minRate: 1, maxRate: 1 }, 1000, 500);
+  flow.admit('a', { value: '1', tombstone: false, expiresAt: Infinity }, 500);
+  flow.admit('b', { value: '2', tombstone: false, expiresAt: Infinity }, -Infinity);
+  assert.equal(flow.stats(800).oldestWaitMs, 300);
+});
