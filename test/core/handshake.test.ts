@@ -352,3 +352,91 @@ test('compact digest heartbeats are read exactly or not at all: a group that fit
   a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === b.self ? 10 : 12)), c.now);
   assert.deepEqual(members.map(hb), [behind[0]!, behind[1]! + 10, behind[2]! + 12]);
 });
+
+test('the stall excuse: a paused node in a cluster too small for the deafness hold convicts nobody when it resumes', () => {
+  // Two live peers: no deafness hold (silence is news there), so only the stall itself excuses the silence.
+  // Paused past the others' grace period: they have removed it and write to it no more, so the first
+  // thing it does on resuming is run its own detector, before any news of its peers arrives.
+  const c = cluster(3);
+  c.down.add(addr(3)); // neither ticks nor hears: a SIGSTOP
+  c.run(40_000);
+  c.down.delete(addr(3));
+  c.events.length = 0;
+  c.run(10_000);
+  assert.deepEqual(deadEvents(c, addr(3)).map((e) => e.event.node.id), [], 'the resumed node convicted nobody');
+  assert.equal(c.nodes.get(addr(3))!.localStalls, 1);
+  for (const core of c.nodes.values()) assert.equal(core.snapshot().live.length, 3, `${core.self.id} sees all three`);
+});
+
+test('the deafness excuse: the first packet after a spell of hearing nobody ends the hold, and the spell is excused', () => {
+  const c = cluster(6);
+  const deaf = c.nodes.get(addr(1))!;
+  const n2 = c.nodes.get(addr(2))!;
+  c.partition([addr(1)], [2, 3, 4, 5, 6].map(addr));
+  c.run(9000);
+  assert.deepEqual(deadEvents(c, addr(1)), [], 'held while deaf');
+  // The first packet back carries news of its sender only; the others' heartbeats are still on their way.
+  const ack: AckMessage = {
+    type: 'ack', clusterId: 'test',
+    delta: { nodes: [], bumps: { count: 1, positional: false, keys: [identityRef(n2.self)], heartbeats: [n2.member(n2.self)!.heartbeat], checks: null, ages: [0] } },
+  };
+  deaf.receive(addr(2), ack, c.now);
+  deaf.detect(c.now + 250);
+  assert.deepEqual(deaf.takeEvents().filter((e) => e.type === 'dead').map((e) => e.node.id), [], 'nobody convicted for our own deafness');
+  assert.equal(deaf.localDeafSpells, 1);
+});
+
+test('revival takes fresh heartbeats: one beat past what we saw (stale gossip can carry it) neither revives a dead member nor readmits a removed one; two do', () => {
+  const c = cluster(4);
+  c.down.add(addr(4));
+  c.run(12_000);
+  const a = c.nodes.get(addr(1))!;
+  const n4 = c.nodes.get(addr(4))!.self;
+  assert.equal(a.member(n4)?.status, 'dead');
+  const seen = a.member(n4)!.heartbeat;
+  const bump = (heartbeat: number): AckMessage => ({
+    type: 'ack', clusterId: 'test',
+    delta: { nodes: [], bumps: { count: 1, positional: false, keys: [identityRef(n4)], heartbeats: [heartbeat], checks: null, ages: [0] } },
+  });
+  a.takeEvents();
+  a.receive(addr(2), bump(seen + 1), c.now);
+  assert.equal(a.member(n4)?.status, 'dead', 'one beat newer: stale gossip, still dead');
+  a.receive(addr(2), bump(seen + 2), c.now);
+  assert.equal(a.member(n4)?.status, 'live', 'two beats newer: back');
+  assert.deepEqual(a.takeEvents().map((e) => [e.type, e.node.id]), [['live', 'n4']]);
+
+  // Removed past the grace period (a, which now believes n4 back, is kept quiet so as not to tell):
+  // an introduction one beat past the heartbeat held at removal is refused, two beats past admitted.
+  c.down.add(addr(1));
+  const b = c.nodes.get(addr(2))!;
+  const held = b.member(n4)!.heartbeat;
+  c.run(25_000);
+  assert.equal(b.member(n4), undefined, 'removed');
+  const intro = (heartbeat: number): AckMessage => ({
+    type: 'ack', clusterId: 'test',
+    delta: { nodes: [{ ref: identityRef(n4), identity: n4, heartbeat, heartbeatAge: 0, lastGcVersion: 0, fromVersion: 0, maxVersion: 0, values: [] }], bumps: NO_BUMPS },
+  });
+  b.receive(addr(3), intro(held + 1), c.now);
+  assert.equal(b.member(n4), undefined, 'one beat newer: stale, refused');
+  assert.equal(b.rejections()['removed-node'], 1);
+  b.receive(addr(3), intro(held + 2), c.now);
+  assert.equal(b.member(n4)?.status, 'live', 'two beats newer: a live node again');
+});
+
+test('a full digest sent while we hear nobody starts with our own entry: a run cut by the budget still carries our heartbeat', () => {
+  const c = new MiniCluster(5);
+  for (let i = 1; i <= 40; i++) c.add(coreConfig(i, { payloadBudget: 300 }), [addr(1)]);
+  c.run(20_000);
+  const n1 = c.nodes.get(addr(1))!;
+  assert.equal(n1.snapshot().live.length, 40);
+  c.partition([addr(1)], Array.from({ length: 39 }, (_, k) => addr(k + 2)));
+  c.run(3000);
+  for (let round = 0; round < 4; round++) {
+    for (const o of n1.gossip(c.now + round)) {
+      const digest = (o.message as SynMessage).digest;
+      assert.equal(digest.mode, 'full');
+      assert.equal(digest.complete, false, 'a run: the budget cuts it');
+      assert.equal(digest.refs?.[0], identityRef(n1.self), `round ${round}: own entry first`);
+    }
+  }
+});

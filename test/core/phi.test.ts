@@ -163,10 +163,10 @@ test('period samples run between measured births: a placed birth is neither a sa
 /**
  * An observer (n0) learns 20 members by plain gossip for a minute; from then on it hears them only
  * through ACKs, each second the heartbeat member k had `lagAt(t, k)` ago, with its true age: gossip
- * bringing news that late. Member n1 falls silent at 66 s. Returns when n0 convicted n1, and every
- * other conviction.
+ * bringing news that late. Member n1 falls silent at `n1SilentFrom` (66 s). Returns when n0 convicted
+ * n1, and every other conviction, up to `until` (80 s).
  */
-function convictionWithLag(lagAt: (t: number, member: number) => number): { n1: number; others: string[] } {
+function convictionWithLag(lagAt: (t: number, member: number) => number, n1SilentFrom = 66_000, until = 80_000): { n1: number; others: string[] } {
   const o = new ScuttlebuttCore(coreConfig(0), seededRandom(1), 0);
   const members = Array.from({ length: 20 }, (_, k) => new ScuttlebuttCore(coreConfig(k + 1), seededRandom(k + 2), 0));
   for (const m of members) m.setSeeds([o.self.address]);
@@ -180,10 +180,10 @@ function convictionWithLag(lagAt: (t: number, member: number) => number): { n1: 
   let n1 = Infinity;
   const others: string[] = [];
   const born = members.map(() => [] as { at: number; heartbeat: number }[]);
-  for (let now = 0; now <= 80_000; now += 10) {
+  for (let now = 0; now <= until; now += 10) {
     const gossip = now < 60_000;
     members.forEach((m, k) => {
-      if (now % 1000 !== k * 30 || (k === 0 && now >= 66_000)) return;
+      if (now % 1000 !== k * 30 || (k === 0 && now >= n1SilentFrom)) return;
       const out = m.tick(now);
       born[k]?.push({ at: now, heartbeat: m.member(m.self)?.heartbeat as number });
       if (gossip) pump(m.self.address, out, now);
@@ -223,4 +223,26 @@ test('a member whose lag allowance is far below the others\' is held to the typi
   assert.deepEqual(lone.others, [], 'members whose news runs 2 s late are not convicted');
   assert.ok(onTime.n1 < 72_000, `on time: n1 convicted at ${onTime.n1} ms`);
   assert.ok(lone.n1 >= onTime.n1 + 1000, `n1's fresh news among late news: convicted at ${lone.n1} ms, on time at ${onTime.n1} ms`);
+});
+
+/** Lag `max` reached from 0 at `rate` ms per ms, starting at `from`. */
+const ramp = (t: number, from: number, rate: number, max: number): number => Math.min(max, Math.max(0, rate * (t - from)));
+
+test('the lag allowance: news that steadily runs 5 s late is no silence, and a member that does fall silent is still convicted', () => {
+  // From 60 s on every member's news grows 0.5 s older per second, up to 5 s: the silence since a
+  // heartbeat's birth then reaches 6 s before the next one arrives, past the 4.6 s phi alone allows.
+  // Each member's allowance learns how late its news runs.
+  const late = convictionWithLag((t) => ramp(t, 60_000, 0.5, 5000));
+  assert.deepEqual(late.others, [], 'members whose news runs 5 s late are not convicted');
+  assert.ok(late.n1 < 80_000, `n1, silent from 66 s, convicted at ${late.n1} ms`);
+});
+
+test('the late-news slack: when news from everyone slows faster than the allowances learn, nobody is convicted for it', () => {
+  // From 70 s on news grows 0.85 s older per second, up to 6 s: a member's next heartbeat then arrives
+  // 6.7 s after the last one, more than its deadline allows on its learned allowance, and the typical
+  // allowance has not risen far enough yet. The other members' lateness, seen meanwhile, says why.
+  // No member falls silent here.
+  const slowing = convictionWithLag((t) => ramp(t, 70_000, 0.85, 6000), Infinity, 90_000);
+  assert.deepEqual(slowing.others, [], 'members whose news slows down are not convicted');
+  assert.equal(slowing.n1, Infinity);
 });
