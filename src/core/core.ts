@@ -27,7 +27,7 @@ import { Journal } from './journal.js';
 import { LocalHealth } from './local-health.js';
 import { Membership, SELF } from './membership.js';
 import { OwnValues } from './own-values.js';
-import { LIVE, FREE } from './peer-table.js';
+import { DEAD, LIVE, FREE } from './peer-table.js';
 import { PeerSelection } from './peer-selection.js';
 import type { ClusterSnapshot, CoreConfig, CoreEvent, NodeIdentity, NodeView, Outbound, Random, RejectReason } from './types.js';
 
@@ -190,6 +190,21 @@ export class ScuttlebuttCore {
   }
 
   /**
+   * An operator's force-leave (serf's): a dead member is marked left, so stale gossip cannot revive
+   * it, and removed now rather than a grace period after its conviction. Returns leave messages on
+   * its behalf for every live peer, which mark it left there too (a receiver that still sees it live
+   * convicts it, reason "left"). Null, and nothing changed, when `id` is unknown, self or live.
+   */
+  forceLeave(id: string, now: number): Outbound[] | null {
+    this.observeClock(now);
+    const s = this.membership.slotOfId(id);
+    if (s <= SELF || this.membership.table.status[s] !== DEAD) return null;
+    const out = this.exchange.leave(s);
+    this.membership.forceLeave(s, now);
+    return out;
+  }
+
+  /**
    * The failure detector alone: convicts members whose phi passed the threshold and removes those
    * dead past the grace period. tick() runs it; a harness may also run it between rounds so that
    * conviction is not quantized to the gossip interval (the runtime does, four times a round).
@@ -226,6 +241,17 @@ export class ScuttlebuttCore {
   phiOf(nodeId: string, now: number): number | undefined {
     const s = this.membership.slotOfId(nodeId);
     return s <= SELF ? undefined : this.detector.phiOf(s, now);
+  }
+
+  /**
+   * How close a live member is to conviction: the silence since its newest heartbeat's birth and
+   * the silence at which it would be convicted now. Undefined for self, a dead member or an unknown
+   * id. For dashboards.
+   */
+  silenceOf(nodeId: string, now: number): { silentForMs: number; convictAfterMs: number } | undefined {
+    const s = this.membership.slotOfId(nodeId);
+    if (s <= SELF || this.membership.table.status[s] !== LIVE) return undefined;
+    return this.detector.silence(s, now);
   }
 
   snapshot(): ClusterSnapshot {

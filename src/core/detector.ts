@@ -169,6 +169,16 @@ export class FailureDetector {
     return -lnNormalUpperTail((now - this.silenceExpectedUntil(s) - this.lagShortfall(s) - this.lateSlack()) / this.periodStd(s)) / Math.LN10;
   }
 
+  /**
+   * How close live slot s is to conviction: the silence since its newest heartbeat's birth, and the
+   * silence at which it would be convicted now (lag allowance, period, pause, spread, shortfall, slack).
+   */
+  silence(s: number, now: number): { silentForMs: number; convictAfterMs: number } {
+    const t = this.membership.table;
+    const birth = t.birth(s);
+    return { silentForMs: now - birth, convictAfterMs: t.deadline(s) + this.lagShortfall(s) + this.lateSlack() - birth };
+  }
+
   /** What was learned of slot s's rhythm and lag, rounded to a tenth of a millisecond. */
   view(s: number): DetectorView {
     const t = this.membership.table;

@@ -113,14 +113,18 @@ export class Exchange {
     return out;
   }
 
-  /** Graceful leave: a message for every live peer, which marks this node dead at once. */
-  leave(): Outbound[] {
+  /**
+   * Graceful leave: a message for every live peer, which marks this node dead at once. With a dead
+   * member's slot, the leave an operator's force-leave sends on its behalf.
+   */
+  leave(who = SELF): Outbound[] {
     const m = this.membership;
     const t = m.table;
+    const identity = m.identity(who);
     const out: Outbound[] = [];
     for (let s = 1; s < t.used; s++) {
       if (t.status[s] !== LIVE) continue;
-      out.push({ to: m.address(s), message: { type: 'leave', clusterId: this.clusterId, identity: m.self, heartbeat: t.heartbeat(SELF) } });
+      out.push({ to: m.address(s), message: { type: 'leave', clusterId: this.clusterId, identity, heartbeat: t.heartbeat(who) } });
     }
     return out;
   }

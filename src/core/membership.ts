@@ -175,6 +175,15 @@ export class Membership {
     if (this.table.status[s] === LIVE) this.convict(s, 'left', now);
   }
 
+  /**
+   * An operator's force-leave of dead slot s: marked left, so stale gossip cannot revive or re-admit
+   * it, and removed now rather than a grace period after its conviction.
+   */
+  forceLeave(s: number, now: number): void {
+    this.table.left[s] = 1;
+    this.remove(s, now);
+  }
+
   /** Whether a dead member's `heartbeat` is fresh enough to bring it back (a left member never is). */
   mayRevive(s: number, heartbeat: number): boolean {
     return this.table.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;

@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { coreConfig, MiniCluster } from './mini-cluster.js';
+
+test('forceLeave: a dead member is removed at once and marked left cluster-wide; live, self and unknown ids are refused', () => {
+  const c = new MiniCluster(3);
+  for (let i = 1; i <= 4; i++) c.add(coreConfig(i), ['10.0.0.1:9111']);
+  c.run(8_000);
+  const n1 = c.nodes.get('10.0.0.1:9111')!;
+  assert.equal(n1.forceLeave('n2', c.now), null, 'a live member is refused');
+  assert.equal(n1.forceLeave('n1', c.now), null, 'self is refused');
+  assert.equal(n1.forceLeave('nobody', c.now), null, 'an unknown id is refused');
+  assert.equal(n1.snapshot().live.length, 4, 'a refusal changes nothing');
+
+  c.down.add('10.0.0.4:9111');
+  c.run(10_000);
+  for (const core of c.nodes.values()) if (core.self.id !== 'n4') assert.deepEqual(core.snapshot().dead.map((v) => v.node.id), ['n4'], core.self.id);
+  const out = n1.forceLeave('n4', c.now);
+  assert.ok(out, 'a dead member is accepted');
+  assert.deepEqual(out.map((o) => o.to).sort(), ['10.0.0.2:9111', '10.0.0.3:9111'], 'a leave goes to every live peer');
+  for (const o of out) assert.equal(o.message.type === 'leave' && o.message.identity.id, 'n4');
+  assert.equal(n1.snapshot().dead.length, 0, 'removed at once, not a grace period later');
+  assert.ok(n1.takeEvents().some((e) => e.type === 'removed' && e.node.id === 'n4'));
+  c.send('10.0.0.1:9111', out);
+  // The crashed member comes back (same incarnation, its heartbeat far past the last one seen):
+  // it was marked left everywhere, so it is not revived, and n1 does not re-admit it.
+  c.down.delete('10.0.0.4:9111');
+  c.run(10_000);
+  for (const core of c.nodes.values()) {
+    if (core.self.id === 'n4') continue;
+    assert.ok(!core.snapshot().live.some((v) => v.node.id === 'n4'), `${core.self.id} revived a force-left member`);
+  }
+});
+
+test('silenceOf: grows with the silence of a live member and crosses its allowance at conviction', () => {
+  const c = new MiniCluster(5);
+  for (let i = 1; i <= 3; i++) c.add(coreConfig(i), ['10.0.0.1:9111']);
+  c.run(8_000);
+  const n1 = c.nodes.get('10.0.0.1:9111')!;
+  const s = n1.silenceOf('n2', c.now);
+  assert.ok(s && s.silentForMs >= 0 && s.silentForMs < s.convictAfterMs, JSON.stringify(s));
+  assert.equal(n1.silenceOf('n1', c.now), undefined);
+  assert.equal(n1.silenceOf('nobody', c.now), undefined);
+  c.down.add('10.0.0.3:9111');
+  let last = 0;
+  while (n1.snapshot().live.some((v) => v.node.id === 'n3')) {
+    const v = n1.silenceOf('n3', c.now);
+    assert.ok(v, 'a live member has a view');
+    assert.ok(v.silentForMs >= last, 'the silence only grows');
+    last = v.silentForMs;
+    c.run(100);
+  }
+  assert.equal(n1.silenceOf('n3', c.now), undefined, 'a dead member has none');
+  assert.ok(last > 2000, `convicted after ${last} ms of silence`);
+});
