@@ -2,7 +2,8 @@
 export { createScuttlebutt, Scuttlebutt, type ScuttlebuttEvents } from './runtime/scuttlebutt.js';
 export { ConfigError, defaultFailureDetectorConfig, defaultLanConfig, defaultWanConfig, type ConfigOverrides } from './runtime/config.js';
 export { DiscoveryError, parseSeed, SeedDiscovery, SeedError, systemResolver, type DiscoveryErrorReason, type DiscoveryOptions, type DiscoveryResult, type DnsResolver, type Seed, type SrvAnswer, type SystemResolverOptions } from './runtime/discovery.js';
-export type { ClusterState, Logger, MemberInfo, MembershipEvent, NotifyEvents, ScuttlebuttConfig, Stats } from './runtime/api.js';
+export { ForceLeaveError } from './runtime/api.js';
+export type { ClusterState, Health, Logger, MemberFilter, MemberInfo, MembershipEvent, NotifyEvents, ScuttlebuttConfig, SilenceView, Stats } from './runtime/api.js';
 export type { FailureDetectorConfig, DetectorView, NodeIdentity } from './core/types.js';
 
 // The pure core and the wire format, for simulators, custom transports and tests.

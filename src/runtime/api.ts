@@ -68,6 +68,58 @@ export interface MemberInfo extends NodeIdentity {
   readonly metadata: Readonly<Record<string, string>>;
   /** What the failure detector learned of this member (period, lag allowance); absent for self. */
   readonly detector?: DetectorView;
+  /**
+   * How close this live member is to conviction, when the view was taken: absent for self and for
+   * dead members. Conviction comes when silentForMs passes convictAfterMs (phi then passes the threshold).
+   */
+  readonly silence?: SilenceView;
+}
+
+export interface SilenceView {
+  /** Time since the birth of the newest heartbeat of this member that reached us, ms. */
+  readonly silentForMs: number;
+  /** The silence at which it would be convicted now, ms (lag allowance, period, pause and spread included). */
+  readonly convictAfterMs: number;
+  /** Its current phi (suspicion level; compare with failureDetector.phiThreshold). */
+  readonly phi: number;
+}
+
+/** A filter for Scuttlebutt.members(): every condition must hold. */
+export interface MemberFilter {
+  readonly status?: 'live' | 'dead';
+  /** Metadata that must match exactly, key by key. */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** Liveness and readiness, for probes (the agent's /health and /ready). */
+export interface Health {
+  /** The process is up and ticking: a gossip round ran recently and the node is not shut down. */
+  readonly alive: boolean;
+  /**
+   * Joined: knows at least one other live member (or was never given seeds, so is alone by
+   * configuration), hears from its peers, and did not just come out of a local stall.
+   */
+  readonly ready: boolean;
+  /** Why not ready (or not alive); absent when both hold. */
+  readonly reason?: string;
+  readonly msSinceLastRound: number;
+  /** Since the last packet from anyone; null before the first. */
+  readonly msSinceLastPacket: number | null;
+  readonly liveMembers: number;
+  /** Local stalls noticed since start (GC, SIGSTOP, an overloaded host): peers' silence during one is excused. */
+  readonly localStalls: number;
+  readonly seeds: readonly string[];
+}
+
+/** Why force-leave was refused: no such member, the member is live, or it is this node. */
+export class ForceLeaveError extends Error {
+  constructor(
+    readonly code: 'not-found' | 'live' | 'self',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ForceLeaveError';
+  }
 }
 
 /** The membership as this node sees it; `seeds` are the addresses given to join(). */

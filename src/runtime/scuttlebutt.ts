@@ -10,8 +10,8 @@ import { DecodeError, decodeMessage, encodeMessage } from '../wire/codec.js';
 import type { NodeIdentity } from '../wire/messages.js';
 import { envelopeOverhead, EnvelopeError, open, seal, type EnvelopeOptions } from '../transport/envelope.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
-import type { ClusterState, Logger, MemberInfo, MembershipEvent, ScuttlebuttConfig, Stats } from './api.js';
-import { defaultLanConfig, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
+import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
+import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
 import { DiscoveryError, parseSeeds, pickSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
 import { EventQueue } from './event-queue.js';
 
@@ -43,6 +43,13 @@ function nextGeneration(): number {
 /** A monotonic clock in ms: a wall-clock step must not look like a stall or a storm of heartbeats. */
 const monotonicNow = (): number => performance.now();
 
+/** True for addresses only this host can reach: plaintext there exposes nothing. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
+}
+
+let plaintextWarned = false;
+
 /** Starts a node: validates the config, binds the socket, begins gossiping. Missing fields take the LAN defaults. */
 export async function createScuttlebutt(config: ConfigOverrides = {}, metadata: Readonly<Record<string, string>> = {}): Promise<Scuttlebutt> {
   const cfg = validateConfig(defaultLanConfig(config));
@@ -51,8 +58,12 @@ export async function createScuttlebutt(config: ConfigOverrides = {}, metadata: 
   }
   const listen = parseHostPort(cfg.listenAddress) as { host: string; port: number };
   const udp = await bindUdp(listen.host, listen.port);
+  // Bound to port 0 and advertising port 0: peers must be told the port the system picked.
+  const advertised = parseHostPort(cfg.node.gossipPublicAddress);
+  const bound = parseHostPort(udp.address);
+  const final = advertised && bound && advertised.port === 0 && listen.port === 0 ? { ...cfg, node: { ...cfg.node, gossipPublicAddress: formatHostPort(advertised.host, bound.port) } } : cfg;
   try {
-    return new Scuttlebutt(cfg, metadata, udp);
+    return new Scuttlebutt(final, metadata, udp);
   } catch (err) {
     await udp.close();
     throw err;
@@ -82,6 +93,11 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineTimerAt = Infinity;
   private throttled = false;
+  private lastRoundAt = monotonicNow();
+  private lastPacketAt: number | null = null;
+  /** The core's localStalls at the last look, and when one was last noticed. */
+  private stallsSeen = 0;
+  private lastStallAt = -Infinity;
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -120,6 +136,16 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     // The detector also runs between rounds, so conviction is not rounded up to the next tick.
     this.detectTimer = setInterval(() => this.detect(), Math.max(10, config.gossipIntervalMs / DETECTS_PER_ROUND));
     this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
+    const host = parseHostPort(config.listenAddress)?.host ?? '';
+    if (keys.length === 0 && !isLoopbackHost(host)) {
+      const msg = `gossiping in plaintext on ${config.listenAddress}, beyond loopback: anyone who can reach this port can read the membership and forge state; set secretKeys (docs/security.md)`;
+      this.log.warn({ listen: config.listenAddress }, msg);
+      // Without a logger the warning would be lost: Node's own warning channel, once per process.
+      if (!config.logger && !plaintextWarned) {
+        plaintextWarned = true;
+        process.emitWarning(msg, { code: 'SCUTTLEBUTT_PLAINTEXT' });
+      }
+    }
   }
 
   /** The address the socket is bound to, "host:port" (useful with port 0). */
@@ -235,6 +261,78 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     };
   }
 
+  /**
+   * Members matching `filter` (all of them without one), self included, each with the detector's
+   * view and, when live, how close it is to conviction (`silence`).
+   */
+  members(filter: MemberFilter = {}): MemberInfo[] {
+    if (filter.status !== undefined && filter.status !== 'live' && filter.status !== 'dead') {
+      throw new TypeError(`filter.status must be "live" or "dead" (got ${JSON.stringify(filter.status)})`);
+    }
+    const tags = Object.entries(filter.tags ?? {});
+    const snap = this.core.snapshot();
+    const views = filter.status === 'live' ? snap.live : filter.status === 'dead' ? snap.dead : [...snap.live, ...snap.dead];
+    const now = monotonicNow();
+    return views.filter((v) => tags.every(([k, want]) => v.values[k] === want)).map((v) => this.withSilence(toMember(v), now));
+  }
+
+  private withSilence(m: MemberInfo, now: number): MemberInfo {
+    const s = m.status === 'live' ? this.core.silenceOf(m.id, now) : undefined;
+    if (!s) return m;
+    const phi = this.core.phiOf(m.id, now) ?? 0;
+    return { ...m, silence: { silentForMs: Math.round(s.silentForMs), convictAfterMs: Math.round(s.convictAfterMs), phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : 1e9 } };
+  }
+
+  /** Liveness and readiness (see Health): what an orchestrator's probes should ask. */
+  health(): Health {
+    const now = monotonicNow();
+    this.noteStalls(now);
+    const interval = this.config.gossipIntervalMs;
+    const msSinceLastRound = Math.round(now - this.lastRoundAt);
+    const msSinceLastPacket = this.lastPacketAt === null ? null : Math.round(now - this.lastPacketAt);
+    const liveMembers = this.core.liveCount;
+    const ticking = msSinceLastRound <= 3 * interval + 1000;
+    const seeds = this.discovery.seeds.map((s) => s.text);
+    let reason: string | undefined;
+    if (this.closing) reason = 'the node has left the cluster or shut down';
+    else if (!ticking) reason = `no gossip round for ${msSinceLastRound} ms (interval ${interval} ms): the event loop is blocked or the process was stopped`;
+    else if (now - this.lastStallAt < 2 * interval) reason = 'this process was just stalled (GC, SIGSTOP or an overloaded host): its view of the cluster is catching up';
+    else if (liveMembers <= 1 && seeds.length > 0) reason = `knows no other live member yet (seeds: ${seeds.join(', ')})`;
+    else if (liveMembers > 1 && (msSinceLastPacket === null || msSinceLastPacket > 2 * interval)) {
+      reason = `has heard from no peer for ${msSinceLastPacket ?? 'ever'} ms while ${liveMembers - 1} are thought live: its network may be down`;
+    }
+    const alive = !this.closing && ticking;
+    return { alive, ready: alive && reason === undefined, ...(reason ? { reason } : {}), msSinceLastRound, msSinceLastPacket, liveMembers, localStalls: this.core.localStalls, seeds };
+  }
+
+  private noteStalls(now: number): void {
+    const stalls = this.core.localStalls;
+    if (stalls !== this.stallsSeen) {
+      this.stallsSeen = stalls;
+      this.lastStallAt = now;
+    }
+  }
+
+  /**
+   * An operator's force-leave (serf's) of a member that is dead: it is removed from this node's
+   * membership now (not a grace period later) and a leave is sent on its behalf to every live peer,
+   * which then marks it left, so stale gossip cannot bring it back. Returns the member as it was.
+   * Throws ForceLeaveError for an unknown id ('not-found'), a live member ('live': it would only come
+   * back; use leave() on that node) or this node ('self').
+   */
+  forceLeave(id: string): MemberInfo {
+    this.assertOpen();
+    if (id === this.self.id) throw new ForceLeaveError('self', `"${id}" is this node: use leave() to leave the cluster`);
+    const member = this.members().find((m) => m.id === id);
+    if (!member) throw new ForceLeaveError('not-found', `no member "${id}" (already removed, or never known here)`);
+    if (member.status === 'live') throw new ForceLeaveError('live', `member "${id}" is live: only a dead member can be forced out (a live one would gossip its way back); stop it, or run leave on it`);
+    const out = this.core.forceLeave(id, monotonicNow());
+    if (!out) throw new ForceLeaveError('not-found', `no dead member "${id}"`);
+    for (const o of out) void this.send(o);
+    this.publish();
+    return member;
+  }
+
   stats(): Stats {
     const members = this.core.snapshot();
     return {
@@ -265,8 +363,22 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return queue.iterator(end);
   }
 
-  /** Leaves gracefully (peers mark this node dead at once), stops gossip, closes the socket. Idempotent. */
-  shutdown(): Promise<void> {
+  /**
+   * Leaves the cluster gracefully: every live peer is told, and marks this node dead (reason "left")
+   * at once instead of after the detection time; then gossip stops and the socket closes. The same
+   * as shutdown() with its default. Idempotent.
+   */
+  leave(): Promise<void> {
+    return this.shutdown({ leave: true });
+  }
+
+  /**
+   * Stops all network activity and ends event streams. With `leave` (the default) it first leaves
+   * gracefully (see leave()); with `leave: false` it goes silent, and peers convict it after the
+   * detection time as they would a crash. Idempotent: the first call decides.
+   */
+  shutdown(options: { leave?: boolean } = {}): Promise<void> {
+    const announce = options.leave ?? true;
     this.closing ??= (async () => {
       clearInterval(this.timer);
       clearInterval(this.detectTimer);
@@ -274,7 +386,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
       if (this.resolveTimer) clearInterval(this.resolveTimer);
       this.discovery.close();
-      await Promise.all(this.core.leave(monotonicNow()).map((o) => this.send(o)));
+      if (announce) await Promise.all(this.core.leave(monotonicNow()).map((o) => this.send(o)));
       await this.udp.close();
       for (const q of this.streams) q.end();
       this.streams.clear();
@@ -294,7 +406,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private round(): void {
     if (this.closing) return;
     this.counters.gossipRounds++;
+    this.lastRoundAt = monotonicNow();
     for (const o of this.core.tick(monotonicNow())) void this.send(o);
+    this.noteStalls(this.lastRoundAt);
     this.publish();
     this.armDeadlineTimer();
     this.noteThrottle(true);
@@ -364,6 +478,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (this.closing) return;
     try {
       const message = decodeMessage(open(bytes, this.envelope));
+      this.lastPacketAt = monotonicNow();
       for (const o of this.core.receive(from, message, monotonicNow())) void this.send(o);
     } catch (err) {
       if (err instanceof EnvelopeError || err instanceof DecodeError) {
@@ -422,9 +537,12 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const node: MemberInfo = view
       ? toMember(view)
       : { ...e.node, status: 'dead', heartbeat: 0, metadata: {} };
+    // The member as of the event: a batch may hold a live and a later dead for one member.
     switch (e.type) {
       case 'dead':
         return { type: 'dead', node: { ...node, status: 'dead' }, reason: e.reason };
+      case 'live':
+        return { type: 'live', node: { ...node, status: 'live' } };
       case 'update':
         return { type: 'update', node, keys: e.keys };
       default:
