@@ -1,70 +1,439 @@
 /**
- * The agent's local HTTP API (JSON) and its Prometheus endpoint. Bound to loopback by default:
- * it can change this node's metadata, so it is not for the network.
+ * The agent's local HTTP API: JSON routes, probes, a Server-Sent Events stream of membership
+ * events, the dashboard and the Prometheus endpoint. Bound to loopback by default: it can change
+ * this node's metadata and make it leave, so it is not for the network.
+ *
+ * Nothing a client sends may crash the agent: every request is parsed inside one guard, bodies
+ * are bounded (413), and a socket that speaks broken HTTP gets a 400 from clientError.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { isIP } from 'node:net';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
+import { ForceLeaveError, type MemberInfo, type MembershipEvent } from '../runtime/api.js';
 import { parseHostPort } from '../runtime/config.js';
 import { prometheusText } from './metrics.js';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 
 export interface HttpApi {
   readonly address: string;
   close(): Promise<void>;
 }
 
-const MAX_BODY = 64 * 1024;
+export interface HttpApiOptions {
+  /** Events kept for Last-Event-ID resume (default 1000). */
+  readonly eventBuffer?: number;
+  /** Interval of the SSE heartbeat comment that keeps proxies from closing an idle stream (default 15 s). */
+  readonly sseHeartbeatMs?: number;
+  /** Concurrent /events streams (default 64); more get 503. */
+  readonly maxStreams?: number;
+  /** Called once POST /leave has been answered and the node has left (the agent exits). */
+  readonly onLeave?: () => void;
+}
 
-export async function startHttpApi(node: Scuttlebutt, listen: string): Promise<HttpApi> {
+export const MAX_BODY = 64 * 1024;
+/** A stream whose client reads slower than this much backlog is cut; it resumes with Last-Event-ID. */
+const MAX_STREAM_BACKLOG = 1024 * 1024;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Quotes a piece of the request for an error message, bounded. */
+const quote = (s: string): string => JSON.stringify(s.length > 120 ? `${s.slice(0, 120)}…` : s);
+
+interface Logged {
+  readonly seq: number;
+  readonly frame: string;
+}
+
+/**
+ * The last `capacity` events as SSE frames. Ids are "GENERATION-SEQ": a client that resumes with
+ * an id of another incarnation of this agent (it restarted) is told so, as it is when its id
+ * has already left the buffer.
+ */
+class EventLog {
+  private readonly ring: Logged[] = [];
+  private seq = 0;
+  readonly listeners = new Set<(frame: string) => void>();
+
+  constructor(
+    readonly epoch: number,
+    private readonly capacity: number,
+  ) {}
+
+  get lastId(): string {
+    return `${this.epoch}-${this.seq}`;
+  }
+
+  add(e: MembershipEvent): void {
+    this.seq++;
+    const { type, node, ...rest } = e as MembershipEvent & Record<string, unknown>;
+    const data = JSON.stringify({ id: `${this.epoch}-${this.seq}`, type, time: new Date().toISOString(), node: node as MemberInfo, ...rest });
+    const frame = `id: ${this.epoch}-${this.seq}\nevent: ${type}\ndata: ${data}\n\n`;
+    this.ring.push({ seq: this.seq, frame });
+    if (this.ring.length > this.capacity) this.ring.shift();
+    for (const l of this.listeners) l(frame);
+  }
+
+  /** The frames after `lastId` ('start': all kept), led by a gap frame when some are lost. */
+  since(lastId: string | null): string[] {
+    if (lastId === null) return [];
+    const oldest = this.ring[0]?.seq ?? this.seq + 1;
+    const all = this.ring.map((l) => l.frame);
+    if (lastId === 'start') return oldest > 1 ? [gapFrame(lastId, 'expired', oldest - 1), ...all] : all;
+    const m = /^(\d+)-(\d+)$/.exec(lastId);
+    if (!m) return [gapFrame(lastId, 'unrecognised', null), ...all];
+    if (Number(m[1]) !== this.epoch) return [gapFrame(lastId, 'restarted', null), ...all];
+    const after = Number(m[2]);
+    if (after > this.seq) return [gapFrame(lastId, 'unrecognised', null), ...all];
+    if (after < oldest - 1) return [gapFrame(lastId, 'expired', oldest - 1 - after), ...all];
+    return this.ring.filter((l) => l.seq > after).map((l) => l.frame);
+  }
+}
+
+/**
+ * Tells a resuming client that events it has not seen are gone: it should reload the membership
+ * (GET /members) before applying what follows. `missed` is a count when known.
+ */
+function gapFrame(lastEventId: string, reason: 'expired' | 'restarted' | 'unrecognised', missed: number | null): string {
+  const why = {
+    expired: 'the events after this id have left the buffer',
+    restarted: 'this id is from another incarnation of the agent (it restarted)',
+    unrecognised: 'this id was never issued by this agent',
+  }[reason];
+  return `event: gap\ndata: ${JSON.stringify({ lastEventId, reason, missed, message: `${why}: reload GET /members, then apply the events that follow` })}\n\n`;
+}
+
+/** Which methods each path takes: the rest get 405 with an Allow header. */
+const ROUTES: Record<string, readonly string[]> = {
+  health: ['GET', 'HEAD'],
+  ready: ['GET', 'HEAD'],
+  members: ['GET', 'HEAD'],
+  stats: ['GET', 'HEAD'],
+  metrics: ['GET', 'HEAD'],
+  events: ['GET'],
+  join: ['POST'],
+  leave: ['POST'],
+  'force-leave': ['POST'],
+  ui: ['GET', 'HEAD'],
+  '': ['GET', 'HEAD'],
+};
+
+function parseMemberQuery(query: URLSearchParams): { status?: 'live' | 'dead'; tags: Record<string, string> } {
+  const tags: Record<string, string> = {};
+  let status: 'live' | 'dead' | undefined;
+  for (const [name, value] of query) {
+    if (name === 'status') {
+      if (value !== 'live' && value !== 'dead') throw new HttpError(400, `query parameter "status" must be live or dead (got ${quote(value)})`);
+      if (status !== undefined && status !== value) throw new HttpError(400, 'query parameter "status" given twice with different values');
+      status = value;
+    } else if (name === 'tag') {
+      const eq = value.indexOf('=');
+      if (eq <= 0) throw new HttpError(400, `query parameter "tag" must be KEY=VALUE (got ${quote(value)})`);
+      const key = value.slice(0, eq);
+      if (key in tags && tags[key] !== value.slice(eq + 1)) throw new HttpError(400, `query parameter "tag" gives key ${quote(key)} two values: no member can match`);
+      tags[key] = value.slice(eq + 1);
+    } else {
+      throw new HttpError(400, `unknown query parameter ${quote(name)} (GET /members takes status=live|dead and tag=KEY=VALUE, repeatable)`);
+    }
+  }
+  return { ...(status ? { status } : {}), tags };
+}
+
+/** Reads a request body of at most MAX_BODY bytes, as UTF-8 text; 413 past that. */
+function readBody(req: IncomingMessage): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY) return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the ${MAX_BODY}-byte limit`));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        reject(new HttpError(413, `request body is over the ${MAX_BODY}-byte limit`));
+        chunks.length = 0;
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const text = await readBody(req);
+  if (text.trim() === '') return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, `request body must be JSON: ${(err as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** Host names a browser page may come from without being a DNS-rebinding attack on us. */
+const localName = (host: string): boolean => {
+  const h = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+  return h === 'localhost' || isIP(h) !== 0;
+};
+
+/**
+ * A browser request that changes state must come from this API's own page, reached by address
+ * (not by a name that could be rebound to 127.0.0.1). Non-browser clients send no Origin.
+ */
+function checkOrigin(req: IncomingMessage): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  const host = req.headers.host ?? '';
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    throw new HttpError(403, `refused: malformed Origin header ${quote(origin)}`);
+  }
+  if (originHost !== host || !localName(host)) {
+    throw new HttpError(403, `refused: a browser request from ${quote(origin)} may not change this agent (use the CLI, or this API's own address)`);
+  }
+}
+
+export async function startHttpApi(node: Scuttlebutt, listen: string, options: HttpApiOptions = {}): Promise<HttpApi> {
   const { host, port } = parseHostPort(listen) as { host: string; port: number };
-  const server = createServer((req, res) => {
-    const send = (status: number, body: unknown, type = 'application/json'): void => {
-      res.writeHead(status, { 'content-type': type });
-      res.end(type === 'application/json' ? JSON.stringify(body) : String(body));
+  const log = new EventLog(node.self.generation, Math.max(1, options.eventBuffer ?? 1000));
+  const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
+  const maxStreams = options.maxStreams ?? 64;
+  const streams = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+  let left = false;
+
+  const pump = node.events({ buffer: 100_000 });
+  void (async () => {
+    for await (const e of pump) log.add(e);
+  })();
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    if (res.headersSent) return void res.end();
+    const json = status !== 200 || typeof body !== 'string';
+    const text = json ? `${JSON.stringify(body)}\n` : (body as string);
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+    res.end(text);
+  };
+
+  const openStream = (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void => {
+    for (const name of query.keys()) {
+      if (name !== 'lastEventId' && name !== 'since') throw new HttpError(400, `unknown query parameter ${quote(name)} (GET /events takes lastEventId=ID or since=start)`);
+    }
+    const since = query.get('since');
+    if (since !== null && since !== 'start') throw new HttpError(400, `query parameter "since" must be "start" (got ${quote(since)})`);
+    if (streams.size >= maxStreams) throw new HttpError(503, `too many event streams open (${maxStreams}); close one`);
+    const header = req.headers['last-event-id'];
+    const lastId = (typeof header === 'string' ? header.trim() : null) ?? query.get('lastEventId') ?? since;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    streams.add(res);
+    const write = (frame: string): void => {
+      if (res.writableLength > MAX_STREAM_BACKLOG) return void res.destroy();
+      res.write(frame);
     };
-    const url = new URL(req.url ?? '/', 'http://agent');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    try {
-      if (req.method === 'GET' && url.pathname === '/members') return send(200, node.state());
-      if (req.method === 'GET' && url.pathname === '/stats') return send(200, node.stats());
-      if (req.method === 'GET' && url.pathname === '/metrics') return send(200, prometheusText(node), 'text/plain; version=0.0.4');
-      if (parts[0] === 'kv' && req.method === 'GET' && parts.length === 3) {
-        const state = node.state();
-        const member = [...state.live, ...state.dead].find((m) => m.id === parts[1]);
-        if (!member) return send(404, { error: `no member "${parts[1]}"` });
-        const value = member.metadata[parts[2] as string];
-        return value === undefined ? send(404, { error: `member "${parts[1]}" has no key "${parts[2]}"` }) : send(200, { value });
+    write(`retry: 2000\n: scuttlebutt ${node.self.id} events; last id ${log.lastId}\n\n`);
+    for (const frame of log.since(lastId)) write(frame);
+    log.listeners.add(write);
+    const beat = setInterval(() => write(`: heartbeat ${new Date().toISOString()}\n\n`), heartbeatMs);
+    const end = (): void => {
+      clearInterval(beat);
+      log.listeners.delete(write);
+      streams.delete(res);
+    };
+    res.on('close', end);
+    res.on('error', end);
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? 'GET';
+    let raw = req.url ?? '/';
+    if (!raw.startsWith('/')) {
+      // Absolute form ("GET http://host/path"): allowed by HTTP/1.1, rarely sent.
+      try {
+        const u = new URL(raw);
+        raw = `${u.pathname}${u.search}`;
+      } catch {
+        throw new HttpError(400, `request target must be a path (got ${quote(raw)})`);
       }
-      if (parts[0] === 'kv' && parts.length === 2 && (req.method === 'PUT' || req.method === 'DELETE')) {
-        if (req.method === 'DELETE') {
-          node.delete(parts[1] as string);
-          return send(200, { ok: true });
+    }
+    const q = raw.indexOf('?');
+    const rawPath = q < 0 ? raw : raw.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+    let parts: string[];
+    try {
+      parts = rawPath.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      throw new HttpError(400, `malformed percent-escape in path ${quote(rawPath)}`);
+    }
+    const name = parts.length <= 1 ? (parts[0] ?? '') : '';
+    if (parts[0] === 'kv') return kv(req, res, method, parts);
+    if (parts[0] === 'ui' && parts.length === 2 && (method === 'GET' || method === 'HEAD')) {
+      if (parts[1] === 'app.js') return void send(res, 200, DASHBOARD_JS, { 'content-type': 'text/javascript; charset=utf-8' });
+      if (parts[1] === 'style.css') return void send(res, 200, DASHBOARD_CSS, { 'content-type': 'text/css; charset=utf-8' });
+    }
+    const allowed = parts.length <= 1 ? ROUTES[name] : undefined;
+    if (!allowed || !Object.hasOwn(ROUTES, name)) throw new HttpError(404, `no route ${quote(rawPath)} (see docs/cli.md)`);
+    if (!allowed.includes(method)) {
+      return void send(res, 405, { error: `${quote(method)} is not allowed on /${name}; use ${allowed.join(' or ')}` }, { allow: allowed.join(', ') });
+    }
+    if (method === 'POST') {
+      checkOrigin(req);
+      const type = req.headers['content-type'] ?? '';
+      if (!/^application\/json\s*(;|$)/i.test(type)) throw new HttpError(415, `POST /${name} takes a JSON body: send content-type: application/json (got ${quote(type)})`);
+    } else if (name !== 'members' && name !== 'events' && [...query.keys()].length > 0) {
+      throw new HttpError(400, `/${name} takes no query parameters (got ${quote([...query.keys()][0] as string)})`);
+    }
+    switch (name) {
+      case '':
+        return void send(res, 302, { location: '/ui' }, { location: '/ui' });
+      case 'ui':
+        return void send(res, 200, DASHBOARD_HTML, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        });
+      case 'health': {
+        const h = node.health();
+        return void send(res, h.alive ? 200 : 503, { status: h.alive ? 'ok' : 'failing', node: node.self.id, ...h });
+      }
+      case 'ready': {
+        const h = node.health();
+        return void send(res, h.ready ? 200 : 503, { status: h.ready ? 'ready' : 'not-ready', node: node.self.id, ...h });
+      }
+      case 'members': {
+        const filter = parseMemberQuery(query);
+        const members = node.members(filter);
+        const state = node.state();
+        return void send(res, 200, {
+          self: members.find((m) => m.id === node.self.id && m.generation === node.self.generation) ?? state.self,
+          live: members.filter((m) => m.status === 'live'),
+          dead: members.filter((m) => m.status === 'dead'),
+          seeds: state.seeds,
+          phiThreshold: node.config.failureDetector.phiThreshold,
+          lastEventId: log.lastId,
+        });
+      }
+      case 'stats':
+        return void send(res, 200, node.stats());
+      case 'metrics':
+        return void send(res, 200, prometheusText(node), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      case 'events':
+        return openStream(req, res, query);
+      case 'join': {
+        const body = await readJson(req);
+        const seeds = body.seeds;
+        if (!Array.isArray(seeds) || seeds.length === 0 || seeds.length > 256 || !seeds.every((s) => typeof s === 'string')) {
+          throw new HttpError(400, 'body must be {"seeds": ["host:port", ...]}: 1 to 256 strings');
         }
-        let body = '';
-        req.setEncoding('utf8');
-        req.on('data', (chunk: string) => {
-          body += chunk;
-          if (body.length > MAX_BODY) req.destroy();
-        });
-        req.on('end', () => {
-          try {
-            node.set(parts[1] as string, body);
-            send(200, { ok: true });
-          } catch (err) {
-            send(400, { error: (err as Error).message });
-          }
-        });
+        try {
+          await node.join(seeds as string[]);
+        } catch (err) {
+          throw new HttpError(err instanceof TypeError ? 400 : 502, (err as Error).message);
+        }
+        return void send(res, 200, { ok: true, seeds: node.state().seeds });
+      }
+      case 'leave': {
+        await readJson(req);
+        if (left) return void send(res, 200, { ok: true, left: node.self.id });
+        left = true;
+        await node.leave();
+        send(res, 200, { ok: true, left: node.self.id });
+        if (options.onLeave) res.on('finish', options.onLeave);
         return;
       }
-      send(404, { error: `no route ${req.method} ${url.pathname}` });
-    } catch (err) {
-      send(500, { error: (err as Error).message });
+      case 'force-leave': {
+        const body = await readJson(req);
+        if (typeof body.node !== 'string' || body.node === '') throw new HttpError(400, 'body must be {"node": "NODE_ID"}');
+        try {
+          const member = node.forceLeave(body.node);
+          return void send(res, 200, { ok: true, removed: member });
+        } catch (err) {
+          if (err instanceof ForceLeaveError) throw new HttpError(err.code === 'not-found' ? 404 : 409, err.message);
+          throw err;
+        }
+      }
     }
+  };
+
+  const kv = async (req: IncomingMessage, res: ServerResponse, method: string, parts: string[]): Promise<void> => {
+    if (parts.length === 3) {
+      if (method !== 'GET' && method !== 'HEAD') return void send(res, 405, { error: `${quote(method)} is not allowed on /kv/NODE/KEY; use GET` }, { allow: 'GET, HEAD' });
+      const state = node.state();
+      const member = [...state.live, ...state.dead].find((m) => m.id === parts[1]);
+      if (!member) throw new HttpError(404, `no member ${quote(parts[1] as string)}`);
+      const value = Object.hasOwn(member.metadata, parts[2] as string) ? member.metadata[parts[2] as string] : undefined;
+      if (value === undefined) throw new HttpError(404, `member ${quote(parts[1] as string)} has no key ${quote(parts[2] as string)}`);
+      return void send(res, 200, { value });
+    }
+    if (parts.length === 2) {
+      if (method !== 'PUT' && method !== 'DELETE') return void send(res, 405, { error: `${quote(method)} is not allowed on /kv/KEY; use PUT or DELETE` }, { allow: 'PUT, DELETE' });
+      checkOrigin(req);
+      if (method === 'DELETE') {
+        node.delete(parts[1] as string);
+        return void send(res, 200, { ok: true });
+      }
+      const value = await readBody(req);
+      try {
+        node.set(parts[1] as string, value);
+      } catch (err) {
+        throw new HttpError(400, (err as Error).message);
+      }
+      return void send(res, 200, { ok: true });
+    }
+    throw new HttpError(404, 'no route: /kv/NODE/KEY (GET) or /kv/KEY (PUT, DELETE)');
+  };
+
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
+    req.on('error', () => res.destroy());
+    res.on('error', () => req.destroy());
+    route(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (res.headersSent) return void res.destroy();
+      // A body we refused is not read: close the connection instead of draining it.
+      const close: Record<string, string> = status === 413 ? { connection: 'close' } : {};
+      send(res, status, { error: err instanceof Error ? err.message : String(err) }, close);
+      if (status === 413) req.resume();
+    });
+  });
+  server.maxConnections = 1024;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  // Broken HTTP (a bad request line, header or chunk): answer 400 if the socket still can, never throw.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot serve the HTTP API on ${listen}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`)));
     server.listen(port, host, () => resolve());
   });
+  server.on('error', () => {});
   const addr = server.address();
-  const address = addr && typeof addr === 'object' ? `${addr.address}:${addr.port}` : listen;
-  return { address, close: () => new Promise((r) => server.close(() => r())) };
+  const address = addr && typeof addr === 'object' ? (addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`) : listen;
+  return {
+    address,
+    close: () =>
+      new Promise((r) => {
+        void pump.return?.();
+        for (const s of streams) s.end();
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      }),
+  };
 }

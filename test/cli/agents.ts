@@ -1,0 +1,133 @@
+/** Real agent processes for the CLI tests: started on port 0, their addresses read from the startup line. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface Agent {
+  readonly id: string;
+  readonly proc: ChildProcess;
+  /** UDP "host:port" it gossips on. */
+  readonly gossip: string;
+  /** HTTP "host:port" of its API. */
+  readonly http: string;
+  readonly stderr: string[];
+  exited: Promise<number | null>;
+}
+
+/** Starts `scuttlebutt agent` with the given extra flags; resolves once its API is up. */
+export async function startAgent(id: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
+  const args = [MAIN, 'agent', '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--node-id', id, '--interval-ms', '200', '--log-level', 'warn', ...extra];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const stderr: string[] = [];
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  const line = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent ${id} did not start in 10 s: ${stderr.join('\n')}`)), 10_000);
+    createInterface({ input: proc.stderr! }).on('line', (l) => {
+      stderr.push(l);
+      if (l.startsWith('agent ')) {
+        clearTimeout(timer);
+        resolve(l);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent ${id} exited with ${code}: ${stderr.join('\n')}`));
+    });
+  });
+  const m = /gossiping on (\S+) .*API on http:\/\/(\S+),/.exec(line);
+  if (!m) throw new Error(`unexpected startup line: ${line}`);
+  return { id, proc, gossip: m[1] as string, http: m[2] as string, stderr, exited };
+}
+
+export function killAll(agents: readonly (Agent | undefined)[]): void {
+  for (const a of agents) if (a && a.proc.exitCode === null && a.proc.signalCode === null) a.proc.kill('SIGKILL');
+}
+
+export async function getJson<T = Record<string, unknown>>(http: string, path: string): Promise<{ status: number; body: T }> {
+  const res = await fetch(`http://${http}${path}`);
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+export async function postJson<T = Record<string, unknown>>(http: string, path: string, body: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`http://${http}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+export interface SseEvent {
+  id?: string;
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** An open /events stream: parsed events and raw comment lines, collected as they come. */
+export class EventStream {
+  readonly events: SseEvent[] = [];
+  readonly comments: string[] = [];
+  readonly status: Promise<number>;
+  private req: ReturnType<typeof request>;
+
+  constructor(http: string, path = '/events', headers: Record<string, string> = {}) {
+    const [host, port] = http.split(':') as [string, string];
+    let resolveStatus: (n: number) => void = () => {};
+    this.status = new Promise((r) => (resolveStatus = r));
+    this.req = request({ host, port: Number(port), path, headers }, (res) => {
+      resolveStatus(res.statusCode ?? 0);
+      res.setEncoding('utf8');
+      let buf = '';
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let end: number;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          const frame = buf.slice(0, end);
+          buf = buf.slice(end + 2);
+          let id: string | undefined;
+          let event = 'message';
+          let data = '';
+          for (const l of frame.split('\n')) {
+            if (l.startsWith(':')) this.comments.push(l);
+            else if (l.startsWith('id: ')) id = l.slice(4);
+            else if (l.startsWith('event: ')) event = l.slice(7);
+            else if (l.startsWith('data: ')) data += l.slice(6);
+          }
+          if (data) this.events.push({ ...(id ? { id } : {}), event, data: JSON.parse(data) as Record<string, unknown> });
+        }
+      });
+      res.on('error', () => {});
+    });
+    this.req.on('error', () => {});
+    this.req.end();
+  }
+
+  close(): void {
+    this.req.destroy();
+  }
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface MemberJson {
+  id: string;
+  status: string;
+  address: string;
+  generation: number;
+  metadata: Record<string, string>;
+  silence?: { silentForMs: number; convictAfterMs: number; phi: number };
+}
+
+export async function liveIds(http: string): Promise<string[]> {
+  try {
+    const { body } = await getJson<{ live: MemberJson[] }>(http, '/members');
+    return body.live.map((m) => m.id).sort();
+  } catch {
+    return [];
+  }
+}
