@@ -34,6 +34,8 @@ export interface HttpApiOptions {
 export const MAX_BODY = 64 * 1024;
 /** A stream whose client reads slower than this much backlog is cut; it resumes with Last-Event-ID. */
 const MAX_STREAM_BACKLOG = 1024 * 1024;
+/** Past this much of a refused body, the connection is cut rather than drained. */
+const MAX_DRAIN = 8 * 1024 * 1024;
 
 class HttpError extends Error {
   constructor(
@@ -402,10 +404,17 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     route(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : 500;
       if (res.headersSent) return void res.destroy();
-      // A body we refused is not read: close the connection instead of draining it.
-      const close: Record<string, string> = status === 413 ? { connection: 'close' } : {};
-      send(res, status, { error: err instanceof Error ? err.message : String(err) }, close);
-      if (status === 413) req.resume();
+      // The rest of a refused body is discarded as it arrives (bounded by requestTimeout), so a
+      // client still uploading reads the 413 instead of a reset connection.
+      send(res, status, { error: err instanceof Error ? err.message : String(err) });
+      if (status === 413) {
+        let drained = 0;
+        req.on('data', (c: Buffer) => {
+          drained += c.length;
+          if (drained > MAX_DRAIN) req.socket.destroy();
+        });
+      }
+      req.resume();
     });
   });
   server.maxConnections = 1024;
