@@ -97,7 +97,8 @@ export interface Health {
   readonly alive: boolean;
   /**
    * Joined: knows at least one other live member (or was never given seeds, so is alone by
-   * configuration), hears from its peers, and did not just come out of a local stall.
+   * configuration), hears from its peers, and did not come out of a local stall within the last
+   * two intervals (at least a second).
    */
   readonly ready: boolean;
   /** Why not ready (or not alive); absent when both hold. */

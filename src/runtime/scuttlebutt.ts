@@ -138,7 +138,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
     const host = parseHostPort(config.listenAddress)?.host ?? '';
     if (keys.length === 0 && !isLoopbackHost(host)) {
-      const msg = `gossiping in plaintext on ${config.listenAddress}, beyond loopback: anyone who can reach this port can read the membership and forge state; set secretKeys (docs/security.md)`;
+      const msg = `gossiping in plaintext on ${config.listenAddress}, beyond loopback: anyone who can reach this port can read the membership and forge state; set secretKeys`;
       this.log.warn({ listen: config.listenAddress }, msg);
       // Without a logger the warning would be lost: Node's own warning channel, once per process.
       if (!config.logger && !plaintextWarned) {
@@ -296,7 +296,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     let reason: string | undefined;
     if (this.closing) reason = 'the node has left the cluster or shut down';
     else if (!ticking) reason = `no gossip round for ${msSinceLastRound} ms (interval ${interval} ms): the event loop is blocked or the process was stopped`;
-    else if (now - this.lastStallAt < 2 * interval) reason = 'this process was just stalled (GC, SIGSTOP or an overloaded host): its view of the cluster is catching up';
+    else if (now - this.lastStallAt < Math.max(2 * interval, 1000)) reason = 'this process was just stalled (GC, SIGSTOP or an overloaded host): its view of the cluster is catching up';
     else if (liveMembers <= 1 && seeds.length > 0) reason = `knows no other live member yet (seeds: ${seeds.join(', ')})`;
     else if (liveMembers > 1 && (msSinceLastPacket === null || msSinceLastPacket > 2 * interval)) {
       reason = `has heard from no peer for ${msSinceLastPacket ?? 'ever'} ms while ${liveMembers - 1} are thought live: its network may be down`;
