@@ -365,7 +365,16 @@ ${HTTP_HELP}`,
         throw new Error(`no agent answers on http://${http} (start one with: scuttlebutt agent --http ${http})`);
       }
       if (!res.ok || !res.body) throw new Error(`http://${http}/events answered HTTP ${res.status}`);
-      for await (const e of sse(res.body)) {
+      const events = sse(res.body);
+      for (;;) {
+        let next: IteratorResult<{ id?: string; event: string; data: string }>;
+        try {
+          next = await events.next();
+        } catch {
+          break; // the connection was cut: the agent died
+        }
+        if (next.done) break;
+        const e = next.value;
         if (values.json) {
           process.stdout.write(`${e.event === 'gap' ? JSON.stringify({ type: 'gap', ...(JSON.parse(e.data) as object) }) : e.data}\n`);
           continue;
@@ -389,8 +398,8 @@ ${HTTP_HELP}`,
     flags: { ...HTTP_FLAG },
     positionals: [1, 256],
     async run(values, positionals) {
+      // The agent checks the seeds (and knows every seed syntax it accepts); its message is printed.
       const seeds = positionals.flatMap((p) => p.split(',')).filter(Boolean);
-      for (const s of seeds) if (!parseHostPort(s)) fail(`a seed must be HOST:PORT (got "${s}")`, 'join');
       const r = (await post(str(values.http), '/join', { seeds })) as { seeds: string[] };
       process.stdout.write(`joining through ${r.seeds.join(', ')}\n`);
     },
@@ -470,13 +479,12 @@ ${HTTP_HELP}`,
   },
 };
 
-const USAGE = `usage: scuttlebutt COMMAND [flags]     (scuttlebutt COMMAND --help for its flags)
-
+const USAGE = `usage:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
+  .map(([name, c]) => `  scuttlebutt ${name.padEnd(12)} ${c.summary}`)
   .join('\n')}
 
-Flags can also be set as SCUTTLEBUTT_<FLAG> environment variables (a flag wins). docs/cli.md has it all.`;
+scuttlebutt COMMAND --help shows a command's flags. Flags can also be set as SCUTTLEBUTT_<FLAG> environment variables (a flag wins). docs/cli.md has it all.`;
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);

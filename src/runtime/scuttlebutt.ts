@@ -537,12 +537,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const node: MemberInfo = view
       ? toMember(view)
       : { ...e.node, status: 'dead', heartbeat: 0, metadata: {} };
-    // The member as of the event: a batch may hold a live and a later dead for one member.
     switch (e.type) {
       case 'dead':
         return { type: 'dead', node: { ...node, status: 'dead' }, reason: e.reason };
-      case 'live':
-        return { type: 'live', node: { ...node, status: 'live' } };
       case 'update':
         return { type: 'update', node, keys: e.keys };
       default:

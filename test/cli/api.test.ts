@@ -192,7 +192,7 @@ test('CLI: --help on every subcommand exits 0; unknown commands and flags exit 2
   }
   const top = await cli(['--help']);
   assert.equal(top.code, 0);
-  for (const c of commands) assert.match(top.stdout, new RegExp(`^  ${c} `, 'm'));
+  for (const c of commands) assert.match(top.stdout, new RegExp(`^  scuttlebutt ${c} `, 'm'));
   const none = await cli([]);
   assert.equal(none.code, 2);
   const unknown = await cli(['frobnicate']);
