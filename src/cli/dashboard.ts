@@ -50,11 +50,11 @@ header { display: flex; justify-content: space-between; align-items: baseline; p
 h1 { margin: 0; font-size: 18px; font-weight: 600; }
 h1 span { color: var(--dim); font-weight: 400; font-size: 14px; margin-left: 8px; }
 h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .06em; color: var(--dim); margin: 0 0 8px; }
-main { display: grid; grid-template-columns: minmax(0, 1fr) 300px; gap: 18px; padding: 18px 22px; }
+main { display: grid; grid-template-columns: minmax(0, 1fr) 270px; gap: 18px; padding: 18px 22px; }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; overflow: auto; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; font-size: 13px; }
-td:last-child { white-space: normal; min-width: 200px; }
+td:last-child { white-space: normal; min-width: 120px; }
 th { color: var(--dim); font-weight: 500; font-size: 12px; }
 tr.self td:first-child::after { content: " (self)"; color: var(--dim); }
 .status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
