@@ -144,7 +144,7 @@ test(`hostile HTTP: ${REQUESTS} malformed requests (seed ${SEED}) never crash th
   }
 });
 
-test('413 for an oversized body (declared or streamed); /leave refuses bad bodies and stays', async () => {
+test('413 for an oversized body (declared or streamed); /leave refuses bad bodies and stays; /ui and / answer', async () => {
   const agents: Agent[] = [];
   try {
     const a = await startAgent('b0');
@@ -175,6 +175,15 @@ test('413 for an oversized body (declared or streamed); /leave refuses bad bodie
     assert.equal((await getJson(a.http, '/health')).status, 200);
     assert.equal((await postJson(a.http, '/force-leave', {})).status, 400);
     assert.equal((await fetch(`http://${a.http}/members`, { method: 'DELETE' })).headers.get('allow'), 'GET, HEAD');
+    const ui = await fetch(`http://${a.http}/ui`);
+    assert.equal(ui.status, 200);
+    assert.match(ui.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(ui.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.match(await ui.text(), /<script src="\/ui\/app.js"/);
+    assert.equal((await fetch(`http://${a.http}/ui/app.js`)).headers.get('content-type'), 'text/javascript; charset=utf-8');
+    const root = await fetch(`http://${a.http}/`, { redirect: 'manual' });
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.get('location'), '/ui');
   } finally {
     killAll(agents);
   }
