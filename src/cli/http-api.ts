@@ -128,7 +128,8 @@ const ROUTES: Record<string, readonly string[]> = {
 };
 
 function parseMemberQuery(query: URLSearchParams): { status?: 'live' | 'dead'; tags: Record<string, string> } {
-  const tags: Record<string, string> = {};
+  // No prototype: a tag named __proto__ is a tag like any other.
+  const tags = Object.create(null) as Record<string, string>;
   let status: 'live' | 'dead' | undefined;
   for (const [name, value] of query) {
     if (name === 'status') {
@@ -235,7 +236,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     if (since !== null && since !== 'start') throw new HttpError(400, `query parameter "since" must be "start" (got ${quote(since)})`);
     if (streams.size >= maxStreams) throw new HttpError(503, `too many event streams open (${maxStreams}); close one`);
     const header = req.headers['last-event-id'];
-    const lastId = (typeof header === 'string' ? header.trim() : null) ?? query.get('lastEventId') ?? since;
+    const lastId = (typeof header === 'string' && header.trim() !== '' ? header.trim() : null) ?? query.get('lastEventId') ?? since;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',

@@ -116,7 +116,7 @@ function intFlag(name: string, v: unknown, min: number, command = 'agent'): numb
 }
 
 function parseTags(list: string[], flag: string, command: string): Record<string, string> {
-  const tags: Record<string, string> = {};
+  const tags = Object.create(null) as Record<string, string>;
   for (const t of list) {
     const eq = t.indexOf('=');
     if (eq <= 0) fail(`${flag} must be KEY=VALUE (got "${t}")`, command);

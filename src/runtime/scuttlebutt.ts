@@ -273,7 +273,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const snap = this.core.snapshot();
     const views = filter.status === 'live' ? snap.live : filter.status === 'dead' ? snap.dead : [...snap.live, ...snap.dead];
     const now = monotonicNow();
-    return views.filter((v) => tags.every(([k, want]) => v.values[k] === want)).map((v) => this.withSilence(toMember(v), now));
+    return views.filter((v) => tags.every(([k, want]) => Object.hasOwn(v.values, k) && v.values[k] === want)).map((v) => this.withSilence(toMember(v), now));
   }
 
   private withSilence(m: MemberInfo, now: number): MemberInfo {
