@@ -96,8 +96,8 @@ export interface Health {
   /** The process is up and ticking: a gossip round ran recently and the node is not shut down. */
   readonly alive: boolean;
   /**
-   * Joined: knows at least one other live member (or was never given seeds, so is alone by
-   * configuration), hears from its peers, and did not come out of a local stall within the last
+   * Joined: knows at least one other live member (or is alone by configuration: it was given no
+   * seeds, or its seeds resolve to itself alone), hears from its peers, and did not come out of a local stall within the last
    * two intervals (at least a second).
    */
   readonly ready: boolean;

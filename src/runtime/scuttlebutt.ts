@@ -297,12 +297,22 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (this.closing) reason = 'the node has left the cluster or shut down';
     else if (!ticking) reason = `no gossip round for ${msSinceLastRound} ms (interval ${interval} ms): the event loop is blocked or the process was stopped`;
     else if (now - this.lastStallAt < Math.max(2 * interval, 1000)) reason = 'this process was just stalled (GC, SIGSTOP or an overloaded host): its view of the cluster is catching up';
-    else if (liveMembers <= 1 && seeds.length > 0) reason = `knows no other live member yet (seeds: ${seeds.join(', ')})`;
+    else if (liveMembers <= 1 && seeds.length > 0 && !this.onlySelfDiscovered()) reason = `knows no other live member yet (seeds: ${seeds.join(', ')})`;
     else if (liveMembers > 1 && (msSinceLastPacket === null || msSinceLastPacket > 2 * interval)) {
       reason = `has heard from no peer for ${msSinceLastPacket ?? 'ever'} ms while ${liveMembers - 1} are thought live: its network may be down`;
     }
     const alive = !this.closing && ticking;
     return { alive, ready: alive && reason === undefined, ...(reason ? { reason } : {}), msSinceLastRound, msSinceLastPacket, liveMembers, localStalls: this.core.localStalls, seeds };
+  }
+
+  /**
+   * The seeds resolve to this node alone: the first pod of a Service, whose name lists only itself,
+   * is alone by configuration too (a readiness gate that waited for a second pod would deadlock an
+   * ordered rollout).
+   */
+  private onlySelfDiscovered(): boolean {
+    const found = this.discovery.addresses;
+    return found.length > 0 && found.every((a) => a === this.self.address || a === this.udp.address);
   }
 
   private noteStalls(now: number): void {

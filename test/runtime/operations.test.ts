@@ -20,6 +20,9 @@ test('members(filter), health(), forceLeave() and leave() vs shutdown({leave:fal
     const a = await createScuttlebutt(cfg('a'), { role: 'db', zone: 'z1' });
     nodes.push(a);
     assert.deepEqual({ ready: a.health().ready, alive: a.health().alive }, { ready: true, alive: true }, 'alone by configuration');
+    // Seeds that name only itself (the first pod of a Service): alone by configuration too.
+    await a.join([a.self.address]);
+    assert.equal(a.health().ready, true, a.health().reason);
     for (const [id, tags] of [['b', { role: 'db', zone: 'z2' }], ['c', { role: 'web', zone: 'z1' }], ['d', { role: 'web', zone: 'z2' }]] as const) {
       const n = await createScuttlebutt(cfg(id), tags);
       nodes.push(n);
