@@ -72,7 +72,7 @@ tr[data-status="dead"] td { color: var(--dim); }
 #timeline li { padding: 4px 0; border-bottom: 1px solid var(--line); }
 #timeline time { color: var(--dim); margin-right: 6px; font-variant-numeric: tabular-nums; }
 #timeline .ev { font-weight: 600; margin-right: 6px; }
-#timeline .ev.live { color: var(--live); } #timeline .ev.dead { color: var(--dead); } #timeline .ev.gap { color: var(--warn); }
+#timeline .ev.live { color: var(--live); } #timeline .ev.dead { color: var(--dead); } #timeline .ev.gap, #timeline .ev.throttled { color: var(--warn); }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
 
@@ -141,7 +141,10 @@ export const DASHBOARD_JS = `'use strict';
     const t = data.time ? new Date(data.time) : new Date();
     li.append(el('time', { textContent: t.toLocaleTimeString() }), el('span', { className: 'ev ' + type, textContent: type }));
     if (type === 'gap') li.append(el('span', { className: 'dim', textContent: data.message }));
-    else {
+    else if (!data.node) {
+      const fields = Object.entries(data).filter(([k]) => k !== 'id' && k !== 'type' && k !== 'time');
+      li.append(el('span', { className: 'dim', textContent: fields.map(([k, v]) => k + ' ' + (typeof v === 'number' ? Math.round(v * 10) / 10 : v)).join(', ') }));
+    } else {
       li.append(el('span', { textContent: data.node ? data.node.id : '' }));
       const extra = data.reason ? ' (' + data.reason + ')' : data.keys ? ' ' + data.keys.join(', ') : '';
       if (extra) li.append(el('span', { className: 'dim', textContent: extra }));
@@ -176,6 +179,7 @@ export const DASHBOARD_JS = `'use strict';
     // Events the /members snapshot already holds are only shown, not applied again.
     if (at && at.epoch === epoch && at.seq <= appliedSeq) return;
     if (at) appliedSeq = at.seq;
+    if (!data.node) return;
     if (type === 'removed') members.delete(data.node.id);
     else if (data.node) members.set(data.node.id, data.node);
     render();
@@ -185,7 +189,7 @@ export const DASHBOARD_JS = `'use strict';
     const es = new EventSource('/events?since=start');
     es.onopen = () => { const c = $('#conn'); c.textContent = 'live'; c.className = 'conn up'; };
     es.onerror = () => { const c = $('#conn'); c.textContent = 'reconnecting…'; c.className = 'conn down'; };
-    for (const type of ['live', 'dead', 'update', 'removed', 'gap']) es.addEventListener(type, (ev) => apply(type, ev));
+    for (const type of ['live', 'dead', 'update', 'removed', 'throttled', 'unthrottled', 'gap']) es.addEventListener(type, (ev) => apply(type, ev));
     es.onmessage = (ev) => apply('message', ev);
   }
 

@@ -73,10 +73,16 @@ class EventLog {
     return `${this.epoch}-${this.seq}`;
   }
 
+  /** A membership event: its member (as of the event) under "node", its other fields beside. */
   add(e: MembershipEvent): void {
-    this.seq++;
     const { type, node, ...rest } = e as MembershipEvent & Record<string, unknown>;
-    const data = JSON.stringify({ id: `${this.epoch}-${this.seq}`, type, time: new Date().toISOString(), node: node as MemberInfo, ...rest });
+    this.addOther(type, { node: node as MemberInfo, ...rest });
+  }
+
+  /** Any other event of the node (throttled, unthrottled, ...): its fields as they are. */
+  addOther(type: string, fields: Readonly<Record<string, unknown>>): void {
+    this.seq++;
+    const data = JSON.stringify({ ...fields, id: `${this.epoch}-${this.seq}`, type, time: new Date().toISOString() });
     const frame = `id: ${this.epoch}-${this.seq}\nevent: ${type}\ndata: ${data}\n\n`;
     this.ring.push({ seq: this.seq, frame });
     if (this.ring.length > this.capacity) this.ring.shift();
@@ -219,6 +225,11 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
   void (async () => {
     for await (const e of pump) log.add(e);
   })();
+  // Events outside the membership stream (flow control's) reach the stream too.
+  const onThrottled = (info: { rate: number; backlog: number }): void => log.addOther('throttled', info);
+  const onUnthrottled = (info: { rate: number }): void => log.addOther('unthrottled', info);
+  node.on('throttled', onThrottled);
+  node.on('unthrottled', onUnthrottled);
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return void res.end();
@@ -441,6 +452,8 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     close: () =>
       new Promise((r) => {
         void pump.return?.();
+        node.off('throttled', onThrottled);
+        node.off('unthrottled', onUnthrottled);
         for (const s of streams) s.end();
         server.close(() => r());
         for (const s of sockets) s.destroy();

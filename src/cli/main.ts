@@ -380,8 +380,13 @@ ${HTTP_HELP}`,
           continue;
         }
         const d = JSON.parse(e.data) as { time?: string; node?: MemberJson; reason?: string; keys?: string[]; message?: string };
-        if (e.event === 'gap' || !d.node) {
+        if (e.event === 'gap') {
           process.stdout.write(`${new Date().toISOString()}  ${e.event.padEnd(7)}  ${d.message ?? e.data}\n`);
+          continue;
+        }
+        if (!d.node) {
+          const fields = Object.entries(d as Record<string, unknown>).filter(([k]) => k !== 'id' && k !== 'type' && k !== 'time');
+          process.stdout.write(`${d.time ?? new Date().toISOString()}  ${e.event.padEnd(7)}  ${fields.map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 10) / 10 : String(v)}`).join(' ')}\n`);
           continue;
         }
         const extra = d.reason ? ` (${d.reason})` : d.keys ? ` keys: ${d.keys.join(', ')}` : '';
