@@ -272,6 +272,17 @@ export class ScuttlebuttCore {
     return s >= 0 ? this.viewOf(s) : undefined;
   }
 
+  /**
+   * When the newest heartbeat this node holds of a member was born, on the caller's clock (the
+   * instant silence is counted from; shifted forward over local stalls like every deadline).
+   * Undefined for self and once the member has been removed. For diagnostics: the runtime reports
+   * conviction time minus this as the silence that convicted a member.
+   */
+  heartbeatBornAt(identity: NodeIdentity): number | undefined {
+    const s = this.membership.slotOfRef(identityRef(identity));
+    return s > SELF ? this.membership.table.birth(s) : undefined;
+  }
+
   private viewOf(s: number): NodeView {
     const t = this.membership.table;
     let values: Record<string, string> = {};
