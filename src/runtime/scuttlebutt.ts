@@ -14,6 +14,7 @@ import { ForceLeaveError, type ClusterState, type Health, type Logger, type Memb
 import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
 import { DiscoveryError, parseSeeds, pickSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
 import { EventQueue } from './event-queue.js';
+import { publish as diag } from './diagnostics.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -146,6 +147,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         process.emitWarning(msg, { code: 'SCUTTLEBUTT_PLAINTEXT' });
       }
     }
+    diag.nodeStart(this);
   }
 
   /** The address the socket is bound to, "host:port" (useful with port 0). */
@@ -320,6 +322,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (stalls !== this.stallsSeen) {
       this.stallsSeen = stalls;
       this.lastStallAt = now;
+      diag.stall(this, stalls);
     }
   }
 
@@ -401,6 +404,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       for (const q of this.streams) q.end();
       this.streams.clear();
       this.log.info({ node: this.self }, 'scuttlebutt node stopped');
+      diag.nodeStop(this);
     })();
     return this.closing;
   }
@@ -458,7 +462,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
 
   private detect(): void {
     if (this.closing) return;
-    this.core.detect(monotonicNow());
+    const now = monotonicNow();
+    this.core.detect(now);
+    this.noteStalls(now);
     this.publish();
     this.armDeadlineTimer();
   }
@@ -485,6 +491,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private onPacket(bytes: Uint8Array, from: string): void {
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
+    diag.packetIn(this, bytes.length, from);
     if (this.closing) return;
     try {
       const message = decodeMessage(open(bytes, this.envelope));
@@ -505,6 +512,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
 
   private count(reason: string): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
+    diag.drop(this, reason);
   }
 
   private async send(o: Outbound): Promise<void> {
@@ -525,6 +533,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       await this.udp.send(packet, target.host, target.port);
       this.counters.packetsOut++;
       this.counters.bytesOut += packet.length;
+      diag.packetOut(this, packet.length, o.to);
     } catch (err) {
       this.count('send-failed');
       this.log.debug({ to: o.to, err: (err as Error).message }, 'send failed');
@@ -537,8 +546,19 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const events = this.core.takeEvents();
     if (events.length === 0) return;
     const converted = events.map((e) => this.convert(e));
+    const silences = diag.wantsMembers ? this.silences(converted) : null;
     setImmediate(() => {
       for (const e of converted) this.deliver(e);
+      if (silences) converted.forEach((e, i) => diag.member(this, e, silences[i]));
+    });
+  }
+
+  /** For a suspected death, the silence that convicted it (see MemberMessage.silenceMs); computed now, at conviction. */
+  private silences(events: readonly MembershipEvent[]): (number | undefined)[] {
+    const now = monotonicNow();
+    return events.map((e) => {
+      const born = e.type === 'dead' && e.reason === 'suspected' ? this.core.heartbeatBornAt(e.node) : undefined;
+      return born === undefined ? undefined : now - born;
     });
   }
 
