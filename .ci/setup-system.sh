@@ -3,14 +3,26 @@
 # nftables (loss and partitions inside them), dnsmasq (the DNS server of the discovery test;
 # dnsmasq-base is the binary alone: the dnsmasq package also starts a system service on port 53
 # and, where resolvconf is installed, makes it the machine's resolver), serf (the peer we race),
-# chromium (the dashboard's real-browser test, driven by puppeteer-core). Idempotent and quiet.
+# chromium (the dashboard's real-browser test, driven by puppeteer-core), promtool (checks /metrics).
+# Idempotent and quiet.
 set -euo pipefail
+# promtool comes out of Debian's prometheus package unpacked, not installed: installing it would
+# start a Prometheus server on the machine, and only its checker is wanted.
+install_promtool() {
+  command -v promtool >/dev/null 2>&1 && return 0
+  local dir
+  dir=$(mktemp -d)
+  (cd "$dir" && apt-get download prometheus >/dev/null 2>&1 && dpkg-deb -x prometheus_*.deb x && install -m 0755 x/usr/bin/promtool /usr/local/bin/promtool) ||
+    echo "setup-system: promtool not installed; the metrics test checks its own parser only" >&2
+  rm -rf "$dir"
+}
 need=()
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v serf >/dev/null 2>&1 || need+=(serf)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v promtool >/dev/null 2>&1 || need+=(promtool)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup-system: cannot install ${need[*]} (needs root and apt-get); the tests that need them will be skipped" >&2
@@ -18,4 +30,7 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+pkgs=()
+for p in "${need[@]}"; do [ "$p" = promtool ] || pkgs+=("$p"); done
+if [ ${#pkgs[@]} -gt 0 ]; then apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; fi
+install_promtool

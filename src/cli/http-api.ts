@@ -12,7 +12,7 @@ import { isIP } from 'node:net';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
 import { ForceLeaveError, type MemberInfo, type MembershipEvent } from '../runtime/api.js';
 import { parseHostPort } from '../runtime/config.js';
-import { prometheusText } from './metrics.js';
+import { METRICS_CONTENT_TYPE, prometheusText } from './metrics.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 
 export interface HttpApi {
@@ -343,7 +343,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
       case 'stats':
         return void send(res, 200, node.stats());
       case 'metrics':
-        return void send(res, 200, prometheusText(node), { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+        return void prometheusText(node).then((text) => send(res, 200, text, { 'content-type': METRICS_CONTENT_TYPE }), (err: Error) => send(res, 500, { error: err.message }));
       case 'events':
         return openStream(req, res, query);
       case 'join': {

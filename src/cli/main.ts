@@ -9,9 +9,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createScuttlebutt, isLoopbackHost } from '../runtime/scuttlebutt.js';
 import { defaultLanConfig, defaultWanConfig, parseHostPort, type ConfigOverrides } from '../runtime/config.js';
-import type { Logger } from '../runtime/api.js';
 import { DiscoveryError, dnsServerProblem, parseSeed } from '../runtime/discovery.js';
 import { startHttpApi } from './http-api.js';
+import { agentLogger, isLogLevel, LOG_LEVELS } from './log.js';
+import { instrument } from './metrics.js';
 
 const DEFAULT_HTTP = '127.0.0.1:7946';
 
@@ -96,16 +97,6 @@ function readKeyFile(path: string): Buffer[] {
   return keys;
 }
 
-function consoleLogger(level: string): Logger {
-  const levels = ['debug', 'info', 'warn', 'error'];
-  const min = level === 'silent' ? levels.length : levels.indexOf(level);
-  if (min < 0) fail(`--log-level must be one of debug, info, warn, error, silent (got "${level}")`, 'agent');
-  const at = (l: string) => (obj: object, msg?: string) => {
-    if (levels.indexOf(l) >= min) process.stderr.write(`${JSON.stringify({ level: l, time: new Date().toISOString(), msg, ...obj })}\n`);
-  };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
-
 const str = (v: unknown): string => v as string;
 
 function intFlag(name: string, v: unknown, min: number, command = 'agent'): number | undefined {
@@ -162,7 +153,8 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const eventBuffer = intFlag('event-buffer', values['event-buffer'], 1);
   const sseHeartbeatMs = intFlag('sse-heartbeat-ms', values['sse-heartbeat-ms'], 100);
   const level = str(values['log-level']);
-  const logger = consoleLogger(level);
+  if (!isLogLevel(level)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`, 'agent');
+  const logger = agentLogger(level);
   const overrides: ConfigOverrides = {
     clusterId: str(values.cluster),
     listenAddress: bind,
@@ -174,6 +166,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   };
   const config = values.profile === 'wan' ? defaultWanConfig(overrides) : defaultLanConfig(overrides);
   const node = await createScuttlebutt(config, tags);
+  instrument(node);
   let stopping = false;
   const stop = async (leave: boolean): Promise<void> => {
     if (stopping) return;
@@ -197,19 +190,19 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
       if (!(err instanceof DiscoveryError)) throw err;
     });
   }
-  if (level !== 'silent') process.stderr.write(`agent ${node.self.id} gossiping on ${node.boundAddress} (advertised ${node.self.address}), API on http://${http.address}, dashboard http://${http.address}/ui\n`);
+  logger.info({ bind: node.boundAddress, advertise: node.self.address, api: `http://${http.address}` }, `agent ${node.self.id} gossiping on ${node.boundAddress} (advertised ${node.self.address}), API on http://${http.address}, dashboard http://${http.address}/ui`);
   process.on('SIGINT', () => void stop(true));
   process.on('SIGTERM', () => void stop(true));
   // SIGHUP re-reads the key file, so keys rotate without a restart. A file that cannot be read or
   // holds a bad key leaves the current keyring in place: a typo must not cut a node off its cluster.
   process.on('SIGHUP', () => {
-    if (!keyFile) return void process.stderr.write('scuttlebutt: SIGHUP ignored: no --key-file to re-read\n');
+    if (!keyFile) return void logger.warn({}, 'SIGHUP ignored: no --key-file to re-read');
     try {
       const keys = readKeyFile(keyFile);
       node.setSecretKeys(keys);
-      if (level !== 'silent') process.stderr.write(`keyring reloaded from ${keyFile}: ${keys.length} key(s)\n`);
+      logger.info({ keyFile, keys: keys.length }, `keyring reloaded from ${keyFile}: ${keys.length} key(s)`);
     } catch (err) {
-      process.stderr.write(`scuttlebutt: keyring not reloaded, the current one stays: ${(err as Error).message}\n`);
+      logger.error({ keyFile, err: (err as Error).message }, `keyring not reloaded, the current one stays: ${(err as Error).message}`);
     }
   });
 }
@@ -299,7 +292,7 @@ const COMMANDS: Record<string, Command> = {
   --interval-ms N           gossip interval in ms (default: the preset's)
   --event-buffer N          events kept for /events resume (default 1000)
   --sse-heartbeat-ms N      keep-alive comment interval on /events (default 15000)
-  --log-level L             debug, info, warn, error or silent (default info); JSON lines on stderr
+  --log-level L             trace, debug, info, warn, error, fatal or silent (default info); pino JSON lines on stderr
 
 Every flag can come from SCUTTLEBUTT_<FLAG> instead (SCUTTLEBUTT_KEY_FILE, SCUTTLEBUTT_JOIN=a:1,b:2,
 SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster gracefully.`,

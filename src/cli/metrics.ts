@@ -1,25 +1,145 @@
-/** A node's counters in the Prometheus text exposition format (0.0.4). */
+/**
+ * The agent's /metrics, built with prom-client from what the library publishes: stats() for the
+ * totals, its diagnostics channels (src/runtime/diagnostics.ts) for the histograms. The library
+ * itself depends on no metrics package; only the agent does.
+ */
+import diagnostics_channel from 'node:diagnostics_channel';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { channels, type MemberMessage, type PacketMessage, type StallMessage } from '../runtime/diagnostics.js';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
 
-const escape = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+/** The Content-Type to serve metricsText() with (Prometheus text format 0.0.4). */
+export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
 
-export function prometheusText(node: Scuttlebutt): string {
-  const s = node.stats();
-  const lines: string[] = [];
-  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: [Record<string, string>, number][]): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) {
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(',');
-      lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
+/** The event-loop delay sampler's period: each tick observes how late it fired. */
+const LOOP_SAMPLE_MS = 100;
+
+/** One node's metrics. Histograms count from construction on; instrument() the node as soon as it exists. */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly unsubscribe: (() => void)[] = [];
+  private readonly loopTimer: NodeJS.Timeout;
+  private stalls = 0;
+  private closed = false;
+
+  private readonly packetsIn: Counter;
+  private readonly packetsOut: Counter;
+  private readonly bytesIn: Counter;
+  private readonly bytesOut: Counter;
+  private readonly rounds: Counter;
+  private readonly dropped: Counter<'reason'>;
+  private readonly rejected: Counter<'reason'>;
+  private readonly members: Gauge<'status'>;
+  private readonly localStalls: Counter;
+
+  constructor(readonly node: Scuttlebutt) {
+    const registers = [this.registry];
+    const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []): Counter<L> => new Counter<L>({ name, help, labelNames, registers });
+    this.packetsIn = counter('scuttlebutt_packets_received_total', 'UDP packets received.');
+    this.packetsOut = counter('scuttlebutt_packets_sent_total', 'UDP packets sent.');
+    this.bytesIn = counter('scuttlebutt_bytes_received_total', 'UDP payload bytes received.');
+    this.bytesOut = counter('scuttlebutt_bytes_sent_total', 'UDP payload bytes sent.');
+    this.rounds = counter('scuttlebutt_gossip_rounds_total', 'Gossip rounds run.');
+    this.dropped = counter('scuttlebutt_packets_dropped_total', 'Incoming packets (and failed sends, overflowing event streams) dropped, by reason.', ['reason']);
+    this.rejected = counter('scuttlebutt_state_rejected_total', 'Incoming state refused by the protocol core, by reason.', ['reason']);
+    this.localStalls = counter('scuttlebutt_local_stalls_total', 'Times this process found itself stalled (event loop blocked, SIGSTOP, starved host) and excused its peers for the gap.');
+    this.members = new Gauge({ name: 'scuttlebutt_members', help: 'Members known, by status.', labelNames: ['status'], registers });
+    new Gauge({ name: 'scuttlebutt_node_info', help: 'This node: always 1, its identity in labels.', labelNames: ['node_id', 'generation', 'cluster'], registers }).set(
+      { node_id: node.self.id, generation: String(node.self.generation), cluster: node.config.clusterId },
+      1,
+    );
+
+    const events = counter('scuttlebutt_member_events_total', 'Membership events, by type (live, dead, update, removed).', ['type']);
+    const detection = new Histogram({
+      name: 'scuttlebutt_detection_seconds',
+      help: "Suspected deaths: seconds from the birth of the member's newest heartbeat held here to its conviction (the crash came at most one heartbeat period after that birth).",
+      buckets: [0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 60],
+      registers,
+    });
+    const packetBytes = new Histogram({
+      name: 'scuttlebutt_packet_size_bytes',
+      help: 'UDP payload sizes, envelope included, by direction (in, out).',
+      labelNames: ['direction'],
+      buckets: [64, 128, 256, 512, 1024, 1432, 2048, 4096, 8192, 16384, 32768, 65507],
+      registers,
+    });
+    const loopDelay = new Histogram({
+      name: 'scuttlebutt_event_loop_delay_seconds',
+      help: `How late a ${LOOP_SAMPLE_MS} ms timer fires: one observation per tick, so a stall of S seconds is one observation of about S. Delays like these are what make peers look silent.`,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters (Prometheus' lint refuses them); nodejs_active_{handles,requests,resources} hold the same counts.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+
+    const mine = <T extends { node: Scuttlebutt }>(name: string, fn: (msg: T) => void): void => {
+      const handler = (msg: unknown): void => {
+        if ((msg as T).node === node) fn(msg as T);
+      };
+      diagnostics_channel.subscribe(name, handler);
+      this.unsubscribe.push(() => diagnostics_channel.unsubscribe(name, handler));
+    };
+    const inbound = packetBytes.labels('in');
+    const outbound = packetBytes.labels('out');
+    mine<PacketMessage>(channels.packetIn, (m) => inbound.observe(m.bytes));
+    mine<PacketMessage>(channels.packetOut, (m) => outbound.observe(m.bytes));
+    mine<MemberMessage>(channels.member, (m) => {
+      events.inc({ type: m.event.type });
+      if (m.silenceMs !== undefined) detection.observe(m.silenceMs / 1000);
+    });
+    mine<StallMessage>(channels.stall, (m) => void (this.stalls = m.stalls));
+    mine(channels.nodeStop, () => this.close());
+
+    let last = performance.now();
+    this.loopTimer = setInterval(() => {
+      const now = performance.now();
+      loopDelay.observe(Math.max(0, now - last - LOOP_SAMPLE_MS) / 1000);
+      last = now;
+    }, LOOP_SAMPLE_MS).unref();
+  }
+
+  /** The Prometheus text exposition: totals read from stats() now, histograms as accumulated. */
+  async text(): Promise<string> {
+    const s = this.node.stats();
+    const total = (c: Counter, v: number): void => {
+      c.reset();
+      c.inc(v);
+    };
+    total(this.packetsIn, s.packetsIn);
+    total(this.packetsOut, s.packetsOut);
+    total(this.bytesIn, s.bytesIn);
+    total(this.bytesOut, s.bytesOut);
+    total(this.rounds, s.gossipRounds);
+    total(this.localStalls, this.stalls);
+    for (const [c, byReason] of [[this.dropped, s.dropped], [this.rejected, s.rejected]] as const) {
+      c.reset();
+      for (const [reason, n] of Object.entries(byReason)) c.inc({ reason }, n);
     }
-  };
-  metric('scuttlebutt_packets_received_total', 'counter', 'UDP packets received.', [[{}, s.packetsIn]]);
-  metric('scuttlebutt_packets_sent_total', 'counter', 'UDP packets sent.', [[{}, s.packetsOut]]);
-  metric('scuttlebutt_bytes_received_total', 'counter', 'UDP payload bytes received.', [[{}, s.bytesIn]]);
-  metric('scuttlebutt_bytes_sent_total', 'counter', 'UDP payload bytes sent.', [[{}, s.bytesOut]]);
-  metric('scuttlebutt_gossip_rounds_total', 'counter', 'Gossip rounds run.', [[{}, s.gossipRounds]]);
-  metric('scuttlebutt_packets_dropped_total', 'counter', 'Incoming packets dropped, by reason.', Object.entries(s.dropped).map(([reason, n]) => [{ reason }, n]));
-  metric('scuttlebutt_state_rejected_total', 'counter', 'Incoming state refused by the protocol core, by reason.', Object.entries(s.rejected).map(([reason, n]) => [{ reason }, n]));
-  metric('scuttlebutt_members', 'gauge', 'Members known, by status.', [[{ status: 'live' }, s.liveMembers], [{ status: 'dead' }, s.deadMembers]]);
-  return `${lines.join('\n')}\n`;
+    this.members.set({ status: 'live' }, s.liveMembers);
+    this.members.set({ status: 'dead' }, s.deadMembers);
+    return this.registry.metrics();
+  }
+
+  /** Stops listening; called by itself when the node shuts down. Scrapes still answer, frozen. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.loopTimer);
+    for (const u of this.unsubscribe) u();
+  }
+}
+
+const instances = new WeakMap<Scuttlebutt, AgentMetrics>();
+
+/** The node's metrics, created on first call: call it right after createScuttlebutt() so histograms miss nothing. */
+export function instrument(node: Scuttlebutt): AgentMetrics {
+  let m = instances.get(node);
+  if (!m) instances.set(node, (m = new AgentMetrics(node)));
+  return m;
+}
+
+/** A node's metrics in the Prometheus text exposition format (0.0.4); serve with METRICS_CONTENT_TYPE. */
+export function prometheusText(node: Scuttlebutt): Promise<string> {
+  return instrument(node).text();
 }

@@ -19,7 +19,7 @@ export interface Agent {
 
 /** Starts `scuttlebutt agent` with the given extra flags; resolves once its API is up. */
 export async function startAgent(id: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
-  const args = [MAIN, 'agent', '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--node-id', id, '--interval-ms', '200', '--log-level', 'warn', ...extra];
+  const args = [MAIN, 'agent', '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--node-id', id, '--interval-ms', '200', '--log-level', 'info', ...extra];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   const stderr: string[] = [];
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
@@ -27,7 +27,8 @@ export async function startAgent(id: string, extra: string[] = [], env: NodeJS.P
     const timer = setTimeout(() => reject(new Error(`agent ${id} did not start in 10 s: ${stderr.join('\n')}`)), 10_000);
     createInterface({ input: proc.stderr! }).on('line', (l) => {
       stderr.push(l);
-      if (l.startsWith('agent ')) {
+      // The agent's pino record saying where it listens (level info).
+      if (/"api":"http:/.test(l)) {
         clearTimeout(timer);
         resolve(l);
       }
@@ -37,9 +38,9 @@ export async function startAgent(id: string, extra: string[] = [], env: NodeJS.P
       reject(new Error(`agent ${id} exited with ${code}: ${stderr.join('\n')}`));
     });
   });
-  const m = /gossiping on (\S+) .*API on http:\/\/(\S+),/.exec(line);
-  if (!m) throw new Error(`unexpected startup line: ${line}`);
-  return { id, proc, gossip: m[1] as string, http: m[2] as string, stderr, exited };
+  const started = JSON.parse(line) as { bind?: string; api?: string };
+  if (!started.bind || !started.api) throw new Error(`unexpected startup line: ${line}`);
+  return { id, proc, gossip: started.bind, http: started.api.replace('http://', ''), stderr, exited };
 }
 
 export function killAll(agents: readonly (Agent | undefined)[]): void {
