@@ -141,10 +141,10 @@ function draw(): void {
       return ` ${painted.join('  ')}`;
     }),
     '',
-    color('2', ` VIEWS: one mark per agent, what it thinks of the member (${cell.live} live, ${cell.dead} dead, ${cell.none} not known yet, ${cell.down} that agent is down)`),
+    color('2', ` VIEWS: each agent's view of the member: ${cell.live} live ${cell.dead} dead ${cell.none} unknown ${cell.down} agent down`),
     '',
     color('1', ` ▸ ${caption}`),
-    ...story.slice(-8).map((s) => ` ${s}`),
+    ...story.slice(-6).map((s) => ` ${s}`),
   ];
   process.stdout.write(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
 }
@@ -185,7 +185,7 @@ const row = (rs: Row[], id: string): Row => rs.find((r) => r.id === id) as Row;
 
 async function main(): Promise<void> {
   if (tty) process.stdout.write('\x1b[?25l\x1b[2J');
-  say(`starting ${N} agents (real processes, real UDP on 127.0.0.1:${BASE}..${BASE + 2 * N - 1}); dashboard: ${DASHBOARD}`);
+  say(`starting ${N} agents (processes, UDP 127.0.0.1:${BASE}..${BASE + 2 * N - 1}); dashboard: ${DASHBOARD}`);
   for (const a of agents) {
     start(a, [`zone=z${agents.indexOf(a) % 2}`]);
     await sleep(150);
