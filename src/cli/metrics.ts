@@ -5,7 +5,7 @@
  */
 import diagnostics_channel from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { channels, type MemberMessage, type PacketMessage, type StallMessage } from '../runtime/diagnostics.js';
+import { channels, type MemberMessage, type PacketMessage, type StallMessage, type ThrottleMessage } from '../runtime/diagnostics.js';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
 
 /** The Content-Type to serve metricsText() with (Prometheus text format 0.0.4). */
@@ -31,6 +31,9 @@ export class AgentMetrics {
   private readonly rejected: Counter<'reason'>;
   private readonly members: Gauge<'status'>;
   private readonly localStalls: Counter;
+  private readonly flow: { gauges: Record<'rate' | 'backlog' | 'oldestWaitMs', Gauge>; counters: Record<'overflows' | 'underflows' | 'decreases' | 'increases', Counter> };
+  private throttles = 0;
+  private readonly throttlesCounter: Counter;
 
   constructor(readonly node: Scuttlebutt) {
     const registers = [this.registry];
@@ -49,6 +52,20 @@ export class AgentMetrics {
       1,
     );
 
+    this.flow = {
+      gauges: {
+        rate: new Gauge({ name: 'scuttlebutt_flow_rate', help: 'Flow control: versions per second this node may publish now.', registers }),
+        backlog: new Gauge({ name: 'scuttlebutt_flow_backlog', help: "Flow control: this node's keys waiting to be published.", registers }),
+        oldestWaitMs: new Gauge({ name: 'scuttlebutt_flow_oldest_wait_seconds', help: 'Flow control: how long the longest-waiting key has waited.', registers }),
+      },
+      counters: {
+        overflows: counter('scuttlebutt_flow_overflows_total', 'Flow control: outgoing deltas that filled their budget with state left over.'),
+        underflows: counter('scuttlebutt_flow_underflows_total', 'Flow control: outgoing deltas that carried everything there was.'),
+        decreases: counter('scuttlebutt_flow_rate_decreases_total', 'Flow control: times the rate was cut.'),
+        increases: counter('scuttlebutt_flow_rate_increases_total', 'Flow control: times the rate was raised.'),
+      },
+    };
+    const throttles = counter('scuttlebutt_flow_throttled_total', 'Flow control: times writes started waiting (the throttled event).');
     const events = counter('scuttlebutt_member_events_total', 'Membership events, by type (live, dead, update, removed).', ['type']);
     const detection = new Histogram({
       name: 'scuttlebutt_detection_seconds',
@@ -89,7 +106,9 @@ export class AgentMetrics {
       if (m.silenceMs !== undefined) detection.observe(m.silenceMs / 1000);
     });
     mine<StallMessage>(channels.stall, (m) => void (this.stalls = m.stalls));
+    mine<ThrottleMessage>(channels.throttle, (m) => void (m.throttled && this.throttles++));
     mine(channels.nodeStop, () => this.close());
+    this.throttlesCounter = throttles;
 
     let last = performance.now();
     this.loopTimer = setInterval(() => {
@@ -115,6 +134,14 @@ export class AgentMetrics {
     for (const [c, byReason] of [[this.dropped, s.dropped], [this.rejected, s.rejected]] as const) {
       c.reset();
       for (const [reason, n] of Object.entries(byReason)) c.inc({ reason }, n);
+    }
+    total(this.throttlesCounter, this.throttles);
+    const f = s.flowControl;
+    if (f) {
+      this.flow.gauges.rate.set(f.rate);
+      this.flow.gauges.backlog.set(f.backlog);
+      this.flow.gauges.oldestWaitMs.set(f.oldestWaitMs / 1000);
+      for (const k of ['overflows', 'underflows', 'decreases', 'increases'] as const) total(this.flow.counters[k], f[k]);
     }
     this.members.set({ status: 'live' }, s.liveMembers);
     this.members.set({ status: 'dead' }, s.deadMembers);

@@ -30,6 +30,8 @@ export const channels = {
   member: 'scuttlebutt:member',
   /** This node found that its own process had been stalled (its peers' silence during it is excused): {@link StallMessage}. */
   stall: 'scuttlebutt:stall',
+  /** Flow control began holding this node's writes back (a backlog formed), or released them all: {@link ThrottleMessage}. */
+  throttle: 'scuttlebutt:throttle',
 } as const;
 
 export interface NodeMessage {
@@ -68,6 +70,15 @@ export interface StallMessage {
   readonly stalls: number;
 }
 
+export interface ThrottleMessage {
+  readonly node: Scuttlebutt;
+  /** True when writes started waiting, false once none waits (the node's 'throttled' / 'unthrottled' events). */
+  readonly throttled: boolean;
+  /** The allowed rate, versions per second, and the keys waiting. */
+  readonly rate: number;
+  readonly backlog: number;
+}
+
 const nodeStart = diagnostics_channel.channel(channels.nodeStart);
 const nodeStop = diagnostics_channel.channel(channels.nodeStop);
 const packetIn = diagnostics_channel.channel(channels.packetIn);
@@ -75,6 +86,7 @@ const packetOut = diagnostics_channel.channel(channels.packetOut);
 const drop = diagnostics_channel.channel(channels.drop);
 const member = diagnostics_channel.channel(channels.member);
 const stall = diagnostics_channel.channel(channels.stall);
+const throttle = diagnostics_channel.channel(channels.throttle);
 
 /** The runtime's side: one call per fact, each a no-op without subscribers. */
 export const publish = {
@@ -101,5 +113,8 @@ export const publish = {
   },
   stall(node: Scuttlebutt, stalls: number): void {
     if (stall.hasSubscribers) stall.publish({ node, stalls } satisfies StallMessage);
+  },
+  throttle(node: Scuttlebutt, throttled: boolean, rate: number, backlog: number): void {
+    if (throttle.hasSubscribers) throttle.publish({ node, throttled, rate, backlog } satisfies ThrottleMessage);
   },
 };

@@ -231,6 +231,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const next = flow.backlog > 0;
     if (next === this.throttled || (!next && !round)) return;
     this.throttled = next;
+    diag.throttle(this, next, flow.rate, flow.backlog);
     setImmediate(() => {
       try {
         if (next) this.emit('throttled', { rate: flow.rate, backlog: flow.backlog });

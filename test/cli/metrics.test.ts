@@ -154,6 +154,11 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
     assert.ok(inbound.sum >= one(families, 'scuttlebutt_bytes_received_total'));
     assert.ok((outbound.buckets[0]?.[1] ?? 0) > 0, 'some packets under 64 bytes (idle digests)');
 
+    // Flow control, from stats().flowControl.
+    assert.equal(families.get('scuttlebutt_flow_rate')?.type, 'gauge');
+    assert.ok(one(families, 'scuttlebutt_flow_rate') > 0);
+    assert.equal(families.get('scuttlebutt_flow_underflows_total')?.type, 'counter');
+
     // Event loop and process.
     assert.ok((histogram(families, 'scuttlebutt_event_loop_delay_seconds').get('[]')?.count ?? 0) > 20, 'event-loop delay sampled every 100 ms');
     for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes']) {

@@ -6,13 +6,13 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import diagnostics_channel from 'node:diagnostics_channel';
-import { createScuttlebutt, diagnosticsChannels, type DropMessage, type MemberMessage, type NodeMessage, type PacketMessage, type Scuttlebutt } from '../../src/index.js';
+import { createScuttlebutt, diagnosticsChannels, type DropMessage, type MemberMessage, type NodeMessage, type PacketMessage, type Scuttlebutt, type ThrottleMessage } from '../../src/index.js';
 import { freePorts, killAll, NodeProc, waitFor } from './procs.js';
 
 const procs: NodeProc[] = [];
 after(() => killAll(procs));
 
-test('diagnostics channels: start, packets in and out matching stats(), drops, members, the convicting silence, stop', async () => {
+test('diagnostics channels: start, packets in and out matching stats(), drops, throttling, members, the convicting silence, stop', async () => {
   const got: Record<string, unknown[]> = {};
   const handlers = Object.values(diagnosticsChannels).map((name) => {
     const fn = (msg: unknown): void => void (got[name] ??= []).push(msg);
@@ -39,6 +39,11 @@ test('diagnostics channels: start, packets in and out matching stats(), drops, m
     await waitFor(() => of(diagnosticsChannels.drop, a).length > 0, 2000, 'a drop published');
     const drop = of<DropMessage>(diagnosticsChannels.drop, a)[0] as DropMessage;
     assert.ok((a.stats().dropped[drop.reason] ?? 0) >= 1, `${drop.reason} in ${JSON.stringify(a.stats().dropped)}`);
+
+    // A burst of writes beyond what gossip carries: flow control holds them back, and says so.
+    for (let i = 0; i < 2000; i++) a.set(`k${i % 300}`, `${'x'.repeat(200)}${i}`);
+    await waitFor(() => of<ThrottleMessage>(diagnosticsChannels.throttle, a).some((m) => m.throttled && m.backlog > 0 && m.rate > 0), 3000, 'a throttle message');
+    await new Promise((r) => setTimeout(r, 1000));
 
     const killedAt = performance.now();
     b.kill('SIGKILL');
