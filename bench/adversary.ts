@@ -40,6 +40,7 @@ async function main(): Promise<void> {
       const args = [AGENT, 'agent', '--bind', gossip(i), '--http', http(i), '--node-id', `a${i}`, '--log-level', 'silent', ...(i > 0 ? ['--join', gossip(0)] : [])];
       procs.push(spawn(process.execPath, args, { stdio: 'ignore' }));
     }
+    const started = Date.now();
     const deadline = Date.now() + 30_000;
     for (;;) {
       const ok = await Promise.all(procs.map((_, i) => get<{ live: unknown[] }>(http(i), '/members').then((s) => s.live.length === n).catch(() => false)));
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
       if (Date.now() > deadline) throw new Error('agents did not converge');
       await sleep(200);
     }
+    const joinSeconds = (Date.now() - started) / 1000;
     await sleep(3000);
     const target = gossip(0);
     // The reply ratio: ten SYNs with an empty digest, as a stranger would send.
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `${JSON.stringify({
         agents: n,
+        joinSeconds,
         synReplyRatio: Number((replyBytes / synBytes).toFixed(2)),
         synBytes,
         replyBytes,

@@ -125,6 +125,14 @@ export class ScuttlebuttCore {
     return this.health.deafSpells;
   }
 
+  /**
+   * Whether `address` is a member's gossip address (live or dead) or a seed: an address this node
+   * gossips with anyway, so a reply to it amplifies nothing. Anything else is a stranger.
+   */
+  isKnownAddress(address: string): boolean {
+    return this.membership.knowsAddress(address) || this.peers.seeds.includes(address);
+  }
+
   get liveCount(): number {
     return this.membership.liveOthers + 1;
   }
@@ -215,13 +223,17 @@ export class ScuttlebuttCore {
     this.membership.forgetExpired(now);
   }
 
-  /** Handles one decoded message from `from` ("host:port"); returns the replies to send. */
-  receive(from: string, message: Message, now: number): Outbound[] {
+  /**
+   * Handles one decoded message from `from` ("host:port"); returns the replies to send. Replies to
+   * `from` fit `replyBudget` bytes of encoded message (default: the payload budget): a harness
+   * limits what a sender it does not know can make this node send (see isKnownAddress).
+   */
+  receive(from: string, message: Message, now: number, replyBudget?: number): Outbound[] {
     this.observeClock(now);
     // Traffic again after a spell of hearing nobody: the silence was ours, excused like a stall.
     const deafness = this.health.heard(now, this.membership.liveOthers);
     if (deafness > 0) this.detector.shiftDeadlines(deafness);
-    return this.exchange.receive(from, message, now);
+    return this.exchange.receive(from, message, now, replyBudget);
   }
 
   private openExchanges(now: number): Outbound[] {

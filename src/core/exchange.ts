@@ -129,8 +129,13 @@ export class Exchange {
     return out;
   }
 
-  /** Handles one decoded message from `from` ("host:port"); returns the replies to send. */
-  receive(from: string, message: Message, now: number): Outbound[] {
+  /**
+   * Handles one decoded message from `from` ("host:port"); returns the replies to send, each to
+   * `from` within `replyBudget` bytes of encoded message (the harness's anti-amplification limit for
+   * a sender it does not know; at most the payload budget).
+   */
+  receive(from: string, message: Message, now: number, replyBudget = this.payloadBudget): Outbound[] {
+    const budget = Math.min(replyBudget, this.payloadBudget);
     const m = this.membership;
     if (message.type !== 'wrongCluster' && message.clusterId !== this.clusterId) {
       this.journal.reject('wrong-cluster');
@@ -140,11 +145,11 @@ export class Exchange {
     switch (message.type) {
       case 'syn':
         this.notePeerSet(from, message.setHash, message.setSize);
-        return this.onSyn(from, message.digest, message.pull, now);
+        return this.onSyn(from, message.digest, message.pull, now, budget);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
         this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize));
-        const delta = this.answerRequest(message.request, now);
+        const delta = this.answerRequest(message.request, now, budget - 1 - stringSize(this.clusterId));
         const out = this.announce(from, now);
         if (delta.nodes.length > 0 || delta.bumps.count > 0) out.push({ to: from, message: { type: 'ack', clusterId: this.clusterId, delta } });
         return out;
@@ -189,7 +194,7 @@ export class Exchange {
     this.agreement += (hit - this.agreement) * 0.1;
   }
 
-  private onSyn(from: string, digest: Digest, pull: boolean, now: number): Outbound[] {
+  private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number): Outbound[] {
     const m = this.membership;
     const reply = (request: Digest, delta: Delta): Outbound[] => [{ to: from, message: { type: 'synAck', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, request, delta } }];
     const compact = digest.mode === 'compact';
@@ -200,7 +205,7 @@ export class Exchange {
       // reply makes it send refs next time.
       const all = m.memberSlots();
       const refs = Array.from(all, (s) => m.table.refs[s] as number);
-      const budget = this.payloadBudget - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
+      const budget = replyBudget - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
       return reply(this.digests.request(all, refs, budget, now, true), { nodes: [], bumps: NO_BUMPS });
     }
     const order = compact ? m.sortedMembers() : null;
@@ -212,8 +217,14 @@ export class Exchange {
     // and one object per entry would dominate the cost; the budget takes a thousand at most.
     const neverSeen: number[] = [];
     let neverSeenStart = 0;
-    // A compact digest comes from a peer with our membership (so it is not marked): nobody to introduce.
-    if (digest.complete && !order) {
+    if (replyBudget < this.payloadBudget) {
+      // A stranger (the harness limits our reply): we introduce only ourselves, and our request asks
+      // for its state. A joiner's ACK then makes it a member, its next SYN (an early round: it has
+      // news, us) gets the whole cluster, and it announces itself to all of it rather than to the
+      // few members a small reply would have held.
+      if (!order && m.table.mark[SELF] !== epoch) neverSeen.push(SELF);
+    } else if (digest.complete && !order) {
+      // A compact digest comes from a peer with our membership (so it is not marked): nobody to introduce.
       const t = m.table;
       // Dead nodes are not introduced to peers that never knew them: that spreads only stale news.
       for (let s = 0; s < t.used; s++) if (t.status[s] === LIVE && t.mark[s] !== epoch) neverSeen.push(s);
@@ -223,7 +234,7 @@ export class Exchange {
       this.digests.membersOfDifferingBuckets(digest.buckets, epoch, neverSeen);
       neverSeenStart = rotationStart(neverSeen.length, this.rng);
     }
-    const budget = this.payloadBudget - exchangeHeaderSize(this.clusterId, m.size);
+    const budget = replyBudget - exchangeHeaderSize(this.clusterId, m.size);
     const request = this.digests.request(found.request, found.requestRefs, Math.floor(budget * REQUEST_SHARE), now);
     const candidates = found.candidates.sort(byStaleness);
     // A push wants no reply that would carry heartbeats alone.
@@ -326,7 +337,7 @@ export class Exchange {
   }
 
   /** The ACK's delta: what the responder said it lacks. Its heartbeats are fresh evidence too. */
-  private answerRequest(request: Digest, now: number): Delta {
+  private answerRequest(request: Digest, now: number, budget: number): Delta {
     const m = this.membership;
     const t = m.table;
     const unknown: number[] = [];
@@ -354,7 +365,7 @@ export class Exchange {
     }
     // A request cut short with a summary: the responder may lack members it could not list.
     if (request.buckets && !request.complete) this.digests.membersOfDifferingBuckets(request.buckets, epoch, unknown);
-    return this.deltas.pack(unknown, 0, stale.sort(byStaleness), bumps, null, this.ackDeltaBudget, now);
+    return this.deltas.pack(unknown, 0, stale.sort(byStaleness), bumps, null, budget, now);
   }
 }
 

@@ -38,6 +38,8 @@ export class Membership {
   private readonly deaths = new Map<number, { since: number; heartbeat: number }>();
   /** Removed members by ref, until the grace period ends. */
   private readonly removed = new Map<number, RemovedMember>();
+  /** Members (live and dead, self included) per gossip address: who is no stranger (see knowsAddress). */
+  private readonly addresses = new Map<string, number>();
 
   /** The membership hash: every member's ref (live and dead) summed; equal hashes and sizes mean equal memberships. */
   hash = 0;
@@ -88,6 +90,11 @@ export class Membership {
 
   address(s: number): string {
     return (this.table.identities[s] as NodeIdentity).address;
+  }
+
+  /** Whether some member (live or dead, or this node) has this gossip address. */
+  knowsAddress(address: string): boolean {
+    return this.addresses.has(address);
   }
 
   /** Whether a member with this ref was removed within the grace period. */
@@ -152,6 +159,7 @@ export class Membership {
     const ref = this.table.refs[slot] as number;
     this.byRef.set(ref, slot);
     this.byId.set(idKey(identity.id), slot);
+    this.addresses.set(identity.address, (this.addresses.get(identity.address) ?? 0) + 1);
     this.hash = addToSetHash(this.hash, ref);
     this.size++;
     this.sortedValid = false;
@@ -215,6 +223,9 @@ export class Membership {
     this.removed.set(ref, { heartbeat: t.left[s] ? Infinity : t.heartbeat(s), until: now + this.graceMs });
     this.byRef.delete(ref);
     if (this.slotOfId(identity.id) === s) this.byId.delete(idKey(identity.id));
+    const sharing = (this.addresses.get(identity.address) ?? 1) - 1;
+    if (sharing > 0) this.addresses.set(identity.address, sharing);
+    else this.addresses.delete(identity.address);
     this.deaths.delete(s);
     const retired = this.retired.get(identity.id);
     if (!retired || retired.generation < identity.generation) {
