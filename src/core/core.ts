@@ -45,7 +45,8 @@ export class ScuttlebuttCore {
     this.self = config.self;
     const fd = config.failureDetector;
     const expected = Math.max(16, config.expectedMembers ?? 16);
-    const membership = new Membership(config.self, fd.deadNodeGracePeriodMs, this.journal, Math.max(2, fd.samplingWindowSize), expected);
+    const limits = { maxMembers: config.maxMembers ?? Infinity, maxNewPerSender: config.maxNewMembersPerSender ?? Infinity, intervalMs: config.gossipIntervalMs };
+    const membership = new Membership(config.self, fd.deadNodeGracePeriodMs, this.journal, Math.max(2, fd.samplingWindowSize), expected, limits);
     this.membership = membership;
     this.detector = new FailureDetector(fd, config.gossipIntervalMs, membership);
     this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);

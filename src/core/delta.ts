@@ -186,7 +186,7 @@ export class Deltas {
    * Applies a received delta. `sameMembership`: the sender's membership hash equals ours, so
    * positional bumps can be read. Bumps go first: node deltas may admit members and shift positions.
    */
-  apply(delta: Delta, now: number, sameMembership: boolean): void {
+  apply(delta: Delta, now: number, sameMembership: boolean, from?: string): void {
     const { bumps } = delta;
     const m = this.membership;
     const t = m.table;
@@ -212,10 +212,10 @@ export class Deltas {
         if (s > SELF) this.detector.observe(s, bumps.heartbeats[i] as number, bumps.ages[i] as number, now);
       }
     }
-    for (const nd of delta.nodes) this.applyNode(nd, now);
+    for (const nd of delta.nodes) this.applyNode(nd, now, from);
   }
 
-  private applyNode(nd: NodeDelta, now: number): void {
+  private applyNode(nd: NodeDelta, now: number, from?: string): void {
     const m = this.membership;
     const t = m.table;
     let s = m.slotOfRef(nd.ref);
@@ -228,7 +228,7 @@ export class Deltas {
     const admitted = s < 0;
     if (admitted) {
       if (!nd.identity) return this.journal.reject('unknown-node');
-      s = m.admit(nd.identity, nd.ref, nd.heartbeat, now);
+      s = m.admit(nd.identity, nd.ref, nd.heartbeat, now, from);
       if (s < 0) return;
       this.detector.watch(s, nd.heartbeatAge, now);
     } else {

@@ -148,14 +148,14 @@ export class Exchange {
         return this.onSyn(from, message.digest, message.pull, now, budget);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
-        this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize));
+        this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize), from);
         const delta = this.answerRequest(message.request, now, budget - 1 - stringSize(this.clusterId));
         const out = this.announce(from, now);
         if (delta.nodes.length > 0 || delta.bumps.count > 0) out.push({ to: from, message: { type: 'ack', clusterId: this.clusterId, delta } });
         return out;
       }
       case 'ack':
-        this.deltas.apply(message.delta, now, false);
+        this.deltas.apply(message.delta, now, false, from);
         return this.announce(from, now);
       case 'leave': {
         const s = m.slotOfRef(identityRef(message.identity));

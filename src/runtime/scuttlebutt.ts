@@ -130,6 +130,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
         eventViews: true,
         flowControl: config.flowControl,
+        maxMembers: config.maxMembers,
+        maxNewMembersPerSender: config.maxNewMembersPerSender,
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),

@@ -95,10 +95,14 @@ export class HostilePeer {
   }
 
   /**
-   * Learns the target's membership as a newcomer would: a SYN with an empty digest (pull), whose
-   * SYN-ACK introduces every live member, identity, heartbeat and key-values.
+   * Learns the target's membership as an attacker on the network can: it first makes its address a
+   * member's (an ACK introducing a made-up member at this peer's address: a stranger's SYN is
+   * answered with the responder alone), then sends a SYN with an empty digest (pull), whose SYN-ACK
+   * introduces every live member, identity, heartbeat and key-values.
    */
   async learn(target: string): Promise<Map<string, Learned>> {
+    await this.send(target, ack(this.clusterId, [nodeDelta({ id: `spy-${this.address}`, generation: Date.now(), address: this.address }, { heartbeat: 1 })]));
+    await new Promise((res) => setTimeout(res, 50));
     const since = Date.now();
     await this.send(target, syn(this.clusterId, emptyDigest()));
     const reply = await this.reply(target, (m) => m.type === 'synAck', 3000, since);
