@@ -48,7 +48,7 @@ export class ScuttlebuttCore {
     const limits = { maxMembers: config.maxMembers ?? Infinity, maxNewPerSender: config.maxNewMembersPerSender ?? Infinity, intervalMs: config.gossipIntervalMs };
     const membership = new Membership(config.self, fd.deadNodeGracePeriodMs, this.journal, Math.max(2, fd.samplingWindowSize), expected, limits);
     this.membership = membership;
-    this.detector = new FailureDetector(fd, config.gossipIntervalMs, membership);
+    this.detector = new FailureDetector(fd, config.gossipIntervalMs, membership, this.journal);
     this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);
     const digests = new Digests(membership, config.clusterId, config.payloadBudget, config.gossipIntervalMs);
     const deltas = new Deltas(membership, this.detector, digests, this.journal, rng);
@@ -64,6 +64,8 @@ export class ScuttlebuttCore {
       deltas.congestion = (overflowed, at) => flow.noteDelta(overflowed, at);
     }
     if (config.onPublish) this.own.onPublish = config.onPublish;
+    deltas.own = this.own;
+    this.exchange.own = this.own;
     this.journal.take();
     if (config.eventViews) this.journal.viewOf = (s) => this.viewOf(s);
   }

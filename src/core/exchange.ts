@@ -16,6 +16,7 @@ import { REMOVED_HERE, requestSize, type Digests } from './digest.js';
 import { UNREAD } from './heartbeat-restore.js';
 import { identityRef } from './identity.js';
 import type { Journal } from './journal.js';
+import type { OwnValues } from './own-values.js';
 import { SELF, type Membership } from './membership.js';
 import { LIVE } from './peer-table.js';
 import { rotationStart, shuffle } from './random.js';
@@ -41,6 +42,12 @@ const ANNOUNCE_MAX = 64;
  */
 const PULLS_PER_ROUND = 1;
 const PUSH_GAP = 2;
+/**
+ * A leave may name a heartbeat at most this far above the one we hold for the leaver (gossip brings
+ * heartbeats a few rounds late at most); one naming more is refused ('implausible-heartbeat'). A
+ * forged leave then costs its victim at most this many rounds of being seen dead.
+ */
+const LEAVE_HEARTBEAT_SLACK = 16;
 
 interface PeerSet {
   hash: number;
@@ -78,6 +85,8 @@ export class Exchange {
   private announced = false;
   /** Bytes left for the delta of an ACK: the budget less its type byte and cluster id. */
   private readonly ackDeltaBudget: number;
+  /** This node's own state, which refutes claims about it above what it produced. */
+  own: OwnValues | null = null;
 
   constructor(
     private readonly clusterId: string,
@@ -159,7 +168,9 @@ export class Exchange {
         return this.announce(from, now);
       case 'leave': {
         const s = m.slotOfRef(identityRef(message.identity));
-        if (s > SELF) m.markLeft(s, now);
+        if (s <= SELF) return [];
+        if (message.heartbeat - m.table.heartbeat(s) > LEAVE_HEARTBEAT_SLACK) this.journal.reject('implausible-heartbeat');
+        else m.markLeft(s, now, message.heartbeat);
         return [];
       }
       case 'wrongCluster':
@@ -314,6 +325,8 @@ export class Exchange {
         }
       } else if (theirHb > myHb) {
         if (s !== SELF) this.detector.observe(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
+        // A claim about us above what we produced: we go higher, and the peer hears it back at once.
+        else if (this.own?.refuteHeartbeat(theirHb, now)) bumps.push(positional ? offset + i : s);
       } else if (myHb > theirHb) {
         bumps.push(positional ? offset + i : s);
         if (myHb - theirHb > found.bumpGap) found.bumpGap = myHb - theirHb;
@@ -323,7 +336,9 @@ export class Exchange {
       const mine = t.maxVersion(s);
       const myGc = t.gcVersion(s);
       if (theirMax === mine && theirGc === myGc) continue; // the common case: only heartbeats differ
-      if (s !== SELF && !unread && (theirMax > mine || theirGc > myGc)) {
+      // For ourselves too: a peer holding versions of ours we never wrote answers with them, and
+      // seeing the forged key-values lets us overwrite them (OwnValues.refute).
+      if (!unread && (theirMax > mine || theirGc > myGc)) {
         request.push(s);
         requestRefs.push(order ? (t.refs[s] as number) : ref);
       }
@@ -354,6 +369,7 @@ export class Exchange {
         continue;
       }
       if (s !== SELF) this.detector.observe(s, hb, request.ages[i] as number, now, ageBounded(request, i));
+      else this.own?.refuteHeartbeat(hb, now);
       const theirMax = request.maxVersions[i] as number;
       const theirGc = request.gcVersions[i] as number;
       const mine = t.maxVersion(s);

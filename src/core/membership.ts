@@ -214,10 +214,17 @@ export class Membership {
     this.journal.emit({ type: 'dead', node: this.identity(s), reason }, s);
   }
 
-  /** A member's own leave message: dead at once, and never revived by stale heartbeats. */
-  markLeft(s: number, now: number): void {
+  /**
+   * A leave message for slot s, saying the member left at `heartbeat`: dead at once. The leaver
+   * produces no heartbeat after its leave, so stale gossip never revives it; a forged leave is
+   * undone by the victim's next heartbeats past the one it names (a leave naming one far above
+   * what we hold is refused by the caller: see LEAVE_HEARTBEAT_SLACK).
+   */
+  markLeft(s: number, now: number, heartbeat: number): void {
     this.table.left[s] = 1;
     if (this.table.status[s] === LIVE) this.convict(s, 'left', now);
+    const death = this.deaths.get(s);
+    if (death && heartbeat > death.heartbeat) death.heartbeat = heartbeat;
   }
 
   /**
@@ -229,13 +236,14 @@ export class Membership {
     this.remove(s, now);
   }
 
-  /** Whether a dead member's `heartbeat` is fresh enough to bring it back (a left member never is). */
+  /** Whether a dead member's `heartbeat` is fresh enough to bring it back. */
   mayRevive(s: number, heartbeat: number): boolean {
-    return this.table.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
+    return heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
   }
 
   /** Back from the dead, once the detector has restarted on its fresh heartbeat. */
   revive(s: number): void {
+    this.table.left[s] = 0;
     this.deaths.delete(s);
     this.table.status[s] = LIVE;
     this.deadOthers--;

@@ -46,7 +46,7 @@ for (const mode of MODES) {
       );
     };
 
-    test('forged leave: the victim is live again everywhere within the healing bound', { todo: 'a left member never revives; not built yet' }, async () => {
+    test('forged leave: the victim is live again everywhere within the healing bound', async () => {
       const v = await learnVictim();
       for (const n of nodes) if (n !== victim) await peer.send(n.self.address, leave(CLUSTER, victim.self, v.heartbeat + 8));
       await victimHealed('after-leave');
@@ -60,7 +60,7 @@ for (const mode of MODES) {
       assert.deepEqual(deadEvents.slice(since).filter((e) => e.id === victim.self.id), [], 'the victim was never marked dead');
     });
 
-    test('forged state about another member (heartbeat, a key at a higher version, a planted key) heals by the owner refuting it', { todo: 'the owner does not refute claims about itself yet' }, async () => {
+    test('forged state about another member (heartbeat, a key at a higher version, a planted key) heals by the owner refuting it', async () => {
       const v = await learnVictim();
       const forged = nodeDelta(victim.self, {
         heartbeat: v.heartbeat + 500,
@@ -72,7 +72,7 @@ for (const mode of MODES) {
       await victimHealed('after-forged-state');
     });
 
-    test('heartbeat inflation alone (a bump) heals, and the victim is never convicted for it', { todo: 'the owner does not refute claims about itself yet' }, async () => {
+    test('heartbeat inflation alone (a bump) heals, and the victim is never convicted for it', async () => {
       const since = deadEvents.length;
       const v = await learnVictim();
       const bumps = { count: 1, positional: false, keys: [v.ref], heartbeats: [v.heartbeat + 800], checks: null, ages: [0] };
@@ -82,7 +82,7 @@ for (const mode of MODES) {
       assert.deepEqual(deadEvents.slice(since).filter((e) => e.id === victim.self.id), []);
     });
 
-    test('an implausible leap (heartbeat +1e9, a version near 2^32) is dropped and counted, not applied', { todo: 'receivers do not bound leaps yet' }, async () => {
+    test('an implausible leap (heartbeat +1e9, a version near 2^32) is dropped and counted, not applied', async () => {
       const v = await learnVictim();
       const before = target.stats().rejected;
       await peer.send(target.self.address, ack(CLUSTER, [nodeDelta(victim.self, { heartbeat: v.heartbeat + 1e9, introduce: false })]));
