@@ -215,10 +215,8 @@ export class Membership {
   }
 
   /**
-   * A leave message for slot s, saying the member left at `heartbeat`: dead at once. The leaver
-   * produces no heartbeat after its leave, so stale gossip never revives it; a forged leave is
-   * undone by the victim's next heartbeats past the one it names (a leave naming one far above
-   * what we hold is refused by the caller: see LEAVE_HEARTBEAT_SLACK).
+   * A leave message for slot s, saying the member left at `heartbeat`: dead at once, for good (a
+   * leave naming a heartbeat far above what we hold is refused by the caller: LEAVE_HEARTBEAT_SLACK).
    */
   markLeft(s: number, now: number, heartbeat: number): void {
     this.table.left[s] = 1;
@@ -236,9 +234,13 @@ export class Membership {
     this.remove(s, now);
   }
 
-  /** Whether a dead member's `heartbeat` is fresh enough to bring it back. */
+  /**
+   * Whether a dead member's `heartbeat` is fresh enough to bring it back. A left member never is:
+   * an operator's force-leave relies on it, and the wire cannot yet tell a forged leave from a real
+   * one (the leave commitment, docs/security.md).
+   */
   mayRevive(s: number, heartbeat: number): boolean {
-    return heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
+    return this.table.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
   }
 
   /** Back from the dead, once the detector has restarted on its fresh heartbeat. */
