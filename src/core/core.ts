@@ -45,9 +45,10 @@ export class ScuttlebuttCore {
     this.self = config.self;
     const fd = config.failureDetector;
     const expected = Math.max(16, config.expectedMembers ?? 16);
-    const membership = new Membership(config.self, fd.deadNodeGracePeriodMs, this.journal, Math.max(2, fd.samplingWindowSize), expected);
+    const limits = { maxMembers: config.maxMembers ?? Infinity, maxNewPerSender: config.maxNewMembersPerSender ?? Infinity, intervalMs: config.gossipIntervalMs };
+    const membership = new Membership(config.self, fd.deadNodeGracePeriodMs, this.journal, Math.max(2, fd.samplingWindowSize), expected, limits);
     this.membership = membership;
-    this.detector = new FailureDetector(fd, config.gossipIntervalMs, membership);
+    this.detector = new FailureDetector(fd, config.gossipIntervalMs, membership, this.journal);
     this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);
     const digests = new Digests(membership, config.clusterId, config.payloadBudget, config.gossipIntervalMs);
     const deltas = new Deltas(membership, this.detector, digests, this.journal, rng);
@@ -63,6 +64,8 @@ export class ScuttlebuttCore {
       deltas.congestion = (overflowed, at) => flow.noteDelta(overflowed, at);
     }
     if (config.onPublish) this.own.onPublish = config.onPublish;
+    deltas.own = this.own;
+    this.exchange.own = this.own;
     this.journal.take();
     if (config.eventViews) this.journal.viewOf = (s) => this.viewOf(s);
   }
@@ -123,6 +126,14 @@ export class ScuttlebuttCore {
   /** Times this node heard nobody for over two rounds with live peers around (and held its convictions). */
   get localDeafSpells(): number {
     return this.health.deafSpells;
+  }
+
+  /**
+   * Whether `address` is a member's gossip address (live or dead) or a seed: an address this node
+   * gossips with anyway, so a reply to it amplifies nothing. Anything else is a stranger.
+   */
+  isKnownAddress(address: string): boolean {
+    return this.membership.knowsAddress(address) || this.peers.seeds.includes(address);
   }
 
   get liveCount(): number {
@@ -215,13 +226,17 @@ export class ScuttlebuttCore {
     this.membership.forgetExpired(now);
   }
 
-  /** Handles one decoded message from `from` ("host:port"); returns the replies to send. */
-  receive(from: string, message: Message, now: number): Outbound[] {
+  /**
+   * Handles one decoded message from `from` ("host:port"); returns the replies to send. Replies to
+   * `from` fit `replyBudget` bytes of encoded message (default: the payload budget): a harness
+   * limits what a sender it does not know can make this node send (see isKnownAddress).
+   */
+  receive(from: string, message: Message, now: number, replyBudget?: number): Outbound[] {
     this.observeClock(now);
     // Traffic again after a spell of hearing nobody: the silence was ours, excused like a stall.
     const deafness = this.health.heard(now, this.membership.liveOthers);
     if (deafness > 0) this.detector.shiftDeadlines(deafness);
-    return this.exchange.receive(from, message, now);
+    return this.exchange.receive(from, message, now, replyBudget);
   }
 
   private openExchanges(now: number): Outbound[] {

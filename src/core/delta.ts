@@ -17,7 +17,8 @@ import type { Digests } from './digest.js';
 import { NOT_HELD, UNREAD } from './heartbeat-restore.js';
 import type { Journal } from './journal.js';
 import { SELF, type Membership } from './membership.js';
-import { MAX_VERSION } from './peer-table.js';
+import type { OwnValues } from './own-values.js';
+import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP } from './peer-table.js';
 import { randomInt } from './random.js';
 import type { Random } from './types.js';
 
@@ -36,6 +37,8 @@ export interface DeltaCandidate {
 export class Deltas {
   /** Flow control's congestion signal, one call per delta with state to carry (see noteCongestion). */
   congestion: ((overflowed: boolean, now: number) => void) | null = null;
+  /** This node's own state, which refutes claims about it above what it produced. */
+  own: OwnValues | null = null;
 
   constructor(
     private readonly membership: Membership,
@@ -186,7 +189,7 @@ export class Deltas {
    * Applies a received delta. `sameMembership`: the sender's membership hash equals ours, so
    * positional bumps can be read. Bumps go first: node deltas may admit members and shift positions.
    */
-  apply(delta: Delta, now: number, sameMembership: boolean): void {
+  apply(delta: Delta, now: number, sameMembership: boolean, from?: string): void {
     const { bumps } = delta;
     const m = this.membership;
     const t = m.table;
@@ -203,32 +206,43 @@ export class Deltas {
         for (let i = 0; i < bumps.count; i++) {
           const s = slotOf(i);
           const hb = heartbeats[i] as number;
-          if (s !== undefined && s !== SELF && hb !== UNREAD) this.detector.observe(s, hb, bumps.ages[i] as number, now);
+          if (s === undefined || hb === UNREAD) continue;
+          if (s !== SELF) this.detector.observe(s, hb, bumps.ages[i] as number, now);
+          else this.own?.refuteHeartbeat(hb, now);
         }
       }
     } else {
       for (let i = 0; i < bumps.count; i++) {
         const s = m.slotOfRef(bumps.keys[i] as number);
         if (s > SELF) this.detector.observe(s, bumps.heartbeats[i] as number, bumps.ages[i] as number, now);
+        else if (s === SELF) this.own?.refuteHeartbeat(bumps.heartbeats[i] as number, now);
       }
     }
-    for (const nd of delta.nodes) this.applyNode(nd, now);
+    for (const nd of delta.nodes) this.applyNode(nd, now, from);
   }
 
-  private applyNode(nd: NodeDelta, now: number): void {
+  private applyNode(nd: NodeDelta, now: number, from?: string): void {
     const m = this.membership;
     const t = m.table;
     let s = m.slotOfRef(nd.ref);
     if (s === SELF) {
       if (nd.maxVersion > t.maxVersion(SELF) || nd.heartbeat > t.heartbeat(SELF)) this.journal.reject('about-self');
+      // What others hold about us above what we produced heals only when we go higher.
+      this.own?.refuteHeartbeat(nd.heartbeat, now);
+      if (invalid(nd) === null) this.own?.refute(Math.max(nd.maxVersion, nd.lastGcVersion), nd.values, now);
       return;
     }
     const refused = invalid(nd);
     if (refused) return this.journal.reject(refused);
+    if (s >= 0) {
+      // Validated whole before anything is applied: a lying heartbeat or version refuses the delta.
+      if (nd.heartbeat - t.heartbeat(s) > MAX_HEARTBEAT_LEAP) return this.journal.reject('implausible-heartbeat');
+      if (Math.max(nd.maxVersion, nd.lastGcVersion) - t.maxVersion(s) > MAX_VERSION_LEAP) return this.journal.reject('implausible-version');
+    }
     const admitted = s < 0;
     if (admitted) {
       if (!nd.identity) return this.journal.reject('unknown-node');
-      s = m.admit(nd.identity, nd.ref, nd.heartbeat, now);
+      s = m.admit(nd.identity, nd.ref, nd.heartbeat, now, from);
       if (s < 0) return;
       this.detector.watch(s, nd.heartbeatAge, now);
     } else {

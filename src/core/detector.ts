@@ -17,8 +17,9 @@
  * shiftDeadlines; conviction waits while the node is deaf.
  */
 import { HEARTBEAT_AGE_UNIT_MS } from '../wire/messages.js';
+import type { Journal } from './journal.js';
 import type { Membership } from './membership.js';
-import { DEAD, LIVE } from './peer-table.js';
+import { DEAD, LIVE, MAX_HEARTBEAT_LEAP } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
 import type { DetectorView, FailureDetectorConfig } from './types.js';
 
@@ -45,6 +46,7 @@ export class FailureDetector {
     config: FailureDetectorConfig,
     private readonly intervalMs: number,
     private readonly membership: Membership,
+    private readonly journal: Journal,
   ) {
     this.thresholdSigmas = thresholdSigma(config.phiThreshold);
     this.minStdMs = config.minStdDeviationMs;
@@ -123,6 +125,7 @@ export class FailureDetector {
     const t = m.table;
     if (heartbeat <= t.heartbeat(s)) return;
     const beats = heartbeat - t.heartbeat(s);
+    if (beats > MAX_HEARTBEAT_LEAP) return this.journal.reject('implausible-heartbeat');
     t.setHeartbeat(s, heartbeat);
     const prevBirth = t.birth(s);
     let claimed = birthOf(age, now);

@@ -16,6 +16,7 @@ import { REMOVED_HERE, requestSize, type Digests } from './digest.js';
 import { UNREAD } from './heartbeat-restore.js';
 import { identityRef } from './identity.js';
 import type { Journal } from './journal.js';
+import type { OwnValues } from './own-values.js';
 import { SELF, type Membership } from './membership.js';
 import { LIVE } from './peer-table.js';
 import { rotationStart, shuffle } from './random.js';
@@ -41,6 +42,12 @@ const ANNOUNCE_MAX = 64;
  */
 const PULLS_PER_ROUND = 1;
 const PUSH_GAP = 2;
+/**
+ * A leave may name a heartbeat at most this far above the one we hold for the leaver (gossip brings
+ * heartbeats a few rounds late at most); one naming more is refused ('implausible-heartbeat'). A
+ * forged leave then costs its victim at most this many rounds of being seen dead.
+ */
+const LEAVE_HEARTBEAT_SLACK = 16;
 
 interface PeerSet {
   hash: number;
@@ -78,6 +85,8 @@ export class Exchange {
   private announced = false;
   /** Bytes left for the delta of an ACK: the budget less its type byte and cluster id. */
   private readonly ackDeltaBudget: number;
+  /** This node's own state, which refutes claims about it above what it produced. */
+  own: OwnValues | null = null;
 
   constructor(
     private readonly clusterId: string,
@@ -129,8 +138,13 @@ export class Exchange {
     return out;
   }
 
-  /** Handles one decoded message from `from` ("host:port"); returns the replies to send. */
-  receive(from: string, message: Message, now: number): Outbound[] {
+  /**
+   * Handles one decoded message from `from` ("host:port"); returns the replies to send, each to
+   * `from` within `replyBudget` bytes of encoded message (the harness's anti-amplification limit for
+   * a sender it does not know; at most the payload budget).
+   */
+  receive(from: string, message: Message, now: number, replyBudget = this.payloadBudget): Outbound[] {
+    const budget = Math.min(replyBudget, this.payloadBudget);
     const m = this.membership;
     if (message.type !== 'wrongCluster' && message.clusterId !== this.clusterId) {
       this.journal.reject('wrong-cluster');
@@ -140,21 +154,23 @@ export class Exchange {
     switch (message.type) {
       case 'syn':
         this.notePeerSet(from, message.setHash, message.setSize);
-        return this.onSyn(from, message.digest, message.pull, now);
+        return this.onSyn(from, message.digest, message.pull, now, budget);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
-        this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize));
-        const delta = this.answerRequest(message.request, now);
+        this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize), from);
+        const delta = this.answerRequest(message.request, now, budget - 1 - stringSize(this.clusterId));
         const out = this.announce(from, now);
         if (delta.nodes.length > 0 || delta.bumps.count > 0) out.push({ to: from, message: { type: 'ack', clusterId: this.clusterId, delta } });
         return out;
       }
       case 'ack':
-        this.deltas.apply(message.delta, now, false);
+        this.deltas.apply(message.delta, now, false, from);
         return this.announce(from, now);
       case 'leave': {
         const s = m.slotOfRef(identityRef(message.identity));
-        if (s > SELF) m.markLeft(s, now);
+        if (s <= SELF) return [];
+        if (message.heartbeat - m.table.heartbeat(s) > LEAVE_HEARTBEAT_SLACK) this.journal.reject('implausible-heartbeat');
+        else m.markLeft(s, now, message.heartbeat);
         return [];
       }
       case 'wrongCluster':
@@ -189,7 +205,7 @@ export class Exchange {
     this.agreement += (hit - this.agreement) * 0.1;
   }
 
-  private onSyn(from: string, digest: Digest, pull: boolean, now: number): Outbound[] {
+  private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number): Outbound[] {
     const m = this.membership;
     const reply = (request: Digest, delta: Delta): Outbound[] => [{ to: from, message: { type: 'synAck', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, request, delta } }];
     const compact = digest.mode === 'compact';
@@ -200,7 +216,7 @@ export class Exchange {
       // reply makes it send refs next time.
       const all = m.memberSlots();
       const refs = Array.from(all, (s) => m.table.refs[s] as number);
-      const budget = this.payloadBudget - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
+      const budget = replyBudget - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
       return reply(this.digests.request(all, refs, budget, now, true), { nodes: [], bumps: NO_BUMPS });
     }
     const order = compact ? m.sortedMembers() : null;
@@ -212,8 +228,14 @@ export class Exchange {
     // and one object per entry would dominate the cost; the budget takes a thousand at most.
     const neverSeen: number[] = [];
     let neverSeenStart = 0;
-    // A compact digest comes from a peer with our membership (so it is not marked): nobody to introduce.
-    if (digest.complete && !order) {
+    if (replyBudget < this.payloadBudget) {
+      // A stranger (the harness limits our reply): we introduce only ourselves, and our request asks
+      // for its state. A joiner's ACK then makes it a member, its next SYN (an early round: it has
+      // news, us) gets the whole cluster, and it announces itself to all of it rather than to the
+      // few members a small reply would have held.
+      if (!order && m.table.mark[SELF] !== epoch) neverSeen.push(SELF);
+    } else if (digest.complete && !order) {
+      // A compact digest comes from a peer with our membership (so it is not marked): nobody to introduce.
       const t = m.table;
       // Dead nodes are not introduced to peers that never knew them: that spreads only stale news.
       for (let s = 0; s < t.used; s++) if (t.status[s] === LIVE && t.mark[s] !== epoch) neverSeen.push(s);
@@ -223,7 +245,7 @@ export class Exchange {
       this.digests.membersOfDifferingBuckets(digest.buckets, epoch, neverSeen);
       neverSeenStart = rotationStart(neverSeen.length, this.rng);
     }
-    const budget = this.payloadBudget - exchangeHeaderSize(this.clusterId, m.size);
+    const budget = replyBudget - exchangeHeaderSize(this.clusterId, m.size);
     const request = this.digests.request(found.request, found.requestRefs, Math.floor(budget * REQUEST_SHARE), now);
     const candidates = found.candidates.sort(byStaleness);
     // A push wants no reply that would carry heartbeats alone.
@@ -303,6 +325,8 @@ export class Exchange {
         }
       } else if (theirHb > myHb) {
         if (s !== SELF) this.detector.observe(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
+        // A claim about us above what we produced: we go higher, and the peer hears it back at once.
+        else if (this.own?.refuteHeartbeat(theirHb, now)) bumps.push(positional ? offset + i : s);
       } else if (myHb > theirHb) {
         bumps.push(positional ? offset + i : s);
         if (myHb - theirHb > found.bumpGap) found.bumpGap = myHb - theirHb;
@@ -312,7 +336,9 @@ export class Exchange {
       const mine = t.maxVersion(s);
       const myGc = t.gcVersion(s);
       if (theirMax === mine && theirGc === myGc) continue; // the common case: only heartbeats differ
-      if (s !== SELF && !unread && (theirMax > mine || theirGc > myGc)) {
+      // For ourselves too: a peer holding versions of ours we never wrote answers with them, and
+      // seeing the forged key-values lets us overwrite them (OwnValues.refute).
+      if (!unread && (theirMax > mine || theirGc > myGc)) {
         request.push(s);
         requestRefs.push(order ? (t.refs[s] as number) : ref);
       }
@@ -326,7 +352,7 @@ export class Exchange {
   }
 
   /** The ACK's delta: what the responder said it lacks. Its heartbeats are fresh evidence too. */
-  private answerRequest(request: Digest, now: number): Delta {
+  private answerRequest(request: Digest, now: number, budget: number): Delta {
     const m = this.membership;
     const t = m.table;
     const unknown: number[] = [];
@@ -343,6 +369,7 @@ export class Exchange {
         continue;
       }
       if (s !== SELF) this.detector.observe(s, hb, request.ages[i] as number, now, ageBounded(request, i));
+      else this.own?.refuteHeartbeat(hb, now);
       const theirMax = request.maxVersions[i] as number;
       const theirGc = request.gcVersions[i] as number;
       const mine = t.maxVersion(s);
@@ -354,7 +381,7 @@ export class Exchange {
     }
     // A request cut short with a summary: the responder may lack members it could not list.
     if (request.buckets && !request.complete) this.digests.membersOfDifferingBuckets(request.buckets, epoch, unknown);
-    return this.deltas.pack(unknown, 0, stale.sort(byStaleness), bumps, null, this.ackDeltaBudget, now);
+    return this.deltas.pack(unknown, 0, stale.sort(byStaleness), bumps, null, budget, now);
   }
 }
 

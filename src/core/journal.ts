@@ -16,6 +16,13 @@ const REJECT_REASONS: readonly RejectReason[] = [
   'ref-mismatch',
   'wrong-cluster',
   'out-of-range',
+  'member-limit',
+  'introduction-limit',
+  'shadow-refused',
+  'implausible-heartbeat',
+  'implausible-version',
+  'refuted-heartbeat',
+  'refuted-version',
 ];
 
 export class Journal {

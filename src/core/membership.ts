@@ -27,6 +27,15 @@ interface RemovedMember {
 
 export type DeathReason = 'suspected' | 'left' | 'superseded';
 
+/** How many members may be held, and how fast one sender may add to them. */
+export interface AdmissionLimits {
+  readonly maxMembers: number;
+  readonly maxNewPerSender: number;
+  readonly intervalMs: number;
+}
+
+const NO_LIMITS: AdmissionLimits = { maxMembers: Infinity, maxNewPerSender: Infinity, intervalMs: 1000 };
+
 export class Membership {
   readonly table: PeerTable;
   private readonly byRef: RefIndex;
@@ -38,6 +47,11 @@ export class Membership {
   private readonly deaths = new Map<number, { since: number; heartbeat: number }>();
   /** Removed members by ref, until the grace period ends. */
   private readonly removed = new Map<number, RemovedMember>();
+  /** Members (live and dead, self included) per gossip address: who is no stranger (see knowsAddress). */
+  private readonly addresses = new Map<string, number>();
+  /** Members admitted this interval, per sender address (forgotten when the interval ends, so bounded by one interval's senders). */
+  private readonly introduced = new Map<string, number>();
+  private introducedWindow = -1;
 
   /** The membership hash: every member's ref (live and dead) summed; equal hashes and sizes mean equal memberships. */
   hash = 0;
@@ -62,6 +76,7 @@ export class Membership {
     private readonly journal: Journal,
     window: number,
     expected: number,
+    private readonly limits: AdmissionLimits = NO_LIMITS,
   ) {
     this.table = new PeerTable(window, expected);
     this.byRef = new RefIndex(expected);
@@ -90,6 +105,11 @@ export class Membership {
     return (this.table.identities[s] as NodeIdentity).address;
   }
 
+  /** Whether some member (live or dead, or this node) has this gossip address. */
+  knowsAddress(address: string): boolean {
+    return this.addresses.has(address);
+  }
+
   /** Whether a member with this ref was removed within the grace period. */
   wasRemoved(ref: number): boolean {
     return this.removed.has(ref);
@@ -114,8 +134,13 @@ export class Membership {
    * Adds a node first heard of, at `heartbeat`; returns its slot, or -1 when refused (counted). A newer
    * generation of a member we hold supersedes it: the old incarnation is convicted and removed first.
    * The caller starts the member's failure detector, then announces it (announce).
+   *
+   * `from`, the sender's address: it may introduce only so many members per interval, and a newer
+   * generation of a live member only when it is no stranger (a member's address: a restart on the
+   * same address, or gossip relayed by members). A stranger can neither fill the table at once nor
+   * shadow a live member; a restart on a new address is admitted once the old incarnation is dead.
    */
-  admit(identity: NodeIdentity, ref: number, heartbeat: number, now: number): number {
+  admit(identity: NodeIdentity, ref: number, heartbeat: number, now: number, from?: string): number {
     if (identityRef(identity) !== ref) return this.refuse('ref-mismatch');
     if (identity.id === this.self.id) return this.refuse('about-self');
     const retired = this.retired.get(identity.id);
@@ -124,8 +149,13 @@ export class Membership {
     // As for revival: stale gossip can carry a heartbeat or two past the last one we saw.
     if (gone && heartbeat < gone.heartbeat + REVIVAL_HEARTBEATS) return this.refuse('removed-node');
     const older = this.slotOfId(identity.id);
+    if (older >= 0 && this.identity(older).generation >= identity.generation) return this.refuse('superseded-generation');
+    if (older >= 0 && this.table.status[older] === LIVE && from !== undefined && !this.knowsAddress(from)) {
+      return this.refuse('shadow-refused');
+    }
+    if (older < 0 && this.size >= this.limits.maxMembers) return this.refuse('member-limit');
+    if (from !== undefined && !this.mayIntroduce(from, now)) return this.refuse('introduction-limit');
     if (older >= 0) {
-      if (this.identity(older).generation >= identity.generation) return this.refuse('superseded-generation');
       // A restart: the old incarnation is gone for good.
       if (this.table.status[older] === LIVE) this.convict(older, 'superseded', now);
       this.remove(older, now);
@@ -143,7 +173,21 @@ export class Membership {
     this.journal.emit({ type: 'live', node: this.identity(s) }, s);
   }
 
-  private refuse(reason: 'ref-mismatch' | 'about-self' | 'superseded-generation' | 'removed-node'): number {
+  /** Counts one introduction by `from` in the current interval; false when it has used its share. */
+  private mayIntroduce(from: string, now: number): boolean {
+    if (this.limits.maxNewPerSender === Infinity) return true;
+    const window = Math.floor(now / this.limits.intervalMs);
+    if (window !== this.introducedWindow) {
+      this.introduced.clear();
+      this.introducedWindow = window;
+    }
+    const n = this.introduced.get(from) ?? 0;
+    if (n >= this.limits.maxNewPerSender) return false;
+    this.introduced.set(from, n + 1);
+    return true;
+  }
+
+  private refuse(reason: 'ref-mismatch' | 'about-self' | 'superseded-generation' | 'removed-node' | 'member-limit' | 'introduction-limit' | 'shadow-refused'): number {
     this.journal.reject(reason);
     return -1;
   }
@@ -152,6 +196,7 @@ export class Membership {
     const ref = this.table.refs[slot] as number;
     this.byRef.set(ref, slot);
     this.byId.set(idKey(identity.id), slot);
+    this.addresses.set(identity.address, (this.addresses.get(identity.address) ?? 0) + 1);
     this.hash = addToSetHash(this.hash, ref);
     this.size++;
     this.sortedValid = false;
@@ -169,10 +214,15 @@ export class Membership {
     this.journal.emit({ type: 'dead', node: this.identity(s), reason }, s);
   }
 
-  /** A member's own leave message: dead at once, and never revived by stale heartbeats. */
-  markLeft(s: number, now: number): void {
+  /**
+   * A leave message for slot s, saying the member left at `heartbeat`: dead at once, for good (a
+   * leave naming a heartbeat far above what we hold is refused by the caller: LEAVE_HEARTBEAT_SLACK).
+   */
+  markLeft(s: number, now: number, heartbeat: number): void {
     this.table.left[s] = 1;
     if (this.table.status[s] === LIVE) this.convict(s, 'left', now);
+    const death = this.deaths.get(s);
+    if (death && heartbeat > death.heartbeat) death.heartbeat = heartbeat;
   }
 
   /**
@@ -184,13 +234,18 @@ export class Membership {
     this.remove(s, now);
   }
 
-  /** Whether a dead member's `heartbeat` is fresh enough to bring it back (a left member never is). */
+  /**
+   * Whether a dead member's `heartbeat` is fresh enough to bring it back. A left member never is:
+   * an operator's force-leave relies on it, and the wire cannot yet tell a forged leave from a real
+   * one (the leave commitment, docs/security.md).
+   */
   mayRevive(s: number, heartbeat: number): boolean {
     return this.table.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
   }
 
   /** Back from the dead, once the detector has restarted on its fresh heartbeat. */
   revive(s: number): void {
+    this.table.left[s] = 0;
     this.deaths.delete(s);
     this.table.status[s] = LIVE;
     this.deadOthers--;
@@ -215,6 +270,9 @@ export class Membership {
     this.removed.set(ref, { heartbeat: t.left[s] ? Infinity : t.heartbeat(s), until: now + this.graceMs });
     this.byRef.delete(ref);
     if (this.slotOfId(identity.id) === s) this.byId.delete(idKey(identity.id));
+    const sharing = (this.addresses.get(identity.address) ?? 1) - 1;
+    if (sharing > 0) this.addresses.set(identity.address, sharing);
+    else this.addresses.delete(identity.address);
     this.deaths.delete(s);
     const retired = this.retired.get(identity.id);
     if (!retired || retired.generation < identity.generation) {

@@ -9,7 +9,8 @@ import type { NodeIdentity } from '../wire/messages.js';
 import type { FlowControl } from './flow-control.js';
 import type { Journal } from './journal.js';
 import { SELF } from './membership.js';
-import { MAX_VERSION, type PeerTable, type StoredValue } from './peer-table.js';
+import type { VersionedValue } from '../wire/messages.js';
+import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP, type PeerTable, type StoredValue } from './peer-table.js';
 
 export class OwnValues {
   private readonly map = new Map<string, StoredValue>();
@@ -56,6 +57,40 @@ export class OwnValues {
   get(key: string): string | undefined {
     const v = this.current(key);
     return v && !v.tombstone ? v.value : undefined;
+  }
+
+  /**
+   * Someone holds our heartbeat at `claimed`, above the one we produced: only we can make that
+   * claim stale, by going one higher (SWIM refutes a suspicion with a higher incarnation the same
+   * way). Claims past MAX_HEARTBEAT_LEAP are left alone: no receiver accepts them. True when refuted.
+   */
+  refuteHeartbeat(claimed: number, now: number): boolean {
+    const mine = this.table.heartbeat(SELF);
+    if (claimed <= mine || claimed - mine > MAX_HEARTBEAT_LEAP) return false;
+    this.table.setHeartbeat(SELF, claimed + 1);
+    this.table.setBirth(SELF, now);
+    this.journal.reject('refuted-heartbeat');
+    this.journal.news = true;
+    return true;
+  }
+
+  /**
+   * Someone holds versions of ours up to `claimed` that we never wrote (`values`: the key-values it
+   * sent us as ours, possibly none). Our versions jump past the claim and every key of ours is
+   * written again above it, and each key in `values` that we do not hold gets a tombstone: every
+   * node then takes our state over the forged one, as over any older version.
+   */
+  refute(claimed: number, values: readonly VersionedValue[], now: number): void {
+    const mine = this.table.maxVersion(SELF);
+    if (claimed <= mine || claimed - mine > MAX_VERSION_LEAP) return;
+    if (claimed + this.map.size + values.length >= MAX_VERSION) return;
+    this.table.setMaxVersion(SELF, claimed);
+    for (const [key, entry] of [...this.map]) this.put(key, entry, false);
+    for (const v of values) {
+      if (!this.map.has(v.key)) this.put(v.key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now }, false);
+    }
+    this.journal.reject('refuted-version');
+    this.journal.news = true;
   }
 
   /** Turns keys past their TTL into tombstones, and drops tombstones past the grace period (raising the GC version). */

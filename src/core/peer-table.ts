@@ -11,6 +11,19 @@ export const DEAD = 1;
 export const FREE = 2;
 /** Versions are stored in 32 bits. */
 export const MAX_VERSION = 0xffffffff;
+/**
+ * How far one message may move a member's heartbeat: more is a lie (or corruption), dropped and
+ * counted ('implausible-heartbeat'). A member's heartbeat moves one a round; a member is removed
+ * a grace period after it went silent, so no true leap comes near this. It keeps a forged claim
+ * far from 2^53, where the owner could no longer refute it by going one higher.
+ */
+export const MAX_HEARTBEAT_LEAP = 65_536;
+/**
+ * How far one node delta may move a known member's max version ('implausible-version' past it):
+ * a million writes between two of our exchanges with the cluster. It keeps a forged version far
+ * from 2^32, so the owner can refute it and go on writing.
+ */
+export const MAX_VERSION_LEAP = 1 << 20;
 /** A lag below the allowance lowers it by 1/LAG_DECAY of the difference: a spike fades to 37 % in about this many heartbeats. */
 const LAG_DECAY = 32;
 

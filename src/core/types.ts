@@ -42,6 +42,16 @@ export interface CoreConfig {
   readonly payloadBudget: number;
   /** The owner drops its tombstones this long after the delete, in ms. */
   readonly tombstoneGracePeriodMs: number;
+  /**
+   * Most members (live and dead, self included) this node holds; a newcomer past it is refused and
+   * counted ('member-limit'), and no member is ever evicted to make room. Default: no limit.
+   */
+  readonly maxMembers?: number;
+  /**
+   * Most new members one sender address may introduce per gossip interval; the rest are refused
+   * and counted ('introduction-limit'), and arrive later through other members. Default: no limit.
+   */
+  readonly maxNewMembersPerSender?: number;
   /** Optional sizing hint: members expected, so tables are allocated once instead of grown. */
   readonly expectedMembers?: number;
   /**
@@ -121,4 +131,11 @@ export type RejectReason =
   | 'removed-node'
   | 'ref-mismatch'
   | 'wrong-cluster'
-  | 'out-of-range';
+  | 'out-of-range'
+  | 'member-limit'
+  | 'introduction-limit'
+  | 'shadow-refused'
+  | 'implausible-heartbeat'
+  | 'implausible-version'
+  | 'refuted-heartbeat'
+  | 'refuted-version';

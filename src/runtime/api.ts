@@ -60,6 +60,17 @@ export interface ScuttlebuttConfig {
    * blocks and the local view changes at once. On by default; `enabled: false` gossips every write at once.
    */
   flowControl: FlowControlConfig;
+  /**
+   * Most members held (live and dead, this node included). Past it a newcomer is refused and counted
+   * in stats().rejected['member-limit']; no member is evicted to make room. Bounds the memory a flood
+   * of fake members can take (about 2.6 KB each).
+   */
+  maxMembers: number;
+  /**
+   * Most new members one sender address may introduce per gossip interval (the rest are counted in
+   * stats().rejected['introduction-limit'] and arrive later through other members).
+   */
+  maxNewMembersPerSender: number;
 }
 
 export interface MemberInfo extends NodeIdentity {

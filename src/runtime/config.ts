@@ -77,6 +77,10 @@ export function defaultLanConfig(overrides: ConfigOverrides = {}): ScuttlebuttCo
     tombstoneGracePeriodMs: 60_000,
     seedResolveIntervalMs: 30_000,
     flowControl: { ...DEFAULT_FLOW_CONTROL },
+    // The largest cluster measured (docs/benchmarks.md: 10,000 simulated nodes).
+    maxMembers: 10_000,
+    // A joiner of a 1,000-member cluster still learns it from its seed in one interval.
+    maxNewMembersPerSender: 1_000,
   };
   return merge(base, overrides);
 }
@@ -157,6 +161,8 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   positive('flowControl.initialRate', flow.initialRate);
   positive('flowControl.maxRate', flow.maxRate);
   if (flow.minRate > flow.maxRate) problems.push(`flowControl.minRate (${flow.minRate}) must not exceed flowControl.maxRate (${flow.maxRate})`);
+  int('maxMembers', c.maxMembers, 2);
+  int('maxNewMembersPerSender', c.maxNewMembersPerSender, 1);
   if (typeof c.enableCompression !== 'boolean') problems.push(`enableCompression must be true or false (got ${JSON.stringify(c.enableCompression)})`);
   (c.secretKeys ?? []).forEach((k, i) => {
     if (!(k instanceof Uint8Array)) problems.push(`secretKeys[${i}] must be a Uint8Array or Buffer`);

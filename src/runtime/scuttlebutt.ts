@@ -7,7 +7,7 @@ import { ScuttlebuttCore } from '../core/core.js';
 import { seededRandom } from '../core/random.js';
 import type { CoreEvent, NodeView, Outbound } from '../core/types.js';
 import { DecodeError, decodeMessage, encodeMessage } from '../wire/codec.js';
-import type { NodeIdentity } from '../wire/messages.js';
+import type { Message, NodeIdentity } from '../wire/messages.js';
 import { envelopeOverhead, EnvelopeError, open, seal, type EnvelopeOptions } from '../transport/envelope.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
@@ -28,6 +28,13 @@ export interface ScuttlebuttEvents {
 }
 
 const DETECTS_PER_ROUND = 4;
+/**
+ * QUIC's anti-amplification rule (RFC 9000, 8.1): to a sender that is not a member or a seed, a
+ * packet is answered with at most this many times its own size. A forged source address then
+ * turns this node into no amplifier, and a joiner loses nothing: its first SYN-ACK is small, but
+ * it asks for the joiner's state, and once the ACK has admitted it the joiner is a member.
+ */
+const AMPLIFICATION_FACTOR = 3;
 /** Extra (news-triggered) rounds that may go out back to back. */
 const EAGER_BURST = 2;
 /** Discovered addresses given to the core as seeds (see pickSeeds). */
@@ -124,6 +131,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
         eventViews: true,
         flowControl: config.flowControl,
+        maxMembers: config.maxMembers,
+        maxNewMembersPerSender: config.maxNewMembersPerSender,
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
@@ -497,7 +506,11 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     try {
       const message = decodeMessage(open(bytes, this.envelope));
       this.lastPacketAt = monotonicNow();
-      for (const o of this.core.receive(from, message, monotonicNow())) void this.send(o);
+      if (this.core.isKnownAddress(from)) {
+        for (const o of this.core.receive(from, message, monotonicNow())) void this.send(o);
+      } else {
+        this.answerStranger(from, bytes.length, message);
+      }
     } catch (err) {
       if (err instanceof EnvelopeError || err instanceof DecodeError) {
         this.count(`${err instanceof EnvelopeError ? 'envelope' : 'decode'}:${err.reason}`);
@@ -511,23 +524,50 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.publish();
   }
 
+  /** A packet from an address no member or seed has: its replies to that address stay within AMPLIFICATION_FACTOR times its size. */
+  private answerStranger(from: string, received: number, message: Message): void {
+    let allowance = AMPLIFICATION_FACTOR * received;
+    const overhead = envelopeOverhead(this.envelope.keys.length > 0);
+    for (const o of this.core.receive(from, message, monotonicNow(), allowance - overhead)) {
+      if (o.to !== from) {
+        void this.send(o);
+        continue;
+      }
+      const packet = this.seal(o);
+      if (!packet) continue;
+      if (packet.length > allowance) {
+        this.count('amplification-limit');
+        continue;
+      }
+      allowance -= packet.length;
+      void this.transmit(packet, o.to);
+    }
+  }
+
   private count(reason: string): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
     diag.drop(this, reason);
   }
 
   private async send(o: Outbound): Promise<void> {
-    const target = parseHostPort(o.to);
-    if (!target) {
-      this.count('bad-peer-address');
-      return;
-    }
-    let packet: Uint8Array;
+    const packet = this.seal(o);
+    if (packet) await this.transmit(packet, o.to);
+  }
+
+  private seal(o: Outbound): Uint8Array | null {
     try {
-      packet = seal(encodeMessage(o.message), this.envelope);
+      return seal(encodeMessage(o.message), this.envelope);
     } catch (err) {
       this.count('encode-failed');
       this.log.error({ err: (err as Error).stack }, 'could not encode a message');
+      return null;
+    }
+  }
+
+  private async transmit(packet: Uint8Array, to: string): Promise<void> {
+    const target = parseHostPort(to);
+    if (!target) {
+      this.count('bad-peer-address');
       return;
     }
     try {
@@ -537,7 +577,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       diag.packetOut(this, packet.length, o.to);
     } catch (err) {
       this.count('send-failed');
-      this.log.debug({ to: o.to, err: (err as Error).message }, 'send failed');
+      this.log.debug({ to, err: (err as Error).message }, 'send failed');
     }
   }
 

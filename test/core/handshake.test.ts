@@ -192,14 +192,18 @@ test('inconsistent deltas are refused with a counted reason and change nothing',
   n1.receive(addr(2), ack({ fromVersion: 1000, values: [v('a', 1001)], maxVersion: 1001 }), c.now);
   n1.receive(addr(2), ack({ ref: 12345, values: [v('a', 1)], maxVersion: 1 }), c.now);
   n1.receive(addr(2), ack({ ref: 999, identity: { id: 'evil', generation: 1, address: 'x:1' }, maxVersion: 0 }), c.now);
-  n1.receive(addr(2), ack({ ref: identityRef(n1.self), values: [v('role', 99)], maxVersion: 99 }), c.now);
   n1.receive(addr(2), ack({ lastGcVersion: 50, fromVersion: 1, values: [v('z', 60)], maxVersion: 60 }), c.now);
+  assert.equal(JSON.stringify(n1.snapshot()), before);
+  // A claim about n1 itself changes none of its values, but n1 refutes it: its versions go past the claim.
+  n1.receive(addr(2), ack({ ref: identityRef(n1.self), values: [v('role', 99)], maxVersion: 99 }), c.now);
+  assert.equal(n1.get('role'), 'r1');
+  assert.ok(n1.snapshot().live.find((x) => x.node.id === 'n1')!.maxVersion > 99);
+  assert.equal(n1.rejections()['refuted-version'], 1);
   const r = n1.rejections();
   assert.deepEqual(
     [r['not-ascending'], r.gap, r['unknown-node'], r['ref-mismatch'], r['about-self'], r['behind-gc']],
     [1, 1, 1, 1, 1, 1],
   );
-  assert.equal(JSON.stringify(n1.snapshot()), before);
 });
 
 test('same seed, same inputs: identical runs; another seed: another run', () => {
@@ -340,12 +344,12 @@ test('compact digest heartbeats are read exactly or not at all: a group that fit
   // One member far off while the rest agree (its beats reached some nodes and not others): read exactly.
   for (const off of [-12, -9, 8, 20, 30]) {
     const before = members.map(hb);
-    a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === n3.self ? off : 1)), c.now);
+    a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === n3.self ? off : 1)), c.now);
     assert.deepEqual(members.map(hb), [before[0]!, before[1]! + 1, before[2]! + Math.max(0, off)], `n3 ${off}`);
   }
   // Within -8..7 of ours, every heartbeat is read exactly.
   const before = members.map(hb);
-  a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === n3.self ? 7 : 2)), c.now);
+  a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === n3.self ? 7 : 2)), c.now);
   assert.deepEqual(members.map(hb), [before[0]!, before[1]! + 2, before[2]! + 7]);
   // a was deaf for ten seconds: behind on everyone by 10 to 12 beats. A window moved up fits them all.
   const behind = members.map(hb);

@@ -1,0 +1,197 @@
+/**
+ * The attacks of the untrusted-input issue, each against real nodes over real UDP, each asserting
+ * the outcome the threat model (docs/security.md) wants. An attack the code cannot yet end that way
+ * is a `todo` test saying what is missing: it runs, its failure is reported, the suite stays green.
+ */
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Scuttlebutt } from '../../src/index.js';
+import type { NodeIdentity } from '../../src/wire/messages.js';
+import { waitFor } from '../runtime/procs.js';
+import { ack, digestOf, emptyDigest, HostilePeer, leave, nodeDelta, syn, synAck, value, type Learned } from './peer.js';
+import { CLUSTER, INTERVAL_MS, isKnown, isLive, MODES, sleep, startCluster, stopAll } from './cluster.js';
+
+/** Rounds within which a forged claim must have healed everywhere. */
+const HEAL_ROUNDS = 30;
+const HEAL_MS = HEAL_ROUNDS * INTERVAL_MS;
+
+for (const mode of MODES) {
+  describe(`attacks, ${mode.name} (the attacker ${mode.keys.length > 0 ? 'holds the key' : 'is on the network'})`, () => {
+    let nodes: Scuttlebutt[] = [];
+    let peer: HostilePeer;
+    let target: Scuttlebutt;
+    let victim: Scuttlebutt;
+    const deadEvents: { at: string; id: string }[] = [];
+    // A fresh cluster for each attack: one attack's damage must not decide the next one's outcome.
+    beforeEach(async () => {
+      deadEvents.length = 0;
+      nodes = await startCluster(5, mode);
+      target = nodes[0]!;
+      victim = nodes[1]!;
+      for (const node of nodes) node.on('dead', (m) => deadEvents.push({ at: node.self.id, id: m.id }));
+      peer = await HostilePeer.open(CLUSTER, mode.keys);
+    });
+    afterEach(async () => {
+      await peer.close();
+      await stopAll(nodes);
+    });
+    const learnVictim = async (): Promise<Learned> => (await peer.learn(target.self.address)).get(victim.self.id)!;
+    /** The victim is live everywhere, holds only its own metadata there, and a write of its own reaches everyone. */
+    const victimHealed = async (key: string): Promise<void> => {
+      victim.set(key, 'mine');
+      await waitFor(
+        () => nodes.every((n) => n.state().live.some((m) => m.id === victim.self.id && m.metadata[key] === 'mine' && m.metadata['idx'] === '1' && m.metadata['planted'] === undefined)),
+        HEAL_MS,
+        `${victim.self.id} live everywhere with its own metadata and its new write (${key})`,
+      );
+    };
+
+    test('forged leave: the victim is live again everywhere within the healing bound', { todo: 'a leave is final (an operator force-leave relies on it); telling a forged one apart needs the leave commitment on the wire' }, async () => {
+      const v = await learnVictim();
+      for (const n of nodes) if (n !== victim) await peer.send(n.self.address, leave(CLUSTER, victim.self, v.heartbeat + 8));
+      await victimHealed('after-leave');
+    });
+
+    test('forged leave is refused outright', { todo: 'needs a leave only the leaver can say (a commitment opened by the leave message): a wire change, designed in docs/security.md' }, async () => {
+      const since = deadEvents.length;
+      const v = await learnVictim();
+      await peer.send(target.self.address, leave(CLUSTER, victim.self, v.heartbeat));
+      await sleep(10 * INTERVAL_MS);
+      assert.deepEqual(deadEvents.slice(since).filter((e) => e.id === victim.self.id), [], 'the victim was never marked dead');
+    });
+
+    test('forged state about another member (heartbeat, a key at a higher version, a planted key) heals by the owner refuting it', async () => {
+      const v = await learnVictim();
+      const forged = nodeDelta(victim.self, {
+        heartbeat: v.heartbeat + 500,
+        introduce: false,
+        fromVersion: v.maxVersion,
+        values: [value('idx', 'forged', v.maxVersion + 400), value('planted', 'by-the-attacker', v.maxVersion + 500)],
+      });
+      await peer.send(target.self.address, ack(CLUSTER, [forged]));
+      await victimHealed('after-forged-state');
+    });
+
+    test('heartbeat inflation alone (a bump) heals, and the victim is never convicted for it', async () => {
+      const since = deadEvents.length;
+      const v = await learnVictim();
+      const bumps = { count: 1, positional: false, keys: [v.ref], heartbeats: [v.heartbeat + 800], checks: null, ages: [0] };
+      await peer.send(target.self.address, { type: 'ack', clusterId: CLUSTER, delta: { nodes: [], bumps } });
+      await victimHealed('after-bump');
+      await sleep(2000); // past the detector's deadline had the victim's real heartbeats been ignored
+      assert.deepEqual(deadEvents.slice(since).filter((e) => e.id === victim.self.id), []);
+    });
+
+    test('an implausible leap (heartbeat +1e9, a version near 2^32) is dropped and counted, not applied', async () => {
+      const v = await learnVictim();
+      const before = target.stats().rejected;
+      await peer.send(target.self.address, ack(CLUSTER, [nodeDelta(victim.self, { heartbeat: v.heartbeat + 1e9, introduce: false })]));
+      await peer.send(target.self.address, ack(CLUSTER, [nodeDelta(victim.self, { heartbeat: v.heartbeat, introduce: false, fromVersion: v.maxVersion, values: [value('idx', 'forged', 2 ** 32 - 2)] })]));
+      await sleep(300);
+      const seen = target.state().live.find((m) => m.id === victim.self.id)!;
+      assert.ok(seen.heartbeat < v.heartbeat + 1e6, `heartbeat ${seen.heartbeat} taken`);
+      assert.equal(seen.metadata['idx'], '1');
+      const after = target.stats().rejected;
+      const grew = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
+      assert.equal(grew('implausible-heartbeat') + grew('implausible-version'), 2, JSON.stringify(after));
+    });
+
+    test('a stranger cannot shadow a live member with a higher generation of its id', async () => {
+      const since = deadEvents.length;
+      const shadow: NodeIdentity = { ...victim.self, generation: victim.self.generation + 1, address: peer.address };
+      await peer.send(target.self.address, ack(CLUSTER, [nodeDelta(shadow, { heartbeat: 1 })]));
+      await sleep(500);
+      assert.ok(isLive(target, victim.self.id, victim.self.generation), 'the real member is still live');
+      assert.ok(!isKnown(target, victim.self.id, shadow.generation), 'the shadow was admitted');
+      assert.deepEqual(deadEvents.slice(since).filter((e) => e.id === victim.self.id), []);
+    });
+
+    test('membership flood: one sender introduces a bounded number of members per interval, the table stops at maxMembers, every excess one is counted, no real member is evicted', async () => {
+      const limits = { maxMembers: 300, maxNewMembersPerSender: 40 };
+      const small = await startCluster(3, mode, limits);
+      try {
+        const flooded = small[0]!;
+        let admitted = 0;
+        flooded.on('live', (m) => {
+          if (m.id.startsWith('fake-')) admitted++;
+        });
+        const t0 = Date.now();
+        let k = 0;
+        for (let p = 0; p < 200; p++) {
+          await peer.send(flooded.self.address, ack(CLUSTER, Array.from({ length: 20 }, () => nodeDelta({ id: `fake-${k++}`, generation: 1, address: '127.0.0.1:9' }, { heartbeat: 1 }))));
+          if (p % 10 === 9) await sleep(50);
+        }
+        const rounds = Math.ceil((Date.now() - t0) / INTERVAL_MS) + 1;
+        await sleep(300);
+        const r = flooded.stats().rejected;
+        assert.equal(admitted + r['member-limit']! + r['introduction-limit']!, k, `every introduction admitted or counted: ${admitted} admitted, ${JSON.stringify(r)}`);
+        assert.ok(admitted <= rounds * limits.maxNewMembersPerSender, `${admitted} admitted from one sender in ${rounds} rounds`);
+        assert.ok(r['introduction-limit']! > 0 && r['member-limit']! > 0, JSON.stringify(r));
+        for (const node of small) assert.ok(node.state().live.length + node.state().dead.length <= limits.maxMembers, `${node.self.id} holds at most maxMembers`);
+        // The fakes never heartbeat: once they are convicted (about a second after each is admitted,
+        // on every node it reached), gossip among the real members is undiluted again.
+        await waitFor(() => small.every((node) => small.every((other) => isLive(node, other.self.id))), 100 * INTERVAL_MS, 'every real member live everywhere after the flood');
+      } finally {
+        await stopAll(small);
+      }
+    });
+
+    test('membership flood: no real member is ever convicted while fakes dilute the gossip targets', { todo: 'peer selection does not yet prefer members whose heartbeat was seen to advance; a change of simulated behaviour, for the core owner' }, async () => {
+      const small = await startCluster(3, mode, { maxMembers: 300, maxNewMembersPerSender: 40 });
+      const dead: string[] = [];
+      for (const node of small) node.on('dead', (m) => void (m.id.startsWith('n') && dead.push(`${node.self.id}->${m.id}`)));
+      try {
+        let k = 0;
+        for (let p = 0; p < 200; p++) {
+          await peer.send(small[0]!.self.address, ack(CLUSTER, Array.from({ length: 20 }, () => nodeDelta({ id: `fake-${k++}`, generation: 1, address: '127.0.0.1:9' }, { heartbeat: 1 }))));
+          if (p % 10 === 9) await sleep(50);
+        }
+        await sleep(2000);
+        assert.deepEqual(dead, []);
+      } finally {
+        await stopAll(small);
+      }
+    });
+
+    test('reflection: a stranger gets back at most 3x the bytes it sent (SYN with an empty digest, SYN-ACK requesting everything)', async () => {
+      const stranger = await HostilePeer.open(CLUSTER, mode.keys);
+      try {
+        const to = target.self.address;
+        // A SYN-ACK whose request names every member as unknown: the ACK would carry them all.
+        const refs = [...(await peer.learn(to)).values()].map((m) => ({ ref: m.ref, heartbeat: 0 }));
+        const phases: [string, () => Promise<number>][] = [
+          ['SYN with an empty digest', () => stranger.send(to, syn(CLUSTER, emptyDigest()))],
+          ['SYN-ACK requesting every member', () => stranger.send(to, synAck(CLUSTER, [], digestOf(refs, true)))],
+        ];
+        const ratios: string[] = [];
+        for (const [what, send] of phases) {
+          const since = Date.now();
+          let sent = 0;
+          for (let i = 0; i < 5; i++) sent += await send();
+          await sleep(300);
+          const got = stranger.bytesFrom(to, since);
+          ratios.push(`${what}: ${got} B back for ${sent} B (${(got / sent).toFixed(2)}x)`);
+        }
+        const total = stranger.bytesFrom(to) / stranger.bytesSentTo(to);
+        assert.ok(total <= 3, ratios.join('; '));
+        for (const r of ratios) assert.ok(Number(/\(([\d.]+)x\)/.exec(r)?.[1]) <= 3, ratios.join('; '));
+      } finally {
+        await stranger.close();
+      }
+    });
+
+    if (mode.keys.length > 0) {
+      test('keyring: a replayed packet earns no reply', { todo: 'needs a replay window inside the authenticated data (a wire change, designed in docs/security.md); until then a replay from a stranger earns at most 3x its size' }, async () => {
+        const recorded = peer.seal(syn(CLUSTER, emptyDigest()));
+        const keyless = await HostilePeer.open(CLUSTER, []);
+        try {
+          await keyless.sendRaw(target.self.address, recorded);
+          await sleep(300);
+          assert.equal(keyless.received.length, 0);
+        } finally {
+          await keyless.close();
+        }
+      });
+    }
+  });
+}
