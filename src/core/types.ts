@@ -47,6 +47,12 @@ export interface CoreConfig {
    * thousands, as in production, and digests are as large and compress as poorly as there.
    */
   readonly firstHeartbeat?: number;
+  /**
+   * Whether the peer at this address reads heartbeats as low bits (protocol 4 on): the harness asks
+   * its per-peer version table. Consulted for compact digests and positional bumps only, once per
+   * destination; absent: every peer does. A peer that speaks an older version gets exact heartbeats.
+   */
+  readonly lowBitsTo?: (peer: string) => boolean;
 }
 
 /** A message for the harness to send. */
