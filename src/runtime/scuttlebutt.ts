@@ -7,9 +7,10 @@ import { EventEmitter } from 'node:events';
 import { ScuttlebuttCore } from '../core/core.js';
 import { seededRandom } from '../core/random.js';
 import type { CoreEvent, NodeView, Outbound } from '../core/types.js';
-import { DecodeError, decodeMessage, encodeMessage } from '../wire/codec.js';
+import { carriesLowHeartbeats, DecodeError, decodeMessage, encodeMessage, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
 import type { NodeIdentity } from '../wire/messages.js';
-import { envelopeOverhead, EnvelopeError, open, seal, type EnvelopeOptions } from '../transport/envelope.js';
+import { envelopeOverhead, EnvelopeError, openPacket, seal, type EnvelopeOptions } from '../transport/envelope.js';
+import { PeerVersions } from '../transport/negotiation.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import type { ClusterState, Logger, MemberInfo, MembershipEvent, ScuttlebuttConfig, Stats } from './api.js';
 import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
@@ -26,6 +27,10 @@ const DETECTS_PER_ROUND = 4;
 /** Extra (news-triggered) rounds that may go out back to back. */
 const EAGER_BURST = 2;
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+/** A peer heard only in an older protocol is tried in the newest every this many rounds (see negotiation.ts). */
+const PROBE_ROUNDS = 10;
+/** Distinct (peer, version) pairs warned about; past it, packets of a version not spoken are only counted. */
+const VERSION_WARNINGS_MAX = 1024;
 
 let lastGeneration = 0;
 /** Generations must grow across restarts: wall-clock ms, and never twice the same in one process. */
@@ -74,6 +79,12 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   /** A one-shot detect at the earliest conviction deadline, and when it fires (monotonic ms). */
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineTimerAt = Infinity;
+  /** Per peer, the protocol versions it speaks, as learned from what it sent. */
+  private readonly versions: PeerVersions;
+  /** The version chosen for each destination of the messages being produced now: one choice per peer and batch. */
+  private readonly batch = new Map<string, ProtocolVersion>();
+  private readonly byVersion = { packetsIn: {} as Record<string, number>, packetsOut: {} as Record<string, number> };
+  private readonly versionWarnings = new Set<string>();
 
   /** Use createScuttlebutt(): binding a socket is asynchronous. */
   constructor(config: ScuttlebuttConfig, metadata: Readonly<Record<string, string>>, udp: UdpEndpoint) {
@@ -84,6 +95,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const keys = config.secretKeys ?? [];
     this.envelope = { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes };
     this.self = { id: config.node.id, generation: nextGeneration(), address: config.node.gossipPublicAddress };
+    this.versions = new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs });
     this.core = new ScuttlebuttCore(
       {
         clusterId: config.clusterId,
@@ -94,6 +106,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         // Room for encryption is always kept, so keys can be turned on or rotated while running.
         payloadBudget: config.maxPacketBytes - envelopeOverhead(true),
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
+        // Low-bit heartbeats (protocol 4) only to a peer that will get this message in 4.
+        lowBitsTo: (peer) => carriesLowHeartbeats(this.versionTo(peer)),
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
@@ -194,6 +208,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       ...this.counters,
       dropped: { ...this.dropped },
       rejected: { ...this.core.rejections() },
+      packetsInByVersion: { ...this.byVersion.packetsIn },
+      packetsOutByVersion: { ...this.byVersion.packetsOut },
       liveMembers: members.live.length,
       deadMembers: members.dead.length,
     };
@@ -225,7 +241,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (this.eagerTimer) clearTimeout(this.eagerTimer);
       if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
       if (this.resolveTimer) clearInterval(this.resolveTimer);
-      await Promise.all(this.core.leave(monotonicNow()).map((o) => this.send(o)));
+      await Promise.all(this.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
       for (const q of this.streams) q.end();
       this.streams.clear();
@@ -245,7 +261,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private round(): void {
     if (this.closing) return;
     this.counters.gossipRounds++;
-    for (const o of this.core.tick(monotonicNow())) void this.send(o);
+    this.sendAll(this.core.tick(monotonicNow()));
     this.publish();
     this.armDeadlineTimer();
   }
@@ -266,7 +282,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (this.closing || !this.core.hasNews) return;
       const now = monotonicNow();
       this.credit = this.eagerCredit(now) - 1;
-      for (const o of this.core.gossip(now)) void this.send(o);
+      this.sendAll(this.core.gossip(now));
       this.publish();
     }, wait);
   }
@@ -313,10 +329,19 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.counters.bytesIn += bytes.length;
     if (this.closing) return;
     try {
-      const message = decodeMessage(open(bytes, this.envelope));
-      for (const o of this.core.receive(from, message, monotonicNow())) void this.send(o);
+      const { version, body } = openPacket(bytes, this.envelope);
+      this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
+      this.versions.heard(from, version);
+      const message = decodeMessage(body, version);
+      // Replies go back in the version the message came in.
+      this.batch.set(from, version);
+      this.sendAll(this.core.receive(from, message, monotonicNow()));
     } catch (err) {
-      if (err instanceof EnvelopeError || err instanceof DecodeError) {
+      this.batch.clear();
+      if (err instanceof EnvelopeError && err.version !== undefined) {
+        this.count(`envelope:${err.reason}`);
+        this.warnVersion(from, err.version);
+      } else if (err instanceof EnvelopeError || err instanceof DecodeError) {
         this.count(`${err instanceof EnvelopeError ? 'envelope' : 'decode'}:${err.reason}`);
         this.log.debug({ from, reason: err.reason, err: err.message }, 'dropped a packet');
       } else {
@@ -332,7 +357,33 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
   }
 
-  private async send(o: Outbound): Promise<void> {
+  /** Once per peer and version: the operator must upgrade one side, and the log says which. */
+  private warnVersion(from: string, version: number): void {
+    const key = `${from} ${version}`;
+    if (this.versionWarnings.has(key) || this.versionWarnings.size >= VERSION_WARNINGS_MAX) return;
+    this.versionWarnings.add(key);
+    const which = version > PROTOCOL_VERSION ? 'upgrade this node' : 'upgrade the peer';
+    this.log.warn({ from, version, speaks: [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION] }, `peer ${from} speaks protocol ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}: ${which}; its packets are dropped`);
+  }
+
+  /** The version of the message being produced for `peer`: the one it came in for a reply, else the negotiated one. */
+  private versionTo(peer: string): ProtocolVersion {
+    let v = this.batch.get(peer);
+    if (v === undefined) {
+      v = this.versions.initiate(peer, monotonicNow());
+      this.batch.set(peer, v);
+    }
+    return v;
+  }
+
+  /** Sends a batch the core produced, each message in the version chosen for its destination. */
+  private sendAll(out: readonly Outbound[]): Promise<void>[] {
+    const sent = out.map((o) => this.send(o, this.versionTo(o.to)));
+    this.batch.clear();
+    return sent;
+  }
+
+  private async send(o: Outbound, version: ProtocolVersion): Promise<void> {
     const target = parseHostPort(o.to);
     if (!target) {
       this.count('bad-peer-address');
@@ -340,7 +391,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     }
     let packet: Uint8Array;
     try {
-      packet = seal(encodeMessage(o.message), this.envelope);
+      packet = seal(encodeMessage(o.message, version), this.envelope, { version });
     } catch (err) {
       this.count('encode-failed');
       this.log.error({ err: (err as Error).stack }, 'could not encode a message');
@@ -350,6 +401,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       await this.udp.send(packet, target.host, target.port);
       this.counters.packetsOut++;
       this.counters.bytesOut += packet.length;
+      this.byVersion.packetsOut[version] = (this.byVersion.packetsOut[version] ?? 0) + 1;
     } catch (err) {
       this.count('send-failed');
       this.log.debug({ to: o.to, err: (err as Error).message }, 'send failed');
@@ -361,6 +413,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.eagerRound();
     const events = this.core.takeEvents();
     if (events.length === 0) return;
+    // The process behind a dead or replaced member's address may be another build next time.
+    for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.versions.forget(e.node.address);
     const converted = events.map((e) => this.convert(e));
     setImmediate(() => {
       for (const e of converted) this.deliver(e);
