@@ -17,7 +17,9 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { freePorts, waitFor } from '../runtime/procs.js';
+import { packetCases, readFixture } from '../wire/golden.js';
 
 /** The last commit whose wire format is protocol 3 (the next, ee4ec5f, introduced protocol 4). */
 export const PREVIOUS_RELEASE = 'bbfe99625c0fe117106bae640d144c1da9b28d3d';
@@ -223,6 +225,27 @@ async function totals(agents: Agent[]): Promise<{ v3: number; v4: number; encode
   return { v3, v4, encodeFailed };
 }
 
+interface OldCodec {
+  decodeMessage(body: Uint8Array): unknown;
+  encodeMessage(m: unknown): Uint8Array;
+}
+interface OldEnvelope {
+  open(packet: Uint8Array, opts: unknown): Uint8Array;
+}
+
+/** The protocol 3 golden fixtures are what the previous release itself reads and writes, byte for byte. */
+async function previousReadsFixtures(dir: string): Promise<void> {
+  const codec = (await import(pathToFileURL(join(dir, 'dist', 'src', 'wire', 'codec.js')).href)) as OldCodec;
+  const envelope = (await import(pathToFileURL(join(dir, 'dist', 'src', 'transport', 'envelope.js')).href)) as OldEnvelope;
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  const fixtures = readFixture(3);
+  for (const [name, bytes] of fixtures) {
+    if (name.startsWith('packet-')) continue;
+    assert.equal(hex(codec.encodeMessage(codec.decodeMessage(bytes))), hex(bytes), `the previous release re-encodes fixture ${name} to its bytes`);
+  }
+  for (const c of packetCases(3)) assert.equal(hex(envelope.open(fixtures.get(c.name) as Uint8Array, c.options)), hex(c.body), `the previous release opens ${c.name}`);
+}
+
 const unavailable = historyUnavailable();
 
 test('rolling upgrade from protocol 3 to 4, one agent at a time: nobody convicted, metadata intact, all in 4 at the end', { skip: unavailable ? `cannot build the previous release: ${unavailable}` : false, timeout: 180_000 }, async (t) => {
@@ -235,6 +258,7 @@ test('rolling upgrade from protocol 3 to 4, one agent at a time: nobody convicte
   try {
     const oldAgent = buildPrevious(dir);
     t.diagnostic(`previous release ${PREVIOUS_RELEASE.slice(0, 7)} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await previousReadsFixtures(dir);
     /** Packets of protocol 4 the old agents dropped (negotiation's probes and first tries), read before each stops. */
     let oldDropped = 0;
     // Members up for different times, as in production: heartbeats far enough apart that low bits
