@@ -331,8 +331,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     try {
       const { version, body } = openPacket(bytes, this.envelope);
       this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
-      this.versions.heard(from, version);
       const message = decodeMessage(body, version);
+      this.versions.heard(from, version, message.type === 'syn' || message.type === 'leave');
       // Replies go back in the version the message came in.
       this.batch.set(from, version);
       this.sendAll(this.core.receive(from, message, monotonicNow()));

@@ -1,14 +1,17 @@
 /**
  * Which protocol version to write to each peer. A node speaks MIN_PROTOCOL_VERSION..PROTOCOL_VERSION
- * and learns, per peer address, the highest version it has received from that address. It answers
+ * and learns, per peer address, the highest version that address has chosen to write in. It answers
  * a message in the version the message came in, and starts an exchange (or an unsolicited message)
- * in the highest version the peer is known to speak.
+ * in the highest version the peer is known to speak. A reply in an older version says only that the
+ * peer answered in ours, so it teaches nothing: were it taken as the peer's choice, two current nodes
+ * that met through an old-version try would each take the other for an old node.
  *
  * Nothing is advertised: the envelope of an older version has no spare bit (a protocol 3 node drops
  * any other flag), so a peer's versions are learned from what it sends. Hence:
- * - a peer never heard from is tried in the newest version and the oldest in turn, until it answers
- *   (a joiner whose seed runs the old release must reach it, and one whose seed is new must not
- *   settle on the old version);
+ * - a peer never heard from is tried in the newest version twice, then in the oldest, and so on,
+ *   until it answers: a joiner whose seed runs the old release must reach it, and a current peer
+ *   must not first hear an old-version try from us (it would take us for an old node, and answer
+ *   in kind, until a probe);
  * - a peer heard only in an older version is probed in the newest one now and then (one exchange
  *   every `probeIntervalMs`): two upgraded nodes that met while one still held the other as old
  *   would otherwise go on in the old version for ever. A probe to a peer that really is old is one
@@ -31,7 +34,7 @@ interface PeerEntry {
   highest: number;
   /** When an initiation last went out in the newest version while `highest` was below it. */
   probedAt: number;
-  /** Initiations to a peer never heard from, to alternate newest and oldest. */
+  /** Initiations to a peer never heard from: every third is in the oldest version. */
   tries: number;
 }
 
@@ -49,8 +52,12 @@ export class PeerVersions {
     this.capacity = options.capacity ?? DEFAULT_CAPACITY;
   }
 
-  /** A packet of `version` (one this node speaks) arrived from `peer`. */
-  heard(peer: string, version: ProtocolVersion): void {
+  /**
+   * A packet of `version` (one this node speaks) arrived from `peer`. `chosen`: the peer started it (a
+   * SYN, a LEAVE), so the version is one it picked for us; a reply in an older version is not counted.
+   */
+  heard(peer: string, version: ProtocolVersion, chosen = true): void {
+    if (!chosen && version < this.max) return;
     let e = this.peers.get(peer);
     if (e) {
       // Re-inserted, so the map's order is least recently heard first.
@@ -67,12 +74,12 @@ export class PeerVersions {
   initiate(peer: string, now: number): ProtocolVersion {
     const e = this.peers.get(peer);
     if (!e) {
-      // Never heard: first the newest, then the oldest, in turn (see the module comment).
+      // Never heard: the newest twice, then the oldest, in turn (see the module comment).
       if (this.peers.size >= this.capacity) this.peers.delete(this.peers.keys().next().value as string);
       this.peers.set(peer, { highest: 0, probedAt: now, tries: 1 });
       return this.max;
     }
-    if (e.highest === 0) return e.tries++ % 2 === 0 ? this.max : this.min;
+    if (e.highest === 0) return e.tries++ % 3 === 2 ? this.min : this.max;
     if (e.highest >= this.max) return this.max;
     if (now - e.probedAt >= this.options.probeIntervalMs) {
       e.probedAt = now;

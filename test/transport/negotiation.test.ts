@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PeerVersions } from '../../src/transport/negotiation.js';
 
-test('a peer never heard from is tried in the newest and the oldest version in turn', () => {
+test('a peer never heard from is tried in the newest version twice, then in the oldest, in turn', () => {
   const v = new PeerVersions({ probeIntervalMs: 10_000 });
-  assert.deepEqual([0, 1, 2, 3].map((t) => v.initiate('a:1', t)), [4, 3, 4, 3]);
+  assert.deepEqual([0, 1, 2, 3, 4, 5].map((t) => v.initiate('a:1', t)), [4, 4, 3, 4, 4, 3]);
   assert.equal(v.speaks('a:1'), undefined);
 });
 
@@ -25,6 +25,14 @@ test('a peer heard only in the old version gets it, and the newest once per prob
   assert.ok(sent.every((x) => x === 3 || x === 4));
   v.heard('old:1', 4); // it was upgraded: it answered the probe
   assert.equal(v.initiate('old:1', 31_000), 4);
+});
+
+test('a reply in the old version teaches nothing; a reply in the newest does', () => {
+  const v = new PeerVersions({ probeIntervalMs: 10_000 });
+  v.heard('a:1', 3, false);
+  assert.equal(v.speaks('a:1'), undefined, 'it only answered in the version we wrote');
+  v.heard('a:1', 4, false);
+  assert.equal(v.speaks('a:1'), 4);
 });
 
 test('forget: the next process at an address is learned afresh; the table is bounded', () => {
