@@ -8,6 +8,6 @@ export type { FailureDetectorConfig, DetectorView, NodeIdentity } from './core/t
 export { ScuttlebuttCore } from './core/core.js';
 export { seededRandom } from './core/random.js';
 export type { ClusterSnapshot, CoreConfig, CoreEvent, NodeView, Outbound, Random, RejectReason } from './core/types.js';
-export { DecodeError, decodeMessage, encodeMessage, messageSize, PROTOCOL_VERSION } from './wire/codec.js';
+export { DecodeError, decodeMessage, encodeMessage, messageSize, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from './wire/codec.js';
 export type { Message } from './wire/messages.js';
-export { EnvelopeError, open as openEnvelope, seal as sealEnvelope } from './transport/envelope.js';
+export { EnvelopeError, open as openEnvelope, openPacket, seal as sealEnvelope } from './transport/envelope.js';

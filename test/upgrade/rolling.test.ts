@@ -297,8 +297,8 @@ test('rolling upgrade from protocol 3 to 4, one agent at a time: nobody convicte
       t.diagnostic(`${a.id} upgraded and seen everywhere in ${((Date.now() - stepAt) / 1000).toFixed(1)} s`);
     }
 
-    // Every agent runs the new build: after a settling moment, nothing more in protocol 3.
-    await new Promise((r) => setTimeout(r, 10 * INTERVAL_MS));
+    // Every agent runs the new build: after two probe intervals (negotiation.ts), nothing more in protocol 3.
+    await new Promise((r) => setTimeout(r, 20 * INTERVAL_MS));
     const before = await totals(agents);
     await new Promise((r) => setTimeout(r, 15 * INTERVAL_MS));
     const after = await totals(agents);
