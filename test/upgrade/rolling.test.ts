@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,6 +90,7 @@ class Agent {
   /** What this process was given: its tags and the keys set on it since it started. */
   metadata: Record<string, string> = {};
   stderr = '';
+  private stopping = false;
 
   constructor(
     readonly i: number,
@@ -114,13 +116,21 @@ class Agent {
     this.generation = ((await this.view()) as View).self.generation;
   }
 
-  async stop(): Promise<void> {
+  /** SIGTERM: the agent leaves gracefully. SIGKILL after 10 s, said in the returned note (never seen so far). */
+  async stop(): Promise<string | null> {
     const proc = this.proc;
-    if (!proc || proc.exitCode !== null) return;
+    if (!proc || proc.exitCode !== null) return null;
+    this.stopping = true; // no more polls: it is leaving
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     proc.kill('SIGTERM');
-    await exited;
+    const late = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 10_000))]);
+    if (late) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
     this.proc = null;
+    this.stopping = false;
+    return late ? `${this.id} did not exit within 10 s of SIGTERM: killed` : null;
   }
 
   kill(): void {
@@ -128,12 +138,35 @@ class Agent {
   }
 
   get running(): boolean {
-    return this.proc !== null && this.proc.exitCode === null;
+    return this.proc !== null && this.proc.exitCode === null && !this.stopping;
+  }
+
+  /**
+   * One request on its own connection (Connection: close). A kept-alive connection from the watcher's
+   * polls would hold the agent's HTTP server open when it shuts down.
+   */
+  call(method: 'GET' | 'PUT', path: string, body?: string): Promise<{ status: number; json: unknown }> {
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: this.http, path, method, agent: false, timeout: 2000 }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as unknown });
+          } catch (err) {
+            reject(err as Error);
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`${this.id}: no answer to ${method} ${path} in 2 s`)));
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   async get(path: string): Promise<unknown> {
-    const res = await fetch(`http://127.0.0.1:${this.http}${path}`, { signal: AbortSignal.timeout(2000) });
-    return res.json();
+    return (await this.call('GET', path)).json;
   }
 
   view(): Promise<View> {
@@ -145,7 +178,7 @@ class Agent {
   }
 
   async set(key: string, value: string): Promise<void> {
-    const res = await fetch(`http://127.0.0.1:${this.http}/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value, signal: AbortSignal.timeout(2000) });
+    const res = await this.call('PUT', `/kv/${encodeURIComponent(key)}`, value);
     assert.equal(res.status, 200, `${this.id} set ${key}`);
     this.metadata[key] = value;
   }
@@ -165,6 +198,7 @@ class Watcher {
 
   start(): void {
     this.timer = setInterval(() => void this.poll(), POLL_MS);
+    this.timer.unref();
   }
 
   stop(): void {
@@ -255,6 +289,12 @@ test('rolling upgrade from protocol 3 to 4, one agent at a time: nobody convicte
   const agents = Array.from({ length: N + 1 }, (_, i) => new Agent(i, ports[2 * i] as number, ports[2 * i + 1] as number));
   const [olds, joiner] = [agents.slice(0, N), agents[N] as Agent];
   const watcher = new Watcher(agents);
+  // Also on a timeout, when the body below is abandoned mid-await: no agent outlives the test.
+  t.after(() => {
+    watcher.stop();
+    for (const a of agents) a.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
   try {
     const oldAgent = buildPrevious(dir);
     t.diagnostic(`previous release ${PREVIOUS_RELEASE.slice(0, 7)} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -284,7 +324,8 @@ test('rolling upgrade from protocol 3 to 4, one agent at a time: nobody convicte
       const stepAt = Date.now();
       oldDropped += (await a.stats()).dropped['envelope:bad-version'] ?? 0;
       watcher.releasing(a);
-      await a.stop();
+      const note = await a.stop();
+      if (note) t.diagnostic(note);
       const seeds = agents.filter((o) => o !== a).map((o) => o.port);
       await a.start(NEW_AGENT, 'new', seeds);
       // Writes during the upgrade, on the new agent and on one still old (when any is left).
