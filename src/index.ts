@@ -12,9 +12,9 @@ export { channels as diagnosticsChannels, type DropMessage, type MemberMessage, 
 export { ScuttlebuttCore } from './core/core.js';
 export { seededRandom } from './core/random.js';
 export type { ClusterSnapshot, CoreConfig, CoreEvent, MembershipEventOf, MembershipOf, NodeStatus, NodeView, Outbound, Random, RejectReason } from './core/types.js';
-export { DecodeError, decodeMessage, encodeMessage, messageSize, PROTOCOL_VERSION } from './wire/codec.js';
+export { DecodeError, decodeMessage, encodeMessage, messageSize, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from './wire/codec.js';
 export type {
   AckMessage, Column, Delta, Digest, HeartbeatBumps, LeaveMessage, Message, MessageType, NodeDelta, SynAckMessage, SynMessage, VersionedValue, WrongClusterMessage,
 } from './wire/messages.js';
 export type { DecodeErrorReason } from './wire/errors.js';
-export { EnvelopeError, open as openEnvelope, seal as sealEnvelope, type EnvelopeErrorReason, type EnvelopeOptions } from './transport/envelope.js';
+export { EnvelopeError, open as openEnvelope, openPacket, seal as sealEnvelope, type EnvelopeErrorReason, type EnvelopeOptions } from './transport/envelope.js';

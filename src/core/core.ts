@@ -52,7 +52,7 @@ export class ScuttlebuttCore {
     this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);
     const digests = new Digests(membership, config.clusterId, config.payloadBudget, config.gossipIntervalMs);
     const deltas = new Deltas(membership, this.detector, digests, this.journal, rng);
-    this.exchange = new Exchange(config.clusterId, config.payloadBudget, membership, this.detector, digests, deltas, this.journal, rng);
+    this.exchange = new Exchange(config.clusterId, config.payloadBudget, membership, this.detector, digests, deltas, this.journal, rng, config.lowBitsTo);
     this.peers = new PeerSelection(membership, rng, config.fanout);
     membership.table.setHeartbeat(SELF, config.firstHeartbeat ?? 1);
     membership.table.setBirth(SELF, now);

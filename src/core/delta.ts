@@ -51,9 +51,10 @@ export class Deltas {
   /**
    * Packs node deltas then heartbeat bumps into `budget` bytes: first the members the receiver never
    * saw (`unknown`, taken in turn from index `unknownStart`, wrapping), then `stale` in its order,
-   * then `bumpItems` (slots, or positions in `order` for positional bumps).
+   * then `bumpItems` (slots, or positions in `order` for positional bumps). `lowBits` false: the
+   * receiver reads no low-bit heartbeats (an older protocol), so positional bumps carry them exact.
    */
-  pack(unknown: number[], unknownStart: number, stale: DeltaCandidate[], bumpItems: number[], order: Int32Array | null, budget: number, now: number): Delta {
+  pack(unknown: number[], unknownStart: number, stale: DeltaCandidate[], bumpItems: number[], order: Int32Array | null, budget: number, now: number, lowBits = true): Delta {
     // Both counts are varints written before the items, and the bumps have a flags byte: reserve their largest size.
     const room = new Budget(budget, varintSize(unknown.length + stale.length) + 1 + varintSize(bumpItems.length));
     const nodes: NodeDelta[] = [];
@@ -65,7 +66,7 @@ export class Deltas {
       open = this.addNode(nodes, room, c.slot, c.fromVersion, c.receiverGc, now);
     }
     if (this.congestion && unknown.length + stale.length > 0) this.noteCongestion(open, nodes, stale, i, now);
-    return { nodes, bumps: this.packBumps(bumpItems, order, room.left, now) };
+    return { nodes, bumps: this.packBumps(bumpItems, order, room.left, now, lowBits) };
   }
 
   /**
@@ -133,13 +134,13 @@ export class Deltas {
    * Heartbeat bumps within `budget`, from a random start so that when the budget cuts, different
    * peers get different bumps. `items` are slots, or positions in `order` (positional bumps).
    */
-  private packBumps(items: number[], order: Int32Array | null, budget: number, now: number): HeartbeatBumps {
+  private packBumps(items: number[], order: Int32Array | null, budget: number, now: number, lowBits: boolean): HeartbeatBumps {
     if (items.length === 0) return NO_BUMPS;
     const m = this.membership;
     // A positional bump costs at most the varint of the largest position: count that, to stay under budget.
     const keyCost = order ? varintSize(order.length) : bumpSize(0, 0) - 2;
     // Positions go to a peer with our membership, whose heartbeats are near ours: low bits pay as in compact digests.
-    const low = order !== null && this.digests.lowBitsPayFor(items.map((p) => order[p] as number));
+    const low = order !== null && lowBits && this.digests.lowBitsPayFor(items.map((p) => order[p] as number));
     // Rotate only when the budget may cut; otherwise positions stay in ascending order and need no sort.
     const mayCut = items.length * (keyCost + 8) > budget;
     if (!mayCut) return this.bumpsOf(items, order, low, now);

@@ -43,9 +43,10 @@ export class Digests {
    * This node's digest within the byte budget. When it does not all fit, a run of entries is sent,
    * starting where the previous round's run stopped, so every entry is sent in turn. A compact run
    * is contiguous in the sorted order (positions are implied by its offset), so it stops at the end.
-   * `selfFirst`: a full run starts at our own entry instead (see Exchange.open).
+   * `selfFirst`: a full run starts at our own entry instead (see Exchange.open). `lowBits` false:
+   * exact heartbeats even where low bits would pay (a peer of an older protocol).
    */
-  build(compact: boolean, now: number, selfFirst = false): Digest {
+  build(compact: boolean, now: number, selfFirst = false, lowBits = true): Digest {
     const m = this.membership;
     const t = m.table;
     const list = compact ? m.sortedMembers() : m.memberSlots();
@@ -56,7 +57,7 @@ export class Digests {
     const refs = compact ? null : new Array<number>(n);
     const heartbeats = new Array<number>(n);
     // Low bits (compact only): `heartbeats` gets them, `full` (scratch, not sent) the full values for the checks.
-    const low = compact && this.lowBitsPayFor(list);
+    const low = compact && lowBits && this.lowBitsPayFor(list);
     const full = low ? this.heldScratch : heartbeats;
     if (low) growTo(full, n);
     // With low bits our own entry also goes in full (Digest.own): room for it at its largest.

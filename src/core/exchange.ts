@@ -97,6 +97,8 @@ export class Exchange {
     private readonly deltas: Deltas,
     private readonly journal: Journal,
     private readonly rng: Random,
+    /** Whether a peer reads low-bit heartbeats (CoreConfig.lowBitsTo); absent: every peer does. */
+    private readonly lowBitsTo: (peer: string) => boolean = () => true,
   ) {
     this.ackDeltaBudget = payloadBudget - 1 - stringSize(clusterId);
   }
@@ -112,11 +114,14 @@ export class Exchange {
     const m = this.membership;
     const out: Outbound[] = [];
     let compact: Digest | null = null;
+    /** A compact digest with exact heartbeats, for peers of an older protocol (see CoreConfig.lowBitsTo). */
+    let exact: Digest | null = null;
     let full: Digest | null = null;
     for (const [k, to] of targets.entries()) {
       const peer = this.peerSets.get(to);
       const sameSet = !unheard && (peer ? m.matches(peer.hash, peer.size) : this.agreement >= 0.5);
-      const digest = sameSet ? (compact ??= this.digests.build(true, now)) : (full ??= this.digests.build(false, now, unheard));
+      const compactFor = (): Digest => (this.lowBitsTo(to) ? (compact ??= this.digests.build(true, now)) : (exact ??= this.digests.build(true, now, false, false)));
+      const digest = sameSet ? compactFor() : (full ??= this.digests.build(false, now, unheard));
       out.push({ to, message: { type: 'syn', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, digest, pull: k < PULLS_PER_ROUND } });
     }
     return out;
@@ -250,7 +255,7 @@ export class Exchange {
     const candidates = found.candidates.sort(byStaleness);
     // A push wants no reply that would carry heartbeats alone.
     if (!pull && found.bumpGap < PUSH_GAP && request.count === 0 && neverSeen.length === 0 && candidates.length === 0) return [];
-    const delta = this.deltas.pack(neverSeen, neverSeenStart, candidates, found.bumps, positional ? order : null, budget - requestSize(request), now);
+    const delta = this.deltas.pack(neverSeen, neverSeenStart, candidates, found.bumps, positional ? order : null, budget - requestSize(request), now, positional && this.lowBitsTo(from));
     return reply(request, delta);
   }
 

@@ -70,6 +70,12 @@ export interface CoreConfig {
   readonly flowControl?: FlowControlConfig;
   /** Harness hook: called as each own write is published with its version (the simulator measures staleness from it). */
   readonly onPublish?: (key: string, version: number) => void;
+  /**
+   * Whether the peer at this address reads heartbeats as low bits (protocol 4 on): the harness asks
+   * its per-peer version table. Consulted for compact digests and positional bumps only, once per
+   * destination; absent: every peer does. A peer that speaks an older version gets exact heartbeats.
+   */
+  readonly lowBitsTo?: (peer: string) => boolean;
 }
 
 /** A message for the harness to send. */

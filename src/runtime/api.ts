@@ -149,6 +149,10 @@ export interface Stats {
   readonly dropped: Readonly<Record<string, number>>;
   /** Refused incoming state by reason (from the core). */
   readonly rejected: Readonly<Record<string, number>>;
+  /** Packets received, by protocol version ("3", "4"); packets of a version not spoken are in `dropped`. */
+  readonly packetsInByVersion: Readonly<Record<string, number>>;
+  /** Packets sent, by protocol version. */
+  readonly packetsOutByVersion: Readonly<Record<string, number>>;
   readonly liveMembers: number;
   readonly deadMembers: number;
   /** Allowed rate (versions/s), keys waiting and the oldest wait, overflow/underflow counts; null when off. */

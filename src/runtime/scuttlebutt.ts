@@ -6,9 +6,10 @@ import { EventEmitter } from 'node:events';
 import { ScuttlebuttCore } from '../core/core.js';
 import { seededRandom } from '../core/random.js';
 import type { CoreEvent, NodeView, Outbound } from '../core/types.js';
-import { DecodeError, decodeMessage, encodeMessage } from '../wire/codec.js';
+import { carriesLowHeartbeats, DecodeError, decodeMessage, encodeMessage, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
 import type { Message, NodeIdentity } from '../wire/messages.js';
-import { envelopeOverhead, EnvelopeError, open, seal, type EnvelopeOptions } from '../transport/envelope.js';
+import { envelopeOverhead, EnvelopeError, openPacket, seal, type EnvelopeOptions } from '../transport/envelope.js';
+import { PeerVersions } from '../transport/negotiation.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
 import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
@@ -40,6 +41,10 @@ const EAGER_BURST = 2;
 /** Discovered addresses given to the core as seeds (see pickSeeds). */
 const CORE_SEEDS = 3;
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+/** A peer heard only in an older protocol is tried in the newest every this many rounds (see negotiation.ts). */
+const PROBE_ROUNDS = 10;
+/** Distinct (peer, version) pairs warned about; past it, packets of a version not spoken are only counted. */
+const VERSION_WARNINGS_MAX = 1024;
 
 let lastGeneration = 0;
 /** Generations must grow across restarts: wall-clock ms, and never twice the same in one process. */
@@ -106,6 +111,12 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   /** The core's localStalls at the last look, and when one was last noticed. */
   private stallsSeen = 0;
   private lastStallAt = -Infinity;
+  /** Per peer, the protocol versions it speaks, as learned from what it sent. */
+  private readonly versions: PeerVersions;
+  /** The version chosen for each destination of the messages being produced now: one choice per peer and batch. */
+  private readonly batch = new Map<string, ProtocolVersion>();
+  private readonly byVersion = { packetsIn: {} as Record<string, number>, packetsOut: {} as Record<string, number> };
+  private readonly versionWarnings = new Set<string>();
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -119,6 +130,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const keys = config.secretKeys ?? [];
     this.envelope = { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes };
     this.self = { id: config.node.id, generation: nextGeneration(), address: config.node.gossipPublicAddress };
+    this.versions = new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs });
     this.core = new ScuttlebuttCore(
       {
         clusterId: config.clusterId,
@@ -133,6 +145,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         flowControl: config.flowControl,
         maxMembers: config.maxMembers,
         maxNewMembersPerSender: config.maxNewMembersPerSender,
+        // Low-bit heartbeats (protocol 4) only to a peer that will get this message in 4.
+        lowBitsTo: (peer) => carriesLowHeartbeats(this.versionTo(peer)),
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
@@ -199,7 +213,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     // A member that appeared only in DNS (a new pod that was given no seed, or one seed that is
     // down) is met now. Known members need no introduction; a few a run keeps a mass arrival cheap.
     const fresh = this.unknownAddresses(result.added).slice(0, this.config.gossipNodes);
-    for (const o of this.core.contact(fresh, monotonicNow())) void this.send(o);
+    this.sendAll(this.core.contact(fresh, monotonicNow()));
     return result;
   }
 
@@ -351,7 +365,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (member.status === 'live') throw new ForceLeaveError('live', `member "${id}" is live: only a dead member can be forced out (a live one would gossip its way back); stop it, or run leave on it`);
     const out = this.core.forceLeave(id, monotonicNow());
     if (!out) throw new ForceLeaveError('not-found', `no dead member "${id}"`);
-    for (const o of out) void this.send(o);
+    this.sendAll(out);
     this.publish();
     return member;
   }
@@ -362,6 +376,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       ...this.counters,
       dropped: { ...this.dropped },
       rejected: { ...this.core.rejections() },
+      packetsInByVersion: { ...this.byVersion.packetsIn },
+      packetsOutByVersion: { ...this.byVersion.packetsOut },
       liveMembers: members.live.length,
       deadMembers: members.dead.length,
       flowControl: this.core.flowStats(monotonicNow()),
@@ -409,7 +425,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
       if (this.resolveTimer) clearInterval(this.resolveTimer);
       this.discovery.close();
-      if (announce) await Promise.all(this.core.leave(monotonicNow()).map((o) => this.send(o)));
+      if (announce) await Promise.all(this.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
       for (const q of this.streams) q.end();
       this.streams.clear();
@@ -431,7 +447,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (this.closing) return;
     this.counters.gossipRounds++;
     this.lastRoundAt = monotonicNow();
-    for (const o of this.core.tick(monotonicNow())) void this.send(o);
+    this.sendAll(this.core.tick(monotonicNow()));
     this.noteStalls(this.lastRoundAt);
     this.publish();
     this.armDeadlineTimer();
@@ -454,7 +470,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (this.closing || !this.core.hasNews) return;
       const now = monotonicNow();
       this.credit = this.eagerCredit(now) - 1;
-      for (const o of this.core.gossip(now)) void this.send(o);
+      this.sendAll(this.core.gossip(now));
       this.publish();
     }, wait);
   }
@@ -504,15 +520,24 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     diag.packetIn(this, bytes.length, from);
     if (this.closing) return;
     try {
-      const message = decodeMessage(open(bytes, this.envelope));
+      const { version, body } = openPacket(bytes, this.envelope);
+      this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
+      const message = decodeMessage(body, version);
       this.lastPacketAt = monotonicNow();
+      this.versions.heard(from, version, message.type === 'syn' || message.type === 'leave');
+      // Replies go back in the version the message came in.
+      this.batch.set(from, version);
       if (this.core.isKnownAddress(from)) {
-        for (const o of this.core.receive(from, message, monotonicNow())) void this.send(o);
+        this.sendAll(this.core.receive(from, message, monotonicNow()));
       } else {
         this.answerStranger(from, bytes.length, message);
       }
     } catch (err) {
-      if (err instanceof EnvelopeError || err instanceof DecodeError) {
+      this.batch.clear();
+      if (err instanceof EnvelopeError && err.version !== undefined) {
+        this.count(`envelope:${err.reason}`);
+        this.warnVersion(from, err.version);
+      } else if (err instanceof EnvelopeError || err instanceof DecodeError) {
         this.count(`${err instanceof EnvelopeError ? 'envelope' : 'decode'}:${err.reason}`);
         this.log.debug({ from, reason: err.reason, err: err.message }, 'dropped a packet');
       } else {
@@ -529,34 +554,63 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     let allowance = AMPLIFICATION_FACTOR * received;
     const overhead = envelopeOverhead(this.envelope.keys.length > 0);
     for (const o of this.core.receive(from, message, monotonicNow(), allowance - overhead)) {
+      const version = this.versionTo(o.to);
       if (o.to !== from) {
-        void this.send(o);
+        void this.send(o, version);
         continue;
       }
-      const packet = this.seal(o);
+      const packet = this.seal(o, version);
       if (!packet) continue;
       if (packet.length > allowance) {
         this.count('amplification-limit');
         continue;
       }
       allowance -= packet.length;
-      void this.transmit(packet, o.to);
+      void this.transmit(packet, o.to, version);
     }
+    this.batch.clear();
   }
+
 
   private count(reason: string): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
     diag.drop(this, reason);
   }
 
-  private async send(o: Outbound): Promise<void> {
-    const packet = this.seal(o);
-    if (packet) await this.transmit(packet, o.to);
+  /** Once per peer and version: the operator must upgrade one side, and the log says which. */
+  private warnVersion(from: string, version: number): void {
+    const key = `${from} ${version}`;
+    if (this.versionWarnings.has(key) || this.versionWarnings.size >= VERSION_WARNINGS_MAX) return;
+    this.versionWarnings.add(key);
+    const which = version > PROTOCOL_VERSION ? 'upgrade this node' : 'upgrade the peer';
+    this.log.warn({ from, version, speaks: [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION] }, `peer ${from} speaks protocol ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}: ${which}; its packets are dropped`);
   }
 
-  private seal(o: Outbound): Uint8Array | null {
+  /** The version of the message being produced for `peer`: the one it came in for a reply, else the negotiated one. */
+  private versionTo(peer: string): ProtocolVersion {
+    let v = this.batch.get(peer);
+    if (v === undefined) {
+      v = this.versions.initiate(peer, monotonicNow());
+      this.batch.set(peer, v);
+    }
+    return v;
+  }
+
+  /** Sends a batch the core produced, each message in the version chosen for its destination. */
+  private sendAll(out: readonly Outbound[]): Promise<void>[] {
+    const sent = out.map((o) => this.send(o, this.versionTo(o.to)));
+    this.batch.clear();
+    return sent;
+  }
+
+  private async send(o: Outbound, version: ProtocolVersion): Promise<void> {
+    const packet = this.seal(o, version);
+    if (packet) await this.transmit(packet, o.to, version);
+  }
+
+  private seal(o: Outbound, version: ProtocolVersion): Uint8Array | null {
     try {
-      return seal(encodeMessage(o.message), this.envelope);
+      return seal(encodeMessage(o.message, version), this.envelope, { version });
     } catch (err) {
       this.count('encode-failed');
       this.log.error({ err: (err as Error).stack }, 'could not encode a message');
@@ -564,7 +618,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     }
   }
 
-  private async transmit(packet: Uint8Array, to: string): Promise<void> {
+  private async transmit(packet: Uint8Array, to: string, version: ProtocolVersion): Promise<void> {
     const target = parseHostPort(to);
     if (!target) {
       this.count('bad-peer-address');
@@ -574,7 +628,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       await this.udp.send(packet, target.host, target.port);
       this.counters.packetsOut++;
       this.counters.bytesOut += packet.length;
-      diag.packetOut(this, packet.length, o.to);
+      this.byVersion.packetsOut[version] = (this.byVersion.packetsOut[version] ?? 0) + 1;
+      diag.packetOut(this, packet.length, to);
     } catch (err) {
       this.count('send-failed');
       this.log.debug({ to, err: (err as Error).message }, 'send failed');
@@ -586,6 +641,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.eagerRound();
     const events = this.core.takeEvents();
     if (events.length === 0) return;
+    // The process behind a dead or replaced member's address may be another build next time.
+    for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.versions.forget(e.node.address);
     const converted = events.map((e) => this.convert(e));
     const silences = diag.wantsMembers ? this.silences(converted) : null;
     setImmediate(() => {

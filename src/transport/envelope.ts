@@ -1,10 +1,12 @@
 /**
  * The envelope around every message body: magic, protocol version, flags, then the body,
  * optionally compressed (raw DEFLATE, only when it helps) and encrypted (AES-GCM with a keyring).
+ * The header is the same in every protocol version, so a node reads the version of any packet and
+ * can answer in it (see transport/negotiation.ts).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { ENVELOPE_HEADER_BYTES, MAGIC_0, MAGIC_1, PROTOCOL_VERSION } from '../wire/codec.js';
+import { ENVELOPE_HEADER_BYTES, isSupportedVersion, MAGIC_0, MAGIC_1, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
 
 const FLAG_COMPRESSED = 1;
 const FLAG_ENCRYPTED = 2;
@@ -18,7 +20,8 @@ const MIN_COMPRESS_BYTES = 64;
 export type EnvelopeErrorReason =
   | 'truncated'
   | 'bad-magic'
-  | 'bad-version'
+  | 'version-too-new'
+  | 'version-too-old'
   | 'bad-flags'
   | 'plaintext-rejected'
   | 'encrypted-rejected'
@@ -30,6 +33,8 @@ export class EnvelopeError extends Error {
   constructor(
     readonly reason: EnvelopeErrorReason,
     detail: string,
+    /** The packet's protocol version, for 'version-too-new' and 'version-too-old'. */
+    readonly version?: number,
   ) {
     super(`${reason}: ${detail}`);
     this.name = 'EnvelopeError';
@@ -62,7 +67,25 @@ export function envelopeOverhead(encrypted: boolean): number {
   return ENVELOPE_HEADER_BYTES + (encrypted ? ENCRYPTION_OVERHEAD : 0);
 }
 
-export function seal(body: Uint8Array, opts: EnvelopeOptions): Uint8Array {
+/** What one seal may fix beyond the options: the version to write, and (golden fixtures only) the nonce. */
+export interface SealParams {
+  readonly version?: ProtocolVersion;
+  /**
+   * A fixed 12-byte nonce, so that test fixtures are reproducible. Never in production: AES-GCM
+   * with a repeated (key, nonce) pair leaks the XOR of the plaintexts and the authentication key.
+   */
+  readonly nonce?: Uint8Array;
+}
+
+/** A packet opened: its body and the protocol version it was written in. */
+export interface Opened {
+  readonly version: ProtocolVersion;
+  readonly body: Uint8Array;
+}
+
+export function seal(body: Uint8Array, opts: EnvelopeOptions, params: SealParams = {}): Uint8Array {
+  const version = params.version ?? PROTOCOL_VERSION;
+  if (!isSupportedVersion(version)) throw new RangeError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
   let flags = 0;
   let payload: Uint8Array = body;
   if (opts.compress && body.length >= MIN_COMPRESS_BYTES) {
@@ -74,9 +97,10 @@ export function seal(body: Uint8Array, opts: EnvelopeOptions): Uint8Array {
   }
   const key = opts.keys[0];
   if (key) flags |= FLAG_ENCRYPTED;
-  const header = Uint8Array.of(MAGIC_0, MAGIC_1, PROTOCOL_VERSION, flags);
+  const header = Uint8Array.of(MAGIC_0, MAGIC_1, version, flags);
   if (!key) return concat([header, payload]);
-  const nonce = randomBytes(NONCE_BYTES);
+  if (params.nonce && params.nonce.length !== NONCE_BYTES) throw new RangeError(`a nonce is ${NONCE_BYTES} bytes (got ${params.nonce.length})`);
+  const nonce = params.nonce ?? randomBytes(NONCE_BYTES);
   const cipher = createCipheriv(cipherName(key), key, nonce);
   // The header is authenticated: flipping the version or the flags breaks the tag.
   cipher.setAAD(header);
@@ -85,12 +109,14 @@ export function seal(body: Uint8Array, opts: EnvelopeOptions): Uint8Array {
   return concat([header, nonce, encrypted, final, cipher.getAuthTag()]);
 }
 
-/** Opens a packet; throws only EnvelopeError. */
-export function open(packet: Uint8Array, opts: EnvelopeOptions): Uint8Array {
+/** Opens a packet of any version this node speaks; throws only EnvelopeError. */
+export function openPacket(packet: Uint8Array, opts: EnvelopeOptions): Opened {
   if (packet.length > opts.maxPacketBytes) throw new EnvelopeError('oversized', `${packet.length} bytes > ${opts.maxPacketBytes}`);
   if (packet.length < ENVELOPE_HEADER_BYTES) throw new EnvelopeError('truncated', `${packet.length}-byte packet`);
   if (packet[0] !== MAGIC_0 || packet[1] !== MAGIC_1) throw new EnvelopeError('bad-magic', 'not a scuttlebutt packet');
-  if (packet[2] !== PROTOCOL_VERSION) throw new EnvelopeError('bad-version', `protocol version ${packet[2]}, this node speaks ${PROTOCOL_VERSION}`);
+  const version = packet[2] as number;
+  if (version > PROTOCOL_VERSION) throw new EnvelopeError('version-too-new', `protocol version ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`, version);
+  if (!isSupportedVersion(version)) throw new EnvelopeError('version-too-old', `protocol version ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`, version);
   const flags = packet[3] as number;
   if (flags > (FLAG_COMPRESSED | FLAG_ENCRYPTED)) throw new EnvelopeError('bad-flags', `flags ${flags}`);
   const encrypted = (flags & FLAG_ENCRYPTED) !== 0;
@@ -105,7 +131,12 @@ export function open(packet: Uint8Array, opts: EnvelopeOptions): Uint8Array {
       throw new EnvelopeError('decompress-failed', (err as Error).message);
     }
   }
-  return payload;
+  return { version, body: payload };
+}
+
+/** Opens a packet and returns its body (see openPacket for its version). */
+export function open(packet: Uint8Array, opts: EnvelopeOptions): Uint8Array {
+  return openPacket(packet, opts).body;
 }
 
 function decrypt(packet: Uint8Array, keys: readonly Uint8Array[]): Uint8Array {

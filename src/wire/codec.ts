@@ -16,7 +16,29 @@ export type { DecodeErrorReason } from './errors.js';
 
 export const MAGIC_0 = 0x53; // 'S'
 export const MAGIC_1 = 0x42; // 'B'
+/** The newest protocol version this code speaks (and writes by default). */
 export const PROTOCOL_VERSION = 4;
+/**
+ * The oldest version this code still speaks. Every version from here to PROTOCOL_VERSION is read and
+ * written (docs/compatibility.md says how long one is kept); a drop of the oldest is a major release.
+ */
+export const MIN_PROTOCOL_VERSION = 3;
+/**
+ * What each version adds, for the encoder and decoder to refuse what a version cannot carry.
+ * 3: columnar digests and bumps, compact digests, the push SYN code, bucket summaries, capped ages.
+ * 4: heartbeats as their low bits plus checks, in compact digests and positional bumps (flag 8 of a
+ *    digest, flag 2 of bumps), and the own entry of such a digest.
+ */
+export type ProtocolVersion = 3 | 4;
+
+export function isSupportedVersion(v: number): v is ProtocolVersion {
+  return Number.isInteger(v) && v >= MIN_PROTOCOL_VERSION && v <= PROTOCOL_VERSION;
+}
+
+/** Whether heartbeats may travel as low bits (compact digests, positional bumps) in `version`. */
+export function carriesLowHeartbeats(version: ProtocolVersion): boolean {
+  return version >= 4;
+}
 /** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */
 export const ENVELOPE_HEADER_BYTES = 4;
 
@@ -36,12 +58,14 @@ const MAX_POSITION = 2 ** 31 - 1;
 
 // Smallest encodings, used to refuse impossible counts before allocating.
 const MIN_FULL_ENTRY = REF_BYTES + 4;
-/** Half a byte of heartbeat, one each of age and versions; checks come on top. */
+/** Half a byte of heartbeat, one each of age and versions; checks come on top. Version 3: a byte of heartbeat. */
 const MIN_COMPACT_ENTRY = 3;
+const MIN_COMPACT_ENTRY_V3 = 4;
 const MIN_NODE_DELTA = REF_BYTES + 7;
 const MIN_BUMP = REF_BYTES + 2;
-/** A gap, half a byte of heartbeat and an age; checks come on top. */
+/** A gap, half a byte of heartbeat and an age; checks come on top. Version 3: a byte of heartbeat. */
 const MIN_POSITIONAL_BUMP = 2;
+const MIN_POSITIONAL_BUMP_V3 = 3;
 const MIN_VALUE = 3;
 
 // ---------------------------------------------------------------- sizes
@@ -176,9 +200,10 @@ function writeIdentity(w: Writer, identity: NodeIdentity): void {
   w.string(identity.address);
 }
 
-function writeDigest(w: Writer, d: Digest): void {
+function writeDigest(w: Writer, d: Digest, version: ProtocolVersion): void {
   const compact = d.mode === 'compact';
   if (d.checks && !compact) throw new Error('only a compact digest carries low heartbeat bits');
+  if (d.checks && !carriesLowHeartbeats(version)) throw new Error(`protocol ${version} has no low-bit heartbeats: the digest must carry them exact`);
   w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0) | (d.buckets ? DIGEST_BUCKETS : 0) | (d.checks ? DIGEST_LOW_HEARTBEATS : 0));
   w.varint(d.offset);
   w.varint(d.count);
@@ -201,7 +226,7 @@ function writeDigest(w: Writer, d: Digest): void {
   }
 }
 
-function writeDelta(w: Writer, d: Delta): void {
+function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
   w.varint(d.nodes.length);
   for (const node of d.nodes) {
     w.ref(node.ref);
@@ -222,6 +247,7 @@ function writeDelta(w: Writer, d: Delta): void {
   }
   const b = d.bumps;
   if (b.checks && !b.positional) throw new Error('only positional bumps carry low heartbeat bits');
+  if (b.checks && !carriesLowHeartbeats(version)) throw new Error(`protocol ${version} has no low-bit heartbeats: the bumps must carry them exact`);
   w.u8((b.positional ? BUMPS_POSITIONAL : 0) | (b.checks ? BUMPS_LOW_HEARTBEATS : 0));
   w.varint(b.count);
   let prev = -1;
@@ -276,8 +302,13 @@ function writeVarints(w: Writer, column: Column, count: number): void {
   for (let i = 0; i < count; i++) w.varint(column[i] as number);
 }
 
-/** Encodes a message body (no envelope header). */
-export function encodeMessage(m: Message): Uint8Array {
+/**
+ * Encodes a message body (no envelope header) in `version`. A message that uses what the version
+ * cannot carry (low-bit heartbeats in version 3) is refused with an Error, never silently changed:
+ * the core builds each message for its destination's version.
+ */
+export function encodeMessage(m: Message, version: ProtocolVersion = PROTOCOL_VERSION): Uint8Array {
+  if (!isSupportedVersion(version)) throw new RangeError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
   const w = new Writer(messageSize(m));
   w.u8(m.type === 'syn' && !m.pull ? PUSH_SYN_CODE : TYPE_CODES[m.type]);
   switch (m.type) {
@@ -285,18 +316,18 @@ export function encodeMessage(m: Message): Uint8Array {
       w.string(m.clusterId);
       w.ref(m.setHash);
       w.varint(m.setSize);
-      writeDigest(w, m.digest);
+      writeDigest(w, m.digest, version);
       break;
     case 'synAck':
       w.string(m.clusterId);
       w.ref(m.setHash);
       w.varint(m.setSize);
-      writeDigest(w, m.request);
-      writeDelta(w, m.delta);
+      writeDigest(w, m.request, version);
+      writeDelta(w, m.delta, version);
       break;
     case 'ack':
       w.string(m.clusterId);
-      writeDelta(w, m.delta);
+      writeDelta(w, m.delta, version);
       break;
     case 'wrongCluster':
       w.string(m.clusterId);
@@ -320,9 +351,10 @@ function readIdentity(r: Reader): NodeIdentity {
   return { id, generation, address };
 }
 
-function readDigest(r: Reader): Digest {
+function readDigest(r: Reader, version: ProtocolVersion): Digest {
   const flags = r.u8('digest flags');
-  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE | DIGEST_BUCKETS | DIGEST_LOW_HEARTBEATS)) throw new DecodeError('bad-value', `digest flags ${flags}`);
+  const low = carriesLowHeartbeats(version);
+  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE | DIGEST_BUCKETS | (low ? DIGEST_LOW_HEARTBEATS : 0))) throw new DecodeError('bad-value', `digest flags ${flags} (protocol ${version})`);
   // Low heartbeat bits are restored against the receiver's own members: only positions can name them.
   if (flags & DIGEST_LOW_HEARTBEATS && !(flags & DIGEST_COMPACT)) throw new DecodeError('bad-value', `digest flags ${flags}`);
   // Buckets summarize what an incomplete full digest leaves out; anywhere else they are malformed.
@@ -330,7 +362,7 @@ function readDigest(r: Reader): Digest {
   const compact = (flags & DIGEST_COMPACT) !== 0;
   const offset = r.varint('digest offset');
   if (!compact && offset !== 0) throw new DecodeError('bad-value', 'full digest with a non-zero offset');
-  const count = r.count('digest entries', compact ? MIN_COMPACT_ENTRY : MIN_FULL_ENTRY);
+  const count = r.count('digest entries', compact ? (low ? MIN_COMPACT_ENTRY : MIN_COMPACT_ENTRY_V3) : MIN_FULL_ENTRY);
   const ageLimit = r.varint('digest age limit');
   const refs = compact ? null : new Float64Array(count);
   if (refs) for (let i = 0; i < count; i++) refs[i] = r.ref('digest ref');
@@ -354,7 +386,8 @@ function readDigest(r: Reader): Digest {
   return { ...digest, buckets };
 }
 
-function readDelta(r: Reader): Delta {
+function readDelta(r: Reader, version: ProtocolVersion): Delta {
+  const low = carriesLowHeartbeats(version);
   const nodeCount = r.count('delta nodes', MIN_NODE_DELTA);
   const nodes: NodeDelta[] = [];
   for (let i = 0; i < nodeCount; i++) {
@@ -381,9 +414,9 @@ function readDelta(r: Reader): Delta {
     nodes.push({ ref, identity, heartbeat, heartbeatAge, lastGcVersion, fromVersion, maxVersion, values });
   }
   const bumpFlags = r.u8('bump flags');
-  if (bumpFlags > (BUMPS_POSITIONAL | BUMPS_LOW_HEARTBEATS) || bumpFlags === BUMPS_LOW_HEARTBEATS) throw new DecodeError('bad-value', `bump flags ${bumpFlags}`);
+  if (bumpFlags > (BUMPS_POSITIONAL | (low ? BUMPS_LOW_HEARTBEATS : 0)) || bumpFlags === BUMPS_LOW_HEARTBEATS) throw new DecodeError('bad-value', `bump flags ${bumpFlags} (protocol ${version})`);
   const positional = (bumpFlags & BUMPS_POSITIONAL) !== 0;
-  const bumpCount = r.count('heartbeat bumps', positional ? MIN_POSITIONAL_BUMP : MIN_BUMP);
+  const bumpCount = r.count('heartbeat bumps', positional ? (low ? MIN_POSITIONAL_BUMP : MIN_POSITIONAL_BUMP_V3) : MIN_BUMP);
   const keys = new Float64Array(bumpCount);
   let prev = -1;
   for (let i = 0; i < bumpCount; i++) {
@@ -408,8 +441,9 @@ function readVarints(r: Reader, count: number, what: string): Float64Array {
   return column;
 }
 
-/** Decodes a message body; throws only DecodeError. */
-export function decodeMessage(body: Uint8Array): Message {
+/** Decodes a message body of protocol `version` (the envelope's); throws only DecodeError. */
+export function decodeMessage(body: Uint8Array, version: ProtocolVersion = PROTOCOL_VERSION): Message {
+  if (!isSupportedVersion(version)) throw new DecodeError('bad-value', `protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
   const r = new Reader(body);
   const code = r.u8('message type');
   let m: Message;
@@ -419,21 +453,21 @@ export function decodeMessage(body: Uint8Array): Message {
       const clusterId = r.string('cluster id');
       const setHash = r.ref('set hash');
       const setSize = r.varint('set size');
-      m = { type: 'syn', clusterId, setHash, setSize, digest: readDigest(r), pull: code === TYPE_CODES.syn };
+      m = { type: 'syn', clusterId, setHash, setSize, digest: readDigest(r, version), pull: code === TYPE_CODES.syn };
       break;
     }
     case TYPE_CODES.synAck: {
       const clusterId = r.string('cluster id');
       const setHash = r.ref('set hash');
       const setSize = r.varint('set size');
-      const request = readDigest(r);
+      const request = readDigest(r, version);
       if (request.mode !== 'full') throw new DecodeError('bad-value', 'a SYN-ACK request digest must be full mode');
-      m = { type: 'synAck', clusterId, setHash, setSize, request, delta: readDelta(r) };
+      m = { type: 'synAck', clusterId, setHash, setSize, request, delta: readDelta(r, version) };
       break;
     }
     case TYPE_CODES.ack: {
       const clusterId = r.string('cluster id');
-      m = { type: 'ack', clusterId, delta: readDelta(r) };
+      m = { type: 'ack', clusterId, delta: readDelta(r, version) };
       break;
     }
     case TYPE_CODES.wrongCluster:

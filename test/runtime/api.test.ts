@@ -105,7 +105,8 @@ test('envelope: compression only when it helps, every key size, keyring rotation
   assert.equal(reason(() => open(tampered, opts([newKey]))), 'decrypt-failed');
   assert.equal(reason(() => open(seal(random, opts([])), opts([newKey]))), 'plaintext-rejected');
   assert.equal(reason(() => open(fromNew, opts([]))), 'encrypted-rejected');
-  assert.equal(reason(() => open(Uint8Array.of(0x53, 0x42, 9, 0), opts([]))), 'bad-version');
+  assert.equal(reason(() => open(Uint8Array.of(0x53, 0x42, 9, 0), opts([]))), 'version-too-new');
+  assert.equal(reason(() => open(Uint8Array.of(0x53, 0x42, 2, 0), opts([]))), 'version-too-old');
   // A decompression bomb: 1 MB of zeros in a small packet is refused, not inflated.
   const bomb = Uint8Array.of(0x53, 0x42, PROTOCOL_VERSION, 1, ...deflateRawSync(new Uint8Array(1_000_000)));
   assert.equal(reason(() => open(bomb, opts([]))), 'decompress-failed');

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { decodeMessage, encodeMessage, messageSize } from '../../src/wire/codec.js';
+import { openPacket } from '../../src/transport/envelope.js';
+import { encodeAll, fixturePath, messageCases, packetCases, readFixture, sealCase, supportedVersions } from './golden.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+for (const version of supportedVersions()) {
+  test(`protocol ${version}: the golden fixtures decode, re-encode to the same bytes, and the codec still writes them`, () => {
+    assert.ok(existsSync(fixturePath(version)), `no golden fixture for protocol ${version}: node dist/test/wire/write-fixtures.js --new ${version}`);
+    const stored = readFixture(version);
+    const current = encodeAll(version);
+    assert.deepEqual([...stored.keys()].sort(), [...current.keys()].sort(), `the fixture's cases are the case set of protocol ${version}`);
+    const messages = new Map(messageCases(version));
+    for (const [name, bytes] of stored) {
+      if (name.startsWith('packet-')) continue;
+      const m = decodeMessage(bytes, version);
+      assert.equal(messageSize(m), bytes.length, `${name}: sized as stored`);
+      assert.equal(hex(encodeMessage(m, version)), hex(bytes), `${name}: decoded and re-encoded, the same bytes`);
+      assert.equal(hex(encodeMessage(messages.get(name)!, version)), hex(bytes), `${name}: the codec writes protocol ${version}'s bytes as released`);
+    }
+    for (const c of packetCases(version)) {
+      const packet = stored.get(c.name)!;
+      const opened = openPacket(packet, c.options);
+      assert.equal(opened.version, version, `${c.name}: its version`);
+      assert.equal(hex(opened.body), hex(c.body), `${c.name}: opens to its body`);
+      assert.equal(hex(encodeMessage(decodeMessage(opened.body, version), version)), hex(c.body), `${c.name}: the body decodes`);
+      if (c.reproducible) assert.equal(hex(sealCase(c, version)), hex(packet), `${c.name}: sealed again, the same bytes`);
+    }
+  });
+}
+
+test('a version without low-bit heartbeats cannot read nor write them', () => {
+  const low = new Map(messageCases(4)).get('syn-compact-low-own')!;
+  assert.throws(() => encodeMessage(low, 3), /protocol 3 has no low-bit heartbeats/);
+  const bytes = readFixture(4).get('syn-compact-low-own')!;
+  assert.throws(() => decodeMessage(bytes, 3), { name: 'DecodeError', message: /digest flags .* \(protocol 3\)/ });
+  const bumps = readFixture(4).get('synack-positional-low-bumps')!;
+  assert.throws(() => decodeMessage(bumps, 3), { name: 'DecodeError', message: /bump flags .* \(protocol 3\)/ });
+});
+
+test('protocol 3 bodies are the previous release\'s: the cases both versions share have the same body bytes', () => {
+  const v3 = readFixture(3);
+  const v4 = readFixture(4);
+  for (const [name, bytes] of v3) if (!name.startsWith('packet-')) assert.equal(hex(bytes), hex(v4.get(name)!), name);
+});

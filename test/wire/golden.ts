@@ -1,0 +1,175 @@
+/**
+ * The golden wire fixtures: a fixed set of messages and packets, and their bytes in every protocol
+ * version this code speaks, kept in test/wire/fixtures/v<N>.hex (one `name hex` line each). The
+ * bytes of a released version never change: golden.test.ts fails when the codec writes other bytes
+ * for any case, or cannot read the stored ones. write-fixtures.ts writes the file of a new version,
+ * and refuses to touch an existing one.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { encodeMessage, MIN_PROTOCOL_VERSION, NO_BUMPS, PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
+import { carriesLowHeartbeats } from '../../src/wire/codec.js';
+import { groupChecks, lowHeartbeat } from '../../src/wire/low-heartbeats.js';
+import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity } from '../../src/wire/messages.js';
+import { seal, type EnvelopeOptions } from '../../src/transport/envelope.js';
+
+export const FIXTURES_DIR = fileURLToPath(new URL('../../../test/wire/fixtures/', import.meta.url));
+export const fixturePath = (version: number): string => `${FIXTURES_DIR}v${version}.hex`;
+
+export function supportedVersions(): ProtocolVersion[] {
+  const out: ProtocolVersion[] = [];
+  for (let v = MIN_PROTOCOL_VERSION; v <= PROTOCOL_VERSION; v++) out.push(v as ProtocolVersion);
+  return out;
+}
+
+/** A fixed 32-bit LCG (Numerical Recipes): the cases must not depend on any other code's randomness. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s;
+  };
+}
+
+function column(n: number, seed: number, f: (r: number, i: number) => number): number[] {
+  const next = lcg(seed);
+  return Array.from({ length: n }, (_, i) => f(next(), i));
+}
+
+const REF_MOD = 2 ** 48;
+const refs = (n: number, seed: number): number[] => column(n, seed, (r, i) => (r * 65_537 + i * 7_919) % REF_MOD);
+
+const alice: NodeIdentity = { id: 'api-1', generation: 1_764_000_000_123, address: '10.1.2.3:9111' };
+const bob: NodeIdentity = { id: 'db-ünïcødé-2', generation: 7, address: '[fd00::1]:65535' };
+
+function fullDigest(n: number, complete: boolean, buckets?: number[]): Digest {
+  return {
+    mode: 'full', complete, offset: 0, count: n, refs: refs(n, 1), checks: null,
+    heartbeats: column(n, 2, (r) => r % 100_000), ages: column(n, 3, (r) => r % 200), ageLimit: 0,
+    maxVersions: column(n, 4, (r) => r % 50), gcVersions: column(n, 5, (r, i) => (i % 3 === 0 ? r % 10 : 0)),
+    ...(buckets ? { buckets } : {}),
+  };
+}
+
+function compactDigest(n: number, offset: number, complete: boolean, low: boolean, ownIndex?: number): Digest {
+  const full = column(n, 6, (r) => 40_000 + (r % 13));
+  const own = low && ownIndex !== undefined ? { own: { index: ownIndex, heartbeat: full[ownIndex] as number } } : {};
+  return {
+    mode: 'compact', complete, offset, count: n, refs: null,
+    heartbeats: low ? full.map(lowHeartbeat) : full, checks: low ? groupChecks(full, n) : null, ...own,
+    ages: column(n, 7, (r) => r % 21), ageLimit: 20, maxVersions: column(n, 8, (r) => r % 5), gcVersions: column(n, 9, () => 0),
+  };
+}
+
+function bumps(kind: 'ref' | 'positional' | 'low', n: number): HeartbeatBumps {
+  const keys = kind === 'ref' ? refs(n, 10) : column(n, 11, (r, i) => i * 3 + (r % 3));
+  const full = column(n, 12, (r) => 123_456 + (r % 9));
+  const low = kind === 'low';
+  return { count: n, positional: kind !== 'ref', keys, heartbeats: low ? full.map(lowHeartbeat) : full, checks: low ? groupChecks(full, n) : null, ages: column(n, 13, (r) => r % 120) };
+}
+
+const nodes: NodeDelta[] = [
+  // Introduces a member: identity, every value from version 0, one of them a tombstone.
+  { ref: 0xabcdef123456, identity: bob, heartbeat: 42, heartbeatAge: 3, lastGcVersion: 0, fromVersion: 0, maxVersion: 4, values: [
+    { key: 'role', value: 'db', version: 1, tombstone: false },
+    { key: 'zone', value: '', version: 2, tombstone: true },
+    { key: 'load', value: '0.75', version: 3, tombstone: false },
+    { key: 'ünï', value: '値 ✓', version: 4, tombstone: false },
+  ] },
+  // A reset: fromVersion 0 with a GC watermark above the receiver's; a tombstone only.
+  { ref: 1, identity: null, heartbeat: 2 ** 40 + 5, heartbeatAge: 0, lastGcVersion: 9, fromVersion: 0, maxVersion: 12, values: [{ key: 'gone', value: '', version: 12, tombstone: true }] },
+  // A prefix of what the receiver lacks: maxVersion is the last value's version.
+  { ref: REF_MOD - 1, identity: alice, heartbeat: 1, heartbeatAge: 127, lastGcVersion: 0, fromVersion: 5, maxVersion: 6, values: [{ key: 'k', value: 'v'.repeat(300), version: 6, tombstone: false }] },
+  // Heartbeat and GC news only, no values.
+  { ref: 77, identity: null, heartbeat: 99, heartbeatAge: 1, lastGcVersion: 3, fromVersion: 8, maxVersion: 8, values: [] },
+];
+
+const delta = (b: HeartbeatBumps, n = nodes): Delta => ({ nodes: n, bumps: b });
+const C = 'prod-eu';
+const requestDigest = fullDigest(3, true);
+
+/** Every message type and every digest and bump mode; `low` cases exist only in versions that carry low bits. */
+export function messageCases(version: ProtocolVersion): [string, Message][] {
+  const cases: [string, Message][] = [
+    ['syn-full-complete-pull', { type: 'syn', clusterId: C, setHash: 0x123456789abc, setSize: 5, digest: fullDigest(5, true), pull: true }],
+    ['syn-full-empty-push', { type: 'syn', clusterId: '', setHash: 0, setSize: 0, digest: fullDigest(0, true), pull: false }],
+    ['syn-full-run-buckets', { type: 'syn', clusterId: C, setHash: 42, setSize: 300, digest: fullDigest(20, false, refs(16, 14)), pull: true }],
+    ['syn-compact-exact-complete', { type: 'syn', clusterId: C, setHash: 9, setSize: 70, digest: compactDigest(70, 0, true, false), pull: true }],
+    ['syn-compact-exact-run', { type: 'syn', clusterId: C, setHash: 9, setSize: 200, digest: compactDigest(50, 130, false, false), pull: false }],
+    ['synack-request-ref-bumps', { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: requestDigest, delta: delta(bumps('ref', 4)) }],
+    ['synack-positional-bumps', { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: fullDigest(0, true), delta: delta(bumps('positional', 9), []) }],
+    ['ack-deltas-tombstones-no-bumps', { type: 'ack', clusterId: C, delta: delta(NO_BUMPS) }],
+    ['ack-ref-bumps-only', { type: 'ack', clusterId: C, delta: delta(bumps('ref', 2), []) }],
+    ['wrong-cluster', { type: 'wrongCluster', clusterId: 'staging' }],
+    ['leave', { type: 'leave', clusterId: C, identity: alice, heartbeat: 2 ** 50 + 3 }],
+    ['leave-ipv6-unicode', { type: 'leave', clusterId: C, identity: bob, heartbeat: 0 }],
+  ];
+  if (carriesLowHeartbeats(version)) {
+    cases.push(
+      // 131 entries: three check groups, an odd count (padding in the last heartbeat byte), the own entry in the second group.
+      ['syn-compact-low-own', { type: 'syn', clusterId: C, setHash: 11, setSize: 131, digest: compactDigest(131, 0, true, true, 70), pull: true }],
+      ['syn-compact-low-run-no-own', { type: 'syn', clusterId: C, setHash: 11, setSize: 300, digest: compactDigest(64, 100, false, true), pull: false }],
+      ['synack-positional-low-bumps', { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: requestDigest, delta: delta(bumps('low', 65), nodes.slice(0, 1)) }],
+    );
+  }
+  return cases;
+}
+
+const KEY_128 = Uint8Array.from({ length: 16 }, (_, i) => i);
+const KEY_256 = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
+const NONCE = Uint8Array.from({ length: 12 }, (_, i) => 0xa0 + i);
+
+export interface PacketCase {
+  readonly name: string;
+  readonly body: Uint8Array;
+  readonly options: EnvelopeOptions;
+  /**
+   * Whether sealing again must give the same bytes. Not with compression: DEFLATE's output may
+   * differ between zlib releases while any of them inflates it (the fixture is then only read).
+   */
+  readonly reproducible: boolean;
+}
+
+export function packetCases(version: ProtocolVersion): PacketCase[] {
+  const msgs = new Map(messageCases(version));
+  const small = encodeMessage(msgs.get('syn-full-complete-pull') as Message, version);
+  const large = encodeMessage(msgs.get('ack-deltas-tombstones-no-bumps') as Message, version);
+  const opts = (keys: Uint8Array[], compress: boolean): EnvelopeOptions => ({ keys, compress, maxPacketBytes: 65_507 });
+  return [
+    { name: 'packet-plaintext', body: small, options: opts([], false), reproducible: true },
+    { name: 'packet-compressed', body: large, options: opts([], true), reproducible: false },
+    { name: 'packet-encrypted-aes128', body: small, options: opts([KEY_128], false), reproducible: true },
+    { name: 'packet-encrypted-aes256', body: small, options: opts([KEY_256, KEY_128], false), reproducible: true },
+    { name: 'packet-compressed-encrypted', body: large, options: opts([KEY_128], true), reproducible: false },
+  ];
+}
+
+export function sealCase(c: PacketCase, version: ProtocolVersion): Uint8Array {
+  return seal(c.body, c.options, { version, nonce: NONCE });
+}
+
+/** Every case's bytes in `version`, as the fixture file holds them. */
+export function encodeAll(version: ProtocolVersion): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const [name, m] of messageCases(version)) out.set(name, encodeMessage(m, version));
+  for (const c of packetCases(version)) out.set(c.name, sealCase(c, version));
+  return out;
+}
+
+export function formatFixture(version: ProtocolVersion, cases: Map<string, Uint8Array>): string {
+  const head = [
+    `# Golden wire fixtures, protocol ${version}: message bodies (no envelope) and whole packets (packet-*).`,
+    '# Released bytes: never edit or regenerate this file; a new protocol version gets a new file (see docs/compatibility.md).',
+  ];
+  return `${[...head, ...[...cases].map(([name, bytes]) => `${name} ${Buffer.from(bytes).toString('hex')}`)].join('\n')}\n`;
+}
+
+export function readFixture(version: number): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const line of readFileSync(fixturePath(version), 'utf8').split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const [name, hex] = line.split(' ') as [string, string];
+    out.set(name, Uint8Array.from(Buffer.from(hex, 'hex')));
+  }
+  return out;
+}

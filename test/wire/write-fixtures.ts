@@ -1,0 +1,24 @@
+/**
+ * `node dist/test/wire/write-fixtures.js --new N`: writes the golden fixture file of protocol N, a
+ * version this code speaks and that has no file yet. It never overwrites one: the bytes of a
+ * released version are a promise to every node running it (docs/compatibility.md).
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { isSupportedVersion } from '../../src/wire/codec.js';
+import { encodeAll, FIXTURES_DIR, fixturePath, formatFixture } from './golden.js';
+
+const { values } = parseArgs({ options: { new: { type: 'string' } }, strict: true });
+const version = Number(values.new);
+if (values.new === undefined || !isSupportedVersion(version)) {
+  process.stderr.write(`usage: write-fixtures --new N, N a protocol version this code speaks (got ${values.new ?? 'nothing'})\n`);
+  process.exit(2);
+}
+const path = fixturePath(version);
+if (existsSync(path)) {
+  process.stderr.write(`${path} exists: protocol ${version}'s bytes are fixed. A wire change needs a new protocol version (PROTOCOL_VERSION + 1) and its own file.\n`);
+  process.exit(1);
+}
+mkdirSync(FIXTURES_DIR, { recursive: true });
+writeFileSync(path, formatFixture(version, encodeAll(version)));
+process.stdout.write(`wrote ${path}\n`);
