@@ -326,10 +326,12 @@ export class SeedDiscovery {
   }
 
   private async run(): Promise<DiscoveryResult> {
-    const outcomes = await Promise.all(this.list.map((s) => this.resolveSeed(s)));
+    // The seeds as they are now: a join may add seeds while this run awaits its answers.
+    const list = [...this.list];
+    const outcomes = await Promise.all(list.map((s) => this.resolveSeed(s)));
     const all = new Set<string>();
     const problems: DiscoveryError[] = [];
-    this.list.forEach((seed, i) => {
+    list.forEach((seed, i) => {
       const o = outcomes[i] as SeedOutcome;
       o.addresses = [...new Set(o.addresses)].sort();
       for (const a of o.addresses) all.add(a);

@@ -5,10 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ScuttlebuttCore } from '../core/core.js';
 import { seededRandom } from '../core/random.js';
-import type { CoreEvent, NodeView, Outbound } from '../core/types.js';
-import { carriesLowHeartbeats, DecodeError, decodeMessage, encodeMessage, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
-import type { Message, NodeIdentity } from '../wire/messages.js';
-import { envelopeOverhead, EnvelopeError, openPacket, seal, type EnvelopeOptions } from '../transport/envelope.js';
+import type { NodeView } from '../core/types.js';
+import { carriesLowHeartbeats } from '../wire/codec.js';
+import type { NodeIdentity } from '../wire/messages.js';
+import { envelopeOverhead, type EnvelopeOptions } from '../transport/envelope.js';
 import { PeerVersions } from '../transport/negotiation.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
@@ -16,6 +16,9 @@ import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type C
 import { DiscoveryError, parseSeeds, pickSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
 import { EventQueue } from './event-queue.js';
 import { publish as diag } from './diagnostics.js';
+import { Packets } from './packets.js';
+import { assessHealth, selectMembers } from './health.js';
+import { deliverEvent, memberEvent, toMember } from './member-events.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -29,13 +32,6 @@ export interface ScuttlebuttEvents {
 }
 
 const DETECTS_PER_ROUND = 4;
-/**
- * QUIC's anti-amplification rule (RFC 9000, 8.1): to a sender that is not a member or a seed, a
- * packet is answered with at most this many times its own size. A forged source address then
- * turns this node into no amplifier, and a joiner loses nothing: its first SYN-ACK is small, but
- * it asks for the joiner's state, and once the ACK has admitted it the joiner is a member.
- */
-const AMPLIFICATION_FACTOR = 3;
 /** Extra (news-triggered) rounds that may go out back to back. */
 const EAGER_BURST = 2;
 /** Discovered addresses given to the core as seeds (see pickSeeds). */
@@ -44,7 +40,6 @@ const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 /** A peer heard only in an older protocol is tried in the newest every this many rounds (see negotiation.ts). */
 const PROBE_ROUNDS = 10;
 /** Distinct (peer, version) pairs warned about; past it, packets of a version not spoken are only counted. */
-const VERSION_WARNINGS_MAX = 1024;
 
 let lastGeneration = 0;
 /** Generations must grow across restarts: wall-clock ms, and never twice the same in one process. */
@@ -97,8 +92,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private coreSeeds: string[] = [];
   private readonly streams = new Set<EventQueue<MembershipEvent>>();
   private closing: Promise<void> | null = null;
-  private counters = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, gossipRounds: 0 };
-  private readonly dropped: Record<string, number> = {};
+  private gossipRounds = 0;
+  private readonly packets: Packets;
   private credit: number = EAGER_BURST;
   private creditAt = 0;
   private eagerTimer: NodeJS.Timeout | null = null;
@@ -111,12 +106,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   /** The core's localStalls at the last look, and when one was last noticed. */
   private stallsSeen = 0;
   private lastStallAt = -Infinity;
-  /** Per peer, the protocol versions it speaks, as learned from what it sent. */
-  private readonly versions: PeerVersions;
-  /** The version chosen for each destination of the messages being produced now: one choice per peer and batch. */
-  private readonly batch = new Map<string, ProtocolVersion>();
-  private readonly byVersion = { packetsIn: {} as Record<string, number>, packetsOut: {} as Record<string, number> };
-  private readonly versionWarnings = new Set<string>();
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -130,7 +119,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const keys = config.secretKeys ?? [];
     this.envelope = { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes };
     this.self = { id: config.node.id, generation: nextGeneration(), address: config.node.gossipPublicAddress };
-    this.versions = new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs });
+    this.packets = new Packets(this, () => this.core, udp, () => this.envelope, new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs }), this.log);
     this.core = new ScuttlebuttCore(
       {
         clusterId: config.clusterId,
@@ -146,7 +135,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         maxMembers: config.maxMembers,
         maxNewMembersPerSender: config.maxNewMembersPerSender,
         // Low-bit heartbeats (protocol 4) only to a peer that will get this message in 4.
-        lowBitsTo: (peer) => carriesLowHeartbeats(this.versionTo(peer)),
+        lowBitsTo: (peer) => carriesLowHeartbeats(this.packets.versionTo(peer)),
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
@@ -213,7 +202,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     // A member that appeared only in DNS (a new pod that was given no seed, or one seed that is
     // down) is met now. Known members need no introduction; a few a run keeps a mass arrival cheap.
     const fresh = this.unknownAddresses(result.added).slice(0, this.config.gossipNodes);
-    this.sendAll(this.core.contact(fresh, monotonicNow()));
+    this.packets.sendAll(this.core.contact(fresh, monotonicNow()));
     return result;
   }
 
@@ -260,7 +249,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         if (next) this.emit('throttled', { rate: flow.rate, backlog: flow.backlog });
         else this.emit('unthrottled', { rate: flow.rate });
       } catch (err) {
-        this.count('listener-error');
+        this.packets.count('listener-error');
         this.log.warn({ event: next ? 'throttled' : 'unthrottled', err: (err as Error).message }, 'an event listener threw');
       }
     });
@@ -292,14 +281,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
    * view and, when live, how close it is to conviction (`silence`).
    */
   members(filter: MemberFilter = {}): MemberInfo[] {
-    if (filter.status !== undefined && filter.status !== 'live' && filter.status !== 'dead') {
-      throw new TypeError(`filter.status must be "live" or "dead" (got ${JSON.stringify(filter.status)})`);
-    }
-    const tags = Object.entries(filter.tags ?? {});
-    const snap = this.core.snapshot();
-    const views = filter.status === 'live' ? snap.live : filter.status === 'dead' ? snap.dead : [...snap.live, ...snap.dead];
     const now = monotonicNow();
-    return views.filter((v) => tags.every(([k, want]) => Object.hasOwn(v.values, k) && v.values[k] === want)).map((v) => this.withSilence(toMember(v), now));
+    return selectMembers(this.core.snapshot(), filter).map((v) => this.withSilence(toMember(v), now));
   }
 
   private withSilence(m: MemberInfo, now: number): MemberInfo {
@@ -313,22 +296,18 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   health(): Health {
     const now = monotonicNow();
     this.noteStalls(now);
-    const interval = this.config.gossipIntervalMs;
-    const msSinceLastRound = Math.round(now - this.lastRoundAt);
-    const msSinceLastPacket = this.lastPacketAt === null ? null : Math.round(now - this.lastPacketAt);
-    const liveMembers = this.core.liveCount;
-    const ticking = msSinceLastRound <= 3 * interval + 1000;
-    const seeds = this.discovery.seeds.map((s) => s.text);
-    let reason: string | undefined;
-    if (this.closing) reason = 'the node has left the cluster or shut down';
-    else if (!ticking) reason = `no gossip round for ${msSinceLastRound} ms (interval ${interval} ms): the event loop is blocked or the process was stopped`;
-    else if (now - this.lastStallAt < Math.max(2 * interval, 1000)) reason = 'this process was just stalled (GC, SIGSTOP or an overloaded host): its view of the cluster is catching up';
-    else if (liveMembers <= 1 && seeds.length > 0 && !this.onlySelfDiscovered()) reason = `knows no other live member yet (seeds: ${seeds.join(', ')})`;
-    else if (liveMembers > 1 && (msSinceLastPacket === null || msSinceLastPacket > 2 * interval)) {
-      reason = `has heard from no peer for ${msSinceLastPacket ?? 'ever'} ms while ${liveMembers - 1} are thought live: its network may be down`;
-    }
-    const alive = !this.closing && ticking;
-    return { alive, ready: alive && reason === undefined, ...(reason ? { reason } : {}), msSinceLastRound, msSinceLastPacket, liveMembers, localStalls: this.core.localStalls, seeds };
+    return assessHealth({
+      now,
+      intervalMs: this.config.gossipIntervalMs,
+      lastRoundAt: this.lastRoundAt,
+      lastPacketAt: this.lastPacketAt,
+      lastStallAt: this.lastStallAt,
+      liveMembers: this.core.liveCount,
+      localStalls: this.core.localStalls,
+      closing: this.closing !== null,
+      seeds: this.discovery.seeds.map((s) => s.text),
+      aloneByConfiguration: () => this.onlySelfDiscovered(),
+    });
   }
 
   /**
@@ -365,7 +344,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (member.status === 'live') throw new ForceLeaveError('live', `member "${id}" is live: only a dead member can be forced out (a live one would gossip its way back); stop it, or run leave on it`);
     const out = this.core.forceLeave(id, monotonicNow());
     if (!out) throw new ForceLeaveError('not-found', `no dead member "${id}"`);
-    this.sendAll(out);
+    this.packets.sendAll(out);
     this.publish();
     return member;
   }
@@ -373,11 +352,12 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   stats(): Stats {
     const members = this.core.snapshot();
     return {
-      ...this.counters,
-      dropped: { ...this.dropped },
+      ...this.packets.counters,
+      gossipRounds: this.gossipRounds,
+      dropped: { ...this.packets.dropped },
       rejected: { ...this.core.rejections() },
-      packetsInByVersion: { ...this.byVersion.packetsIn },
-      packetsOutByVersion: { ...this.byVersion.packetsOut },
+      packetsInByVersion: { ...this.packets.byVersion.packetsIn },
+      packetsOutByVersion: { ...this.packets.byVersion.packetsOut },
       liveMembers: members.live.length,
       deadMembers: members.dead.length,
       flowControl: this.core.flowStats(monotonicNow()),
@@ -390,7 +370,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
    * stats().dropped['event-overflow']) rather than growing memory without bound.
    */
   events(options: { signal?: AbortSignal; buffer?: number } = {}): AsyncIterableIterator<MembershipEvent> {
-    const queue = new EventQueue<MembershipEvent>(options.buffer ?? 10_000, () => this.count('event-overflow'));
+    const queue = new EventQueue<MembershipEvent>(options.buffer ?? 10_000, () => this.packets.count('event-overflow'));
     this.streams.add(queue);
     const end = (): void => {
       queue.end();
@@ -425,7 +405,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
       if (this.resolveTimer) clearInterval(this.resolveTimer);
       this.discovery.close();
-      if (announce) await Promise.all(this.sendAll(this.core.leave(monotonicNow())));
+      if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
       for (const q of this.streams) q.end();
       this.streams.clear();
@@ -445,9 +425,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
 
   private round(): void {
     if (this.closing) return;
-    this.counters.gossipRounds++;
+    this.gossipRounds++;
     this.lastRoundAt = monotonicNow();
-    this.sendAll(this.core.tick(monotonicNow()));
+    this.packets.sendAll(this.core.tick(monotonicNow()));
     this.noteStalls(this.lastRoundAt);
     this.publish();
     this.armDeadlineTimer();
@@ -470,7 +450,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (this.closing || !this.core.hasNews) return;
       const now = monotonicNow();
       this.credit = this.eagerCredit(now) - 1;
-      this.sendAll(this.core.gossip(now));
+      this.packets.sendAll(this.core.gossip(now));
       this.publish();
     }, wait);
   }
@@ -515,125 +495,20 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   private onPacket(bytes: Uint8Array, from: string): void {
-    this.counters.packetsIn++;
-    this.counters.bytesIn += bytes.length;
-    diag.packetIn(this, bytes.length, from);
     if (this.closing) return;
     try {
-      const { version, body } = openPacket(bytes, this.envelope);
-      this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
-      const message = decodeMessage(body, version);
+      const message = this.packets.open(bytes, from);
+      if (!message) return;
       this.lastPacketAt = monotonicNow();
-      this.versions.heard(from, version, message.type === 'syn' || message.type === 'leave');
-      // Replies go back in the version the message came in.
-      this.batch.set(from, version);
-      if (this.core.isKnownAddress(from)) {
-        this.sendAll(this.core.receive(from, message, monotonicNow()));
-      } else {
-        this.answerStranger(from, bytes.length, message);
-      }
+      if (this.core.isKnownAddress(from)) this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
+      else this.packets.answerStranger(from, bytes.length, message);
     } catch (err) {
-      this.batch.clear();
-      if (err instanceof EnvelopeError && err.version !== undefined) {
-        this.count(`envelope:${err.reason}`);
-        this.warnVersion(from, err.version);
-      } else if (err instanceof EnvelopeError || err instanceof DecodeError) {
-        this.count(`${err instanceof EnvelopeError ? 'envelope' : 'decode'}:${err.reason}`);
-        this.log.debug({ from, reason: err.reason, err: err.message }, 'dropped a packet');
-      } else {
-        // Nothing from the network may crash the node: an unexpected error is counted and logged loudly.
-        this.count('internal-error');
-        this.log.error({ from, err: (err as Error).stack }, 'internal error while handling a packet');
-      }
+      // Nothing from the network may crash the node: an unexpected error is counted and logged loudly.
+      this.packets.abandon();
+      this.packets.count('internal-error');
+      this.log.error({ from, err: (err as Error).stack }, 'internal error while handling a packet');
     }
     this.publish();
-  }
-
-  /** A packet from an address no member or seed has: its replies to that address stay within AMPLIFICATION_FACTOR times its size. */
-  private answerStranger(from: string, received: number, message: Message): void {
-    let allowance = AMPLIFICATION_FACTOR * received;
-    const overhead = envelopeOverhead(this.envelope.keys.length > 0);
-    for (const o of this.core.receive(from, message, monotonicNow(), allowance - overhead)) {
-      const version = this.versionTo(o.to);
-      if (o.to !== from) {
-        void this.send(o, version);
-        continue;
-      }
-      const packet = this.seal(o, version);
-      if (!packet) continue;
-      if (packet.length > allowance) {
-        this.count('amplification-limit');
-        continue;
-      }
-      allowance -= packet.length;
-      void this.transmit(packet, o.to, version);
-    }
-    this.batch.clear();
-  }
-
-
-  private count(reason: string): void {
-    this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
-    diag.drop(this, reason);
-  }
-
-  /** Once per peer and version: the operator must upgrade one side, and the log says which. */
-  private warnVersion(from: string, version: number): void {
-    const key = `${from} ${version}`;
-    if (this.versionWarnings.has(key) || this.versionWarnings.size >= VERSION_WARNINGS_MAX) return;
-    this.versionWarnings.add(key);
-    const which = version > PROTOCOL_VERSION ? 'upgrade this node' : 'upgrade the peer';
-    this.log.warn({ from, version, speaks: [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION] }, `peer ${from} speaks protocol ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}: ${which}; its packets are dropped`);
-  }
-
-  /** The version of the message being produced for `peer`: the one it came in for a reply, else the negotiated one. */
-  private versionTo(peer: string): ProtocolVersion {
-    let v = this.batch.get(peer);
-    if (v === undefined) {
-      v = this.versions.initiate(peer, monotonicNow());
-      this.batch.set(peer, v);
-    }
-    return v;
-  }
-
-  /** Sends a batch the core produced, each message in the version chosen for its destination. */
-  private sendAll(out: readonly Outbound[]): Promise<void>[] {
-    const sent = out.map((o) => this.send(o, this.versionTo(o.to)));
-    this.batch.clear();
-    return sent;
-  }
-
-  private async send(o: Outbound, version: ProtocolVersion): Promise<void> {
-    const packet = this.seal(o, version);
-    if (packet) await this.transmit(packet, o.to, version);
-  }
-
-  private seal(o: Outbound, version: ProtocolVersion): Uint8Array | null {
-    try {
-      return seal(encodeMessage(o.message, version), this.envelope, { version });
-    } catch (err) {
-      this.count('encode-failed');
-      this.log.error({ err: (err as Error).stack }, 'could not encode a message');
-      return null;
-    }
-  }
-
-  private async transmit(packet: Uint8Array, to: string, version: ProtocolVersion): Promise<void> {
-    const target = parseHostPort(to);
-    if (!target) {
-      this.count('bad-peer-address');
-      return;
-    }
-    try {
-      await this.udp.send(packet, target.host, target.port);
-      this.counters.packetsOut++;
-      this.counters.bytesOut += packet.length;
-      this.byVersion.packetsOut[version] = (this.byVersion.packetsOut[version] ?? 0) + 1;
-      diag.packetOut(this, packet.length, to);
-    } catch (err) {
-      this.count('send-failed');
-      this.log.debug({ to, err: (err as Error).message }, 'send failed');
-    }
   }
 
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
@@ -642,8 +517,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const events = this.core.takeEvents();
     if (events.length === 0) return;
     // The process behind a dead or replaced member's address may be another build next time.
-    for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.versions.forget(e.node.address);
-    const converted = events.map((e) => this.convert(e));
+    for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.packets.versions.forget(e.node.address);
+    const converted = events.map((e) => memberEvent(e, this.core));
     const silences = diag.wantsMembers ? this.silences(converted) : null;
     setImmediate(() => {
       for (const e of converted) this.deliver(e);
@@ -660,44 +535,11 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     });
   }
 
-  private convert(e: CoreEvent): MembershipEvent {
-    const view = e.view ?? this.core.member(e.node);
-    const node: MemberInfo = view
-      ? toMember(view)
-      : { ...e.node, status: 'dead', heartbeat: 0, metadata: {} };
-    switch (e.type) {
-      case 'dead':
-        return { type: 'dead', node: { ...node, status: 'dead' }, reason: e.reason };
-      case 'update':
-        return { type: 'update', node, keys: e.keys };
-      default:
-        return { type: e.type, node };
-    }
-  }
-
   private deliver(e: MembershipEvent): void {
-    const guard = (what: string, fn: () => void): void => {
-      try {
-        fn();
-      } catch (err) {
-        this.count('listener-error');
-        this.log.warn({ event: e.type, listener: what, err: (err as Error).message }, 'an event listener threw');
-      }
-    };
-    const listeners = this.listeners(e.type) as ((...args: unknown[]) => void)[];
-    const args: unknown[] = e.type === 'dead' ? [e.node, e.reason] : e.type === 'update' ? [e.node, e.keys] : [e.node];
-    for (const l of listeners) guard('on', () => l(...args));
-    const cb = this.config.events;
-    if (cb) {
-      if (e.type === 'live' && cb.notifyLive) guard('notifyLive', () => cb.notifyLive?.(e.node));
-      if (e.type === 'dead' && cb.notifyDead) guard('notifyDead', () => cb.notifyDead?.(e.node));
-      if (e.type === 'update' && cb.notifyUpdate) guard('notifyUpdate', () => cb.notifyUpdate?.(e.node));
-      if (e.type === 'removed' && cb.notifyRemoved) guard('notifyRemoved', () => cb.notifyRemoved?.(e.node));
-    }
-    for (const q of this.streams) q.push(e);
+    deliverEvent(e, this.listeners(e.type) as ((...args: unknown[]) => void)[], this.config.events, this.streams, (listener, err) => {
+      this.packets.count('listener-error');
+      this.log.warn({ event: e.type, listener, err: (err as Error).message }, 'an event listener threw');
+    });
   }
 }
 
-function toMember(v: NodeView): MemberInfo {
-  return { ...v.node, status: v.status, heartbeat: v.heartbeat, metadata: v.values, ...(v.detector ? { detector: v.detector } : {}) };
-}
