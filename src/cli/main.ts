@@ -7,27 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createScuttlebutt, isLoopbackHost } from '../runtime/scuttlebutt.js';
-import { defaultLanConfig, defaultWanConfig, parseHostPort, type ConfigOverrides } from '../runtime/config.js';
+import { createScuttlebutt } from '../runtime/scuttlebutt.js';
+import { defaultLanConfig, defaultWanConfig, isLoopbackHost, parseHostPort, type ConfigOverrides } from '../runtime/config.js';
 import { DiscoveryError, dnsServerProblem, parseSeed } from '../runtime/discovery.js';
 import { startHttpApi } from './http-api.js';
 import { agentLogger, isLogLevel, LOG_LEVELS } from './log.js';
 import { instrument } from './metrics.js';
+import { api, post, sse, table, type MemberJson } from './client.js';
+import { fail, UsageError } from './usage.js';
 
 const DEFAULT_HTTP = '127.0.0.1:7946';
-
-class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly command?: string,
-  ) {
-    super(message);
-  }
-}
-
-function fail(message: string, command?: string): never {
-  throw new UsageError(message, command);
-}
 
 type Flag = { type: 'string' | 'boolean'; multiple?: boolean; short?: string; default?: string | boolean; env?: boolean };
 
@@ -205,69 +194,6 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
       logger.error({ keyFile, err: (err as Error).message }, `keyring not reloaded, the current one stays: ${(err as Error).message}`);
     }
   });
-}
-
-async function api(http: string, path: string, init?: RequestInit): Promise<unknown> {
-  if (!parseHostPort(http)) fail(`--http must be HOST:PORT (got "${http}")`);
-  let res: Response;
-  try {
-    res = await fetch(`http://${http}${path}`, init);
-  } catch {
-    throw new Error(`no agent answers on http://${http} (start one with: scuttlebutt agent --http ${http})`);
-  }
-  const text = await res.text();
-  let body: { error?: string } = {};
-  try {
-    body = JSON.parse(text) as { error?: string };
-  } catch {
-    if (!res.ok) throw new Error(`HTTP ${res.status} from http://${http}${path}`);
-    throw new Error(`http://${http}${path} did not answer JSON: is it a scuttlebutt agent?`);
-  }
-  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
-  return body;
-}
-
-const post = (http: string, path: string, body: unknown): Promise<unknown> =>
-  api(http, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-
-interface MemberJson {
-  id: string;
-  address: string;
-  generation: number;
-  status: string;
-  metadata: Record<string, string>;
-}
-
-function table(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}\n`);
-}
-
-/** Reads a Server-Sent Events stream, one parsed event at a time, until it ends. */
-async function* sse(body: ReadableStream<Uint8Array>): AsyncGenerator<{ id?: string; event: string; data: string }> {
-  const decoder = new TextDecoder();
-  let buf = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buf.indexOf('\n\n')) >= 0) {
-      const frame = buf.slice(0, end);
-      buf = buf.slice(end + 2);
-      let id: string | undefined;
-      let event = 'message';
-      const data: string[] = [];
-      for (const line of frame.split('\n')) {
-        if (line.startsWith(':')) continue;
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'id') id = value;
-        else if (field === 'event') event = value;
-        else if (field === 'data') data.push(value);
-      }
-      if (data.length > 0) yield { ...(id !== undefined ? { id } : {}), event, data: data.join('\n') };
-    }
-  }
 }
 
 const COMMANDS: Record<string, Command> = {

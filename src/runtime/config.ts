@@ -176,3 +176,8 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   if (problems.length > 0) throw new ConfigError(problems);
   return c;
 }
+
+/** True for addresses only this host can reach: plaintext there exposes nothing. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
+}

@@ -12,8 +12,8 @@ import { envelopeOverhead, type EnvelopeOptions } from '../transport/envelope.js
 import { PeerVersions } from '../transport/negotiation.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
-import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
-import { DiscoveryError, parseSeeds, pickSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
+import { defaultLanConfig, formatHostPort, isLoopbackHost, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
+import { SeedWatch } from './seed-watch.js';
 import { EventQueue } from './event-queue.js';
 import { publish as diag } from './diagnostics.js';
 import { Packets } from './packets.js';
@@ -34,12 +34,9 @@ export interface ScuttlebuttEvents {
 const DETECTS_PER_ROUND = 4;
 /** Extra (news-triggered) rounds that may go out back to back. */
 const EAGER_BURST = 2;
-/** Discovered addresses given to the core as seeds (see pickSeeds). */
-const CORE_SEEDS = 3;
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 /** A peer heard only in an older protocol is tried in the newest every this many rounds (see negotiation.ts). */
 const PROBE_ROUNDS = 10;
-/** Distinct (peer, version) pairs warned about; past it, packets of a version not spoken are only counted. */
 
 let lastGeneration = 0;
 /** Generations must grow across restarts: wall-clock ms, and never twice the same in one process. */
@@ -50,11 +47,6 @@ function nextGeneration(): number {
 
 /** A monotonic clock in ms: a wall-clock step must not look like a stall or a storm of heartbeats. */
 const monotonicNow = (): number => performance.now();
-
-/** True for addresses only this host can reach: plaintext there exposes nothing. */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./i.test(host);
-}
 
 let plaintextWarned = false;
 
@@ -87,9 +79,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private envelope: EnvelopeOptions;
   private readonly timer: NodeJS.Timeout;
   private readonly detectTimer: NodeJS.Timeout;
-  private resolveTimer: NodeJS.Timeout | null = null;
-  private readonly discovery: SeedDiscovery;
-  private coreSeeds: string[] = [];
+  private readonly seedWatch: SeedWatch;
   private readonly streams = new Set<EventQueue<MembershipEvent>>();
   private closing: Promise<void> | null = null;
   private gossipRounds = 0;
@@ -142,7 +132,14 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       metadata,
     );
     this.core.takeEvents();
-    this.discovery = new SeedDiscovery({ resolver: systemResolver({ servers: config.dnsServers ?? [] }), family: udp.address.startsWith('[') ? 6 : 4, log: this.log });
+    this.seedWatch = new SeedWatch(() => this.core, this.packets, {
+      selfAddresses: [this.self.address, udp.address],
+      family: udp.address.startsWith('[') ? 6 : 4,
+      dnsServers: config.dnsServers ?? [],
+      resolveIntervalMs: config.seedResolveIntervalMs,
+      contactsPerRun: config.gossipNodes,
+      log: this.log,
+    });
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
@@ -176,40 +173,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
    */
   async join(seeds: readonly string[]): Promise<void> {
     this.assertOpen();
-    this.discovery.add(parseSeeds(seeds));
-    this.resolveTimer ??= setInterval(() => {
-      this.resolveSeeds(false).catch((err: Error) => this.log.error({ err: err.stack }, 'internal error while resolving seeds'));
-    }, this.config.seedResolveIntervalMs);
-    const result = await this.resolveSeeds(true);
+    await this.seedWatch.join(seeds);
     if (this.closing) return;
-    if (result.addresses.length === 0 && this.discovery.seeds.length > 0) {
-      const first = result.problems[0];
-      throw new DiscoveryError(
-        this.discovery.seeds.map((s) => s.text).join(', '),
-        first?.reason ?? 'failed',
-        `no seed gave an address (retried every ${this.config.seedResolveIntervalMs} ms): ${result.problems.map((p) => p.message).join('; ')}`,
-      );
-    }
     this.round(); // gossip now: joining should not wait for the next tick
-  }
-
-  private async resolveSeeds(joining: boolean): Promise<DiscoveryResult> {
-    if (!joining && this.discovery.busy) return { addresses: this.discovery.addresses, added: [], removed: [], problems: [] };
-    const result = await this.discovery.resolve();
-    if (this.closing) return result;
-    this.coreSeeds = pickSeeds(this.coreSeeds, result.addresses, this.self.address, CORE_SEEDS, Math.random, this.core.liveCount === 1);
-    this.core.setSeeds(this.coreSeeds);
-    // A member that appeared only in DNS (a new pod that was given no seed, or one seed that is
-    // down) is met now. Known members need no introduction; a few a run keeps a mass arrival cheap.
-    const fresh = this.unknownAddresses(result.added).slice(0, this.config.gossipNodes);
-    this.packets.sendAll(this.core.contact(fresh, monotonicNow()));
-    return result;
-  }
-
-  private unknownAddresses(addresses: readonly string[]): string[] {
-    if (addresses.length === 0) return [];
-    const known = new Set(this.core.snapshot().live.map((v) => v.node.address));
-    return addresses.filter((a) => !known.has(a));
   }
 
   /**
@@ -272,7 +238,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       self: toMember(self as NodeView),
       live: snap.live.map(toMember),
       dead: snap.dead.map(toMember),
-      seeds: this.discovery.seeds.map((s) => s.text),
+      seeds: this.seedWatch.seeds,
     };
   }
 
@@ -305,19 +271,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       liveMembers: this.core.liveCount,
       localStalls: this.core.localStalls,
       closing: this.closing !== null,
-      seeds: this.discovery.seeds.map((s) => s.text),
-      aloneByConfiguration: () => this.onlySelfDiscovered(),
+      seeds: this.seedWatch.seeds,
+      aloneByConfiguration: () => this.seedWatch.onlySelf(),
     });
-  }
-
-  /**
-   * The seeds resolve to this node alone: the first pod of a Service, whose name lists only itself,
-   * is alone by configuration too (a readiness gate that waited for a second pod would deadlock an
-   * ordered rollout).
-   */
-  private onlySelfDiscovered(): boolean {
-    const found = this.discovery.addresses;
-    return found.length > 0 && found.every((a) => a === this.self.address || a === this.udp.address);
   }
 
   private noteStalls(now: number): void {
@@ -403,8 +359,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       clearInterval(this.detectTimer);
       if (this.eagerTimer) clearTimeout(this.eagerTimer);
       if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-      if (this.resolveTimer) clearInterval(this.resolveTimer);
-      this.discovery.close();
+      this.seedWatch.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
       for (const q of this.streams) q.end();

@@ -1,0 +1,66 @@
+/** The subcommands' side of the agent's HTTP API: JSON requests with errors that say what to do, a table printer, an SSE reader. */
+import { parseHostPort } from '../runtime/config.js';
+import { fail } from './usage.js';
+
+export async function api(http: string, path: string, init?: RequestInit): Promise<unknown> {
+  if (!parseHostPort(http)) fail(`--http must be HOST:PORT (got "${http}")`);
+  let res: Response;
+  try {
+    res = await fetch(`http://${http}${path}`, init);
+  } catch {
+    throw new Error(`no agent answers on http://${http} (start one with: scuttlebutt agent --http ${http})`);
+  }
+  const text = await res.text();
+  let body: { error?: string } = {};
+  try {
+    body = JSON.parse(text) as { error?: string };
+  } catch {
+    if (!res.ok) throw new Error(`HTTP ${res.status} from http://${http}${path}`);
+    throw new Error(`http://${http}${path} did not answer JSON: is it a scuttlebutt agent?`);
+  }
+  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  return body;
+}
+
+export const post = (http: string, path: string, body: unknown): Promise<unknown> =>
+  api(http, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+export interface MemberJson {
+  id: string;
+  address: string;
+  generation: number;
+  status: string;
+  metadata: Record<string, string>;
+}
+
+export function table(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}\n`);
+}
+
+/** Reads a Server-Sent Events stream, one parsed event at a time, until it ends. */
+export async function* sse(body: ReadableStream<Uint8Array>): AsyncGenerator<{ id?: string; event: string; data: string }> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buf.indexOf('\n\n')) >= 0) {
+      const frame = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      let id: string | undefined;
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of frame.split('\n')) {
+        if (line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'id') id = value;
+        else if (field === 'event') event = value;
+        else if (field === 'data') data.push(value);
+      }
+      if (data.length > 0) yield { ...(id !== undefined ? { id } : {}), event, data: data.join('\n') };
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The node's seeds over time: the seeds given to join(), resolved now and every interval, a few of
+ * the discovered addresses handed to the core as its seeds, and addresses that newly appear (a pod
+ * that was given no seed) contacted at once.
+ */
+import type { ScuttlebuttCore } from '../core/core.js';
+import type { Logger } from './api.js';
+import { DiscoveryError, parseSeeds, pickSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
+import type { Packets } from './packets.js';
+
+/** Discovered addresses given to the core as seeds (see pickSeeds). */
+const CORE_SEEDS = 3;
+
+const monotonicNow = (): number => performance.now();
+
+export interface SeedWatchOptions {
+  readonly selfAddresses: readonly string[];
+  readonly family: 4 | 6;
+  readonly dnsServers: readonly string[];
+  readonly resolveIntervalMs: number;
+  /** How many newly appeared addresses a run contacts at most. */
+  readonly contactsPerRun: number;
+  readonly log: Logger;
+}
+
+export class SeedWatch {
+  private readonly discovery: SeedDiscovery;
+  private timer: NodeJS.Timeout | null = null;
+  private coreSeeds: string[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly core: () => ScuttlebuttCore,
+    private readonly packets: Packets,
+    private readonly options: SeedWatchOptions,
+  ) {
+    this.discovery = new SeedDiscovery({ resolver: systemResolver({ servers: options.dnsServers }), family: options.family, log: options.log });
+  }
+
+  /** The seeds given, as written. */
+  get seeds(): string[] {
+    return this.discovery.seeds.map((s) => s.text);
+  }
+
+  /**
+   * Adds seeds (throws a SeedError on a malformed one) and resolves them now; rejects with a
+   * DiscoveryError when not one address was found (the seeds are kept and retried all the same).
+   */
+  async join(seeds: readonly string[]): Promise<void> {
+    this.discovery.add(parseSeeds(seeds));
+    this.timer ??= setInterval(() => {
+      this.resolve(false).catch((err: Error) => this.options.log.error({ err: err.stack }, 'internal error while resolving seeds'));
+    }, this.options.resolveIntervalMs);
+    const result = await this.resolve(true);
+    if (this.closed) return;
+    if (result.addresses.length === 0 && this.discovery.seeds.length > 0) {
+      const first = result.problems[0];
+      throw new DiscoveryError(
+        this.seeds.join(', '),
+        first?.reason ?? 'failed',
+        `no seed gave an address (retried every ${this.options.resolveIntervalMs} ms): ${result.problems.map((p) => p.message).join('; ')}`,
+      );
+    }
+  }
+
+  /**
+   * The seeds resolve to this node alone: the first pod of a Service, whose name lists only itself,
+   * is alone by configuration too (a readiness gate that waited for a second pod would deadlock an
+   * ordered rollout).
+   */
+  onlySelf(): boolean {
+    const found = this.discovery.addresses;
+    return found.length > 0 && found.every((a) => this.options.selfAddresses.includes(a));
+  }
+
+  /** Stops re-resolving and abandons queries in flight. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.discovery.close();
+  }
+
+  private async resolve(joining: boolean): Promise<DiscoveryResult> {
+    if (!joining && this.discovery.busy) return { addresses: this.discovery.addresses, added: [], removed: [], problems: [] };
+    const result = await this.discovery.resolve();
+    if (this.closed) return result;
+    const core = this.core();
+    const self = this.options.selfAddresses[0] as string;
+    this.coreSeeds = pickSeeds(this.coreSeeds, result.addresses, self, CORE_SEEDS, Math.random, core.liveCount === 1);
+    core.setSeeds(this.coreSeeds);
+    // A member that appeared only in DNS (a new pod that was given no seed, or one seed that is
+    // down) is met now. Known members need no introduction; a few a run keeps a mass arrival cheap.
+    const fresh = this.unknown(result.added).slice(0, this.options.contactsPerRun);
+    this.packets.sendAll(core.contact(fresh, monotonicNow()));
+    return result;
+  }
+
+  private unknown(addresses: readonly string[]): string[] {
+    if (addresses.length === 0) return [];
+    const known = new Set(this.core().snapshot().live.map((v) => v.node.address));
+    return addresses.filter((a) => !known.has(a));
+  }
+}
