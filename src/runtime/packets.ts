@@ -13,6 +13,7 @@ import type { UdpEndpoint } from '../transport/udp.js';
 import type { Logger } from './api.js';
 import { parseHostPort } from './config.js';
 import { publish as diag } from './diagnostics.js';
+import { monotonicNow } from './clock.js';
 import type { Scuttlebutt } from './scuttlebutt.js';
 
 /**
@@ -24,8 +25,6 @@ import type { Scuttlebutt } from './scuttlebutt.js';
 const AMPLIFICATION_FACTOR = 3;
 /** Version warnings are logged once per peer and version, for at most this many pairs. */
 const VERSION_WARNINGS_MAX = 1024;
-
-const monotonicNow = (): number => performance.now();
 
 export interface PacketCounters {
   packetsIn: number;

@@ -17,6 +17,7 @@ import { SeedWatch } from './seed-watch.js';
 import { EventQueue } from './event-queue.js';
 import { publish as diag } from './diagnostics.js';
 import { Packets } from './packets.js';
+import { monotonicNow } from './clock.js';
 import { assessHealth, selectMembers } from './health.js';
 import { deliverEvent, memberEvent, toMember } from './member-events.js';
 
@@ -44,9 +45,6 @@ function nextGeneration(): number {
   lastGeneration = Math.max(Date.now(), lastGeneration + 1);
   return lastGeneration;
 }
-
-/** A monotonic clock in ms: a wall-clock step must not look like a stall or a storm of heartbeats. */
-const monotonicNow = (): number => performance.now();
 
 let plaintextWarned = false;
 

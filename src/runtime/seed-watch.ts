@@ -7,11 +7,10 @@ import type { ScuttlebuttCore } from '../core/core.js';
 import type { Logger } from './api.js';
 import { DiscoveryError, parseSeeds, pickSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
 import type { Packets } from './packets.js';
+import { monotonicNow } from './clock.js';
 
 /** Discovered addresses given to the core as seeds (see pickSeeds). */
 const CORE_SEEDS = 3;
-
-const monotonicNow = (): number => performance.now();
 
 export interface SeedWatchOptions {
   readonly selfAddresses: readonly string[];
