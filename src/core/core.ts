@@ -50,13 +50,13 @@ export class ScuttlebuttCore {
     this.membership = membership;
     this.detector = new FailureDetector(fd, config.gossipIntervalMs, membership, this.journal);
     this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);
-    const digests = new Digests(membership, config.clusterId, config.payloadBudget, config.gossipIntervalMs);
-    const deltas = new Deltas(membership, this.detector, digests, this.journal, rng);
-    this.exchange = new Exchange(config.clusterId, config.payloadBudget, membership, this.detector, digests, deltas, this.journal, rng, config.lowBitsTo);
-    this.peers = new PeerSelection(membership, rng, config.fanout);
     membership.table.setHeartbeat(SELF, config.firstHeartbeat ?? 1);
     membership.table.setBirth(SELF, now);
     this.own = new OwnValues(membership.table, config.self, this.journal, config.clusterId, config.payloadBudget, config.tombstoneGracePeriodMs);
+    const digests = new Digests(membership, config.clusterId, config.payloadBudget, config.gossipIntervalMs);
+    const deltas = new Deltas(membership, this.detector, digests, this.journal, rng, this.own);
+    this.exchange = new Exchange(config.clusterId, config.payloadBudget, membership, this.detector, digests, deltas, this.journal, rng, this.own, config.lowBitsTo);
+    this.peers = new PeerSelection(membership, rng, config.fanout);
     for (const [key, value] of Object.entries(initialValues)) this.own.set(key, value, now);
     if (config.flowControl?.enabled) {
       const flow = new FlowControl(config.flowControl, config.gossipIntervalMs, now);
@@ -64,8 +64,6 @@ export class ScuttlebuttCore {
       deltas.congestion = (overflowed, at) => flow.noteDelta(overflowed, at);
     }
     if (config.onPublish) this.own.onPublish = config.onPublish;
-    deltas.own = this.own;
-    this.exchange.own = this.own;
     this.journal.take();
     if (config.eventViews) this.journal.viewOf = (s) => this.viewOf(s);
   }

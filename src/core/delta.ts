@@ -37,8 +37,6 @@ export interface DeltaCandidate {
 export class Deltas {
   /** Flow control's congestion signal, one call per delta with state to carry (see noteCongestion). */
   congestion: ((overflowed: boolean, now: number) => void) | null = null;
-  /** This node's own state, which refutes claims about it above what it produced. */
-  own: OwnValues | null = null;
 
   constructor(
     private readonly membership: Membership,
@@ -46,6 +44,8 @@ export class Deltas {
     private readonly digests: Digests,
     private readonly journal: Journal,
     private readonly rng: Random,
+    /** This node's own state, which refutes claims about it above what it produced. */
+    private readonly own: OwnValues,
   ) {}
 
   /**
@@ -209,14 +209,14 @@ export class Deltas {
           const hb = heartbeats[i] as number;
           if (s === undefined || hb === UNREAD) continue;
           if (s !== SELF) this.detector.observe(s, hb, bumps.ages[i] as number, now);
-          else this.own?.refuteHeartbeat(hb, now);
+          else this.own.refuteHeartbeat(hb, now);
         }
       }
     } else {
       for (let i = 0; i < bumps.count; i++) {
         const s = m.slotOfRef(bumps.keys[i] as number);
         if (s > SELF) this.detector.observe(s, bumps.heartbeats[i] as number, bumps.ages[i] as number, now);
-        else if (s === SELF) this.own?.refuteHeartbeat(bumps.heartbeats[i] as number, now);
+        else if (s === SELF) this.own.refuteHeartbeat(bumps.heartbeats[i] as number, now);
       }
     }
     for (const nd of delta.nodes) this.applyNode(nd, now, from);
@@ -229,8 +229,8 @@ export class Deltas {
     if (s === SELF) {
       if (nd.maxVersion > t.maxVersion(SELF) || nd.heartbeat > t.heartbeat(SELF)) this.journal.reject('about-self');
       // What others hold about us above what we produced heals only when we go higher.
-      this.own?.refuteHeartbeat(nd.heartbeat, now);
-      if (invalid(nd) === null) this.own?.refute(Math.max(nd.maxVersion, nd.lastGcVersion), nd.values, now);
+      this.own.refuteHeartbeat(nd.heartbeat, now);
+      if (invalid(nd) === null) this.own.refute(Math.max(nd.maxVersion, nd.lastGcVersion), nd.values, now);
       return;
     }
     const refused = invalid(nd);

@@ -85,8 +85,6 @@ export class Exchange {
   private announced = false;
   /** Bytes left for the delta of an ACK: the budget less its type byte and cluster id. */
   private readonly ackDeltaBudget: number;
-  /** This node's own state, which refutes claims about it above what it produced. */
-  own: OwnValues | null = null;
 
   constructor(
     private readonly clusterId: string,
@@ -97,6 +95,8 @@ export class Exchange {
     private readonly deltas: Deltas,
     private readonly journal: Journal,
     private readonly rng: Random,
+    /** This node's own state, which refutes claims about it above what it produced. */
+    private readonly own: OwnValues,
     /** Whether a peer reads low-bit heartbeats (CoreConfig.lowBitsTo); absent: every peer does. */
     private readonly lowBitsTo: (peer: string) => boolean = () => true,
   ) {
@@ -331,7 +331,7 @@ export class Exchange {
       } else if (theirHb > myHb) {
         if (s !== SELF) this.detector.observe(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
         // A claim about us above what we produced: we go higher, and the peer hears it back at once.
-        else if (this.own?.refuteHeartbeat(theirHb, now)) bumps.push(positional ? offset + i : s);
+        else if (this.own.refuteHeartbeat(theirHb, now)) bumps.push(positional ? offset + i : s);
       } else if (myHb > theirHb) {
         bumps.push(positional ? offset + i : s);
         if (myHb - theirHb > found.bumpGap) found.bumpGap = myHb - theirHb;
@@ -374,7 +374,7 @@ export class Exchange {
         continue;
       }
       if (s !== SELF) this.detector.observe(s, hb, request.ages[i] as number, now, ageBounded(request, i));
-      else this.own?.refuteHeartbeat(hb, now);
+      else this.own.refuteHeartbeat(hb, now);
       const theirMax = request.maxVersions[i] as number;
       const theirGc = request.gcVersions[i] as number;
       const mine = t.maxVersion(s);
