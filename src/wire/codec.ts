@@ -17,7 +17,7 @@ export type { DecodeErrorReason } from './errors.js';
 export const MAGIC_0 = 0x53; // 'S'
 export const MAGIC_1 = 0x42; // 'B'
 /** The newest protocol version this code speaks (and writes by default). */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /**
  * The oldest version this code still speaks. Every version from here to PROTOCOL_VERSION is read and
  * written (docs/compatibility.md says how long one is kept); a drop of the oldest is a major release.
@@ -28,8 +28,10 @@ export const MIN_PROTOCOL_VERSION = 3;
  * 3: columnar digests and bumps, compact digests, the push SYN code, bucket summaries, capped ages.
  * 4: heartbeats as their low bits plus checks, in compact digests and positional bumps (flag 8 of a
  *    digest, flag 2 of bumps), and the own entry of such a digest.
+ * 5: advisory fields, each left out when a message is written in an older version (a reader of that
+ *    version behaves as it always did): see docs/compatibility.md for the list.
  */
-export type ProtocolVersion = 3 | 4;
+export type ProtocolVersion = 3 | 4 | 5;
 
 export function isSupportedVersion(v: number): v is ProtocolVersion {
   return Number.isInteger(v) && v >= MIN_PROTOCOL_VERSION && v <= PROTOCOL_VERSION;

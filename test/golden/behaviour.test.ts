@@ -21,7 +21,13 @@ const BASE: BenchOptions = { nodes: 40, fanout: 3, intervalMs: 1000, loss: 0, bu
 
 interface Fingerprint {
   events: string;
+  /** Every message's bytes in the newest protocol version. */
   wire: string;
+  /**
+   * The same messages written in protocol 4, as a node of the previous release receives them: a
+   * change that only adds protocol-5 fields leaves this hash alone.
+   */
+  wire4: string;
   views: string;
   messages: number;
   bytes: number;
@@ -31,6 +37,7 @@ interface Fingerprint {
 class Recorder {
   private readonly eventHash: Hash = createHash('sha256');
   private readonly wireHash: Hash = createHash('sha256');
+  private readonly wire4Hash: Hash = createHash('sha256');
   messages = 0;
   bytes = 0;
 
@@ -43,6 +50,8 @@ class Recorder {
     const bytes = encodeMessage(message);
     this.wireHash.update(label);
     this.wireHash.update(bytes);
+    this.wire4Hash.update(label);
+    this.wire4Hash.update(encodeMessage(message, 4));
     this.messages++;
     this.bytes += bytes.length;
   }
@@ -55,7 +64,7 @@ class Recorder {
       views.update(JSON.stringify(core.rejections()));
       views.update(`${core.localStalls} ${core.localDeafSpells} ${core.liveCount} ${core.memberCount}\n`);
     }
-    return { events: short(this.eventHash), wire: short(this.wireHash), views: short(views), messages: this.messages, bytes: this.bytes };
+    return { events: short(this.eventHash), wire: short(this.wireHash), wire4: short(this.wire4Hash), views: short(views), messages: this.messages, bytes: this.bytes };
   }
 }
 
@@ -116,10 +125,10 @@ function bootstrap(sim: SimCluster): void {
 const LAN_BUDGET = 1400 - 4 - 28;
 
 const PINNED: Record<string, Fingerprint> = {
-  lifecycle: { events: 'ce01c7efdc27d017', wire: '35b75e7ddb7f76b4', views: '0bd573bd0ca4adaf', messages: 19643, bytes: 3093215 },
-  lossy: { events: '7f30976f9c3caee9', wire: 'e25ba05444773a0f', views: '71ca1b8c9d46f2ec', messages: 12884, bytes: 1998506 },
-  bootstrap300: { events: '4c0221fdab2850e1', wire: 'ed98ae148625e0a7', views: '063c0a110942c77d', messages: 68465, bytes: 58035208 },
-  wrongCluster: { events: '643d5437104296e2', wire: 'fabd19c688c29bca', views: 'ed7b9ff5bccc1b3f', messages: 2, bytes: 34 },
+  lifecycle: { events: 'ce01c7efdc27d017', wire: '35b75e7ddb7f76b4', wire4: '35b75e7ddb7f76b4', views: '0bd573bd0ca4adaf', messages: 19643, bytes: 3093215 },
+  lossy: { events: '7f30976f9c3caee9', wire: 'e25ba05444773a0f', wire4: 'e25ba05444773a0f', views: '71ca1b8c9d46f2ec', messages: 12884, bytes: 1998506 },
+  bootstrap300: { events: '4c0221fdab2850e1', wire: 'ed98ae148625e0a7', wire4: 'ed98ae148625e0a7', views: '063c0a110942c77d', messages: 68465, bytes: 58035208 },
+  wrongCluster: { events: '643d5437104296e2', wire: 'fabd19c688c29bca', wire4: 'fabd19c688c29bca', views: 'ed7b9ff5bccc1b3f', messages: 2, bytes: 34 },
 };
 
 function check(name: string, got: Fingerprint): void {
@@ -152,11 +161,13 @@ test('golden: a foreign cluster is answered with wrongCluster, and nothing else 
   const b = new ScuttlebuttCore(config('green', 'b', 2), seededRandom(2), 0);
   a.setSeeds(['127.0.0.1:2']);
   const rec = createHash('sha256');
+  const rec4 = createHash('sha256');
   let messages = 0;
   let bytes = 0;
   const note = (m: Message): void => {
     const e = encodeMessage(m);
     rec.update(e);
+    rec4.update(encodeMessage(m, 4));
     messages++;
     bytes += e.length;
   };
@@ -169,5 +180,5 @@ test('golden: a foreign cluster is answered with wrongCluster, and nothing else 
   }
   for (const l of a.leave(1500)) note(l.message);
   const views = createHash('sha256').update(JSON.stringify([a.snapshot(), b.snapshot(), a.rejections(), b.rejections()]));
-  check('wrongCluster', { events: short(createHash('sha256').update(JSON.stringify([a.takeEvents(), b.takeEvents()]))), wire: short(rec), views: short(views), messages, bytes });
+  check('wrongCluster', { events: short(createHash('sha256').update(JSON.stringify([a.takeEvents(), b.takeEvents()]))), wire: short(rec), wire4: short(rec4), views: short(views), messages, bytes });
 });
