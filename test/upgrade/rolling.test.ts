@@ -1,6 +1,7 @@
 /**
- * A real rolling upgrade. The previous protocol release (the last commit that spoke protocol 3) is
- * built from this repository's own history into a temporary directory; five agents run it on
+ * A real rolling upgrade, from each earlier release still spoken: the last commit that spoke only
+ * protocol 3, and the previous release (protocols 3 and 4, with negotiation). Each is built from this
+ * repository's own history into a temporary directory; five agents run it on
  * loopback. A sixth joins on this tree's build (a scale-out in mid-upgrade: with no dead member
  * around, its membership is the old agents', so it sends them compact digests, whose heartbeats
  * must then be exact). Then each old agent is stopped (SIGTERM) and restarted on this tree's build
@@ -8,9 +9,9 @@
  * watched throughout.
  * Asserted: no member that was up is ever convicted by anyone, every live member's metadata is the
  * same everywhere at every step, nothing failed to encode for an old peer, and once all run the
- * new build, every packet is in protocol 4.
+ * new build, every packet is in the newest protocol.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -21,9 +22,20 @@ import { fileURLToPath } from 'node:url';
 import { pathToFileURL } from 'node:url';
 import { freePorts, waitFor } from '../runtime/procs.js';
 import { packetCases, readFixture } from '../wire/golden.js';
+import { PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
 
-/** The last commit whose wire format is protocol 3 (the next, ee4ec5f, introduced protocol 4). */
-export const PREVIOUS_RELEASE = 'bbfe99625c0fe117106bae640d144c1da9b28d3d';
+interface Release {
+  readonly commit: string;
+  /** The protocol versions it reads and writes. */
+  readonly speaks: readonly ProtocolVersion[];
+}
+
+export const RELEASES: readonly Release[] = [
+  // The last commit whose wire format is protocol 3 (the next, ee4ec5f, introduced protocol 4).
+  { commit: 'bbfe99625c0fe117106bae640d144c1da9b28d3d', speaks: [3] },
+  // The last commit whose newest protocol is 4 (the next introduced protocol 5).
+  { commit: '456853982c87b03be7a5e9b5ab97cb99b27098ce', speaks: [3, 4] },
+];
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const NEW_AGENT = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 /** Agents on the old build at first; one more joins on the new build. */
@@ -33,25 +45,25 @@ const POLL_MS = 50;
 
 const git = (...args: string[]): string => execFileSync('git', ['-C', REPO, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
-/** Why the previous release cannot be built from history here, or null when it can. */
-function historyUnavailable(): string | null {
+/** Why a release cannot be built from history here, or null when it can. */
+function historyUnavailable(commit: string): string | null {
   try {
     if (git('rev-parse', '--is-shallow-repository') === 'true') return 'a shallow clone (git fetch --unshallow, or clone in full)';
-    git('cat-file', '-e', `${PREVIOUS_RELEASE}^{commit}`);
+    git('cat-file', '-e', `${commit}^{commit}`);
     return null;
   } catch (err) {
-    return `no git history with commit ${PREVIOUS_RELEASE.slice(0, 7)} (${(err as Error).message.split('\n')[0]})`;
+    return `no git history with commit ${commit.slice(0, 7)} (${(err as Error).message.split('\n')[0]})`;
   }
 }
 
 /**
- * The previous release's src/ built into a temporary directory: `git archive` of the pinned commit
+ * A release's src/ built into a temporary directory: `git archive` of the pinned commit
  * (no worktree registered in the shared repository), this tree's node_modules linked in (the
  * compiler is all the old build needs), and tsc over src/ only.
  */
-function buildPrevious(dir: string): string {
+function buildRelease(commit: string, dir: string): string {
   const tar = join(dir, 'src.tar');
-  git('archive', '--format=tar', '-o', tar, PREVIOUS_RELEASE, 'src', 'tsconfig.json', 'package.json');
+  git('archive', '--format=tar', '-o', tar, commit, 'src', 'tsconfig.json', 'package.json');
   execFileSync('tar', ['-xf', tar, '-C', dir]);
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
   writeFileSync(join(dir, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', include: ['src/**/*.ts'] }));
@@ -59,10 +71,10 @@ function buildPrevious(dir: string): string {
   try {
     execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: dir, stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`building the previous release failed: ${String((err as { stdout?: Buffer }).stdout ?? err)}`);
+    throw new Error(`building release ${commit.slice(0, 7)} failed: ${String((err as { stdout?: Buffer }).stdout ?? err)}`);
   }
   const agent = join(dir, 'dist', 'src', 'cli', 'main.js');
-  assert.ok(existsSync(agent), 'the previous release built its agent');
+  assert.ok(existsSync(agent), `release ${commit.slice(0, 7)} built its agent`);
   return agent;
 }
 
@@ -246,43 +258,56 @@ async function consistent(agents: Agent[]): Promise<boolean> {
 
 const sorted = (o: Record<string, string>): [string, string][] => Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
 
-async function totals(agents: Agent[]): Promise<{ v3: number; v4: number; encodeFailed: number }> {
-  let v3 = 0;
-  let v4 = 0;
+/** Packets sent and received by every agent: in the newest protocol, in any older one, and messages that failed to encode. */
+async function totals(agents: Agent[]): Promise<{ older: number; newest: number; encodeFailed: number }> {
+  let older = 0;
+  let newest = 0;
   let encodeFailed = 0;
   for (const a of agents) {
     const s = await a.stats();
-    v3 += (s.packetsOutByVersion?.['3'] ?? 0) + (s.packetsInByVersion?.['3'] ?? 0);
-    v4 += (s.packetsOutByVersion?.['4'] ?? 0) + (s.packetsInByVersion?.['4'] ?? 0);
+    for (const byVersion of [s.packetsOutByVersion ?? {}, s.packetsInByVersion ?? {}]) {
+      for (const [v, n] of Object.entries(byVersion)) {
+        if (Number(v) === PROTOCOL_VERSION) newest += n;
+        else older += n;
+      }
+    }
     encodeFailed += s.dropped['encode-failed'] ?? 0;
   }
-  return { v3, v4, encodeFailed };
+  return { older, newest, encodeFailed };
 }
 
+/** What the release's codec exports (the protocol 3 release takes no version argument: it speaks only 3). */
 interface OldCodec {
-  decodeMessage(body: Uint8Array): unknown;
-  encodeMessage(m: unknown): Uint8Array;
+  decodeMessage(body: Uint8Array, version: ProtocolVersion): unknown;
+  encodeMessage(m: unknown, version: ProtocolVersion): Uint8Array;
 }
 interface OldEnvelope {
   open(packet: Uint8Array, opts: unknown): Uint8Array;
 }
 
-/** The protocol 3 golden fixtures are what the previous release itself reads and writes, byte for byte. */
-async function previousReadsFixtures(dir: string): Promise<void> {
+/** The golden fixtures of every version a release speaks are what that release itself reads and writes, byte for byte. */
+async function releaseReadsFixtures(release: Release, dir: string): Promise<void> {
   const codec = (await import(pathToFileURL(join(dir, 'dist', 'src', 'wire', 'codec.js')).href)) as OldCodec;
   const envelope = (await import(pathToFileURL(join(dir, 'dist', 'src', 'transport', 'envelope.js')).href)) as OldEnvelope;
   const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-  const fixtures = readFixture(3);
-  for (const [name, bytes] of fixtures) {
-    if (name.startsWith('packet-')) continue;
-    assert.equal(hex(codec.encodeMessage(codec.decodeMessage(bytes))), hex(bytes), `the previous release re-encodes fixture ${name} to its bytes`);
+  const name7 = release.commit.slice(0, 7);
+  for (const version of release.speaks) {
+    const fixtures = readFixture(version);
+    for (const [name, bytes] of fixtures) {
+      if (name.startsWith('packet-')) continue;
+      assert.equal(hex(codec.encodeMessage(codec.decodeMessage(bytes, version), version)), hex(bytes), `${name7} re-encodes protocol ${version} fixture ${name} to its bytes`);
+    }
+    for (const c of packetCases(version)) assert.equal(hex(envelope.open(fixtures.get(c.name) as Uint8Array, c.options)), hex(c.body), `${name7} opens protocol ${version}'s ${c.name}`);
   }
-  for (const c of packetCases(3)) assert.equal(hex(envelope.open(fixtures.get(c.name) as Uint8Array, c.options)), hex(c.body), `the previous release opens ${c.name}`);
 }
 
-const unavailable = historyUnavailable();
+for (const release of RELEASES) {
+  const from = `${release.commit.slice(0, 7)} (protocol ${release.speaks.join(' and ')})`;
+  const unavailable = historyUnavailable(release.commit);
+  test(`rolling upgrade from ${from} to protocol ${PROTOCOL_VERSION}, one agent at a time: nobody convicted, metadata intact, all in ${PROTOCOL_VERSION} at the end`, { skip: unavailable ? `cannot build release ${from}: ${unavailable}` : false, timeout: 180_000 }, (t) => upgrade(t, release));
+}
 
-test('rolling upgrade from protocol 3 to 4, one agent at a time: nobody convicted, metadata intact, all in 4 at the end', { skip: unavailable ? `cannot build the previous release: ${unavailable}` : false, timeout: 180_000 }, async (t) => {
+async function upgrade(t: TestContext, release: Release): Promise<void> {
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'sb-previous-'));
   const ports = freePorts(2 * (N + 1));
@@ -296,10 +321,10 @@ test('rolling upgrade from protocol 3 to 4, one agent at a time: nobody convicte
     rmSync(dir, { recursive: true, force: true });
   });
   try {
-    const oldAgent = buildPrevious(dir);
-    t.diagnostic(`previous release ${PREVIOUS_RELEASE.slice(0, 7)} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    await previousReadsFixtures(dir);
-    /** Packets of protocol 4 the old agents dropped (negotiation's probes and first tries), read before each stops. */
+    const oldAgent = buildRelease(release.commit, dir);
+    t.diagnostic(`release ${release.commit.slice(0, 7)} built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await releaseReadsFixtures(release, dir);
+    /** Packets in a version the old agents do not speak that they dropped (negotiation's probes and first tries), read before each stops. */
     let oldDropped = 0;
     // Members up for different times, as in production: heartbeats far enough apart that low bits
     // pay (a cluster started all at once keeps exact heartbeats anyway).
@@ -322,7 +347,9 @@ test('rolling upgrade from protocol 3 to 4, one agent at a time: nobody convicte
 
     for (const a of olds) {
       const stepAt = Date.now();
-      oldDropped += (await a.stats()).dropped['envelope:bad-version'] ?? 0;
+      const dropped = (await a.stats()).dropped;
+      // The protocol 3 release counts every version it does not speak as bad-version.
+      oldDropped += (dropped['envelope:bad-version'] ?? 0) + (dropped['envelope:version-too-new'] ?? 0);
       watcher.releasing(a);
       const note = await a.stop();
       if (note) t.diagnostic(note);
@@ -338,22 +365,22 @@ test('rolling upgrade from protocol 3 to 4, one agent at a time: nobody convicte
       t.diagnostic(`${a.id} upgraded and seen everywhere in ${((Date.now() - stepAt) / 1000).toFixed(1)} s`);
     }
 
-    // Every agent runs the new build: after two probe intervals (negotiation.ts), nothing more in protocol 3.
+    // Every agent runs the new build: after two probe intervals (negotiation.ts), nothing more in an older protocol.
     await new Promise((r) => setTimeout(r, 20 * INTERVAL_MS));
     const before = await totals(agents);
     await new Promise((r) => setTimeout(r, 15 * INTERVAL_MS));
     const after = await totals(agents);
-    assert.equal(after.v3 - before.v3, 0, 'no packet in protocol 3 once every agent is upgraded');
-    assert.ok(after.v4 - before.v4 > 100, `gossip goes on in protocol 4 (${after.v4 - before.v4} packets)`);
+    assert.equal(after.older - before.older, 0, 'no packet in an older protocol once every agent is upgraded');
+    assert.ok(after.newest - before.newest > 100, `gossip goes on in protocol ${PROTOCOL_VERSION} (${after.newest - before.newest} packets)`);
     assert.equal(after.encodeFailed, 0, 'no message refused for an old peer');
     assert.ok(await consistent(agents), 'still consistent at the end');
     assert.deepEqual(watcher.convictions, [], 'no member that was up was ever convicted');
     const warnings = agents.map((a) => a.stderr).join('');
     assert.doesNotMatch(warnings, /speaks protocol/, 'no version was refused');
-    t.diagnostic(`protocol 4 packets dropped by old agents over the upgrade: ${oldDropped}; last window: ${after.v4 - before.v4} packets in 4, ${after.v3 - before.v3} in 3; total ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    t.diagnostic(`packets the old agents could not read, dropped over the upgrade: ${oldDropped}; last window: ${after.newest - before.newest} packets in ${PROTOCOL_VERSION}, ${after.older - before.older} older; total ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     watcher.stop();
     for (const a of agents) a.kill();
     rmSync(dir, { recursive: true, force: true });
   }
-});
+}
