@@ -2,11 +2,20 @@
 import { parseHostPort } from '../runtime/config.js';
 import { fail } from './usage.js';
 
-export async function api(http: string, path: string, init?: RequestInit): Promise<unknown> {
+/** The agent a subcommand talks to: its API address, and the write token when the agent has one. */
+export interface AgentTarget {
+  readonly http: string;
+  readonly token?: string | undefined;
+}
+
+export async function api(target: AgentTarget, path: string, init: RequestInit = {}): Promise<unknown> {
+  const { http, token } = target;
   if (!parseHostPort(http)) fail(`--http must be HOST:PORT (got "${http}")`);
   let res: Response;
   try {
-    res = await fetch(`http://${http}${path}`, init);
+    const headers = new Headers(init.headers);
+    if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
+    res = await fetch(`http://${http}${path}`, { ...init, headers });
   } catch {
     throw new Error(`no agent answers on http://${http} (start one with: scuttlebutt agent --http ${http})`);
   }
@@ -22,8 +31,8 @@ export async function api(http: string, path: string, init?: RequestInit): Promi
   return body;
 }
 
-export const post = (http: string, path: string, body: unknown): Promise<unknown> =>
-  api(http, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export const post = (target: AgentTarget, path: string, body: unknown): Promise<unknown> =>
+  api(target, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 export interface MemberJson {
   id: string;

@@ -14,6 +14,7 @@ import { ForceLeaveError, type MemberInfo, type MembershipEvent } from '../runti
 import { parseHostPort } from '../runtime/config.js';
 import { METRICS_CONTENT_TYPE, prometheusText } from './metrics.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
+import { carriesToken } from './http-token.js';
 
 export interface HttpApi {
   readonly address: string;
@@ -29,6 +30,8 @@ export interface HttpApiOptions {
   readonly maxStreams?: number;
   /** Called once POST /leave has been answered and the node has left (the agent exits). */
   readonly onLeave?: () => void;
+  /** When set, every request that changes the agent must carry `Authorization: Bearer <writeToken>` (see http-token.ts). */
+  readonly writeToken?: string;
 }
 
 export const MAX_BODY = 64 * 1024;
@@ -41,6 +44,7 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -231,6 +235,15 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
   node.on('throttled', onThrottled);
   node.on('unthrottled', onUnthrottled);
 
+  /** A request that changes the agent: not from a foreign page, and with the write token when there is one. */
+  const authorizeWrite = (req: IncomingMessage, what: string): void => {
+    checkOrigin(req);
+    const token = options.writeToken;
+    if (token === undefined || carriesToken(req.headers.authorization, token)) return;
+    const why = req.headers.authorization === undefined ? 'no Authorization header' : 'a wrong token';
+    throw new HttpError(401, `${what} changes this agent and needs its write token (got ${why}): send Authorization: Bearer <the token in the agent's --http-token-file>, or give the CLI --http-token-file`, { 'www-authenticate': 'Bearer realm="scuttlebutt"' });
+  };
+
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return void res.end();
     const json = status !== 200 || typeof body !== 'string';
@@ -305,7 +318,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
       return void send(res, 405, { error: `${quote(method)} is not allowed on /${name}; use ${allowed.join(' or ')}` }, { allow: allowed.join(', ') });
     }
     if (method === 'POST') {
-      checkOrigin(req);
+      authorizeWrite(req, `POST /${name}`);
       const type = req.headers['content-type'] ?? '';
       if (!/^application\/json\s*(;|$)/i.test(type)) throw new HttpError(415, `POST /${name} takes a JSON body: send content-type: application/json (got ${quote(type)})`);
     } else if (name !== 'members' && name !== 'events' && [...query.keys()].length > 0) {
@@ -394,7 +407,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     }
     if (parts.length === 2) {
       if (method !== 'PUT' && method !== 'DELETE') return void send(res, 405, { error: `${quote(method)} is not allowed on /kv/KEY; use PUT or DELETE` }, { allow: 'PUT, DELETE' });
-      checkOrigin(req);
+      authorizeWrite(req, `${method} /kv/KEY`);
       if (method === 'DELETE') {
         node.delete(parts[1] as string);
         return void send(res, 200, { ok: true });
@@ -418,7 +431,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
       if (res.headersSent) return void res.destroy();
       // The rest of a refused body is discarded as it arrives (bounded by requestTimeout), so a
       // client still uploading reads the 413 instead of a reset connection.
-      send(res, status, { error: err instanceof Error ? err.message : String(err) });
+      send(res, status, { error: err instanceof Error ? err.message : String(err) }, err instanceof HttpError ? err.headers : {});
       if (status === 413) {
         let drained = 0;
         req.on('data', (c: Buffer) => {

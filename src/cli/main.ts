@@ -13,7 +13,8 @@ import { DiscoveryError, dnsServerProblem, parseSeed } from '../runtime/discover
 import { startHttpApi } from './http-api.js';
 import { agentLogger, isLogLevel, LOG_LEVELS } from './log.js';
 import { instrument } from './metrics.js';
-import { api, post, sse, table, type MemberJson } from './client.js';
+import { api, post, sse, table, type AgentTarget, type MemberJson } from './client.js';
+import { readTokenFile } from './http-token.js';
 import { fail, UsageError } from './usage.js';
 
 const DEFAULT_HTTP = '127.0.0.1:7946';
@@ -29,8 +30,9 @@ interface Command {
   run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Promise<void>;
 }
 
-const HTTP_FLAG: Record<string, Flag> = { http: { type: 'string', default: DEFAULT_HTTP, env: true } };
-const HTTP_HELP = `  --http HOST:PORT   the agent's API (default ${DEFAULT_HTTP}; env SCUTTLEBUTT_HTTP)`;
+const HTTP_FLAG: Record<string, Flag> = { http: { type: 'string', default: DEFAULT_HTTP, env: true }, 'http-token-file': { type: 'string', env: true } };
+const HTTP_HELP = `  --http HOST:PORT          the agent's API (default ${DEFAULT_HTTP}; env SCUTTLEBUTT_HTTP)
+  --http-token-file PATH    the agent's write token, when it has one (env SCUTTLEBUTT_HTTP_TOKEN_FILE)`;
 
 const envName = (flag: string): string => `SCUTTLEBUTT_${flag.toUpperCase().replace(/-/g, '_')}`;
 
@@ -88,6 +90,12 @@ function readKeyFile(path: string): Buffer[] {
 
 const str = (v: unknown): string => v as string;
 
+/** The agent a subcommand's --http and --http-token-file name. */
+function agentTarget(values: Record<string, unknown>): AgentTarget {
+  const file = values['http-token-file'];
+  return { http: str(values.http), token: file === undefined ? undefined : readTokenFile(str(file)) };
+}
+
 function intFlag(name: string, v: unknown, min: number, command = 'agent'): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
@@ -138,6 +146,15 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
       'agent',
     );
   }
+  const tokenFile = values['http-token-file'] as string | undefined;
+  const writeToken = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
+  if (writeToken === undefined && !isLoopbackHost(parsedHttp.host) && values.insecure !== true) {
+    fail(
+      `--http ${httpAddr} reaches beyond this host and no --http-token-file is given: anyone who can reach it could change this agent's metadata or make it leave. ` +
+        'Give --http-token-file (make a token with: scuttlebutt keygen > http-token; reads stay open for probes and Prometheus), or pass --insecure on a network you trust.',
+      'agent',
+    );
+  }
   const interval = intFlag('interval-ms', values['interval-ms'], 10);
   const eventBuffer = intFlag('event-buffer', values['event-buffer'], 1);
   const sseHeartbeatMs = intFlag('sse-heartbeat-ms', values['sse-heartbeat-ms'], 100);
@@ -168,9 +185,10 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     ...(eventBuffer ? { eventBuffer } : {}),
     ...(sseHeartbeatMs ? { sseHeartbeatMs } : {}),
     onLeave: () => void stop(true),
+    ...(writeToken === undefined ? {} : { writeToken }),
   });
   if (!isLoopbackHost(parsedHttp.host)) {
-    logger.warn({ http: http.address }, 'the HTTP API is reachable beyond loopback: it has no authentication, and can change metadata and make this agent leave; firewall it');
+    logger.warn({ http: http.address }, `the HTTP API is reachable beyond loopback: anyone who reaches it reads the membership and metadata${writeToken === undefined ? ', and can change metadata and make this agent leave' : ''}; firewall it`);
   }
   // A seed that does not resolve yet (DNS not ready, the first pod of a Service) is logged by the node
   // and retried: the agent runs on.
@@ -211,9 +229,12 @@ const COMMANDS: Record<string, Command> = {
   --node-id ID              unique node id (default: host name and a random suffix)
   --key-file PATH           keyring, one key per line (base64 or hex, 16/24/32 bytes); the first encrypts, all decrypt;
                             SIGHUP re-reads it: rotate with [old,new], then [new,old], then [new], each on every agent first
-  --insecure                allow plaintext gossip beyond loopback (a network you trust)
+  --insecure                allow plaintext gossip, and an HTTP API without a write token, beyond loopback (a network you trust)
   --tag KEY=VALUE           initial metadata; repeatable
-  --http HOST:PORT          the local HTTP API and dashboard (default ${DEFAULT_HTTP}; keep it on loopback)
+  --http HOST:PORT          the local HTTP API and dashboard (default ${DEFAULT_HTTP}; beyond loopback it needs
+                            --http-token-file or --insecure)
+  --http-token-file PATH    a token (first line, 16+ characters) every request that changes the agent must carry as
+                            Authorization: Bearer TOKEN; reads (probes, /metrics, the dashboard) stay open
   --profile lan|wan         timing presets (default lan)
   --interval-ms N           gossip interval in ms (default: the preset's)
   --event-buffer N          events kept for /events resume (default 1000)
@@ -231,6 +252,7 @@ SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster 
       'node-id': { type: 'string', env: true },
       'key-file': { type: 'string', env: true },
       insecure: { type: 'boolean', env: true },
+      'http-token-file': { type: 'string', env: true },
       tag: { type: 'string', multiple: true, env: true },
       http: { type: 'string', default: DEFAULT_HTTP, env: true },
       profile: { type: 'string', default: 'lan', env: true },
@@ -259,7 +281,7 @@ ${HTTP_HELP}`,
       parseTags((values.tag as string[] | undefined) ?? [], '--tag', 'members');
       for (const t of (values.tag as string[] | undefined) ?? []) q.append('tag', t);
       const qs = q.toString();
-      const state = (await api(str(values.http), `/members${qs ? `?${qs}` : ''}`)) as { live: MemberJson[]; dead: MemberJson[] };
+      const state = (await api(agentTarget(values), `/members${qs ? `?${qs}` : ''}`)) as { live: MemberJson[]; dead: MemberJson[] };
       if (values.json) return void process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
       const rows = [...state.live, ...state.dead].map((m) => [m.id, m.address, m.status, Object.entries(m.metadata).map(([k, v]) => `${k}=${v}`).join(' ')]);
       table(['NODE', 'ADDRESS', 'STATUS', 'METADATA'], rows);
@@ -324,7 +346,7 @@ ${HTTP_HELP}`,
     async run(values, positionals) {
       // The agent checks the seeds (and knows every seed syntax it accepts); its message is printed.
       const seeds = positionals.flatMap((p) => p.split(',')).filter(Boolean);
-      const r = (await post(str(values.http), '/join', { seeds })) as { seeds: string[] };
+      const r = (await post(agentTarget(values), '/join', { seeds })) as { seeds: string[] };
       process.stdout.write(`joining through ${r.seeds.join(', ')}\n`);
     },
   },
@@ -336,7 +358,7 @@ Every live peer is told at once; the agent then stops.
 ${HTTP_HELP}`,
     flags: { ...HTTP_FLAG },
     async run(values) {
-      const r = (await post(str(values.http), '/leave', {})) as { left: string };
+      const r = (await post(agentTarget(values), '/leave', {})) as { left: string };
       process.stdout.write(`${r.left} left the cluster\n`);
     },
   },
@@ -350,7 +372,7 @@ ${HTTP_HELP}`,
     flags: { ...HTTP_FLAG },
     positionals: [1, 1],
     async run(values, positionals) {
-      await post(str(values.http), '/force-leave', { node: positionals[0] });
+      await post(agentTarget(values), '/force-leave', { node: positionals[0] });
       process.stdout.write(`${positionals[0]} removed\n`);
     },
   },
@@ -375,7 +397,7 @@ ${HTTP_HELP}`,
     flags: { ...HTTP_FLAG },
     positionals: [2, 2],
     async run(values, [id, key]) {
-      const r = (await api(str(values.http), `/kv/${encodeURIComponent(id as string)}/${encodeURIComponent(key as string)}`)) as { value: string };
+      const r = (await api(agentTarget(values), `/kv/${encodeURIComponent(id as string)}/${encodeURIComponent(key as string)}`)) as { value: string };
       process.stdout.write(`${r.value}\n`);
     },
   },
@@ -387,7 +409,7 @@ ${HTTP_HELP}`,
     flags: { ...HTTP_FLAG },
     positionals: [2, 2],
     async run(values, [key, value]) {
-      await api(str(values.http), `/kv/${encodeURIComponent(key as string)}`, { method: 'PUT', body: value as string });
+      await api(agentTarget(values), `/kv/${encodeURIComponent(key as string)}`, { method: 'PUT', body: value as string });
     },
   },
   delete: {
@@ -398,7 +420,7 @@ ${HTTP_HELP}`,
     flags: { ...HTTP_FLAG },
     positionals: [1, 1],
     async run(values, [key]) {
-      await api(str(values.http), `/kv/${encodeURIComponent(key as string)}`, { method: 'DELETE' });
+      await api(agentTarget(values), `/kv/${encodeURIComponent(key as string)}`, { method: 'DELETE' });
     },
   },
 };

@@ -18,8 +18,13 @@ export interface Agent {
 }
 
 /** Starts `scuttlebutt agent` with the given extra flags; resolves once its API is up. */
-export async function startAgent(id: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
-  const args = [MAIN, 'agent', '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--node-id', id, '--interval-ms', '200', '--log-level', 'info', ...extra];
+export function startAgent(id: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
+  return spawnAgent(id, ['--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--node-id', id, '--interval-ms', '200', '--log-level', 'info', ...extra], env);
+}
+
+/** Starts `scuttlebutt agent` with exactly these flags (and the environment); resolves once its API is up. */
+export async function spawnAgent(id: string, flags: string[], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
+  const args = [MAIN, 'agent', ...flags];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   const stderr: string[] = [];
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

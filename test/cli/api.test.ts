@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EventStream, getJson, killAll, liveIds, MAIN, postJson, startAgent, waitFor, type Agent, type MemberJson } from './agents.js';
 
@@ -254,5 +257,61 @@ test('monitor streams events until the agent goes away', async () => {
     assert.equal(await exit, 1);
   } finally {
     killAll(agents);
+  }
+});
+
+test('the write token: an API beyond loopback needs one; with it, reads stay open and every change must carry it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-token-'));
+  const tokenFile = join(dir, 'http-token');
+  const agents: Agent[] = [];
+  try {
+    // Secure by default: an API beyond loopback without a token is refused, saying what to give.
+    const open = await cli(['agent', '--bind', '127.0.0.1:0', '--http', '0.0.0.0:0', '--log-level', 'silent']);
+    assert.equal(open.code, 2);
+    assert.match(open.stderr, /--http 0\.0\.0\.0:0 reaches beyond this host.*--http-token-file.*--insecure/s);
+    writeFileSync(tokenFile, 'short\n');
+    const short = await cli(['agent', '--bind', '127.0.0.1:0', '--http-token-file', tokenFile, '--log-level', 'silent']);
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /at least 16 characters.*scuttlebutt keygen/s);
+    writeFileSync(tokenFile, 'has a space in it, sixteen+\n');
+    assert.match((await cli(['agent', '--bind', '127.0.0.1:0', '--http-token-file', tokenFile, '--log-level', 'silent'])).stderr, /printable ASCII without spaces/);
+    assert.match((await cli(['set', 'k', 'v', '--http-token-file', join(dir, 'missing')])).stderr, /--http-token-file: cannot read/);
+
+    const token = (await cli(['keygen'])).stdout.trim();
+    writeFileSync(tokenFile, `${token}\n`);
+    const a = await startAgent('t0', ['--http', '0.0.0.0:0', '--http-token-file', tokenFile]);
+    agents.push(a);
+    assert.ok(a.stderr.some((l) => /reads the membership and metadata; firewall it/.test(l)), 'the open reads are warned of');
+    const http = a.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
+    const put = (auth?: string): Promise<Response> => fetch(`http://${http}/kv/role`, { method: 'PUT', body: 'api', headers: auth === undefined ? {} : { authorization: auth } });
+
+    for (const path of ['/health', '/ready', '/members', '/stats', '/metrics', '/ui']) assert.equal((await fetch(`http://${http}${path}`)).status, 200, `GET ${path} needs no token`);
+    const none = await put();
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="scuttlebutt"');
+    assert.match(((await none.json()) as { error: string }).error, /PUT \/kv\/KEY changes this agent.*no Authorization header.*Authorization: Bearer/);
+    for (const wrong of [`Bearer ${token}x`, `Bearer ${token.slice(1)}`, `Basic ${token}`, token, 'Bearer ']) {
+      const r = await put(wrong);
+      assert.equal(r.status, 401, wrong);
+      assert.match(((await r.json()) as { error: string }).error, /Authorization|a wrong token/);
+    }
+    assert.equal((await postJson(http, '/leave', {})).status, 401, 'POST /leave without the token');
+    assert.equal((await postJson(http, '/force-leave', { node: 'nobody' })).status, 401, 'POST /force-leave without the token');
+    assert.equal(a.proc.exitCode, null, 'the agent did not leave');
+    assert.equal((await put(`bearer   ${token} `)).status, 200, 'the scheme is case-insensitive, spaces around the token allowed');
+    const self = async (): Promise<Record<string, string>> => (await getJson<{ self: MemberJson }>(http, '/members')).body.self.metadata;
+    assert.equal((await self()).role, 'api');
+
+    // The client commands: refused without the token, with a message that says which flag gives it.
+    const refused = await cli(['set', 'zone', 'z1', '--http', http]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /--http-token-file/);
+    assert.equal((await cli(['set', 'zone', 'z1', '--http', http, '--http-token-file', tokenFile])).code, 0);
+    assert.equal((await cli(['delete', 'role', '--http', http], { SCUTTLEBUTT_HTTP_TOKEN_FILE: tokenFile })).code, 0, 'the variable is read too');
+    assert.deepEqual(await self(), { zone: 'z1' });
+    assert.equal((await cli(['members', '--json', '--http', http])).code, 0, 'reads need no token');
+  } finally {
+    killAll(agents);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
