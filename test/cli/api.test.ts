@@ -140,16 +140,17 @@ test('HTTP API over three real agents: probes, filters, SSE with resume and gaps
     await waitFor(async () => (await liveIds(a3.http)).join() === 'a0,a1,a3', 10_000, 'a3 joined through the API');
     assert.equal((await getJson(a3.http, '/ready')).status, 200);
 
-    // leave: a1 leaves gracefully and exits 0; a0 hears it at once (reason "left"), long before detection.
-    const t0 = Date.now();
+    // leave: a1 leaves gracefully and exits 0; a0 hears the leave itself (reason "left": the failure
+    // detector would say "suspected"), however long a loaded machine takes to run the CLI.
     const left = await cli(['leave', '--http', a1.http]);
     assert.equal(left.code, 0, left.stderr);
     assert.equal(await a1.exited, 0);
-    await waitFor(() => all.events.some((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a1' && e.data.reason === 'left'), 2_000, 'a1 left').catch((err) => {
+    await waitFor(() => all.events.some((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a1'), 10_000, 'a1 seen dead').catch((err) => {
       console.log(JSON.stringify(all.events.slice(-4)), all.comments.slice(-2));
       throw err;
     });
-    assert.ok(Date.now() - t0 < 2_000, `leave took ${Date.now() - t0} ms`);
+    const a1Dead = all.events.filter((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a1').map((e) => e.data.reason);
+    assert.deepEqual(a1Dead, ['left'], 'a1 is dead because it said so, not because it went silent');
   } finally {
     for (const s of streams) s.close();
     killAll(agents);
