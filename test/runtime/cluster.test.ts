@@ -66,16 +66,14 @@ test('SIGKILL: all others see it dead, then removed; a restart is live again wit
   killAll([...procs, restarted]);
 });
 
-test('graceful shutdown: peers see it dead (left) within about one round', async () => {
+test('graceful shutdown: peers see it dead because it left, not because it went silent', async () => {
   const procs = await cluster(4);
   await converged(procs);
   const leaving = procs[1]!;
-  const t0 = Date.now();
   leaving.command({ cmd: 'shutdown' });
   const others = procs.filter((p) => p !== leaving);
-  await waitFor(() => others.every((p) => p.has((e) => e.event === 'dead' && e.id === 'n1' && e.reason === 'left')), 3000, 'n1 left everywhere');
-  const took = Math.max(...others.map((p) => p.events.find((e) => e.event === 'dead' && e.id === 'n1')!.at)) - t0;
-  assert.ok(took < 1000, `peers saw the leave after ${took} ms`);
+  await waitFor(() => others.every((p) => p.has((e) => e.event === 'dead' && e.id === 'n1')), 10_000, 'n1 dead everywhere');
+  for (const p of others) assert.deepEqual(p.events.filter((e) => e.event === 'dead' && e.id === 'n1').map((e) => e.reason), ['left'], `${p.id}: n1 left`);
   await waitFor(() => leaving.exited, 3000, 'leaver exits');
   killAll(procs);
 });
