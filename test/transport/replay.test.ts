@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { NonceSequence, ReplayWindows, STREAM_BYTES, WINDOW } from '../../src/transport/replay.js';
 import { EnvelopeError, openPacket, seal, type EnvelopeOptions, type ReplayGuard } from '../../src/transport/envelope.js';
 import { PROTOCOL_VERSION } from '../../src/wire/codec.js';
+import { NUMBERED_COUNTER, NUMBERED_STREAM, packetCases, readFixture } from '../wire/golden.js';
 
 const stream = (b: number): Uint8Array => new Uint8Array(STREAM_BYTES).fill(b);
 const nonce = (s: number, counter: number): Uint8Array => {
@@ -178,4 +179,16 @@ test('envelope: protocol 3 and 4 keyring packets, and plaintext, carry no counte
   downgraded[2] = 4;
   assert.equal(reason(() => openPacket(downgraded, opts([KEY_A]), g)), 'decrypt-failed');
   assert.equal(PROTOCOL_VERSION, 5, 'update this test when a protocol after 5 keeps the window');
+});
+
+test('golden: the numbered packets of protocol 5 carry stream and counter as their nonce, and open once', () => {
+  const fixture = readFixture(5);
+  for (const c of packetCases(5).filter((p) => p.numbered)) {
+    const packet = fixture.get(c.name)!;
+    assert.deepEqual([...packet.subarray(4, 4 + STREAM_BYTES)], [...NUMBERED_STREAM], `${c.name}: the stream`);
+    assert.equal(new DataView(packet.buffer, packet.byteOffset).getUint32(4 + STREAM_BYTES), NUMBERED_COUNTER, `${c.name}: the counter`);
+    const g = guard();
+    assert.equal(reason(() => openPacket(packet, c.options, g)), 'opened');
+    assert.equal(reason(() => openPacket(packet, c.options, g)), 'replayed');
+  }
 });
