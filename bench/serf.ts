@@ -1,5 +1,5 @@
 /**
- * `npm run bench:serf -- --nodes N [--json]`: N serf agents (LAN profile) and N of our agents
+ * `npm run bench:serf -- --nodes N [--json] [--key-file PATH]`: N serf agents (LAN profile) and N of our agents
  * (LAN defaults) on loopback, measured the same way in the same run:
  *   join convergence  from the last agent started until every agent sees all N alive;
  *   detection         from kill -9 of one agent until every other sees it failed/dead;
@@ -7,10 +7,13 @@
  *   CPU and RSS       per agent, from /proc.
  * Each side runs in a network namespace of its own (when root) so its loopback counters are its own.
  * Views are polled every 25 ms: serf over its RPC (msgpack on TCP), ours over the agent's HTTP API.
+ * `--key-file`: our agents gossip with that keyring (serf stays plaintext); ours then also reports
+ * packets per node per second, and what the replay windows saw (deepest reordering, drops).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeMulti, encode } from '@msgpack/msgpack';
@@ -24,6 +27,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface Windows {
   steadyS: number;
   settleS: number;
+  /** Our agents' --key-file, if any. */
+  keyFile?: string;
+}
+
+/** Ours only: packet rate and what the replay windows saw over the steady window. */
+interface OursExtra {
+  packetsPerNodePerSecond: number;
+  deepestReorder: number | null;
+  replayDrops: number;
 }
 
 interface SideResult {
@@ -35,6 +47,7 @@ interface SideResult {
   cpuPercentPerAgent: number;
   rssMBPerAgent: number;
   falseDeaths: number;
+  extra?: OursExtra;
 }
 
 /** One agent's view: the set of members it sees alive, and those it sees failed/dead. */
@@ -179,7 +192,14 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number, what: stri
   }
 }
 
-async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS }: Windows): Promise<SideResult> {
+interface OurStats {
+  packetsOut: number;
+  dropped: Record<string, number>;
+  replayWindows?: { deepestReorder: number };
+}
+const ourStats = async (port: number): Promise<OurStats> => (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as OurStats;
+
+async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS, keyFile }: Windows): Promise<SideResult> {
   const base = side === 'serf' ? 27_000 : 28_000;
   const names = Array.from({ length: n }, (_, i) => `${side}-${i}`);
   const procs: ChildProcess[] = [];
@@ -191,7 +211,7 @@ async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS }: W
       const args =
         side === 'serf'
           ? ['agent', '-profile=lan', `-bind=127.0.0.1:${gossip}`, `-rpc-addr=127.0.0.1:${api}`, `-node=${names[i]}`, '-log-level=err', ...(i > 0 ? [`-join=127.0.0.1:${base}`] : [])]
-          : [AGENT, 'agent', '--bind', `127.0.0.1:${gossip}`, '--http', `127.0.0.1:${api}`, '--node-id', names[i] as string, '--log-level', 'silent', ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : [])];
+          : [AGENT, 'agent', '--bind', `127.0.0.1:${gossip}`, '--http', `127.0.0.1:${api}`, '--node-id', names[i] as string, '--log-level', 'silent', ...(keyFile ? ['--key-file', keyFile] : []), ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : [])];
       procs.push(spawn(side === 'serf' ? 'serf' : process.execPath, args, { stdio: 'ignore' }));
       if (i === 0) await sleep(300); // the seed must be listening before the others join it
     }
@@ -206,11 +226,23 @@ async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS }: W
     await sleep(settleS * 1000);
     const pids = procs.map((p) => p.pid as number);
     const cpu0 = pids.map(cpuSeconds);
+    const apis = names.map((_, i) => base + 2 * i + 1);
+    const stats0 = side === 'ours' ? await Promise.all(apis.map(ourStats)) : [];
     const tx0 = loopbackTxBytes();
     const t0 = Date.now();
     await sleep(steadyS * 1000);
     const elapsed = (Date.now() - t0) / 1000;
     const bytes = loopbackTxBytes() - tx0;
+    let extra: OursExtra | undefined;
+    if (side === 'ours') {
+      const stats1 = await Promise.all(apis.map(ourStats));
+      const replayDrops = (s: OurStats): number => (s.dropped['envelope:replayed'] ?? 0) + (s.dropped['envelope:below-window'] ?? 0);
+      extra = {
+        packetsPerNodePerSecond: stats1.reduce((k, s, i) => k + s.packetsOut - (stats0[i] as OurStats).packetsOut, 0) / elapsed / n,
+        deepestReorder: stats1.some((s) => s.replayWindows) ? Math.max(...stats1.map((s) => s.replayWindows?.deepestReorder ?? 0)) : null,
+        replayDrops: stats1.reduce((k, s) => k + replayDrops(s), 0),
+      };
+    }
     const cpu = pids.map((p, i) => (cpuSeconds(p) - (cpu0[i] as number)) / elapsed);
     const rss = pids.map(rssMB);
 
@@ -228,6 +260,7 @@ async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS }: W
       cpuPercentPerAgent: (100 * cpu.reduce((a, b) => a + b, 0)) / n,
       rssMBPerAgent: rss.slice(0, victim).reduce((a, b) => a + b, 0) / victim,
       falseDeaths,
+      ...(extra ? { extra } : {}),
     };
   } finally {
     for (const v of viewers) v.close();
@@ -241,7 +274,7 @@ function isRoot(): boolean {
 
 /** Runs one side in a fresh network namespace (root), else in this one; returns its result. */
 function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
-  const cmd = [process.execPath, SELF, '--side', side, '--nodes', String(n), '--steady-s', String(w.steadyS), '--settle-s', String(w.settleS)];
+  const cmd = [process.execPath, SELF, '--side', side, '--nodes', String(n), '--steady-s', String(w.steadyS), '--settle-s', String(w.settleS), ...(w.keyFile ? ['--key-file', w.keyFile] : [])];
   if (!isRoot()) return JSON.parse(execFileSync(cmd[0] as string, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as SideResult;
   const ns = `sbs-${process.pid}-${side}`;
   execFileSync('ip', ['netns', 'add', ns]);
@@ -255,10 +288,10 @@ function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { nodes: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, side: { type: 'string' }, 'steady-s': { type: 'string', default: '30' }, 'settle-s': { type: 'string', default: '20' } },
+    options: { nodes: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, side: { type: 'string' }, 'steady-s': { type: 'string', default: '30' }, 'settle-s': { type: 'string', default: '20' }, 'key-file': { type: 'string' } },
   });
   const n = Number(values.nodes);
-  const windows: Windows = { steadyS: Number(values['steady-s']), settleS: Number(values['settle-s']) };
+  const windows: Windows = { steadyS: Number(values['steady-s']), settleS: Number(values['settle-s']), ...(values['key-file'] ? { keyFile: resolve(values['key-file']) } : {}) };
   if (!(windows.steadyS > 0) || !(windows.settleS >= 0)) throw new Error(`--steady-s must be > 0 and --settle-s >= 0 (got "${values['steady-s']}", "${values['settle-s']}")`);
   if (!Number.isInteger(n) || n < 3 || n > 200) throw new Error(`--nodes must be an integer from 3 to 200 (got "${values.nodes}")`);
   if (values.side === 'serf' || values.side === 'ours') {

@@ -17,4 +17,5 @@ export type {
   AckMessage, Column, Delta, Digest, HeartbeatBumps, LeaveMessage, Message, MessageType, NodeDelta, SynAckMessage, SynMessage, VersionedValue, WrongClusterMessage,
 } from './wire/messages.js';
 export type { DecodeErrorReason } from './wire/errors.js';
-export { EnvelopeError, open as openEnvelope, openPacket, seal as sealEnvelope, type EnvelopeErrorReason, type EnvelopeOptions, type Opened, type SealParams } from './transport/envelope.js';
+export { EnvelopeError, open as openEnvelope, openPacket, seal as sealEnvelope, type EnvelopeErrorReason, type EnvelopeOptions, type Opened, type ReplayGuard, type SealParams } from './transport/envelope.js';
+export { NonceSequence, ReplayWindows, type ReplayVerdict, type ReplayWindowOptions } from './transport/replay.js';

@@ -31,6 +31,7 @@ export class AgentMetrics {
   private readonly rejected: Counter<'reason'>;
   private readonly members: Gauge<'status'>;
   private readonly localStalls: Counter;
+  private readonly replay: Record<'streams' | 'deepestReorder', Gauge>;
   private readonly flow: { gauges: Record<'rate' | 'backlog' | 'oldestWaitMs', Gauge>; counters: Record<'overflows' | 'underflows' | 'decreases' | 'increases', Counter> };
   private throttles = 0;
   private readonly throttlesCounter: Counter;
@@ -46,6 +47,10 @@ export class AgentMetrics {
     this.dropped = counter('scuttlebutt_packets_dropped_total', 'Incoming packets (and failed sends, overflowing event streams) dropped, by reason.', ['reason']);
     this.rejected = counter('scuttlebutt_state_rejected_total', 'Incoming state refused by the protocol core, by reason.', ['reason']);
     this.localStalls = counter('scuttlebutt_local_stalls_total', 'Times this process found itself stalled (event loop blocked, SIGSTOP, starved host) and excused its peers for the gap.');
+    this.replay = {
+      streams: new Gauge({ name: 'scuttlebutt_replay_windows', help: "Keyring replay protection: senders' packet streams whose replay windows are held.", registers }),
+      deepestReorder: new Gauge({ name: 'scuttlebutt_replay_deepest_reorder_packets', help: "Keyring replay protection: furthest behind its sender's newest packet an accepted packet arrived, in the sender's packets (the window holds 1024).", registers }),
+    };
     this.members = new Gauge({ name: 'scuttlebutt_members', help: 'Members known, by status.', labelNames: ['status'], registers });
     new Gauge({ name: 'scuttlebutt_node_info', help: 'This node: always 1, its identity in labels.', labelNames: ['node_id', 'generation', 'cluster'], registers }).set(
       { node_id: node.self.id, generation: String(node.self.generation), cluster: node.config.clusterId },
@@ -143,6 +148,8 @@ export class AgentMetrics {
       this.flow.gauges.oldestWaitMs.set(f.oldestWaitMs / 1000);
       for (const k of ['overflows', 'underflows', 'decreases', 'increases'] as const) total(this.flow.counters[k], f[k]);
     }
+    this.replay.streams.set(s.replayWindows.streams);
+    this.replay.deepestReorder.set(s.replayWindows.deepestReorder);
     this.members.set({ status: 'live' }, s.liveMembers);
     this.members.set({ status: 'dead' }, s.deadMembers);
     return this.registry.metrics();

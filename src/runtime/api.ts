@@ -157,4 +157,10 @@ export interface Stats {
   readonly deadMembers: number;
   /** Allowed rate (versions/s), keys waiting and the oldest wait, overflow/underflow counts; null when off. */
   readonly flowControl: FlowControlStats | null;
+  /**
+   * Keyring replay protection (protocol 5 on): senders' streams whose windows are held, and the
+   * furthest behind its stream's newest packet that an accepted packet arrived, in packets of its
+   * sender. Past the window (transport/replay.ts WINDOW) a packet is dropped as `envelope:below-window`.
+   */
+  readonly replayWindows: { readonly streams: number; readonly deepestReorder: number };
 }

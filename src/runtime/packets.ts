@@ -9,6 +9,7 @@ import { DecodeError, decodeMessage, encodeMessage, MIN_PROTOCOL_VERSION, PROTOC
 import type { Message } from '../wire/messages.js';
 import { envelopeOverhead, EnvelopeError, openPacket, seal, type EnvelopeOptions } from '../transport/envelope.js';
 import type { PeerVersions } from '../transport/negotiation.js';
+import { NonceSequence, ReplayWindows } from '../transport/replay.js';
 import type { UdpEndpoint } from '../transport/udp.js';
 import type { Logger } from './api.js';
 import { parseHostPort } from './config.js';
@@ -41,6 +42,8 @@ export class Packets {
   /** The version chosen for each destination of the messages being produced now: one choice per peer and batch. */
   private readonly batch = new Map<string, ProtocolVersion>();
   private readonly versionWarnings = new Set<string>();
+  /** This node's numbered nonces (keyring, protocol 5 on), and the windows of every stream it hears. */
+  private readonly replay: { readonly own: NonceSequence; readonly windows: ReplayWindows };
 
   constructor(
     private readonly node: Scuttlebutt,
@@ -50,7 +53,16 @@ export class Packets {
     /** Per peer, the protocol versions it speaks, as learned from what it sent. */
     readonly versions: PeerVersions,
     private readonly log: Logger,
-  ) {}
+    /** Streams whose replay windows are kept (see transport/replay.ts). */
+    replayCapacity?: number,
+  ) {
+    this.replay = { own: new NonceSequence(), windows: new ReplayWindows({ capacity: replayCapacity }) };
+  }
+
+  /** How many senders' replay windows are held, and the deepest reordering they accepted (in sender packets). */
+  replayStats(): { streams: number; deepestReorder: number } {
+    return { streams: this.replay.windows.size, deepestReorder: this.replay.windows.deepestReorder };
+  }
 
   /**
    * Counts, opens and decodes a packet, and notes the version its sender wrote in (replies go back
@@ -61,7 +73,7 @@ export class Packets {
     this.counters.bytesIn += bytes.length;
     diag.packetIn(this.node, bytes.length, from);
     try {
-      const { version, body } = openPacket(bytes, this.envelope());
+      const { version, body } = openPacket(bytes, this.envelope(), this.replay);
       this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
       const message = decodeMessage(body, version);
       this.versions.heard(from, version, message.type === 'syn' || message.type === 'leave');
@@ -146,7 +158,7 @@ export class Packets {
 
   private seal(o: Outbound, version: ProtocolVersion): Uint8Array | null {
     try {
-      return seal(encodeMessage(o.message, version), this.envelope(), { version });
+      return seal(encodeMessage(o.message, version), this.envelope(), { version, sequence: this.replay.own });
     } catch (err) {
       this.count('encode-failed');
       this.log.error({ err: (err as Error).stack }, 'could not encode a message');

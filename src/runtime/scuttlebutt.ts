@@ -107,7 +107,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const keys = config.secretKeys ?? [];
     this.envelope = { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes };
     this.self = { id: config.node.id, generation: nextGeneration(), address: config.node.gossipPublicAddress };
-    this.packets = new Packets(this, () => this.core, udp, () => this.envelope, new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs }), this.log);
+    this.packets = new Packets(this, () => this.core, udp, () => this.envelope, new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs }), this.log, 2 * config.maxMembers);
     this.core = new ScuttlebuttCore(
       {
         clusterId: config.clusterId,
@@ -315,6 +315,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       liveMembers: members.live.length,
       deadMembers: members.dead.length,
       flowControl: this.core.flowStats(monotonicNow()),
+      replayWindows: this.packets.replayStats(),
     };
   }
 

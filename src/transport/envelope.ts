@@ -6,6 +6,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { WINDOW, type NonceSequence, type ReplayVerdict, type ReplayWindows } from './replay.js';
 import { ENVELOPE_HEADER_BYTES, isSupportedVersion, MAGIC_0, MAGIC_1, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
 
 const FLAG_COMPRESSED = 1;
@@ -14,6 +15,8 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 /** What encryption adds to a packet: the nonce before the ciphertext and the tag after it. */
 export const ENCRYPTION_OVERHEAD = NONCE_BYTES + TAG_BYTES;
+/** The first protocol version whose keyring packets number their nonces (see transport/replay.ts). */
+export const REPLAY_WINDOW_VERSION = 5;
 /** Bodies shorter than this are never worth a DEFLATE attempt. */
 const MIN_COMPRESS_BYTES = 64;
 
@@ -27,7 +30,9 @@ export type EnvelopeErrorReason =
   | 'encrypted-rejected'
   | 'decrypt-failed'
   | 'decompress-failed'
-  | 'oversized';
+  | 'oversized'
+  | 'replayed'
+  | 'below-window';
 
 export class EnvelopeError extends Error {
   constructor(
@@ -75,6 +80,17 @@ export interface SealParams {
    * with a repeated (key, nonce) pair leaks the XOR of the plaintexts and the authentication key.
    */
   readonly nonce?: Uint8Array;
+  /**
+   * The sender's numbered nonces, for a keyring packet of protocol 5 on: receivers then drop a
+   * replay of it. Without it (and in 3 and 4) the nonce is random, and the packet unprotected.
+   */
+  readonly sequence?: NonceSequence;
+}
+
+/** The receiver's replay state: its windows, and its own stream (a packet of it came back: a reflection). */
+export interface ReplayGuard {
+  readonly windows: ReplayWindows;
+  readonly own?: NonceSequence;
 }
 
 /** A packet opened: its body and the protocol version it was written in. */
@@ -100,7 +116,7 @@ export function seal(body: Uint8Array, opts: EnvelopeOptions, params: SealParams
   const header = Uint8Array.of(MAGIC_0, MAGIC_1, version, flags);
   if (!key) return concat([header, payload]);
   if (params.nonce && params.nonce.length !== NONCE_BYTES) throw new RangeError(`a nonce is ${NONCE_BYTES} bytes (got ${params.nonce.length})`);
-  const nonce = params.nonce ?? randomBytes(NONCE_BYTES);
+  const nonce = params.nonce ?? (params.sequence && version >= REPLAY_WINDOW_VERSION ? params.sequence.next() : randomBytes(NONCE_BYTES));
   const cipher = createCipheriv(cipherName(key), key, nonce);
   // The header is authenticated: flipping the version or the flags breaks the tag.
   cipher.setAAD(header);
@@ -109,8 +125,12 @@ export function seal(body: Uint8Array, opts: EnvelopeOptions, params: SealParams
   return concat([header, nonce, encrypted, final, cipher.getAuthTag()]);
 }
 
-/** Opens a packet of any version this node speaks; throws only EnvelopeError. */
-export function openPacket(packet: Uint8Array, opts: EnvelopeOptions): Opened {
+/**
+ * Opens a packet of any version this node speaks; throws only EnvelopeError. With `guard`, a keyring
+ * packet of protocol 5 on is refused as a replay ('replayed', 'below-window') before it is decrypted,
+ * and marked seen once it has authenticated.
+ */
+export function openPacket(packet: Uint8Array, opts: EnvelopeOptions, guard?: ReplayGuard): Opened {
   if (packet.length > opts.maxPacketBytes) throw new EnvelopeError('oversized', `${packet.length} bytes > ${opts.maxPacketBytes}`);
   if (packet.length < ENVELOPE_HEADER_BYTES) throw new EnvelopeError('truncated', `${packet.length}-byte packet`);
   if (packet[0] !== MAGIC_0 || packet[1] !== MAGIC_1) throw new EnvelopeError('bad-magic', 'not a scuttlebutt packet');
@@ -123,7 +143,14 @@ export function openPacket(packet: Uint8Array, opts: EnvelopeOptions): Opened {
   if (encrypted && opts.keys.length === 0) throw new EnvelopeError('encrypted-rejected', 'encrypted packet, but this node has no key');
   if (!encrypted && opts.keys.length > 0) throw new EnvelopeError('plaintext-rejected', 'plaintext packet, but this node requires encryption');
   let payload = packet.subarray(ENVELOPE_HEADER_BYTES);
-  if (encrypted) payload = decrypt(packet, opts.keys);
+  if (encrypted) {
+    const numbered = guard !== undefined && version >= REPLAY_WINDOW_VERSION && packet.length >= ENVELOPE_HEADER_BYTES + ENCRYPTION_OVERHEAD;
+    const nonce = packet.subarray(ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + NONCE_BYTES);
+    if (numbered) refuseReplay(guard.own?.isOwn(nonce) ? 'replayed' : guard.windows.check(nonce));
+    payload = decrypt(packet, opts.keys);
+    // Marked only now: a packet that does not authenticate must not move a window.
+    if (numbered) refuseReplay(guard.windows.accept(nonce));
+  }
   if ((flags & FLAG_COMPRESSED) !== 0) {
     try {
       payload = inflateRawSync(payload, { maxOutputLength: opts.maxPacketBytes });
@@ -137,6 +164,11 @@ export function openPacket(packet: Uint8Array, opts: EnvelopeOptions): Opened {
 /** Opens a packet and returns its body (see openPacket for its version). */
 export function open(packet: Uint8Array, opts: EnvelopeOptions): Uint8Array {
   return openPacket(packet, opts).body;
+}
+
+function refuseReplay(v: ReplayVerdict): void {
+  if (v === 'replayed') throw new EnvelopeError('replayed', 'a packet of this nonce was accepted already');
+  if (v === 'below-window') throw new EnvelopeError('below-window', `older than the last ${WINDOW} packets of its sender`);
 }
 
 function decrypt(packet: Uint8Array, keys: readonly Uint8Array[]): Uint8Array {

@@ -181,13 +181,37 @@ for (const mode of MODES) {
     });
 
     if (mode.keys.length > 0) {
-      test('keyring: a replayed packet earns no reply', { todo: 'needs a replay window inside the authenticated data (a wire change, designed in docs/security.md); until then a replay from a stranger earns at most 3x its size' }, async () => {
+      test('keyring: a replayed packet is dropped and counted before it is decoded, and earns no reply, from any address', async () => {
+        const to = target.self.address;
+        const replayed = (n: Scuttlebutt): number => n.stats().dropped['envelope:replayed'] ?? 0;
+        // What a key holder sent, recorded on the wire: a SYN with an empty digest, and the SYN-ACK it earned.
         const recorded = peer.seal(syn(CLUSTER, emptyDigest()));
+        await peer.sendRaw(to, recorded);
+        assert.ok(await peer.reply(to, (m) => m.type === 'synAck'), 'the original is answered');
+        const answer = peer.received.find((r) => r.from === to)!.packet;
         const keyless = await HostilePeer.open(CLUSTER, []);
         try {
-          await keyless.sendRaw(target.self.address, recorded);
+          const before = { target: replayed(target), heard: peer.received.length, rejected: JSON.stringify(target.stats().rejected) };
+          for (let i = 0; i < 3; i++) await keyless.sendRaw(to, recorded);
+          await peer.sendRaw(to, recorded); // from the original's own address
+          await keyless.sendRaw(to, answer); // the target's own packet, reflected back to it
+          await waitFor(() => replayed(target) - before.target === 5, 2000, 'five replays counted');
           await sleep(300);
-          assert.equal(keyless.received.length, 0);
+          assert.equal(keyless.received.length, 0, 'no reply to the keyless replayer');
+          assert.equal(peer.received.length, before.heard, 'no second reply to the original sender');
+          assert.equal(JSON.stringify(target.stats().rejected), before.rejected, 'nothing decoded');
+          // Another member has not seen the SYN: it takes it once (the window is per sender's stream,
+          // not per receiver; docs/security.md), answers a stranger within 3x, and refuses it after.
+          const other = nodes[2]!;
+          const sent = await keyless.sendRaw(other.self.address, recorded);
+          await sleep(300);
+          assert.ok(keyless.bytesFrom(other.self.address) <= 3 * sent, `${keyless.bytesFrom(other.self.address)} B back for ${sent} B`);
+          const once = keyless.received.length;
+          const otherBefore = replayed(other);
+          await keyless.sendRaw(other.self.address, recorded);
+          await waitFor(() => replayed(other) === otherBefore + 1, 2000, 'the second replay to another member counted');
+          await sleep(200);
+          assert.equal(keyless.received.length, once, 'and not answered');
         } finally {
           await keyless.close();
         }

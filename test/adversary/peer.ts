@@ -14,6 +14,8 @@ import { parseHostPort } from '../../src/runtime/config.js';
 export interface Received {
   readonly from: string;
   readonly bytes: number;
+  /** The packet as it arrived, so a test can replay it. */
+  readonly packet: Uint8Array;
   /** null when the reply could not be opened or decoded with the peer's keys. */
   readonly message: Message | null;
   readonly at: number;
@@ -44,7 +46,7 @@ export class HostilePeer {
       } catch {
         /* a reply we cannot read is still a reply: its size counts */
       }
-      this.received.push({ from, bytes: bytes.length, message, at: Date.now() });
+      this.received.push({ from, bytes: bytes.length, packet: bytes, message, at: Date.now() });
     });
   }
 

@@ -11,7 +11,8 @@ import { encodeMessage, MIN_PROTOCOL_VERSION, NO_BUMPS, PROTOCOL_VERSION, type P
 import { carriesLowHeartbeats } from '../../src/wire/codec.js';
 import { groupChecks, lowHeartbeat } from '../../src/wire/low-heartbeats.js';
 import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity } from '../../src/wire/messages.js';
-import { seal, type EnvelopeOptions } from '../../src/transport/envelope.js';
+import { REPLAY_WINDOW_VERSION, seal, type EnvelopeOptions } from '../../src/transport/envelope.js';
+import { NonceSequence, STREAM_BYTES } from '../../src/transport/replay.js';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../../../test/wire/fixtures/', import.meta.url));
 export const fixturePath = (version: number): string => `${FIXTURES_DIR}v${version}.hex`;
@@ -128,7 +129,16 @@ export interface PacketCase {
    * differ between zlib releases while any of them inflates it (the fixture is then only read).
    */
   readonly reproducible: boolean;
+  /**
+   * Protocol 5 on: sealed with a numbered nonce (transport/replay.ts), stream NUMBERED_STREAM from
+   * counter NUMBERED_COUNTER, instead of the fixed NONCE, as a node seals every keyring packet.
+   */
+  readonly numbered?: boolean;
 }
+
+/** The stream and first counter of the numbered packet cases. */
+export const NUMBERED_STREAM = Uint8Array.from({ length: STREAM_BYTES }, (_, i) => 0x50 + i);
+export const NUMBERED_COUNTER = 0x01020304;
 
 export function packetCases(version: ProtocolVersion): PacketCase[] {
   const msgs = new Map(messageCases(version));
@@ -141,10 +151,17 @@ export function packetCases(version: ProtocolVersion): PacketCase[] {
     { name: 'packet-encrypted-aes128', body: small, options: opts([KEY_128], false), reproducible: true },
     { name: 'packet-encrypted-aes256', body: small, options: opts([KEY_256, KEY_128], false), reproducible: true },
     { name: 'packet-compressed-encrypted', body: large, options: opts([KEY_128], true), reproducible: false },
+    ...(version >= REPLAY_WINDOW_VERSION
+      ? [
+          { name: 'packet-numbered-aes128', body: small, options: opts([KEY_128], false), reproducible: true, numbered: true },
+          { name: 'packet-numbered-compressed-aes256', body: large, options: opts([KEY_256, KEY_128], true), reproducible: false, numbered: true },
+        ]
+      : []),
   ];
 }
 
 export function sealCase(c: PacketCase, version: ProtocolVersion): Uint8Array {
+  if (c.numbered) return seal(c.body, c.options, { version, sequence: new NonceSequence(() => NUMBERED_STREAM, NUMBERED_COUNTER) });
   return seal(c.body, c.options, { version, nonce: NONCE });
 }
 
