@@ -20,6 +20,7 @@ import { Packets } from './packets.js';
 import { monotonicNow } from './clock.js';
 import { assessHealth, selectMembers } from './health.js';
 import { deliverEvent, memberEvent, toMember } from './member-events.js';
+import { leaveProof } from './leave-secret.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -120,8 +121,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
         eventViews: true,
         flowControl: config.flowControl,
-        maxMembers: config.maxMembers,
-        maxNewMembersPerSender: config.maxNewMembersPerSender,
+        maxMembers: config.maxMembers, maxNewMembersPerSender: config.maxNewMembersPerSender,
+        ...leaveProof(),
         // Low-bit heartbeats (protocol 4) only to a peer that will get this message in 4.
         lowBitsTo: (peer) => carriesLowHeartbeats(this.packets.versionTo(peer)),
       },
