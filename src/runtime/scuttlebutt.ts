@@ -287,7 +287,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   /**
    * An operator's force-leave (serf's) of a member that is dead: it is removed from this node's
    * membership now (not a grace period later) and a leave is sent on its behalf to every live peer,
-   * which then marks it left, so stale gossip cannot bring it back. Returns the member as it was.
+   * which removes it too, so stale gossip cannot bring it back (docs/cli.md: what happens if it was
+   * alive after all). Returns the member as it was.
    * Throws ForceLeaveError for an unknown id ('not-found'), a live member ('live': it would only come
    * back; use leave() on that node) or this node ('self').
    */
