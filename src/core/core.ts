@@ -24,6 +24,7 @@ import { Exchange } from './exchange.js';
 import { FlowControl, type FlowControlStats } from './flow-control.js';
 import { identityRef } from './identity.js';
 import { Journal } from './journal.js';
+import { LeaveProofs } from './leave-proof.js';
 import { LocalHealth } from './local-health.js';
 import { Membership, SELF } from './membership.js';
 import { OwnValues } from './own-values.js';
@@ -55,7 +56,9 @@ export class ScuttlebuttCore {
     this.own = new OwnValues(membership.table, config.self, this.journal, config.clusterId, config.payloadBudget, config.tombstoneGracePeriodMs);
     const digests = new Digests(membership, config.clusterId, config.payloadBudget, config.gossipIntervalMs);
     const deltas = new Deltas(membership, this.detector, digests, this.journal, rng, this.own);
-    this.exchange = new Exchange(config.clusterId, config.payloadBudget, membership, this.detector, digests, deltas, this.journal, rng, this.own, config.lowBitsTo);
+    const proofs = new LeaveProofs(config.leaveSecret ?? null, config.hash ?? null);
+    membership.noteCommitment(SELF, proofs.commitment);
+    this.exchange = new Exchange(config.clusterId, config.payloadBudget, membership, this.detector, digests, deltas, this.journal, rng, this.own, config.lowBitsTo, proofs);
     this.peers = new PeerSelection(membership, rng, config.fanout);
     for (const [key, value] of Object.entries(initialValues)) this.own.set(key, value, now);
     if (config.flowControl?.enabled) {
@@ -199,17 +202,21 @@ export class ScuttlebuttCore {
   }
 
   /**
-   * An operator's force-leave (serf's): a dead member is marked left, so stale gossip cannot revive
-   * it, and removed now rather than a grace period after its conviction. Returns leave messages on
-   * its behalf for every live peer, which mark it left there too (a receiver that still sees it live
-   * convicts it, reason "left"). Null, and nothing changed, when `id` is unknown, self or live.
+   * An operator's force-leave (serf's): a dead member is removed now rather than a grace period
+   * after its conviction, and stale gossip cannot bring it back. Returns leave messages on its
+   * behalf for every live peer, which remove it there too. A member that made a leave commitment
+   * (protocol 5) comes back if it was in fact alive and heartbeats on, as in serf; a receiver that
+   * still sees it live refuses the leave (it carries no proof: 'forged-leave'). A member that made
+   * none (an older release) is marked left, for good, as before: a receiver that sees it live
+   * convicts it, reason "left". Null, and nothing changed, when `id` is unknown, self or live.
    */
   forceLeave(id: string, now: number): Outbound[] | null {
     this.observeClock(now);
-    const s = this.membership.slotOfId(id);
-    if (s <= SELF || this.membership.table.status[s] !== DEAD) return null;
+    const m = this.membership;
+    const s = m.slotOfId(id);
+    if (s <= SELF || m.table.status[s] !== DEAD) return null;
     const out = this.exchange.leave(s);
-    this.membership.forceLeave(s, now);
+    m.forceLeave(s, now, m.commitment(s) === null);
     return out;
   }
 

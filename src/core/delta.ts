@@ -7,7 +7,7 @@
  * overflow. Applying validates each node delta whole before it touches state: a bad one changes
  * nothing and is counted.
  */
-import { bumpSize, heartbeatSize, NO_BUMPS, nodeDeltaHeaderSize, valueSize } from '../wire/codec.js';
+import { bumpSize, commitmentSize, heartbeatSize, NO_BUMPS, nodeDeltaHeaderSize, valueSize } from '../wire/codec.js';
 import { groupChecks, lowHeartbeat } from '../wire/low-heartbeats.js';
 import { varintSize } from '../wire/varint.js';
 import type { Delta, HeartbeatBumps, NodeDelta, VersionedValue } from '../wire/messages.js';
@@ -15,6 +15,7 @@ import { Budget } from './budget.js';
 import type { FailureDetector } from './detector.js';
 import type { Digests } from './digest.js';
 import { NOT_HELD, UNREAD } from './heartbeat-restore.js';
+import { identityRef } from './identity.js';
 import type { Journal } from './journal.js';
 import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
@@ -104,7 +105,10 @@ export class Deltas {
     const from = reset ? 0 : fromVersion;
     const all = this.valuesAbove(s, from);
     const age = m.ageOf(s, now);
-    let size = nodeDeltaHeaderSize(null, t.heartbeat(s), age, myGc, from, myMax, all.length) + (fromVersion < 0 ? t.identitySize(s) : 0);
+    // An introduction carries the member's leave commitment (protocol 5): the budget counts it for
+    // every receiver, the codec leaves it out for one of an older protocol.
+    const commitment = fromVersion < 0 ? m.commitment(s) : null;
+    let size = nodeDeltaHeaderSize(null, t.heartbeat(s), age, myGc, from, myMax, all.length) + (fromVersion < 0 ? t.identitySize(s) + commitmentSize(commitment) : 0);
     if (!room.fits(size)) return false;
     let k = 0;
     for (; k < all.length; k++) {
@@ -126,6 +130,7 @@ export class Deltas {
       fromVersion: from,
       maxVersion: k === all.length ? myMax : (values[k - 1]?.version ?? from),
       values,
+      ...(commitment ? { commitment } : {}),
     });
     return k === all.length;
   }
@@ -245,8 +250,11 @@ export class Deltas {
       if (!nd.identity) return this.journal.reject('unknown-node');
       s = m.admit(nd.identity, nd.ref, nd.heartbeat, now, from);
       if (s < 0) return;
+      m.noteCommitment(s, nd.commitment);
       this.detector.watch(s, nd.heartbeatAge, now);
     } else {
+      // A member we hold without a commitment (learned through an older release) gets the first one heard.
+      if (nd.commitment && nd.identity && identityRef(nd.identity) === nd.ref) m.noteCommitment(s, nd.commitment);
       this.detector.observe(s, nd.heartbeat, nd.heartbeatAge, now);
     }
     const changed = this.applyValues(nd, s);

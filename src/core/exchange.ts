@@ -8,7 +8,7 @@
  * new incarnation sends once it has learned the cluster.
  */
 import { exchangeHeaderSize, NO_BUMPS } from '../wire/codec.js';
-import type { Column, Delta, Digest, Message } from '../wire/messages.js';
+import type { Column, Delta, Digest, LeaveMessage, Message } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
 import type { DeltaCandidate, Deltas } from './delta.js';
 import type { FailureDetector } from './detector.js';
@@ -16,9 +16,10 @@ import { REMOVED_HERE, requestSize, type Digests } from './digest.js';
 import { UNREAD } from './heartbeat-restore.js';
 import { identityRef } from './identity.js';
 import type { Journal } from './journal.js';
+import { LeaveProofs } from './leave-proof.js';
 import type { OwnValues } from './own-values.js';
 import { SELF, type Membership } from './membership.js';
-import { LIVE } from './peer-table.js';
+import { DEAD, LIVE } from './peer-table.js';
 import { rotationStart, shuffle } from './random.js';
 import type { Outbound, Random } from './types.js';
 
@@ -99,6 +100,8 @@ export class Exchange {
     private readonly own: OwnValues,
     /** Whether a peer reads low-bit heartbeats (CoreConfig.lowBitsTo); absent: every peer does. */
     private readonly lowBitsTo: (peer: string) => boolean = () => true,
+    /** This incarnation's leave secret, and the check of others' leaves against their commitments. */
+    private readonly proofs: LeaveProofs = new LeaveProofs(null, null),
   ) {
     this.ackDeltaBudget = payloadBudget - 1 - stringSize(clusterId);
   }
@@ -128,18 +131,17 @@ export class Exchange {
   }
 
   /**
-   * Graceful leave: a message for every live peer, which marks this node dead at once. With a dead
-   * member's slot, the leave an operator's force-leave sends on its behalf.
+   * Graceful leave: a message for every live peer, which marks this node dead at once; it carries
+   * this incarnation's secret, the proof that the leaver said it. With a dead member's slot, the
+   * leave an operator's force-leave sends on its behalf, which has no proof to give.
    */
   leave(who = SELF): Outbound[] {
     const m = this.membership;
     const t = m.table;
-    const identity = m.identity(who);
+    const secret = who === SELF ? this.proofs.secret : null;
+    const message: LeaveMessage = { type: 'leave', clusterId: this.clusterId, identity: m.identity(who), heartbeat: t.heartbeat(who), ...(secret ? { proof: secret } : {}) };
     const out: Outbound[] = [];
-    for (let s = 1; s < t.used; s++) {
-      if (t.status[s] !== LIVE) continue;
-      out.push({ to: m.address(s), message: { type: 'leave', clusterId: this.clusterId, identity, heartbeat: t.heartbeat(who) } });
-    }
+    for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE) out.push({ to: m.address(s), message });
     return out;
   }
 
@@ -171,16 +173,30 @@ export class Exchange {
       case 'ack':
         this.deltas.apply(message.delta, now, false, from);
         return this.announce(from, now);
-      case 'leave': {
-        const s = m.slotOfRef(identityRef(message.identity));
-        if (s <= SELF) return [];
-        if (message.heartbeat - m.table.heartbeat(s) > LEAVE_HEARTBEAT_SLACK) this.journal.reject('implausible-heartbeat');
-        else m.markLeft(s, now, message.heartbeat);
+      case 'leave':
+        this.onLeave(message, now);
         return [];
-      }
       case 'wrongCluster':
         return [];
     }
+  }
+
+  /**
+   * A leave about a member we hold. Its own (the proof opens its commitment), or about a member that
+   * made no commitment (an older release): dead at once, for good, as before protocol 5. Without a
+   * proof (an operator's force-leave, an older sender): taken only if we see the member dead already,
+   * and then it is removed now, not for good (fresh heartbeats bring it back). Anything else, a
+   * wrong proof or no proof about a member we see live, is forged: dropped and counted.
+   */
+  private onLeave(message: LeaveMessage, now: number): void {
+    const m = this.membership;
+    const s = m.slotOfRef(identityRef(message.identity));
+    if (s <= SELF) return;
+    if (message.heartbeat - m.table.heartbeat(s) > LEAVE_HEARTBEAT_SLACK) return this.journal.reject('implausible-heartbeat');
+    const verdict = this.proofs.judge(m.commitment(s), message.proof);
+    if (verdict === 'proven' || verdict === 'uncommitted') m.markLeft(s, now, message.heartbeat);
+    else if (verdict === 'unproven' && m.table.status[s] === DEAD) m.forceLeave(s, now, false);
+    else this.journal.reject('forged-leave');
   }
 
   /**

@@ -23,6 +23,7 @@ const REJECT_REASONS: readonly RejectReason[] = [
   'implausible-version',
   'refuted-heartbeat',
   'refuted-version',
+  'forged-leave',
 ];
 
 export class Journal {

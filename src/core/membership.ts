@@ -214,9 +214,23 @@ export class Membership {
     this.journal.emit({ type: 'dead', node: this.identity(s), reason }, s);
   }
 
+  /** Slot s's leave commitment (null: none heard). */
+  commitment(s: number): Uint8Array | null {
+    return this.table.commitments[s] ?? null;
+  }
+
   /**
-   * A leave message for slot s, saying the member left at `heartbeat`: dead at once, for good (a
-   * leave naming a heartbeat far above what we hold is refused by the caller: LEAVE_HEARTBEAT_SLACK).
+   * Slot s's leave commitment, as an introduction carried it: the first one heard for the
+   * incarnation is kept, a later different one ignored (docs/security.md: the race this leaves).
+   */
+  noteCommitment(s: number, commitment: Uint8Array | null | undefined): void {
+    if (commitment && !this.table.commitments[s]) this.table.commitments[s] = commitment;
+  }
+
+  /**
+   * A leave message for slot s, saying the member left at `heartbeat`: dead at once, for good. The
+   * caller has checked that the member itself said it (its proof opened its commitment), or that it
+   * made no commitment to check, and refused a heartbeat far above ours (LEAVE_HEARTBEAT_SLACK).
    */
   markLeft(s: number, now: number, heartbeat: number): void {
     this.table.left[s] = 1;
@@ -226,18 +240,20 @@ export class Membership {
   }
 
   /**
-   * An operator's force-leave of dead slot s: marked left, so stale gossip cannot revive or re-admit
-   * it, and removed now rather than a grace period after its conviction.
+   * Dead slot s removed now rather than a grace period after its conviction: an operator's
+   * force-leave, or a leave without proof about a member that made a commitment. Stale gossip
+   * cannot bring it back either way (its heartbeat at removal is kept, see admit). `final`: marked
+   * left, so not even fresh heartbeats re-admit it while the record lasts; only for a member that
+   * made no commitment (an older release), where a leave cannot be told from a forged one anyway.
    */
-  forceLeave(s: number, now: number): void {
-    this.table.left[s] = 1;
+  forceLeave(s: number, now: number, final: boolean): void {
+    if (final) this.table.left[s] = 1;
     this.remove(s, now);
   }
 
   /**
    * Whether a dead member's `heartbeat` is fresh enough to bring it back. A left member never is:
-   * an operator's force-leave relies on it, and the wire cannot yet tell a forged leave from a real
-   * one (the leave commitment, docs/security.md).
+   * its leave was its own (proven), or it made no commitment to tell its leave from a forged one.
    */
   mayRevive(s: number, heartbeat: number): boolean {
     return this.table.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;

@@ -59,6 +59,8 @@ export class PeerTable {
   readonly window: number;
 
   identities: (NodeIdentity | null)[] = [];
+  /** Each member's leave commitment, the first one heard for its incarnation (null: none heard). */
+  commitments: (Uint8Array | null)[] = [];
   values: (Map<string, StoredValue> | null)[] = [];
   refs: Float64Array;
   status: Uint8Array;
@@ -112,6 +114,7 @@ export class PeerTable {
       slot = this.used++;
     }
     this.identities[slot] = identity;
+    this.commitments[slot] = null;
     this.values[slot] = null;
     this.refs[slot] = ref;
     this.status[slot] = LIVE;
@@ -134,6 +137,7 @@ export class PeerTable {
 
   release(slot: number): void {
     this.identities[slot] = null;
+    this.commitments[slot] = null;
     this.values[slot] = null;
     this.status[slot] = FREE;
     this.freeSlots.push(slot);
@@ -165,6 +169,7 @@ export class PeerTable {
       return b;
     });
     this.identities = Array.from(order, (s) => this.identities[s] ?? null);
+    this.commitments = Array.from(order, (s) => this.commitments[s] ?? null);
     this.values = Array.from(order, (s) => this.values[s] ?? null);
     this.used = n;
     this.freeSlots.length = 0;

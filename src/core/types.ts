@@ -76,6 +76,15 @@ export interface CoreConfig {
    * destination; absent: every peer does. A peer that speaks an older version gets exact heartbeats.
    */
   readonly lowBitsTo?: (peer: string) => boolean;
+  /**
+   * This incarnation's leave secret (LEAVE_SECRET_BYTES, drawn afresh at every start): its
+   * commitment travels with its identity, and its own leave reveals it, so no one else can make
+   * this node leave (docs/security.md). Absent: no commitment, and a leave about this node is
+   * taken from anyone, as before protocol 5.
+   */
+  readonly leaveSecret?: Uint8Array;
+  /** SHA-256, for leave commitments and their proofs (the core imports no built-in). Absent: no commitment is made or checked. */
+  readonly hash?: (data: Uint8Array) => Uint8Array;
 }
 
 /** A message for the harness to send. */
@@ -144,4 +153,5 @@ export type RejectReason =
   | 'implausible-heartbeat'
   | 'implausible-version'
   | 'refuted-heartbeat'
-  | 'refuted-version';
+  | 'refuted-version'
+  | 'forged-leave';

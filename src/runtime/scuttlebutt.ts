@@ -20,6 +20,7 @@ import { Packets } from './packets.js';
 import { monotonicNow } from './clock.js';
 import { assessHealth, selectMembers } from './health.js';
 import { deliverEvent, memberEvent, toMember } from './member-events.js';
+import { leaveProof } from './leave-secret.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -120,8 +121,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
         eventViews: true,
         flowControl: config.flowControl,
-        maxMembers: config.maxMembers,
-        maxNewMembersPerSender: config.maxNewMembersPerSender,
+        maxMembers: config.maxMembers, maxNewMembersPerSender: config.maxNewMembersPerSender,
+        ...leaveProof(),
         // Low-bit heartbeats (protocol 4) only to a peer that will get this message in 4.
         lowBitsTo: (peer) => carriesLowHeartbeats(this.packets.versionTo(peer)),
       },
@@ -286,7 +287,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   /**
    * An operator's force-leave (serf's) of a member that is dead: it is removed from this node's
    * membership now (not a grace period later) and a leave is sent on its behalf to every live peer,
-   * which then marks it left, so stale gossip cannot bring it back. Returns the member as it was.
+   * which removes it too, so stale gossip cannot bring it back (docs/cli.md: what happens if it was
+   * alive after all). Returns the member as it was.
    * Throws ForceLeaveError for an unknown id ('not-found'), a live member ('live': it would only come
    * back; use leave() on that node) or this node ('self').
    */

@@ -3,11 +3,12 @@
  * Crashes, restarts (new generation), pauses (SIGSTOP-like: nothing runs, input queues up),
  * graceful leaves and partitions. Same seed, same run, event for event.
  */
+import { createHash } from 'node:crypto';
 import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
 import type { CoreEvent, FailureDetectorConfig, FlowControlConfig, Random } from '../core/types.js';
 import { ENVELOPE_HEADER_BYTES, encodeMessage, messageSize } from '../wire/codec.js';
-import type { Message } from '../wire/messages.js';
+import { LEAVE_SECRET_BYTES, type Message } from '../wire/messages.js';
 import { EventHeap } from './event-heap.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
 import { plaintextPacketBytes } from './wire-bytes.js';
@@ -53,6 +54,19 @@ type SimEvent =
 export type EventListener = (observer: number, event: CoreEvent, time: number) => void;
 /** Sees every message a node hands to the network, before loss: for traces and golden tests. */
 export type SendListener = (from: number, to: string, message: Message, time: number) => void;
+
+/**
+ * Node i's leave secret for one incarnation, from the run's seed: replayable, and drawn from a
+ * stream of its own, so the runs' other random choices are the ones they were before secrets.
+ */
+function leaveSecret(seed: number, i: number, generation: number): Uint8Array {
+  const rng = seededRandom((seed * 2_654_435_761 + i * 40_503 + generation) ^ 0x1ea7e5ec);
+  return Uint8Array.from({ length: LEAVE_SECRET_BYTES }, () => Math.floor(rng.next() * 256));
+}
+
+function sha256(data: Uint8Array): Uint8Array {
+  return createHash('sha256').update(data).digest();
+}
 
 export function simAddress(i: number): string {
   return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:9111`;
@@ -130,6 +144,8 @@ export class SimCluster {
         tombstoneGracePeriodMs: c.tombstoneGracePeriodMs,
         expectedMembers: c.nodes,
         firstHeartbeat: this.firstHeartbeat(i),
+        leaveSecret: leaveSecret(c.seed, i, this.generations[i] as number),
+        hash: sha256,
         ...(c.flowControl ? { flowControl: c.flowControl } : {}),
         ...(c.onPublish ? { onPublish: (key: string, version: number) => c.onPublish?.(i, key, version) } : {}),
       },

@@ -5,8 +5,9 @@
  */
 import { DecodeError } from './errors.js';
 import type { Column, Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, VersionedValue } from './messages.js';
-import { MAX_BUCKETS } from './messages.js';
-import { checkCount, LOW_HEARTBEAT_BITS, lowHeartbeatBytes } from './low-heartbeats.js';
+import { COMMITMENT_BYTES, LEAVE_SECRET_BYTES, MAX_BUCKETS } from './messages.js';
+import { readHeartbeats, readVarints, writeHeartbeats, writeVarints } from './columns.js';
+import { lowHeartbeatBytes } from './low-heartbeats.js';
 import { Reader } from './reader.js';
 import { REF_BYTES, stringSize, varintSize } from './varint.js';
 import { Writer } from './writer.js';
@@ -29,7 +30,8 @@ export const MIN_PROTOCOL_VERSION = 3;
  * 4: heartbeats as their low bits plus checks, in compact digests and positional bumps (flag 8 of a
  *    digest, flag 2 of bumps), and the own entry of such a digest.
  * 5: advisory fields, each left out when a message is written in an older version (a reader of that
- *    version behaves as it always did): see docs/compatibility.md for the list.
+ *    version behaves as it always did): see docs/compatibility.md for the list. Among them the leave
+ *    commitment of an introduced member (flag 2 of a node delta) and the leave's proof.
  */
 export type ProtocolVersion = 3 | 4 | 5;
 
@@ -40,6 +42,10 @@ export function isSupportedVersion(v: number): v is ProtocolVersion {
 /** Whether heartbeats may travel as low bits (compact digests, positional bumps) in `version`. */
 export function carriesLowHeartbeats(version: ProtocolVersion): boolean {
   return version >= 4;
+}
+/** Whether introductions carry leave commitments and leaves their proofs (protocol 5 on). */
+export function carriesLeaveProofs(version: ProtocolVersion): boolean {
+  return version >= 5;
 }
 /** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */
 export const ENVELOPE_HEADER_BYTES = 4;
@@ -52,6 +58,7 @@ const DIGEST_COMPLETE = 2;
 const DIGEST_BUCKETS = 4;
 const DIGEST_LOW_HEARTBEATS = 8;
 const NODE_HAS_IDENTITY = 1;
+const NODE_HAS_COMMITMENT = 2;
 const VALUE_TOMBSTONE = 1;
 const BUMPS_POSITIONAL = 1;
 const BUMPS_LOW_HEARTBEATS = 2;
@@ -145,8 +152,13 @@ export function nodeDeltaHeaderSize(
   );
 }
 
-export function nodeDeltaSize(d: NodeDelta): number {
-  let n = nodeDeltaHeaderSize(d.identity, d.heartbeat, d.heartbeatAge, d.lastGcVersion, d.fromVersion, d.maxVersion, d.values.length);
+/** Bytes a leave commitment adds to an introduction (protocol 5 on; flagged in the node's flags byte). */
+export function commitmentSize(commitment: Uint8Array | null | undefined, version: ProtocolVersion = PROTOCOL_VERSION): number {
+  return commitment && carriesLeaveProofs(version) ? COMMITMENT_BYTES : 0;
+}
+
+export function nodeDeltaSize(d: NodeDelta, version: ProtocolVersion = PROTOCOL_VERSION): number {
+  let n = nodeDeltaHeaderSize(d.identity, d.heartbeat, d.heartbeatAge, d.lastGcVersion, d.fromVersion, d.maxVersion, d.values.length) + commitmentSize(d.commitment, version);
   for (const v of d.values) n += valueSize(v);
   return n;
 }
@@ -167,9 +179,9 @@ export function bumpsSize(b: HeartbeatBumps): number {
   return n;
 }
 
-export function deltaSize(d: Delta): number {
+export function deltaSize(d: Delta, version: ProtocolVersion = PROTOCOL_VERSION): number {
   let n = varintSize(d.nodes.length) + bumpsSize(d.bumps);
-  for (const node of d.nodes) n += nodeDeltaSize(node);
+  for (const node of d.nodes) n += nodeDeltaSize(node, version);
   return n;
 }
 
@@ -178,19 +190,20 @@ export function exchangeHeaderSize(clusterId: string, setSize: number): number {
   return 1 + stringSize(clusterId) + REF_BYTES + varintSize(setSize);
 }
 
-/** The exact length encodeMessage would produce. */
-export function messageSize(m: Message): number {
+/** The exact length encodeMessage(m, version) would produce. */
+export function messageSize(m: Message, version: ProtocolVersion = PROTOCOL_VERSION): number {
   switch (m.type) {
     case 'syn':
       return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.digest);
     case 'synAck':
-      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.request) + deltaSize(m.delta);
+      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.request) + deltaSize(m.delta, version);
     case 'ack':
-      return 1 + stringSize(m.clusterId) + deltaSize(m.delta);
+      return 1 + stringSize(m.clusterId) + deltaSize(m.delta, version);
     case 'wrongCluster':
       return 1 + stringSize(m.clusterId);
     case 'leave':
-      return 1 + stringSize(m.clusterId) + identitySize(m.identity) + varintSize(m.heartbeat);
+      // Protocol 5: the proof's length byte (0: none), then the proof.
+      return 1 + stringSize(m.clusterId) + identitySize(m.identity) + varintSize(m.heartbeat) + (carriesLeaveProofs(version) ? 1 + (m.proof?.length ?? 0) : 0);
   }
 }
 
@@ -232,8 +245,11 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
   w.varint(d.nodes.length);
   for (const node of d.nodes) {
     w.ref(node.ref);
-    w.u8(node.identity ? NODE_HAS_IDENTITY : 0);
+    if (node.commitment && (!node.identity || node.commitment.length !== COMMITMENT_BYTES)) throw new Error(`a commitment is ${COMMITMENT_BYTES} bytes, and only an introduction carries one`);
+    const commitment = carriesLeaveProofs(version) ? node.commitment : undefined;
+    w.u8((node.identity ? NODE_HAS_IDENTITY : 0) | (commitment ? NODE_HAS_COMMITMENT : 0));
     if (node.identity) writeIdentity(w, node.identity);
+    if (commitment) w.raw(commitment);
     w.varint(node.heartbeat);
     w.varint(node.heartbeatAge);
     w.varint(node.lastGcVersion);
@@ -266,52 +282,13 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
 }
 
 /**
- * A heartbeat column: with checks, low bits (compact digests, positional bumps), two a byte (the
- * first in the low half), then the checks; without, varints.
- */
-function writeHeartbeats(w: Writer, heartbeats: Column, checks: Column | null, count: number): void {
-  if (!checks) {
-    writeVarints(w, heartbeats, count);
-    return;
-  }
-  const low = (i: number): number => {
-    const v = i < count ? (heartbeats[i] as number) : 0;
-    if (!Number.isInteger(v) || v < 0 || v >= 2 ** LOW_HEARTBEAT_BITS) throw new Error(`heartbeat ${v} is not low bits`);
-    return v;
-  };
-  for (let i = 0; i < count; i += 2) w.u8(low(i) | (low(i + 1) << LOW_HEARTBEAT_BITS));
-  if (checks.length !== checkCount(count)) throw new Error(`${count} low-bit heartbeats need ${checkCount(count)} checks`);
-  for (let g = 0; g < checks.length; g++) w.u32(checks[g] as number);
-}
-
-function readHeartbeats(r: Reader, count: number, low: boolean, what: string): { heartbeats: Float64Array; checks: Float64Array | null } {
-  if (!low) return { heartbeats: readVarints(r, count, what), checks: null };
-  const heartbeats = new Float64Array(count);
-  const mask = 2 ** LOW_HEARTBEAT_BITS - 1;
-  for (let i = 0; i < count; i += 2) {
-    const b = r.u8(`${what} bits`);
-    heartbeats[i] = b & mask;
-    if (i + 1 < count) heartbeats[i + 1] = b >> LOW_HEARTBEAT_BITS;
-    else if (b >> LOW_HEARTBEAT_BITS !== 0) throw new DecodeError('bad-value', 'padding after the last heartbeat bits is not zero');
-  }
-  const checks = new Float64Array(checkCount(count));
-  for (let g = 0; g < checks.length; g++) checks[g] = r.u32(`${what} check`);
-  return { heartbeats, checks };
-}
-
-/** The first `count` values of a column, as varints in a row. */
-function writeVarints(w: Writer, column: Column, count: number): void {
-  for (let i = 0; i < count; i++) w.varint(column[i] as number);
-}
-
-/**
  * Encodes a message body (no envelope header) in `version`. A message that uses what the version
  * cannot carry (low-bit heartbeats in version 3) is refused with an Error, never silently changed:
  * the core builds each message for its destination's version.
  */
 export function encodeMessage(m: Message, version: ProtocolVersion = PROTOCOL_VERSION): Uint8Array {
   if (!isSupportedVersion(version)) throw new RangeError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
-  const w = new Writer(messageSize(m));
+  const w = new Writer(messageSize(m, version));
   w.u8(m.type === 'syn' && !m.pull ? PUSH_SYN_CODE : TYPE_CODES[m.type]);
   switch (m.type) {
     case 'syn':
@@ -338,6 +315,10 @@ export function encodeMessage(m: Message, version: ProtocolVersion = PROTOCOL_VE
       w.string(m.clusterId);
       writeIdentity(w, m.identity);
       w.varint(m.heartbeat);
+      if (m.proof && m.proof.length !== LEAVE_SECRET_BYTES) throw new Error(`a leave proof is ${LEAVE_SECRET_BYTES} bytes`);
+      if (!carriesLeaveProofs(version)) break;
+      w.u8(m.proof ? m.proof.length : 0);
+      if (m.proof) w.raw(m.proof);
       break;
   }
   if (w.offset !== w.bytes.length) throw new Error(`codec size mismatch: wrote ${w.offset}, sized ${w.bytes.length}`);
@@ -395,8 +376,11 @@ function readDelta(r: Reader, version: ProtocolVersion): Delta {
   for (let i = 0; i < nodeCount; i++) {
     const ref = r.ref('node ref');
     const flags = r.u8('node flags');
-    if (flags > NODE_HAS_IDENTITY) throw new DecodeError('bad-value', `node flags ${flags}`);
+    // A commitment comes only with the identity it belongs to, and only from protocol 5 on.
+    const most = NODE_HAS_IDENTITY | (carriesLeaveProofs(version) ? NODE_HAS_COMMITMENT : 0);
+    if (flags > most || flags === NODE_HAS_COMMITMENT) throw new DecodeError('bad-value', `node flags ${flags} (protocol ${version})`);
     const identity = flags & NODE_HAS_IDENTITY ? readIdentity(r) : null;
+    const commitment = flags & NODE_HAS_COMMITMENT ? r.raw(COMMITMENT_BYTES, 'leave commitment') : null;
     const heartbeat = r.varint('node heartbeat');
     const heartbeatAge = r.varint('node heartbeat age');
     const lastGcVersion = r.varint('node gc version');
@@ -413,7 +397,7 @@ function readDelta(r: Reader, version: ProtocolVersion): Delta {
       const value = tombstone ? '' : r.string('value');
       values.push({ key, value, version, tombstone });
     }
-    nodes.push({ ref, identity, heartbeat, heartbeatAge, lastGcVersion, fromVersion, maxVersion, values });
+    nodes.push({ ref, identity, heartbeat, heartbeatAge, lastGcVersion, fromVersion, maxVersion, values, ...(commitment ? { commitment } : {}) });
   }
   const bumpFlags = r.u8('bump flags');
   if (bumpFlags > (BUMPS_POSITIONAL | (low ? BUMPS_LOW_HEARTBEATS : 0)) || bumpFlags === BUMPS_LOW_HEARTBEATS) throw new DecodeError('bad-value', `bump flags ${bumpFlags} (protocol ${version})`);
@@ -434,13 +418,6 @@ function readDelta(r: Reader, version: ProtocolVersion): Delta {
   const { heartbeats, checks } = readHeartbeats(r, bumpCount, (bumpFlags & BUMPS_LOW_HEARTBEATS) !== 0, 'bump heartbeat');
   const ages = readVarints(r, bumpCount, 'bump heartbeat age');
   return { nodes, bumps: { count: bumpCount, positional, keys, heartbeats, checks, ages } };
-}
-
-/** `count` varints in a row: one column of a digest or of bumps. */
-function readVarints(r: Reader, count: number, what: string): Float64Array {
-  const column = new Float64Array(count);
-  for (let i = 0; i < count; i++) column[i] = r.varint(what);
-  return column;
 }
 
 /** Decodes a message body of protocol `version` (the envelope's); throws only DecodeError. */
@@ -479,6 +456,10 @@ export function decodeMessage(body: Uint8Array, version: ProtocolVersion = PROTO
       const clusterId = r.string('cluster id');
       const identity = readIdentity(r);
       m = { type: 'leave', clusterId, identity, heartbeat: r.varint('heartbeat') };
+      if (!carriesLeaveProofs(version)) break;
+      const length = r.u8('leave proof length');
+      if (length !== 0 && length !== LEAVE_SECRET_BYTES) throw new DecodeError('bad-value', `a leave proof of ${length} bytes (${LEAVE_SECRET_BYTES} or none)`);
+      if (length > 0) m = { ...m, proof: r.raw(length, 'leave proof') };
       break;
     }
     default:

@@ -124,7 +124,18 @@ export interface NodeDelta {
    */
   readonly maxVersion: number;
   readonly values: readonly VersionedValue[];
+  /**
+   * Protocol 5, only with `identity`: the member's leave commitment, the first COMMITMENT_BYTES of
+   * SHA-256 of the secret its own leave message will reveal (docs/security.md). Absent when the
+   * member made none (an older release) or the message is written in protocol 4 or 3.
+   */
+  readonly commitment?: Uint8Array;
 }
+
+/** Bytes of a leave commitment on the wire: SHA-256 truncated to 128 bits. */
+export const COMMITMENT_BYTES = 16;
+/** Bytes of the secret a leave message reveals to open its sender's commitment. */
+export const LEAVE_SECRET_BYTES = 16;
 
 /**
  * Heartbeat news without key-values: the receiver's heartbeat for node keys[i] is below heartbeats[i].
@@ -195,6 +206,12 @@ export interface LeaveMessage {
   readonly clusterId: string;
   readonly identity: NodeIdentity;
   readonly heartbeat: number;
+  /**
+   * Protocol 5: the leaver's secret (LEAVE_SECRET_BYTES), which opens the commitment it gossiped
+   * with its identity, so only the leaver can say it. Absent on a leave sent on another member's
+   * behalf (an operator's force-leave), from an older release, or written in protocol 4 or 3.
+   */
+  readonly proof?: Uint8Array;
 }
 
 export type Message = SynMessage | SynAckMessage | AckMessage | WrongClusterMessage | LeaveMessage;

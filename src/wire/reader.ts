@@ -54,6 +54,14 @@ export class Reader {
     return v;
   }
 
+  /** `n` bytes, copied (a message keeps no view of the packet it came in). */
+  raw(n: number, what: string): Uint8Array {
+    if (this.remaining < n) throw new DecodeError('truncated', `${what}: need ${n} bytes, have ${this.remaining}`);
+    const out = this.bytes.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
   string(what: string): string {
     const len = this.varint(`${what} length`);
     if (len > this.remaining) throw new DecodeError('truncated', `${what}: length ${len} exceeds the ${this.remaining} bytes left`);

@@ -45,6 +45,11 @@ export class Writer {
     }
   }
 
+  raw(b: Uint8Array): void {
+    this.bytes.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   string(s: string): void {
     // encodeInto writes straight into our buffer; the length prefix is computed without encoding twice.
     this.varint(utf8Length(s));

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import type { Scuttlebutt } from '../../src/index.js';
 import type { NodeIdentity } from '../../src/wire/messages.js';
 import { waitFor } from '../runtime/procs.js';
@@ -46,18 +47,35 @@ for (const mode of MODES) {
       );
     };
 
-    test('forged leave: the victim is live again everywhere within the healing bound', { todo: 'a leave is final (an operator force-leave relies on it); telling a forged one apart needs the leave commitment on the wire' }, async () => {
+    test('forged leave: the victim is live again everywhere within the healing bound', async () => {
       const v = await learnVictim();
+      assert.equal(v.commitment?.length, 16, 'the attacker sees the commitment in gossip');
       for (const n of nodes) if (n !== victim) await peer.send(n.self.address, leave(CLUSTER, victim.self, v.heartbeat + 8));
       await victimHealed('after-leave');
     });
 
-    test('forged leave is refused outright', { todo: 'needs a leave only the leaver can say (a commitment opened by the leave message): a wire change, designed in docs/security.md' }, async () => {
+    test('forged leave is refused outright, without a proof or with a wrong one, and counted', async () => {
       const since = deadEvents.length;
       const v = await learnVictim();
+      const before = target.stats().rejected['forged-leave'] ?? 0;
       await peer.send(target.self.address, leave(CLUSTER, victim.self, v.heartbeat));
+      // The attacker knows the commitment, not the secret: any 16 bytes it makes up open nothing.
+      await peer.send(target.self.address, leave(CLUSTER, victim.self, v.heartbeat, randomBytes(16)));
       await sleep(10 * INTERVAL_MS);
       assert.deepEqual(deadEvents.slice(since).filter((e) => e.id === victim.self.id), [], 'the victim was never marked dead');
+      assert.equal((target.stats().rejected['forged-leave'] ?? 0) - before, 2, 'both forgeries counted');
+    });
+
+    test("the member's own leave (its proof opens its commitment) is taken everywhere at once", async () => {
+      const leaver = nodes[4]!;
+      const since = deadEvents.length;
+      const others = nodes.filter((n) => n !== leaver);
+      await leaver.leave();
+      await waitFor(() => others.every((n) => !isLive(n, leaver.self.id)), 20 * INTERVAL_MS, 'the leaver dead everywhere');
+      const left = deadEvents.slice(since).filter((e) => e.id === leaver.self.id);
+      assert.equal(left.length, others.length, JSON.stringify(left));
+      for (const n of others) assert.equal(n.stats().rejected['forged-leave'] ?? 0, 0, n.self.id);
+      nodes = others;
     });
 
     test('forged state about another member (heartbeat, a key at a higher version, a planted key) heals by the owner refuting it', async () => {

@@ -28,6 +28,8 @@ export interface Learned {
   readonly heartbeat: number;
   readonly maxVersion: number;
   readonly values: readonly VersionedValue[];
+  /** Its leave commitment, as gossip carries it to anyone (protocol 5). */
+  readonly commitment: Uint8Array | undefined;
 }
 
 export class HostilePeer {
@@ -111,7 +113,7 @@ export class HostilePeer {
     if (!reply || reply.type !== 'synAck') throw new Error(`no SYN-ACK from ${target}`);
     const out = new Map<string, Learned>();
     for (const nd of reply.delta.nodes) {
-      if (nd.identity) out.set(nd.identity.id, { identity: nd.identity, ref: nd.ref, heartbeat: nd.heartbeat, maxVersion: nd.maxVersion, values: nd.values });
+      if (nd.identity) out.set(nd.identity.id, { identity: nd.identity, ref: nd.ref, heartbeat: nd.heartbeat, maxVersion: nd.maxVersion, values: nd.values, commitment: nd.commitment });
     }
     return out;
   }
@@ -158,8 +160,8 @@ export function synAck(clusterId: string, nodes: readonly NodeDelta[], request: 
   return { type: 'synAck', clusterId, setHash: 0, setSize: 0, request, delta: deltaOf(nodes) };
 }
 
-export function leave(clusterId: string, identity: NodeIdentity, heartbeat: number): Message {
-  return { type: 'leave', clusterId, identity, heartbeat };
+export function leave(clusterId: string, identity: NodeIdentity, heartbeat: number, proof?: Uint8Array): Message {
+  return { type: 'leave', clusterId, identity, heartbeat, ...(proof ? { proof } : {}) };
 }
 
 /**

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { coreConfig, MiniCluster } from './mini-cluster.js';
+import { coreConfig, leaveProof, MiniCluster } from './mini-cluster.js';
 
-test('forceLeave: a dead member is removed at once and marked left cluster-wide; live, self and unknown ids are refused', () => {
+test('forceLeave of a member that made no commitment (an older release): removed at once and marked left cluster-wide, for good; live, self and unknown ids are refused', () => {
   const c = new MiniCluster(3);
   for (let i = 1; i <= 4; i++) c.add(coreConfig(i), ['10.0.0.1:9111']);
   c.run(8_000);
@@ -30,6 +30,41 @@ test('forceLeave: a dead member is removed at once and marked left cluster-wide;
     if (core.self.id === 'n4') continue;
     assert.ok(!core.snapshot().live.some((v) => v.node.id === 'n4'), `${core.self.id} revived a force-left member`);
   }
+});
+
+test('forceLeave of a committed member: removed at once everywhere, not for good (alive after all, it comes back); a receiver that sees it live refuses the leave', () => {
+  const c = new MiniCluster(3);
+  for (let i = 1; i <= 4; i++) c.add(coreConfig(i, leaveProof(i)), ['10.0.0.1:9111']);
+  c.run(8_000);
+  const n1 = c.nodes.get('10.0.0.1:9111')!;
+  const n3 = c.nodes.get('10.0.0.3:9111')!;
+  assert.equal(n1.forceLeave('n2', c.now), null, 'a live member is refused');
+  c.down.add('10.0.0.4:9111');
+  c.run(10_000);
+  const out = n1.forceLeave('n4', c.now);
+  assert.ok(out, 'a dead member is accepted');
+  for (const o of out) assert.ok(o.message.type === 'leave' && o.message.identity.id === 'n4' && o.message.proof === undefined, 'sent on its behalf: no proof');
+  assert.equal(n1.snapshot().dead.length, 0, 'removed at once where it was asked');
+  c.send('10.0.0.1:9111', out);
+  c.run(50);
+  for (const core of c.nodes.values()) {
+    if (core.self.id === 'n4') continue;
+    assert.ok(![...core.snapshot().live, ...core.snapshot().dead].some((v) => v.node.id === 'n4'), `${core.self.id} removed n4 at once`);
+    assert.equal(core.rejections()['forged-leave'], 0, core.self.id);
+  }
+  // A force-leave of n2 (live here) from a node that wrongly sees it dead carries no proof: refused.
+  const leaveOfN2 = { type: 'leave' as const, clusterId: 'test', identity: c.nodes.get('10.0.0.2:9111')!.self, heartbeat: n3.snapshot().live.find((v) => v.node.id === 'n2')!.heartbeat };
+  c.send('10.0.0.1:9111', [{ to: '10.0.0.3:9111', message: leaveOfN2 }]);
+  c.run(50);
+  assert.ok(n3.snapshot().live.some((v) => v.node.id === 'n2'), 'n2 stays live at n3');
+  assert.equal(n3.rejections()['forged-leave'], 1);
+  // n4 was alive after all: stale gossip stays out while the removal records last (the grace
+  // period, 20 s here), then its fresh heartbeats bring it back everywhere, as serf's force-leave.
+  c.down.delete('10.0.0.4:9111');
+  c.run(5_000);
+  for (const core of c.nodes.values()) if (core.self.id !== 'n4') assert.ok(!core.snapshot().live.some((v) => v.node.id === 'n4'), `${core.self.id}: not back within the removal record`);
+  c.run(30_000);
+  for (const core of c.nodes.values()) if (core.self.id !== 'n4') assert.ok(core.snapshot().live.some((v) => v.node.id === 'n4'), `${core.self.id} has n4 back`);
 });
 
 test('silenceOf: grows with the silence of a live member and crosses its allowance at conviction', () => {

@@ -3,10 +3,11 @@
  * core and the wire format are tested together), and the network can drop, duplicate and
  * reorder from a seeded RNG. The full simulator lives in src/sim; this stays tiny on purpose.
  */
+import { createHash } from 'node:crypto';
 import { ScuttlebuttCore } from '../../src/core/core.js';
 import { seededRandom } from '../../src/core/random.js';
 import type { CoreConfig, CoreEvent, FailureDetectorConfig, Outbound, Random } from '../../src/core/types.js';
-import { decodeMessage, encodeMessage } from '../../src/wire/codec.js';
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
 
 export const TEST_FD: FailureDetectorConfig = {
   phiThreshold: 8,
@@ -37,6 +38,16 @@ export function coreConfig(i: number, overrides: Partial<CoreConfig> = {}, gener
   };
 }
 
+/** SHA-256, as the runtime injects it (CoreConfig.hash). */
+export function sha256(data: Uint8Array): Uint8Array {
+  return createHash('sha256').update(data).digest();
+}
+
+/** A leave secret and the hash for node i's incarnation `generation` (CoreConfig.leaveSecret, CoreConfig.hash). */
+export function leaveProof(i: number, generation = 1): Pick<CoreConfig, 'leaveSecret' | 'hash'> {
+  return { leaveSecret: Uint8Array.from({ length: 16 }, (_, k) => (i * 31 + generation * 7 + k * 13) & 255), hash: sha256 };
+}
+
 interface InFlight {
   at: number;
   seq: number;
@@ -55,6 +66,8 @@ export class MiniCluster {
   readonly cut = new Set<string>();
   now = 0;
   maxPacket = 0;
+  /** Nodes that speak an older protocol: messages to and from them are written and read in it. */
+  readonly versions = new Map<string, ProtocolVersion>();
   private queue: InFlight[] = [];
   private seq = 0;
   private readonly rng: Random;
@@ -82,7 +95,7 @@ export class MiniCluster {
 
   send(from: string, out: Outbound[]): void {
     for (const o of out) {
-      const bytes = encodeMessage(o.message);
+      const bytes = encodeMessage(o.message, this.versionBetween(from, o.to));
       this.maxPacket = Math.max(this.maxPacket, bytes.length);
       const budget = this.budgets.get(from) ?? Infinity;
       if (bytes.length > budget) throw new Error(`${from} sent a ${o.message.type} of ${bytes.length} bytes over its ${budget}-byte budget`);
@@ -93,6 +106,10 @@ export class MiniCluster {
         this.queue.push({ at: this.now + delay, seq: this.seq++, from, to: o.to, bytes });
       }
     }
+  }
+
+  private versionBetween(a: string, b: string): ProtocolVersion {
+    return Math.min(this.versions.get(a) ?? PROTOCOL_VERSION, this.versions.get(b) ?? PROTOCOL_VERSION) as ProtocolVersion;
   }
 
   private collect(): void {
@@ -113,7 +130,7 @@ export class MiniCluster {
         const core = this.nodes.get(m.to);
         if (!core) continue;
         this.now = Math.max(this.now, m.at);
-        this.send(m.to, core.receive(m.from, decodeMessage(m.bytes), this.now));
+        this.send(m.to, core.receive(m.from, decodeMessage(m.bytes, this.versionBetween(m.from, m.to)), this.now));
       }
       this.now = next;
       addrs.forEach((addr, i) => {

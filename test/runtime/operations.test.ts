@@ -54,6 +54,10 @@ test('members(filter), health(), forceLeave() and leave() vs shutdown({leave:fal
     await until(() => nodes[1]!.members({ status: 'dead' }).some((m) => m.id === 'd'), 5_000, 'b sees d dead');
     assert.equal(a.forceLeave('d').id, 'd');
     assert.ok(!a.members().some((m) => m.id === 'd'), 'removed from a at once');
+    // d made a leave commitment: the leave sent on its behalf has no proof, and b, which sees d dead
+    // too, removes it at once (not a grace period later) without counting it as forged.
+    await until(() => removed.includes('d'), 2_000, 'b removed d at once too');
+    assert.equal(nodes[1]!.stats().rejected['forged-leave'], 0);
 
     // leave(): peers hear the leave itself (reason "left"; the detector would say "suspected").
     const reasons: string[] = [];

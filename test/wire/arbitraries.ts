@@ -7,6 +7,8 @@ const varint = fc.oneof(fc.nat(300), fc.nat(), fc.integer({ min: 0, max: Number.
 const u32 = fc.nat(0xffffffff);
 const ref = fc.integer({ min: 0, max: 2 ** 48 - 1 });
 const text = fc.string({ unit: 'grapheme', maxLength: 12 });
+/** A leave commitment or a leave proof (protocol 5), or none. */
+const sixteen = fc.option(fc.uint8Array({ minLength: 16, maxLength: 16 }), { nil: undefined });
 
 export const identity: fc.Arbitrary<NodeIdentity> = fc.record({ id: text, generation: varint, address: text });
 
@@ -48,11 +50,12 @@ export const digest = (mode?: 'full' | 'compact'): fc.Arbitrary<Digest> =>
 const value: fc.Arbitrary<VersionedValue> = fc.record({ key: text, tombstone: fc.boolean(), value: text, version: fc.constant(0) }).map((v) => ({ ...v, value: v.tombstone ? '' : v.value }));
 
 const nodeDelta: fc.Arbitrary<NodeDelta> = fc
-  .record({ ref, identity: fc.option(identity, { nil: null }), heartbeat: varint, heartbeatAge: fc.nat(5000), lastGcVersion: u32, fromVersion: fc.nat(1000), values: fc.array(value, { maxLength: 5 }) })
-  .map((d) => {
+  .record({ ref, identity: fc.option(identity, { nil: null }), heartbeat: varint, heartbeatAge: fc.nat(5000), lastGcVersion: u32, fromVersion: fc.nat(1000), values: fc.array(value, { maxLength: 5 }), commitment: sixteen })
+  .map(({ commitment, ...d }) => {
     let v = d.fromVersion;
     const values = d.values.map((x) => ({ ...x, version: (v += 1 + (x.key.length % 3)) }));
-    return { ...d, values, maxVersion: v + 2 };
+    // A commitment travels only with the identity it belongs to.
+    return { ...d, values, maxVersion: v + 2, ...(commitment && d.identity ? { commitment } : {}) };
   });
 
 const bumps: fc.Arbitrary<HeartbeatBumps> = fc
@@ -78,5 +81,5 @@ export const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('synAck' as const), clusterId, setHash: ref, setSize: fc.nat(100_000), request: digest('full'), delta }),
   fc.record({ type: fc.constant('ack' as const), clusterId, delta }),
   fc.record({ type: fc.constant('wrongCluster' as const), clusterId }),
-  fc.record({ type: fc.constant('leave' as const), clusterId, identity, heartbeat: varint }),
+  fc.record({ type: fc.constant('leave' as const), clusterId, identity, heartbeat: varint, proof: sixteen }).map(({ proof, ...m }) => (proof ? { ...m, proof } : m)),
 );

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeMessage, encodeMessage, messageSize } from '../../src/wire/codec.js';
+import { decodeMessage, encodeMessage, messageSize, NO_BUMPS } from '../../src/wire/codec.js';
+import type { AckMessage, LeaveMessage, Message } from '../../src/wire/messages.js';
 import { DecodeError } from '../../src/wire/errors.js';
 import { message } from './arbitraries.js';
 
@@ -17,6 +18,67 @@ test('every message round-trips exactly, and messageSize is its encoded length',
     }),
     { numRuns: 2000, seed: 20261125 },
   );
+});
+
+/** A message as a reader of protocol 4 or 3 gets it: without the fields protocol 5 added. */
+function withoutV5(m: Message): Message {
+  if (m.type === 'leave') return { type: 'leave', clusterId: m.clusterId, identity: m.identity, heartbeat: m.heartbeat };
+  if (m.type !== 'ack' && m.type !== 'synAck') return m;
+  return { ...m, delta: { ...m.delta, nodes: m.delta.nodes.map(({ commitment: _c, ...nd }) => nd) } };
+}
+
+test('written in protocol 4, a message loses exactly its protocol-5 fields (commitments, leave proofs), sized as written', () => {
+  fc.assert(
+    fc.property(message, (m) => {
+      const bytes = encodeMessage(m, 4);
+      assert.equal(bytes.length, messageSize(m, 4));
+      assert.deepEqual(plain(decodeMessage(bytes, 4)), plain(withoutV5(m)));
+      assert.deepEqual(bytes, encodeMessage(withoutV5(m), 4), 'the same bytes as the message without them');
+    }),
+    { numRuns: 1000, seed: 20261201 },
+  );
+});
+
+test('leave commitments and proofs: bounds-checked, typed errors, refused where they cannot be', () => {
+  const refused = (bytes: Uint8Array, reason: string, version: 3 | 4 | 5 = 5): void =>
+    assert.throws(() => decodeMessage(bytes, version), (e: unknown) => e instanceof DecodeError && e.reason === reason, `${reason} (protocol ${version})`);
+  const identity = { id: 'a', generation: 1, address: 'h:1' };
+  const commitment = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
+  const intro = { ref: 5, identity, heartbeat: 1, heartbeatAge: 0, lastGcVersion: 0, fromVersion: 0, maxVersion: 0, values: [], commitment };
+  const ack = encodeMessage({ type: 'ack', clusterId: 'c', delta: { nodes: [intro], bumps: NO_BUMPS } });
+  assert.deepEqual((decodeMessage(ack) as AckMessage).delta.nodes[0]?.commitment, commitment);
+  // type, cluster id (2), node count, ref (6): the node flags follow, then the identity, then the commitment.
+  const flagsAt = 1 + 2 + 1 + 6;
+  assert.equal(ack[flagsAt], 3);
+  refused(ack, 'bad-value', 4);
+  const commitmentAlone = Uint8Array.from(ack);
+  commitmentAlone[flagsAt] = 2;
+  refused(commitmentAlone, 'bad-value');
+  const unknownFlag = Uint8Array.from(ack);
+  unknownFlag[flagsAt] = 7;
+  refused(unknownFlag, 'bad-value');
+  const identityEnd = flagsAt + 1 + 2 + 1 + 4;
+  refused(ack.subarray(0, identityEnd + 15), 'truncated');
+  assert.throws(() => encodeMessage({ type: 'ack', clusterId: 'c', delta: { nodes: [{ ...intro, identity: null }], bumps: NO_BUMPS } }), /only an introduction carries one/);
+  assert.throws(() => encodeMessage({ type: 'ack', clusterId: 'c', delta: { nodes: [{ ...intro, commitment: commitment.subarray(0, 8) }], bumps: NO_BUMPS } }), /a commitment is 16 bytes/);
+
+  const proof = Uint8Array.from({ length: 16 }, (_, i) => 200 + i);
+  const leave = encodeMessage({ type: 'leave', clusterId: 'c', identity, heartbeat: 9, proof });
+  assert.deepEqual((decodeMessage(leave) as LeaveMessage).proof, proof);
+  const lengthAt = leave.length - 17;
+  assert.equal(leave[lengthAt], 16);
+  refused(leave.subarray(0, leave.length - 1), 'truncated');
+  refused(leave.subarray(0, lengthAt), 'truncated');
+  const wrongLength = Uint8Array.from(leave);
+  wrongLength[lengthAt] = 15;
+  refused(wrongLength, 'bad-value');
+  // Protocol 4 has no proof: the same bytes are a leave followed by trailing bytes there.
+  refused(leave, 'trailing-bytes', 4);
+  const none = encodeMessage({ type: 'leave', clusterId: 'c', identity, heartbeat: 9 });
+  assert.equal(none[none.length - 1], 0, 'no proof: a zero length');
+  assert.equal((decodeMessage(none) as LeaveMessage).proof, undefined);
+  assert.deepEqual(encodeMessage({ type: 'leave', clusterId: 'c', identity, heartbeat: 9, proof }, 4), none.subarray(0, none.length - 1), 'in 4: the leave of before');
+  assert.throws(() => encodeMessage({ type: 'leave', clusterId: 'c', identity, heartbeat: 9, proof: proof.subarray(0, 4) }), /a leave proof is 16 bytes/);
 });
 
 test('a bucket summary is refused on a complete or compact digest, and unless its size is a power of two up to 256', () => {

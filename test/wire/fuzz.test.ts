@@ -25,6 +25,7 @@ function weight(m: Message): number {
     for (const nd of d.nodes) {
       n += 1 + nd.values.length;
       if (nd.identity) str(nd.identity.id + nd.identity.address);
+      n += nd.commitment?.length ?? 0;
       for (const v of nd.values) str(v.key + v.value);
     }
   };
@@ -34,7 +35,10 @@ function weight(m: Message): number {
     delta(m.delta);
   }
   if (m.type === 'ack') delta(m.delta);
-  if (m.type === 'leave') str(m.identity.id + m.identity.address);
+  if (m.type === 'leave') {
+    str(m.identity.id + m.identity.address);
+    n += m.proof?.length ?? 0;
+  }
   return n;
 }
 

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { encodeMessage, MIN_PROTOCOL_VERSION, NO_BUMPS, PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
-import { carriesLowHeartbeats } from '../../src/wire/codec.js';
+import { carriesLeaveProofs, carriesLowHeartbeats } from '../../src/wire/codec.js';
 import { groupChecks, lowHeartbeat } from '../../src/wire/low-heartbeats.js';
 import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity } from '../../src/wire/messages.js';
 import { REPLAY_WINDOW_VERSION, seal, type EnvelopeOptions } from '../../src/transport/envelope.js';
@@ -111,6 +111,16 @@ export function messageCases(version: ProtocolVersion): [string, Message][] {
       ['syn-compact-low-own', { type: 'syn', clusterId: C, setHash: 11, setSize: 131, digest: compactDigest(131, 0, true, true, 70), pull: true }],
       ['syn-compact-low-run-no-own', { type: 'syn', clusterId: C, setHash: 11, setSize: 300, digest: compactDigest(64, 100, false, true), pull: false }],
       ['synack-positional-low-bumps', { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: requestDigest, delta: delta(bumps('low', 65), nodes.slice(0, 1)) }],
+    );
+  }
+  if (carriesLeaveProofs(version)) {
+    const commitment = Uint8Array.from({ length: 16 }, (_, i) => 0xc0 + i);
+    const [intro, reset] = nodes as [NodeDelta, NodeDelta];
+    cases.push(
+      // An introduction with its member's leave commitment (node flags 3), next to a delta without an identity.
+      ['ack-introduction-with-commitment', { type: 'ack', clusterId: C, delta: delta(NO_BUMPS, [{ ...intro, commitment }, reset]) }],
+      // The leaver's own leave: its secret opens the commitment.
+      ['leave-with-proof', { type: 'leave', clusterId: C, identity: alice, heartbeat: 77, proof: Uint8Array.from({ length: 16 }, (_, i) => 0x10 * (i % 16) + i) }],
     );
   }
   return cases;
