@@ -14,7 +14,7 @@ export { seededRandom } from './core/random.js';
 export type { ClusterSnapshot, CoreConfig, CoreEvent, MembershipEventOf, MembershipOf, NodeStatus, NodeView, Outbound, Random, RejectReason } from './core/types.js';
 export { DecodeError, decodeMessage, encodeMessage, messageSize, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from './wire/codec.js';
 export type {
-  AckMessage, Column, Delta, Digest, HeartbeatBumps, LeaveMessage, Message, MessageType, NodeDelta, SynAckMessage, SynMessage, VersionedValue, WrongClusterMessage,
+  AckMessage, Column, Delta, Digest, HeartbeatBumps, LeaveMessage, Message, MessageType, NodeDelta, RateState, SynAckMessage, SynMessage, VersionedValue, WrongClusterMessage,
 } from './wire/messages.js';
 export type { DecodeErrorReason } from './wire/errors.js';
 export { EnvelopeError, open as openEnvelope, openPacket, seal as sealEnvelope, type EnvelopeErrorReason, type EnvelopeOptions, type Opened, type ReplayGuard, type SealParams } from './transport/envelope.js';

@@ -32,7 +32,7 @@ export class AgentMetrics {
   private readonly members: Gauge<'status'>;
   private readonly localStalls: Counter;
   private readonly replay: Record<'streams' | 'deepestReorder', Gauge>;
-  private readonly flow: { gauges: Record<'rate' | 'backlog' | 'oldestWaitMs', Gauge>; counters: Record<'overflows' | 'underflows' | 'decreases' | 'increases', Counter> };
+  private readonly flow: { gauges: Record<'rate' | 'backlog' | 'oldestWaitMs', Gauge>; counters: Record<'overflows' | 'underflows' | 'decreases' | 'increases' | 'shares', Counter> };
   private throttles = 0;
   private readonly throttlesCounter: Counter;
 
@@ -68,6 +68,7 @@ export class AgentMetrics {
         underflows: counter('scuttlebutt_flow_underflows_total', 'Flow control: outgoing deltas that carried everything there was.'),
         decreases: counter('scuttlebutt_flow_rate_decreases_total', 'Flow control: times the rate was cut.'),
         increases: counter('scuttlebutt_flow_rate_increases_total', 'Flow control: times the rate was raised.'),
+        shares: counter('scuttlebutt_flow_rate_shares_total', "Flow control: exchanges in which this node took its share of a peer's and its own allowed rates."),
       },
     };
     const throttles = counter('scuttlebutt_flow_throttled_total', 'Flow control: times writes started waiting (the throttled event).');
@@ -146,7 +147,7 @@ export class AgentMetrics {
       this.flow.gauges.rate.set(f.rate);
       this.flow.gauges.backlog.set(f.backlog);
       this.flow.gauges.oldestWaitMs.set(f.oldestWaitMs / 1000);
-      for (const k of ['overflows', 'underflows', 'decreases', 'increases'] as const) total(this.flow.counters[k], f[k]);
+      for (const k of ['overflows', 'underflows', 'decreases', 'increases', 'shares'] as const) total(this.flow.counters[k], f[k]);
     }
     this.replay.streams.set(s.replayWindows.streams);
     this.replay.deepestReorder.set(s.replayWindows.deepestReorder);

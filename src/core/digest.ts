@@ -44,15 +44,16 @@ export class Digests {
    * starting where the previous round's run stopped, so every entry is sent in turn. A compact run
    * is contiguous in the sorted order (positions are implied by its offset), so it stops at the end.
    * `selfFirst`: a full run starts at our own entry instead (see Exchange.open). `lowBits` false:
-   * exact heartbeats even where low bits would pay (a peer of an older protocol).
+   * exact heartbeats even where low bits would pay (a peer of an older protocol). `reserve`: bytes
+   * the message carries besides (the sender's rates).
    */
-  build(compact: boolean, now: number, selfFirst = false, lowBits = true): Digest {
+  build(compact: boolean, now: number, selfFirst = false, lowBits = true, reserve = 0): Digest {
     const m = this.membership;
     const t = m.table;
     const list = compact ? m.sortedMembers() : m.memberSlots();
     const n = list.length;
     const ageLimit = this.ageLimit;
-    let budget = this.payloadBudget - exchangeHeaderSize(this.clusterId, n) - digestHeaderSize(n, n, ageLimit);
+    let budget = this.payloadBudget - reserve - exchangeHeaderSize(this.clusterId, n) - digestHeaderSize(n, n, ageLimit);
     // Plain arrays, not typed ones: see Column.
     const refs = compact ? null : new Array<number>(n);
     const heartbeats = new Array<number>(n);

@@ -8,7 +8,8 @@
  * new incarnation sends once it has learned the cluster.
  */
 import { exchangeHeaderSize, NO_BUMPS } from '../wire/codec.js';
-import type { Column, Delta, Digest, LeaveMessage, Message } from '../wire/messages.js';
+import type { Column, Delta, Digest, LeaveMessage, Message, RateState } from '../wire/messages.js';
+import { RATES_MAX_BYTES } from '../wire/rates.js';
 import { stringSize, varintSize } from '../wire/varint.js';
 import type { DeltaCandidate, Deltas } from './delta.js';
 import type { FailureDetector } from './detector.js';
@@ -120,12 +121,15 @@ export class Exchange {
     /** A compact digest with exact heartbeats, for peers of an older protocol (see CoreConfig.lowBitsTo). */
     let exact: Digest | null = null;
     let full: Digest | null = null;
+    // Protocol 5: while this node throttles, its rates ride on every SYN (an older peer's codec drops them).
+    const rates = this.own.flow?.advertised(now) ?? null;
+    const reserve = rates ? RATES_MAX_BYTES : 0;
     for (const [k, to] of targets.entries()) {
       const peer = this.peerSets.get(to);
       const sameSet = !unheard && (peer ? m.matches(peer.hash, peer.size) : this.agreement >= 0.5);
-      const compactFor = (): Digest => (this.lowBitsTo(to) ? (compact ??= this.digests.build(true, now)) : (exact ??= this.digests.build(true, now, false, false)));
-      const digest = sameSet ? compactFor() : (full ??= this.digests.build(false, now, unheard));
-      out.push({ to, message: { type: 'syn', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, digest, pull: k < PULLS_PER_ROUND } });
+      const compactFor = (): Digest => (this.lowBitsTo(to) ? (compact ??= this.digests.build(true, now, false, true, reserve)) : (exact ??= this.digests.build(true, now, false, false, reserve)));
+      const digest = sameSet ? compactFor() : (full ??= this.digests.build(false, now, unheard, true, reserve));
+      out.push({ to, message: { type: 'syn', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, digest, pull: k < PULLS_PER_ROUND, ...(rates ? { rates } : {}) } });
     }
     return out;
   }
@@ -161,9 +165,10 @@ export class Exchange {
     switch (message.type) {
       case 'syn':
         this.notePeerSet(from, message.setHash, message.setSize);
-        return this.onSyn(from, message.digest, message.pull, now, budget);
+        return this.onSyn(from, message.digest, message.pull, now, budget, message.rates);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
+        if (message.rates) this.own.flow?.share(message.rates, now);
         this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize), from);
         const delta = this.answerRequest(message.request, now, budget - 1 - stringSize(this.clusterId));
         const out = this.announce(from, now);
@@ -226,9 +231,15 @@ export class Exchange {
     this.agreement += (hit - this.agreement) * 0.1;
   }
 
-  private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number): Outbound[] {
+  private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number, theirRates?: RateState): Outbound[] {
     const m = this.membership;
-    const reply = (request: Digest, delta: Delta): Outbound[] => [{ to: from, message: { type: 'synAck', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, request, delta } }];
+    // Rates are answered only by a node that shares too; it replies with its rates before taking its share.
+    const ours = theirRates ? (this.own.flow?.advertised(now) ?? null) : null;
+    const reserve = ours ? RATES_MAX_BYTES : 0;
+    const reply = (request: Digest, delta: Delta): Outbound[] => {
+      if (ours) this.own.flow?.share(theirRates as RateState, now);
+      return [{ to: from, message: { type: 'synAck', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, request, delta, ...(ours ? { rates: ours } : {}) } }];
+    };
     const compact = digest.mode === 'compact';
     const positions = compact ? this.positionsOf(from, digest) : { skew: 0, at: 0, ref: 0 };
     if (!positions) {
@@ -237,7 +248,7 @@ export class Exchange {
       // reply makes it send refs next time.
       const all = m.memberSlots();
       const refs = Array.from(all, (s) => m.table.refs[s] as number);
-      const budget = replyBudget - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
+      const budget = replyBudget - reserve - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
       return reply(this.digests.request(all, refs, budget, now, true), { nodes: [], bumps: NO_BUMPS });
     }
     const order = compact ? m.sortedMembers() : null;
@@ -266,7 +277,7 @@ export class Exchange {
       this.digests.membersOfDifferingBuckets(digest.buckets, epoch, neverSeen);
       neverSeenStart = rotationStart(neverSeen.length, this.rng);
     }
-    const budget = replyBudget - exchangeHeaderSize(this.clusterId, m.size);
+    const budget = replyBudget - reserve - exchangeHeaderSize(this.clusterId, m.size);
     const request = this.digests.request(found.request, found.requestRefs, Math.floor(budget * REQUEST_SHARE), now);
     const candidates = found.candidates.sort(byStaleness);
     // A push wants no reply that would carry heartbeats alone.

@@ -1,9 +1,11 @@
 /**
  * Flow control for a node's own key-values (van Renesse et al. 2008, section 4, adapted): writes
  * above the allowed rate wait in a coalescing backlog and are released at that rate; the rate
- * adapts by AIMD to whether this node's outgoing deltas overflow their byte budget.
+ * adapts by AIMD to whether this node's outgoing deltas overflow their byte budget, and two peers
+ * that both throttle split the sum of their allowed rates by their desired rates (protocol 5).
  * Pure: the caller passes the clock. See docs/protocol.md, "Flow control".
  */
+import type { RateState } from '../wire/messages.js';
 
 export interface FlowControlConfig {
   /** Off: every write is published at once (the behaviour before flow control). */
@@ -14,6 +16,8 @@ export interface FlowControlConfig {
   readonly minRate: number;
   /** ... nor rises above this. */
   readonly maxRate: number;
+  /** Exchange rates with peers that speak protocol 5 (off: local AIMD only, as with older peers). Default on. */
+  readonly shareRates?: boolean;
 }
 
 /** What the owner will publish for a key once released: the latest write only. */
@@ -37,6 +41,8 @@ export interface FlowControlStats {
   readonly underflows: number;
   readonly decreases: number;
   readonly increases: number;
+  /** Exchanges in which this node took its share of a peer's and its own allowed rates (protocol 5). */
+  readonly shares: number;
 }
 
 /**
@@ -57,7 +63,42 @@ export const INCREASE_FRACTION = 0.05;
  */
 export const HOLD_ROUNDS = 3;
 
-export const DEFAULT_FLOW_CONTROL: FlowControlConfig = { enabled: true, initialRate: 100, minRate: 0.5, maxRate: 10_000 };
+/**
+ * A node shares rates for this many intervals after it last held a write back. Its allowed rate is
+ * a share of the cluster's capacity only while it is being held to it (an idle node's rate is its
+ * untouched start value, not a share, and lending it would flood). Ten is long enough for a writer
+ * gone idle to meet another sharer and hand on its share (with 16 writers among 128 nodes it meets
+ * one about every other round), short enough that an idle node soon stops sending the field.
+ */
+export const SHARE_ROUNDS = 10;
+/** Weight of each interval's offered write rate in the desired rate (moving average): a writer that stops is at a quarter after two rounds. */
+export const DESIRE_WEIGHT = 0.5;
+/**
+ * A peer's claimed allowed rate counts at most this multiple of ours: enough for a new writer
+ * starting at the initial rate to lend it on, and a peer that lies can raise us by at most this
+ * factor per exchange (AIMD cuts it back when the network overflows).
+ */
+export const TRUST_FACTOR = 4;
+
+export const DEFAULT_FLOW_CONTROL: FlowControlConfig = { enabled: true, initialRate: 100, minRate: 0.5, maxRate: 10_000, shareRates: true };
+
+/**
+ * This node's share when it and a peer split the sum of their allowed rates: max-min fair by desire
+ * (each desire at least `minRate`). When both together want no more than the sum, each gets what it
+ * wants and half the rest; otherwise one that wants less than half gets what it wants and the other
+ * the remainder, and two that both want more than half get half each. The peer computes its share
+ * from the same two states, so the pair's sum is kept and AIMD alone moves the cluster's total.
+ */
+export function fairShare(mine: RateState, theirs: RateState, minRate: number): number {
+  const total = mine.allowed + theirs.allowed;
+  const a = Math.max(minRate, mine.desired);
+  const b = Math.max(minRate, theirs.desired);
+  if (a + b <= total) return a + (total - a - b) / 2;
+  const half = total / 2;
+  if (a <= half) return a;
+  if (b <= half) return total - b;
+  return half;
+}
 
 export class FlowControl {
   private allowed: number;
@@ -73,7 +114,13 @@ export class FlowControl {
   private lastPeak: number;
   /** The backlog was non-empty since the last increase: growth is earned only by a node the rate held back. */
   private limited = false;
-  private counts = { overflows: 0, underflows: 0, decreases: 0, increases: 0 };
+  private counts = { overflows: 0, underflows: 0, decreases: 0, increases: 0, shares: 0 };
+  /** When a write was last held back (the rate is a share of capacity while this is recent). */
+  private limitedAt = -Infinity;
+  /** The application's offered write rate, versions/s (moving average over intervals). */
+  private desire = 0;
+  private writesInWindow = 0;
+  private windowStart: number;
 
   constructor(
     private readonly config: FlowControlConfig,
@@ -86,6 +133,7 @@ export class FlowControl {
     this.lastPeak = this.allowed;
     this.tokens = this.burst();
     this.refilledAt = now;
+    this.windowStart = now;
   }
 
   get rate(): number {
@@ -111,6 +159,8 @@ export class FlowControl {
    * O(1), never throws, never waits.
    */
   admit(key: string, write: Omit<HeldWrite, 'since'>, now: number): boolean {
+    this.writesInWindow++;
+    this.measureDesire(now);
     const waiting = this.held.get(key);
     if (waiting) {
       waiting.value = write.value;
@@ -126,6 +176,7 @@ export class FlowControl {
     // A caller without a clock (core.set without `now`) is dated by the last clock this unit saw.
     this.held.set(key, { ...write, since: Number.isFinite(now) ? now : this.refilledAt });
     this.limited = true;
+    this.limitedAt = Math.max(this.limitedAt, this.refilledAt);
     return false;
   }
 
@@ -145,7 +196,28 @@ export class FlowControl {
       out.push(entry);
     }
     for (const [key] of out) this.held.delete(key);
+    if (this.held.size > 0) this.limitedAt = now;
     return out;
+  }
+
+  /**
+   * What this node tells its peers (protocol 5), or null when it does not share: sharing is off, or
+   * no write was held back in the last SHARE_ROUNDS intervals.
+   */
+  advertised(now: number): RateState | null {
+    if (this.config.shareRates === false || now - this.limitedAt > SHARE_ROUNDS * this.intervalMs) return null;
+    this.measureDesire(now);
+    // A writer that stopped still wants what drains its backlog within a round before it lends its share.
+    return { allowed: this.allowed, desired: Math.min(this.config.maxRate, Math.max(this.desire, (this.held.size * 1000) / this.intervalMs)) };
+  }
+
+  /** A peer's rates arrived in an exchange this node shares in: take this node's fair share of the pair's sum. */
+  share(peer: RateState, now: number): void {
+    const mine = this.advertised(now);
+    if (!mine) return;
+    const theirs = { allowed: Math.min(peer.allowed, TRUST_FACTOR * mine.allowed), desired: peer.desired };
+    this.setRate(fairShare(mine, theirs, this.config.minRate));
+    this.counts.shares++;
   }
 
   /** Held keys whose TTL has passed (the caller deletes them). */
@@ -189,6 +261,15 @@ export class FlowControl {
       break; // Map order: the first key has waited longest
     }
     return { rate: this.allowed, backlog: this.held.size, oldestWaitMs: Math.max(0, oldest), ...this.counts };
+  }
+
+  /** Folds the writes of each full interval since the last reading into the desired rate. */
+  private measureDesire(now: number): void {
+    const dt = now - this.windowStart;
+    if (!(dt >= this.intervalMs)) return;
+    this.desire += ((this.writesInWindow * 1000) / dt - this.desire) * DESIRE_WEIGHT;
+    this.writesInWindow = 0;
+    this.windowStart = now;
   }
 
   /** Additive step: a fraction of the last peak, at least the floor, so recovery takes ~1/INCREASE_FRACTION streaks at any scale. */

@@ -157,6 +157,7 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   }
   const flow = c.flowControl ?? ({} as FlowControlConfig);
   if (typeof flow.enabled !== 'boolean') problems.push(`flowControl.enabled must be true or false (got ${JSON.stringify(flow.enabled)})`);
+  if (flow.shareRates !== undefined && typeof flow.shareRates !== 'boolean') problems.push(`flowControl.shareRates must be true or false (got ${JSON.stringify(flow.shareRates)})`);
   positive('flowControl.minRate', flow.minRate);
   positive('flowControl.initialRate', flow.initialRate);
   positive('flowControl.maxRate', flow.maxRate);

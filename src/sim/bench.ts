@@ -259,6 +259,8 @@ npm run sim -- --nodes N --writers W --write-rate R --keys K --value-bytes B --m
   --flow-control on|off  rate control of own writes (default on)
   --duration-s D     measured seconds of writing (default 60), after --warmup-s U seconds (default 20)
   --light-writers L  L more nodes each writing one key every 10 s: their staleness is reported apart
+  --rate-sharing on|off  protocol-5 rate exchange between throttled writers (default on)
+  --idle-writers N --idle-at-s T  N heavy writers stop T s into the measured run (allowedRateBySecond traces the rest)
   Prints staleness (ms from a write until every live node holds that version or newer), each
   writer's delivered rate, Jain's fairness over those rates, the backlog, false positives.`;
 
@@ -276,7 +278,7 @@ export function main(argv: string[]): void {
       nodes: { type: 'string' }, fanout: { type: 'string' }, 'interval-ms': { type: 'string' }, loss: { type: 'string' }, burst: { type: 'string' },
       runs: { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, disseminations: { type: 'string' }, 'duration-s': { type: 'string' },
       'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, duplicate: { type: 'string' }, 'uptime-spread-s': { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' },
-      writers: { type: 'string' }, 'write-rate': { type: 'string' }, keys: { type: 'string' }, 'value-bytes': { type: 'string' }, 'max-packet-bytes': { type: 'string' }, 'flow-control': { type: 'string' }, 'warmup-s': { type: 'string' }, 'light-writers': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      writers: { type: 'string' }, 'write-rate': { type: 'string' }, keys: { type: 'string' }, 'value-bytes': { type: 'string' }, 'max-packet-bytes': { type: 'string' }, 'flow-control': { type: 'string' }, 'warmup-s': { type: 'string' }, 'light-writers': { type: 'string' }, 'rate-sharing': { type: 'string' }, 'idle-writers': { type: 'string' }, 'idle-at-s': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -331,6 +333,11 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
   const str = (k: string): string | undefined => values[k] as string | undefined;
   const fcFlag = str('flow-control') ?? 'on';
   if (fcFlag !== 'on' && fcFlag !== 'off') throw new Error(`--flow-control must be on or off (got "${fcFlag}")`);
+  const onOff = (k: string): boolean => {
+    const v = str(k) ?? 'on';
+    if (v !== 'on' && v !== 'off') throw new Error(`--${k} must be on or off (got "${v}")`);
+    return v === 'on';
+  };
   const nodes = num(str('nodes'), 'nodes', 100, 2, 100_000);
   const w: WorkloadOptions = {
     nodes,
@@ -343,6 +350,9 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
     durationS: num(str('duration-s'), 'duration-s', 60, 1, 1e7),
     warmupS: num(str('warmup-s'), 'warmup-s', 20, 0, 1e7),
     lightWriters: num(str('light-writers'), 'light-writers', 0, 0, nodes),
+    rateSharing: onOff('rate-sharing'),
+    idleWriters: num(str('idle-writers'), 'idle-writers', 0, 0, nodes),
+    idleAtS: num(str('idle-at-s'), 'idle-at-s', 0, 0, 1e7),
     seed: num(str('seed'), 'seed', 1, 0, 2 ** 31),
     fanout: num(str('fanout'), 'fanout', 3, 1, 64),
     intervalMs: num(str('interval-ms'), 'interval-ms', 1000, 10, 600_000),
@@ -358,7 +368,7 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
   const ms = (s: Summary): string => `mean ${Math.round(s.mean)}  p99 ${Math.round(s.p99)}  max ${Math.round(s.max)}`;
   process.stdout.write(
     [
-      `nodes ${r.nodes}, ${r.writers} writers x ${r.writeRate}/s over ${r.keys} keys of ${r.valueBytes} B, ${r.maxPacketBytes}-byte packets, flow control ${r.flowControl ? 'on' : 'off'}, ${r.durationS} s`,
+      `nodes ${r.nodes}, ${r.writers} writers x ${r.writeRate}/s over ${r.keys} keys of ${r.valueBytes} B, ${r.maxPacketBytes}-byte packets, flow control ${r.flowControl ? 'on' : 'off'}${r.flowControl ? `, rate sharing ${r.rateSharing ? 'on' : 'off'}` : ''}, ${r.durationS} s`,
       `staleness ms          ${ms(r.staleness)}`,
       `staleness p99 by 10th ${r.stalenessP99ByTenth.map((x) => Math.round(x)).join(' ')}`,
       `delivered rate /s     mean ${r.achievedWriteRate.mean.toFixed(2)}  min ${r.achievedWriteRate.min.toFixed(2)}  (fairness ${r.fairness.toFixed(3)})`,

@@ -141,7 +141,7 @@ function main(): void {
 const FLOW_DATA = 'docs/data/flow-control';
 
 /**
- * `npm run sim:plots -- flow`: staleness against offered load, flow control on and off, from the
+ * `npm run sim:plots -- flow`: staleness against offered load, flow control with rates shared, with local AIMD only, and off, from the
  * saved workload runs in docs/data/flow-control/ (`npm run sim -- --writers ... --json`, one file a
  * run; the commands are in docs/benchmarks.md). `capacity` is the measured saturation rate per writer.
  */
@@ -150,13 +150,18 @@ function flowPlot(capacity: number): void {
     .filter((f) => f.endsWith('.json') && !f.startsWith('long'))
     .map((f) => JSON.parse(readFileSync(`${FLOW_DATA}/${f}`, 'utf8')) as WorkloadResult)
     .sort((a, b) => a.writeRate - b.writeRate);
-  const pick = (on: boolean, y: (r: WorkloadResult) => number): [number, number][] =>
-    runs.filter((r) => r.flowControl === on).map((r): [number, number] => [r.writeRate / capacity, y(r) / 1000]);
+  // Runs saved before rate sharing existed carry no rateSharing field: they are local AIMD.
+  type Mode = 'shared' | 'local' | 'off';
+  const mode = (r: WorkloadResult): Mode => (!r.flowControl ? 'off' : r.rateSharing === true ? 'shared' : 'local');
+  const pick = (m: Mode, y: (r: WorkloadResult) => number): [number, number][] =>
+    runs.filter((r) => mode(r) === m).map((r): [number, number] => [r.writeRate / capacity, y(r) / 1000]);
   const series: Series[] = [
-    { name: 'heavy writers p99, flow control on', points: pick(true, (r) => r.staleness.p99) },
-    { name: 'heavy writers p99, off', points: pick(false, (r) => r.staleness.p99), dashed: true },
-    { name: 'rare writers mean, flow control on', points: pick(true, (r) => r.lightStaleness?.mean ?? 0) },
-    { name: 'rare writers mean, off', points: pick(false, (r) => r.lightStaleness?.mean ?? 0), dashed: true },
+    { name: 'heavy writers p99, rates shared', points: pick('shared', (r) => r.staleness.p99) },
+    { name: 'heavy writers p99, local AIMD', points: pick('local', (r) => r.staleness.p99) },
+    { name: 'heavy writers p99, off', points: pick('off', (r) => r.staleness.p99), dashed: true },
+    { name: 'rare writers mean, rates shared', points: pick('shared', (r) => r.lightStaleness?.mean ?? 0) },
+    { name: 'rare writers mean, local AIMD', points: pick('local', (r) => r.lightStaleness?.mean ?? 0) },
+    { name: 'rare writers mean, off', points: pick('off', (r) => r.lightStaleness?.mean ?? 0), dashed: true },
   ];
   writeFileSync('docs/plots/flow-control.svg', lineChart('Staleness against offered load (128 nodes, 1,400-byte packets)', 'offered load, x measured capacity (log scale)', 'staleness, s', series, { logX: true, legendUpperLeft: true }));
   process.stdout.write(`wrote docs/plots/flow-control.svg from ${runs.length} runs\n`);

@@ -39,6 +39,11 @@ export interface WorkloadOptions {
    * update, such as a status change, waits behind the load (reported as lightStaleness). Default 0.
    */
   lightWriters?: number;
+  /** Protocol-5 rate sharing between throttled writers (off: local AIMD only). Default on. */
+  rateSharing?: boolean;
+  /** This many heavy writers stop writing `idleAtS` seconds into the measured run (their share should go to the others). */
+  idleWriters?: number;
+  idleAtS?: number;
 }
 
 export interface WorkloadResult {
@@ -66,6 +71,9 @@ export interface WorkloadResult {
   undeliveredVersions: number;
   /** Writers' allowed rates at the end (versions/s; empty with flow control off). */
   allowedRate: { mean: number; min: number; max: number } | null;
+  rateSharing: boolean;
+  /** With idle writers: the mean allowed rate of the writers that keep writing, each second of the measured run. */
+  allowedRateBySecond?: number[];
   writes: number;
   deliveredWrites: number;
   falsePositivesPerNodeHour: number;
@@ -131,7 +139,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   const bench: BenchOptions = { nodes: o.nodes, fanout: o.fanout, intervalMs: o.intervalMs, loss: o.loss, burst: 1, runs: 1, seed: o.seed, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
   // The runtime's budget for this packet size: the envelope header and room for encryption.
   const base = simConfig(bench, o.seed);
-  const sim = new SimCluster({ ...base, payloadBudget: o.maxPacketBytes - 4 - 28, flowControl: o.flowControl ? DEFAULT_FLOW_CONTROL : undefined, onPublish: (node, key, version) => onPublish(node, key, version) });
+  const sim = new SimCluster({ ...base, payloadBudget: o.maxPacketBytes - 4 - 28, flowControl: o.flowControl ? { ...DEFAULT_FLOW_CONTROL, shareRates: o.rateSharing !== false } : undefined, onPublish: (node, key, version) => onPublish(node, key, version) });
   sim.countBytes = false;
   const n = o.nodes;
   const rng = seededRandom((o.seed * 2_654_435_761) >>> 0);
@@ -191,6 +199,10 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   let backlog = 0;
   let undelivered = 0;
   let reported = t0;
+  const idleAt = measureFrom + (o.idleAtS ?? 0) * 1000;
+  const goesIdle = (w: Writer): boolean => !w.light && w.node < (o.idleWriters ?? 0) * stride;
+  const rateBySecond: number[] = [];
+  let nextRateSample = measureFrom;
 
   const sample = (): void => {
     for (const wr of writers) {
@@ -224,10 +236,11 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   let nextSample = t0;
   let measuring = false;
   while (sim.now < end) {
-    let next = Math.min(nextSample, end);
+    let next = Math.min(nextSample, end, (o.idleWriters ?? 0) > 0 ? nextRateSample : end);
     for (const w of writers) if (w.nextWriteAt < next) next = w.nextWriteAt;
     sim.runUntil(next);
     for (const w of writers) {
+      if (goesIdle(w) && sim.now >= idleAt) w.nextWriteAt = end;
       while (w.nextWriteAt <= sim.now && w.nextWriteAt < end) {
         const key = `k${randomInt(rng, o.keys)}`;
         const times = w.held.get(key);
@@ -242,6 +255,11 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     if (sim.now >= nextSample) {
       sample();
       nextSample += sampleMs;
+    }
+    if ((o.idleWriters ?? 0) > 0 && sim.now >= nextRateSample) {
+      nextRateSample += 1000;
+      const active = writers.filter((w) => !w.light && !goesIdle(w)).map((w) => (sim.cores[w.node] as ScuttlebuttCore).flowStats(sim.now)?.rate ?? 0);
+      rateBySecond.push(active.reduce((a, b) => a + b, 0) / active.length);
     }
     if (!measuring && sim.now >= measureFrom) {
       measuring = true;
@@ -305,6 +323,8 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     backlog,
     undeliveredVersions: undelivered,
     allowedRate: rates.length ? { mean: rates.reduce((a, b) => a + b, 0) / rates.length, min: Math.min(...rates), max: Math.max(...rates) } : null,
+    rateSharing: o.flowControl && o.rateSharing !== false,
+    ...((o.idleWriters ?? 0) > 0 ? { allowedRateBySecond: rateBySecond } : {}),
     writes,
     deliveredWrites,
     falsePositivesPerNodeHour: nodeHours > 0 ? falsePositives / nodeHours : 0,

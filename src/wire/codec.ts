@@ -4,10 +4,11 @@
  * that transport/envelope.ts writes; compression and encryption apply to the body only.
  */
 import { DecodeError } from './errors.js';
-import type { Column, Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, VersionedValue } from './messages.js';
+import type { Column, Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, RateState, VersionedValue } from './messages.js';
 import { COMMITMENT_BYTES, LEAVE_SECRET_BYTES, MAX_BUCKETS } from './messages.js';
 import { readHeartbeats, readVarints, writeHeartbeats, writeVarints } from './columns.js';
 import { lowHeartbeatBytes } from './low-heartbeats.js';
+import { DIGEST_RATES, ratesSize, readRates, writeRates } from './rates.js';
 import { Reader } from './reader.js';
 import { REF_BYTES, stringSize, varintSize } from './varint.js';
 import { Writer } from './writer.js';
@@ -194,9 +195,9 @@ export function exchangeHeaderSize(clusterId: string, setSize: number): number {
 export function messageSize(m: Message, version: ProtocolVersion = PROTOCOL_VERSION): number {
   switch (m.type) {
     case 'syn':
-      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.digest);
+      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.digest) + (m.rates && version >= 5 ? ratesSize(m.rates) : 0);
     case 'synAck':
-      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.request) + deltaSize(m.delta, version);
+      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.request) + deltaSize(m.delta, version) + (m.rates && version >= 5 ? ratesSize(m.rates) : 0);
     case 'ack':
       return 1 + stringSize(m.clusterId) + deltaSize(m.delta, version);
     case 'wrongCluster':
@@ -215,11 +216,12 @@ function writeIdentity(w: Writer, identity: NodeIdentity): void {
   w.string(identity.address);
 }
 
-function writeDigest(w: Writer, d: Digest, version: ProtocolVersion): void {
+function writeDigest(w: Writer, d: Digest, version: ProtocolVersion, rates?: RateState): void {
   const compact = d.mode === 'compact';
   if (d.checks && !compact) throw new Error('only a compact digest carries low heartbeat bits');
   if (d.checks && !carriesLowHeartbeats(version)) throw new Error(`protocol ${version} has no low-bit heartbeats: the digest must carry them exact`);
-  w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0) | (d.buckets ? DIGEST_BUCKETS : 0) | (d.checks ? DIGEST_LOW_HEARTBEATS : 0));
+  w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0) | (d.buckets ? DIGEST_BUCKETS : 0) | (d.checks ? DIGEST_LOW_HEARTBEATS : 0) | (rates ? DIGEST_RATES : 0));
+  if (rates) writeRates(w, rates);
   w.varint(d.offset);
   w.varint(d.count);
   w.varint(d.ageLimit);
@@ -288,6 +290,8 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
  */
 export function encodeMessage(m: Message, version: ProtocolVersion = PROTOCOL_VERSION): Uint8Array {
   if (!isSupportedVersion(version)) throw new RangeError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
+  // Protocol-5 fields are left out for older versions: their readers see the message they always did.
+  if (version < 5 && (m.type === 'syn' || m.type === 'synAck') && m.rates) m = { ...m, rates: undefined };
   const w = new Writer(messageSize(m, version));
   w.u8(m.type === 'syn' && !m.pull ? PUSH_SYN_CODE : TYPE_CODES[m.type]);
   switch (m.type) {
@@ -295,13 +299,13 @@ export function encodeMessage(m: Message, version: ProtocolVersion = PROTOCOL_VE
       w.string(m.clusterId);
       w.ref(m.setHash);
       w.varint(m.setSize);
-      writeDigest(w, m.digest, version);
+      writeDigest(w, m.digest, version, m.rates);
       break;
     case 'synAck':
       w.string(m.clusterId);
       w.ref(m.setHash);
       w.varint(m.setSize);
-      writeDigest(w, m.request, version);
+      writeDigest(w, m.request, version, m.rates);
       writeDelta(w, m.delta, version);
       break;
     case 'ack':
@@ -334,14 +338,16 @@ function readIdentity(r: Reader): NodeIdentity {
   return { id, generation, address };
 }
 
-function readDigest(r: Reader, version: ProtocolVersion): Digest {
+/** A digest; the sender's rates, when its flags say they follow them (protocol 5), go to `extra`. */
+function readDigest(r: Reader, version: ProtocolVersion, extra: { rates?: RateState } = {}): Digest {
   const flags = r.u8('digest flags');
   const low = carriesLowHeartbeats(version);
-  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE | DIGEST_BUCKETS | (low ? DIGEST_LOW_HEARTBEATS : 0))) throw new DecodeError('bad-value', `digest flags ${flags} (protocol ${version})`);
+  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE | DIGEST_BUCKETS | (low ? DIGEST_LOW_HEARTBEATS : 0) | (version >= 5 ? DIGEST_RATES : 0))) throw new DecodeError('bad-value', `digest flags ${flags} (protocol ${version})`);
   // Low heartbeat bits are restored against the receiver's own members: only positions can name them.
   if (flags & DIGEST_LOW_HEARTBEATS && !(flags & DIGEST_COMPACT)) throw new DecodeError('bad-value', `digest flags ${flags}`);
   // Buckets summarize what an incomplete full digest leaves out; anywhere else they are malformed.
   if (flags & DIGEST_BUCKETS && flags & (DIGEST_COMPACT | DIGEST_COMPLETE)) throw new DecodeError('bad-value', `digest flags ${flags}`);
+  if (flags & DIGEST_RATES) extra.rates = readRates(r);
   const compact = (flags & DIGEST_COMPACT) !== 0;
   const offset = r.varint('digest offset');
   if (!compact && offset !== 0) throw new DecodeError('bad-value', 'full digest with a non-zero offset');
@@ -432,16 +438,18 @@ export function decodeMessage(body: Uint8Array, version: ProtocolVersion = PROTO
       const clusterId = r.string('cluster id');
       const setHash = r.ref('set hash');
       const setSize = r.varint('set size');
-      m = { type: 'syn', clusterId, setHash, setSize, digest: readDigest(r, version), pull: code === TYPE_CODES.syn };
+      const extra = {};
+      m = { type: 'syn', clusterId, setHash, setSize, digest: readDigest(r, version, extra), pull: code === TYPE_CODES.syn, ...extra };
       break;
     }
     case TYPE_CODES.synAck: {
       const clusterId = r.string('cluster id');
       const setHash = r.ref('set hash');
       const setSize = r.varint('set size');
-      const request = readDigest(r, version);
+      const extra = {};
+      const request = readDigest(r, version, extra);
       if (request.mode !== 'full') throw new DecodeError('bad-value', 'a SYN-ACK request digest must be full mode');
-      m = { type: 'synAck', clusterId, setHash, setSize, request, delta: readDelta(r, version) };
+      m = { type: 'synAck', clusterId, setHash, setSize, request, delta: readDelta(r, version), ...extra };
       break;
     }
     case TYPE_CODES.ack: {

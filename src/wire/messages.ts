@@ -159,6 +159,16 @@ export interface Delta {
   readonly bumps: HeartbeatBumps;
 }
 
+/**
+ * A node's flow-control rates, versions per second (docs/protocol.md, "Flow control"): what it may
+ * publish now and what its application offers. Two peers that both send theirs split the sum of
+ * their allowed rates between them, so a writer that needs less lends to one that needs more.
+ */
+export interface RateState {
+  readonly allowed: number;
+  readonly desired: number;
+}
+
 /** Opens an exchange: "here is what I know". */
 export interface SynMessage {
   readonly type: 'syn';
@@ -174,6 +184,8 @@ export interface SynMessage {
    * behind on). Of a round's exchanges one pulls, the others push: see core.
    */
   readonly pull: boolean;
+  /** Protocol 5: the sender's flow-control rates, when it shares them (see RateState). */
+  readonly rates?: RateState;
 }
 
 /** Answers a SYN: what the responder wants (a full-mode digest of its own, for those nodes only) and what the initiator lacks. */
@@ -184,6 +196,8 @@ export interface SynAckMessage {
   readonly setSize: number;
   readonly request: Digest;
   readonly delta: Delta;
+  /** Protocol 5: the responder's rates as they were before it took its share of this exchange. */
+  readonly rates?: RateState;
 }
 
 /** Closes an exchange: what the responder asked for. */

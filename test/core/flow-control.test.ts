@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FlowControl, type FlowControlConfig } from '../../src/core/flow-control.js';
+import { fairShare, FlowControl, SHARE_ROUNDS, TRUST_FACTOR, type FlowControlConfig } from '../../src/core/flow-control.js';
 import { coreConfig, MiniCluster } from './mini-cluster.js';
 
 const RUNS = { numRuns: 200, seed: 18 };
@@ -137,4 +137,44 @@ test('a write without a clock is dated by the last clock flow control saw', () =
   flow.admit('a', { value: '1', tombstone: false, expiresAt: Infinity }, 500);
   flow.admit('b', { value: '2', tombstone: false, expiresAt: Infinity }, -Infinity);
   assert.equal(flow.stats(800).oldestWaitMs, 300);
+});
+
+test('fairShare: the pair keeps its sum; max-min fair by desire; each gets at least the floor', () => {
+  fc.assert(
+    fc.property(fc.double({ min: 0.5, max: 500, noNaN: true }), fc.double({ min: 0.5, max: 500, noNaN: true }), fc.double({ min: 0, max: 1000, noNaN: true }), fc.double({ min: 0, max: 1000, noNaN: true }), (pa, qa, pd, qd) => {
+      const p = { allowed: pa, desired: pd };
+      const q = { allowed: qa, desired: qd };
+      const mine = fairShare(p, q, 0.5);
+      const theirs = fairShare(q, p, 0.5);
+      assert.ok(Math.abs(mine + theirs - (pa + qa)) < 1e-9 * (pa + qa), 'the sum is kept');
+      assert.ok(mine >= Math.min(Math.max(0.5, pd), (pa + qa) / 2) - 1e-9, 'no less than its desire or half');
+      if (Math.max(0.5, pd) + Math.max(0.5, qd) > pa + qa && pd >= (pa + qa) / 2 && qd >= (pa + qa) / 2) assert.ok(Math.abs(mine - theirs) < 1e-9 * (pa + qa), 'both want more than half: equal halves');
+    }),
+    RUNS,
+  );
+});
+
+test('rate sharing: only a node that held writes back lately shares; a stopped writer lends its share, a liar is capped', () => {
+  const flow = new FlowControl({ ...CFG, initialRate: 2 }, 1000, 0);
+  assert.equal(flow.advertised(0), null, 'never held back: nothing to share, the field stays off the wire');
+  for (let i = 0; i < 10; i++) flow.admit(`k${i}`, { value: 'v', tombstone: false, expiresAt: Infinity }, 10 * i);
+  const ad = flow.advertised(1000);
+  assert.ok(ad && ad.allowed === 2 && ad.desired > 2, `held back, it shares: ${JSON.stringify(ad)}`);
+  // A peer that wants nothing gives this writer its allowance (the sum is kept) ...
+  flow.share({ allowed: 6, desired: 0 }, 1000);
+  assert.equal(flow.rate, 8 - 0.5);
+  // ... and one that claims an absurd allowance counts for at most TRUST_FACTOR times ours.
+  flow.share({ allowed: 1e6, desired: 0 }, 1000);
+  assert.ok(flow.rate <= (1 + TRUST_FACTOR) * 7.5, `rate ${flow.rate}`);
+  // A writer that stopped and drained its backlog wants nothing: it lends what it has to a busy peer.
+  flow.release(100_000);
+  const idle = new FlowControl({ ...CFG, initialRate: 2 }, 1000, 0);
+  for (let i = 0; i < 5; i++) idle.admit(`k${i}`, { value: 'v', tombstone: false, expiresAt: Infinity }, 0);
+  idle.release(2000);
+  idle.release(3000);
+  assert.equal(idle.backlog, 0);
+  idle.share({ allowed: 2, desired: 40 }, 5000);
+  assert.equal(idle.rate, CFG.minRate, 'kept only the floor');
+  assert.equal(idle.advertised(5000 + (SHARE_ROUNDS + 1) * 1000), null, 'stops sharing SHARE_ROUNDS after it last held a write');
+  assert.equal(idle.stats(5000).shares, 1);
 });

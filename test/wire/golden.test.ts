@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { decodeMessage, encodeMessage, messageSize } from '../../src/wire/codec.js';
 import { openPacket } from '../../src/transport/envelope.js';
 import { encodeAll, fixturePath, messageCases, packetCases, readFixture, sealCase, supportedVersions } from './golden.js';
+import type { Message } from '../../src/wire/messages.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -45,4 +46,17 @@ test('protocol 3 bodies are the previous release\'s: the cases both versions sha
   const v3 = readFixture(3);
   const v4 = readFixture(4);
   for (const [name, bytes] of v3) if (!name.startsWith('packet-')) assert.equal(hex(bytes), hex(v4.get(name)!), name);
+});
+
+test('protocol-5 rates are left out in protocol 4 and 3 (an older reader sees the message it always did), and read back in 5', () => {
+  const withRates = new Map(messageCases(5));
+  for (const name of ['syn-full-rates', 'synack-request-rates']) {
+    const m = withRates.get(name) as Message;
+    const { rates: _rates, ...bare } = m as Message & { rates?: unknown };
+    for (const v of [3, 4] as const) assert.deepEqual(encodeMessage(m, v), encodeMessage(bare as Message, v), `${name} in protocol ${v}`);
+    const back = decodeMessage(encodeMessage(m, 5), 5) as Message & { rates?: { allowed: number; desired: number } };
+    assert.ok(back.rates && Math.abs(back.rates.allowed - (m as { rates: { allowed: number } }).rates.allowed) < 0.051, `${name} reads back its rates`);
+    // An older reader refuses the flag outright, so a v5 body can never pass for a v4 one.
+    assert.throws(() => decodeMessage(encodeMessage(m, 5), 4));
+  }
 });

@@ -123,6 +123,13 @@ export function messageCases(version: ProtocolVersion): [string, Message][] {
       ['leave-with-proof', { type: 'leave', clusterId: C, identity: alice, heartbeat: 77, proof: Uint8Array.from({ length: 16 }, (_, i) => 0x10 * (i % 16) + i) }],
     );
   }
+  if (version >= 5) {
+    cases.push(
+      // Protocol 5: the sender's flow-control rates after the digest's flags byte (flag 16).
+      ['syn-full-rates', { type: 'syn', clusterId: C, setHash: 0x123456789abc, setSize: 5, digest: fullDigest(5, true), pull: true, rates: { allowed: 10.6, desired: 68 } }],
+      ['synack-request-rates', { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: requestDigest, delta: delta(bumps('ref', 4)), rates: { allowed: 0.5, desired: 1_000_000 } }],
+    );
+  }
   return cases;
 }
 
