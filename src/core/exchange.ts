@@ -20,7 +20,10 @@ import type { OwnValues } from './own-values.js';
 import { SELF, type Membership } from './membership.js';
 import { LIVE } from './peer-table.js';
 import { rotationStart, shuffle } from './random.js';
-import type { Outbound, Random } from './types.js';
+import type { Outbound, Random, Sender } from './types.js';
+
+/** A sender the harness knows (a member's or a seed's address), with the whole payload budget for replies. */
+export const KNOWN_SENDER: Sender = { stranger: false };
 
 /** A request (what the responder lacks) may take at most this share of a SYN-ACK; the delta gets the rest. */
 const REQUEST_SHARE = 0.5;
@@ -145,11 +148,11 @@ export class Exchange {
 
   /**
    * Handles one decoded message from `from` ("host:port"); returns the replies to send, each to
-   * `from` within `replyBudget` bytes of encoded message (the harness's anti-amplification limit for
-   * a sender it does not know; at most the payload budget).
+   * `from` within `sender.replyBudget` bytes of encoded message (the harness's anti-amplification
+   * limit for a stranger; at most the payload budget).
    */
-  receive(from: string, message: Message, now: number, replyBudget = this.payloadBudget): Outbound[] {
-    const budget = Math.min(replyBudget, this.payloadBudget);
+  receive(from: string, message: Message, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
+    const budget = Math.min(sender.replyBudget ?? this.payloadBudget, this.payloadBudget);
     const m = this.membership;
     if (message.type !== 'wrongCluster' && message.clusterId !== this.clusterId) {
       this.journal.reject('wrong-cluster');
@@ -159,7 +162,7 @@ export class Exchange {
     switch (message.type) {
       case 'syn':
         this.notePeerSet(from, message.setHash, message.setSize);
-        return this.onSyn(from, message.digest, message.pull, now, budget);
+        return this.onSyn(from, message.digest, message.pull, now, budget, sender.stranger);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
         this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize), from);
@@ -210,7 +213,7 @@ export class Exchange {
     this.agreement += (hit - this.agreement) * 0.1;
   }
 
-  private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number): Outbound[] {
+  private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number, stranger: boolean): Outbound[] {
     const m = this.membership;
     const reply = (request: Digest, delta: Delta): Outbound[] => [{ to: from, message: { type: 'synAck', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, request, delta } }];
     const compact = digest.mode === 'compact';
@@ -233,8 +236,8 @@ export class Exchange {
     // and one object per entry would dominate the cost; the budget takes a thousand at most.
     const neverSeen: number[] = [];
     let neverSeenStart = 0;
-    if (replyBudget < this.payloadBudget) {
-      // A stranger (the harness limits our reply): we introduce only ourselves, and our request asks
+    if (stranger) {
+      // A stranger (the harness limits our reply to it): we introduce only ourselves, and our request asks
       // for its state. A joiner's ACK then makes it a member, its next SYN (an early round: it has
       // news, us) gets the whole cluster, and it announces itself to all of it rather than to the
       // few members a small reply would have held.
