@@ -116,9 +116,9 @@ function bootstrap(sim: SimCluster): void {
 const LAN_BUDGET = 1400 - 4 - 28;
 
 const PINNED: Record<string, Fingerprint> = {
-  lifecycle: { events: 'ce01c7efdc27d017', wire: '35b75e7ddb7f76b4', views: '0bd573bd0ca4adaf', messages: 19643, bytes: 3093215 },
-  lossy: { events: '7f30976f9c3caee9', wire: 'e25ba05444773a0f', views: '71ca1b8c9d46f2ec', messages: 12884, bytes: 1998506 },
-  bootstrap300: { events: '4c0221fdab2850e1', wire: 'ed98ae148625e0a7', views: '063c0a110942c77d', messages: 68465, bytes: 58035208 },
+  lifecycle: { events: '1fb0b5b4b60f37e0', wire: '7d5b2aa4216f0b9c', views: '0b7a89e6ff7d1483', messages: 19541, bytes: 3088144 },
+  lossy: { events: '474c9c475da6d47b', wire: 'eaa36fdbe19c4a61', views: 'd0f6c6a51ef6bc7c', messages: 12755, bytes: 1940160 },
+  bootstrap300: { events: 'da829022d8500fb0', wire: '4f2e927765d11573', views: 'a539defe59a06664', messages: 70372, bytes: 60217259 },
   wrongCluster: { events: '643d5437104296e2', wire: 'fabd19c688c29bca', views: 'ed7b9ff5bccc1b3f', messages: 2, bytes: 34 },
 };
 
