@@ -43,14 +43,15 @@ function targets(core: ScuttlebuttCore, from: number, rounds: number): string[][
   return out;
 }
 
-test('peer selection: with more proven members than twice the fanout, a flood of unproven ones is never picked', () => {
+test('peer selection: with more proven members than twice the fanout, a flood of unproven ones takes at most one peer a round', () => {
   const net = formed(10);
   const a = net.nodes.get(addr(1))!;
   flood(a, addr(2), 300, net.now);
   const real = new Set(Array.from({ length: 10 }, (_, i) => addr(i + 1)));
-  const picked = targets(a, net.now + 10, 30);
-  for (const round of picked) assert.equal(round.length, 3);
-  assert.deepEqual(picked.flat().filter((to) => !real.has(to)), [], 'only real members picked');
+  for (const round of targets(a, net.now + 10, 30)) {
+    assert.equal(round.length, 3);
+    assert.ok(round.filter((to) => real.has(to)).length >= 2, `two real members in ${round.join(', ')}`);
+  }
 });
 
 test('peer selection: with few proven members, every one is picked each round and unproven ones only fill the fanout', () => {

@@ -116,9 +116,9 @@ function bootstrap(sim: SimCluster): void {
 const LAN_BUDGET = 1400 - 4 - 28;
 
 const PINNED: Record<string, Fingerprint> = {
-  lifecycle: { events: '1fb0b5b4b60f37e0', wire: '7d5b2aa4216f0b9c', views: '0b7a89e6ff7d1483', messages: 19541, bytes: 3088144 },
-  lossy: { events: '474c9c475da6d47b', wire: 'eaa36fdbe19c4a61', views: 'd0f6c6a51ef6bc7c', messages: 12755, bytes: 1940160 },
-  bootstrap300: { events: 'da829022d8500fb0', wire: '4f2e927765d11573', views: 'a539defe59a06664', messages: 70372, bytes: 60217259 },
+  lifecycle: { events: 'c56afa2bb9dd8211', wire: '2c88428ee266107b', views: '2fce307862b8c82f', messages: 19723, bytes: 3099191 },
+  lossy: { events: 'a506feee47b577a1', wire: '0fb6e99662798ed6', views: 'ab8a94b882e692c1', messages: 12949, bytes: 2107186 },
+  bootstrap300: { events: '7cd6dbe440de3544', wire: 'dd03f215d15f8384', views: '7ae45a3b314fe9b7', messages: 69063, bytes: 58870826 },
   wrongCluster: { events: '643d5437104296e2', wire: 'fabd19c688c29bca', views: 'ed7b9ff5bccc1b3f', messages: 2, bytes: 34 },
 };
 
