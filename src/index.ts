@@ -11,7 +11,7 @@ export { channels as diagnosticsChannels, type DropMessage, type MemberMessage, 
 // The pure core and the wire format, for simulators, custom transports and tests.
 export { ScuttlebuttCore } from './core/core.js';
 export { seededRandom } from './core/random.js';
-export type { ClusterSnapshot, CoreConfig, CoreEvent, MembershipEventOf, MembershipOf, NodeStatus, NodeView, Outbound, Random, RejectReason } from './core/types.js';
+export type { ClusterSnapshot, CoreConfig, CoreEvent, MembershipEventOf, MembershipOf, NodeStatus, NodeView, Outbound, Random, RejectReason, Sender } from './core/types.js';
 export { DecodeError, decodeMessage, encodeMessage, messageSize, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from './wire/codec.js';
 export type {
   AckMessage, Column, Delta, Digest, HeartbeatBumps, LeaveMessage, Message, MessageType, NodeDelta, RateState, SynAckMessage, SynMessage, VersionedValue, WrongClusterMessage,

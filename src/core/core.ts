@@ -20,7 +20,7 @@ import type { Message } from '../wire/messages.js';
 import { Deltas } from './delta.js';
 import { FailureDetector } from './detector.js';
 import { Digests } from './digest.js';
-import { Exchange } from './exchange.js';
+import { Exchange, KNOWN_SENDER } from './exchange.js';
 import { FlowControl, type FlowControlStats } from './flow-control.js';
 import { identityRef } from './identity.js';
 import { Journal } from './journal.js';
@@ -30,7 +30,7 @@ import { Membership, SELF } from './membership.js';
 import { OwnValues } from './own-values.js';
 import { DEAD, LIVE, FREE } from './peer-table.js';
 import { PeerSelection } from './peer-selection.js';
-import type { ClusterSnapshot, CoreConfig, CoreEvent, NodeIdentity, NodeView, Outbound, Random, RejectReason } from './types.js';
+import type { ClusterSnapshot, CoreConfig, CoreEvent, NodeIdentity, NodeView, Outbound, Random, RejectReason, Sender } from './types.js';
 
 export class ScuttlebuttCore {
   readonly self: NodeIdentity;
@@ -232,16 +232,17 @@ export class ScuttlebuttCore {
   }
 
   /**
-   * Handles one decoded message from `from` ("host:port"); returns the replies to send. Replies to
-   * `from` fit `replyBudget` bytes of encoded message (default: the payload budget): a harness
-   * limits what a sender it does not know can make this node send (see isKnownAddress).
+   * Handles one decoded message from `from` ("host:port"); returns the replies to send. `sender`
+   * says whether the harness knows `from` (see isKnownAddress) and how many bytes of encoded
+   * message the replies to it may take (default: a known sender, the payload budget): a harness
+   * limits what a sender it does not know can make this node send.
    */
-  receive(from: string, message: Message, now: number, replyBudget?: number): Outbound[] {
+  receive(from: string, message: Message, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
     this.observeClock(now);
     // Traffic again after a spell of hearing nobody: the silence was ours, excused like a stall.
     const deafness = this.health.heard(now, this.membership.liveOthers);
     if (deafness > 0) this.detector.shiftDeadlines(deafness);
-    return this.exchange.receive(from, message, now, replyBudget);
+    return this.exchange.receive(from, message, now, sender);
   }
 
   private openExchanges(now: number): Outbound[] {

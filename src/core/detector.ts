@@ -136,6 +136,7 @@ export class FailureDetector {
     // A newer heartbeat cannot be older than the previous one, nor born in our future.
     const birth = Math.min(now, Math.max(prevBirth, claimed));
     if (t.status[s] === LIVE) {
+      m.noteAdvance(s);
       // Phi models the owner's own rhythm: birth to birth, shared among heartbeats we never heard.
       // How late gossip brings a heartbeat is a separate, bounded quantity: the lag allowance.
       t.sampleBirth(s, heartbeat, birth, !ageIsBound);

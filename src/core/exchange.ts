@@ -22,7 +22,10 @@ import type { OwnValues } from './own-values.js';
 import { SELF, type Membership } from './membership.js';
 import { DEAD, LIVE } from './peer-table.js';
 import { rotationStart, shuffle } from './random.js';
-import type { Outbound, Random } from './types.js';
+import type { Outbound, Random, Sender } from './types.js';
+
+/** A sender the harness knows (a member's or a seed's address), with the whole payload budget for replies. */
+export const KNOWN_SENDER: Sender = { stranger: false };
 
 /** A request (what the responder lacks) may take at most this share of a SYN-ACK; the delta gets the rest. */
 const REQUEST_SHARE = 0.5;
@@ -151,11 +154,11 @@ export class Exchange {
 
   /**
    * Handles one decoded message from `from` ("host:port"); returns the replies to send, each to
-   * `from` within `replyBudget` bytes of encoded message (the harness's anti-amplification limit for
-   * a sender it does not know; at most the payload budget).
+   * `from` within `sender.replyBudget` bytes of encoded message (the harness's anti-amplification
+   * limit for a stranger; at most the payload budget).
    */
-  receive(from: string, message: Message, now: number, replyBudget = this.payloadBudget): Outbound[] {
-    const budget = Math.min(replyBudget, this.payloadBudget);
+  receive(from: string, message: Message, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
+    const budget = Math.min(sender.replyBudget ?? this.payloadBudget, this.payloadBudget);
     const m = this.membership;
     if (message.type !== 'wrongCluster' && message.clusterId !== this.clusterId) {
       this.journal.reject('wrong-cluster');
@@ -165,7 +168,7 @@ export class Exchange {
     switch (message.type) {
       case 'syn':
         this.notePeerSet(from, message.setHash, message.setSize);
-        return this.onSyn(from, message.digest, message.pull, now, budget, message.rates);
+        return this.onSyn(from, message.digest, message.pull, now, budget, sender.stranger, message.rates);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
         if (message.rates) this.own.flow?.share(message.rates, now);
@@ -231,7 +234,7 @@ export class Exchange {
     this.agreement += (hit - this.agreement) * 0.1;
   }
 
-  private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number, theirRates?: RateState): Outbound[] {
+  private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number, stranger: boolean, theirRates?: RateState): Outbound[] {
     const m = this.membership;
     // Rates are answered only by a node that shares too; it replies with its rates before taking its share.
     const ours = theirRates ? (this.own.flow?.advertised(now) ?? null) : null;
@@ -260,8 +263,8 @@ export class Exchange {
     // and one object per entry would dominate the cost; the budget takes a thousand at most.
     const neverSeen: number[] = [];
     let neverSeenStart = 0;
-    if (replyBudget < this.payloadBudget) {
-      // A stranger (the harness limits our reply): we introduce only ourselves, and our request asks
+    if (stranger) {
+      // A stranger (the harness limits our reply to it): we introduce only ourselves, and our request asks
       // for its state. A joiner's ACK then makes it a member, its next SYN (an early round: it has
       // news, us) gets the whole cluster, and it announces itself to all of it rather than to the
       // few members a small reply would have held.

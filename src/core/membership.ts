@@ -58,6 +58,8 @@ export class Membership {
   /** Members, live and dead, self included. */
   size = 0;
   liveOthers = 0;
+  /** Live members besides this node whose liveness is proven here (see isProven). */
+  provenOthers = 0;
   deadOthers = 0;
   /** When the earliest dead member's grace period ends. */
   nextRemoval = Infinity;
@@ -168,6 +170,22 @@ export class Membership {
     return s;
   }
 
+  /**
+   * Whether live slot s has shown a sign of life here since it was admitted: a heartbeat above the
+   * one it was admitted at (or a revival, which takes two). A member known only at its admission
+   * heartbeat may be one a sender made up; peer selection prefers proven members (PeerSelection).
+   */
+  isProven(s: number): boolean {
+    return this.table.proven(s);
+  }
+
+  /** Live slot s's heartbeat advanced: its liveness is proven from now on. */
+  noteAdvance(s: number): void {
+    if (this.table.proven(s)) return;
+    this.table.setProven(s);
+    this.provenOthers++;
+  }
+
   /** The event for a member just admitted, once its detector is started (its view is then complete). */
   announce(s: number): void {
     this.journal.emit({ type: 'live', node: this.identity(s) }, s);
@@ -210,6 +228,7 @@ export class Membership {
     this.deaths.set(s, { since: now, heartbeat: t.heartbeat(s) });
     this.nextRemoval = Math.min(this.nextRemoval, now + this.graceMs);
     this.liveOthers--;
+    if (t.proven(s)) this.provenOthers--;
     this.deadOthers++;
     this.journal.emit({ type: 'dead', node: this.identity(s), reason }, s);
   }
@@ -264,8 +283,10 @@ export class Membership {
     this.table.left[s] = 0;
     this.deaths.delete(s);
     this.table.status[s] = LIVE;
+    this.table.setProven(s);
     this.deadOthers--;
     this.liveOthers++;
+    this.provenOthers++;
     this.journal.emit({ type: 'live', node: this.identity(s) }, s);
   }
 
@@ -282,7 +303,10 @@ export class Membership {
     const identity = this.identity(s);
     const ref = t.refs[s] as number;
     if (t.status[s] === DEAD) this.deadOthers--;
-    else if (t.status[s] === LIVE) this.liveOthers--;
+    else if (t.status[s] === LIVE) {
+      this.liveOthers--;
+      if (t.proven(s)) this.provenOthers--;
+    }
     this.removed.set(ref, { heartbeat: t.left[s] ? Infinity : t.heartbeat(s), until: now + this.graceMs });
     this.byRef.delete(ref);
     if (this.slotOfId(identity.id) === s) this.byId.delete(idKey(identity.id));

@@ -83,6 +83,8 @@ export class PeerTable {
   private lagMax: Float32Array;
   /** Encoded size of each identity: a large cluster's bootstrap introduces members by the million. */
   private identitySizes: Uint32Array;
+  /** 1 once the member's heartbeat was seen to advance here (see Membership.isProven). */
+  private provenFlags: Uint8Array;
 
   constructor(window: number, initialCapacity = 16) {
     this.window = window;
@@ -105,6 +107,7 @@ export class PeerTable {
     this.fdCount = f32();
     this.lagMax = f32();
     this.identitySizes = new Uint32Array(initialCapacity);
+    this.provenFlags = new Uint8Array(initialCapacity);
   }
 
   allocate(identity: NodeIdentity, ref: number): number {
@@ -132,6 +135,7 @@ export class PeerTable {
     this.fdCount[slot] = 0;
     this.lagMax[slot] = 0;
     this.identitySizes[slot] = identitySize(identity);
+    this.provenFlags[slot] = 0;
     return slot;
   }
 
@@ -193,11 +197,21 @@ export class PeerTable {
     this.fdCount = f(this.fdCount, 0);
     this.lagMax = f(this.lagMax, 0);
     this.identitySizes = f(this.identitySizes, 0);
+    this.provenFlags = f(this.provenFlags, 0);
   }
 
   /** Bytes of slot s's identity on the wire (codec's identitySize, computed once). */
   identitySize(slot: number): number {
     return this.identitySizes[slot] as number;
+  }
+
+  /** Whether slot s's heartbeat was seen to advance past the one it was admitted at. */
+  proven(slot: number): boolean {
+    return this.provenFlags[slot] === 1;
+  }
+
+  setProven(slot: number): void {
+    this.provenFlags[slot] = 1;
   }
 
   heartbeat(slot: number): number {

@@ -15,6 +15,24 @@ export interface Random {
   next(): number;
 }
 
+/**
+ * What the harness knows of a message's sender. The core cannot tell a stranger from a member by
+ * its address alone (seeds count as known, and the runtime decides before decoding what a reply
+ * may cost), so the harness says so.
+ */
+export interface Sender {
+  /**
+   * No member or seed has this address (ScuttlebuttCore.isKnownAddress): a SYN from it is answered
+   * with this node alone, and what it sends is no proof that it is reachable.
+   */
+  readonly stranger: boolean;
+  /**
+   * Bytes of encoded message the replies to it may take (the harness's anti-amplification limit);
+   * at most, and by default, the payload budget.
+   */
+  readonly replyBudget?: number;
+}
+
 export interface FailureDetectorConfig {
   /** phi above which a node is convicted dead. */
   readonly phiThreshold: number;

@@ -114,7 +114,7 @@ export class Packets {
   answerStranger(from: string, received: number, message: Message): void {
     let allowance = AMPLIFICATION_FACTOR * received;
     const overhead = envelopeOverhead(this.envelope().keys.length > 0);
-    for (const o of this.core().receive(from, message, monotonicNow(), allowance - overhead)) {
+    for (const o of this.core().receive(from, message, monotonicNow(), { stranger: true, replyBudget: allowance - overhead })) {
       const version = this.versionTo(o.to);
       if (o.to !== from) {
         void this.send(o, version);

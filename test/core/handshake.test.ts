@@ -34,6 +34,18 @@ test('a SYN with another cluster id gets a wrong-cluster reply and changes nothi
   assert.equal(other.receive(core.self.address, replies[0]!.message, 1001).length, 0);
 });
 
+test('a SYN from a sender the harness calls a stranger is answered with the responder alone; from a known sender, with every member, whatever the reply budget', () => {
+  const c = cluster(5);
+  const joiner = new ScuttlebuttCore(coreConfig(6), seededRandom(6), c.now);
+  joiner.setSeeds([addr(1)]);
+  const [syn] = joiner.tick(c.now);
+  const seed = c.nodes.get(addr(1))!;
+  const introduced = (out: ReturnType<ScuttlebuttCore['receive']>): string[] =>
+    out.flatMap((o) => (o.message.type === 'synAck' ? o.message.delta.nodes.map((n) => n.identity?.id ?? '?') : [])).sort();
+  assert.deepEqual(introduced(seed.receive(joiner.self.address, syn!.message, c.now, { stranger: true, replyBudget: 65_000 })), ['n1'], 'a stranger with a large allowance');
+  assert.deepEqual(introduced(seed.receive(joiner.self.address, syn!.message, c.now, { stranger: false, replyBudget: 2_000 })), ['n1', 'n2', 'n3', 'n4', 'n5'], 'a known sender with a small budget');
+});
+
 test('a joiner introduces itself to every member it learns from its seed, once, one packet each', () => {
   const c = cluster(5);
   const joiner = new ScuttlebuttCore(coreConfig(6), seededRandom(6), c.now, { role: 'r6' });

@@ -125,9 +125,9 @@ function bootstrap(sim: SimCluster): void {
 const LAN_BUDGET = 1400 - 4 - 28;
 
 const PINNED: Record<string, Fingerprint> = {
-  lifecycle: { events: 'ce01c7efdc27d017', wire: '85d0a8c05ca5bdf3', wire4: '35b75e7ddb7f76b4', views: '0a8d672441025314', messages: 19643, bytes: 3146614 },
-  lossy: { events: '7f30976f9c3caee9', wire: '985c8c36bf6a5dad', wire4: 'e25ba05444773a0f', views: '19ec4b94528ec610', messages: 12884, bytes: 2048778 },
-  bootstrap300: { events: 'a5a9d77cd7688528', wire: 'f235df2057d0ed31', wire4: '9fd38d1aaa742fb3', views: '5ca0b2a52f740a5e', messages: 69770, bytes: 60628783 },
+  lifecycle: { events: 'c56afa2bb9dd8211', wire: '58d7004c5c5a0a3c', wire4: '2c88428ee266107b', views: 'c0f963c30a4ea7c9', messages: 19723, bytes: 3154782 },
+  lossy: { events: 'a506feee47b577a1', wire: '02406c938af91eca', wire4: '0fb6e99662798ed6', views: 'b49b1f6f4df14a87', messages: 12949, bytes: 2155266 },
+  bootstrap300: { events: '28b5f77f63d071cb', wire: '0ec501d8b6453c94', wire4: 'c87a305199bf4a26', views: '9339f9ab4108c47d', messages: 70566, bytes: 61583184 },
   wrongCluster: { events: '643d5437104296e2', wire: 'fabd19c688c29bca', wire4: 'fabd19c688c29bca', views: '4ab961c9fd024aa8', messages: 2, bytes: 34 },
 };
 
