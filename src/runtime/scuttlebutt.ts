@@ -21,6 +21,7 @@ import { monotonicNow } from './clock.js';
 import { assessHealth, selectMembers } from './health.js';
 import { deliverEvent, memberEvent, toMember } from './member-events.js';
 import { leaveProof } from './leave-secret.js';
+import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -34,8 +35,6 @@ export interface ScuttlebuttEvents {
 }
 
 const DETECTS_PER_ROUND = 4;
-/** Extra (news-triggered) rounds that may go out back to back. */
-const EAGER_BURST = 2;
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 /** A peer heard only in an older protocol is tried in the newest every this many rounds (see negotiation.ts). */
 const PROBE_ROUNDS = 10;
@@ -83,12 +82,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private closing: Promise<void> | null = null;
   private gossipRounds = 0;
   private readonly packets: Packets;
-  private credit: number = EAGER_BURST;
-  private creditAt = 0;
-  private eagerTimer: NodeJS.Timeout | null = null;
-  /** A one-shot detect at the earliest conviction deadline, and when it fires (monotonic ms). */
-  private deadlineTimer: NodeJS.Timeout | null = null;
-  private deadlineTimerAt = Infinity;
+  private readonly eager: EagerRounds;
+  private readonly deadline: DeadlineTimer;
   private throttled = false;
   private lastRoundAt = monotonicNow();
   private lastPacketAt: number | null = null;
@@ -121,7 +116,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
         eventViews: true,
         flowControl: config.flowControl,
-        maxMembers: config.maxMembers, maxNewMembersPerSender: config.maxNewMembersPerSender,
+        maxMembers: config.maxMembers,
+        maxNewMembersPerSender: config.maxNewMembersPerSender,
         ...leaveProof(),
         // Low-bit heartbeats (protocol 4) only to a peer that will get this message in 4.
         lowBitsTo: (peer) => carriesLowHeartbeats(this.packets.versionTo(peer)),
@@ -141,6 +137,12 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     });
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
+    const detectorPeriod = config.gossipIntervalMs / DETECTS_PER_ROUND;
+    this.eager = new EagerRounds(detectorPeriod, () => !this.closing && this.core.hasNews, (now) => {
+      this.packets.sendAll(this.core.gossip(now));
+      this.publish();
+    });
+    this.deadline = new DeadlineTimer(detectorPeriod, () => this.detect());
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
     // The detector also runs between rounds, so conviction is not rounded up to the next tick.
     this.detectTimer = setInterval(() => this.detect(), Math.max(10, config.gossipIntervalMs / DETECTS_PER_ROUND));
@@ -358,8 +360,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.closing ??= (async () => {
       clearInterval(this.timer);
       clearInterval(this.detectTimer);
-      if (this.eagerTimer) clearTimeout(this.eagerTimer);
-      if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+      this.eager.cancel();
+      this.deadline.cancel();
       this.seedWatch.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
@@ -386,40 +388,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.packets.sendAll(this.core.tick(monotonicNow()));
     this.noteStalls(this.lastRoundAt);
     this.publish();
-    this.armDeadlineTimer();
+    this.deadline.arm(this.core.nextDeadline);
     this.noteThrottle(true);
-  }
-
-  /**
-   * News spreads in an extra round now, not at the next tick. Extra rounds draw on a small credit
-   * (EAGER_BURST rounds, refilled at DETECTS_PER_ROUND per interval): a join or an update goes out
-   * within the same event-loop turn, hop after hop, while a cluster full of news still sends at
-   * most about DETECTS_PER_ROUND extra rounds per interval.
-   */
-  private eagerRound(): void {
-    if (this.closing || this.eagerTimer || !this.core.hasNews) return;
-    const credit = this.eagerCredit(monotonicNow());
-    // A zero timeout still waits for this turn's other packets, so their news shares one round.
-    const wait = credit >= 1 ? 0 : (1 - credit) * this.quarterInterval;
-    this.eagerTimer = setTimeout(() => {
-      this.eagerTimer = null;
-      if (this.closing || !this.core.hasNews) return;
-      const now = monotonicNow();
-      this.credit = this.eagerCredit(now) - 1;
-      this.packets.sendAll(this.core.gossip(now));
-      this.publish();
-    }, wait);
-  }
-
-  /** The periodic detector's period, and the refill time of one extra round. */
-  private get quarterInterval(): number {
-    return this.config.gossipIntervalMs / DETECTS_PER_ROUND;
-  }
-
-  private eagerCredit(now: number): number {
-    this.credit = Math.min(EAGER_BURST, this.credit + (now - this.creditAt) / this.quarterInterval);
-    this.creditAt = now;
-    return this.credit;
   }
 
   private detect(): void {
@@ -428,26 +398,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.core.detect(now);
     this.noteStalls(now);
     this.publish();
-    this.armDeadlineTimer();
-  }
-
-  /**
-   * Conviction on time: the periodic detect alone would convict up to a quarter interval late, and
-   * the slowest of N observers sets the cluster's detection time. Deadlines only move later as
-   * heartbeats arrive, so a timer that fires early just re-arms.
-   */
-  private armDeadlineTimer(): void {
-    const at = this.core.nextDeadline;
-    const now = monotonicNow();
-    if (at >= this.deadlineTimerAt || at - now >= this.quarterInterval) return;
-    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
-    this.deadlineTimerAt = at;
-    // +1 ms: conviction needs now > deadline, and timers may fire a little early on a coarse clock.
-    this.deadlineTimer = setTimeout(() => {
-      this.deadlineTimer = null;
-      this.deadlineTimerAt = Infinity;
-      this.detect();
-    }, Math.max(0, at - now) + 1);
+    this.deadline.arm(this.core.nextDeadline);
   }
 
   private onPacket(bytes: Uint8Array, from: string): void {
@@ -469,7 +420,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
 
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
   private publish(): void {
-    this.eagerRound();
+    this.eager.request();
     const events = this.core.takeEvents();
     if (events.length === 0) return;
     // The process behind a dead or replaced member's address may be another build next time.

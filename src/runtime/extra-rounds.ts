@@ -1,0 +1,89 @@
+/**
+ * The node's two one-shot timers beside its gossip and detector intervals: an extra gossip round when
+ * there is news, and a detect at the earliest conviction deadline. Both only schedule; what a round
+ * or a detect does stays with the node.
+ */
+import { monotonicNow } from './clock.js';
+
+/** Extra (news-triggered) rounds that may go out back to back. */
+const EAGER_BURST = 2;
+
+/**
+ * News spreads in an extra round now, not at the next tick. Extra rounds draw on a small credit
+ * (EAGER_BURST rounds, one more per `refillMs`): a join or an update goes out within the same
+ * event-loop turn, hop after hop, while a cluster full of news still sends at most about one extra
+ * round per `refillMs`.
+ */
+export class EagerRounds {
+  private credit = EAGER_BURST;
+  private creditAt = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  /** `run` sends the round; it is called only while `wanted()` still holds when the timer fires. */
+  constructor(
+    private readonly refillMs: number,
+    private readonly wanted: () => boolean,
+    private readonly run: (now: number) => void,
+  ) {}
+
+  /** An extra round soon, if there is news and none is pending. */
+  request(): void {
+    if (this.timer || !this.wanted()) return;
+    const credit = this.refill(monotonicNow());
+    // A zero timeout still waits for this turn's other packets, so their news shares one round.
+    const wait = credit >= 1 ? 0 : (1 - credit) * this.refillMs;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.wanted()) return;
+      const now = monotonicNow();
+      this.credit = this.refill(now) - 1;
+      this.run(now);
+    }, wait);
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private refill(now: number): number {
+    this.credit = Math.min(EAGER_BURST, this.credit + (now - this.creditAt) / this.refillMs);
+    this.creditAt = now;
+    return this.credit;
+  }
+}
+
+/**
+ * Conviction on time: the periodic detect alone would convict up to one detector period late, and
+ * the slowest of N observers sets the cluster's detection time. Deadlines only move later as
+ * heartbeats arrive, so a timer that fires early just re-arms.
+ */
+export class DeadlineTimer {
+  private timer: NodeJS.Timeout | null = null;
+  /** When the armed timer fires (monotonic ms). */
+  private at = Infinity;
+
+  constructor(
+    private readonly periodMs: number,
+    private readonly detect: () => void,
+  ) {}
+
+  /** A detect at `deadline`, unless one is armed sooner or the periodic detect comes first. */
+  arm(deadline: number): void {
+    const now = monotonicNow();
+    if (deadline >= this.at || deadline - now >= this.periodMs) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.at = deadline;
+    // +1 ms: conviction needs now > deadline, and timers may fire a little early on a coarse clock.
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.at = Infinity;
+      this.detect();
+    }, Math.max(0, deadline - now) + 1);
+  }
+
+  cancel(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
