@@ -21,6 +21,7 @@
  * Once every member has been heard in the newest version, nothing is sent in an older one.
  */
 import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
+import { makeRoom, touch } from './lru.js';
 
 export interface NegotiationOptions {
   /** How often a peer heard only in an older version is tried in the newest, in ms. */
@@ -59,15 +60,13 @@ export class PeerVersions {
   heard(peer: string, version: ProtocolVersion, chosen = true): void {
     if (!chosen && version < this.max) return;
     let e = this.peers.get(peer);
-    if (e) {
-      // Re-inserted, so the map's order is least recently heard first.
-      this.peers.delete(peer);
-    } else {
-      if (this.peers.size >= this.capacity) this.peers.delete(this.peers.keys().next().value as string);
+    if (!e) {
+      makeRoom(this.peers, this.capacity);
       e = { highest: 0, probedAt: -Infinity, tries: 0 };
     }
     if (version > e.highest) e.highest = version;
-    this.peers.set(peer, e);
+    // Least recently heard first.
+    touch(this.peers, peer, e);
   }
 
   /** The version to start a message to `peer` in, at `now` (ms); records probes and tries. */
@@ -75,7 +74,7 @@ export class PeerVersions {
     const e = this.peers.get(peer);
     if (!e) {
       // Never heard: the newest twice, then the oldest, in turn (see the module comment).
-      if (this.peers.size >= this.capacity) this.peers.delete(this.peers.keys().next().value as string);
+      makeRoom(this.peers, this.capacity);
       this.peers.set(peer, { highest: 0, probedAt: now, tries: 1 });
       return this.max;
     }

@@ -21,6 +21,7 @@
  * stream starts a fresh window at its first packet: see docs/security.md for what a replay can do then.
  */
 import { randomBytes } from 'node:crypto';
+import { makeRoom, touch } from './lru.js';
 
 export const STREAM_BYTES = 8;
 const COUNTER_LIMIT = 2 ** 32;
@@ -106,7 +107,7 @@ export class ReplayWindows {
     const counter = counterOf(nonce);
     let w = this.windows.get(key);
     if (!w) {
-      if (this.windows.size >= this.capacity) this.windows.delete(this.windows.keys().next().value as string);
+      makeRoom(this.windows, this.capacity);
       w = { highest: counter, bits: new Uint32Array(WORDS) };
       mark(w, counter);
       this.windows.set(key, w);
@@ -123,9 +124,8 @@ export class ReplayWindows {
       this.deepestReorder = Math.max(this.deepestReorder, w.highest - counter);
     }
     mark(w, counter);
-    // Re-inserted, so the map's order is least recently accepted first.
-    this.windows.delete(key);
-    this.windows.set(key, w);
+    // Least recently accepted first.
+    touch(this.windows, key, w);
     return 'ok';
   }
 
