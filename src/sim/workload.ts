@@ -46,15 +46,8 @@ export interface WorkloadOptions {
   idleAtS?: number;
 }
 
-export interface WorkloadResult {
-  nodes: number;
-  writers: number;
-  writeRate: number;
-  keys: number;
-  valueBytes: number;
-  maxPacketBytes: number;
-  flowControl: boolean;
-  durationS: number;
+/** A result names the run it measured by the options that shape it. */
+export interface WorkloadResult extends Pick<WorkloadOptions, 'nodes' | 'writers' | 'writeRate' | 'keys' | 'valueBytes' | 'maxPacketBytes' | 'flowControl' | 'durationS'> {
   /** ms from a set() until every live node holds that version or newer; undelivered writes count the rest of the run. */
   staleness: Summary;
   /** p99 staleness of the writes of each tenth of the run: flat when bounded, rising when not. */
