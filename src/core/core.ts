@@ -105,6 +105,16 @@ export class ScuttlebuttCore {
     return s >= 0 ? this.membership.table.maxVersion(s) : 0;
   }
 
+  /**
+   * The version at which this node holds `key` of `nodeId`'s map (0 when it holds none). A max
+   * version of m does not mean every write up to m is held: a key overwritten before a delta cut
+   * at m carried it stays at its older version until the newer one arrives. O(1).
+   */
+  versionOf(nodeId: string, key: string): number {
+    const s = this.membership.slotOfId(nodeId);
+    return s >= 0 ? (this.membership.table.values[s]?.get(key)?.version ?? 0) : 0;
+  }
+
   setSeeds(addresses: readonly string[]): void {
     this.peers.setSeeds(addresses);
   }

@@ -4,10 +4,13 @@
  * (from a write until every live node holds that version or a newer one), each writer's delivered
  * rate, fairness between writers, the backlog, and false positives under the load.
  *
- * Staleness is tracked with per-writer watermarks, not per write and node: Scuttlebutt deltas are
- * prefixes in version order, so a node holding writer w at max version m holds every version of w
- * up to m, and "every live node holds v" is "the least of those max versions is at least v". Each
- * sample costs writers x nodes O(1) look-ups, whatever the write rate.
+ * Staleness is per write and key: a write of key k at version v is delivered once every live node
+ * holds k at v or newer. A per-writer watermark (the least max version over live nodes) is a cheap
+ * necessary condition, and not a sufficient one: a delta cut at max version m leaves a key the
+ * sender already holds at a version above m at its older version on the receiver, so a write
+ * overwritten while in flight can be behind the watermark for a round or more. Each write past the
+ * watermark is then checked node by node (a node that holds it keeps it, so the scan resumes where
+ * it stopped): about nodes look-ups per write, plus writers x nodes per sample for the watermarks.
  */
 import type { CoreEvent } from '../core/types.js';
 import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
@@ -96,6 +99,11 @@ class Samples {
     }
     this.data[this.length++] = x;
   }
+  /** Forgets the first `k` samples. */
+  drop(k: number): void {
+    this.data.copyWithin(0, k, this.length);
+    this.length -= k;
+  }
 }
 
 function summaryOf(xs: Float64Array): Summary {
@@ -112,10 +120,13 @@ interface Writer {
   id: string;
   /** Write times not yet published, per key (a held key coalesces several). */
   held: Map<string, number[]>;
-  /** Published, not yet everywhere: version and write time, ascending by version (a ring of two arrays). */
+  /** Published, not yet past the watermark: key, version and write time, ascending by version (parallel arrays read from `head`). */
+  keys: string[];
   versions: Samples;
   times: Samples;
   head: number;
+  /** Past the watermark, not yet held at that version or newer by every live node; `scanned`: nodes checked. */
+  passed: { key: string; version: number; time: number; scanned: number }[];
   /** Least max version of this writer over live nodes, at the last sample. */
   watermark: number;
   watermarkAtStart: number;
@@ -143,7 +154,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   for (let w = 0; w < o.writers + light; w++) {
     const node = Math.floor(w * stride);
     writerOf[node] = w;
-    writers.push({ node, id: `node-${node}`, held: new Map(), versions: new Samples(), times: new Samples(), head: 0, watermark: 0, watermarkAtStart: 0, nextWriteAt: 0, counter: 0, light: w >= o.writers });
+    writers.push({ node, id: `node-${node}`, held: new Map(), keys: [], versions: new Samples(), times: new Samples(), head: 0, passed: [], watermark: 0, watermarkAtStart: 0, nextWriteAt: 0, counter: 0, light: w >= o.writers });
   }
   const lightStaleness = new Samples();
   const staleness = new Samples();
@@ -159,6 +170,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     if (!times) return;
     wr.held.delete(key);
     for (const t of times) {
+      wr.keys.push(key);
       wr.versions.push(version);
       wr.times.push(t);
     }
@@ -209,14 +221,27 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
       if (least === Infinity) least = own.maxVersionOf(wr.id);
       wr.watermark = least;
       while (wr.head < wr.versions.length && (wr.versions.data[wr.head] as number) <= least) {
-        const t = wr.times.data[wr.head] as number;
-        if (t >= measureFrom && wr.light) lightStaleness.push(sim.now - t);
-        else if (t >= measureFrom) {
-          staleness.push(sim.now - t);
-          writtenAt.push(t);
-        }
-        wr.head++;
+        const k = wr.head++;
+        wr.passed.push({ key: wr.keys[k] as string, version: wr.versions.data[k] as number, time: wr.times.data[k] as number, scanned: 0 });
+        wr.keys[k] = '';
       }
+      if (wr.head > 4096 && wr.head * 2 > wr.keys.length) {
+        wr.keys.splice(0, wr.head);
+        wr.versions.drop(wr.head);
+        wr.times.drop(wr.head);
+        wr.head = 0;
+      }
+      let kept = 0;
+      for (const p of wr.passed) {
+        while (p.scanned < n && (p.scanned === wr.node || sim.status[p.scanned] !== UP || (sim.cores[p.scanned] as ScuttlebuttCore).versionOf(wr.id, p.key) >= p.version)) p.scanned++;
+        if (p.scanned < n) wr.passed[kept++] = p;
+        else if (p.time >= measureFrom && wr.light) lightStaleness.push(sim.now - p.time);
+        else if (p.time >= measureFrom) {
+          staleness.push(sim.now - p.time);
+          writtenAt.push(p.time);
+        }
+      }
+      wr.passed.length = kept;
       if (sim.now >= measureFrom) {
         const b = own.flowStats(sim.now)?.backlog ?? 0;
         if (b > backlog) backlog = b;
@@ -268,8 +293,8 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   // Writes never delivered count as the rest of the run.
   for (const w of writers) {
     const into = w.light ? lightStaleness : staleness;
-    for (let k = w.head; k < w.versions.length; k++) {
-      const t = w.times.data[k] as number;
+    const undeliveredTimes = [...w.passed.map((p) => p.time), ...Array.from(w.times.data.subarray(w.head, w.times.length))];
+    for (const t of undeliveredTimes) {
       if (t >= measureFrom) {
         into.push(end - t);
         if (!w.light) writtenAt.push(t);
