@@ -74,6 +74,13 @@ export const SHARE_ROUNDS = 10;
 /** Weight of each interval's offered write rate in the desired rate (moving average): a writer that stops is at a quarter after two rounds. */
 export const DESIRE_WEIGHT = 0.5;
 /**
+ * A cut starts from at most this multiple of the rate the node actually published (same moving
+ * average), not from an allowance it never used: a writer that idled at the start rate and then
+ * floods would otherwise need ten cuts, half a minute at one per hold, to come down to its share.
+ * Twice leaves room for the average's lag and for bursts the token bucket lets through.
+ */
+export const USE_HEADROOM = 2;
+/**
  * A peer's claimed allowed rate counts at most this multiple of ours: enough for a new writer
  * starting at the initial rate to lend it on, and a peer that lies can raise us by at most this
  * factor per exchange (AIMD cuts it back when the network overflows).
@@ -120,6 +127,9 @@ export class FlowControl {
   /** The application's offered write rate, versions/s (moving average over intervals). */
   private desire = 0;
   private writesInWindow = 0;
+  /** Versions this node published, versions/s (moving average over intervals, as the desire). */
+  private used = 0;
+  private publishedInWindow = 0;
   private windowStart: number;
 
   constructor(
@@ -171,6 +181,7 @@ export class FlowControl {
     this.refill(now);
     if (this.held.size === 0 && this.tokens >= 1) {
       this.tokens -= 1;
+      this.publishedInWindow++;
       return true;
     }
     // A caller without a clock (core.set without `now`) is dated by the last clock this unit saw.
@@ -196,6 +207,7 @@ export class FlowControl {
       out.push(entry);
     }
     for (const [key] of out) this.held.delete(key);
+    this.publishedInWindow += out.length;
     if (this.held.size > 0) this.limitedAt = now;
     return out;
   }
@@ -239,8 +251,10 @@ export class FlowControl {
       if (++this.overflowRun < OVERFLOW_STREAK || now < this.holdUntil) return;
       this.overflowRun = 0;
       this.holdUntil = now + HOLD_ROUNDS * this.intervalMs;
-      this.lastPeak = this.allowed;
-      this.setRate(this.allowed * DECREASE_FACTOR);
+      this.measureDesire(now);
+      // A node that published nothing is not what overflows; its allowance is cut as before.
+      this.lastPeak = this.used > 0 ? Math.min(this.allowed, USE_HEADROOM * this.used) : this.allowed;
+      this.setRate(this.lastPeak * DECREASE_FACTOR);
       this.counts.decreases++;
       return;
     }
@@ -263,12 +277,14 @@ export class FlowControl {
     return { rate: this.allowed, backlog: this.held.size, oldestWaitMs: Math.max(0, oldest), ...this.counts };
   }
 
-  /** Folds the writes of each full interval since the last reading into the desired rate. */
+  /** Folds the writes and releases of each full interval since the last reading into the desired and used rates. */
   private measureDesire(now: number): void {
     const dt = now - this.windowStart;
     if (!(dt >= this.intervalMs)) return;
     this.desire += ((this.writesInWindow * 1000) / dt - this.desire) * DESIRE_WEIGHT;
+    this.used += ((this.publishedInWindow * 1000) / dt - this.used) * DESIRE_WEIGHT;
     this.writesInWindow = 0;
+    this.publishedInWindow = 0;
     this.windowStart = now;
   }
 

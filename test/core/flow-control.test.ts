@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { fairShare, FlowControl, SHARE_ROUNDS, TRUST_FACTOR, type FlowControlConfig } from '../../src/core/flow-control.js';
+import { DECREASE_FACTOR, fairShare, FlowControl, SHARE_ROUNDS, TRUST_FACTOR, USE_HEADROOM, type FlowControlConfig } from '../../src/core/flow-control.js';
 import { coreConfig, MiniCluster } from './mini-cluster.js';
 
 const RUNS = { numRuns: 200, seed: 18 };
@@ -104,6 +104,25 @@ test('AIMD: a run of overflows cuts the rate, at most once per hold period; unde
   for (let i = 0; i < 100; i++) flow.admit(`k${i}`, { value: 'x', tombstone: false, expiresAt: Infinity }, 4000);
   for (let i = 0; i < 6; i++) flow.noteDelta(false, 4100);
   assert.ok(flow.rate > 22.5);
+});
+
+test('a cut starts from the rate in use: a writer far below its allowance comes down to its share in one cut, not ten', () => {
+  const write = (flow: FlowControl, i: number, now: number): boolean => flow.admit(`k${i}`, { value: 'x', tombstone: false, expiresAt: Infinity }, now);
+  // 100 versions/s allowed (the start rate), 4 published a second for 5 s: every write passes.
+  const flow = new FlowControl({ ...CFG, initialRate: 100, maxRate: 1000 }, 1000, 0);
+  for (let t = 0; t < 5000; t += 250) assert.ok(write(flow, t, t));
+  for (let i = 0; i < 4; i++) flow.noteDelta(true, 5000);
+  assert.ok(Math.abs(flow.rate - DECREASE_FACTOR * USE_HEADROOM * 4) < 0.5, `cut from ${USE_HEADROOM} x the 4/s in use: ${flow.rate}`);
+  // A node that published nothing is not what overflows: its allowance is cut as before, not to the floor.
+  const idle = new FlowControl({ ...CFG, initialRate: 100, maxRate: 1000 }, 1000, 0);
+  for (let i = 0; i < 4; i++) idle.noteDelta(true, 5000);
+  assert.equal(idle.rate, 100 * DECREASE_FACTOR);
+  // A writer held to its allowance publishes at it, so the cut is the usual one.
+  const held = new FlowControl({ ...CFG, initialRate: 10 }, 1000, 0);
+  for (let t = 0; t < 5000; t += 20) write(held, t % 200, t);
+  for (let t = 0; t <= 5000; t += 100) held.release(t);
+  for (let i = 0; i < 4; i++) held.noteDelta(true, 5000);
+  assert.equal(held.rate, 10 * DECREASE_FACTOR);
 });
 
 test('through the core: held writes show in the local view at once, gossip at the allowed rate, and all arrive', () => {
