@@ -9,6 +9,7 @@
  * Views are polled every 25 ms: serf over its RPC (msgpack on TCP), ours over the agent's HTTP API.
  * `--key-file`: our agents gossip with that keyring (serf stays plaintext); ours then also reports
  * packets per node per second, and what the replay windows saw (deepest reordering, drops).
+ * `--flow-control off`: our agents run without flow control (what it costs idle: nothing to name).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -29,6 +30,8 @@ interface Windows {
   settleS: number;
   /** Our agents' --key-file, if any. */
   keyFile?: string;
+  /** Our agents' --flow-control (default on). */
+  flowControl?: 'on' | 'off';
 }
 
 /** Ours only: packet rate and what the replay windows saw over the steady window. */
@@ -199,7 +202,7 @@ interface OurStats {
 }
 const ourStats = async (port: number): Promise<OurStats> => (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as OurStats;
 
-async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS, keyFile }: Windows): Promise<SideResult> {
+async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS, keyFile, flowControl }: Windows): Promise<SideResult> {
   const base = side === 'serf' ? 27_000 : 28_000;
   const names = Array.from({ length: n }, (_, i) => `${side}-${i}`);
   const procs: ChildProcess[] = [];
@@ -211,7 +214,7 @@ async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS, key
       const args =
         side === 'serf'
           ? ['agent', '-profile=lan', `-bind=127.0.0.1:${gossip}`, `-rpc-addr=127.0.0.1:${api}`, `-node=${names[i]}`, '-log-level=err', ...(i > 0 ? [`-join=127.0.0.1:${base}`] : [])]
-          : [AGENT, 'agent', '--bind', `127.0.0.1:${gossip}`, '--http', `127.0.0.1:${api}`, '--node-id', names[i] as string, '--log-level', 'silent', ...(keyFile ? ['--key-file', keyFile] : []), ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : [])];
+          : [AGENT, 'agent', '--bind', `127.0.0.1:${gossip}`, '--http', `127.0.0.1:${api}`, '--node-id', names[i] as string, '--log-level', 'silent', ...(keyFile ? ['--key-file', keyFile] : []), ...(flowControl ? ['--flow-control', flowControl] : []), ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : [])];
       procs.push(spawn(side === 'serf' ? 'serf' : process.execPath, args, { stdio: 'ignore' }));
       if (i === 0) await sleep(300); // the seed must be listening before the others join it
     }
@@ -274,7 +277,7 @@ function isRoot(): boolean {
 
 /** Runs one side in a fresh network namespace (root), else in this one; returns its result. */
 function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
-  const cmd = [process.execPath, SELF, '--side', side, '--nodes', String(n), '--steady-s', String(w.steadyS), '--settle-s', String(w.settleS), ...(w.keyFile ? ['--key-file', w.keyFile] : [])];
+  const cmd = [process.execPath, SELF, '--side', side, '--nodes', String(n), '--steady-s', String(w.steadyS), '--settle-s', String(w.settleS), ...(w.keyFile ? ['--key-file', w.keyFile] : []), ...(w.flowControl ? ['--flow-control', w.flowControl] : [])];
   if (!isRoot()) return JSON.parse(execFileSync(cmd[0] as string, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as SideResult;
   const ns = `sbs-${process.pid}-${side}`;
   execFileSync('ip', ['netns', 'add', ns]);
@@ -288,10 +291,13 @@ function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { nodes: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, side: { type: 'string' }, 'steady-s': { type: 'string', default: '30' }, 'settle-s': { type: 'string', default: '20' }, 'key-file': { type: 'string' } },
+    options: { nodes: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, side: { type: 'string' }, 'steady-s': { type: 'string', default: '30' }, 'settle-s': { type: 'string', default: '20' }, 'key-file': { type: 'string' }, 'flow-control': { type: 'string' } },
   });
   const n = Number(values.nodes);
   const windows: Windows = { steadyS: Number(values['steady-s']), settleS: Number(values['settle-s']), ...(values['key-file'] ? { keyFile: resolve(values['key-file']) } : {}) };
+  const fc = values['flow-control'];
+  if (fc !== undefined && fc !== 'on' && fc !== 'off') throw new Error(`--flow-control must be on or off (got "${fc}")`);
+  if (fc) windows.flowControl = fc;
   if (!(windows.steadyS > 0) || !(windows.settleS >= 0)) throw new Error(`--steady-s must be > 0 and --settle-s >= 0 (got "${values['steady-s']}", "${values['settle-s']}")`);
   if (!Number.isInteger(n) || n < 3 || n > 200) throw new Error(`--nodes must be an integer from 3 to 200 (got "${values.nodes}")`);
   if (values.side === 'serf' || values.side === 'ours') {

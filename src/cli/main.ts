@@ -122,6 +122,8 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const parsedHttp = parseHostPort(httpAddr);
   if (!parsedHttp) fail(`--http must be HOST:PORT (got "${httpAddr}")`, 'agent');
   if (values.profile !== 'lan' && values.profile !== 'wan') fail(`--profile must be lan or wan (got "${str(values.profile)}")`, 'agent');
+  const flowControl = str(values['flow-control']);
+  if (flowControl !== 'on' && flowControl !== 'off') fail(`--flow-control must be on or off (got "${flowControl}")`, 'agent');
   const tags = parseTags((values.tag as string[] | undefined) ?? [], '--tag', 'agent');
   const seeds = ((values.join as string[] | undefined) ?? []).flatMap((j) => j.split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
   for (const s of seeds) {
@@ -169,6 +171,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     ...(dnsServers.length > 0 ? { dnsServers } : {}),
     logger,
     ...(interval ? { gossipIntervalMs: interval, failureDetector: { firstHeartbeatEstimateMs: interval } } : {}),
+    flowControl: { enabled: flowControl === 'on' },
   };
   const config = values.profile === 'wan' ? defaultWanConfig(overrides) : defaultLanConfig(overrides);
   const node = await createScuttlebutt(config, tags);
@@ -237,6 +240,7 @@ const COMMANDS: Record<string, Command> = {
                             Authorization: Bearer TOKEN; reads (probes, /metrics, the dashboard) stay open
   --profile lan|wan         timing presets (default lan)
   --interval-ms N           gossip interval in ms (default: the preset's)
+  --flow-control on|off     hold this agent's metadata writes to what gossip carries (default on; docs/protocol.md)
   --event-buffer N          events kept for /events resume (default 1000)
   --sse-heartbeat-ms N      keep-alive comment interval on /events (default 15000)
   --log-level L             trace, debug, info, warn, error, fatal or silent (default info); pino JSON lines on stderr
@@ -257,6 +261,7 @@ SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster 
       http: { type: 'string', default: DEFAULT_HTTP, env: true },
       profile: { type: 'string', default: 'lan', env: true },
       'interval-ms': { type: 'string', env: true },
+      'flow-control': { type: 'string', default: 'on', env: true },
       'event-buffer': { type: 'string', env: true },
       'sse-heartbeat-ms': { type: 'string', env: true },
       'log-level': { type: 'string', default: 'info', env: true },

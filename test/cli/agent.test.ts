@@ -51,6 +51,9 @@ test('three agents: members --json, get, set, /metrics; bad flags exit 2 naming 
     const bad = await run(process.execPath, [MAIN, 'agent', '--bind', 'not-an-address']).catch((e: { code: number; stderr: string }) => e);
     assert.equal((bad as { code: number }).code, 2);
     assert.match((bad as { stderr: string }).stderr, /--bind must be HOST:PORT/);
+    const badFlow = await run(process.execPath, [MAIN, 'agent', '--flow-control', 'maybe']).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((badFlow as { code: number }).code, 2);
+    assert.match((badFlow as { stderr: string }).stderr, /--flow-control must be on or off \(got "maybe"\)/);
     const unknown = await run(process.execPath, [MAIN, 'agent', '--frobnicate']).catch((e: { code: number; stderr: string }) => e);
     assert.equal((unknown as { code: number }).code, 2);
     assert.match((unknown as { stderr: string }).stderr, /frobnicate/);
