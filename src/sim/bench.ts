@@ -261,6 +261,7 @@ npm run sim -- --nodes N --writers W --write-rate R --keys K --value-bytes B --m
   --light-writers L  L more nodes each writing one key every 10 s: their staleness is reported apart
   --rate-sharing on|off  protocol-5 rate exchange between throttled writers (default on)
   --idle-writers N --idle-at-s T  N heavy writers stop T s into the measured run (allowedRateBySecond traces the rest)
+  --step-write-rate R2 --step-at-s T  heavy writers switch to R2 set() calls a second T s into the measured run
   Prints staleness (ms from a write until every live node holds that version or newer), each
   writer's delivered rate, Jain's fairness over those rates, the backlog, false positives.`;
 
@@ -278,7 +279,7 @@ export function main(argv: string[]): void {
       nodes: { type: 'string' }, fanout: { type: 'string' }, 'interval-ms': { type: 'string' }, loss: { type: 'string' }, burst: { type: 'string' },
       runs: { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, disseminations: { type: 'string' }, 'duration-s': { type: 'string' },
       'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, duplicate: { type: 'string' }, 'uptime-spread-s': { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' },
-      writers: { type: 'string' }, 'write-rate': { type: 'string' }, keys: { type: 'string' }, 'value-bytes': { type: 'string' }, 'max-packet-bytes': { type: 'string' }, 'flow-control': { type: 'string' }, 'warmup-s': { type: 'string' }, 'light-writers': { type: 'string' }, 'rate-sharing': { type: 'string' }, 'idle-writers': { type: 'string' }, 'idle-at-s': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      writers: { type: 'string' }, 'write-rate': { type: 'string' }, keys: { type: 'string' }, 'value-bytes': { type: 'string' }, 'max-packet-bytes': { type: 'string' }, 'flow-control': { type: 'string' }, 'warmup-s': { type: 'string' }, 'light-writers': { type: 'string' }, 'rate-sharing': { type: 'string' }, 'idle-writers': { type: 'string' }, 'idle-at-s': { type: 'string' }, 'step-write-rate': { type: 'string' }, 'step-at-s': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -353,11 +354,13 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
     rateSharing: onOff('rate-sharing'),
     idleWriters: num(str('idle-writers'), 'idle-writers', 0, 0, nodes),
     idleAtS: num(str('idle-at-s'), 'idle-at-s', 0, 0, 1e7),
+    ...(str('step-write-rate') !== undefined ? { stepWriteRate: num(str('step-write-rate'), 'step-write-rate', 0, 0.001, 1e6), stepAtS: num(str('step-at-s'), 'step-at-s', 0, 0, 1e7) } : {}),
     seed: num(str('seed'), 'seed', 1, 0, 2 ** 31),
     fanout: num(str('fanout'), 'fanout', 3, 1, 64),
     intervalMs: num(str('interval-ms'), 'interval-ms', 1000, 10, 600_000),
     loss: num(str('loss'), 'loss', 0, 0, 0.99),
   };
+  if (str('step-at-s') !== undefined && w.stepWriteRate === undefined) throw new Error('--step-at-s needs --step-write-rate (the rate the heavy writers switch to)');
   if (!Number.isInteger(w.writers)) throw new Error(`--writers must be a whole number (got ${w.writers})`);
   if (w.writers + (w.lightWriters ?? 0) > nodes) throw new Error(`--writers plus --light-writers must not exceed --nodes (${nodes})`);
   const r = runWorkload(w, values.json ? () => {} : (line) => process.stderr.write(`${line}\n`));

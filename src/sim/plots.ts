@@ -147,7 +147,7 @@ const FLOW_DATA = 'docs/data/flow-control';
  */
 function flowPlot(capacity: number): void {
   const runs = readdirSync(FLOW_DATA)
-    .filter((f) => f.endsWith('.json') && !f.startsWith('long'))
+    .filter((f) => /^(on|off|shared)-[\d.]+\.json$/.test(f))
     .map((f) => JSON.parse(readFileSync(`${FLOW_DATA}/${f}`, 'utf8')) as WorkloadResult)
     .sort((a, b) => a.writeRate - b.writeRate);
   // Runs saved before rate sharing existed carry no rateSharing field: they are local AIMD.
@@ -165,6 +165,29 @@ function flowPlot(capacity: number): void {
   ];
   writeFileSync('docs/plots/flow-control.svg', lineChart('Staleness against offered load (128 nodes, 1,400-byte packets)', 'offered load, x measured capacity (log scale)', 'staleness, s', series, { logX: true, legendUpperLeft: true }));
   process.stdout.write(`wrote docs/plots/flow-control.svg from ${runs.length} runs\n`);
+  stepPlot();
+}
+
+/**
+ * The paper's experiment as a step: the worst staleness of each second's writes, before and after
+ * the offered load jumps past capacity (docs/data/flow-control/paper-on.json and paper-off.json).
+ */
+function stepPlot(): void {
+  const run = (m: 'on' | 'off'): WorkloadResult => JSON.parse(readFileSync(`${FLOW_DATA}/paper-${m}.json`, 'utf8')) as WorkloadResult;
+  const curve = (r: WorkloadResult): [number, number][] => {
+    // The last seconds' writes had less time left to arrive, so the tail falls by construction: cut it.
+    const shown = r.maxStalenessBySecond.slice(0, r.maxStalenessBySecond.length - 20);
+    return shown.map((ms, i): [number, number] => [r.warmupS + i, ms / 1000]);
+  };
+  const on = run('on');
+  const off = run('off');
+  const series: Series[] = [
+    { name: 'flow control on (rates shared)', points: curve(on) },
+    { name: 'flow control off', points: curve(off), dashed: true },
+  ];
+  const title = `Writes jump from ${on.writeRate}/s to ${on.stepWriteRate ?? '?'}/s at t = ${on.warmupS + (on.stepAtS ?? 0)} s (${on.nodes} nodes, ${on.keys} keys each)`;
+  writeFileSync('docs/plots/flow-control-step.svg', lineChart(title, 'seconds since writing started', 'worst staleness of that second\'s writes, s', series, { legendUpperLeft: true }));
+  process.stdout.write('wrote docs/plots/flow-control-step.svg\n');
 }
 
 if (process.argv[2] === 'flow') flowPlot(Number(process.argv[3] ?? 17));

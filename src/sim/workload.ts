@@ -47,14 +47,24 @@ export interface WorkloadOptions {
   /** This many heavy writers stop writing `idleAtS` seconds into the measured run (their share should go to the others). */
   idleWriters?: number;
   idleAtS?: number;
+  /**
+   * From `stepAtS` seconds into the measured run the heavy writers call set() `stepWriteRate` times
+   * a second: a step in offered load against capacity, as the paper's cut of the MTU is one in
+   * capacity against load.
+   */
+  stepAtS?: number;
+  stepWriteRate?: number;
 }
 
 /** A result names the run it measured by the options that shape it. */
-export interface WorkloadResult extends Pick<WorkloadOptions, 'nodes' | 'writers' | 'writeRate' | 'keys' | 'valueBytes' | 'maxPacketBytes' | 'flowControl' | 'durationS'> {
+export interface WorkloadResult extends Pick<WorkloadOptions, 'nodes' | 'writers' | 'writeRate' | 'keys' | 'valueBytes' | 'maxPacketBytes' | 'flowControl' | 'durationS' | 'stepAtS' | 'stepWriteRate'> {
+  warmupS: number;
   /** ms from a set() until every live node holds that version or newer; undelivered writes count the rest of the run. */
   staleness: Summary;
   /** p99 staleness of the writes of each tenth of the run: flat when bounded, rising when not. */
   stalenessP99ByTenth: number[];
+  /** The heavy writers' worst staleness of the writes made in each second of the measured run (the paper's plot). */
+  maxStalenessBySecond: number[];
   /** Versions per second each writer got to every live node: mean and min over writers. */
   achievedWriteRate: { mean: number; min: number };
   /** Jain's index over the writers' delivered rates (1: all equal). */
@@ -205,6 +215,8 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   let undelivered = 0;
   let reported = t0;
   const idleAt = measureFrom + (o.idleAtS ?? 0) * 1000;
+  const stepAt = o.stepWriteRate !== undefined ? measureFrom + (o.stepAtS ?? 0) * 1000 : Infinity;
+  const periodAt = (w: Writer, t: number): number => (w.light ? LIGHT_PERIOD_MS : t >= stepAt ? 1000 / (o.stepWriteRate as number) : period);
   const goesIdle = (w: Writer): boolean => !w.light && w.node < (o.idleWriters ?? 0) * stride;
   const rateBySecond: number[] = [];
   let nextRateSample = measureFrom;
@@ -267,7 +279,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
         (sim.cores[w.node] as ScuttlebuttCore).set(key, value(w), sim.now);
         // Unchanged values publish nothing and hold nothing: values carry a counter, so never here.
         writes += sim.now >= measureFrom ? 1 : 0;
-        w.nextWriteAt += w.light ? LIGHT_PERIOD_MS : period;
+        w.nextWriteAt += periodAt(w, w.nextWriteAt);
       }
     }
     if (sim.now >= nextSample) {
@@ -322,6 +334,11 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     }
     tenths.push(summarize(part).p99);
   }
+  const bySecond = new Array<number>(Math.ceil(span / 1000)).fill(0);
+  for (let j = 0; j < writtenAt.length; j++) {
+    const k = Math.floor(((writtenAt.data[j] as number) - measureFrom) / 1000);
+    bySecond[k] = Math.max(bySecond[k] as number, staleness.data[j] as number);
+  }
   const rates = heavy.map((w) => (sim.cores[w.node] as ScuttlebuttCore).flowStats(sim.now)?.rate).filter((r): r is number => r !== undefined);
   const nodeHours = ((sim.now - fpStart) / 3_600_000) * n;
   return {
@@ -333,9 +350,12 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     maxPacketBytes: o.maxPacketBytes,
     flowControl: o.flowControl,
     durationS: o.durationS,
+    warmupS: warmup / 1000,
+    ...(o.stepWriteRate !== undefined ? { stepWriteRate: o.stepWriteRate, stepAtS: o.stepAtS ?? 0 } : {}),
     staleness: summaryOf(staleness.data.subarray(0, staleness.length)),
     ...(light > 0 ? { lightStaleness: summaryOf(lightStaleness.data.subarray(0, lightStaleness.length)) } : {}),
     stalenessP99ByTenth: tenths,
+    maxStalenessBySecond: bySecond,
     achievedWriteRate: { mean: delivered.reduce((a, b) => a + b, 0) / delivered.length, min: Math.min(...delivered) },
     fairness: jain(delivered),
     backlog,
