@@ -75,11 +75,18 @@ export const SHARE_ROUNDS = 10;
 export const DESIRE_WEIGHT = 0.5;
 /**
  * A cut starts from at most this multiple of the rate the node actually published (same moving
- * average), not from an allowance it never used: a writer that idled at the start rate and then
- * floods would otherwise need ten cuts, half a minute at one per hold, to come down to its share.
- * Twice leaves room for the average's lag and for bursts the token bucket lets through.
+ * average as the desire), not from an allowance it never used: a writer that idled at the start
+ * rate and then floods would otherwise need a cut per hold period for each factor of 4/3 between
+ * that rate and its share, and the network's queue builds meanwhile. Twice leaves room for the
+ * average's lag and for bursts the token bucket lets through.
  */
 export const USE_HEADROOM = 2;
+/**
+ * ... but never from below this fraction of the start rate: a node that writes now and then is not
+ * what overflows, and keeps room for a burst (a cut from use lands at 3/16 of the start rate at
+ * the lowest; further cuts go from there at the usual pace).
+ */
+export const USE_FLOOR = 0.25;
 /**
  * A peer's claimed allowed rate counts at most this multiple of ours: enough for a new writer
  * starting at the initial rate to lend it on, and a peer that lies can raise us by at most this
@@ -117,7 +124,7 @@ export class FlowControl {
   private overflowRun = 0;
   private underflowRun = 0;
   private holdUntil = -Infinity;
-  /** The rate before the last cut: additive steps are a fraction of it, so they scale with the capacity found. */
+  /** The rate the last cut started from: additive steps are a fraction of it, so they scale with the capacity found. */
   private lastPeak: number;
   /** The backlog was non-empty since the last increase: growth is earned only by a node the rate held back. */
   private limited = false;
@@ -208,6 +215,7 @@ export class FlowControl {
     }
     for (const [key] of out) this.held.delete(key);
     this.publishedInWindow += out.length;
+    this.measureDesire(now);
     if (this.held.size > 0) this.limitedAt = now;
     return out;
   }
@@ -252,8 +260,7 @@ export class FlowControl {
       this.overflowRun = 0;
       this.holdUntil = now + HOLD_ROUNDS * this.intervalMs;
       this.measureDesire(now);
-      // A node that published nothing is not what overflows; its allowance is cut as before.
-      this.lastPeak = this.used > 0 ? Math.min(this.allowed, USE_HEADROOM * this.used) : this.allowed;
+      this.lastPeak = Math.min(this.allowed, Math.max(USE_HEADROOM * this.used, USE_FLOOR * this.config.initialRate));
       this.setRate(this.lastPeak * DECREASE_FACTOR);
       this.counts.decreases++;
       return;
@@ -283,6 +290,11 @@ export class FlowControl {
     if (!(dt >= this.intervalMs)) return;
     this.desire += ((this.writesInWindow * 1000) / dt - this.desire) * DESIRE_WEIGHT;
     this.used += ((this.publishedInWindow * 1000) / dt - this.used) * DESIRE_WEIGHT;
+    // Every write and release closes a window that has run a full interval, so a longer one ended in
+    // silence: each further quiet interval weighs in as a rate of zero (an hour-old write weighs nothing).
+    const quiet = (1 - DESIRE_WEIGHT) ** (Math.floor(dt / this.intervalMs) - 1);
+    this.desire *= quiet;
+    this.used *= quiet;
     this.writesInWindow = 0;
     this.publishedInWindow = 0;
     this.windowStart = now;

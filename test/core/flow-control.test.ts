@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DECREASE_FACTOR, fairShare, FlowControl, SHARE_ROUNDS, TRUST_FACTOR, USE_HEADROOM, type FlowControlConfig } from '../../src/core/flow-control.js';
+import { DECREASE_FACTOR, fairShare, FlowControl, INCREASE_FRACTION, SHARE_ROUNDS, TRUST_FACTOR, USE_FLOOR, USE_HEADROOM, type FlowControlConfig } from '../../src/core/flow-control.js';
 import { coreConfig, MiniCluster } from './mini-cluster.js';
 
 const RUNS = { numRuns: 200, seed: 18 };
@@ -94,33 +94,57 @@ test('release is paced by the allowed rate: a second at 5 versions/s lets out ab
 });
 
 test('AIMD: a run of overflows cuts the rate, at most once per hold period; underflows while held back raise it', () => {
+  // A writer offering more than its allowance publishes at it, so each cut starts from the allowance.
   const flow = new FlowControl({ ...CFG, initialRate: 40 }, 1000, 0);
-  for (let i = 0; i < 8; i++) flow.noteDelta(true, 10);
+  let t = 0;
+  const writeUntil = (end: number): void => {
+    for (; t < end; t += 20) {
+      flow.admit(`k${t}`, { value: 'x', tombstone: false, expiresAt: Infinity }, t);
+      flow.release(t);
+    }
+  };
+  writeUntil(5000);
+  for (let i = 0; i < 8; i++) flow.noteDelta(true, t);
   assert.equal(flow.rate, 30, 'one cut of 0.75 in the hold period');
-  for (let i = 0; i < 4; i++) flow.noteDelta(true, 3100);
+  writeUntil(8100);
+  for (let i = 0; i < 4; i++) flow.noteDelta(true, t);
   assert.equal(flow.rate, 22.5);
-  for (let i = 0; i < 60; i++) flow.noteDelta(false, 4000);
-  assert.equal(flow.rate, 22.5, 'no growth for a node that nothing held back');
-  for (let i = 0; i < 100; i++) flow.admit(`k${i}`, { value: 'x', tombstone: false, expiresAt: Infinity }, 4000);
-  for (let i = 0; i < 6; i++) flow.noteDelta(false, 4100);
-  assert.ok(flow.rate > 22.5);
+  writeUntil(9000);
+  for (let i = 0; i < 6; i++) flow.noteDelta(false, t);
+  assert.equal(flow.rate, 22.5 + INCREASE_FRACTION * 30, 'an additive step of a fraction of the rate the last cut started from');
+  // A node that nothing held back does not grow (it would flood on its first burst).
+  const idle = new FlowControl({ ...CFG, initialRate: 20 }, 1000, 0);
+  for (let i = 0; i < 60; i++) idle.noteDelta(false, 4000);
+  assert.equal(idle.rate, 20, 'no growth for a node that nothing held back');
 });
 
-test('a cut starts from the rate in use: a writer far below its allowance comes down to its share in one cut, not ten', () => {
-  const write = (flow: FlowControl, i: number, now: number): boolean => flow.admit(`k${i}`, { value: 'x', tombstone: false, expiresAt: Infinity }, now);
-  // 100 versions/s allowed (the start rate), 4 published a second for 5 s: every write passes.
-  const flow = new FlowControl({ ...CFG, initialRate: 100, maxRate: 1000 }, 1000, 0);
-  for (let t = 0; t < 5000; t += 250) assert.ok(write(flow, t, t));
-  for (let i = 0; i < 4; i++) flow.noteDelta(true, 5000);
-  assert.ok(Math.abs(flow.rate - DECREASE_FACTOR * USE_HEADROOM * 4) < 0.5, `cut from ${USE_HEADROOM} x the 4/s in use: ${flow.rate}`);
-  // A node that published nothing is not what overflows: its allowance is cut as before, not to the floor.
-  const idle = new FlowControl({ ...CFG, initialRate: 100, maxRate: 1000 }, 1000, 0);
+test('a cut starts from the rate in use (at least a quarter of the start rate), not from an allowance never used', () => {
+  const write = (flow: FlowControl, key: string, now: number): boolean => flow.admit(key, { value: 'x', tombstone: false, expiresAt: Infinity }, now);
+  const config = { ...CFG, initialRate: 100, maxRate: 1000 };
+  // 100 versions/s allowed (the start rate), 20 published a second for 5 s: every write passes.
+  const flood = new FlowControl(config, 1000, 0);
+  for (let t = 0; t < 5000; t += 50) assert.ok(write(flood, `k${t}`, t));
+  for (let i = 0; i < 4; i++) flood.noteDelta(true, 5000);
+  assert.ok(Math.abs(flood.rate - DECREASE_FACTOR * USE_HEADROOM * 20) < 1, `cut from ${USE_HEADROOM} x the 20/s in use: ${flood.rate}`);
+  // Additive steps scale with where the cut started (2 x 20/s), not with the unused allowance.
+  const cut = flood.rate;
+  for (let i = 0; i < 50; i++) write(flood, `held${i}`, 5000);
+  for (let i = 0; i < 6; i++) flood.noteDelta(false, 5100);
+  assert.ok(Math.abs(flood.rate - (cut + (INCREASE_FRACTION * cut) / DECREASE_FACTOR)) < 1e-9, `one additive step of ${INCREASE_FRACTION} x where the cut started: ${cut} -> ${flood.rate}`);
+  // A node that never wrote, and one whose last write was an hour ago, keep room for a burst.
+  const idle = new FlowControl(config, 1000, 0);
   for (let i = 0; i < 4; i++) idle.noteDelta(true, 5000);
-  assert.equal(idle.rate, 100 * DECREASE_FACTOR);
+  assert.equal(idle.rate, DECREASE_FACTOR * USE_FLOOR * 100);
+  const once = new FlowControl(config, 1000, 0);
+  write(once, 'status', 0);
+  for (let i = 0; i < 4; i++) once.noteDelta(true, 3_600_000);
+  assert.equal(once.rate, DECREASE_FACTOR * USE_FLOOR * 100);
   // A writer held to its allowance publishes at it, so the cut is the usual one.
   const held = new FlowControl({ ...CFG, initialRate: 10 }, 1000, 0);
-  for (let t = 0; t < 5000; t += 20) write(held, t % 200, t);
-  for (let t = 0; t <= 5000; t += 100) held.release(t);
+  for (let t = 0; t <= 5000; t += 20) {
+    write(held, `k${(t / 20) % 200}`, t);
+    if (t % 100 === 0) held.release(t);
+  }
   for (let i = 0; i < 4; i++) held.noteDelta(true, 5000);
   assert.equal(held.rate, 10 * DECREASE_FACTOR);
 });
