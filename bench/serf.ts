@@ -9,7 +9,7 @@
  * Views are polled every 25 ms: serf over its RPC (msgpack on TCP), ours over the agent's HTTP API.
  * `--key-file`: our agents gossip with that keyring (serf stays plaintext); ours then also reports
  * packets per node per second, and what the replay windows saw (deepest reordering, drops).
- * `--flow-control off`: our agents run without flow control (what it costs idle: nothing to name).
+ * `--flow-control on|off`: our agents' flow control (default on), to compare what it costs.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -175,8 +175,9 @@ function flowPlot(capacity: number): void {
 function stepPlot(): void {
   const run = (m: 'on' | 'off'): WorkloadResult => JSON.parse(readFileSync(`${FLOW_DATA}/paper-${m}.json`, 'utf8')) as WorkloadResult;
   const curve = (r: WorkloadResult): [number, number][] => {
-    // The last seconds' writes had less time left to arrive, so the tail falls by construction: cut it.
-    const shown = r.maxStalenessBySecond.slice(0, r.maxStalenessBySecond.length - 20);
+    // A write made s seconds before the end can show at most s: the seconds within the run's worst
+    // staleness of the end are censored, so they are cut.
+    const shown = r.maxStalenessBySecond.slice(0, r.maxStalenessBySecond.length - Math.ceil(r.staleness.max / 1000));
     return shown.map((ms, i): [number, number] => [r.warmupS + i, ms / 1000]);
   };
   const on = run('on');

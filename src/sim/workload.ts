@@ -9,8 +9,10 @@
  * necessary condition, and not a sufficient one: a delta cut at max version m leaves a key the
  * sender already holds at a version above m at its older version on the receiver, so a write
  * overwritten while in flight can be behind the watermark for a round or more. Each write past the
- * watermark is then checked node by node (a node that holds it keeps it, so the scan resumes where
- * it stopped): about nodes look-ups per write, plus writers x nodes per sample for the watermarks.
+ * watermark is then checked node by node, and the scan resumes where it stopped: in this workload a
+ * receiver's version of a key only grows (no deletes, no crashes, so no member is removed and
+ * re-admitted and no tombstone GC resets a map). Cost: writers x nodes look-ups per sample for the
+ * watermarks, about nodes per write, and one more per sample for each write still waiting on a node.
  */
 import type { CoreEvent } from '../core/types.js';
 import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
@@ -65,7 +67,7 @@ export interface WorkloadResult extends Pick<WorkloadOptions, 'nodes' | 'writers
   stalenessP99ByTenth: number[];
   /** The heavy writers' worst staleness of the writes made in each second of the measured run (the paper's plot). */
   maxStalenessBySecond: number[];
-  /** Versions per second each writer got to every live node: mean and min over writers. */
+  /** How fast each writer's watermark (least max version over live nodes) rose, versions/s: mean and min over writers. */
   achievedWriteRate: { mean: number; min: number };
   /** Jain's index over the writers' delivered rates (1: all equal). */
   fairness: number;
@@ -73,10 +75,10 @@ export interface WorkloadResult extends Pick<WorkloadOptions, 'nodes' | 'writers
   lightStaleness?: Summary;
   /** Most keys waiting in any writer's flow-control backlog at a sample (0 with flow control off). */
   backlog: number;
-  /** Most versions of one writer published but not yet held by every live node, at a sample. */
+  /** Most versions of one writer published but not yet under its watermark, at a sample. */
   undeliveredVersions: number;
-  /** Writers' allowed rates at the end (versions/s; empty with flow control off). */
-  allowedRate: { mean: number; min: number; max: number } | null;
+  /** Writers' allowed rates at the end, and the lowest any writer had at a sample of the measured run (versions/s; null with flow control off). */
+  allowedRate: { mean: number; min: number; max: number; lowest: number } | null;
   rateSharing: boolean;
   /** With idle writers: the mean allowed rate of the writers that keep writing, each second of the measured run. */
   allowedRateBySecond?: number[];
@@ -212,6 +214,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   measureFrom = t0 + warmup;
   const end = measureFrom + o.durationS * 1000;
   let backlog = 0;
+  let lowestRate = Infinity;
   let undelivered = 0;
   let reported = t0;
   const idleAt = measureFrom + (o.idleAtS ?? 0) * 1000;
@@ -255,8 +258,9 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
       }
       wr.passed.length = kept;
       if (sim.now >= measureFrom) {
-        const b = own.flowStats(sim.now)?.backlog ?? 0;
-        if (b > backlog) backlog = b;
+        const flow = own.flowStats(sim.now);
+        if (flow && flow.backlog > backlog) backlog = flow.backlog;
+        if (flow && !wr.light && flow.rate < lowestRate) lowestRate = flow.rate;
         const u = own.maxVersionOf(wr.id) - least;
         if (u > undelivered) undelivered = u;
       }
@@ -360,7 +364,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     fairness: jain(delivered),
     backlog,
     undeliveredVersions: undelivered,
-    allowedRate: rates.length ? { mean: rates.reduce((a, b) => a + b, 0) / rates.length, min: Math.min(...rates), max: Math.max(...rates) } : null,
+    allowedRate: rates.length ? { mean: rates.reduce((a, b) => a + b, 0) / rates.length, min: Math.min(...rates), max: Math.max(...rates), lowest: Math.min(lowestRate, ...rates) } : null,
     rateSharing: o.flowControl && o.rateSharing !== false,
     ...((o.idleWriters ?? 0) > 0 ? { allowedRateBySecond: rateBySecond } : {}),
     writes,

@@ -18,7 +18,9 @@ test('three agents: members --json, get, set, /metrics; bad flags exit 2 naming 
     for (let i = 0; i < 3; i++) {
       const args = ['agent', '--bind', `127.0.0.1:${base + 2 * i}`, '--http', `127.0.0.1:${base + 2 * i + 1}`, '--node-id', `a${i}`, '--interval-ms', '200', '--log-level', 'silent', '--tag', `idx=${i}`];
       if (i > 0) args.push('--join', `127.0.0.1:${base}`);
-      procs.push(spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore' }));
+      // The last agent turns flow control off through its environment variable (the others keep the default).
+      const env = i === 2 ? { ...process.env, SCUTTLEBUTT_FLOW_CONTROL: 'off' } : process.env;
+      procs.push(spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore', env }));
     }
     const http = `127.0.0.1:${base + 5}`;
     let members: { live: { id: string }[] } = { live: [] };
@@ -51,6 +53,9 @@ test('three agents: members --json, get, set, /metrics; bad flags exit 2 naming 
     const bad = await run(process.execPath, [MAIN, 'agent', '--bind', 'not-an-address']).catch((e: { code: number; stderr: string }) => e);
     assert.equal((bad as { code: number }).code, 2);
     assert.match((bad as { stderr: string }).stderr, /--bind must be HOST:PORT/);
+    const flowOf = async (i: number): Promise<unknown> => ((await (await fetch(`http://127.0.0.1:${base + 2 * i + 1}/stats`)).json()) as { flowControl: unknown }).flowControl;
+    assert.equal(await flowOf(2), null, 'SCUTTLEBUTT_FLOW_CONTROL=off: no flow control');
+    assert.ok(((await flowOf(0)) as { rate: number } | null)?.rate, 'flow control on by default');
     const badFlow = await run(process.execPath, [MAIN, 'agent', '--flow-control', 'maybe']).catch((e: { code: number; stderr: string }) => e);
     assert.equal((badFlow as { code: number }).code, 2);
     assert.match((badFlow as { stderr: string }).stderr, /--flow-control must be on or off \(got "maybe"\)/);

@@ -31,7 +31,7 @@ const OVERLOAD: WorkloadOptions = {
 
 test('overload: rare updates spread at gossip speed behind throttled heavy writers; backlog bounded, fair, no false positives', () => {
   const r = runWorkload(OVERLOAD);
-  // Without flow control this run gives the rare writers a mean of 3.0 s (p99 5.4 s); with it 1.1 s.
+  // Without flow control the rare writers' one new version sorts behind every heavy backlog.
   assert.ok(r.lightStaleness && r.lightStaleness.mean < 2000, `rare updates' staleness ${JSON.stringify(r.lightStaleness)}`);
   assert.ok(r.backlog > 0 && r.backlog <= OVERLOAD.keys, `backlog ${r.backlog} keys, at most the ${OVERLOAD.keys} distinct keys`);
   assert.ok(r.allowedRate && r.allowedRate.max < OVERLOAD.writeRate, `writers held below their offered rate: ${JSON.stringify(r.allowedRate)}`);
@@ -42,9 +42,9 @@ test('overload: rare updates spread at gossip speed behind throttled heavy write
   assert.ok((tenths[8] as number) < 2 * (tenths[0] as number), `p99 by tenth ${tenths.map(Math.round).join(' ')}`);
   // Every heavy write reaches every node within the bound the allowed rate sets: its key is
   // released within keys / rate of first waiting, then spreads in a few rounds (24 nodes, fanout 3).
-  // Without flow control hot keys are overwritten in flight and some nodes keep an older version
-  // for rounds on end: this run's worst is 12.2 s against 4.2 s.
-  const bound = (1000 * OVERLOAD.keys) / (r.allowedRate as { min: number }).min + 3 * OVERLOAD.intervalMs;
+  // Without flow control a hot key is overwritten in flight and some nodes keep an older version
+  // for rounds on end, so the same run breaks that bound.
+  const bound = (1000 * OVERLOAD.keys) / (r.allowedRate as { lowest: number }).lowest + 3 * OVERLOAD.intervalMs;
   assert.ok(r.staleness.max < bound, `heavy writers' worst staleness ${Math.round(r.staleness.max)} ms, bound ${Math.round(bound)} ms`);
   const off = runWorkload({ ...OVERLOAD, flowControl: false });
   assert.ok(off.staleness.max > bound, `without flow control the worst staleness (${Math.round(off.staleness.max)} ms) should exceed the bound (${Math.round(bound)} ms)`);
