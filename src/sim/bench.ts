@@ -332,8 +332,6 @@ export function main(argv: string[]): void {
 
 function workloadMain(values: Record<string, string | boolean | undefined>): void {
   const str = (k: string): string | undefined => values[k] as string | undefined;
-  const fcFlag = str('flow-control') ?? 'on';
-  if (fcFlag !== 'on' && fcFlag !== 'off') throw new Error(`--flow-control must be on or off (got "${fcFlag}")`);
   const onOff = (k: string): boolean => {
     const v = str(k) ?? 'on';
     if (v !== 'on' && v !== 'off') throw new Error(`--${k} must be on or off (got "${v}")`);
@@ -347,7 +345,7 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
     keys: num(str('keys'), 'keys', 100, 1, 1e7),
     valueBytes: num(str('value-bytes'), 'value-bytes', 100, 1, 60_000),
     maxPacketBytes: num(str('max-packet-bytes'), 'max-packet-bytes', 1400, 576, 65_507),
-    flowControl: fcFlag === 'on',
+    flowControl: onOff('flow-control'),
     durationS: num(str('duration-s'), 'duration-s', 60, 1, 1e7),
     warmupS: num(str('warmup-s'), 'warmup-s', 20, 0, 1e7),
     lightWriters: num(str('light-writers'), 'light-writers', 0, 0, nodes),
