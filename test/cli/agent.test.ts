@@ -76,20 +76,37 @@ test('SIGHUP re-reads --key-file: a three-step rotation drops no packet, and a b
   const http = (i: number): string => `127.0.0.1:${port + 2 * i + 1}`;
   const stats = async (i: number): Promise<{ liveMembers: number; dropped: Record<string, number> }> =>
     (await (await fetch(`http://${http(i)}/stats`)).json()) as { liveMembers: number; dropped: Record<string, number> };
+  /** Each agent's log (info: its keyring reloads are logged), read as it comes. */
+  const logs = ['', '', ''];
+  const reloads = (i: number): number => (logs[i]!.match(/keyring (reloaded from|not reloaded)/g) ?? []).length;
+  let step = 0;
   const hupAll = async (ring: string[]): Promise<void> => {
+    step++;
     for (let i = 0; i < 3; i++) {
       writeFileSync(join(dir, `k${i}`), `${ring.join('\n')}\n`);
+      const before = reloads(i);
       procs[i]!.kill('SIGHUP');
+      await waitFor(() => reloads(i) > before, 5_000, `k${i} read its key file again`);
       await new Promise((r) => setTimeout(r, 300)); // rolling: gossip goes on between agents
     }
-    await new Promise((r) => setTimeout(r, 600));
+    // Gossip under the new rings: a write on one agent reaches the other two.
+    const writer = step % 3;
+    const put = await fetch(`http://${http(writer)}/kv/step`, { method: 'PUT', body: String(step) });
+    assert.equal(put.status, 200);
+    const seen = async (i: number): Promise<boolean> => {
+      const view = (await (await fetch(`http://${http(i)}/members`)).json()) as { self: { id: string; metadata: Record<string, string> }; live: { id: string; metadata: Record<string, string> }[] };
+      return [view.self, ...view.live].some((m) => m.id === `k${writer}` && m.metadata['step'] === String(step));
+    };
+    await waitFor(async () => (await Promise.all([0, 1, 2].map(seen))).every(Boolean), 10_000, `step ${step}: k${writer}'s write seen by every agent`);
   };
   try {
     for (let i = 0; i < 3; i++) {
       writeFileSync(join(dir, `k${i}`), `${oldKey}\n`);
-      const args = ['agent', '--bind', `127.0.0.1:${port + 2 * i}`, '--http', http(i), '--node-id', `k${i}`, '--interval-ms', '200', '--log-level', 'silent', '--key-file', join(dir, `k${i}`)];
+      const args = ['agent', '--bind', `127.0.0.1:${port + 2 * i}`, '--http', http(i), '--node-id', `k${i}`, '--interval-ms', '200', '--log-level', 'info', '--key-file', join(dir, `k${i}`)];
       if (i > 0) args.push('--join', `127.0.0.1:${port}`);
-      procs.push(spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore' }));
+      const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      proc.stderr!.on('data', (d: Buffer) => (logs[i] += d.toString()));
+      procs.push(proc);
     }
     const allLive = async (): Promise<boolean> => (await Promise.all([0, 1, 2].map((i) => stats(i).catch(() => ({ liveMembers: 0 }))))).every((s) => s.liveMembers === 3);
     await waitFor(allLive, 10_000, 'three agents see three');

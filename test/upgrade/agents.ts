@@ -1,54 +1,16 @@
 /**
- * Agents of two builds on loopback, for the upgrade tests: a previous release built from this
- * repository's history, and this tree's; their HTTP views polled for convictions and consistency.
+ * Agents of two builds on loopback, for the upgrade tests: a previous release (releases.ts), and
+ * this tree's; their HTTP views polled for convictions and consistency.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../runtime/procs.js';
 
 const POLL_MS = 50;
 
-export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 export const NEW_AGENT = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-const git = (...args: string[]): string => execFileSync('git', ['-C', REPO, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-
-/** Why the previous release cannot be built from history here, or null when it can. */
-export function historyUnavailable(commit: string): string | null {
-  try {
-    if (git('rev-parse', '--is-shallow-repository') === 'true') return 'a shallow clone (git fetch --unshallow, or clone in full)';
-    git('cat-file', '-e', `${commit}^{commit}`);
-    return null;
-  } catch (err) {
-    return `no git history with commit ${commit.slice(0, 7)} (${(err as Error).message.split('\n')[0]})`;
-  }
-}
-
-/**
- * The previous release's src/ built into a temporary directory: `git archive` of the pinned commit
- * (no worktree registered in the shared repository), this tree's node_modules linked in (the
- * compiler is all the old build needs), and tsc over src/ only.
- */
-export function buildPrevious(dir: string, commit: string): string {
-  const tar = join(dir, 'src.tar');
-  git('archive', '--format=tar', '-o', tar, commit, 'src', 'tsconfig.json', 'package.json');
-  execFileSync('tar', ['-xf', tar, '-C', dir]);
-  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  writeFileSync(join(dir, 'tsconfig.build.json'), JSON.stringify({ extends: './tsconfig.json', include: ['src/**/*.ts'] }));
-  const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-  try {
-    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: dir, stdio: 'pipe' });
-  } catch (err) {
-    throw new Error(`building the previous release failed: ${String((err as { stdout?: Buffer }).stdout ?? err)}`);
-  }
-  const agent = join(dir, 'dist', 'src', 'cli', 'main.js');
-  assert.ok(existsSync(agent), 'the previous release built its agent');
-  return agent;
-}
 
 export interface Member {
   id: string;

@@ -12,14 +12,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts, waitFor } from '../runtime/procs.js';
-import { Agent, buildPrevious, consistent, historyUnavailable, NEW_AGENT, Watcher } from './agents.js';
+import { Agent, consistent, NEW_AGENT, Watcher } from './agents.js';
+import { RELEASES, skipUnless, unpackRelease } from './releases.js';
 
-/** The last commit that speaks 3..4 and writes 4 (the next, 5c5f57d, introduced protocol 5). */
-const PROTOCOL_4_RELEASE = '456853982c87b03be7a5e9b5ab97cb99b27098ce';
+/** The last release that speaks 3..4 and writes 4. */
+const PROTOCOL_4_RELEASE = RELEASES.find((r) => Math.max(...r.speaks) === 4)!.commit;
 const INTERVAL_MS = 200;
-const unavailable = historyUnavailable(PROTOCOL_4_RELEASE);
 
-test('keyring, protocol 4 and 5 agents mixed, through a key rotation: nobody convicted, 5 among the new, no genuine packet dropped as a replay', { skip: unavailable ? `cannot build the protocol 4 release: ${unavailable}` : false, timeout: 180_000 }, async (t) => {
+test('keyring, protocol 4 and 5 agents mixed, through a key rotation: nobody convicted, 5 among the new, no genuine packet dropped as a replay', { skip: skipUnless(PROTOCOL_4_RELEASE, 'with the protocol 4 release'), timeout: 180_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'sb-keyring-mixed-'));
   const keyFile = join(dir, 'keys');
   const [k1, k2] = [randomBytes(32).toString('base64'), randomBytes(32).toString('base64')];
@@ -32,7 +32,7 @@ test('keyring, protocol 4 and 5 agents mixed, through a key rotation: nobody con
     for (const a of agents) a.kill();
     rmSync(dir, { recursive: true, force: true });
   });
-  const oldAgent = buildPrevious(dir, PROTOCOL_4_RELEASE);
+  const oldAgent = join(unpackRelease(dir, PROTOCOL_4_RELEASE), 'dist', 'src', 'cli', 'main.js');
   // Old and new alternate, the first (everyone's seed) old.
   for (const a of agents) await a.start(a.i % 2 === 0 ? oldAgent : NEW_AGENT, a.i % 2 === 0 ? 'old' : 'new', a.i === 0 ? [] : [agents[0]!.port]);
   await waitFor(() => consistent(agents), 20_000, 'the mixed keyring cluster converged');

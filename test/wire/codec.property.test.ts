@@ -20,6 +20,27 @@ test('every message round-trips exactly, and messageSize is its encoded length',
   );
 });
 
+test('any message with 1..32 bytes of anything after it is refused as trailing bytes, in protocols 4 and 5 (the encoder\'s length is where the message ends)', () => {
+  fc.assert(
+    fc.property(message, fc.integer({ min: 1, max: 32 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.constantFrom(4, 5) as fc.Arbitrary<4 | 5>, (m, n, seed, version) => {
+      const bytes = encodeMessage(m, version);
+      const longer = new Uint8Array(bytes.length + n);
+      longer.set(bytes);
+      for (let i = 0; i < n; i++) longer[bytes.length + i] = (seed >>> (i % 24)) & 0xff;
+      assert.throws(() => decodeMessage(longer, version), (e: unknown) => e instanceof DecodeError && e.reason === 'trailing-bytes', `${m.type}, ${bytes.length} bytes + ${n} (protocol ${version})`);
+    }),
+    { numRuns: 2000, seed: 20261205 },
+  );
+  // Every length, not only the ones the sampler happened to draw.
+  const leave: Message = { type: 'leave', clusterId: 'c', identity: { id: 'a', generation: 1, address: 'h:1' }, heartbeat: 9 };
+  const bytes = encodeMessage(leave);
+  for (let n = 1; n <= 32; n++) {
+    const longer = new Uint8Array(bytes.length + n);
+    longer.set(bytes);
+    assert.throws(() => decodeMessage(longer), (e: unknown) => e instanceof DecodeError && e.reason === 'trailing-bytes', `a leave + ${n} zero bytes`);
+  }
+});
+
 /** A message as a reader of protocol 4 or 3 gets it: without the fields protocol 5 added. */
 function withoutV5(m: Message): Message {
   if (m.type === 'leave') return { type: 'leave', clusterId: m.clusterId, identity: m.identity, heartbeat: m.heartbeat };

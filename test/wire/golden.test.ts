@@ -5,6 +5,7 @@ import { decodeMessage, encodeMessage, messageSize } from '../../src/wire/codec.
 import { openPacket } from '../../src/transport/envelope.js';
 import { encodeAll, fixturePath, messageCases, packetCases, readFixture, sealCase, supportedVersions } from './golden.js';
 import type { Message } from '../../src/wire/messages.js';
+import { DecodeError } from '../../src/wire/errors.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -30,6 +31,37 @@ for (const version of supportedVersions()) {
       assert.equal(hex(encodeMessage(decodeMessage(opened.body, version), version)), hex(c.body), `${c.name}: the body decodes`);
       if (c.reproducible) assert.equal(hex(sealCase(c, version)), hex(packet), `${c.name}: sealed again, the same bytes`);
     }
+  });
+}
+
+/** Longest trailing run tried: every length up to it, past any one-byte or one-varint slack a decoder might allow. */
+const MAX_TRAILING = 24;
+
+/** n bytes after a message: zeros, 0xff, and a pattern that is neither (zero could read as an empty field). */
+function trailing(n: number, fill: 'zero' | 'ones' | 'mixed'): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (fill === 'zero' ? 0 : fill === 'ones' ? 0xff : (i * 37 + 1) & 0xff));
+}
+
+for (const version of supportedVersions()) {
+  test(`protocol ${version}: a golden body with 1..${MAX_TRAILING} bytes after it is refused as trailing bytes (the fixture's stored length is the message's end)`, () => {
+    let cases = 0;
+    for (const [name, bytes] of readFixture(version)) {
+      if (name.startsWith('packet-')) continue;
+      for (let n = 1; n <= MAX_TRAILING; n++) {
+        for (const fill of ['zero', 'ones', 'mixed'] as const) {
+          const longer = new Uint8Array(bytes.length + n);
+          longer.set(bytes);
+          longer.set(trailing(n, fill), bytes.length);
+          assert.throws(
+            () => decodeMessage(longer, version),
+            (e: unknown) => e instanceof DecodeError && e.reason === 'trailing-bytes',
+            `${name} (${bytes.length} bytes) with ${n} ${fill} bytes after it`,
+          );
+          cases++;
+        }
+      }
+    }
+    assert.ok(cases > 0);
   });
 }
 
