@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { ConfigError, createScuttlebutt, defaultLanConfig, PROTOCOL_VERSION, type MembershipEvent } from '../../src/index.js';
+import { ConfigError, createScuttlebutt, defaultLanConfig, type MembershipEvent } from '../../src/index.js';
+import { PROTOCOL_VERSION } from '../../src/wire/index.js';
 import { EnvelopeError, open, seal } from '../../src/transport/envelope.js';
 import { freePorts } from './procs.js';
 
