@@ -10,18 +10,15 @@
  * addresses and their DNS resolution) and `scuttlebutt-ts/sim` (the cluster simulator).
  *
  * @example Two nodes in one process
- * `b` joins through `a`; `a` prints `api-1 sees db-1, role db`, then `db-1 changed role,load: { role: 'db', load: '0.3' }`.
+ * `b` joins through `a`; `a` prints `api-1 sees db-1, role db`, then
+ * `db-1 changed role,load: { role: 'db', load: '0.3' }`.
  * ```js
  * import { createScuttlebutt, defaultLanConfig } from 'scuttlebutt-ts';
  *
- * const a = await createScuttlebutt(
- *   defaultLanConfig({ node: { id: 'api-1', gossipPublicAddress: '127.0.0.1:9111' }, listenAddress: '127.0.0.1:9111' }),
- *   { role: 'api' },
- * );
- * const b = await createScuttlebutt(
- *   defaultLanConfig({ node: { id: 'db-1', gossipPublicAddress: '127.0.0.1:9112' }, listenAddress: '127.0.0.1:9112' }),
- *   { role: 'db' },
- * );
+ * const node = (id, address) =>
+ *   defaultLanConfig({ node: { id, gossipPublicAddress: address }, listenAddress: address });
+ * const a = await createScuttlebutt(node('api-1', '127.0.0.1:9111'), { role: 'api' });
+ * const b = await createScuttlebutt(node('db-1', '127.0.0.1:9112'), { role: 'db' });
  * a.on('live', (m) => console.log(`api-1 sees ${m.id}, role ${m.metadata.role}`));
  * a.on('update', (m, keys) => console.log(`${m.id} changed ${keys.join()}:`, m.metadata));
  * await b.join(['127.0.0.1:9111']);
@@ -38,12 +35,25 @@
 export { createScuttlebutt, Scuttlebutt, type ScuttlebuttEvents } from './runtime/scuttlebutt.js';
 
 // Its configuration: the presets and what they fill.
-export { defaultFailureDetectorConfig, defaultLanConfig, defaultWanConfig, type ConfigOverrides } from './runtime/config.js';
+export {
+  defaultFailureDetectorConfig,
+  defaultLanConfig,
+  defaultWanConfig,
+  type ConfigOverrides,
+} from './runtime/config.js';
 export type { Logger, NotifyEvents, ScuttlebuttConfig } from './runtime/api.js';
 export type { FailureDetectorConfig, FlowControlConfig, NodeIdentity } from './core/types.js';
 
 // What it reports: members, events, health and counters.
-export type { ClusterState, Health, MemberFilter, MemberInfo, MembershipEvent, SilenceView, Stats } from './runtime/api.js';
+export type {
+  ClusterState,
+  Health,
+  MemberFilter,
+  MemberInfo,
+  MembershipEvent,
+  SilenceView,
+  Stats,
+} from './runtime/api.js';
 export type { DetectorView, FlowControlStats } from './core/types.js';
 
 // What it throws: a bad configuration, a malformed or unresolvable seed, a refused force-leave.

@@ -6,7 +6,16 @@
  *
  * @module scuttlebutt-ts/sim
  */
-export { CRASHED, PAUSED, SimCluster, simAddress, UP, type EventListener, type SendListener, type SimConfig } from './cluster.js';
+export {
+  CRASHED,
+  PAUSED,
+  SimCluster,
+  simAddress,
+  UP,
+  type EventListener,
+  type SendListener,
+  type SimConfig,
+} from './cluster.js';
 export { SimNetwork, type NetworkConfig } from './network.js';
 export { runBench, simConfig, type BenchOptions, type BenchResult } from './bench.js';
 export { runWorkload, type WorkloadOptions, type WorkloadResult } from './workload.js';

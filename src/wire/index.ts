@@ -6,7 +6,15 @@
  *
  * @module scuttlebutt-ts/wire
  */
-export { DecodeError, decodeMessage, encodeMessage, messageSize, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from './codec.js';
+export {
+  DecodeError,
+  decodeMessage,
+  encodeMessage,
+  messageSize,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type ProtocolVersion,
+} from './codec.js';
 export type { DecodeErrorReason } from './errors.js';
 export type {
   AckMessage,
