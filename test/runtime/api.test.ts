@@ -11,7 +11,7 @@ import { freePorts } from './procs.js';
 const cfg = (id: string, port: number) =>
   defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, gossipIntervalMs: 100 });
 
-test('events reach listeners, the async iterator and the seed-style callbacks; a throwing listener stalls nothing', async () => {
+test('events reach listeners, the async iterator and the NotifyEvents callbacks; a throwing listener stalls nothing', async () => {
   const [pa, pb] = freePorts(2) as [number, number];
   const notified: string[] = [];
   const a = await createScuttlebutt({ ...cfg('a', pa), events: { notifyLive: (m) => notified.push(`live ${m.id}`), notifyUpdate: (m) => notified.push(`update ${m.id}`) } });
