@@ -1,21 +1,73 @@
-/** The public API. */
-export { createScuttlebutt, Scuttlebutt, type ScuttlebuttEvents } from './runtime/scuttlebutt.js';
-export { ConfigError, defaultFailureDetectorConfig, defaultLanConfig, defaultWanConfig, type ConfigOverrides } from './runtime/config.js';
-export { DiscoveryError, parseSeed, SeedDiscovery, SeedError, systemResolver, type DiscoveryErrorReason, type DiscoveryOptions, type DiscoveryResult, type DnsResolver, type Seed, type SrvAnswer, type SystemResolverOptions } from './runtime/discovery.js';
-export { ForceLeaveError } from './runtime/api.js';
-export type { ClusterState, Health, Logger, MemberFilter, MemberInfo, MembershipEvent, NotifyEvents, ScuttlebuttConfig, SilenceView, Stats } from './runtime/api.js';
-export type { FailureDetectorConfig, DetectorView, NodeIdentity } from './core/types.js';
-export type { FlowControlConfig, FlowControlStats } from './core/flow-control.js';
-export { channels as diagnosticsChannels, type DropMessage, type MemberMessage, type NodeMessage, type PacketMessage, type StallMessage, type ThrottleMessage } from './runtime/diagnostics.js';
+/**
+ * Cluster membership for Node.js: a node joins through seeds, shares a little key-value metadata, and
+ * learns who is live and who is dead by Scuttlebutt gossip over UDP and a phi accrual failure detector.
+ *
+ * This entry is what an application embedding a node needs: {@link createScuttlebutt}, the configuration
+ * presets and types, the node's events, member views and stats, its errors, and the diagnostics channels.
+ * The layers below it have entries of their own, for custom transports, simulators and tools:
+ * `scuttlebutt-ts/core` (the pure protocol core), `scuttlebutt-ts/wire` (the message codec),
+ * `scuttlebutt-ts/transport` (the packet envelope and replay windows), `scuttlebutt-ts/discovery` (seed
+ * addresses and their DNS resolution) and `scuttlebutt-ts/sim` (the cluster simulator).
+ *
+ * @example Two nodes in one process
+ * `b` joins through `a`; `a` prints `api-1 sees db-1, role db`, then
+ * `db-1 changed role,load: { role: 'db', load: '0.3' }`.
+ * ```js
+ * import { createScuttlebutt, defaultLanConfig } from 'scuttlebutt-ts';
+ *
+ * const node = (id, address) =>
+ *   defaultLanConfig({ node: { id, gossipPublicAddress: address }, listenAddress: address });
+ * const a = await createScuttlebutt(node('api-1', '127.0.0.1:9111'), { role: 'api' });
+ * const b = await createScuttlebutt(node('db-1', '127.0.0.1:9112'), { role: 'db' });
+ * a.on('live', (m) => console.log(`api-1 sees ${m.id}, role ${m.metadata.role}`));
+ * a.on('update', (m, keys) => console.log(`${m.id} changed ${keys.join()}:`, m.metadata));
+ * await b.join(['127.0.0.1:9111']);
+ * b.set('load', '0.3');
+ * await new Promise((r) => setTimeout(r, 1500));
+ * await Promise.all([a.shutdown(), b.shutdown()]);
+ * ```
+ *
+ * @packageDocumentation
+ * @module scuttlebutt-ts
+ */
 
-// The pure core and the wire format, for simulators, custom transports and tests.
-export { ScuttlebuttCore } from './core/core.js';
-export { seededRandom } from './core/random.js';
-export type { ClusterSnapshot, CoreConfig, CoreEvent, MembershipEventOf, MembershipOf, NodeStatus, NodeView, Outbound, Random, RejectReason, Sender } from './core/types.js';
-export { DecodeError, decodeMessage, encodeMessage, messageSize, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from './wire/codec.js';
+// The node.
+export { createScuttlebutt, Scuttlebutt, type ScuttlebuttEvents } from './runtime/scuttlebutt.js';
+
+// Its configuration: the presets and what they fill.
+export {
+  defaultFailureDetectorConfig,
+  defaultLanConfig,
+  defaultWanConfig,
+  type ConfigOverrides,
+} from './runtime/config.js';
+export type { Logger, NotifyEvents, ScuttlebuttConfig } from './runtime/api.js';
+export type { FailureDetectorConfig, FlowControlConfig, NodeIdentity } from './core/types.js';
+
+// What it reports: members, events, health and counters.
 export type {
-  AckMessage, Column, Delta, Digest, HeartbeatBumps, LeaveMessage, Message, MessageType, NodeDelta, RateState, SynAckMessage, SynMessage, VersionedValue, WrongClusterMessage,
-} from './wire/messages.js';
-export type { DecodeErrorReason } from './wire/errors.js';
-export { EnvelopeError, open as openEnvelope, openPacket, seal as sealEnvelope, type EnvelopeErrorReason, type EnvelopeOptions, type Opened, type ReplayGuard, type SealParams } from './transport/envelope.js';
-export { NonceSequence, ReplayWindows, type ReplayVerdict, type ReplayWindowOptions } from './transport/replay.js';
+  ClusterState,
+  Health,
+  MemberFilter,
+  MemberInfo,
+  MembershipEvent,
+  SilenceView,
+  Stats,
+} from './runtime/api.js';
+export type { DetectorView, FlowControlStats } from './core/types.js';
+
+// What it throws: a bad configuration, a malformed or unresolvable seed, a refused force-leave.
+export { ConfigError } from './runtime/config.js';
+export { DiscoveryError, SeedError, type DiscoveryErrorReason } from './runtime/discovery.js';
+export { ForceLeaveError } from './runtime/api.js';
+
+// What it tells observability tools, over node:diagnostics_channel.
+export {
+  channels as diagnosticsChannels,
+  type DropMessage,
+  type MemberMessage,
+  type NodeMessage,
+  type PacketMessage,
+  type StallMessage,
+  type ThrottleMessage,
+} from './runtime/diagnostics.js';

@@ -1,8 +1,10 @@
 /**
  * `npm start`: a local cluster of real agent processes on loopback, shown live. Nodes join, a tag
  * spreads, one node is killed with SIGKILL and convicted by every other, then restarts as a new
- * generation; everything shuts down by itself. On a terminal it is a table redrawn as things
- * happen; otherwise (a pipe, a log, CI) the same story as plain lines.
+ * generation. On a terminal it is a table redrawn as things happen, and the cluster then stays up,
+ * its dashboard open to a browser, until Ctrl-C (SIGINT or SIGTERM: every agent leaves gracefully).
+ * Otherwise (a pipe, a log, CI), or with `--once`, the same story as plain lines, and everything
+ * shuts down by itself; `--stay-up` keeps the cluster up off a terminal too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,14 +12,26 @@ import { parseArgs } from 'node:util';
 import type { ClusterState, MemberInfo } from '../runtime/api.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '5' }, 'base-port': { type: 'string', default: '17400' }, 'interval-ms': { type: 'string', default: '300' } } });
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '5' },
+    'base-port': { type: 'string', default: '17400' },
+    'interval-ms': { type: 'string', default: '300' },
+    once: { type: 'boolean', default: false },
+    'stay-up': { type: 'boolean', default: false },
+  },
+});
 const N = Number(values.nodes);
 const BASE = Number(values['base-port']);
 const INTERVAL = Number(values['interval-ms']);
 if (!Number.isInteger(N) || N < 3 || N > 20) throw new Error('--nodes must be an integer from 3 to 20');
 if (!Number.isInteger(BASE) || BASE < 1024 || BASE + 2 * N > 65535) throw new Error(`--base-port must be an integer from 1024 to ${65535 - 2 * N}`);
 
+if (values.once && values['stay-up']) throw new Error('--once and --stay-up contradict each other: pick one');
+
 const tty = process.stdout.isTTY === true;
+/** After the story: keep the cluster up until a signal (a person at a terminal), or shut it down (a pipe, CI). */
+const STAY_UP = values['stay-up'] || (tty && !values.once);
 /** Pause between acts on a terminal, so a person can read the table. */
 const HOLD = tty ? 1500 : 0;
 const t0 = Date.now();
@@ -36,7 +50,11 @@ const agents: Agent[] = Array.from({ length: N }, (_, i) => ({ id: `node-${i + 1
 /** Never killed, so its dashboard stays up for the whole demo. */
 const DASHBOARD = `http://127.0.0.1:${(agents[0] as Agent).http}/ui`;
 
+/** Set by the first SIGINT or SIGTERM: the story stops where it is, and no agent is started again. */
+let stopping = false;
+
 function start(a: Agent, tags: string[]): void {
+  if (stopping) return;
   const args = ['agent', '--bind', `127.0.0.1:${a.gossip}`, '--http', `127.0.0.1:${a.http}`, '--node-id', a.id, '--cluster', 'demo', '--interval-ms', String(INTERVAL), '--log-level', 'silent'];
   if (a !== agents[0]) args.push('--join', `127.0.0.1:${(agents[0] as Agent).gossip}`);
   for (const t of tags) args.push('--tag', t);
@@ -162,17 +180,19 @@ function report(rs: Row[]): void {
   }
 }
 
-async function until(what: string, cond: (rs: Row[], v: Views) => boolean, timeoutMs: number): Promise<boolean> {
+/** Polls every agent until `cond` holds (true), the timeout passes or a signal stops the demo (false). */
+async function until(what: string, cond: (rs: Row[], v: Views) => boolean, timeoutMs: number, pollMs = 200): Promise<boolean> {
   caption = what;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await views();
+    if (stopping) return false;
     lastRows = rows(v);
     if (tty) draw();
     else report(lastRows);
     if (cond(lastRows, v)) return true;
     if (Date.now() > deadline) return false;
-    await sleep(200);
+    await sleep(pollMs);
   }
 }
 
@@ -191,6 +211,7 @@ async function main(): Promise<void> {
     await sleep(150);
   }
   const ok1 = await until('nodes joining through node-1', (rs) => rs.every((r) => r.status === 'live'), 15_000);
+  if (stopping) return;
   say(ok1 ? `all ${N} agents see all ${N} as live` : 'cluster did not converge in 15 s');
   await hold();
 
@@ -198,6 +219,7 @@ async function main(): Promise<void> {
   await fetch(`http://127.0.0.1:${(agents[1] as Agent).http}/kv/color`, { method: 'PUT', body: 'green' });
   const everyoneSees = (_: Row[], v: Views): boolean => agents.every((a) => seen(v.get(a.id), 'node-2')?.metadata.color === 'green');
   const ok2 = await until('node-2 sets color=green', everyoneSees, 10_000);
+  if (stopping) return;
   say(ok2 ? `node-2's color=green reached every agent in ${Date.now() - tagAt} ms` : 'the tag did not spread in 10 s');
   await hold();
 
@@ -207,6 +229,7 @@ async function main(): Promise<void> {
   victim.proc?.kill('SIGKILL');
   victim.proc = null;
   const ok3 = await until(`${victim.id} killed: the others wait for its heartbeats, then convict it`, (rs) => row(rs, victim.id).status === 'dead', 20_000);
+  if (stopping) return;
   say(ok3 ? `every agent declared ${victim.id} dead ${((Date.now() - killAt) / 1000).toFixed(1)} s after the kill (phi accrual, threshold 8)` : 'not detected in 20 s');
   await hold();
 
@@ -214,29 +237,78 @@ async function main(): Promise<void> {
   say(`restarting ${victim.id}: a new generation, with fresh metadata`);
   start(victim, ['zone=restarted']);
   const ok4 = await until(`${victim.id} restarted`, (rs) => row(rs, victim.id).status === 'live' && row(rs, victim.id).generation !== oldGeneration, 15_000);
+  if (stopping) return;
   say(ok4 ? `${victim.id} is live again everywhere, generation ${gen(row(lastRows, victim.id).generation)} (was ${gen(oldGeneration)})` : 'restart not seen in 15 s');
+  storyOk = ok1 && ok2 && ok3 && ok4;
 
+  if (STAY_UP) {
+    // The cluster is the newcomer's now: the dashboard to open, agents to kill or query by hand.
+    // The table (or, off a terminal, a line per change) goes on following it until a signal.
+    say(`cluster is up; dashboard at ${DASHBOARD}; Ctrl-C to stop`);
+    storyDone = true;
+    await until(`cluster is up; dashboard at ${DASHBOARD}; Ctrl-C to stop`, () => false, Infinity, 1000);
+    return;
+  }
   caption = 'shutting down';
   say('graceful shutdown of every agent (peers learn at once from the leave message)');
-  for (const a of agents) a.proc?.kill('SIGTERM');
-  await sleep(800);
-  for (const a of agents) a.proc?.kill('SIGKILL');
+  await stopAgents();
   caption = 'done';
   say('done. Try it yourself: node dist/src/cli/main.js agent --help');
   if (tty) process.stdout.write('\x1b[?25h');
-  process.exitCode = ok1 && ok2 && ok3 && ok4 ? 0 : 1;
+  process.exitCode = storyOk ? 0 : 1;
 }
 
-const cleanup = (): void => {
+/** Whether every act of the story happened in time; the exit code says it. */
+let storyOk = false;
+/** The story is over and the cluster stays up: a signal now is the way out, not an interruption. */
+let storyDone = false;
+
+/** SIGTERM to every agent (each leaves gracefully), then SIGKILL to any still running after 3 s. */
+async function stopAgents(): Promise<void> {
+  await Promise.all(
+    agents.map(async (a) => {
+      const proc = a.proc;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
+
+const killAgents = (): void => {
   for (const a of agents) a.proc?.kill('SIGKILL');
   if (tty) process.stdout.write('\x1b[?25h');
 };
-process.on('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
+
+/**
+ * Ctrl-C or a SIGTERM, at any point: every agent leaves gracefully and the demo says so. Exit status:
+ * after the story, the story's (0 when every act happened); during it, 128 + the signal's number. A
+ * second signal while the agents leave kills them at once.
+ */
+function onSignal(signal: 'SIGINT' | 'SIGTERM'): void {
+  if (stopping) {
+    killAgents();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  }
+  stopping = true;
+  caption = 'stopping';
+  say(`${signal === 'SIGINT' ? 'Ctrl-C' : signal}: every agent leaves gracefully`);
+  void stopAgents().then(() => {
+    caption = 'stopped';
+    say('stopped. Try it yourself: node dist/src/cli/main.js agent --help');
+    if (tty) process.stdout.write('\x1b[?25h');
+    process.exit(storyDone ? (storyOk ? 0 : 1) : signal === 'SIGINT' ? 130 : 143);
+  });
+}
+process.on('SIGINT', () => onSignal('SIGINT'));
+process.on('SIGTERM', () => onSignal('SIGTERM'));
 main().catch((err: unknown) => {
-  cleanup();
+  // A request to an agent that a signal is stopping may fail: the signal's shutdown finishes the demo.
+  if (stopping) return;
+  killAgents();
   process.stderr.write(`demo failed: ${(err as Error).message}\n`);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 /**
  * The public surface of the UDP runtime (the contract between src/runtime and src/cli).
- * Translated from the seed's Go API into idiomatic TypeScript: async start, typed events,
+ * Translated from the Go API of cnanakos/go-scuttlebutt into idiomatic TypeScript: async start, typed events,
  * an async iterator, AbortSignal, `await using`.
  */
 import type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, DetectorView, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
@@ -15,7 +15,7 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
-/** The seed's callback object (NotifyEvent). Every method optional. */
+/** The callback object of cnanakos/go-scuttlebutt (its NotifyEvent). Every method optional. */
 export interface NotifyEvents {
   notifyLive?(node: MemberInfo): void;
   notifyDead?(node: MemberInfo): void;
@@ -30,7 +30,7 @@ export interface ScuttlebuttConfig {
   node: { id: string; gossipPublicAddress: string };
   /** "host:port" to bind, e.g. "0.0.0.0:9111" or "[::]:9111". */
   listenAddress: string;
-  /** Live peers gossiped with per round (the seed's GossipNodes). */
+  /** Live peers gossiped with per round (GossipNodes in cnanakos/go-scuttlebutt). */
   gossipNodes: number;
   gossipIntervalMs: number;
   failureDetector: FailureDetectorConfig;

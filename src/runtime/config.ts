@@ -1,5 +1,5 @@
 /**
- * Configuration: the seed's LAN and WAN presets, and validation that rejects a wrong config
+ * Configuration: the LAN and WAN presets of cnanakos/go-scuttlebutt, and validation that rejects a wrong config
  * at construction with one error naming every wrong field and how to fix it.
  */
 import { randomBytes } from 'node:crypto';
@@ -62,7 +62,7 @@ function merge(base: ScuttlebuttConfig, o: ConfigOverrides): ScuttlebuttConfig {
   return { ...base, ...o, node, listenAddress, failureDetector: { ...base.failureDetector, ...o.failureDetector }, flowControl: { ...base.flowControl, ...o.flowControl } } as ScuttlebuttConfig;
 }
 
-/** The seed's LAN preset: port 9111, cluster "default", fanout 3 every second, phi threshold 8. */
+/** The LAN preset of cnanakos/go-scuttlebutt: port 9111, cluster "default", fanout 3 every second, phi threshold 8. */
 export function defaultLanConfig(overrides: ConfigOverrides = {}): ScuttlebuttConfig {
   const base: ScuttlebuttConfig = {
     clusterId: 'default',
@@ -85,7 +85,7 @@ export function defaultLanConfig(overrides: ConfigOverrides = {}): ScuttlebuttCo
   return merge(base, overrides);
 }
 
-/** The seed's WAN preset: fanout 4 every 3 s, phi threshold 12, 10 s acceptable pause. */
+/** The WAN preset of cnanakos/go-scuttlebutt: fanout 4 every 3 s, phi threshold 12, 10 s acceptable pause. */
 export function defaultWanConfig(overrides: ConfigOverrides = {}): ScuttlebuttConfig {
   const lan = defaultLanConfig();
   const base: ScuttlebuttConfig = {

@@ -1,7 +1,7 @@
 /**
  * Membership events as the library's users see them: the core's events turned into MemberInfo (the
- * member as of the event), and handed to every kind of listener — `on()` listeners, the seed-style
- * callbacks, async iterators — each guarded, so a throwing listener stops no other.
+ * member as of the event), and handed to every kind of listener — `on()` listeners, the NotifyEvents
+ * callbacks (`config.events`), async iterators — each guarded, so a throwing listener stops no other.
  */
 import type { ScuttlebuttCore } from '../core/core.js';
 import type { CoreEvent, NodeView } from '../core/types.js';
@@ -26,7 +26,7 @@ export function memberEvent(e: CoreEvent, core: ScuttlebuttCore): MembershipEven
   }
 }
 
-/** Delivers one event to `on()` listeners, the seed-style callbacks and the iterators' queues; `failed` hears each listener that threw. */
+/** Delivers one event to `on()` listeners, the NotifyEvents callbacks and the iterators' queues; `failed` hears each listener that threw. */
 export function deliverEvent(
   e: MembershipEvent,
   listeners: readonly ((...args: unknown[]) => void)[],

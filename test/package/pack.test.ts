@@ -1,8 +1,9 @@
 /**
  * The package as a user gets it: `npm pack` from a fresh copy of the sources (no dist/, so `prepare`
  * must build it), the tarball installed into an empty project, the README's example run from there,
- * the `scuttlebutt` command run through npx, and the README's example type-checked as strict
- * TypeScript against the installed declarations.
+ * the lower layers used through their subpath entries (and absent from the root, and unreachable by
+ * file path), the `scuttlebutt` command run through npx, and the README's example and a subpath
+ * program type-checked as strict TypeScript against the installed declarations.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,7 +45,47 @@ function readmeExample(): string {
   return m[1] as string;
 }
 
-test('npm pack holds only the library; the installed tarball runs the README example and the scuttlebutt command', { timeout: 120_000 }, async (t) => {
+/** The subpath entries package.json exports besides the root, each a facade dist/src/NAME/index.js. */
+const SUBPATHS = ['core', 'wire', 'transport', 'discovery', 'sim'];
+
+/**
+ * A custom harness as a user of the subpaths writes one: a core (scuttlebutt-ts/core) opens an exchange,
+ * its SYN is encoded (wire) and sealed with a key (transport), then opened and decoded again.
+ * Plain JavaScript that is also strict TypeScript: every type is inferred from the subpaths' declarations.
+ */
+const SUBPATH_PROGRAM = `import { defaultFailureDetectorConfig } from 'scuttlebutt-ts';
+import { ScuttlebuttCore, seededRandom } from 'scuttlebutt-ts/core';
+import { decodeMessage, encodeMessage, PROTOCOL_VERSION } from 'scuttlebutt-ts/wire';
+import { openPacket, sealEnvelope } from 'scuttlebutt-ts/transport';
+import { parseSeed } from 'scuttlebutt-ts/discovery';
+import { simAddress } from 'scuttlebutt-ts/sim';
+
+const core = new ScuttlebuttCore(
+  {
+    clusterId: 'pack',
+    self: { id: 'n1', generation: 1, address: simAddress(1) },
+    fanout: 3,
+    gossipIntervalMs: 1000,
+    failureDetector: defaultFailureDetectorConfig(),
+    payloadBudget: 1400,
+    tombstoneGracePeriodMs: 60_000,
+  },
+  seededRandom(7),
+  0,
+  { role: 'probe' },
+);
+const [out] = core.contact([simAddress(2)], 0);
+if (!out) throw new Error('contact() sent nothing');
+const opts = { keys: [new Uint8Array(16).fill(9)], compress: true, maxPacketBytes: 1400 };
+const opened = openPacket(sealEnvelope(encodeMessage(out.message), opts), opts);
+const back = decodeMessage(opened.body, opened.version);
+const seed = parseSeed('srv+_gossip._udp.example');
+const cluster = back.type === 'syn' ? back.clusterId : null;
+const latestVersion = opened.version === PROTOCOL_VERSION;
+console.log(JSON.stringify({ to: out.to, type: back.type, cluster, latestVersion, seed }));
+`;
+
+test('npm pack holds only the library; installed, its README example, subpath entries and command work', { timeout: 120_000 }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'scuttlebutt-pack-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -59,9 +100,13 @@ test('npm pack holds only the library; the installed tarball runs the README exa
   const files = packed.files.map((f) => f.path).sort();
   const stray = files.filter((f) => !f.startsWith('dist/src/') && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(f));
   assert.deepEqual(stray, [], 'only dist/src, package.json, README, LICENSE and CHANGELOG are packed');
-  for (const f of ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/index.js.map', 'dist/src/cli/main.js', 'LICENSE', 'CHANGELOG.md', 'README.md']) {
+  const entries = ['index', ...SUBPATHS.map((s) => `${s}/index`)].flatMap((e) => [`dist/src/${e}.js`, `dist/src/${e}.d.ts`]);
+  for (const f of [...entries, 'dist/src/index.js.map', 'dist/src/cli/main.js', 'LICENSE', 'CHANGELOG.md', 'README.md']) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
+  const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+  const expected = ['.', './package.json', ...SUBPATHS.map((s) => `./${s}`)].sort();
+  assert.deepEqual(Object.keys(manifest.exports).sort(), expected, 'package.json exports the root and each subpath');
   assert.deepEqual(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources are packed');
   const map = JSON.parse(readFileSync(join(pkg, 'dist/src/index.js.map'), 'utf8')) as { sourcesContent?: string[] };
   assert.ok(map.sourcesContent?.[0]?.includes('createScuttlebutt'), 'source maps carry their sources');
@@ -82,17 +127,44 @@ test('npm pack holds only the library; the installed tarball runs the README exa
   assert.match(out, /^api-1 sees db-1, role db$/m);
   assert.match(out, /^db-1 changed role,load: \{ role: 'db', load: '0\.3' \}$/m);
 
+  // The lower layers through their subpaths: a SYN from a core, through the codec and a sealed envelope, and back.
+  writeFileSync(join(app, 'subpaths.mjs'), SUBPATH_PROGRAM);
+  const used = JSON.parse(await sh(process.execPath, ['subpaths.mjs'], app, 20_000)) as Record<string, unknown>;
+  assert.deepEqual(used, {
+    to: '10.0.0.2:9111',
+    type: 'syn',
+    cluster: 'pack',
+    latestVersion: true,
+    seed: { kind: 'srv', text: 'srv+_gossip._udp.example', name: '_gossip._udp.example' },
+  });
+
+  // The root is the runtime API only: the layers below are not there, nor reachable by file path.
+  const internals = ['ScuttlebuttCore', 'seededRandom', 'encodeMessage', 'decodeMessage', 'PROTOCOL_VERSION',
+    'openEnvelope', 'sealEnvelope', 'ReplayWindows', 'NonceSequence', 'SeedDiscovery', 'SimCluster'];
+  const api = ['createScuttlebutt', 'defaultLanConfig', 'ConfigError', 'diagnosticsChannels'];
+  const probe = `import * as root from 'scuttlebutt-ts';
+let deep;
+try { await import('scuttlebutt-ts/dist/src/core/core.js'); deep = 'imported'; } catch (e) { deep = e.code; }
+const at = (names) => names.filter((n) => n in root);
+console.log(JSON.stringify({ leaked: at(${JSON.stringify(internals)}), api: at(${JSON.stringify(api)}), deep }));
+`;
+  writeFileSync(join(app, 'root.mjs'), probe);
+  const root = JSON.parse(await sh(process.execPath, ['root.mjs'], app, 20_000)) as Record<string, unknown>;
+  assert.deepEqual(root, { leaked: [], api, deep: 'ERR_PACKAGE_PATH_NOT_EXPORTED' });
+
   // The bin, linked by npm and run as a user would.
   const help = await sh('npx', ['--no-install', 'scuttlebutt', '--help'], app, 30_000);
   assert.match(help, /^usage:\n {2}scuttlebutt agent /);
 
   // The same example is strict TypeScript against the installed declarations (README: "listeners are typed").
+  // So is the subpath program, its types read through each subpath's `types` condition.
   writeFileSync(join(app, 'readme.ts'), example);
+  writeFileSync(join(app, 'subpaths.mts'), SUBPATH_PROGRAM);
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
   await sh(
     process.execPath,
     [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
-      '--types', 'node', '--typeRoots', join(ROOT, 'node_modules/@types'), 'readme.ts'],
+      '--types', 'node', '--typeRoots', join(ROOT, 'node_modules/@types'), 'readme.ts', 'subpaths.mts'],
     app,
   );
 });

@@ -3,14 +3,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { ConfigError, createScuttlebutt, defaultLanConfig, PROTOCOL_VERSION, type MembershipEvent } from '../../src/index.js';
+import { ConfigError, createScuttlebutt, defaultLanConfig, type MembershipEvent } from '../../src/index.js';
+import { PROTOCOL_VERSION } from '../../src/wire/index.js';
 import { EnvelopeError, open, seal } from '../../src/transport/envelope.js';
 import { freePorts } from './procs.js';
 
 const cfg = (id: string, port: number) =>
   defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, gossipIntervalMs: 100 });
 
-test('events reach listeners, the async iterator and the seed-style callbacks; a throwing listener stalls nothing', async () => {
+test('events reach listeners, the async iterator and the NotifyEvents callbacks; a throwing listener stalls nothing', async () => {
   const [pa, pb] = freePorts(2) as [number, number];
   const notified: string[] = [];
   const a = await createScuttlebutt({ ...cfg('a', pa), events: { notifyLive: (m) => notified.push(`live ${m.id}`), notifyUpdate: (m) => notified.push(`update ${m.id}`) } });

@@ -1,0 +1,29 @@
+/**
+ * The protocol core, pure: one node's view of the cluster, the Scuttlebutt exchange and the failure
+ * detector, with no sockets, timers or clock of its own. A harness (the UDP runtime, the simulator, a
+ * custom transport) calls `tick`, `receive` and `detect` with the time, sends the messages they return
+ * and collects membership events with `takeEvents`. Messages are plain data, which
+ * `scuttlebutt-ts/wire` turns into bytes.
+ *
+ * @module scuttlebutt-ts/core
+ */
+export { ScuttlebuttCore } from './core.js';
+export { seededRandom } from './random.js';
+export type {
+  ClusterSnapshot,
+  CoreConfig,
+  CoreEvent,
+  DetectorView,
+  FailureDetectorConfig,
+  FlowControlConfig,
+  FlowControlStats,
+  MembershipEventOf,
+  MembershipOf,
+  NodeIdentity,
+  NodeStatus,
+  NodeView,
+  Outbound,
+  Random,
+  RejectReason,
+  Sender,
+} from './types.js';

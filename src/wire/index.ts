@@ -1,0 +1,35 @@
+/**
+ * The wire format: the protocol's messages as plain data, and the codec between them and packet
+ * bodies for each protocol version spoken. The decoder is bounds-checked and throws only
+ * {@link DecodeError}, with a reason to count by. The envelope around a body (magic, version,
+ * compression, encryption) is `scuttlebutt-ts/transport`'s.
+ *
+ * @module scuttlebutt-ts/wire
+ */
+export {
+  DecodeError,
+  decodeMessage,
+  encodeMessage,
+  messageSize,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type ProtocolVersion,
+} from './codec.js';
+export type { DecodeErrorReason } from './errors.js';
+export type {
+  AckMessage,
+  Column,
+  Delta,
+  Digest,
+  HeartbeatBumps,
+  LeaveMessage,
+  Message,
+  MessageType,
+  NodeDelta,
+  NodeIdentity,
+  RateState,
+  SynAckMessage,
+  SynMessage,
+  VersionedValue,
+  WrongClusterMessage,
+} from './messages.js';
