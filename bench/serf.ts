@@ -223,9 +223,8 @@ async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS, key
     const all = async (): Promise<boolean> => (await Promise.all(viewers.map((v) => v.alive()))).every((s) => s.size === n);
     const joinSeconds = await until(all, 60_000, `${side}: all ${n} agents see all ${n}`);
 
-    // Both sides settle before bytes are counted. A cold start of ours runs above its steady rate
-    // for about 20 s (N=50, consecutive 10 s windows from start: 1,292, 829, 778, 774 B/node/s);
-    // serf's rate is flat from the start (269 B/node/s in every window).
+    // Both sides settle before bytes are counted: a cold start of ours sends above its steady rate
+    // for about 20 s, serf's is flat from the start.
     await sleep(settleS * 1000);
     const pids = procs.map((p) => p.pid as number);
     const cpu0 = pids.map(cpuSeconds);

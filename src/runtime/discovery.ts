@@ -442,7 +442,7 @@ export class SeedDiscovery {
 /**
  * The few discovered addresses handed to the core as seeds. The core sends to a seed in a round with
  * probability seeds / members, so all of a headless Service's pods as seeds would add about one
- * exchange to every round (+23 % bytes at 100 nodes, simulated); a few keep a removed partition
+ * exchange to every round (docs/benchmarks.md, "Seeds per node"); a few keep a removed partition
  * reachable at the cost the benchmarks measured (3 seeds). Kept while they stay in DNS, so the
  * choice does not churn; drawn afresh when `rotate` (a node alone, whose seeds did not answer).
  * New addresses are met through SeedDiscovery's `added` instead.

@@ -188,7 +188,7 @@ test('loss, reordering and duplication together: every write reaches every node 
 
 test('members that outgrow one packet still bootstrap fast: the bucket summary introduces what a digest run cannot', () => {
   // 200 members at 1,368-byte packets: a full digest (about 11 bytes an entry) is cut to a run. Without
-  // the summary a responder cannot tell which members the initiator lacks, and the last nodes took 11 s.
+  // the summary a responder cannot tell which members the initiator lacks (docs/protocol.md, "Bucket summaries").
   const n = 200;
   const sim = new SimCluster({ ...simConfig({ ...BASE, nodes: n }, 7), payloadBudget: 1368 });
   const seen = new Uint32Array(n);
@@ -213,7 +213,7 @@ test('bytes on the wire are what the runtime seals: compressed below the encoded
   assert.equal(fresh.wireSampled, 60, 'every node is sampled in a small cluster');
   assert.ok(fresh.wireMean > 0 && fresh.wireMean < fresh.mean, `wire ${fresh.wireMean} vs encoded ${fresh.mean}`);
   // Heartbeats a day apart are 3-byte counters that DEFLATE cannot fold together; as low bits
-  // (compact digests, positional bumps) they cost about what a fresh cluster's nearly equal ones do
-  // (measured 1.16 times as much here). With exact heartbeats (protocol version 3) it was more than 1.5 times.
+  // (compact digests, positional bumps) they cost about what a fresh cluster's nearly equal ones do;
+  // exact heartbeats would not stay within this bound (docs/protocol.md, "Heartbeats as low bits").
   assert.ok(aged.wireMean < 1.3 * fresh.wireMean, `aged wire ${aged.wireMean} vs fresh ${fresh.wireMean}`);
 });
