@@ -3,6 +3,7 @@ export { createScuttlebutt, Scuttlebutt, type ScuttlebuttEvents } from './runtim
 export { ConfigError, defaultFailureDetectorConfig, defaultLanConfig, defaultWanConfig, type ConfigOverrides } from './runtime/config.js';
 export { DiscoveryError, parseSeed, SeedDiscovery, SeedError, systemResolver, type DiscoveryErrorReason, type DiscoveryOptions, type DiscoveryResult, type DnsResolver, type Seed, type SrvAnswer, type SystemResolverOptions } from './runtime/discovery.js';
 export { ForceLeaveError } from './runtime/api.js';
+export { BindError, ClosedError, ERROR_CODES, InternalError, InvalidArgumentError, ScuttlebuttError, ValueTooLargeError, VersionsExhaustedError, type ErrorCode } from './errors.js';
 export type { ClusterState, Health, Logger, MemberFilter, MemberInfo, MembershipEvent, NotifyEvents, ScuttlebuttConfig, SilenceView, Stats } from './runtime/api.js';
 export type { FailureDetectorConfig, DetectorView, NodeIdentity } from './core/types.js';
 export type { FlowControlConfig, FlowControlStats } from './core/flow-control.js';

@@ -8,14 +8,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ClusterState, MemberInfo } from '../runtime/api.js';
+import { UsageError } from './usage.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '5' }, 'base-port': { type: 'string', default: '17400' }, 'interval-ms': { type: 'string', default: '300' } } });
 const N = Number(values.nodes);
 const BASE = Number(values['base-port']);
 const INTERVAL = Number(values['interval-ms']);
-if (!Number.isInteger(N) || N < 3 || N > 20) throw new Error('--nodes must be an integer from 3 to 20');
-if (!Number.isInteger(BASE) || BASE < 1024 || BASE + 2 * N > 65535) throw new Error(`--base-port must be an integer from 1024 to ${65535 - 2 * N}`);
+if (!Number.isInteger(N) || N < 3 || N > 20) throw new UsageError('--nodes must be an integer from 3 to 20');
+if (!Number.isInteger(BASE) || BASE < 1024 || BASE + 2 * N > 65535) throw new UsageError(`--base-port must be an integer from 1024 to ${65535 - 2 * N}`);
 
 const tty = process.stdout.isTTY === true;
 /** Pause between acts on a terminal, so a person can read the table. */

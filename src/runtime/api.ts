@@ -4,6 +4,7 @@
  * an async iterator, AbortSignal, `await using`.
  */
 import type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, DetectorView, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
+import { ScuttlebuttError } from '../errors.js';
 
 export type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, NodeIdentity } from '../core/types.js';
 
@@ -123,14 +124,16 @@ export interface Health {
   readonly seeds: readonly string[];
 }
 
-/** Why force-leave was refused: no such member, the member is live, or it is this node. */
-export class ForceLeaveError extends Error {
+/** `SB_ERR_FORCE_LEAVE`: force-leave was refused; `reason` says why: no such member, the member is live, or it is this node. */
+export class ForceLeaveError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_FORCE_LEAVE';
+  override readonly name = 'ForceLeaveError';
+
   constructor(
-    readonly code: 'not-found' | 'live' | 'self',
+    readonly reason: 'not-found' | 'live' | 'self',
     message: string,
   ) {
     super(message);
-    this.name = 'ForceLeaveError';
   }
 }
 

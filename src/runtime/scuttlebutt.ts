@@ -22,6 +22,7 @@ import { assessHealth, selectMembers } from './health.js';
 import { deliverEvent, memberEvent, toMember } from './member-events.js';
 import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -52,7 +53,7 @@ let plaintextWarned = false;
 export async function createScuttlebutt(config: ConfigOverrides = {}, metadata: Readonly<Record<string, string>> = {}): Promise<Scuttlebutt> {
   const cfg = validateConfig(defaultLanConfig(config));
   for (const [k, v] of Object.entries(metadata)) {
-    if (typeof v !== 'string') throw new TypeError(`metadata["${k}"] must be a string (got ${typeof v})`);
+    if (typeof v !== 'string') throw new InvalidArgumentError(`metadata["${k}"] must be a string (got ${typeof v})`);
   }
   const listen = parseHostPort(cfg.listenAddress) as { host: string; port: number };
   const udp = await bindUdp(listen.host, listen.port);
@@ -378,7 +379,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   private assertOpen(): void {
-    if (this.closing) throw new Error('this scuttlebutt node has been shut down');
+    if (this.closing) throw new ClosedError('this scuttlebutt node has been shut down');
   }
 
   private round(): void {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { ConfigError, createScuttlebutt, defaultLanConfig, PROTOCOL_VERSION, type MembershipEvent } from '../../src/index.js';
+import { BindError, ConfigError, createScuttlebutt, defaultLanConfig, PROTOCOL_VERSION, type MembershipEvent } from '../../src/index.js';
 import { EnvelopeError, open, seal } from '../../src/transport/envelope.js';
 import { freePorts } from './procs.js';
 
@@ -42,7 +42,8 @@ test('events reach listeners, the async iterator and the seed-style callbacks; a
   } finally {
     await Promise.all([a.shutdown(), b.shutdown()]);
   }
-  await assert.rejects(async () => a.join(['127.0.0.1:1']), /shut down/);
+  await assert.rejects(async () => a.join(['127.0.0.1:1']), { name: 'ClosedError', code: 'SB_ERR_CLOSED' });
+  assert.throws(() => a.set('k', 'v'), { name: 'ClosedError', code: 'SB_ERR_CLOSED' });
 });
 
 test('a wrong config is rejected at construction, naming every wrong field', async () => {
@@ -60,13 +61,21 @@ test('a wrong config is rejected at construction, naming every wrong field', asy
     (e: unknown) => e,
   );
   assert.ok(err instanceof ConfigError);
+  assert.equal(err.code, 'SB_ERR_CONFIG');
+  assert.equal(err.name, 'ConfigError');
   for (const field of ['clusterId', 'gossipNodes', 'listenAddress', 'secretKeys[0] must be 16, 24 or 32 bytes', 'maxPacketBytes', 'failureDetector.phiThreshold']) {
     assert.match(err.message, new RegExp(field.replace(/[[\]]/g, '\\$&')), `names ${field}`);
   }
   const [port] = freePorts(1) as [number];
   const first = await createScuttlebutt(cfg('y', port));
   try {
-    await assert.rejects(createScuttlebutt(cfg('z', port)), /cannot bind UDP 127\.0\.0\.1:\d+: address already in use/);
+    await assert.rejects(createScuttlebutt(cfg('z', port)), (e: unknown) => {
+      assert.ok(e instanceof BindError, String(e));
+      assert.equal(e.code, 'SB_ERR_BIND');
+      assert.equal(e.cause.code, 'EADDRINUSE', 'the socket error is kept as the cause');
+      assert.match(e.message, /127\.0\.0\.1:\d+: address already in use/, 'the message names the address');
+      return true;
+    });
   } finally {
     await first.shutdown();
   }
