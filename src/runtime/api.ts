@@ -148,8 +148,19 @@ export interface Stats {
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly gossipRounds: number;
-  /** Dropped incoming packets by reason (decode and envelope errors, wrong cluster, ...). */
+  /**
+   * Packets dropped whole, by reason: incoming ones refused before the core saw them (`decode:…`,
+   * `envelope:…`, `amplification-limit`) and outgoing ones that could not be sent (`send-failed`,
+   * `encode-failed`, `bad-peer-address`). Packets only: errors and lost events are counted below.
+   */
   readonly dropped: Readonly<Record<string, number>>;
+  /**
+   * Errors the node caught and lived through: `listener`, an event listener that threw (logged at
+   * warn); `internal`, an exception while handling a packet (logged at error: a bug, report it).
+   */
+  readonly errors: { readonly listener: number; readonly internal: number };
+  /** Membership events an events() reader lost because it fell more than its `buffer` behind (the oldest go first). */
+  readonly eventsOverflowed: number;
   /** Refused incoming state by reason (from the core). */
   readonly rejected: Readonly<Record<string, number>>;
   /** Packets received, by protocol version ("3", "4"); packets of a version not spoken are in `dropped`. */

@@ -10,7 +10,7 @@ import { freePorts } from './procs.js';
 const cfg = (id: string, port: number) =>
   defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, gossipIntervalMs: 100 });
 
-test('events reach listeners, the async iterator and the seed-style callbacks; a throwing listener stalls nothing', async () => {
+test('events reach listeners, the async iterator and the seed-style callbacks; a throwing listener stalls nothing and counts as an error, not a drop', async () => {
   const [pa, pb] = freePorts(2) as [number, number];
   const notified: string[] = [];
   const a = await createScuttlebutt({ ...cfg('a', pa), events: { notifyLive: (m) => notified.push(`live ${m.id}`), notifyUpdate: (m) => notified.push(`update ${m.id}`) } });
@@ -21,6 +21,8 @@ test('events reach listeners, the async iterator and the seed-style callbacks; a
     });
     const controller = new AbortController();
     const seen: MembershipEvent[] = [];
+    // A reader that never reads, one event of room: every event past the first overflows it.
+    a.events({ signal: controller.signal, buffer: 1 });
     const reading = (async () => {
       for await (const e of a.events({ signal: controller.signal })) {
         seen.push(e);
@@ -32,7 +34,11 @@ test('events reach listeners, the async iterator and the seed-style callbacks; a
     await Promise.race([reading, new Promise((_, reject) => setTimeout(() => reject(new Error('iterator did not see the update')), 5000))]);
     assert.ok(seen.some((e) => e.type === 'live' && e.node.id === 'b' && e.node.metadata.role === 'db'));
     assert.ok(notified.includes('live b') && notified.includes('update b'), notified.join());
-    assert.ok((a.stats().dropped['listener-error'] ?? 0) >= 1, 'the throwing listener was counted');
+    const stats = a.stats();
+    assert.ok(stats.errors.listener >= 1, 'the throwing listener was counted');
+    assert.equal(stats.errors.internal, 0);
+    assert.ok(stats.eventsOverflowed >= 1, `the unread stream overflowed: ${stats.eventsOverflowed}`);
+    for (const key of ['listener-error', 'event-overflow']) assert.equal(stats.dropped[key], undefined, `errors and lost events are not dropped packets: ${key}`);
     assert.equal(a.state().live.length, 2, 'gossip went on');
     // Every member but self shows what the detector learned of it.
     const view = a.state();
