@@ -43,7 +43,7 @@ const MAX_STREAM_BACKLOG = 1024 * 1024;
 const MAX_DRAIN = 8 * 1024 * 1024;
 
 /** `SB_ERR_HTTP`: a request the API refuses; the handler answers it with `status` and the message as `{"error"}`. */
-class HttpError extends ScuttlebuttError {
+export class HttpError extends ScuttlebuttError {
   readonly code = 'SB_ERR_HTTP';
   override readonly name = 'HttpError';
 
