@@ -56,7 +56,18 @@ export type {
 } from './runtime/api.js';
 export type { DetectorView, FlowControlStats } from './core/types.js';
 
-// What it throws: a bad configuration, a malformed or unresolvable seed, a refused force-leave.
+// What it throws: every error is a ScuttlebuttError with a stable `code` (the README's Errors table).
+export {
+  BindError,
+  ClosedError,
+  ERROR_CODES,
+  InternalError,
+  InvalidArgumentError,
+  ScuttlebuttError,
+  ValueTooLargeError,
+  VersionsExhaustedError,
+  type ErrorCode,
+} from './errors.js';
 export { ConfigError } from './runtime/config.js';
 export { DiscoveryError, SeedError, type DiscoveryErrorReason } from './runtime/discovery.js';
 export { ForceLeaveError } from './runtime/api.js';

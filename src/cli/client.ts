@@ -1,12 +1,34 @@
 /** The subcommands' side of the agent's HTTP API: JSON requests with errors that say what to do, a table printer, an SSE reader. */
 import { parseHostPort } from '../runtime/config.js';
 import { fail } from './usage.js';
+import { ScuttlebuttError } from '../errors.js';
 
 /** The agent a subcommand talks to: its API address, and the write token when the agent has one. */
 export interface AgentTarget {
   readonly http: string;
   readonly token?: string | undefined;
 }
+
+/**
+ * `SB_ERR_AGENT`: the agent a subcommand talks to did not answer, or refused the request; `status` is
+ * its HTTP status when it answered, `cause` the connection's error when it did not.
+ */
+export class AgentError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_AGENT';
+  override readonly name = 'AgentError';
+
+  constructor(
+    message: string,
+    readonly status?: number,
+    cause?: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
+/** The error for an agent that does not answer at all (nothing listens, or the connection failed). */
+export const unreachable = (http: string, cause: unknown): AgentError =>
+  new AgentError(`no agent answers on http://${http} (start one with: scuttlebutt agent --http ${http})`, undefined, cause);
 
 export async function api(target: AgentTarget, path: string, init: RequestInit = {}): Promise<unknown> {
   const { http, token } = target;
@@ -16,18 +38,18 @@ export async function api(target: AgentTarget, path: string, init: RequestInit =
     const headers = new Headers(init.headers);
     if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
     res = await fetch(`http://${http}${path}`, { ...init, headers });
-  } catch {
-    throw new Error(`no agent answers on http://${http} (start one with: scuttlebutt agent --http ${http})`);
+  } catch (err) {
+    throw unreachable(http, err);
   }
   const text = await res.text();
   let body: { error?: string } = {};
   try {
     body = JSON.parse(text) as { error?: string };
   } catch {
-    if (!res.ok) throw new Error(`HTTP ${res.status} from http://${http}${path}`);
-    throw new Error(`http://${http}${path} did not answer JSON: is it a scuttlebutt agent?`);
+    if (!res.ok) throw new AgentError(`HTTP ${res.status} from http://${http}${path}`, res.status);
+    throw new AgentError(`http://${http}${path} did not answer JSON: is it a scuttlebutt agent?`, res.status);
   }
-  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  if (!res.ok) throw new AgentError(body.error ?? `HTTP ${res.status}`, res.status);
   return body;
 }
 

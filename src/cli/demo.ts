@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ClusterState, MemberInfo } from '../runtime/api.js';
+import { UsageError } from './usage.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 const { values } = parseArgs({
@@ -24,8 +25,8 @@ const { values } = parseArgs({
 const N = Number(values.nodes);
 const BASE = Number(values['base-port']);
 const INTERVAL = Number(values['interval-ms']);
-if (!Number.isInteger(N) || N < 3 || N > 20) throw new Error('--nodes must be an integer from 3 to 20');
-if (!Number.isInteger(BASE) || BASE < 1024 || BASE + 2 * N > 65535) throw new Error(`--base-port must be an integer from 1024 to ${65535 - 2 * N}`);
+if (!Number.isInteger(N) || N < 3 || N > 20) throw new UsageError('--nodes must be an integer from 3 to 20');
+if (!Number.isInteger(BASE) || BASE < 1024 || BASE + 2 * N > 65535) throw new UsageError(`--base-port must be an integer from 1024 to ${65535 - 2 * N}`);
 
 if (values.once && values['stay-up']) throw new Error('--once and --stay-up contradict each other: pick one');
 

@@ -15,6 +15,8 @@ import { parseHostPort } from '../runtime/config.js';
 import { METRICS_CONTENT_TYPE, prometheusText } from './metrics.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import { carriesToken } from './http-token.js';
+import { BindError, ScuttlebuttError } from '../errors.js';
+import { SeedError } from '../runtime/discovery.js';
 
 export interface HttpApi {
   readonly address: string;
@@ -40,7 +42,11 @@ const MAX_STREAM_BACKLOG = 1024 * 1024;
 /** Past this much of a refused body, the connection is cut rather than drained. */
 const MAX_DRAIN = 8 * 1024 * 1024;
 
-class HttpError extends Error {
+/** `SB_ERR_HTTP`: a request the API refuses; the handler answers it with `status` and the message as `{"error"}`. */
+export class HttpError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_HTTP';
+  override readonly name = 'HttpError';
+
   constructor(
     readonly status: number,
     message: string,
@@ -368,7 +374,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
         try {
           await node.join(seeds as string[]);
         } catch (err) {
-          throw new HttpError(err instanceof TypeError ? 400 : 502, (err as Error).message);
+          throw new HttpError(err instanceof SeedError ? 400 : 502, (err as Error).message);
         }
         return void send(res, 200, { ok: true, seeds: node.state().seeds });
       }
@@ -388,7 +394,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
           const member = node.forceLeave(body.node);
           return void send(res, 200, { ok: true, removed: member });
         } catch (err) {
-          if (err instanceof ForceLeaveError) throw new HttpError(err.code === 'not-found' ? 404 : 409, err.message);
+          if (err instanceof ForceLeaveError) throw new HttpError(err.reason === 'not-found' ? 404 : 409, err.message);
           throw err;
         }
       }
@@ -454,7 +460,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot serve the HTTP API on ${listen}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`)));
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new BindError(`cannot serve the HTTP API on ${listen}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, err)));
     server.listen(port, host, () => resolve());
   });
   server.on('error', () => {});

@@ -13,7 +13,7 @@ import { DiscoveryError, dnsServerProblem, parseSeed } from '../runtime/discover
 import { startHttpApi } from './http-api.js';
 import { agentLogger, isLogLevel, LOG_LEVELS } from './log.js';
 import { instrument } from './metrics.js';
-import { api, post, sse, table, type AgentTarget, type MemberJson } from './client.js';
+import { AgentError, api, post, sse, table, unreachable, type AgentTarget, type MemberJson } from './client.js';
 import { readTokenFile } from './http-token.js';
 import { fail, UsageError } from './usage.js';
 
@@ -307,10 +307,10 @@ ${HTTP_HELP}`,
       let res: Response;
       try {
         res = await fetch(`http://${http}/events${values.replay ? '?since=start' : ''}`, { headers: { accept: 'text/event-stream' } });
-      } catch {
-        throw new Error(`no agent answers on http://${http} (start one with: scuttlebutt agent --http ${http})`);
+      } catch (err) {
+        throw unreachable(http, err);
       }
-      if (!res.ok || !res.body) throw new Error(`http://${http}/events answered HTTP ${res.status}`);
+      if (!res.ok || !res.body) throw new AgentError(`http://${http}/events answered HTTP ${res.status}`, res.status);
       const events = sse(res.body);
       for (;;) {
         let next: IteratorResult<{ id?: string; event: string; data: string }>;
@@ -338,7 +338,7 @@ ${HTTP_HELP}`,
         const extra = d.reason ? ` (${d.reason})` : d.keys ? ` keys: ${d.keys.join(', ')}` : '';
         process.stdout.write(`${d.time}  ${e.event.padEnd(7)}  ${d.node.id}  ${d.node.address}  generation ${d.node.generation}${extra}\n`);
       }
-      throw new Error(`the event stream from http://${http} ended (the agent stopped)`);
+      throw new AgentError(`the event stream from http://${http} ended (the agent stopped)`);
     },
   },
   join: {

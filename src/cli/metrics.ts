@@ -28,6 +28,8 @@ export class AgentMetrics {
   private readonly bytesOut: Counter;
   private readonly rounds: Counter;
   private readonly dropped: Counter<'reason'>;
+  private readonly errors: Counter<'kind'>;
+  private readonly eventsOverflowed: Counter;
   private readonly rejected: Counter<'reason'>;
   private readonly members: Gauge<'status'>;
   private readonly localStalls: Counter;
@@ -44,7 +46,9 @@ export class AgentMetrics {
     this.bytesIn = counter('scuttlebutt_bytes_received_total', 'UDP payload bytes received.');
     this.bytesOut = counter('scuttlebutt_bytes_sent_total', 'UDP payload bytes sent.');
     this.rounds = counter('scuttlebutt_gossip_rounds_total', 'Gossip rounds run.');
-    this.dropped = counter('scuttlebutt_packets_dropped_total', 'Incoming packets (and failed sends, overflowing event streams) dropped, by reason.', ['reason']);
+    this.dropped = counter('scuttlebutt_packets_dropped_total', 'Packets dropped whole, by reason: incoming ones refused before decoding or answering, outgoing ones that could not be sent.', ['reason']);
+    this.errors = counter('scuttlebutt_errors_total', 'Errors the node caught and lived through, by kind: listener (an event listener threw), internal (an exception while handling a packet: a bug).', ['kind']);
+    this.eventsOverflowed = counter('scuttlebutt_events_overflowed_total', 'Membership events an events() reader lost because it fell more than its buffer behind.');
     this.rejected = counter('scuttlebutt_state_rejected_total', 'Incoming state refused by the protocol core, by reason.', ['reason']);
     this.localStalls = counter('scuttlebutt_local_stalls_total', 'Times this process found itself stalled (event loop blocked, SIGSTOP, starved host) and excused its peers for the gap.');
     this.replay = {
@@ -142,6 +146,9 @@ export class AgentMetrics {
       for (const [reason, n] of Object.entries(byReason)) c.inc({ reason }, n);
     }
     total(this.throttlesCounter, this.throttles);
+    this.errors.reset();
+    for (const [kind, n] of Object.entries(s.errors)) this.errors.inc({ kind }, n);
+    total(this.eventsOverflowed, s.eventsOverflowed);
     const f = s.flowControl;
     if (f) {
       this.flow.gauges.rate.set(f.rate);

@@ -1,5 +1,10 @@
-/** A wrong command line: the CLI prints the message (and the command's usage) and exits 2. */
-export class UsageError extends Error {
+import { ScuttlebuttError } from '../errors.js';
+
+/** `SB_ERR_USAGE`: a wrong command line; the CLI prints the message (and the command's usage) and exits 2. */
+export class UsageError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_USAGE';
+  override readonly name = 'UsageError';
+
   constructor(
     message: string,
     readonly command?: string,

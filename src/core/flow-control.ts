@@ -6,6 +6,7 @@
  * Pure: the caller passes the clock. See docs/protocol.md, "Flow control".
  */
 import type { RateState } from '../wire/messages.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export interface FlowControlConfig {
   /** Off: every write is published at once (the behaviour before flow control). */
@@ -145,7 +146,7 @@ export class FlowControl {
     now: number,
   ) {
     const { minRate, maxRate, initialRate } = config;
-    if (!(minRate > 0) || !(maxRate >= minRate) || !Number.isFinite(maxRate)) throw new RangeError(`flow control needs 0 < minRate <= maxRate < Infinity (got ${minRate}, ${maxRate})`);
+    if (!(minRate > 0) || !(maxRate >= minRate) || !Number.isFinite(maxRate)) throw new InvalidArgumentError(`flow control needs 0 < minRate <= maxRate < Infinity (got ${minRate}, ${maxRate})`);
     this.allowed = Math.min(maxRate, Math.max(minRate, initialRate));
     this.lastPeak = this.allowed;
     this.tokens = this.burst();

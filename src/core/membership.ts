@@ -9,6 +9,7 @@ import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.
 import type { Journal } from './journal.js';
 import { DEAD, FREE, LIVE, PeerTable } from './peer-table.js';
 import { RefIndex } from './ref-index.js';
+import { InternalError } from '../errors.js';
 
 /** This node's own slot. */
 export const SELF = 0;
@@ -84,7 +85,7 @@ export class Membership {
     this.byRef = new RefIndex(expected);
     this.byId = new RefIndex(expected);
     const slot = this.table.allocate(self, identityRef(self));
-    if (slot !== SELF) throw new Error('self must take slot 0');
+    if (slot !== SELF) throw new InternalError('self must take slot 0');
     this.index(slot, self);
   }
 

@@ -11,6 +11,7 @@ import type { Journal } from './journal.js';
 import { SELF } from './membership.js';
 import type { VersionedValue } from '../wire/messages.js';
 import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP, type PeerTable, type StoredValue } from './peer-table.js';
+import { InvalidArgumentError, ValueTooLargeError, VersionsExhaustedError } from '../errors.js';
 
 export class OwnValues {
   private readonly map = new Map<string, StoredValue>();
@@ -37,7 +38,7 @@ export class OwnValues {
 
   /** Sets a key that is deleted (tombstoned) after ttlMs; peers learn the deletion by gossip. */
   setWithTtl(key: string, value: string, ttlMs: number, now: number): void {
-    if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new RangeError(`ttlMs must be a positive finite number of ms (got ${ttlMs})`);
+    if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new InvalidArgumentError(`ttlMs must be a positive finite number of ms (got ${ttlMs})`);
     this.write(key, value, now + ttlMs, now);
   }
 
@@ -138,8 +139,8 @@ export class OwnValues {
   }
 
   private write(key: string, value: string, expiresAt: number, now: number): void {
-    if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string');
-    if (typeof value !== 'string') throw new TypeError(`value of key "${key}" must be a string`);
+    if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError('key must be a non-empty string');
+    if (typeof value !== 'string') throw new InvalidArgumentError(`value of key "${key}" must be a string`);
     // What an ACK carrying this one value costs at worst; 16 covers the delta's counts and the bumps' flags.
     const cost =
       exchangeHeaderSize(this.clusterId, 0) +
@@ -147,7 +148,7 @@ export class OwnValues {
       nodeDeltaHeaderSize(this.self, 2 ** 40, 2 ** 40, 2 ** 40, 2 ** 40, 2 ** 40, 1) +
       valueSize({ key, value, version: 2 ** 40, tombstone: false });
     if (cost > this.payloadBudget) {
-      throw new RangeError(`key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.payloadBudget} bytes`);
+      throw new ValueTooLargeError(`key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.payloadBudget} bytes`);
     }
     const current = this.current(key);
     if (current && !current.tombstone && current.value === value) {
@@ -165,7 +166,7 @@ export class OwnValues {
 
   private put(key: string, entry: StoredValue, announce = true): void {
     const version = this.table.maxVersion(SELF) + 1;
-    if (version > MAX_VERSION) throw new RangeError('this node has used all 2^32 versions of its incarnation: restart it (a new generation starts from 1)');
+    if (version > MAX_VERSION) throw new VersionsExhaustedError('this node has used all 2^32 versions of its incarnation: restart it (a new generation starts from 1)');
     entry.version = version;
     // Delete then set: Map order stays ascending by version, which is the order deltas need.
     this.map.delete(key);

@@ -4,6 +4,7 @@
  * an async iterator, AbortSignal, `await using`.
  */
 import type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, DetectorView, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
+import { ScuttlebuttError } from '../errors.js';
 
 export type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, NodeIdentity } from '../core/types.js';
 
@@ -123,14 +124,16 @@ export interface Health {
   readonly seeds: readonly string[];
 }
 
-/** Why force-leave was refused: no such member, the member is live, or it is this node. */
-export class ForceLeaveError extends Error {
+/** `SB_ERR_FORCE_LEAVE`: force-leave was refused; `reason` says why: no such member, the member is live, or it is this node. */
+export class ForceLeaveError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_FORCE_LEAVE';
+  override readonly name = 'ForceLeaveError';
+
   constructor(
-    readonly code: 'not-found' | 'live' | 'self',
+    readonly reason: 'not-found' | 'live' | 'self',
     message: string,
   ) {
     super(message);
-    this.name = 'ForceLeaveError';
   }
 }
 
@@ -145,8 +148,19 @@ export interface Stats {
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly gossipRounds: number;
-  /** Dropped incoming packets by reason (decode and envelope errors, wrong cluster, ...). */
+  /**
+   * Packets dropped whole, by reason: incoming ones refused before the core saw them (`decode:…`,
+   * `envelope:…`, `amplification-limit`) and outgoing ones that could not be sent (`send-failed`,
+   * `encode-failed`, `bad-peer-address`). Packets only: errors and lost events are counted below.
+   */
   readonly dropped: Readonly<Record<string, number>>;
+  /**
+   * Errors the node caught and lived through: `listener`, an event listener that threw (logged at
+   * warn); `internal`, an exception while handling a packet (logged at error: a bug, report it).
+   */
+  readonly errors: { readonly listener: number; readonly internal: number };
+  /** Membership events an events() reader lost because it fell more than its `buffer` behind (the oldest go first). */
+  readonly eventsOverflowed: number;
   /** Refused incoming state by reason (from the core). */
   readonly rejected: Readonly<Record<string, number>>;
   /** Packets received, by protocol version ("3", "4"); packets of a version not spoken are in `dropped`. */

@@ -8,6 +8,7 @@ import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
 import type { FailureDetectorConfig, FlowControlConfig } from '../core/types.js';
 import type { ScuttlebuttConfig } from './api.js';
 import { dnsServerProblem } from './discovery.js';
+import { ScuttlebuttError } from '../errors.js';
 
 export const DEFAULT_PORT = 9111;
 export const MAX_UDP_PAYLOAD = 65_507;
@@ -19,10 +20,13 @@ export type ConfigOverrides = Partial<Omit<ScuttlebuttConfig, 'failureDetector' 
   flowControl?: Partial<FlowControlConfig>;
 };
 
-export class ConfigError extends Error {
+/** `SB_ERR_CONFIG`: a config that cannot run; `problems` names every wrong field and how to fix it, one line each. */
+export class ConfigError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_CONFIG';
+  override readonly name = 'ConfigError';
+
   constructor(readonly problems: readonly string[]) {
     super(`invalid scuttlebutt config:\n  - ${problems.join('\n  - ')}`);
-    this.name = 'ConfigError';
   }
 }
 

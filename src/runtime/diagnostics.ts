@@ -24,7 +24,7 @@ export const channels = {
   packetIn: 'scuttlebutt:packet:in',
   /** A UDP packet was handed to the socket: {@link PacketMessage}. */
   packetOut: 'scuttlebutt:packet:out',
-  /** Something was dropped and counted in stats().dropped (a bad packet, a failed send, an event overflow): {@link DropMessage}. */
+  /** A packet was dropped and counted in stats().dropped (a bad packet, a failed send): {@link DropMessage}. */
   drop: 'scuttlebutt:drop',
   /** A membership event (live, dead, update, removed), with the convicting silence for a suspected death: {@link MemberMessage}. */
   member: 'scuttlebutt:member',

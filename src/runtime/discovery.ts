@@ -10,6 +10,7 @@
 import { lookup, Resolver } from 'node:dns/promises';
 import { isIP, isIPv6 } from 'node:net';
 import type { Logger } from './api.js';
+import { ScuttlebuttError } from '../errors.js';
 
 export const SRV_PREFIX = 'srv+';
 
@@ -18,14 +19,16 @@ export type Seed =
   | { readonly kind: 'address'; readonly text: string; readonly host: string; readonly port: number }
   | { readonly kind: 'srv'; readonly text: string; readonly name: string };
 
-/** A seed that is not written right: `problem` says what to write instead. */
-export class SeedError extends TypeError {
+/** `SB_ERR_SEED`: a seed that is not written right; `problem` says what to write instead. */
+export class SeedError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_SEED';
+  override readonly name = 'SeedError';
+
   constructor(
     readonly seed: unknown,
     readonly problem: string,
   ) {
     super(`bad seed ${typeof seed === 'string' ? JSON.stringify(seed) : String(seed)}: ${problem}`);
-    this.name = 'SeedError';
   }
 }
 
@@ -190,17 +193,22 @@ export type DiscoveryErrorReason =
   | 'wrong-family'
   | 'failed';
 
-/** Why a seed (or one target of an SRV seed) gave no address, and what to do about it. */
-export class DiscoveryError extends Error {
+/**
+ * `SB_ERR_DISCOVERY`: why a seed (or one target of an SRV seed) gave no address, and what to do about
+ * it. `cause` is the resolver's error when there was one (its `code`: `ENOTFOUND`, `ETIMEOUT`, ...).
+ */
+export class DiscoveryError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_DISCOVERY';
+  override readonly name = 'DiscoveryError';
+
   constructor(
     readonly seed: string,
     readonly reason: DiscoveryErrorReason,
     /** The message without the seed. */
     readonly detail: string,
-    readonly code?: string,
+    cause?: unknown,
   ) {
-    super(`seed "${seed}": ${detail}`);
-    this.name = 'DiscoveryError';
+    super(`seed "${seed}": ${detail}`, { cause });
   }
 }
 
@@ -212,29 +220,29 @@ function fromDnsError(seed: string, name: string, query: 'A/AAAA' | 'SRV', err: 
     case 'ENOTFOUND':
       // getaddrinfo says ENOTFOUND both for no such name and for a name without addresses.
       return query === 'SRV'
-        ? new DiscoveryError(seed, 'nxdomain', `the name "${name}" does not exist (NXDOMAIN): check the spelling, the namespace and the port name ("_port._proto.service.namespace.svc.cluster.local")`, code)
-        : new DiscoveryError(seed, 'not-found', `"${name}" does not resolve (no such name, or no A/AAAA records yet): check the spelling and the search domain; a headless Service lists only ready pods`, code);
+        ? new DiscoveryError(seed, 'nxdomain', `the name "${name}" does not exist (NXDOMAIN): check the spelling, the namespace and the port name ("_port._proto.service.namespace.svc.cluster.local")`, err)
+        : new DiscoveryError(seed, 'not-found', `"${name}" does not resolve (no such name, or no A/AAAA records yet): check the spelling and the search domain; a headless Service lists only ready pods`, err);
     case 'ENODATA':
       return query === 'SRV'
-        ? new DiscoveryError(seed, 'no-records', `"${name}" has no SRV records: check the port name and protocol ("_gossip._udp...") match the Service's port`, code)
-        : new DiscoveryError(seed, 'no-records', `"${name}" exists but has no A/AAAA records (no ready pods behind it yet?)`, code);
+        ? new DiscoveryError(seed, 'no-records', `"${name}" has no SRV records: check the port name and protocol ("_gossip._udp...") match the Service's port`, err)
+        : new DiscoveryError(seed, 'no-records', `"${name}" exists but has no A/AAAA records (no ready pods behind it yet?)`, err);
     case 'ETIMEOUT':
-      return new DiscoveryError(seed, 'timeout', `no answer for "${name}" (${query}) in time: ${where}`, code);
+      return new DiscoveryError(seed, 'timeout', `no answer for "${name}" (${query}) in time: ${where}`, err);
     case 'EAI_AGAIN':
       // getaddrinfo's "temporary failure": a timeout or a server failure, it does not say which.
-      return new DiscoveryError(seed, 'timeout', `no answer for "${name}" (${query}): the lookup timed out or the server failed; ${where}`, code);
+      return new DiscoveryError(seed, 'timeout', `no answer for "${name}" (${query}): the lookup timed out or the server failed; ${where}`, err);
     case 'ESERVFAIL':
-      return new DiscoveryError(seed, 'server-failure', `the DNS server failed to answer for "${name}" (SERVFAIL): its upstream or zone is broken`, code);
+      return new DiscoveryError(seed, 'server-failure', `the DNS server failed to answer for "${name}" (SERVFAIL): its upstream or zone is broken`, err);
     case 'EREFUSED':
-      return new DiscoveryError(seed, 'refused', `the DNS server refused to answer for "${name}" (REFUSED): it does not serve this zone to us`, code);
+      return new DiscoveryError(seed, 'refused', `the DNS server refused to answer for "${name}" (REFUSED): it does not serve this zone to us`, err);
     case 'ECONNREFUSED':
-      return new DiscoveryError(seed, 'unreachable-server', `no DNS server could be contacted for "${name}": ${where}`, code);
+      return new DiscoveryError(seed, 'unreachable-server', `no DNS server could be contacted for "${name}": ${where}`, err);
     case 'EBADRESP':
     case 'EFORMERR':
     case 'EBADNAME':
-      return new DiscoveryError(seed, 'bad-answer', `the DNS answer for "${name}" was malformed (${code})`, code);
+      return new DiscoveryError(seed, 'bad-answer', `the DNS answer for "${name}" was malformed (${code})`, err);
     default:
-      return new DiscoveryError(seed, 'failed', `could not resolve "${name}" (${query}): ${detail}`, code);
+      return new DiscoveryError(seed, 'failed', `could not resolve "${name}" (${query}): ${detail}`, err);
   }
 }
 
@@ -387,7 +395,7 @@ export class SeedDiscovery {
           return this.checkAddresses(seed.text, target, await this.options.resolver.addresses(target), a.port);
         } catch (err) {
           const e = fromDnsError(seed.text, target, 'A/AAAA', err);
-          return { addresses: [], problems: [new DiscoveryError(seed.text, e.reason, `SRV target ${target}: ${e.detail}`, e.code)] };
+          return { addresses: [], problems: [new DiscoveryError(seed.text, e.reason, `SRV target ${target}: ${e.detail}`, e.cause)] };
         }
       },
     );

@@ -4,6 +4,7 @@
  */
 import type { ClusterSnapshot, NodeView } from '../core/types.js';
 import type { Health, MemberFilter } from './api.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export interface HealthInputs {
   readonly now: number;
@@ -43,7 +44,7 @@ export function assessHealth(h: HealthInputs): Health {
 /** The members of `snap` with the filter's status and every one of its tags (own properties only). */
 export function selectMembers(snap: ClusterSnapshot, filter: MemberFilter): NodeView[] {
   if (filter.status !== undefined && filter.status !== 'live' && filter.status !== 'dead') {
-    throw new TypeError(`filter.status must be "live" or "dead" (got ${JSON.stringify(filter.status)})`);
+    throw new InvalidArgumentError(`filter.status must be "live" or "dead" (got ${JSON.stringify(filter.status)})`);
   }
   const tags = Object.entries(filter.tags ?? {});
   const views = filter.status === 'live' ? snap.live : filter.status === 'dead' ? snap.dead : [...snap.live, ...snap.dead];

@@ -36,7 +36,7 @@ export interface PacketCounters {
 
 export class Packets {
   readonly counters: PacketCounters = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
-  /** Dropped packets and failed sends, by reason. */
+  /** Packets dropped whole, incoming or outgoing, by reason (stats().dropped): nothing else is counted here. */
   readonly dropped: Record<string, number> = {};
   readonly byVersion = { packetsIn: {} as Record<string, number>, packetsOut: {} as Record<string, number> };
   /** The version chosen for each destination of the messages being produced now: one choice per peer and batch. */

@@ -22,6 +22,7 @@ import { assessHealth, selectMembers } from './health.js';
 import { deliverEvent, memberEvent, toMember } from './member-events.js';
 import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -52,7 +53,7 @@ let plaintextWarned = false;
 export async function createScuttlebutt(config: ConfigOverrides = {}, metadata: Readonly<Record<string, string>> = {}): Promise<Scuttlebutt> {
   const cfg = validateConfig(defaultLanConfig(config));
   for (const [k, v] of Object.entries(metadata)) {
-    if (typeof v !== 'string') throw new TypeError(`metadata["${k}"] must be a string (got ${typeof v})`);
+    if (typeof v !== 'string') throw new InvalidArgumentError(`metadata["${k}"] must be a string (got ${typeof v})`);
   }
   const listen = parseHostPort(cfg.listenAddress) as { host: string; port: number };
   const udp = await bindUdp(listen.host, listen.port);
@@ -81,6 +82,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly streams = new Set<EventQueue<MembershipEvent>>();
   private closing: Promise<void> | null = null;
   private gossipRounds = 0;
+  /** Errors caught and survived (stats().errors): listeners that threw, exceptions while handling a packet. */
+  private readonly errorCounts = { listener: 0, internal: 0 };
+  private eventsOverflowed = 0;
   private readonly packets: Packets;
   private readonly eager: EagerRounds;
   private readonly deadline: DeadlineTimer;
@@ -216,7 +220,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         if (next) this.emit('throttled', { rate: flow.rate, backlog: flow.backlog });
         else this.emit('unthrottled', { rate: flow.rate });
       } catch (err) {
-        this.packets.count('listener-error');
+        this.errorCounts.listener++;
         this.log.warn({ event: next ? 'throttled' : 'unthrottled', err: (err as Error).message }, 'an event listener threw');
       }
     });
@@ -313,6 +317,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       ...this.packets.counters,
       gossipRounds: this.gossipRounds,
       dropped: { ...this.packets.dropped },
+      errors: { ...this.errorCounts },
+      eventsOverflowed: this.eventsOverflowed,
       rejected: { ...this.core.rejections() },
       packetsInByVersion: { ...this.packets.byVersion.packetsIn },
       packetsOutByVersion: { ...this.packets.byVersion.packetsOut },
@@ -326,10 +332,10 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   /**
    * Membership events as an async iterator, until `signal` aborts or the node shuts down. A reader
    * that falls more than `buffer` events behind loses the oldest ones (counted in
-   * stats().dropped['event-overflow']) rather than growing memory without bound.
+   * stats().eventsOverflowed) rather than growing memory without bound.
    */
   events(options: { signal?: AbortSignal; buffer?: number } = {}): AsyncIterableIterator<MembershipEvent> {
-    const queue = new EventQueue<MembershipEvent>(options.buffer ?? 10_000, () => this.packets.count('event-overflow'));
+    const queue = new EventQueue<MembershipEvent>(options.buffer ?? 10_000, () => void this.eventsOverflowed++);
     this.streams.add(queue);
     const end = (): void => {
       queue.end();
@@ -378,7 +384,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   private assertOpen(): void {
-    if (this.closing) throw new Error('this scuttlebutt node has been shut down');
+    if (this.closing) throw new ClosedError('this scuttlebutt node has been shut down');
   }
 
   private round(): void {
@@ -412,7 +418,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     } catch (err) {
       // Nothing from the network may crash the node: an unexpected error is counted and logged loudly.
       this.packets.abandon();
-      this.packets.count('internal-error');
+      this.errorCounts.internal++;
       this.log.error({ from, err: (err as Error).stack }, 'internal error while handling a packet');
     }
     this.publish();
@@ -444,7 +450,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
 
   private deliver(e: MembershipEvent): void {
     deliverEvent(e, this.listeners(e.type) as ((...args: unknown[]) => void)[], this.config.events, this.streams, (listener, err) => {
-      this.packets.count('listener-error');
+      this.errorCounts.listener++;
       this.log.warn({ event: e.type, listener, err: (err as Error).message }, 'an event listener threw');
     });
   }

@@ -58,6 +58,7 @@ export class SeedWatch {
         this.seeds.join(', '),
         first?.reason ?? 'failed',
         `no seed gave an address (retried every ${this.options.resolveIntervalMs} ms): ${result.problems.map((p) => p.message).join('; ')}`,
+        first,
       );
     }
   }

@@ -8,6 +8,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { WINDOW, type NonceSequence, type ReplayVerdict, type ReplayWindows } from './replay.js';
 import { ENVELOPE_HEADER_BYTES, isSupportedVersion, MAGIC_0, MAGIC_1, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
+import { InvalidArgumentError, ScuttlebuttError } from '../errors.js';
 
 const FLAG_COMPRESSED = 1;
 const FLAG_ENCRYPTED = 2;
@@ -34,7 +35,11 @@ export type EnvelopeErrorReason =
   | 'replayed'
   | 'below-window';
 
-export class EnvelopeError extends Error {
+/** `SB_ERR_ENVELOPE`: a packet refused before its body was decoded, with a reason to count by. */
+export class EnvelopeError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_ENVELOPE';
+  override readonly name = 'EnvelopeError';
+
   constructor(
     readonly reason: EnvelopeErrorReason,
     detail: string,
@@ -42,7 +47,6 @@ export class EnvelopeError extends Error {
     readonly version?: number,
   ) {
     super(`${reason}: ${detail}`);
-    this.name = 'EnvelopeError';
   }
 }
 
@@ -63,7 +67,7 @@ function cipherName(key: Uint8Array): 'aes-128-gcm' | 'aes-192-gcm' | 'aes-256-g
     case 32:
       return 'aes-256-gcm';
     default:
-      throw new RangeError(`AES key must be 16, 24 or 32 bytes (got ${key.length})`);
+      throw new InvalidArgumentError(`AES key must be 16, 24 or 32 bytes (got ${key.length})`);
   }
 }
 
@@ -101,7 +105,7 @@ export interface Opened {
 
 export function seal(body: Uint8Array, opts: EnvelopeOptions, params: SealParams = {}): Uint8Array {
   const version = params.version ?? PROTOCOL_VERSION;
-  if (!isSupportedVersion(version)) throw new RangeError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
+  if (!isSupportedVersion(version)) throw new InvalidArgumentError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
   let flags = 0;
   let payload: Uint8Array = body;
   if (opts.compress && body.length >= MIN_COMPRESS_BYTES) {
@@ -115,7 +119,7 @@ export function seal(body: Uint8Array, opts: EnvelopeOptions, params: SealParams
   if (key) flags |= FLAG_ENCRYPTED;
   const header = Uint8Array.of(MAGIC_0, MAGIC_1, version, flags);
   if (!key) return concat([header, payload]);
-  if (params.nonce && params.nonce.length !== NONCE_BYTES) throw new RangeError(`a nonce is ${NONCE_BYTES} bytes (got ${params.nonce.length})`);
+  if (params.nonce && params.nonce.length !== NONCE_BYTES) throw new InvalidArgumentError(`a nonce is ${NONCE_BYTES} bytes (got ${params.nonce.length})`);
   const nonce = params.nonce ?? (params.sequence && version >= REPLAY_WINDOW_VERSION ? params.sequence.next() : randomBytes(NONCE_BYTES));
   const cipher = createCipheriv(cipherName(key), key, nonce);
   // The header is authenticated: flipping the version or the flags breaks the tag.

@@ -22,6 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { makeRoom, touch } from './lru.js';
+import { InvalidArgumentError } from '../errors.js';
 
 export const STREAM_BYTES = 8;
 const COUNTER_LIMIT = 2 ** 32;
@@ -64,7 +65,7 @@ export class NonceSequence {
 
   private fresh(): Uint8Array {
     const s = this.draw();
-    if (s.length !== STREAM_BYTES) throw new RangeError(`a stream id is ${STREAM_BYTES} bytes (got ${s.length})`);
+    if (s.length !== STREAM_BYTES) throw new InvalidArgumentError(`a stream id is ${STREAM_BYTES} bytes (got ${s.length})`);
     return Uint8Array.from(s);
   }
 }
@@ -92,7 +93,7 @@ export class ReplayWindows {
 
   constructor(options: ReplayWindowOptions = {}) {
     this.capacity = options.capacity ?? DEFAULT_CAPACITY;
-    if (!(this.capacity >= 1)) throw new RangeError(`capacity must be at least 1 (got ${this.capacity})`);
+    if (!(this.capacity >= 1)) throw new InvalidArgumentError(`capacity must be at least 1 (got ${this.capacity})`);
   }
 
   /** What accepting `nonce` would say, changing nothing: checked before the packet is authenticated. */

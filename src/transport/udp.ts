@@ -1,6 +1,7 @@
 /** A UDP socket with promise-based bind, send and close, and clear bind errors. */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { BindError, ClosedError } from '../errors.js';
 
 export interface UdpEndpoint {
   /** "host:port" actually bound. */
@@ -20,7 +21,7 @@ export async function bindUdp(host: string, port: number): Promise<UdpEndpoint> 
     const fail = (err: NodeJS.ErrnoException): void => {
       socket.close();
       const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.code === 'EACCES' ? 'permission denied' : err.message;
-      reject(new Error(`cannot bind UDP ${bindHost}:${port}: ${why}`));
+      reject(new BindError(`cannot bind UDP ${bindHost}:${port}: ${why}`, err));
     };
     socket.once('error', fail);
     socket.bind(port, bindHost, () => {
@@ -43,7 +44,7 @@ export async function bindUdp(host: string, port: number): Promise<UdpEndpoint> 
     address,
     send: (bytes, toHost, toPort) =>
       new Promise((resolve, reject) => {
-        if (closed) return reject(new Error('socket closed'));
+        if (closed) return reject(new ClosedError('the UDP socket is closed'));
         socket.send(bytes, toPort, toHost, (err) => (err ? reject(err) : resolve()));
       }),
     onPacket: (handler) => socket.on('message', (msg, rinfo) => handler(msg, rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`)),

@@ -12,6 +12,7 @@ import { DIGEST_RATES, ratesSize, readRates, writeRates } from './rates.js';
 import { Reader } from './reader.js';
 import { REF_BYTES, stringSize, varintSize } from './varint.js';
 import { Writer } from './writer.js';
+import { InternalError, InvalidArgumentError } from '../errors.js';
 
 export { DecodeError } from './errors.js';
 export type { DecodeErrorReason } from './errors.js';
@@ -218,8 +219,8 @@ function writeIdentity(w: Writer, identity: NodeIdentity): void {
 
 function writeDigest(w: Writer, d: Digest, version: ProtocolVersion, rates?: RateState): void {
   const compact = d.mode === 'compact';
-  if (d.checks && !compact) throw new Error('only a compact digest carries low heartbeat bits');
-  if (d.checks && !carriesLowHeartbeats(version)) throw new Error(`protocol ${version} has no low-bit heartbeats: the digest must carry them exact`);
+  if (d.checks && !compact) throw new InvalidArgumentError('only a compact digest carries low heartbeat bits');
+  if (d.checks && !carriesLowHeartbeats(version)) throw new InvalidArgumentError(`protocol ${version} has no low-bit heartbeats: the digest must carry them exact`);
   w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0) | (d.buckets ? DIGEST_BUCKETS : 0) | (d.checks ? DIGEST_LOW_HEARTBEATS : 0) | (rates ? DIGEST_RATES : 0));
   if (rates) writeRates(w, rates);
   w.varint(d.offset);
@@ -234,7 +235,7 @@ function writeDigest(w: Writer, d: Digest, version: ProtocolVersion, rates?: Rat
     w.varint(d.own ? d.own.index + 1 : 0);
     if (d.own) w.varint(d.own.heartbeat);
   } else if (d.own) {
-    throw new Error('only a digest with low heartbeat bits names its own entry');
+    throw new InvalidArgumentError('only a digest with low heartbeat bits names its own entry');
   }
   for (const column of [d.ages, d.maxVersions, d.gcVersions]) writeVarints(w, column, d.count);
   if (d.buckets) {
@@ -247,7 +248,7 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
   w.varint(d.nodes.length);
   for (const node of d.nodes) {
     w.ref(node.ref);
-    if (node.commitment && (!node.identity || node.commitment.length !== COMMITMENT_BYTES)) throw new Error(`a commitment is ${COMMITMENT_BYTES} bytes, and only an introduction carries one`);
+    if (node.commitment && (!node.identity || node.commitment.length !== COMMITMENT_BYTES)) throw new InvalidArgumentError(`a commitment is ${COMMITMENT_BYTES} bytes, and only an introduction carries one`);
     const commitment = carriesLeaveProofs(version) ? node.commitment : undefined;
     w.u8((node.identity ? NODE_HAS_IDENTITY : 0) | (commitment ? NODE_HAS_COMMITMENT : 0));
     if (node.identity) writeIdentity(w, node.identity);
@@ -266,8 +267,8 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
     }
   }
   const b = d.bumps;
-  if (b.checks && !b.positional) throw new Error('only positional bumps carry low heartbeat bits');
-  if (b.checks && !carriesLowHeartbeats(version)) throw new Error(`protocol ${version} has no low-bit heartbeats: the bumps must carry them exact`);
+  if (b.checks && !b.positional) throw new InvalidArgumentError('only positional bumps carry low heartbeat bits');
+  if (b.checks && !carriesLowHeartbeats(version)) throw new InvalidArgumentError(`protocol ${version} has no low-bit heartbeats: the bumps must carry them exact`);
   w.u8((b.positional ? BUMPS_POSITIONAL : 0) | (b.checks ? BUMPS_LOW_HEARTBEATS : 0));
   w.varint(b.count);
   let prev = -1;
@@ -289,7 +290,7 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
  * the core builds each message for its destination's version.
  */
 export function encodeMessage(m: Message, version: ProtocolVersion = PROTOCOL_VERSION): Uint8Array {
-  if (!isSupportedVersion(version)) throw new RangeError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
+  if (!isSupportedVersion(version)) throw new InvalidArgumentError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
   // Protocol-5 fields are left out for older versions: their readers see the message they always did.
   if (version < 5 && (m.type === 'syn' || m.type === 'synAck') && m.rates) m = { ...m, rates: undefined };
   const w = new Writer(messageSize(m, version));
@@ -319,13 +320,13 @@ export function encodeMessage(m: Message, version: ProtocolVersion = PROTOCOL_VE
       w.string(m.clusterId);
       writeIdentity(w, m.identity);
       w.varint(m.heartbeat);
-      if (m.proof && m.proof.length !== LEAVE_SECRET_BYTES) throw new Error(`a leave proof is ${LEAVE_SECRET_BYTES} bytes`);
+      if (m.proof && m.proof.length !== LEAVE_SECRET_BYTES) throw new InvalidArgumentError(`a leave proof is ${LEAVE_SECRET_BYTES} bytes`);
       if (!carriesLeaveProofs(version)) break;
       w.u8(m.proof ? m.proof.length : 0);
       if (m.proof) w.raw(m.proof);
       break;
   }
-  if (w.offset !== w.bytes.length) throw new Error(`codec size mismatch: wrote ${w.offset}, sized ${w.bytes.length}`);
+  if (w.offset !== w.bytes.length) throw new InternalError(`codec size mismatch: wrote ${w.offset}, sized ${w.bytes.length}`);
   return w.bytes;
 }
 

@@ -7,6 +7,7 @@ import { checkCount, LOW_HEARTBEAT_BITS } from './low-heartbeats.js';
 import type { Column } from './messages.js';
 import type { Reader } from './reader.js';
 import type { Writer } from './writer.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /**
  * A heartbeat column: with checks, low bits (compact digests, positional bumps), two a byte (the
@@ -19,11 +20,11 @@ export function writeHeartbeats(w: Writer, heartbeats: Column, checks: Column | 
   }
   const low = (i: number): number => {
     const v = i < count ? (heartbeats[i] as number) : 0;
-    if (!Number.isInteger(v) || v < 0 || v >= 2 ** LOW_HEARTBEAT_BITS) throw new Error(`heartbeat ${v} is not low bits`);
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** LOW_HEARTBEAT_BITS) throw new InvalidArgumentError(`heartbeat ${v} is not low bits`);
     return v;
   };
   for (let i = 0; i < count; i += 2) w.u8(low(i) | (low(i + 1) << LOW_HEARTBEAT_BITS));
-  if (checks.length !== checkCount(count)) throw new Error(`${count} low-bit heartbeats need ${checkCount(count)} checks`);
+  if (checks.length !== checkCount(count)) throw new InvalidArgumentError(`${count} low-bit heartbeats need ${checkCount(count)} checks`);
   for (let g = 0; g < checks.length; g++) w.u32(checks[g] as number);
 }
 

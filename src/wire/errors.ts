@@ -1,3 +1,5 @@
+import { ScuttlebuttError } from '../errors.js';
+
 export type DecodeErrorReason =
   | 'truncated'
   | 'bad-type'
@@ -7,13 +9,18 @@ export type DecodeErrorReason =
   | 'bad-value'
   | 'trailing-bytes';
 
-/** The only error the decoder throws: a malformed, truncated or oversized input, with a reason to count by. */
-export class DecodeError extends Error {
+/**
+ * `SB_ERR_DECODE`, the only error the decoder throws: a malformed, truncated or oversized input,
+ * with a reason to count by.
+ */
+export class DecodeError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_DECODE';
+  override readonly name = 'DecodeError';
+
   constructor(
     readonly reason: DecodeErrorReason,
     detail: string,
   ) {
     super(`${reason}: ${detail}`);
-    this.name = 'DecodeError';
   }
 }

@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '../runtime/procs.js';
+import { createScuttlebutt, defaultLanConfig } from '../../src/index.js';
+import { prometheusText } from '../../src/cli/metrics.js';
+import { freePorts, waitFor } from '../runtime/procs.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const base = 24_000 + (process.pid % 1000) * 6;
@@ -158,6 +160,10 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
     assert.equal(families.get('scuttlebutt_flow_rate')?.type, 'gauge');
     assert.ok(one(families, 'scuttlebutt_flow_rate') > 0);
     assert.equal(families.get('scuttlebutt_flow_underflows_total')?.type, 'counter');
+    // Errors and lost events have their own counters, present at zero from the start.
+    assert.equal(one(families, 'scuttlebutt_errors_total', { kind: 'listener' }), 0);
+    assert.equal(one(families, 'scuttlebutt_errors_total', { kind: 'internal' }), 0);
+    assert.equal(one(families, 'scuttlebutt_events_overflowed_total'), 0);
 
     // Event loop and process.
     assert.ok((histogram(families, 'scuttlebutt_event_loop_delay_seconds').get('[]')?.count ?? 0) > 20, 'event-loop delay sampled every 100 ms');
@@ -173,5 +179,35 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
     else assert.equal(promtool.status, 0, `promtool check metrics: ${promtool.stdout}${promtool.stderr}`);
   } finally {
     for (const p of procs) p.kill('SIGKILL');
+  }
+});
+
+test('/metrics counts errors and lost events apart from dropped packets', async () => {
+  const [pa, pb] = freePorts(2) as [number, number];
+  const cfg = (id: string, port: number) => defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, gossipIntervalMs: 100 });
+  const a = await createScuttlebutt(cfg('a', pa));
+  const b = await createScuttlebutt(cfg('b', pb));
+  const stop = new AbortController();
+  try {
+    a.on('live', () => {
+      throw new Error('a broken listener');
+    });
+    a.events({ signal: stop.signal, buffer: 1 }); // never read: every event past the first overflows
+    await b.join([`127.0.0.1:${pa}`]);
+    b.set('k', 'v');
+    await waitFor(() => a.stats().errors.listener >= 1 && a.stats().eventsOverflowed >= 1, 5_000, 'a listener error and an overflow');
+    const families = parse(await prometheusText(a));
+    const s = a.stats();
+    assert.equal(families.get('scuttlebutt_errors_total')?.type, 'counter');
+    assert.match(families.get('scuttlebutt_errors_total')?.help ?? '', /listener.*internal/);
+    assert.equal(one(families, 'scuttlebutt_errors_total', { kind: 'listener' }), s.errors.listener);
+    assert.equal(one(families, 'scuttlebutt_errors_total', { kind: 'internal' }), 0);
+    assert.equal(families.get('scuttlebutt_events_overflowed_total')?.type, 'counter');
+    assert.equal(one(families, 'scuttlebutt_events_overflowed_total'), s.eventsOverflowed);
+    const dropReasons = (families.get('scuttlebutt_packets_dropped_total')?.samples.get('scuttlebutt_packets_dropped_total') ?? []).map((x) => x.labels.reason);
+    for (const reason of ['listener-error', 'event-overflow', 'internal-error']) assert.ok(!dropReasons.includes(reason), `${reason} is not a dropped packet: ${dropReasons.join()}`);
+  } finally {
+    stop.abort();
+    await Promise.all([a.shutdown(), b.shutdown()]);
   }
 });

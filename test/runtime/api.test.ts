@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync } from 'node:zlib';
-import { ConfigError, createScuttlebutt, defaultLanConfig, type MembershipEvent } from '../../src/index.js';
+import { BindError, ConfigError, createScuttlebutt, defaultLanConfig, type MembershipEvent } from '../../src/index.js';
 import { PROTOCOL_VERSION } from '../../src/wire/index.js';
 import { EnvelopeError, open, seal } from '../../src/transport/envelope.js';
 import { freePorts } from './procs.js';
@@ -11,7 +11,7 @@ import { freePorts } from './procs.js';
 const cfg = (id: string, port: number) =>
   defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, gossipIntervalMs: 100 });
 
-test('events reach listeners, the async iterator and the NotifyEvents callbacks; a throwing listener stalls nothing', async () => {
+test('events reach listeners, the async iterator and the NotifyEvents callbacks; a throwing listener stalls nothing and counts as an error, not a drop', async () => {
   const [pa, pb] = freePorts(2) as [number, number];
   const notified: string[] = [];
   const a = await createScuttlebutt({ ...cfg('a', pa), events: { notifyLive: (m) => notified.push(`live ${m.id}`), notifyUpdate: (m) => notified.push(`update ${m.id}`) } });
@@ -22,6 +22,8 @@ test('events reach listeners, the async iterator and the NotifyEvents callbacks;
     });
     const controller = new AbortController();
     const seen: MembershipEvent[] = [];
+    // A reader that never reads, one event of room: every event past the first overflows it.
+    a.events({ signal: controller.signal, buffer: 1 });
     const reading = (async () => {
       for await (const e of a.events({ signal: controller.signal })) {
         seen.push(e);
@@ -33,7 +35,11 @@ test('events reach listeners, the async iterator and the NotifyEvents callbacks;
     await Promise.race([reading, new Promise((_, reject) => setTimeout(() => reject(new Error('iterator did not see the update')), 5000))]);
     assert.ok(seen.some((e) => e.type === 'live' && e.node.id === 'b' && e.node.metadata.role === 'db'));
     assert.ok(notified.includes('live b') && notified.includes('update b'), notified.join());
-    assert.ok((a.stats().dropped['listener-error'] ?? 0) >= 1, 'the throwing listener was counted');
+    const stats = a.stats();
+    assert.ok(stats.errors.listener >= 1, 'the throwing listener was counted');
+    assert.equal(stats.errors.internal, 0);
+    assert.ok(stats.eventsOverflowed >= 1, `the unread stream overflowed: ${stats.eventsOverflowed}`);
+    for (const key of ['listener-error', 'event-overflow']) assert.equal(stats.dropped[key], undefined, `errors and lost events are not dropped packets: ${key}`);
     assert.equal(a.state().live.length, 2, 'gossip went on');
     // Every member but self shows what the detector learned of it.
     const view = a.state();
@@ -43,7 +49,8 @@ test('events reach listeners, the async iterator and the NotifyEvents callbacks;
   } finally {
     await Promise.all([a.shutdown(), b.shutdown()]);
   }
-  await assert.rejects(async () => a.join(['127.0.0.1:1']), /shut down/);
+  await assert.rejects(async () => a.join(['127.0.0.1:1']), { name: 'ClosedError', code: 'SB_ERR_CLOSED' });
+  assert.throws(() => a.set('k', 'v'), { name: 'ClosedError', code: 'SB_ERR_CLOSED' });
 });
 
 test('a wrong config is rejected at construction, naming every wrong field', async () => {
@@ -61,13 +68,21 @@ test('a wrong config is rejected at construction, naming every wrong field', asy
     (e: unknown) => e,
   );
   assert.ok(err instanceof ConfigError);
+  assert.equal(err.code, 'SB_ERR_CONFIG');
+  assert.equal(err.name, 'ConfigError');
   for (const field of ['clusterId', 'gossipNodes', 'listenAddress', 'secretKeys[0] must be 16, 24 or 32 bytes', 'maxPacketBytes', 'failureDetector.phiThreshold']) {
     assert.match(err.message, new RegExp(field.replace(/[[\]]/g, '\\$&')), `names ${field}`);
   }
   const [port] = freePorts(1) as [number];
   const first = await createScuttlebutt(cfg('y', port));
   try {
-    await assert.rejects(createScuttlebutt(cfg('z', port)), /cannot bind UDP 127\.0\.0\.1:\d+: address already in use/);
+    await assert.rejects(createScuttlebutt(cfg('z', port)), (e: unknown) => {
+      assert.ok(e instanceof BindError, String(e));
+      assert.equal(e.code, 'SB_ERR_BIND');
+      assert.equal(e.cause.code, 'EADDRINUSE', 'the socket error is kept as the cause');
+      assert.match(e.message, /127\.0\.0\.1:\d+: address already in use/, 'the message names the address');
+      return true;
+    });
   } finally {
     await first.shutdown();
   }

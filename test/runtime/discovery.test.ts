@@ -83,10 +83,10 @@ test('seed syntax: addresses, names and SRV names parse; every malformed seed sa
     [9111, /must be a string \(got number\)/],
   ];
   for (const [seed, why] of bad) {
-    assert.throws(() => parseSeed(seed), (e: unknown) => e instanceof SeedError && why.test(e.message), `${JSON.stringify(seed)} -> ${why}`);
+    assert.throws(() => parseSeed(seed), (e: unknown) => e instanceof SeedError && e.code === 'SB_ERR_SEED' && why.test(e.message), `${JSON.stringify(seed)} -> ${why}`);
   }
   // Every bad seed of a list at once, so one run fixes them all.
-  assert.throws(() => parseSeeds(['a', 'b:1', 'c:0']), (e: unknown) => e instanceof SeedError && /"a"/.test(e.message) && /"c:0"/.test(e.message) && !/"b:1"/.test(e.message));
+  assert.throws(() => parseSeeds(['a', 'b:1', 'c:0']), (e: unknown) => e instanceof SeedError && e.code === 'SB_ERR_SEED' && /"a"/.test(e.message) && /"c:0"/.test(e.message) && !/"b:1"/.test(e.message));
 });
 
 test('a host name yields every A and AAAA address; the socket family keeps its own, IP literals need no DNS', async () => {
@@ -167,7 +167,12 @@ test('DNS errors become typed DiscoveryErrors that say what to fix; one bad SRV 
     assert.equal(r.problems.length, 1, seed);
     const p = r.problems[0]!;
     assert.ok(p instanceof DiscoveryError, seed);
+    assert.equal(p.code, 'SB_ERR_DISCOVERY', seed);
     assert.equal(p.reason, reason, `${seed}: ${p.message}`);
+    // The resolver's own error stays reachable: the fake rejects with an Error whose code is the answer's string.
+    const answer = seed.startsWith('srv+') ? dns.srvs.get(seed.slice(4)) : dns.hosts.get(seed.slice(0, seed.indexOf(':')));
+    if (typeof answer === 'string') assert.equal((p.cause as { code?: string } | undefined)?.code, answer, `${seed}: the cause keeps the DNS code`);
+    else assert.equal(p.cause, undefined, `${seed}: no resolver error, no cause`);
     assert.match(p.message, message, seed);
     assert.ok(p.message.startsWith(`seed "${seed}": `), p.message);
   }
@@ -259,9 +264,9 @@ test('the node: a malformed seed throws a SeedError, a seed that does not resolv
   const [port, other] = freePorts(2) as [number, number];
   const node = await createScuttlebutt(defaultLanConfig({ node: { id: 'd', gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, seedResolveIntervalMs: 50 }));
   try {
-    await assert.rejects(() => node.join(['srv+_g._udp.x:9111', 'nohost']), (e: unknown) => e instanceof SeedError && /without ":9111"/.test(e.message) && /"nohost"/.test(e.message));
+    await assert.rejects(() => node.join(['srv+_g._udp.x:9111', 'nohost']), (e: unknown) => e instanceof SeedError && e.code === 'SB_ERR_SEED' && /without ":9111"/.test(e.message) && /"nohost"/.test(e.message));
     assert.deepEqual(node.state().seeds, [], 'a rejected list adds no seed');
-    await assert.rejects(() => node.join(['nohost.invalid:9111']), (e: unknown) => e instanceof DiscoveryError && /no seed gave an address \(retried every 50 ms\)/.test(e.message));
+    await assert.rejects(() => node.join(['nohost.invalid:9111']), (e: unknown) => e instanceof DiscoveryError && e.code === 'SB_ERR_DISCOVERY' && e.cause instanceof DiscoveryError && /no seed gave an address \(retried every 50 ms\)/.test(e.message));
     assert.deepEqual(node.state().seeds, ['nohost.invalid:9111'], 'kept, and retried');
     await new Promise((r) => setTimeout(r, 200));
     node.set('still', 'running');
@@ -280,12 +285,13 @@ test('dnsServers: each must be an IP address with an optional port', async () =>
     () => createScuttlebutt(cfg(['10.0.0.2', '127.0.0.1:8600', '[fd00::2]:53', 'dns.google', '10.0.0.2:0', 53])),
     (e: unknown) =>
       e instanceof ConfigError &&
+      e.code === 'SB_ERR_CONFIG' &&
       e.problems.length === 3 &&
       /dnsServers\[3\] must be an IP address.*a name would need DNS to find DNS/.test(e.problems[0]!) &&
       /dnsServers\[4\] has a port outside/.test(e.problems[1]!) &&
       /dnsServers\[5\] must be a string/.test(e.problems[2]!),
   );
-  await assert.rejects(() => createScuttlebutt(cfg('10.0.0.2')), /dnsServers must be an array/);
+  await assert.rejects(() => createScuttlebutt(cfg('10.0.0.2')), (e: unknown) => e instanceof ConfigError && e.code === 'SB_ERR_CONFIG' && /dnsServers must be an array/.test(e.message));
 });
 
 test('pickSeeds: a few seeds for the core, without self, kept while they stay in DNS, drawn afresh on rotate', () => {

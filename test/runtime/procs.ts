@@ -13,7 +13,7 @@ export interface NodeEvent {
   keys?: string[];
   metadata?: Record<string, string>;
   state?: { live: { id: string; generation: number; metadata: Record<string, string> }[]; dead: { id: string }[] };
-  stats?: { dropped: Record<string, number>; rejected: Record<string, number>; packetsIn: number; flowControl?: { rate: number; backlog: number; oldestWaitMs: number; overflows: number; decreases: number } | null };
+  stats?: { dropped: Record<string, number>; errors: { listener: number; internal: number }; rejected: Record<string, number>; packetsIn: number; flowControl?: { rate: number; backlog: number; oldestWaitMs: number; overflows: number; decreases: number } | null };
   rate?: number;
   backlog?: number;
   at: number;

@@ -80,8 +80,8 @@ test('leave commitments and proofs: bounds-checked, typed errors, refused where 
   refused(unknownFlag, 'bad-value');
   const identityEnd = flagsAt + 1 + 2 + 1 + 4;
   refused(ack.subarray(0, identityEnd + 15), 'truncated');
-  assert.throws(() => encodeMessage({ type: 'ack', clusterId: 'c', delta: { nodes: [{ ...intro, identity: null }], bumps: NO_BUMPS } }), /only an introduction carries one/);
-  assert.throws(() => encodeMessage({ type: 'ack', clusterId: 'c', delta: { nodes: [{ ...intro, commitment: commitment.subarray(0, 8) }], bumps: NO_BUMPS } }), /a commitment is 16 bytes/);
+  assert.throws(() => encodeMessage({ type: 'ack', clusterId: 'c', delta: { nodes: [{ ...intro, identity: null }], bumps: NO_BUMPS } }), { code: 'SB_ERR_INVALID_ARG', message: /only an introduction carries one/ });
+  assert.throws(() => encodeMessage({ type: 'ack', clusterId: 'c', delta: { nodes: [{ ...intro, commitment: commitment.subarray(0, 8) }], bumps: NO_BUMPS } }), { code: 'SB_ERR_INVALID_ARG', message: /a commitment is 16 bytes/ });
 
   const proof = Uint8Array.from({ length: 16 }, (_, i) => 200 + i);
   const leave = encodeMessage({ type: 'leave', clusterId: 'c', identity, heartbeat: 9, proof });
@@ -99,7 +99,7 @@ test('leave commitments and proofs: bounds-checked, typed errors, refused where 
   assert.equal(none[none.length - 1], 0, 'no proof: a zero length');
   assert.equal((decodeMessage(none) as LeaveMessage).proof, undefined);
   assert.deepEqual(encodeMessage({ type: 'leave', clusterId: 'c', identity, heartbeat: 9, proof }, 4), none.subarray(0, none.length - 1), 'in 4: the leave of before');
-  assert.throws(() => encodeMessage({ type: 'leave', clusterId: 'c', identity, heartbeat: 9, proof: proof.subarray(0, 4) }), /a leave proof is 16 bytes/);
+  assert.throws(() => encodeMessage({ type: 'leave', clusterId: 'c', identity, heartbeat: 9, proof: proof.subarray(0, 4) }), { code: 'SB_ERR_INVALID_ARG', message: /a leave proof is 16 bytes/ });
 });
 
 test('a bucket summary is refused on a complete or compact digest, and unless its size is a power of two up to 256', () => {
