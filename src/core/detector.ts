@@ -23,6 +23,17 @@ import { DEAD, LIVE, MAX_HEARTBEAT_LEAP } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
 import type { DetectorView, FailureDetectorConfig } from './types.js';
 
+/**
+ * How many times a round a harness runs the detector (ScuttlebuttCore.detect): conviction then
+ * comes at most a quarter round after a deadline instead of up to a round late.
+ */
+export const DETECTS_PER_ROUND = 4;
+
+/** The time between two runs of the detector, in ms. */
+export function detectorPeriodMs(gossipIntervalMs: number): number {
+  return gossipIntervalMs / DETECTS_PER_ROUND;
+}
+
 export class FailureDetector {
   /** Standard deviations past the expected silence at which phi reaches the threshold. */
   private readonly thresholdSigmas: number;

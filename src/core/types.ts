@@ -48,6 +48,19 @@ export interface FailureDetectorConfig {
   readonly deadNodeGracePeriodMs: number;
 }
 
+/**
+ * The detector for one-second rounds on a LAN (the runtime's LAN preset); the WAN preset, the
+ * simulator and the tests take it and change what their setting needs.
+ */
+export const DEFAULT_FAILURE_DETECTOR: Readonly<FailureDetectorConfig> = Object.freeze({
+  phiThreshold: 8,
+  samplingWindowSize: 200,
+  minStdDeviationMs: 100,
+  acceptableHeartbeatPauseMs: 3000,
+  firstHeartbeatEstimateMs: 1000,
+  deadNodeGracePeriodMs: 60_000,
+});
+
 export interface CoreConfig {
   readonly clusterId: string;
   readonly self: NodeIdentity;

@@ -5,12 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
-import type { FailureDetectorConfig, FlowControlConfig } from '../core/types.js';
+import { DEFAULT_FAILURE_DETECTOR, type FailureDetectorConfig, type FlowControlConfig } from '../core/types.js';
+import { MAX_UDP_PAYLOAD } from '../wire/codec.js';
 import type { ScuttlebuttConfig } from './api.js';
 import { dnsServerProblem } from './discovery.js';
 
 export const DEFAULT_PORT = 9111;
-export const MAX_UDP_PAYLOAD = 65_507;
 const MIN_PACKET = 512;
 
 export type ConfigOverrides = Partial<Omit<ScuttlebuttConfig, 'failureDetector' | 'node' | 'flowControl'>> & {
@@ -27,14 +27,7 @@ export class ConfigError extends Error {
 }
 
 export function defaultFailureDetectorConfig(): FailureDetectorConfig {
-  return {
-    phiThreshold: 8,
-    samplingWindowSize: 200,
-    minStdDeviationMs: 100,
-    acceptableHeartbeatPauseMs: 3000,
-    firstHeartbeatEstimateMs: 1000,
-    deadNodeGracePeriodMs: 60_000,
-  };
+  return { ...DEFAULT_FAILURE_DETECTOR };
 }
 
 /** A unique node id: the host name and a random suffix (two processes on one host never collide). */

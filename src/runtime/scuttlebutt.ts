@@ -4,11 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ScuttlebuttCore } from '../core/core.js';
+import { detectorPeriodMs } from '../core/detector.js';
 import { seededRandom } from '../core/random.js';
 import type { NodeView } from '../core/types.js';
-import { carriesLowHeartbeats } from '../wire/codec.js';
+import { carriesLowHeartbeats, MAX_ENVELOPE_OVERHEAD } from '../wire/codec.js';
 import type { NodeIdentity } from '../wire/messages.js';
-import { envelopeOverhead, type EnvelopeOptions } from '../transport/envelope.js';
+import type { EnvelopeOptions } from '../transport/envelope.js';
 import { PeerVersions } from '../transport/negotiation.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
@@ -34,7 +35,6 @@ export interface ScuttlebuttEvents {
   unthrottled: [info: { rate: number }];
 }
 
-const DETECTS_PER_ROUND = 4;
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 /** A peer heard only in an older protocol is tried in the newest every this many rounds (see negotiation.ts). */
 const PROBE_ROUNDS = 10;
@@ -112,7 +112,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         gossipIntervalMs: config.gossipIntervalMs,
         failureDetector: config.failureDetector,
         // Room for encryption is always kept, so keys can be turned on or rotated while running.
-        payloadBudget: config.maxPacketBytes - envelopeOverhead(true),
+        payloadBudget: config.maxPacketBytes - MAX_ENVELOPE_OVERHEAD,
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
         eventViews: true,
         flowControl: config.flowControl,
@@ -137,15 +137,15 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     });
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
-    const detectorPeriod = config.gossipIntervalMs / DETECTS_PER_ROUND;
+    const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
     this.eager = new EagerRounds(detectorPeriod, () => !this.closing && this.core.hasNews, (now) => {
       this.packets.sendAll(this.core.gossip(now));
       this.publish();
     });
     this.deadline = new DeadlineTimer(detectorPeriod, () => this.detect());
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
-    // The detector also runs between rounds, so conviction is not rounded up to the next tick.
-    this.detectTimer = setInterval(() => this.detect(), Math.max(10, config.gossipIntervalMs / DETECTS_PER_ROUND));
+    // The detector also runs between rounds, so conviction is not rounded up to the next tick (a timer no faster than 10 ms).
+    this.detectTimer = setInterval(() => this.detect(), Math.max(10, detectorPeriod));
     this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
     const host = parseHostPort(config.listenAddress)?.host ?? '';
     if (keys.length === 0 && !isLoopbackHost(host)) {

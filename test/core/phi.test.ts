@@ -5,7 +5,7 @@ import { PeerTable } from '../../src/core/peer-table.js';
 import { convictionDelayMs, lnNormalUpperTail, phi, thresholdSigma } from '../../src/core/phi.js';
 import { ScuttlebuttCore } from '../../src/core/core.js';
 import { seededRandom } from '../../src/core/random.js';
-import type { Outbound } from '../../src/core/types.js';
+import { DEFAULT_FAILURE_DETECTOR, type Outbound } from '../../src/core/types.js';
 import { coreConfig } from './mini-cluster.js';
 import { identityRef } from '../../src/core/identity.js';
 import { HEARTBEAT_AGE_UNIT_MS } from '../../src/wire/messages.js';
@@ -66,7 +66,7 @@ test('conviction delay with 1 s heartbeats, threshold 8, pause 3 s, min std 100 
 
 /** Two cores; n1 heartbeats every second until `last`, delivered at once. Returns n2 (the observer) and `last`. */
 function steadyPair(): { b: ScuttlebuttCore; last: number } {
-  const fd = { phiThreshold: 8, samplingWindowSize: 50, minStdDeviationMs: 100, acceptableHeartbeatPauseMs: 3000, firstHeartbeatEstimateMs: 1000, deadNodeGracePeriodMs: 60_000 };
+  const fd = { ...DEFAULT_FAILURE_DETECTOR, samplingWindowSize: 50 };
   const a = new ScuttlebuttCore(coreConfig(1, { failureDetector: fd }), seededRandom(1), 0);
   const b = new ScuttlebuttCore(coreConfig(2, { failureDetector: fd }), seededRandom(2), 0);
   a.setSeeds([b.self.address]);
