@@ -3,28 +3,7 @@
  * and whether something new arrived that is worth spreading before the next round. Every module
  * that changes what the cluster should hear about writes here; the coordinator drains it.
  */
-import type { CoreEvent, NodeView, RejectReason } from './types.js';
-
-const REJECT_REASONS: readonly RejectReason[] = [
-  'about-self',
-  'gap',
-  'not-ascending',
-  'behind-gc',
-  'unknown-node',
-  'superseded-generation',
-  'removed-node',
-  'ref-mismatch',
-  'wrong-cluster',
-  'out-of-range',
-  'member-limit',
-  'introduction-limit',
-  'shadow-refused',
-  'implausible-heartbeat',
-  'implausible-version',
-  'refuted-heartbeat',
-  'refuted-version',
-  'forged-leave',
-];
+import { REJECT_REASONS, type CoreEvent, type NodeView, type RejectReason } from './types.js';
 
 export class Journal {
   private events: CoreEvent[] = [];

@@ -9,6 +9,7 @@ import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.
 import type { Journal } from './journal.js';
 import { DEAD, FREE, LIVE, PeerTable } from './peer-table.js';
 import { RefIndex } from './ref-index.js';
+import type { DeathReason } from './types.js';
 
 /** This node's own slot. */
 export const SELF = 0;
@@ -24,8 +25,6 @@ interface RemovedMember {
   heartbeat: number;
   until: number;
 }
-
-export type DeathReason = 'suspected' | 'left' | 'superseded';
 
 /** How many members may be held, and how fast one sender may add to them. */
 export interface AdmissionLimits {

@@ -124,10 +124,14 @@ export interface Outbound {
   readonly message: Message;
 }
 
+/** Why a member was marked dead: the detector convicted it, it left, or a newer incarnation of it appeared. */
+export const DEATH_REASONS = ['suspected', 'left', 'superseded'] as const;
+export type DeathReason = (typeof DEATH_REASONS)[number];
+
 /** A membership event about a member described as N (the core: its identity; the runtime: its full info). */
 export type MembershipEventOf<N> =
   | { readonly type: 'live'; readonly node: N }
-  | { readonly type: 'dead'; readonly node: N; readonly reason: 'suspected' | 'left' | 'superseded' }
+  | { readonly type: 'dead'; readonly node: N; readonly reason: DeathReason }
   | { readonly type: 'update'; readonly node: N; readonly keys: readonly string[] }
   | { readonly type: 'removed'; readonly node: N };
 
@@ -166,23 +170,28 @@ export interface MembershipOf<Self, Member> {
 
 export type ClusterSnapshot = MembershipOf<NodeIdentity, NodeView>;
 
-/** Why an incoming delta (or part of it) was refused; counted, never thrown. */
-export type RejectReason =
-  | 'about-self'
-  | 'gap'
-  | 'not-ascending'
-  | 'behind-gc'
-  | 'unknown-node'
-  | 'superseded-generation'
-  | 'removed-node'
-  | 'ref-mismatch'
-  | 'wrong-cluster'
-  | 'out-of-range'
-  | 'member-limit'
-  | 'introduction-limit'
-  | 'shadow-refused'
-  | 'implausible-heartbeat'
-  | 'implausible-version'
-  | 'refuted-heartbeat'
-  | 'refuted-version'
-  | 'forged-leave';
+/**
+ * Why an incoming delta (or part of it) was refused; counted, never thrown. The order is the order
+ * of ScuttlebuttCore.rejections() and of the runtime's stats().rejected.
+ */
+export const REJECT_REASONS = [
+  'about-self',
+  'gap',
+  'not-ascending',
+  'behind-gc',
+  'unknown-node',
+  'superseded-generation',
+  'removed-node',
+  'ref-mismatch',
+  'wrong-cluster',
+  'out-of-range',
+  'member-limit',
+  'introduction-limit',
+  'shadow-refused',
+  'implausible-heartbeat',
+  'implausible-version',
+  'refuted-heartbeat',
+  'refuted-version',
+  'forged-leave',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { ScuttlebuttCore } from '../core/core.js';
 import { detectorPeriodMs } from '../core/detector.js';
 import { seededRandom } from '../core/random.js';
-import type { NodeView } from '../core/types.js';
+import type { DeathReason, NodeView } from '../core/types.js';
 import { carriesLowHeartbeats, MAX_ENVELOPE_OVERHEAD } from '../wire/codec.js';
 import type { NodeIdentity } from '../wire/messages.js';
 import type { EnvelopeOptions } from '../transport/envelope.js';
@@ -26,7 +26,7 @@ import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
-  dead: [member: MemberInfo, reason: 'suspected' | 'left' | 'superseded'];
+  dead: [member: MemberInfo, reason: DeathReason];
   update: [member: MemberInfo, keys: readonly string[]];
   removed: [member: MemberInfo];
   /** Own writes are being held back by flow control (the first write that had to wait). */

@@ -27,8 +27,8 @@ export type EnvelopeErrorReason =
   | 'decrypt-failed'
   | 'decompress-failed'
   | 'oversized'
-  | 'replayed'
-  | 'below-window';
+  /** A keyring packet of protocol 5 on that the replay window refused (transport/replay.ts). */
+  | Exclude<ReplayVerdict, 'ok'>;
 
 export class EnvelopeError extends Error {
   constructor(
