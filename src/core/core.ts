@@ -202,7 +202,7 @@ export class ScuttlebuttCore {
    */
   contact(addresses: readonly string[], now: number): Outbound[] {
     this.observeClock(now);
-    return this.exchange.open([...new Set(addresses)].filter((a) => a !== this.self.address), now, true);
+    return this.exchange.open([...new Set(addresses)].filter((a) => a !== this.self.address), now, { unheard: true });
   }
 
   /** Graceful leave: a message for every live peer, which marks this node dead at once. */
@@ -226,7 +226,7 @@ export class ScuttlebuttCore {
     const s = m.slotOfId(id);
     if (s <= SELF || m.table.status[s] !== DEAD) return null;
     const out = this.exchange.leave(s);
-    m.forceLeave(s, now, m.commitment(s) === null);
+    m.forceLeave(s, now, { final: m.commitment(s) === null });
     return out;
   }
 
@@ -258,7 +258,7 @@ export class ScuttlebuttCore {
   private openExchanges(now: number): Outbound[] {
     this.journal.news = false;
     const targets = this.peers.select();
-    return this.exchange.open(targets, now, this.health.unheard(now));
+    return this.exchange.open(targets, now, { unheard: this.health.unheard(now) });
   }
 
   private observeClock(now: number): void {

@@ -114,7 +114,7 @@ export class FailureDetector {
     t.addInterval(s, first - first / 4);
     t.addInterval(s, first + first / 4);
     t.setBirth(s, birthOf(age, now));
-    t.sampleBirth(s, t.heartbeat(s), t.birth(s), true);
+    t.sampleBirth(s, t.heartbeat(s), t.birth(s), 'measured');
     // Until lags are observed, allow one interval's worth, as for the first heartbeat itself.
     t.setLagAllowance(s, Math.max(first, now - t.birth(s)));
     this.updateDeadline(s);
@@ -150,7 +150,7 @@ export class FailureDetector {
       m.noteAdvance(s);
       // Phi models the owner's own rhythm: birth to birth, shared among heartbeats we never heard.
       // How late gossip brings a heartbeat is a separate, bounded quantity: the lag allowance.
-      t.sampleBirth(s, heartbeat, birth, !ageIsBound);
+      t.sampleBirth(s, heartbeat, birth, ageIsBound ? 'placed' : 'measured');
       const allowance = t.lagAllowance(s);
       // A member's first arrival has no allowance to be late against yet.
       const weight = 1 / Math.max(16, m.liveOthers);
@@ -164,7 +164,8 @@ export class FailureDetector {
     if (!m.mayRevive(s, heartbeat)) return;
     // Back from the dead: the silence is not a sample of its normal rhythm, so it is not added.
     t.setBirth(s, birth);
-    t.sampleBirth(s, heartbeat, birth, !ageIsBound, true);
+    t.restartSampling(s);
+    t.sampleBirth(s, heartbeat, birth, ageIsBound ? 'placed' : 'measured');
     this.updateDeadline(s);
     m.revive(s);
   }

@@ -117,7 +117,8 @@ export class Exchange {
    * heartbeat with it; a full one names members by ref, so every peer reads our heartbeat in it
    * (we put it first).
    */
-  open(targets: readonly string[], now: number, unheard: boolean): Outbound[] {
+  open(targets: readonly string[], now: number, options: { readonly unheard: boolean }): Outbound[] {
+    const { unheard } = options;
     const m = this.membership;
     const out: Outbound[] = [];
     let compact: Digest | null = null;
@@ -130,8 +131,9 @@ export class Exchange {
     for (const [k, to] of targets.entries()) {
       const peer = this.peerSets.get(to);
       const sameSet = !unheard && (peer ? m.matches(peer.hash, peer.size) : this.agreement >= 0.5);
-      const compactFor = (): Digest => (this.lowBitsTo(to) ? (compact ??= this.digests.build(true, now, false, true, reserve)) : (exact ??= this.digests.build(true, now, false, false, reserve)));
-      const digest = sameSet ? compactFor() : (full ??= this.digests.build(false, now, unheard, true, reserve));
+      const compactFor = (): Digest =>
+        this.lowBitsTo(to) ? (compact ??= this.digests.buildCompact(now, { lowBits: true, reserve })) : (exact ??= this.digests.buildCompact(now, { lowBits: false, reserve }));
+      const digest = sameSet ? compactFor() : (full ??= this.digests.buildFull(now, { selfFirst: unheard, reserve }));
       out.push({ to, message: { type: 'syn', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, digest, pull: k < PULLS_PER_ROUND, ...(rates ? { rates } : {}) } });
     }
     return out;
@@ -172,14 +174,14 @@ export class Exchange {
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
         if (message.rates) this.own.flow?.share(message.rates, now);
-        this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize), from);
+        this.deltas.apply(message.delta, now, { from, sameMembership: m.matches(message.setHash, message.setSize) });
         const delta = this.answerRequest(message.request, now, budget - 1 - stringSize(this.clusterId));
         const out = this.announce(from, now);
         if (delta.nodes.length > 0 || delta.bumps.count > 0) out.push({ to: from, message: { type: 'ack', clusterId: this.clusterId, delta } });
         return out;
       }
       case 'ack':
-        this.deltas.apply(message.delta, now, false, from);
+        this.deltas.apply(message.delta, now, { from, sameMembership: false });
         return this.announce(from, now);
       case 'leave':
         this.onLeave(message, now);
@@ -203,7 +205,7 @@ export class Exchange {
     if (message.heartbeat - m.table.heartbeat(s) > LEAVE_HEARTBEAT_SLACK) return this.journal.reject('implausible-heartbeat');
     const verdict = this.proofs.judge(m.commitment(s), message.proof);
     if (verdict === 'proven' || verdict === 'uncommitted') m.markLeft(s, now, message.heartbeat);
-    else if (verdict === 'unproven' && m.table.status[s] === DEAD) m.forceLeave(s, now, false);
+    else if (verdict === 'unproven' && m.table.status[s] === DEAD) m.forceLeave(s, now, { final: false });
     else this.journal.reject('forged-leave');
   }
 
@@ -222,7 +224,7 @@ export class Exchange {
     for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE && m.address(s) !== from) targets.push(s);
     shuffle(targets, this.rng);
     targets.length = Math.min(targets.length, ANNOUNCE_MAX);
-    const delta = this.deltas.pack([SELF], 0, [], [], null, this.ackDeltaBudget, now);
+    const delta = this.deltas.pack({ unknown: [SELF] }, this.ackDeltaBudget, now);
     return targets.map((s) => ({ to: m.address(s), message: { type: 'ack', clusterId: this.clusterId, delta } }));
   }
 
@@ -252,7 +254,7 @@ export class Exchange {
       const all = m.memberSlots();
       const refs = Array.from(all, (s) => m.table.refs[s] as number);
       const budget = replyBudget - reserve - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
-      return reply(this.digests.request(all, refs, budget, now, true), { nodes: [], bumps: NO_BUMPS });
+      return reply(this.digests.request(all, refs, budget, now, { summarize: true }), { nodes: [], bumps: NO_BUMPS });
     }
     const order = compact ? m.sortedMembers() : null;
     // Bumps go back as positions only to a peer whose positions are ours.
@@ -285,7 +287,8 @@ export class Exchange {
     const candidates = found.candidates.sort(byStaleness);
     // A push wants no reply that would carry heartbeats alone.
     if (!pull && found.bumpGap < PUSH_GAP && request.count === 0 && neverSeen.length === 0 && candidates.length === 0) return [];
-    const delta = this.deltas.pack(neverSeen, neverSeenStart, candidates, found.bumps, positional ? order : null, budget - requestSize(request), now, positional && this.lowBitsTo(from));
+    const content = { unknown: neverSeen, unknownStart: neverSeenStart, stale: candidates, bumps: found.bumps, positions: positional ? order : null, lowBits: positional && this.lowBitsTo(from) };
+    const delta = this.deltas.pack(content, budget - requestSize(request), now);
     return reply(request, delta);
   }
 
@@ -416,7 +419,7 @@ export class Exchange {
     }
     // A request cut short with a summary: the responder may lack members it could not list.
     if (request.buckets && !request.complete) this.digests.membersOfDifferingBuckets(request.buckets, epoch, unknown);
-    return this.deltas.pack(unknown, 0, stale.sort(byStaleness), bumps, null, budget, now);
+    return this.deltas.pack({ unknown, stale: stale.sort(byStaleness), bumps }, budget, now);
   }
 }
 

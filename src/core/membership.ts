@@ -264,8 +264,8 @@ export class Membership {
    * left, so not even fresh heartbeats re-admit it while the record lasts; only for a member that
    * made no commitment (an older release), where a leave cannot be told from a forged one anyway.
    */
-  forceLeave(s: number, now: number, final: boolean): void {
-    if (final) this.table.left[s] = 1;
+  forceLeave(s: number, now: number, options: { readonly final: boolean }): void {
+    if (options.final) this.table.left[s] = 1;
     this.remove(s, now);
   }
 

@@ -85,9 +85,9 @@ export class OwnValues {
     if (claimed <= mine || claimed - mine > MAX_VERSION_LEAP) return;
     if (claimed + this.map.size + values.length >= MAX_VERSION) return;
     this.table.setMaxVersion(SELF, claimed);
-    for (const [key, entry] of [...this.map]) this.put(key, entry, false);
+    for (const [key, entry] of [...this.map]) this.put(key, entry, { announce: false });
     for (const v of values) {
-      if (!this.map.has(v.key)) this.put(v.key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now }, false);
+      if (!this.map.has(v.key)) this.put(v.key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now }, { announce: false });
     }
     this.journal.reject('refuted-version');
     this.journal.news = true;
@@ -115,7 +115,7 @@ export class OwnValues {
     if (!this.flow || this.flow.backlog === 0) return;
     for (const [key, w] of this.flow.release(now)) {
       // The local view already showed this write (and its update event went out when it was made).
-      this.put(key, { value: w.value, version: 0, tombstone: w.tombstone, expiresAt: w.expiresAt, deletedAt: w.tombstone ? now : 0 }, false);
+      this.put(key, { value: w.value, version: 0, tombstone: w.tombstone, expiresAt: w.expiresAt, deletedAt: w.tombstone ? now : 0 }, { announce: false });
     }
   }
 
@@ -163,7 +163,8 @@ export class OwnValues {
     else this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
   }
 
-  private put(key: string, entry: StoredValue, announce = true): void {
+  /** Publishes a key at the next version. `announce` false: the change is news to spread, but no event (the local view had it already, or it only restates what we hold). */
+  private put(key: string, entry: StoredValue, options: { readonly announce: boolean } = { announce: true }): void {
     const version = this.table.maxVersion(SELF) + 1;
     if (version > MAX_VERSION) throw new RangeError('this node has used all 2^32 versions of its incarnation: restart it (a new generation starts from 1)');
     entry.version = version;
@@ -172,7 +173,7 @@ export class OwnValues {
     this.map.set(key, entry);
     this.table.setMaxVersion(SELF, version);
     this.onPublish?.(key, version);
-    if (announce) this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
+    if (options.announce) this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
     else this.journal.news = true;
   }
 }

@@ -150,11 +150,11 @@ test('period statistics: exact mean and deviation of the first `window` interval
 test('period samples run between measured births: a placed birth is neither a sample nor the start of one', () => {
   const t = new PeerTable(10, 1);
   const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' }, 1);
-  t.sampleBirth(s, 5, 5000, true); // the first measured birth only anchors
+  t.sampleBirth(s, 5, 5000, 'measured'); // the first measured birth only anchors
   assert.equal(t.intervalCount(s), 0);
-  t.sampleBirth(s, 6, 6000, true);
-  t.sampleBirth(s, 7, 7900, false); // placed (say by a rhythm that was wrong by 900 ms): ignored
-  t.sampleBirth(s, 8, 8000, true); // measured again: (8000 - 6000) / 2 beats
+  t.sampleBirth(s, 6, 6000, 'measured');
+  t.sampleBirth(s, 7, 7900, 'placed'); // placed (say by a rhythm that was wrong by 900 ms): ignored
+  t.sampleBirth(s, 8, 8000, 'measured'); // measured again: (8000 - 6000) / 2 beats
   assert.equal(t.intervalCount(s), 2);
   assert.equal(t.intervalMean(s), 1000);
   assert.equal(t.intervalStd(s), 0);
