@@ -52,19 +52,41 @@ export interface DeltaContent {
 const NO_SLOTS: readonly number[] = [];
 const NO_CANDIDATES: readonly DeltaCandidate[] = [];
 
-export class Deltas {
-  /** Flow control's congestion signal, one call per delta with state to carry (see noteCongestion). */
-  congestion: ((overflowed: boolean, now: number) => void) | null = null;
+/** Where the congestion signal goes: FlowControl.noteDelta, one call per delta with state to carry (see noteCongestion). */
+export interface CongestionSink {
+  noteDelta(overflowed: boolean, now: number): void;
+}
 
-  constructor(
-    private readonly membership: Membership,
-    private readonly detector: FailureDetector,
-    private readonly digests: Digests,
-    private readonly journal: Journal,
-    private readonly rng: Random,
-    /** This node's own state, which refutes claims about it above what it produced. */
-    private readonly own: OwnValues,
-  ) {}
+export interface DeltasComponents {
+  readonly membership: Membership;
+  readonly detector: FailureDetector;
+  readonly digests: Digests;
+  readonly journal: Journal;
+  readonly rng: Random;
+  /** This node's own state, which refutes claims about it above what it produced. */
+  readonly own: OwnValues;
+  /** Absent: no flow control, no signal. */
+  readonly congestion?: CongestionSink | null;
+}
+
+export class Deltas {
+  private readonly membership: Membership;
+  private readonly detector: FailureDetector;
+  private readonly digests: Digests;
+  private readonly journal: Journal;
+  private readonly rng: Random;
+  private readonly own: OwnValues;
+  private readonly congestion: CongestionSink | null;
+
+  constructor(components: DeltasComponents) {
+    this.membership = components.membership;
+    this.detector = components.detector;
+    this.digests = components.digests;
+    this.journal = components.journal;
+    this.rng = components.rng;
+    this.own = components.own;
+    this.congestion = components.congestion ?? null;
+  }
 
   /**
    * Packs node deltas then heartbeat bumps into `budget` bytes, in the order of DeltaContent's
@@ -92,11 +114,12 @@ export class Deltas {
    * no queue, since a node gets several deltas a round. `next`: index in `stale` after the last tried.
    */
   private noteCongestion(complete: boolean, nodes: NodeDelta[], stale: readonly DeltaCandidate[], next: number, now: number): void {
-    const report = this.congestion as (overflowed: boolean, now: number) => void;
-    if (complete) {
-      report(false, now);
-      return;
-    }
+    const overflowed = !complete && this.leftBehind(nodes, stale, next);
+    if (complete || overflowed) (this.congestion as CongestionSink).noteDelta(overflowed, now);
+  }
+
+  /** Whether the peer lacks more versions after a cut delta than it carried. */
+  private leftBehind(nodes: NodeDelta[], stale: readonly DeltaCandidate[], next: number): boolean {
     const t = this.membership.table;
     let carried = 0;
     for (const nd of nodes) carried += nd.values.length;
@@ -104,7 +127,7 @@ export class Deltas {
     const cut = stale[next - 1];
     let left = cut && last && last.ref === t.refs[cut.slot] ? t.maxVersion(cut.slot) - last.maxVersion : (cut?.staleness ?? 0);
     for (let k = next; k < stale.length; k++) left += (stale[k] as DeltaCandidate).staleness;
-    if (left > carried) report(true, now);
+    return left > carried;
   }
 
   /**

@@ -53,16 +53,18 @@ export class FailureDetector {
   /** What members' lag allowances typically are: a moving average over heartbeat arrivals, about one interval of arrivals long. */
   private typicalLag = 0;
 
-  constructor(
-    config: FailureDetectorConfig,
-    private readonly intervalMs: number,
-    private readonly membership: Membership,
-    private readonly journal: Journal,
-  ) {
-    this.thresholdSigmas = thresholdSigma(config.phiThreshold);
-    this.minStdMs = config.minStdDeviationMs;
-    this.pauseMs = config.acceptableHeartbeatPauseMs;
-    this.firstEstimateMs = config.firstHeartbeatEstimateMs;
+  private readonly membership: Membership;
+  private readonly journal: Journal;
+  private readonly intervalMs: number;
+
+  constructor(components: { readonly membership: Membership; readonly journal: Journal }, init: FailureDetectorConfig & { readonly gossipIntervalMs: number }) {
+    this.membership = components.membership;
+    this.journal = components.journal;
+    this.intervalMs = init.gossipIntervalMs;
+    this.thresholdSigmas = thresholdSigma(init.phiThreshold);
+    this.minStdMs = init.minStdDeviationMs;
+    this.pauseMs = init.acceptableHeartbeatPauseMs;
+    this.firstEstimateMs = init.firstHeartbeatEstimateMs;
   }
 
   /**

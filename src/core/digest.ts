@@ -30,13 +30,15 @@ export class Digests {
   private readonly heldScratch: number[] = [];
   private readonly restoredScratch: number[] = [];
 
-  constructor(
-    private readonly membership: Membership,
-    private readonly clusterId: string,
-    private readonly payloadBudget: number,
-    intervalMs: number,
-  ) {
-    this.ageLimit = Math.ceil(intervalMs / HEARTBEAT_AGE_UNIT_MS);
+  private readonly membership: Membership;
+  private readonly clusterId: string;
+  private readonly payloadBudget: number;
+
+  constructor(components: { readonly membership: Membership }, init: { readonly clusterId: string; readonly payloadBudget: number; readonly gossipIntervalMs: number }) {
+    this.membership = components.membership;
+    this.clusterId = init.clusterId;
+    this.payloadBudget = init.payloadBudget;
+    this.ageLimit = Math.ceil(init.gossipIntervalMs / HEARTBEAT_AGE_UNIT_MS);
   }
 
   /**

@@ -13,11 +13,12 @@ import { RATES_MAX_BYTES } from '../wire/rates.js';
 import { stringSize, varintSize } from '../wire/varint.js';
 import type { DeltaCandidate, Deltas } from './delta.js';
 import type { FailureDetector } from './detector.js';
+import type { FlowControl } from './flow-control.js';
 import { REMOVED_HERE, requestSize, type Digests } from './digest.js';
 import { UNREAD } from './heartbeat-restore.js';
 import { identityRef } from './identity.js';
 import type { Journal } from './journal.js';
-import { LeaveProofs } from './leave-proof.js';
+import type { LeaveProofs } from './leave-proof.js';
 import type { OwnValues } from './own-values.js';
 import { SELF, type Membership } from './membership.js';
 import { DEAD, LIVE } from './peer-table.js';
@@ -78,6 +79,28 @@ interface Comparison {
   bumpGap: number;
 }
 
+export interface ExchangeComponents {
+  readonly membership: Membership;
+  readonly detector: FailureDetector;
+  readonly digests: Digests;
+  readonly deltas: Deltas;
+  readonly journal: Journal;
+  readonly rng: Random;
+  /** This node's own state, which refutes claims about it above what it produced. */
+  readonly own: OwnValues;
+  /** This incarnation's leave secret, and the check of others' leaves against their commitments. */
+  readonly proofs: LeaveProofs;
+  /** Flow control, whose rates ride on SYNs and SYN-ACKs; absent: none. */
+  readonly flow?: FlowControl | null;
+}
+
+export interface ExchangeInit {
+  readonly clusterId: string;
+  readonly payloadBudget: number;
+  /** Whether a peer reads low-bit heartbeats (CoreConfig.lowBitsTo); absent: every peer does. */
+  readonly lowBitsTo?: (peer: string) => boolean;
+}
+
 export class Exchange {
   private readonly peerSets = new Map<string, PeerSet>();
   /**
@@ -91,23 +114,33 @@ export class Exchange {
   /** Bytes left for the delta of an ACK: the budget less its type byte and cluster id. */
   private readonly ackDeltaBudget: number;
 
-  constructor(
-    private readonly clusterId: string,
-    private readonly payloadBudget: number,
-    private readonly membership: Membership,
-    private readonly detector: FailureDetector,
-    private readonly digests: Digests,
-    private readonly deltas: Deltas,
-    private readonly journal: Journal,
-    private readonly rng: Random,
-    /** This node's own state, which refutes claims about it above what it produced. */
-    private readonly own: OwnValues,
-    /** Whether a peer reads low-bit heartbeats (CoreConfig.lowBitsTo); absent: every peer does. */
-    private readonly lowBitsTo: (peer: string) => boolean = () => true,
-    /** This incarnation's leave secret, and the check of others' leaves against their commitments. */
-    private readonly proofs: LeaveProofs = new LeaveProofs(null, null),
-  ) {
-    this.ackDeltaBudget = payloadBudget - 1 - stringSize(clusterId);
+  private readonly membership: Membership;
+  private readonly detector: FailureDetector;
+  private readonly digests: Digests;
+  private readonly deltas: Deltas;
+  private readonly journal: Journal;
+  private readonly rng: Random;
+  private readonly own: OwnValues;
+  private readonly proofs: LeaveProofs;
+  private readonly flow: FlowControl | null;
+  private readonly clusterId: string;
+  private readonly payloadBudget: number;
+  private readonly lowBitsTo: (peer: string) => boolean;
+
+  constructor(components: ExchangeComponents, init: ExchangeInit) {
+    this.membership = components.membership;
+    this.detector = components.detector;
+    this.digests = components.digests;
+    this.deltas = components.deltas;
+    this.journal = components.journal;
+    this.rng = components.rng;
+    this.own = components.own;
+    this.proofs = components.proofs;
+    this.flow = components.flow ?? null;
+    this.clusterId = init.clusterId;
+    this.payloadBudget = init.payloadBudget;
+    this.lowBitsTo = init.lowBitsTo ?? (() => true);
+    this.ackDeltaBudget = init.payloadBudget - 1 - stringSize(init.clusterId);
   }
 
   /**
@@ -126,7 +159,7 @@ export class Exchange {
     let exact: Digest | null = null;
     let full: Digest | null = null;
     // Protocol 5: while this node throttles, its rates ride on every SYN (an older peer's codec drops them).
-    const rates = this.own.flow?.advertised(now) ?? null;
+    const rates = this.flow?.advertised(now) ?? null;
     const reserve = rates ? RATES_MAX_BYTES : 0;
     for (const [k, to] of targets.entries()) {
       const peer = this.peerSets.get(to);
@@ -173,7 +206,7 @@ export class Exchange {
         return this.onSyn(from, message.digest, message.pull, now, budget, sender.stranger, message.rates);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
-        if (message.rates) this.own.flow?.share(message.rates, now);
+        if (message.rates) this.flow?.share(message.rates, now);
         this.deltas.apply(message.delta, now, { from, sameMembership: m.matches(message.setHash, message.setSize) });
         const delta = this.answerRequest(message.request, now, budget - 1 - stringSize(this.clusterId));
         const out = this.announce(from, now);
@@ -239,10 +272,10 @@ export class Exchange {
   private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number, stranger: boolean, theirRates?: RateState): Outbound[] {
     const m = this.membership;
     // Rates are answered only by a node that shares too; it replies with its rates before taking its share.
-    const ours = theirRates ? (this.own.flow?.advertised(now) ?? null) : null;
+    const ours = theirRates ? (this.flow?.advertised(now) ?? null) : null;
     const reserve = ours ? RATES_MAX_BYTES : 0;
     const reply = (request: Digest, delta: Delta): Outbound[] => {
-      if (ours) this.own.flow?.share(theirRates as RateState, now);
+      if (ours) this.flow?.share(theirRates as RateState, now);
       return [{ to: from, message: { type: 'synAck', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, request, delta, ...(ours ? { rates: ours } : {}) } }];
     };
     const compact = digest.mode === 'compact';

@@ -13,8 +13,16 @@ export class Journal {
    * A conviction or a removal is not news: every observer reaches it on its own.
    */
   news = false;
-  /** When set (CoreConfig.eventViews), each event carries its member's view as of the event. */
-  viewOf: ((slot: number) => NodeView) | null = null;
+  /** When given (CoreConfig.eventViews), each event carries its member's view as of the event. */
+  private readonly viewOf: ((slot: number) => NodeView) | null;
+
+  /**
+   * `viewOf` is called at each emit, so it may read modules built after the journal: nothing emits
+   * while the core is being built.
+   */
+  constructor(init: { readonly viewOf?: ((slot: number) => NodeView) | null } = {}) {
+    this.viewOf = init.viewOf ?? null;
+  }
 
   /** Records an event about the member in `slot`. */
   emit(event: CoreEvent, slot: number): void {

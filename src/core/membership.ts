@@ -35,6 +35,18 @@ export interface AdmissionLimits {
 
 const NO_LIMITS: AdmissionLimits = { maxMembers: Infinity, maxNewPerSender: Infinity, intervalMs: 1000 };
 
+export interface MembershipInit {
+  readonly self: NodeIdentity;
+  /** How long a dead member stays before it is removed, in ms. */
+  readonly graceMs: number;
+  /** Heartbeat intervals kept per member (PeerTable's window). */
+  readonly window: number;
+  /** Members expected: tables are sized for them once instead of grown. */
+  readonly expected: number;
+  /** Default: no limit. */
+  readonly limits?: AdmissionLimits;
+}
+
 export class Membership {
   readonly table: PeerTable;
   private readonly byRef: RefIndex;
@@ -71,15 +83,19 @@ export class Membership {
   private changedSinceRound = false;
   private markEpoch = 0;
 
-  constructor(
-    readonly self: NodeIdentity,
-    private readonly graceMs: number,
-    private readonly journal: Journal,
-    window: number,
-    expected: number,
-    private readonly limits: AdmissionLimits = NO_LIMITS,
-  ) {
-    this.table = new PeerTable(window, expected);
+  readonly self: NodeIdentity;
+  private readonly journal: Journal;
+  /** How long a dead member stays before it is removed (FailureDetectorConfig.deadNodeGracePeriodMs). */
+  private readonly graceMs: number;
+  private readonly limits: AdmissionLimits;
+
+  constructor(components: { readonly journal: Journal }, init: MembershipInit) {
+    this.journal = components.journal;
+    const { self, expected } = init;
+    this.self = self;
+    this.graceMs = init.graceMs;
+    this.limits = init.limits ?? NO_LIMITS;
+    this.table = new PeerTable(init.window, expected);
     this.byRef = new RefIndex(expected);
     this.byId = new RefIndex(expected);
     const slot = this.table.allocate(self, identityRef(self));

@@ -12,22 +12,53 @@ import { SELF } from './membership.js';
 import type { VersionedValue } from '../wire/messages.js';
 import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP, type PeerTable, type StoredValue } from './peer-table.js';
 
+export interface OwnValuesComponents {
+  /** Our own row of it: versions and the GC version; the map of values is ours. */
+  readonly table: PeerTable;
+  readonly journal: Journal;
+  /** Rate control of writes; absent: every write is published at once. */
+  readonly flow?: FlowControl | null;
+  /** Harness hook: each publication with its version (CoreConfig.onPublish). */
+  readonly onPublish?: ((key: string, version: number) => void) | null;
+}
+
+export interface OwnValuesInit {
+  readonly self: NodeIdentity;
+  readonly clusterId: string;
+  readonly payloadBudget: number;
+  readonly tombstoneGracePeriodMs: number;
+  /** The values this incarnation starts with: its introduction, published before any write. */
+  readonly initialValues?: Readonly<Record<string, string>>;
+}
+
 export class OwnValues {
   private readonly map = new Map<string, StoredValue>();
-  /** Set after the initial values are in: they are the node's introduction, not a write load. */
-  flow: FlowControl | null = null;
-  /** Harness hook: each publication with its version (CoreConfig.onPublish). */
-  onPublish: ((key: string, version: number) => void) | null = null;
+  private readonly table: PeerTable;
+  private readonly journal: Journal;
+  private readonly self: NodeIdentity;
+  private readonly clusterId: string;
+  private readonly payloadBudget: number;
+  private readonly tombstoneGraceMs: number;
+  private readonly flow: FlowControl | null = null;
+  private readonly onPublish: ((key: string, version: number) => void) | null = null;
 
-  constructor(
-    private readonly table: PeerTable,
-    private readonly self: NodeIdentity,
-    private readonly journal: Journal,
-    private readonly clusterId: string,
-    private readonly payloadBudget: number,
-    private readonly tombstoneGraceMs: number,
-  ) {
-    table.values[SELF] = this.map;
+  constructor(components: OwnValuesComponents, init: OwnValuesInit) {
+    this.table = components.table;
+    this.journal = components.journal;
+    this.self = init.self;
+    this.clusterId = init.clusterId;
+    this.payloadBudget = init.payloadBudget;
+    this.tombstoneGraceMs = init.tombstoneGracePeriodMs;
+    this.table.values[SELF] = this.map;
+    // The initial values go in before flow control and the hook are attached: they are the node's
+    // introduction, neither a write load to pace nor a publication to report. They are news, but
+    // raise no event: nobody listens yet.
+    for (const [key, value] of Object.entries(init.initialValues ?? {})) {
+      this.checkWrite(key, value);
+      this.put(key, { value, version: 0, tombstone: false, expiresAt: Infinity, deletedAt: 0 }, { announce: false });
+    }
+    this.flow = components.flow ?? null;
+    this.onPublish = components.onPublish ?? null;
   }
 
   /** Sets a key; a no-op when the value is unchanged. */
@@ -138,6 +169,17 @@ export class OwnValues {
   }
 
   private write(key: string, value: string, expiresAt: number, now: number): void {
+    this.checkWrite(key, value);
+    const current = this.current(key);
+    if (current && !current.tombstone && current.value === value) {
+      current.expiresAt = expiresAt; // a TTL refresh needs no new version: expiry is the owner's business
+      return;
+    }
+    this.stage(key, { value, version: 0, tombstone: false, expiresAt, deletedAt: 0 }, now);
+  }
+
+  /** Throws on a key or value this node cannot write: not a string, or too large for one packet. */
+  private checkWrite(key: string, value: string): void {
     if (typeof key !== 'string' || key.length === 0) throw new TypeError('key must be a non-empty string');
     if (typeof value !== 'string') throw new TypeError(`value of key "${key}" must be a string`);
     // What an ACK carrying this one value costs at worst; 16 covers the delta's counts and the bumps' flags.
@@ -149,12 +191,6 @@ export class OwnValues {
     if (cost > this.payloadBudget) {
       throw new RangeError(`key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.payloadBudget} bytes`);
     }
-    const current = this.current(key);
-    if (current && !current.tombstone && current.value === value) {
-      current.expiresAt = expiresAt; // a TTL refresh needs no new version: expiry is the owner's business
-      return;
-    }
-    this.stage(key, { value, version: 0, tombstone: false, expiresAt, deletedAt: 0 }, now);
   }
 
   /** A local write: published now, or held by flow control; the local view has it at once either way. */
