@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
 import { DEFAULT_FAILURE_DETECTOR, type FailureDetectorConfig, type FlowControlConfig } from '../core/types.js';
-import { MAX_UDP_PAYLOAD } from '../wire/codec.js';
+import { MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import type { ScuttlebuttConfig } from './api.js';
 import { dnsServerProblem } from './discovery.js';
 

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { DETECTS_PER_ROUND } from '../core/detector.js';
 import { DEFAULT_FAILURE_DETECTOR, type CoreEvent } from '../core/types.js';
-import { MAX_ENVELOPE_OVERHEAD, MAX_UDP_PAYLOAD } from '../wire/codec.js';
+import { MAX_ENVELOPE_OVERHEAD, MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import { SimCluster, UP, type SimConfig } from './cluster.js';
 import { summarize, type Summary } from './stats.js';
 import { runWorkload, type WorkloadOptions } from './workload.js';

@@ -18,7 +18,7 @@ import type { CoreEvent } from '../core/types.js';
 import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
 import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
-import { MAX_ENVELOPE_OVERHEAD } from '../wire/codec.js';
+import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import { SimCluster, UP } from './cluster.js';
 import { simConfig, type BenchOptions } from './bench.js';
 import { summarize, type Summary } from './stats.js';

@@ -7,14 +7,13 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { WINDOW, type NonceSequence, type ReplayVerdict, type ReplayWindows } from './replay.js';
-import { AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, ENCRYPTION_OVERHEAD, ENVELOPE_HEADER_BYTES, isSupportedVersion, MAGIC_0, MAGIC_1, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
+import { AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, ENCRYPTION_OVERHEAD, MIN_COMPRESS_BYTES } from '../wire/envelope-sizes.js';
+import { ENVELOPE_HEADER_BYTES, isSupportedVersion, MAGIC_0, MAGIC_1, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
 
 const FLAG_COMPRESSED = 1;
 const FLAG_ENCRYPTED = 2;
 /** The first protocol version whose keyring packets number their nonces (see transport/replay.ts). */
 export const REPLAY_WINDOW_VERSION = 5;
-/** Bodies shorter than this are never worth a DEFLATE attempt. */
-const MIN_COMPRESS_BYTES = 64;
 
 export type EnvelopeErrorReason =
   | 'truncated'

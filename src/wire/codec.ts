@@ -50,16 +50,6 @@ export function carriesLeaveProofs(version: ProtocolVersion): boolean {
 }
 /** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */
 export const ENVELOPE_HEADER_BYTES = 4;
-/** AES-GCM's nonce, written before the ciphertext of an encrypted packet (transport/envelope.ts). */
-export const AES_GCM_NONCE_BYTES = 12;
-/** AES-GCM's authentication tag, written after the ciphertext. */
-export const AES_GCM_TAG_BYTES = 16;
-/** What encryption adds to a packet: the nonce and the tag. */
-export const ENCRYPTION_OVERHEAD = AES_GCM_NONCE_BYTES + AES_GCM_TAG_BYTES;
-/** The most the envelope adds to a body: a payload budget of the packet size less this leaves room for encryption. */
-export const MAX_ENVELOPE_OVERHEAD = ENVELOPE_HEADER_BYTES + ENCRYPTION_OVERHEAD;
-/** The largest UDP datagram payload over IPv4: 65,535 less the IP (20) and UDP (8) headers. */
-export const MAX_UDP_PAYLOAD = 65_507;
 
 const TYPE_CODES = { syn: 1, synAck: 2, ack: 3, wrongCluster: 4, leave: 5 } as const;
 /** A SYN that does not pull (SynMessage.pull false) has its own type code: no byte added for the flag. */
