@@ -194,22 +194,22 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.assertOpen();
     this.core.set(key, value, monotonicNow());
     this.publish();
-    this.noteThrottle(false);
+    this.noteThrottle('write');
   }
 
   setWithTtl(key: string, value: string, ttlMs: number): void {
     this.assertOpen();
     this.core.setWithTtl(key, value, ttlMs, monotonicNow());
     this.publish();
-    this.noteThrottle(false);
+    this.noteThrottle('write');
   }
 
   /** throttled when a write first waits; unthrottled once a round finds nothing waiting (so at most one pair a round). */
-  private noteThrottle(round: boolean): void {
+  private noteThrottle(after: 'write' | 'round'): void {
     const flow = this.core.flowStats(monotonicNow());
     if (!flow) return;
     const next = flow.backlog > 0;
-    if (next === this.throttled || (!next && !round)) return;
+    if (next === this.throttled || (!next && after !== 'round')) return;
     this.throttled = next;
     diag.throttle(this, next, flow.rate, flow.backlog);
     setImmediate(() => {
@@ -390,7 +390,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.noteStalls(this.lastRoundAt);
     this.publish();
     this.deadline.arm(this.core.nextDeadline);
-    this.noteThrottle(true);
+    this.noteThrottle('round');
   }
 
   private detect(): void {
