@@ -118,6 +118,12 @@ export interface CoreConfig {
   readonly hash?: (data: Uint8Array) => Uint8Array;
 }
 
+/**
+ * CoreConfig.tombstoneGracePeriodMs for one-second rounds (the runtime's LAN preset; the simulator
+ * takes it too): sixty rounds for the delete to reach every member before its tombstone goes.
+ */
+export const DEFAULT_TOMBSTONE_GRACE_PERIOD_MS = 60_000;
+
 /** A message for the harness to send. */
 export interface Outbound {
   readonly to: string;

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
-import { DEFAULT_FAILURE_DETECTOR, type FailureDetectorConfig, type FlowControlConfig } from '../core/types.js';
+import { DEFAULT_FAILURE_DETECTOR, DEFAULT_TOMBSTONE_GRACE_PERIOD_MS, type FailureDetectorConfig, type FlowControlConfig } from '../core/types.js';
 import { MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import type { ScuttlebuttConfig } from './api.js';
 import { dnsServerProblem } from './discovery.js';
@@ -67,7 +67,7 @@ export function defaultLanConfig(overrides: ConfigOverrides = {}): ScuttlebuttCo
     enableCompression: true,
     secretKeys: [],
     maxPacketBytes: MAX_UDP_PAYLOAD,
-    tombstoneGracePeriodMs: 60_000,
+    tombstoneGracePeriodMs: DEFAULT_TOMBSTONE_GRACE_PERIOD_MS,
     seedResolveIntervalMs: 30_000,
     flowControl: { ...DEFAULT_FLOW_CONTROL },
     // The largest cluster measured (docs/benchmarks.md: 10,000 simulated nodes).

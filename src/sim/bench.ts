@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { DETECTS_PER_ROUND } from '../core/detector.js';
-import { DEFAULT_FAILURE_DETECTOR, type CoreEvent } from '../core/types.js';
+import { DEFAULT_FAILURE_DETECTOR, DEFAULT_TOMBSTONE_GRACE_PERIOD_MS, type CoreEvent } from '../core/types.js';
 import { MAX_ENVELOPE_OVERHEAD, MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import { SimCluster, UP, type SimConfig } from './cluster.js';
 import { summarize, type Summary } from './stats.js';
@@ -83,7 +83,7 @@ export function simConfig(o: BenchOptions, seed: number): SimConfig {
       firstHeartbeatEstimateMs: o.intervalMs,
     },
     payloadBudget: MAX_UDP_PAYLOAD - MAX_ENVELOPE_OVERHEAD,
-    tombstoneGracePeriodMs: 60_000,
+    tombstoneGracePeriodMs: DEFAULT_TOMBSTONE_GRACE_PERIOD_MS,
     seeds: 3,
     tickJitterMs: 2,
     detectsPerRound: DETECTS_PER_ROUND,
