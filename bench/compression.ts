@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { simConfig, type BenchOptions } from '../src/sim/bench.js';
 import { SimCluster } from '../src/sim/cluster.js';
 import { encodeMessage } from '../src/wire/codec.js';
+import { MIN_COMPRESS_BYTES } from '../src/wire/envelope-sizes.js';
 
 /** The zstd functions, typed here because the project's @types/node is the oldest supported line's. */
 interface Zstd {
@@ -19,7 +20,6 @@ interface Zstd {
 }
 const zstd = typeof (zlib as Partial<Zstd>).zstdCompressSync === 'function' ? (zlib as unknown as Zstd) : null;
 const ZSTD_LEVEL_PARAM = (zlib.constants as Record<string, number>)['ZSTD_c_compressionLevel'];
-const MIN_COMPRESS_BYTES = 64;
 
 interface Codec {
   name: string;

@@ -177,17 +177,17 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const node = await createScuttlebutt(config, tags);
   instrument(node);
   let stopping = false;
-  const stop = async (leave: boolean): Promise<void> => {
+  const leaveAndExit = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    await node.shutdown({ leave });
+    await node.shutdown({ leave: true });
     await http.close();
     process.exit(0);
   };
   const http = await startHttpApi(node, httpAddr, {
     ...(eventBuffer ? { eventBuffer } : {}),
     ...(sseHeartbeatMs ? { sseHeartbeatMs } : {}),
-    onLeave: () => void stop(true),
+    onLeave: () => void leaveAndExit(),
     ...(writeToken === undefined ? {} : { writeToken }),
   });
   if (!isLoopbackHost(parsedHttp.host)) {
@@ -201,8 +201,8 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     });
   }
   logger.info({ bind: node.boundAddress, advertise: node.self.address, api: `http://${http.address}` }, `agent ${node.self.id} gossiping on ${node.boundAddress} (advertised ${node.self.address}), API on http://${http.address}, dashboard http://${http.address}/ui`);
-  process.on('SIGINT', () => void stop(true));
-  process.on('SIGTERM', () => void stop(true));
+  process.on('SIGINT', () => void leaveAndExit());
+  process.on('SIGTERM', () => void leaveAndExit());
   // SIGHUP re-reads the key file, so keys rotate without a restart. A file that cannot be read or
   // holds a bad key leaves the current keyring in place: a typo must not cut a node off its cluster.
   process.on('SIGHUP', () => {

@@ -34,41 +34,45 @@ import type { ClusterSnapshot, CoreConfig, CoreEvent, NodeIdentity, NodeView, Ou
 
 export class ScuttlebuttCore {
   readonly self: NodeIdentity;
-  private readonly journal = new Journal();
+  private readonly journal: Journal;
   private readonly membership: Membership;
   private readonly detector: FailureDetector;
   private readonly health: LocalHealth;
   private readonly own: OwnValues;
   private readonly peers: PeerSelection;
   private readonly exchange: Exchange;
+  private readonly flow: FlowControl | null;
 
+  /**
+   * Builds the modules in the order they need each other (docs/architecture.md): each gets what it
+   * talks to and its settings at construction, and nothing is attached afterwards.
+   */
   constructor(config: CoreConfig, rng: Random, now: number, initialValues: Readonly<Record<string, string>> = {}) {
-    this.self = config.self;
+    const { self, clusterId, payloadBudget, gossipIntervalMs } = config;
+    this.self = self;
     const fd = config.failureDetector;
-    const expected = Math.max(16, config.expectedMembers ?? 16);
-    const limits = { maxMembers: config.maxMembers ?? Infinity, maxNewPerSender: config.maxNewMembersPerSender ?? Infinity, intervalMs: config.gossipIntervalMs };
-    const membership = new Membership(config.self, fd.deadNodeGracePeriodMs, this.journal, Math.max(2, fd.samplingWindowSize), expected, limits);
-    this.membership = membership;
-    this.detector = new FailureDetector(fd, config.gossipIntervalMs, membership, this.journal);
-    this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);
+    // Events carry views of modules built below; nothing emits before they all are.
+    const journal = (this.journal = new Journal({ viewOf: config.eventViews ? (s) => this.viewOf(s) : null }));
+    const limits = { maxMembers: config.maxMembers ?? Infinity, maxNewPerSender: config.maxNewMembersPerSender ?? Infinity, intervalMs: gossipIntervalMs };
+    const membership = (this.membership = new Membership(
+      { journal },
+      { self, graceMs: fd.deadNodeGracePeriodMs, window: Math.max(2, fd.samplingWindowSize), expected: Math.max(16, config.expectedMembers ?? 16), limits },
+    ));
+    const detector = (this.detector = new FailureDetector({ membership, journal }, { ...fd, gossipIntervalMs }));
+    this.health = new LocalHealth(gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);
     membership.table.setHeartbeat(SELF, config.firstHeartbeat ?? 1);
     membership.table.setBirth(SELF, now);
-    this.own = new OwnValues(membership.table, config.self, this.journal, config.clusterId, config.payloadBudget, config.tombstoneGracePeriodMs);
-    const digests = new Digests(membership, config.clusterId, config.payloadBudget, config.gossipIntervalMs);
-    const deltas = new Deltas(membership, this.detector, digests, this.journal, rng, this.own);
+    const flow = (this.flow = config.flowControl?.enabled ? new FlowControl(config.flowControl, gossipIntervalMs, now) : null);
+    const own = (this.own = new OwnValues(
+      { table: membership.table, journal, flow, onPublish: config.onPublish },
+      { self, clusterId, payloadBudget, tombstoneGracePeriodMs: config.tombstoneGracePeriodMs, initialValues },
+    ));
+    const digests = new Digests({ membership }, { clusterId, payloadBudget, gossipIntervalMs });
+    const deltas = new Deltas({ membership, detector, digests, journal, rng, own, congestion: flow });
     const proofs = new LeaveProofs(config.leaveSecret ?? null, config.hash ?? null);
     membership.noteCommitment(SELF, proofs.commitment);
-    this.exchange = new Exchange(config.clusterId, config.payloadBudget, membership, this.detector, digests, deltas, this.journal, rng, this.own, config.lowBitsTo, proofs);
+    this.exchange = new Exchange({ membership, detector, digests, deltas, journal, rng, own, proofs, flow }, { clusterId, payloadBudget, lowBitsTo: config.lowBitsTo });
     this.peers = new PeerSelection(membership, rng, config.fanout);
-    for (const [key, value] of Object.entries(initialValues)) this.own.set(key, value, now);
-    if (config.flowControl?.enabled) {
-      const flow = new FlowControl(config.flowControl, config.gossipIntervalMs, now);
-      this.own.flow = flow;
-      deltas.congestion = (overflowed, at) => flow.noteDelta(overflowed, at);
-    }
-    if (config.onPublish) this.own.onPublish = config.onPublish;
-    this.journal.take();
-    if (config.eventViews) this.journal.viewOf = (s) => this.viewOf(s);
   }
 
   // ------------------------------------------------------------------ local writes
@@ -96,7 +100,7 @@ export class ScuttlebuttCore {
 
   /** Flow control's state: allowed rate, backlog, oldest wait, overflow counts (null when off). */
   flowStats(now: number): FlowControlStats | null {
-    return this.own.flow ? this.own.flow.stats(now) : null;
+    return this.flow ? this.flow.stats(now) : null;
   }
 
   /** The newest version of `nodeId`'s state this node holds (0 when it knows none). O(1), for harnesses measuring staleness. */
@@ -202,7 +206,7 @@ export class ScuttlebuttCore {
    */
   contact(addresses: readonly string[], now: number): Outbound[] {
     this.observeClock(now);
-    return this.exchange.open([...new Set(addresses)].filter((a) => a !== this.self.address), now, true);
+    return this.exchange.open([...new Set(addresses)].filter((a) => a !== this.self.address), now, { unheard: true });
   }
 
   /** Graceful leave: a message for every live peer, which marks this node dead at once. */
@@ -226,7 +230,7 @@ export class ScuttlebuttCore {
     const s = m.slotOfId(id);
     if (s <= SELF || m.table.status[s] !== DEAD) return null;
     const out = this.exchange.leave(s);
-    m.forceLeave(s, now, m.commitment(s) === null);
+    m.forceLeave(s, now, { final: m.commitment(s) === null });
     return out;
   }
 
@@ -258,7 +262,7 @@ export class ScuttlebuttCore {
   private openExchanges(now: number): Outbound[] {
     this.journal.news = false;
     const targets = this.peers.select();
-    return this.exchange.open(targets, now, this.health.unheard(now));
+    return this.exchange.open(targets, now, { unheard: this.health.unheard(now) });
   }
 
   private observeClock(now: number): void {

@@ -35,27 +35,65 @@ export interface DeltaCandidate {
   staleness: number;
 }
 
-export class Deltas {
-  /** Flow control's congestion signal, one call per delta with state to carry (see noteCongestion). */
-  congestion: ((overflowed: boolean, now: number) => void) | null = null;
+/** What a delta is to carry, each list in the order it is packed. */
+export interface DeltaContent {
+  /** Members the receiver never saw, introduced whole; taken in turn from index `unknownStart`, wrapping. */
+  readonly unknown?: readonly number[];
+  readonly unknownStart?: number;
+  /** Members whose key-values the receiver lacks, in the order given. */
+  readonly stale?: readonly DeltaCandidate[];
+  /** Heartbeat bumps: slots, or with `positions` indexes into it (positional bumps, for a peer with our membership). */
+  readonly bumps?: readonly number[];
+  readonly positions?: Int32Array | null;
+  /** False: the receiver reads no low-bit heartbeats (an older protocol), so positional bumps carry them exact. */
+  readonly lowBits?: boolean;
+}
 
-  constructor(
-    private readonly membership: Membership,
-    private readonly detector: FailureDetector,
-    private readonly digests: Digests,
-    private readonly journal: Journal,
-    private readonly rng: Random,
-    /** This node's own state, which refutes claims about it above what it produced. */
-    private readonly own: OwnValues,
-  ) {}
+const NO_SLOTS: readonly number[] = [];
+const NO_CANDIDATES: readonly DeltaCandidate[] = [];
+
+/** Where the congestion signal goes: FlowControl.noteDelta, one call per delta with state to carry (see noteCongestion). */
+export interface CongestionSink {
+  noteDelta(overflowed: boolean, now: number): void;
+}
+
+export interface DeltasComponents {
+  readonly membership: Membership;
+  readonly detector: FailureDetector;
+  readonly digests: Digests;
+  readonly journal: Journal;
+  readonly rng: Random;
+  /** This node's own state, which refutes claims about it above what it produced. */
+  readonly own: OwnValues;
+  /** Absent: no flow control, no signal. */
+  readonly congestion?: CongestionSink | null;
+}
+
+export class Deltas {
+  private readonly membership: Membership;
+  private readonly detector: FailureDetector;
+  private readonly digests: Digests;
+  private readonly journal: Journal;
+  private readonly rng: Random;
+  private readonly own: OwnValues;
+  private readonly congestion: CongestionSink | null;
+
+  constructor(components: DeltasComponents) {
+    this.membership = components.membership;
+    this.detector = components.detector;
+    this.digests = components.digests;
+    this.journal = components.journal;
+    this.rng = components.rng;
+    this.own = components.own;
+    this.congestion = components.congestion ?? null;
+  }
 
   /**
-   * Packs node deltas then heartbeat bumps into `budget` bytes: first the members the receiver never
-   * saw (`unknown`, taken in turn from index `unknownStart`, wrapping), then `stale` in its order,
-   * then `bumpItems` (slots, or positions in `order` for positional bumps). `lowBits` false: the
-   * receiver reads no low-bit heartbeats (an older protocol), so positional bumps carry them exact.
+   * Packs node deltas then heartbeat bumps into `budget` bytes, in the order of DeltaContent's
+   * fields: introductions, then stale members, then bumps.
    */
-  pack(unknown: number[], unknownStart: number, stale: DeltaCandidate[], bumpItems: number[], order: Int32Array | null, budget: number, now: number, lowBits = true): Delta {
+  pack(content: DeltaContent, budget: number, now: number): Delta {
+    const { unknown = NO_SLOTS, unknownStart = 0, stale = NO_CANDIDATES, bumps: bumpItems = NO_SLOTS, positions: order = null, lowBits = true } = content;
     // Both counts are varints written before the items, and the bumps have a flags byte: reserve their largest size.
     const room = new Budget(budget, varintSize(unknown.length + stale.length) + 1 + varintSize(bumpItems.length));
     const nodes: NodeDelta[] = [];
@@ -75,12 +113,13 @@ export class Deltas {
    * versions, is more than it carried: the peer is over a packet behind. One full packet alone is
    * no queue, since a node gets several deltas a round. `next`: index in `stale` after the last tried.
    */
-  private noteCongestion(complete: boolean, nodes: NodeDelta[], stale: DeltaCandidate[], next: number, now: number): void {
-    const report = this.congestion as (overflowed: boolean, now: number) => void;
-    if (complete) {
-      report(false, now);
-      return;
-    }
+  private noteCongestion(complete: boolean, nodes: NodeDelta[], stale: readonly DeltaCandidate[], next: number, now: number): void {
+    const overflowed = !complete && this.leftBehind(nodes, stale, next);
+    if (complete || overflowed) (this.congestion as CongestionSink).noteDelta(overflowed, now);
+  }
+
+  /** Whether the peer lacks more versions after a cut delta than it carried. */
+  private leftBehind(nodes: NodeDelta[], stale: readonly DeltaCandidate[], next: number): boolean {
     const t = this.membership.table;
     let carried = 0;
     for (const nd of nodes) carried += nd.values.length;
@@ -88,7 +127,7 @@ export class Deltas {
     const cut = stale[next - 1];
     let left = cut && last && last.ref === t.refs[cut.slot] ? t.maxVersion(cut.slot) - last.maxVersion : (cut?.staleness ?? 0);
     for (let k = next; k < stale.length; k++) left += (stale[k] as DeltaCandidate).staleness;
-    if (left > carried) report(true, now);
+    return left > carried;
   }
 
   /**
@@ -139,7 +178,7 @@ export class Deltas {
    * Heartbeat bumps within `budget`, from a random start so that when the budget cuts, different
    * peers get different bumps. `items` are slots, or positions in `order` (positional bumps).
    */
-  private packBumps(items: number[], order: Int32Array | null, budget: number, now: number, lowBits: boolean): HeartbeatBumps {
+  private packBumps(items: readonly number[], order: Int32Array | null, budget: number, now: number, lowBits: boolean): HeartbeatBumps {
     if (items.length === 0) return NO_BUMPS;
     const m = this.membership;
     // A positional bump costs at most the varint of the largest position: count that, to stay under budget.
@@ -164,7 +203,7 @@ export class Deltas {
   }
 
   /** Bumps for `items` (slots, or positions in `order`), in their order; `low`: heartbeats as low bits. */
-  private bumpsOf(items: number[], order: Int32Array | null, low: boolean, now: number): HeartbeatBumps {
+  private bumpsOf(items: readonly number[], order: Int32Array | null, low: boolean, now: number): HeartbeatBumps {
     const m = this.membership;
     const t = m.table;
     const n = items.length;
@@ -192,10 +231,12 @@ export class Deltas {
   }
 
   /**
-   * Applies a received delta. `sameMembership`: the sender's membership hash equals ours, so
-   * positional bumps can be read. Bumps go first: node deltas may admit members and shift positions.
+   * Applies a received delta from the address `from`. `sameMembership`: the sender's membership
+   * hash equals ours, so positional bumps can be read. Bumps go first: node deltas may admit members
+   * and shift positions.
    */
-  apply(delta: Delta, now: number, sameMembership: boolean, from?: string): void {
+  apply(delta: Delta, now: number, sender: { readonly from: string; readonly sameMembership: boolean }): void {
+    const { from, sameMembership } = sender;
     const { bumps } = delta;
     const m = this.membership;
     const t = m.table;

@@ -23,6 +23,17 @@ import { DEAD, LIVE, MAX_HEARTBEAT_LEAP } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
 import type { DetectorView, FailureDetectorConfig } from './types.js';
 
+/**
+ * How many times a round a harness runs the detector (ScuttlebuttCore.detect): conviction then
+ * comes at most a quarter round after a deadline instead of up to a round late.
+ */
+export const DETECTS_PER_ROUND = 4;
+
+/** The time between two runs of the detector, in ms. */
+export function detectorPeriodMs(gossipIntervalMs: number): number {
+  return gossipIntervalMs / DETECTS_PER_ROUND;
+}
+
 export class FailureDetector {
   /** Standard deviations past the expected silence at which phi reaches the threshold. */
   private readonly thresholdSigmas: number;
@@ -42,16 +53,18 @@ export class FailureDetector {
   /** What members' lag allowances typically are: a moving average over heartbeat arrivals, about one interval of arrivals long. */
   private typicalLag = 0;
 
-  constructor(
-    config: FailureDetectorConfig,
-    private readonly intervalMs: number,
-    private readonly membership: Membership,
-    private readonly journal: Journal,
-  ) {
-    this.thresholdSigmas = thresholdSigma(config.phiThreshold);
-    this.minStdMs = config.minStdDeviationMs;
-    this.pauseMs = config.acceptableHeartbeatPauseMs;
-    this.firstEstimateMs = config.firstHeartbeatEstimateMs;
+  private readonly membership: Membership;
+  private readonly journal: Journal;
+  private readonly intervalMs: number;
+
+  constructor(components: { readonly membership: Membership; readonly journal: Journal }, init: FailureDetectorConfig & { readonly gossipIntervalMs: number }) {
+    this.membership = components.membership;
+    this.journal = components.journal;
+    this.intervalMs = init.gossipIntervalMs;
+    this.thresholdSigmas = thresholdSigma(init.phiThreshold);
+    this.minStdMs = init.minStdDeviationMs;
+    this.pauseMs = init.acceptableHeartbeatPauseMs;
+    this.firstEstimateMs = init.firstHeartbeatEstimateMs;
   }
 
   /**
@@ -103,7 +116,7 @@ export class FailureDetector {
     t.addInterval(s, first - first / 4);
     t.addInterval(s, first + first / 4);
     t.setBirth(s, birthOf(age, now));
-    t.sampleBirth(s, t.heartbeat(s), t.birth(s), true);
+    t.sampleBirth(s, t.heartbeat(s), t.birth(s), 'measured');
     // Until lags are observed, allow one interval's worth, as for the first heartbeat itself.
     t.setLagAllowance(s, Math.max(first, now - t.birth(s)));
     this.updateDeadline(s);
@@ -139,7 +152,7 @@ export class FailureDetector {
       m.noteAdvance(s);
       // Phi models the owner's own rhythm: birth to birth, shared among heartbeats we never heard.
       // How late gossip brings a heartbeat is a separate, bounded quantity: the lag allowance.
-      t.sampleBirth(s, heartbeat, birth, !ageIsBound);
+      t.sampleBirth(s, heartbeat, birth, ageIsBound ? 'placed' : 'measured');
       const allowance = t.lagAllowance(s);
       // A member's first arrival has no allowance to be late against yet.
       const weight = 1 / Math.max(16, m.liveOthers);
@@ -153,7 +166,8 @@ export class FailureDetector {
     if (!m.mayRevive(s, heartbeat)) return;
     // Back from the dead: the silence is not a sample of its normal rhythm, so it is not added.
     t.setBirth(s, birth);
-    t.sampleBirth(s, heartbeat, birth, !ageIsBound, true);
+    t.restartSampling(s);
+    t.sampleBirth(s, heartbeat, birth, ageIsBound ? 'placed' : 'measured');
     this.updateDeadline(s);
     m.revive(s);
   }

@@ -30,24 +30,41 @@ export class Digests {
   private readonly heldScratch: number[] = [];
   private readonly restoredScratch: number[] = [];
 
-  constructor(
-    private readonly membership: Membership,
-    private readonly clusterId: string,
-    private readonly payloadBudget: number,
-    intervalMs: number,
-  ) {
-    this.ageLimit = Math.ceil(intervalMs / HEARTBEAT_AGE_UNIT_MS);
+  private readonly membership: Membership;
+  private readonly clusterId: string;
+  private readonly payloadBudget: number;
+
+  constructor(components: { readonly membership: Membership }, init: { readonly clusterId: string; readonly payloadBudget: number; readonly gossipIntervalMs: number }) {
+    this.membership = components.membership;
+    this.clusterId = init.clusterId;
+    this.payloadBudget = init.payloadBudget;
+    this.ageLimit = Math.ceil(init.gossipIntervalMs / HEARTBEAT_AGE_UNIT_MS);
+  }
+
+  /**
+   * A compact digest (members by position in the shared ref order), for a peer with our membership.
+   * `lowBits` false: exact heartbeats even where low bits would pay (a peer of an older protocol).
+   */
+  buildCompact(now: number, options: { readonly lowBits: boolean; readonly reserve?: number }): Digest {
+    return this.build(now, { compact: true, selfFirst: false, lowBits: options.lowBits, reserve: options.reserve ?? 0 });
+  }
+
+  /**
+   * A full digest (members by ref). `selfFirst`: a run cut by the budget starts at our own entry
+   * instead of the rotating cursor (see Exchange.open).
+   */
+  buildFull(now: number, options: { readonly selfFirst: boolean; readonly reserve?: number }): Digest {
+    return this.build(now, { compact: false, selfFirst: options.selfFirst, lowBits: true, reserve: options.reserve ?? 0 });
   }
 
   /**
    * This node's digest within the byte budget. When it does not all fit, a run of entries is sent,
    * starting where the previous round's run stopped, so every entry is sent in turn. A compact run
    * is contiguous in the sorted order (positions are implied by its offset), so it stops at the end.
-   * `selfFirst`: a full run starts at our own entry instead (see Exchange.open). `lowBits` false:
-   * exact heartbeats even where low bits would pay (a peer of an older protocol). `reserve`: bytes
-   * the message carries besides (the sender's rates).
+   * `reserve`: bytes the message carries besides (the sender's rates).
    */
-  build(compact: boolean, now: number, selfFirst = false, lowBits = true, reserve = 0): Digest {
+  private build(now: number, spec: { readonly compact: boolean; readonly selfFirst: boolean; readonly lowBits: boolean; readonly reserve: number }): Digest {
+    const { compact, selfFirst, lowBits, reserve } = spec;
     const m = this.membership;
     const t = m.table;
     const list = compact ? m.sortedMembers() : m.memberSlots();
@@ -136,7 +153,8 @@ export class Digests {
    * membership), a request cut by the budget carries a bucket summary, so the initiator can still
    * introduce what we lack.
    */
-  request(slots: number[], refs: number[], budget: number, now: number, summarize = false): Digest {
+  request(slots: number[], refs: number[], budget: number, now: number, options: { readonly summarize: boolean } = { summarize: false }): Digest {
+    const summarize = options.summarize;
     const m = this.membership;
     const t = m.table;
     const sizeOf = (s: number): number => (s < 0 ? fullEntrySize(0, 0, 0, 0) : fullEntrySize(t.heartbeat(s), m.ageOf(s, now), t.maxVersion(s), t.gcVersion(s)));

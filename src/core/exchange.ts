@@ -13,11 +13,12 @@ import { RATES_MAX_BYTES } from '../wire/rates.js';
 import { stringSize, varintSize } from '../wire/varint.js';
 import type { DeltaCandidate, Deltas } from './delta.js';
 import type { FailureDetector } from './detector.js';
+import type { FlowControl } from './flow-control.js';
 import { REMOVED_HERE, requestSize, type Digests } from './digest.js';
 import { UNREAD } from './heartbeat-restore.js';
 import { identityRef } from './identity.js';
 import type { Journal } from './journal.js';
-import { LeaveProofs } from './leave-proof.js';
+import type { LeaveProofs } from './leave-proof.js';
 import type { OwnValues } from './own-values.js';
 import { SELF, type Membership } from './membership.js';
 import { DEAD, LIVE } from './peer-table.js';
@@ -78,6 +79,28 @@ interface Comparison {
   bumpGap: number;
 }
 
+export interface ExchangeComponents {
+  readonly membership: Membership;
+  readonly detector: FailureDetector;
+  readonly digests: Digests;
+  readonly deltas: Deltas;
+  readonly journal: Journal;
+  readonly rng: Random;
+  /** This node's own state, which refutes claims about it above what it produced. */
+  readonly own: OwnValues;
+  /** This incarnation's leave secret, and the check of others' leaves against their commitments. */
+  readonly proofs: LeaveProofs;
+  /** Flow control, whose rates ride on SYNs and SYN-ACKs; absent: none. */
+  readonly flow?: FlowControl | null;
+}
+
+export interface ExchangeInit {
+  readonly clusterId: string;
+  readonly payloadBudget: number;
+  /** Whether a peer reads low-bit heartbeats (CoreConfig.lowBitsTo); absent: every peer does. */
+  readonly lowBitsTo?: (peer: string) => boolean;
+}
+
 export class Exchange {
   private readonly peerSets = new Map<string, PeerSet>();
   /**
@@ -91,23 +114,33 @@ export class Exchange {
   /** Bytes left for the delta of an ACK: the budget less its type byte and cluster id. */
   private readonly ackDeltaBudget: number;
 
-  constructor(
-    private readonly clusterId: string,
-    private readonly payloadBudget: number,
-    private readonly membership: Membership,
-    private readonly detector: FailureDetector,
-    private readonly digests: Digests,
-    private readonly deltas: Deltas,
-    private readonly journal: Journal,
-    private readonly rng: Random,
-    /** This node's own state, which refutes claims about it above what it produced. */
-    private readonly own: OwnValues,
-    /** Whether a peer reads low-bit heartbeats (CoreConfig.lowBitsTo); absent: every peer does. */
-    private readonly lowBitsTo: (peer: string) => boolean = () => true,
-    /** This incarnation's leave secret, and the check of others' leaves against their commitments. */
-    private readonly proofs: LeaveProofs = new LeaveProofs(null, null),
-  ) {
-    this.ackDeltaBudget = payloadBudget - 1 - stringSize(clusterId);
+  private readonly membership: Membership;
+  private readonly detector: FailureDetector;
+  private readonly digests: Digests;
+  private readonly deltas: Deltas;
+  private readonly journal: Journal;
+  private readonly rng: Random;
+  private readonly own: OwnValues;
+  private readonly proofs: LeaveProofs;
+  private readonly flow: FlowControl | null;
+  private readonly clusterId: string;
+  private readonly payloadBudget: number;
+  private readonly lowBitsTo: (peer: string) => boolean;
+
+  constructor(components: ExchangeComponents, init: ExchangeInit) {
+    this.membership = components.membership;
+    this.detector = components.detector;
+    this.digests = components.digests;
+    this.deltas = components.deltas;
+    this.journal = components.journal;
+    this.rng = components.rng;
+    this.own = components.own;
+    this.proofs = components.proofs;
+    this.flow = components.flow ?? null;
+    this.clusterId = init.clusterId;
+    this.payloadBudget = init.payloadBudget;
+    this.lowBitsTo = init.lowBitsTo ?? (() => true);
+    this.ackDeltaBudget = init.payloadBudget - 1 - stringSize(init.clusterId);
   }
 
   /**
@@ -117,7 +150,8 @@ export class Exchange {
    * heartbeat with it; a full one names members by ref, so every peer reads our heartbeat in it
    * (we put it first).
    */
-  open(targets: readonly string[], now: number, unheard: boolean): Outbound[] {
+  open(targets: readonly string[], now: number, options: { readonly unheard: boolean }): Outbound[] {
+    const { unheard } = options;
     const m = this.membership;
     const out: Outbound[] = [];
     let compact: Digest | null = null;
@@ -125,13 +159,14 @@ export class Exchange {
     let exact: Digest | null = null;
     let full: Digest | null = null;
     // Protocol 5: while this node throttles, its rates ride on every SYN (an older peer's codec drops them).
-    const rates = this.own.flow?.advertised(now) ?? null;
+    const rates = this.flow?.advertised(now) ?? null;
     const reserve = rates ? RATES_MAX_BYTES : 0;
     for (const [k, to] of targets.entries()) {
       const peer = this.peerSets.get(to);
       const sameSet = !unheard && (peer ? m.matches(peer.hash, peer.size) : this.agreement >= 0.5);
-      const compactFor = (): Digest => (this.lowBitsTo(to) ? (compact ??= this.digests.build(true, now, false, true, reserve)) : (exact ??= this.digests.build(true, now, false, false, reserve)));
-      const digest = sameSet ? compactFor() : (full ??= this.digests.build(false, now, unheard, true, reserve));
+      const compactFor = (): Digest =>
+        this.lowBitsTo(to) ? (compact ??= this.digests.buildCompact(now, { lowBits: true, reserve })) : (exact ??= this.digests.buildCompact(now, { lowBits: false, reserve }));
+      const digest = sameSet ? compactFor() : (full ??= this.digests.buildFull(now, { selfFirst: unheard, reserve }));
       out.push({ to, message: { type: 'syn', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, digest, pull: k < PULLS_PER_ROUND, ...(rates ? { rates } : {}) } });
     }
     return out;
@@ -171,15 +206,15 @@ export class Exchange {
         return this.onSyn(from, message.digest, message.pull, now, budget, sender.stranger, message.rates);
       case 'synAck': {
         this.notePeerSet(from, message.setHash, message.setSize);
-        if (message.rates) this.own.flow?.share(message.rates, now);
-        this.deltas.apply(message.delta, now, m.matches(message.setHash, message.setSize), from);
+        if (message.rates) this.flow?.share(message.rates, now);
+        this.deltas.apply(message.delta, now, { from, sameMembership: m.matches(message.setHash, message.setSize) });
         const delta = this.answerRequest(message.request, now, budget - 1 - stringSize(this.clusterId));
         const out = this.announce(from, now);
         if (delta.nodes.length > 0 || delta.bumps.count > 0) out.push({ to: from, message: { type: 'ack', clusterId: this.clusterId, delta } });
         return out;
       }
       case 'ack':
-        this.deltas.apply(message.delta, now, false, from);
+        this.deltas.apply(message.delta, now, { from, sameMembership: false });
         return this.announce(from, now);
       case 'leave':
         this.onLeave(message, now);
@@ -203,7 +238,7 @@ export class Exchange {
     if (message.heartbeat - m.table.heartbeat(s) > LEAVE_HEARTBEAT_SLACK) return this.journal.reject('implausible-heartbeat');
     const verdict = this.proofs.judge(m.commitment(s), message.proof);
     if (verdict === 'proven' || verdict === 'uncommitted') m.markLeft(s, now, message.heartbeat);
-    else if (verdict === 'unproven' && m.table.status[s] === DEAD) m.forceLeave(s, now, false);
+    else if (verdict === 'unproven' && m.table.status[s] === DEAD) m.forceLeave(s, now, { final: false });
     else this.journal.reject('forged-leave');
   }
 
@@ -222,7 +257,7 @@ export class Exchange {
     for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE && m.address(s) !== from) targets.push(s);
     shuffle(targets, this.rng);
     targets.length = Math.min(targets.length, ANNOUNCE_MAX);
-    const delta = this.deltas.pack([SELF], 0, [], [], null, this.ackDeltaBudget, now);
+    const delta = this.deltas.pack({ unknown: [SELF] }, this.ackDeltaBudget, now);
     return targets.map((s) => ({ to: m.address(s), message: { type: 'ack', clusterId: this.clusterId, delta } }));
   }
 
@@ -237,10 +272,10 @@ export class Exchange {
   private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number, stranger: boolean, theirRates?: RateState): Outbound[] {
     const m = this.membership;
     // Rates are answered only by a node that shares too; it replies with its rates before taking its share.
-    const ours = theirRates ? (this.own.flow?.advertised(now) ?? null) : null;
+    const ours = theirRates ? (this.flow?.advertised(now) ?? null) : null;
     const reserve = ours ? RATES_MAX_BYTES : 0;
     const reply = (request: Digest, delta: Delta): Outbound[] => {
-      if (ours) this.own.flow?.share(theirRates as RateState, now);
+      if (ours) this.flow?.share(theirRates as RateState, now);
       return [{ to: from, message: { type: 'synAck', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, request, delta, ...(ours ? { rates: ours } : {}) } }];
     };
     const compact = digest.mode === 'compact';
@@ -252,7 +287,7 @@ export class Exchange {
       const all = m.memberSlots();
       const refs = Array.from(all, (s) => m.table.refs[s] as number);
       const budget = replyBudget - reserve - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
-      return reply(this.digests.request(all, refs, budget, now, true), { nodes: [], bumps: NO_BUMPS });
+      return reply(this.digests.request(all, refs, budget, now, { summarize: true }), { nodes: [], bumps: NO_BUMPS });
     }
     const order = compact ? m.sortedMembers() : null;
     // Bumps go back as positions only to a peer whose positions are ours.
@@ -285,7 +320,8 @@ export class Exchange {
     const candidates = found.candidates.sort(byStaleness);
     // A push wants no reply that would carry heartbeats alone.
     if (!pull && found.bumpGap < PUSH_GAP && request.count === 0 && neverSeen.length === 0 && candidates.length === 0) return [];
-    const delta = this.deltas.pack(neverSeen, neverSeenStart, candidates, found.bumps, positional ? order : null, budget - requestSize(request), now, positional && this.lowBitsTo(from));
+    const content = { unknown: neverSeen, unknownStart: neverSeenStart, stale: candidates, bumps: found.bumps, positions: positional ? order : null, lowBits: positional && this.lowBitsTo(from) };
+    const delta = this.deltas.pack(content, budget - requestSize(request), now);
     return reply(request, delta);
   }
 
@@ -416,7 +452,7 @@ export class Exchange {
     }
     // A request cut short with a summary: the responder may lack members it could not list.
     if (request.buckets && !request.complete) this.digests.membersOfDifferingBuckets(request.buckets, epoch, unknown);
-    return this.deltas.pack(unknown, 0, stale.sort(byStaleness), bumps, null, budget, now);
+    return this.deltas.pack({ unknown, stale: stale.sort(byStaleness), bumps }, budget, now);
   }
 }
 

@@ -3,28 +3,7 @@
  * and whether something new arrived that is worth spreading before the next round. Every module
  * that changes what the cluster should hear about writes here; the coordinator drains it.
  */
-import type { CoreEvent, NodeView, RejectReason } from './types.js';
-
-const REJECT_REASONS: readonly RejectReason[] = [
-  'about-self',
-  'gap',
-  'not-ascending',
-  'behind-gc',
-  'unknown-node',
-  'superseded-generation',
-  'removed-node',
-  'ref-mismatch',
-  'wrong-cluster',
-  'out-of-range',
-  'member-limit',
-  'introduction-limit',
-  'shadow-refused',
-  'implausible-heartbeat',
-  'implausible-version',
-  'refuted-heartbeat',
-  'refuted-version',
-  'forged-leave',
-];
+import { REJECT_REASONS, type CoreEvent, type NodeView, type RejectReason } from './types.js';
 
 export class Journal {
   private events: CoreEvent[] = [];
@@ -34,8 +13,16 @@ export class Journal {
    * A conviction or a removal is not news: every observer reaches it on its own.
    */
   news = false;
-  /** When set (CoreConfig.eventViews), each event carries its member's view as of the event. */
-  viewOf: ((slot: number) => NodeView) | null = null;
+  /** When given (CoreConfig.eventViews), each event carries its member's view as of the event. */
+  private readonly viewOf: ((slot: number) => NodeView) | null;
+
+  /**
+   * `viewOf` is called at each emit, so it may read modules built after the journal: nothing emits
+   * while the core is being built.
+   */
+  constructor(init: { readonly viewOf?: ((slot: number) => NodeView) | null } = {}) {
+    this.viewOf = init.viewOf ?? null;
+  }
 
   /** Records an event about the member in `slot`. */
   emit(event: CoreEvent, slot: number): void {

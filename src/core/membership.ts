@@ -10,6 +10,7 @@ import type { Journal } from './journal.js';
 import { DEAD, FREE, LIVE, PeerTable } from './peer-table.js';
 import { RefIndex } from './ref-index.js';
 import { InternalError } from '../errors.js';
+import type { DeathReason } from './types.js';
 
 /** This node's own slot. */
 export const SELF = 0;
@@ -26,8 +27,6 @@ interface RemovedMember {
   until: number;
 }
 
-export type DeathReason = 'suspected' | 'left' | 'superseded';
-
 /** How many members may be held, and how fast one sender may add to them. */
 export interface AdmissionLimits {
   readonly maxMembers: number;
@@ -36,6 +35,18 @@ export interface AdmissionLimits {
 }
 
 const NO_LIMITS: AdmissionLimits = { maxMembers: Infinity, maxNewPerSender: Infinity, intervalMs: 1000 };
+
+export interface MembershipInit {
+  readonly self: NodeIdentity;
+  /** How long a dead member stays before it is removed, in ms. */
+  readonly graceMs: number;
+  /** Heartbeat intervals kept per member (PeerTable's window). */
+  readonly window: number;
+  /** Members expected: tables are sized for them once instead of grown. */
+  readonly expected: number;
+  /** Default: no limit. */
+  readonly limits?: AdmissionLimits;
+}
 
 export class Membership {
   readonly table: PeerTable;
@@ -73,15 +84,19 @@ export class Membership {
   private changedSinceRound = false;
   private markEpoch = 0;
 
-  constructor(
-    readonly self: NodeIdentity,
-    private readonly graceMs: number,
-    private readonly journal: Journal,
-    window: number,
-    expected: number,
-    private readonly limits: AdmissionLimits = NO_LIMITS,
-  ) {
-    this.table = new PeerTable(window, expected);
+  readonly self: NodeIdentity;
+  private readonly journal: Journal;
+  /** How long a dead member stays before it is removed (FailureDetectorConfig.deadNodeGracePeriodMs). */
+  private readonly graceMs: number;
+  private readonly limits: AdmissionLimits;
+
+  constructor(components: { readonly journal: Journal }, init: MembershipInit) {
+    this.journal = components.journal;
+    const { self, expected } = init;
+    this.self = self;
+    this.graceMs = init.graceMs;
+    this.limits = init.limits ?? NO_LIMITS;
+    this.table = new PeerTable(init.window, expected);
     this.byRef = new RefIndex(expected);
     this.byId = new RefIndex(expected);
     const slot = this.table.allocate(self, identityRef(self));
@@ -266,8 +281,8 @@ export class Membership {
    * left, so not even fresh heartbeats re-admit it while the record lasts; only for a member that
    * made no commitment (an older release), where a leave cannot be told from a forged one anyway.
    */
-  forceLeave(s: number, now: number, final: boolean): void {
-    if (final) this.table.left[s] = 1;
+  forceLeave(s: number, now: number, options: { readonly final: boolean }): void {
+    if (options.final) this.table.left[s] = 1;
     this.remove(s, now);
   }
 

@@ -13,22 +13,53 @@ import type { VersionedValue } from '../wire/messages.js';
 import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP, type PeerTable, type StoredValue } from './peer-table.js';
 import { InvalidArgumentError, ValueTooLargeError, VersionsExhaustedError } from '../errors.js';
 
+export interface OwnValuesComponents {
+  /** Our own row of it: versions and the GC version; the map of values is ours. */
+  readonly table: PeerTable;
+  readonly journal: Journal;
+  /** Rate control of writes; absent: every write is published at once. */
+  readonly flow?: FlowControl | null;
+  /** Harness hook: each publication with its version (CoreConfig.onPublish). */
+  readonly onPublish?: ((key: string, version: number) => void) | null;
+}
+
+export interface OwnValuesInit {
+  readonly self: NodeIdentity;
+  readonly clusterId: string;
+  readonly payloadBudget: number;
+  readonly tombstoneGracePeriodMs: number;
+  /** The values this incarnation starts with: its introduction, published before any write. */
+  readonly initialValues?: Readonly<Record<string, string>>;
+}
+
 export class OwnValues {
   private readonly map = new Map<string, StoredValue>();
-  /** Set after the initial values are in: they are the node's introduction, not a write load. */
-  flow: FlowControl | null = null;
-  /** Harness hook: each publication with its version (CoreConfig.onPublish). */
-  onPublish: ((key: string, version: number) => void) | null = null;
+  private readonly table: PeerTable;
+  private readonly journal: Journal;
+  private readonly self: NodeIdentity;
+  private readonly clusterId: string;
+  private readonly payloadBudget: number;
+  private readonly tombstoneGraceMs: number;
+  private readonly flow: FlowControl | null = null;
+  private readonly onPublish: ((key: string, version: number) => void) | null = null;
 
-  constructor(
-    private readonly table: PeerTable,
-    private readonly self: NodeIdentity,
-    private readonly journal: Journal,
-    private readonly clusterId: string,
-    private readonly payloadBudget: number,
-    private readonly tombstoneGraceMs: number,
-  ) {
-    table.values[SELF] = this.map;
+  constructor(components: OwnValuesComponents, init: OwnValuesInit) {
+    this.table = components.table;
+    this.journal = components.journal;
+    this.self = init.self;
+    this.clusterId = init.clusterId;
+    this.payloadBudget = init.payloadBudget;
+    this.tombstoneGraceMs = init.tombstoneGracePeriodMs;
+    this.table.values[SELF] = this.map;
+    // The initial values go in before flow control and the hook are attached: they are the node's
+    // introduction, neither a write load to pace nor a publication to report. They are news, but
+    // raise no event: nobody listens yet.
+    for (const [key, value] of Object.entries(init.initialValues ?? {})) {
+      this.checkWrite(key, value);
+      this.put(key, { value, version: 0, tombstone: false, expiresAt: Infinity, deletedAt: 0 }, { announce: false });
+    }
+    this.flow = components.flow ?? null;
+    this.onPublish = components.onPublish ?? null;
   }
 
   /** Sets a key; a no-op when the value is unchanged. */
@@ -86,9 +117,9 @@ export class OwnValues {
     if (claimed <= mine || claimed - mine > MAX_VERSION_LEAP) return;
     if (claimed + this.map.size + values.length >= MAX_VERSION) return;
     this.table.setMaxVersion(SELF, claimed);
-    for (const [key, entry] of [...this.map]) this.put(key, entry, false);
+    for (const [key, entry] of [...this.map]) this.put(key, entry, { announce: false });
     for (const v of values) {
-      if (!this.map.has(v.key)) this.put(v.key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now }, false);
+      if (!this.map.has(v.key)) this.put(v.key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now }, { announce: false });
     }
     this.journal.reject('refuted-version');
     this.journal.news = true;
@@ -116,7 +147,7 @@ export class OwnValues {
     if (!this.flow || this.flow.backlog === 0) return;
     for (const [key, w] of this.flow.release(now)) {
       // The local view already showed this write (and its update event went out when it was made).
-      this.put(key, { value: w.value, version: 0, tombstone: w.tombstone, expiresAt: w.expiresAt, deletedAt: w.tombstone ? now : 0 }, false);
+      this.put(key, { value: w.value, version: 0, tombstone: w.tombstone, expiresAt: w.expiresAt, deletedAt: w.tombstone ? now : 0 }, { announce: false });
     }
   }
 
@@ -139,6 +170,17 @@ export class OwnValues {
   }
 
   private write(key: string, value: string, expiresAt: number, now: number): void {
+    this.checkWrite(key, value);
+    const current = this.current(key);
+    if (current && !current.tombstone && current.value === value) {
+      current.expiresAt = expiresAt; // a TTL refresh needs no new version: expiry is the owner's business
+      return;
+    }
+    this.stage(key, { value, version: 0, tombstone: false, expiresAt, deletedAt: 0 }, now);
+  }
+
+  /** Throws on a key or value this node cannot write: not a string, or too large for one packet. */
+  private checkWrite(key: string, value: string): void {
     if (typeof key !== 'string' || key.length === 0) throw new InvalidArgumentError('key must be a non-empty string');
     if (typeof value !== 'string') throw new InvalidArgumentError(`value of key "${key}" must be a string`);
     // What an ACK carrying this one value costs at worst; 16 covers the delta's counts and the bumps' flags.
@@ -150,12 +192,6 @@ export class OwnValues {
     if (cost > this.payloadBudget) {
       throw new ValueTooLargeError(`key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.payloadBudget} bytes`);
     }
-    const current = this.current(key);
-    if (current && !current.tombstone && current.value === value) {
-      current.expiresAt = expiresAt; // a TTL refresh needs no new version: expiry is the owner's business
-      return;
-    }
-    this.stage(key, { value, version: 0, tombstone: false, expiresAt, deletedAt: 0 }, now);
   }
 
   /** A local write: published now, or held by flow control; the local view has it at once either way. */
@@ -164,7 +200,8 @@ export class OwnValues {
     else this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
   }
 
-  private put(key: string, entry: StoredValue, announce = true): void {
+  /** Publishes a key at the next version. `announce` false: the change is news to spread, but no event (the local view had it already, or it only restates what we hold). */
+  private put(key: string, entry: StoredValue, options: { readonly announce: boolean } = { announce: true }): void {
     const version = this.table.maxVersion(SELF) + 1;
     if (version > MAX_VERSION) throw new VersionsExhaustedError('this node has used all 2^32 versions of its incarnation: restart it (a new generation starts from 1)');
     entry.version = version;
@@ -173,7 +210,7 @@ export class OwnValues {
     this.map.set(key, entry);
     this.table.setMaxVersion(SELF, version);
     this.onPublish?.(key, version);
-    if (announce) this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
+    if (options.announce) this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
     else this.journal.news = true;
   }
 }

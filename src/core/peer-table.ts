@@ -284,16 +284,19 @@ export class PeerTable {
     this.deadlines[slot] = (this.deadlines[slot] as number) + ms;
   }
 
+  /** Drops the anchor of slot's interval samples (a revival): the silence before the next birth is no sample. */
+  restartSampling(slot: number): void {
+    this.sampledHeartbeats[slot] = -1;
+  }
+
   /**
-   * A heartbeat born at `birth`. When measured (`exact`), the interval since the previous measured
-   * birth, per beat, is a sample of the owner's period; a placed birth is no sample and no anchor.
+   * A heartbeat born at `birth`. When 'measured', the interval since the previous measured birth,
+   * per beat, is a sample of the owner's period; a 'placed' birth is no sample and no anchor.
    * Intervals run between measured births only: a birth placed by the owner's rhythm (the sender
-   * gave only an age bound) would feed the rhythm's own error back into it. `restart` (a revival)
-   * drops the anchor first: the silence before it is no sample.
+   * gave only an age bound) would feed the rhythm's own error back into it.
    */
-  sampleBirth(slot: number, heartbeat: number, birth: number, exact: boolean, restart = false): void {
-    if (restart) this.sampledHeartbeats[slot] = -1;
-    if (!exact) return;
+  sampleBirth(slot: number, heartbeat: number, birth: number, how: 'measured' | 'placed'): void {
+    if (how === 'placed') return;
     const from = this.sampledHeartbeats[slot] as number;
     if (from >= 0 && heartbeat > from) this.addInterval(slot, (birth - (this.sampledBirths[slot] as number)) / (heartbeat - from));
     this.sampledHeartbeats[slot] = heartbeat;

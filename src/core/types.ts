@@ -48,6 +48,19 @@ export interface FailureDetectorConfig {
   readonly deadNodeGracePeriodMs: number;
 }
 
+/**
+ * The detector for one-second rounds on a LAN (the runtime's LAN preset); the WAN preset, the
+ * simulator and the tests take it and change what their setting needs.
+ */
+export const DEFAULT_FAILURE_DETECTOR: Readonly<FailureDetectorConfig> = Object.freeze({
+  phiThreshold: 8,
+  samplingWindowSize: 200,
+  minStdDeviationMs: 100,
+  acceptableHeartbeatPauseMs: 3000,
+  firstHeartbeatEstimateMs: 1000,
+  deadNodeGracePeriodMs: 60_000,
+});
+
 export interface CoreConfig {
   readonly clusterId: string;
   readonly self: NodeIdentity;
@@ -105,16 +118,26 @@ export interface CoreConfig {
   readonly hash?: (data: Uint8Array) => Uint8Array;
 }
 
+/**
+ * CoreConfig.tombstoneGracePeriodMs for one-second rounds (the runtime's LAN preset; the simulator
+ * takes it too): sixty rounds for the delete to reach every member before its tombstone goes.
+ */
+export const DEFAULT_TOMBSTONE_GRACE_PERIOD_MS = 60_000;
+
 /** A message for the harness to send. */
 export interface Outbound {
   readonly to: string;
   readonly message: Message;
 }
 
+/** Why a member was marked dead: the detector convicted it, it left, or a newer incarnation of it appeared. */
+export const DEATH_REASONS = ['suspected', 'left', 'superseded'] as const;
+export type DeathReason = (typeof DEATH_REASONS)[number];
+
 /** A membership event about a member described as N (the core: its identity; the runtime: its full info). */
 export type MembershipEventOf<N> =
   | { readonly type: 'live'; readonly node: N }
-  | { readonly type: 'dead'; readonly node: N; readonly reason: 'suspected' | 'left' | 'superseded' }
+  | { readonly type: 'dead'; readonly node: N; readonly reason: DeathReason }
   | { readonly type: 'update'; readonly node: N; readonly keys: readonly string[] }
   | { readonly type: 'removed'; readonly node: N };
 
@@ -153,23 +176,28 @@ export interface MembershipOf<Self, Member> {
 
 export type ClusterSnapshot = MembershipOf<NodeIdentity, NodeView>;
 
-/** Why an incoming delta (or part of it) was refused; counted, never thrown. */
-export type RejectReason =
-  | 'about-self'
-  | 'gap'
-  | 'not-ascending'
-  | 'behind-gc'
-  | 'unknown-node'
-  | 'superseded-generation'
-  | 'removed-node'
-  | 'ref-mismatch'
-  | 'wrong-cluster'
-  | 'out-of-range'
-  | 'member-limit'
-  | 'introduction-limit'
-  | 'shadow-refused'
-  | 'implausible-heartbeat'
-  | 'implausible-version'
-  | 'refuted-heartbeat'
-  | 'refuted-version'
-  | 'forged-leave';
+/**
+ * Why an incoming delta (or part of it) was refused; counted, never thrown. The order is the order
+ * of ScuttlebuttCore.rejections() and of the runtime's stats().rejected.
+ */
+export const REJECT_REASONS = [
+  'about-self',
+  'gap',
+  'not-ascending',
+  'behind-gc',
+  'unknown-node',
+  'superseded-generation',
+  'removed-node',
+  'ref-mismatch',
+  'wrong-cluster',
+  'out-of-range',
+  'member-limit',
+  'introduction-limit',
+  'shadow-refused',
+  'implausible-heartbeat',
+  'implausible-version',
+  'refuted-heartbeat',
+  'refuted-version',
+  'forged-leave',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];

@@ -5,13 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
-import type { FailureDetectorConfig, FlowControlConfig } from '../core/types.js';
+import { DEFAULT_FAILURE_DETECTOR, DEFAULT_TOMBSTONE_GRACE_PERIOD_MS, type FailureDetectorConfig, type FlowControlConfig } from '../core/types.js';
+import { MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import type { ScuttlebuttConfig } from './api.js';
 import { dnsServerProblem } from './discovery.js';
 import { ScuttlebuttError } from '../errors.js';
 
 export const DEFAULT_PORT = 9111;
-export const MAX_UDP_PAYLOAD = 65_507;
 const MIN_PACKET = 512;
 
 export type ConfigOverrides = Partial<Omit<ScuttlebuttConfig, 'failureDetector' | 'node' | 'flowControl'>> & {
@@ -31,14 +31,7 @@ export class ConfigError extends ScuttlebuttError {
 }
 
 export function defaultFailureDetectorConfig(): FailureDetectorConfig {
-  return {
-    phiThreshold: 8,
-    samplingWindowSize: 200,
-    minStdDeviationMs: 100,
-    acceptableHeartbeatPauseMs: 3000,
-    firstHeartbeatEstimateMs: 1000,
-    deadNodeGracePeriodMs: 60_000,
-  };
+  return { ...DEFAULT_FAILURE_DETECTOR };
 }
 
 /** A unique node id: the host name and a random suffix (two processes on one host never collide). */
@@ -78,7 +71,7 @@ export function defaultLanConfig(overrides: ConfigOverrides = {}): ScuttlebuttCo
     enableCompression: true,
     secretKeys: [],
     maxPacketBytes: MAX_UDP_PAYLOAD,
-    tombstoneGracePeriodMs: 60_000,
+    tombstoneGracePeriodMs: DEFAULT_TOMBSTONE_GRACE_PERIOD_MS,
     seedResolveIntervalMs: 30_000,
     flowControl: { ...DEFAULT_FLOW_CONTROL },
     // The largest cluster measured (docs/benchmarks.md: 10,000 simulated nodes).

@@ -4,11 +4,13 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ScuttlebuttCore } from '../core/core.js';
+import { detectorPeriodMs } from '../core/detector.js';
 import { seededRandom } from '../core/random.js';
-import type { NodeView } from '../core/types.js';
+import type { DeathReason, NodeView } from '../core/types.js';
 import { carriesLowHeartbeats } from '../wire/codec.js';
+import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
-import { envelopeOverhead, type EnvelopeOptions } from '../transport/envelope.js';
+import type { EnvelopeOptions } from '../transport/envelope.js';
 import { PeerVersions } from '../transport/negotiation.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
@@ -26,7 +28,7 @@ import { ClosedError, InvalidArgumentError } from '../errors.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
-  dead: [member: MemberInfo, reason: 'suspected' | 'left' | 'superseded'];
+  dead: [member: MemberInfo, reason: DeathReason];
   update: [member: MemberInfo, keys: readonly string[]];
   removed: [member: MemberInfo];
   /** Own writes are being held back by flow control (the first write that had to wait). */
@@ -35,7 +37,6 @@ export interface ScuttlebuttEvents {
   unthrottled: [info: { rate: number }];
 }
 
-const DETECTS_PER_ROUND = 4;
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 /** A peer heard only in an older protocol is tried in the newest every this many rounds (see negotiation.ts). */
 const PROBE_ROUNDS = 10;
@@ -116,7 +117,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         gossipIntervalMs: config.gossipIntervalMs,
         failureDetector: config.failureDetector,
         // Room for encryption is always kept, so keys can be turned on or rotated while running.
-        payloadBudget: config.maxPacketBytes - envelopeOverhead(true),
+        payloadBudget: config.maxPacketBytes - MAX_ENVELOPE_OVERHEAD,
         tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
         eventViews: true,
         flowControl: config.flowControl,
@@ -141,15 +142,15 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     });
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
-    const detectorPeriod = config.gossipIntervalMs / DETECTS_PER_ROUND;
+    const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
     this.eager = new EagerRounds(detectorPeriod, () => !this.closing && this.core.hasNews, (now) => {
       this.packets.sendAll(this.core.gossip(now));
       this.publish();
     });
     this.deadline = new DeadlineTimer(detectorPeriod, () => this.detect());
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
-    // The detector also runs between rounds, so conviction is not rounded up to the next tick.
-    this.detectTimer = setInterval(() => this.detect(), Math.max(10, config.gossipIntervalMs / DETECTS_PER_ROUND));
+    // The detector also runs between rounds, so conviction is not rounded up to the next tick (a timer no faster than 10 ms).
+    this.detectTimer = setInterval(() => this.detect(), Math.max(10, detectorPeriod));
     this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
     const host = parseHostPort(config.listenAddress)?.host ?? '';
     if (keys.length === 0 && !isLoopbackHost(host)) {
@@ -197,22 +198,22 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.assertOpen();
     this.core.set(key, value, monotonicNow());
     this.publish();
-    this.noteThrottle(false);
+    this.noteThrottle('write');
   }
 
   setWithTtl(key: string, value: string, ttlMs: number): void {
     this.assertOpen();
     this.core.setWithTtl(key, value, ttlMs, monotonicNow());
     this.publish();
-    this.noteThrottle(false);
+    this.noteThrottle('write');
   }
 
   /** throttled when a write first waits; unthrottled once a round finds nothing waiting (so at most one pair a round). */
-  private noteThrottle(round: boolean): void {
+  private noteThrottle(after: 'write' | 'round'): void {
     const flow = this.core.flowStats(monotonicNow());
     if (!flow) return;
     const next = flow.backlog > 0;
-    if (next === this.throttled || (!next && !round)) return;
+    if (next === this.throttled || (!next && after !== 'round')) return;
     this.throttled = next;
     diag.throttle(this, next, flow.rate, flow.backlog);
     setImmediate(() => {
@@ -395,7 +396,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.noteStalls(this.lastRoundAt);
     this.publish();
     this.deadline.arm(this.core.nextDeadline);
-    this.noteThrottle(true);
+    this.noteThrottle('round');
   }
 
   private detect(): void {

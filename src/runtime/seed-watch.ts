@@ -48,9 +48,9 @@ export class SeedWatch {
   async join(seeds: readonly string[]): Promise<void> {
     this.discovery.add(parseSeeds(seeds));
     this.timer ??= setInterval(() => {
-      this.resolve(false).catch((err: Error) => this.options.log.error({ err: err.stack }, 'internal error while resolving seeds'));
+      this.resolve({ joining: false }).catch((err: Error) => this.options.log.error({ err: err.stack }, 'internal error while resolving seeds'));
     }, this.options.resolveIntervalMs);
-    const result = await this.resolve(true);
+    const result = await this.resolve({ joining: true });
     if (this.closed) return;
     if (result.addresses.length === 0 && this.discovery.seeds.length > 0) {
       const first = result.problems[0];
@@ -80,8 +80,9 @@ export class SeedWatch {
     this.discovery.close();
   }
 
-  private async resolve(joining: boolean): Promise<DiscoveryResult> {
-    if (!joining && this.discovery.busy) return { addresses: this.discovery.addresses, added: [], removed: [], problems: [] };
+  /** `joining`: a join waits for its own resolution; a periodic run skips while one is under way. */
+  private async resolve(options: { readonly joining: boolean }): Promise<DiscoveryResult> {
+    if (!options.joining && this.discovery.busy) return { addresses: this.discovery.addresses, added: [], removed: [], problems: [] };
     const result = await this.discovery.resolve();
     if (this.closed) return result;
     const core = this.core();

@@ -6,7 +6,9 @@
  * stretch for false positives. The JSON shape is a contract other tools read.
  */
 import { parseArgs } from 'node:util';
-import type { CoreEvent } from '../core/types.js';
+import { DETECTS_PER_ROUND } from '../core/detector.js';
+import { DEFAULT_FAILURE_DETECTOR, DEFAULT_TOMBSTONE_GRACE_PERIOD_MS, type CoreEvent } from '../core/types.js';
+import { MAX_ENVELOPE_OVERHEAD, MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import { SimCluster, UP, type SimConfig } from './cluster.js';
 import { summarize, type Summary } from './stats.js';
 import { runWorkload, type WorkloadOptions } from './workload.js';
@@ -74,18 +76,17 @@ export function simConfig(o: BenchOptions, seed: number): SimConfig {
     seed,
     network: { latencyMs: o.latencyMs, jitterMs: o.jitterMs, loss: o.loss, burst: o.burst, duplicate: o.duplicate ?? 0 },
     failureDetector: {
-      phiThreshold: o.threshold ?? 8,
+      ...DEFAULT_FAILURE_DETECTOR,
+      phiThreshold: o.threshold ?? DEFAULT_FAILURE_DETECTOR.phiThreshold,
       samplingWindowSize: o.window,
-      minStdDeviationMs: 100,
-      acceptableHeartbeatPauseMs: o.pauseMs ?? 3000,
+      acceptableHeartbeatPauseMs: o.pauseMs ?? DEFAULT_FAILURE_DETECTOR.acceptableHeartbeatPauseMs,
       firstHeartbeatEstimateMs: o.intervalMs,
-      deadNodeGracePeriodMs: 60_000,
     },
-    payloadBudget: 65_507 - 4 - 28,
-    tombstoneGracePeriodMs: 60_000,
+    payloadBudget: MAX_UDP_PAYLOAD - MAX_ENVELOPE_OVERHEAD,
+    tombstoneGracePeriodMs: DEFAULT_TOMBSTONE_GRACE_PERIOD_MS,
     seeds: 3,
     tickJitterMs: 2,
-    detectsPerRound: 4,
+    detectsPerRound: DETECTS_PER_ROUND,
     uptimeSpreadS: o.uptimeSpreadS ?? 0,
   };
 }
@@ -344,7 +345,7 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
     writeRate: num(str('write-rate'), 'write-rate', 10, 0.001, 1e6),
     keys: num(str('keys'), 'keys', 100, 1, 1e7),
     valueBytes: num(str('value-bytes'), 'value-bytes', 100, 1, 60_000),
-    maxPacketBytes: num(str('max-packet-bytes'), 'max-packet-bytes', 1400, 576, 65_507),
+    maxPacketBytes: num(str('max-packet-bytes'), 'max-packet-bytes', 1400, 576, MAX_UDP_PAYLOAD),
     flowControl: onOff('flow-control'),
     durationS: num(str('duration-s'), 'duration-s', 60, 1, 1e7),
     warmupS: num(str('warmup-s'), 'warmup-s', 20, 0, 1e7),

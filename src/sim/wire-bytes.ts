@@ -6,8 +6,7 @@
  */
 import { deflateRawSync } from 'node:zlib';
 import { ENVELOPE_HEADER_BYTES } from '../wire/codec.js';
-
-const MIN_COMPRESS_BYTES = 64;
+import { MIN_COMPRESS_BYTES } from '../wire/envelope-sizes.js';
 
 export function plaintextPacketBytes(body: Uint8Array): number {
   if (body.length < MIN_COMPRESS_BYTES) return ENVELOPE_HEADER_BYTES + body.length;

@@ -18,6 +18,7 @@ import type { CoreEvent } from '../core/types.js';
 import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
 import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
+import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import { SimCluster, UP } from './cluster.js';
 import { simConfig, type BenchOptions } from './bench.js';
 import { summarize, type Summary } from './stats.js';
@@ -155,7 +156,7 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   const bench: BenchOptions = { nodes: o.nodes, fanout: o.fanout, intervalMs: o.intervalMs, loss: o.loss, burst: 1, runs: 1, seed: o.seed, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
   // The runtime's budget for this packet size: the envelope header and room for encryption.
   const base = simConfig(bench, o.seed);
-  const sim = new SimCluster({ ...base, payloadBudget: o.maxPacketBytes - 4 - 28, flowControl: o.flowControl ? { ...DEFAULT_FLOW_CONTROL, shareRates: o.rateSharing !== false } : undefined, onPublish: (node, key, version) => onPublish(node, key, version) });
+  const sim = new SimCluster({ ...base, payloadBudget: o.maxPacketBytes - MAX_ENVELOPE_OVERHEAD, flowControl: o.flowControl ? { ...DEFAULT_FLOW_CONTROL, shareRates: o.rateSharing !== false } : undefined, onPublish: (node, key, version) => onPublish(node, key, version) });
   sim.countBytes = false;
   const n = o.nodes;
   const rng = seededRandom((o.seed * 2_654_435_761) >>> 0);

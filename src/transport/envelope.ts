@@ -7,19 +7,14 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { WINDOW, type NonceSequence, type ReplayVerdict, type ReplayWindows } from './replay.js';
+import { AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, ENCRYPTION_OVERHEAD, MIN_COMPRESS_BYTES } from '../wire/envelope-sizes.js';
 import { ENVELOPE_HEADER_BYTES, isSupportedVersion, MAGIC_0, MAGIC_1, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
 import { InvalidArgumentError, ScuttlebuttError } from '../errors.js';
 
 const FLAG_COMPRESSED = 1;
 const FLAG_ENCRYPTED = 2;
-const NONCE_BYTES = 12;
-const TAG_BYTES = 16;
-/** What encryption adds to a packet: the nonce before the ciphertext and the tag after it. */
-export const ENCRYPTION_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 /** The first protocol version whose keyring packets number their nonces (see transport/replay.ts). */
 export const REPLAY_WINDOW_VERSION = 5;
-/** Bodies shorter than this are never worth a DEFLATE attempt. */
-const MIN_COMPRESS_BYTES = 64;
 
 export type EnvelopeErrorReason =
   | 'truncated'
@@ -32,8 +27,8 @@ export type EnvelopeErrorReason =
   | 'decrypt-failed'
   | 'decompress-failed'
   | 'oversized'
-  | 'replayed'
-  | 'below-window';
+  /** A keyring packet of protocol 5 on that the replay window refused (transport/replay.ts). */
+  | Exclude<ReplayVerdict, 'ok'>;
 
 /** `SB_ERR_ENVELOPE`: a packet refused before its body was decoded, with a reason to count by. */
 export class EnvelopeError extends ScuttlebuttError {
@@ -119,8 +114,8 @@ export function seal(body: Uint8Array, opts: EnvelopeOptions, params: SealParams
   if (key) flags |= FLAG_ENCRYPTED;
   const header = Uint8Array.of(MAGIC_0, MAGIC_1, version, flags);
   if (!key) return concat([header, payload]);
-  if (params.nonce && params.nonce.length !== NONCE_BYTES) throw new InvalidArgumentError(`a nonce is ${NONCE_BYTES} bytes (got ${params.nonce.length})`);
-  const nonce = params.nonce ?? (params.sequence && version >= REPLAY_WINDOW_VERSION ? params.sequence.next() : randomBytes(NONCE_BYTES));
+  if (params.nonce && params.nonce.length !== AES_GCM_NONCE_BYTES) throw new InvalidArgumentError(`a nonce is ${AES_GCM_NONCE_BYTES} bytes (got ${params.nonce.length})`);
+  const nonce = params.nonce ?? (params.sequence && version >= REPLAY_WINDOW_VERSION ? params.sequence.next() : randomBytes(AES_GCM_NONCE_BYTES));
   const cipher = createCipheriv(cipherName(key), key, nonce);
   // The header is authenticated: flipping the version or the flags breaks the tag.
   cipher.setAAD(header);
@@ -149,7 +144,7 @@ export function openPacket(packet: Uint8Array, opts: EnvelopeOptions, guard?: Re
   let payload = packet.subarray(ENVELOPE_HEADER_BYTES);
   if (encrypted) {
     const numbered = guard !== undefined && version >= REPLAY_WINDOW_VERSION && packet.length >= ENVELOPE_HEADER_BYTES + ENCRYPTION_OVERHEAD;
-    const nonce = packet.subarray(ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + NONCE_BYTES);
+    const nonce = packet.subarray(ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + AES_GCM_NONCE_BYTES);
     if (numbered) refuseReplay(guard.own?.isOwn(nonce) ? 'replayed' : guard.windows.check(nonce));
     payload = decrypt(packet, opts.keys);
     // Marked only now: a packet that does not authenticate must not move a window.
@@ -178,9 +173,9 @@ function refuseReplay(v: ReplayVerdict): void {
 function decrypt(packet: Uint8Array, keys: readonly Uint8Array[]): Uint8Array {
   if (packet.length < ENVELOPE_HEADER_BYTES + ENCRYPTION_OVERHEAD) throw new EnvelopeError('truncated', 'encrypted packet too short');
   const header = packet.subarray(0, ENVELOPE_HEADER_BYTES);
-  const nonce = packet.subarray(ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + NONCE_BYTES);
-  const tag = packet.subarray(packet.length - TAG_BYTES);
-  const ciphertext = packet.subarray(ENVELOPE_HEADER_BYTES + NONCE_BYTES, packet.length - TAG_BYTES);
+  const nonce = packet.subarray(ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + AES_GCM_NONCE_BYTES);
+  const tag = packet.subarray(packet.length - AES_GCM_TAG_BYTES);
+  const ciphertext = packet.subarray(ENVELOPE_HEADER_BYTES + AES_GCM_NONCE_BYTES, packet.length - AES_GCM_TAG_BYTES);
   for (const key of keys) {
     try {
       const decipher = createDecipheriv(cipherName(key), key, nonce);

@@ -6,17 +6,11 @@
 import { createHash } from 'node:crypto';
 import { ScuttlebuttCore } from '../../src/core/core.js';
 import { seededRandom } from '../../src/core/random.js';
-import type { CoreConfig, CoreEvent, FailureDetectorConfig, Outbound, Random } from '../../src/core/types.js';
+import { DEFAULT_FAILURE_DETECTOR, type CoreConfig, type CoreEvent, type FailureDetectorConfig, type Outbound, type Random } from '../../src/core/types.js';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
 
-export const TEST_FD: FailureDetectorConfig = {
-  phiThreshold: 8,
-  samplingWindowSize: 50,
-  minStdDeviationMs: 100,
-  acceptableHeartbeatPauseMs: 3000,
-  firstHeartbeatEstimateMs: 1000,
-  deadNodeGracePeriodMs: 20_000,
-};
+/** The default detector, with a shorter window and grace period so that tests see removals soon. */
+export const TEST_FD: FailureDetectorConfig = { ...DEFAULT_FAILURE_DETECTOR, samplingWindowSize: 50, deadNodeGracePeriodMs: 20_000 };
 
 export interface NetworkFaults {
   loss?: number;

@@ -5,7 +5,7 @@ import { PeerTable } from '../../src/core/peer-table.js';
 import { convictionDelayMs, lnNormalUpperTail, phi, thresholdSigma } from '../../src/core/phi.js';
 import { ScuttlebuttCore } from '../../src/core/core.js';
 import { seededRandom } from '../../src/core/random.js';
-import type { Outbound } from '../../src/core/types.js';
+import { DEFAULT_FAILURE_DETECTOR, type Outbound } from '../../src/core/types.js';
 import { coreConfig } from './mini-cluster.js';
 import { identityRef } from '../../src/core/identity.js';
 import { HEARTBEAT_AGE_UNIT_MS } from '../../src/wire/messages.js';
@@ -66,7 +66,7 @@ test('conviction delay with 1 s heartbeats, threshold 8, pause 3 s, min std 100 
 
 /** Two cores; n1 heartbeats every second until `last`, delivered at once. Returns n2 (the observer) and `last`. */
 function steadyPair(): { b: ScuttlebuttCore; last: number } {
-  const fd = { phiThreshold: 8, samplingWindowSize: 50, minStdDeviationMs: 100, acceptableHeartbeatPauseMs: 3000, firstHeartbeatEstimateMs: 1000, deadNodeGracePeriodMs: 60_000 };
+  const fd = { ...DEFAULT_FAILURE_DETECTOR, samplingWindowSize: 50 };
   const a = new ScuttlebuttCore(coreConfig(1, { failureDetector: fd }), seededRandom(1), 0);
   const b = new ScuttlebuttCore(coreConfig(2, { failureDetector: fd }), seededRandom(2), 0);
   a.setSeeds([b.self.address]);
@@ -150,11 +150,11 @@ test('period statistics: exact mean and deviation of the first `window` interval
 test('period samples run between measured births: a placed birth is neither a sample nor the start of one', () => {
   const t = new PeerTable(10, 1);
   const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' }, 1);
-  t.sampleBirth(s, 5, 5000, true); // the first measured birth only anchors
+  t.sampleBirth(s, 5, 5000, 'measured'); // the first measured birth only anchors
   assert.equal(t.intervalCount(s), 0);
-  t.sampleBirth(s, 6, 6000, true);
-  t.sampleBirth(s, 7, 7900, false); // placed (say by a rhythm that was wrong by 900 ms): ignored
-  t.sampleBirth(s, 8, 8000, true); // measured again: (8000 - 6000) / 2 beats
+  t.sampleBirth(s, 6, 6000, 'measured');
+  t.sampleBirth(s, 7, 7900, 'placed'); // placed (say by a rhythm that was wrong by 900 ms): ignored
+  t.sampleBirth(s, 8, 8000, 'measured'); // measured again: (8000 - 6000) / 2 beats
   assert.equal(t.intervalCount(s), 2);
   assert.equal(t.intervalMean(s), 1000);
   assert.equal(t.intervalStd(s), 0);
