@@ -53,7 +53,9 @@ make_base() {
   tar -xzf "$work/npm-$NPM_VERSION.tgz" -C "$work/npm" --strip-components=1 --no-same-owner
   # The hooks run on this machine with the new root as "$1". The node binary alone (not its C headers:
   # nothing in the image compiles), npm and npx as the official image links them, and the user.
-  mmdebstrap --quiet --variant=minbase \
+  # The merged-usr hook lays out the merged /usr itself; without it bookworm gets it from the usrmerge
+  # package, which pulls in perl (about 47 MB that Debian's own slim images do not have).
+  mmdebstrap --quiet --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' \
@@ -66,7 +68,11 @@ make_base() {
     --customize-hook='ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm" && ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/local/bin/npx"' \
     --customize-hook='chroot "$1" groupadd --gid 1000 node && chroot "$1" useradd --uid 1000 --gid node --shell /bin/bash --create-home node' \
     --customize-hook='env -u NODE_EXTRA_CA_CERTS chroot "$1" node --version >/dev/null && env -u NODE_EXTRA_CA_CERTS chroot "$1" npm --version >/dev/null' \
-    "$SUITE" "$work/rootfs.tar"
+    "$SUITE" "$work/rootfs.tar" >"$work/base.log" 2>&1 || {
+    tail -n 40 "$work/base.log" >&2
+    log "mmdebstrap failed (the end of its output is above)"
+    exit 1
+  }
   "${PODMAN[@]}" import --quiet \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change "ENV NODE_VERSION=$NODE_VERSION" \
