@@ -103,7 +103,7 @@ test(
     assert.equal(inspected.Healthcheck?.Test?.[0], 'CMD', 'the image keeps the Dockerfile HEALTHCHECK');
 
     // Lean: no compiler, no build tree, the package's published files only, no dev dependency.
-    const run = (script: string) => podmanOut(['run', '--rm', ...ulimits, '--entrypoint', 'sh', IMAGE, '-c', script]);
+    const run = (script: string) => podmanOut(['run', '--rm', '--network', 'none', ...ulimits, '--entrypoint', 'sh', IMAGE, '-c', script]);
     const contents = await run(
       'cd /usr/local/lib/node_modules/scuttlebutt-ts && ls -A; echo ---; ls -A dist; echo ---; ' +
         // Every installed package, nested ones included: its name is what follows the last node_modules/.
