@@ -93,11 +93,16 @@ echo "base-seconds $(since "$t0")"
 t1=$(now)
 # --pull=never: the FROM resolves to the local base or the build fails (it must not reach for a registry).
 # --network=host: npm ci and npm install reach the npm registry from the build's RUN steps.
-# A machine whose way out re-signs TLS names its certificate authorities in NODE_EXTRA_CA_CERTS (or
-# SB_BUILD_CA_FILE): the RUN steps' npm is pointed at that bundle through its global config file,
-# /usr/local/etc/npmrc. The directory is bind-mounted for the build only (Debian ships it empty, so no
-# mount point is left behind): the image neither holds the bundle nor trusts it.
+# A machine whose way out re-signs TLS trusts its certificate authorities through SB_BUILD_CA_FILE,
+# NODE_EXTRA_CA_CERTS or npm's own cafile setting (the first one set): the RUN steps' npm is pointed at
+# that bundle through its global config file, /usr/local/etc/npmrc. The directory is bind-mounted for the
+# build only (Debian ships it empty, so no mount point is left behind): the image neither holds the
+# bundle nor trusts it.
 ca=${SB_BUILD_CA_FILE:-${NODE_EXTRA_CA_CERTS:-}}
+if [ -z "$ca" ]; then
+  ca=$(npm config get cafile 2>/dev/null || true)
+  case $ca in null | undefined) ca= ;; esac
+fi
 ca_mounts=()
 if [ -n "$ca" ] && [ -r "$ca" ]; then
   mkdir "$work/etc"
