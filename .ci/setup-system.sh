@@ -3,7 +3,10 @@
 # nftables (loss and partitions inside them), dnsmasq (the DNS server of the discovery test;
 # dnsmasq-base is the binary alone: the dnsmasq package also starts a system service on port 53
 # and, where resolvconf is installed, makes it the machine's resolver), serf (the peer we race),
-# chromium (the dashboard's real-browser test, driven by puppeteer-core), promtool (checks /metrics).
+# chromium (the dashboard's real-browser test, driven by puppeteer-core), promtool (checks /metrics),
+# and for the container test (test/deploy/container.test.ts): podman with runc (its default runtime,
+# crun, is left out: it refuses hybrid cgroup hosts), mmdebstrap (the local base image), the CNI
+# dnsname plugin (container names and aliases in DNS on a podman network) and iptables (the CNI bridge's NAT).
 # Idempotent and quiet.
 set -euo pipefail
 # promtool comes out of Debian's prometheus package unpacked, not installed: installing it would
@@ -23,6 +26,11 @@ command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq
 command -v serf >/dev/null 2>&1 || need+=(serf)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(promtool)
+command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+[ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup-system: cannot install ${need[*]} (needs root and apt-get); the tests that need them will be skipped" >&2
