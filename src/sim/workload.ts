@@ -19,7 +19,7 @@ import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
 import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
 import { SimCluster, UP } from './cluster.js';
-import { simConfig, type BenchOptions } from './bench.js';
+import { simConfig, type BenchOptions } from './options.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface WorkloadOptions {
