@@ -6,7 +6,7 @@ export { ForceLeaveError } from './runtime/api.js';
 export type { ClusterState, Health, Logger, MemberFilter, MemberInfo, MembershipEvent, NotifyEvents, ScuttlebuttConfig, SilenceView, Stats } from './runtime/api.js';
 export type { FailureDetectorConfig, DetectorView, NodeIdentity } from './core/types.js';
 export type { FlowControlConfig, FlowControlStats } from './core/flow-control.js';
-export { channels as diagnosticsChannels, type DropMessage, type MemberMessage, type NodeMessage, type PacketMessage, type StallMessage, type ThrottleMessage } from './runtime/diagnostics.js';
+export { channels as diagnosticsChannels, type DiagnosticsNode, type DropMessage, type MemberMessage, type NodeMessage, type PacketMessage, type StallMessage, type ThrottleMessage } from './runtime/diagnostics.js';
 
 // The pure core and the wire format, for simulators, custom transports and tests.
 export { ScuttlebuttCore } from './core/core.js';

@@ -8,7 +8,7 @@ import { seededRandom } from '../core/random.js';
 import type { NodeView } from '../core/types.js';
 import { carriesLowHeartbeats } from '../wire/codec.js';
 import type { NodeIdentity } from '../wire/messages.js';
-import { envelopeOverhead, type EnvelopeOptions } from '../transport/envelope.js';
+import { envelopeOverhead } from '../transport/envelope.js';
 import { PeerVersions } from '../transport/negotiation.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
@@ -74,7 +74,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly core: ScuttlebuttCore;
   private readonly udp: UdpEndpoint;
   private readonly log: Logger;
-  private envelope: EnvelopeOptions;
   private readonly timer: NodeJS.Timeout;
   private readonly detectTimer: NodeJS.Timeout;
   private readonly seedWatch: SeedWatch;
@@ -101,9 +100,18 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.udp = udp;
     this.log = config.logger ?? SILENT;
     const keys = config.secretKeys ?? [];
-    this.envelope = { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes };
     this.self = { id: config.node.id, generation: nextGeneration(), address: config.node.gossipPublicAddress };
-    this.packets = new Packets(this, () => this.core, udp, () => this.envelope, new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs }), this.log, 2 * config.maxMembers);
+    const packets = new Packets(
+      {
+        udp,
+        versions: new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs }),
+        log: this.log,
+        onPacket: (direction, bytes, peer) => (direction === 'in' ? diag.packetIn : diag.packetOut)(this, bytes, peer),
+        onDrop: (reason) => diag.drop(this, reason),
+      },
+      { envelope: { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes }, replayCapacity: 2 * config.maxMembers },
+    );
+    this.packets = packets;
     this.core = new ScuttlebuttCore(
       {
         clusterId: config.clusterId,
@@ -120,7 +128,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         maxNewMembersPerSender: config.maxNewMembersPerSender,
         ...leaveProof(),
         // Low-bit heartbeats (protocol 4) only to a peer that will get this message in 4.
-        lowBitsTo: (peer) => carriesLowHeartbeats(this.packets.versionTo(peer)),
+        lowBitsTo: (peer) => carriesLowHeartbeats(packets.versionTo(peer)),
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
@@ -186,7 +194,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   setSecretKeys(keys: readonly Uint8Array[]): void {
     this.assertOpen();
     validateConfig({ ...this.config, secretKeys: keys });
-    this.envelope = { ...this.envelope, keys: [...keys] };
+    this.packets.setKeys(keys);
   }
 
   set(key: string, value: string): void {
@@ -407,8 +415,13 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       const message = this.packets.open(bytes, from);
       if (!message) return;
       this.lastPacketAt = monotonicNow();
-      if (this.core.isKnownAddress(from)) this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
-      else this.packets.answerStranger(from, bytes.length, message);
+      // A sender that is no member or seed is answered within an amplification allowance.
+      if (this.core.isKnownAddress(from)) {
+        this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
+      } else {
+        const limit = this.packets.strangerAllowance(from, bytes.length);
+        this.packets.sendAll(this.core.receive(from, message, monotonicNow(), { stranger: true, replyBudget: limit.replyBudget }), limit);
+      }
     } catch (err) {
       // Nothing from the network may crash the node: an unexpected error is counted and logged loudly.
       this.packets.abandon();
