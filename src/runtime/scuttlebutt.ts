@@ -135,14 +135,16 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       metadata,
     );
     this.core.takeEvents();
-    this.seedWatch = new SeedWatch(() => this.core, this.packets, {
-      selfAddresses: [this.self.address, udp.address],
-      family: udp.address.startsWith('[') ? 6 : 4,
-      dnsServers: config.dnsServers ?? [],
-      resolveIntervalMs: config.seedResolveIntervalMs,
-      contactsPerRun: config.gossipNodes,
-      log: this.log,
-    });
+    this.seedWatch = new SeedWatch(
+      { core: this.core, packets, log: this.log },
+      {
+        selfAddresses: [this.self.address, udp.address],
+        family: udp.address.startsWith('[') ? 6 : 4,
+        dnsServers: config.dnsServers ?? [],
+        resolveIntervalMs: config.seedResolveIntervalMs,
+        contactsPerRun: config.gossipNodes,
+      },
+    );
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = config.gossipIntervalMs / DETECTS_PER_ROUND;
