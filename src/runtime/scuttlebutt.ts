@@ -14,12 +14,11 @@ import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
 import { defaultLanConfig, formatHostPort, isLoopbackHost, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
 import { SeedWatch } from './seed-watch.js';
-import { EventQueue } from './event-queue.js';
 import { publish as diag } from './diagnostics.js';
 import { Packets } from './packets.js';
 import { monotonicNow } from './clock.js';
 import { assessHealth, selectMembers } from './health.js';
-import { deliverEvent, memberEvent, toMember } from './member-events.js';
+import { MemberEvents, memberEvent, toMember } from './member-events.js';
 import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 
@@ -77,7 +76,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly timer: NodeJS.Timeout;
   private readonly detectTimer: NodeJS.Timeout;
   private readonly seedWatch: SeedWatch;
-  private readonly streams = new Set<EventQueue<MembershipEvent>>();
+  private readonly memberEvents: MemberEvents;
   private closing: Promise<void> | null = null;
   private gossipRounds = 0;
   private readonly packets: Packets;
@@ -145,6 +144,15 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         contactsPerRun: config.gossipNodes,
       },
     );
+    this.memberEvents = new MemberEvents({
+      listeners: (type) => this.listeners(type) as ((...args: unknown[]) => void)[],
+      callbacks: config.events,
+      onListenerError: (event, listener, err) => {
+        this.packets.count('listener-error');
+        this.log.warn({ event, listener, err: (err as Error).message }, 'an event listener threw');
+      },
+      onOverflow: () => this.packets.count('event-overflow'),
+    });
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = config.gossipIntervalMs / DETECTS_PER_ROUND;
@@ -339,16 +347,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
    * stats().dropped['event-overflow']) rather than growing memory without bound.
    */
   events(options: { signal?: AbortSignal; buffer?: number } = {}): AsyncIterableIterator<MembershipEvent> {
-    const queue = new EventQueue<MembershipEvent>(options.buffer ?? 10_000, () => this.packets.count('event-overflow'));
-    this.streams.add(queue);
-    const end = (): void => {
-      queue.end();
-      this.streams.delete(queue);
-    };
-    if (this.closing) end();
-    options.signal?.addEventListener('abort', end, { once: true });
-    if (options.signal?.aborted) end();
-    return queue.iterator(end);
+    const stream = this.memberEvents.stream(options);
+    if (this.closing) void stream.return?.();
+    return stream;
   }
 
   /**
@@ -375,8 +376,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.seedWatch.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
-      for (const q of this.streams) q.end();
-      this.streams.clear();
+      this.memberEvents.end();
       this.log.info({ node: this.self }, 'scuttlebutt node stopped');
       diag.nodeStop(this);
     })();
@@ -442,10 +442,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.packets.versions.forget(e.node.address);
     const converted = events.map((e) => memberEvent(e, this.core));
     const silences = diag.wantsMembers ? this.silences(converted) : null;
-    setImmediate(() => {
-      for (const e of converted) this.deliver(e);
-      if (silences) converted.forEach((e, i) => diag.member(this, e, silences[i]));
-    });
+    this.memberEvents.deliverLater(converted, silences ? () => converted.forEach((e, i) => diag.member(this, e, silences[i])) : undefined);
   }
 
   /** For a suspected death, the silence that convicted it (see MemberMessage.silenceMs); computed now, at conviction. */
@@ -454,13 +451,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return events.map((e) => {
       const born = e.type === 'dead' && e.reason === 'suspected' ? this.core.heartbeatBornAt(e.node) : undefined;
       return born === undefined ? undefined : now - born;
-    });
-  }
-
-  private deliver(e: MembershipEvent): void {
-    deliverEvent(e, this.listeners(e.type) as ((...args: unknown[]) => void)[], this.config.events, this.streams, (listener, err) => {
-      this.packets.count('listener-error');
-      this.log.warn({ event: e.type, listener, err: (err as Error).message }, 'an event listener threw');
     });
   }
 }
