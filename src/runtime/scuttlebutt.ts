@@ -156,11 +156,17 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = config.gossipIntervalMs / DETECTS_PER_ROUND;
-    this.eager = new EagerRounds(detectorPeriod, () => !this.closing && this.core.hasNews, (now) => {
-      this.packets.sendAll(this.core.gossip(now));
-      this.publish();
-    });
-    this.deadline = new DeadlineTimer(detectorPeriod, () => this.detect());
+    this.eager = new EagerRounds(
+      {
+        wanted: () => !this.closing && this.core.hasNews,
+        run: (now) => {
+          this.packets.sendAll(this.core.gossip(now));
+          this.publish();
+        },
+      },
+      { refillMs: detectorPeriod },
+    );
+    this.deadline = new DeadlineTimer({ detect: () => this.detect() }, { periodMs: detectorPeriod });
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
     // The detector also runs between rounds, so conviction is not rounded up to the next tick.
     this.detectTimer = setInterval(() => this.detect(), Math.max(10, config.gossipIntervalMs / DETECTS_PER_ROUND));
