@@ -8,7 +8,7 @@
  */
 import * as zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { simConfig, type BenchOptions } from '../src/sim/bench.js';
+import { simConfig, type BenchOptions } from '../src/sim/options.js';
 import { SimCluster } from '../src/sim/cluster.js';
 import { encodeMessage } from '../src/wire/codec.js';
 import { MIN_COMPRESS_BYTES } from '../src/wire/envelope-sizes.js';

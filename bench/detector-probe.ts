@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { CoreEvent } from '../src/core/types.js';
-import { simConfig } from '../src/sim/bench.js';
+import { simConfig } from '../src/sim/options.js';
 import { SimCluster, UP } from '../src/sim/cluster.js';
 
 const { values } = parseArgs({

@@ -75,6 +75,7 @@ export { ForceLeaveError } from './runtime/api.js';
 // What it tells observability tools, over node:diagnostics_channel.
 export {
   channels as diagnosticsChannels,
+  type DiagnosticsNode,
   type DropMessage,
   type MemberMessage,
   type NodeMessage,

@@ -5,7 +5,7 @@
  */
 import diagnostics_channel from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { channels, type MemberMessage, type PacketMessage, type StallMessage, type ThrottleMessage } from '../runtime/diagnostics.js';
+import { channels, type MemberMessage, type NodeMessage, type PacketMessage, type StallMessage, type ThrottleMessage } from '../runtime/diagnostics.js';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
 
 /** The Content-Type to serve metricsText() with (Prometheus text format 0.0.4). */
@@ -100,7 +100,7 @@ export class AgentMetrics {
     // Gauges named like counters (Prometheus' lint refuses them); nodejs_active_{handles,requests,resources} hold the same counts.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
 
-    const mine = <T extends { node: Scuttlebutt }>(name: string, fn: (msg: T) => void): void => {
+    const mine = <T extends NodeMessage>(name: string, fn: (msg: T) => void): void => {
       const handler = (msg: unknown): void => {
         if ((msg as T).node === node) fn(msg as T);
       };

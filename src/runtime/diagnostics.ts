@@ -4,15 +4,16 @@
  * check per publish. Subscribe with `diagnostics_channel.subscribe(channels.packetIn, fn)`.
  *
  * Every payload carries `node`, the publishing Scuttlebutt instance, so one process may run
- * several nodes and a subscriber tells them apart (`msg.node.self.id`) or reads `msg.node.stats()`.
+ * several nodes and a subscriber tells them apart (`msg.node.self.id`, or `msg.node === mine`) or
+ * reads `msg.node.stats()`. This module is a leaf: it knows the node only as a {@link DiagnosticsNode},
+ * and the node publishes at each call site.
  * Packet, drop and stall messages are published synchronously on the gossip path: keep
  * subscribers cheap. Member messages are published on a later turn, after the node's own listeners.
  * As with every diagnostics channel, an exception thrown by a subscriber is re-thrown as an
  * uncaught exception: a subscriber must not throw.
  */
 import diagnostics_channel from 'node:diagnostics_channel';
-import type { MembershipEvent } from './api.js';
-import type { Scuttlebutt } from './scuttlebutt.js';
+import type { MembershipEvent, NodeIdentity, Stats } from './api.js';
 
 /** The channel names; each is documented with its payload type below. */
 export const channels = {
@@ -34,12 +35,21 @@ export const channels = {
   throttle: 'scuttlebutt:throttle',
 } as const;
 
+/**
+ * The publishing node as a payload types it: the Scuttlebutt instance itself (so `===` against a
+ * node in hand tells which one published), described by what a subscriber reads of it.
+ */
+export interface DiagnosticsNode {
+  readonly self: NodeIdentity;
+  stats(): Stats;
+}
+
 export interface NodeMessage {
-  readonly node: Scuttlebutt;
+  readonly node: DiagnosticsNode;
 }
 
 export interface PacketMessage {
-  readonly node: Scuttlebutt;
+  readonly node: DiagnosticsNode;
   /** UDP payload size, envelope included. */
   readonly bytes: number;
   /** "host:port" of the sender (packetIn) or the destination (packetOut). */
@@ -47,13 +57,13 @@ export interface PacketMessage {
 }
 
 export interface DropMessage {
-  readonly node: Scuttlebutt;
+  readonly node: DiagnosticsNode;
   /** The stats().dropped key, e.g. "decode:truncated", "envelope:decrypt-failed", "send-failed". */
   readonly reason: string;
 }
 
 export interface MemberMessage {
-  readonly node: Scuttlebutt;
+  readonly node: DiagnosticsNode;
   readonly event: MembershipEvent;
   /**
    * Only on a 'dead' event with reason 'suspected': ms from the birth of the member's newest
@@ -65,13 +75,13 @@ export interface MemberMessage {
 }
 
 export interface StallMessage {
-  readonly node: Scuttlebutt;
+  readonly node: DiagnosticsNode;
   /** Stalls noticed by this node since it started. */
   readonly stalls: number;
 }
 
 export interface ThrottleMessage {
-  readonly node: Scuttlebutt;
+  readonly node: DiagnosticsNode;
   /** True when writes started waiting, false once none waits (the node's 'throttled' / 'unthrottled' events). */
   readonly throttled: boolean;
   /** The allowed rate, versions per second, and the keys waiting. */
@@ -90,31 +100,31 @@ const throttle = diagnostics_channel.channel(channels.throttle);
 
 /** The runtime's side: one call per fact, each a no-op without subscribers. */
 export const publish = {
-  nodeStart(node: Scuttlebutt): void {
+  nodeStart(node: DiagnosticsNode): void {
     if (nodeStart.hasSubscribers) nodeStart.publish({ node } satisfies NodeMessage);
   },
-  nodeStop(node: Scuttlebutt): void {
+  nodeStop(node: DiagnosticsNode): void {
     if (nodeStop.hasSubscribers) nodeStop.publish({ node } satisfies NodeMessage);
   },
-  packetIn(node: Scuttlebutt, bytes: number, peer: string): void {
+  packetIn(node: DiagnosticsNode, bytes: number, peer: string): void {
     if (packetIn.hasSubscribers) packetIn.publish({ node, bytes, peer } satisfies PacketMessage);
   },
-  packetOut(node: Scuttlebutt, bytes: number, peer: string): void {
+  packetOut(node: DiagnosticsNode, bytes: number, peer: string): void {
     if (packetOut.hasSubscribers) packetOut.publish({ node, bytes, peer } satisfies PacketMessage);
   },
-  drop(node: Scuttlebutt, reason: string): void {
+  drop(node: DiagnosticsNode, reason: string): void {
     if (drop.hasSubscribers) drop.publish({ node, reason } satisfies DropMessage);
   },
   get wantsMembers(): boolean {
     return member.hasSubscribers;
   },
-  member(node: Scuttlebutt, event: MembershipEvent, silenceMs: number | undefined): void {
+  member(node: DiagnosticsNode, event: MembershipEvent, silenceMs: number | undefined): void {
     if (member.hasSubscribers) member.publish((silenceMs === undefined ? { node, event } : { node, event, silenceMs }) satisfies MemberMessage);
   },
-  stall(node: Scuttlebutt, stalls: number): void {
+  stall(node: DiagnosticsNode, stalls: number): void {
     if (stall.hasSubscribers) stall.publish({ node, stalls } satisfies StallMessage);
   },
-  throttle(node: Scuttlebutt, throttled: boolean, rate: number, backlog: number): void {
+  throttle(node: DiagnosticsNode, throttled: boolean, rate: number, backlog: number): void {
     if (throttle.hasSubscribers) throttle.publish({ node, throttled, rate, backlog } satisfies ThrottleMessage);
   },
 };

@@ -19,12 +19,16 @@ export class EagerRounds {
   private creditAt = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  /** `run` sends the round; it is called only while `wanted()` still holds when the timer fires. */
-  constructor(
-    private readonly refillMs: number,
-    private readonly wanted: () => boolean,
-    private readonly run: (now: number) => void,
-  ) {}
+  private readonly refillMs: number;
+  private readonly wanted: () => boolean;
+  private readonly run: (now: number) => void;
+
+  /** `run` sends the round; it is called only while `wanted()` (there is news, the node is open) still holds when the timer fires. */
+  constructor(components: { readonly wanted: () => boolean; readonly run: (now: number) => void }, init: { readonly refillMs: number }) {
+    this.wanted = components.wanted;
+    this.run = components.run;
+    this.refillMs = init.refillMs;
+  }
 
   /** An extra round soon, if there is news and none is pending. */
   request(): void {
@@ -63,10 +67,14 @@ export class DeadlineTimer {
   /** When the armed timer fires (monotonic ms). */
   private at = Infinity;
 
-  constructor(
-    private readonly periodMs: number,
-    private readonly detect: () => void,
-  ) {}
+  private readonly periodMs: number;
+  private readonly detect: () => void;
+
+  /** `detect` runs the detector; `periodMs` is the periodic detect's, which makes a timer further out needless. */
+  constructor(components: { readonly detect: () => void }, init: { readonly periodMs: number }) {
+    this.detect = components.detect;
+    this.periodMs = init.periodMs;
+  }
 
   /** A detect at `deadline`, unless one is armed sooner or the periodic detect comes first. */
   arm(deadline: number): void {

@@ -1,12 +1,13 @@
 /**
  * Membership events as the library's users see them: the core's events turned into MemberInfo (the
  * member as of the event), and handed to every kind of listener — `on()` listeners, the NotifyEvents
- * callbacks (`config.events`), async iterators — each guarded, so a throwing listener stops no other.
+ * callbacks (`config.events`), async iterators — each guarded, so a throwing listener stops no other, and all
+ * on a later turn than the gossip that produced them.
  */
 import type { ScuttlebuttCore } from '../core/core.js';
 import type { CoreEvent, NodeView } from '../core/types.js';
 import type { MemberInfo, MembershipEvent, NotifyEvents } from './api.js';
-import type { EventQueue } from './event-queue.js';
+import { EventQueue } from './event-queue.js';
 
 export function toMember(v: NodeView): MemberInfo {
   return { ...v.node, status: v.status, heartbeat: v.heartbeat, metadata: v.values, ...(v.detector ? { detector: v.detector } : {}) };
@@ -51,4 +52,54 @@ export function deliverEvent(
     if (e.type === 'removed' && cb.notifyRemoved) guard('notifyRemoved', () => cb.notifyRemoved?.(e.node));
   }
   for (const q of streams) q.push(e);
+}
+
+export interface MemberEventsComponents {
+  /** The node's `on()` listeners of an event type, as its EventEmitter holds them at delivery. */
+  readonly listeners: (type: MembershipEvent['type']) => readonly ((...args: unknown[]) => void)[];
+  /** The seed-style callbacks (ScuttlebuttConfig.events). */
+  readonly callbacks: NotifyEvents | undefined;
+  /** Hears each listener that threw: the event type, which kind of listener, the error. */
+  readonly onListenerError: (event: MembershipEvent['type'], listener: string, err: unknown) => void;
+  /** Hears each event an iterator lost because its reader fell too far behind. */
+  readonly onOverflow: () => void;
+}
+
+/** Every listener of one node: delivery on a later turn, and the async iterators still open. */
+export class MemberEvents {
+  private readonly streams = new Set<EventQueue<MembershipEvent>>();
+
+  constructor(private readonly components: MemberEventsComponents) {}
+
+  /** Events from now on, until `signal` aborts or end(); a reader more than `buffer` behind loses the oldest. */
+  stream(options: { signal?: AbortSignal; buffer?: number }): AsyncIterableIterator<MembershipEvent> {
+    const queue = new EventQueue<MembershipEvent>(options.buffer ?? 10_000, this.components.onOverflow);
+    this.streams.add(queue);
+    const end = (): void => {
+      queue.end();
+      this.streams.delete(queue);
+    };
+    options.signal?.addEventListener('abort', end, { once: true });
+    if (options.signal?.aborted) end();
+    return queue.iterator(end);
+  }
+
+  /** Delivers `events` on a later turn, so a slow or throwing listener cannot stall gossip; `then` runs after them. */
+  deliverLater(events: readonly MembershipEvent[], then?: () => void): void {
+    setImmediate(() => {
+      for (const e of events) this.deliver(e);
+      then?.();
+    });
+  }
+
+  /** Ends every open iterator. */
+  end(): void {
+    for (const q of this.streams) q.end();
+    this.streams.clear();
+  }
+
+  private deliver(e: MembershipEvent): void {
+    const { listeners, callbacks, onListenerError } = this.components;
+    deliverEvent(e, listeners(e.type), callbacks, this.streams, (listener, err) => onListenerError(e.type, listener, err));
+  }
 }

@@ -2,8 +2,9 @@
  * The node's side of the wire: opening and decoding what arrives, choosing per peer the protocol
  * version to write in, sealing and sending what the core produced, a stranger's replies held to
  * AMPLIFICATION_FACTOR times what it sent, and every packet counted (in, out, by version, dropped).
+ * It knows nothing of the core or the node: it is handed messages to send, and tells its sinks
+ * (`onPacket`, `onDrop`) what passed.
  */
-import type { ScuttlebuttCore } from '../core/core.js';
 import type { Outbound } from '../core/types.js';
 import { DecodeError, decodeMessage, encodeMessage, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
 import type { Message } from '../wire/messages.js';
@@ -13,9 +14,7 @@ import { NonceSequence, ReplayWindows } from '../transport/replay.js';
 import type { UdpEndpoint } from '../transport/udp.js';
 import type { Logger } from './api.js';
 import { parseHostPort } from './config.js';
-import { publish as diag } from './diagnostics.js';
 import { monotonicNow } from './clock.js';
-import type { Scuttlebutt } from './scuttlebutt.js';
 
 /**
  * QUIC's anti-amplification rule (RFC 9000, 8.1): to a sender that is not a member or a seed, a
@@ -34,29 +33,63 @@ export interface PacketCounters {
   bytesOut: number;
 }
 
+/** What the packet path talks to. */
+export interface PacketsComponents {
+  readonly udp: UdpEndpoint;
+  /** Per peer, the protocol versions it speaks, as learned from what it sent. */
+  readonly versions: PeerVersions;
+  readonly log: Logger;
+  /** Hears every packet that arrives (before it is opened, so corrupt ones too) and every packet handed to the socket. */
+  readonly onPacket: (direction: 'in' | 'out', bytes: number, peer: string) => void;
+  /** Hears every count added to `dropped`, by reason. */
+  readonly onDrop: (reason: string) => void;
+}
+
+export interface PacketsInit {
+  /** Keys, compression and packet size to seal and open with; the keys change with setKeys(). */
+  readonly envelope: EnvelopeOptions;
+  /** Streams whose replay windows are kept (see transport/replay.ts). */
+  readonly replayCapacity?: number;
+}
+
+/** A stranger's packet answered: what its address may receive in all, and what the core may put in one reply to it. */
+export interface StrangerAllowance {
+  readonly to: string;
+  readonly bytes: number;
+  readonly replyBudget: number;
+}
+
 export class Packets {
   readonly counters: PacketCounters = { packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0 };
   /** Packets dropped whole, incoming or outgoing, by reason (stats().dropped): nothing else is counted here. */
   readonly dropped: Record<string, number> = {};
   readonly byVersion = { packetsIn: {} as Record<string, number>, packetsOut: {} as Record<string, number> };
+  /** Per peer, the protocol versions it speaks, as learned from what it sent. */
+  readonly versions: PeerVersions;
   /** The version chosen for each destination of the messages being produced now: one choice per peer and batch. */
   private readonly batch = new Map<string, ProtocolVersion>();
   private readonly versionWarnings = new Set<string>();
   /** This node's numbered nonces (keyring, protocol 5 on), and the windows of every stream it hears. */
   private readonly replay: { readonly own: NonceSequence; readonly windows: ReplayWindows };
+  private readonly udp: UdpEndpoint;
+  private readonly log: Logger;
+  private readonly onPacket: PacketsComponents['onPacket'];
+  private readonly onDrop: PacketsComponents['onDrop'];
+  private envelope: EnvelopeOptions;
 
-  constructor(
-    private readonly node: Scuttlebutt,
-    private readonly core: () => ScuttlebuttCore,
-    private readonly udp: UdpEndpoint,
-    private readonly envelope: () => EnvelopeOptions,
-    /** Per peer, the protocol versions it speaks, as learned from what it sent. */
-    readonly versions: PeerVersions,
-    private readonly log: Logger,
-    /** Streams whose replay windows are kept (see transport/replay.ts). */
-    replayCapacity?: number,
-  ) {
-    this.replay = { own: new NonceSequence(), windows: new ReplayWindows({ capacity: replayCapacity }) };
+  constructor(components: PacketsComponents, init: PacketsInit) {
+    this.udp = components.udp;
+    this.versions = components.versions;
+    this.log = components.log;
+    this.onPacket = components.onPacket;
+    this.onDrop = components.onDrop;
+    this.envelope = init.envelope;
+    this.replay = { own: new NonceSequence(), windows: new ReplayWindows({ capacity: init.replayCapacity }) };
+  }
+
+  /** Replaces the keyring: the first key seals, all open. */
+  setKeys(keys: readonly Uint8Array[]): void {
+    this.envelope = { ...this.envelope, keys: [...keys] };
   }
 
   /** How many senders' replay windows are held, and the deepest reordering they accepted (in sender packets). */
@@ -71,9 +104,9 @@ export class Packets {
   open(bytes: Uint8Array, from: string): Message | null {
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
-    diag.packetIn(this.node, bytes.length, from);
+    this.onPacket('in', bytes.length, from);
     try {
-      const { version, body } = openPacket(bytes, this.envelope(), this.replay);
+      const { version, body } = openPacket(bytes, this.envelope, this.replay);
       this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
       const message = decodeMessage(body, version);
       this.versions.heard(from, version, message.type === 'syn' || message.type === 'leave');
@@ -100,24 +133,31 @@ export class Packets {
 
   count(reason: string): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + 1;
-    diag.drop(this.node, reason);
+    this.onDrop(reason);
   }
 
-  /** Sends a batch the core produced, each message in the version chosen for its destination. */
-  sendAll(out: readonly Outbound[]): Promise<void>[] {
-    const sent = out.map((o) => this.send(o, this.versionTo(o.to)));
-    this.batch.clear();
-    return sent;
+  /**
+   * What a packet of `received` bytes from a sender that is no member or seed may get back: replies
+   * to its address stay within AMPLIFICATION_FACTOR times its size, so a forged source address makes
+   * this node no amplifier.
+   */
+  strangerAllowance(from: string, received: number): StrangerAllowance {
+    const bytes = AMPLIFICATION_FACTOR * received;
+    return { to: from, bytes, replyBudget: bytes - envelopeOverhead(this.envelope.keys.length > 0) };
   }
 
-  /** A packet from an address no member or seed has: its replies to that address stay within AMPLIFICATION_FACTOR times its size. */
-  answerStranger(from: string, received: number, message: Message): void {
-    let allowance = AMPLIFICATION_FACTOR * received;
-    const overhead = envelopeOverhead(this.envelope().keys.length > 0);
-    for (const o of this.core().receive(from, message, monotonicNow(), { stranger: true, replyBudget: allowance - overhead })) {
+  /**
+   * Sends a batch the core produced, each message in the version chosen for its destination. With
+   * `limit`, packets to `limit.to` go out only while their total stays within `limit.bytes` (the
+   * rest are counted as 'amplification-limit').
+   */
+  sendAll(out: readonly Outbound[], limit?: StrangerAllowance): Promise<void>[] {
+    let allowance = limit?.bytes ?? Infinity;
+    const sent: Promise<void>[] = [];
+    for (const o of out) {
       const version = this.versionTo(o.to);
-      if (o.to !== from) {
-        void this.send(o, version);
+      if (o.to !== limit?.to) {
+        sent.push(this.send(o, version));
         continue;
       }
       const packet = this.seal(o, version);
@@ -127,9 +167,10 @@ export class Packets {
         continue;
       }
       allowance -= packet.length;
-      void this.transmit(packet, o.to, version);
+      sent.push(this.transmit(packet, o.to, version));
     }
     this.batch.clear();
+    return sent;
   }
 
   /** The version of the message being produced for `peer`: the one it came in for a reply, else the negotiated one. */
@@ -158,7 +199,7 @@ export class Packets {
 
   private seal(o: Outbound, version: ProtocolVersion): Uint8Array | null {
     try {
-      return seal(encodeMessage(o.message, version), this.envelope(), { version, sequence: this.replay.own });
+      return seal(encodeMessage(o.message, version), this.envelope, { version, sequence: this.replay.own });
     } catch (err) {
       this.count('encode-failed');
       this.log.error({ err: (err as Error).stack }, 'could not encode a message');
@@ -177,7 +218,7 @@ export class Packets {
       this.counters.packetsOut++;
       this.counters.bytesOut += packet.length;
       this.byVersion.packetsOut[version] = (this.byVersion.packetsOut[version] ?? 0) + 1;
-      diag.packetOut(this.node, packet.length, to);
+      this.onPacket('out', packet.length, to);
     } catch (err) {
       this.count('send-failed');
       this.log.debug({ to, err: (err as Error).message }, 'send failed');

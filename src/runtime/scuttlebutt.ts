@@ -10,18 +10,16 @@ import type { DeathReason, NodeView } from '../core/types.js';
 import { carriesLowHeartbeats } from '../wire/codec.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
-import type { EnvelopeOptions } from '../transport/envelope.js';
 import { PeerVersions } from '../transport/negotiation.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
 import { defaultLanConfig, formatHostPort, isLoopbackHost, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
 import { SeedWatch } from './seed-watch.js';
-import { EventQueue } from './event-queue.js';
 import { publish as diag } from './diagnostics.js';
 import { Packets } from './packets.js';
 import { monotonicNow } from './clock.js';
 import { assessHealth, selectMembers } from './health.js';
-import { deliverEvent, memberEvent, toMember } from './member-events.js';
+import { MemberEvents, memberEvent, toMember } from './member-events.js';
 import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
@@ -76,11 +74,10 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly core: ScuttlebuttCore;
   private readonly udp: UdpEndpoint;
   private readonly log: Logger;
-  private envelope: EnvelopeOptions;
   private readonly timer: NodeJS.Timeout;
   private readonly detectTimer: NodeJS.Timeout;
   private readonly seedWatch: SeedWatch;
-  private readonly streams = new Set<EventQueue<MembershipEvent>>();
+  private readonly memberEvents: MemberEvents;
   private closing: Promise<void> | null = null;
   private gossipRounds = 0;
   /** Errors caught and survived (stats().errors): listeners that threw, exceptions while handling a packet. */
@@ -106,9 +103,18 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.udp = udp;
     this.log = config.logger ?? SILENT;
     const keys = config.secretKeys ?? [];
-    this.envelope = { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes };
     this.self = { id: config.node.id, generation: nextGeneration(), address: config.node.gossipPublicAddress };
-    this.packets = new Packets(this, () => this.core, udp, () => this.envelope, new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs }), this.log, 2 * config.maxMembers);
+    const packets = new Packets(
+      {
+        udp,
+        versions: new PeerVersions({ probeIntervalMs: PROBE_ROUNDS * config.gossipIntervalMs }),
+        log: this.log,
+        onPacket: (direction, bytes, peer) => (direction === 'in' ? diag.packetIn : diag.packetOut)(this, bytes, peer),
+        onDrop: (reason) => diag.drop(this, reason),
+      },
+      { envelope: { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes }, replayCapacity: 2 * config.maxMembers },
+    );
+    this.packets = packets;
     this.core = new ScuttlebuttCore(
       {
         clusterId: config.clusterId,
@@ -125,29 +131,46 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         maxNewMembersPerSender: config.maxNewMembersPerSender,
         ...leaveProof(),
         // Low-bit heartbeats (protocol 4) only to a peer that will get this message in 4.
-        lowBitsTo: (peer) => carriesLowHeartbeats(this.packets.versionTo(peer)),
+        lowBitsTo: (peer) => carriesLowHeartbeats(packets.versionTo(peer)),
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
       metadata,
     );
     this.core.takeEvents();
-    this.seedWatch = new SeedWatch(() => this.core, this.packets, {
-      selfAddresses: [this.self.address, udp.address],
-      family: udp.address.startsWith('[') ? 6 : 4,
-      dnsServers: config.dnsServers ?? [],
-      resolveIntervalMs: config.seedResolveIntervalMs,
-      contactsPerRun: config.gossipNodes,
-      log: this.log,
+    this.seedWatch = new SeedWatch(
+      { core: this.core, packets, log: this.log },
+      {
+        selfAddresses: [this.self.address, udp.address],
+        family: udp.address.startsWith('[') ? 6 : 4,
+        dnsServers: config.dnsServers ?? [],
+        resolveIntervalMs: config.seedResolveIntervalMs,
+        contactsPerRun: config.gossipNodes,
+      },
+    );
+    this.memberEvents = new MemberEvents({
+      listeners: (type) => this.listeners(type) as ((...args: unknown[]) => void)[],
+      callbacks: config.events,
+      onListenerError: (event, listener, err) => {
+        this.errorCounts.listener++;
+        this.log.warn({ event, listener, err: (err as Error).message }, 'an event listener threw');
+      },
+      onOverflow: () => void this.eventsOverflowed++,
     });
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
-    this.eager = new EagerRounds(detectorPeriod, () => !this.closing && this.core.hasNews, (now) => {
-      this.packets.sendAll(this.core.gossip(now));
-      this.publish();
-    });
-    this.deadline = new DeadlineTimer(detectorPeriod, () => this.detect());
+    this.eager = new EagerRounds(
+      {
+        wanted: () => !this.closing && this.core.hasNews,
+        run: (now) => {
+          this.packets.sendAll(this.core.gossip(now));
+          this.publish();
+        },
+      },
+      { refillMs: detectorPeriod },
+    );
+    this.deadline = new DeadlineTimer({ detect: () => this.detect() }, { periodMs: detectorPeriod });
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
     // The detector also runs between rounds, so conviction is not rounded up to the next tick (a timer no faster than 10 ms).
     this.detectTimer = setInterval(() => this.detect(), Math.max(10, detectorPeriod));
@@ -191,7 +214,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   setSecretKeys(keys: readonly Uint8Array[]): void {
     this.assertOpen();
     validateConfig({ ...this.config, secretKeys: keys });
-    this.envelope = { ...this.envelope, keys: [...keys] };
+    this.packets.setKeys(keys);
   }
 
   set(key: string, value: string): void {
@@ -336,16 +359,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
    * stats().eventsOverflowed) rather than growing memory without bound.
    */
   events(options: { signal?: AbortSignal; buffer?: number } = {}): AsyncIterableIterator<MembershipEvent> {
-    const queue = new EventQueue<MembershipEvent>(options.buffer ?? 10_000, () => void this.eventsOverflowed++);
-    this.streams.add(queue);
-    const end = (): void => {
-      queue.end();
-      this.streams.delete(queue);
-    };
-    if (this.closing) end();
-    options.signal?.addEventListener('abort', end, { once: true });
-    if (options.signal?.aborted) end();
-    return queue.iterator(end);
+    const stream = this.memberEvents.stream(options);
+    if (this.closing) void stream.return?.();
+    return stream;
   }
 
   /**
@@ -372,8 +388,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.seedWatch.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
-      for (const q of this.streams) q.end();
-      this.streams.clear();
+      this.memberEvents.end();
       this.log.info({ node: this.self }, 'scuttlebutt node stopped');
       diag.nodeStop(this);
     })();
@@ -414,8 +429,13 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       const message = this.packets.open(bytes, from);
       if (!message) return;
       this.lastPacketAt = monotonicNow();
-      if (this.core.isKnownAddress(from)) this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
-      else this.packets.answerStranger(from, bytes.length, message);
+      // A sender that is no member or seed is answered within an amplification allowance.
+      if (this.core.isKnownAddress(from)) {
+        this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
+      } else {
+        const limit = this.packets.strangerAllowance(from, bytes.length);
+        this.packets.sendAll(this.core.receive(from, message, monotonicNow(), { stranger: true, replyBudget: limit.replyBudget }), limit);
+      }
     } catch (err) {
       // Nothing from the network may crash the node: an unexpected error is counted and logged loudly.
       this.packets.abandon();
@@ -434,10 +454,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.packets.versions.forget(e.node.address);
     const converted = events.map((e) => memberEvent(e, this.core));
     const silences = diag.wantsMembers ? this.silences(converted) : null;
-    setImmediate(() => {
-      for (const e of converted) this.deliver(e);
-      if (silences) converted.forEach((e, i) => diag.member(this, e, silences[i]));
-    });
+    this.memberEvents.deliverLater(converted, silences ? () => converted.forEach((e, i) => diag.member(this, e, silences[i])) : undefined);
   }
 
   /** For a suspected death, the silence that convicted it (see MemberMessage.silenceMs); computed now, at conviction. */
@@ -446,13 +463,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return events.map((e) => {
       const born = e.type === 'dead' && e.reason === 'suspected' ? this.core.heartbeatBornAt(e.node) : undefined;
       return born === undefined ? undefined : now - born;
-    });
-  }
-
-  private deliver(e: MembershipEvent): void {
-    deliverEvent(e, this.listeners(e.type) as ((...args: unknown[]) => void)[], this.config.events, this.streams, (listener, err) => {
-      this.errorCounts.listener++;
-      this.log.warn({ event: e.type, listener, err: (err as Error).message }, 'an event listener threw');
     });
   }
 }

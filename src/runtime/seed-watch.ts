@@ -12,6 +12,13 @@ import { monotonicNow } from './clock.js';
 /** Discovered addresses given to the core as seeds (see pickSeeds). */
 const CORE_SEEDS = 3;
 
+/** What seed discovery talks to: the core it hands seeds and newcomers to, the packets that carry the introductions. */
+export interface SeedWatchComponents {
+  readonly core: Pick<ScuttlebuttCore, 'liveCount' | 'setSeeds' | 'contact' | 'snapshot'>;
+  readonly packets: Pick<Packets, 'sendAll'>;
+  readonly log: Logger;
+}
+
 export interface SeedWatchOptions {
   readonly selfAddresses: readonly string[];
   readonly family: 4 | 6;
@@ -19,7 +26,6 @@ export interface SeedWatchOptions {
   readonly resolveIntervalMs: number;
   /** How many newly appeared addresses a run contacts at most. */
   readonly contactsPerRun: number;
-  readonly log: Logger;
 }
 
 export class SeedWatch {
@@ -27,13 +33,18 @@ export class SeedWatch {
   private timer: NodeJS.Timeout | null = null;
   private coreSeeds: string[] = [];
   private closed = false;
+  private readonly core: SeedWatchComponents['core'];
+  private readonly packets: SeedWatchComponents['packets'];
+  private readonly log: Logger;
 
   constructor(
-    private readonly core: () => ScuttlebuttCore,
-    private readonly packets: Packets,
+    components: SeedWatchComponents,
     private readonly options: SeedWatchOptions,
   ) {
-    this.discovery = new SeedDiscovery({ resolver: systemResolver({ servers: options.dnsServers }), family: options.family, log: options.log });
+    this.core = components.core;
+    this.packets = components.packets;
+    this.log = components.log;
+    this.discovery = new SeedDiscovery({ resolver: systemResolver({ servers: options.dnsServers }), family: options.family, log: components.log });
   }
 
   /** The seeds given, as written. */
@@ -48,7 +59,7 @@ export class SeedWatch {
   async join(seeds: readonly string[]): Promise<void> {
     this.discovery.add(parseSeeds(seeds));
     this.timer ??= setInterval(() => {
-      this.resolve({ joining: false }).catch((err: Error) => this.options.log.error({ err: err.stack }, 'internal error while resolving seeds'));
+      this.resolve({ joining: false }).catch((err: Error) => this.log.error({ err: err.stack }, 'internal error while resolving seeds'));
     }, this.options.resolveIntervalMs);
     const result = await this.resolve({ joining: true });
     if (this.closed) return;
@@ -85,7 +96,7 @@ export class SeedWatch {
     if (!options.joining && this.discovery.busy) return { addresses: this.discovery.addresses, added: [], removed: [], problems: [] };
     const result = await this.discovery.resolve();
     if (this.closed) return result;
-    const core = this.core();
+    const core = this.core;
     const self = this.options.selfAddresses[0] as string;
     this.coreSeeds = pickSeeds(this.coreSeeds, result.addresses, self, CORE_SEEDS, Math.random, core.liveCount === 1);
     core.setSeeds(this.coreSeeds);
@@ -98,7 +109,7 @@ export class SeedWatch {
 
   private unknown(addresses: readonly string[]): string[] {
     if (addresses.length === 0) return [];
-    const known = new Set(this.core().snapshot().live.map((v) => v.node.address));
+    const known = new Set(this.core.snapshot().live.map((v) => v.node.address));
     return addresses.filter((a) => !known.has(a));
   }
 }

@@ -17,6 +17,7 @@ export {
   type SimConfig,
 } from './cluster.js';
 export { SimNetwork, type NetworkConfig } from './network.js';
-export { runBench, simConfig, type BenchOptions, type BenchResult } from './bench.js';
+export { runBench, type BenchResult } from './bench.js';
+export { simConfig, type BenchOptions } from './options.js';
 export { runWorkload, type WorkloadOptions, type WorkloadResult } from './workload.js';
 export type { Summary } from './stats.js';

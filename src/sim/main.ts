@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from './bench.js';
+import { main } from './cli.js';
 
 try {
   main(process.argv.slice(2));

@@ -4,7 +4,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SimCluster } from './cluster.js';
-import { convergenceCurve, simConfig, type BenchOptions } from './bench.js';
+import { convergenceCurve } from './bench.js';
+import { simConfig, type BenchOptions } from './options.js';
 import { pushPull } from './theory.js';
 import type { WorkloadResult } from './workload.js';
 

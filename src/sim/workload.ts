@@ -20,7 +20,7 @@ import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import { SimCluster, UP } from './cluster.js';
-import { simConfig, type BenchOptions } from './bench.js';
+import { simConfig, type BenchOptions } from './options.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface WorkloadOptions {

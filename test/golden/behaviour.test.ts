@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, type Hash } from 'node:crypto';
-import { simConfig, type BenchOptions } from '../../src/sim/bench.js';
+import { simConfig, type BenchOptions } from '../../src/sim/options.js';
 import { SimCluster, type SimConfig } from '../../src/sim/cluster.js';
 import { ScuttlebuttCore } from '../../src/core/core.js';
 import { seededRandom } from '../../src/core/random.js';

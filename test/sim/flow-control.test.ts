@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runWorkload, type WorkloadOptions } from '../../src/sim/workload.js';
-import { simConfig, type BenchOptions } from '../../src/sim/bench.js';
+import { simConfig, type BenchOptions } from '../../src/sim/options.js';
 import { SimCluster } from '../../src/sim/cluster.js';
 import { DEFAULT_FLOW_CONTROL } from '../../src/core/flow-control.js';
 

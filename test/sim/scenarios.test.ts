@@ -1,7 +1,7 @@
 /** Scenario tests: the unchanged core in the simulator, at modest N, replayable from a seed. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { simConfig, type BenchOptions } from '../../src/sim/bench.js';
+import { simConfig, type BenchOptions } from '../../src/sim/options.js';
 import { SimCluster, UP, type SimConfig } from '../../src/sim/cluster.js';
 import type { CoreEvent } from '../../src/core/types.js';
 
