@@ -13,7 +13,15 @@ const builtins = ['node:*', ...builtinModules, ...builtinModules.map((m) => `${m
 const layer = (from, forbidden, why) => ({
   files: [`src/${from}/**/*.ts`],
   rules: {
-    'no-restricted-imports': ['error', { patterns: forbidden.map((group) => ({ group: [group].flat(), message: `${from}/ must not import this: ${why}` })) }],
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: forbidden.map((group) => ({
+          group: [group].flat(),
+          message: `${from}/ must not import this: ${why}`,
+        })),
+      },
+    ],
   },
 });
 const up = (...dirs) => dirs.map((d) => `**/${d}/**`);
@@ -30,18 +38,52 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
-  layer('wire', [builtins, up('core', 'transport', 'runtime', 'sim', 'cli')], 'the wire format is pure and below everything (see docs/architecture.md)'),
-  layer('core', [builtins, up('transport', 'runtime', 'sim', 'cli')], 'the protocol core is pure: clock, randomness and I/O come from its harness (see docs/architecture.md)'),
+  layer(
+    'wire',
+    [builtins, up('core', 'transport', 'runtime', 'sim', 'cli')],
+    'the wire format is pure and below everything (see docs/architecture.md)',
+  ),
+  layer(
+    'core',
+    [builtins, up('transport', 'runtime', 'sim', 'cli')],
+    'the protocol core is pure: clock, randomness and I/O come from its harness (see docs/architecture.md)',
+  ),
   {
     files: ['src/core/**/*.ts', 'src/wire/**/*.ts'],
     rules: {
-      'no-restricted-globals': ['error', ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'performance', 'process', 'fetch'].map((name) => ({ name, message: 'the core and the wire format are pure: time and scheduling come from the harness' }))],
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'the core takes the clock as an argument (now)' }, { object: 'Math', property: 'random', message: 'the core takes its randomness as an input (Random)' }],
-      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date']", message: 'the core takes the clock as an argument (now)' }],
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'performance', 'process', 'fetch'].map(
+          (name) => ({
+            name,
+            message: 'the core and the wire format are pure: time and scheduling come from the harness',
+          }),
+        ),
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'the core takes the clock as an argument (now)' },
+        { object: 'Math', property: 'random', message: 'the core takes its randomness as an input (Random)' },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "NewExpression[callee.name='Date']", message: 'the core takes the clock as an argument (now)' },
+      ],
     },
   },
-  layer('transport', [up('core', 'runtime', 'sim', 'cli')], 'the transport frames packets for the runtime and knows only the wire format'),
-  layer('sim', [up('transport', 'runtime', 'cli')], 'the simulator wraps the core alone, with a virtual clock and network'),
+  layer(
+    'transport',
+    [up('core', 'runtime', 'sim', 'cli')],
+    'the transport frames packets for the runtime and knows only the wire format',
+  ),
+  layer(
+    'sim',
+    [up('transport', 'runtime', 'cli')],
+    'the simulator wraps the core alone, with a virtual clock and network',
+  ),
   layer('runtime', [up('sim', 'cli')], 'the runtime is the library; the CLI and the simulator sit on top of it'),
-  { ...layer('bench', [up('cli')], 'benchmarks drive the library, the simulator or the agent as a process'), files: ['bench/**/*.ts'] },
+  {
+    ...layer('bench', [up('cli')], 'benchmarks drive the library, the simulator or the agent as a process'),
+    files: ['bench/**/*.ts'],
+  },
 );

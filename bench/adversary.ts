@@ -26,7 +26,13 @@ async function get<T>(http: string, path: string): Promise<T> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { agents: { type: 'string', default: '5' }, packets: { type: 'string', default: '2000' }, 'per-packet': { type: 'string', default: '20' } } });
+  const { values } = parseArgs({
+    options: {
+      agents: { type: 'string', default: '5' },
+      packets: { type: 'string', default: '2000' },
+      'per-packet': { type: 'string', default: '20' },
+    },
+  });
   const n = Number(values.agents);
   const packets = Number(values.packets);
   const perPacket = Number(values['per-packet']);
@@ -37,13 +43,31 @@ async function main(): Promise<void> {
   const peer = await HostilePeer.open('default');
   try {
     for (let i = 0; i < n; i++) {
-      const args = [AGENT, 'agent', '--bind', gossip(i), '--http', http(i), '--node-id', `a${i}`, '--log-level', 'silent', ...(i > 0 ? ['--join', gossip(0)] : [])];
+      const args = [
+        AGENT,
+        'agent',
+        '--bind',
+        gossip(i),
+        '--http',
+        http(i),
+        '--node-id',
+        `a${i}`,
+        '--log-level',
+        'silent',
+        ...(i > 0 ? ['--join', gossip(0)] : []),
+      ];
       procs.push(spawn(process.execPath, args, { stdio: 'ignore' }));
     }
     const started = Date.now();
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const ok = await Promise.all(procs.map((_, i) => get<{ live: unknown[] }>(http(i), '/members').then((s) => s.live.length === n).catch(() => false)));
+      const ok = await Promise.all(
+        procs.map((_, i) =>
+          get<{ live: unknown[] }>(http(i), '/members')
+            .then((s) => s.live.length === n)
+            .catch(() => false),
+        ),
+      );
       if (ok.every(Boolean)) break;
       if (Date.now() > deadline) throw new Error('agents did not converge');
       await sleep(200);
@@ -60,19 +84,24 @@ async function main(): Promise<void> {
     const rssBefore = [rssMB(procs[0]!.pid!), rssMB(procs[1]!.pid!)];
     let k = 0;
     for (let p = 0; p < packets; p++) {
-      const nodes = Array.from({ length: perPacket }, () => nodeDelta({ id: `fake-${k++}`, generation: 1, address: '127.0.0.1:9' }, { heartbeat: 1 }));
+      const nodes = Array.from({ length: perPacket }, () =>
+        nodeDelta({ id: `fake-${k++}`, generation: 1, address: '127.0.0.1:9' }, { heartbeat: 1 }),
+      );
       await peer.send(target, ack('default', nodes));
       // Batches the kernel's receive buffer holds: a packet it drops never tests the node.
       if (p % 100 === 99) await sleep(20);
     }
     await sleep(3000);
     const rssAfter = [rssMB(procs[0]!.pid!), rssMB(procs[1]!.pid!)];
-    const members = await Promise.all([0, 1].map(async (i) => {
-      const s = await get<{ live: unknown[]; dead: unknown[] }>(http(i), '/members');
-      return s.live.length + s.dead.length;
-    }));
+    const members = await Promise.all(
+      [0, 1].map(async (i) => {
+        const s = await get<{ live: unknown[]; dead: unknown[] }>(http(i), '/members');
+        return s.live.length + s.dead.length;
+      }),
+    );
     const stats = await get<{ dropped: Record<string, number>; rejected: Record<string, number> }>(http(0), '/stats');
-    const nonzero = (r: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(r).filter(([, v]) => v > 0));
+    const nonzero = (r: Record<string, number>): Record<string, number> =>
+      Object.fromEntries(Object.entries(r).filter(([, v]) => v > 0));
     process.stdout.write(
       `${JSON.stringify({
         agents: n,

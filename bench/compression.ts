@@ -28,7 +28,9 @@ interface Codec {
 }
 
 function codecs(): Codec[] {
-  const list: Codec[] = [{ name: 'deflate-raw (today)', compress: (b) => zlib.deflateRawSync(b), decompress: (b) => zlib.inflateRawSync(b) }];
+  const list: Codec[] = [
+    { name: 'deflate-raw (today)', compress: (b) => zlib.deflateRawSync(b), decompress: (b) => zlib.inflateRawSync(b) },
+  ];
   if (zstd && ZSTD_LEVEL_PARAM !== undefined) {
     for (const level of [1, 3]) {
       list.push({
@@ -42,11 +44,31 @@ function codecs(): Codec[] {
 }
 
 function corpus(nodes: number, seconds: number): Uint8Array[] {
-  const o: BenchOptions = { nodes, fanout: 3, intervalMs: 1000, loss: 0, burst: 1, runs: 1, seed: 11, window: 100, disseminations: 0, durationS: 0, latencyMs: 1, jitterMs: 2, uptimeSpreadS: 86_400 };
+  const o: BenchOptions = {
+    nodes,
+    fanout: 3,
+    intervalMs: 1000,
+    loss: 0,
+    burst: 1,
+    runs: 1,
+    seed: 11,
+    window: 100,
+    disseminations: 0,
+    durationS: 0,
+    latencyMs: 1,
+    jitterMs: 2,
+    uptimeSpreadS: 86_400,
+  };
   const sim = new SimCluster(simConfig(o, o.seed));
   const bodies: Uint8Array[] = [];
   sim.onSend((_from, _to, message) => bodies.push(encodeMessage(message)));
-  for (let i = 0; i < nodes; i++) sim.start(i, { role: i % 3 === 0 ? 'db' : 'api', zone: `eu-west-${i % 3}`, version: '1.4.2', load: (i / nodes).toFixed(2) });
+  for (let i = 0; i < nodes; i++)
+    sim.start(i, {
+      role: i % 3 === 0 ? 'db' : 'api',
+      zone: `eu-west-${i % 3}`,
+      version: '1.4.2',
+      load: (i / nodes).toFixed(2),
+    });
   sim.runUntil(seconds * 1000);
   return bodies;
 }
@@ -56,7 +78,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? 0;
 }
 
-function measure(codec: Codec, bodies: Uint8Array[]): { bytes: number; compressedPackets: number; microsPerPacket: number } {
+function measure(
+  codec: Codec,
+  bodies: Uint8Array[],
+): { bytes: number; compressedPackets: number; microsPerPacket: number } {
   let bytes = 0;
   let compressedPackets = 0;
   for (const body of bodies) {
@@ -78,21 +103,34 @@ function measure(codec: Codec, bodies: Uint8Array[]): { bytes: number; compresse
   return { bytes, compressedPackets, microsPerPacket: median(runs) };
 }
 
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '200' }, seconds: { type: 'string', default: '60' }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '60' },
+    json: { type: 'boolean', default: false },
+  },
+});
 const nodes = Number(values.nodes);
 const seconds = Number(values.seconds);
-if (!Number.isInteger(nodes) || nodes < 2) throw new Error(`--nodes must be an integer of at least 2 (got ${values.nodes})`);
+if (!Number.isInteger(nodes) || nodes < 2)
+  throw new Error(`--nodes must be an integer of at least 2 (got ${values.nodes})`);
 if (!(seconds > 0)) throw new Error(`--seconds must be a positive number (got ${values.seconds})`);
 const bodies = corpus(nodes, seconds);
 const raw = bodies.reduce((s, b) => s + b.length, 0);
 const rows = codecs().map((c) => ({ codec: c.name, ...measure(c, bodies) }));
 if (values.json) {
-  console.log(JSON.stringify({ node: process.version, nodes, seconds, packets: bodies.length, rawBytes: raw, rows }, null, 2));
+  console.log(
+    JSON.stringify({ node: process.version, nodes, seconds, packets: bodies.length, rawBytes: raw, rows }, null, 2),
+  );
 } else {
-  console.log(`Node.js ${process.version}: ${bodies.length} packets from ${nodes} simulated members over ${seconds} s, ${raw} bytes uncompressed`);
+  console.log(
+    `Node.js ${process.version}: ${bodies.length} packets from ${nodes} simulated members over ${seconds} s, ${raw} bytes uncompressed`,
+  );
   if (!zstd) console.log('(no zstd in node:zlib on this line: it arrived in 22.15 and 23.8)');
   const base = rows[0]!.bytes;
   for (const r of rows) {
-    console.log(`${r.codec.padEnd(20)} ${String(r.bytes).padStart(10)} B  ${(r.bytes / base).toFixed(3)}x today  ${r.compressedPackets} packets smaller  ${r.microsPerPacket.toFixed(1)} us/packet (compress + decompress)`);
+    console.log(
+      `${r.codec.padEnd(20)} ${String(r.bytes).padStart(10)} B  ${(r.bytes / base).toFixed(3)}x today  ${r.compressedPackets} packets smaller  ${r.microsPerPacket.toFixed(1)} us/packet (compress + decompress)`,
+    );
   }
 }

@@ -12,12 +12,34 @@ import { simConfig } from '../src/sim/options.js';
 import { SimCluster, UP } from '../src/sim/cluster.js';
 
 const { values } = parseArgs({
-  options: { nodes: { type: 'string' }, 'steady-s': { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, loss: { type: 'string' } },
+  options: {
+    nodes: { type: 'string' },
+    'steady-s': { type: 'string' },
+    seed: { type: 'string' },
+    window: { type: 'string' },
+    loss: { type: 'string' },
+  },
 });
 const n = Number(values.nodes ?? 1000);
 const seed = Number(values.seed ?? 1);
 const sim = new SimCluster(
-  simConfig({ nodes: n, fanout: 3, intervalMs: 1000, loss: Number(values.loss ?? 0), burst: 1, runs: 1, seed, window: Number(values.window ?? 200), disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 }, seed),
+  simConfig(
+    {
+      nodes: n,
+      fanout: 3,
+      intervalMs: 1000,
+      loss: Number(values.loss ?? 0),
+      burst: 1,
+      runs: 1,
+      seed,
+      window: Number(values.window ?? 200),
+      disseminations: 1,
+      durationS: 0,
+      latencyMs: 1,
+      jitterMs: 2,
+    },
+    seed,
+  ),
 );
 sim.countBytes = false;
 const started = performance.now();
@@ -37,7 +59,9 @@ victimId = identity.id;
 
 const quantiles = (xs: number[]): string => {
   const sorted = xs.sort((a, b) => a - b);
-  return [0.5, 0.9, 0.99, 1].map((p) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN)).join(' / ');
+  return [0.5, 0.9, 0.99, 1]
+    .map((p) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN))
+    .join(' / ');
 };
 const mean: number[] = [];
 const std: number[] = [];

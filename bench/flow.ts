@@ -79,7 +79,10 @@ for (let w = 0; w < writers; w++) {
     }, 10),
   );
 }
-for (let r = 0; r < rare; r++) timers.push(setInterval(() => nodes[writers + r]!.set(`k${Math.floor(Math.random() * 10)}`, pad(performance.now())), 2000));
+for (let r = 0; r < rare; r++)
+  timers.push(
+    setInterval(() => nodes[writers + r]!.set(`k${Math.floor(Math.random() * 10)}`, pad(performance.now())), 2000),
+  );
 await new Promise((r) => setTimeout(r, seconds * 1000));
 for (const t of timers) clearInterval(t);
 const dead = nodes.reduce((a, node) => a + node.state().dead.length, 0);
@@ -90,7 +93,8 @@ const q = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s[Math.min(s.length - 1, Math.floor(p * s.length))] as number) : NaN;
 };
-const line = (name: string, xs: number[]): string => `${name}: ${xs.length} values received, ms late median ${q(xs, 0.5).toFixed(0)} p99 ${q(xs, 0.99).toFixed(0)} max ${q(xs, 1).toFixed(0)}`;
+const line = (name: string, xs: number[]): string =>
+  `${name}: ${xs.length} values received, ms late median ${q(xs, 0.5).toFixed(0)} p99 ${q(xs, 0.99).toFixed(0)} max ${q(xs, 1).toFixed(0)}`;
 process.stdout.write(
   [
     `${n} nodes, ${writers} writers x ${rate}/s over ${keys} keys, ${rare} rare writers, ${values['max-packet-bytes']}-byte packets, flow control ${values['flow-control']}, ${seconds} s`,

@@ -14,7 +14,13 @@ import { WINDOW } from '../src/transport/replay.js';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { nodes: { type: 'string', default: '20' }, seconds: { type: 'string', default: '20' }, 'interval-ms': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      nodes: { type: 'string', default: '20' },
+      seconds: { type: 'string', default: '20' },
+      'interval-ms': { type: 'string' },
+    },
+  });
   const n = Number(values.nodes);
   const seconds = Number(values.seconds);
   if (!Number.isInteger(n) || n < 2) throw new Error(`--nodes must be an integer >= 2 (got "${values.nodes}")`);
@@ -44,7 +50,10 @@ async function main(): Promise<void> {
     const elapsed = (Date.now() - start) / 1000;
     const rates = nodes.map((x, i) => (x.stats().packetsOut - (out0[i] as number)) / elapsed).sort((a, b) => a - b);
     const stats = nodes.map((x) => x.stats());
-    const drops = stats.reduce((k, s) => k + (s.dropped['envelope:replayed'] ?? 0) + (s.dropped['envelope:below-window'] ?? 0), 0);
+    const drops = stats.reduce(
+      (k, s) => k + (s.dropped['envelope:replayed'] ?? 0) + (s.dropped['envelope:below-window'] ?? 0),
+      0,
+    );
     const maxRate = rates.at(-1) as number;
     process.stdout.write(
       `${JSON.stringify({

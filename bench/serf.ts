@@ -169,7 +169,9 @@ class OurApi implements Viewer {
 }
 
 function loopbackTxBytes(): number {
-  const line = readFileSync('/proc/net/dev', 'utf8').split('\n').find((l) => l.trim().startsWith('lo:'));
+  const line = readFileSync('/proc/net/dev', 'utf8')
+    .split('\n')
+    .find((l) => l.trim().startsWith('lo:'));
   if (!line) throw new Error('no loopback interface in /proc/net/dev');
   const fields = line.trim().split(/\s+/);
   return Number(fields[9]); // lo: rx_bytes rx_packets ... (8 rx fields) then tx_bytes
@@ -200,9 +202,14 @@ interface OurStats {
   dropped: Record<string, number>;
   replayWindows?: { deepestReorder: number };
 }
-const ourStats = async (port: number): Promise<OurStats> => (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as OurStats;
+const ourStats = async (port: number): Promise<OurStats> =>
+  (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as OurStats;
 
-async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS, keyFile, flowControl }: Windows): Promise<SideResult> {
+async function runSide(
+  side: 'serf' | 'ours',
+  n: number,
+  { steadyS, settleS, keyFile, flowControl }: Windows,
+): Promise<SideResult> {
   const base = side === 'serf' ? 27_000 : 28_000;
   const names = Array.from({ length: n }, (_, i) => `${side}-${i}`);
   const procs: ChildProcess[] = [];
@@ -213,14 +220,38 @@ async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS, key
       const api = base + 2 * i + 1;
       const args =
         side === 'serf'
-          ? ['agent', '-profile=lan', `-bind=127.0.0.1:${gossip}`, `-rpc-addr=127.0.0.1:${api}`, `-node=${names[i]}`, '-log-level=err', ...(i > 0 ? [`-join=127.0.0.1:${base}`] : [])]
-          : [AGENT, 'agent', '--bind', `127.0.0.1:${gossip}`, '--http', `127.0.0.1:${api}`, '--node-id', names[i] as string, '--log-level', 'silent', ...(keyFile ? ['--key-file', keyFile] : []), ...(flowControl ? ['--flow-control', flowControl] : []), ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : [])];
+          ? [
+              'agent',
+              '-profile=lan',
+              `-bind=127.0.0.1:${gossip}`,
+              `-rpc-addr=127.0.0.1:${api}`,
+              `-node=${names[i]}`,
+              '-log-level=err',
+              ...(i > 0 ? [`-join=127.0.0.1:${base}`] : []),
+            ]
+          : [
+              AGENT,
+              'agent',
+              '--bind',
+              `127.0.0.1:${gossip}`,
+              '--http',
+              `127.0.0.1:${api}`,
+              '--node-id',
+              names[i] as string,
+              '--log-level',
+              'silent',
+              ...(keyFile ? ['--key-file', keyFile] : []),
+              ...(flowControl ? ['--flow-control', flowControl] : []),
+              ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : []),
+            ];
       procs.push(spawn(side === 'serf' ? 'serf' : process.execPath, args, { stdio: 'ignore' }));
       if (i === 0) await sleep(300); // the seed must be listening before the others join it
     }
     // The clock starts when every agent is up and answering, for both sides alike.
-    for (let i = 0; i < n; i++) viewers.push(side === 'serf' ? await SerfRpc.open(base + 2 * i + 1) : await OurApi.open(base + 2 * i + 1));
-    const all = async (): Promise<boolean> => (await Promise.all(viewers.map((v) => v.alive()))).every((s) => s.size === n);
+    for (let i = 0; i < n; i++)
+      viewers.push(side === 'serf' ? await SerfRpc.open(base + 2 * i + 1) : await OurApi.open(base + 2 * i + 1));
+    const all = async (): Promise<boolean> =>
+      (await Promise.all(viewers.map((v) => v.alive()))).every((s) => s.size === n);
     const joinSeconds = await until(all, 60_000, `${side}: all ${n} agents see all ${n}`);
 
     // Both sides settle before bytes are counted: a cold start of ours sends above its steady rate
@@ -238,10 +269,14 @@ async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS, key
     let extra: OursExtra | undefined;
     if (side === 'ours') {
       const stats1 = await Promise.all(apis.map(ourStats));
-      const replayDrops = (s: OurStats): number => (s.dropped['envelope:replayed'] ?? 0) + (s.dropped['envelope:below-window'] ?? 0);
+      const replayDrops = (s: OurStats): number =>
+        (s.dropped['envelope:replayed'] ?? 0) + (s.dropped['envelope:below-window'] ?? 0);
       extra = {
-        packetsPerNodePerSecond: stats1.reduce((k, s, i) => k + s.packetsOut - (stats0[i] as OurStats).packetsOut, 0) / elapsed / n,
-        deepestReorder: stats1.some((s) => s.replayWindows) ? Math.max(...stats1.map((s) => s.replayWindows?.deepestReorder ?? 0)) : null,
+        packetsPerNodePerSecond:
+          stats1.reduce((k, s, i) => k + s.packetsOut - (stats0[i] as OurStats).packetsOut, 0) / elapsed / n,
+        deepestReorder: stats1.some((s) => s.replayWindows)
+          ? Math.max(...stats1.map((s) => s.replayWindows?.deepestReorder ?? 0))
+          : null,
         replayDrops: stats1.reduce((k, s) => k + replayDrops(s), 0),
       };
     }
@@ -251,8 +286,15 @@ async function runSide(side: 'serf' | 'ours', n: number, { steadyS, settleS, key
     const victim = n - 1;
     procs[victim]!.kill('SIGKILL');
     const others = viewers.slice(0, victim);
-    const detectionSeconds = await until(async () => (await Promise.all(others.map((v) => v.failed()))).every((s) => s.has(names[victim] as string)), 60_000, `${side}: kill -9 seen by all`);
-    const falseDeaths = (await Promise.all(others.map((v) => v.failed()))).reduce((k, s) => k + [...s].filter((x) => x !== names[victim]).length, 0);
+    const detectionSeconds = await until(
+      async () => (await Promise.all(others.map((v) => v.failed()))).every((s) => s.has(names[victim] as string)),
+      60_000,
+      `${side}: kill -9 seen by all`,
+    );
+    const falseDeaths = (await Promise.all(others.map((v) => v.failed()))).reduce(
+      (k, s) => k + [...s].filter((x) => x !== names[victim]).length,
+      0,
+    );
     return {
       side,
       nodes: n,
@@ -276,13 +318,35 @@ function isRoot(): boolean {
 
 /** Runs one side in a fresh network namespace (root), else in this one; returns its result. */
 function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
-  const cmd = [process.execPath, SELF, '--side', side, '--nodes', String(n), '--steady-s', String(w.steadyS), '--settle-s', String(w.settleS), ...(w.keyFile ? ['--key-file', w.keyFile] : []), ...(w.flowControl ? ['--flow-control', w.flowControl] : [])];
-  if (!isRoot()) return JSON.parse(execFileSync(cmd[0] as string, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })) as SideResult;
+  const cmd = [
+    process.execPath,
+    SELF,
+    '--side',
+    side,
+    '--nodes',
+    String(n),
+    '--steady-s',
+    String(w.steadyS),
+    '--settle-s',
+    String(w.settleS),
+    ...(w.keyFile ? ['--key-file', w.keyFile] : []),
+    ...(w.flowControl ? ['--flow-control', w.flowControl] : []),
+  ];
+  if (!isRoot())
+    return JSON.parse(
+      execFileSync(cmd[0] as string, cmd.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }),
+    ) as SideResult;
   const ns = `sbs-${process.pid}-${side}`;
   execFileSync('ip', ['netns', 'add', ns]);
   try {
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    return JSON.parse(execFileSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 })) as SideResult;
+    return JSON.parse(
+      execFileSync('ip', ['netns', 'exec', ns, ...cmd], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        timeout: 600_000,
+      }),
+    ) as SideResult;
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
   }
@@ -290,15 +354,32 @@ function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { nodes: { type: 'string', default: '10' }, json: { type: 'boolean', default: false }, side: { type: 'string' }, 'steady-s': { type: 'string', default: '30' }, 'settle-s': { type: 'string', default: '20' }, 'key-file': { type: 'string' }, 'flow-control': { type: 'string' } },
+    options: {
+      nodes: { type: 'string', default: '10' },
+      json: { type: 'boolean', default: false },
+      side: { type: 'string' },
+      'steady-s': { type: 'string', default: '30' },
+      'settle-s': { type: 'string', default: '20' },
+      'key-file': { type: 'string' },
+      'flow-control': { type: 'string' },
+    },
   });
   const n = Number(values.nodes);
-  const windows: Windows = { steadyS: Number(values['steady-s']), settleS: Number(values['settle-s']), ...(values['key-file'] ? { keyFile: resolve(values['key-file']) } : {}) };
+  const windows: Windows = {
+    steadyS: Number(values['steady-s']),
+    settleS: Number(values['settle-s']),
+    ...(values['key-file'] ? { keyFile: resolve(values['key-file']) } : {}),
+  };
   const fc = values['flow-control'];
-  if (fc !== undefined && fc !== 'on' && fc !== 'off') throw new Error(`--flow-control must be on or off (got "${fc}")`);
+  if (fc !== undefined && fc !== 'on' && fc !== 'off')
+    throw new Error(`--flow-control must be on or off (got "${fc}")`);
   if (fc) windows.flowControl = fc;
-  if (!(windows.steadyS > 0) || !(windows.settleS >= 0)) throw new Error(`--steady-s must be > 0 and --settle-s >= 0 (got "${values['steady-s']}", "${values['settle-s']}")`);
-  if (!Number.isInteger(n) || n < 3 || n > 200) throw new Error(`--nodes must be an integer from 3 to 200 (got "${values.nodes}")`);
+  if (!(windows.steadyS > 0) || !(windows.settleS >= 0))
+    throw new Error(
+      `--steady-s must be > 0 and --settle-s >= 0 (got "${values['steady-s']}", "${values['settle-s']}")`,
+    );
+  if (!Number.isInteger(n) || n < 3 || n > 200)
+    throw new Error(`--nodes must be an integer from 3 to 200 (got "${values.nodes}")`);
   if (values.side === 'serf' || values.side === 'ours') {
     process.stdout.write(`${JSON.stringify(await runSide(values.side, n, windows))}\n`);
     return;
@@ -306,14 +387,18 @@ async function main(): Promise<void> {
   try {
     execFileSync('serf', ['version'], { stdio: 'ignore' });
   } catch {
-    process.stderr.write('serf is not installed. On Debian or Ubuntu: apt-get install serf (or run .ci/setup-system.sh as root).\n');
+    process.stderr.write(
+      'serf is not installed. On Debian or Ubuntu: apt-get install serf (or run .ci/setup-system.sh as root).\n',
+    );
     process.exit(1);
   }
   const serf = runIsolated('serf', n, windows);
   const ours = runIsolated('ours', n, windows);
   const ratio = (k: keyof SideResult): number => (ours[k] as number) / (serf[k] as number);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ nodes: n, ours, serf, oursOverSerf: { joinSeconds: ratio('joinSeconds'), detectionSeconds: ratio('detectionSeconds'), bytesPerNodePerSecond: ratio('bytesPerNodePerSecond'), cpuPercentPerAgent: ratio('cpuPercentPerAgent'), rssMBPerAgent: ratio('rssMBPerAgent') } })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ nodes: n, ours, serf, oursOverSerf: { joinSeconds: ratio('joinSeconds'), detectionSeconds: ratio('detectionSeconds'), bytesPerNodePerSecond: ratio('bytesPerNodePerSecond'), cpuPercentPerAgent: ratio('cpuPercentPerAgent'), rssMBPerAgent: ratio('rssMBPerAgent') } })}\n`,
+    );
     return;
   }
   const row = (r: SideResult): string =>

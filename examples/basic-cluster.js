@@ -23,7 +23,12 @@ await third.join([`127.0.0.1:${port}`]);
 await until(() => nodes.every((n) => n.state().live.length === 3));
 for (const n of nodes) {
   const { self, live } = n.state();
-  console.log(`${self.id} sees ${live.map((m) => m.id).sort().join(', ')}`);
+  console.log(
+    `${self.id} sees ${live
+      .map((m) => m.id)
+      .sort()
+      .join(', ')}`,
+  );
 }
 
 await second.shutdown();

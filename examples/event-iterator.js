@@ -7,7 +7,9 @@ import { createScuttlebutt, defaultLanConfig } from 'scuttlebutt-ts';
 
 const port = Number(process.env.BASE_PORT ?? 9111);
 const start = (id, p) =>
-  createScuttlebutt(defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${p}` }, listenAddress: `127.0.0.1:${p}` }));
+  createScuttlebutt(
+    defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${p}` }, listenAddress: `127.0.0.1:${p}` }),
+  );
 
 const watcher = await start('watcher', port);
 const controller = new AbortController();
@@ -16,7 +18,10 @@ const watching = (async () => {
   for await (const event of watcher.events({ signal: controller.signal })) {
     count++;
     if (event.type === 'live') console.log(`live    ${event.node.id}`);
-    if (event.type === 'update') console.log(`update  ${event.node.id} ${event.keys.join(',')}=${event.keys.map((k) => event.node.metadata[k]).join(',')}`);
+    if (event.type === 'update')
+      console.log(
+        `update  ${event.node.id} ${event.keys.join(',')}=${event.keys.map((k) => event.node.metadata[k]).join(',')}`,
+      );
     if (event.type === 'dead') console.log(`dead    ${event.node.id} (${event.reason})`);
     if (event.type === 'removed') console.log(`removed ${event.node.id}`);
   }

@@ -13,7 +13,11 @@ const newKey = randomBytes(32);
 
 const start = (id, p, secretKeys) =>
   createScuttlebutt(
-    defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${p}` }, listenAddress: `127.0.0.1:${p}`, secretKeys }),
+    defaultLanConfig({
+      node: { id, gossipPublicAddress: `127.0.0.1:${p}` },
+      listenAddress: `127.0.0.1:${p}`,
+      secretKeys,
+    }),
   );
 
 const a = await start('a', port, [oldKey]);
@@ -41,7 +45,9 @@ console.log(`packets dropped during the rotation: ${dropped(a) + dropped(b)}`);
 const late = await start('late', port + 2, [oldKey]);
 await late.join([`127.0.0.1:${port}`]);
 await until(() => (a.stats().dropped['envelope:decrypt-failed'] ?? 0) > 0);
-console.log(`a node on the old key alone is refused: a counts envelope:decrypt-failed, sees ${a.state().live.length} members`);
+console.log(
+  `a node on the old key alone is refused: a counts envelope:decrypt-failed, sees ${a.state().live.length} members`,
+);
 
 await Promise.all([a.shutdown(), b.shutdown(), late.shutdown()]);
 

@@ -6,7 +6,10 @@ import { createScuttlebutt, defaultLanConfig } from 'scuttlebutt-ts';
 
 const port = Number(process.env.BASE_PORT ?? 9111);
 const start = (id, p, tags) =>
-  createScuttlebutt(defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${p}` }, listenAddress: `127.0.0.1:${p}` }), tags);
+  createScuttlebutt(
+    defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${p}` }, listenAddress: `127.0.0.1:${p}` }),
+    tags,
+  );
 
 const client = await start('web-1', port, { role: 'web' });
 const db1 = await start('db-1', port + 1, { role: 'db', zone: 'a', status: 'ready' });

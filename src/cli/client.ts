@@ -28,7 +28,11 @@ export class AgentError extends ScuttlebuttError {
 
 /** The error for an agent that does not answer at all (nothing listens, or the connection failed). */
 export const unreachable = (http: string, cause: unknown): AgentError =>
-  new AgentError(`no agent answers on http://${http} (start one with: scuttlebutt agent --http ${http})`, undefined, cause);
+  new AgentError(
+    `no agent answers on http://${http} (start one with: scuttlebutt agent --http ${http})`,
+    undefined,
+    cause,
+  );
 
 export async function api(target: AgentTarget, path: string, init: RequestInit = {}): Promise<unknown> {
   const { http, token } = target;
@@ -66,11 +70,19 @@ export interface MemberJson {
 
 export function table(head: string[], rows: string[][]): void {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  for (const r of [head, ...rows]) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()}\n`);
+  for (const r of [head, ...rows])
+    process.stdout.write(
+      `${r
+        .map((c, i) => c.padEnd(widths[i] as number))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
 }
 
 /** Reads a Server-Sent Events stream, one parsed event at a time, until it ends. */
-export async function* sse(body: ReadableStream<Uint8Array>): AsyncGenerator<{ id?: string; event: string; data: string }> {
+export async function* sse(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<{ id?: string; event: string; data: string }> {
   const decoder = new TextDecoder();
   let buf = '';
   for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {

@@ -26,7 +26,8 @@ const N = Number(values.nodes);
 const BASE = Number(values['base-port']);
 const INTERVAL = Number(values['interval-ms']);
 if (!Number.isInteger(N) || N < 3 || N > 20) throw new UsageError('--nodes must be an integer from 3 to 20');
-if (!Number.isInteger(BASE) || BASE < 1024 || BASE + 2 * N > 65535) throw new UsageError(`--base-port must be an integer from 1024 to ${65535 - 2 * N}`);
+if (!Number.isInteger(BASE) || BASE < 1024 || BASE + 2 * N > 65535)
+  throw new UsageError(`--base-port must be an integer from 1024 to ${65535 - 2 * N}`);
 
 if (values.once && values['stay-up']) throw new Error('--once and --stay-up contradict each other: pick one');
 
@@ -47,7 +48,12 @@ interface Agent {
   proc: ChildProcess | null;
 }
 
-const agents: Agent[] = Array.from({ length: N }, (_, i) => ({ id: `node-${i + 1}`, gossip: BASE + 2 * i, http: BASE + 2 * i + 1, proc: null }));
+const agents: Agent[] = Array.from({ length: N }, (_, i) => ({
+  id: `node-${i + 1}`,
+  gossip: BASE + 2 * i,
+  http: BASE + 2 * i + 1,
+  proc: null,
+}));
 /** Never killed, so its dashboard stays up for the whole demo. */
 const DASHBOARD = `http://127.0.0.1:${(agents[0] as Agent).http}/ui`;
 
@@ -56,7 +62,21 @@ let stopping = false;
 
 function start(a: Agent, tags: string[]): void {
   if (stopping) return;
-  const args = ['agent', '--bind', `127.0.0.1:${a.gossip}`, '--http', `127.0.0.1:${a.http}`, '--node-id', a.id, '--cluster', 'demo', '--interval-ms', String(INTERVAL), '--log-level', 'silent'];
+  const args = [
+    'agent',
+    '--bind',
+    `127.0.0.1:${a.gossip}`,
+    '--http',
+    `127.0.0.1:${a.http}`,
+    '--node-id',
+    a.id,
+    '--cluster',
+    'demo',
+    '--interval-ms',
+    String(INTERVAL),
+    '--log-level',
+    'silent',
+  ];
   if (a !== agents[0]) args.push('--join', `127.0.0.1:${(agents[0] as Agent).gossip}`);
   for (const t of tags) args.push('--tag', t);
   a.proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -113,7 +133,13 @@ function rows(v: Views): Row[] {
       const state = v.get(obs.id);
       if (!state) return 'down' as const;
       const m = seen(state, member.id);
-      if (m && (!newest || m.generation > newest.generation || (m.generation === newest.generation && m.heartbeat > newest.heartbeat))) newest = m;
+      if (
+        m &&
+        (!newest ||
+          m.generation > newest.generation ||
+          (m.generation === newest.generation && m.heartbeat > newest.heartbeat))
+      )
+        newest = m;
       if (obs !== member) {
         observers++;
         if (m?.status === 'live') live++;
@@ -121,14 +147,41 @@ function rows(v: Views): Row[] {
       }
       return m ? m.status : ('none' as const);
     });
-    const status = observers === 0 ? 'unknown' : live === observers ? 'live' : dead === observers ? 'dead' : dead > 0 ? 'dying' : live > 0 || v.get(member.id) ? 'joining' : 'unknown';
-    return { id: member.id, address: `127.0.0.1:${member.gossip}`, generation: newest?.generation ?? null, status, live, dead, observers, cells, metadata: { ...(newest?.metadata ?? {}) } };
+    const status =
+      observers === 0
+        ? 'unknown'
+        : live === observers
+          ? 'live'
+          : dead === observers
+            ? 'dead'
+            : dead > 0
+              ? 'dying'
+              : live > 0 || v.get(member.id)
+                ? 'joining'
+                : 'unknown';
+    return {
+      id: member.id,
+      address: `127.0.0.1:${member.gossip}`,
+      generation: newest?.generation ?? null,
+      status,
+      live,
+      dead,
+      observers,
+      cells,
+      metadata: { ...(newest?.metadata ?? {}) },
+    };
   });
 }
 
 const gen = (g: number | null): string => (g === null ? '-' : `…${String(g).slice(-5)}`);
-const meta = (m: Record<string, string>): string => Object.entries(m).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
-const statusText = (r: Row): string => (r.status === 'unknown' ? 'unknown' : `${r.status} ${r.status === 'dead' || r.status === 'dying' ? r.dead : r.live}/${r.observers}`);
+const meta = (m: Record<string, string>): string =>
+  Object.entries(m)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ') || '-';
+const statusText = (r: Row): string =>
+  r.status === 'unknown'
+    ? 'unknown'
+    : `${r.status} ${r.status === 'dead' || r.status === 'dying' ? r.dead : r.live}/${r.observers}`;
 
 /** What happened, newest last: the narration under the table, or the plain lines off a terminal. */
 const story: string[] = [];
@@ -144,9 +197,21 @@ function say(line: string): void {
 
 function draw(): void {
   const paint = { live: '32', dead: '31', dying: '33', joining: '33', unknown: '2' } as const;
-  const cell = { live: color('32', '●'), dead: color('31', '✕'), none: color('2', '·'), down: color('2', '-') } as const;
+  const cell = {
+    live: color('32', '●'),
+    dead: color('31', '✕'),
+    none: color('2', '·'),
+    down: color('2', '-'),
+  } as const;
   const head = ['MEMBER', 'ADDRESS', 'GEN', 'STATUS', 'VIEWS', 'METADATA'];
-  const body = lastRows.map((r) => [r.id, r.address, gen(r.generation), statusText(r), r.cells.map((c) => cell[c]).join(''), meta(r.metadata)]);
+  const body = lastRows.map((r) => [
+    r.id,
+    r.address,
+    gen(r.generation),
+    statusText(r),
+    r.cells.map((c) => cell[c]).join(''),
+    meta(r.metadata),
+  ]);
   const w = [8, 15, 7, 10, N];
   const pad = (s: string, n: number, visible = s.length): string => s + ' '.repeat(Math.max(0, n - visible));
   const lines = [
@@ -156,11 +221,22 @@ function draw(): void {
     color('1', ` ${head.map((h, i) => (i < w.length ? pad(h, w[i] as number) : h)).join('  ')}`),
     ...body.map((cols, ri) => {
       const r = lastRows[ri] as Row;
-      const painted = cols.map((c, i) => (i === 3 ? color(paint[r.status], pad(c, w[3] as number)) : i === 4 ? pad(c, N, N) : i < w.length ? pad(c, w[i] as number) : c));
+      const painted = cols.map((c, i) =>
+        i === 3
+          ? color(paint[r.status], pad(c, w[3] as number))
+          : i === 4
+            ? pad(c, N, N)
+            : i < w.length
+              ? pad(c, w[i] as number)
+              : c,
+      );
       return ` ${painted.join('  ')}`;
     }),
     '',
-    color('2', ` VIEWS: each agent's view of the member: ${cell.live} live ${cell.dead} dead ${cell.none} unknown ${cell.down} agent down`),
+    color(
+      '2',
+      ` VIEWS: each agent's view of the member: ${cell.live} live ${cell.dead} dead ${cell.none} unknown ${cell.down} agent down`,
+    ),
     '',
     color('1', ` ▸ ${caption}`),
     ...story.slice(-6).map((s) => ` ${s}`),
@@ -182,7 +258,12 @@ function report(rs: Row[]): void {
 }
 
 /** Polls every agent until `cond` holds (true), the timeout passes or a signal stops the demo (false). */
-async function until(what: string, cond: (rs: Row[], v: Views) => boolean, timeoutMs: number, pollMs = 200): Promise<boolean> {
+async function until(
+  what: string,
+  cond: (rs: Row[], v: Views) => boolean,
+  timeoutMs: number,
+  pollMs = 200,
+): Promise<boolean> {
   caption = what;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -218,7 +299,8 @@ async function main(): Promise<void> {
 
   const tagAt = Date.now();
   await fetch(`http://127.0.0.1:${(agents[1] as Agent).http}/kv/color`, { method: 'PUT', body: 'green' });
-  const everyoneSees = (_: Row[], v: Views): boolean => agents.every((a) => seen(v.get(a.id), 'node-2')?.metadata.color === 'green');
+  const everyoneSees = (_: Row[], v: Views): boolean =>
+    agents.every((a) => seen(v.get(a.id), 'node-2')?.metadata.color === 'green');
   const ok2 = await until('node-2 sets color=green', everyoneSees, 10_000);
   if (stopping) return;
   say(ok2 ? `node-2's color=green reached every agent in ${Date.now() - tagAt} ms` : 'the tag did not spread in 10 s');
@@ -229,17 +311,33 @@ async function main(): Promise<void> {
   const killAt = Date.now();
   victim.proc?.kill('SIGKILL');
   victim.proc = null;
-  const ok3 = await until(`${victim.id} killed: the others wait for its heartbeats, then convict it`, (rs) => row(rs, victim.id).status === 'dead', 20_000);
+  const ok3 = await until(
+    `${victim.id} killed: the others wait for its heartbeats, then convict it`,
+    (rs) => row(rs, victim.id).status === 'dead',
+    20_000,
+  );
   if (stopping) return;
-  say(ok3 ? `every agent declared ${victim.id} dead ${((Date.now() - killAt) / 1000).toFixed(1)} s after the kill (phi accrual, threshold 8)` : 'not detected in 20 s');
+  say(
+    ok3
+      ? `every agent declared ${victim.id} dead ${((Date.now() - killAt) / 1000).toFixed(1)} s after the kill (phi accrual, threshold 8)`
+      : 'not detected in 20 s',
+  );
   await hold();
 
   const oldGeneration = row(lastRows, victim.id).generation;
   say(`restarting ${victim.id}: a new generation, with fresh metadata`);
   start(victim, ['zone=restarted']);
-  const ok4 = await until(`${victim.id} restarted`, (rs) => row(rs, victim.id).status === 'live' && row(rs, victim.id).generation !== oldGeneration, 15_000);
+  const ok4 = await until(
+    `${victim.id} restarted`,
+    (rs) => row(rs, victim.id).status === 'live' && row(rs, victim.id).generation !== oldGeneration,
+    15_000,
+  );
   if (stopping) return;
-  say(ok4 ? `${victim.id} is live again everywhere, generation ${gen(row(lastRows, victim.id).generation)} (was ${gen(oldGeneration)})` : 'restart not seen in 15 s');
+  say(
+    ok4
+      ? `${victim.id} is live again everywhere, generation ${gen(row(lastRows, victim.id).generation)} (was ${gen(oldGeneration)})`
+      : 'restart not seen in 15 s',
+  );
   storyOk = ok1 && ok2 && ok3 && ok4;
 
   if (STAY_UP) {

@@ -119,7 +119,11 @@ class EventLog {
  * Tells a resuming client that events it has not seen are gone: it should reload the membership
  * (GET /members) before applying what follows. `missed` is a count when known.
  */
-function gapFrame(lastEventId: string, reason: 'expired' | 'restarted' | 'unrecognised', missed: number | null): string {
+function gapFrame(
+  lastEventId: string,
+  reason: 'expired' | 'restarted' | 'unrecognised',
+  missed: number | null,
+): string {
   const why = {
     expired: 'the events after this id have left the buffer',
     restarted: 'this id is from another incarnation of the agent (it restarted)',
@@ -149,17 +153,23 @@ function parseMemberQuery(query: URLSearchParams): { status?: 'live' | 'dead'; t
   let status: 'live' | 'dead' | undefined;
   for (const [name, value] of query) {
     if (name === 'status') {
-      if (value !== 'live' && value !== 'dead') throw new HttpError(400, `query parameter "status" must be live or dead (got ${quote(value)})`);
-      if (status !== undefined && status !== value) throw new HttpError(400, 'query parameter "status" given twice with different values');
+      if (value !== 'live' && value !== 'dead')
+        throw new HttpError(400, `query parameter "status" must be live or dead (got ${quote(value)})`);
+      if (status !== undefined && status !== value)
+        throw new HttpError(400, 'query parameter "status" given twice with different values');
       status = value;
     } else if (name === 'tag') {
       const eq = value.indexOf('=');
       if (eq <= 0) throw new HttpError(400, `query parameter "tag" must be KEY=VALUE (got ${quote(value)})`);
       const key = value.slice(0, eq);
-      if (key in tags && tags[key] !== value.slice(eq + 1)) throw new HttpError(400, `query parameter "tag" gives key ${quote(key)} two values: no member can match`);
+      if (key in tags && tags[key] !== value.slice(eq + 1))
+        throw new HttpError(400, `query parameter "tag" gives key ${quote(key)} two values: no member can match`);
       tags[key] = value.slice(eq + 1);
     } else {
-      throw new HttpError(400, `unknown query parameter ${quote(name)} (GET /members takes status=live|dead and tag=KEY=VALUE, repeatable)`);
+      throw new HttpError(
+        400,
+        `unknown query parameter ${quote(name)} (GET /members takes status=live|dead and tag=KEY=VALUE, repeatable)`,
+      );
     }
   }
   return { ...(status ? { status } : {}), tags };
@@ -168,7 +178,8 @@ function parseMemberQuery(query: URLSearchParams): { status?: 'live' | 'dead'; t
 /** Reads a request body of at most MAX_BODY bytes, as UTF-8 text; 413 past that. */
 function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY) return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the ${MAX_BODY}-byte limit`));
+  if (declared > MAX_BODY)
+    return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the ${MAX_BODY}-byte limit`));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -193,7 +204,8 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   } catch (err) {
     throw new HttpError(400, `request body must be JSON: ${(err as Error).message}`);
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'request body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new HttpError(400, 'request body must be a JSON object');
   return body as Record<string, unknown>;
 }
 
@@ -218,7 +230,10 @@ function checkOrigin(req: IncomingMessage): void {
     throw new HttpError(403, `refused: malformed Origin header ${quote(origin)}`);
   }
   if (originHost !== host || !localName(host)) {
-    throw new HttpError(403, `refused: a browser request from ${quote(origin)} may not change this agent (use the CLI, or this API's own address)`);
+    throw new HttpError(
+      403,
+      `refused: a browser request from ${quote(origin)} may not change this agent (use the CLI, or this API's own address)`,
+    );
   }
 }
 
@@ -247,26 +262,41 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     const token = options.writeToken;
     if (token === undefined || carriesToken(req.headers.authorization, token)) return;
     const why = req.headers.authorization === undefined ? 'no Authorization header' : 'a wrong token';
-    throw new HttpError(401, `${what} changes this agent and needs its write token (got ${why}): send Authorization: Bearer <the token in the agent's --http-token-file>, or give the CLI --http-token-file`, { 'www-authenticate': 'Bearer realm="scuttlebutt"' });
+    throw new HttpError(
+      401,
+      `${what} changes this agent and needs its write token (got ${why}): send Authorization: Bearer <the token in the agent's --http-token-file>, or give the CLI --http-token-file`,
+      { 'www-authenticate': 'Bearer realm="scuttlebutt"' },
+    );
   };
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
     if (res.headersSent) return void res.end();
     const json = status !== 200 || typeof body !== 'string';
     const text = json ? `${JSON.stringify(body)}\n` : (body as string);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...headers,
+    });
     res.end(text);
   };
 
   const openStream = (req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void => {
     for (const name of query.keys()) {
-      if (name !== 'lastEventId' && name !== 'since') throw new HttpError(400, `unknown query parameter ${quote(name)} (GET /events takes lastEventId=ID or since=start)`);
+      if (name !== 'lastEventId' && name !== 'since')
+        throw new HttpError(
+          400,
+          `unknown query parameter ${quote(name)} (GET /events takes lastEventId=ID or since=start)`,
+        );
     }
     const since = query.get('since');
-    if (since !== null && since !== 'start') throw new HttpError(400, `query parameter "since" must be "start" (got ${quote(since)})`);
+    if (since !== null && since !== 'start')
+      throw new HttpError(400, `query parameter "since" must be "start" (got ${quote(since)})`);
     if (streams.size >= maxStreams) throw new HttpError(503, `too many event streams open (${maxStreams}); close one`);
     const header = req.headers['last-event-id'];
-    const lastId = (typeof header === 'string' && header.trim() !== '' ? header.trim() : null) ?? query.get('lastEventId') ?? since;
+    const lastId =
+      (typeof header === 'string' && header.trim() !== '' ? header.trim() : null) ?? query.get('lastEventId') ?? since;
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -315,18 +345,30 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     const name = parts.length <= 1 ? (parts[0] ?? '') : '';
     if (parts[0] === 'kv') return kv(req, res, method, parts);
     if (parts[0] === 'ui' && parts.length === 2 && (method === 'GET' || method === 'HEAD')) {
-      if (parts[1] === 'app.js') return void send(res, 200, DASHBOARD_JS, { 'content-type': 'text/javascript; charset=utf-8' });
-      if (parts[1] === 'style.css') return void send(res, 200, DASHBOARD_CSS, { 'content-type': 'text/css; charset=utf-8' });
+      if (parts[1] === 'app.js')
+        return void send(res, 200, DASHBOARD_JS, { 'content-type': 'text/javascript; charset=utf-8' });
+      if (parts[1] === 'style.css')
+        return void send(res, 200, DASHBOARD_CSS, { 'content-type': 'text/css; charset=utf-8' });
     }
     const allowed = parts.length <= 1 ? ROUTES[name] : undefined;
-    if (!allowed || !Object.hasOwn(ROUTES, name)) throw new HttpError(404, `no route ${quote(rawPath)} (see docs/cli.md)`);
+    if (!allowed || !Object.hasOwn(ROUTES, name))
+      throw new HttpError(404, `no route ${quote(rawPath)} (see docs/cli.md)`);
     if (!allowed.includes(method)) {
-      return void send(res, 405, { error: `${quote(method)} is not allowed on /${name}; use ${allowed.join(' or ')}` }, { allow: allowed.join(', ') });
+      return void send(
+        res,
+        405,
+        { error: `${quote(method)} is not allowed on /${name}; use ${allowed.join(' or ')}` },
+        { allow: allowed.join(', ') },
+      );
     }
     if (method === 'POST') {
       authorizeWrite(req, `POST /${name}`);
       const type = req.headers['content-type'] ?? '';
-      if (!/^application\/json\s*(;|$)/i.test(type)) throw new HttpError(415, `POST /${name} takes a JSON body: send content-type: application/json (got ${quote(type)})`);
+      if (!/^application\/json\s*(;|$)/i.test(type))
+        throw new HttpError(
+          415,
+          `POST /${name} takes a JSON body: send content-type: application/json (got ${quote(type)})`,
+        );
     } else if (name !== 'members' && name !== 'events' && [...query.keys()].length > 0) {
       throw new HttpError(400, `/${name} takes no query parameters (got ${quote([...query.keys()][0] as string)})`);
     }
@@ -336,7 +378,8 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
       case 'ui':
         return void send(res, 200, DASHBOARD_HTML, {
           'content-type': 'text/html; charset=utf-8',
-          'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+          'content-security-policy':
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
         });
       case 'health': {
         const h = node.health();
@@ -344,7 +387,11 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
       }
       case 'ready': {
         const h = node.health();
-        return void send(res, h.ready ? 200 : 503, { status: h.ready ? 'ready' : 'not-ready', node: node.self.id, ...h });
+        return void send(res, h.ready ? 200 : 503, {
+          status: h.ready ? 'ready' : 'not-ready',
+          node: node.self.id,
+          ...h,
+        });
       }
       case 'members': {
         const filter = parseMemberQuery(query);
@@ -362,13 +409,21 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
       case 'stats':
         return void send(res, 200, node.stats());
       case 'metrics':
-        return void prometheusText(node).then((text) => send(res, 200, text, { 'content-type': METRICS_CONTENT_TYPE }), (err: Error) => send(res, 500, { error: err.message }));
+        return void prometheusText(node).then(
+          (text) => send(res, 200, text, { 'content-type': METRICS_CONTENT_TYPE }),
+          (err: Error) => send(res, 500, { error: err.message }),
+        );
       case 'events':
         return openStream(req, res, query);
       case 'join': {
         const body = await readJson(req);
         const seeds = body.seeds;
-        if (!Array.isArray(seeds) || seeds.length === 0 || seeds.length > 256 || !seeds.every((s) => typeof s === 'string')) {
+        if (
+          !Array.isArray(seeds) ||
+          seeds.length === 0 ||
+          seeds.length > 256 ||
+          !seeds.every((s) => typeof s === 'string')
+        ) {
           throw new HttpError(400, 'body must be {"seeds": ["host:port", ...]}: 1 to 256 strings');
         }
         try {
@@ -389,7 +444,8 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
       }
       case 'force-leave': {
         const body = await readJson(req);
-        if (typeof body.node !== 'string' || body.node === '') throw new HttpError(400, 'body must be {"node": "NODE_ID"}');
+        if (typeof body.node !== 'string' || body.node === '')
+          throw new HttpError(400, 'body must be {"node": "NODE_ID"}');
         try {
           const member = node.forceLeave(body.node);
           return void send(res, 200, { ok: true, removed: member });
@@ -403,16 +459,31 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
 
   const kv = async (req: IncomingMessage, res: ServerResponse, method: string, parts: string[]): Promise<void> => {
     if (parts.length === 3) {
-      if (method !== 'GET' && method !== 'HEAD') return void send(res, 405, { error: `${quote(method)} is not allowed on /kv/NODE/KEY; use GET` }, { allow: 'GET, HEAD' });
+      if (method !== 'GET' && method !== 'HEAD')
+        return void send(
+          res,
+          405,
+          { error: `${quote(method)} is not allowed on /kv/NODE/KEY; use GET` },
+          { allow: 'GET, HEAD' },
+        );
       const state = node.state();
       const member = [...state.live, ...state.dead].find((m) => m.id === parts[1]);
       if (!member) throw new HttpError(404, `no member ${quote(parts[1] as string)}`);
-      const value = Object.hasOwn(member.metadata, parts[2] as string) ? member.metadata[parts[2] as string] : undefined;
-      if (value === undefined) throw new HttpError(404, `member ${quote(parts[1] as string)} has no key ${quote(parts[2] as string)}`);
+      const value = Object.hasOwn(member.metadata, parts[2] as string)
+        ? member.metadata[parts[2] as string]
+        : undefined;
+      if (value === undefined)
+        throw new HttpError(404, `member ${quote(parts[1] as string)} has no key ${quote(parts[2] as string)}`);
       return void send(res, 200, { value });
     }
     if (parts.length === 2) {
-      if (method !== 'PUT' && method !== 'DELETE') return void send(res, 405, { error: `${quote(method)} is not allowed on /kv/KEY; use PUT or DELETE` }, { allow: 'PUT, DELETE' });
+      if (method !== 'PUT' && method !== 'DELETE')
+        return void send(
+          res,
+          405,
+          { error: `${quote(method)} is not allowed on /kv/KEY; use PUT or DELETE` },
+          { allow: 'PUT, DELETE' },
+        );
       authorizeWrite(req, `${method} /kv/KEY`);
       if (method === 'DELETE') {
         node.delete(parts[1] as string);
@@ -429,25 +500,33 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     throw new HttpError(404, 'no route: /kv/NODE/KEY (GET) or /kv/KEY (PUT, DELETE)');
   };
 
-  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
-    req.on('error', () => res.destroy());
-    res.on('error', () => req.destroy());
-    route(req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : 500;
-      if (res.headersSent) return void res.destroy();
-      // The rest of a refused body is discarded as it arrives (bounded by requestTimeout), so a
-      // client still uploading reads the 413 instead of a reset connection.
-      send(res, status, { error: err instanceof Error ? err.message : String(err) }, err instanceof HttpError ? err.headers : {});
-      if (status === 413) {
-        let drained = 0;
-        req.on('data', (c: Buffer) => {
-          drained += c.length;
-          if (drained > MAX_DRAIN) req.socket.destroy();
-        });
-      }
-      req.resume();
-    });
-  });
+  const server = createServer(
+    { maxHeaderSize: 16 * 1024, requestTimeout: 30_000, headersTimeout: 10_000 },
+    (req, res) => {
+      req.on('error', () => res.destroy());
+      res.on('error', () => req.destroy());
+      route(req, res).catch((err: unknown) => {
+        const status = err instanceof HttpError ? err.status : 500;
+        if (res.headersSent) return void res.destroy();
+        // The rest of a refused body is discarded as it arrives (bounded by requestTimeout), so a
+        // client still uploading reads the 413 instead of a reset connection.
+        send(
+          res,
+          status,
+          { error: err instanceof Error ? err.message : String(err) },
+          err instanceof HttpError ? err.headers : {},
+        );
+        if (status === 413) {
+          let drained = 0;
+          req.on('data', (c: Buffer) => {
+            drained += c.length;
+            if (drained > MAX_DRAIN) req.socket.destroy();
+          });
+        }
+        req.resume();
+      });
+    },
+  );
   server.maxConnections = 1024;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
@@ -456,16 +535,33 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
   // Broken HTTP (a bad request line, header or chunk): answer 400 if the socket still can, never throw.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new BindError(`cannot serve the HTTP API on ${listen}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`, err)));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new BindError(
+          `cannot serve the HTTP API on ${listen}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
+          err,
+        ),
+      ),
+    );
     server.listen(port, host, () => resolve());
   });
   server.on('error', () => {});
   const addr = server.address();
-  const address = addr && typeof addr === 'object' ? (addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`) : listen;
+  const address =
+    addr && typeof addr === 'object'
+      ? addr.family === 'IPv6'
+        ? `[${addr.address}]:${addr.port}`
+        : `${addr.address}:${addr.port}`
+      : listen;
   return {
     address,
     close: () =>

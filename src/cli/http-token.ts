@@ -19,8 +19,12 @@ export function readTokenFile(path: string, flag = '--http-token-file'): string 
     fail(`${flag}: cannot read ${path}: ${(err as Error).message}`);
   }
   const token = (text.split('\n')[0] ?? '').trim();
-  if (token.length < MIN_TOKEN_LENGTH) fail(`${flag} ${path}: the token must be at least ${MIN_TOKEN_LENGTH} characters on the first line (got ${token.length}; make one with: scuttlebutt keygen > ${path})`);
-  if (!/^[\x21-\x7e]+$/.test(token)) fail(`${flag} ${path}: the token must be printable ASCII without spaces (it travels in an HTTP header)`);
+  if (token.length < MIN_TOKEN_LENGTH)
+    fail(
+      `${flag} ${path}: the token must be at least ${MIN_TOKEN_LENGTH} characters on the first line (got ${token.length}; make one with: scuttlebutt keygen > ${path})`,
+    );
+  if (!/^[\x21-\x7e]+$/.test(token))
+    fail(`${flag} ${path}: the token must be printable ASCII without spaces (it travels in an HTTP header)`);
   return token;
 }
 

@@ -8,7 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createScuttlebutt } from '../runtime/scuttlebutt.js';
-import { defaultLanConfig, defaultWanConfig, isLoopbackHost, parseHostPort, type ConfigOverrides } from '../runtime/config.js';
+import {
+  defaultLanConfig,
+  defaultWanConfig,
+  isLoopbackHost,
+  parseHostPort,
+  type ConfigOverrides,
+} from '../runtime/config.js';
 import { DiscoveryError, dnsServerProblem, parseSeed } from '../runtime/discovery.js';
 import { startHttpApi } from './http-api.js';
 import { agentLogger, isLogLevel, LOG_LEVELS } from './log.js';
@@ -19,7 +25,13 @@ import { fail, UsageError } from './usage.js';
 
 const DEFAULT_HTTP = '127.0.0.1:7946';
 
-type Flag = { type: 'string' | 'boolean'; multiple?: boolean; short?: string; default?: string | boolean; env?: boolean };
+type Flag = {
+  type: 'string' | 'boolean';
+  multiple?: boolean;
+  short?: string;
+  default?: string | boolean;
+  env?: boolean;
+};
 
 interface Command {
   readonly summary: string;
@@ -30,7 +42,10 @@ interface Command {
   run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]): Promise<void>;
 }
 
-const HTTP_FLAG: Record<string, Flag> = { http: { type: 'string', default: DEFAULT_HTTP, env: true }, 'http-token-file': { type: 'string', env: true } };
+const HTTP_FLAG: Record<string, Flag> = {
+  http: { type: 'string', default: DEFAULT_HTTP, env: true },
+  'http-token-file': { type: 'string', env: true },
+};
 const HTTP_HELP = `  --http HOST:PORT          the agent's API (default ${DEFAULT_HTTP}; env SCUTTLEBUTT_HTTP)
   --http-token-file PATH    the agent's write token, when it has one (env SCUTTLEBUTT_HTTP_TOKEN_FILE)`;
 
@@ -40,9 +55,16 @@ const envName = (flag: string): string => `SCUTTLEBUTT_${flag.toUpperCase().repl
  * Flags, then environment variables, then defaults. A repeatable flag's variable holds a
  * comma-separated list; a boolean's holds 1/true/yes or 0/false/no.
  */
-function parse(name: string, cmd: Command, argv: string[]): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[]; help: boolean } {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [flag, f] of Object.entries(cmd.flags)) options[flag] = { type: f.type, ...(f.multiple ? { multiple: true } : {}), ...(f.short ? { short: f.short } : {}) };
+function parse(
+  name: string,
+  cmd: Command,
+  argv: string[],
+): { values: Record<string, string | boolean | string[] | undefined>; positionals: string[]; help: boolean } {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const [flag, f] of Object.entries(cmd.flags))
+    options[flag] = { type: f.type, ...(f.multiple ? { multiple: true } : {}), ...(f.short ? { short: f.short } : {}) };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -59,20 +81,37 @@ function parse(name: string, cmd: Command, argv: string[]): { values: Record<str
         if (/^(1|true|yes)$/i.test(raw)) values[flag] = true;
         else if (/^(0|false|no)$/i.test(raw)) values[flag] = false;
         else fail(`${envName(flag)} must be 1, true, yes, 0, false or no (got "${raw}")`, name);
-      } else values[flag] = f.multiple ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
+      } else
+        values[flag] = f.multiple
+          ? raw
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : raw;
     } else if (f.default !== undefined) values[flag] = f.default;
   }
   const [min, max] = cmd.positionals ?? [0, 0];
   if (parsed.positionals.length < min || parsed.positionals.length > max) {
-    fail(max === 0 ? `${name} takes no arguments (got "${parsed.positionals[0]}")` : `${name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}`, name);
+    fail(
+      max === 0
+        ? `${name} takes no arguments (got "${parsed.positionals[0]}")`
+        : `${name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}`,
+      name,
+    );
   }
   return { values, positionals: parsed.positionals, help: false };
 }
 
 function parseKey(line: string, n: number): Buffer {
   const text = line.trim();
-  const bytes = /^[0-9a-fA-F]+$/.test(text) && [32, 48, 64].includes(text.length) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
-  if (![16, 24, 32].includes(bytes.length)) fail(`--key-file line ${n}: a key must be 16, 24 or 32 bytes as hex or base64 (got ${bytes.length} bytes; make one with: scuttlebutt keygen)`);
+  const bytes =
+    /^[0-9a-fA-F]+$/.test(text) && [32, 48, 64].includes(text.length)
+      ? Buffer.from(text, 'hex')
+      : Buffer.from(text, 'base64');
+  if (![16, 24, 32].includes(bytes.length))
+    fail(
+      `--key-file line ${n}: a key must be 16, 24 or 32 bytes as hex or base64 (got ${bytes.length} bytes; make one with: scuttlebutt keygen)`,
+    );
   return bytes;
 }
 
@@ -83,7 +122,11 @@ function readKeyFile(path: string): Buffer[] {
   } catch (err) {
     fail(`--key-file: cannot read ${path}: ${(err as Error).message}`);
   }
-  const keys = text.split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.trim() !== '').map(([l, n]) => parseKey(l, n));
+  const keys = text
+    .split('\n')
+    .map((l, i) => [l, i + 1] as const)
+    .filter(([l]) => l.trim() !== '')
+    .map(([l, n]) => parseKey(l, n));
   if (keys.length === 0) fail(`--key-file ${path} holds no key`);
   return keys;
 }
@@ -117,15 +160,21 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const bind = str(values.bind);
   const parsedBind = parseHostPort(bind);
   if (!parsedBind) fail(`--bind must be HOST:PORT (got "${bind}")`, 'agent');
-  if (values.advertise !== undefined && !parseHostPort(str(values.advertise))) fail(`--advertise must be HOST:PORT (got "${str(values.advertise)}")`, 'agent');
+  if (values.advertise !== undefined && !parseHostPort(str(values.advertise)))
+    fail(`--advertise must be HOST:PORT (got "${str(values.advertise)}")`, 'agent');
   const httpAddr = str(values.http);
   const parsedHttp = parseHostPort(httpAddr);
   if (!parsedHttp) fail(`--http must be HOST:PORT (got "${httpAddr}")`, 'agent');
-  if (values.profile !== 'lan' && values.profile !== 'wan') fail(`--profile must be lan or wan (got "${str(values.profile)}")`, 'agent');
+  if (values.profile !== 'lan' && values.profile !== 'wan')
+    fail(`--profile must be lan or wan (got "${str(values.profile)}")`, 'agent');
   const flowControl = str(values['flow-control']);
-  if (flowControl !== 'on' && flowControl !== 'off') fail(`--flow-control must be on or off (got "${flowControl}")`, 'agent');
+  if (flowControl !== 'on' && flowControl !== 'off')
+    fail(`--flow-control must be on or off (got "${flowControl}")`, 'agent');
   const tags = parseTags((values.tag as string[] | undefined) ?? [], '--tag', 'agent');
-  const seeds = ((values.join as string[] | undefined) ?? []).flatMap((j) => j.split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
+  const seeds = ((values.join as string[] | undefined) ?? [])
+    .flatMap((j) => j.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   for (const s of seeds) {
     try {
       parseSeed(s);
@@ -166,7 +215,10 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const overrides: ConfigOverrides = {
     clusterId: str(values.cluster),
     listenAddress: bind,
-    node: { ...(values['node-id'] ? { id: str(values['node-id']) } : {}), ...(values.advertise ? { gossipPublicAddress: str(values.advertise) } : {}) },
+    node: {
+      ...(values['node-id'] ? { id: str(values['node-id']) } : {}),
+      ...(values.advertise ? { gossipPublicAddress: str(values.advertise) } : {}),
+    },
     secretKeys,
     ...(dnsServers.length > 0 ? { dnsServers } : {}),
     logger,
@@ -191,7 +243,10 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     ...(writeToken === undefined ? {} : { writeToken }),
   });
   if (!isLoopbackHost(parsedHttp.host)) {
-    logger.warn({ http: http.address }, `the HTTP API is reachable beyond loopback: anyone who reaches it reads the membership and metadata${writeToken === undefined ? ', and can change metadata and make this agent leave' : ''}; firewall it`);
+    logger.warn(
+      { http: http.address },
+      `the HTTP API is reachable beyond loopback: anyone who reaches it reads the membership and metadata${writeToken === undefined ? ', and can change metadata and make this agent leave' : ''}; firewall it`,
+    );
   }
   // A seed that does not resolve yet (DNS not ready, the first pod of a Service) is logged by the node
   // and retried: the agent runs on.
@@ -200,7 +255,10 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
       if (!(err instanceof DiscoveryError)) throw err;
     });
   }
-  logger.info({ bind: node.boundAddress, advertise: node.self.address, api: `http://${http.address}` }, `agent ${node.self.id} gossiping on ${node.boundAddress} (advertised ${node.self.address}), API on http://${http.address}, dashboard http://${http.address}/ui`);
+  logger.info(
+    { bind: node.boundAddress, advertise: node.self.address, api: `http://${http.address}` },
+    `agent ${node.self.id} gossiping on ${node.boundAddress} (advertised ${node.self.address}), API on http://${http.address}, dashboard http://${http.address}/ui`,
+  );
   process.on('SIGINT', () => void leaveAndExit());
   process.on('SIGTERM', () => void leaveAndExit());
   // SIGHUP re-reads the key file, so keys rotate without a restart. A file that cannot be read or
@@ -212,7 +270,10 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
       node.setSecretKeys(keys);
       logger.info({ keyFile, keys: keys.length }, `keyring reloaded from ${keyFile}: ${keys.length} key(s)`);
     } catch (err) {
-      logger.error({ keyFile, err: (err as Error).message }, `keyring not reloaded, the current one stays: ${(err as Error).message}`);
+      logger.error(
+        { keyFile, err: (err as Error).message },
+        `keyring not reloaded, the current one stays: ${(err as Error).message}`,
+      );
     }
   });
 }
@@ -276,19 +337,35 @@ SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster 
   --tag KEY=VALUE     only members whose metadata has KEY=VALUE; repeatable (all must match)
   --json              the API's JSON instead of a table
 ${HTTP_HELP}`,
-    flags: { status: { type: 'string' }, tag: { type: 'string', multiple: true }, json: { type: 'boolean', default: false }, ...HTTP_FLAG },
+    flags: {
+      status: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+      json: { type: 'boolean', default: false },
+      ...HTTP_FLAG,
+    },
     async run(values) {
       const q = new URLSearchParams();
       if (values.status !== undefined) {
-        if (values.status !== 'live' && values.status !== 'dead') fail(`--status must be live or dead (got "${str(values.status)}")`, 'members');
+        if (values.status !== 'live' && values.status !== 'dead')
+          fail(`--status must be live or dead (got "${str(values.status)}")`, 'members');
         q.append('status', str(values.status));
       }
       parseTags((values.tag as string[] | undefined) ?? [], '--tag', 'members');
       for (const t of (values.tag as string[] | undefined) ?? []) q.append('tag', t);
       const qs = q.toString();
-      const state = (await api(agentTarget(values), `/members${qs ? `?${qs}` : ''}`)) as { live: MemberJson[]; dead: MemberJson[] };
+      const state = (await api(agentTarget(values), `/members${qs ? `?${qs}` : ''}`)) as {
+        live: MemberJson[];
+        dead: MemberJson[];
+      };
       if (values.json) return void process.stdout.write(`${JSON.stringify(state, null, 2)}\n`);
-      const rows = [...state.live, ...state.dead].map((m) => [m.id, m.address, m.status, Object.entries(m.metadata).map(([k, v]) => `${k}=${v}`).join(' ')]);
+      const rows = [...state.live, ...state.dead].map((m) => [
+        m.id,
+        m.address,
+        m.status,
+        Object.entries(m.metadata)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+      ]);
       table(['NODE', 'ADDRESS', 'STATUS', 'METADATA'], rows);
     },
   },
@@ -306,7 +383,9 @@ ${HTTP_HELP}`,
       if (!parseHostPort(http)) fail(`--http must be HOST:PORT (got "${http}")`, 'monitor');
       let res: Response;
       try {
-        res = await fetch(`http://${http}/events${values.replay ? '?since=start' : ''}`, { headers: { accept: 'text/event-stream' } });
+        res = await fetch(`http://${http}/events${values.replay ? '?since=start' : ''}`, {
+          headers: { accept: 'text/event-stream' },
+        });
       } catch (err) {
         throw unreachable(http, err);
       }
@@ -322,21 +401,35 @@ ${HTTP_HELP}`,
         if (next.done) break;
         const e = next.value;
         if (values.json) {
-          process.stdout.write(`${e.event === 'gap' ? JSON.stringify({ type: 'gap', ...(JSON.parse(e.data) as object) }) : e.data}\n`);
+          process.stdout.write(
+            `${e.event === 'gap' ? JSON.stringify({ type: 'gap', ...(JSON.parse(e.data) as object) }) : e.data}\n`,
+          );
           continue;
         }
-        const d = JSON.parse(e.data) as { time?: string; node?: MemberJson; reason?: string; keys?: string[]; message?: string };
+        const d = JSON.parse(e.data) as {
+          time?: string;
+          node?: MemberJson;
+          reason?: string;
+          keys?: string[];
+          message?: string;
+        };
         if (e.event === 'gap') {
           process.stdout.write(`${new Date().toISOString()}  ${e.event.padEnd(7)}  ${d.message ?? e.data}\n`);
           continue;
         }
         if (!d.node) {
-          const fields = Object.entries(d as Record<string, unknown>).filter(([k]) => k !== 'id' && k !== 'type' && k !== 'time');
-          process.stdout.write(`${d.time ?? new Date().toISOString()}  ${e.event.padEnd(7)}  ${fields.map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 10) / 10 : String(v)}`).join(' ')}\n`);
+          const fields = Object.entries(d as Record<string, unknown>).filter(
+            ([k]) => k !== 'id' && k !== 'type' && k !== 'time',
+          );
+          process.stdout.write(
+            `${d.time ?? new Date().toISOString()}  ${e.event.padEnd(7)}  ${fields.map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 10) / 10 : String(v)}`).join(' ')}\n`,
+          );
           continue;
         }
         const extra = d.reason ? ` (${d.reason})` : d.keys ? ` keys: ${d.keys.join(', ')}` : '';
-        process.stdout.write(`${d.time}  ${e.event.padEnd(7)}  ${d.node.id}  ${d.node.address}  generation ${d.node.generation}${extra}\n`);
+        process.stdout.write(
+          `${d.time}  ${e.event.padEnd(7)}  ${d.node.id}  ${d.node.address}  generation ${d.node.generation}${extra}\n`,
+        );
       }
       throw new AgentError(`the event stream from http://${http} ended (the agent stopped)`);
     },
@@ -402,7 +495,10 @@ ${HTTP_HELP}`,
     flags: { ...HTTP_FLAG },
     positionals: [2, 2],
     async run(values, [id, key]) {
-      const r = (await api(agentTarget(values), `/kv/${encodeURIComponent(id as string)}/${encodeURIComponent(key as string)}`)) as { value: string };
+      const r = (await api(
+        agentTarget(values),
+        `/kv/${encodeURIComponent(id as string)}/${encodeURIComponent(key as string)}`,
+      )) as { value: string };
       process.stdout.write(`${r.value}\n`);
     },
   },
@@ -414,7 +510,10 @@ ${HTTP_HELP}`,
     flags: { ...HTTP_FLAG },
     positionals: [2, 2],
     async run(values, [key, value]) {
-      await api(agentTarget(values), `/kv/${encodeURIComponent(key as string)}`, { method: 'PUT', body: value as string });
+      await api(agentTarget(values), `/kv/${encodeURIComponent(key as string)}`, {
+        method: 'PUT',
+        body: value as string,
+      });
     },
   },
   delete: {
@@ -453,7 +552,10 @@ async function main(): Promise<void> {
     return void process.stdout.write(`${c.usage}\n`);
   }
   const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-  if (!cmd) fail(command.startsWith('-') ? `unknown option "${command}" (a command comes first)` : `unknown command "${command}"`);
+  if (!cmd)
+    fail(
+      command.startsWith('-') ? `unknown option "${command}" (a command comes first)` : `unknown command "${command}"`,
+    );
   const { values, positionals, help } = parse(command, cmd, rest);
   if (help) return void process.stdout.write(`${cmd.usage}\n`);
   await cmd.run(values, positionals);

@@ -5,7 +5,14 @@
  */
 import diagnostics_channel from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { channels, type MemberMessage, type NodeMessage, type PacketMessage, type StallMessage, type ThrottleMessage } from '../runtime/diagnostics.js';
+import {
+  channels,
+  type MemberMessage,
+  type NodeMessage,
+  type PacketMessage,
+  type StallMessage,
+  type ThrottleMessage,
+} from '../runtime/diagnostics.js';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
 
 /** The Content-Type to serve metricsText() with (Prometheus text format 0.0.4). */
@@ -34,49 +41,114 @@ export class AgentMetrics {
   private readonly members: Gauge<'status'>;
   private readonly localStalls: Counter;
   private readonly replay: Record<'streams' | 'deepestReorder', Gauge>;
-  private readonly flow: { gauges: Record<'rate' | 'backlog' | 'oldestWaitMs', Gauge>; counters: Record<'overflows' | 'underflows' | 'decreases' | 'increases' | 'shares', Counter> };
+  private readonly flow: {
+    gauges: Record<'rate' | 'backlog' | 'oldestWaitMs', Gauge>;
+    counters: Record<'overflows' | 'underflows' | 'decreases' | 'increases' | 'shares', Counter>;
+  };
   private throttles = 0;
   private readonly throttlesCounter: Counter;
 
   constructor(readonly node: Scuttlebutt) {
     const registers = [this.registry];
-    const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []): Counter<L> => new Counter<L>({ name, help, labelNames, registers });
+    const counter = <L extends string = never>(name: string, help: string, labelNames: L[] = []): Counter<L> =>
+      new Counter<L>({ name, help, labelNames, registers });
     this.packetsIn = counter('scuttlebutt_packets_received_total', 'UDP packets received.');
     this.packetsOut = counter('scuttlebutt_packets_sent_total', 'UDP packets sent.');
     this.bytesIn = counter('scuttlebutt_bytes_received_total', 'UDP payload bytes received.');
     this.bytesOut = counter('scuttlebutt_bytes_sent_total', 'UDP payload bytes sent.');
     this.rounds = counter('scuttlebutt_gossip_rounds_total', 'Gossip rounds run.');
-    this.dropped = counter('scuttlebutt_packets_dropped_total', 'Packets dropped whole, by reason: incoming ones refused before decoding or answering, outgoing ones that could not be sent.', ['reason']);
-    this.errors = counter('scuttlebutt_errors_total', 'Errors the node caught and lived through, by kind: listener (an event listener threw), internal (an exception while handling a packet: a bug).', ['kind']);
-    this.eventsOverflowed = counter('scuttlebutt_events_overflowed_total', 'Membership events an events() reader lost because it fell more than its buffer behind.');
-    this.rejected = counter('scuttlebutt_state_rejected_total', 'Incoming state refused by the protocol core, by reason.', ['reason']);
-    this.localStalls = counter('scuttlebutt_local_stalls_total', 'Times this process found itself stalled (event loop blocked, SIGSTOP, starved host) and excused its peers for the gap.');
-    this.replay = {
-      streams: new Gauge({ name: 'scuttlebutt_replay_windows', help: "Keyring replay protection: senders' packet streams whose replay windows are held.", registers }),
-      deepestReorder: new Gauge({ name: 'scuttlebutt_replay_deepest_reorder_packets', help: "Keyring replay protection: furthest behind its sender's newest packet an accepted packet arrived, in the sender's packets (the window holds 1024).", registers }),
-    };
-    this.members = new Gauge({ name: 'scuttlebutt_members', help: 'Members known, by status.', labelNames: ['status'], registers });
-    new Gauge({ name: 'scuttlebutt_node_info', help: 'This node: always 1, its identity in labels.', labelNames: ['node_id', 'generation', 'cluster'], registers }).set(
-      { node_id: node.self.id, generation: String(node.self.generation), cluster: node.config.clusterId },
-      1,
+    this.dropped = counter(
+      'scuttlebutt_packets_dropped_total',
+      'Packets dropped whole, by reason: incoming ones refused before decoding or answering, outgoing ones that could not be sent.',
+      ['reason'],
     );
+    this.errors = counter(
+      'scuttlebutt_errors_total',
+      'Errors the node caught and lived through, by kind: listener (an event listener threw), internal (an exception while handling a packet: a bug).',
+      ['kind'],
+    );
+    this.eventsOverflowed = counter(
+      'scuttlebutt_events_overflowed_total',
+      'Membership events an events() reader lost because it fell more than its buffer behind.',
+    );
+    this.rejected = counter(
+      'scuttlebutt_state_rejected_total',
+      'Incoming state refused by the protocol core, by reason.',
+      ['reason'],
+    );
+    this.localStalls = counter(
+      'scuttlebutt_local_stalls_total',
+      'Times this process found itself stalled (event loop blocked, SIGSTOP, starved host) and excused its peers for the gap.',
+    );
+    this.replay = {
+      streams: new Gauge({
+        name: 'scuttlebutt_replay_windows',
+        help: "Keyring replay protection: senders' packet streams whose replay windows are held.",
+        registers,
+      }),
+      deepestReorder: new Gauge({
+        name: 'scuttlebutt_replay_deepest_reorder_packets',
+        help: "Keyring replay protection: furthest behind its sender's newest packet an accepted packet arrived, in the sender's packets (the window holds 1024).",
+        registers,
+      }),
+    };
+    this.members = new Gauge({
+      name: 'scuttlebutt_members',
+      help: 'Members known, by status.',
+      labelNames: ['status'],
+      registers,
+    });
+    new Gauge({
+      name: 'scuttlebutt_node_info',
+      help: 'This node: always 1, its identity in labels.',
+      labelNames: ['node_id', 'generation', 'cluster'],
+      registers,
+    }).set({ node_id: node.self.id, generation: String(node.self.generation), cluster: node.config.clusterId }, 1);
 
     this.flow = {
       gauges: {
-        rate: new Gauge({ name: 'scuttlebutt_flow_rate', help: 'Flow control: versions per second this node may publish now.', registers }),
-        backlog: new Gauge({ name: 'scuttlebutt_flow_backlog', help: "Flow control: this node's keys waiting to be published.", registers }),
-        oldestWaitMs: new Gauge({ name: 'scuttlebutt_flow_oldest_wait_seconds', help: 'Flow control: how long the longest-waiting key has waited.', registers }),
+        rate: new Gauge({
+          name: 'scuttlebutt_flow_rate',
+          help: 'Flow control: versions per second this node may publish now.',
+          registers,
+        }),
+        backlog: new Gauge({
+          name: 'scuttlebutt_flow_backlog',
+          help: "Flow control: this node's keys waiting to be published.",
+          registers,
+        }),
+        oldestWaitMs: new Gauge({
+          name: 'scuttlebutt_flow_oldest_wait_seconds',
+          help: 'Flow control: how long the longest-waiting key has waited.',
+          registers,
+        }),
       },
       counters: {
-        overflows: counter('scuttlebutt_flow_overflows_total', 'Flow control: outgoing deltas that filled their budget with state left over.'),
-        underflows: counter('scuttlebutt_flow_underflows_total', 'Flow control: outgoing deltas that carried everything there was.'),
+        overflows: counter(
+          'scuttlebutt_flow_overflows_total',
+          'Flow control: outgoing deltas that filled their budget with state left over.',
+        ),
+        underflows: counter(
+          'scuttlebutt_flow_underflows_total',
+          'Flow control: outgoing deltas that carried everything there was.',
+        ),
         decreases: counter('scuttlebutt_flow_rate_decreases_total', 'Flow control: times the rate was cut.'),
         increases: counter('scuttlebutt_flow_rate_increases_total', 'Flow control: times the rate was raised.'),
-        shares: counter('scuttlebutt_flow_rate_shares_total', "Flow control: exchanges in which this node took its share of a peer's and its own allowed rates."),
+        shares: counter(
+          'scuttlebutt_flow_rate_shares_total',
+          "Flow control: exchanges in which this node took its share of a peer's and its own allowed rates.",
+        ),
       },
     };
-    const throttles = counter('scuttlebutt_flow_throttled_total', 'Flow control: times writes started waiting (the throttled event).');
-    const events = counter('scuttlebutt_member_events_total', 'Membership events, by type (live, dead, update, removed).', ['type']);
+    const throttles = counter(
+      'scuttlebutt_flow_throttled_total',
+      'Flow control: times writes started waiting (the throttled event).',
+    );
+    const events = counter(
+      'scuttlebutt_member_events_total',
+      'Membership events, by type (live, dead, update, removed).',
+      ['type'],
+    );
     const detection = new Histogram({
       name: 'scuttlebutt_detection_seconds',
       help: "Suspected deaths: seconds from the birth of the member's newest heartbeat held here to its conviction (the crash came at most one heartbeat period after that birth).",
@@ -98,7 +170,8 @@ export class AgentMetrics {
     });
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters (Prometheus' lint refuses them); nodejs_active_{handles,requests,resources} hold the same counts.
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(name);
 
     const mine = <T extends NodeMessage>(name: string, fn: (msg: T) => void): void => {
       const handler = (msg: unknown): void => {
@@ -141,7 +214,10 @@ export class AgentMetrics {
     total(this.bytesOut, s.bytesOut);
     total(this.rounds, s.gossipRounds);
     total(this.localStalls, this.stalls);
-    for (const [c, byReason] of [[this.dropped, s.dropped], [this.rejected, s.rejected]] as const) {
+    for (const [c, byReason] of [
+      [this.dropped, s.dropped],
+      [this.rejected, s.rejected],
+    ] as const) {
       c.reset();
       for (const [reason, n] of Object.entries(byReason)) c.inc({ reason }, n);
     }
@@ -154,7 +230,8 @@ export class AgentMetrics {
       this.flow.gauges.rate.set(f.rate);
       this.flow.gauges.backlog.set(f.backlog);
       this.flow.gauges.oldestWaitMs.set(f.oldestWaitMs / 1000);
-      for (const k of ['overflows', 'underflows', 'decreases', 'increases', 'shares'] as const) total(this.flow.counters[k], f[k]);
+      for (const k of ['overflows', 'underflows', 'decreases', 'increases', 'shares'] as const)
+        total(this.flow.counters[k], f[k]);
     }
     this.replay.streams.set(s.replayWindows.streams);
     this.replay.deepestReorder.set(s.replayWindows.deepestReorder);

@@ -30,7 +30,17 @@ import { Membership, SELF } from './membership.js';
 import { OwnValues } from './own-values.js';
 import { DEAD, LIVE, FREE } from './peer-table.js';
 import { PeerSelection } from './peer-selection.js';
-import type { ClusterSnapshot, CoreConfig, CoreEvent, NodeIdentity, NodeView, Outbound, Random, RejectReason, Sender } from './types.js';
+import type {
+  ClusterSnapshot,
+  CoreConfig,
+  CoreEvent,
+  NodeIdentity,
+  NodeView,
+  Outbound,
+  Random,
+  RejectReason,
+  Sender,
+} from './types.js';
 
 export class ScuttlebuttCore {
   readonly self: NodeIdentity;
@@ -53,16 +63,28 @@ export class ScuttlebuttCore {
     const fd = config.failureDetector;
     // Events carry views of modules built below; nothing emits before they all are.
     const journal = (this.journal = new Journal({ viewOf: config.eventViews ? (s) => this.viewOf(s) : null }));
-    const limits = { maxMembers: config.maxMembers ?? Infinity, maxNewPerSender: config.maxNewMembersPerSender ?? Infinity, intervalMs: gossipIntervalMs };
+    const limits = {
+      maxMembers: config.maxMembers ?? Infinity,
+      maxNewPerSender: config.maxNewMembersPerSender ?? Infinity,
+      intervalMs: gossipIntervalMs,
+    };
     const membership = (this.membership = new Membership(
       { journal },
-      { self, graceMs: fd.deadNodeGracePeriodMs, window: Math.max(2, fd.samplingWindowSize), expected: Math.max(16, config.expectedMembers ?? 16), limits },
+      {
+        self,
+        graceMs: fd.deadNodeGracePeriodMs,
+        window: Math.max(2, fd.samplingWindowSize),
+        expected: Math.max(16, config.expectedMembers ?? 16),
+        limits,
+      },
     ));
     const detector = (this.detector = new FailureDetector({ membership, journal }, { ...fd, gossipIntervalMs }));
     this.health = new LocalHealth(gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);
     membership.table.setHeartbeat(SELF, config.firstHeartbeat ?? 1);
     membership.table.setBirth(SELF, now);
-    const flow = (this.flow = config.flowControl?.enabled ? new FlowControl(config.flowControl, gossipIntervalMs, now) : null);
+    const flow = (this.flow = config.flowControl?.enabled
+      ? new FlowControl(config.flowControl, gossipIntervalMs, now)
+      : null);
     const own = (this.own = new OwnValues(
       { table: membership.table, journal, flow, onPublish: config.onPublish },
       { self, clusterId, payloadBudget, tombstoneGracePeriodMs: config.tombstoneGracePeriodMs, initialValues },
@@ -71,7 +93,10 @@ export class ScuttlebuttCore {
     const deltas = new Deltas({ membership, detector, digests, journal, rng, own, congestion: flow });
     const proofs = new LeaveProofs(config.leaveSecret ?? null, config.hash ?? null);
     membership.noteCommitment(SELF, proofs.commitment);
-    this.exchange = new Exchange({ membership, detector, digests, deltas, journal, rng, own, proofs, flow }, { clusterId, payloadBudget, lowBitsTo: config.lowBitsTo });
+    this.exchange = new Exchange(
+      { membership, detector, digests, deltas, journal, rng, own, proofs, flow },
+      { clusterId, payloadBudget, lowBitsTo: config.lowBitsTo },
+    );
     this.peers = new PeerSelection(membership, rng, config.fanout);
   }
 
@@ -206,7 +231,11 @@ export class ScuttlebuttCore {
    */
   contact(addresses: readonly string[], now: number): Outbound[] {
     this.observeClock(now);
-    return this.exchange.open([...new Set(addresses)].filter((a) => a !== this.self.address), now, { unheard: true });
+    return this.exchange.open(
+      [...new Set(addresses)].filter((a) => a !== this.self.address),
+      now,
+      { unheard: true },
+    );
   }
 
   /** Graceful leave: a message for every live peer, which marks this node dead at once. */

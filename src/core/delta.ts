@@ -93,12 +93,20 @@ export class Deltas {
    * fields: introductions, then stale members, then bumps.
    */
   pack(content: DeltaContent, budget: number, now: number): Delta {
-    const { unknown = NO_SLOTS, unknownStart = 0, stale = NO_CANDIDATES, bumps: bumpItems = NO_SLOTS, positions: order = null, lowBits = true } = content;
+    const {
+      unknown = NO_SLOTS,
+      unknownStart = 0,
+      stale = NO_CANDIDATES,
+      bumps: bumpItems = NO_SLOTS,
+      positions: order = null,
+      lowBits = true,
+    } = content;
     // Both counts are varints written before the items, and the bumps have a flags byte: reserve their largest size.
     const room = new Budget(budget, varintSize(unknown.length + stale.length) + 1 + varintSize(bumpItems.length));
     const nodes: NodeDelta[] = [];
     let open = true;
-    for (let i = 0; open && i < unknown.length; i++) open = this.addNode(nodes, room, unknown[(unknownStart + i) % unknown.length] as number, -1, 0, now);
+    for (let i = 0; open && i < unknown.length; i++)
+      open = this.addNode(nodes, room, unknown[(unknownStart + i) % unknown.length] as number, -1, 0, now);
     let i = 0;
     for (; open && i < stale.length; i++) {
       const c = stale[i] as DeltaCandidate;
@@ -113,7 +121,13 @@ export class Deltas {
    * versions, is more than it carried: the peer is over a packet behind. One full packet alone is
    * no queue, since a node gets several deltas a round. `next`: index in `stale` after the last tried.
    */
-  private noteCongestion(complete: boolean, nodes: NodeDelta[], stale: readonly DeltaCandidate[], next: number, now: number): void {
+  private noteCongestion(
+    complete: boolean,
+    nodes: NodeDelta[],
+    stale: readonly DeltaCandidate[],
+    next: number,
+    now: number,
+  ): void {
     const overflowed = !complete && this.leftBehind(nodes, stale, next);
     if (complete || overflowed) (this.congestion as CongestionSink).noteDelta(overflowed, now);
   }
@@ -125,7 +139,8 @@ export class Deltas {
     for (const nd of nodes) carried += nd.values.length;
     const last = nodes[nodes.length - 1];
     const cut = stale[next - 1];
-    let left = cut && last && last.ref === t.refs[cut.slot] ? t.maxVersion(cut.slot) - last.maxVersion : (cut?.staleness ?? 0);
+    let left =
+      cut && last && last.ref === t.refs[cut.slot] ? t.maxVersion(cut.slot) - last.maxVersion : (cut?.staleness ?? 0);
     for (let k = next; k < stale.length; k++) left += (stale[k] as DeltaCandidate).staleness;
     return left > carried;
   }
@@ -134,7 +149,14 @@ export class Deltas {
    * Adds slot s's node delta from `fromVersion` (-1: introduce it) as far as `room` allows; false
    * when the budget is spent (nothing more should be tried).
    */
-  private addNode(nodes: NodeDelta[], room: Budget, s: number, fromVersion: number, receiverGc: number, now: number): boolean {
+  private addNode(
+    nodes: NodeDelta[],
+    room: Budget,
+    s: number,
+    fromVersion: number,
+    receiverGc: number,
+    now: number,
+  ): boolean {
     const m = this.membership;
     const t = m.table;
     const myGc = t.gcVersion(s);
@@ -147,7 +169,9 @@ export class Deltas {
     // An introduction carries the member's leave commitment (protocol 5): the budget counts it for
     // every receiver, the codec leaves it out for one of an older protocol.
     const commitment = fromVersion < 0 ? m.commitment(s) : null;
-    let size = nodeDeltaHeaderSize(null, t.heartbeat(s), age, myGc, from, myMax, all.length) + (fromVersion < 0 ? t.identitySize(s) + commitmentSize(commitment) : 0);
+    let size =
+      nodeDeltaHeaderSize(null, t.heartbeat(s), age, myGc, from, myMax, all.length) +
+      (fromVersion < 0 ? t.identitySize(s) + commitmentSize(commitment) : 0);
     if (!room.fits(size)) return false;
     let k = 0;
     for (; k < all.length; k++) {
@@ -178,7 +202,13 @@ export class Deltas {
    * Heartbeat bumps within `budget`, from a random start so that when the budget cuts, different
    * peers get different bumps. `items` are slots, or positions in `order` (positional bumps).
    */
-  private packBumps(items: readonly number[], order: Int32Array | null, budget: number, now: number, lowBits: boolean): HeartbeatBumps {
+  private packBumps(
+    items: readonly number[],
+    order: Int32Array | null,
+    budget: number,
+    now: number,
+    lowBits: boolean,
+  ): HeartbeatBumps {
     if (items.length === 0) return NO_BUMPS;
     const m = this.membership;
     // A positional bump costs at most the varint of the largest position: count that, to stay under budget.
@@ -195,7 +225,8 @@ export class Deltas {
       const item = items[(start + i) % items.length] as number;
       const s = order ? (order[item] as number) : item;
       // Low bits' total size does not depend on the order the bumps are sorted into below.
-      if (!room.take(keyCost + heartbeatSize(low, chosen.length, m.table.heartbeat(s)) + varintSize(m.ageOf(s, now)))) break;
+      if (!room.take(keyCost + heartbeatSize(low, chosen.length, m.table.heartbeat(s)) + varintSize(m.ageOf(s, now))))
+        break;
       chosen.push(item);
     }
     if (order) chosen.sort((a, b) => a - b);
@@ -218,7 +249,14 @@ export class Deltas {
       ages[i] = m.ageOf(s, now);
     }
     if (!low) return { count: n, positional: order !== null, keys, heartbeats, checks: null, ages };
-    return { count: n, positional: true, keys, heartbeats: heartbeats.map(lowHeartbeat), checks: groupChecks(heartbeats, n), ages };
+    return {
+      count: n,
+      positional: true,
+      keys,
+      heartbeats: heartbeats.map(lowHeartbeat),
+      checks: groupChecks(heartbeats, n),
+      ages,
+    };
   }
 
   /** A node's values with version > from, ascending (the map keeps version order). */
@@ -226,7 +264,8 @@ export class Deltas {
     const map = this.membership.table.values[slot];
     if (!map) return NO_VALUES;
     const out: VersionedValue[] = [];
-    for (const [key, v] of map) if (v.version > from) out.push({ key, value: v.value, version: v.version, tombstone: v.tombstone });
+    for (const [key, v] of map)
+      if (v.version > from) out.push({ key, value: v.value, version: v.version, tombstone: v.tombstone });
     return out;
   }
 
@@ -284,7 +323,8 @@ export class Deltas {
     if (s >= 0) {
       // Validated whole before anything is applied: a lying heartbeat or version refuses the delta.
       if (nd.heartbeat - t.heartbeat(s) > MAX_HEARTBEAT_LEAP) return this.journal.reject('implausible-heartbeat');
-      if (Math.max(nd.maxVersion, nd.lastGcVersion) - t.maxVersion(s) > MAX_VERSION_LEAP) return this.journal.reject('implausible-version');
+      if (Math.max(nd.maxVersion, nd.lastGcVersion) - t.maxVersion(s) > MAX_VERSION_LEAP)
+        return this.journal.reject('implausible-version');
     }
     const admitted = s < 0;
     if (admitted) {

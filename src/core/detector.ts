@@ -57,7 +57,10 @@ export class FailureDetector {
   private readonly journal: Journal;
   private readonly intervalMs: number;
 
-  constructor(components: { readonly membership: Membership; readonly journal: Journal }, init: FailureDetectorConfig & { readonly gossipIntervalMs: number }) {
+  constructor(
+    components: { readonly membership: Membership; readonly journal: Journal },
+    init: FailureDetectorConfig & { readonly gossipIntervalMs: number },
+  ) {
     this.membership = components.membership;
     this.journal = components.journal;
     this.intervalMs = init.gossipIntervalMs;
@@ -184,7 +187,11 @@ export class FailureDetector {
 
   /** Current phi of slot s (for diagnostics; conviction uses the precomputed deadline). */
   phiOf(s: number, now: number): number {
-    return -lnNormalUpperTail((now - this.silenceExpectedUntil(s) - this.lagShortfall(s) - this.lateSlack()) / this.periodStd(s)) / Math.LN10;
+    return (
+      -lnNormalUpperTail(
+        (now - this.silenceExpectedUntil(s) - this.lagShortfall(s) - this.lateSlack()) / this.periodStd(s),
+      ) / Math.LN10
+    );
   }
 
   /**
@@ -194,13 +201,21 @@ export class FailureDetector {
   silence(s: number, now: number): { silentForMs: number; convictAfterMs: number } {
     const t = this.membership.table;
     const birth = t.birth(s);
-    return { silentForMs: now - birth, convictAfterMs: t.deadline(s) + this.lagShortfall(s) + this.lateSlack() - birth };
+    return {
+      silentForMs: now - birth,
+      convictAfterMs: t.deadline(s) + this.lagShortfall(s) + this.lateSlack() - birth,
+    };
   }
 
   /** What was learned of slot s's rhythm and lag, rounded to a tenth of a millisecond. */
   view(s: number): DetectorView {
     const t = this.membership.table;
-    return { meanIntervalMs: roundToTenth(t.intervalMean(s)), stdIntervalMs: roundToTenth(t.intervalStd(s)), lagAllowanceMs: roundToTenth(t.lagAllowance(s)), samples: t.intervalCount(s) };
+    return {
+      meanIntervalMs: roundToTenth(t.intervalMean(s)),
+      stdIntervalMs: roundToTenth(t.intervalStd(s)),
+      lagAllowanceMs: roundToTenth(t.lagAllowance(s)),
+      samples: t.intervalCount(s),
+    };
   }
 
   /** Precomputes when phi will cross the threshold, so a sweep checks each member with one comparison. */

@@ -6,7 +6,14 @@
  * Requests (the SYN-ACK's "what I lack") are full digests of our state for the members named.
  * Also here: reading low-bit heartbeats back, since the scratch columns are shared with building them.
  */
-import { bucketsSize, compactEntrySize, digestHeaderSize, exchangeHeaderSize, fullEntrySize, ownEntrySize } from '../wire/codec.js';
+import {
+  bucketsSize,
+  compactEntrySize,
+  digestHeaderSize,
+  exchangeHeaderSize,
+  fullEntrySize,
+  ownEntrySize,
+} from '../wire/codec.js';
 import { groupChecks, lowHeartbeat } from '../wire/low-heartbeats.js';
 import { bucketOf, HEARTBEAT_AGE_UNIT_MS, MAX_BUCKETS, type Column, type Digest } from '../wire/messages.js';
 import { Budget } from './budget.js';
@@ -34,7 +41,10 @@ export class Digests {
   private readonly clusterId: string;
   private readonly payloadBudget: number;
 
-  constructor(components: { readonly membership: Membership }, init: { readonly clusterId: string; readonly payloadBudget: number; readonly gossipIntervalMs: number }) {
+  constructor(
+    components: { readonly membership: Membership },
+    init: { readonly clusterId: string; readonly payloadBudget: number; readonly gossipIntervalMs: number },
+  ) {
     this.membership = components.membership;
     this.clusterId = init.clusterId;
     this.payloadBudget = init.payloadBudget;
@@ -46,7 +56,12 @@ export class Digests {
    * `lowBits` false: exact heartbeats even where low bits would pay (a peer of an older protocol).
    */
   buildCompact(now: number, options: { readonly lowBits: boolean; readonly reserve?: number }): Digest {
-    return this.build(now, { compact: true, selfFirst: false, lowBits: options.lowBits, reserve: options.reserve ?? 0 });
+    return this.build(now, {
+      compact: true,
+      selfFirst: false,
+      lowBits: options.lowBits,
+      reserve: options.reserve ?? 0,
+    });
   }
 
   /**
@@ -54,7 +69,12 @@ export class Digests {
    * instead of the rotating cursor (see Exchange.open).
    */
   buildFull(now: number, options: { readonly selfFirst: boolean; readonly reserve?: number }): Digest {
-    return this.build(now, { compact: false, selfFirst: options.selfFirst, lowBits: true, reserve: options.reserve ?? 0 });
+    return this.build(now, {
+      compact: false,
+      selfFirst: options.selfFirst,
+      lowBits: true,
+      reserve: options.reserve ?? 0,
+    });
   }
 
   /**
@@ -63,14 +83,23 @@ export class Digests {
    * is contiguous in the sorted order (positions are implied by its offset), so it stops at the end.
    * `reserve`: bytes the message carries besides (the sender's rates).
    */
-  private build(now: number, spec: { readonly compact: boolean; readonly selfFirst: boolean; readonly lowBits: boolean; readonly reserve: number }): Digest {
+  private build(
+    now: number,
+    spec: {
+      readonly compact: boolean;
+      readonly selfFirst: boolean;
+      readonly lowBits: boolean;
+      readonly reserve: number;
+    },
+  ): Digest {
     const { compact, selfFirst, lowBits, reserve } = spec;
     const m = this.membership;
     const t = m.table;
     const list = compact ? m.sortedMembers() : m.memberSlots();
     const n = list.length;
     const ageLimit = this.ageLimit;
-    let budget = this.payloadBudget - reserve - exchangeHeaderSize(this.clusterId, n) - digestHeaderSize(n, n, ageLimit);
+    let budget =
+      this.payloadBudget - reserve - exchangeHeaderSize(this.clusterId, n) - digestHeaderSize(n, n, ageLimit);
     // Plain arrays, not typed ones: see Column.
     const refs = compact ? null : new Array<number>(n);
     const heartbeats = new Array<number>(n);
@@ -103,10 +132,24 @@ export class Digests {
     // One pass fills the columns and sums the size: the whole digest fits in one packet up to several thousand members.
     let total = 0;
     for (let i = 0; i < n && total <= budget; i++) total += put(i, list[i] as number);
-    const own = (count: number): { own?: Digest['own'] } => (low && ownIndex >= 0 && ownIndex < count ? { own: { index: ownIndex, heartbeat: ownHeartbeat } } : {});
+    const own = (count: number): { own?: Digest['own'] } =>
+      low && ownIndex >= 0 && ownIndex < count ? { own: { index: ownIndex, heartbeat: ownHeartbeat } } : {};
     if (total <= budget) {
       const checks = low ? groupChecks(full, n) : null;
-      return { mode: compact ? 'compact' : 'full', complete: true, offset: 0, count: n, refs, heartbeats, checks, ...own(n), ages, ageLimit, maxVersions, gcVersions };
+      return {
+        mode: compact ? 'compact' : 'full',
+        complete: true,
+        offset: 0,
+        count: n,
+        refs,
+        heartbeats,
+        checks,
+        ...own(n),
+        ages,
+        ageLimit,
+        maxVersions,
+        gcVersions,
+      };
     }
     let buckets: number[] | undefined;
     if (!compact) {
@@ -153,11 +196,20 @@ export class Digests {
    * membership), a request cut by the budget carries a bucket summary, so the initiator can still
    * introduce what we lack.
    */
-  request(slots: number[], refs: number[], budget: number, now: number, options: { readonly summarize: boolean } = { summarize: false }): Digest {
+  request(
+    slots: number[],
+    refs: number[],
+    budget: number,
+    now: number,
+    options: { readonly summarize: boolean } = { summarize: false },
+  ): Digest {
     const summarize = options.summarize;
     const m = this.membership;
     const t = m.table;
-    const sizeOf = (s: number): number => (s < 0 ? fullEntrySize(0, 0, 0, 0) : fullEntrySize(t.heartbeat(s), m.ageOf(s, now), t.maxVersion(s), t.gcVersion(s)));
+    const sizeOf = (s: number): number =>
+      s < 0
+        ? fullEntrySize(0, 0, 0, 0)
+        : fullEntrySize(t.heartbeat(s), m.ageOf(s, now), t.maxVersion(s), t.gcVersion(s));
     const fit = (limit: number): number => {
       const room = new Budget(limit, digestHeaderSize(0, slots.length, 0));
       for (let k = 0; k < slots.length; k++) if (!room.take(sizeOf(slots[k] as number))) return k;
@@ -222,7 +274,8 @@ export class Digests {
     if (!differs.includes(1)) return;
     const t = this.membership.table;
     for (let s = 0; s < t.used; s++) {
-      if (t.status[s] === LIVE && t.mark[s] !== epoch && differs[bucketOf(t.refs[s] as number, theirs.length)] === 1) into.push(s);
+      if (t.status[s] === LIVE && t.mark[s] !== epoch && differs[bucketOf(t.refs[s] as number, theirs.length)] === 1)
+        into.push(s);
     }
   }
 
@@ -247,7 +300,13 @@ export class Digests {
   }
 
   /** Low-bit heartbeats restored near ours; `heldAt(i)`: our heartbeat of entry i's member, or NOT_HELD. */
-  restoreLow(low: Column, checks: Column, count: number, heldAt: (i: number) => number, exact?: Digest['own']): number[] {
+  restoreLow(
+    low: Column,
+    checks: Column,
+    count: number,
+    heldAt: (i: number) => number,
+    exact?: Digest['own'],
+  ): number[] {
     const held = this.heldScratch;
     growTo(held, count);
     for (let i = 0; i < count; i++) held[i] = heldAt(i);
@@ -257,7 +316,8 @@ export class Digests {
   /** Buckets for a summary: at least 16 members each on average, and the summary at most 1/32 of the budget. */
   private bucketCount(): number {
     let b = 1;
-    while (b * 2 <= MAX_BUCKETS && b * 2 * 16 <= this.membership.size && bucketsSize(b * 2) * 32 <= this.payloadBudget) b *= 2;
+    while (b * 2 <= MAX_BUCKETS && b * 2 * 16 <= this.membership.size && bucketsSize(b * 2) * 32 <= this.payloadBudget)
+      b *= 2;
     return b;
   }
 
@@ -279,7 +339,12 @@ export class Digests {
 export function requestSize(d: Digest): number {
   let n = digestHeaderSize(0, d.count, d.ageLimit);
   for (let i = 0; i < d.count; i++) {
-    n += fullEntrySize(d.heartbeats[i] as number, d.ages[i] as number, d.maxVersions[i] as number, d.gcVersions[i] as number);
+    n += fullEntrySize(
+      d.heartbeats[i] as number,
+      d.ages[i] as number,
+      d.maxVersions[i] as number,
+      d.gcVersions[i] as number,
+    );
   }
   return n;
 }

@@ -165,9 +165,22 @@ export class Exchange {
       const peer = this.peerSets.get(to);
       const sameSet = !unheard && (peer ? m.matches(peer.hash, peer.size) : this.agreement >= 0.5);
       const compactFor = (): Digest =>
-        this.lowBitsTo(to) ? (compact ??= this.digests.buildCompact(now, { lowBits: true, reserve })) : (exact ??= this.digests.buildCompact(now, { lowBits: false, reserve }));
+        this.lowBitsTo(to)
+          ? (compact ??= this.digests.buildCompact(now, { lowBits: true, reserve }))
+          : (exact ??= this.digests.buildCompact(now, { lowBits: false, reserve }));
       const digest = sameSet ? compactFor() : (full ??= this.digests.buildFull(now, { selfFirst: unheard, reserve }));
-      out.push({ to, message: { type: 'syn', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, digest, pull: k < PULLS_PER_ROUND, ...(rates ? { rates } : {}) } });
+      out.push({
+        to,
+        message: {
+          type: 'syn',
+          clusterId: this.clusterId,
+          setHash: m.hash,
+          setSize: m.size,
+          digest,
+          pull: k < PULLS_PER_ROUND,
+          ...(rates ? { rates } : {}),
+        },
+      });
     }
     return out;
   }
@@ -181,7 +194,13 @@ export class Exchange {
     const m = this.membership;
     const t = m.table;
     const secret = who === SELF ? this.proofs.secret : null;
-    const message: LeaveMessage = { type: 'leave', clusterId: this.clusterId, identity: m.identity(who), heartbeat: t.heartbeat(who), ...(secret ? { proof: secret } : {}) };
+    const message: LeaveMessage = {
+      type: 'leave',
+      clusterId: this.clusterId,
+      identity: m.identity(who),
+      heartbeat: t.heartbeat(who),
+      ...(secret ? { proof: secret } : {}),
+    };
     const out: Outbound[] = [];
     for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE) out.push({ to: m.address(s), message });
     return out;
@@ -210,7 +229,8 @@ export class Exchange {
         this.deltas.apply(message.delta, now, { from, sameMembership: m.matches(message.setHash, message.setSize) });
         const delta = this.answerRequest(message.request, now, budget - 1 - stringSize(this.clusterId));
         const out = this.announce(from, now);
-        if (delta.nodes.length > 0 || delta.bumps.count > 0) out.push({ to: from, message: { type: 'ack', clusterId: this.clusterId, delta } });
+        if (delta.nodes.length > 0 || delta.bumps.count > 0)
+          out.push({ to: from, message: { type: 'ack', clusterId: this.clusterId, delta } });
         return out;
       }
       case 'ack':
@@ -235,7 +255,8 @@ export class Exchange {
     const m = this.membership;
     const s = m.slotOfRef(identityRef(message.identity));
     if (s <= SELF) return;
-    if (message.heartbeat - m.table.heartbeat(s) > LEAVE_HEARTBEAT_SLACK) return this.journal.reject('implausible-heartbeat');
+    if (message.heartbeat - m.table.heartbeat(s) > LEAVE_HEARTBEAT_SLACK)
+      return this.journal.reject('implausible-heartbeat');
     const verdict = this.proofs.judge(m.commitment(s), message.proof);
     if (verdict === 'proven' || verdict === 'uncommitted') m.markLeft(s, now, message.heartbeat);
     else if (verdict === 'unproven' && m.table.status[s] === DEAD) m.forceLeave(s, now, { final: false });
@@ -269,14 +290,35 @@ export class Exchange {
     this.agreement += (hit - this.agreement) * 0.1;
   }
 
-  private onSyn(from: string, digest: Digest, pull: boolean, now: number, replyBudget: number, stranger: boolean, theirRates?: RateState): Outbound[] {
+  private onSyn(
+    from: string,
+    digest: Digest,
+    pull: boolean,
+    now: number,
+    replyBudget: number,
+    stranger: boolean,
+    theirRates?: RateState,
+  ): Outbound[] {
     const m = this.membership;
     // Rates are answered only by a node that shares too; it replies with its rates before taking its share.
     const ours = theirRates ? (this.flow?.advertised(now) ?? null) : null;
     const reserve = ours ? RATES_MAX_BYTES : 0;
     const reply = (request: Digest, delta: Delta): Outbound[] => {
       if (ours) this.flow?.share(theirRates as RateState, now);
-      return [{ to: from, message: { type: 'synAck', clusterId: this.clusterId, setHash: m.hash, setSize: m.size, request, delta, ...(ours ? { rates: ours } : {}) } }];
+      return [
+        {
+          to: from,
+          message: {
+            type: 'synAck',
+            clusterId: this.clusterId,
+            setHash: m.hash,
+            setSize: m.size,
+            request,
+            delta,
+            ...(ours ? { rates: ours } : {}),
+          },
+        },
+      ];
     };
     const compact = digest.mode === 'compact';
     const positions = compact ? this.positionsOf(from, digest) : { skew: 0, at: 0, ref: 0 };
@@ -319,8 +361,16 @@ export class Exchange {
     const request = this.digests.request(found.request, found.requestRefs, Math.floor(budget * REQUEST_SHARE), now);
     const candidates = found.candidates.sort(byStaleness);
     // A push wants no reply that would carry heartbeats alone.
-    if (!pull && found.bumpGap < PUSH_GAP && request.count === 0 && neverSeen.length === 0 && candidates.length === 0) return [];
-    const content = { unknown: neverSeen, unknownStart: neverSeenStart, stale: candidates, bumps: found.bumps, positions: positional ? order : null, lowBits: positional && this.lowBitsTo(from) };
+    if (!pull && found.bumpGap < PUSH_GAP && request.count === 0 && neverSeen.length === 0 && candidates.length === 0)
+      return [];
+    const content = {
+      unknown: neverSeen,
+      unknownStart: neverSeenStart,
+      stale: candidates,
+      bumps: found.bumps,
+      positions: positional ? order : null,
+      lowBits: positional && this.lowBitsTo(from),
+    };
     const delta = this.deltas.pack(content, budget - requestSize(request), now);
     return reply(request, delta);
   }
@@ -334,7 +384,8 @@ export class Exchange {
     const m = this.membership;
     const peer = this.peerSets.get(from);
     if (!peer) return null;
-    if (m.matches(peer.hash, peer.size)) return digest.offset + digest.count > peer.size ? null : { skew: 0, at: 0, ref: 0 };
+    if (m.matches(peer.hash, peer.size))
+      return digest.offset + digest.count > peer.size ? null : { skew: 0, at: 0, ref: 0 };
     const apart = m.oneMemberApart(peer.hash, peer.size);
     if (!apart || digest.offset + digest.count > peer.size) return null;
     return { skew: apart.skew, at: apart.at, ref: apart.ref };
@@ -346,7 +397,14 @@ export class Exchange {
    * members the peer lacks become delta candidates or heartbeat bumps. Full-mode entries' members
    * are marked with `epoch`, so the caller can tell which of ours the peer never named.
    */
-  private compare(digest: Digest, order: Int32Array | null, positions: Positions, positional: boolean, epoch: number, now: number): Comparison {
+  private compare(
+    digest: Digest,
+    order: Int32Array | null,
+    positions: Positions,
+    positional: boolean,
+    epoch: number,
+    now: number,
+  ): Comparison {
     const m = this.membership;
     const t = m.table;
     const found: Comparison = { request: [], requestRefs: [], candidates: [], bumps: [], bumpGap: 0 };
@@ -364,7 +422,8 @@ export class Exchange {
       }
       return (order as Int32Array)[p] as number;
     };
-    const heartbeats = order && digest.checks ? this.digests.restoreCompact(digest, slotAt, positions.ref) : digest.heartbeats;
+    const heartbeats =
+      order && digest.checks ? this.digests.restoreCompact(digest, slotAt, positions.ref) : digest.heartbeats;
     for (let i = 0; i < digest.count; i++) {
       let s: number;
       let ref = 0;

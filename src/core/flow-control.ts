@@ -95,7 +95,13 @@ export const USE_FLOOR = 0.25;
  */
 export const TRUST_FACTOR = 4;
 
-export const DEFAULT_FLOW_CONTROL: FlowControlConfig = { enabled: true, initialRate: 100, minRate: 0.5, maxRate: 10_000, shareRates: true };
+export const DEFAULT_FLOW_CONTROL: FlowControlConfig = {
+  enabled: true,
+  initialRate: 100,
+  minRate: 0.5,
+  maxRate: 10_000,
+  shareRates: true,
+};
 
 /**
  * This node's share when it and a peer split the sum of their allowed rates: max-min fair by desire
@@ -146,7 +152,10 @@ export class FlowControl {
     now: number,
   ) {
     const { minRate, maxRate, initialRate } = config;
-    if (!(minRate > 0) || !(maxRate >= minRate) || !Number.isFinite(maxRate)) throw new InvalidArgumentError(`flow control needs 0 < minRate <= maxRate < Infinity (got ${minRate}, ${maxRate})`);
+    if (!(minRate > 0) || !(maxRate >= minRate) || !Number.isFinite(maxRate))
+      throw new InvalidArgumentError(
+        `flow control needs 0 < minRate <= maxRate < Infinity (got ${minRate}, ${maxRate})`,
+      );
     this.allowed = Math.min(maxRate, Math.max(minRate, initialRate));
     this.lastPeak = this.allowed;
     this.tokens = this.burst();
@@ -229,7 +238,10 @@ export class FlowControl {
     if (this.config.shareRates === false || now - this.limitedAt > SHARE_ROUNDS * this.intervalMs) return null;
     this.measureDesire(now);
     // A writer that stopped still wants what drains its backlog within a round before it lends its share.
-    return { allowed: this.allowed, desired: Math.min(this.config.maxRate, Math.max(this.desire, (this.held.size * 1000) / this.intervalMs)) };
+    return {
+      allowed: this.allowed,
+      desired: Math.min(this.config.maxRate, Math.max(this.desire, (this.held.size * 1000) / this.intervalMs)),
+    };
   }
 
   /** A peer's rates arrived in an exchange this node shares in: take this node's fair share of the pair's sum. */

@@ -5,7 +5,14 @@
  * its entries come back UNREAD and the core asks for those members instead. The figures behind each
  * retry are in docs/benchmarks.md.
  */
-import { CHECK_GROUP, checkStart, checkStep, groupCheck, LOW_MODULUS, restoreHeartbeat } from '../wire/low-heartbeats.js';
+import {
+  CHECK_GROUP,
+  checkStart,
+  checkStep,
+  groupCheck,
+  LOW_MODULUS,
+  restoreHeartbeat,
+} from '../wire/low-heartbeats.js';
 import type { Column } from '../wire/messages.js';
 
 /**

@@ -167,7 +167,8 @@ export class Membership {
     // As for revival: stale gossip can carry a heartbeat or two past the last one we saw.
     if (gone && heartbeat < gone.heartbeat + REVIVAL_HEARTBEATS) return this.refuse('removed-node');
     const older = this.slotOfId(identity.id);
-    if (older >= 0 && this.identity(older).generation >= identity.generation) return this.refuse('superseded-generation');
+    if (older >= 0 && this.identity(older).generation >= identity.generation)
+      return this.refuse('superseded-generation');
     if (older >= 0 && this.table.status[older] === LIVE && from !== undefined && !this.knowsAddress(from)) {
       return this.refuse('shadow-refused');
     }
@@ -221,7 +222,16 @@ export class Membership {
     return true;
   }
 
-  private refuse(reason: 'ref-mismatch' | 'about-self' | 'superseded-generation' | 'removed-node' | 'member-limit' | 'introduction-limit' | 'shadow-refused'): number {
+  private refuse(
+    reason:
+      | 'ref-mismatch'
+      | 'about-self'
+      | 'superseded-generation'
+      | 'removed-node'
+      | 'member-limit'
+      | 'introduction-limit'
+      | 'shadow-refused',
+  ): number {
     this.journal.reject(reason);
     return -1;
   }
@@ -422,7 +432,10 @@ export class Membership {
     this.slotsDisordered = false;
     const sorted = this.sortedMembers();
     const order = new Int32Array(sorted.length); // order[0] = SELF
-    order.set(sorted.filter((s) => s !== SELF), 1);
+    order.set(
+      sorted.filter((s) => s !== SELF),
+      1,
+    );
     this.renumber(order);
     // Sorted again on next use: the slots are in ref order now, so that sort is one pass.
     this.sortedValid = false;

@@ -69,7 +69,8 @@ export class OwnValues {
 
   /** Sets a key that is deleted (tombstoned) after ttlMs; peers learn the deletion by gossip. */
   setWithTtl(key: string, value: string, ttlMs: number, now: number): void {
-    if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new InvalidArgumentError(`ttlMs must be a positive finite number of ms (got ${ttlMs})`);
+    if (!(ttlMs > 0) || !Number.isFinite(ttlMs))
+      throw new InvalidArgumentError(`ttlMs must be a positive finite number of ms (got ${ttlMs})`);
     this.write(key, value, now + ttlMs, now);
   }
 
@@ -119,7 +120,12 @@ export class OwnValues {
     this.table.setMaxVersion(SELF, claimed);
     for (const [key, entry] of [...this.map]) this.put(key, entry, { announce: false });
     for (const v of values) {
-      if (!this.map.has(v.key)) this.put(v.key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now }, { announce: false });
+      if (!this.map.has(v.key))
+        this.put(
+          v.key,
+          { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now },
+          { announce: false },
+        );
     }
     this.journal.reject('refuted-version');
     this.journal.news = true;
@@ -147,7 +153,17 @@ export class OwnValues {
     if (!this.flow || this.flow.backlog === 0) return;
     for (const [key, w] of this.flow.release(now)) {
       // The local view already showed this write (and its update event went out when it was made).
-      this.put(key, { value: w.value, version: 0, tombstone: w.tombstone, expiresAt: w.expiresAt, deletedAt: w.tombstone ? now : 0 }, { announce: false });
+      this.put(
+        key,
+        {
+          value: w.value,
+          version: 0,
+          tombstone: w.tombstone,
+          expiresAt: w.expiresAt,
+          deletedAt: w.tombstone ? now : 0,
+        },
+        { announce: false },
+      );
     }
   }
 
@@ -190,7 +206,9 @@ export class OwnValues {
       nodeDeltaHeaderSize(this.self, 2 ** 40, 2 ** 40, 2 ** 40, 2 ** 40, 2 ** 40, 1) +
       valueSize({ key, value, version: 2 ** 40, tombstone: false });
     if (cost > this.payloadBudget) {
-      throw new ValueTooLargeError(`key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.payloadBudget} bytes`);
+      throw new ValueTooLargeError(
+        `key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.payloadBudget} bytes`,
+      );
     }
   }
 
@@ -203,7 +221,10 @@ export class OwnValues {
   /** Publishes a key at the next version. `announce` false: the change is news to spread, but no event (the local view had it already, or it only restates what we hold). */
   private put(key: string, entry: StoredValue, options: { readonly announce: boolean } = { announce: true }): void {
     const version = this.table.maxVersion(SELF) + 1;
-    if (version > MAX_VERSION) throw new VersionsExhaustedError('this node has used all 2^32 versions of its incarnation: restart it (a new generation starts from 1)');
+    if (version > MAX_VERSION)
+      throw new VersionsExhaustedError(
+        'this node has used all 2^32 versions of its incarnation: restart it (a new generation starts from 1)',
+      );
     entry.version = version;
     // Delete then set: Map order stays ascending by version, which is the order deltas need.
     this.map.delete(key);

@@ -47,7 +47,8 @@ export class PeerSelection {
       // Most slots are proven: rejection sampling is O(fanout) instead of a scan of the table.
       for (let attempts = 0; chosen.length < fanout && attempts < fanout * 64; attempts++) {
         const s = 1 + randomInt(this.rng, t.used - 1);
-        if (t.status[s] === LIVE && (chosen.length >= provenSlots || m.isProven(s)) && !chosen.includes(s)) chosen.push(s);
+        if (t.status[s] === LIVE && (chosen.length >= provenSlots || m.isProven(s)) && !chosen.includes(s))
+          chosen.push(s);
       }
     }
     // Few members, few proven ones, or a table full of freed, dead or unproven slots (which can
@@ -63,7 +64,10 @@ export class PeerSelection {
       }
     }
     const seeds = this.seedList;
-    if (seeds.length > 0 && (m.liveOthers === 0 || this.rng.next() < seeds.length / (m.liveOthers + m.deadOthers + 1))) {
+    if (
+      seeds.length > 0 &&
+      (m.liveOthers === 0 || this.rng.next() < seeds.length / (m.liveOthers + m.deadOthers + 1))
+    ) {
       const seed = seeds[randomInt(this.rng, seeds.length)] as string;
       if (!addresses.includes(seed)) addresses.push(seed);
     }

@@ -298,7 +298,8 @@ export class PeerTable {
   sampleBirth(slot: number, heartbeat: number, birth: number, how: 'measured' | 'placed'): void {
     if (how === 'placed') return;
     const from = this.sampledHeartbeats[slot] as number;
-    if (from >= 0 && heartbeat > from) this.addInterval(slot, (birth - (this.sampledBirths[slot] as number)) / (heartbeat - from));
+    if (from >= 0 && heartbeat > from)
+      this.addInterval(slot, (birth - (this.sampledBirths[slot] as number)) / (heartbeat - from));
     this.sampledHeartbeats[slot] = heartbeat;
     this.sampledBirths[slot] = birth;
   }

@@ -53,7 +53,8 @@ export class RefIndex {
 
   set(ref: number, slot: number): void {
     // Load up to 3/4 (linear probing stays short there); grow when live entries fill it, else just sweep deleted ones.
-    if ((this.used + 1) * 4 > this.keys.length * 3) this.rehash((this.live + 1) * 2 > this.keys.length ? this.keys.length * 2 : this.keys.length);
+    if ((this.used + 1) * 4 > this.keys.length * 3)
+      this.rehash((this.live + 1) * 2 > this.keys.length ? this.keys.length * 2 : this.keys.length);
     const keys = this.keys;
     let i = hashRef(ref) & this.mask;
     let firstDeleted = -1;

@@ -3,7 +3,15 @@
  * Translated from the Go API of cnanakos/go-scuttlebutt into idiomatic TypeScript: async start, typed events,
  * an async iterator, AbortSignal, `await using`.
  */
-import type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, DetectorView, MembershipEventOf, MembershipOf, NodeIdentity } from '../core/types.js';
+import type {
+  FailureDetectorConfig,
+  FlowControlConfig,
+  FlowControlStats,
+  DetectorView,
+  MembershipEventOf,
+  MembershipOf,
+  NodeIdentity,
+} from '../core/types.js';
 import { ScuttlebuttError } from '../errors.js';
 
 export type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, NodeIdentity } from '../core/types.js';

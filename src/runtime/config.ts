@@ -5,7 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import { DEFAULT_FLOW_CONTROL } from '../core/flow-control.js';
-import { DEFAULT_FAILURE_DETECTOR, DEFAULT_TOMBSTONE_GRACE_PERIOD_MS, type FailureDetectorConfig, type FlowControlConfig } from '../core/types.js';
+import {
+  DEFAULT_FAILURE_DETECTOR,
+  DEFAULT_TOMBSTONE_GRACE_PERIOD_MS,
+  type FailureDetectorConfig,
+  type FlowControlConfig,
+} from '../core/types.js';
 import { MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import type { ScuttlebuttConfig } from './api.js';
 import { dnsServerProblem } from './discovery.js';
@@ -54,9 +59,17 @@ function merge(base: ScuttlebuttConfig, o: ConfigOverrides): ScuttlebuttConfig {
   const node = {
     id: o.node?.id ?? base.node.id,
     gossipPublicAddress:
-      o.node?.gossipPublicAddress ?? (parsed ? formatHostPort(advertisedHost(parsed.host), parsed.port) : base.node.gossipPublicAddress),
+      o.node?.gossipPublicAddress ??
+      (parsed ? formatHostPort(advertisedHost(parsed.host), parsed.port) : base.node.gossipPublicAddress),
   };
-  return { ...base, ...o, node, listenAddress, failureDetector: { ...base.failureDetector, ...o.failureDetector }, flowControl: { ...base.flowControl, ...o.flowControl } } as ScuttlebuttConfig;
+  return {
+    ...base,
+    ...o,
+    node,
+    listenAddress,
+    failureDetector: { ...base.failureDetector, ...o.failureDetector },
+    flowControl: { ...base.flowControl, ...o.flowControl },
+  } as ScuttlebuttConfig;
 }
 
 /** The LAN preset of cnanakos/go-scuttlebutt: port 9111, cluster "default", fanout 3 every second, phi threshold 8. */
@@ -89,7 +102,13 @@ export function defaultWanConfig(overrides: ConfigOverrides = {}): ScuttlebuttCo
     ...lan,
     gossipNodes: 4,
     gossipIntervalMs: 3000,
-    failureDetector: { ...lan.failureDetector, phiThreshold: 12, acceptableHeartbeatPauseMs: 10_000, firstHeartbeatEstimateMs: 3000, deadNodeGracePeriodMs: 180_000 },
+    failureDetector: {
+      ...lan.failureDetector,
+      phiThreshold: 12,
+      acceptableHeartbeatPauseMs: 10_000,
+      firstHeartbeatEstimateMs: 3000,
+      deadNodeGracePeriodMs: 180_000,
+    },
     tombstoneGracePeriodMs: 180_000,
   };
   return merge(base, { listenAddress: lan.listenAddress, ...overrides });
@@ -113,24 +132,34 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   const problems: string[] = [];
   const int = (name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      problems.push(`${name} must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'} (got ${JSON.stringify(v)})`);
+      problems.push(
+        `${name} must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'} (got ${JSON.stringify(v)})`,
+      );
     }
   };
   const positive = (name: string, v: unknown): void => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) problems.push(`${name} must be a positive number (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      problems.push(`${name} must be a positive number (got ${JSON.stringify(v)})`);
   };
   if (typeof c.clusterId !== 'string' || c.clusterId.length === 0 || c.clusterId.length > 255) {
-    problems.push(`clusterId must be a non-empty string of at most 255 characters (got ${JSON.stringify(c.clusterId)})`);
+    problems.push(
+      `clusterId must be a non-empty string of at most 255 characters (got ${JSON.stringify(c.clusterId)})`,
+    );
   }
   if (typeof c.node?.id !== 'string' || c.node.id.length === 0 || c.node.id.length > 255) {
     problems.push(`node.id must be a non-empty string of at most 255 characters (got ${JSON.stringify(c.node?.id)})`);
   }
   if (!parseHostPort(c.node?.gossipPublicAddress)) {
-    problems.push(`node.gossipPublicAddress must be "host:port" or "[ipv6]:port" (got ${JSON.stringify(c.node?.gossipPublicAddress)})`);
+    problems.push(
+      `node.gossipPublicAddress must be "host:port" or "[ipv6]:port" (got ${JSON.stringify(c.node?.gossipPublicAddress)})`,
+    );
   } else if (/^(0\.0\.0\.0|\[::\]):/.test(c.node.gossipPublicAddress)) {
-    problems.push(`node.gossipPublicAddress must be an address peers can reach, not a wildcard (got ${c.node.gossipPublicAddress})`);
+    problems.push(
+      `node.gossipPublicAddress must be an address peers can reach, not a wildcard (got ${c.node.gossipPublicAddress})`,
+    );
   }
-  if (!parseHostPort(c.listenAddress)) problems.push(`listenAddress must be "host:port" or "[ipv6]:port" (got ${JSON.stringify(c.listenAddress)})`);
+  if (!parseHostPort(c.listenAddress))
+    problems.push(`listenAddress must be "host:port" or "[ipv6]:port" (got ${JSON.stringify(c.listenAddress)})`);
   int('gossipNodes', c.gossipNodes, 1, 64);
   int('gossipIntervalMs', c.gossipIntervalMs, 10, 600_000);
   const fd = c.failureDetector ?? ({} as FailureDetectorConfig);
@@ -138,7 +167,9 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   int('failureDetector.samplingWindowSize', fd.samplingWindowSize, 2, 10_000);
   positive('failureDetector.minStdDeviationMs', fd.minStdDeviationMs);
   if (typeof fd.acceptableHeartbeatPauseMs !== 'number' || !(fd.acceptableHeartbeatPauseMs >= 0)) {
-    problems.push(`failureDetector.acceptableHeartbeatPauseMs must be a number >= 0 (got ${JSON.stringify(fd.acceptableHeartbeatPauseMs)})`);
+    problems.push(
+      `failureDetector.acceptableHeartbeatPauseMs must be a number >= 0 (got ${JSON.stringify(fd.acceptableHeartbeatPauseMs)})`,
+    );
   }
   positive('failureDetector.firstHeartbeatEstimateMs', fd.firstHeartbeatEstimateMs);
   positive('failureDetector.deadNodeGracePeriodMs', fd.deadNodeGracePeriodMs);
@@ -146,29 +177,37 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   positive('tombstoneGracePeriodMs', c.tombstoneGracePeriodMs);
   positive('seedResolveIntervalMs', c.seedResolveIntervalMs);
   if (c.dnsServers !== undefined) {
-    if (!Array.isArray(c.dnsServers)) problems.push(`dnsServers must be an array of "ip" or "ip:port" strings (got ${JSON.stringify(c.dnsServers)})`);
-    else c.dnsServers.forEach((server, i) => {
-      const problem = dnsServerProblem(server);
-      if (problem) problems.push(`dnsServers[${i}] ${problem}`);
-    });
+    if (!Array.isArray(c.dnsServers))
+      problems.push(`dnsServers must be an array of "ip" or "ip:port" strings (got ${JSON.stringify(c.dnsServers)})`);
+    else
+      c.dnsServers.forEach((server, i) => {
+        const problem = dnsServerProblem(server);
+        if (problem) problems.push(`dnsServers[${i}] ${problem}`);
+      });
   }
   const flow = c.flowControl ?? ({} as FlowControlConfig);
-  if (typeof flow.enabled !== 'boolean') problems.push(`flowControl.enabled must be true or false (got ${JSON.stringify(flow.enabled)})`);
-  if (flow.shareRates !== undefined && typeof flow.shareRates !== 'boolean') problems.push(`flowControl.shareRates must be true or false (got ${JSON.stringify(flow.shareRates)})`);
+  if (typeof flow.enabled !== 'boolean')
+    problems.push(`flowControl.enabled must be true or false (got ${JSON.stringify(flow.enabled)})`);
+  if (flow.shareRates !== undefined && typeof flow.shareRates !== 'boolean')
+    problems.push(`flowControl.shareRates must be true or false (got ${JSON.stringify(flow.shareRates)})`);
   positive('flowControl.minRate', flow.minRate);
   positive('flowControl.initialRate', flow.initialRate);
   positive('flowControl.maxRate', flow.maxRate);
-  if (flow.minRate > flow.maxRate) problems.push(`flowControl.minRate (${flow.minRate}) must not exceed flowControl.maxRate (${flow.maxRate})`);
+  if (flow.minRate > flow.maxRate)
+    problems.push(`flowControl.minRate (${flow.minRate}) must not exceed flowControl.maxRate (${flow.maxRate})`);
   int('maxMembers', c.maxMembers, 2);
   int('maxNewMembersPerSender', c.maxNewMembersPerSender, 1);
-  if (typeof c.enableCompression !== 'boolean') problems.push(`enableCompression must be true or false (got ${JSON.stringify(c.enableCompression)})`);
+  if (typeof c.enableCompression !== 'boolean')
+    problems.push(`enableCompression must be true or false (got ${JSON.stringify(c.enableCompression)})`);
   (c.secretKeys ?? []).forEach((k, i) => {
     if (!(k instanceof Uint8Array)) problems.push(`secretKeys[${i}] must be a Uint8Array or Buffer`);
-    else if (![16, 24, 32].includes(k.length)) problems.push(`secretKeys[${i}] must be 16, 24 or 32 bytes for AES-128/192/256 (got ${k.length})`);
+    else if (![16, 24, 32].includes(k.length))
+      problems.push(`secretKeys[${i}] must be 16, 24 or 32 bytes for AES-128/192/256 (got ${k.length})`);
   });
   if (c.logger !== undefined) {
     for (const level of ['debug', 'info', 'warn', 'error'] as const) {
-      if (typeof c.logger[level] !== 'function') problems.push(`logger.${level} must be a function (pino-compatible logger)`);
+      if (typeof c.logger[level] !== 'function')
+        problems.push(`logger.${level} must be a function (pino-compatible logger)`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

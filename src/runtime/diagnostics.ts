@@ -119,7 +119,8 @@ export const publish = {
     return member.hasSubscribers;
   },
   member(node: DiagnosticsNode, event: MembershipEvent, silenceMs: number | undefined): void {
-    if (member.hasSubscribers) member.publish((silenceMs === undefined ? { node, event } : { node, event, silenceMs }) satisfies MemberMessage);
+    if (member.hasSubscribers)
+      member.publish((silenceMs === undefined ? { node, event } : { node, event, silenceMs }) satisfies MemberMessage);
   },
   stall(node: DiagnosticsNode, stalls: number): void {
     if (stall.hasSubscribers) stall.publish({ node, stalls } satisfies StallMessage);

@@ -42,7 +42,8 @@ export function hostNameProblem(name: string): string | null {
   if (bare.length > 253) return `the name is ${bare.length} characters long; DNS allows 253`;
   for (const label of bare.split('.')) {
     if (label.length === 0) return `"${name}" has an empty label (two dots in a row, or a leading dot)`;
-    if (label.length > 63) return `the label "${label.slice(0, 20)}…" is ${label.length} characters long; DNS allows 63`;
+    if (label.length > 63)
+      return `the label "${label.slice(0, 20)}…" is ${label.length} characters long; DNS allows 63`;
     if (!LABEL.test(label)) {
       return `"${name}" is not a valid host name: labels hold letters, digits, "-" and "_", and neither start nor end with "-" (bad label "${label}")`;
     }
@@ -53,15 +54,22 @@ export function hostNameProblem(name: string): string | null {
 
 /** Parses one seed, or throws a SeedError saying what to fix. */
 export function parseSeed(text: unknown): Seed {
-  if (typeof text !== 'string') throw new SeedError(text, `a seed must be a string (got ${text === null ? 'null' : typeof text}); ${SYNTAX}`);
-  if (text.trim() !== text || text.length === 0) throw new SeedError(text, text.length === 0 ? `the seed is empty; ${SYNTAX}` : 'remove the surrounding spaces');
+  if (typeof text !== 'string')
+    throw new SeedError(text, `a seed must be a string (got ${text === null ? 'null' : typeof text}); ${SYNTAX}`);
+  if (text.trim() !== text || text.length === 0)
+    throw new SeedError(text, text.length === 0 ? `the seed is empty; ${SYNTAX}` : 'remove the surrounding spaces');
   if (text.includes('://')) throw new SeedError(text, `a seed is not a URL; ${SYNTAX}`);
   if (text.toLowerCase().startsWith(SRV_PREFIX)) {
     const name = text.slice(SRV_PREFIX.length);
     const port = /:(\d*)$/.exec(name);
-    if (port) throw new SeedError(text, `an SRV seed takes its ports from the SRV records: write it without "${port[0]}"`);
+    if (port)
+      throw new SeedError(text, `an SRV seed takes its ports from the SRV records: write it without "${port[0]}"`);
     const problem = hostNameProblem(name);
-    if (problem) throw new SeedError(text, `${problem}; an SRV seed is "srv+_service._proto.name", e.g. "srv+_gossip._udp.scuttlebutt.default.svc.cluster.local"`);
+    if (problem)
+      throw new SeedError(
+        text,
+        `${problem}; an SRV seed is "srv+_service._proto.name", e.g. "srv+_gossip._udp.scuttlebutt.default.svc.cluster.local"`,
+      );
     return { kind: 'srv', text, name };
   }
   let host: string;
@@ -74,12 +82,17 @@ export function parseSeed(text: unknown): Seed {
     portText = bracketed[2];
   } else {
     const colon = text.lastIndexOf(':');
-    if (colon < 0) throw new SeedError(text, `the port is missing: write "${text}:9111" (or "srv+${text}" if it is an SRV name)`);
+    if (colon < 0)
+      throw new SeedError(text, `the port is missing: write "${text}:9111" (or "srv+${text}" if it is an SRV name)`);
     host = text.slice(0, colon);
     portText = text.slice(colon + 1);
     if (host.includes(':')) {
-      if (isIPv6(host)) throw new SeedError(text, `an IPv6 address goes in brackets, the port after them: "[${host}]:${portText}"`);
-      throw new SeedError(text, isIPv6(text) ? `an IPv6 address goes in brackets, the port after them: "[${text}]:9111"` : SYNTAX);
+      if (isIPv6(host))
+        throw new SeedError(text, `an IPv6 address goes in brackets, the port after them: "[${host}]:${portText}"`);
+      throw new SeedError(
+        text,
+        isIPv6(text) ? `an IPv6 address goes in brackets, the port after them: "[${text}]:9111"` : SYNTAX,
+      );
     }
     if (host.length === 0) throw new SeedError(text, 'the host is missing before ":"');
     if (isIP(host) === 0) {
@@ -151,8 +164,10 @@ export function dnsServerProblem(server: unknown): string | null {
   if (typeof server !== 'string') return `must be a string (got ${typeof server})`;
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(server) ?? /^([^:]+):(\d{1,5})$/.exec(server);
   const host = m ? (m[1] as string) : server;
-  if (isIP(host) === 0) return `must be an IP address, optionally with a port ("10.0.0.2", "10.0.0.2:8600", "[fd00::2]:53"): a name would need DNS to find DNS (got ${JSON.stringify(server)})`;
-  if (m && (Number(m[2]) < 1 || Number(m[2]) > 65_535)) return `has a port outside 1–65535 (got ${JSON.stringify(server)})`;
+  if (isIP(host) === 0)
+    return `must be an IP address, optionally with a port ("10.0.0.2", "10.0.0.2:8600", "[fd00::2]:53"): a name would need DNS to find DNS (got ${JSON.stringify(server)})`;
+  if (m && (Number(m[2]) < 1 || Number(m[2]) > 65_535))
+    return `has a port outside 1–65535 (got ${JSON.stringify(server)})`;
   return null;
 }
 
@@ -220,23 +235,63 @@ function fromDnsError(seed: string, name: string, query: 'A/AAAA' | 'SRV', err: 
     case 'ENOTFOUND':
       // getaddrinfo says ENOTFOUND both for no such name and for a name without addresses.
       return query === 'SRV'
-        ? new DiscoveryError(seed, 'nxdomain', `the name "${name}" does not exist (NXDOMAIN): check the spelling, the namespace and the port name ("_port._proto.service.namespace.svc.cluster.local")`, err)
-        : new DiscoveryError(seed, 'not-found', `"${name}" does not resolve (no such name, or no A/AAAA records yet): check the spelling and the search domain; a headless Service lists only ready pods`, err);
+        ? new DiscoveryError(
+            seed,
+            'nxdomain',
+            `the name "${name}" does not exist (NXDOMAIN): check the spelling, the namespace and the port name ("_port._proto.service.namespace.svc.cluster.local")`,
+            err,
+          )
+        : new DiscoveryError(
+            seed,
+            'not-found',
+            `"${name}" does not resolve (no such name, or no A/AAAA records yet): check the spelling and the search domain; a headless Service lists only ready pods`,
+            err,
+          );
     case 'ENODATA':
       return query === 'SRV'
-        ? new DiscoveryError(seed, 'no-records', `"${name}" has no SRV records: check the port name and protocol ("_gossip._udp...") match the Service's port`, err)
-        : new DiscoveryError(seed, 'no-records', `"${name}" exists but has no A/AAAA records (no ready pods behind it yet?)`, err);
+        ? new DiscoveryError(
+            seed,
+            'no-records',
+            `"${name}" has no SRV records: check the port name and protocol ("_gossip._udp...") match the Service's port`,
+            err,
+          )
+        : new DiscoveryError(
+            seed,
+            'no-records',
+            `"${name}" exists but has no A/AAAA records (no ready pods behind it yet?)`,
+            err,
+          );
     case 'ETIMEOUT':
       return new DiscoveryError(seed, 'timeout', `no answer for "${name}" (${query}) in time: ${where}`, err);
     case 'EAI_AGAIN':
       // getaddrinfo's "temporary failure": a timeout or a server failure, it does not say which.
-      return new DiscoveryError(seed, 'timeout', `no answer for "${name}" (${query}): the lookup timed out or the server failed; ${where}`, err);
+      return new DiscoveryError(
+        seed,
+        'timeout',
+        `no answer for "${name}" (${query}): the lookup timed out or the server failed; ${where}`,
+        err,
+      );
     case 'ESERVFAIL':
-      return new DiscoveryError(seed, 'server-failure', `the DNS server failed to answer for "${name}" (SERVFAIL): its upstream or zone is broken`, err);
+      return new DiscoveryError(
+        seed,
+        'server-failure',
+        `the DNS server failed to answer for "${name}" (SERVFAIL): its upstream or zone is broken`,
+        err,
+      );
     case 'EREFUSED':
-      return new DiscoveryError(seed, 'refused', `the DNS server refused to answer for "${name}" (REFUSED): it does not serve this zone to us`, err);
+      return new DiscoveryError(
+        seed,
+        'refused',
+        `the DNS server refused to answer for "${name}" (REFUSED): it does not serve this zone to us`,
+        err,
+      );
     case 'ECONNREFUSED':
-      return new DiscoveryError(seed, 'unreachable-server', `no DNS server could be contacted for "${name}": ${where}`, err);
+      return new DiscoveryError(
+        seed,
+        'unreachable-server',
+        `no DNS server could be contacted for "${name}": ${where}`,
+        err,
+      );
     case 'EBADRESP':
     case 'EFORMERR':
     case 'EBADNAME':
@@ -371,41 +426,81 @@ export class SeedDiscovery {
       return { addresses: [], problems: [fromDnsError(seed.text, seed.name, 'SRV', err)] };
     }
     if (!Array.isArray(answers) || answers.length === 0) {
-      return { addresses: [], problems: [new DiscoveryError(seed.text, 'no-records', `"${seed.name}" has no SRV records`)] };
+      return {
+        addresses: [],
+        problems: [new DiscoveryError(seed.text, 'no-records', `"${seed.name}" has no SRV records`)],
+      };
     }
     // Every target counts, whatever its priority and weight: these are gossip seeds, not a load balancer.
-    const parts = await mapLimited(
-      answers,
-      TARGET_LOOKUPS,
-      async (a): Promise<SeedOutcome> => {
-        if (typeof a?.name !== 'string') {
-          return { addresses: [], problems: [new DiscoveryError(seed.text, 'bad-srv-target', `an SRV record of "${seed.name}" has a malformed target: not a name (${JSON.stringify(a?.name)})`)] };
-        }
-        const target = a.name.replace(/\.$/, '');
-        if (target === '') {
-          return { addresses: [], problems: [new DiscoveryError(seed.text, 'no-service', `"${seed.name}" says the service is not offered (target ".")`)] };
-        }
-        const bad = hostNameProblem(target);
-        if (bad && isIP(target) === 0) return { addresses: [], problems: [new DiscoveryError(seed.text, 'bad-srv-target', `an SRV record of "${seed.name}" has a malformed target: ${bad}`)] };
-        if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65_535) {
-          return { addresses: [], problems: [new DiscoveryError(seed.text, 'bad-srv-target', `an SRV record of "${seed.name}" gives port ${JSON.stringify(a.port)} for ${target}; ports are 1–65535`)] };
-        }
-        if (isIP(target) !== 0) return this.keepFamily(seed.text, target, [formatAddress(target, a.port)]);
-        try {
-          return this.checkAddresses(seed.text, target, await this.options.resolver.addresses(target), a.port);
-        } catch (err) {
-          const e = fromDnsError(seed.text, target, 'A/AAAA', err);
-          return { addresses: [], problems: [new DiscoveryError(seed.text, e.reason, `SRV target ${target}: ${e.detail}`, e.cause)] };
-        }
-      },
-    );
+    const parts = await mapLimited(answers, TARGET_LOOKUPS, async (a): Promise<SeedOutcome> => {
+      if (typeof a?.name !== 'string') {
+        return {
+          addresses: [],
+          problems: [
+            new DiscoveryError(
+              seed.text,
+              'bad-srv-target',
+              `an SRV record of "${seed.name}" has a malformed target: not a name (${JSON.stringify(a?.name)})`,
+            ),
+          ],
+        };
+      }
+      const target = a.name.replace(/\.$/, '');
+      if (target === '') {
+        return {
+          addresses: [],
+          problems: [
+            new DiscoveryError(seed.text, 'no-service', `"${seed.name}" says the service is not offered (target ".")`),
+          ],
+        };
+      }
+      const bad = hostNameProblem(target);
+      if (bad && isIP(target) === 0)
+        return {
+          addresses: [],
+          problems: [
+            new DiscoveryError(
+              seed.text,
+              'bad-srv-target',
+              `an SRV record of "${seed.name}" has a malformed target: ${bad}`,
+            ),
+          ],
+        };
+      if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65_535) {
+        return {
+          addresses: [],
+          problems: [
+            new DiscoveryError(
+              seed.text,
+              'bad-srv-target',
+              `an SRV record of "${seed.name}" gives port ${JSON.stringify(a.port)} for ${target}; ports are 1–65535`,
+            ),
+          ],
+        };
+      }
+      if (isIP(target) !== 0) return this.keepFamily(seed.text, target, [formatAddress(target, a.port)]);
+      try {
+        return this.checkAddresses(seed.text, target, await this.options.resolver.addresses(target), a.port);
+      } catch (err) {
+        const e = fromDnsError(seed.text, target, 'A/AAAA', err);
+        return {
+          addresses: [],
+          problems: [new DiscoveryError(seed.text, e.reason, `SRV target ${target}: ${e.detail}`, e.cause)],
+        };
+      }
+    });
     return { addresses: parts.flatMap((p) => p.addresses), problems: parts.flatMap((p) => p.problems) };
   }
 
   private checkAddresses(seed: string, host: string, found: readonly string[], port: number): SeedOutcome {
     const ips = (Array.isArray(found) ? found : []).filter((a) => typeof a === 'string' && isIP(a) !== 0);
-    if (ips.length === 0) return { addresses: [], problems: [new DiscoveryError(seed, 'no-records', `"${host}" gave no usable address`)] };
-    return this.keepFamily(seed, host, [...new Set(ips)].map((ip) => formatAddress(ip, port)));
+    if (ips.length === 0)
+      return { addresses: [], problems: [new DiscoveryError(seed, 'no-records', `"${host}" gave no usable address`)] };
+    return this.keepFamily(
+      seed,
+      host,
+      [...new Set(ips)].map((ip) => formatAddress(ip, port)),
+    );
   }
 
   private keepFamily(seed: string, host: string, addresses: string[]): SeedOutcome {
@@ -417,7 +512,11 @@ export class SeedDiscovery {
     return {
       addresses: [],
       problems: [
-        new DiscoveryError(seed, 'wrong-family', `"${host}" has only ${other} addresses and this node's socket is IPv${family}: listen on ${family === 4 ? '"[::]:PORT" (or an IPv6 address)' : 'an IPv4 address'}, or publish ${family === 4 ? 'A' : 'AAAA'} records`),
+        new DiscoveryError(
+          seed,
+          'wrong-family',
+          `"${host}" has only ${other} addresses and this node's socket is IPv${family}: listen on ${family === 4 ? '"[::]:PORT" (or an IPv6 address)' : 'an IPv4 address'}, or publish ${family === 4 ? 'A' : 'AAAA'} records`,
+        ),
       ],
     };
   }
@@ -440,7 +539,12 @@ export class SeedDiscovery {
       const before = new Set(lastAddresses);
       const now = new Set(o.addresses);
       log.info(
-        { seed: seed.text, addresses: o.addresses, added: o.addresses.filter((a) => !before.has(a)), removed: lastAddresses.filter((a) => !now.has(a)) },
+        {
+          seed: seed.text,
+          addresses: o.addresses,
+          added: o.addresses.filter((a) => !before.has(a)),
+          removed: lastAddresses.filter((a) => !now.has(a)),
+        },
         last === undefined ? 'seed resolved' : last.problems === '' ? 'seed addresses changed' : 'seed resolves again',
       );
     }
@@ -455,11 +559,19 @@ export class SeedDiscovery {
  * choice does not churn; drawn afresh when `rotate` (a node alone, whose seeds did not answer).
  * New addresses are met through SeedDiscovery's `added` instead.
  */
-export function pickSeeds(previous: readonly string[], addresses: readonly string[], self: string, count: number, random: () => number, rotate = false): string[] {
+export function pickSeeds(
+  previous: readonly string[],
+  addresses: readonly string[],
+  self: string,
+  count: number,
+  random: () => number,
+  rotate = false,
+): string[] {
   const pool = addresses.filter((a) => a !== self);
   const present = new Set(pool);
   const kept = rotate ? [] : previous.filter((a) => present.has(a)).slice(0, count);
   const rest = pool.filter((a) => !kept.includes(a));
-  while (kept.length < count && rest.length > 0) kept.push(rest.splice(Math.floor(random() * rest.length), 1)[0] as string);
+  while (kept.length < count && rest.length > 0)
+    kept.push(rest.splice(Math.floor(random() * rest.length), 1)[0] as string);
   return kept.sort();
 }

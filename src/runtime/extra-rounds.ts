@@ -24,7 +24,10 @@ export class EagerRounds {
   private readonly run: (now: number) => void;
 
   /** `run` sends the round; it is called only while `wanted()` (there is news, the node is open) still holds when the timer fires. */
-  constructor(components: { readonly wanted: () => boolean; readonly run: (now: number) => void }, init: { readonly refillMs: number }) {
+  constructor(
+    components: { readonly wanted: () => boolean; readonly run: (now: number) => void },
+    init: { readonly refillMs: number },
+  ) {
     this.wanted = components.wanted;
     this.run = components.run;
     this.refillMs = init.refillMs;
@@ -83,11 +86,14 @@ export class DeadlineTimer {
     if (this.timer) clearTimeout(this.timer);
     this.at = deadline;
     // +1 ms: conviction needs now > deadline, and timers may fire a little early on a coarse clock.
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.at = Infinity;
-      this.detect();
-    }, Math.max(0, deadline - now) + 1);
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.at = Infinity;
+        this.detect();
+      },
+      Math.max(0, deadline - now) + 1,
+    );
   }
 
   cancel(): void {

@@ -31,14 +31,27 @@ export function assessHealth(h: HealthInputs): Health {
   const ticking = msSinceLastRound <= 3 * interval + 1000;
   let reason: string | undefined;
   if (h.closing) reason = 'the node has left the cluster or shut down';
-  else if (!ticking) reason = `no gossip round for ${msSinceLastRound} ms (interval ${interval} ms): the event loop is blocked or the process was stopped`;
-  else if (h.now - h.lastStallAt < Math.max(2 * interval, 1000)) reason = 'this process was just stalled (GC, SIGSTOP or an overloaded host): its view of the cluster is catching up';
-  else if (h.liveMembers <= 1 && h.seeds.length > 0 && !h.aloneByConfiguration()) reason = `knows no other live member yet (seeds: ${h.seeds.join(', ')})`;
+  else if (!ticking)
+    reason = `no gossip round for ${msSinceLastRound} ms (interval ${interval} ms): the event loop is blocked or the process was stopped`;
+  else if (h.now - h.lastStallAt < Math.max(2 * interval, 1000))
+    reason =
+      'this process was just stalled (GC, SIGSTOP or an overloaded host): its view of the cluster is catching up';
+  else if (h.liveMembers <= 1 && h.seeds.length > 0 && !h.aloneByConfiguration())
+    reason = `knows no other live member yet (seeds: ${h.seeds.join(', ')})`;
   else if (h.liveMembers > 1 && (msSinceLastPacket === null || msSinceLastPacket > 2 * interval)) {
     reason = `has heard from no peer for ${msSinceLastPacket ?? 'ever'} ms while ${h.liveMembers - 1} are thought live: its network may be down`;
   }
   const alive = !h.closing && ticking;
-  return { alive, ready: alive && reason === undefined, ...(reason ? { reason } : {}), msSinceLastRound, msSinceLastPacket, liveMembers: h.liveMembers, localStalls: h.localStalls, seeds: [...h.seeds] };
+  return {
+    alive,
+    ready: alive && reason === undefined,
+    ...(reason ? { reason } : {}),
+    msSinceLastRound,
+    msSinceLastPacket,
+    liveMembers: h.liveMembers,
+    localStalls: h.localStalls,
+    seeds: [...h.seeds],
+  };
 }
 
 /** The members of `snap` with the filter's status and every one of its tags (own properties only). */
@@ -47,6 +60,7 @@ export function selectMembers(snap: ClusterSnapshot, filter: MemberFilter): Node
     throw new InvalidArgumentError(`filter.status must be "live" or "dead" (got ${JSON.stringify(filter.status)})`);
   }
   const tags = Object.entries(filter.tags ?? {});
-  const views = filter.status === 'live' ? snap.live : filter.status === 'dead' ? snap.dead : [...snap.live, ...snap.dead];
+  const views =
+    filter.status === 'live' ? snap.live : filter.status === 'dead' ? snap.dead : [...snap.live, ...snap.dead];
   return views.filter((v) => tags.every(([k, want]) => Object.hasOwn(v.values, k) && v.values[k] === want));
 }

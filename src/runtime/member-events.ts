@@ -10,7 +10,13 @@ import type { MemberInfo, MembershipEvent, NotifyEvents } from './api.js';
 import { EventQueue } from './event-queue.js';
 
 export function toMember(v: NodeView): MemberInfo {
-  return { ...v.node, status: v.status, heartbeat: v.heartbeat, metadata: v.values, ...(v.detector ? { detector: v.detector } : {}) };
+  return {
+    ...v.node,
+    status: v.status,
+    heartbeat: v.heartbeat,
+    metadata: v.values,
+    ...(v.detector ? { detector: v.detector } : {}),
+  };
 }
 
 /** A core event as a MembershipEvent: the member as the event captured it, else as the core holds it now. */
@@ -100,6 +106,8 @@ export class MemberEvents {
 
   private deliver(e: MembershipEvent): void {
     const { listeners, callbacks, onListenerError } = this.components;
-    deliverEvent(e, listeners(e.type), callbacks, this.streams, (listener, err) => onListenerError(e.type, listener, err));
+    deliverEvent(e, listeners(e.type), callbacks, this.streams, (listener, err) =>
+      onListenerError(e.type, listener, err),
+    );
   }
 }

@@ -6,7 +6,14 @@
  * (`onPacket`, `onDrop`) what passed.
  */
 import type { Outbound } from '../core/types.js';
-import { DecodeError, decodeMessage, encodeMessage, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
+import {
+  DecodeError,
+  decodeMessage,
+  encodeMessage,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type ProtocolVersion,
+} from '../wire/codec.js';
 import type { Message } from '../wire/messages.js';
 import { envelopeOverhead, EnvelopeError, openPacket, seal, type EnvelopeOptions } from '../transport/envelope.js';
 import type { PeerVersions } from '../transport/negotiation.js';
@@ -189,7 +196,10 @@ export class Packets {
     if (this.versionWarnings.has(key) || this.versionWarnings.size >= VERSION_WARNINGS_MAX) return;
     this.versionWarnings.add(key);
     const which = version > PROTOCOL_VERSION ? 'upgrade this node' : 'upgrade the peer';
-    this.log.warn({ from, version, speaks: [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION] }, `peer ${from} speaks protocol ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}: ${which}; its packets are dropped`);
+    this.log.warn(
+      { from, version, speaks: [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION] },
+      `peer ${from} speaks protocol ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}: ${which}; its packets are dropped`,
+    );
   }
 
   private async send(o: Outbound, version: ProtocolVersion): Promise<void> {

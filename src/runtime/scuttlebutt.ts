@@ -12,8 +12,25 @@ import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
 import { PeerVersions } from '../transport/negotiation.js';
 import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
-import { ForceLeaveError, type ClusterState, type Health, type Logger, type MemberFilter, type MemberInfo, type MembershipEvent, type ScuttlebuttConfig, type Stats } from './api.js';
-import { defaultLanConfig, formatHostPort, isLoopbackHost, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
+import {
+  ForceLeaveError,
+  type ClusterState,
+  type Health,
+  type Logger,
+  type MemberFilter,
+  type MemberInfo,
+  type MembershipEvent,
+  type ScuttlebuttConfig,
+  type Stats,
+} from './api.js';
+import {
+  defaultLanConfig,
+  formatHostPort,
+  isLoopbackHost,
+  parseHostPort,
+  validateConfig,
+  type ConfigOverrides,
+} from './config.js';
 import { SeedWatch } from './seed-watch.js';
 import { publish as diag } from './diagnostics.js';
 import { Packets } from './packets.js';
@@ -49,7 +66,10 @@ function nextGeneration(): number {
 let plaintextWarned = false;
 
 /** Starts a node: validates the config, binds the socket, begins gossiping. Missing fields take the LAN defaults. */
-export async function createScuttlebutt(config: ConfigOverrides = {}, metadata: Readonly<Record<string, string>> = {}): Promise<Scuttlebutt> {
+export async function createScuttlebutt(
+  config: ConfigOverrides = {},
+  metadata: Readonly<Record<string, string>> = {},
+): Promise<Scuttlebutt> {
   const cfg = validateConfig(defaultLanConfig(config));
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw new InvalidArgumentError(`metadata["${k}"] must be a string (got ${typeof v})`);
@@ -59,7 +79,10 @@ export async function createScuttlebutt(config: ConfigOverrides = {}, metadata: 
   // Bound to port 0 and advertising port 0: peers must be told the port the system picked.
   const advertised = parseHostPort(cfg.node.gossipPublicAddress);
   const bound = parseHostPort(udp.address);
-  const final = advertised && bound && advertised.port === 0 && listen.port === 0 ? { ...cfg, node: { ...cfg.node, gossipPublicAddress: formatHostPort(advertised.host, bound.port) } } : cfg;
+  const final =
+    advertised && bound && advertised.port === 0 && listen.port === 0
+      ? { ...cfg, node: { ...cfg.node, gossipPublicAddress: formatHostPort(advertised.host, bound.port) } }
+      : cfg;
   try {
     return new Scuttlebutt(final, metadata, udp);
   } catch (err) {
@@ -112,7 +135,10 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         onPacket: (direction, bytes, peer) => (direction === 'in' ? diag.packetIn : diag.packetOut)(this, bytes, peer),
         onDrop: (reason) => diag.drop(this, reason),
       },
-      { envelope: { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes }, replayCapacity: 2 * config.maxMembers },
+      {
+        envelope: { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes },
+        replayCapacity: 2 * config.maxMembers,
+      },
     );
     this.packets = packets;
     this.core = new ScuttlebuttCore(
@@ -245,7 +271,10 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         else this.emit('unthrottled', { rate: flow.rate });
       } catch (err) {
         this.errorCounts.listener++;
-        this.log.warn({ event: next ? 'throttled' : 'unthrottled', err: (err as Error).message }, 'an event listener threw');
+        this.log.warn(
+          { event: next ? 'throttled' : 'unthrottled', err: (err as Error).message },
+          'an event listener threw',
+        );
       }
     });
   }
@@ -284,7 +313,14 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const s = m.status === 'live' ? this.core.silenceOf(m.id, now) : undefined;
     if (!s) return m;
     const phi = this.core.phiOf(m.id, now) ?? 0;
-    return { ...m, silence: { silentForMs: Math.round(s.silentForMs), convictAfterMs: Math.round(s.convictAfterMs), phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : 1e9 } };
+    return {
+      ...m,
+      silence: {
+        silentForMs: Math.round(s.silentForMs),
+        convictAfterMs: Math.round(s.convictAfterMs),
+        phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : 1e9,
+      },
+    };
   }
 
   /** Liveness and readiness (see Health): what an orchestrator's probes should ask. */
@@ -324,10 +360,15 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
    */
   forceLeave(id: string): MemberInfo {
     this.assertOpen();
-    if (id === this.self.id) throw new ForceLeaveError('self', `"${id}" is this node: use leave() to leave the cluster`);
+    if (id === this.self.id)
+      throw new ForceLeaveError('self', `"${id}" is this node: use leave() to leave the cluster`);
     const member = this.members().find((m) => m.id === id);
     if (!member) throw new ForceLeaveError('not-found', `no member "${id}" (already removed, or never known here)`);
-    if (member.status === 'live') throw new ForceLeaveError('live', `member "${id}" is live: only a dead member can be forced out (a live one would gossip its way back); stop it, or run leave on it`);
+    if (member.status === 'live')
+      throw new ForceLeaveError(
+        'live',
+        `member "${id}" is live: only a dead member can be forced out (a live one would gossip its way back); stop it, or run leave on it`,
+      );
     const out = this.core.forceLeave(id, monotonicNow());
     if (!out) throw new ForceLeaveError('not-found', `no dead member "${id}"`);
     this.packets.sendAll(out);
@@ -434,7 +475,10 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
       } else {
         const limit = this.packets.strangerAllowance(from, bytes.length);
-        this.packets.sendAll(this.core.receive(from, message, monotonicNow(), { stranger: true, replyBudget: limit.replyBudget }), limit);
+        this.packets.sendAll(
+          this.core.receive(from, message, monotonicNow(), { stranger: true, replyBudget: limit.replyBudget }),
+          limit,
+        );
       }
     } catch (err) {
       // Nothing from the network may crash the node: an unexpected error is counted and logged loudly.
@@ -454,7 +498,10 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.packets.versions.forget(e.node.address);
     const converted = events.map((e) => memberEvent(e, this.core));
     const silences = diag.wantsMembers ? this.silences(converted) : null;
-    this.memberEvents.deliverLater(converted, silences ? () => converted.forEach((e, i) => diag.member(this, e, silences[i])) : undefined);
+    this.memberEvents.deliverLater(
+      converted,
+      silences ? () => converted.forEach((e, i) => diag.member(this, e, silences[i])) : undefined,
+    );
   }
 
   /** For a suspected death, the silence that convicted it (see MemberMessage.silenceMs); computed now, at conviction. */
@@ -466,4 +513,3 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     });
   }
 }
-

@@ -5,7 +5,14 @@
  */
 import type { ScuttlebuttCore } from '../core/core.js';
 import type { Logger } from './api.js';
-import { DiscoveryError, parseSeeds, pickSeeds, SeedDiscovery, systemResolver, type DiscoveryResult } from './discovery.js';
+import {
+  DiscoveryError,
+  parseSeeds,
+  pickSeeds,
+  SeedDiscovery,
+  systemResolver,
+  type DiscoveryResult,
+} from './discovery.js';
 import type { Packets } from './packets.js';
 import { monotonicNow } from './clock.js';
 
@@ -44,7 +51,11 @@ export class SeedWatch {
     this.core = components.core;
     this.packets = components.packets;
     this.log = components.log;
-    this.discovery = new SeedDiscovery({ resolver: systemResolver({ servers: options.dnsServers }), family: options.family, log: components.log });
+    this.discovery = new SeedDiscovery({
+      resolver: systemResolver({ servers: options.dnsServers }),
+      family: options.family,
+      log: components.log,
+    });
   }
 
   /** The seeds given, as written. */
@@ -59,7 +70,9 @@ export class SeedWatch {
   async join(seeds: readonly string[]): Promise<void> {
     this.discovery.add(parseSeeds(seeds));
     this.timer ??= setInterval(() => {
-      this.resolve({ joining: false }).catch((err: Error) => this.log.error({ err: err.stack }, 'internal error while resolving seeds'));
+      this.resolve({ joining: false }).catch((err: Error) =>
+        this.log.error({ err: err.stack }, 'internal error while resolving seeds'),
+      );
     }, this.options.resolveIntervalMs);
     const result = await this.resolve({ joining: true });
     if (this.closed) return;
@@ -93,7 +106,8 @@ export class SeedWatch {
 
   /** `joining`: a join waits for its own resolution; a periodic run skips while one is under way. */
   private async resolve(options: { readonly joining: boolean }): Promise<DiscoveryResult> {
-    if (!options.joining && this.discovery.busy) return { addresses: this.discovery.addresses, added: [], removed: [], problems: [] };
+    if (!options.joining && this.discovery.busy)
+      return { addresses: this.discovery.addresses, added: [], removed: [], problems: [] };
     const result = await this.discovery.resolve();
     if (this.closed) return result;
     const core = this.core;

@@ -91,7 +91,9 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
       if (!okBoot) {
         let known = 0;
         for (let i = 0; i < n; i++) known += liveSeen[i] as number;
-        progress(`run ${r}: bootstrap at ${(sim.now / I).toFixed(0)} rounds: ${((100 * known) / (n * (n - 1))).toFixed(1)} % of views filled, ${bootstrapped} nodes complete`);
+        progress(
+          `run ${r}: bootstrap at ${(sim.now / I).toFixed(0)} rounds: ${((100 * known) / (n * (n - 1))).toFixed(1)} % of views filled, ${bootstrapped} nodes complete`,
+        );
       }
     }
     if (!okBoot) incomplete.push(`run ${r}: bootstrap not complete after 200 rounds (${bootstrapped}/${n})`);
@@ -108,7 +110,9 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
     traffic.push(sim.traffic());
     maxPacket = Math.max(maxPacket, sim.maxPacketBytes);
     sim.countBytes = counting;
-    progress(`run ${r}: ${Math.round(traffic[traffic.length - 1]!.wireMean)} B/node/s on the wire (${Math.round(traffic[traffic.length - 1]!.mean)} uncompressed)`);
+    progress(
+      `run ${r}: ${Math.round(traffic[traffic.length - 1]!.wireMean)} B/node/s on the wire (${Math.round(traffic[traffic.length - 1]!.mean)} uncompressed)`,
+    );
 
     for (let d = 0; d < o.disseminations; d++) {
       const u = sim.randomNode();
@@ -124,7 +128,12 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
       dissemination.push((sim.now - t0) / I);
       sim.runUntil(sim.now + I);
     }
-    progress(`run ${r}: dissemination ${dissemination.slice(-o.disseminations).map((x) => x.toFixed(1)).join(' ')} rounds`);
+    progress(
+      `run ${r}: dissemination ${dissemination
+        .slice(-o.disseminations)
+        .map((x) => x.toFixed(1))
+        .join(' ')} rounds`,
+    );
 
     const v = sim.randomNode((i) => sim.status[i] === UP && i >= 3);
     crashed = v;
@@ -152,8 +161,14 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
     falsePositivesPerNodeHour: nodeHours > 0 ? falsePositives / nodeHours : 0,
     falsePositives,
     observedNodeHours: nodeHours,
-    bytesPerNodePerSecond: { mean: summarize(traffic.map((t) => t.wireMean)).mean, max: Math.max(...traffic.map((t) => t.wireMax)) },
-    uncompressedBytesPerNodePerSecond: { mean: summarize(traffic.map((t) => t.mean)).mean, max: Math.max(...traffic.map((t) => t.max)) },
+    bytesPerNodePerSecond: {
+      mean: summarize(traffic.map((t) => t.wireMean)).mean,
+      max: Math.max(...traffic.map((t) => t.wireMax)),
+    },
+    uncompressedBytesPerNodePerSecond: {
+      mean: summarize(traffic.map((t) => t.mean)).mean,
+      max: Math.max(...traffic.map((t) => t.max)),
+    },
     wireSampledNodes: Math.min(...traffic.map((t) => t.wireSampled)),
     maxPacketBytes: maxPacket,
     convergence: convergenceCurve(arrivals, o.nodes),

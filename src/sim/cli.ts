@@ -45,7 +45,8 @@ npm run sim -- --nodes N --writers W --write-rate R --keys K --value-bytes B --m
 function num(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
   if (v === undefined) return dflt;
   const x = Number(v);
-  if (!Number.isFinite(x) || x < min || x > max) throw new Error(`--${name} must be a number from ${min} to ${max} (got "${v}")`);
+  if (!Number.isFinite(x) || x < min || x > max)
+    throw new Error(`--${name} must be a number from ${min} to ${max} (got "${v}")`);
   return x;
 }
 
@@ -53,10 +54,37 @@ export function main(argv: string[]): void {
   const { values } = parseArgs({
     args: argv,
     options: {
-      nodes: { type: 'string' }, fanout: { type: 'string' }, 'interval-ms': { type: 'string' }, loss: { type: 'string' }, burst: { type: 'string' },
-      runs: { type: 'string' }, seed: { type: 'string' }, window: { type: 'string' }, disseminations: { type: 'string' }, 'duration-s': { type: 'string' },
-      'latency-ms': { type: 'string' }, 'jitter-ms': { type: 'string' }, duplicate: { type: 'string' }, 'uptime-spread-s': { type: 'string' }, 'pause-ms': { type: 'string' }, threshold: { type: 'string' },
-      writers: { type: 'string' }, 'write-rate': { type: 'string' }, keys: { type: 'string' }, 'value-bytes': { type: 'string' }, 'max-packet-bytes': { type: 'string' }, 'flow-control': { type: 'string' }, 'warmup-s': { type: 'string' }, 'light-writers': { type: 'string' }, 'rate-sharing': { type: 'string' }, 'idle-writers': { type: 'string' }, 'idle-at-s': { type: 'string' }, 'step-write-rate': { type: 'string' }, 'step-at-s': { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      nodes: { type: 'string' },
+      fanout: { type: 'string' },
+      'interval-ms': { type: 'string' },
+      loss: { type: 'string' },
+      burst: { type: 'string' },
+      runs: { type: 'string' },
+      seed: { type: 'string' },
+      window: { type: 'string' },
+      disseminations: { type: 'string' },
+      'duration-s': { type: 'string' },
+      'latency-ms': { type: 'string' },
+      'jitter-ms': { type: 'string' },
+      duplicate: { type: 'string' },
+      'uptime-spread-s': { type: 'string' },
+      'pause-ms': { type: 'string' },
+      threshold: { type: 'string' },
+      writers: { type: 'string' },
+      'write-rate': { type: 'string' },
+      keys: { type: 'string' },
+      'value-bytes': { type: 'string' },
+      'max-packet-bytes': { type: 'string' },
+      'flow-control': { type: 'string' },
+      'warmup-s': { type: 'string' },
+      'light-writers': { type: 'string' },
+      'rate-sharing': { type: 'string' },
+      'idle-writers': { type: 'string' },
+      'idle-at-s': { type: 'string' },
+      'step-write-rate': { type: 'string' },
+      'step-at-s': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -129,15 +157,22 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
     rateSharing: onOff('rate-sharing'),
     idleWriters: num(str('idle-writers'), 'idle-writers', 0, 0, nodes),
     idleAtS: num(str('idle-at-s'), 'idle-at-s', 0, 0, 1e7),
-    ...(str('step-write-rate') !== undefined ? { stepWriteRate: num(str('step-write-rate'), 'step-write-rate', 0, 0.001, 1e6), stepAtS: num(str('step-at-s'), 'step-at-s', 0, 0, 1e7) } : {}),
+    ...(str('step-write-rate') !== undefined
+      ? {
+          stepWriteRate: num(str('step-write-rate'), 'step-write-rate', 0, 0.001, 1e6),
+          stepAtS: num(str('step-at-s'), 'step-at-s', 0, 0, 1e7),
+        }
+      : {}),
     seed: num(str('seed'), 'seed', 1, 0, 2 ** 31),
     fanout: num(str('fanout'), 'fanout', 3, 1, 64),
     intervalMs: num(str('interval-ms'), 'interval-ms', 1000, 10, 600_000),
     loss: num(str('loss'), 'loss', 0, 0, 0.99),
   };
-  if (str('step-at-s') !== undefined && w.stepWriteRate === undefined) throw new Error('--step-at-s needs --step-write-rate (the rate the heavy writers switch to)');
+  if (str('step-at-s') !== undefined && w.stepWriteRate === undefined)
+    throw new Error('--step-at-s needs --step-write-rate (the rate the heavy writers switch to)');
   if (!Number.isInteger(w.writers)) throw new Error(`--writers must be a whole number (got ${w.writers})`);
-  if (w.writers + (w.lightWriters ?? 0) > nodes) throw new Error(`--writers plus --light-writers must not exceed --nodes (${nodes})`);
+  if (w.writers + (w.lightWriters ?? 0) > nodes)
+    throw new Error(`--writers plus --light-writers must not exceed --nodes (${nodes})`);
   const r = runWorkload(w, values.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
   if (values.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -152,7 +187,11 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
       `delivered rate /s     mean ${r.achievedWriteRate.mean.toFixed(2)}  min ${r.achievedWriteRate.min.toFixed(2)}  (fairness ${r.fairness.toFixed(3)})`,
       ...(r.lightStaleness ? [`light writers ms      ${ms(r.lightStaleness)}`] : []),
       `backlog               ${r.backlog} keys max; undelivered versions max ${r.undeliveredVersions}`,
-      ...(r.allowedRate ? [`allowed rate /s       mean ${r.allowedRate.mean.toFixed(2)}  min ${r.allowedRate.min.toFixed(2)}  max ${r.allowedRate.max.toFixed(2)}`] : []),
+      ...(r.allowedRate
+        ? [
+            `allowed rate /s       mean ${r.allowedRate.mean.toFixed(2)}  min ${r.allowedRate.min.toFixed(2)}  max ${r.allowedRate.max.toFixed(2)}`,
+          ]
+        : []),
       `false positives       ${r.falsePositives} (${r.falsePositivesPerNodeHour.toFixed(4)} per node-hour)`,
       `wall ${r.wallSeconds.toFixed(1)} s`,
     ].join('\n') + '\n',

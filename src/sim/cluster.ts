@@ -159,7 +159,13 @@ export class SimCluster {
     this.cores[i] = core;
     this.status[i] = UP;
     this.emit(i, core);
-    this.schedule({ time: this.now + this.rng.next() * c.intervalMs, seq: 0, kind: 'tick', node: i, epoch: this.epochs[i] as number });
+    this.schedule({
+      time: this.now + this.rng.next() * c.intervalMs,
+      seq: 0,
+      kind: 'tick',
+      node: i,
+      epoch: this.epochs[i] as number,
+    });
     return core;
   }
 
@@ -291,7 +297,8 @@ export class SimCluster {
         if (this.status[i] !== PAUSED || -1 - e.epoch !== this.epochs[i]) return;
         this.status[i] = UP;
         const core = this.cores[i] as ScuttlebuttCore;
-        for (const m of this.pausedInbox.get(i) ?? []) this.send(i, core.receive(simAddress(m.from), m.message, this.now));
+        for (const m of this.pausedInbox.get(i) ?? [])
+          this.send(i, core.receive(simAddress(m.from), m.message, this.now));
         this.pausedInbox.delete(i);
         this.runTick(i);
         return;
@@ -334,7 +341,8 @@ export class SimCluster {
         this.bytesSent[from] = (this.bytesSent[from] as number) + bytes;
         if (bytes > this.maxPacketBytes) this.maxPacketBytes = bytes;
         if (from % this.wireSampleEvery === 0) {
-          this.wireBytesSent[from] = (this.wireBytesSent[from] as number) + plaintextPacketBytes(encodeMessage(o.message));
+          this.wireBytesSent[from] =
+            (this.wireBytesSent[from] as number) + plaintextPacketBytes(encodeMessage(o.message));
         }
       }
       const to = this.addressIndex.get(o.to);
@@ -349,13 +357,24 @@ export class SimCluster {
 
   /** A message arriving at `to` after `delay` ms, unless `to` restarts meanwhile (its epoch moves on). */
   private deliverAfter(delay: number, from: number, to: number, message: Message): void {
-    this.schedule({ time: this.now + delay, seq: 0, kind: 'deliver', node: to, from, message, epoch: this.epochs[to] as number });
+    this.schedule({
+      time: this.now + delay,
+      seq: 0,
+      kind: 'deliver',
+      node: to,
+      from,
+      message,
+      epoch: this.epochs[to] as number,
+    });
   }
 
   private emit(i: number, core: ScuttlebuttCore): void {
     if (core.hasNews && this.eagerPending[i] === 0 && this.status[i] === UP && this.config.detectsPerRound > 1) {
       this.eagerPending[i] = 1;
-      const at = Math.max(this.now, (this.lastRound[i] as number) + this.config.intervalMs / this.config.detectsPerRound);
+      const at = Math.max(
+        this.now,
+        (this.lastRound[i] as number) + this.config.intervalMs / this.config.detectsPerRound,
+      );
       this.schedule({ time: at, seq: 0, kind: 'eager', node: i, epoch: this.epochs[i] as number });
     }
     const events = core.takeEvents();

@@ -37,7 +37,13 @@ export function simConfig(o: BenchOptions, seed: number): SimConfig {
     fanout: o.fanout,
     intervalMs: o.intervalMs,
     seed,
-    network: { latencyMs: o.latencyMs, jitterMs: o.jitterMs, loss: o.loss, burst: o.burst, duplicate: o.duplicate ?? 0 },
+    network: {
+      latencyMs: o.latencyMs,
+      jitterMs: o.jitterMs,
+      loss: o.loss,
+      burst: o.burst,
+      duplicate: o.duplicate ?? 0,
+    },
     failureDetector: {
       ...DEFAULT_FAILURE_DETECTOR,
       phiThreshold: o.threshold ?? DEFAULT_FAILURE_DETECTOR.phiThreshold,

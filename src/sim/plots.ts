@@ -17,7 +17,13 @@ interface Series {
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#17becf', '#9467bd', '#ff7f0e', '#8c564b'];
 
-export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], opts: { logX?: boolean; yMax?: number; legendUpperLeft?: boolean } = {}): string {
+export function lineChart(
+  title: string,
+  xLabel: string,
+  yLabel: string,
+  series: Series[],
+  opts: { logX?: boolean; yMax?: number; legendUpperLeft?: boolean } = {},
+): string {
   const W = 640;
   const H = 400;
   const m = { l: 70, r: 20, t: 40, b: 50 };
@@ -41,27 +47,50 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   for (let k = 0; k <= 5; k++) {
     const y = (y1 / 5) * k;
     out.push(`<line x1="${m.l - 4}" y1="${py(y)}" x2="${W - m.r}" y2="${py(y)}" stroke="#ddd"/>`);
-    out.push(`<text x="${m.l - 8}" y="${py(y) + 4}" text-anchor="end">${y >= 1000 ? `${Math.round(y / 1000)}k` : Number(y.toFixed(2))}</text>`);
+    out.push(
+      `<text x="${m.l - 8}" y="${py(y) + 4}" text-anchor="end">${y >= 1000 ? `${Math.round(y / 1000)}k` : Number(y.toFixed(2))}</text>`,
+    );
   }
-  const ticks = opts.logX ? [...new Set(xs)].sort((a, b) => a - b) : Array.from({ length: 6 }, (_, k) => x0 + ((x1 - x0) / 5) * k);
-  for (const x of ticks) out.push(`<text x="${px(x)}" y="${H - m.b + 18}" text-anchor="middle">${Number(x.toFixed(1))}</text>`);
+  const ticks = opts.logX
+    ? [...new Set(xs)].sort((a, b) => a - b)
+    : Array.from({ length: 6 }, (_, k) => x0 + ((x1 - x0) / 5) * k);
+  for (const x of ticks)
+    out.push(`<text x="${px(x)}" y="${H - m.b + 18}" text-anchor="middle">${Number(x.toFixed(1))}</text>`);
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length] as string;
     const d = s.points.map((p, k) => `${k === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ');
-    out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    for (const p of s.points) if (opts.logX) out.push(`<circle cx="${px(p[0])}" cy="${py(p[1])}" r="3" fill="${color}"/>`);
+    out.push(
+      `<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+    for (const p of s.points)
+      if (opts.logX) out.push(`<circle cx="${px(p[0])}" cy="${py(p[1])}" r="3" fill="${color}"/>`);
     // Legend at the lower right, clear of curves that rise early and flatten high; or at the upper
     // left, clear of curves that start low and rise late.
     const ly = opts.legendUpperLeft ? m.t + 15 + 18 * i : H - m.b - 20 - 18 * (series.length - 1 - i);
     const lx = opts.legendUpperLeft ? m.l + 15 : W - m.r - 180;
-    out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 25}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(
+      `<line x1="${lx}" y1="${ly}" x2="${lx + 25}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     out.push(`<text x="${lx + 30}" y="${ly + 4}">${s.name}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
 
-const OPTS: BenchOptions = { nodes: 100, fanout: 3, intervalMs: 1000, loss: 0, burst: 1, runs: 1, seed: 1, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
+const OPTS: BenchOptions = {
+  nodes: 100,
+  fanout: 3,
+  intervalMs: 1000,
+  loss: 0,
+  burst: 1,
+  runs: 1,
+  seed: 1,
+  window: 100,
+  disseminations: 1,
+  durationS: 0,
+  latencyMs: 1,
+  jitterMs: 2,
+};
 
 /** Fraction of nodes holding one fresh update, against rounds since it was written (mean of several trials). */
 function convergence(nodes: number, loss: number, trials: number): [number, number][] {
@@ -72,7 +101,8 @@ function convergence(nodes: number, loss: number, trials: number): [number, numb
   const arrivals: number[][] = [];
   sim.onEvent((obs, e, t) => {
     // The writer's own core reports its write too: not a delivery.
-    if (obs !== writer && e.type === 'update' && e.keys.includes(watch)) arrivals[arrivals.length - 1]?.push((t - t0) / 1000);
+    if (obs !== writer && e.type === 'update' && e.keys.includes(watch))
+      arrivals[arrivals.length - 1]?.push((t - t0) / 1000);
   });
   for (let i = 0; i < nodes; i++) sim.start(i);
   sim.runUntil(20_000);
@@ -125,7 +155,16 @@ function main(): void {
       dashed: true,
     })),
   ];
-  writeFileSync('docs/plots/convergence.svg', lineChart('One fresh update spreading (fanout 3, 1 s rounds)', 'rounds since the write', 'fraction of nodes holding it', curves, { yMax: 1 }));
+  writeFileSync(
+    'docs/plots/convergence.svg',
+    lineChart(
+      'One fresh update spreading (fanout 3, 1 s rounds)',
+      'rounds since the write',
+      'fraction of nodes holding it',
+      curves,
+      { yMax: 1 },
+    ),
+  );
   const sizes = [25, 50, 100, 200, 400, 1000];
   const measured = sizes.map((n) => [n, bandwidth(n)] as const);
   // A day's spread of uptimes: heartbeats differ member to member, as in a long-running cluster.
@@ -133,10 +172,25 @@ function main(): void {
   const bw: Series[] = [
     { name: 'on the wire, members up 0-24 h', points: aged.map(([n, b]): [number, number] => [n, b.wire]) },
     { name: 'on the wire, all started together', points: measured.map(([n, b]): [number, number] => [n, b.wire]) },
-    { name: 'before compression, members up 0-24 h', points: aged.map(([n, b]): [number, number] => [n, b.encoded]), dashed: true },
+    {
+      name: 'before compression, members up 0-24 h',
+      points: aged.map(([n, b]): [number, number] => [n, b.encoded]),
+      dashed: true,
+    },
   ];
-  writeFileSync('docs/plots/bandwidth.svg', lineChart('Steady-state traffic per node (LAN defaults)', 'cluster size N (log scale)', 'bytes per node per second', bw, { logX: true, legendUpperLeft: true }));
-  process.stdout.write(`wrote docs/plots/convergence.svg and docs/plots/bandwidth.svg\n${JSON.stringify({ measured, aged })}\n`);
+  writeFileSync(
+    'docs/plots/bandwidth.svg',
+    lineChart(
+      'Steady-state traffic per node (LAN defaults)',
+      'cluster size N (log scale)',
+      'bytes per node per second',
+      bw,
+      { logX: true, legendUpperLeft: true },
+    ),
+  );
+  process.stdout.write(
+    `wrote docs/plots/convergence.svg and docs/plots/bandwidth.svg\n${JSON.stringify({ measured, aged })}\n`,
+  );
 }
 
 const FLOW_DATA = 'docs/data/flow-control';
@@ -164,7 +218,16 @@ function flowPlot(capacity: number): void {
     { name: 'rare writers mean, local AIMD', points: pick('local', (r) => r.lightStaleness?.mean ?? 0) },
     { name: 'rare writers mean, off', points: pick('off', (r) => r.lightStaleness?.mean ?? 0), dashed: true },
   ];
-  writeFileSync('docs/plots/flow-control.svg', lineChart('Staleness against offered load (128 nodes, 1,400-byte packets)', 'offered load, x measured capacity (log scale)', 'staleness, s', series, { logX: true, legendUpperLeft: true }));
+  writeFileSync(
+    'docs/plots/flow-control.svg',
+    lineChart(
+      'Staleness against offered load (128 nodes, 1,400-byte packets)',
+      'offered load, x measured capacity (log scale)',
+      'staleness, s',
+      series,
+      { logX: true, legendUpperLeft: true },
+    ),
+  );
   process.stdout.write(`wrote docs/plots/flow-control.svg from ${runs.length} runs\n`);
   stepPlot();
 }
@@ -174,7 +237,8 @@ function flowPlot(capacity: number): void {
  * the offered load jumps past capacity (docs/data/flow-control/paper-on.json and paper-off.json).
  */
 function stepPlot(): void {
-  const run = (m: 'on' | 'off'): WorkloadResult => JSON.parse(readFileSync(`${FLOW_DATA}/paper-${m}.json`, 'utf8')) as WorkloadResult;
+  const run = (m: 'on' | 'off'): WorkloadResult =>
+    JSON.parse(readFileSync(`${FLOW_DATA}/paper-${m}.json`, 'utf8')) as WorkloadResult;
   const curve = (r: WorkloadResult): [number, number][] => {
     // A write made s seconds before the end can show at most s: the seconds within the run's worst
     // staleness of the end are censored, so they are cut.
@@ -188,7 +252,12 @@ function stepPlot(): void {
     { name: 'flow control off', points: curve(off), dashed: true },
   ];
   const title = `Writes jump from ${on.writeRate}/s to ${on.stepWriteRate ?? '?'}/s at t = ${on.warmupS + (on.stepAtS ?? 0)} s (${on.nodes} nodes, ${on.keys} keys each)`;
-  writeFileSync('docs/plots/flow-control-step.svg', lineChart(title, 'seconds since writing started', 'worst staleness of that second\'s writes, s', series, { legendUpperLeft: true }));
+  writeFileSync(
+    'docs/plots/flow-control-step.svg',
+    lineChart(title, 'seconds since writing started', "worst staleness of that second's writes, s", series, {
+      legendUpperLeft: true,
+    }),
+  );
   process.stdout.write('wrote docs/plots/flow-control-step.svg\n');
 }
 

@@ -60,7 +60,19 @@ export interface WorkloadOptions {
 }
 
 /** A result names the run it measured by the options that shape it. */
-export interface WorkloadResult extends Pick<WorkloadOptions, 'nodes' | 'writers' | 'writeRate' | 'keys' | 'valueBytes' | 'maxPacketBytes' | 'flowControl' | 'durationS' | 'stepAtS' | 'stepWriteRate'> {
+export interface WorkloadResult extends Pick<
+  WorkloadOptions,
+  | 'nodes'
+  | 'writers'
+  | 'writeRate'
+  | 'keys'
+  | 'valueBytes'
+  | 'maxPacketBytes'
+  | 'flowControl'
+  | 'durationS'
+  | 'stepAtS'
+  | 'stepWriteRate'
+> {
   warmupS: number;
   /** ms from a set() until every live node holds that version or newer; undelivered writes count the rest of the run. */
   staleness: Summary;
@@ -153,10 +165,28 @@ const LIGHT_PERIOD_MS = 10_000;
 
 export function runWorkload(o: WorkloadOptions, progress: (line: string) => void = () => {}): WorkloadResult {
   const started = performance.now();
-  const bench: BenchOptions = { nodes: o.nodes, fanout: o.fanout, intervalMs: o.intervalMs, loss: o.loss, burst: 1, runs: 1, seed: o.seed, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
+  const bench: BenchOptions = {
+    nodes: o.nodes,
+    fanout: o.fanout,
+    intervalMs: o.intervalMs,
+    loss: o.loss,
+    burst: 1,
+    runs: 1,
+    seed: o.seed,
+    window: 100,
+    disseminations: 1,
+    durationS: 0,
+    latencyMs: 1,
+    jitterMs: 2,
+  };
   // The runtime's budget for this packet size: the envelope header and room for encryption.
   const base = simConfig(bench, o.seed);
-  const sim = new SimCluster({ ...base, payloadBudget: o.maxPacketBytes - MAX_ENVELOPE_OVERHEAD, flowControl: o.flowControl ? { ...DEFAULT_FLOW_CONTROL, shareRates: o.rateSharing !== false } : undefined, onPublish: (node, key, version) => onPublish(node, key, version) });
+  const sim = new SimCluster({
+    ...base,
+    payloadBudget: o.maxPacketBytes - MAX_ENVELOPE_OVERHEAD,
+    flowControl: o.flowControl ? { ...DEFAULT_FLOW_CONTROL, shareRates: o.rateSharing !== false } : undefined,
+    onPublish: (node, key, version) => onPublish(node, key, version),
+  });
   sim.countBytes = false;
   const n = o.nodes;
   const rng = seededRandom((o.seed * 2_654_435_761) >>> 0);
@@ -167,7 +197,21 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   for (let w = 0; w < o.writers + light; w++) {
     const node = Math.floor(w * stride);
     writerOf[node] = w;
-    writers.push({ node, id: `node-${node}`, held: new Map(), keys: [], versions: new Samples(), times: new Samples(), head: 0, passed: [], watermark: 0, watermarkAtStart: 0, nextWriteAt: 0, counter: 0, light: w >= o.writers });
+    writers.push({
+      node,
+      id: `node-${node}`,
+      held: new Map(),
+      keys: [],
+      versions: new Samples(),
+      times: new Samples(),
+      head: 0,
+      passed: [],
+      watermark: 0,
+      watermarkAtStart: 0,
+      nextWriteAt: 0,
+      counter: 0,
+      light: w >= o.writers,
+    });
   }
   const lightStaleness = new Samples();
   const staleness = new Samples();
@@ -198,7 +242,8 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   });
   for (let i = 0; i < n; i++) sim.start(i);
   const I = o.intervalMs;
-  if (!sim.runUntilTrue(() => liveSeen >= n * (n - 1), 200 * I)) throw new Error(`bootstrap incomplete after 200 rounds (${liveSeen}/${n * (n - 1)} live views)`);
+  if (!sim.runUntilTrue(() => liveSeen >= n * (n - 1), 200 * I))
+    throw new Error(`bootstrap incomplete after 200 rounds (${liveSeen}/${n * (n - 1)} live views)`);
   sim.runUntil(sim.now + 5 * I);
   fpFrom = sim.now;
   const fpStart = sim.now;
@@ -220,7 +265,8 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   let reported = t0;
   const idleAt = measureFrom + (o.idleAtS ?? 0) * 1000;
   const stepAt = o.stepWriteRate !== undefined ? measureFrom + (o.stepAtS ?? 0) * 1000 : Infinity;
-  const periodAt = (w: Writer, t: number): number => (w.light ? LIGHT_PERIOD_MS : t >= stepAt ? 1000 / (o.stepWriteRate as number) : period);
+  const periodAt = (w: Writer, t: number): number =>
+    w.light ? LIGHT_PERIOD_MS : t >= stepAt ? 1000 / (o.stepWriteRate as number) : period;
   const goesIdle = (w: Writer): boolean => !w.light && w.node < (o.idleWriters ?? 0) * stride;
   const rateBySecond: number[] = [];
   let nextRateSample = measureFrom;
@@ -238,7 +284,12 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
       wr.watermark = least;
       while (wr.head < wr.versions.length && (wr.versions.data[wr.head] as number) <= least) {
         const k = wr.head++;
-        wr.passed.push({ key: wr.keys[k] as string, version: wr.versions.data[k] as number, time: wr.times.data[k] as number, scanned: 0 });
+        wr.passed.push({
+          key: wr.keys[k] as string,
+          version: wr.versions.data[k] as number,
+          time: wr.times.data[k] as number,
+          scanned: 0,
+        });
         wr.keys[k] = '';
       }
       if (wr.head > 4096 && wr.head * 2 > wr.keys.length) {
@@ -249,7 +300,13 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
       }
       let kept = 0;
       for (const p of wr.passed) {
-        while (p.scanned < n && (p.scanned === wr.node || sim.status[p.scanned] !== UP || (sim.cores[p.scanned] as ScuttlebuttCore).versionOf(wr.id, p.key) >= p.version)) p.scanned++;
+        while (
+          p.scanned < n &&
+          (p.scanned === wr.node ||
+            sim.status[p.scanned] !== UP ||
+            (sim.cores[p.scanned] as ScuttlebuttCore).versionOf(wr.id, p.key) >= p.version)
+        )
+          p.scanned++;
         if (p.scanned < n) wr.passed[kept++] = p;
         else if (p.time >= measureFrom && wr.light) lightStaleness.push(sim.now - p.time);
         else if (p.time >= measureFrom) {
@@ -293,7 +350,9 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     }
     if ((o.idleWriters ?? 0) > 0 && sim.now >= nextRateSample) {
       nextRateSample += 1000;
-      const active = writers.filter((w) => !w.light && !goesIdle(w)).map((w) => (sim.cores[w.node] as ScuttlebuttCore).flowStats(sim.now)?.rate ?? 0);
+      const active = writers
+        .filter((w) => !w.light && !goesIdle(w))
+        .map((w) => (sim.cores[w.node] as ScuttlebuttCore).flowStats(sim.now)?.rate ?? 0);
       rateBySecond.push(active.reduce((a, b) => a + b, 0) / active.length);
     }
     if (!measuring && sim.now >= measureFrom) {
@@ -302,7 +361,9 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     }
     if (sim.now - reported >= 60_000) {
       reported = sim.now;
-      progress(`t=${((sim.now - t0) / 1000).toFixed(0)} s: ${staleness.length} writes delivered, backlog max ${backlog}, undelivered max ${undelivered}`);
+      progress(
+        `t=${((sim.now - t0) / 1000).toFixed(0)} s: ${staleness.length} writes delivered, backlog max ${backlog}, undelivered max ${undelivered}`,
+      );
     }
   }
   sample();
@@ -310,7 +371,10 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
   // Writes never delivered count as the rest of the run.
   for (const w of writers) {
     const into = w.light ? lightStaleness : staleness;
-    const undeliveredTimes = [...w.passed.map((p) => p.time), ...Array.from(w.times.data.subarray(w.head, w.times.length))];
+    const undeliveredTimes = [
+      ...w.passed.map((p) => p.time),
+      ...Array.from(w.times.data.subarray(w.head, w.times.length)),
+    ];
     for (const t of undeliveredTimes) {
       if (t >= measureFrom) {
         into.push(end - t);
@@ -344,7 +408,9 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     const k = Math.floor(((writtenAt.data[j] as number) - measureFrom) / 1000);
     bySecond[k] = Math.max(bySecond[k] as number, staleness.data[j] as number);
   }
-  const rates = heavy.map((w) => (sim.cores[w.node] as ScuttlebuttCore).flowStats(sim.now)?.rate).filter((r): r is number => r !== undefined);
+  const rates = heavy
+    .map((w) => (sim.cores[w.node] as ScuttlebuttCore).flowStats(sim.now)?.rate)
+    .filter((r): r is number => r !== undefined);
   const nodeHours = ((sim.now - fpStart) / 3_600_000) * n;
   return {
     nodes: n,
@@ -365,7 +431,14 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     fairness: jain(delivered),
     backlog,
     undeliveredVersions: undelivered,
-    allowedRate: rates.length ? { mean: rates.reduce((a, b) => a + b, 0) / rates.length, min: Math.min(...rates), max: Math.max(...rates), lowest: Math.min(lowestRate, ...rates) } : null,
+    allowedRate: rates.length
+      ? {
+          mean: rates.reduce((a, b) => a + b, 0) / rates.length,
+          min: Math.min(...rates),
+          max: Math.max(...rates),
+          lowest: Math.min(lowestRate, ...rates),
+        }
+      : null,
     rateSharing: o.flowControl && o.rateSharing !== false,
     ...((o.idleWriters ?? 0) > 0 ? { allowedRateBySecond: rateBySecond } : {}),
     writes,

@@ -7,8 +7,21 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { WINDOW, type NonceSequence, type ReplayVerdict, type ReplayWindows } from './replay.js';
-import { AES_GCM_NONCE_BYTES, AES_GCM_TAG_BYTES, ENCRYPTION_OVERHEAD, MIN_COMPRESS_BYTES } from '../wire/envelope-sizes.js';
-import { ENVELOPE_HEADER_BYTES, isSupportedVersion, MAGIC_0, MAGIC_1, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
+import {
+  AES_GCM_NONCE_BYTES,
+  AES_GCM_TAG_BYTES,
+  ENCRYPTION_OVERHEAD,
+  MIN_COMPRESS_BYTES,
+} from '../wire/envelope-sizes.js';
+import {
+  ENVELOPE_HEADER_BYTES,
+  isSupportedVersion,
+  MAGIC_0,
+  MAGIC_1,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type ProtocolVersion,
+} from '../wire/codec.js';
 import { InvalidArgumentError, ScuttlebuttError } from '../errors.js';
 
 const FLAG_COMPRESSED = 1;
@@ -100,7 +113,10 @@ export interface Opened {
 
 export function seal(body: Uint8Array, opts: EnvelopeOptions, params: SealParams = {}): Uint8Array {
   const version = params.version ?? PROTOCOL_VERSION;
-  if (!isSupportedVersion(version)) throw new InvalidArgumentError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
+  if (!isSupportedVersion(version))
+    throw new InvalidArgumentError(
+      `protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`,
+    );
   let flags = 0;
   let payload: Uint8Array = body;
   if (opts.compress && body.length >= MIN_COMPRESS_BYTES) {
@@ -114,8 +130,11 @@ export function seal(body: Uint8Array, opts: EnvelopeOptions, params: SealParams
   if (key) flags |= FLAG_ENCRYPTED;
   const header = Uint8Array.of(MAGIC_0, MAGIC_1, version, flags);
   if (!key) return concat([header, payload]);
-  if (params.nonce && params.nonce.length !== AES_GCM_NONCE_BYTES) throw new InvalidArgumentError(`a nonce is ${AES_GCM_NONCE_BYTES} bytes (got ${params.nonce.length})`);
-  const nonce = params.nonce ?? (params.sequence && version >= REPLAY_WINDOW_VERSION ? params.sequence.next() : randomBytes(AES_GCM_NONCE_BYTES));
+  if (params.nonce && params.nonce.length !== AES_GCM_NONCE_BYTES)
+    throw new InvalidArgumentError(`a nonce is ${AES_GCM_NONCE_BYTES} bytes (got ${params.nonce.length})`);
+  const nonce =
+    params.nonce ??
+    (params.sequence && version >= REPLAY_WINDOW_VERSION ? params.sequence.next() : randomBytes(AES_GCM_NONCE_BYTES));
   const cipher = createCipheriv(cipherName(key), key, nonce);
   // The header is authenticated: flipping the version or the flags breaks the tag.
   cipher.setAAD(header);
@@ -130,20 +149,36 @@ export function seal(body: Uint8Array, opts: EnvelopeOptions, params: SealParams
  * and marked seen once it has authenticated.
  */
 export function openPacket(packet: Uint8Array, opts: EnvelopeOptions, guard?: ReplayGuard): Opened {
-  if (packet.length > opts.maxPacketBytes) throw new EnvelopeError('oversized', `${packet.length} bytes > ${opts.maxPacketBytes}`);
+  if (packet.length > opts.maxPacketBytes)
+    throw new EnvelopeError('oversized', `${packet.length} bytes > ${opts.maxPacketBytes}`);
   if (packet.length < ENVELOPE_HEADER_BYTES) throw new EnvelopeError('truncated', `${packet.length}-byte packet`);
   if (packet[0] !== MAGIC_0 || packet[1] !== MAGIC_1) throw new EnvelopeError('bad-magic', 'not a scuttlebutt packet');
   const version = packet[2] as number;
-  if (version > PROTOCOL_VERSION) throw new EnvelopeError('version-too-new', `protocol version ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`, version);
-  if (!isSupportedVersion(version)) throw new EnvelopeError('version-too-old', `protocol version ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`, version);
+  if (version > PROTOCOL_VERSION)
+    throw new EnvelopeError(
+      'version-too-new',
+      `protocol version ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`,
+      version,
+    );
+  if (!isSupportedVersion(version))
+    throw new EnvelopeError(
+      'version-too-old',
+      `protocol version ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}`,
+      version,
+    );
   const flags = packet[3] as number;
   if (flags > (FLAG_COMPRESSED | FLAG_ENCRYPTED)) throw new EnvelopeError('bad-flags', `flags ${flags}`);
   const encrypted = (flags & FLAG_ENCRYPTED) !== 0;
-  if (encrypted && opts.keys.length === 0) throw new EnvelopeError('encrypted-rejected', 'encrypted packet, but this node has no key');
-  if (!encrypted && opts.keys.length > 0) throw new EnvelopeError('plaintext-rejected', 'plaintext packet, but this node requires encryption');
+  if (encrypted && opts.keys.length === 0)
+    throw new EnvelopeError('encrypted-rejected', 'encrypted packet, but this node has no key');
+  if (!encrypted && opts.keys.length > 0)
+    throw new EnvelopeError('plaintext-rejected', 'plaintext packet, but this node requires encryption');
   let payload = packet.subarray(ENVELOPE_HEADER_BYTES);
   if (encrypted) {
-    const numbered = guard !== undefined && version >= REPLAY_WINDOW_VERSION && packet.length >= ENVELOPE_HEADER_BYTES + ENCRYPTION_OVERHEAD;
+    const numbered =
+      guard !== undefined &&
+      version >= REPLAY_WINDOW_VERSION &&
+      packet.length >= ENVELOPE_HEADER_BYTES + ENCRYPTION_OVERHEAD;
     const nonce = packet.subarray(ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + AES_GCM_NONCE_BYTES);
     if (numbered) refuseReplay(guard.own?.isOwn(nonce) ? 'replayed' : guard.windows.check(nonce));
     payload = decrypt(packet, opts.keys);
@@ -167,11 +202,13 @@ export function open(packet: Uint8Array, opts: EnvelopeOptions): Uint8Array {
 
 function refuseReplay(v: ReplayVerdict): void {
   if (v === 'replayed') throw new EnvelopeError('replayed', 'a packet of this nonce was accepted already');
-  if (v === 'below-window') throw new EnvelopeError('below-window', `older than the last ${WINDOW} packets of its sender`);
+  if (v === 'below-window')
+    throw new EnvelopeError('below-window', `older than the last ${WINDOW} packets of its sender`);
 }
 
 function decrypt(packet: Uint8Array, keys: readonly Uint8Array[]): Uint8Array {
-  if (packet.length < ENVELOPE_HEADER_BYTES + ENCRYPTION_OVERHEAD) throw new EnvelopeError('truncated', 'encrypted packet too short');
+  if (packet.length < ENVELOPE_HEADER_BYTES + ENCRYPTION_OVERHEAD)
+    throw new EnvelopeError('truncated', 'encrypted packet too short');
   const header = packet.subarray(0, ENVELOPE_HEADER_BYTES);
   const nonce = packet.subarray(ENVELOPE_HEADER_BYTES, ENVELOPE_HEADER_BYTES + AES_GCM_NONCE_BYTES);
   const tag = packet.subarray(packet.length - AES_GCM_TAG_BYTES);

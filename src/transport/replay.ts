@@ -65,7 +65,8 @@ export class NonceSequence {
 
   private fresh(): Uint8Array {
     const s = this.draw();
-    if (s.length !== STREAM_BYTES) throw new InvalidArgumentError(`a stream id is ${STREAM_BYTES} bytes (got ${s.length})`);
+    if (s.length !== STREAM_BYTES)
+      throw new InvalidArgumentError(`a stream id is ${STREAM_BYTES} bytes (got ${s.length})`);
     return Uint8Array.from(s);
   }
 }

@@ -20,7 +20,14 @@ export async function bindUdp(host: string, port: number): Promise<UdpEndpoint> 
   await new Promise<void>((resolve, reject) => {
     const fail = (err: NodeJS.ErrnoException): void => {
       socket.close();
-      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      const why =
+        err.code === 'EADDRINUSE'
+          ? 'address already in use'
+          : err.code === 'EADDRNOTAVAIL'
+            ? 'no such local address'
+            : err.code === 'EACCES'
+              ? 'permission denied'
+              : err.message;
       reject(new BindError(`cannot bind UDP ${bindHost}:${port}: ${why}`, err));
     };
     socket.once('error', fail);
@@ -30,7 +37,10 @@ export async function bindUdp(host: string, port: number): Promise<UdpEndpoint> 
     });
   });
   // Large buffers absorb bursts of digests from many peers; the kernel may cap them, which is fine.
-  for (const set of [() => socket.setRecvBufferSize(SOCKET_BUFFER_BYTES), () => socket.setSendBufferSize(SOCKET_BUFFER_BYTES)]) {
+  for (const set of [
+    () => socket.setRecvBufferSize(SOCKET_BUFFER_BYTES),
+    () => socket.setSendBufferSize(SOCKET_BUFFER_BYTES),
+  ]) {
     try {
       set();
     } catch {
@@ -47,7 +57,10 @@ export async function bindUdp(host: string, port: number): Promise<UdpEndpoint> 
         if (closed) return reject(new ClosedError('the UDP socket is closed'));
         socket.send(bytes, toPort, toHost, (err) => (err ? reject(err) : resolve()));
       }),
-    onPacket: (handler) => socket.on('message', (msg, rinfo) => handler(msg, rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`)),
+    onPacket: (handler) =>
+      socket.on('message', (msg, rinfo) =>
+        handler(msg, rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`),
+      ),
     onError: (handler) => socket.on('error', handler),
     close: () =>
       new Promise((resolve) => {

@@ -4,7 +4,17 @@
  * that transport/envelope.ts writes; compression and encryption apply to the body only.
  */
 import { DecodeError } from './errors.js';
-import type { Column, Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity, RateState, VersionedValue } from './messages.js';
+import type {
+  Column,
+  Delta,
+  Digest,
+  HeartbeatBumps,
+  Message,
+  NodeDelta,
+  NodeIdentity,
+  RateState,
+  VersionedValue,
+} from './messages.js';
 import { COMMITMENT_BYTES, LEAVE_SECRET_BYTES, MAX_BUCKETS } from './messages.js';
 import { readHeartbeats, readVarints, writeHeartbeats, writeVarints } from './columns.js';
 import { lowHeartbeatBytes } from './low-heartbeats.js';
@@ -95,7 +105,14 @@ export function fullEntrySize(heartbeat: number, age: number, maxVersion: number
 }
 
 /** What entry i adds to a compact digest: its heartbeat (`low`: its low bits, and a check at a group's start), age and versions. */
-export function compactEntrySize(low: boolean, i: number, heartbeat: number, age: number, maxVersion: number, gcVersion: number): number {
+export function compactEntrySize(
+  low: boolean,
+  i: number,
+  heartbeat: number,
+  age: number,
+  maxVersion: number,
+  gcVersion: number,
+): number {
   return heartbeatSize(low, i, heartbeat) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
 }
 
@@ -115,7 +132,10 @@ export function bucketsSize(count: number): number {
 }
 
 export function digestSize(d: Digest): number {
-  let n = digestHeaderSize(d.offset, d.count, d.ageLimit) + (d.buckets ? bucketsSize(d.buckets.length) : 0) + (d.checks ? ownEntrySize(d.own) : 0);
+  let n =
+    digestHeaderSize(d.offset, d.count, d.ageLimit) +
+    (d.buckets ? bucketsSize(d.buckets.length) : 0) +
+    (d.checks ? ownEntrySize(d.own) : 0);
   const compact = d.mode === 'compact';
   for (let i = 0; i < d.count; i++) {
     const age = d.ages[i] as number;
@@ -155,12 +175,24 @@ export function nodeDeltaHeaderSize(
 }
 
 /** Bytes a leave commitment adds to an introduction (protocol 5 on; flagged in the node's flags byte). */
-export function commitmentSize(commitment: Uint8Array | null | undefined, version: ProtocolVersion = PROTOCOL_VERSION): number {
+export function commitmentSize(
+  commitment: Uint8Array | null | undefined,
+  version: ProtocolVersion = PROTOCOL_VERSION,
+): number {
   return commitment && carriesLeaveProofs(version) ? COMMITMENT_BYTES : 0;
 }
 
 export function nodeDeltaSize(d: NodeDelta, version: ProtocolVersion = PROTOCOL_VERSION): number {
-  let n = nodeDeltaHeaderSize(d.identity, d.heartbeat, d.heartbeatAge, d.lastGcVersion, d.fromVersion, d.maxVersion, d.values.length) + commitmentSize(d.commitment, version);
+  let n =
+    nodeDeltaHeaderSize(
+      d.identity,
+      d.heartbeat,
+      d.heartbeatAge,
+      d.lastGcVersion,
+      d.fromVersion,
+      d.maxVersion,
+      d.values.length,
+    ) + commitmentSize(d.commitment, version);
   for (const v of d.values) n += valueSize(v);
   return n;
 }
@@ -175,7 +207,10 @@ export function bumpsSize(b: HeartbeatBumps): number {
   let prev = -1;
   for (let i = 0; i < b.count; i++) {
     const key = b.keys[i] as number;
-    n += (b.positional ? varintSize(key - prev - 1) : REF_BYTES) + heartbeatSize(b.checks !== null, i, b.heartbeats[i] as number) + varintSize(b.ages[i] as number);
+    n +=
+      (b.positional ? varintSize(key - prev - 1) : REF_BYTES) +
+      heartbeatSize(b.checks !== null, i, b.heartbeats[i] as number) +
+      varintSize(b.ages[i] as number);
     prev = key;
   }
   return n;
@@ -196,16 +231,31 @@ export function exchangeHeaderSize(clusterId: string, setSize: number): number {
 export function messageSize(m: Message, version: ProtocolVersion = PROTOCOL_VERSION): number {
   switch (m.type) {
     case 'syn':
-      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.digest) + (m.rates && version >= 5 ? ratesSize(m.rates) : 0);
+      return (
+        exchangeHeaderSize(m.clusterId, m.setSize) +
+        digestSize(m.digest) +
+        (m.rates && version >= 5 ? ratesSize(m.rates) : 0)
+      );
     case 'synAck':
-      return exchangeHeaderSize(m.clusterId, m.setSize) + digestSize(m.request) + deltaSize(m.delta, version) + (m.rates && version >= 5 ? ratesSize(m.rates) : 0);
+      return (
+        exchangeHeaderSize(m.clusterId, m.setSize) +
+        digestSize(m.request) +
+        deltaSize(m.delta, version) +
+        (m.rates && version >= 5 ? ratesSize(m.rates) : 0)
+      );
     case 'ack':
       return 1 + stringSize(m.clusterId) + deltaSize(m.delta, version);
     case 'wrongCluster':
       return 1 + stringSize(m.clusterId);
     case 'leave':
       // Protocol 5: the proof's length byte (0: none), then the proof.
-      return 1 + stringSize(m.clusterId) + identitySize(m.identity) + varintSize(m.heartbeat) + (carriesLeaveProofs(version) ? 1 + (m.proof?.length ?? 0) : 0);
+      return (
+        1 +
+        stringSize(m.clusterId) +
+        identitySize(m.identity) +
+        varintSize(m.heartbeat) +
+        (carriesLeaveProofs(version) ? 1 + (m.proof?.length ?? 0) : 0)
+      );
   }
 }
 
@@ -220,8 +270,15 @@ function writeIdentity(w: Writer, identity: NodeIdentity): void {
 function writeDigest(w: Writer, d: Digest, version: ProtocolVersion, rates?: RateState): void {
   const compact = d.mode === 'compact';
   if (d.checks && !compact) throw new InvalidArgumentError('only a compact digest carries low heartbeat bits');
-  if (d.checks && !carriesLowHeartbeats(version)) throw new InvalidArgumentError(`protocol ${version} has no low-bit heartbeats: the digest must carry them exact`);
-  w.u8((compact ? DIGEST_COMPACT : 0) | (d.complete ? DIGEST_COMPLETE : 0) | (d.buckets ? DIGEST_BUCKETS : 0) | (d.checks ? DIGEST_LOW_HEARTBEATS : 0) | (rates ? DIGEST_RATES : 0));
+  if (d.checks && !carriesLowHeartbeats(version))
+    throw new InvalidArgumentError(`protocol ${version} has no low-bit heartbeats: the digest must carry them exact`);
+  w.u8(
+    (compact ? DIGEST_COMPACT : 0) |
+      (d.complete ? DIGEST_COMPLETE : 0) |
+      (d.buckets ? DIGEST_BUCKETS : 0) |
+      (d.checks ? DIGEST_LOW_HEARTBEATS : 0) |
+      (rates ? DIGEST_RATES : 0),
+  );
   if (rates) writeRates(w, rates);
   w.varint(d.offset);
   w.varint(d.count);
@@ -248,7 +305,8 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
   w.varint(d.nodes.length);
   for (const node of d.nodes) {
     w.ref(node.ref);
-    if (node.commitment && (!node.identity || node.commitment.length !== COMMITMENT_BYTES)) throw new InvalidArgumentError(`a commitment is ${COMMITMENT_BYTES} bytes, and only an introduction carries one`);
+    if (node.commitment && (!node.identity || node.commitment.length !== COMMITMENT_BYTES))
+      throw new InvalidArgumentError(`a commitment is ${COMMITMENT_BYTES} bytes, and only an introduction carries one`);
     const commitment = carriesLeaveProofs(version) ? node.commitment : undefined;
     w.u8((node.identity ? NODE_HAS_IDENTITY : 0) | (commitment ? NODE_HAS_COMMITMENT : 0));
     if (node.identity) writeIdentity(w, node.identity);
@@ -268,7 +326,8 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
   }
   const b = d.bumps;
   if (b.checks && !b.positional) throw new InvalidArgumentError('only positional bumps carry low heartbeat bits');
-  if (b.checks && !carriesLowHeartbeats(version)) throw new InvalidArgumentError(`protocol ${version} has no low-bit heartbeats: the bumps must carry them exact`);
+  if (b.checks && !carriesLowHeartbeats(version))
+    throw new InvalidArgumentError(`protocol ${version} has no low-bit heartbeats: the bumps must carry them exact`);
   w.u8((b.positional ? BUMPS_POSITIONAL : 0) | (b.checks ? BUMPS_LOW_HEARTBEATS : 0));
   w.varint(b.count);
   let prev = -1;
@@ -290,7 +349,10 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
  * the core builds each message for its destination's version.
  */
 export function encodeMessage(m: Message, version: ProtocolVersion = PROTOCOL_VERSION): Uint8Array {
-  if (!isSupportedVersion(version)) throw new InvalidArgumentError(`protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
+  if (!isSupportedVersion(version))
+    throw new InvalidArgumentError(
+      `protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`,
+    );
   // Protocol-5 fields are left out for older versions: their readers see the message they always did.
   if (version < 5 && (m.type === 'syn' || m.type === 'synAck') && m.rates) m = { ...m, rates: undefined };
   const w = new Writer(messageSize(m, version));
@@ -320,13 +382,15 @@ export function encodeMessage(m: Message, version: ProtocolVersion = PROTOCOL_VE
       w.string(m.clusterId);
       writeIdentity(w, m.identity);
       w.varint(m.heartbeat);
-      if (m.proof && m.proof.length !== LEAVE_SECRET_BYTES) throw new InvalidArgumentError(`a leave proof is ${LEAVE_SECRET_BYTES} bytes`);
+      if (m.proof && m.proof.length !== LEAVE_SECRET_BYTES)
+        throw new InvalidArgumentError(`a leave proof is ${LEAVE_SECRET_BYTES} bytes`);
       if (!carriesLeaveProofs(version)) break;
       w.u8(m.proof ? m.proof.length : 0);
       if (m.proof) w.raw(m.proof);
       break;
   }
-  if (w.offset !== w.bytes.length) throw new InternalError(`codec size mismatch: wrote ${w.offset}, sized ${w.bytes.length}`);
+  if (w.offset !== w.bytes.length)
+    throw new InternalError(`codec size mismatch: wrote ${w.offset}, sized ${w.bytes.length}`);
   return w.bytes;
 }
 
@@ -343,11 +407,21 @@ function readIdentity(r: Reader): NodeIdentity {
 function readDigest(r: Reader, version: ProtocolVersion, extra: { rates?: RateState } = {}): Digest {
   const flags = r.u8('digest flags');
   const low = carriesLowHeartbeats(version);
-  if (flags > (DIGEST_COMPACT | DIGEST_COMPLETE | DIGEST_BUCKETS | (low ? DIGEST_LOW_HEARTBEATS : 0) | (version >= 5 ? DIGEST_RATES : 0))) throw new DecodeError('bad-value', `digest flags ${flags} (protocol ${version})`);
+  if (
+    flags >
+    (DIGEST_COMPACT |
+      DIGEST_COMPLETE |
+      DIGEST_BUCKETS |
+      (low ? DIGEST_LOW_HEARTBEATS : 0) |
+      (version >= 5 ? DIGEST_RATES : 0))
+  )
+    throw new DecodeError('bad-value', `digest flags ${flags} (protocol ${version})`);
   // Low heartbeat bits are restored against the receiver's own members: only positions can name them.
-  if (flags & DIGEST_LOW_HEARTBEATS && !(flags & DIGEST_COMPACT)) throw new DecodeError('bad-value', `digest flags ${flags}`);
+  if (flags & DIGEST_LOW_HEARTBEATS && !(flags & DIGEST_COMPACT))
+    throw new DecodeError('bad-value', `digest flags ${flags}`);
   // Buckets summarize what an incomplete full digest leaves out; anywhere else they are malformed.
-  if (flags & DIGEST_BUCKETS && flags & (DIGEST_COMPACT | DIGEST_COMPLETE)) throw new DecodeError('bad-value', `digest flags ${flags}`);
+  if (flags & DIGEST_BUCKETS && flags & (DIGEST_COMPACT | DIGEST_COMPLETE))
+    throw new DecodeError('bad-value', `digest flags ${flags}`);
   if (flags & DIGEST_RATES) extra.rates = readRates(r);
   const compact = (flags & DIGEST_COMPACT) !== 0;
   const offset = r.varint('digest offset');
@@ -364,13 +438,28 @@ function readDigest(r: Reader, version: ProtocolVersion, extra: { rates?: RateSt
     if (index >= 0) own = { index, heartbeat: r.varint('digest own heartbeat') };
   }
   const ages = readVarints(r, count, 'digest heartbeat age');
-  if (ageLimit > 0 && ages.some((a) => a > ageLimit)) throw new DecodeError('bad-value', `a digest age above its limit ${ageLimit}`);
+  if (ageLimit > 0 && ages.some((a) => a > ageLimit))
+    throw new DecodeError('bad-value', `a digest age above its limit ${ageLimit}`);
   const maxVersions = readVarints(r, count, 'digest max version');
   const gcVersions = readVarints(r, count, 'digest gc version');
-  const digest = { mode: compact ? 'compact' : 'full', complete: (flags & DIGEST_COMPLETE) !== 0, offset, count, refs, heartbeats, checks, ...(own ? { own } : {}), ages, ageLimit, maxVersions, gcVersions } as const;
+  const digest = {
+    mode: compact ? 'compact' : 'full',
+    complete: (flags & DIGEST_COMPLETE) !== 0,
+    offset,
+    count,
+    refs,
+    heartbeats,
+    checks,
+    ...(own ? { own } : {}),
+    ages,
+    ageLimit,
+    maxVersions,
+    gcVersions,
+  } as const;
   if (!(flags & DIGEST_BUCKETS)) return digest;
   const n = r.count('digest buckets', REF_BYTES);
-  if (n === 0 || n > MAX_BUCKETS || (n & (n - 1)) !== 0) throw new DecodeError('bad-value', `${n} digest buckets (a power of two up to ${MAX_BUCKETS})`);
+  if (n === 0 || n > MAX_BUCKETS || (n & (n - 1)) !== 0)
+    throw new DecodeError('bad-value', `${n} digest buckets (a power of two up to ${MAX_BUCKETS})`);
   const buckets = new Float64Array(n);
   for (let i = 0; i < n; i++) buckets[i] = r.ref('digest bucket');
   return { ...digest, buckets };
@@ -385,7 +474,8 @@ function readDelta(r: Reader, version: ProtocolVersion): Delta {
     const flags = r.u8('node flags');
     // A commitment comes only with the identity it belongs to, and only from protocol 5 on.
     const most = NODE_HAS_IDENTITY | (carriesLeaveProofs(version) ? NODE_HAS_COMMITMENT : 0);
-    if (flags > most || flags === NODE_HAS_COMMITMENT) throw new DecodeError('bad-value', `node flags ${flags} (protocol ${version})`);
+    if (flags > most || flags === NODE_HAS_COMMITMENT)
+      throw new DecodeError('bad-value', `node flags ${flags} (protocol ${version})`);
     const identity = flags & NODE_HAS_IDENTITY ? readIdentity(r) : null;
     const commitment = flags & NODE_HAS_COMMITMENT ? r.raw(COMMITMENT_BYTES, 'leave commitment') : null;
     const heartbeat = r.varint('node heartbeat');
@@ -404,12 +494,26 @@ function readDelta(r: Reader, version: ProtocolVersion): Delta {
       const value = tombstone ? '' : r.string('value');
       values.push({ key, value, version, tombstone });
     }
-    nodes.push({ ref, identity, heartbeat, heartbeatAge, lastGcVersion, fromVersion, maxVersion, values, ...(commitment ? { commitment } : {}) });
+    nodes.push({
+      ref,
+      identity,
+      heartbeat,
+      heartbeatAge,
+      lastGcVersion,
+      fromVersion,
+      maxVersion,
+      values,
+      ...(commitment ? { commitment } : {}),
+    });
   }
   const bumpFlags = r.u8('bump flags');
-  if (bumpFlags > (BUMPS_POSITIONAL | (low ? BUMPS_LOW_HEARTBEATS : 0)) || bumpFlags === BUMPS_LOW_HEARTBEATS) throw new DecodeError('bad-value', `bump flags ${bumpFlags} (protocol ${version})`);
+  if (bumpFlags > (BUMPS_POSITIONAL | (low ? BUMPS_LOW_HEARTBEATS : 0)) || bumpFlags === BUMPS_LOW_HEARTBEATS)
+    throw new DecodeError('bad-value', `bump flags ${bumpFlags} (protocol ${version})`);
   const positional = (bumpFlags & BUMPS_POSITIONAL) !== 0;
-  const bumpCount = r.count('heartbeat bumps', positional ? (low ? MIN_POSITIONAL_BUMP : MIN_POSITIONAL_BUMP_V3) : MIN_BUMP);
+  const bumpCount = r.count(
+    'heartbeat bumps',
+    positional ? (low ? MIN_POSITIONAL_BUMP : MIN_POSITIONAL_BUMP_V3) : MIN_BUMP,
+  );
   const keys = new Float64Array(bumpCount);
   let prev = -1;
   for (let i = 0; i < bumpCount; i++) {
@@ -422,14 +526,23 @@ function readDelta(r: Reader, version: ProtocolVersion): Delta {
       keys[i] = r.ref('bump ref');
     }
   }
-  const { heartbeats, checks } = readHeartbeats(r, bumpCount, (bumpFlags & BUMPS_LOW_HEARTBEATS) !== 0, 'bump heartbeat');
+  const { heartbeats, checks } = readHeartbeats(
+    r,
+    bumpCount,
+    (bumpFlags & BUMPS_LOW_HEARTBEATS) !== 0,
+    'bump heartbeat',
+  );
   const ages = readVarints(r, bumpCount, 'bump heartbeat age');
   return { nodes, bumps: { count: bumpCount, positional, keys, heartbeats, checks, ages } };
 }
 
 /** Decodes a message body of protocol `version` (the envelope's); throws only DecodeError. */
 export function decodeMessage(body: Uint8Array, version: ProtocolVersion = PROTOCOL_VERSION): Message {
-  if (!isSupportedVersion(version)) throw new DecodeError('bad-value', `protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
+  if (!isSupportedVersion(version))
+    throw new DecodeError(
+      'bad-value',
+      `protocol version ${String(version)} is not spoken here (${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`,
+    );
   const r = new Reader(body);
   const code = r.u8('message type');
   let m: Message;
@@ -440,7 +553,15 @@ export function decodeMessage(body: Uint8Array, version: ProtocolVersion = PROTO
       const setHash = r.ref('set hash');
       const setSize = r.varint('set size');
       const extra = {};
-      m = { type: 'syn', clusterId, setHash, setSize, digest: readDigest(r, version, extra), pull: code === TYPE_CODES.syn, ...extra };
+      m = {
+        type: 'syn',
+        clusterId,
+        setHash,
+        setSize,
+        digest: readDigest(r, version, extra),
+        pull: code === TYPE_CODES.syn,
+        ...extra,
+      };
       break;
     }
     case TYPE_CODES.synAck: {
@@ -467,7 +588,8 @@ export function decodeMessage(body: Uint8Array, version: ProtocolVersion = PROTO
       m = { type: 'leave', clusterId, identity, heartbeat: r.varint('heartbeat') };
       if (!carriesLeaveProofs(version)) break;
       const length = r.u8('leave proof length');
-      if (length !== 0 && length !== LEAVE_SECRET_BYTES) throw new DecodeError('bad-value', `a leave proof of ${length} bytes (${LEAVE_SECRET_BYTES} or none)`);
+      if (length !== 0 && length !== LEAVE_SECRET_BYTES)
+        throw new DecodeError('bad-value', `a leave proof of ${length} bytes (${LEAVE_SECRET_BYTES} or none)`);
       if (length > 0) m = { ...m, proof: r.raw(length, 'leave proof') };
       break;
     }
@@ -479,4 +601,11 @@ export function decodeMessage(body: Uint8Array, version: ProtocolVersion = PROTO
 }
 
 /** Empty heartbeat bumps, shared. */
-export const NO_BUMPS: HeartbeatBumps = { count: 0, positional: false, keys: new Float64Array(0), heartbeats: new Float64Array(0), checks: null, ages: new Float64Array(0) };
+export const NO_BUMPS: HeartbeatBumps = {
+  count: 0,
+  positional: false,
+  keys: new Float64Array(0),
+  heartbeats: new Float64Array(0),
+  checks: null,
+  ages: new Float64Array(0),
+};

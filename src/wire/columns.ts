@@ -20,15 +20,22 @@ export function writeHeartbeats(w: Writer, heartbeats: Column, checks: Column | 
   }
   const low = (i: number): number => {
     const v = i < count ? (heartbeats[i] as number) : 0;
-    if (!Number.isInteger(v) || v < 0 || v >= 2 ** LOW_HEARTBEAT_BITS) throw new InvalidArgumentError(`heartbeat ${v} is not low bits`);
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** LOW_HEARTBEAT_BITS)
+      throw new InvalidArgumentError(`heartbeat ${v} is not low bits`);
     return v;
   };
   for (let i = 0; i < count; i += 2) w.u8(low(i) | (low(i + 1) << LOW_HEARTBEAT_BITS));
-  if (checks.length !== checkCount(count)) throw new InvalidArgumentError(`${count} low-bit heartbeats need ${checkCount(count)} checks`);
+  if (checks.length !== checkCount(count))
+    throw new InvalidArgumentError(`${count} low-bit heartbeats need ${checkCount(count)} checks`);
   for (let g = 0; g < checks.length; g++) w.u32(checks[g] as number);
 }
 
-export function readHeartbeats(r: Reader, count: number, low: boolean, what: string): { heartbeats: Float64Array; checks: Float64Array | null } {
+export function readHeartbeats(
+  r: Reader,
+  count: number,
+  low: boolean,
+  what: string,
+): { heartbeats: Float64Array; checks: Float64Array | null } {
   if (!low) return { heartbeats: readVarints(r, count, what), checks: null };
   const heartbeats = new Float64Array(count);
   const mask = 2 ** LOW_HEARTBEAT_BITS - 1;
@@ -36,7 +43,8 @@ export function readHeartbeats(r: Reader, count: number, low: boolean, what: str
     const b = r.u8(`${what} bits`);
     heartbeats[i] = b & mask;
     if (i + 1 < count) heartbeats[i + 1] = b >> LOW_HEARTBEAT_BITS;
-    else if (b >> LOW_HEARTBEAT_BITS !== 0) throw new DecodeError('bad-value', 'padding after the last heartbeat bits is not zero');
+    else if (b >> LOW_HEARTBEAT_BITS !== 0)
+      throw new DecodeError('bad-value', 'padding after the last heartbeat bits is not zero');
   }
   const checks = new Float64Array(checkCount(count));
   for (let g = 0; g < checks.length; g++) checks[g] = r.u32(`${what} check`);

@@ -1,13 +1,7 @@
 import { ScuttlebuttError } from '../errors.js';
 
 export type DecodeErrorReason =
-  | 'truncated'
-  | 'bad-type'
-  | 'bad-varint'
-  | 'bad-utf8'
-  | 'too-large'
-  | 'bad-value'
-  | 'trailing-bytes';
+  'truncated' | 'bad-type' | 'bad-varint' | 'bad-utf8' | 'too-large' | 'bad-value' | 'trailing-bytes';
 
 /**
  * `SB_ERR_DECODE`, the only error the decoder throws: a malformed, truncated or oversized input,

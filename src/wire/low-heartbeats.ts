@@ -72,6 +72,7 @@ export function checkStep(h: number, heartbeat: number): number {
 /** The checks of the first `count` full heartbeats, one per group. */
 export function groupChecks(heartbeats: Column, count: number): number[] {
   const checks = new Array<number>(checkCount(count));
-  for (let g = 0; g < checks.length; g++) checks[g] = groupCheck(heartbeats, g * CHECK_GROUP, Math.min(count, (g + 1) * CHECK_GROUP));
+  for (let g = 0; g < checks.length; g++)
+    checks[g] = groupCheck(heartbeats, g * CHECK_GROUP, Math.min(count, (g + 1) * CHECK_GROUP));
   return checks;
 }

@@ -34,6 +34,7 @@ export function writeRates(w: Writer, r: RateState): void {
 export function readRates(r: Reader): RateState {
   const allowed = r.varint('allowed rate');
   const desired = r.varint('desired rate');
-  if (allowed > MAX_RATE_UNITS || desired > MAX_RATE_UNITS) throw new DecodeError('bad-value', `rates ${allowed}, ${desired} above ${MAX_RATE_UNITS} units`);
+  if (allowed > MAX_RATE_UNITS || desired > MAX_RATE_UNITS)
+    throw new DecodeError('bad-value', `rates ${allowed}, ${desired} above ${MAX_RATE_UNITS} units`);
   return { allowed: allowed * RATE_UNIT, desired: desired * RATE_UNIT };
 }

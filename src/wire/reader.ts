@@ -44,7 +44,8 @@ export class Reader {
   }
 
   private littleEndian(what: string, bytes: number): number {
-    if (this.remaining < bytes) throw new DecodeError('truncated', `${what}: need ${bytes} bytes, have ${this.remaining}`);
+    if (this.remaining < bytes)
+      throw new DecodeError('truncated', `${what}: need ${bytes} bytes, have ${this.remaining}`);
     let v = 0;
     let scale = 1;
     for (let i = 0; i < bytes; i++) {
@@ -64,7 +65,8 @@ export class Reader {
 
   string(what: string): string {
     const len = this.varint(`${what} length`);
-    if (len > this.remaining) throw new DecodeError('truncated', `${what}: length ${len} exceeds the ${this.remaining} bytes left`);
+    if (len > this.remaining)
+      throw new DecodeError('truncated', `${what}: length ${len} exceeds the ${this.remaining} bytes left`);
     const slice = this.bytes.subarray(this.pos, this.pos + len);
     this.pos += len;
     try {

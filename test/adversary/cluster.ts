@@ -37,7 +37,14 @@ export async function startCluster(n: number, mode: Mode, extra: ConfigOverrides
             listenAddress: `127.0.0.1:${port}`,
             gossipIntervalMs: INTERVAL_MS,
             secretKeys: mode.keys,
-            failureDetector: { phiThreshold: 8, acceptableHeartbeatPauseMs: 300, minStdDeviationMs: 50, firstHeartbeatEstimateMs: INTERVAL_MS, samplingWindowSize: 100, deadNodeGracePeriodMs: GRACE_MS },
+            failureDetector: {
+              phiThreshold: 8,
+              acceptableHeartbeatPauseMs: 300,
+              minStdDeviationMs: 50,
+              firstHeartbeatEstimateMs: INTERVAL_MS,
+              samplingWindowSize: 100,
+              deadNodeGracePeriodMs: GRACE_MS,
+            },
             tombstoneGracePeriodMs: GRACE_MS,
             ...extra,
           },
@@ -74,4 +81,6 @@ export const isLive = (node: Scuttlebutt, id: string, generation?: number): bool
   node.state().live.some((m) => m.id === id && (generation === undefined || m.generation === generation));
 
 export const isKnown = (node: Scuttlebutt, id: string, generation?: number): boolean =>
-  [...node.state().live, ...node.state().dead].some((m) => m.id === id && (generation === undefined || m.generation === generation));
+  [...node.state().live, ...node.state().dead].some(
+    (m) => m.id === id && (generation === undefined || m.generation === generation),
+  );

@@ -45,15 +45,28 @@ for (const mode of MODES) {
       // It heartbeats every round while the test runs: it is live throughout, so only a leave can end it.
       let heartbeat = 5;
       await peer.send(target.self.address, ack(CLUSTER, [{ ...nodeDelta(leaver, { heartbeat }), commitment }]));
-      const beating = setInterval(() => void peer.send(target.self.address, ack(CLUSTER, [nodeDelta(leaver, { heartbeat: ++heartbeat, introduce: false })])), INTERVAL_MS);
+      const beating = setInterval(
+        () =>
+          void peer.send(
+            target.self.address,
+            ack(CLUSTER, [nodeDelta(leaver, { heartbeat: ++heartbeat, introduce: false })]),
+          ),
+        INTERVAL_MS,
+      );
       const left: string[] = [];
       const onDead = (m: { id: string }, reason: string): void => void (m.id === leaver.id && left.push(reason));
       target.on('dead', onDead);
       try {
         await waitFor(() => isLive(target, leaver.id), 2000, 'the leaver admitted');
         const before = rejected(target, 'wrong-cluster');
-        await foreign.send(target.self.address, ack('another-cluster', [nodeDelta(fake('ghost-ack'), { heartbeat: 5 })]));
-        await foreign.send(target.self.address, synAck('another-cluster', [nodeDelta(fake('ghost-synack'), { heartbeat: 5 })]));
+        await foreign.send(
+          target.self.address,
+          ack('another-cluster', [nodeDelta(fake('ghost-ack'), { heartbeat: 5 })]),
+        );
+        await foreign.send(
+          target.self.address,
+          synAck('another-cluster', [nodeDelta(fake('ghost-synack'), { heartbeat: 5 })]),
+        );
         await foreign.send(target.self.address, leave('another-cluster', leaver, heartbeat, secret));
         // A foreign SYN, sent after the rest from the same socket, is answered with our cluster id
         // only (nothing about the membership); its answer means the three before it were handled.
@@ -67,7 +80,10 @@ for (const mode of MODES) {
           assert.ok(!isKnown(node, 'ghost-synack'), `${node.self.id} admitted a member from a foreign SYN-ACK`);
         }
         assert.ok(!left.includes('left'), `a foreign leave, with the right proof, was taken: ${JSON.stringify(left)}`);
-        assert.ok(foreign.received.every((r) => r.message?.type === 'wrongCluster'), 'no reply but wrongCluster');
+        assert.ok(
+          foreign.received.every((r) => r.message?.type === 'wrongCluster'),
+          'no reply but wrongCluster',
+        );
         assert.equal(rejected(target, 'wrong-cluster') - before, 4, 'each foreign message counted');
         // Controls: the same ACK and the same leave with our cluster id are applied.
         await peer.send(target.self.address, ack(CLUSTER, [nodeDelta(fake('ghost-control'), { heartbeat: 5 })]));
@@ -93,7 +109,10 @@ for (const mode of MODES) {
       // The old incarnation, with heartbeats far past anything seen: only its generation gives it away.
       await peer.send(target.self.address, ack(CLUSTER, [nodeDelta(fake('x', 1000), { heartbeat: 500 })]));
       await sleep(SETTLE_MS);
-      assert.ok(!isKnown(target, 'x'), `the old incarnation came back: ${JSON.stringify(target.state().live.map((m) => [m.id, m.generation]))}`);
+      assert.ok(
+        !isKnown(target, 'x'),
+        `the old incarnation came back: ${JSON.stringify(target.state().live.map((m) => [m.id, m.generation]))}`,
+      );
       assert.equal(rejected(target, 'superseded-generation') - before, 1);
     });
 
@@ -129,15 +148,34 @@ for (const mode of MODES) {
     test('claims about the node itself are refused: its own id at another generation, its own keys', async () => {
       const self = target.self;
       const before = rejected(target, 'about-self');
-      await peer.send(self.address, ack(CLUSTER, [nodeDelta({ ...self, generation: self.generation + 1, address: peer.address }, { heartbeat: 5 })]));
+      await peer.send(
+        self.address,
+        ack(CLUSTER, [
+          nodeDelta({ ...self, generation: self.generation + 1, address: peer.address }, { heartbeat: 5 }),
+        ]),
+      );
       const known = await peer.learn(self.address);
       const mine = known.get(self.id)!;
-      await peer.send(self.address, ack(CLUSTER, [nodeDelta(self, { heartbeat: mine.heartbeat, introduce: false, fromVersion: mine.maxVersion, values: [value('idx', 'forged', mine.maxVersion + 1)] })]));
+      await peer.send(
+        self.address,
+        ack(CLUSTER, [
+          nodeDelta(self, {
+            heartbeat: mine.heartbeat,
+            introduce: false,
+            fromVersion: mine.maxVersion,
+            values: [value('idx', 'forged', mine.maxVersion + 1)],
+          }),
+        ]),
+      );
       await sleep(SETTLE_MS);
       const state = target.state();
       assert.equal(state.self.generation, self.generation);
       assert.equal(state.self.status, 'live');
-      assert.deepEqual(state.live.filter((m) => m.id === self.id).map((m) => m.generation), [self.generation], 'one incarnation of itself');
+      assert.deepEqual(
+        state.live.filter((m) => m.id === self.id).map((m) => m.generation),
+        [self.generation],
+        'one incarnation of itself',
+      );
       assert.equal(target.get('idx'), '0');
       assert.equal(state.self.metadata['idx'], '0');
       assert.equal(rejected(target, 'about-self') - before, 2);
@@ -145,7 +183,10 @@ for (const mode of MODES) {
 
     test('an identity that does not hash to its ref is refused', async () => {
       const before = rejected(target, 'ref-mismatch');
-      await peer.send(target.self.address, ack(CLUSTER, [nodeDelta(fake('mismatch'), { heartbeat: 5, ref: 123_456_789 })]));
+      await peer.send(
+        target.self.address,
+        ack(CLUSTER, [nodeDelta(fake('mismatch'), { heartbeat: 5, ref: 123_456_789 })]),
+      );
       await sleep(SETTLE_MS);
       assert.ok(!isKnown(target, 'mismatch'));
       assert.equal(rejected(target, 'ref-mismatch') - before, 1);
@@ -158,11 +199,29 @@ for (const mode of MODES) {
       const gapBefore = rejected(target, 'gap');
       const orderBefore = rejected(target, 'not-ascending');
       // A delta starting above what the target holds: the versions in between would be skipped.
-      await peer.send(target.self.address, ack(CLUSTER, [nodeDelta(victim, { heartbeat: v.heartbeat, introduce: false, fromVersion: v.maxVersion + 5, values: [value('idx', 'gap', v.maxVersion + 6)] })]));
+      await peer.send(
+        target.self.address,
+        ack(CLUSTER, [
+          nodeDelta(victim, {
+            heartbeat: v.heartbeat,
+            introduce: false,
+            fromVersion: v.maxVersion + 5,
+            values: [value('idx', 'gap', v.maxVersion + 6)],
+          }),
+        ]),
+      );
       // Versions out of order.
       await peer.send(
         target.self.address,
-        ack(CLUSTER, [nodeDelta(victim, { heartbeat: v.heartbeat, introduce: false, fromVersion: v.maxVersion, maxVersion: v.maxVersion + 2, values: [value('idx', 'late', v.maxVersion + 2), value('other', 'early', v.maxVersion + 1)] })]),
+        ack(CLUSTER, [
+          nodeDelta(victim, {
+            heartbeat: v.heartbeat,
+            introduce: false,
+            fromVersion: v.maxVersion,
+            maxVersion: v.maxVersion + 2,
+            values: [value('idx', 'late', v.maxVersion + 2), value('other', 'early', v.maxVersion + 1)],
+          }),
+        ]),
       );
       await sleep(SETTLE_MS);
       assert.deepEqual(target.state().live.find((m) => m.id === victim.id)?.metadata, { idx: '1' });
@@ -177,7 +236,10 @@ for (const mode of MODES) {
         try {
           const before = target.stats().dropped;
           for (const p of [plain, wrongKey]) {
-            await p.send(target.self.address, ack(CLUSTER, [nodeDelta({ id: 'keyless', generation: 1, address: p.address }, { heartbeat: 5 })]));
+            await p.send(
+              target.self.address,
+              ack(CLUSTER, [nodeDelta({ id: 'keyless', generation: 1, address: p.address }, { heartbeat: 5 })]),
+            );
             await p.send(target.self.address, leave(CLUSTER, nodes[1]!.self, 1_000));
             await p.send(target.self.address, syn(CLUSTER, emptyDigest()));
           }

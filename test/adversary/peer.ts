@@ -105,7 +105,12 @@ export class HostilePeer {
    * introduces every live member, identity, heartbeat and key-values.
    */
   async learn(target: string): Promise<Map<string, Learned>> {
-    await this.send(target, ack(this.clusterId, [nodeDelta({ id: `spy-${this.address}`, generation: Date.now(), address: this.address }, { heartbeat: 1 })]));
+    await this.send(
+      target,
+      ack(this.clusterId, [
+        nodeDelta({ id: `spy-${this.address}`, generation: Date.now(), address: this.address }, { heartbeat: 1 }),
+      ]),
+    );
     await new Promise((res) => setTimeout(res, 50));
     const since = Date.now();
     await this.send(target, syn(this.clusterId, emptyDigest()));
@@ -113,7 +118,15 @@ export class HostilePeer {
     if (!reply || reply.type !== 'synAck') throw new Error(`no SYN-ACK from ${target}`);
     const out = new Map<string, Learned>();
     for (const nd of reply.delta.nodes) {
-      if (nd.identity) out.set(nd.identity.id, { identity: nd.identity, ref: nd.ref, heartbeat: nd.heartbeat, maxVersion: nd.maxVersion, values: nd.values, commitment: nd.commitment });
+      if (nd.identity)
+        out.set(nd.identity.id, {
+          identity: nd.identity,
+          ref: nd.ref,
+          heartbeat: nd.heartbeat,
+          maxVersion: nd.maxVersion,
+          values: nd.values,
+          commitment: nd.commitment,
+        });
     }
     return out;
   }
@@ -124,11 +137,26 @@ export class HostilePeer {
 }
 
 export function emptyDigest(): Digest {
-  return { mode: 'full', complete: true, offset: 0, count: 0, refs: [], heartbeats: [], checks: null, ages: [], ageLimit: 0, maxVersions: [], gcVersions: [] };
+  return {
+    mode: 'full',
+    complete: true,
+    offset: 0,
+    count: 0,
+    refs: [],
+    heartbeats: [],
+    checks: null,
+    ages: [],
+    ageLimit: 0,
+    maxVersions: [],
+    gcVersions: [],
+  };
 }
 
 /** A full digest naming members by ref (incomplete: absent members are "not listed", not unknown). */
-export function digestOf(entries: readonly { ref: number; heartbeat: number; maxVersion?: number; gcVersion?: number }[], complete = false): Digest {
+export function digestOf(
+  entries: readonly { ref: number; heartbeat: number; maxVersion?: number; gcVersion?: number }[],
+  complete = false,
+): Digest {
   return {
     mode: 'full',
     complete,
@@ -170,7 +198,15 @@ export function leave(clusterId: string, identity: NodeIdentity, heartbeat: numb
  */
 export function nodeDelta(
   identity: NodeIdentity,
-  o: { heartbeat: number; introduce?: boolean; fromVersion?: number; maxVersion?: number; values?: readonly VersionedValue[]; lastGcVersion?: number; ref?: number },
+  o: {
+    heartbeat: number;
+    introduce?: boolean;
+    fromVersion?: number;
+    maxVersion?: number;
+    values?: readonly VersionedValue[];
+    lastGcVersion?: number;
+    ref?: number;
+  },
 ): NodeDelta {
   const values = o.values ?? [];
   return {
@@ -180,7 +216,9 @@ export function nodeDelta(
     heartbeatAge: 0,
     lastGcVersion: o.lastGcVersion ?? 0,
     fromVersion: o.fromVersion ?? 0,
-    maxVersion: o.maxVersion ?? (values.length > 0 ? (values[values.length - 1] as VersionedValue).version : (o.fromVersion ?? 0)),
+    maxVersion:
+      o.maxVersion ??
+      (values.length > 0 ? (values[values.length - 1] as VersionedValue).version : (o.fromVersion ?? 0)),
     values,
   };
 }

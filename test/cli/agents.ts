@@ -19,7 +19,23 @@ export interface Agent {
 
 /** Starts `scuttlebutt agent` with the given extra flags; resolves once its API is up. */
 export function startAgent(id: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
-  return spawnAgent(id, ['--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--node-id', id, '--interval-ms', '200', '--log-level', 'info', ...extra], env);
+  return spawnAgent(
+    id,
+    [
+      '--bind',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--node-id',
+      id,
+      '--interval-ms',
+      '200',
+      '--log-level',
+      'info',
+      ...extra,
+    ],
+    env,
+  );
 }
 
 /** Starts `scuttlebutt agent` with exactly these flags (and the environment); resolves once its API is up. */
@@ -29,7 +45,10 @@ export async function spawnAgent(id: string, flags: string[], env: NodeJS.Proces
   const stderr: string[] = [];
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent ${id} did not start in 10 s: ${stderr.join('\n')}`)), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error(`agent ${id} did not start in 10 s: ${stderr.join('\n')}`)),
+      10_000,
+    );
     createInterface({ input: proc.stderr! }).on('line', (l) => {
       stderr.push(l);
       // The agent's pino record saying where it listens (level info).
@@ -52,13 +71,24 @@ export function killAll(agents: readonly (Agent | undefined)[]): void {
   for (const a of agents) if (a && a.proc.exitCode === null && a.proc.signalCode === null) a.proc.kill('SIGKILL');
 }
 
-export async function getJson<T = Record<string, unknown>>(http: string, path: string): Promise<{ status: number; body: T }> {
+export async function getJson<T = Record<string, unknown>>(
+  http: string,
+  path: string,
+): Promise<{ status: number; body: T }> {
   const res = await fetch(`http://${http}${path}`);
   return { status: res.status, body: (await res.json()) as T };
 }
 
-export async function postJson<T = Record<string, unknown>>(http: string, path: string, body: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(`http://${http}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export async function postJson<T = Record<string, unknown>>(
+  http: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`http://${http}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as T };
 }
 
@@ -98,7 +128,8 @@ export class EventStream {
             else if (l.startsWith('event: ')) event = l.slice(7);
             else if (l.startsWith('data: ')) data += l.slice(6);
           }
-          if (data) this.events.push({ ...(id ? { id } : {}), event, data: JSON.parse(data) as Record<string, unknown> });
+          if (data)
+            this.events.push({ ...(id ? { id } : {}), event, data: JSON.parse(data) as Record<string, unknown> });
         }
       });
       res.on('error', () => {});

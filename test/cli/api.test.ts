@@ -5,7 +5,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { EventStream, getJson, killAll, liveIds, MAIN, postJson, startAgent, waitFor, type Agent, type MemberJson } from './agents.js';
+import {
+  EventStream,
+  getJson,
+  killAll,
+  liveIds,
+  MAIN,
+  postJson,
+  startAgent,
+  waitFor,
+  type Agent,
+  type MemberJson,
+} from './agents.js';
 
 const run = promisify(execFile);
 type Failed = { code: number; stdout: string; stderr: string };
@@ -19,16 +30,36 @@ test('HTTP API over three real agents: probes, filters, SSE with resume and gaps
   const agents: Agent[] = [];
   const streams: EventStream[] = [];
   try {
-    const a0 = await startAgent('a0', ['--tag', 'idx=0', '--tag', 'role=db', '--event-buffer', '6', '--sse-heartbeat-ms', '200']);
+    const a0 = await startAgent('a0', [
+      '--tag',
+      'idx=0',
+      '--tag',
+      'role=db',
+      '--event-buffer',
+      '6',
+      '--sse-heartbeat-ms',
+      '200',
+    ]);
     agents.push(a0);
     // Alone by configuration (no seeds): ready at once.
     assert.equal((await getJson(a0.http, '/ready')).status, 200);
     const all = new EventStream(a0.http);
     streams.push(all);
     assert.equal(await all.status, 200);
-    for (let i = 1; i < 3; i++) agents.push(await startAgent(`a${i}`, ['--join', a0.gossip, '--tag', `idx=${i}`, '--tag', `role=${i === 1 ? 'db' : 'web'}`]));
+    for (let i = 1; i < 3; i++)
+      agents.push(
+        await startAgent(`a${i}`, [
+          '--join',
+          a0.gossip,
+          '--tag',
+          `idx=${i}`,
+          '--tag',
+          `role=${i === 1 ? 'db' : 'web'}`,
+        ]),
+      );
     const [, a1, a2] = agents as [Agent, Agent, Agent];
-    for (const a of agents) await waitFor(async () => (await liveIds(a.http)).length === 3, 10_000, `${a.id} sees three`);
+    for (const a of agents)
+      await waitFor(async () => (await liveIds(a.http)).length === 3, 10_000, `${a.id} sees three`);
 
     // /health and /ready: 200 with a JSON body.
     for (const a of agents) {
@@ -53,14 +84,24 @@ test('HTTP API over three real agents: probes, filters, SSE with resume and gaps
     assert.deepEqual(await members('?tag=role=db&tag=idx=1'), ['a1']);
     assert.deepEqual(await members('?tag=role%3Dweb'), ['a2']);
     assert.deepEqual(await members('?tag=role=nope'), []);
-    for (const [q, name] of [['?status=zombie', 'status'], ['?tag=novalue', 'tag'], ['?tag==x', 'tag'], ['?colour=red', 'colour']] as const) {
+    for (const [q, name] of [
+      ['?status=zombie', 'status'],
+      ['?tag=novalue', 'tag'],
+      ['?tag==x', 'tag'],
+      ['?colour=red', 'colour'],
+    ] as const) {
       const r = await getJson<{ error: string }>(a0.http, `/members${q}`);
       assert.equal(r.status, 400, q);
       assert.match(r.body.error, new RegExp(`"${name}"`), r.body.error);
     }
     // The detector's view of each live peer: silence against its allowance.
-    const view = (await getJson<{ live: MemberJson[] }>(a0.http, '/members?status=live')).body.live.find((m) => m.id === 'a1')!;
-    assert.ok(view.silence && view.silence.silentForMs >= 0 && view.silence.convictAfterMs > view.silence.silentForMs, JSON.stringify(view));
+    const view = (await getJson<{ live: MemberJson[] }>(a0.http, '/members?status=live')).body.live.find(
+      (m) => m.id === 'a1',
+    )!;
+    assert.ok(
+      view.silence && view.silence.silentForMs >= 0 && view.silence.convictAfterMs > view.silence.silentForMs,
+      JSON.stringify(view),
+    );
     const cliMembers = await cli(['members', '--http', a0.http, '--tag', 'role=web']);
     assert.equal(cliMembers.code, 0, cliMembers.stderr);
     assert.match(cliMembers.stdout, /a2 .*live/);
@@ -76,13 +117,21 @@ test('HTTP API over three real agents: probes, filters, SSE with resume and gaps
 
     // An update carries the metadata as of the event.
     assert.equal((await cli(['set', 'color', 'red', '--http', a1.http])).code, 0);
-    await waitFor(() => all.events.some((e) => e.event === 'update' && (e.data.node as MemberJson).metadata.color === 'red'), 5_000, 'the update');
+    await waitFor(
+      () => all.events.some((e) => e.event === 'update' && (e.data.node as MemberJson).metadata.color === 'red'),
+      5_000,
+      'the update',
+    );
     const upd = all.events.find((e) => e.event === 'update' && (e.data.node as MemberJson).metadata.color === 'red')!;
     assert.deepEqual(upd.data.keys, ['color']);
     // More events than the 6-event buffer holds, one at a time.
     for (const shade of ['pink', 'teal', 'gold']) {
       assert.equal((await cli(['set', 'color', shade, '--http', a1.http])).code, 0);
-      await waitFor(() => all.events.some((e) => e.event === 'update' && (e.data.node as MemberJson).metadata.color === shade), 5_000, shade);
+      await waitFor(
+        () => all.events.some((e) => e.event === 'update' && (e.data.node as MemberJson).metadata.color === shade),
+        5_000,
+        shade,
+      );
     }
 
     // Resume: Last-Event-ID replays exactly what came after it.
@@ -91,7 +140,10 @@ test('HTTP API over three real agents: probes, filters, SSE with resume and gaps
     const resumed = new EventStream(a0.http, '/events', { 'last-event-id': from });
     streams.push(resumed);
     await waitFor(() => resumed.events.length >= 2, 3_000, 'replayed events');
-    assert.deepEqual(resumed.events.map((e) => e.id), ids.slice(-2));
+    assert.deepEqual(
+      resumed.events.map((e) => e.id),
+      ids.slice(-2),
+    );
     // An id that has left the 6-event buffer: a gap signal first, then what the buffer holds.
     const [epoch] = from.split('-');
     const stale = new EventStream(a0.http, `/events?lastEventId=${epoch}-1`);
@@ -108,13 +160,22 @@ test('HTTP API over three real agents: probes, filters, SSE with resume and gaps
 
     // SIGKILL a2: every stream sees it dead, with its state as of that moment.
     a2.proc.kill('SIGKILL');
-    await waitFor(() => all.events.some((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a2'), 15_000, 'a2 dead on the stream');
+    await waitFor(
+      () => all.events.some((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a2'),
+      15_000,
+      'a2 dead on the stream',
+    );
     const dead = all.events.find((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a2')!;
     assert.equal(dead.data.reason, 'suspected');
     assert.equal((dead.data.node as MemberJson).status, 'dead');
     assert.equal((dead.data.node as MemberJson).metadata.role, 'web');
     await waitFor(async () => (await members('?status=dead')).includes('a2'), 5_000, 'a2 listed dead');
-    await waitFor(async () => (await getJson<{ dead: MemberJson[] }>(a1.http, '/members?status=dead')).body.dead.some((m) => m.id === 'a2'), 10_000, 'a1 sees a2 dead');
+    await waitFor(
+      async () =>
+        (await getJson<{ dead: MemberJson[] }>(a1.http, '/members?status=dead')).body.dead.some((m) => m.id === 'a2'),
+      10_000,
+      'a1 sees a2 dead',
+    );
 
     // force-leave: a live member is refused (409), an unknown one is 404, a dead one is removed now.
     const refused = await postJson<{ error: string }>(a0.http, '/force-leave', { node: 'a1' });
@@ -125,7 +186,11 @@ test('HTTP API over three real agents: probes, filters, SSE with resume and gaps
     const fl = await cli(['force-leave', 'a2', '--http', a0.http]);
     assert.equal(fl.code, 0, fl.stderr);
     assert.deepEqual(await members(''), ['a0', 'a1'], 'a2 removed from a0 at once, not after the 60 s grace period');
-    await waitFor(() => all.events.some((e) => e.event === 'removed' && (e.data.node as MemberJson).id === 'a2'), 2_000, 'removed event');
+    await waitFor(
+      () => all.events.some((e) => e.event === 'removed' && (e.data.node as MemberJson).id === 'a2'),
+      2_000,
+      'removed event',
+    );
     const again = await cli(['force-leave', 'a2', '--http', a0.http]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /no member "a2"/);
@@ -145,11 +210,17 @@ test('HTTP API over three real agents: probes, filters, SSE with resume and gaps
     const left = await cli(['leave', '--http', a1.http]);
     assert.equal(left.code, 0, left.stderr);
     assert.equal(await a1.exited, 0);
-    await waitFor(() => all.events.some((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a1'), 10_000, 'a1 seen dead').catch((err) => {
+    await waitFor(
+      () => all.events.some((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a1'),
+      10_000,
+      'a1 seen dead',
+    ).catch((err) => {
       console.log(JSON.stringify(all.events.slice(-4)), all.comments.slice(-2));
       throw err;
     });
-    const a1Dead = all.events.filter((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a1').map((e) => e.data.reason);
+    const a1Dead = all.events
+      .filter((e) => e.event === 'dead' && (e.data.node as MemberJson).id === 'a1')
+      .map((e) => e.data.reason);
     assert.deepEqual(a1Dead, ['left'], 'a1 is dead because it said so, not because it went silent');
   } finally {
     for (const s of streams) s.close();
@@ -177,7 +248,11 @@ test('/ready is 503 with a reason while an agent with seeds knows nobody, and /h
     const after = await getJson<{ reason: string; localStalls: number }>(peer.http, '/ready');
     assert.equal(after.status, 503, JSON.stringify(after.body));
     assert.match(after.body.reason, /stalled|stopped/);
-    await waitFor(async () => (await getJson(peer.http, '/ready')).status === 200, 5_000, 'ready again after the stall');
+    await waitFor(
+      async () => (await getJson(peer.http, '/ready')).status === 200,
+      5_000,
+      'ready again after the stall',
+    );
   } finally {
     killAll(agents);
   }
@@ -225,18 +300,32 @@ test('CLI: --help on every subcommand exits 0; unknown commands and flags exit 2
   assert.match(open.stderr, /--key-file.*--insecure/s);
   const envOpen = await cli(['agent', '--log-level', 'silent'], { SCUTTLEBUTT_BIND: '0.0.0.0:0' });
   assert.equal(envOpen.code, 2, 'the env var is read');
-  assert.equal((await cli(['agent'], { SCUTTLEBUTT_INSECURE: 'maybe' })).stderr.includes('SCUTTLEBUTT_INSECURE must be'), true);
+  assert.equal(
+    (await cli(['agent'], { SCUTTLEBUTT_INSECURE: 'maybe' })).stderr.includes('SCUTTLEBUTT_INSECURE must be'),
+    true,
+  );
   const agents: Agent[] = [];
   try {
     // Flags win over the environment (a bad SCUTTLEBUTT_BIND is ignored), and the library warns of plaintext.
     const insecure = await startAgent('open', ['--bind', '0.0.0.0:0'], { SCUTTLEBUTT_INSECURE: '1' });
     agents.push(insecure);
-    assert.ok(insecure.stderr.some((l) => /plaintext/.test(l) && /"level":40/.test(l)), insecure.stderr.join('\n'));
-    const flagWins = await startAgent('flag', ['--bind', '127.0.0.1:0'], { SCUTTLEBUTT_BIND: 'not-an-address', SCUTTLEBUTT_CLUSTER: 'env-cluster', SCUTTLEBUTT_TAG: 'from=env,zone=z1' });
+    assert.ok(
+      insecure.stderr.some((l) => /plaintext/.test(l) && /"level":40/.test(l)),
+      insecure.stderr.join('\n'),
+    );
+    const flagWins = await startAgent('flag', ['--bind', '127.0.0.1:0'], {
+      SCUTTLEBUTT_BIND: 'not-an-address',
+      SCUTTLEBUTT_CLUSTER: 'env-cluster',
+      SCUTTLEBUTT_TAG: 'from=env,zone=z1',
+    });
     agents.push(flagWins);
     const self = (await getJson<{ self: MemberJson }>(flagWins.http, '/members')).body.self;
     assert.deepEqual(self.metadata, { from: 'env', zone: 'z1' });
-    assert.equal((await cli(['members', '--json'], { SCUTTLEBUTT_HTTP: flagWins.http })).code, 0, 'SCUTTLEBUTT_HTTP is read by client commands');
+    assert.equal(
+      (await cli(['members', '--json'], { SCUTTLEBUTT_HTTP: flagWins.http })).code,
+      0,
+      'SCUTTLEBUTT_HTTP is read by client commands',
+    );
   } finally {
     killAll(agents);
   }
@@ -253,7 +342,11 @@ test('monitor streams events until the agent goes away', async () => {
     const exit = new Promise<number | null>((r) => mon.on('exit', (code) => r(code)));
     await new Promise((r) => setTimeout(r, 500));
     agents.push(await startAgent('m1', ['--join', a.gossip]));
-    await waitFor(() => /live\s+m1\s+127\.0\.0\.1:\d+\s+generation \d+/.test(out), 10_000, `monitor prints m1 live: ${out}`);
+    await waitFor(
+      () => /live\s+m1\s+127\.0\.0\.1:\d+\s+generation \d+/.test(out),
+      10_000,
+      `monitor prints m1 live: ${out}`,
+    );
     a.proc.kill('SIGKILL');
     assert.equal(await exit, 1);
   } finally {
@@ -271,36 +364,71 @@ test('the write token: an API beyond loopback needs one; with it, reads stay ope
     assert.equal(open.code, 2);
     assert.match(open.stderr, /--http 0\.0\.0\.0:0 reaches beyond this host.*--http-token-file.*--insecure/s);
     writeFileSync(tokenFile, 'short\n');
-    const short = await cli(['agent', '--bind', '127.0.0.1:0', '--http-token-file', tokenFile, '--log-level', 'silent']);
+    const short = await cli([
+      'agent',
+      '--bind',
+      '127.0.0.1:0',
+      '--http-token-file',
+      tokenFile,
+      '--log-level',
+      'silent',
+    ]);
     assert.equal(short.code, 2);
     assert.match(short.stderr, /at least 16 characters.*scuttlebutt keygen/s);
     writeFileSync(tokenFile, 'has a space in it, sixteen+\n');
-    assert.match((await cli(['agent', '--bind', '127.0.0.1:0', '--http-token-file', tokenFile, '--log-level', 'silent'])).stderr, /printable ASCII without spaces/);
-    assert.match((await cli(['set', 'k', 'v', '--http-token-file', join(dir, 'missing')])).stderr, /--http-token-file: cannot read/);
+    assert.match(
+      (await cli(['agent', '--bind', '127.0.0.1:0', '--http-token-file', tokenFile, '--log-level', 'silent'])).stderr,
+      /printable ASCII without spaces/,
+    );
+    assert.match(
+      (await cli(['set', 'k', 'v', '--http-token-file', join(dir, 'missing')])).stderr,
+      /--http-token-file: cannot read/,
+    );
 
     const token = (await cli(['keygen'])).stdout.trim();
     writeFileSync(tokenFile, `${token}\n`);
     const a = await startAgent('t0', ['--http', '0.0.0.0:0', '--http-token-file', tokenFile]);
     agents.push(a);
-    assert.ok(a.stderr.some((l) => /reads the membership and metadata; firewall it/.test(l)), 'the open reads are warned of');
+    assert.ok(
+      a.stderr.some((l) => /reads the membership and metadata; firewall it/.test(l)),
+      'the open reads are warned of',
+    );
     const http = a.http.replace(/^0\.0\.0\.0:/, '127.0.0.1:');
-    const put = (auth?: string): Promise<Response> => fetch(`http://${http}/kv/role`, { method: 'PUT', body: 'api', headers: auth === undefined ? {} : { authorization: auth } });
+    const put = (auth?: string): Promise<Response> =>
+      fetch(`http://${http}/kv/role`, {
+        method: 'PUT',
+        body: 'api',
+        headers: auth === undefined ? {} : { authorization: auth },
+      });
 
-    for (const path of ['/health', '/ready', '/members', '/stats', '/metrics', '/ui']) assert.equal((await fetch(`http://${http}${path}`)).status, 200, `GET ${path} needs no token`);
+    for (const path of ['/health', '/ready', '/members', '/stats', '/metrics', '/ui'])
+      assert.equal((await fetch(`http://${http}${path}`)).status, 200, `GET ${path} needs no token`);
     const none = await put();
     assert.equal(none.status, 401);
     assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="scuttlebutt"');
-    assert.match(((await none.json()) as { error: string }).error, /PUT \/kv\/KEY changes this agent.*no Authorization header.*Authorization: Bearer/);
+    assert.match(
+      ((await none.json()) as { error: string }).error,
+      /PUT \/kv\/KEY changes this agent.*no Authorization header.*Authorization: Bearer/,
+    );
     for (const wrong of [`Bearer ${token}x`, `Bearer ${token.slice(1)}`, `Basic ${token}`, token, 'Bearer ']) {
       const r = await put(wrong);
       assert.equal(r.status, 401, wrong);
       assert.match(((await r.json()) as { error: string }).error, /Authorization|a wrong token/);
     }
     assert.equal((await postJson(http, '/leave', {})).status, 401, 'POST /leave without the token');
-    assert.equal((await postJson(http, '/force-leave', { node: 'nobody' })).status, 401, 'POST /force-leave without the token');
+    assert.equal(
+      (await postJson(http, '/force-leave', { node: 'nobody' })).status,
+      401,
+      'POST /force-leave without the token',
+    );
     assert.equal(a.proc.exitCode, null, 'the agent did not leave');
-    assert.equal((await put(`bearer   ${token} `)).status, 200, 'the scheme is case-insensitive, spaces around the token allowed');
-    const self = async (): Promise<Record<string, string>> => (await getJson<{ self: MemberJson }>(http, '/members')).body.self.metadata;
+    assert.equal(
+      (await put(`bearer   ${token} `)).status,
+      200,
+      'the scheme is case-insensitive, spaces around the token allowed',
+    );
+    const self = async (): Promise<Record<string, string>> =>
+      (await getJson<{ self: MemberJson }>(http, '/members')).body.self.metadata;
     assert.equal((await self()).role, 'api');
 
     // The client commands: refused without the token, with a message that says which flag gives it.
@@ -308,7 +436,11 @@ test('the write token: an API beyond loopback needs one; with it, reads stay ope
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /--http-token-file/);
     assert.equal((await cli(['set', 'zone', 'z1', '--http', http, '--http-token-file', tokenFile])).code, 0);
-    assert.equal((await cli(['delete', 'role', '--http', http], { SCUTTLEBUTT_HTTP_TOKEN_FILE: tokenFile })).code, 0, 'the variable is read too');
+    assert.equal(
+      (await cli(['delete', 'role', '--http', http], { SCUTTLEBUTT_HTTP_TOKEN_FILE: tokenFile })).code,
+      0,
+      'the variable is read too',
+    );
     assert.deepEqual(await self(), { zone: 'z1' });
     assert.equal((await cli(['members', '--json', '--http', http])).code, 0, 'reads need no token');
   } finally {

@@ -10,7 +10,8 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it dead within the detection time', async (t) => {
   if (!existsSync(CHROMIUM)) {
     // In CI a missing browser is a broken setup (.ci/setup-system.sh installs it), not a reason to pass.
-    if (process.env.CI === 'true') assert.fail(`${CHROMIUM} is missing: .ci/setup-system.sh should have installed Debian's chromium`);
+    if (process.env.CI === 'true')
+      assert.fail(`${CHROMIUM} is missing: .ci/setup-system.sh should have installed Debian's chromium`);
     t.skip(`no ${CHROMIUM} (apt-get install chromium)`);
     return;
   }
@@ -19,14 +20,21 @@ test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it de
   const dir = mkdtempSync(join(tmpdir(), 'sb-ui-'));
   const shot = process.env.DASHBOARD_SCREENSHOT ?? join(dir, 'dashboard.png');
   const roles = ['api', 'api', 'db', 'cache', 'worker'];
-  const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+  });
   try {
     for (let i = 0; i < 5; i++) {
       const join = i === 0 ? [] : ['--join', (agents[0] as Agent).gossip];
-      agents.push(await startAgent(`node-${i + 1}`, [...join, '--tag', `role=${roles[i]}`, '--tag', `zone=eu-${1 + (i % 2)}`]));
+      agents.push(
+        await startAgent(`node-${i + 1}`, [...join, '--tag', `role=${roles[i]}`, '--tag', `zone=eu-${1 + (i % 2)}`]),
+      );
     }
     const a0 = agents[0] as Agent;
-    for (const a of agents) await waitFor(async () => (await liveIds(a.http)).length === 5, 15_000, `${a.id} sees five`);
+    for (const a of agents)
+      await waitFor(async () => (await liveIds(a.http)).length === 5, 15_000, `${a.id} sees five`);
 
     const page = await browser.newPage();
     await page.setViewport({ width: 1440, height: 440 });
@@ -34,7 +42,9 @@ test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it de
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
     await page.goto(`http://${a0.http}/ui`, { waitUntil: 'domcontentloaded' });
-    await page.waitForFunction(`document.querySelectorAll('#members tbody tr[data-status="live"]').length === 5`, { timeout: 10_000 });
+    await page.waitForFunction(`document.querySelectorAll('#members tbody tr[data-status="live"]').length === 5`, {
+      timeout: 10_000,
+    });
     await page.waitForFunction(`document.querySelector('#conn')?.textContent === 'live'`, { timeout: 5_000 });
     // The detector's view is on the page: a deadline bar for every peer.
     assert.equal(await page.$$eval('#members tbody tr .bar', (b) => b.length), 4);
@@ -46,10 +56,18 @@ test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it de
     const t0 = Date.now();
     victim.proc.kill('SIGKILL');
     // Dead in the table, and in the timeline, which only /events feeds.
-    await page.waitForFunction(`document.querySelector('#members tbody tr[data-id="${victim.id}"]')?.getAttribute('data-status') === 'dead'`, { timeout: allowance + 5_000, polling: 20 });
+    await page.waitForFunction(
+      `document.querySelector('#members tbody tr[data-id="${victim.id}"]')?.getAttribute('data-status') === 'dead'`,
+      { timeout: allowance + 5_000, polling: 20 },
+    );
     const shownAfter = Date.now() - t0;
-    await page.waitForFunction(`document.querySelector('#timeline li[data-type="dead"][data-id="${victim.id}"]') !== null`, { timeout: 2_000 });
-    console.log(`killed ${victim.id}: shown dead after ${shownAfter} ms (its allowance at the kill: ${allowance} ms of silence)`);
+    await page.waitForFunction(
+      `document.querySelector('#timeline li[data-type="dead"][data-id="${victim.id}"]') !== null`,
+      { timeout: 2_000 },
+    );
+    console.log(
+      `killed ${victim.id}: shown dead after ${shownAfter} ms (its allowance at the kill: ${allowance} ms of silence)`,
+    );
     // Silence had already run for part of the allowance when it was killed, and the page follows the stream at once.
     assert.ok(shownAfter <= allowance + 1_500, `shown dead after ${shownAfter} ms, allowance ${allowance} ms`);
     assert.equal(await page.$$eval('#members tbody tr[data-status="live"]', (r) => r.length), 4);

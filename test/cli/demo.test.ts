@@ -33,7 +33,11 @@ function onTerminal(args: string[]): ChildProcess {
 }
 
 /** Collects a child's stdout; `waitFor` resolves once it matches, or fails after `ms`. */
-function watch(child: ChildProcess): { text: () => string; waitFor: (re: RegExp, ms: number) => Promise<void>; exit: Promise<number | null> } {
+function watch(child: ChildProcess): {
+  text: () => string;
+  waitFor: (re: RegExp, ms: number) => Promise<void>;
+  exit: Promise<number | null>;
+} {
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -73,7 +77,8 @@ async function probe(url: string): Promise<number | string> {
 
 /** Every agent's HTTP API refuses connections: no agent outlived the demo. */
 async function assertAgentsGone(base: number): Promise<void> {
-  for (let i = 0; i < AGENTS; i++) assert.equal(await probe(`http://127.0.0.1:${base + 2 * i + 1}/health`), 'ECONNREFUSED', `node-${i + 1} is gone`);
+  for (let i = 0; i < AGENTS; i++)
+    assert.equal(await probe(`http://127.0.0.1:${base + 2 * i + 1}/health`), 'ECONNREFUSED', `node-${i + 1} is gone`);
 }
 
 test('the demo, piped: plain timestamped lines, the dashboard URL, join, tag, SIGKILL, conviction, restart, exit 0', async () => {
@@ -109,11 +114,18 @@ test('the demo, piped: plain timestamped lines, the dashboard URL, join, tag, SI
 
 test('the demo with --stay-up, piped: after the story the dashboard still answers; SIGINT stops every agent, exit 0', async () => {
   const base = basePort(1);
-  const demo = spawn(process.execPath, [DEMO, '--base-port', String(base), '--stay-up'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const demo = spawn(process.execPath, [DEMO, '--base-port', String(base), '--stay-up'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const out = watch(demo);
   try {
     const dashboard = `http://127.0.0.1:${base + 1}/ui`;
-    await out.waitFor(new RegExp(`node-5 is live again everywhere[^\\n]*\\n\\[ *[\\d.]+s\\] cluster is up; dashboard at ${dashboard}; Ctrl-C to stop\\n`), 40_000);
+    await out.waitFor(
+      new RegExp(
+        `node-5 is live again everywhere[^\\n]*\\n\\[ *[\\d.]+s\\] cluster is up; dashboard at ${dashboard}; Ctrl-C to stop\\n`,
+      ),
+      40_000,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(demo.exitCode, null, 'still running after the story');
     assert.equal(await probe(dashboard), 200, 'the dashboard answers');
@@ -127,25 +139,29 @@ test('the demo with --stay-up, piped: after the story the dashboard still answer
   }
 });
 
-test('the demo on a terminal stays up with its table and dashboard until Ctrl-C, then exits 0', { skip: NO_SCRIPT }, async () => {
-  const base = basePort(2);
-  const demo = onTerminal(['--base-port', String(base)]);
-  const out = watch(demo);
-  try {
-    await out.waitFor(/cluster is up; dashboard at \S+; Ctrl-C to stop/, 45_000);
-    assert.ok(out.text().includes('\u001b[H'), 'the table is drawn in place');
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(demo.exitCode, null, 'still running after the story');
-    assert.equal(await probe(`http://127.0.0.1:${base + 1}/ui`), 200, 'the dashboard answers');
-    demo.stdin?.write('\u0003'); // Ctrl-C, as the terminal sends it: SIGINT to the demo and its agents
-    assert.equal(await out.exit, 0);
-    assert.match(out.text(), /Ctrl-C: every agent leaves gracefully/);
-    assert.match(out.text(), /stopped\./);
-    await assertAgentsGone(base);
-  } finally {
-    await cleanUp(demo, out.exit, true);
-  }
-});
+test(
+  'the demo on a terminal stays up with its table and dashboard until Ctrl-C, then exits 0',
+  { skip: NO_SCRIPT },
+  async () => {
+    const base = basePort(2);
+    const demo = onTerminal(['--base-port', String(base)]);
+    const out = watch(demo);
+    try {
+      await out.waitFor(/cluster is up; dashboard at \S+; Ctrl-C to stop/, 45_000);
+      assert.ok(out.text().includes('\u001b[H'), 'the table is drawn in place');
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(demo.exitCode, null, 'still running after the story');
+      assert.equal(await probe(`http://127.0.0.1:${base + 1}/ui`), 200, 'the dashboard answers');
+      demo.stdin?.write('\u0003'); // Ctrl-C, as the terminal sends it: SIGINT to the demo and its agents
+      assert.equal(await out.exit, 0);
+      assert.match(out.text(), /Ctrl-C: every agent leaves gracefully/);
+      assert.match(out.text(), /stopped\./);
+      await assertAgentsGone(base);
+    } finally {
+      await cleanUp(demo, out.exit, true);
+    }
+  },
+);
 
 test('the demo with --once on a terminal runs the story and exits 0 by itself', { skip: NO_SCRIPT }, async () => {
   const base = basePort(3);

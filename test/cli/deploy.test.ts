@@ -22,16 +22,29 @@ const run = promisify(execFile);
 /** The container's `env:` entries with a literal value, in order (valueFrom entries are the pod's fields). */
 function manifestEnv(yaml: string): Map<string, string> {
   const env = new Map<string, string>();
-  for (const m of yaml.matchAll(/^\s*- name: (SCUTTLEBUTT_\w+)\n\s*value: (.+)$/gm)) env.set(m[1] as string, (m[2] as string).trim());
+  for (const m of yaml.matchAll(/^\s*- name: (SCUTTLEBUTT_\w+)\n\s*value: (.+)$/gm))
+    env.set(m[1] as string, (m[2] as string).trim());
   return env;
 }
 
 test('the Kubernetes manifest and the Dockerfile: the agent starts with their settings, probes answer, changes need the token', async () => {
   const yaml = readFileSync(join(DEPLOY, 'kubernetes', 'scuttlebutt.yaml'), 'utf8');
   const env = manifestEnv(yaml);
-  for (const name of ['SCUTTLEBUTT_BIND', 'SCUTTLEBUTT_HTTP', 'SCUTTLEBUTT_KEY_FILE', 'SCUTTLEBUTT_HTTP_TOKEN_FILE', 'SCUTTLEBUTT_JOIN']) assert.ok(env.has(name), `the manifest sets ${name}`);
+  for (const name of [
+    'SCUTTLEBUTT_BIND',
+    'SCUTTLEBUTT_HTTP',
+    'SCUTTLEBUTT_KEY_FILE',
+    'SCUTTLEBUTT_HTTP_TOKEN_FILE',
+    'SCUTTLEBUTT_JOIN',
+  ])
+    assert.ok(env.has(name), `the manifest sets ${name}`);
   const mount = /mountPath: (\S+)/.exec(yaml)?.[1];
-  assert.ok(mount && env.get('SCUTTLEBUTT_KEY_FILE')?.startsWith(`${mount}/`) && env.get('SCUTTLEBUTT_HTTP_TOKEN_FILE')?.startsWith(`${mount}/`), 'the key and the token are files of the mounted Secret');
+  assert.ok(
+    mount &&
+      env.get('SCUTTLEBUTT_KEY_FILE')?.startsWith(`${mount}/`) &&
+      env.get('SCUTTLEBUTT_HTTP_TOKEN_FILE')?.startsWith(`${mount}/`),
+    'the key and the token are files of the mounted Secret',
+  );
   const secretKeys = /--from-literal=keyring=.*\n.*--from-literal=http-token=/.test(yaml);
   assert.ok(secretKeys, 'the manifest says how to create a Secret with both files');
   const probes = [...yaml.matchAll(/httpGet: \{ path: (\S+), port: http \}/g)].map((m) => m[1] as string);
@@ -69,11 +82,28 @@ test('the Kubernetes manifest and the Dockerfile: the agent starts with their se
     assert.equal((await fetch(`http://${http}/health`)).status, 200, 'the liveness probe passes');
     const ready = await fetch(`http://${http}/ready`);
     assert.equal(ready.status, 503);
-    assert.match(((await ready.json()) as { reason?: string }).reason ?? '', /knows no other live member yet \(seeds: srv\+_gossip\._udp\.scuttlebutt\.default\.svc/, 'not ready, and the reason names the seed');
+    assert.match(
+      ((await ready.json()) as { reason?: string }).reason ?? '',
+      /knows no other live member yet \(seeds: srv\+_gossip\._udp\.scuttlebutt\.default\.svc/,
+      'not ready, and the reason names the seed',
+    );
     const members = (await (await fetch(`http://${http}/members`)).json()) as { self: { id: string; address: string } };
-    assert.deepEqual([members.self.id, members.self.address], ['scuttlebutt-0', `127.0.0.1:${gossipPort}`], "the pod's name and IP");
-    assert.equal((await fetch(`http://${http}/kv/k`, { method: 'PUT', body: 'v' })).status, 401, 'a change without the token is refused');
-    assert.equal((await fetch(`http://${http}/kv/k`, { method: 'PUT', body: 'v', headers: { authorization: `Bearer ${token}` } })).status, 200, "the Secret's token is the agent's");
+    assert.deepEqual(
+      [members.self.id, members.self.address],
+      ['scuttlebutt-0', `127.0.0.1:${gossipPort}`],
+      "the pod's name and IP",
+    );
+    assert.equal(
+      (await fetch(`http://${http}/kv/k`, { method: 'PUT', body: 'v' })).status,
+      401,
+      'a change without the token is refused',
+    );
+    assert.equal(
+      (await fetch(`http://${http}/kv/k`, { method: 'PUT', body: 'v', headers: { authorization: `Bearer ${token}` } }))
+        .status,
+      200,
+      "the Secret's token is the agent's",
+    );
 
     // The Dockerfile's HEALTHCHECK, run as the image runs it (its environment has SCUTTLEBUTT_HTTP).
     const docker = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
@@ -84,7 +114,10 @@ test('the Kubernetes manifest and the Dockerfile: the agent starts with their se
     await run(process.execPath, cmdArgs, { env: { ...process.env, SCUTTLEBUTT_HTTP: `0.0.0.0:${httpPort}` } });
     a.proc.kill('SIGKILL');
     await a.exited;
-    await assert.rejects(run(process.execPath, cmdArgs, { env: { ...process.env, SCUTTLEBUTT_HTTP: `0.0.0.0:${httpPort}` } }), 'the HEALTHCHECK fails once the agent is gone');
+    await assert.rejects(
+      run(process.execPath, cmdArgs, { env: { ...process.env, SCUTTLEBUTT_HTTP: `0.0.0.0:${httpPort}` } }),
+      'the HEALTHCHECK fails once the agent is gone',
+    );
   } finally {
     killAll(agents);
     rmSync(dir, { recursive: true, force: true });

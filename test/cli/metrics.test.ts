@@ -29,7 +29,13 @@ function parse(text: string): Map<string, Family> {
   const families = new Map<string, Family>();
   assert.ok(text.endsWith('\n'), 'the exposition ends with a newline');
   const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
-  const suffixes: Record<string, string[]> = { counter: [''], gauge: [''], histogram: ['_bucket', '_sum', '_count'], summary: ['', '_sum', '_count'], untyped: [''] };
+  const suffixes: Record<string, string[]> = {
+    counter: [''],
+    gauge: [''],
+    histogram: ['_bucket', '_sum', '_count'],
+    summary: ['', '_sum', '_count'],
+    untyped: [''],
+  };
   for (const line of text.slice(0, -1).split('\n')) {
     if (line === '') continue; // blank lines are allowed between families
     let m: RegExpMatchArray | null;
@@ -51,7 +57,7 @@ function parse(text: string): Map<string, Family> {
     const labels: Record<string, string> = {};
     const body = m[2] ?? '';
     const labelRe = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\[\\"n])*)"(,|$)/y;
-    for (let at = 0; at < body.length; ) {
+    for (let at = 0; at < body.length;) {
       labelRe.lastIndex = at;
       const l = labelRe.exec(body);
       assert.ok(l, `bad labels in ${line}`);
@@ -61,9 +67,18 @@ function parse(text: string): Map<string, Family> {
     const raw = m[3] as string;
     // Prometheus reads values with Go's ParseFloat: Inf and NaN in any case (prom-client writes "Nan").
     const special = raw.toLowerCase();
-    const value = special === '+inf' || special === 'inf' ? Infinity : special === '-inf' ? -Infinity : special === 'nan' ? NaN : Number(raw);
+    const value =
+      special === '+inf' || special === 'inf'
+        ? Infinity
+        : special === '-inf'
+          ? -Infinity
+          : special === 'nan'
+            ? NaN
+            : Number(raw);
     assert.ok(special === 'nan' || !Number.isNaN(value), `bad value in ${line}`);
-    const family = [...families.entries()].find(([f, d]) => d.type !== '' && (suffixes[d.type] as string[]).some((s) => `${f}${s}` === name));
+    const family = [...families.entries()].find(
+      ([f, d]) => d.type !== '' && (suffixes[d.type] as string[]).some((s) => `${f}${s}` === name),
+    );
     assert.ok(family, `sample ${name} of no declared family`);
     const list = family[1].samples.get(name) ?? [];
     list.push({ labels, value });
@@ -74,13 +89,28 @@ function parse(text: string): Map<string, Family> {
 }
 
 /** Checks a histogram's invariants and returns its series by their labels other than le. */
-function histogram(families: Map<string, Family>, name: string): Map<string, { buckets: [number, number][]; sum: number; count: number }> {
+function histogram(
+  families: Map<string, Family>,
+  name: string,
+): Map<string, { buckets: [number, number][]; sum: number; count: number }> {
   const f = families.get(name);
   assert.equal(f?.type, 'histogram', `${name} is a histogram`);
   const series = new Map<string, { buckets: [number, number][]; sum: number; count: number }>();
-  const key = (l: Record<string, string>): string => JSON.stringify(Object.entries(l).filter(([k]) => k !== 'le').sort());
-  const get = (k: string) => series.get(k) ?? (series.set(k, { buckets: [], sum: NaN, count: NaN }).get(k) as { buckets: [number, number][]; sum: number; count: number });
-  for (const s of f.samples.get(`${name}_bucket`) ?? []) get(key(s.labels)).buckets.push([Number(s.labels.le === '+Inf' ? Infinity : s.labels.le), s.value]);
+  const key = (l: Record<string, string>): string =>
+    JSON.stringify(
+      Object.entries(l)
+        .filter(([k]) => k !== 'le')
+        .sort(),
+    );
+  const get = (k: string) =>
+    series.get(k) ??
+    (series.set(k, { buckets: [], sum: NaN, count: NaN }).get(k) as {
+      buckets: [number, number][];
+      sum: number;
+      count: number;
+    });
+  for (const s of f.samples.get(`${name}_bucket`) ?? [])
+    get(key(s.labels)).buckets.push([Number(s.labels.le === '+Inf' ? Infinity : s.labels.le), s.value]);
   for (const s of f.samples.get(`${name}_sum`) ?? []) get(key(s.labels)).sum = s.value;
   for (const s of f.samples.get(`${name}_count`) ?? []) get(key(s.labels)).count = s.value;
   for (const [k, h] of series) {
@@ -98,7 +128,10 @@ function histogram(families: Map<string, Family>, name: string): Map<string, { b
 }
 
 const one = (families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number => {
-  const s = families.get(name)?.samples.get(name)?.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v));
+  const s = families
+    .get(name)
+    ?.samples.get(name)
+    ?.find((x) => Object.entries(labels).every(([k, v]) => x.labels[k] === v));
   assert.ok(s, `${name}${JSON.stringify(labels)} present`);
   return s.value;
 };
@@ -112,12 +145,29 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
   };
   try {
     for (let i = 0; i < 3; i++) {
-      const args = ['agent', '--bind', `127.0.0.1:${base + 2 * i}`, '--http', http(i), '--node-id', `m${i}`, '--interval-ms', '200', '--log-level', 'silent'];
+      const args = [
+        'agent',
+        '--bind',
+        `127.0.0.1:${base + 2 * i}`,
+        '--http',
+        http(i),
+        '--node-id',
+        `m${i}`,
+        '--interval-ms',
+        '200',
+        '--log-level',
+        'silent',
+      ];
       if (i > 0) args.push('--join', `127.0.0.1:${base}`);
       procs.push(spawn(process.execPath, [MAIN, ...args], { stdio: 'ignore' }));
     }
-    const live = async (i: number): Promise<number> => one(parse((await scrape(i)).text), 'scuttlebutt_members', { status: 'live' });
-    await waitFor(async () => (await Promise.all([0, 1, 2].map((i) => live(i).catch(() => 0)))).every((n) => n === 3), 10_000, 'three agents see three');
+    const live = async (i: number): Promise<number> =>
+      one(parse((await scrape(i)).text), 'scuttlebutt_members', { status: 'live' });
+    await waitFor(
+      async () => (await Promise.all([0, 1, 2].map((i) => live(i).catch(() => 0)))).every((n) => n === 3),
+      10_000,
+      'three agents see three',
+    );
     await new Promise((r) => setTimeout(r, 1500)); // heartbeats for the detector to learn from
     const killedAt = Date.now();
     procs[2]?.kill('SIGKILL');
@@ -144,7 +194,10 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
 
     // Detection: one conviction, its silence a few seconds and no more than kill-to-scrape plus one period and gossip lag.
     const detection = histogram(families, 'scuttlebutt_detection_seconds').get('[]');
-    assert.ok(detection && detection.sum > 1 && detection.sum < killToScrape + 0.6, `detected in ${detection?.sum} s, ${killToScrape} s after the kill`);
+    assert.ok(
+      detection && detection.sum > 1 && detection.sum < killToScrape + 0.6,
+      `detected in ${detection?.sum} s, ${killToScrape} s after the kill`,
+    );
 
     // Packet sizes, in and out, as many as the counters say.
     const sizes = histogram(families, 'scuttlebutt_packet_size_bytes');
@@ -166,8 +219,17 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
     assert.equal(one(families, 'scuttlebutt_events_overflowed_total'), 0);
 
     // Event loop and process.
-    assert.ok((histogram(families, 'scuttlebutt_event_loop_delay_seconds').get('[]')?.count ?? 0) > 20, 'event-loop delay sampled every 100 ms');
-    for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes', 'process_start_time_seconds', 'nodejs_heap_size_used_bytes']) {
+    assert.ok(
+      (histogram(families, 'scuttlebutt_event_loop_delay_seconds').get('[]')?.count ?? 0) > 20,
+      'event-loop delay sampled every 100 ms',
+    );
+    for (const name of [
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'process_resident_memory_bytes',
+      'process_start_time_seconds',
+      'nodejs_heap_size_used_bytes',
+    ]) {
       assert.equal(families.get(name)?.type, 'gauge', name);
     }
     assert.ok(one(families, 'process_cpu_seconds_total') > 0);
@@ -175,7 +237,8 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
     histogram(families, 'nodejs_gc_duration_seconds');
 
     const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-    if (promtool.error) t.diagnostic('promtool not installed: checked by the parser here only (bash .ci/setup-system.sh installs it)');
+    if (promtool.error)
+      t.diagnostic('promtool not installed: checked by the parser here only (bash .ci/setup-system.sh installs it)');
     else assert.equal(promtool.status, 0, `promtool check metrics: ${promtool.stdout}${promtool.stderr}`);
   } finally {
     for (const p of procs) p.kill('SIGKILL');
@@ -184,7 +247,12 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
 
 test('/metrics counts errors and lost events apart from dropped packets', async () => {
   const [pa, pb] = freePorts(2) as [number, number];
-  const cfg = (id: string, port: number) => defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, gossipIntervalMs: 100 });
+  const cfg = (id: string, port: number) =>
+    defaultLanConfig({
+      node: { id, gossipPublicAddress: `127.0.0.1:${port}` },
+      listenAddress: `127.0.0.1:${port}`,
+      gossipIntervalMs: 100,
+    });
   const a = await createScuttlebutt(cfg('a', pa));
   const b = await createScuttlebutt(cfg('b', pb));
   const stop = new AbortController();
@@ -195,7 +263,11 @@ test('/metrics counts errors and lost events apart from dropped packets', async 
     a.events({ signal: stop.signal, buffer: 1 }); // never read: every event past the first overflows
     await b.join([`127.0.0.1:${pa}`]);
     b.set('k', 'v');
-    await waitFor(() => a.stats().errors.listener >= 1 && a.stats().eventsOverflowed >= 1, 5_000, 'a listener error and an overflow');
+    await waitFor(
+      () => a.stats().errors.listener >= 1 && a.stats().eventsOverflowed >= 1,
+      5_000,
+      'a listener error and an overflow',
+    );
     const families = parse(await prometheusText(a));
     const s = a.stats();
     assert.equal(families.get('scuttlebutt_errors_total')?.type, 'counter');
@@ -204,8 +276,11 @@ test('/metrics counts errors and lost events apart from dropped packets', async 
     assert.equal(one(families, 'scuttlebutt_errors_total', { kind: 'internal' }), 0);
     assert.equal(families.get('scuttlebutt_events_overflowed_total')?.type, 'counter');
     assert.equal(one(families, 'scuttlebutt_events_overflowed_total'), s.eventsOverflowed);
-    const dropReasons = (families.get('scuttlebutt_packets_dropped_total')?.samples.get('scuttlebutt_packets_dropped_total') ?? []).map((x) => x.labels.reason);
-    for (const reason of ['listener-error', 'event-overflow', 'internal-error']) assert.ok(!dropReasons.includes(reason), `${reason} is not a dropped packet: ${dropReasons.join()}`);
+    const dropReasons = (
+      families.get('scuttlebutt_packets_dropped_total')?.samples.get('scuttlebutt_packets_dropped_total') ?? []
+    ).map((x) => x.labels.reason);
+    for (const reason of ['listener-error', 'event-overflow', 'internal-error'])
+      assert.ok(!dropReasons.includes(reason), `${reason} is not a dropped packet: ${dropReasons.join()}`);
   } finally {
     stop.abort();
     await Promise.all([a.shutdown(), b.shutdown()]);

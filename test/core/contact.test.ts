@@ -13,11 +13,24 @@ test('contact(): a stranger that nobody seeds is met at once, in one exchange, a
   const a = net.nodes.get('10.0.0.1:9111')!;
   // Formed: its peers' memberships match, so its rounds send compact digests, which a stranger cannot read.
   const out = a.contact(['10.0.0.9:9111', '10.0.0.9:9111', '10.0.0.1:9111'], net.now);
-  assert.deepEqual(out.map((o) => [o.to, o.message.type, o.message.type === 'syn' && o.message.digest.mode]), [['10.0.0.9:9111', 'syn', 'full']], 'one SYN, a full digest; self skipped');
+  assert.deepEqual(
+    out.map((o) => [o.to, o.message.type, o.message.type === 'syn' && o.message.digest.mode]),
+    [['10.0.0.9:9111', 'syn', 'full']],
+    'one SYN, a full digest; self skipped',
+  );
   net.send('10.0.0.1:9111', out);
   net.run(50);
-  assert.deepEqual(stranger.snapshot().live.map((v) => v.node.id).sort(), ['n1', 'n2', 'n3', 'n4', 'n5', 'n9']);
-  assert.ok(a.snapshot().live.some((v) => v.node.id === 'n9'), 'and the contacting node knows it');
+  assert.deepEqual(
+    stranger
+      .snapshot()
+      .live.map((v) => v.node.id)
+      .sort(),
+    ['n1', 'n2', 'n3', 'n4', 'n5', 'n9'],
+  );
+  assert.ok(
+    a.snapshot().live.some((v) => v.node.id === 'n9'),
+    'and the contacting node knows it',
+  );
   net.run(5000);
   for (const core of net.nodes.values()) assert.equal(core.snapshot().live.length, 6);
 });

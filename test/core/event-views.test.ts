@@ -23,7 +23,10 @@ test('events carry the member as of the event: each update its own values, a joi
   assert.equal(dead?.view?.status, 'dead');
   const removed = about.find((e) => e.type === 'removed');
   assert.deepEqual(removed?.view?.values, { role: 'db', load: '2' }, 'the removal still shows the last values');
-  assert.equal(about.every((e) => e.view !== undefined), true);
+  assert.equal(
+    about.every((e) => e.view !== undefined),
+    true,
+  );
 });
 
 test('without eventViews, events carry no view (the simulator publishes millions)', () => {

@@ -2,13 +2,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DECREASE_FACTOR, fairShare, FlowControl, INCREASE_FRACTION, SHARE_ROUNDS, TRUST_FACTOR, USE_FLOOR, USE_HEADROOM, type FlowControlConfig } from '../../src/core/flow-control.js';
+import {
+  DECREASE_FACTOR,
+  fairShare,
+  FlowControl,
+  INCREASE_FRACTION,
+  SHARE_ROUNDS,
+  TRUST_FACTOR,
+  USE_FLOOR,
+  USE_HEADROOM,
+  type FlowControlConfig,
+} from '../../src/core/flow-control.js';
 import { coreConfig, MiniCluster } from './mini-cluster.js';
 
 const RUNS = { numRuns: 200, seed: 18 };
 const CFG: FlowControlConfig = { enabled: true, initialRate: 5, minRate: 0.5, maxRate: 50 };
 
-type Op = { kind: 'write'; key: number; dt: number } | { kind: 'delta'; overflow: boolean; dt: number } | { kind: 'release'; dt: number };
+type Op =
+  | { kind: 'write'; key: number; dt: number }
+  | { kind: 'delta'; overflow: boolean; dt: number }
+  | { kind: 'release'; dt: number };
 
 const ops = fc.array(
   fc.oneof(
@@ -20,7 +33,15 @@ const ops = fc.array(
 );
 
 /** Runs ops against a FlowControl, publishing what it admits or releases into `published`. */
-function drive(list: Op[]): { flow: FlowControl; published: Map<string, string>; latest: Map<string, string>; now: number; maxBacklog: number; distinct: Set<string>; rates: number[] } {
+function drive(list: Op[]): {
+  flow: FlowControl;
+  published: Map<string, string>;
+  latest: Map<string, string>;
+  now: number;
+  maxBacklog: number;
+  distinct: Set<string>;
+  rates: number[];
+} {
   let now = 0;
   const flow = new FlowControl(CFG, 1000, now);
   const published = new Map<string, string>();
@@ -76,7 +97,8 @@ test('the backlog is bounded by the number of distinct keys written, and the rat
 test('admit never blocks: a burst of 100,000 writes over 1,000 keys returns at once and holds at most 1,000 keys', () => {
   const flow = new FlowControl(CFG, 1000, 0);
   const started = performance.now();
-  for (let i = 0; i < 100_000; i++) flow.admit(`k${i % 1000}`, { value: `${i}`, tombstone: false, expiresAt: Infinity }, i / 1000);
+  for (let i = 0; i < 100_000; i++)
+    flow.admit(`k${i % 1000}`, { value: `${i}`, tombstone: false, expiresAt: Infinity }, i / 1000);
   assert.ok(flow.backlog <= 1000);
   // Generous: well under a millisecond per write on any machine, which a blocking admit could not be.
   assert.ok(performance.now() - started < 5000);
@@ -86,11 +108,15 @@ test('admit never blocks: a burst of 100,000 writes over 1,000 keys returns at o
 test('release is paced by the allowed rate: a second at 5 versions/s lets out about 5, oldest-waiting first', () => {
   const flow = new FlowControl(CFG, 1000, 0);
   let admitted = 0;
-  for (let i = 0; i < 50; i++) if (flow.admit(`k${i}`, { value: 'x', tombstone: false, expiresAt: Infinity }, 0)) admitted++;
+  for (let i = 0; i < 50; i++)
+    if (flow.admit(`k${i}`, { value: 'x', tombstone: false, expiresAt: Infinity }, 0)) admitted++;
   assert.equal(admitted, 5, 'the bucket holds one interval at the initial rate');
   const out = flow.release(1000);
   assert.equal(out.length, 5);
-  assert.deepEqual(out.map(([k]) => k), ['k5', 'k6', 'k7', 'k8', 'k9']);
+  assert.deepEqual(
+    out.map(([k]) => k),
+    ['k5', 'k6', 'k7', 'k8', 'k9'],
+  );
 });
 
 test('AIMD: a run of overflows cuts the rate, at most once per hold period; underflows while held back raise it', () => {
@@ -111,7 +137,11 @@ test('AIMD: a run of overflows cuts the rate, at most once per hold period; unde
   assert.equal(flow.rate, 22.5);
   writeUntil(9000);
   for (let i = 0; i < 6; i++) flow.noteDelta(false, t);
-  assert.equal(flow.rate, 22.5 + INCREASE_FRACTION * 30, 'an additive step of a fraction of the rate the last cut started from');
+  assert.equal(
+    flow.rate,
+    22.5 + INCREASE_FRACTION * 30,
+    'an additive step of a fraction of the rate the last cut started from',
+  );
   // A node that nothing held back does not grow (it would flood on its first burst).
   const idle = new FlowControl({ ...CFG, initialRate: 20 }, 1000, 0);
   for (let i = 0; i < 60; i++) idle.noteDelta(false, 4000);
@@ -119,18 +149,25 @@ test('AIMD: a run of overflows cuts the rate, at most once per hold period; unde
 });
 
 test('a cut starts from the rate in use (at least a quarter of the start rate), not from an allowance never used', () => {
-  const write = (flow: FlowControl, key: string, now: number): boolean => flow.admit(key, { value: 'x', tombstone: false, expiresAt: Infinity }, now);
+  const write = (flow: FlowControl, key: string, now: number): boolean =>
+    flow.admit(key, { value: 'x', tombstone: false, expiresAt: Infinity }, now);
   const config = { ...CFG, initialRate: 100, maxRate: 1000 };
   // 100 versions/s allowed (the start rate), 20 published a second for 5 s: every write passes.
   const flood = new FlowControl(config, 1000, 0);
   for (let t = 0; t < 5000; t += 50) assert.ok(write(flood, `k${t}`, t));
   for (let i = 0; i < 4; i++) flood.noteDelta(true, 5000);
-  assert.ok(Math.abs(flood.rate - DECREASE_FACTOR * USE_HEADROOM * 20) < 1, `cut from ${USE_HEADROOM} x the 20/s in use: ${flood.rate}`);
+  assert.ok(
+    Math.abs(flood.rate - DECREASE_FACTOR * USE_HEADROOM * 20) < 1,
+    `cut from ${USE_HEADROOM} x the 20/s in use: ${flood.rate}`,
+  );
   // Additive steps scale with where the cut started (2 x 20/s), not with the unused allowance.
   const cut = flood.rate;
   for (let i = 0; i < 50; i++) write(flood, `held${i}`, 5000);
   for (let i = 0; i < 6; i++) flood.noteDelta(false, 5100);
-  assert.ok(Math.abs(flood.rate - (cut + (INCREASE_FRACTION * cut) / DECREASE_FACTOR)) < 1e-9, `one additive step of ${INCREASE_FRACTION} x where the cut started: ${cut} -> ${flood.rate}`);
+  assert.ok(
+    Math.abs(flood.rate - (cut + (INCREASE_FRACTION * cut) / DECREASE_FACTOR)) < 1e-9,
+    `one additive step of ${INCREASE_FRACTION} x where the cut started: ${cut} -> ${flood.rate}`,
+  );
   // A node that never wrote, and one whose last write was an hour ago, keep room for a burst.
   const idle = new FlowControl(config, 1000, 0);
   for (let i = 0; i < 4; i++) idle.noteDelta(true, 5000);
@@ -184,15 +221,22 @@ test('a write without a clock is dated by the last clock flow control saw', () =
 
 test('fairShare: the pair keeps its sum; max-min fair by desire; each gets at least the floor', () => {
   fc.assert(
-    fc.property(fc.double({ min: 0.5, max: 500, noNaN: true }), fc.double({ min: 0.5, max: 500, noNaN: true }), fc.double({ min: 0, max: 1000, noNaN: true }), fc.double({ min: 0, max: 1000, noNaN: true }), (pa, qa, pd, qd) => {
-      const p = { allowed: pa, desired: pd };
-      const q = { allowed: qa, desired: qd };
-      const mine = fairShare(p, q, 0.5);
-      const theirs = fairShare(q, p, 0.5);
-      assert.ok(Math.abs(mine + theirs - (pa + qa)) < 1e-9 * (pa + qa), 'the sum is kept');
-      assert.ok(mine >= Math.min(Math.max(0.5, pd), (pa + qa) / 2) - 1e-9, 'no less than its desire or half');
-      if (Math.max(0.5, pd) + Math.max(0.5, qd) > pa + qa && pd >= (pa + qa) / 2 && qd >= (pa + qa) / 2) assert.ok(Math.abs(mine - theirs) < 1e-9 * (pa + qa), 'both want more than half: equal halves');
-    }),
+    fc.property(
+      fc.double({ min: 0.5, max: 500, noNaN: true }),
+      fc.double({ min: 0.5, max: 500, noNaN: true }),
+      fc.double({ min: 0, max: 1000, noNaN: true }),
+      fc.double({ min: 0, max: 1000, noNaN: true }),
+      (pa, qa, pd, qd) => {
+        const p = { allowed: pa, desired: pd };
+        const q = { allowed: qa, desired: qd };
+        const mine = fairShare(p, q, 0.5);
+        const theirs = fairShare(q, p, 0.5);
+        assert.ok(Math.abs(mine + theirs - (pa + qa)) < 1e-9 * (pa + qa), 'the sum is kept');
+        assert.ok(mine >= Math.min(Math.max(0.5, pd), (pa + qa) / 2) - 1e-9, 'no less than its desire or half');
+        if (Math.max(0.5, pd) + Math.max(0.5, qd) > pa + qa && pd >= (pa + qa) / 2 && qd >= (pa + qa) / 2)
+          assert.ok(Math.abs(mine - theirs) < 1e-9 * (pa + qa), 'both want more than half: equal halves');
+      },
+    ),
     RUNS,
   );
 });
@@ -218,6 +262,10 @@ test('rate sharing: only a node that held writes back lately shares; a stopped w
   assert.equal(idle.backlog, 0);
   idle.share({ allowed: 2, desired: 40 }, 5000);
   assert.equal(idle.rate, CFG.minRate, 'kept only the floor');
-  assert.equal(idle.advertised(5000 + (SHARE_ROUNDS + 1) * 1000), null, 'stops sharing SHARE_ROUNDS after it last held a write');
+  assert.equal(
+    idle.advertised(5000 + (SHARE_ROUNDS + 1) * 1000),
+    null,
+    'stops sharing SHARE_ROUNDS after it last held a write',
+  );
   assert.equal(idle.stats(5000).shares, 1);
 });

@@ -14,7 +14,13 @@ test('forceLeave of a member that made no commitment (an older release): removed
 
   c.down.add('10.0.0.4:9111');
   c.run(10_000);
-  for (const core of c.nodes.values()) if (core.self.id !== 'n4') assert.deepEqual(core.snapshot().dead.map((v) => v.node.id), ['n4'], core.self.id);
+  for (const core of c.nodes.values())
+    if (core.self.id !== 'n4')
+      assert.deepEqual(
+        core.snapshot().dead.map((v) => v.node.id),
+        ['n4'],
+        core.self.id,
+      );
   const out = n1.forceLeave('n4', c.now);
   assert.ok(out, 'a dead member is accepted');
   assert.deepEqual(out.map((o) => o.to).sort(), ['10.0.0.2:9111', '10.0.0.3:9111'], 'a leave goes to every live peer');
@@ -43,28 +49,53 @@ test('forceLeave of a committed member: removed at once everywhere, not for good
   c.run(10_000);
   const out = n1.forceLeave('n4', c.now);
   assert.ok(out, 'a dead member is accepted');
-  for (const o of out) assert.ok(o.message.type === 'leave' && o.message.identity.id === 'n4' && o.message.proof === undefined, 'sent on its behalf: no proof');
+  for (const o of out)
+    assert.ok(
+      o.message.type === 'leave' && o.message.identity.id === 'n4' && o.message.proof === undefined,
+      'sent on its behalf: no proof',
+    );
   assert.equal(n1.snapshot().dead.length, 0, 'removed at once where it was asked');
   c.send('10.0.0.1:9111', out);
   c.run(50);
   for (const core of c.nodes.values()) {
     if (core.self.id === 'n4') continue;
-    assert.ok(![...core.snapshot().live, ...core.snapshot().dead].some((v) => v.node.id === 'n4'), `${core.self.id} removed n4 at once`);
+    assert.ok(
+      ![...core.snapshot().live, ...core.snapshot().dead].some((v) => v.node.id === 'n4'),
+      `${core.self.id} removed n4 at once`,
+    );
     assert.equal(core.rejections()['forged-leave'], 0, core.self.id);
   }
   // A force-leave of n2 (live here) from a node that wrongly sees it dead carries no proof: refused.
-  const leaveOfN2 = { type: 'leave' as const, clusterId: 'test', identity: c.nodes.get('10.0.0.2:9111')!.self, heartbeat: n3.snapshot().live.find((v) => v.node.id === 'n2')!.heartbeat };
+  const leaveOfN2 = {
+    type: 'leave' as const,
+    clusterId: 'test',
+    identity: c.nodes.get('10.0.0.2:9111')!.self,
+    heartbeat: n3.snapshot().live.find((v) => v.node.id === 'n2')!.heartbeat,
+  };
   c.send('10.0.0.1:9111', [{ to: '10.0.0.3:9111', message: leaveOfN2 }]);
   c.run(50);
-  assert.ok(n3.snapshot().live.some((v) => v.node.id === 'n2'), 'n2 stays live at n3');
+  assert.ok(
+    n3.snapshot().live.some((v) => v.node.id === 'n2'),
+    'n2 stays live at n3',
+  );
   assert.equal(n3.rejections()['forged-leave'], 1);
   // n4 was alive after all: stale gossip stays out while the removal records last (the grace
   // period, 20 s here), then its fresh heartbeats bring it back everywhere, as serf's force-leave.
   c.down.delete('10.0.0.4:9111');
   c.run(5_000);
-  for (const core of c.nodes.values()) if (core.self.id !== 'n4') assert.ok(!core.snapshot().live.some((v) => v.node.id === 'n4'), `${core.self.id}: not back within the removal record`);
+  for (const core of c.nodes.values())
+    if (core.self.id !== 'n4')
+      assert.ok(
+        !core.snapshot().live.some((v) => v.node.id === 'n4'),
+        `${core.self.id}: not back within the removal record`,
+      );
   c.run(30_000);
-  for (const core of c.nodes.values()) if (core.self.id !== 'n4') assert.ok(core.snapshot().live.some((v) => v.node.id === 'n4'), `${core.self.id} has n4 back`);
+  for (const core of c.nodes.values())
+    if (core.self.id !== 'n4')
+      assert.ok(
+        core.snapshot().live.some((v) => v.node.id === 'n4'),
+        `${core.self.id} has n4 back`,
+      );
 });
 
 test('silenceOf: grows with the silence of a live member and crosses its allowance at conviction', () => {

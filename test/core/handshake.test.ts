@@ -20,7 +20,8 @@ function cluster(n: number, seed = 1): MiniCluster {
   return c;
 }
 
-const deadEvents = (c: MiniCluster, at?: string) => c.events.filter((e) => e.event.type === 'dead' && (at === undefined || e.at === at));
+const deadEvents = (c: MiniCluster, at?: string) =>
+  c.events.filter((e) => e.event.type === 'dead' && (at === undefined || e.at === at));
 
 test('a SYN with another cluster id gets a wrong-cluster reply and changes nothing', () => {
   const core = new ScuttlebuttCore(coreConfig(1), seededRandom(1), 0);
@@ -41,9 +42,19 @@ test('a SYN from a sender the harness calls a stranger is answered with the resp
   const [syn] = joiner.tick(c.now);
   const seed = c.nodes.get(addr(1))!;
   const introduced = (out: ReturnType<ScuttlebuttCore['receive']>): string[] =>
-    out.flatMap((o) => (o.message.type === 'synAck' ? o.message.delta.nodes.map((n) => n.identity?.id ?? '?') : [])).sort();
-  assert.deepEqual(introduced(seed.receive(joiner.self.address, syn!.message, c.now, { stranger: true, replyBudget: 65_000 })), ['n1'], 'a stranger with a large allowance');
-  assert.deepEqual(introduced(seed.receive(joiner.self.address, syn!.message, c.now, { stranger: false, replyBudget: 2_000 })), ['n1', 'n2', 'n3', 'n4', 'n5'], 'a known sender with a small budget');
+    out
+      .flatMap((o) => (o.message.type === 'synAck' ? o.message.delta.nodes.map((n) => n.identity?.id ?? '?') : []))
+      .sort();
+  assert.deepEqual(
+    introduced(seed.receive(joiner.self.address, syn!.message, c.now, { stranger: true, replyBudget: 65_000 })),
+    ['n1'],
+    'a stranger with a large allowance',
+  );
+  assert.deepEqual(
+    introduced(seed.receive(joiner.self.address, syn!.message, c.now, { stranger: false, replyBudget: 2_000 })),
+    ['n1', 'n2', 'n3', 'n4', 'n5'],
+    'a known sender with a small budget',
+  );
 });
 
 test('a joiner introduces itself to every member it learns from its seed, once, one packet each', () => {
@@ -84,35 +95,63 @@ test('a push is answered only when there is more than a one-beat-newer heartbeat
   const reply = (m: SynMessage) => responder.receive(addr(1), m, c.now);
   assert.deepEqual(reply(withHeartbeat(0, 0, false)), [], 'same view, push: no reply');
   assert.deepEqual(reply(withHeartbeat(0, -1, false)), [], 'one beat behind, push: no reply');
-  for (const [delta, pull] of [[-2, false], [-1, true]] as const) {
+  for (const [delta, pull] of [
+    [-2, false],
+    [-1, true],
+  ] as const) {
     const [r] = reply(withHeartbeat(0, delta, pull));
     assert.equal(r?.message.type, 'synAck', `${-delta} behind, pull ${pull}`);
     assert.equal(r.message.type === 'synAck' && r.message.delta.bumps.count, 1);
   }
 });
 
-test('a heartbeat whose age is only bounded is placed by the owner\'s rhythm, within one period of the lag allowance', () => {
+test("a heartbeat whose age is only bounded is placed by the owner's rhythm, within one period of the lag allowance", () => {
   const a = new ScuttlebuttCore(coreConfig(1), seededRandom(1), 0);
   const b = new ScuttlebuttCore(coreConfig(2), seededRandom(2), 0);
   b.setSeeds([a.self.address]);
   // b joins a and sends a heartbeat a second for ten seconds: a learns its rhythm from exact ages.
   for (let t = 0; t <= 10_000; t += 1000) {
-    for (const o of b.tick(t)) for (const r of a.receive(b.self.address, o.message, t)) for (const back of b.receive(a.self.address, r.message, t)) a.receive(b.self.address, back.message, t);
+    for (const o of b.tick(t))
+      for (const r of a.receive(b.self.address, o.message, t))
+        for (const back of b.receive(a.self.address, r.message, t)) a.receive(b.self.address, back.message, t);
   }
   const heartbeat = a.member(b.self)!.heartbeat;
   const gossiped = (hb: number, ages: number): SynMessage => ({
-    type: 'syn', clusterId: 'test', setHash: 0, setSize: 0, pull: false,
-    digest: { mode: 'full', complete: false, offset: 0, count: 1, refs: Float64Array.of(identityRef(b.self)), heartbeats: Float64Array.of(hb), checks: null, ages: Float64Array.of(ages), ageLimit: 20, maxVersions: Float64Array.of(a.member(b.self)!.maxVersion), gcVersions: Float64Array.of(0) },
+    type: 'syn',
+    clusterId: 'test',
+    setHash: 0,
+    setSize: 0,
+    pull: false,
+    digest: {
+      mode: 'full',
+      complete: false,
+      offset: 0,
+      count: 1,
+      refs: Float64Array.of(identityRef(b.self)),
+      heartbeats: Float64Array.of(hb),
+      checks: null,
+      ages: Float64Array.of(ages),
+      ageLimit: 20,
+      maxVersions: Float64Array.of(a.member(b.self)!.maxVersion),
+      gcVersions: Float64Array.of(0),
+    },
   });
   // At 12.5 s a third node says "heartbeat +1, at least a second old": the rhythm says born at 11 s.
   a.receive('10.0.0.9:9111', gossiped(heartbeat + 1, 20), 12_500);
-  assert.equal(a.member(b.self)!.detector!.lagAllowanceMs, 1500, 'lag measured from the rhythm birth (11 s), not from 12.5 s − 1 s');
+  assert.equal(
+    a.member(b.self)!.detector!.lagAllowanceMs,
+    1500,
+    'lag measured from the rhythm birth (11 s), not from 12.5 s − 1 s',
+  );
   // The owner paused and the next heartbeat comes 20 s late: the rhythm guesses far too early (12 s),
   // but the lag allowance grows by one period at most (not to 20 s), and the node stays live.
   a.receive('10.0.0.9:9111', gossiped(heartbeat + 2, 20), 32_500);
   a.detect(32_600);
   assert.equal(a.member(b.self)!.status, 'live');
-  assert.ok(a.member(b.self)!.detector!.lagAllowanceMs <= 2500, `lag allowance ${a.member(b.self)!.detector!.lagAllowanceMs}`);
+  assert.ok(
+    a.member(b.self)!.detector!.lagAllowanceMs <= 2500,
+    `lag allowance ${a.member(b.self)!.detector!.lagAllowanceMs}`,
+  );
 });
 
 test('graceful leave: every peer reached marks the node dead at once, and it never comes back', () => {
@@ -150,7 +189,9 @@ test('a crashed node is convicted by all; a restart with a new generation supers
     const all = [...core.snapshot().live, ...core.snapshot().dead];
     assert.ok(!all.some((v) => v.node.id === 'n2' && v.node.generation === 1), `${core.self.id} forgot n2 gen 1`);
   }
-  assert.ok(!c.events.some((e) => e.event.type === 'live' && e.event.node.id === 'n2' && e.event.node.generation === 1));
+  assert.ok(
+    !c.events.some((e) => e.event.type === 'live' && e.event.node.id === 'n2' && e.event.node.generation === 1),
+  );
 });
 
 test('a paused node does not convict the cluster when it resumes', () => {
@@ -161,8 +202,16 @@ test('a paused node does not convict the cluster when it resumes', () => {
   c.down.delete(addr(1));
   c.events.length = 0;
   c.run(10_000);
-  assert.deepEqual(deadEvents(c, addr(1)).map((e) => e.event.node.id), [], 'the resumed node convicted nobody');
-  assert.equal(c.events.filter((e) => e.event.type === 'live' && e.event.node.id === 'n1').length, 4, 'and it is live again everywhere');
+  assert.deepEqual(
+    deadEvents(c, addr(1)).map((e) => e.event.node.id),
+    [],
+    'the resumed node convicted nobody',
+  );
+  assert.equal(
+    c.events.filter((e) => e.event.type === 'live' && e.event.node.id === 'n1').length,
+    4,
+    'and it is live again everywhere',
+  );
   assert.equal(c.nodes.get(addr(1))!.localStalls, 1);
 });
 
@@ -195,7 +244,19 @@ test('inconsistent deltas are refused with a counted reason and change nothing',
     type: 'ack',
     clusterId: 'test',
     delta: {
-      nodes: [{ ref: identityRef(n2id), identity: null, heartbeat: 0, heartbeatAge: 0, lastGcVersion: 0, fromVersion: 0, maxVersion: 0, values: [], ...nd }],
+      nodes: [
+        {
+          ref: identityRef(n2id),
+          identity: null,
+          heartbeat: 0,
+          heartbeatAge: 0,
+          lastGcVersion: 0,
+          fromVersion: 0,
+          maxVersion: 0,
+          values: [],
+          ...nd,
+        },
+      ],
       bumps: NO_BUMPS,
     },
   });
@@ -250,12 +311,19 @@ test('a node that hears nobody holds its convictions; the others convict it; all
   const others = [2, 3, 4, 5, 6].map(addr);
   c.partition([addr(1)], others);
   c.run(9000);
-  assert.deepEqual(deadEvents(c, addr(1)).map((e) => e.event.node.id), [], 'the deaf node convicted nobody');
+  assert.deepEqual(
+    deadEvents(c, addr(1)).map((e) => e.event.node.id),
+    [],
+    'the deaf node convicted nobody',
+  );
   assert.equal(deadEvents(c).filter((e) => e.event.node.id === 'n1').length, 5, 'every other node convicted it');
   c.heal();
   c.events.length = 0;
   c.run(8000);
-  assert.deepEqual(deadEvents(c).map((e) => e.event.node.id), []);
+  assert.deepEqual(
+    deadEvents(c).map((e) => e.event.node.id),
+    [],
+  );
   for (const core of c.nodes.values()) assert.equal(core.snapshot().live.length, 6);
   assert.ok(c.nodes.get(addr(1))!.localDeafSpells >= 1);
 });
@@ -268,7 +336,10 @@ test('the deafness hold is bounded, and absent in a small cluster where silence 
   const pair = cluster(2);
   pair.down.add(addr(2));
   pair.run(10_000);
-  assert.deepEqual(deadEvents(pair, addr(1)).map((e) => e.event.node.id), ['n2']);
+  assert.deepEqual(
+    deadEvents(pair, addr(1)).map((e) => e.event.node.id),
+    ['n2'],
+  );
 });
 
 test('a quiet round renumbers the table in ref order; the dead stay dead and are removed on time', () => {
@@ -284,12 +355,19 @@ test('a quiet round renumbers the table in ref order; the dead stay dead and are
     if (address === addr(3)) continue;
     const table = (core as unknown as { membership: { table: PeerTable } }).membership.table;
     const refs = Array.from(table.refs.subarray(1, table.used));
-    assert.deepEqual(refs, [...refs].sort((a, b) => a - b), `${core.self.id}: slots in ref order`);
+    assert.deepEqual(
+      refs,
+      [...refs].sort((a, b) => a - b),
+      `${core.self.id}: slots in ref order`,
+    );
     assert.equal(core.snapshot().live.length, 8, `${core.self.id} sees 8 live`);
   }
   c.run(20_000); // past the 20 s grace period
   const removed = c.events.filter((e) => e.event.type === 'removed');
-  assert.deepEqual(removed.map((e) => e.event.node.id), Array(7).fill('n3'));
+  assert.deepEqual(
+    removed.map((e) => e.event.node.id),
+    Array(7).fill('n3'),
+  );
   assert.equal(deadEvents(c).length, 0);
   for (const [address, core] of c.nodes) if (address !== addr(3)) assert.equal(core.snapshot().dead.length, 0);
 });
@@ -300,10 +378,23 @@ function compactSyn(a: ScuttlebuttCore, members: NodeIdentity[], heartbeat: (m: 
   const column = (f: (m: NodeIdentity) => number): number[] => sorted.map((e) => f(e.m));
   const full = column(heartbeat);
   return {
-    type: 'syn', clusterId: 'test', setHash: sorted.reduce((h, e) => (h + e.ref) % 2 ** 48, 0), setSize: sorted.length, pull: true,
+    type: 'syn',
+    clusterId: 'test',
+    setHash: sorted.reduce((h, e) => (h + e.ref) % 2 ** 48, 0),
+    setSize: sorted.length,
+    pull: true,
     digest: {
-      mode: 'compact', complete: true, offset: 0, count: sorted.length, refs: null, heartbeats: full.map(lowHeartbeat), checks: groupChecks(full, full.length),
-      ages: column(() => 0), ageLimit: 0, maxVersions: column((m) => a.member(m)?.maxVersion ?? 1), gcVersions: column(() => 0),
+      mode: 'compact',
+      complete: true,
+      offset: 0,
+      count: sorted.length,
+      refs: null,
+      heartbeats: full.map(lowHeartbeat),
+      checks: groupChecks(full, full.length),
+      ages: column(() => 0),
+      ageLimit: 0,
+      maxVersions: column((m) => a.member(m)?.maxVersion ?? 1),
+      gcVersions: column(() => 0),
     },
   };
 }
@@ -320,16 +411,32 @@ test('a compact digest from a membership one member apart from ours is still rea
   const hb = (m: NodeIdentity): number => a.member(m)!.heartbeat;
   // b has not removed n4 yet: its positions have n4 among ours. Each member's own heartbeat + its slot number.
   const before = [b.self, n3.self].map(hb);
-  a.receive(b.self.address, syn([a.self, b.self, n3.self, n4], (m) => (m === n4 ? 0 : 1 + Number(m.id.slice(1)))), c.now);
-  assert.deepEqual([b.self, n3.self].map(hb), [before[0]! + 3, before[1]! + 4], 'each heartbeat landed on its own member');
+  a.receive(
+    b.self.address,
+    syn([a.self, b.self, n3.self, n4], (m) => (m === n4 ? 0 : 1 + Number(m.id.slice(1)))),
+    c.now,
+  );
+  assert.deepEqual(
+    [b.self, n3.self].map(hb),
+    [before[0]! + 3, before[1]! + 4],
+    'each heartbeat landed on its own member',
+  );
   assert.equal(a.member(n4), undefined, 'the removed member stays removed');
   // b lacks n3 (it removed it first, say): positions past n3's shift the other way.
   const after = hb(b.self);
-  a.receive(b.self.address, syn([a.self, b.self], (m) => (m === b.self ? 5 : 0)), c.now);
+  a.receive(
+    b.self.address,
+    syn([a.self, b.self], (m) => (m === b.self ? 5 : 0)),
+    c.now,
+  );
   assert.equal(hb(b.self), after + 5);
   // Two members apart: positions mean nothing, and nothing is read.
   const stuck = hb(b.self);
-  a.receive(b.self.address, syn([b.self], () => 9), c.now);
+  a.receive(
+    b.self.address,
+    syn([b.self], () => 9),
+    c.now,
+  );
   assert.equal(hb(b.self), stuck);
 });
 
@@ -339,12 +446,20 @@ test('compact digest heartbeats are read exactly or not at all: a group that fit
   const [a, b, n3] = [1, 2, 3].map((i) => c.nodes.get(addr(i))!) as [ScuttlebuttCore, ScuttlebuttCore, ScuttlebuttCore];
   const members = [a.self, b.self, n3.self];
   const hb = (m: NodeIdentity): number => a.member(m)!.heartbeat;
-  for (const [offB, off3] of [[20, -12], [-9, 25], [40, -20]] as const) {
+  for (const [offB, off3] of [
+    [20, -12],
+    [-9, 25],
+    [40, -20],
+  ] as const) {
     // b and n3 both far from a's, in opposite directions: no 16-beat window holds them, nor does moving
     // one of them. Low bits alone would read -12 as +4: a heartbeat n3 never produced, which would make
     // every node ignore its next beats.
     const before = members.map(hb);
-    const out = a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === b.self ? offB : m === n3.self ? off3 : 0)), c.now);
+    const out = a.receive(
+      b.self.address,
+      compactSyn(a, members, (m) => hb(m) + (m === b.self ? offB : m === n3.self ? off3 : 0)),
+      c.now,
+    );
     assert.deepEqual(members.map(hb), before, `${offB}/${off3}: no heartbeat of the group read`);
     const reply = out[0]?.message;
     assert.equal(reply?.type, 'synAck');
@@ -356,16 +471,28 @@ test('compact digest heartbeats are read exactly or not at all: a group that fit
   // One member far off while the rest agree (its beats reached some nodes and not others): read exactly.
   for (const off of [-12, -9, 8, 20, 30]) {
     const before = members.map(hb);
-    a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === n3.self ? off : 1)), c.now);
+    a.receive(
+      b.self.address,
+      compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === n3.self ? off : 1)),
+      c.now,
+    );
     assert.deepEqual(members.map(hb), [before[0]!, before[1]! + 1, before[2]! + Math.max(0, off)], `n3 ${off}`);
   }
   // Within -8..7 of ours, every heartbeat is read exactly.
   const before = members.map(hb);
-  a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === n3.self ? 7 : 2)), c.now);
+  a.receive(
+    b.self.address,
+    compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === n3.self ? 7 : 2)),
+    c.now,
+  );
   assert.deepEqual(members.map(hb), [before[0]!, before[1]! + 2, before[2]! + 7]);
   // a was deaf for ten seconds: behind on everyone by 10 to 12 beats. A window moved up fits them all.
   const behind = members.map(hb);
-  a.receive(b.self.address, compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === b.self ? 10 : 12)), c.now);
+  a.receive(
+    b.self.address,
+    compactSyn(a, members, (m) => hb(m) + (m === a.self ? 0 : m === b.self ? 10 : 12)),
+    c.now,
+  );
   assert.deepEqual(members.map(hb), [behind[0]!, behind[1]! + 10, behind[2]! + 12]);
 });
 
@@ -379,7 +506,11 @@ test('the stall excuse: a paused node in a cluster too small for the deafness ho
   c.down.delete(addr(3));
   c.events.length = 0;
   c.run(10_000);
-  assert.deepEqual(deadEvents(c, addr(3)).map((e) => e.event.node.id), [], 'the resumed node convicted nobody');
+  assert.deepEqual(
+    deadEvents(c, addr(3)).map((e) => e.event.node.id),
+    [],
+    'the resumed node convicted nobody',
+  );
   assert.equal(c.nodes.get(addr(3))!.localStalls, 1);
   for (const core of c.nodes.values()) assert.equal(core.snapshot().live.length, 3, `${core.self.id} sees all three`);
 });
@@ -393,12 +524,30 @@ test('the deafness excuse: the first packet after a spell of hearing nobody ends
   assert.deepEqual(deadEvents(c, addr(1)), [], 'held while deaf');
   // The first packet back carries news of its sender only; the others' heartbeats are still on their way.
   const ack: AckMessage = {
-    type: 'ack', clusterId: 'test',
-    delta: { nodes: [], bumps: { count: 1, positional: false, keys: [identityRef(n2.self)], heartbeats: [n2.member(n2.self)!.heartbeat], checks: null, ages: [0] } },
+    type: 'ack',
+    clusterId: 'test',
+    delta: {
+      nodes: [],
+      bumps: {
+        count: 1,
+        positional: false,
+        keys: [identityRef(n2.self)],
+        heartbeats: [n2.member(n2.self)!.heartbeat],
+        checks: null,
+        ages: [0],
+      },
+    },
   };
   deaf.receive(addr(2), ack, c.now);
   deaf.detect(c.now + 250);
-  assert.deepEqual(deaf.takeEvents().filter((e) => e.type === 'dead').map((e) => e.node.id), [], 'nobody convicted for our own deafness');
+  assert.deepEqual(
+    deaf
+      .takeEvents()
+      .filter((e) => e.type === 'dead')
+      .map((e) => e.node.id),
+    [],
+    'nobody convicted for our own deafness',
+  );
   assert.equal(deaf.localDeafSpells, 1);
 });
 
@@ -411,15 +560,22 @@ test('revival takes fresh heartbeats: one beat past what we saw (stale gossip ca
   assert.equal(a.member(n4)?.status, 'dead');
   const seen = a.member(n4)!.heartbeat;
   const bump = (heartbeat: number): AckMessage => ({
-    type: 'ack', clusterId: 'test',
-    delta: { nodes: [], bumps: { count: 1, positional: false, keys: [identityRef(n4)], heartbeats: [heartbeat], checks: null, ages: [0] } },
+    type: 'ack',
+    clusterId: 'test',
+    delta: {
+      nodes: [],
+      bumps: { count: 1, positional: false, keys: [identityRef(n4)], heartbeats: [heartbeat], checks: null, ages: [0] },
+    },
   });
   a.takeEvents();
   a.receive(addr(2), bump(seen + 1), c.now);
   assert.equal(a.member(n4)?.status, 'dead', 'one beat newer: stale gossip, still dead');
   a.receive(addr(2), bump(seen + 2), c.now);
   assert.equal(a.member(n4)?.status, 'live', 'two beats newer: back');
-  assert.deepEqual(a.takeEvents().map((e) => [e.type, e.node.id]), [['live', 'n4']]);
+  assert.deepEqual(
+    a.takeEvents().map((e) => [e.type, e.node.id]),
+    [['live', 'n4']],
+  );
 
   // Removed past the grace period (a, which now believes n4 back, is kept quiet so as not to tell):
   // an introduction one beat past the heartbeat held at removal is refused, two beats past admitted.
@@ -429,8 +585,23 @@ test('revival takes fresh heartbeats: one beat past what we saw (stale gossip ca
   c.run(25_000);
   assert.equal(b.member(n4), undefined, 'removed');
   const intro = (heartbeat: number): AckMessage => ({
-    type: 'ack', clusterId: 'test',
-    delta: { nodes: [{ ref: identityRef(n4), identity: n4, heartbeat, heartbeatAge: 0, lastGcVersion: 0, fromVersion: 0, maxVersion: 0, values: [] }], bumps: NO_BUMPS },
+    type: 'ack',
+    clusterId: 'test',
+    delta: {
+      nodes: [
+        {
+          ref: identityRef(n4),
+          identity: n4,
+          heartbeat,
+          heartbeatAge: 0,
+          lastGcVersion: 0,
+          fromVersion: 0,
+          maxVersion: 0,
+          values: [],
+        },
+      ],
+      bumps: NO_BUMPS,
+    },
   });
   b.receive(addr(3), intro(held + 1), c.now);
   assert.equal(b.member(n4), undefined, 'one beat newer: stale, refused');
@@ -445,7 +616,10 @@ test('a full digest sent while we hear nobody starts with our own entry: a run c
   c.run(20_000);
   const n1 = c.nodes.get(addr(1))!;
   assert.equal(n1.snapshot().live.length, 40);
-  c.partition([addr(1)], Array.from({ length: 39 }, (_, k) => addr(k + 2)));
+  c.partition(
+    [addr(1)],
+    Array.from({ length: 39 }, (_, k) => addr(k + 2)),
+  );
   c.run(3000);
   for (let round = 0; round < 4; round++) {
     for (const o of n1.gossip(c.now + round)) {

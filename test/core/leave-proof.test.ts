@@ -33,15 +33,24 @@ const status = (core: ScuttlebuttCore, id: string): 'live' | 'dead' | 'absent' =
 };
 const leaveOf = (victim: ScuttlebuttCore, proof?: Uint8Array): LeaveMessage => {
   const self = victim.snapshot().live.find((v) => v.node.id === victim.self.id)!;
-  return { type: 'leave', clusterId: 'test', identity: victim.self, heartbeat: self.heartbeat, ...(proof ? { proof } : {}) };
+  return {
+    type: 'leave',
+    clusterId: 'test',
+    identity: victim.self,
+    heartbeat: self.heartbeat,
+    ...(proof ? { proof } : {}),
+  };
 };
 /** Delivers `m` from the forger to every node but the victim, through the codec. */
 function forge(c: MiniCluster, victim: number, m: Message): void {
-  c.send(FORGER, [1, 2, 3, 4].filter((i) => i !== victim).map((i) => ({ to: ADDR(i), message: m })));
+  c.send(
+    FORGER,
+    [1, 2, 3, 4].filter((i) => i !== victim).map((i) => ({ to: ADDR(i), message: m })),
+  );
   c.run(50);
 }
 
-test('the commitment travels with the identity: every member holds every other one\'s, and the own leave opens it', () => {
+test("the commitment travels with the identity: every member holds every other one's, and the own leave opens it", () => {
   const c = cluster();
   const out = node(c, 2).leave(c.now);
   assert.equal(out.length, 3);
@@ -53,12 +62,19 @@ test('the commitment travels with the identity: every member holds every other o
   c.down.add(ADDR(2));
   for (const i of [1, 3, 4]) {
     assert.equal(status(node(c, i), 'n2'), 'dead', `n${i} took the proven leave`);
-    assert.ok(c.events.some((e) => e.at === ADDR(i) && e.event.type === 'dead' && e.event.node.id === 'n2' && e.event.reason === 'left'));
+    assert.ok(
+      c.events.some(
+        (e) => e.at === ADDR(i) && e.event.type === 'dead' && e.event.node.id === 'n2' && e.event.reason === 'left',
+      ),
+    );
     assert.equal(node(c, i).rejections()['forged-leave'], 0);
   }
   // A replay (the secret is public now) changes nothing: that incarnation has left.
   const events = c.events.length;
-  c.send(FORGER, out.map((o) => ({ to: o.to, message: o.message })));
+  c.send(
+    FORGER,
+    out.map((o) => ({ to: o.to, message: o.message })),
+  );
   c.run(100);
   assert.equal(c.events.length, events, 'no event from the replay');
   for (const i of [1, 3, 4]) assert.equal(node(c, i).rejections()['forged-leave'], 0);
@@ -75,7 +91,10 @@ test('a forged leave about a live committed member, without a proof or with a wr
     assert.equal(status(node(c, i), 'n2'), 'live', `n${i} kept the victim live`);
     assert.equal(node(c, i).rejections()['forged-leave'], 3, `n${i} counted every forgery`);
   }
-  assert.ok(!c.events.some((e) => e.event.type === 'dead' && e.event.node.id === 'n2'), 'the victim was never marked dead');
+  assert.ok(
+    !c.events.some((e) => e.event.type === 'dead' && e.event.node.id === 'n2'),
+    'the victim was never marked dead',
+  );
   c.run(10_000);
   for (const i of [1, 3, 4]) assert.equal(status(node(c, i), 'n2'), 'live');
 });
@@ -115,8 +134,20 @@ test('the first commitment heard for an incarnation is kept: a later introductio
   const victim = node(c, 2).self;
   const forgedSecret = new Uint8Array(16).fill(9);
   // The forger re-introduces the victim with a commitment of its own making, then opens that one.
-  const intro: NodeDelta = { ref: identityRef(victim), identity: victim, heartbeat: 1, heartbeatAge: 0, lastGcVersion: 0, fromVersion: 0, maxVersion: 0, values: [], commitment: commit(forgedSecret, sha256) };
-  c.send(FORGER, [{ to: ADDR(1), message: { type: 'ack', clusterId: 'test', delta: { nodes: [intro], bumps: NO_BUMPS } } }]);
+  const intro: NodeDelta = {
+    ref: identityRef(victim),
+    identity: victim,
+    heartbeat: 1,
+    heartbeatAge: 0,
+    lastGcVersion: 0,
+    fromVersion: 0,
+    maxVersion: 0,
+    values: [],
+    commitment: commit(forgedSecret, sha256),
+  };
+  c.send(FORGER, [
+    { to: ADDR(1), message: { type: 'ack', clusterId: 'test', delta: { nodes: [intro], bumps: NO_BUMPS } } },
+  ]);
   c.run(50);
   c.send(FORGER, [{ to: ADDR(1), message: leaveOf(node(c, 2), forgedSecret) }]);
   c.run(50);
@@ -144,7 +175,10 @@ test('mixed cluster: a node of protocol 4 never sees commitments and takes any l
   for (const core of c.nodes.values()) assert.equal(core.snapshot().live.length, 4, `${core.self.id} sees everyone`);
   // A forged leave about n2 (committed): the 5 nodes refuse it, the 4 node takes it, as it always did.
   const victim = leaveOf(node(c, 2));
-  c.send(FORGER, [1, 3, 4].map((i) => ({ to: ADDR(i), message: victim })));
+  c.send(
+    FORGER,
+    [1, 3, 4].map((i) => ({ to: ADDR(i), message: victim })),
+  );
   c.run(50);
   assert.equal(status(node(c, 1), 'n2'), 'live');
   assert.equal(status(node(c, 3), 'n2'), 'live');
@@ -159,7 +193,12 @@ test('mixed cluster: a node of protocol 4 never sees commitments and takes any l
   // n2's own leave written in 4 (to a peer it takes for an older one) carries no proof: n1 sees n2 live and refuses it.
   const before = node(c, 1).rejections()['forged-leave'];
   c.versions.set(ADDR(2), 4);
-  c.send(ADDR(2), node(c, 2).leave(c.now).filter((o) => o.to === ADDR(1)));
+  c.send(
+    ADDR(2),
+    node(c, 2)
+      .leave(c.now)
+      .filter((o) => o.to === ADDR(1)),
+  );
   c.run(50);
   c.versions.delete(ADDR(2));
   assert.equal(status(node(c, 1), 'n2'), 'live', 'an unproven leave about a live committed member is refused');

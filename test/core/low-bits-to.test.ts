@@ -19,7 +19,8 @@ test('a peer the harness says reads no low bits (an older protocol) gets exact h
   const c = new MiniCluster(3);
   // Heartbeats far apart (members up for different times): low bits pay in every compact column.
   const old = addr(2);
-  for (let i = 1; i <= 5; i++) c.add(coreConfig(i, { firstHeartbeat: 1 + i * 500, lowBitsTo: (peer) => peer !== old }), [addr(1)]);
+  for (let i = 1; i <= 5; i++)
+    c.add(coreConfig(i, { firstHeartbeat: 1 + i * 500, lowBitsTo: (peer) => peer !== old }), [addr(1)]);
   const toOld: Outbound[] = [];
   const toOthers: Outbound[] = [];
   const send = c.send.bind(c);
@@ -35,6 +36,10 @@ test('a peer the harness says reads no low bits (an older protocol) gets exact h
   for (const core of c.nodes.values()) assert.equal(core.snapshot().live.length, 5, `${core.self.id} sees all five`);
   const compactToOld = toOld.filter((o) => o.message.type === 'syn' && o.message.digest.mode === 'compact').length;
   assert.ok(compactToOld > 10, `the old peer gets compact digests (${compactToOld})`);
-  assert.equal(toOld.reduce((n, o) => n + lowBitColumns(o.message), 0), 0, 'no low bits to the old peer');
+  assert.equal(
+    toOld.reduce((n, o) => n + lowBitColumns(o.message), 0),
+    0,
+    'no low bits to the old peer',
+  );
   assert.ok(toOthers.reduce((n, o) => n + lowBitColumns(o.message), 0) > 10, 'low bits to the others');
 });

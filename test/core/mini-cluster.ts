@@ -6,11 +6,22 @@
 import { createHash } from 'node:crypto';
 import { ScuttlebuttCore } from '../../src/core/core.js';
 import { seededRandom } from '../../src/core/random.js';
-import { DEFAULT_FAILURE_DETECTOR, type CoreConfig, type CoreEvent, type FailureDetectorConfig, type Outbound, type Random } from '../../src/core/types.js';
+import {
+  DEFAULT_FAILURE_DETECTOR,
+  type CoreConfig,
+  type CoreEvent,
+  type FailureDetectorConfig,
+  type Outbound,
+  type Random,
+} from '../../src/core/types.js';
 import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
 
 /** The default detector, with a shorter window and grace period so that tests see removals soon. */
-export const TEST_FD: FailureDetectorConfig = { ...DEFAULT_FAILURE_DETECTOR, samplingWindowSize: 50, deadNodeGracePeriodMs: 20_000 };
+export const TEST_FD: FailureDetectorConfig = {
+  ...DEFAULT_FAILURE_DETECTOR,
+  samplingWindowSize: 50,
+  deadNodeGracePeriodMs: 20_000,
+};
 
 export interface NetworkFaults {
   loss?: number;
@@ -39,7 +50,10 @@ export function sha256(data: Uint8Array): Uint8Array {
 
 /** A leave secret and the hash for node i's incarnation `generation` (CoreConfig.leaveSecret, CoreConfig.hash). */
 export function leaveProof(i: number, generation = 1): Pick<CoreConfig, 'leaveSecret' | 'hash'> {
-  return { leaveSecret: Uint8Array.from({ length: 16 }, (_, k) => (i * 31 + generation * 7 + k * 13) & 255), hash: sha256 };
+  return {
+    leaveSecret: Uint8Array.from({ length: 16 }, (_, k) => (i * 31 + generation * 7 + k * 13) & 255),
+    hash: sha256,
+  };
 }
 
 interface InFlight {
@@ -66,7 +80,10 @@ export class MiniCluster {
   private seq = 0;
   private readonly rng: Random;
 
-  constructor(seed: number, public faults: NetworkFaults = {}) {
+  constructor(
+    seed: number,
+    public faults: NetworkFaults = {},
+  ) {
     this.rng = seededRandom(seed);
   }
 
@@ -80,7 +97,11 @@ export class MiniCluster {
   }
 
   partition(a: string[], b: string[]): void {
-    for (const x of a) for (const y of b) { this.cut.add(`${x}|${y}`); this.cut.add(`${y}|${x}`); }
+    for (const x of a)
+      for (const y of b) {
+        this.cut.add(`${x}|${y}`);
+        this.cut.add(`${y}|${x}`);
+      }
   }
 
   heal(): void {
@@ -92,7 +113,8 @@ export class MiniCluster {
       const bytes = encodeMessage(o.message, this.versionBetween(from, o.to));
       this.maxPacket = Math.max(this.maxPacket, bytes.length);
       const budget = this.budgets.get(from) ?? Infinity;
-      if (bytes.length > budget) throw new Error(`${from} sent a ${o.message.type} of ${bytes.length} bytes over its ${budget}-byte budget`);
+      if (bytes.length > budget)
+        throw new Error(`${from} sent a ${o.message.type} of ${bytes.length} bytes over its ${budget}-byte budget`);
       if (this.faults.loss && this.rng.next() < this.faults.loss) continue;
       const copies = this.faults.duplicate && this.rng.next() < this.faults.duplicate ? 2 : 1;
       for (let c = 0; c < copies; c++) {
@@ -103,7 +125,10 @@ export class MiniCluster {
   }
 
   private versionBetween(a: string, b: string): ProtocolVersion {
-    return Math.min(this.versions.get(a) ?? PROTOCOL_VERSION, this.versions.get(b) ?? PROTOCOL_VERSION) as ProtocolVersion;
+    return Math.min(
+      this.versions.get(a) ?? PROTOCOL_VERSION,
+      this.versions.get(b) ?? PROTOCOL_VERSION,
+    ) as ProtocolVersion;
   }
 
   private collect(): void {

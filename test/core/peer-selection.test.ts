@@ -23,23 +23,46 @@ function formed(n: number): MiniCluster {
 
 /** An ACK from `from` introducing `count` members nobody runs, each at heartbeat 1. */
 function flood(core: ScuttlebuttCore, from: string, count: number, now: number): void {
-  const fake = (k: number): NodeIdentity => ({ id: `fake-${k}`, generation: 1, address: `10.9.${k >> 8}.${k & 255}:9` });
+  const fake = (k: number): NodeIdentity => ({
+    id: `fake-${k}`,
+    generation: 1,
+    address: `10.9.${k >> 8}.${k & 255}:9`,
+  });
   const ack: AckMessage = {
     type: 'ack',
     clusterId: 'test',
     delta: {
-      nodes: Array.from({ length: count }, (_, k) => ({ ref: identityRef(fake(k)), identity: fake(k), heartbeat: 1, heartbeatAge: 0, lastGcVersion: 0, fromVersion: 0, maxVersion: 0, values: [] })),
+      nodes: Array.from({ length: count }, (_, k) => ({
+        ref: identityRef(fake(k)),
+        identity: fake(k),
+        heartbeat: 1,
+        heartbeatAge: 0,
+        lastGcVersion: 0,
+        fromVersion: 0,
+        maxVersion: 0,
+        values: [],
+      })),
       bumps: NO_BUMPS,
     },
   };
   core.receive(from, ack, now);
-  assert.equal(core.snapshot().live.filter((v) => v.node.id.startsWith('fake-')).length, count, 'the fakes were admitted');
+  assert.equal(
+    core.snapshot().live.filter((v) => v.node.id.startsWith('fake-')).length,
+    count,
+    'the fakes were admitted',
+  );
 }
 
 /** The SYN targets of `rounds` rounds of `core`, 100 ms apart (well within the fakes' first deadline). */
 function targets(core: ScuttlebuttCore, from: number, rounds: number): string[][] {
   const out: string[][] = [];
-  for (let r = 0; r < rounds; r++) out.push(core.tick(from + r * 100).filter((o) => o.message.type === 'syn').map((o) => o.to));
+  for (let r = 0; r < rounds; r++)
+    out.push(
+      core
+        .tick(from + r * 100)
+        .filter((o) => o.message.type === 'syn')
+        .map((o) => o.to),
+    );
   return out;
 }
 
@@ -70,7 +93,12 @@ test('peer selection: a joiner is a gossip partner of the others within a few ro
   net.run(3000);
   for (const core of net.nodes.values()) assert.equal(core.snapshot().live.length, 11);
   const a = net.nodes.get(addr(2))!;
-  assert.ok(targets(a, net.now + 10, 40).flat().includes(addr(11)), 'the joiner is picked');
+  assert.ok(
+    targets(a, net.now + 10, 40)
+      .flat()
+      .includes(addr(11)),
+    'the joiner is picked',
+  );
   // A fresh node knows only what one reply taught it, every member at the heartbeat it was admitted at.
   const fresh = net.add(coreConfig(12), [addr(1)]);
   net.run(1);

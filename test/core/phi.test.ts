@@ -40,7 +40,10 @@ test('normal tail stays exact in log space far beyond double range', () => {
     const got = lnNormalUpperTail(y);
     const want = lnTailAsymptotic(y);
     assert.ok(Number.isFinite(got), `ln Q(${y}) is finite`);
-    assert.ok(Math.abs(got - want) < 1e-6 * Math.max(1, Math.abs(want) * 1e-3), `ln Q(${y}) = ${got}, expected ${want}`);
+    assert.ok(
+      Math.abs(got - want) < 1e-6 * Math.max(1, Math.abs(want) * 1e-3),
+      `ln Q(${y}) = ${got}, expected ${want}`,
+    );
   }
   // Q(40) ~ 3.7e-350 underflows a double; phi does not.
   assert.ok(Math.abs(phi(1000 + 3000 + 40 * 100, 1000, 100, 3000) - 349.437) < 0.01);
@@ -70,7 +73,10 @@ function steadyPair(): { b: ScuttlebuttCore; last: number } {
   const a = new ScuttlebuttCore(coreConfig(1, { failureDetector: fd }), seededRandom(1), 0);
   const b = new ScuttlebuttCore(coreConfig(2, { failureDetector: fd }), seededRandom(2), 0);
   a.setSeeds([b.self.address]);
-  const cores = new Map([[a.self.address, a], [b.self.address, b]]);
+  const cores = new Map([
+    [a.self.address, a],
+    [b.self.address, b],
+  ]);
   // Deliver synchronously at the same instant: arrival times are exactly the send times.
   const pump = (from: string, out: Outbound[], now: number): void => {
     for (const o of out) {
@@ -98,9 +104,15 @@ test('the core convicts exactly when the formula says, on a steady 1 s heartbeat
   // After a detect pass the core names its earliest deadline, so a harness can convict on the dot.
   // (Detect every 250 ms, as the runtime does: longer gaps between readings would look like a local stall.)
   for (let t = last + 750; t < last + delay; t += 250) b.detect(t);
-  assert.ok(Math.abs(b.nextDeadline - (last + delay)) < 0.05, `nextDeadline ${b.nextDeadline - last} ms after the last heartbeat`);
+  assert.ok(
+    Math.abs(b.nextDeadline - (last + delay)) < 0.05,
+    `nextDeadline ${b.nextDeadline - last} ms after the last heartbeat`,
+  );
   b.detect(b.nextDeadline);
-  assert.deepEqual(b.takeEvents().filter((e) => e.type === 'dead'), []);
+  assert.deepEqual(
+    b.takeEvents().filter((e) => e.type === 'dead'),
+    [],
+  );
   b.detect(last + delay + 0.1);
   assert.equal(b.takeEvents().filter((e) => e.type === 'dead').length, 1);
   assert.equal(b.nextDeadline, Infinity);
@@ -111,7 +123,10 @@ test('the core convicts on the tick after the deadline when only ticks run detec
   b.takeEvents();
   // b ticks every second at +500: still alive at last+4500, convicted at the tick after last+4561.
   for (let t = last + 1500; t <= last + 4500; t += 1000) b.tick(t);
-  assert.deepEqual(b.takeEvents().filter((e) => e.type === 'dead'), []);
+  assert.deepEqual(
+    b.takeEvents().filter((e) => e.type === 'dead'),
+    [],
+  );
   b.tick(last + 5500);
   const dead = b.takeEvents().filter((e) => e.type === 'dead');
   assert.equal(dead.length, 1);
@@ -126,24 +141,31 @@ function stats(xs: readonly number[]): { mean: number; std: number } {
 
 test('period statistics: exact mean and deviation of the first `window` intervals, then each new one weighs 1/window', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 2, max: 40 }), fc.array(fc.double({ min: 1, max: 60_000, noNaN: true }), { minLength: 1, maxLength: 80 }), (window, xs) => {
-      const t = new PeerTable(window, 1);
-      const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' }, 1);
-      xs.forEach((x, i) => {
-        t.addInterval(s, x);
-        if (i < window) {
-          const want = stats(xs.slice(0, i + 1));
-          assert.ok(Math.abs(t.intervalMean(s) - want.mean) <= 1e-5 * want.mean, `mean after ${i + 1}`);
-          assert.ok(Math.abs(t.intervalStd(s) - want.std) <= 1e-3 * want.mean + 1e-3, `std after ${i + 1}: ${t.intervalStd(s)} vs ${want.std}`);
+    fc.property(
+      fc.integer({ min: 2, max: 40 }),
+      fc.array(fc.double({ min: 1, max: 60_000, noNaN: true }), { minLength: 1, maxLength: 80 }),
+      (window, xs) => {
+        const t = new PeerTable(window, 1);
+        const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' }, 1);
+        xs.forEach((x, i) => {
+          t.addInterval(s, x);
+          if (i < window) {
+            const want = stats(xs.slice(0, i + 1));
+            assert.ok(Math.abs(t.intervalMean(s) - want.mean) <= 1e-5 * want.mean, `mean after ${i + 1}`);
+            assert.ok(
+              Math.abs(t.intervalStd(s) - want.std) <= 1e-3 * want.mean + 1e-3,
+              `std after ${i + 1}: ${t.intervalStd(s)} vs ${want.std}`,
+            );
+          }
+        });
+        if (xs.length > window) {
+          // Past the window, one more interval moves the mean by 1/window of its distance from it.
+          const before = t.intervalMean(s);
+          t.addInterval(s, before + 1000);
+          assert.ok(Math.abs(t.intervalMean(s) - (before + 1000 / window)) < 1e-2);
         }
-      });
-      if (xs.length > window) {
-        // Past the window, one more interval moves the mean by 1/window of its distance from it.
-        const before = t.intervalMean(s);
-        t.addInterval(s, before + 1000);
-        assert.ok(Math.abs(t.intervalMean(s) - (before + 1000 / window)) < 1e-2);
-      }
-    }),
+      },
+    ),
   );
 });
 
@@ -166,7 +188,11 @@ test('period samples run between measured births: a placed birth is neither a sa
  * bringing news that late. Member n1 falls silent at `n1SilentFrom` (66 s). Returns when n0 convicted
  * n1, and every other conviction, up to `until` (80 s).
  */
-function convictionWithLag(lagAt: (t: number, member: number) => number, n1SilentFrom = 66_000, until = 80_000): { n1: number; others: string[] } {
+function convictionWithLag(
+  lagAt: (t: number, member: number) => number,
+  n1SilentFrom = 66_000,
+  until = 80_000,
+): { n1: number; others: string[] } {
   const o = new ScuttlebuttCore(coreConfig(0), seededRandom(1), 0);
   const members = Array.from({ length: 20 }, (_, k) => new ScuttlebuttCore(coreConfig(k + 1), seededRandom(k + 2), 0));
   for (const m of members) m.setSeeds([o.self.address]);
@@ -188,8 +214,18 @@ function convictionWithLag(lagAt: (t: number, member: number) => number, n1Silen
       born[k]?.push({ at: now, heartbeat: m.member(m.self)?.heartbeat as number });
       if (gossip) pump(m.self.address, out, now);
       else {
-        const news = (born[k] ?? []).filter((b) => b.at <= now - lagAt(now, k)).pop() as { at: number; heartbeat: number };
-        const bumps = { count: 1, positional: false, keys: [identityRef(m.self)], heartbeats: [news.heartbeat], checks: null, ages: [Math.round((now - news.at) / HEARTBEAT_AGE_UNIT_MS)] };
+        const news = (born[k] ?? []).filter((b) => b.at <= now - lagAt(now, k)).pop() as {
+          at: number;
+          heartbeat: number;
+        };
+        const bumps = {
+          count: 1,
+          positional: false,
+          keys: [identityRef(m.self)],
+          heartbeats: [news.heartbeat],
+          checks: null,
+          ages: [Math.round((now - news.at) / HEARTBEAT_AGE_UNIT_MS)],
+        };
         o.receive(m.self.address, { type: 'ack', clusterId: 'test', delta: { nodes: [], bumps } }, now);
       }
     });
@@ -213,20 +249,27 @@ test('silence is judged against how late news runs now: when every heartbeat sta
   assert.deepEqual(onTime.others, []);
   assert.deepEqual(slowing.others, [], 'members whose news only runs late are not convicted');
   assert.ok(onTime.n1 < 72_000, `on time: n1 convicted at ${onTime.n1} ms`);
-  assert.ok(slowing.n1 >= onTime.n1 + 500, `news running late: n1 convicted at ${slowing.n1} ms, on time at ${onTime.n1} ms`);
+  assert.ok(
+    slowing.n1 >= onTime.n1 + 500,
+    `news running late: n1 convicted at ${slowing.n1} ms, on time at ${onTime.n1} ms`,
+  );
 });
 
-test('a member whose lag allowance is far below the others\' is held to the typical one: gossip carries every heartbeat alike, so the low allowance is a stale lesson', () => {
+test("a member whose lag allowance is far below the others' is held to the typical one: gossip carries every heartbeat alike, so the low allowance is a stale lesson", () => {
   const onTime = convictionWithLag(() => 0);
   // From 60 s on every member's news arrives 2 s old, except n1's, which stays fresh until n1 falls silent at 66 s.
   const lone = convictionWithLag((_, k) => (k === 0 ? 0 : 2000));
   assert.deepEqual(lone.others, [], 'members whose news runs 2 s late are not convicted');
   assert.ok(onTime.n1 < 72_000, `on time: n1 convicted at ${onTime.n1} ms`);
-  assert.ok(lone.n1 >= onTime.n1 + 1000, `n1's fresh news among late news: convicted at ${lone.n1} ms, on time at ${onTime.n1} ms`);
+  assert.ok(
+    lone.n1 >= onTime.n1 + 1000,
+    `n1's fresh news among late news: convicted at ${lone.n1} ms, on time at ${onTime.n1} ms`,
+  );
 });
 
 /** Lag `max` reached from 0 at `rate` ms per ms, starting at `from`. */
-const ramp = (t: number, from: number, rate: number, max: number): number => Math.min(max, Math.max(0, rate * (t - from)));
+const ramp = (t: number, from: number, rate: number, max: number): number =>
+  Math.min(max, Math.max(0, rate * (t - from)));
 
 test('the lag allowance: news that steadily runs 5 s late is no silence, and a member that does fall silent is still convicted', () => {
   // From 60 s on every member's news grows 0.5 s older per second, up to 5 s: the silence since a

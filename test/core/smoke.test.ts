@@ -15,6 +15,12 @@ test('smoke: 5 nodes converge, a crash is detected', () => {
   const t0 = c.now;
   c.run(10_000);
   const deads = c.events.filter((e) => e.event.type === 'dead');
-  console.log(deads.map((d) => `${d.at} ${d.event.node.id}`), 'maxPacket', c.maxPacket, 't0', t0);
+  console.log(
+    deads.map((d) => `${d.at} ${d.event.node.id}`),
+    'maxPacket',
+    c.maxPacket,
+    't0',
+    t0,
+  );
   assert.equal(deads.length, 4);
 });

@@ -41,7 +41,8 @@ function which(tool: string): boolean {
 function unavailable(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (podman networks and the image build)';
   const missing = ['podman', 'runc', 'mmdebstrap', 'npm'].filter((t) => !which(t));
-  if (!existsSync('/usr/lib/cni/dnsname')) missing.push('the CNI dnsname plugin (golang-github-containernetworking-plugin-dnsname)');
+  if (!existsSync('/usr/lib/cni/dnsname'))
+    missing.push('the CNI dnsname plugin (golang-github-containernetworking-plugin-dnsname)');
   return missing.length ? `needs ${missing.join(', ')} (.ci/setup-system.sh installs them)` : null;
 }
 
@@ -49,14 +50,17 @@ const why = unavailable();
 
 /** deploy/test/podman.sh's global flags and `podman run` ulimits. */
 function podmanFlags(): { global: string[]; ulimits: string[] } {
-  const [global = '', ulimits = ''] = execFileSync('bash', [join(ROOT, 'deploy', 'test', 'podman.sh')]).toString().split('\n');
+  const [global = '', ulimits = ''] = execFileSync('bash', [join(ROOT, 'deploy', 'test', 'podman.sh')])
+    .toString()
+    .split('\n');
   return { global: global.split(' ').filter(Boolean), ulimits: ulimits.split(' ').filter(Boolean) };
 }
 
 /** The container's `env:` entries with a literal value, in order (valueFrom entries are the pod's fields). */
 function manifestEnv(yaml: string): Map<string, string> {
   const env = new Map<string, string>();
-  for (const m of yaml.matchAll(/^\s*- name: (SCUTTLEBUTT_\w+)\n\s*value: (.+)$/gm)) env.set(m[1] as string, (m[2] as string).trim());
+  for (const m of yaml.matchAll(/^\s*- name: (SCUTTLEBUTT_\w+)\n\s*value: (.+)$/gm))
+    env.set(m[1] as string, (m[2] as string).trim());
   return env;
 }
 
@@ -66,7 +70,8 @@ test(
   async (t) => {
     if (why) assert.fail(`cannot run the container test here (CI=true: this must not skip): ${why}`);
     const { global, ulimits } = podmanFlags();
-    const podman = (args: string[], timeout = 60_000) => exec('podman', [...global, ...args], { timeout, maxBuffer: 16 << 20 });
+    const podman = (args: string[], timeout = 60_000) =>
+      exec('podman', [...global, ...args], { timeout, maxBuffer: 16 << 20 });
     const podmanOut = async (args: string[], timeout?: number) => (await podman(args, timeout)).stdout.trim();
     const started = Date.now();
 
@@ -81,18 +86,24 @@ test(
         return true;
       }
     };
-    for (const c of (await podmanOut(['ps', '--all', '--format', '{{.Names}}'])).split('\n').filter(dead)) await podman(['rm', '--force', '--time', '0', c]).catch(() => {});
-    for (const n of (await podmanOut(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter(dead)) await podman(['network', 'rm', '--force', n]).catch(() => {});
+    for (const c of (await podmanOut(['ps', '--all', '--format', '{{.Names}}'])).split('\n').filter(dead))
+      await podman(['rm', '--force', '--time', '0', c]).catch(() => {});
+    for (const n of (await podmanOut(['network', 'ls', '--format', '{{.Name}}'])).split('\n').filter(dead))
+      await podman(['network', 'rm', '--force', n]).catch(() => {});
 
     // The image, as a team without Docker Hub builds it.
-    const built = await exec('bash', [BUILD, IMAGE], { timeout: 15 * 60_000, maxBuffer: 16 << 20 }).catch((err: { stderr?: string }) => {
-      throw new Error(`deploy/test/build-image.sh failed: ${err.stderr ?? String(err)}`);
-    });
+    const built = await exec('bash', [BUILD, IMAGE], { timeout: 15 * 60_000, maxBuffer: 16 << 20 }).catch(
+      (err: { stderr?: string }) => {
+        throw new Error(`deploy/test/build-image.sh failed: ${err.stderr ?? String(err)}`);
+      },
+    );
     const figure = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(built.stdout)?.[1]);
     const size = figure('image-size-bytes');
     const baseSize = figure('base-size-bytes');
     assert.ok(size > baseSize && baseSize > 0, `sizes reported: ${built.stdout}`);
-    t.diagnostic(`image ${(size / 1e6).toFixed(1)} MB (base ${(baseSize / 1e6).toFixed(1)} MB, the agent's layer ${((size - baseSize) / 1e6).toFixed(1)} MB); base ${figure('base-seconds')} s, build ${figure('build-seconds')} s`);
+    t.diagnostic(
+      `image ${(size / 1e6).toFixed(1)} MB (base ${(baseSize / 1e6).toFixed(1)} MB, the agent's layer ${((size - baseSize) / 1e6).toFixed(1)} MB); base ${figure('base-seconds')} s, build ${figure('build-seconds')} s`,
+    );
 
     // What the image is: the Dockerfile's user, entrypoint and HEALTHCHECK (docker format keeps it).
     const [inspected] = JSON.parse(await podmanOut(['image', 'inspect', IMAGE])) as [
@@ -103,7 +114,8 @@ test(
     assert.equal(inspected.Healthcheck?.Test?.[0], 'CMD', 'the image keeps the Dockerfile HEALTHCHECK');
 
     // Lean: no compiler, no build tree, the package's published files only, no dev dependency.
-    const run = (script: string) => podmanOut(['run', '--rm', '--network', 'none', ...ulimits, '--entrypoint', 'sh', IMAGE, '-c', script]);
+    const run = (script: string) =>
+      podmanOut(['run', '--rm', '--network', 'none', ...ulimits, '--entrypoint', 'sh', IMAGE, '-c', script]);
     const contents = await run(
       'cd /usr/local/lib/node_modules/scuttlebutt-ts && ls -A; echo ---; ls -A dist; echo ---; ' +
         // Every installed package, nested ones included: its name is what follows the last node_modules/.
@@ -111,12 +123,28 @@ test(
         'for t in gcc cc c++ make python3 tsc; do command -v $t; done; ls -d /src 2>/dev/null; id -u',
     );
     const [files = '', dist = '', deps = '', rest = ''] = contents.split('---\n').map((s) => s.trim());
-    assert.deepEqual(files.split('\n').sort(), ['CHANGELOG.md', 'LICENSE', 'README.md', 'dist', 'node_modules', 'package.json']);
+    assert.deepEqual(files.split('\n').sort(), [
+      'CHANGELOG.md',
+      'LICENSE',
+      'README.md',
+      'dist',
+      'node_modules',
+      'package.json',
+    ]);
     assert.equal(dist, 'src', 'dist holds the library only (no tests)');
-    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
     const installed = deps.split('\n').filter(Boolean);
-    assert.ok(installed.includes('pino') && installed.includes('prom-client'), `runtime dependencies installed: ${installed.join(', ')}`);
-    const runtime = new Set(Object.entries(lock.packages).filter(([key, p]) => key && !p.dev).map(([key]) => key.slice(key.lastIndexOf('node_modules/') + 13)));
+    assert.ok(
+      installed.includes('pino') && installed.includes('prom-client'),
+      `runtime dependencies installed: ${installed.join(', ')}`,
+    );
+    const runtime = new Set(
+      Object.entries(lock.packages)
+        .filter(([key, p]) => key && !p.dev)
+        .map(([key]) => key.slice(key.lastIndexOf('node_modules/') + 13)),
+    );
     for (const name of installed) assert.ok(runtime.has(name), `${name} is a runtime dependency in package-lock.json`);
     assert.equal(rest, '1000', 'no compiler, no build tree, and the image runs as uid 1000');
 
@@ -145,7 +173,13 @@ test(
     const streams: EventStream[] = [];
     try {
       await podman(['network', 'create', network]);
-      const subnet = await podmanOut(['network', 'inspect', '--format', '{{range .Subnets}}{{.Subnet}}{{end}}', network]);
+      const subnet = await podmanOut([
+        'network',
+        'inspect',
+        '--format',
+        '{{range .Subnets}}{{.Subnet}}{{end}}',
+        network,
+      ]);
       const base = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(subnet)?.[1];
       assert.ok(base, `a /24 network (got ${subnet})`);
       const ips = names.map((_, i) => `${base}.${11 + i}`);
@@ -159,28 +193,61 @@ test(
         names.map((pod, i) => {
           const fields: Record<string, string> = { POD_NAME: pod, POD_NAMESPACE: 'default', POD_IP: ips[i] as string };
           const envArgs: string[] = [];
-          for (const [k, v] of env) envArgs.push('--env', `${k}=${k === 'SCUTTLEBUTT_JOIN' ? seed : v.replace(/\$\((\w+)\)/g, (_, f: string) => fields[f] ?? '')}`);
+          for (const [k, v] of env)
+            envArgs.push(
+              '--env',
+              `${k}=${k === 'SCUTTLEBUTT_JOIN' ? seed : v.replace(/\$\((\w+)\)/g, (_, f: string) => fields[f] ?? '')}`,
+            );
           return podman([
-            'run', '--detach', '--name', containers[i] as string, '--hostname', pod,
-            '--network', network, '--ip', ips[i] as string, '--network-alias', 'scuttlebutt',
+            'run',
+            '--detach',
+            '--name',
+            containers[i] as string,
+            '--hostname',
+            pod,
+            '--network',
+            network,
+            '--ip',
+            ips[i] as string,
+            '--network-alias',
+            'scuttlebutt',
             // The manifest's securityContext and memory limit.
-            '--read-only', '--read-only-tmpfs=false', '--cap-drop', 'all', '--security-opt', 'no-new-privileges', '--memory', '256m',
-            '--volume', `${secret}:${mount}:ro`,
-            ...ulimits, ...envArgs, IMAGE, 'agent',
+            '--read-only',
+            '--read-only-tmpfs=false',
+            '--cap-drop',
+            'all',
+            '--security-opt',
+            'no-new-privileges',
+            '--memory',
+            '256m',
+            '--volume',
+            `${secret}:${mount}:ro`,
+            ...ulimits,
+            ...envArgs,
+            IMAGE,
+            'agent',
           ]);
         }),
       );
       const http = ips.map((ip) => `${ip}:${/:(\d+)$/.exec(env.get('SCUTTLEBUTT_HTTP') as string)?.[1]}`);
       const live = async (i: number) => {
         try {
-          return (await getJson<{ live: MemberJson[] }>(http[i] as string, '/members')).body.live.map((m) => m.id).sort();
+          return (await getJson<{ live: MemberJson[] }>(http[i] as string, '/members')).body.live
+            .map((m) => m.id)
+            .sort();
         } catch {
           return [];
         }
       };
-      for (const i of [0, 1, 2]) await waitFor(async () => (await live(i)).join() === names.join(), 60_000, `${names[i]} sees all three live`);
+      for (const i of [0, 1, 2])
+        await waitFor(async () => (await live(i)).join() === names.join(), 60_000, `${names[i]} sees all three live`);
       const joinMs = Date.now() - t0;
-      for (const i of [0, 1, 2]) await waitFor(async () => (await fetch(`http://${http[i]}/ready`).catch(() => null))?.status === 200, 30_000, `${names[i]} /ready is 200`);
+      for (const i of [0, 1, 2])
+        await waitFor(
+          async () => (await fetch(`http://${http[i]}/ready`).catch(() => null))?.status === 200,
+          30_000,
+          `${names[i]} /ready is 200`,
+        );
       const readyMs = Date.now() - t0;
       t.diagnostic(`join: all three see each other ${joinMs} ms after start, all ready at ${readyMs} ms`);
 
@@ -195,7 +262,16 @@ test(
       }
       // A change needs the Secret's token.
       assert.equal((await fetch(`http://${http[0]}/kv/role`, { method: 'PUT', body: 'x' })).status, 401);
-      assert.equal((await fetch(`http://${http[0]}/kv/role`, { method: 'PUT', body: 'x', headers: { authorization: `Bearer ${token}` } })).status, 200);
+      assert.equal(
+        (
+          await fetch(`http://${http[0]}/kv/role`, {
+            method: 'PUT',
+            body: 'x',
+            headers: { authorization: `Bearer ${token}` },
+          })
+        ).status,
+        200,
+      );
 
       const events = [0, 1].map((i) => new EventStream(http[i] as string, '/events'));
       streams.push(...events);
@@ -208,20 +284,40 @@ test(
       const t1 = Date.now();
       await podman(['stop', '--time', String(grace), containers[2] as string], (grace + 30) * 1000);
       const stopMs = Date.now() - t1;
-      assert.equal(await podmanOut(['inspect', '--format', '{{.State.ExitCode}}', containers[2] as string]), '0', 'the agent exited 0 on SIGTERM');
+      assert.equal(
+        await podmanOut(['inspect', '--format', '{{.State.ExitCode}}', containers[2] as string]),
+        '0',
+        'the agent exited 0 on SIGTERM',
+      );
       assert.ok(stopMs < grace * 1000, `stopped in ${stopMs} ms, before podman's SIGKILL at ${grace} s`);
-      for (const s of events) await waitFor(() => deadReasons(s, names[2] as string).length > 0, 10_000, `${names[2]} seen dead after it left`);
-      for (const s of events) assert.deepEqual(deadReasons(s, names[2] as string), ['left'], 'dead because it said so, not because it went silent');
+      for (const s of events)
+        await waitFor(
+          () => deadReasons(s, names[2] as string).length > 0,
+          10_000,
+          `${names[2]} seen dead after it left`,
+        );
+      for (const s of events)
+        assert.deepEqual(
+          deadReasons(s, names[2] as string),
+          ['left'],
+          'dead because it said so, not because it went silent',
+        );
       const leftMs = Date.now() - t1;
 
       // SIGKILL: no leave; the failure detector convicts it.
       const t2 = Date.now();
       await podman(['kill', '--signal', 'KILL', containers[1] as string]);
-      await waitFor(() => deadReasons(events[0] as EventStream, names[1] as string).length > 0, 60_000, `${names[1]} convicted after SIGKILL`);
+      await waitFor(
+        () => deadReasons(events[0] as EventStream, names[1] as string).length > 0,
+        60_000,
+        `${names[1]} convicted after SIGKILL`,
+      );
       const detectMs = Date.now() - t2;
       assert.deepEqual(deadReasons(events[0] as EventStream, names[1] as string), ['suspected']);
       assert.deepEqual(await live(0), [names[0]]);
-      t.diagnostic(`podman stop: exited in ${stopMs} ms, peers saw "left" ${leftMs} ms after the stop began; SIGKILL convicted after ${detectMs} ms; test wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      t.diagnostic(
+        `podman stop: exited in ${stopMs} ms, peers saw "left" ${leftMs} ms after the stop began; SIGKILL convicted after ${detectMs} ms; test wall time ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     } finally {
       for (const s of streams) s.close();
       for (const c of containers) await podman(['rm', '--force', '--time', '0', c]).catch(() => {});

@@ -17,7 +17,20 @@ import { encodeMessage } from '../../src/wire/codec.js';
 import type { CoreConfig, CoreEvent } from '../../src/core/types.js';
 import type { Message } from '../../src/wire/messages.js';
 
-const BASE: BenchOptions = { nodes: 40, fanout: 3, intervalMs: 1000, loss: 0, burst: 1, runs: 1, seed: 7, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
+const BASE: BenchOptions = {
+  nodes: 40,
+  fanout: 3,
+  intervalMs: 1000,
+  loss: 0,
+  burst: 1,
+  runs: 1,
+  seed: 7,
+  window: 100,
+  disseminations: 1,
+  durationS: 0,
+  latencyMs: 1,
+  jitterMs: 2,
+};
 
 interface Fingerprint {
   events: string;
@@ -64,7 +77,14 @@ class Recorder {
       views.update(JSON.stringify(core.rejections()));
       views.update(`${core.localStalls} ${core.localDeafSpells} ${core.liveCount} ${core.memberCount}\n`);
     }
-    return { events: short(this.eventHash), wire: short(this.wireHash), wire4: short(this.wire4Hash), views: short(views), messages: this.messages, bytes: this.bytes };
+    return {
+      events: short(this.eventHash),
+      wire: short(this.wireHash),
+      wire4: short(this.wire4Hash),
+      views: short(views),
+      messages: this.messages,
+      bytes: this.bytes,
+    };
   }
 }
 
@@ -118,17 +138,46 @@ function lossy(sim: SimCluster): void {
 
 /** 300 members on LAN-sized packets: runs from the cursor, bucket summaries, cut requests and deltas. */
 function bootstrap(sim: SimCluster): void {
-  for (let i = 0; i < sim.config.nodes; i++) sim.start(i, { idx: String(i), zone: `z${i % 4}`, blob: value(i, i % 50) });
+  for (let i = 0; i < sim.config.nodes; i++)
+    sim.start(i, { idx: String(i), zone: `z${i % 4}`, blob: value(i, i % 50) });
   sim.runUntil(25_000);
 }
 
 const LAN_BUDGET = 1400 - 4 - 28;
 
 const PINNED: Record<string, Fingerprint> = {
-  lifecycle: { events: 'c56afa2bb9dd8211', wire: '58d7004c5c5a0a3c', wire4: '2c88428ee266107b', views: 'c0f963c30a4ea7c9', messages: 19723, bytes: 3154782 },
-  lossy: { events: 'a506feee47b577a1', wire: '02406c938af91eca', wire4: '0fb6e99662798ed6', views: 'b49b1f6f4df14a87', messages: 12949, bytes: 2155266 },
-  bootstrap300: { events: '28b5f77f63d071cb', wire: '0ec501d8b6453c94', wire4: 'c87a305199bf4a26', views: '9339f9ab4108c47d', messages: 70566, bytes: 61583184 },
-  wrongCluster: { events: '643d5437104296e2', wire: 'fabd19c688c29bca', wire4: 'fabd19c688c29bca', views: '4ab961c9fd024aa8', messages: 2, bytes: 34 },
+  lifecycle: {
+    events: 'c56afa2bb9dd8211',
+    wire: '58d7004c5c5a0a3c',
+    wire4: '2c88428ee266107b',
+    views: 'c0f963c30a4ea7c9',
+    messages: 19723,
+    bytes: 3154782,
+  },
+  lossy: {
+    events: 'a506feee47b577a1',
+    wire: '02406c938af91eca',
+    wire4: '0fb6e99662798ed6',
+    views: 'b49b1f6f4df14a87',
+    messages: 12949,
+    bytes: 2155266,
+  },
+  bootstrap300: {
+    events: '28b5f77f63d071cb',
+    wire: '0ec501d8b6453c94',
+    wire4: 'c87a305199bf4a26',
+    views: '9339f9ab4108c47d',
+    messages: 70566,
+    bytes: 61583184,
+  },
+  wrongCluster: {
+    events: '643d5437104296e2',
+    wire: 'fabd19c688c29bca',
+    wire4: 'fabd19c688c29bca',
+    views: '4ab961c9fd024aa8',
+    messages: 2,
+    bytes: 34,
+  },
 };
 
 function check(name: string, got: Fingerprint): void {
@@ -179,6 +228,15 @@ test('golden: a foreign cluster is answered with wrongCluster, and nothing else 
     }
   }
   for (const l of a.leave(1500)) note(l.message);
-  const views = createHash('sha256').update(JSON.stringify([a.snapshot(), b.snapshot(), a.rejections(), b.rejections()]));
-  check('wrongCluster', { events: short(createHash('sha256').update(JSON.stringify([a.takeEvents(), b.takeEvents()]))), wire: short(rec), wire4: short(rec4), views: short(views), messages, bytes });
+  const views = createHash('sha256').update(
+    JSON.stringify([a.snapshot(), b.snapshot(), a.rejections(), b.rejections()]),
+  );
+  check('wrongCluster', {
+    events: short(createHash('sha256').update(JSON.stringify([a.takeEvents(), b.takeEvents()]))),
+    wire: short(rec),
+    wire4: short(rec4),
+    views: short(views),
+    messages,
+    bytes,
+  });
 });

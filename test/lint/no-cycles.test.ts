@@ -22,7 +22,17 @@ test('every kind of import is an edge: import type, export from, side effects, i
     "import { readFileSync } from 'node:fs';",
     "// import { x } from './not-an-import.js';",
   ].join('\n');
-  assert.deepEqual(specifiersOf(source), ['./a.js', './b.js', './d.js', './e.js', './f.js', './g.js', './h.js', './i.js', 'node:fs']);
+  assert.deepEqual(specifiersOf(source), [
+    './a.js',
+    './b.js',
+    './d.js',
+    './e.js',
+    './f.js',
+    './g.js',
+    './h.js',
+    './i.js',
+    'node:fs',
+  ]);
 });
 
 test('a planted circle is found and named, through a type-only import and a re-export', () => {
@@ -36,14 +46,24 @@ test('a planted circle is found and named, through a type-only import and a re-e
   ]);
   const graph = graphOf(sources);
   assert.deepEqual(graph.get('runtime/node.ts'), ['core/core.ts', 'runtime/channels.ts']);
-  assert.deepEqual(describeCycles(graph), ['runtime/channels.ts -> runtime/payloads.ts -> runtime/node.ts -> runtime/channels.ts', 'wire/self.ts -> wire/self.ts']);
+  assert.deepEqual(describeCycles(graph), [
+    'runtime/channels.ts -> runtime/payloads.ts -> runtime/node.ts -> runtime/channels.ts',
+    'wire/self.ts -> wire/self.ts',
+  ]);
   sources.set('runtime/payloads.ts', 'export interface Node { id: string }');
   assert.deepEqual(describeCycles(graphOf(sources)), ['wire/self.ts -> wire/self.ts']);
 });
 
 test('src/ has no import circle', () => {
   const graph = graphOf(readSources(SRC));
-  assert.ok(graph.size > 50 && [...graph.values()].some((to) => to.length > 5), `read ${graph.size} modules under ${SRC}`);
+  assert.ok(
+    graph.size > 50 && [...graph.values()].some((to) => to.length > 5),
+    `read ${graph.size} modules under ${SRC}`,
+  );
   const cycles = describeCycles(graph);
-  assert.deepEqual(cycles, [], `import circles in src/ (break each with a narrow interface, a sink, or a module both sides import):\n${cycles.join('\n')}`);
+  assert.deepEqual(
+    cycles,
+    [],
+    `import circles in src/ (break each with a narrow interface, a sink, or a module both sides import):\n${cycles.join('\n')}`,
+  );
 });

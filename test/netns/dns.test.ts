@@ -8,7 +8,14 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { waitFor, type NodeEvent, type NodeProc } from '../runtime/procs.js';
-import { Dnsmasq, dnsmasqMissing, removeNamespaceResolver, setNamespaceResolver, sweepStaleResolvers, type Zone } from './dnsmasq.js';
+import {
+  Dnsmasq,
+  dnsmasqMissing,
+  removeNamespaceResolver,
+  setNamespaceResolver,
+  sweepStaleResolvers,
+  type Zone,
+} from './dnsmasq.js';
 import { GOSSIP_PORT, TestBed, unavailable } from './testbed.js';
 
 const why = unavailable() ?? dnsmasqMissing();
@@ -31,11 +38,14 @@ function zone(pods: ReadonlyMap<number, string>): Zone {
 const liveIds = (p: NodeProc, since = 0): Set<string> => {
   // The latest live/dead event per member, from `since` on.
   const last = new Map<string, string>();
-  for (const e of p.events) if ((e.event === 'live' || e.event === 'dead') && e.at >= since) last.set(e.id as string, e.event);
+  for (const e of p.events)
+    if ((e.event === 'live' || e.event === 'dead') && e.at >= since) last.set(e.id as string, e.event);
   return new Set([...last].filter(([, ev]) => ev === 'live').map(([id]) => id));
 };
 const logs = (p: NodeProc, pred: (e: NodeEvent & { level?: string; msg?: string; seed?: string }) => boolean) =>
-  (p.events as (NodeEvent & { level?: string; msg?: string; seed?: string })[]).filter((e) => e.event === 'log' && pred(e));
+  (p.events as (NodeEvent & { level?: string; msg?: string; seed?: string })[]).filter(
+    (e) => e.event === 'log' && pred(e),
+  );
 
 test(
   'DNS discovery: a cluster forms from A and SRV records, finds a pod that appears only in DNS, convicts a removed one, takes back one restarted at a new address',
@@ -58,7 +68,10 @@ test(
     const pods = new Map<number, string>([0, 1, 2, 4].map((i) => [i, bed.addresses[i] as string]));
     await dns.serve(zone(pods));
     // dnsmasq listens on its namespace address only (UDP and TCP 53), nowhere else.
-    const sockets = execFileSync('ip', ['netns', 'exec', bed.hosts[5] as string, 'ss', '-Hlntup']).toString().trim().split('\n');
+    const sockets = execFileSync('ip', ['netns', 'exec', bed.hosts[5] as string, 'ss', '-Hlntup'])
+      .toString()
+      .trim()
+      .split('\n');
     assert.deepEqual(sockets.map((l) => l.split(/\s+/)[4]).sort(), [`${dnsIp}:53`, `${dnsIp}:53`], sockets.join('\n'));
     const common = { resolveMs: RESOLVE_MS, log: true };
     // Every agent is given DNS names only: SRV for most, the Service's A records for h1; h0 also
@@ -69,9 +82,17 @@ test(
     bed.start(4, { ...common, seeds: [`srv+${SRV}`], dnsServers: [dnsIp] });
     const agents = () => [0, 1, 2, 3, 4].flatMap((i) => (bed.procs[i] && !bed.procs[i]!.exited ? [bed.procs[i]!] : []));
     const t0 = Date.now();
-    await waitFor(() => [0, 1, 2, 4].every((i) => liveIds(bed.procs[i]!).size === 3), 15_000, 'h0, h1, h2, h4 see each other');
+    await waitFor(
+      () => [0, 1, 2, 4].every((i) => liveIds(bed.procs[i]!).size === 3),
+      15_000,
+      'h0, h1, h2, h4 see each other',
+    );
     const formed = Date.now() - t0;
-    for (const p of agents()) assert.ok(!p.has((e) => e.event === 'join-failed'), `${p.id} joined: ${JSON.stringify(p.events.find((e) => e.event === 'join-failed'))}`);
+    for (const p of agents())
+      assert.ok(
+        !p.has((e) => e.event === 'join-failed'),
+        `${p.id} joined: ${JSON.stringify(p.events.find((e) => e.event === 'join-failed'))}`,
+      );
     assert.deepEqual(
       logs(bed.procs[1]!, (e) => e.msg === 'seed resolved')[0]?.['addresses' as keyof NodeEvent],
       [0, 1, 2, 4].map((i) => `${bed.addresses[i]}:${GOSSIP_PORT}`).sort(),
@@ -86,7 +107,11 @@ test(
     pods.set(3, bed.addresses[3] as string);
     const t1 = Date.now();
     await dns.serve(zone(pods));
-    await waitFor(() => agents().every((p) => liveIds(p).size === 4), 15_000, 'all five see each other, h3 found through DNS');
+    await waitFor(
+      () => agents().every((p) => liveIds(p).size === 4),
+      15_000,
+      'all five see each other, h3 found through DNS',
+    );
     const foundNew = Date.now() - t1;
 
     // A pod goes: its records are removed first (as Kubernetes does on termination), then it is killed.
@@ -96,7 +121,11 @@ test(
     const t2 = Date.now();
     bed.procs[1]!.kill('SIGKILL');
     const others = () => agents().filter((p) => p.id !== 'h1');
-    await waitFor(() => others().every((p) => p.has((e) => e.event === 'dead' && e.id === 'h1' && e.at >= t2)), 15_000, 'h1 dead on every host');
+    await waitFor(
+      () => others().every((p) => p.has((e) => e.event === 'dead' && e.id === 'h1' && e.at >= t2)),
+      15_000,
+      'h1 dead on every host',
+    );
     const convicted = Date.now() - t2;
 
     // A pod restarts at a new address: same name, new A record; it rejoins through DNS.
@@ -110,14 +139,17 @@ test(
     await waitFor(() => h2.has((e) => e.event === 'ready'), 10_000, 'h2 restarted');
     const gen = h2.events.find((e) => e.event === 'ready')!.generation;
     await waitFor(
-      () => others().every((p) => p === h2 || p.has((e) => e.event === 'live' && e.id === 'h2' && e.generation === gen)) && liveIds(h2, t3).size === 3,
+      () =>
+        others().every((p) => p === h2 || p.has((e) => e.event === 'live' && e.id === 'h2' && e.generation === gen)) &&
+        liveIds(h2, t3).size === 3,
       15_000,
       'the restarted h2 is live everywhere at its new address, and sees h0, h3, h4',
     );
     const rejoined = Date.now() - t3;
     for (const p of others()) {
       if (p === h2) continue;
-      const m = (await p.query('state')).state!.live.find((x) => x.id === 'h2') as { generation: number; address?: string } | undefined;
+      const m = (await p.query('state')).state!.live.find((x) => x.id === 'h2') as
+        { generation: number; address?: string } | undefined;
       assert.equal(m?.generation, gen, `${p.id} holds the new h2`);
     }
 
@@ -126,7 +158,9 @@ test(
     assert.equal(nope.length, 1, JSON.stringify(nope));
     assert.match(nope[0]!.msg!, /does not exist \(NXDOMAIN\)/);
     for (const p of agents()) assert.ok(!p.exited, `${p.id} still running`);
-    console.log(`# dns: formed in ${formed} ms, new pod found in ${foundNew} ms, removed pod convicted in ${convicted} ms, moved pod rejoined in ${rejoined} ms (resolve every ${RESOLVE_MS} ms)`);
+    console.log(
+      `# dns: formed in ${formed} ms, new pod found in ${foundNew} ms, removed pod convicted in ${convicted} ms, moved pod rejoined in ${rejoined} ms (resolve every ${RESOLVE_MS} ms)`,
+    );
     bed.close();
     dns.stop();
   },

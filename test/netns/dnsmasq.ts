@@ -36,7 +36,10 @@ const NETNS_ETC = '/etc/netns';
  */
 export function setNamespaceResolver(ns: string, servers: readonly string[]): void {
   mkdirSync(join(NETNS_ETC, ns), { recursive: true });
-  writeFileSync(join(NETNS_ETC, ns, 'resolv.conf'), `${servers.map((s) => `nameserver ${s}`).join('\n')}\noptions timeout:1 attempts:2\n`);
+  writeFileSync(
+    join(NETNS_ETC, ns, 'resolv.conf'),
+    `${servers.map((s) => `nameserver ${s}`).join('\n')}\noptions timeout:1 attempts:2\n`,
+  );
 }
 
 export function removeNamespaceResolver(ns: string): void {
@@ -87,7 +90,9 @@ export class Dnsmasq {
   async serve(zone: Zone): Promise<void> {
     const hosts = Object.entries(zone.a).flatMap(([name, ips]) => ips.map((ip) => `${ip} ${name}`));
     writeFileSync(join(this.dir, 'hosts'), `${hosts.join('\n')}\n`);
-    const srvLines = Object.entries(zone.srv).flatMap(([name, recs]) => recs.map(([target, port]) => `srv-host=${name},${target},${port}`));
+    const srvLines = Object.entries(zone.srv).flatMap(([name, recs]) =>
+      recs.map(([target, port]) => `srv-host=${name},${target},${port}`),
+    );
     const key = srvLines.join('\n');
     if (this.child && key === this.srvKey) {
       const reads = this.reads();
@@ -115,10 +120,26 @@ export class Dnsmasq {
       ].join('\n'),
     );
     this.lines = [];
-    const child = spawn('ip', ['netns', 'exec', this.ns, 'dnsmasq', '--no-daemon', `--conf-file=${join(this.dir, 'dnsmasq.conf')}`, '--pid-file='], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.ns,
+        'dnsmasq',
+        '--no-daemon',
+        `--conf-file=${join(this.dir, 'dnsmasq.conf')}`,
+        '--pid-file=',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     this.child = child;
     createInterface({ input: child.stderr! }).on('line', (l) => this.lines.push(l));
-    await waitFor(() => this.lines.some((l) => / started, version /.test(l)) && this.reads() > 0, 5000, `dnsmasq started (log: ${this.lines.join(' | ')})`);
+    await waitFor(
+      () => this.lines.some((l) => / started, version /.test(l)) && this.reads() > 0,
+      5000,
+      `dnsmasq started (log: ${this.lines.join(' | ')})`,
+    );
     if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${this.lines.join('\n')}`);
   }
 

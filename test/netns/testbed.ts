@@ -11,7 +11,10 @@ const PREFIX = 'sbt';
 export const GOSSIP_PORT = 9111;
 
 function sh(args: string[]): string {
-  return execFileSync(args[0] as string, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 }).toString();
+  return execFileSync(args[0] as string, args.slice(1), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 10_000,
+  }).toString();
 }
 
 /** Why the test bed cannot run here, or null when it can. */
@@ -73,7 +76,19 @@ export class TestBed {
         sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'up']);
         sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
         sh(['ip', 'netns', 'exec', ns, 'nft', 'add', 'table', 'inet', 'sbt']);
-        sh(['ip', 'netns', 'exec', ns, 'nft', 'add', 'chain', 'inet', 'sbt', 'input', '{ type filter hook input priority 0; policy accept; }']);
+        sh([
+          'ip',
+          'netns',
+          'exec',
+          ns,
+          'nft',
+          'add',
+          'chain',
+          'inet',
+          'sbt',
+          'input',
+          '{ type filter hook input priority 0; policy accept; }',
+        ]);
         this.procs.push(null);
       }
     } catch (err) {
@@ -86,7 +101,13 @@ export class TestBed {
   /** Starts (or restarts) the node of host i. */
   start(i: number, args: Record<string, unknown> = {}): NodeProc {
     const p = new NodeProc(
-      { id: `h${i}`, host: this.addresses[i], port: GOSSIP_PORT, seeds: i === 0 ? [] : [`${this.addresses[0]}:${GOSSIP_PORT}`], ...args },
+      {
+        id: `h${i}`,
+        host: this.addresses[i],
+        port: GOSSIP_PORT,
+        seeds: i === 0 ? [] : [`${this.addresses[0]}:${GOSSIP_PORT}`],
+        ...args,
+      },
       ['ip', 'netns', 'exec', this.hosts[i] as string],
     );
     this.procs[i] = p;
@@ -95,7 +116,23 @@ export class TestBed {
 
   /** Drops a random `percent` of the packets arriving at host i (nftables, inside the host). */
   loss(i: number, percent: number): void {
-    this.nft(i, ['add', 'rule', 'inet', 'sbt', 'input', 'udp', 'dport', String(GOSSIP_PORT), 'numgen', 'random', 'mod', '100', '<', String(percent), 'drop']);
+    this.nft(i, [
+      'add',
+      'rule',
+      'inet',
+      'sbt',
+      'input',
+      'udp',
+      'dport',
+      String(GOSSIP_PORT),
+      'numgen',
+      'random',
+      'mod',
+      '100',
+      '<',
+      String(percent),
+      'drop',
+    ]);
   }
 
   /** Cuts every host of `a` from every host of `b`, both ways. */

@@ -39,7 +39,12 @@ const EXPECT: Record<string, (port: number) => (Line | Line[])[]> = {
     `databases ready: db-1@127.0.0.1:${p + 1} (zone a)`,
     'databases ready: none',
   ],
-  'event-iterator.js': () => ['live    worker-1', 'update  worker-1 job=resize-images', 'dead    worker-1 (left)', 'the loop ended after 3 events'],
+  'event-iterator.js': () => [
+    'live    worker-1',
+    'update  worker-1 job=resize-images',
+    'dead    worker-1 (left)',
+    'the loop ended after 3 events',
+  ],
 };
 
 /** The expected lines appear in this order (other lines may come between them: events race). */
@@ -57,7 +62,9 @@ function assertInOrder(lines: string[], expected: (Line | Line[])[], name: strin
   }
 }
 
-const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.js')).sort();
+const files = readdirSync(EXAMPLES)
+  .filter((f) => f.endsWith('.js'))
+  .sort();
 
 test('every example has its expected output here', () => {
   assert.deepEqual(files, Object.keys(EXPECT).sort());
@@ -78,7 +85,9 @@ for (const file of files) {
 
 test('the examples type-check against the package (tsc -p examples)', { timeout: 60_000 }, async () => {
   const tsc = `${ROOT}node_modules/typescript/bin/tsc`;
-  await run(process.execPath, [tsc, '-p', `${EXAMPLES}tsconfig.json`], { cwd: ROOT }).catch((err: { stdout?: string }) => {
-    assert.fail(`tsc -p examples:\n${err.stdout ?? String(err)}`);
-  });
+  await run(process.execPath, [tsc, '-p', `${EXAMPLES}tsconfig.json`], { cwd: ROOT }).catch(
+    (err: { stdout?: string }) => {
+      assert.fail(`tsc -p examples:\n${err.stdout ?? String(err)}`);
+    },
+  );
 });

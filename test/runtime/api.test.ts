@@ -9,12 +9,19 @@ import { EnvelopeError, open, seal } from '../../src/transport/envelope.js';
 import { freePorts } from './procs.js';
 
 const cfg = (id: string, port: number) =>
-  defaultLanConfig({ node: { id, gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, gossipIntervalMs: 100 });
+  defaultLanConfig({
+    node: { id, gossipPublicAddress: `127.0.0.1:${port}` },
+    listenAddress: `127.0.0.1:${port}`,
+    gossipIntervalMs: 100,
+  });
 
 test('events reach listeners, the async iterator and the NotifyEvents callbacks; a throwing listener stalls nothing and counts as an error, not a drop', async () => {
   const [pa, pb] = freePorts(2) as [number, number];
   const notified: string[] = [];
-  const a = await createScuttlebutt({ ...cfg('a', pa), events: { notifyLive: (m) => notified.push(`live ${m.id}`), notifyUpdate: (m) => notified.push(`update ${m.id}`) } });
+  const a = await createScuttlebutt({
+    ...cfg('a', pa),
+    events: { notifyLive: (m) => notified.push(`live ${m.id}`), notifyUpdate: (m) => notified.push(`update ${m.id}`) },
+  });
   const b = await createScuttlebutt(cfg('b', pb), { role: 'db' });
   try {
     a.on('live', () => {
@@ -32,14 +39,18 @@ test('events reach listeners, the async iterator and the NotifyEvents callbacks;
     })();
     await b.join([`127.0.0.1:${pa}`]);
     b.set('load', '0.5');
-    await Promise.race([reading, new Promise((_, reject) => setTimeout(() => reject(new Error('iterator did not see the update')), 5000))]);
+    await Promise.race([
+      reading,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('iterator did not see the update')), 5000)),
+    ]);
     assert.ok(seen.some((e) => e.type === 'live' && e.node.id === 'b' && e.node.metadata.role === 'db'));
     assert.ok(notified.includes('live b') && notified.includes('update b'), notified.join());
     const stats = a.stats();
     assert.ok(stats.errors.listener >= 1, 'the throwing listener was counted');
     assert.equal(stats.errors.internal, 0);
     assert.ok(stats.eventsOverflowed >= 1, `the unread stream overflowed: ${stats.eventsOverflowed}`);
-    for (const key of ['listener-error', 'event-overflow']) assert.equal(stats.dropped[key], undefined, `errors and lost events are not dropped packets: ${key}`);
+    for (const key of ['listener-error', 'event-overflow'])
+      assert.equal(stats.dropped[key], undefined, `errors and lost events are not dropped packets: ${key}`);
     assert.equal(a.state().live.length, 2, 'gossip went on');
     // Every member but self shows what the detector learned of it.
     const view = a.state();
@@ -70,7 +81,14 @@ test('a wrong config is rejected at construction, naming every wrong field', asy
   assert.ok(err instanceof ConfigError);
   assert.equal(err.code, 'SB_ERR_CONFIG');
   assert.equal(err.name, 'ConfigError');
-  for (const field of ['clusterId', 'gossipNodes', 'listenAddress', 'secretKeys[0] must be 16, 24 or 32 bytes', 'maxPacketBytes', 'failureDetector.phiThreshold']) {
+  for (const field of [
+    'clusterId',
+    'gossipNodes',
+    'listenAddress',
+    'secretKeys[0] must be 16, 24 or 32 bytes',
+    'maxPacketBytes',
+    'failureDetector.phiThreshold',
+  ]) {
     assert.match(err.message, new RegExp(field.replace(/[[\]]/g, '\\$&')), `names ${field}`);
   }
   const [port] = freePorts(1) as [number];
@@ -103,7 +121,11 @@ test('envelope: compression only when it helps, every key size, keyring rotation
   }
   const oldKey = new Uint8Array(16).fill(1);
   const newKey = new Uint8Array(32).fill(2);
-  assert.deepEqual(bytes(open(seal(random, opts([oldKey])), opts([newKey, oldKey]))), random, 'the old key still decrypts');
+  assert.deepEqual(
+    bytes(open(seal(random, opts([oldKey])), opts([newKey, oldKey]))),
+    random,
+    'the old key still decrypts',
+  );
   const fromNew = seal(random, opts([newKey, oldKey]));
   assert.deepEqual(bytes(open(fromNew, opts([oldKey, newKey]))), random);
   const reason = (f: () => unknown): string => {
@@ -115,15 +137,36 @@ test('envelope: compression only when it helps, every key size, keyring rotation
       return e.reason;
     }
   };
-  assert.equal(reason(() => open(fromNew, opts([oldKey]))), 'decrypt-failed');
+  assert.equal(
+    reason(() => open(fromNew, opts([oldKey]))),
+    'decrypt-failed',
+  );
   const tampered = Uint8Array.from(fromNew);
   tampered[3] = (tampered[3] as number) | 1; // claim compression: the header is authenticated
-  assert.equal(reason(() => open(tampered, opts([newKey]))), 'decrypt-failed');
-  assert.equal(reason(() => open(seal(random, opts([])), opts([newKey]))), 'plaintext-rejected');
-  assert.equal(reason(() => open(fromNew, opts([]))), 'encrypted-rejected');
-  assert.equal(reason(() => open(Uint8Array.of(0x53, 0x42, 9, 0), opts([]))), 'version-too-new');
-  assert.equal(reason(() => open(Uint8Array.of(0x53, 0x42, 2, 0), opts([]))), 'version-too-old');
+  assert.equal(
+    reason(() => open(tampered, opts([newKey]))),
+    'decrypt-failed',
+  );
+  assert.equal(
+    reason(() => open(seal(random, opts([])), opts([newKey]))),
+    'plaintext-rejected',
+  );
+  assert.equal(
+    reason(() => open(fromNew, opts([]))),
+    'encrypted-rejected',
+  );
+  assert.equal(
+    reason(() => open(Uint8Array.of(0x53, 0x42, 9, 0), opts([]))),
+    'version-too-new',
+  );
+  assert.equal(
+    reason(() => open(Uint8Array.of(0x53, 0x42, 2, 0), opts([]))),
+    'version-too-old',
+  );
   // A decompression bomb: 1 MB of zeros in a small packet is refused, not inflated.
   const bomb = Uint8Array.of(0x53, 0x42, PROTOCOL_VERSION, 1, ...deflateRawSync(new Uint8Array(1_000_000)));
-  assert.equal(reason(() => open(bomb, opts([]))), 'decompress-failed');
+  assert.equal(
+    reason(() => open(bomb, opts([]))),
+    'decompress-failed',
+  );
 });

@@ -15,10 +15,14 @@ async function cluster(n: number, extra?: (i: number) => Record<string, unknown>
   return procs;
 }
 
-const liveIds = async (p: NodeProc): Promise<string[]> => ((await p.query('state')).state?.live ?? []).map((m) => m.id).sort();
+const liveIds = async (p: NodeProc): Promise<string[]> =>
+  ((await p.query('state')).state?.live ?? []).map((m) => m.id).sort();
 
 async function converged(procs: NodeProc[], timeoutMs = 10_000): Promise<void> {
-  const want = procs.map((p) => p.id).sort().join(',');
+  const want = procs
+    .map((p) => p.id)
+    .sort()
+    .join(',');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const views = await Promise.all(procs.map(liveIds));
@@ -28,14 +32,18 @@ async function converged(procs: NodeProc[], timeoutMs = 10_000): Promise<void> {
   }
 }
 
-const sawDead = (p: NodeProc, id: string, since = 0) => p.has((e) => e.event === 'dead' && e.id === id && e.at >= since);
+const sawDead = (p: NodeProc, id: string, since = 0) =>
+  p.has((e) => e.event === 'dead' && e.id === id && e.at >= since);
 
 test('six nodes converge, and metadata set on one reaches all', async () => {
   const procs = await cluster(6);
   await converged(procs);
   procs[2]!.command({ cmd: 'set', key: 'color', value: 'green' });
   await waitFor(
-    () => procs.every((p) => p === procs[2] || p.has((e) => e.event === 'update' && e.id === 'n2' && e.metadata?.color === 'green')),
+    () =>
+      procs.every(
+        (p) => p === procs[2] || p.has((e) => e.event === 'update' && e.id === 'n2' && e.metadata?.color === 'green'),
+      ),
     5000,
     'color=green everywhere',
   );
@@ -50,8 +58,14 @@ test('SIGKILL: all others see it dead, then removed; a restart is live again wit
   victim.kill('SIGKILL');
   const others = procs.filter((p) => p !== victim);
   await waitFor(() => others.every((p) => sawDead(p, 'n3')), 10_000, 'n3 dead everywhere');
-  const detection = Math.max(...others.map((p) => (p.events.find((e) => e.event === 'dead' && e.id === 'n3') as NodeEvent).at)) - killedAt;
-  await waitFor(() => others.every((p) => p.has((e) => e.event === 'removed' && e.id === 'n3')), 10_000, 'n3 removed everywhere');
+  const detection =
+    Math.max(...others.map((p) => (p.events.find((e) => e.event === 'dead' && e.id === 'n3') as NodeEvent).at)) -
+    killedAt;
+  await waitFor(
+    () => others.every((p) => p.has((e) => e.event === 'removed' && e.id === 'n3')),
+    10_000,
+    'n3 removed everywhere',
+  );
   const restarted = new NodeProc({ ...victim.args, metadata: { idx: '3', fresh: 'yes' } });
   all.push(restarted);
   await waitFor(() => restarted.has((e) => e.event === 'ready'), 10_000, 'restart ready');
@@ -72,8 +86,17 @@ test('graceful shutdown: peers see it dead because it left, not because it went 
   const leaving = procs[1]!;
   leaving.command({ cmd: 'shutdown' });
   const others = procs.filter((p) => p !== leaving);
-  await waitFor(() => others.every((p) => p.has((e) => e.event === 'dead' && e.id === 'n1')), 10_000, 'n1 dead everywhere');
-  for (const p of others) assert.deepEqual(p.events.filter((e) => e.event === 'dead' && e.id === 'n1').map((e) => e.reason), ['left'], `${p.id}: n1 left`);
+  await waitFor(
+    () => others.every((p) => p.has((e) => e.event === 'dead' && e.id === 'n1')),
+    10_000,
+    'n1 dead everywhere',
+  );
+  for (const p of others)
+    assert.deepEqual(
+      p.events.filter((e) => e.event === 'dead' && e.id === 'n1').map((e) => e.reason),
+      ['left'],
+      `${p.id}: n1 left`,
+    );
   await waitFor(() => leaving.exited, 3000, 'leaver exits');
   killAll(procs);
 });
@@ -89,10 +112,18 @@ test('SIGSTOP past detection then SIGCONT: dead, then live again; the stopped no
   await new Promise((r) => setTimeout(r, 1000));
   const resumedAt = Date.now();
   sleeper.kill('SIGCONT');
-  await waitFor(() => others.every((p) => p.has((e) => e.event === 'live' && e.id === 'n0' && e.at >= resumedAt)), 10_000, 'n0 live again everywhere');
+  await waitFor(
+    () => others.every((p) => p.has((e) => e.event === 'live' && e.id === 'n0' && e.at >= resumedAt)),
+    10_000,
+    'n0 live again everywhere',
+  );
   await new Promise((r) => setTimeout(r, 2000));
   const falseDeaths = sleeper.events.filter((e) => e.event === 'dead' && e.at >= stoppedAt);
-  assert.deepEqual(falseDeaths.map((e) => e.id), [], 'the resumed node declared nobody dead');
+  assert.deepEqual(
+    falseDeaths.map((e) => e.id),
+    [],
+    'the resumed node declared nobody dead',
+  );
   await converged(procs);
   killAll(procs);
 });
@@ -117,7 +148,8 @@ test('a node with the wrong key receives no state, and its packets are counted a
   await converged(procs.slice(0, 2));
   // n2's only seed is n0: once n0 has failed to decrypt several rounds of its packets, n2 has had
   // every chance to be heard, or to hear back.
-  const failed = async (): Promise<number> => (await procs[0]!.query('stats')).stats!.dropped['envelope:decrypt-failed'] ?? 0;
+  const failed = async (): Promise<number> =>
+    (await procs[0]!.query('stats')).stats!.dropped['envelope:decrypt-failed'] ?? 0;
   await waitFor(async () => (await failed()) >= 10, 10_000, 'n0 failed to decrypt 10 packets from n2');
   assert.deepEqual(await liveIds(procs[0]!), ['n0', 'n1']);
   assert.deepEqual(await liveIds(procs[1]!), ['n0', 'n1']);

@@ -6,7 +6,16 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import diagnostics_channel from 'node:diagnostics_channel';
-import { createScuttlebutt, diagnosticsChannels, type DropMessage, type MemberMessage, type NodeMessage, type PacketMessage, type Scuttlebutt, type ThrottleMessage } from '../../src/index.js';
+import {
+  createScuttlebutt,
+  diagnosticsChannels,
+  type DropMessage,
+  type MemberMessage,
+  type NodeMessage,
+  type PacketMessage,
+  type Scuttlebutt,
+  type ThrottleMessage,
+} from '../../src/index.js';
 import { freePorts, killAll, NodeProc, waitFor } from './procs.js';
 
 const procs: NodeProc[] = [];
@@ -19,15 +28,25 @@ test('diagnostics channels: start, packets in and out matching stats(), drops, t
     diagnostics_channel.subscribe(name, fn);
     return [name, fn] as const;
   });
-  const of = <T extends NodeMessage>(name: string, node: Scuttlebutt): T[] => ((got[name] ?? []) as T[]).filter((m) => m.node === node);
+  const of = <T extends NodeMessage>(name: string, node: Scuttlebutt): T[] =>
+    ((got[name] ?? []) as T[]).filter((m) => m.node === node);
   let node: Scuttlebutt | undefined;
   try {
     const [pa, pb] = freePorts(2) as [number, number];
-    const a = (node = await createScuttlebutt({ clusterId: 'test', node: { id: 'lib', gossipPublicAddress: `127.0.0.1:${pa}` }, listenAddress: `127.0.0.1:${pa}`, gossipIntervalMs: 200, failureDetector: { firstHeartbeatEstimateMs: 200 } }));
+    const a = (node = await createScuttlebutt({
+      clusterId: 'test',
+      node: { id: 'lib', gossipPublicAddress: `127.0.0.1:${pa}` },
+      listenAddress: `127.0.0.1:${pa}`,
+      gossipIntervalMs: 200,
+      failureDetector: { firstHeartbeatEstimateMs: 200 },
+    }));
     assert.equal(of(diagnosticsChannels.nodeStart, a).length, 1);
     const b = new NodeProc({ id: 'peer', port: pb, seeds: [`127.0.0.1:${pa}`] });
     procs.push(b);
-    const lives = (): MemberMessage[] => of<MemberMessage>(diagnosticsChannels.member, a).filter((m) => m.event.type === 'live' && m.event.node.id === 'peer');
+    const lives = (): MemberMessage[] =>
+      of<MemberMessage>(diagnosticsChannels.member, a).filter(
+        (m) => m.event.type === 'live' && m.event.node.id === 'peer',
+      );
     await waitFor(() => lives().length > 0, 10_000, 'lib sees peer live');
     assert.equal(lives()[0]?.silenceMs, undefined);
     await new Promise((r) => setTimeout(r, 1500)); // a few heartbeats, so the detector has samples
@@ -42,12 +61,18 @@ test('diagnostics channels: start, packets in and out matching stats(), drops, t
 
     // A burst of writes beyond what gossip carries: flow control holds them back, and says so.
     for (let i = 0; i < 2000; i++) a.set(`k${i % 300}`, `${'x'.repeat(200)}${i}`);
-    await waitFor(() => of<ThrottleMessage>(diagnosticsChannels.throttle, a).some((m) => m.throttled && m.backlog > 0 && m.rate > 0), 3000, 'a throttle message');
+    await waitFor(
+      () =>
+        of<ThrottleMessage>(diagnosticsChannels.throttle, a).some((m) => m.throttled && m.backlog > 0 && m.rate > 0),
+      3000,
+      'a throttle message',
+    );
     await new Promise((r) => setTimeout(r, 1000));
 
     const killedAt = performance.now();
     b.kill('SIGKILL');
-    const deaths = (): MemberMessage[] => of<MemberMessage>(diagnosticsChannels.member, a).filter((m) => m.event.type === 'dead');
+    const deaths = (): MemberMessage[] =>
+      of<MemberMessage>(diagnosticsChannels.member, a).filter((m) => m.event.type === 'dead');
     await waitFor(() => deaths().length > 0, 15_000, 'lib convicts peer');
     const convictedBy = performance.now(); // member messages come a turn after conviction: an upper bound
     const death = deaths()[0] as MemberMessage;
@@ -56,8 +81,14 @@ test('diagnostics channels: start, packets in and out matching stats(), drops, t
     assert.equal(typeof silence, 'number');
     // Silence is counted from the newest heartbeat's birth, which came before the kill (50 ms age
     // units of rounding), and at most one 200 ms period plus gossip lag before it.
-    assert.ok(silence >= convictedBy - killedAt - 100 - 50, `silence ${silence} ms, kill to conviction at most ${convictedBy - killedAt} ms`);
-    assert.ok(silence <= convictedBy - killedAt + 200 + 400, `silence ${silence} ms, kill to conviction at most ${convictedBy - killedAt} ms`);
+    assert.ok(
+      silence >= convictedBy - killedAt - 100 - 50,
+      `silence ${silence} ms, kill to conviction at most ${convictedBy - killedAt} ms`,
+    );
+    assert.ok(
+      silence <= convictedBy - killedAt + 200 + 400,
+      `silence ${silence} ms, kill to conviction at most ${convictedBy - killedAt} ms`,
+    );
 
     await a.shutdown();
     const s = a.stats();

@@ -2,7 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createScuttlebutt, defaultLanConfig, ConfigError, DiscoveryError, SeedError } from '../../src/index.js';
-import { parseSeed, parseSeeds, pickSeeds, SeedDiscovery, type DnsResolver, type SrvAnswer } from '../../src/runtime/discovery.js';
+import {
+  parseSeed,
+  parseSeeds,
+  pickSeeds,
+  SeedDiscovery,
+  type DnsResolver,
+  type SrvAnswer,
+} from '../../src/runtime/discovery.js';
 import type { Logger } from '../../src/runtime/api.js';
 import { freePorts } from './procs.js';
 
@@ -56,10 +63,29 @@ function discovery(dns: FakeDns, seeds: string[], family?: 4 | 6) {
 }
 
 test('seed syntax: addresses, names and SRV names parse; every malformed seed says what to write', () => {
-  assert.deepEqual(parseSeed('10.0.0.1:9111'), { kind: 'address', text: '10.0.0.1:9111', host: '10.0.0.1', port: 9111 });
-  assert.deepEqual(parseSeed('[fd00::1]:7946'), { kind: 'address', text: '[fd00::1]:7946', host: 'fd00::1', port: 7946 });
-  assert.deepEqual(parseSeed('sb-0.sb.default.svc.cluster.local.:9111'), { kind: 'address', text: 'sb-0.sb.default.svc.cluster.local.:9111', host: 'sb-0.sb.default.svc.cluster.local.', port: 9111 });
-  assert.deepEqual(parseSeed('srv+_gossip._udp.sb.default.svc.cluster.local'), { kind: 'srv', text: 'srv+_gossip._udp.sb.default.svc.cluster.local', name: '_gossip._udp.sb.default.svc.cluster.local' });
+  assert.deepEqual(parseSeed('10.0.0.1:9111'), {
+    kind: 'address',
+    text: '10.0.0.1:9111',
+    host: '10.0.0.1',
+    port: 9111,
+  });
+  assert.deepEqual(parseSeed('[fd00::1]:7946'), {
+    kind: 'address',
+    text: '[fd00::1]:7946',
+    host: 'fd00::1',
+    port: 7946,
+  });
+  assert.deepEqual(parseSeed('sb-0.sb.default.svc.cluster.local.:9111'), {
+    kind: 'address',
+    text: 'sb-0.sb.default.svc.cluster.local.:9111',
+    host: 'sb-0.sb.default.svc.cluster.local.',
+    port: 9111,
+  });
+  assert.deepEqual(parseSeed('srv+_gossip._udp.sb.default.svc.cluster.local'), {
+    kind: 'srv',
+    text: 'srv+_gossip._udp.sb.default.svc.cluster.local',
+    name: '_gossip._udp.sb.default.svc.cluster.local',
+  });
   const bad: [unknown, RegExp][] = [
     ['sb.default', /port is missing: write "sb\.default:9111" \(or "srv\+sb\.default"/],
     ['srv+_gossip._udp.sb:9111', /takes its ports from the SRV records: write it without ":9111"/],
@@ -83,10 +109,22 @@ test('seed syntax: addresses, names and SRV names parse; every malformed seed sa
     [9111, /must be a string \(got number\)/],
   ];
   for (const [seed, why] of bad) {
-    assert.throws(() => parseSeed(seed), (e: unknown) => e instanceof SeedError && e.code === 'SB_ERR_SEED' && why.test(e.message), `${JSON.stringify(seed)} -> ${why}`);
+    assert.throws(
+      () => parseSeed(seed),
+      (e: unknown) => e instanceof SeedError && e.code === 'SB_ERR_SEED' && why.test(e.message),
+      `${JSON.stringify(seed)} -> ${why}`,
+    );
   }
   // Every bad seed of a list at once, so one run fixes them all.
-  assert.throws(() => parseSeeds(['a', 'b:1', 'c:0']), (e: unknown) => e instanceof SeedError && e.code === 'SB_ERR_SEED' && /"a"/.test(e.message) && /"c:0"/.test(e.message) && !/"b:1"/.test(e.message));
+  assert.throws(
+    () => parseSeeds(['a', 'b:1', 'c:0']),
+    (e: unknown) =>
+      e instanceof SeedError &&
+      e.code === 'SB_ERR_SEED' &&
+      /"a"/.test(e.message) &&
+      /"c:0"/.test(e.message) &&
+      !/"b:1"/.test(e.message),
+  );
 });
 
 test('a host name yields every A and AAAA address; the socket family keeps its own, IP literals need no DNS', async () => {
@@ -104,8 +142,14 @@ test('a host name yields every A and AAAA address; the socket family keeps its o
   dns.hosts.set('v6only', ['fd00::1']);
   const wrong = await discovery(dns, ['v6only:1', '[fd00::2]:1'], 4).d.resolve();
   assert.deepEqual(wrong.addresses, []);
-  assert.deepEqual(wrong.problems.map((p) => p.reason), ['wrong-family', 'wrong-family']);
-  assert.match(wrong.problems[0]!.message, /only IPv6 addresses and this node's socket is IPv4: listen on "\[::\]:PORT"/);
+  assert.deepEqual(
+    wrong.problems.map((p) => p.reason),
+    ['wrong-family', 'wrong-family'],
+  );
+  assert.match(
+    wrong.problems[0]!.message,
+    /only IPv6 addresses and this node's socket is IPv4: listen on "\[::\]:PORT"/,
+  );
 });
 
 test('an SRV seed yields every target at its own port, each target with all its addresses, whatever the priority', async () => {
@@ -144,18 +188,58 @@ test('re-resolution reports what appeared and what went away (pods come and go)'
 test('DNS errors become typed DiscoveryErrors that say what to fix; one bad SRV target does not spoil the rest', async () => {
   const dns = new FakeDns();
   const cases: [string, () => void, string, RegExp][] = [
-    ['srv+_g._udp.missing', () => dns.srvs.set('_g._udp.missing', 'ENOTFOUND'), 'nxdomain', /does not exist \(NXDOMAIN\): check the spelling, the namespace and the port name/],
-    ['srv+_g._udp.empty', () => dns.srvs.set('_g._udp.empty', 'ENODATA'), 'no-records', /no SRV records: check the port name and protocol/],
+    [
+      'srv+_g._udp.missing',
+      () => dns.srvs.set('_g._udp.missing', 'ENOTFOUND'),
+      'nxdomain',
+      /does not exist \(NXDOMAIN\): check the spelling, the namespace and the port name/,
+    ],
+    [
+      'srv+_g._udp.empty',
+      () => dns.srvs.set('_g._udp.empty', 'ENODATA'),
+      'no-records',
+      /no SRV records: check the port name and protocol/,
+    ],
     ['srv+_g._udp.none', () => dns.srvs.set('_g._udp.none', []), 'no-records', /no SRV records/],
-    ['srv+_g._udp.slow', () => dns.srvs.set('_g._udp.slow', 'ETIMEOUT'), 'timeout', /in time: check the DNS server \(dnsServers, or \/etc\/resolv\.conf\)/],
+    [
+      'srv+_g._udp.slow',
+      () => dns.srvs.set('_g._udp.slow', 'ETIMEOUT'),
+      'timeout',
+      /in time: check the DNS server \(dnsServers, or \/etc\/resolv\.conf\)/,
+    ],
     ['srv+_g._udp.broken', () => dns.srvs.set('_g._udp.broken', 'ESERVFAIL'), 'server-failure', /SERVFAIL/],
     ['srv+_g._udp.refused', () => dns.srvs.set('_g._udp.refused', 'EREFUSED'), 'refused', /REFUSED/],
-    ['srv+_g._udp.down', () => dns.srvs.set('_g._udp.down', 'ECONNREFUSED'), 'unreachable-server', /no DNS server could be contacted/],
+    [
+      'srv+_g._udp.down',
+      () => dns.srvs.set('_g._udp.down', 'ECONNREFUSED'),
+      'unreachable-server',
+      /no DNS server could be contacted/,
+    ],
     ['srv+_g._udp.dot', () => dns.srvs.set('_g._udp.dot', [srv('', 0)]), 'no-service', /not offered \(target "\."\)/],
-    ['srv+_g._udp.evil', () => dns.srvs.set('_g._udp.evil', [srv('bad name;rm', 1)]), 'bad-srv-target', /malformed target: "bad name;rm" is not a valid host name/],
-    ['srv+_g._udp.port0', () => dns.srvs.set('_g._udp.port0', [srv('a', 0)]), 'bad-srv-target', /gives port 0 for a; ports are 1–65535/],
-    ['srv+_g._udp.junk', () => dns.srvs.set('_g._udp.junk', [{ name: 7, port: 'x' } as unknown as SrvAnswer]), 'bad-srv-target', /malformed target/],
-    ['nohost:1', () => dns.hosts.set('nohost', 'ENOTFOUND'), 'not-found', /does not resolve \(no such name, or no A\/AAAA records yet\)/],
+    [
+      'srv+_g._udp.evil',
+      () => dns.srvs.set('_g._udp.evil', [srv('bad name;rm', 1)]),
+      'bad-srv-target',
+      /malformed target: "bad name;rm" is not a valid host name/,
+    ],
+    [
+      'srv+_g._udp.port0',
+      () => dns.srvs.set('_g._udp.port0', [srv('a', 0)]),
+      'bad-srv-target',
+      /gives port 0 for a; ports are 1–65535/,
+    ],
+    [
+      'srv+_g._udp.junk',
+      () => dns.srvs.set('_g._udp.junk', [{ name: 7, port: 'x' } as unknown as SrvAnswer]),
+      'bad-srv-target',
+      /malformed target/,
+    ],
+    [
+      'nohost:1',
+      () => dns.hosts.set('nohost', 'ENOTFOUND'),
+      'not-found',
+      /does not resolve \(no such name, or no A\/AAAA records yet\)/,
+    ],
     ['norecords:1', () => dns.hosts.set('norecords', 'ENODATA'), 'no-records', /exists but has no A\/AAAA records/],
     ['garbage:1', () => dns.hosts.set('garbage', ['not-an-ip', '']), 'no-records', /gave no usable address/],
     ['weird:1', () => dns.hosts.set('weird', 'EWHATEVER'), 'failed', /could not resolve "weird"/],
@@ -170,23 +254,35 @@ test('DNS errors become typed DiscoveryErrors that say what to fix; one bad SRV 
     assert.equal(p.code, 'SB_ERR_DISCOVERY', seed);
     assert.equal(p.reason, reason, `${seed}: ${p.message}`);
     // The resolver's own error stays reachable: the fake rejects with an Error whose code is the answer's string.
-    const answer = seed.startsWith('srv+') ? dns.srvs.get(seed.slice(4)) : dns.hosts.get(seed.slice(0, seed.indexOf(':')));
-    if (typeof answer === 'string') assert.equal((p.cause as { code?: string } | undefined)?.code, answer, `${seed}: the cause keeps the DNS code`);
+    const answer = seed.startsWith('srv+')
+      ? dns.srvs.get(seed.slice(4))
+      : dns.hosts.get(seed.slice(0, seed.indexOf(':')));
+    if (typeof answer === 'string')
+      assert.equal((p.cause as { code?: string } | undefined)?.code, answer, `${seed}: the cause keeps the DNS code`);
     else assert.equal(p.cause, undefined, `${seed}: no resolver error, no cause`);
     assert.match(p.message, message, seed);
     assert.ok(p.message.startsWith(`seed "${seed}": `), p.message);
   }
   // A resolver that throws something odd, or returns a non-array, is handled the same way.
-  const odd: DnsResolver = { addresses: () => Promise.resolve(null as unknown as string[]), srv: () => Promise.reject(undefined) };
+  const odd: DnsResolver = {
+    addresses: () => Promise.resolve(null as unknown as string[]),
+    srv: () => Promise.reject(undefined),
+  };
   const d = new SeedDiscovery({ resolver: odd });
   d.add(parseSeeds(['x:1', 'srv+y']));
-  assert.deepEqual((await d.resolve()).problems.map((p) => p.reason), ['no-records', 'failed']);
+  assert.deepEqual(
+    (await d.resolve()).problems.map((p) => p.reason),
+    ['no-records', 'failed'],
+  );
 
   dns.srvs.set('_g._udp.mixed', [srv('ok', 1), srv('gone', 1), srv('bad..target', 1)]);
   dns.hosts.set('ok', ['10.0.0.1']);
   const mixed = await discovery(dns, ['srv+_g._udp.mixed']).d.resolve();
   assert.deepEqual(mixed.addresses, ['10.0.0.1:1']);
-  assert.deepEqual(mixed.problems.map((p) => p.reason), ['not-found', 'bad-srv-target']);
+  assert.deepEqual(
+    mixed.problems.map((p) => p.reason),
+    ['not-found', 'bad-srv-target'],
+  );
   assert.match(mixed.problems[0]!.message, /SRV target gone: "gone" does not resolve/);
 });
 
@@ -216,7 +312,10 @@ test('a broken seed is logged once per change, not once per run, and its recover
   await d.resolve();
   assert.deepEqual(log.take(), [
     { level: 'info', msg: 'seed resolved' },
-    { level: 'warn', msg: 'seed did not resolve: seed "b:1": "b" does not resolve (no such name, or no A/AAAA records yet): check the spelling and the search domain; a headless Service lists only ready pods' },
+    {
+      level: 'warn',
+      msg: 'seed did not resolve: seed "b:1": "b" does not resolve (no such name, or no A/AAAA records yet): check the spelling and the search domain; a headless Service lists only ready pods',
+    },
   ]);
   for (let i = 0; i < 5; i++) await d.resolve();
   assert.deepEqual(log.take(), [], 'nothing changed: nothing logged');
@@ -225,7 +324,10 @@ test('a broken seed is logged once per change, not once per run, and its recover
   await d.resolve();
   const timedOut = log.take();
   assert.equal(timedOut.length, 1, 'a new error: one more warning');
-  assert.match(`${timedOut[0]!.level} ${timedOut[0]!.msg}`, /^warn seed did not resolve: seed "b:1": no answer for "b" \(A\/AAAA\) in time/);
+  assert.match(
+    `${timedOut[0]!.level} ${timedOut[0]!.msg}`,
+    /^warn seed did not resolve: seed "b:1": no answer for "b" \(A\/AAAA\) in time/,
+  );
   dns.hosts.set('b', ['10.0.0.2']);
   await d.resolve();
   await d.resolve();
@@ -257,16 +359,39 @@ test('resolutions do not overlap: a second call waits for the one in flight; bus
   const results = await Promise.all([first, d.resolve(), d.resolve()]);
   assert.equal(most, 1);
   assert.equal(d.busy, false);
-  assert.deepEqual(results.map((r) => r.added.length), [1, 0, 0]);
+  assert.deepEqual(
+    results.map((r) => r.added.length),
+    [1, 0, 0],
+  );
 });
 
 test('the node: a malformed seed throws a SeedError, a seed that does not resolve rejects the join but the node runs on', async () => {
   const [port, other] = freePorts(2) as [number, number];
-  const node = await createScuttlebutt(defaultLanConfig({ node: { id: 'd', gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, seedResolveIntervalMs: 50 }));
+  const node = await createScuttlebutt(
+    defaultLanConfig({
+      node: { id: 'd', gossipPublicAddress: `127.0.0.1:${port}` },
+      listenAddress: `127.0.0.1:${port}`,
+      seedResolveIntervalMs: 50,
+    }),
+  );
   try {
-    await assert.rejects(() => node.join(['srv+_g._udp.x:9111', 'nohost']), (e: unknown) => e instanceof SeedError && e.code === 'SB_ERR_SEED' && /without ":9111"/.test(e.message) && /"nohost"/.test(e.message));
+    await assert.rejects(
+      () => node.join(['srv+_g._udp.x:9111', 'nohost']),
+      (e: unknown) =>
+        e instanceof SeedError &&
+        e.code === 'SB_ERR_SEED' &&
+        /without ":9111"/.test(e.message) &&
+        /"nohost"/.test(e.message),
+    );
     assert.deepEqual(node.state().seeds, [], 'a rejected list adds no seed');
-    await assert.rejects(() => node.join(['nohost.invalid:9111']), (e: unknown) => e instanceof DiscoveryError && e.code === 'SB_ERR_DISCOVERY' && e.cause instanceof DiscoveryError && /no seed gave an address \(retried every 50 ms\)/.test(e.message));
+    await assert.rejects(
+      () => node.join(['nohost.invalid:9111']),
+      (e: unknown) =>
+        e instanceof DiscoveryError &&
+        e.code === 'SB_ERR_DISCOVERY' &&
+        e.cause instanceof DiscoveryError &&
+        /no seed gave an address \(retried every 50 ms\)/.test(e.message),
+    );
     assert.deepEqual(node.state().seeds, ['nohost.invalid:9111'], 'kept, and retried');
     await new Promise((r) => setTimeout(r, 200));
     node.set('still', 'running');
@@ -280,7 +405,8 @@ test('the node: a malformed seed throws a SeedError, a seed that does not resolv
 });
 
 test('dnsServers: each must be an IP address with an optional port', async () => {
-  const cfg = (dnsServers: unknown) => defaultLanConfig({ listenAddress: '127.0.0.1:0', dnsServers: dnsServers as string[] });
+  const cfg = (dnsServers: unknown) =>
+    defaultLanConfig({ listenAddress: '127.0.0.1:0', dnsServers: dnsServers as string[] });
   await assert.rejects(
     () => createScuttlebutt(cfg(['10.0.0.2', '127.0.0.1:8600', '[fd00::2]:53', 'dns.google', '10.0.0.2:0', 53])),
     (e: unknown) =>
@@ -291,22 +417,45 @@ test('dnsServers: each must be an IP address with an optional port', async () =>
       /dnsServers\[4\] has a port outside/.test(e.problems[1]!) &&
       /dnsServers\[5\] must be a string/.test(e.problems[2]!),
   );
-  await assert.rejects(() => createScuttlebutt(cfg('10.0.0.2')), (e: unknown) => e instanceof ConfigError && e.code === 'SB_ERR_CONFIG' && /dnsServers must be an array/.test(e.message));
+  await assert.rejects(
+    () => createScuttlebutt(cfg('10.0.0.2')),
+    (e: unknown) =>
+      e instanceof ConfigError && e.code === 'SB_ERR_CONFIG' && /dnsServers must be an array/.test(e.message),
+  );
 });
 
 test('pickSeeds: a few seeds for the core, without self, kept while they stay in DNS, drawn afresh on rotate', () => {
   let x = 0;
-  const random = () => ((x = (x * 7 + 3) % 11) / 11);
+  const random = () => (x = (x * 7 + 3) % 11) / 11;
   const all = Array.from({ length: 10 }, (_, i) => `10.0.0.${i}:1`);
   const first = pickSeeds([], all, '10.0.0.0:1', 3, random);
   assert.equal(first.length, 3);
   assert.ok(!first.includes('10.0.0.0:1'), 'never self');
-  assert.deepEqual(pickSeeds(first, [...all].reverse(), '10.0.0.0:1', 3, random), first, 'stable while all are still there');
+  assert.deepEqual(
+    pickSeeds(first, [...all].reverse(), '10.0.0.0:1', 3, random),
+    first,
+    'stable while all are still there',
+  );
   const gone = first[1]!;
-  const next = pickSeeds(first, all.filter((a) => a !== gone), '10.0.0.0:1', 3, random);
+  const next = pickSeeds(
+    first,
+    all.filter((a) => a !== gone),
+    '10.0.0.0:1',
+    3,
+    random,
+  );
   assert.equal(next.length, 3);
-  assert.ok(!next.includes(gone) && next.includes(first[0]!) && next.includes(first[2]!), 'only the departed one replaced');
-  const draws = new Set(Array.from({ length: 20 }, () => pickSeeds(first, all, '10.0.0.0:1', 3, Math.random, true).join()));
+  assert.ok(
+    !next.includes(gone) && next.includes(first[0]!) && next.includes(first[2]!),
+    'only the departed one replaced',
+  );
+  const draws = new Set(
+    Array.from({ length: 20 }, () => pickSeeds(first, all, '10.0.0.0:1', 3, Math.random, true).join()),
+  );
   assert.ok(draws.size > 1, 'rotate draws again');
-  assert.deepEqual(pickSeeds([], ['10.0.0.1:1', '10.0.0.0:1'], '10.0.0.0:1', 3, random), ['10.0.0.1:1'], 'fewer than count: all of them');
+  assert.deepEqual(
+    pickSeeds([], ['10.0.0.1:1', '10.0.0.0:1'], '10.0.0.0:1', 3, random),
+    ['10.0.0.1:1'],
+    'fewer than count: all of them',
+  );
 });

@@ -6,8 +6,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BindError, ClosedError, ConfigError, DiscoveryError, ERROR_CODES, ForceLeaveError, InternalError,
-  InvalidArgumentError, ScuttlebuttError, SeedError, ValueTooLargeError, VersionsExhaustedError,
+  BindError,
+  ClosedError,
+  ConfigError,
+  DiscoveryError,
+  ERROR_CODES,
+  ForceLeaveError,
+  InternalError,
+  InvalidArgumentError,
+  ScuttlebuttError,
+  SeedError,
+  ValueTooLargeError,
+  VersionsExhaustedError,
 } from '../../src/index.js';
 import { DecodeError, decodeMessage, encodeMessage } from '../../src/wire/index.js';
 import { EnvelopeError, openEnvelope, ReplayWindows, sealEnvelope } from '../../src/transport/index.js';
@@ -55,8 +65,18 @@ test('bad input to the public entry points throws by code', () => {
   assert.throws(() => decodeMessage(Uint8Array.of(99)), code('SB_ERR_DECODE'));
   const opts = { keys: [], compress: false, maxPacketBytes: 1400 };
   assert.throws(() => openEnvelope(Uint8Array.of(1, 2, 3, 4, 5), opts), code('SB_ERR_ENVELOPE'));
-  assert.throws(() => sealEnvelope(new Uint8Array(8), { ...opts, keys: [new Uint8Array(20)] }), code('SB_ERR_INVALID_ARG'));
+  assert.throws(
+    () => sealEnvelope(new Uint8Array(8), { ...opts, keys: [new Uint8Array(20)] }),
+    code('SB_ERR_INVALID_ARG'),
+  );
   assert.throws(() => sealEnvelope(new Uint8Array(8), opts, { version: 99 as 5 }), code('SB_ERR_INVALID_ARG'));
-  assert.throws(() => encodeMessage({ type: 'leave', clusterId: 'c', identity: { id: 'n', address: '10.0.0.1:1', generation: 1 }, heartbeat: 1 }, 99 as 5), code('SB_ERR_INVALID_ARG'));
+  assert.throws(
+    () =>
+      encodeMessage(
+        { type: 'leave', clusterId: 'c', identity: { id: 'n', address: '10.0.0.1:1', generation: 1 }, heartbeat: 1 },
+        99 as 5,
+      ),
+    code('SB_ERR_INVALID_ARG'),
+  );
   assert.throws(() => new ReplayWindows({ capacity: 0 }), code('SB_ERR_INVALID_ARG'));
 });

@@ -17,7 +17,11 @@ test('a writer flat out with 600-byte packets: throttled, staleness bounded by b
   const procs = await startCluster(4, () => ({ maxPacketBytes: 600, intervalMs: INTERVAL_MS }));
   all.push(...procs);
   const [writer, ...readers] = procs as [NodeProc, ...NodeProc[]];
-  await waitFor(() => readers.every((r) => r.has((e) => e.event === 'live' && e.id === 'n0')), 10_000, 'readers see the writer');
+  await waitFor(
+    () => readers.every((r) => r.has((e) => e.event === 'live' && e.id === 'n0')),
+    10_000,
+    'readers see the writer',
+  );
   const started = Date.now();
   // 40 keys rewritten every 5 ms: 8,000 set() calls a second, far beyond 600-byte packets at 5 rounds a second.
   writer.command({ cmd: 'flood', count: KEYS, ms: 6000, bytes: 60 });
@@ -32,7 +36,10 @@ test('a writer flat out with 600-byte packets: throttled, staleness bounded by b
     await new Promise((r) => setTimeout(r, 250));
   }
   const end = writer.events.find((e) => e.event === 'flooded')!.stats!.flowControl!;
-  assert.ok(writer.has((e) => e.event === 'throttled'), 'the application was told its writes are held back');
+  assert.ok(
+    writer.has((e) => e.event === 'throttled'),
+    'the application was told its writes are held back',
+  );
   assert.ok(maxBacklog > 0 && maxBacklog <= KEYS, `backlog ${maxBacklog} within the ${KEYS} distinct keys`);
   assert.ok(end.overflows > 0 && end.decreases > 0, `the rate was cut on overflow (${JSON.stringify(end)})`);
   // A write waits at most backlog / rate to be released (keys keep their place), then spreads in a few rounds.
@@ -52,7 +59,10 @@ test('a writer flat out with 600-byte packets: throttled, staleness bounded by b
     }
   }
   assert.ok(samples > 100, `readers saw ${samples} flood updates`);
-  assert.ok(worst <= bound, `worst staleness ${worst} ms within ${Math.round(bound)} ms (${KEYS} keys / ${slowest.toFixed(1)} versions/s + 10 rounds)`);
+  assert.ok(
+    worst <= bound,
+    `worst staleness ${worst} ms within ${Math.round(bound)} ms (${KEYS} keys / ${slowest.toFixed(1)} versions/s + 10 rounds)`,
+  );
   // The last values arrive once the backlog drains.
   await waitFor(() => writer.has((e) => e.event === 'unthrottled'), 10_000, 'unthrottled');
   for (const p of procs) assert.ok(!p.has((e) => e.event === 'dead'), `${p.id} convicted nobody`);

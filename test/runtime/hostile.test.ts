@@ -16,8 +16,45 @@ const ENVELOPE = { keys: [], compress: true, maxPacketBytes: 65_507 };
 function validPackets(): Uint8Array[] {
   const identity = { id: 'intruder', generation: 5, address: '127.0.0.1:1' };
   const msgs: Message[] = [
-    { type: 'syn', clusterId: 'test', setHash: 12345, setSize: 3, digest: { mode: 'full', complete: true, offset: 0, count: 1, refs: Float64Array.of(99), heartbeats: Float64Array.of(7), checks: null, ages: Float64Array.of(3), ageLimit: 0, maxVersions: Float64Array.of(2), gcVersions: Float64Array.of(0) }, pull: true },
-    { type: 'ack', clusterId: 'test', delta: { nodes: [{ ref: 77, identity, heartbeat: 3, heartbeatAge: 1, lastGcVersion: 0, fromVersion: 0, maxVersion: 2, values: [{ key: 'k', value: 'v'.repeat(200), version: 2, tombstone: false }] }], bumps: NO_BUMPS } },
+    {
+      type: 'syn',
+      clusterId: 'test',
+      setHash: 12345,
+      setSize: 3,
+      digest: {
+        mode: 'full',
+        complete: true,
+        offset: 0,
+        count: 1,
+        refs: Float64Array.of(99),
+        heartbeats: Float64Array.of(7),
+        checks: null,
+        ages: Float64Array.of(3),
+        ageLimit: 0,
+        maxVersions: Float64Array.of(2),
+        gcVersions: Float64Array.of(0),
+      },
+      pull: true,
+    },
+    {
+      type: 'ack',
+      clusterId: 'test',
+      delta: {
+        nodes: [
+          {
+            ref: 77,
+            identity,
+            heartbeat: 3,
+            heartbeatAge: 1,
+            lastGcVersion: 0,
+            fromVersion: 0,
+            maxVersion: 2,
+            values: [{ key: 'k', value: 'v'.repeat(200), version: 2, tombstone: false }],
+          },
+        ],
+        bumps: NO_BUMPS,
+      },
+    },
     { type: 'leave', clusterId: 'test', identity, heartbeat: 9 },
   ];
   return msgs.map((m) => seal(encodeMessage(m), ENVELOPE));
@@ -38,7 +75,11 @@ function rejected(packet: Uint8Array): boolean {
 test('a node sprayed with garbage stays up, keeps its state and counts every packet', async () => {
   const procs = await startCluster(3);
   try {
-    await waitFor(() => procs.every((p) => p.events.filter((e) => e.event === 'live').length >= 2), 10_000, 'converged');
+    await waitFor(
+      () => procs.every((p) => p.events.filter((e) => e.event === 'live').length >= 2),
+      10_000,
+      'converged',
+    );
     const target = procs[1]!;
     const before = (await target.query('state')).state!;
     const statsBefore = (await target.query('stats')).stats!;
@@ -66,16 +107,24 @@ test('a node sprayed with garbage stays up, keeps its state and counts every pac
       sent++;
       // In batches the kernel's receive buffer always holds (about 200 small datagrams): a packet the
       // kernel drops for a busy receiver never reaches the node, and the count below would miss it.
-      if (sent % 100 === 0) await waitFor(async () => (await counted()) >= sent, 10_000, `the node counted ${sent} packets`);
+      if (sent % 100 === 0)
+        await waitFor(async () => (await counted()) >= sent, 10_000, `the node counted ${sent} packets`);
     }
     sock.close();
     await new Promise((r) => setTimeout(r, 500));
     assert.ok(!target.exited, 'the node is still running');
     const after = (await target.query('state')).state!;
-    const strip = (s: typeof before) => s.live.map((m) => ({ id: m.id, generation: m.generation, metadata: m.metadata })).sort((a, b) => a.id.localeCompare(b.id));
+    const strip = (s: typeof before) =>
+      s.live
+        .map((m) => ({ id: m.id, generation: m.generation, metadata: m.metadata }))
+        .sort((a, b) => a.id.localeCompare(b.id));
     assert.deepEqual(strip(after), strip(before), 'membership and metadata unchanged');
     const statsAfter = (await target.query('stats')).stats!;
-    assert.equal(drops(statsAfter) - drops(statsBefore), sent, `every one of ${sent} packets counted: ${JSON.stringify(statsAfter.dropped)}`);
+    assert.equal(
+      drops(statsAfter) - drops(statsBefore),
+      sent,
+      `every one of ${sent} packets counted: ${JSON.stringify(statsAfter.dropped)}`,
+    );
     assert.equal(statsAfter.errors.internal, 0, 'no garbage packet raised an unexpected exception');
     assert.ok(sent > 1000, `sprayed ${sent} packets`);
   } finally {

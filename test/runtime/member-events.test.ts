@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import type { MemberInfo, MembershipEvent } from '../../src/runtime/api.js';
 import { MemberEvents } from '../../src/runtime/member-events.js';
 
-const member = (id: string): MemberInfo => ({ id, generation: 1, address: `10.0.0.1:${id.length}`, status: 'live', heartbeat: 1, metadata: {} });
+const member = (id: string): MemberInfo => ({
+  id,
+  generation: 1,
+  address: `10.0.0.1:${id.length}`,
+  status: 'live',
+  heartbeat: 1,
+  metadata: {},
+});
 const live = (id: string): MembershipEvent => ({ type: 'live', node: member(id) });
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -15,7 +22,15 @@ test('events reach on() listeners, callbacks and iterators on a later turn; a th
   const heard: string[] = [];
   const failures: string[] = [];
   const events = new MemberEvents({
-    listeners: (type) => (type === 'live' ? [() => { throw new Error('boom'); }, (m) => void heard.push(`on ${(m as MemberInfo).id}`)] : []),
+    listeners: (type) =>
+      type === 'live'
+        ? [
+            () => {
+              throw new Error('boom');
+            },
+            (m) => void heard.push(`on ${(m as MemberInfo).id}`),
+          ]
+        : [],
     callbacks: { notifyLive: (m) => void heard.push(`notifyLive ${m.id}`) },
     onListenerError: (event, listener, err) => void failures.push(`${event} ${listener} ${(err as Error).message}`),
     onOverflow: () => assert.fail('no overflow expected'),
@@ -36,7 +51,12 @@ test('events reach on() listeners, callbacks and iterators on a later turn; a th
 
 test('a reader that falls behind loses the oldest events, counted; abort and end() close iterators', async () => {
   let overflows = 0;
-  const events = new MemberEvents({ listeners: () => [], callbacks: undefined, onListenerError: () => assert.fail('no listener'), onOverflow: () => void overflows++ });
+  const events = new MemberEvents({
+    listeners: () => [],
+    callbacks: undefined,
+    onListenerError: () => assert.fail('no listener'),
+    onOverflow: () => void overflows++,
+  });
   const small = events.stream({ buffer: 2 });
   const controller = new AbortController();
   const aborted = events.stream({ signal: controller.signal });

@@ -1,10 +1,23 @@
 /** The library's operator surface in-process: members(filter), health(), leave() vs shutdown({leave:false}), forceLeave(), the plaintext warning. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createScuttlebutt, defaultLanConfig, ForceLeaveError, InvalidArgumentError, type Logger, type Scuttlebutt } from '../../src/index.js';
+import {
+  createScuttlebutt,
+  defaultLanConfig,
+  ForceLeaveError,
+  InvalidArgumentError,
+  type Logger,
+  type Scuttlebutt,
+} from '../../src/index.js';
 
 const cfg = (id: string, extra: Parameters<typeof defaultLanConfig>[0] = {}) =>
-  defaultLanConfig({ node: { id }, listenAddress: '127.0.0.1:0', gossipIntervalMs: 100, failureDetector: { firstHeartbeatEstimateMs: 100, acceptableHeartbeatPauseMs: 300 }, ...extra });
+  defaultLanConfig({
+    node: { id },
+    listenAddress: '127.0.0.1:0',
+    gossipIntervalMs: 100,
+    failureDetector: { firstHeartbeatEstimateMs: 100, acceptableHeartbeatPauseMs: 300 },
+    ...extra,
+  });
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
@@ -19,29 +32,54 @@ test('members(filter), health(), forceLeave() and leave() vs shutdown({leave:fal
   try {
     const a = await createScuttlebutt(cfg('a'), { role: 'db', zone: 'z1' });
     nodes.push(a);
-    assert.deepEqual({ ready: a.health().ready, alive: a.health().alive }, { ready: true, alive: true }, 'alone by configuration');
+    assert.deepEqual(
+      { ready: a.health().ready, alive: a.health().alive },
+      { ready: true, alive: true },
+      'alone by configuration',
+    );
     // Seeds that name only itself (the first pod of a Service): alone by configuration too.
     await a.join([a.self.address]);
     assert.equal(a.health().ready, true, a.health().reason);
-    for (const [id, tags] of [['b', { role: 'db', zone: 'z2' }], ['c', { role: 'web', zone: 'z1' }], ['d', { role: 'web', zone: 'z2' }]] as const) {
+    for (const [id, tags] of [
+      ['b', { role: 'db', zone: 'z2' }],
+      ['c', { role: 'web', zone: 'z1' }],
+      ['d', { role: 'web', zone: 'z2' }],
+    ] as const) {
       const n = await createScuttlebutt(cfg(id), tags);
       nodes.push(n);
       await n.join([a.self.address]);
     }
     await until(() => nodes.every((n) => n.members({ status: 'live' }).length === 4), 5_000, 'four live');
-    const ids = (f: Parameters<Scuttlebutt['members']>[0]) => a.members(f).map((m) => m.id).sort();
+    const ids = (f: Parameters<Scuttlebutt['members']>[0]) =>
+      a
+        .members(f)
+        .map((m) => m.id)
+        .sort();
     assert.deepEqual(ids({ tags: { role: 'db' } }), ['a', 'b']);
     assert.deepEqual(ids({ tags: { role: 'web', zone: 'z2' } }), ['d']);
     assert.deepEqual(ids({ status: 'dead' }), []);
-    assert.throws(() => a.members({ status: 'zombie' as 'live' }), (e: unknown) => e instanceof InvalidArgumentError && e.code === 'SB_ERR_INVALID_ARG' && /filter\.status/.test(e.message));
+    assert.throws(
+      () => a.members({ status: 'zombie' as 'live' }),
+      (e: unknown) =>
+        e instanceof InvalidArgumentError && e.code === 'SB_ERR_INVALID_ARG' && /filter\.status/.test(e.message),
+    );
     const b = a.members().find((m) => m.id === 'b');
     assert.ok(b?.silence && b.silence.convictAfterMs > b.silence.silentForMs && b.silence.phi >= 0, JSON.stringify(b));
     assert.equal(a.members().find((m) => m.id === 'a')?.silence, undefined, 'self has no silence');
     assert.equal(nodes[1]!.health().ready, true);
 
-    assert.throws(() => a.forceLeave('a'), (e: unknown) => e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === 'self');
-    assert.throws(() => a.forceLeave('b'), (e: unknown) => e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === 'live');
-    assert.throws(() => a.forceLeave('zz'), (e: unknown) => e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === 'not-found');
+    assert.throws(
+      () => a.forceLeave('a'),
+      (e: unknown) => e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === 'self',
+    );
+    assert.throws(
+      () => a.forceLeave('b'),
+      (e: unknown) => e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === 'live',
+    );
+    assert.throws(
+      () => a.forceLeave('zz'),
+      (e: unknown) => e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === 'not-found',
+    );
 
     // shutdown({leave:false}) goes silent, like a crash: peers convict it ("suspected") after the detection time.
     const d = nodes[3]!;
@@ -64,7 +102,10 @@ test('members(filter), health(), forceLeave() and leave() vs shutdown({leave:fal
     a.on('dead', (m, reason) => reasons.push(`${m.id}:${reason}`));
     await nodes[2]!.leave();
     await until(() => reasons.some((r) => r.startsWith('c:')), 5_000, 'c seen dead');
-    assert.deepEqual(reasons.filter((r) => r.startsWith('c:')), ['c:left']);
+    assert.deepEqual(
+      reasons.filter((r) => r.startsWith('c:')),
+      ['c:left'],
+    );
     assert.equal(nodes[2]!.health().alive, false);
     assert.throws(() => nodes[2]!.forceLeave('x'), { name: 'ClosedError', code: 'SB_ERR_CLOSED' });
   } finally {
@@ -75,13 +116,25 @@ test('members(filter), health(), forceLeave() and leave() vs shutdown({leave:fal
 test('a node listening beyond loopback in plaintext warns; with a key or on loopback it does not', async () => {
   const warnings: string[] = [];
   const logger: Logger = { debug() {}, info() {}, warn: (_o, msg) => warnings.push(msg ?? ''), error() {} };
-  const open = await createScuttlebutt(cfg('p', { listenAddress: '0.0.0.0:0', node: { id: 'p', gossipPublicAddress: '127.0.0.1:1' }, logger }));
+  const open = await createScuttlebutt(
+    cfg('p', { listenAddress: '0.0.0.0:0', node: { id: 'p', gossipPublicAddress: '127.0.0.1:1' }, logger }),
+  );
   await open.shutdown();
   assert.equal(warnings.filter((w) => /plaintext/.test(w)).length, 1, warnings.join('\n'));
   warnings.length = 0;
-  const keyed = await createScuttlebutt(cfg('k', { listenAddress: '0.0.0.0:0', node: { id: 'k', gossipPublicAddress: '127.0.0.1:1' }, logger, secretKeys: [new Uint8Array(32)] }));
+  const keyed = await createScuttlebutt(
+    cfg('k', {
+      listenAddress: '0.0.0.0:0',
+      node: { id: 'k', gossipPublicAddress: '127.0.0.1:1' },
+      logger,
+      secretKeys: [new Uint8Array(32)],
+    }),
+  );
   await keyed.shutdown();
   const loop = await createScuttlebutt(cfg('l', { logger }));
   await loop.shutdown();
-  assert.deepEqual(warnings.filter((w) => /plaintext/.test(w)), []);
+  assert.deepEqual(
+    warnings.filter((w) => /plaintext/.test(w)),
+    [],
+  );
 });

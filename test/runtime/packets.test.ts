@@ -36,13 +36,27 @@ function harness(keys: readonly Uint8Array[], peers: readonly string[] = []): Ha
   // Peers heard in the newest version: every message to them is written in it, so sizes do not vary.
   for (const p of peers) versions.heard(p, PROTOCOL_VERSION);
   const packets = new Packets(
-    { udp, versions, log: SILENT, onPacket: (direction, bytes, peer) => void heard.push(`${direction} ${bytes} ${peer}`), onDrop: (reason) => void heard.push(`drop ${reason}`) },
+    {
+      udp,
+      versions,
+      log: SILENT,
+      onPacket: (direction, bytes, peer) => void heard.push(`${direction} ${bytes} ${peer}`),
+      onDrop: (reason) => void heard.push(`drop ${reason}`),
+    },
     { envelope: { keys, compress: false, maxPacketBytes: 1400 } },
   );
   return { packets, sent, heard };
 }
 
-const leave = (to: string, heartbeat: number): Outbound => ({ to, message: { type: 'leave', clusterId: 'c', identity: { id: 'x', generation: 1, address: '127.0.0.1:7000' }, heartbeat } });
+const leave = (to: string, heartbeat: number): Outbound => ({
+  to,
+  message: {
+    type: 'leave',
+    clusterId: 'c',
+    identity: { id: 'x', generation: 1, address: '127.0.0.1:7000' },
+    heartbeat,
+  },
+});
 
 test('packets in and out reach the sinks and the counters; after setKeys() only the new key seals', async () => {
   const a = harness([KEY_A], ['127.0.0.1:7001']);
@@ -56,7 +70,11 @@ test('packets in and out reach the sinks and the counters; after setKeys() only 
 
   a.packets.setKeys([KEY_B]);
   await Promise.all(a.packets.sendAll([leave('127.0.0.1:7001', 2)]));
-  assert.equal(b.packets.open(a.sent[1]!.bytes, '127.0.0.1:7000'), null, 'sealed with the new key, which b does not hold');
+  assert.equal(
+    b.packets.open(a.sent[1]!.bytes, '127.0.0.1:7000'),
+    null,
+    'sealed with the new key, which b does not hold',
+  );
   assert.equal(b.heard.at(-1), 'drop envelope:decrypt-failed');
   assert.deepEqual(b.packets.dropped, { 'envelope:decrypt-failed': 1 });
   const c = harness([KEY_B]);
@@ -74,8 +92,13 @@ test("a stranger's address gets at most three times what it sent; other destinat
   const received = Math.ceil(size / 3); // an allowance of one reply, not two
   const limit = packets.strangerAllowance(stranger, received);
   assert.deepEqual(limit, { to: stranger, bytes: 3 * received, replyBudget: 3 * received - envelopeOverhead(true) });
-  await Promise.all(packets.sendAll([leave(stranger, 1), leave(member, 2), leave(stranger, 3), leave(stranger, 4)], limit));
-  assert.deepEqual(sent.map((s) => s.to), [stranger, member]);
+  await Promise.all(
+    packets.sendAll([leave(stranger, 1), leave(member, 2), leave(stranger, 3), leave(stranger, 4)], limit),
+  );
+  assert.deepEqual(
+    sent.map((s) => s.to),
+    [stranger, member],
+  );
   assert.deepEqual(packets.dropped, { 'amplification-limit': 2 });
   assert.equal(heard.filter((h) => h === 'drop amplification-limit').length, 2);
 

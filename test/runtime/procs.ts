@@ -13,7 +13,13 @@ export interface NodeEvent {
   keys?: string[];
   metadata?: Record<string, string>;
   state?: { live: { id: string; generation: number; metadata: Record<string, string> }[]; dead: { id: string }[] };
-  stats?: { dropped: Record<string, number>; errors: { listener: number; internal: number }; rejected: Record<string, number>; packetsIn: number; flowControl?: { rate: number; backlog: number; oldestWaitMs: number; overflows: number; decreases: number } | null };
+  stats?: {
+    dropped: Record<string, number>;
+    errors: { listener: number; internal: number };
+    rejected: Record<string, number>;
+    packetsIn: number;
+    flowControl?: { rate: number; backlog: number; oldestWaitMs: number; overflows: number; decreases: number } | null;
+  };
   rate?: number;
   backlog?: number;
   at: number;
@@ -82,9 +88,21 @@ export function freePorts(n: number): number[] {
 }
 
 /** Starts nodes, all seeded with the first; waits until each printed ready. */
-export async function startCluster(n: number, extra: (i: number) => Record<string, unknown> = () => ({})): Promise<NodeProc[]> {
+export async function startCluster(
+  n: number,
+  extra: (i: number) => Record<string, unknown> = () => ({}),
+): Promise<NodeProc[]> {
   const ports = freePorts(n);
-  const procs = ports.map((port, i) => new NodeProc({ id: `n${i}`, port, seeds: i === 0 ? [] : [`127.0.0.1:${ports[0]}`], metadata: { idx: String(i) }, ...extra(i) }));
+  const procs = ports.map(
+    (port, i) =>
+      new NodeProc({
+        id: `n${i}`,
+        port,
+        seeds: i === 0 ? [] : [`127.0.0.1:${ports[0]}`],
+        metadata: { idx: String(i) },
+        ...extra(i),
+      }),
+  );
   await waitFor(() => procs.every((p) => p.has((e) => e.event === 'ready')), 15_000, 'all nodes ready');
   return procs;
 }

@@ -14,14 +14,23 @@ import { decodeMessage } from '../../src/wire/codec.js';
 import { freePorts, waitFor } from './procs.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const bind = (sock: Socket): Promise<number> => new Promise((r) => sock.bind(0, '127.0.0.1', () => r(sock.address().port)));
-const replays = (n: Scuttlebutt): number => (n.stats().dropped['envelope:replayed'] ?? 0) + (n.stats().dropped['envelope:below-window'] ?? 0);
+const bind = (sock: Socket): Promise<number> =>
+  new Promise((r) => sock.bind(0, '127.0.0.1', () => r(sock.address().port)));
+const replays = (n: Scuttlebutt): number =>
+  (n.stats().dropped['envelope:replayed'] ?? 0) + (n.stats().dropped['envelope:below-window'] ?? 0);
 
 test('keyring: every packet an on-path recorder replays is dropped and counted, and earns no reply', async () => {
   const key = randomBytes(32);
   const [pa, pb] = freePorts(2) as [number, number];
   const start = (id: string, port: number): Promise<Scuttlebutt> =>
-    createScuttlebutt({ clusterId: 'replay', node: { id, gossipPublicAddress: `127.0.0.1:${port}` }, listenAddress: `127.0.0.1:${port}`, gossipIntervalMs: 100, secretKeys: [key], failureDetector: { firstHeartbeatEstimateMs: 100 } });
+    createScuttlebutt({
+      clusterId: 'replay',
+      node: { id, gossipPublicAddress: `127.0.0.1:${port}` },
+      listenAddress: `127.0.0.1:${port}`,
+      gossipIntervalMs: 100,
+      secretKeys: [key],
+      failureDetector: { firstHeartbeatEstimateMs: 100 },
+    });
   const a = await start('a', pa);
   const b = await start('b', pb);
   // The relay: a's seed address. a -> relay -> b, and b's answers to the relay go back to a.
@@ -31,7 +40,10 @@ test('keyring: every packet an on-path recorder replays is dropped and counted, 
   /** What reaches the relay once it stops forwarding: only a's own SYNs to its seed, never a reply. */
   const after: string[] = [];
   relay.on('message', (packet, rinfo) => {
-    if (!forwarding) return void after.push(decodeMessage(openPacket(packet, { keys: [key], compress: true, maxPacketBytes: 65_507 }).body).type);
+    if (!forwarding)
+      return void after.push(
+        decodeMessage(openPacket(packet, { keys: [key], compress: true, maxPacketBytes: 65_507 }).body).type,
+      );
     const fromA = rinfo.port === pa;
     recorded.push({ packet, from: fromA ? 'a' : 'b' });
     relay.send(packet, fromA ? pb : pa, '127.0.0.1');
@@ -42,7 +54,10 @@ test('keyring: every packet an on-path recorder replays is dropped and counted, 
     await waitFor(() => a.state().live.length === 2 && b.state().live.length === 2, 10_000, 'a and b see each other');
     await sleep(1000);
     forwarding = false;
-    assert.ok(recorded.some((r) => r.from === 'a') && recorded.some((r) => r.from === 'b'), `recorded both ways (${recorded.length} packets)`);
+    assert.ok(
+      recorded.some((r) => r.from === 'a') && recorded.some((r) => r.from === 'b'),
+      `recorded both ways (${recorded.length} packets)`,
+    );
     const before = { a: replays(a), b: replays(b), bytesA: a.stats().bytesOut, decodedA: a.stats().packetsIn };
     // Replayed to the node it was addressed to, and sent back to the node that sealed it, from the
     // relay's address (where the originals' replies went) and from a fresh socket.
@@ -58,11 +73,23 @@ test('keyring: every packet an on-path recorder replays is dropped and counted, 
         }
       }
       const expected = 4 * recorded.length;
-      await waitFor(() => replays(a) - before.a + (replays(b) - before.b) >= expected, 5000, `${expected} replays counted`);
+      await waitFor(
+        () => replays(a) - before.a + (replays(b) - before.b) >= expected,
+        5000,
+        `${expected} replays counted`,
+      );
       await sleep(300);
-      assert.equal(replays(a) - before.a + (replays(b) - before.b), expected, 'every replay counted once, nothing else');
+      assert.equal(
+        replays(a) - before.a + (replays(b) - before.b),
+        expected,
+        'every replay counted once, nothing else',
+      );
       assert.equal(freshGot, 0, 'no reply to any replay from a fresh socket');
-      assert.deepEqual(after.filter((t) => t !== 'syn'), [], 'no reply to any replay from the relay (a still contacts its seed now and then)');
+      assert.deepEqual(
+        after.filter((t) => t !== 'syn'),
+        [],
+        'no reply to any replay from the relay (a still contacts its seed now and then)',
+      );
       const dropped = { ...a.stats().dropped, ...b.stats().dropped };
       assert.equal(Object.keys(dropped).filter((k) => k.startsWith('decode:')).length, 0, 'dropped before decoding');
     } finally {

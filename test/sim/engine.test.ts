@@ -51,7 +51,10 @@ test('Gilbert–Elliott loss: the long-run rate is P and bursts average B packet
 
 test('partitions drop every packet across groups and none within; heal restores', () => {
   const net = new SimNetwork(4, { latencyMs: 3, jitterMs: 0, loss: 0, burst: 1 }, seededRandom(1));
-  net.partition([[0, 1], [2, 3]]);
+  net.partition([
+    [0, 1],
+    [2, 3],
+  ]);
   assert.equal(net.transmit(0, 2), -1);
   assert.equal(net.transmit(3, 1), -1);
   assert.equal(net.transmit(0, 1), 3);

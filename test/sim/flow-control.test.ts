@@ -32,9 +32,18 @@ const OVERLOAD: WorkloadOptions = {
 test('overload: rare updates spread at gossip speed behind throttled heavy writers; backlog bounded, fair, no false positives', () => {
   const r = runWorkload(OVERLOAD);
   // Without flow control the rare writers' one new version sorts behind every heavy backlog.
-  assert.ok(r.lightStaleness && r.lightStaleness.mean < 2000, `rare updates' staleness ${JSON.stringify(r.lightStaleness)}`);
-  assert.ok(r.backlog > 0 && r.backlog <= OVERLOAD.keys, `backlog ${r.backlog} keys, at most the ${OVERLOAD.keys} distinct keys`);
-  assert.ok(r.allowedRate && r.allowedRate.max < OVERLOAD.writeRate, `writers held below their offered rate: ${JSON.stringify(r.allowedRate)}`);
+  assert.ok(
+    r.lightStaleness && r.lightStaleness.mean < 2000,
+    `rare updates' staleness ${JSON.stringify(r.lightStaleness)}`,
+  );
+  assert.ok(
+    r.backlog > 0 && r.backlog <= OVERLOAD.keys,
+    `backlog ${r.backlog} keys, at most the ${OVERLOAD.keys} distinct keys`,
+  );
+  assert.ok(
+    r.allowedRate && r.allowedRate.max < OVERLOAD.writeRate,
+    `writers held below their offered rate: ${JSON.stringify(r.allowedRate)}`,
+  );
   assert.ok(r.fairness >= 0.95, `fairness ${r.fairness}`);
   assert.equal(r.falsePositives, 0);
   // Bounded: the last tenth's p99 (writes still in flight at the end aside) is no worse than the first's by much.
@@ -45,14 +54,33 @@ test('overload: rare updates spread at gossip speed behind throttled heavy write
   // Without flow control a hot key is overwritten in flight and some nodes keep an older version
   // for rounds on end, so the same run breaks that bound.
   const bound = (1000 * OVERLOAD.keys) / (r.allowedRate as { lowest: number }).lowest + 3 * OVERLOAD.intervalMs;
-  assert.ok(r.staleness.max < bound, `heavy writers' worst staleness ${Math.round(r.staleness.max)} ms, bound ${Math.round(bound)} ms`);
+  assert.ok(
+    r.staleness.max < bound,
+    `heavy writers' worst staleness ${Math.round(r.staleness.max)} ms, bound ${Math.round(bound)} ms`,
+  );
   const off = runWorkload({ ...OVERLOAD, flowControl: false });
-  assert.ok(off.staleness.max > bound, `without flow control the worst staleness (${Math.round(off.staleness.max)} ms) should exceed the bound (${Math.round(bound)} ms)`);
+  assert.ok(
+    off.staleness.max > bound,
+    `without flow control the worst staleness (${Math.round(off.staleness.max)} ms) should exceed the bound (${Math.round(bound)} ms)`,
+  );
 });
 
 test('idle, flow control costs nothing: 50 nodes send the same bytes with it on and off', () => {
   const bytes = (on: boolean): number => {
-    const o: BenchOptions = { nodes: 50, fanout: 3, intervalMs: 1000, loss: 0, burst: 1, runs: 1, seed: 3, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
+    const o: BenchOptions = {
+      nodes: 50,
+      fanout: 3,
+      intervalMs: 1000,
+      loss: 0,
+      burst: 1,
+      runs: 1,
+      seed: 3,
+      window: 100,
+      disseminations: 1,
+      durationS: 0,
+      latencyMs: 1,
+      jitterMs: 2,
+    };
     const sim = new SimCluster({ ...simConfig(o, 3), flowControl: on ? DEFAULT_FLOW_CONTROL : undefined });
     for (let i = 0; i < o.nodes; i++) sim.start(i, { role: `r${i % 3}` });
     sim.runUntil(10_000);
@@ -67,7 +95,18 @@ test('idle, flow control costs nothing: 50 nodes send the same bytes with it on 
 
 test('rate sharing (protocol 5): when writers go idle, the others take over their share faster than local AIMD alone', () => {
   // 8 writers at several times what 800-byte packets carry; half stop 10 s into the measured run.
-  const base: WorkloadOptions = { ...OVERLOAD, nodes: 32, writers: 8, lightWriters: 0, writeRate: 100, maxPacketBytes: 800, warmupS: 40, durationS: 30, idleWriters: 4, idleAtS: 10 };
+  const base: WorkloadOptions = {
+    ...OVERLOAD,
+    nodes: 32,
+    writers: 8,
+    lightWriters: 0,
+    writeRate: 100,
+    maxPacketBytes: 800,
+    warmupS: 40,
+    durationS: 30,
+    idleWriters: 4,
+    idleAtS: 10,
+  };
   const gain = (rateSharing: boolean): { before: number; after: number; falsePositives: number } => {
     const r = runWorkload({ ...base, rateSharing });
     const a = r.allowedRateBySecond as number[];

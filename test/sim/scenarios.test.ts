@@ -5,7 +5,20 @@ import { simConfig, type BenchOptions } from '../../src/sim/options.js';
 import { SimCluster, UP, type SimConfig } from '../../src/sim/cluster.js';
 import type { CoreEvent } from '../../src/core/types.js';
 
-const BASE: BenchOptions = { nodes: 24, fanout: 3, intervalMs: 1000, loss: 0, burst: 1, runs: 1, seed: 1, window: 100, disseminations: 1, durationS: 0, latencyMs: 1, jitterMs: 2 };
+const BASE: BenchOptions = {
+  nodes: 24,
+  fanout: 3,
+  intervalMs: 1000,
+  loss: 0,
+  burst: 1,
+  runs: 1,
+  seed: 1,
+  window: 100,
+  disseminations: 1,
+  durationS: 0,
+  latencyMs: 1,
+  jitterMs: 2,
+};
 
 interface Logged {
   obs: number;
@@ -13,7 +26,11 @@ interface Logged {
   e: CoreEvent;
 }
 
-function boot(over: Partial<BenchOptions> = {}, cfg: Partial<SimConfig> = {}, values: (i: number) => Record<string, string> = (i) => ({ idx: String(i) })): { sim: SimCluster; log: Logged[] } {
+function boot(
+  over: Partial<BenchOptions> = {},
+  cfg: Partial<SimConfig> = {},
+  values: (i: number) => Record<string, string> = (i) => ({ idx: String(i) }),
+): { sim: SimCluster; log: Logged[] } {
   const o = { ...BASE, ...over };
   const sim = new SimCluster({ ...simConfig(o, o.seed), ...cfg });
   const log: Logged[] = [];
@@ -32,7 +49,9 @@ function assertConverged(sim: SimCluster): void {
   const nodes = up(sim);
   const reference = JSON.stringify(valuesSeenBy(sim, nodes[0] as number));
   for (const i of nodes) {
-    const live = sim.cores[i]!.snapshot().live.map((v) => v.node.id).sort();
+    const live = sim.cores[i]!.snapshot()
+      .live.map((v) => v.node.id)
+      .sort();
     assert.deepEqual(live, nodes.map((n) => `node-${n}`).sort(), `node-${i} sees the live set`);
     assert.equal(JSON.stringify(valuesSeenBy(sim, i)), reference, `node-${i} holds the same metadata`);
   }
@@ -40,7 +59,8 @@ function assertConverged(sim: SimCluster): void {
 
 function valuesSeenBy(sim: SimCluster, i: number): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
-  for (const v of [...sim.cores[i]!.snapshot().live].sort((a, b) => a.node.id.localeCompare(b.node.id))) out[`${v.node.id}/${v.node.generation}`] = v.values;
+  for (const v of [...sim.cores[i]!.snapshot().live].sort((a, b) => a.node.id.localeCompare(b.node.id)))
+    out[`${v.node.id}/${v.node.generation}`] = v.values;
   return out;
 }
 
@@ -57,12 +77,23 @@ test('partition into halves: each side convicts the other; heal: one cluster, me
   const t0 = sim.now;
   sim.network.partition([a, b]);
   sim.runUntil(sim.now + 30_000);
-  for (const i of a) for (const j of b) assert.ok(log.some((l) => l.obs === i && l.e.type === 'dead' && l.e.node.id === `node-${j}` && l.t >= t0), `node-${i} convicted node-${j}`);
-  for (const i of b) for (const j of a) assert.ok(log.some((l) => l.obs === i && l.e.type === 'dead' && l.e.node.id === `node-${j}` && l.t >= t0), `node-${i} convicted node-${j}`);
+  for (const i of a)
+    for (const j of b)
+      assert.ok(
+        log.some((l) => l.obs === i && l.e.type === 'dead' && l.e.node.id === `node-${j}` && l.t >= t0),
+        `node-${i} convicted node-${j}`,
+      );
+  for (const i of b)
+    for (const j of a)
+      assert.ok(
+        log.some((l) => l.obs === i && l.e.type === 'dead' && l.e.node.id === `node-${j}` && l.t >= t0),
+        `node-${i} convicted node-${j}`,
+      );
   sim.network.heal();
   sim.runUntil(sim.now + 30_000);
   assertConverged(sim);
-  for (const i of up(sim)) assert.equal(sim.cores[i]!.snapshot().live.find((v) => v.node.id === 'node-2')!.values.doomed, undefined);
+  for (const i of up(sim))
+    assert.equal(sim.cores[i]!.snapshot().live.find((v) => v.node.id === 'node-2')!.values.doomed, undefined);
 });
 
 test('a restart with a new generation supersedes the old one everywhere', () => {
@@ -76,10 +107,18 @@ test('a restart with a new generation supersedes the old one everywhere', () => 
   sim.runUntil(sim.now + 20_000);
   assertConverged(sim);
   for (const i of up(sim)) {
-    const views = [...sim.cores[i]!.snapshot().live, ...sim.cores[i]!.snapshot().dead].filter((v) => v.node.id === 'node-5');
-    assert.deepEqual(views.map((v) => [v.node.generation, v.values]), [[2, { idx: '5', fresh: 'yes' }]], `node-${i}`);
+    const views = [...sim.cores[i]!.snapshot().live, ...sim.cores[i]!.snapshot().dead].filter(
+      (v) => v.node.id === 'node-5',
+    );
+    assert.deepEqual(
+      views.map((v) => [v.node.generation, v.values]),
+      [[2, { idx: '5', fresh: 'yes' }]],
+      `node-${i}`,
+    );
   }
-  assert.ok(!log.some((l) => l.t >= t0 && l.e.type === 'live' && l.e.node.id === 'node-5' && l.e.node.generation === 1));
+  assert.ok(
+    !log.some((l) => l.t >= t0 && l.e.type === 'live' && l.e.node.id === 'node-5' && l.e.node.generation === 1),
+  );
 });
 
 test('a node partitioned past tombstone GC gets a reset, not a resurrection', () => {
@@ -104,9 +143,11 @@ test('TTL keys expire on every node; a graceful leave is seen at once', () => {
   const { sim, log } = boot();
   sim.cores[3]!.setWithTtl('lease', 'held', 5000, sim.now);
   sim.runUntil(sim.now + 3000);
-  for (const i of up(sim)) assert.equal(sim.cores[i]!.snapshot().live.find((v) => v.node.id === 'node-3')!.values.lease, 'held');
+  for (const i of up(sim))
+    assert.equal(sim.cores[i]!.snapshot().live.find((v) => v.node.id === 'node-3')!.values.lease, 'held');
   sim.runUntil(sim.now + 6000);
-  for (const i of up(sim)) assert.equal(sim.cores[i]!.snapshot().live.find((v) => v.node.id === 'node-3')!.values.lease, undefined);
+  for (const i of up(sim))
+    assert.equal(sim.cores[i]!.snapshot().live.find((v) => v.node.id === 'node-3')!.values.lease, undefined);
   const t0 = sim.now;
   sim.leave(9);
   sim.runUntil(sim.now + 100);
@@ -121,7 +162,12 @@ test('a paused node is convicted, convicts nobody itself, and comes back', () =>
   sim.pause(4, 15_000);
   sim.runUntil(sim.now + 30_000);
   assert.equal(deaths(log, t0).filter((l) => l.e.node.id === 'node-4').length, 23);
-  assert.deepEqual(deaths(log, t0).filter((l) => l.obs === 4).map((l) => l.e.node.id), []);
+  assert.deepEqual(
+    deaths(log, t0)
+      .filter((l) => l.obs === 4)
+      .map((l) => l.e.node.id),
+    [],
+  );
   assertConverged(sim);
 });
 
@@ -142,7 +188,11 @@ test('a node that hears nothing while memberships differ keeps its heartbeat spr
   sim.start(24);
   sim.start(25);
   sim.runUntil(t0 + 12_000);
-  assert.deepEqual(deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`), [], 'nobody convicted');
+  assert.deepEqual(
+    deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`),
+    [],
+    'nobody convicted',
+  );
   sim.network.heal();
   sim.runUntil(sim.now + 10_000);
   assertConverged(sim);
@@ -164,7 +214,10 @@ test('10% random loss with reordering: converges, no false positives in 10 minut
   const t0 = sim.now;
   for (let k = 0; k < 20; k++) sim.cores[k % 24]!.set(`k${k}`, `v${k}`, sim.now + k);
   sim.runUntil(sim.now + 600_000);
-  assert.deepEqual(deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`), []);
+  assert.deepEqual(
+    deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`),
+    [],
+  );
   assertConverged(sim);
 });
 
@@ -178,12 +231,24 @@ test('loss, reordering and duplication together: every write reaches every node 
   for (let k = 0; k < 12; k++) {
     const w = (k * 5) % 24;
     // The writer's own core reports its local write too; count the other 23 observers.
-    const seenBy = log.filter((l) => l.t >= t0 && l.obs !== w && l.e.type === 'update' && l.e.node.id === `node-${w}` && l.e.keys.includes(`dup${k}`)).map((l) => l.obs);
+    const seenBy = log
+      .filter(
+        (l) =>
+          l.t >= t0 &&
+          l.obs !== w &&
+          l.e.type === 'update' &&
+          l.e.node.id === `node-${w}` &&
+          l.e.keys.includes(`dup${k}`),
+      )
+      .map((l) => l.obs);
     // A duplicate must not surface as a second update: the core applies each version once.
     assert.equal(seenBy.length, 23, `dup${k} updates`);
     assert.equal(new Set(seenBy).size, 23, `dup${k} reached every other node`);
   }
-  assert.deepEqual(deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`), []);
+  assert.deepEqual(
+    deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`),
+    [],
+  );
 });
 
 test('members that outgrow one packet still bootstrap fast: the bucket summary introduces what a digest run cannot', () => {
@@ -197,7 +262,10 @@ test('members that outgrow one packet still bootstrap fast: the bucket summary i
     if (e.type === 'live' && ++seen[obs]! === n - 1) complete++;
   });
   for (let i = 0; i < n; i++) sim.start(i);
-  assert.ok(sim.runUntilTrue(() => complete === n, 4000), `${complete}/${n} nodes know everyone after 4 s`);
+  assert.ok(
+    sim.runUntilTrue(() => complete === n, 4000),
+    `${complete}/${n} nodes know everyone after 4 s`,
+  );
   assertConverged(sim);
 });
 

@@ -6,7 +6,10 @@ import { plaintextPacketBytes } from '../../src/sim/wire-bytes.js';
 import { seal } from '../../src/transport/envelope.js';
 
 test('the simulator sizes a packet exactly as the envelope seals it (compression on, no key)', () => {
-  const bodies = fc.oneof(fc.uint8Array({ maxLength: 2000 }), fc.string({ maxLength: 3000 }).map((s) => new TextEncoder().encode(s.repeat(3))));
+  const bodies = fc.oneof(
+    fc.uint8Array({ maxLength: 2000 }),
+    fc.string({ maxLength: 3000 }).map((s) => new TextEncoder().encode(s.repeat(3))),
+  );
   fc.assert(
     fc.property(bodies, (body) => {
       assert.equal(plaintextPacketBytes(body), seal(body, { keys: [], compress: true, maxPacketBytes: 65_507 }).length);

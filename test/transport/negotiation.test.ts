@@ -1,14 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PeerVersions } from '../../src/transport/negotiation.js';
-import { MIN_PROTOCOL_VERSION as OLDEST, PROTOCOL_VERSION as NEWEST, type ProtocolVersion } from '../../src/wire/codec.js';
+import {
+  MIN_PROTOCOL_VERSION as OLDEST,
+  PROTOCOL_VERSION as NEWEST,
+  type ProtocolVersion,
+} from '../../src/wire/codec.js';
 
 /** The version of the previous release: the newest it spoke. */
 const PREVIOUS = (NEWEST - 1) as ProtocolVersion;
 
 test('a peer never heard from is tried in the newest version twice, then in the oldest, in turn', () => {
   const v = new PeerVersions({ probeIntervalMs: 10_000 });
-  assert.deepEqual([0, 1, 2, 3, 4, 5].map((t) => v.initiate('a:1', t)), [NEWEST, NEWEST, OLDEST, NEWEST, NEWEST, OLDEST]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5].map((t) => v.initiate('a:1', t)),
+    [NEWEST, NEWEST, OLDEST, NEWEST, NEWEST, OLDEST],
+  );
   assert.equal(v.speaks('a:1'), undefined);
 });
 
@@ -26,7 +33,10 @@ for (const old of new Set<ProtocolVersion>([OLDEST, PREVIOUS])) {
     v.heard('old:1', old);
     const sent = Array.from({ length: 30 }, (_, i) => v.initiate('old:1', i * 1000));
     // A probe at once (never probed), then one every 10 s.
-    assert.deepEqual(sent.map((x, i) => (x === NEWEST ? i : -1)).filter((i) => i >= 0), [0, 10, 20]);
+    assert.deepEqual(
+      sent.map((x, i) => (x === NEWEST ? i : -1)).filter((i) => i >= 0),
+      [0, 10, 20],
+    );
     assert.ok(sent.every((x) => x === old || x === NEWEST));
     v.heard('old:1', NEWEST); // it was upgraded: it answered the probe
     assert.equal(v.initiate('old:1', 31_000), NEWEST);

@@ -6,7 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NonceSequence, ReplayWindows, STREAM_BYTES, WINDOW } from '../../src/transport/replay.js';
-import { EnvelopeError, openPacket, seal, type EnvelopeOptions, type ReplayGuard } from '../../src/transport/envelope.js';
+import {
+  EnvelopeError,
+  openPacket,
+  seal,
+  type EnvelopeOptions,
+  type ReplayGuard,
+} from '../../src/transport/envelope.js';
 import { PROTOCOL_VERSION } from '../../src/wire/codec.js';
 import { NUMBERED_COUNTER, NUMBERED_STREAM, packetCases, readFixture } from '../wire/golden.js';
 
@@ -62,7 +68,8 @@ test('window: sliding forward forgets the marks of the counters it passes, and a
   const w2 = new ReplayWindows();
   for (let c = 0; c < 40; c++) w2.accept(nonce(2, c));
   assert.equal(w2.accept(nonce(2, 10 * WINDOW)), 'ok');
-  for (let c = 10 * WINDOW - WINDOW + 1; c < 10 * WINDOW; c++) assert.equal(w2.check(nonce(2, c)), 'ok', `counter ${c} not seen`);
+  for (let c = 10 * WINDOW - WINDOW + 1; c < 10 * WINDOW; c++)
+    assert.equal(w2.check(nonce(2, c)), 'ok', `counter ${c} not seen`);
 });
 
 test('window: an older incarnation (the stream before a restart) is still refused while its window is held', () => {
@@ -103,7 +110,9 @@ test('nonce sequence: a stream of distinct counters; a new stream before the cou
   assert.deepEqual([...c.subarray(0, STREAM_BYTES)], [...stream(2)], 'a new stream');
   assert.deepEqual([...c.subarray(STREAM_BYTES)], [0, 0, 0, 0]);
   assert.ok(seq.isOwn(c) && !seq.isOwn(a));
-  const random = [new NonceSequence(), new NonceSequence()].map((s) => Buffer.from(s.next().subarray(0, STREAM_BYTES)).toString('hex'));
+  const random = [new NonceSequence(), new NonceSequence()].map((s) =>
+    Buffer.from(s.next().subarray(0, STREAM_BYTES)).toString('hex'),
+  );
   assert.notEqual(random[0], random[1], 'streams are drawn at random');
 });
 
@@ -127,12 +136,25 @@ test('envelope: a keyring packet of protocol 5 opens once; its replay is refused
   const g = guard();
   const packet = seal(body, opts([KEY_A]), { sequence: sender });
   assert.equal(packet.length, seal(body, opts([KEY_A]), { version: 4 }).length, 'same size as protocol 4');
-  assert.equal(reason(() => openPacket(packet, opts([KEY_A]), g)), 'opened');
-  assert.equal(reason(() => openPacket(packet, opts([KEY_A]), g)), 'replayed');
+  assert.equal(
+    reason(() => openPacket(packet, opts([KEY_A]), g)),
+    'opened',
+  );
+  assert.equal(
+    reason(() => openPacket(packet, opts([KEY_A]), g)),
+    'replayed',
+  );
   // Refused before decryption: with no key of the ring that opens it, the verdict is still "replayed".
-  assert.equal(reason(() => openPacket(packet, opts([KEY_B]), g)), 'replayed');
+  assert.equal(
+    reason(() => openPacket(packet, opts([KEY_B]), g)),
+    'replayed',
+  );
   const reflected = seal(body, opts([KEY_A]), { sequence: g.own! });
-  assert.equal(reason(() => openPacket(reflected, opts([KEY_A]), g)), 'replayed', "the node's own packet, sent back to it");
+  assert.equal(
+    reason(() => openPacket(reflected, opts([KEY_A]), g)),
+    'replayed',
+    "the node's own packet, sent back to it",
+  );
 });
 
 test('envelope: a packet that does not authenticate moves no window: the genuine packet of that nonce still opens', () => {
@@ -140,15 +162,27 @@ test('envelope: a packet that does not authenticate moves no window: the genuine
   const packet = seal(body, opts([KEY_A]), { sequence: new NonceSequence() });
   const forged = Uint8Array.from(packet);
   forged[forged.length - 20]! ^= 1;
-  assert.equal(reason(() => openPacket(forged, opts([KEY_A]), g)), 'decrypt-failed');
+  assert.equal(
+    reason(() => openPacket(forged, opts([KEY_A]), g)),
+    'decrypt-failed',
+  );
   assert.equal(g.windows.size, 0);
-  assert.equal(reason(() => openPacket(packet, opts([KEY_A]), g)), 'opened');
+  assert.equal(
+    reason(() => openPacket(packet, opts([KEY_A]), g)),
+    'opened',
+  );
   // Nor can a forger raise a window's top with a far-ahead counter to push the real packets below it.
   const ahead = Uint8Array.from(packet);
   ahead.set([0x7f, 0xff, 0xff, 0xff], 4 + STREAM_BYTES);
-  assert.equal(reason(() => openPacket(ahead, opts([KEY_A]), g)), 'decrypt-failed');
+  assert.equal(
+    reason(() => openPacket(ahead, opts([KEY_A]), g)),
+    'decrypt-failed',
+  );
   const next = seal(body, opts([KEY_A]), { sequence: new NonceSequence() });
-  assert.equal(reason(() => openPacket(next, opts([KEY_A]), g)), 'opened');
+  assert.equal(
+    reason(() => openPacket(next, opts([KEY_A]), g)),
+    'opened',
+  );
 });
 
 test('envelope: key rotation keeps working, and one window serves every key of the ring', () => {
@@ -156,28 +190,58 @@ test('envelope: key rotation keeps working, and one window serves every key of t
   const g = guard();
   const old = seal(body, opts([KEY_A]), { sequence: sender });
   const rotated = seal(body, opts([KEY_B, KEY_A]), { sequence: sender });
-  for (const p of [old, rotated]) assert.equal(reason(() => openPacket(p, opts([KEY_B, KEY_A]), g)), 'opened');
-  for (const p of [old, rotated]) assert.equal(reason(() => openPacket(p, opts([KEY_B, KEY_A]), g)), 'replayed');
-  assert.equal(reason(() => openPacket(seal(body, opts([KEY_A]), { sequence: sender }), opts([KEY_B]), g)), 'decrypt-failed', 'the old key removed from the ring');
+  for (const p of [old, rotated])
+    assert.equal(
+      reason(() => openPacket(p, opts([KEY_B, KEY_A]), g)),
+      'opened',
+    );
+  for (const p of [old, rotated])
+    assert.equal(
+      reason(() => openPacket(p, opts([KEY_B, KEY_A]), g)),
+      'replayed',
+    );
+  assert.equal(
+    reason(() => openPacket(seal(body, opts([KEY_A]), { sequence: sender }), opts([KEY_B]), g)),
+    'decrypt-failed',
+    'the old key removed from the ring',
+  );
 });
 
 test('envelope: protocol 3 and 4 keyring packets, and plaintext, carry no counter: a replay of them opens again (docs/security.md)', () => {
   const g = guard();
   for (const version of [3, 4] as const) {
     const p = seal(body, opts([KEY_A]), { version, sequence: new NonceSequence() });
-    assert.equal(reason(() => openPacket(p, opts([KEY_A]), g)), 'opened');
-    assert.equal(reason(() => openPacket(p, opts([KEY_A]), g)), 'opened');
+    assert.equal(
+      reason(() => openPacket(p, opts([KEY_A]), g)),
+      'opened',
+    );
+    assert.equal(
+      reason(() => openPacket(p, opts([KEY_A]), g)),
+      'opened',
+    );
   }
   const plain = seal(body, opts([]), { sequence: new NonceSequence() });
-  assert.equal(reason(() => openPacket(plain, opts([]), g)), 'opened');
-  assert.equal(reason(() => openPacket(plain, opts([]), g)), 'opened');
+  assert.equal(
+    reason(() => openPacket(plain, opts([]), g)),
+    'opened',
+  );
+  assert.equal(
+    reason(() => openPacket(plain, opts([]), g)),
+    'opened',
+  );
   assert.equal(g.windows.size, 0, 'no window spent on them');
   // A protocol 5 packet cannot be passed off as 4 to escape its window: the version is authenticated.
   const v5 = seal(body, opts([KEY_A]), { sequence: new NonceSequence() });
-  assert.equal(reason(() => openPacket(v5, opts([KEY_A]), g)), 'opened');
+  assert.equal(
+    reason(() => openPacket(v5, opts([KEY_A]), g)),
+    'opened',
+  );
   const downgraded = Uint8Array.from(v5);
   downgraded[2] = 4;
-  assert.equal(reason(() => openPacket(downgraded, opts([KEY_A]), g)), 'decrypt-failed');
+  assert.equal(
+    reason(() => openPacket(downgraded, opts([KEY_A]), g)),
+    'decrypt-failed',
+  );
   assert.equal(PROTOCOL_VERSION, 5, 'update this test when a protocol after 5 keeps the window');
 });
 
@@ -186,9 +250,19 @@ test('golden: the numbered packets of protocol 5 carry stream and counter as the
   for (const c of packetCases(5).filter((p) => p.numbered)) {
     const packet = fixture.get(c.name)!;
     assert.deepEqual([...packet.subarray(4, 4 + STREAM_BYTES)], [...NUMBERED_STREAM], `${c.name}: the stream`);
-    assert.equal(new DataView(packet.buffer, packet.byteOffset).getUint32(4 + STREAM_BYTES), NUMBERED_COUNTER, `${c.name}: the counter`);
+    assert.equal(
+      new DataView(packet.buffer, packet.byteOffset).getUint32(4 + STREAM_BYTES),
+      NUMBERED_COUNTER,
+      `${c.name}: the counter`,
+    );
     const g = guard();
-    assert.equal(reason(() => openPacket(packet, c.options, g)), 'opened');
-    assert.equal(reason(() => openPacket(packet, c.options, g)), 'replayed');
+    assert.equal(
+      reason(() => openPacket(packet, c.options, g)),
+      'opened',
+    );
+    assert.equal(
+      reason(() => openPacket(packet, c.options, g)),
+      'replayed',
+    );
   }
 });

@@ -54,7 +54,21 @@ export class Agent {
   async start(agentPath: string, build: 'old' | 'new', seeds: number[]): Promise<void> {
     this.build = build;
     this.metadata = { idx: String(this.i), role: this.i % 2 === 0 ? 'api' : 'db' };
-    const args = [agentPath, 'agent', '--bind', `127.0.0.1:${this.port}`, '--http', `127.0.0.1:${this.http}`, '--node-id', this.id, '--interval-ms', String(this.intervalMs), '--log-level', 'warn', ...this.extraArgs];
+    const args = [
+      agentPath,
+      'agent',
+      '--bind',
+      `127.0.0.1:${this.port}`,
+      '--http',
+      `127.0.0.1:${this.http}`,
+      '--node-id',
+      this.id,
+      '--interval-ms',
+      String(this.intervalMs),
+      '--log-level',
+      'warn',
+      ...this.extraArgs,
+    ];
     for (const [k, v] of Object.entries(this.metadata)) args.push('--tag', `${k}=${v}`);
     if (seeds.length > 0) args.push('--join', seeds.map((p) => `127.0.0.1:${p}`).join(','));
     this.stderr = '';
@@ -72,7 +86,10 @@ export class Agent {
     this.stopping = true; // no more polls: it is leaving
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
     proc.kill('SIGTERM');
-    const late = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 10_000))]);
+    const late = await Promise.race([
+      exited.then(() => false),
+      new Promise<boolean>((r) => setTimeout(() => r(true), 10_000)),
+    ]);
     if (late) {
       proc.kill('SIGKILL');
       await exited;
@@ -165,14 +182,17 @@ export class Watcher {
     try {
       const up = new Set(this.agents.filter((a) => a.running).map((a) => `${a.id}/${a.generation}`));
       await Promise.all(
-        this.agents.filter((a) => a.running).map(async (observer) => {
-          const view = await observer.view().catch(() => null);
-          if (!view) return;
-          for (const m of view.dead) {
-            const key = `${m.id}/${m.generation}`;
-            if (up.has(key) && !this.stopping.has(key)) this.convictions.push(`${observer.id} (${observer.build}) convicted ${key}`);
-          }
-        }),
+        this.agents
+          .filter((a) => a.running)
+          .map(async (observer) => {
+            const view = await observer.view().catch(() => null);
+            if (!view) return;
+            for (const m of view.dead) {
+              const key = `${m.id}/${m.generation}`;
+              if (up.has(key) && !this.stopping.has(key))
+                this.convictions.push(`${observer.id} (${observer.build}) convicted ${key}`);
+            }
+          }),
       );
     } finally {
       this.busy = false;
@@ -193,4 +213,5 @@ export async function consistent(agents: Agent[]): Promise<boolean> {
   });
 }
 
-const sorted = (o: Record<string, string>): [string, string][] => Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+const sorted = (o: Record<string, string>): [string, string][] =>
+  Object.entries(o).sort(([a], [b]) => a.localeCompare(b));

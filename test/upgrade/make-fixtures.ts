@@ -14,17 +14,30 @@
  * An existing tarball is rewritten only with --force: its bytes depend on the compiler version.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES, fixtureOf, RELEASES, REPO } from './releases.js';
 
-const git = (...args: string[]): string => execFileSync('git', ['-C', REPO, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const git = (...args: string[]): string =>
+  execFileSync('git', ['-C', REPO, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 /** Why the release cannot be built from history here, or null when it can. */
 function historyUnavailable(commit: string): string | null {
   try {
-    if (git('rev-parse', '--is-shallow-repository') === 'true') return 'a shallow clone (git fetch --unshallow, or clone in full)';
+    if (git('rev-parse', '--is-shallow-repository') === 'true')
+      return 'a shallow clone (git fetch --unshallow, or clone in full)';
     git('cat-file', '-e', `${commit}^{commit}`);
     return null;
   } catch (err) {
@@ -33,7 +46,18 @@ function historyUnavailable(commit: string): string | null {
 }
 
 /** The fields of the release's package.json that running it (or installing the tarball) needs. */
-const KEPT = ['name', 'version', 'description', 'type', 'license', 'engines', 'main', 'exports', 'bin', 'dependencies'] as const;
+const KEPT = [
+  'name',
+  'version',
+  'description',
+  'type',
+  'license',
+  'engines',
+  'main',
+  'exports',
+  'bin',
+  'dependencies',
+] as const;
 
 function pack(commit: string, work: string): string {
   const build = join(work, 'build');
@@ -44,7 +68,11 @@ function pack(commit: string, work: string): string {
   symlinkSync(join(REPO, 'node_modules'), join(build, 'node_modules'), 'dir');
   writeFileSync(
     join(build, 'tsconfig.fixture.json'),
-    JSON.stringify({ extends: './tsconfig.json', compilerOptions: { declaration: false, sourceMap: false, inlineSources: false }, include: ['src/**/*.ts'] }),
+    JSON.stringify({
+      extends: './tsconfig.json',
+      compilerOptions: { declaration: false, sourceMap: false, inlineSources: false },
+      include: ['src/**/*.ts'],
+    }),
   );
   const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
   try {
@@ -61,7 +89,10 @@ function pack(commit: string, work: string): string {
   manifest['files'] = ['dist/src'];
   manifest['gitHead'] = commit;
   writeFileSync(join(staged, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  const name = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: staged, encoding: 'utf8' }).trim().split('\n').pop() as string;
+  const name = execFileSync('npm', ['pack', '--silent', '--pack-destination', work], { cwd: staged, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop() as string;
   return join(work, name);
 }
 

@@ -34,7 +34,8 @@ export const fixtureOf = (commit: string): string => join(FIXTURES, `release-${c
  * skip on this: they run and fail with the reason, so a CI run is never green without them.
  */
 export function releaseUnavailable(commit: string): string | null {
-  if (!existsSync(fixtureOf(commit))) return `no fixture ${fixtureOf(commit)} (node dist/test/upgrade/make-fixtures.js, from a full clone)`;
+  if (!existsSync(fixtureOf(commit)))
+    return `no fixture ${fixtureOf(commit)} (node dist/test/upgrade/make-fixtures.js, from a full clone)`;
   try {
     execFileSync('tar', ['--version'], { stdio: 'ignore' });
   } catch {
@@ -60,7 +61,8 @@ export function unpackRelease(dir: string, commit: string): string {
   execFileSync('tar', ['-xzf', fixtureOf(commit), '-C', dir]);
   const root = join(dir, 'package');
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { gitHead?: string };
-  if (manifest.gitHead !== commit) throw new Error(`${fixtureOf(commit)} was built from ${String(manifest.gitHead)}, not ${commit}`);
+  if (manifest.gitHead !== commit)
+    throw new Error(`${fixtureOf(commit)} was built from ${String(manifest.gitHead)}, not ${commit}`);
   symlinkSync(join(REPO, 'node_modules'), join(root, 'node_modules'), 'dir');
   const agent = join(root, 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(agent)) throw new Error(`${fixtureOf(commit)} holds no dist/src/cli/main.js`);

@@ -34,7 +34,10 @@ async function totals(agents: Agent[]): Promise<{ older: number; newest: number;
   let encodeFailed = 0;
   for (const a of agents) {
     const s = await a.stats();
-    for (const [v, k] of [...Object.entries(s.packetsOutByVersion ?? {}), ...Object.entries(s.packetsInByVersion ?? {})]) {
+    for (const [v, k] of [
+      ...Object.entries(s.packetsOutByVersion ?? {}),
+      ...Object.entries(s.packetsInByVersion ?? {}),
+    ]) {
       if (Number(v) === PROTOCOL_VERSION) newest += k;
       else older += k;
     }
@@ -55,29 +58,47 @@ interface OldEnvelope {
 /** The golden fixtures of every version a release speaks are what that release itself reads and writes, byte for byte. */
 async function releaseReadsFixtures(release: Release, root: string): Promise<void> {
   const codec = (await import(pathToFileURL(join(root, 'dist', 'src', 'wire', 'codec.js')).href)) as OldCodec;
-  const envelope = (await import(pathToFileURL(join(root, 'dist', 'src', 'transport', 'envelope.js')).href)) as OldEnvelope;
+  const envelope = (await import(
+    pathToFileURL(join(root, 'dist', 'src', 'transport', 'envelope.js')).href
+  )) as OldEnvelope;
   const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
   const name7 = release.commit.slice(0, 7);
   for (const version of release.speaks) {
     const fixtures = readFixture(version);
     for (const [name, bytes] of fixtures) {
       if (name.startsWith('packet-')) continue;
-      assert.equal(hex(codec.encodeMessage(codec.decodeMessage(bytes, version), version)), hex(bytes), `${name7} re-encodes protocol ${version} fixture ${name} to its bytes`);
+      assert.equal(
+        hex(codec.encodeMessage(codec.decodeMessage(bytes, version), version)),
+        hex(bytes),
+        `${name7} re-encodes protocol ${version} fixture ${name} to its bytes`,
+      );
     }
-    for (const c of packetCases(version)) assert.equal(hex(envelope.open(fixtures.get(c.name) as Uint8Array, c.options)), hex(c.body), `${name7} opens protocol ${version}'s ${c.name}`);
+    for (const c of packetCases(version))
+      assert.equal(
+        hex(envelope.open(fixtures.get(c.name) as Uint8Array, c.options)),
+        hex(c.body),
+        `${name7} opens protocol ${version}'s ${c.name}`,
+      );
   }
 }
 
 for (const release of RELEASES) {
   const from = `${release.commit.slice(0, 7)} (protocol ${release.speaks.join(' and ')})`;
-  test(`rolling upgrade from ${from} to protocol ${PROTOCOL_VERSION}, one agent at a time: nobody convicted, metadata intact, all in ${PROTOCOL_VERSION} at the end`, { skip: skipUnless(release.commit, `the upgrade from ${from}`), timeout: 180_000 }, (t) => upgrade(t, release));
+  test(
+    `rolling upgrade from ${from} to protocol ${PROTOCOL_VERSION}, one agent at a time: nobody convicted, metadata intact, all in ${PROTOCOL_VERSION} at the end`,
+    { skip: skipUnless(release.commit, `the upgrade from ${from}`), timeout: 180_000 },
+    (t) => upgrade(t, release),
+  );
 }
 
 async function upgrade(t: TestContext, release: Release): Promise<void> {
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'sb-previous-'));
   const ports = freePorts(2 * (N + 1));
-  const agents = Array.from({ length: N + 1 }, (_, i) => new Agent(i, ports[2 * i] as number, ports[2 * i + 1] as number));
+  const agents = Array.from(
+    { length: N + 1 },
+    (_, i) => new Agent(i, ports[2 * i] as number, ports[2 * i + 1] as number),
+  );
   const [olds, joiner] = [agents.slice(0, N), agents[N] as Agent];
   const watcher = new Watcher(agents);
   // Also on a timeout, when the body below is abandoned mid-await: no agent outlives the test.
@@ -109,7 +130,11 @@ async function upgrade(t: TestContext, release: Release): Promise<void> {
     await joiner.set('before', `written-by-${joiner.id}`);
     await waitFor(() => consistent(agents), 15_000, `${joiner.id} (new) joined the old cluster`);
     await new Promise((r) => setTimeout(r, 15 * INTERVAL_MS)); // gossip in the mixed cluster
-    assert.equal((await joiner.stats()).dropped['encode-failed'] ?? 0, 0, 'the joiner wrote nothing the old agents cannot read');
+    assert.equal(
+      (await joiner.stats()).dropped['encode-failed'] ?? 0,
+      0,
+      'the joiner wrote nothing the old agents cannot read',
+    );
 
     for (const a of olds) {
       const stepAt = Date.now();
@@ -126,7 +151,11 @@ async function upgrade(t: TestContext, release: Release): Promise<void> {
       await a.set(`during-${a.i}`, 'new');
       const stillOld = agents.find((o) => o.build === 'old');
       if (stillOld) await stillOld.set(`during-${a.i}`, 'old');
-      await waitFor(() => consistent(agents), 15_000, `${a.id} upgraded: every agent sees every member live with its metadata`);
+      await waitFor(
+        () => consistent(agents),
+        15_000,
+        `${a.id} upgraded: every agent sees every member live with its metadata`,
+      );
       assert.deepEqual(watcher.convictions, [], `convictions after upgrading ${a.id}`);
       t.diagnostic(`${a.id} upgraded and seen everywhere in ${((Date.now() - stepAt) / 1000).toFixed(1)} s`);
     }
@@ -137,13 +166,18 @@ async function upgrade(t: TestContext, release: Release): Promise<void> {
     await new Promise((r) => setTimeout(r, 15 * INTERVAL_MS));
     const after = await totals(agents);
     assert.equal(after.older - before.older, 0, 'no packet in an older protocol once every agent is upgraded');
-    assert.ok(after.newest - before.newest > 100, `gossip goes on in protocol ${PROTOCOL_VERSION} (${after.newest - before.newest} packets)`);
+    assert.ok(
+      after.newest - before.newest > 100,
+      `gossip goes on in protocol ${PROTOCOL_VERSION} (${after.newest - before.newest} packets)`,
+    );
     assert.equal(after.encodeFailed, 0, 'no message refused for an old peer');
     assert.ok(await consistent(agents), 'still consistent at the end');
     assert.deepEqual(watcher.convictions, [], 'no member that was up was ever convicted');
     const warnings = agents.map((a) => a.stderr).join('');
     assert.doesNotMatch(warnings, /speaks protocol/, 'no version was refused');
-    t.diagnostic(`newer-protocol packets dropped by old agents over the upgrade: ${oldDropped}; last window: ${after.newest - before.newest} packets in ${PROTOCOL_VERSION}, ${after.older - before.older} in older ones; total ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    t.diagnostic(
+      `newer-protocol packets dropped by old agents over the upgrade: ${oldDropped}; last window: ${after.newest - before.newest} packets in ${PROTOCOL_VERSION}, ${after.older - before.older} in older ones; total ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
   } finally {
     watcher.stop();
     for (const a of agents) a.kill();

@@ -12,7 +12,15 @@ import type { Message } from '../../src/wire/messages.js';
 import { message } from './arbitraries.js';
 
 const CASES = 100_000;
-const REASONS = new Set(['truncated', 'bad-type', 'bad-varint', 'bad-utf8', 'too-large', 'bad-value', 'trailing-bytes']);
+const REASONS = new Set([
+  'truncated',
+  'bad-type',
+  'bad-varint',
+  'bad-utf8',
+  'too-large',
+  'bad-value',
+  'trailing-bytes',
+]);
 
 /** Items and string characters in a decoded message: each costs at least one input byte. */
 function weight(m: Message): number {
@@ -60,7 +68,8 @@ test(`${CASES} random and mutated inputs: only typed errors, bounded output`, ()
         const at = randomInt(rng, input.length);
         input[at] = (input[at] as number) ^ (1 << randomInt(rng, 8));
       }
-      if (kind === 2 && input.length > 0) for (let k = 0; k < 4; k++) input[randomInt(rng, input.length)] = randomInt(rng, 256);
+      if (kind === 2 && input.length > 0)
+        for (let k = 0; k < 4; k++) input[randomInt(rng, input.length)] = randomInt(rng, 256);
       if (kind === 3) input = input.subarray(0, randomInt(rng, input.length + 1));
       if (kind === 4) {
         const at = randomInt(rng, input.length + 1);
@@ -76,13 +85,18 @@ test(`${CASES} random and mutated inputs: only typed errors, bounded output`, ()
     try {
       const m = decodeMessage(input);
       decoded++;
-      assert.ok(weight(m) <= input.length, `a ${input.length}-byte input decoded into ${weight(m)} items and characters`);
+      assert.ok(
+        weight(m) <= input.length,
+        `a ${input.length}-byte input decoded into ${weight(m)} items and characters`,
+      );
     } catch (err) {
-      if (!(err instanceof DecodeError) || !REASONS.has(err.reason)) throw new Error(`case ${i}: ${String(err)} escaped the decoder`, { cause: err });
+      if (!(err instanceof DecodeError) || !REASONS.has(err.reason))
+        throw new Error(`case ${i}: ${String(err)} escaped the decoder`, { cause: err });
       reasons.set(err.reason, (reasons.get(err.reason) ?? 0) + 1);
     }
   }
   // The mix exercised every way of failing, and many mutants still decoded (they must then be bounded).
-  for (const r of ['truncated', 'bad-type', 'bad-varint', 'too-large', 'bad-value', 'trailing-bytes']) assert.ok((reasons.get(r) ?? 0) > 0, `reason ${r} seen`);
+  for (const r of ['truncated', 'bad-type', 'bad-varint', 'too-large', 'bad-value', 'trailing-bytes'])
+    assert.ok((reasons.get(r) ?? 0) > 0, `reason ${r} seen`);
   assert.ok(decoded > 1000, `${decoded} mutants decoded`);
 });

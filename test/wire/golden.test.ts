@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { decodeMessage, encodeMessage, messageSize } from '../../src/wire/codec.js';
 import { openPacket } from '../../src/transport/envelope.js';
-import { encodeAll, fixturePath, messageCases, packetCases, readFixture, sealCase, supportedVersions } from './golden.js';
+import {
+  encodeAll,
+  fixturePath,
+  messageCases,
+  packetCases,
+  readFixture,
+  sealCase,
+  supportedVersions,
+} from './golden.js';
 import type { Message } from '../../src/wire/messages.js';
 import { DecodeError } from '../../src/wire/errors.js';
 
@@ -11,25 +19,41 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 for (const version of supportedVersions()) {
   test(`protocol ${version}: the golden fixtures decode, re-encode to the same bytes, and the codec still writes them`, () => {
-    assert.ok(existsSync(fixturePath(version)), `no golden fixture for protocol ${version}: node dist/test/wire/write-fixtures.js --new ${version}`);
+    assert.ok(
+      existsSync(fixturePath(version)),
+      `no golden fixture for protocol ${version}: node dist/test/wire/write-fixtures.js --new ${version}`,
+    );
     const stored = readFixture(version);
     const current = encodeAll(version);
-    assert.deepEqual([...stored.keys()].sort(), [...current.keys()].sort(), `the fixture's cases are the case set of protocol ${version}`);
+    assert.deepEqual(
+      [...stored.keys()].sort(),
+      [...current.keys()].sort(),
+      `the fixture's cases are the case set of protocol ${version}`,
+    );
     const messages = new Map(messageCases(version));
     for (const [name, bytes] of stored) {
       if (name.startsWith('packet-')) continue;
       const m = decodeMessage(bytes, version);
       assert.equal(messageSize(m, version), bytes.length, `${name}: sized as stored`);
       assert.equal(hex(encodeMessage(m, version)), hex(bytes), `${name}: decoded and re-encoded, the same bytes`);
-      assert.equal(hex(encodeMessage(messages.get(name)!, version)), hex(bytes), `${name}: the codec writes protocol ${version}'s bytes as released`);
+      assert.equal(
+        hex(encodeMessage(messages.get(name)!, version)),
+        hex(bytes),
+        `${name}: the codec writes protocol ${version}'s bytes as released`,
+      );
     }
     for (const c of packetCases(version)) {
       const packet = stored.get(c.name)!;
       const opened = openPacket(packet, c.options);
       assert.equal(opened.version, version, `${c.name}: its version`);
       assert.equal(hex(opened.body), hex(c.body), `${c.name}: opens to its body`);
-      assert.equal(hex(encodeMessage(decodeMessage(opened.body, version), version)), hex(c.body), `${c.name}: the body decodes`);
-      if (c.reproducible) assert.equal(hex(sealCase(c, version)), hex(packet), `${c.name}: sealed again, the same bytes`);
+      assert.equal(
+        hex(encodeMessage(decodeMessage(opened.body, version), version)),
+        hex(c.body),
+        `${c.name}: the body decodes`,
+      );
+      if (c.reproducible)
+        assert.equal(hex(sealCase(c, version)), hex(packet), `${c.name}: sealed again, the same bytes`);
     }
   });
 }
@@ -67,14 +91,25 @@ for (const version of supportedVersions()) {
 
 test('a version without low-bit heartbeats cannot read nor write them', () => {
   const low = new Map(messageCases(4)).get('syn-compact-low-own')!;
-  assert.throws(() => encodeMessage(low, 3), { code: 'SB_ERR_INVALID_ARG', message: /protocol 3 has no low-bit heartbeats/ });
+  assert.throws(() => encodeMessage(low, 3), {
+    code: 'SB_ERR_INVALID_ARG',
+    message: /protocol 3 has no low-bit heartbeats/,
+  });
   const bytes = readFixture(4).get('syn-compact-low-own')!;
-  assert.throws(() => decodeMessage(bytes, 3), { name: 'DecodeError', code: 'SB_ERR_DECODE', message: /digest flags .* \(protocol 3\)/ });
+  assert.throws(() => decodeMessage(bytes, 3), {
+    name: 'DecodeError',
+    code: 'SB_ERR_DECODE',
+    message: /digest flags .* \(protocol 3\)/,
+  });
   const bumps = readFixture(4).get('synack-positional-low-bumps')!;
-  assert.throws(() => decodeMessage(bumps, 3), { name: 'DecodeError', code: 'SB_ERR_DECODE', message: /bump flags .* \(protocol 3\)/ });
+  assert.throws(() => decodeMessage(bumps, 3), {
+    name: 'DecodeError',
+    code: 'SB_ERR_DECODE',
+    message: /bump flags .* \(protocol 3\)/,
+  });
 });
 
-test('protocol 3 bodies are the previous release\'s: the cases both versions share have the same body bytes', () => {
+test("protocol 3 bodies are the previous release's: the cases both versions share have the same body bytes", () => {
   const v3 = readFixture(3);
   const v4 = readFixture(4);
   for (const [name, bytes] of v3) if (!name.startsWith('packet-')) assert.equal(hex(bytes), hex(v4.get(name)!), name);
@@ -85,9 +120,13 @@ test('protocol-5 rates are left out in protocol 4 and 3 (an older reader sees th
   for (const name of ['syn-full-rates', 'synack-request-rates']) {
     const m = withRates.get(name) as Message;
     const { rates: _rates, ...bare } = m as Message & { rates?: unknown };
-    for (const v of [3, 4] as const) assert.deepEqual(encodeMessage(m, v), encodeMessage(bare as Message, v), `${name} in protocol ${v}`);
+    for (const v of [3, 4] as const)
+      assert.deepEqual(encodeMessage(m, v), encodeMessage(bare as Message, v), `${name} in protocol ${v}`);
     const back = decodeMessage(encodeMessage(m, 5), 5) as Message & { rates?: { allowed: number; desired: number } };
-    assert.ok(back.rates && Math.abs(back.rates.allowed - (m as { rates: { allowed: number } }).rates.allowed) < 0.051, `${name} reads back its rates`);
+    assert.ok(
+      back.rates && Math.abs(back.rates.allowed - (m as { rates: { allowed: number } }).rates.allowed) < 0.051,
+      `${name} reads back its rates`,
+    );
     // An older reader refuses the flag outright, so a v5 body can never pass for a v4 one.
     assert.throws(() => decodeMessage(encodeMessage(m, 5), 4), { code: 'SB_ERR_DECODE', reason: 'bad-value' });
   }

@@ -7,7 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { encodeMessage, MIN_PROTOCOL_VERSION, NO_BUMPS, PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
+import {
+  encodeMessage,
+  MIN_PROTOCOL_VERSION,
+  NO_BUMPS,
+  PROTOCOL_VERSION,
+  type ProtocolVersion,
+} from '../../src/wire/codec.js';
 import { carriesLeaveProofs, carriesLowHeartbeats } from '../../src/wire/codec.js';
 import { groupChecks, lowHeartbeat } from '../../src/wire/low-heartbeats.js';
 import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity } from '../../src/wire/messages.js';
@@ -45,9 +51,17 @@ const bob: NodeIdentity = { id: 'db-ünïcødé-2', generation: 7, address: '[fd
 
 function fullDigest(n: number, complete: boolean, buckets?: number[]): Digest {
   return {
-    mode: 'full', complete, offset: 0, count: n, refs: refs(n, 1), checks: null,
-    heartbeats: column(n, 2, (r) => r % 100_000), ages: column(n, 3, (r) => r % 200), ageLimit: 0,
-    maxVersions: column(n, 4, (r) => r % 50), gcVersions: column(n, 5, (r, i) => (i % 3 === 0 ? r % 10 : 0)),
+    mode: 'full',
+    complete,
+    offset: 0,
+    count: n,
+    refs: refs(n, 1),
+    checks: null,
+    heartbeats: column(n, 2, (r) => r % 100_000),
+    ages: column(n, 3, (r) => r % 200),
+    ageLimit: 0,
+    maxVersions: column(n, 4, (r) => r % 50),
+    gcVersions: column(n, 5, (r, i) => (i % 3 === 0 ? r % 10 : 0)),
     ...(buckets ? { buckets } : {}),
   };
 }
@@ -56,9 +70,18 @@ function compactDigest(n: number, offset: number, complete: boolean, low: boolea
   const full = column(n, 6, (r) => 40_000 + (r % 13));
   const own = low && ownIndex !== undefined ? { own: { index: ownIndex, heartbeat: full[ownIndex] as number } } : {};
   return {
-    mode: 'compact', complete, offset, count: n, refs: null,
-    heartbeats: low ? full.map(lowHeartbeat) : full, checks: low ? groupChecks(full, n) : null, ...own,
-    ages: column(n, 7, (r) => r % 21), ageLimit: 20, maxVersions: column(n, 8, (r) => r % 5), gcVersions: column(n, 9, () => 0),
+    mode: 'compact',
+    complete,
+    offset,
+    count: n,
+    refs: null,
+    heartbeats: low ? full.map(lowHeartbeat) : full,
+    checks: low ? groupChecks(full, n) : null,
+    ...own,
+    ages: column(n, 7, (r) => r % 21),
+    ageLimit: 20,
+    maxVersions: column(n, 8, (r) => r % 5),
+    gcVersions: column(n, 9, () => 0),
   };
 }
 
@@ -66,23 +89,66 @@ function bumps(kind: 'ref' | 'positional' | 'low', n: number): HeartbeatBumps {
   const keys = kind === 'ref' ? refs(n, 10) : column(n, 11, (r, i) => i * 3 + (r % 3));
   const full = column(n, 12, (r) => 123_456 + (r % 9));
   const low = kind === 'low';
-  return { count: n, positional: kind !== 'ref', keys, heartbeats: low ? full.map(lowHeartbeat) : full, checks: low ? groupChecks(full, n) : null, ages: column(n, 13, (r) => r % 120) };
+  return {
+    count: n,
+    positional: kind !== 'ref',
+    keys,
+    heartbeats: low ? full.map(lowHeartbeat) : full,
+    checks: low ? groupChecks(full, n) : null,
+    ages: column(n, 13, (r) => r % 120),
+  };
 }
 
 const nodes: NodeDelta[] = [
   // Introduces a member: identity, every value from version 0, one of them a tombstone.
-  { ref: 0xabcdef123456, identity: bob, heartbeat: 42, heartbeatAge: 3, lastGcVersion: 0, fromVersion: 0, maxVersion: 4, values: [
-    { key: 'role', value: 'db', version: 1, tombstone: false },
-    { key: 'zone', value: '', version: 2, tombstone: true },
-    { key: 'load', value: '0.75', version: 3, tombstone: false },
-    { key: 'ünï', value: '値 ✓', version: 4, tombstone: false },
-  ] },
+  {
+    ref: 0xabcdef123456,
+    identity: bob,
+    heartbeat: 42,
+    heartbeatAge: 3,
+    lastGcVersion: 0,
+    fromVersion: 0,
+    maxVersion: 4,
+    values: [
+      { key: 'role', value: 'db', version: 1, tombstone: false },
+      { key: 'zone', value: '', version: 2, tombstone: true },
+      { key: 'load', value: '0.75', version: 3, tombstone: false },
+      { key: 'ünï', value: '値 ✓', version: 4, tombstone: false },
+    ],
+  },
   // A reset: fromVersion 0 with a GC watermark above the receiver's; a tombstone only.
-  { ref: 1, identity: null, heartbeat: 2 ** 40 + 5, heartbeatAge: 0, lastGcVersion: 9, fromVersion: 0, maxVersion: 12, values: [{ key: 'gone', value: '', version: 12, tombstone: true }] },
+  {
+    ref: 1,
+    identity: null,
+    heartbeat: 2 ** 40 + 5,
+    heartbeatAge: 0,
+    lastGcVersion: 9,
+    fromVersion: 0,
+    maxVersion: 12,
+    values: [{ key: 'gone', value: '', version: 12, tombstone: true }],
+  },
   // A prefix of what the receiver lacks: maxVersion is the last value's version.
-  { ref: REF_MOD - 1, identity: alice, heartbeat: 1, heartbeatAge: 127, lastGcVersion: 0, fromVersion: 5, maxVersion: 6, values: [{ key: 'k', value: 'v'.repeat(300), version: 6, tombstone: false }] },
+  {
+    ref: REF_MOD - 1,
+    identity: alice,
+    heartbeat: 1,
+    heartbeatAge: 127,
+    lastGcVersion: 0,
+    fromVersion: 5,
+    maxVersion: 6,
+    values: [{ key: 'k', value: 'v'.repeat(300), version: 6, tombstone: false }],
+  },
   // Heartbeat and GC news only, no values.
-  { ref: 77, identity: null, heartbeat: 99, heartbeatAge: 1, lastGcVersion: 3, fromVersion: 8, maxVersion: 8, values: [] },
+  {
+    ref: 77,
+    identity: null,
+    heartbeat: 99,
+    heartbeatAge: 1,
+    lastGcVersion: 3,
+    fromVersion: 8,
+    maxVersion: 8,
+    values: [],
+  },
 ];
 
 const delta = (b: HeartbeatBumps, n = nodes): Delta => ({ nodes: n, bumps: b });
@@ -92,13 +158,48 @@ const requestDigest = fullDigest(3, true);
 /** Every message type and every digest and bump mode; `low` cases exist only in versions that carry low bits. */
 export function messageCases(version: ProtocolVersion): [string, Message][] {
   const cases: [string, Message][] = [
-    ['syn-full-complete-pull', { type: 'syn', clusterId: C, setHash: 0x123456789abc, setSize: 5, digest: fullDigest(5, true), pull: true }],
-    ['syn-full-empty-push', { type: 'syn', clusterId: '', setHash: 0, setSize: 0, digest: fullDigest(0, true), pull: false }],
-    ['syn-full-run-buckets', { type: 'syn', clusterId: C, setHash: 42, setSize: 300, digest: fullDigest(20, false, refs(16, 14)), pull: true }],
-    ['syn-compact-exact-complete', { type: 'syn', clusterId: C, setHash: 9, setSize: 70, digest: compactDigest(70, 0, true, false), pull: true }],
-    ['syn-compact-exact-run', { type: 'syn', clusterId: C, setHash: 9, setSize: 200, digest: compactDigest(50, 130, false, false), pull: false }],
-    ['synack-request-ref-bumps', { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: requestDigest, delta: delta(bumps('ref', 4)) }],
-    ['synack-positional-bumps', { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: fullDigest(0, true), delta: delta(bumps('positional', 9), []) }],
+    [
+      'syn-full-complete-pull',
+      { type: 'syn', clusterId: C, setHash: 0x123456789abc, setSize: 5, digest: fullDigest(5, true), pull: true },
+    ],
+    [
+      'syn-full-empty-push',
+      { type: 'syn', clusterId: '', setHash: 0, setSize: 0, digest: fullDigest(0, true), pull: false },
+    ],
+    [
+      'syn-full-run-buckets',
+      { type: 'syn', clusterId: C, setHash: 42, setSize: 300, digest: fullDigest(20, false, refs(16, 14)), pull: true },
+    ],
+    [
+      'syn-compact-exact-complete',
+      { type: 'syn', clusterId: C, setHash: 9, setSize: 70, digest: compactDigest(70, 0, true, false), pull: true },
+    ],
+    [
+      'syn-compact-exact-run',
+      {
+        type: 'syn',
+        clusterId: C,
+        setHash: 9,
+        setSize: 200,
+        digest: compactDigest(50, 130, false, false),
+        pull: false,
+      },
+    ],
+    [
+      'synack-request-ref-bumps',
+      { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: requestDigest, delta: delta(bumps('ref', 4)) },
+    ],
+    [
+      'synack-positional-bumps',
+      {
+        type: 'synAck',
+        clusterId: C,
+        setHash: 5,
+        setSize: 3,
+        request: fullDigest(0, true),
+        delta: delta(bumps('positional', 9), []),
+      },
+    ],
     ['ack-deltas-tombstones-no-bumps', { type: 'ack', clusterId: C, delta: delta(NO_BUMPS) }],
     ['ack-ref-bumps-only', { type: 'ack', clusterId: C, delta: delta(bumps('ref', 2), []) }],
     ['wrong-cluster', { type: 'wrongCluster', clusterId: 'staging' }],
@@ -108,9 +209,39 @@ export function messageCases(version: ProtocolVersion): [string, Message][] {
   if (carriesLowHeartbeats(version)) {
     cases.push(
       // 131 entries: three check groups, an odd count (padding in the last heartbeat byte), the own entry in the second group.
-      ['syn-compact-low-own', { type: 'syn', clusterId: C, setHash: 11, setSize: 131, digest: compactDigest(131, 0, true, true, 70), pull: true }],
-      ['syn-compact-low-run-no-own', { type: 'syn', clusterId: C, setHash: 11, setSize: 300, digest: compactDigest(64, 100, false, true), pull: false }],
-      ['synack-positional-low-bumps', { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: requestDigest, delta: delta(bumps('low', 65), nodes.slice(0, 1)) }],
+      [
+        'syn-compact-low-own',
+        {
+          type: 'syn',
+          clusterId: C,
+          setHash: 11,
+          setSize: 131,
+          digest: compactDigest(131, 0, true, true, 70),
+          pull: true,
+        },
+      ],
+      [
+        'syn-compact-low-run-no-own',
+        {
+          type: 'syn',
+          clusterId: C,
+          setHash: 11,
+          setSize: 300,
+          digest: compactDigest(64, 100, false, true),
+          pull: false,
+        },
+      ],
+      [
+        'synack-positional-low-bumps',
+        {
+          type: 'synAck',
+          clusterId: C,
+          setHash: 5,
+          setSize: 3,
+          request: requestDigest,
+          delta: delta(bumps('low', 65), nodes.slice(0, 1)),
+        },
+      ],
     );
   }
   if (carriesLeaveProofs(version)) {
@@ -118,16 +249,50 @@ export function messageCases(version: ProtocolVersion): [string, Message][] {
     const [intro, reset] = nodes as [NodeDelta, NodeDelta];
     cases.push(
       // An introduction with its member's leave commitment (node flags 3), next to a delta without an identity.
-      ['ack-introduction-with-commitment', { type: 'ack', clusterId: C, delta: delta(NO_BUMPS, [{ ...intro, commitment }, reset]) }],
+      [
+        'ack-introduction-with-commitment',
+        { type: 'ack', clusterId: C, delta: delta(NO_BUMPS, [{ ...intro, commitment }, reset]) },
+      ],
       // The leaver's own leave: its secret opens the commitment.
-      ['leave-with-proof', { type: 'leave', clusterId: C, identity: alice, heartbeat: 77, proof: Uint8Array.from({ length: 16 }, (_, i) => 0x10 * (i % 16) + i) }],
+      [
+        'leave-with-proof',
+        {
+          type: 'leave',
+          clusterId: C,
+          identity: alice,
+          heartbeat: 77,
+          proof: Uint8Array.from({ length: 16 }, (_, i) => 0x10 * (i % 16) + i),
+        },
+      ],
     );
   }
   if (version >= 5) {
     cases.push(
       // Protocol 5: the sender's flow-control rates after the digest's flags byte (flag 16).
-      ['syn-full-rates', { type: 'syn', clusterId: C, setHash: 0x123456789abc, setSize: 5, digest: fullDigest(5, true), pull: true, rates: { allowed: 10.6, desired: 68 } }],
-      ['synack-request-rates', { type: 'synAck', clusterId: C, setHash: 5, setSize: 3, request: requestDigest, delta: delta(bumps('ref', 4)), rates: { allowed: 0.5, desired: 1_000_000 } }],
+      [
+        'syn-full-rates',
+        {
+          type: 'syn',
+          clusterId: C,
+          setHash: 0x123456789abc,
+          setSize: 5,
+          digest: fullDigest(5, true),
+          pull: true,
+          rates: { allowed: 10.6, desired: 68 },
+        },
+      ],
+      [
+        'synack-request-rates',
+        {
+          type: 'synAck',
+          clusterId: C,
+          setHash: 5,
+          setSize: 3,
+          request: requestDigest,
+          delta: delta(bumps('ref', 4)),
+          rates: { allowed: 0.5, desired: 1_000_000 },
+        },
+      ],
     );
   }
   return cases;
@@ -170,15 +335,28 @@ export function packetCases(version: ProtocolVersion): PacketCase[] {
     { name: 'packet-compressed-encrypted', body: large, options: opts([KEY_128], true), reproducible: false },
     ...(version >= REPLAY_WINDOW_VERSION
       ? [
-          { name: 'packet-numbered-aes128', body: small, options: opts([KEY_128], false), reproducible: true, numbered: true },
-          { name: 'packet-numbered-compressed-aes256', body: large, options: opts([KEY_256, KEY_128], true), reproducible: false, numbered: true },
+          {
+            name: 'packet-numbered-aes128',
+            body: small,
+            options: opts([KEY_128], false),
+            reproducible: true,
+            numbered: true,
+          },
+          {
+            name: 'packet-numbered-compressed-aes256',
+            body: large,
+            options: opts([KEY_256, KEY_128], true),
+            reproducible: false,
+            numbered: true,
+          },
         ]
       : []),
   ];
 }
 
 export function sealCase(c: PacketCase, version: ProtocolVersion): Uint8Array {
-  if (c.numbered) return seal(c.body, c.options, { version, sequence: new NonceSequence(() => NUMBERED_STREAM, NUMBERED_COUNTER) });
+  if (c.numbered)
+    return seal(c.body, c.options, { version, sequence: new NonceSequence(() => NUMBERED_STREAM, NUMBERED_COUNTER) });
   return seal(c.body, c.options, { version, nonce: NONCE });
 }
 

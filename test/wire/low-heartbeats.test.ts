@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CHECK_GROUP, checkCount, groupCheck, groupChecks, lowHeartbeat, restoreHeartbeat } from '../../src/wire/low-heartbeats.js';
+import {
+  CHECK_GROUP,
+  checkCount,
+  groupCheck,
+  groupChecks,
+  lowHeartbeat,
+  restoreHeartbeat,
+} from '../../src/wire/low-heartbeats.js';
 import { restoreHeartbeats, UNREAD } from '../../src/core/heartbeat-restore.js';
 
 const heartbeat = fc.oneof(fc.nat(100_000), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }));
@@ -19,7 +26,13 @@ test('a group check changes when any heartbeats of the group are off by multiple
   fc.assert(
     fc.property(
       fc.array(heartbeat, { minLength: 1, maxLength: CHECK_GROUP }),
-      fc.array(fc.tuple(fc.nat(CHECK_GROUP - 1), fc.integer({ min: -4, max: 4 }).filter((k) => k !== 0)), { minLength: 1, maxLength: 4 }),
+      fc.array(
+        fc.tuple(
+          fc.nat(CHECK_GROUP - 1),
+          fc.integer({ min: -4, max: 4 }).filter((k) => k !== 0),
+        ),
+        { minLength: 1, maxLength: 4 },
+      ),
       (hbs, errors) => {
         const wrong = [...hbs];
         for (const [i, k] of errors) if (i < wrong.length) wrong[i] = (wrong[i] as number) + 16 * k;
@@ -42,7 +55,10 @@ test('checks cover consecutive groups of CHECK_GROUP entries, the last one short
 test('restored heartbeats are exact, or their whole group is UNREAD: never a wrong value', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.tuple(fc.nat(1_000_000), fc.oneof(fc.integer({ min: -8, max: 7 }), fc.integer({ min: -40, max: 40 }))), { minLength: 0, maxLength: 3 * CHECK_GROUP }),
+      fc.array(
+        fc.tuple(fc.nat(1_000_000), fc.oneof(fc.integer({ min: -8, max: 7 }), fc.integer({ min: -40, max: 40 }))),
+        { minLength: 0, maxLength: 3 * CHECK_GROUP },
+      ),
       (entries) => {
         const full = entries.map(([h]) => h);
         const mine = entries.map(([h, off]) => Math.max(0, h - off));
@@ -54,7 +70,11 @@ test('restored heartbeats are exact, or their whole group is UNREAD: never a wro
           const nearest = mine.slice(from, to).every((m, k) => full[from + k]! - m >= -8 && full[from + k]! - m <= 7);
           if (nearest) assert.deepEqual(group, full.slice(from, to));
           else if (group[0] !== UNREAD) assert.deepEqual(group, full.slice(from, to), `group ${g}: read, so exactly`);
-          else assert.ok(group.every((h) => h === UNREAD), `group ${g}`);
+          else
+            assert.ok(
+              group.every((h) => h === UNREAD),
+              `group ${g}`,
+            );
         }
       },
     ),

@@ -11,12 +11,16 @@ import { encodeAll, FIXTURES_DIR, fixturePath, formatFixture } from './golden.js
 const { values } = parseArgs({ options: { new: { type: 'string' } }, strict: true });
 const version = Number(values.new);
 if (values.new === undefined || !isSupportedVersion(version)) {
-  process.stderr.write(`usage: write-fixtures --new N, N a protocol version this code speaks (got ${values.new ?? 'nothing'})\n`);
+  process.stderr.write(
+    `usage: write-fixtures --new N, N a protocol version this code speaks (got ${values.new ?? 'nothing'})\n`,
+  );
   process.exit(2);
 }
 const path = fixturePath(version);
 if (existsSync(path)) {
-  process.stderr.write(`${path} exists: protocol ${version}'s bytes are fixed. A wire change needs a new protocol version (PROTOCOL_VERSION + 1) and its own file.\n`);
+  process.stderr.write(
+    `${path} exists: protocol ${version}'s bytes are fixed. A wire change needs a new protocol version (PROTOCOL_VERSION + 1) and its own file.\n`,
+  );
   process.exit(1);
 }
 mkdirSync(FIXTURES_DIR, { recursive: true });
