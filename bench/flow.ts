@@ -1,5 +1,6 @@
 /**
- * `node dist/bench/flow.js --nodes 8 --writers 4 --write-rate 400 --keys 2000 --rare 2 --seconds 20 --flow-control on|off`
+ * `node dist/bench/flow.js --nodes 8 --writers 4 --write-rate 400 --keys 2000 --rare 2 --seconds 20 --flow-control
+ * on|off`
  *
  * The runtime (real UDP on loopback, real timers), N nodes in this process: W of them call set() R
  * times a second over K keys of 100-byte values, `rare` more write one key every 2 s. Each value

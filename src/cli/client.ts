@@ -1,4 +1,7 @@
-/** The subcommands' side of the agent's HTTP API: JSON requests with errors that say what to do, a table printer, an SSE reader. */
+/**
+ * The subcommands' side of the agent's HTTP API: JSON requests with errors that say what to do, a table printer, an SSE
+ * reader.
+ */
 import { parseHostPort } from '../runtime/config.js';
 import { fail } from './usage.js';
 import { ScuttlebuttError } from '../errors.js';

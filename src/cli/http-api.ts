@@ -32,7 +32,9 @@ export interface HttpApiOptions {
   readonly maxStreams?: number;
   /** Called once POST /leave has been answered and the node has left (the agent exits). */
   readonly onLeave?: () => void;
-  /** When set, every request that changes the agent must carry `Authorization: Bearer <writeToken>` (see http-token.ts). */
+  /**
+   * When set, every request that changes the agent must carry `Authorization: Bearer <writeToken>` (see http-token.ts).
+   */
   readonly writeToken?: string;
 }
 

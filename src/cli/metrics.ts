@@ -169,7 +169,8 @@ export class AgentMetrics {
       registers,
     });
     collectDefaultMetrics({ register: this.registry });
-    // Gauges named like counters (Prometheus' lint refuses them); nodejs_active_{handles,requests,resources} hold the same counts.
+    // Gauges named like counters (Prometheus' lint refuses them); nodejs_active_{handles,requests,resources} hold the
+    // same counts.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
       this.registry.removeSingleMetric(name);
 

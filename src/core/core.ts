@@ -128,7 +128,10 @@ export class ScuttlebuttCore {
     return this.flow ? this.flow.stats(now) : null;
   }
 
-  /** The newest version of `nodeId`'s state this node holds (0 when it knows none). O(1), for harnesses measuring staleness. */
+  /**
+   * The newest version of `nodeId`'s state this node holds (0 when it knows none). O(1), for harnesses measuring
+   * staleness.
+   */
   maxVersionOf(nodeId: string): number {
     const s = this.membership.slotOfId(nodeId);
     return s >= 0 ? this.membership.table.maxVersion(s) : 0;

@@ -52,7 +52,9 @@ export interface DeltaContent {
 const NO_SLOTS: readonly number[] = [];
 const NO_CANDIDATES: readonly DeltaCandidate[] = [];
 
-/** Where the congestion signal goes: FlowControl.noteDelta, one call per delta with state to carry (see noteCongestion). */
+/**
+ * Where the congestion signal goes: FlowControl.noteDelta, one call per delta with state to carry (see noteCongestion).
+ */
 export interface CongestionSink {
   noteDelta(overflowed: boolean, now: number): void;
 }
@@ -344,7 +346,10 @@ export class Deltas {
     if (changed.length > 0) this.journal.emit({ type: 'update', node: m.identity(s), keys: [...new Set(changed)] }, s);
   }
 
-  /** Applies a node delta's key-values and GC watermark to slot s; returns the keys whose value changed (none when refused). */
+  /**
+   * Applies a node delta's key-values and GC watermark to slot s; returns the keys whose value changed (none when
+   * refused).
+   */
   private applyValues(nd: NodeDelta, s: number): string[] {
     const t = this.membership.table;
     const changed: string[] = [];

@@ -50,7 +50,10 @@ export class FailureDetector {
    * none). A crash slows nobody else's heartbeats, so it leaves this at rest and detection on time.
    */
   private lateness = 0;
-  /** What members' lag allowances typically are: a moving average over heartbeat arrivals, about one interval of arrivals long. */
+  /**
+   * What members' lag allowances typically are: a moving average over heartbeat arrivals, about one interval of
+   * arrivals long.
+   */
   private typicalLag = 0;
 
   private readonly membership: Membership;
@@ -235,7 +238,10 @@ export class FailureDetector {
     return Math.max(0, this.typicalLag - this.membership.table.lagAllowance(s));
   }
 
-  /** Where phi's normal is centred: the last heartbeat's birth, plus the lag allowance, the mean period and the acceptable pause. */
+  /**
+   * Where phi's normal is centred: the last heartbeat's birth, plus the lag allowance, the mean period and the
+   * acceptable pause.
+   */
   private silenceExpectedUntil(s: number): number {
     const t = this.membership.table;
     return t.birth(s) + t.lagAllowance(s) + t.intervalMean(s) + this.pauseMs;

@@ -267,7 +267,9 @@ export class Digests {
     return lowBitsPay(min, max);
   }
 
-  /** Adds to `into` our live members, not marked with `epoch`, in every bucket where the peer's sum differs from ours. */
+  /**
+   * Adds to `into` our live members, not marked with `epoch`, in every bucket where the peer's sum differs from ours.
+   */
   membersOfDifferingBuckets(theirs: Column, epoch: number, into: number[]): void {
     const mine = this.bucketSums(theirs.length);
     const differs = mine.map((sum, b) => (sum === theirs[b] ? 0 : 1));

@@ -54,7 +54,10 @@ export interface FlowControlStats {
 export const OVERFLOW_STREAK = 4;
 /** Consecutive deltas with room to spare before the rate grows: about one round's worth (see above). */
 export const UNDERFLOW_STREAK = 6;
-/** Multiplicative decrease. Gentler than TCP's 1/2: the signal lags by the time gossip takes to drain, so cuts come in runs. */
+/**
+ * Multiplicative decrease. Gentler than TCP's 1/2: the signal lags by the time gossip takes to drain, so cuts come in
+ * runs.
+ */
 export const DECREASE_FACTOR = 0.75;
 /** Additive increase per underflow streak, as a fraction of the rate the node was last cut from (see increaseStep). */
 export const INCREASE_FRACTION = 0.05;
@@ -72,7 +75,10 @@ export const HOLD_ROUNDS = 3;
  * one about every other round), short enough that an idle node soon stops sending the field.
  */
 export const SHARE_ROUNDS = 10;
-/** Weight of each interval's offered write rate in the desired rate (moving average): a writer that stops is at a quarter after two rounds. */
+/**
+ * Weight of each interval's offered write rate in the desired rate (moving average): a writer that stops is at a
+ * quarter after two rounds.
+ */
 export const DESIRE_WEIGHT = 0.5;
 /**
  * A cut starts from at most this multiple of the rate the node actually published (same moving
@@ -313,7 +319,10 @@ export class FlowControl {
     this.windowStart = now;
   }
 
-  /** Additive step: a fraction of the last peak, at least the floor, so recovery takes ~1/INCREASE_FRACTION streaks at any scale. */
+  /**
+   * Additive step: a fraction of the last peak, at least the floor, so recovery takes ~1/INCREASE_FRACTION streaks at
+   * any scale.
+   */
   private increaseStep(): number {
     return Math.max(this.config.minRate, INCREASE_FRACTION * this.lastPeak);
   }

@@ -89,7 +89,10 @@ export function restoreHeartbeats(
   return out;
 }
 
-/** Lengthens `a` to at least `n` entries by appending (setting `length` would leave holes, and a large hole turns the array into a slow dictionary). */
+/**
+ * Lengthens `a` to at least `n` entries by appending (setting `length` would leave holes, and a large hole turns the
+ * array into a slow dictionary).
+ */
 export function growTo(a: number[], n: number): void {
   while (a.length < n) a.push(0);
 }

@@ -61,7 +61,10 @@ export class Membership {
   private readonly removed = new Map<number, RemovedMember>();
   /** Members (live and dead, self included) per gossip address: who is no stranger (see knowsAddress). */
   private readonly addresses = new Map<string, number>();
-  /** Members admitted this interval, per sender address (forgotten when the interval ends, so bounded by one interval's senders). */
+  /**
+   * Members admitted this interval, per sender address (forgotten when the interval ends, so bounded by one interval's
+   * senders).
+   */
   private readonly introduced = new Map<string, number>();
   private introducedWindow = -1;
 

@@ -218,7 +218,10 @@ export class OwnValues {
     else this.journal.emit({ type: 'update', node: this.self, keys: [key] }, SELF);
   }
 
-  /** Publishes a key at the next version. `announce` false: the change is news to spread, but no event (the local view had it already, or it only restates what we hold). */
+  /**
+   * Publishes a key at the next version. `announce` false: the change is news to spread, but no event (the local view
+   * had it already, or it only restates what we hold).
+   */
   private put(key: string, entry: StoredValue, options: { readonly announce: boolean } = { announce: true }): void {
     const version = this.table.maxVersion(SELF) + 1;
     if (version > MAX_VERSION)

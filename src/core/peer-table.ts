@@ -24,7 +24,10 @@ export const MAX_HEARTBEAT_LEAP = 65_536;
  * from 2^32, so the owner can refute it and go on writing.
  */
 export const MAX_VERSION_LEAP = 1 << 20;
-/** A lag below the allowance lowers it by 1/LAG_DECAY of the difference: a spike fades to 37 % in about this many heartbeats. */
+/**
+ * A lag below the allowance lowers it by 1/LAG_DECAY of the difference: a spike fades to 37 % in about this many
+ * heartbeats.
+ */
 const LAG_DECAY = 32;
 
 /** One key's value as this node holds it. expiresAt and deletedAt matter only on the owner. */

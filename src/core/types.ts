@@ -99,7 +99,9 @@ export interface CoreConfig {
   readonly eventViews?: boolean;
   /** Rate control of this node's own key-values (absent or disabled: every write gossips at once). */
   readonly flowControl?: FlowControlConfig;
-  /** Harness hook: called as each own write is published with its version (the simulator measures staleness from it). */
+  /**
+   * Harness hook: called as each own write is published with its version (the simulator measures staleness from it).
+   */
   readonly onPublish?: (key: string, version: number) => void;
   /**
    * Whether the peer at this address reads heartbeats as low bits (protocol 4 on): the harness asks
@@ -114,7 +116,10 @@ export interface CoreConfig {
    * taken from anyone, as before protocol 5.
    */
   readonly leaveSecret?: Uint8Array;
-  /** SHA-256, for leave commitments and their proofs (the core imports no built-in). Absent: no commitment is made or checked. */
+  /**
+   * SHA-256, for leave commitments and their proofs (the core imports no built-in). Absent: no commitment is made or
+   * checked.
+   */
   readonly hash?: (data: Uint8Array) => Uint8Array;
 }
 
@@ -158,7 +163,10 @@ export interface NodeView {
 }
 
 export interface DetectorView {
-  /** Mean and standard deviation of the owner's heartbeat period (birth to birth), over the sampling window (exponential past its size). */
+  /**
+   * Mean and standard deviation of the owner's heartbeat period (birth to birth), over the sampling window (exponential
+   * past its size).
+   */
   readonly meanIntervalMs: number;
   readonly stdIntervalMs: number;
   /** The gossip-lag allowance: how late heartbeats of this member have recently reached this node. */

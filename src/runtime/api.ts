@@ -117,7 +117,8 @@ export interface Health {
   readonly alive: boolean;
   /**
    * Joined: knows at least one other live member (or is alone by configuration: it was given no
-   * seeds, or its seeds resolve to itself alone), hears from its peers, and did not come out of a local stall within the last
+   * seeds, or its seeds resolve to itself alone), hears from its peers, and did not come out of a local stall within
+   * the last
    * two intervals (at least a second).
    */
   readonly ready: boolean;
@@ -132,7 +133,10 @@ export interface Health {
   readonly seeds: readonly string[];
 }
 
-/** `SB_ERR_FORCE_LEAVE`: force-leave was refused; `reason` says why: no such member, the member is live, or it is this node. */
+/**
+ * `SB_ERR_FORCE_LEAVE`: force-leave was refused; `reason` says why: no such member, the member is live, or it is this
+ * node.
+ */
 export class ForceLeaveError extends ScuttlebuttError {
   readonly code = 'SB_ERR_FORCE_LEAVE';
   override readonly name = 'ForceLeaveError';

@@ -27,11 +27,20 @@ export const channels = {
   packetOut: 'scuttlebutt:packet:out',
   /** A packet was dropped and counted in stats().dropped (a bad packet, a failed send): {@link DropMessage}. */
   drop: 'scuttlebutt:drop',
-  /** A membership event (live, dead, update, removed), with the convicting silence for a suspected death: {@link MemberMessage}. */
+  /**
+   * A membership event (live, dead, update, removed), with the convicting silence for a suspected death: {@link
+   * MemberMessage}.
+   */
   member: 'scuttlebutt:member',
-  /** This node found that its own process had been stalled (its peers' silence during it is excused): {@link StallMessage}. */
+  /**
+   * This node found that its own process had been stalled (its peers' silence during it is excused): {@link
+   * StallMessage}.
+   */
   stall: 'scuttlebutt:stall',
-  /** Flow control began holding this node's writes back (a backlog formed), or released them all: {@link ThrottleMessage}. */
+  /**
+   * Flow control began holding this node's writes back (a backlog formed), or released them all: {@link
+   * ThrottleMessage}.
+   */
   throttle: 'scuttlebutt:throttle',
 } as const;
 

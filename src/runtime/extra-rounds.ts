@@ -23,7 +23,10 @@ export class EagerRounds {
   private readonly wanted: () => boolean;
   private readonly run: (now: number) => void;
 
-  /** `run` sends the round; it is called only while `wanted()` (there is news, the node is open) still holds when the timer fires. */
+  /**
+   * `run` sends the round; it is called only while `wanted()` (there is news, the node is open) still holds when the
+   * timer fires.
+   */
   constructor(
     components: { readonly wanted: () => boolean; readonly run: (now: number) => void },
     init: { readonly refillMs: number },

@@ -33,7 +33,10 @@ export function memberEvent(e: CoreEvent, core: ScuttlebuttCore): MembershipEven
   }
 }
 
-/** Delivers one event to `on()` listeners, the NotifyEvents callbacks and the iterators' queues; `failed` hears each listener that threw. */
+/**
+ * Delivers one event to `on()` listeners, the NotifyEvents callbacks and the iterators' queues; `failed` hears each
+ * listener that threw.
+ */
 export function deliverEvent(
   e: MembershipEvent,
   listeners: readonly ((...args: unknown[]) => void)[],

@@ -46,7 +46,9 @@ export interface PacketsComponents {
   /** Per peer, the protocol versions it speaks, as learned from what it sent. */
   readonly versions: PeerVersions;
   readonly log: Logger;
-  /** Hears every packet that arrives (before it is opened, so corrupt ones too) and every packet handed to the socket. */
+  /**
+   * Hears every packet that arrives (before it is opened, so corrupt ones too) and every packet handed to the socket.
+   */
   readonly onPacket: (direction: 'in' | 'out', bytes: number, peer: string) => void;
   /** Hears every count added to `dropped`, by reason. */
   readonly onDrop: (reason: string) => void;

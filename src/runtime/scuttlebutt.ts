@@ -198,7 +198,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     );
     this.deadline = new DeadlineTimer({ detect: () => this.detect() }, { periodMs: detectorPeriod });
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
-    // The detector also runs between rounds, so conviction is not rounded up to the next tick (a timer no faster than 10 ms).
+    // The detector also runs between rounds, so conviction is not rounded up to the next tick (a timer no faster than
+    // 10 ms).
     this.detectTimer = setInterval(() => this.detect(), Math.max(10, detectorPeriod));
     this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
     const host = parseHostPort(config.listenAddress)?.host ?? '';
@@ -257,7 +258,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.noteThrottle('write');
   }
 
-  /** throttled when a write first waits; unthrottled once a round finds nothing waiting (so at most one pair a round). */
+  /**
+   * throttled when a write first waits; unthrottled once a round finds nothing waiting (so at most one pair a round).
+   */
   private noteThrottle(after: 'write' | 'round'): void {
     const flow = this.core.flowStats(monotonicNow());
     if (!flow) return;
@@ -504,7 +507,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     );
   }
 
-  /** For a suspected death, the silence that convicted it (see MemberMessage.silenceMs); computed now, at conviction. */
+  /**
+   * For a suspected death, the silence that convicted it (see MemberMessage.silenceMs); computed now, at conviction.
+   */
   private silences(events: readonly MembershipEvent[]): (number | undefined)[] {
     const now = monotonicNow();
     return events.map((e) => {

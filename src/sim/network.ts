@@ -82,7 +82,10 @@ export class SimNetwork {
     return this.delay();
   }
 
-  /** Delay of a duplicate copy of a delivered packet, or -1 for none. Draws nothing when duplication is off, so runs without it replay unchanged. */
+  /**
+   * Delay of a duplicate copy of a delivered packet, or -1 for none. Draws nothing when duplication is off, so runs
+   * without it replay unchanged.
+   */
   duplicateDelay(): number {
     const p = this.config.duplicate ?? 0;
     if (p <= 0 || this.rng.next() >= p) return -1;

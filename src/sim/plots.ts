@@ -196,7 +196,8 @@ function main(): void {
 const FLOW_DATA = 'docs/data/flow-control';
 
 /**
- * `npm run sim:plots -- flow`: staleness against offered load, flow control with rates shared, with local AIMD only, and off, from the
+ * `npm run sim:plots -- flow`: staleness against offered load, flow control with rates shared, with local AIMD only,
+ * and off, from the
  * saved workload runs in docs/data/flow-control/ (`npm run sim -- --writers ... --json`, one file a
  * run; the commands are in docs/benchmarks.md). `capacity` is the measured saturation rate per writer.
  */

@@ -47,7 +47,9 @@ export interface WorkloadOptions {
   lightWriters?: number;
   /** Protocol-5 rate sharing between throttled writers (off: local AIMD only). Default on. */
   rateSharing?: boolean;
-  /** This many heavy writers stop writing `idleAtS` seconds into the measured run (their share should go to the others). */
+  /**
+   * This many heavy writers stop writing `idleAtS` seconds into the measured run (their share should go to the others).
+   */
   idleWriters?: number;
   idleAtS?: number;
   /**
@@ -74,13 +76,17 @@ export interface WorkloadResult extends Pick<
   | 'stepWriteRate'
 > {
   warmupS: number;
-  /** ms from a set() until every live node holds that version or newer; undelivered writes count the rest of the run. */
+  /**
+   * ms from a set() until every live node holds that version or newer; undelivered writes count the rest of the run.
+   */
   staleness: Summary;
   /** p99 staleness of the writes of each tenth of the run: flat when bounded, rising when not. */
   stalenessP99ByTenth: number[];
   /** The heavy writers' worst staleness of the writes made in each second of the measured run (the paper's plot). */
   maxStalenessBySecond: number[];
-  /** How fast each writer's watermark (least max version over live nodes) rose, versions/s: mean and min over writers. */
+  /**
+   * How fast each writer's watermark (least max version over live nodes) rose, versions/s: mean and min over writers.
+   */
   achievedWriteRate: { mean: number; min: number };
   /** Jain's index over the writers' delivered rates (1: all equal). */
   fairness: number;
@@ -90,7 +96,10 @@ export interface WorkloadResult extends Pick<
   backlog: number;
   /** Most versions of one writer published but not yet under its watermark, at a sample. */
   undeliveredVersions: number;
-  /** Writers' allowed rates at the end, and the lowest any writer had at a sample of the measured run (versions/s; null with flow control off). */
+  /**
+   * Writers' allowed rates at the end, and the lowest any writer had at a sample of the measured run (versions/s; null
+   * with flow control off).
+   */
   allowedRate: { mean: number; min: number; max: number; lowest: number } | null;
   rateSharing: boolean;
   /** With idle writers: the mean allowed rate of the writers that keep writing, each second of the measured run. */
@@ -145,7 +154,10 @@ interface Writer {
   id: string;
   /** Write times not yet published, per key (a held key coalesces several). */
   held: Map<string, number[]>;
-  /** Published, not yet past the watermark: key, version and write time, ascending by version (parallel arrays read from `head`). */
+  /**
+   * Published, not yet past the watermark: key, version and write time, ascending by version (parallel arrays read from
+   * `head`).
+   */
   keys: string[];
   versions: Samples;
   times: Samples;

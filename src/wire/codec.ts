@@ -104,7 +104,10 @@ export function fullEntrySize(heartbeat: number, age: number, maxVersion: number
   return REF_BYTES + varintSize(heartbeat) + varintSize(age) + varintSize(maxVersion) + varintSize(gcVersion);
 }
 
-/** What entry i adds to a compact digest: its heartbeat (`low`: its low bits, and a check at a group's start), age and versions. */
+/**
+ * What entry i adds to a compact digest: its heartbeat (`low`: its low bits, and a check at a group's start), age and
+ * versions.
+ */
 export function compactEntrySize(
   low: boolean,
   i: number,

@@ -31,7 +31,10 @@ export function lowHeartbeat(heartbeat: number): number {
   return heartbeat < TWO_32 ? (heartbeat >>> 0) & (LOW_MODULUS - 1) : heartbeat % LOW_MODULUS;
 }
 
-/** Bytes entry i's heartbeat adds to a compact digest: half a byte (two entries a byte), and every CHECK_GROUP entries a check. */
+/**
+ * Bytes entry i's heartbeat adds to a compact digest: half a byte (two entries a byte), and every CHECK_GROUP entries a
+ * check.
+ */
 export function lowHeartbeatBytes(i: number): number {
   return (i % 2 === 0 ? 1 : 0) + (i % CHECK_GROUP === 0 ? CHECK_BYTES : 0);
 }

@@ -59,7 +59,9 @@ export interface Digest {
    * their checks everywhere, and its own liveness would otherwise travel only in replies it cannot hear.
    */
   readonly own?: { readonly index: number; readonly heartbeat: number };
-  /** How long ago each heartbeat was produced by its owner, in HEARTBEAT_AGE_UNIT_MS units (see HEARTBEAT_AGE_UNIT_MS). */
+  /**
+   * How long ago each heartbeat was produced by its owner, in HEARTBEAT_AGE_UNIT_MS units (see HEARTBEAT_AGE_UNIT_MS).
+   */
   readonly ages: Column;
   /**
    * 0: every age is exact. Otherwise no age exceeds it, and an age equal to it means "this old or
@@ -88,7 +90,8 @@ export function bucketOf(ref: number, count: number): number {
 }
 
 /**
- * Heartbeat ages travel in units of 50 ms (one varint byte up to 6.35 s). An age lets every observer place a heartbeat's birth on
+ * Heartbeat ages travel in units of 50 ms (one varint byte up to 6.35 s). An age lets every observer place a
+ * heartbeat's birth on
  * its own clock (now − age) whatever path it took, so all observers anchor their failure detector
  * on the same instant instead of on when gossip happened to deliver it.
  */
@@ -188,7 +191,10 @@ export interface SynMessage {
   readonly rates?: RateState;
 }
 
-/** Answers a SYN: what the responder wants (a full-mode digest of its own, for those nodes only) and what the initiator lacks. */
+/**
+ * Answers a SYN: what the responder wants (a full-mode digest of its own, for those nodes only) and what the initiator
+ * lacks.
+ */
 export interface SynAckMessage {
   readonly type: 'synAck';
   readonly clusterId: string;

@@ -15,7 +15,10 @@ export function varintSize(value: number): number {
   return 8;
 }
 
-/** UTF-8 length of a JS string without allocating (lone surrogates count as U+FFFD, 3 bytes, as TextEncoder writes them). */
+/**
+ * UTF-8 length of a JS string without allocating (lone surrogates count as U+FFFD, 3 bytes, as TextEncoder writes
+ * them).
+ */
 export function utf8Length(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {

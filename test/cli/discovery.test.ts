@@ -1,4 +1,7 @@
-/** The agent's discovery flags: a malformed seed or DNS server exits 2 saying what to write; a seed that does not resolve leaves the agent running. */
+/**
+ * The agent's discovery flags: a malformed seed or DNS server exits 2 saying what to write; a seed that does not
+ * resolve leaves the agent running.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';

@@ -174,7 +174,9 @@ function hostileRequest(r: () => number): Buffer {
   return Buffer.from(`${head}\r\n${headers.join('\r\n')}${headers.length ? '\r\n' : ''}\r\n${payload}`, 'latin1');
 }
 
-/** Sends one request on its own connection; resolves with the status code (0: none) when the server answers or closes. */
+/**
+ * Sends one request on its own connection; resolves with the status code (0: none) when the server answers or closes.
+ */
 function send(host: string, port: number, bytes: Buffer, timeoutMs: number): Promise<number> {
   return new Promise((resolve) => {
     const s = connect(port, host);
@@ -278,7 +280,8 @@ test('413 for an oversized body (declared or streamed); /leave refuses bad bodie
       const r = await fetch(`http://${a.http}/leave`, { method: 'POST', headers: { 'content-type': type }, body });
       assert.ok(r.status === 415 || r.status === 400, `${type} ${body}: ${r.status}`);
     }
-    // A browser on another origin may not make it leave (no preflight is needed for a JSON POST with a simple type, so it is checked here).
+    // A browser on another origin may not make it leave (no preflight is needed for a JSON POST with a simple type, so
+    // it is checked here).
     const cross = await fetch(`http://${a.http}/leave`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin: 'http://evil.example' },

@@ -192,7 +192,8 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
     assert.equal(one(families, 'scuttlebutt_member_events_total', { type: 'dead' }), 1);
     assert.equal(one(families, 'scuttlebutt_node_info', { node_id: 'm0' }), 1);
 
-    // Detection: one conviction, its silence a few seconds and no more than kill-to-scrape plus one period and gossip lag.
+    // Detection: one conviction, its silence a few seconds and no more than kill-to-scrape plus one period and gossip
+    // lag.
     const detection = histogram(families, 'scuttlebutt_detection_seconds').get('[]');
     assert.ok(
       detection && detection.sum > 1 && detection.sum < killToScrape + 0.6,

@@ -1,4 +1,6 @@
-/** The /events stream in-process: events outside the membership stream (flow control's) are framed and resumable too. */
+/**
+ * The /events stream in-process: events outside the membership stream (flow control's) are framed and resumable too.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createScuttlebutt, defaultLanConfig } from '../../src/index.js';

@@ -135,7 +135,9 @@ export class MiniCluster {
     for (const [addr, core] of this.nodes) for (const event of core.takeEvents()) this.events.push({ at: addr, event });
   }
 
-  /** Runs `ms` of virtual time: every live node ticks each second (phase by index), messages delivered in time order. */
+  /**
+   * Runs `ms` of virtual time: every live node ticks each second (phase by index), messages delivered in time order.
+   */
   run(ms: number): void {
     const end = this.now + ms;
     const addrs = [...this.nodes.keys()];

@@ -48,7 +48,10 @@ export function specifiersOf(source: string, fileName = 'module.ts'): string[] {
   return found;
 }
 
-/** The graph of a set of sources (path -> text): relative specifiers resolved, `.js` read as `.ts`, outside targets left out. */
+/**
+ * The graph of a set of sources (path -> text): relative specifiers resolved, `.js` read as `.ts`, outside targets left
+ * out.
+ */
 export function graphOf(sources: ReadonlyMap<string, string>): ImportGraph {
   const graph = new Map<string, string[]>();
   for (const [path, text] of sources) {

@@ -1,4 +1,7 @@
-/** The library's operator surface in-process: members(filter), health(), leave() vs shutdown({leave:false}), forceLeave(), the plaintext warning. */
+/**
+ * The library's operator surface in-process: members(filter), health(), leave() vs shutdown({leave:false}),
+ * forceLeave(), the plaintext warning.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

@@ -30,7 +30,10 @@ export class NodeProc {
   readonly child: ChildProcess;
   exited = false;
 
-  /** `prefix` runs the node under another command, e.g. ['ip', 'netns', 'exec', NAME] (which execs, so signals reach node). */
+  /**
+   * `prefix` runs the node under another command, e.g. ['ip', 'netns', 'exec', NAME] (which execs, so signals reach
+   * node).
+   */
   constructor(
     readonly args: Record<string, unknown>,
     readonly prefix: readonly string[] = [],

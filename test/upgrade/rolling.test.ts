@@ -55,7 +55,9 @@ interface OldEnvelope {
   open(packet: Uint8Array, opts: unknown): Uint8Array;
 }
 
-/** The golden fixtures of every version a release speaks are what that release itself reads and writes, byte for byte. */
+/**
+ * The golden fixtures of every version a release speaks are what that release itself reads and writes, byte for byte.
+ */
 async function releaseReadsFixtures(release: Release, root: string): Promise<void> {
   const codec = (await import(pathToFileURL(join(root, 'dist', 'src', 'wire', 'codec.js')).href)) as OldCodec;
   const envelope = (await import(
@@ -111,7 +113,9 @@ async function upgrade(t: TestContext, release: Release): Promise<void> {
     const root = unpackRelease(dir, release.commit);
     const oldAgent = join(root, 'dist', 'src', 'cli', 'main.js');
     await releaseReadsFixtures(release, root);
-    /** Packets of newer protocols the old agents dropped (negotiation's probes and first tries), read before each stops. */
+    /**
+     * Packets of newer protocols the old agents dropped (negotiation's probes and first tries), read before each stops.
+     */
     let oldDropped = 0;
     // Members up for different times, as in production: heartbeats far enough apart that low bits
     // pay (a cluster started all at once keeps exact heartbeats anyway).

@@ -208,7 +208,8 @@ export function messageCases(version: ProtocolVersion): [string, Message][] {
   ];
   if (carriesLowHeartbeats(version)) {
     cases.push(
-      // 131 entries: three check groups, an odd count (padding in the last heartbeat byte), the own entry in the second group.
+      // 131 entries: three check groups, an odd count (padding in the last heartbeat byte), the own entry in the second
+      // group.
       [
         'syn-compact-low-own',
         {
