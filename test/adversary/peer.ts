@@ -10,6 +10,7 @@ import type { Delta, Digest, Message, NodeDelta, NodeIdentity, VersionedValue } 
 import { open, seal, type EnvelopeOptions } from '../../src/transport/envelope.js';
 import { bindUdp, type UdpEndpoint } from '../../src/transport/udp.js';
 import { parseHostPort } from '../../src/runtime/config.js';
+import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
 
 export interface Received {
   readonly from: string;
@@ -55,7 +56,7 @@ export class HostilePeer {
   /** Binds on loopback; `keys` empty: plaintext, like a stranger without the key. */
   static async open(clusterId: string, keys: readonly Uint8Array[] = []): Promise<HostilePeer> {
     const udp = await bindUdp('127.0.0.1', 0);
-    return new HostilePeer(udp, { keys, compress: true, maxPacketBytes: 65_507 }, clusterId);
+    return new HostilePeer(udp, { keys, compress: true, maxPacketBytes: MAX_UDP_PAYLOAD }, clusterId);
   }
 
   get address(): string {

@@ -16,6 +16,7 @@ import { seededRandom } from '../../src/core/random.js';
 import { encodeMessage } from '../../src/wire/codec.js';
 import type { CoreConfig, CoreEvent } from '../../src/core/types.js';
 import type { Message } from '../../src/wire/messages.js';
+import { MAX_ENVELOPE_OVERHEAD } from '../../src/wire/envelope-sizes.js';
 
 const BASE: BenchOptions = {
   nodes: 40,
@@ -143,7 +144,7 @@ function bootstrap(sim: SimCluster): void {
   sim.runUntil(25_000);
 }
 
-const LAN_BUDGET = 1400 - 4 - 28;
+const LAN_BUDGET = 1400 - MAX_ENVELOPE_OVERHEAD;
 
 const PINNED: Record<string, Fingerprint> = {
   lifecycle: {

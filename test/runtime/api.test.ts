@@ -7,6 +7,7 @@ import { BindError, ConfigError, createScuttlebutt, defaultLanConfig, type Membe
 import { PROTOCOL_VERSION } from '../../src/wire/index.js';
 import { EnvelopeError, open, seal } from '../../src/transport/envelope.js';
 import { freePorts } from './procs.js';
+import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
 
 const cfg = (id: string, port: number) =>
   defaultLanConfig({
@@ -108,7 +109,7 @@ test('a wrong config is rejected at construction, naming every wrong field', asy
 
 test('envelope: compression only when it helps, every key size, keyring rotation, authenticated header', () => {
   const bytes = (b: Uint8Array): Uint8Array => new Uint8Array(b); // inflate hands back a Buffer: compare bytes only
-  const opts = (keys: Uint8Array[], compress = true) => ({ keys, compress, maxPacketBytes: 65_507 });
+  const opts = (keys: Uint8Array[], compress = true) => ({ keys, compress, maxPacketBytes: MAX_UDP_PAYLOAD });
   const repetitive = new TextEncoder().encode('heartbeat '.repeat(200));
   const random = new Uint8Array(randomBytes(300));
   assert.equal(seal(repetitive, opts([]))[3], 1, 'compressed');

@@ -10,8 +10,9 @@ import { DecodeError, decodeMessage, encodeMessage, NO_BUMPS } from '../../src/w
 import type { Message } from '../../src/wire/messages.js';
 import { EnvelopeError, openPacket, seal } from '../../src/transport/envelope.js';
 import { killAll, startCluster, waitFor } from './procs.js';
+import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
 
-const ENVELOPE = { keys: [], compress: true, maxPacketBytes: 65_507 };
+const ENVELOPE = { keys: [], compress: true, maxPacketBytes: MAX_UDP_PAYLOAD };
 
 function validPackets(): Uint8Array[] {
   const identity = { id: 'intruder', generation: 5, address: '127.0.0.1:1' };

@@ -12,6 +12,7 @@ import { createScuttlebutt, type Scuttlebutt } from '../../src/index.js';
 import { openPacket } from '../../src/transport/envelope.js';
 import { decodeMessage } from '../../src/wire/codec.js';
 import { freePorts, waitFor } from './procs.js';
+import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const bind = (sock: Socket): Promise<number> =>
@@ -42,7 +43,7 @@ test('keyring: every packet an on-path recorder replays is dropped and counted, 
   relay.on('message', (packet, rinfo) => {
     if (!forwarding)
       return void after.push(
-        decodeMessage(openPacket(packet, { keys: [key], compress: true, maxPacketBytes: 65_507 }).body).type,
+        decodeMessage(openPacket(packet, { keys: [key], compress: true, maxPacketBytes: MAX_UDP_PAYLOAD }).body).type,
       );
     const fromA = rinfo.port === pa;
     recorded.push({ packet, from: fromA ? 'a' : 'b' });

@@ -19,8 +19,9 @@ import {
 import type { SynMessage } from '../../src/wire/messages.js';
 import { openPacket, seal } from '../../src/transport/envelope.js';
 import { freePorts, waitFor } from './procs.js';
+import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
 
-const ENVELOPE = { keys: [], compress: false, maxPacketBytes: 65_507 };
+const ENVELOPE = { keys: [], compress: false, maxPacketBytes: MAX_UDP_PAYLOAD };
 /** Versions by role: the test holds whatever the codec speaks. */
 const SPOKEN = Array.from(
   { length: PROTOCOL_VERSION - MIN_PROTOCOL_VERSION + 1 },

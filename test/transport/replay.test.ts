@@ -15,6 +15,7 @@ import {
 } from '../../src/transport/envelope.js';
 import { PROTOCOL_VERSION } from '../../src/wire/codec.js';
 import { NUMBERED_COUNTER, NUMBERED_STREAM, packetCases, readFixture } from '../wire/golden.js';
+import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
 
 const stream = (b: number): Uint8Array => new Uint8Array(STREAM_BYTES).fill(b);
 const nonce = (s: number, counter: number): Uint8Array => {
@@ -118,7 +119,7 @@ test('nonce sequence: a stream of distinct counters; a new stream before the cou
 
 const KEY_A = new Uint8Array(16).fill(0x11);
 const KEY_B = new Uint8Array(32).fill(0x22);
-const opts = (keys: Uint8Array[]): EnvelopeOptions => ({ keys, compress: false, maxPacketBytes: 65_507 });
+const opts = (keys: Uint8Array[]): EnvelopeOptions => ({ keys, compress: false, maxPacketBytes: MAX_UDP_PAYLOAD });
 const body = new TextEncoder().encode('a body that stands for a SYN');
 const guard = (): ReplayGuard => ({ windows: new ReplayWindows(), own: new NonceSequence() });
 const reason = (fn: () => unknown): string => {

@@ -19,6 +19,7 @@ import { groupChecks, lowHeartbeat } from '../../src/wire/low-heartbeats.js';
 import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity } from '../../src/wire/messages.js';
 import { REPLAY_WINDOW_VERSION, seal, type EnvelopeOptions } from '../../src/transport/envelope.js';
 import { NonceSequence, STREAM_BYTES } from '../../src/transport/replay.js';
+import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../../../test/wire/fixtures/', import.meta.url));
 export const fixturePath = (version: number): string => `${FIXTURES_DIR}v${version}.hex`;
@@ -327,7 +328,11 @@ export function packetCases(version: ProtocolVersion): PacketCase[] {
   const msgs = new Map(messageCases(version));
   const small = encodeMessage(msgs.get('syn-full-complete-pull') as Message, version);
   const large = encodeMessage(msgs.get('ack-deltas-tombstones-no-bumps') as Message, version);
-  const opts = (keys: Uint8Array[], compress: boolean): EnvelopeOptions => ({ keys, compress, maxPacketBytes: 65_507 });
+  const opts = (keys: Uint8Array[], compress: boolean): EnvelopeOptions => ({
+    keys,
+    compress,
+    maxPacketBytes: MAX_UDP_PAYLOAD,
+  });
   return [
     { name: 'packet-plaintext', body: small, options: opts([], false), reproducible: true },
     { name: 'packet-compressed', body: large, options: opts([], true), reproducible: false },
