@@ -14,8 +14,8 @@ import { stringSize, varintSize } from '../wire/varint.js';
 import type { DeltaCandidate, Deltas } from './delta.js';
 import type { FailureDetector } from './detector.js';
 import type { FlowControl } from './flow-control.js';
-import { REMOVED_HERE, requestSize, type Digests } from './digest.js';
-import { UNREAD } from './heartbeat-restore.js';
+import { requestSize, type Digests } from './digest.js';
+import { ageBounded, DigestComparison, type Positions } from './digest-comparison.js';
 import { identityRef } from './identity.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
@@ -60,25 +60,6 @@ interface PeerSet {
   size: number;
 }
 
-/** How a compact digest's positions map onto our sorted membership: shifted by `skew` from `at` on. */
-interface Positions {
-  skew: number;
-  at: number;
-  /** The ref of the one member the two memberships differ by (skew ≠ 0). */
-  ref: number;
-}
-
-/** What comparing a peer's digest with our state found. */
-interface Comparison {
-  /** Slots (or -1 for a ref we do not know) we lack state for, and their refs. */
-  request: number[];
-  requestRefs: number[];
-  candidates: DeltaCandidate[];
-  /** Members the peer is behind on by heartbeat only: slots, or positions when `positional`. */
-  bumps: number[];
-  bumpGap: number;
-}
-
 export interface ExchangeComponents {
   readonly membership: Membership;
   readonly detector: FailureDetector;
@@ -113,6 +94,8 @@ export class Exchange {
   private announced = false;
   /** Bytes left for the delta of an ACK: the budget less its type byte and cluster id. */
   private readonly ackDeltaBudget: number;
+  /** Reads a SYN's digest against our state. */
+  private readonly comparison: DigestComparison;
 
   private readonly membership: Membership;
   private readonly detector: FailureDetector;
@@ -141,6 +124,7 @@ export class Exchange {
     this.payloadBudget = init.payloadBudget;
     this.lowBitsTo = init.lowBitsTo ?? (() => true);
     this.ackDeltaBudget = init.payloadBudget - 1 - stringSize(init.clusterId);
+    this.comparison = new DigestComparison(components);
   }
 
   /**
@@ -335,7 +319,7 @@ export class Exchange {
     // Bumps go back as positions only to a peer whose positions are ours.
     const positional = compact && positions.skew === 0;
     const epoch = m.nextEpoch();
-    const found = this.compare(digest, order, positions, positional, epoch, now);
+    const found = this.comparison.compare(digest, order, positions, positional, epoch, now);
     // Slots only: while a large cluster bootstraps this list holds most of the table for every SYN,
     // and one object per entry would dominate the cost; the budget takes a thousand at most.
     const neverSeen: number[] = [];
@@ -391,96 +375,6 @@ export class Exchange {
     return { skew: apart.skew, at: apart.at, ref: apart.ref };
   }
 
-  /**
-   * Compares a peer's digest with our state, entry by entry: newer heartbeats are taken at once
-   * (they are evidence for the failure detector), members or versions we lack go into the request,
-   * members the peer lacks become delta candidates or heartbeat bumps. Full-mode entries' members
-   * are marked with `epoch`, so the caller can tell which of ours the peer never named.
-   */
-  private compare(
-    digest: Digest,
-    order: Int32Array | null,
-    positions: Positions,
-    positional: boolean,
-    epoch: number,
-    now: number,
-  ): Comparison {
-    const m = this.membership;
-    const t = m.table;
-    const found: Comparison = { request: [], requestRefs: [], candidates: [], bumps: [], bumpGap: 0 };
-    const { request, requestRefs, candidates, bumps } = found;
-    const { ages, maxVersions, gcVersions, offset } = digest;
-    const { skew, at: skewAt } = positions;
-    // Nothing in this loop admits members, so the table's columns cannot be reallocated under us.
-    const mark = t.mark;
-    /** A compact entry's slot: REMOVED_HERE for the member the peer has and we removed. */
-    const slotAt = (i: number): number => {
-      let p = offset + i;
-      if (skew !== 0 && p >= skewAt) {
-        if (skew > 0 && p === skewAt) return REMOVED_HERE;
-        p -= skew;
-      }
-      return (order as Int32Array)[p] as number;
-    };
-    const heartbeats =
-      order && digest.checks ? this.digests.restoreCompact(digest, slotAt, positions.ref) : digest.heartbeats;
-    for (let i = 0; i < digest.count; i++) {
-      let s: number;
-      let ref = 0;
-      if (order) {
-        s = slotAt(i);
-        if (s === REMOVED_HERE) continue;
-      } else {
-        ref = (digest.refs as Column)[i] as number;
-        const known = m.slotOfRef(ref);
-        if (known < 0) {
-          if (!m.wasRemoved(ref)) {
-            request.push(-1);
-            requestRefs.push(ref);
-          }
-          continue;
-        }
-        s = known;
-        mark[s] = epoch;
-      }
-      const theirHb = heartbeats[i] as number;
-      const myHb = t.heartbeat(s);
-      // An unreadable heartbeat (UNREAD): we ask for the member instead. Our entry in the request
-      // carries our heartbeat, so the initiator learns it if newer, and answers with its own if newer.
-      const unread = theirHb === UNREAD;
-      if (unread) {
-        if (s !== SELF) {
-          request.push(s);
-          requestRefs.push(t.refs[s] as number);
-        }
-      } else if (theirHb > myHb) {
-        if (s !== SELF) this.detector.observe(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
-        // A claim about us above what we produced: we go higher, and the peer hears it back at once.
-        else if (this.own.refuteHeartbeat(theirHb, now)) bumps.push(positional ? offset + i : s);
-      } else if (myHb > theirHb) {
-        bumps.push(positional ? offset + i : s);
-        if (myHb - theirHb > found.bumpGap) found.bumpGap = myHb - theirHb;
-      }
-      const theirMax = maxVersions[i] as number;
-      const theirGc = gcVersions[i] as number;
-      const mine = t.maxVersion(s);
-      const myGc = t.gcVersion(s);
-      if (theirMax === mine && theirGc === myGc) continue; // the common case: only heartbeats differ
-      // For ourselves too: a peer holding versions of ours we never wrote answers with them, and
-      // seeing the forged key-values lets us overwrite them (OwnValues.refute).
-      if (!unread && (theirMax > mine || theirGc > myGc)) {
-        request.push(s);
-        requestRefs.push(order ? (t.refs[s] as number) : ref);
-      }
-      if (mine > theirMax || myGc > theirGc) {
-        // The node delta carries the heartbeat: no bump for it.
-        if (!unread && myHb > theirHb) bumps.pop();
-        candidates.push({ slot: s, fromVersion: theirMax, receiverGc: theirGc, staleness: mine - theirMax });
-      }
-    }
-    return found;
-  }
-
   /** The ACK's delta: what the responder said it lacks. Its heartbeats are fresh evidence too. */
   private answerRequest(request: Digest, now: number, budget: number): Delta {
     const m = this.membership;
@@ -518,9 +412,4 @@ export class Exchange {
 /** Most behind first; ties by slot, so the order is the same on every run. */
 function byStaleness(a: DeltaCandidate, b: DeltaCandidate): number {
   return b.staleness - a.staleness || a.slot - b.slot;
-}
-
-/** True when entry i of `d` gives only a lower bound on the heartbeat's age (see Digest.ageLimit). */
-function ageBounded(d: Digest, i: number): boolean {
-  return d.ageLimit > 0 && (d.ages[i] as number) >= d.ageLimit;
 }

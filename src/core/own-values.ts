@@ -207,7 +207,8 @@ export class OwnValues {
       valueSize({ key, value, version: 2 ** 40, tombstone: false });
     if (cost > this.payloadBudget) {
       throw new ValueTooLargeError(
-        `key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; the payload budget is ${this.payloadBudget} bytes`,
+        `key "${key.slice(0, 40)}" with its value needs ${cost} bytes in a packet; ` +
+          `the payload budget is ${this.payloadBudget} bytes`,
       );
     }
   }

@@ -92,7 +92,8 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
         let known = 0;
         for (let i = 0; i < n; i++) known += liveSeen[i] as number;
         progress(
-          `run ${r}: bootstrap at ${(sim.now / I).toFixed(0)} rounds: ${((100 * known) / (n * (n - 1))).toFixed(1)} % of views filled, ${bootstrapped} nodes complete`,
+          `run ${r}: bootstrap at ${(sim.now / I).toFixed(0)} rounds: ` +
+            `${((100 * known) / (n * (n - 1))).toFixed(1)} % of views filled, ${bootstrapped} nodes complete`,
         );
       }
     }
@@ -111,7 +112,8 @@ export function runBench(o: BenchOptions, progress: (line: string) => void = () 
     maxPacket = Math.max(maxPacket, sim.maxPacketBytes);
     sim.countBytes = counting;
     progress(
-      `run ${r}: ${Math.round(traffic[traffic.length - 1]!.wireMean)} B/node/s on the wire (${Math.round(traffic[traffic.length - 1]!.mean)} uncompressed)`,
+      `run ${r}: ${Math.round(traffic[traffic.length - 1]!.wireMean)} B/node/s on the wire ` +
+        `(${Math.round(traffic[traffic.length - 1]!.mean)} uncompressed)`,
     );
 
     for (let d = 0; d < o.disseminations; d++) {

@@ -28,7 +28,8 @@ const HELP = `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--bu
   --json             print one JSON object
 
 The write workload (runs instead of the above when --writers is given):
-npm run sim -- --nodes N --writers W --write-rate R --keys K --value-bytes B --max-packet-bytes P --flow-control on|off --duration-s D [--warmup-s U] [--json]
+npm run sim -- --nodes N --writers W --write-rate R --keys K --value-bytes B --max-packet-bytes P
+               --flow-control on|off --duration-s D [--warmup-s U] [--json]
   --writers W        nodes calling set() (spread evenly over the cluster)
   --write-rate R     set() calls per second per writer (default 10)
   --keys K           keys per writer, chosen uniformly (default 100), --value-bytes B value size (default 100)
@@ -122,12 +123,17 @@ export function main(argv: string[]): void {
   const f = (s: Summary): string => `mean ${s.mean.toFixed(2)}  p99 ${s.p99.toFixed(2)}  max ${s.max.toFixed(2)}`;
   process.stdout.write(
     [
-      `nodes ${o.nodes}, fanout ${o.fanout}, interval ${o.intervalMs} ms, loss ${o.loss}${o.burst > 1 ? ` (bursts of ${o.burst})` : ''}, ${o.runs} run(s)`,
+      `nodes ${o.nodes}, fanout ${o.fanout}, interval ${o.intervalMs} ms, loss ${o.loss}` +
+        `${o.burst > 1 ? ` (bursts of ${o.burst})` : ''}, ${o.runs} run(s)`,
       `dissemination rounds  ${f(result.disseminationRounds)}`,
       `bootstrap rounds      ${f(result.bootstrapRounds)}`,
       `detection seconds     ${f(result.detectionSeconds)}`,
-      `false positives       ${result.falsePositives} (${result.falsePositivesPerNodeHour.toFixed(4)} per node-hour over ${result.observedNodeHours.toFixed(1)} node-hours)`,
-      `bytes/node/s          mean ${Math.round(result.bytesPerNodePerSecond.mean)}  max ${Math.round(result.bytesPerNodePerSecond.max)} on the wire (${result.wireSampledNodes} nodes sampled); uncompressed mean ${Math.round(result.uncompressedBytesPerNodePerSecond.mean)}  max ${Math.round(result.uncompressedBytesPerNodePerSecond.max)}`,
+      `false positives       ${result.falsePositives} (${result.falsePositivesPerNodeHour.toFixed(4)} per node-hour ` +
+        `over ${result.observedNodeHours.toFixed(1)} node-hours)`,
+      `bytes/node/s          mean ${Math.round(result.bytesPerNodePerSecond.mean)}  ` +
+        `max ${Math.round(result.bytesPerNodePerSecond.max)} on the wire (${result.wireSampledNodes} nodes sampled); ` +
+        `uncompressed mean ${Math.round(result.uncompressedBytesPerNodePerSecond.mean)}  ` +
+        `max ${Math.round(result.uncompressedBytesPerNodePerSecond.max)}`,
       `max packet bytes      ${result.maxPacketBytes}`,
       `wall ${result.wallSeconds.toFixed(1)} s, peak RSS ${result.peakRssMB} MB`,
       ...result.incomplete.map((x) => `INCOMPLETE: ${x}`),
@@ -181,15 +187,19 @@ function workloadMain(values: Record<string, string | boolean | undefined>): voi
   const ms = (s: Summary): string => `mean ${Math.round(s.mean)}  p99 ${Math.round(s.p99)}  max ${Math.round(s.max)}`;
   process.stdout.write(
     [
-      `nodes ${r.nodes}, ${r.writers} writers x ${r.writeRate}/s over ${r.keys} keys of ${r.valueBytes} B, ${r.maxPacketBytes}-byte packets, flow control ${r.flowControl ? 'on' : 'off'}${r.flowControl ? `, rate sharing ${r.rateSharing ? 'on' : 'off'}` : ''}, ${r.durationS} s`,
+      `nodes ${r.nodes}, ${r.writers} writers x ${r.writeRate}/s over ${r.keys} keys of ${r.valueBytes} B, ` +
+        `${r.maxPacketBytes}-byte packets, flow control ${r.flowControl ? 'on' : 'off'}` +
+        `${r.flowControl ? `, rate sharing ${r.rateSharing ? 'on' : 'off'}` : ''}, ${r.durationS} s`,
       `staleness ms          ${ms(r.staleness)}`,
       `staleness p99 by 10th ${r.stalenessP99ByTenth.map((x) => Math.round(x)).join(' ')}`,
-      `delivered rate /s     mean ${r.achievedWriteRate.mean.toFixed(2)}  min ${r.achievedWriteRate.min.toFixed(2)}  (fairness ${r.fairness.toFixed(3)})`,
+      `delivered rate /s     mean ${r.achievedWriteRate.mean.toFixed(2)}  min ${r.achievedWriteRate.min.toFixed(2)}  ` +
+        `(fairness ${r.fairness.toFixed(3)})`,
       ...(r.lightStaleness ? [`light writers ms      ${ms(r.lightStaleness)}`] : []),
       `backlog               ${r.backlog} keys max; undelivered versions max ${r.undeliveredVersions}`,
       ...(r.allowedRate
         ? [
-            `allowed rate /s       mean ${r.allowedRate.mean.toFixed(2)}  min ${r.allowedRate.min.toFixed(2)}  max ${r.allowedRate.max.toFixed(2)}`,
+            `allowed rate /s       mean ${r.allowedRate.mean.toFixed(2)}  min ${r.allowedRate.min.toFixed(2)}  ` +
+              `max ${r.allowedRate.max.toFixed(2)}`,
           ]
         : []),
       `false positives       ${r.falsePositives} (${r.falsePositivesPerNodeHour.toFixed(4)} per node-hour)`,

@@ -36,7 +36,8 @@ export function lineChart(
   const px = (x: number): number => m.l + ((fx(x) - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
   const py = (y: number): number => H - m.b - (y / y1) * (H - m.t - m.b);
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
+      `font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${title}</text>`,
     `<line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="black"/>`,
@@ -48,7 +49,8 @@ export function lineChart(
     const y = (y1 / 5) * k;
     out.push(`<line x1="${m.l - 4}" y1="${py(y)}" x2="${W - m.r}" y2="${py(y)}" stroke="#ddd"/>`);
     out.push(
-      `<text x="${m.l - 8}" y="${py(y) + 4}" text-anchor="end">${y >= 1000 ? `${Math.round(y / 1000)}k` : Number(y.toFixed(2))}</text>`,
+      `<text x="${m.l - 8}" y="${py(y) + 4}" text-anchor="end">` +
+        `${y >= 1000 ? `${Math.round(y / 1000)}k` : Number(y.toFixed(2))}</text>`,
     );
   }
   const ticks = opts.logX
@@ -69,7 +71,8 @@ export function lineChart(
     const ly = opts.legendUpperLeft ? m.t + 15 + 18 * i : H - m.b - 20 - 18 * (series.length - 1 - i);
     const lx = opts.legendUpperLeft ? m.l + 15 : W - m.r - 180;
     out.push(
-      `<line x1="${lx}" y1="${ly}" x2="${lx + 25}" y2="${ly}" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+      `<line x1="${lx}" y1="${ly}" x2="${lx + 25}" y2="${ly}" stroke="${color}" stroke-width="2"` +
+        `${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
     );
     out.push(`<text x="${lx + 30}" y="${ly + 4}">${s.name}</text>`);
   });
@@ -252,7 +255,9 @@ function stepPlot(): void {
     { name: 'flow control on (rates shared)', points: curve(on) },
     { name: 'flow control off', points: curve(off), dashed: true },
   ];
-  const title = `Writes jump from ${on.writeRate}/s to ${on.stepWriteRate ?? '?'}/s at t = ${on.warmupS + (on.stepAtS ?? 0)} s (${on.nodes} nodes, ${on.keys} keys each)`;
+  const title =
+    `Writes jump from ${on.writeRate}/s to ${on.stepWriteRate ?? '?'}/s at t = ${on.warmupS + (on.stepAtS ?? 0)} s ` +
+    `(${on.nodes} nodes, ${on.keys} keys each)`;
   writeFileSync(
     'docs/plots/flow-control-step.svg',
     lineChart(title, 'seconds since writing started', "worst staleness of that second's writes, s", series, {

@@ -374,7 +374,8 @@ export function runWorkload(o: WorkloadOptions, progress: (line: string) => void
     if (sim.now - reported >= 60_000) {
       reported = sim.now;
       progress(
-        `t=${((sim.now - t0) / 1000).toFixed(0)} s: ${staleness.length} writes delivered, backlog max ${backlog}, undelivered max ${undelivered}`,
+        `t=${((sim.now - t0) / 1000).toFixed(0)} s: ${staleness.length} writes delivered, ` +
+          `backlog max ${backlog}, undelivered max ${undelivered}`,
       );
     }
   }

@@ -1,0 +1,17 @@
+/**
+ * The numbers of a message body's layout that the encoder writes and the decoder checks: type codes and
+ * flag bits (docs/protocol.md).
+ */
+
+export const TYPE_CODES = { syn: 1, synAck: 2, ack: 3, wrongCluster: 4, leave: 5 } as const;
+/** A SYN that does not pull (SynMessage.pull false) has its own type code: no byte added for the flag. */
+export const PUSH_SYN_CODE = 6;
+export const DIGEST_COMPACT = 1;
+export const DIGEST_COMPLETE = 2;
+export const DIGEST_BUCKETS = 4;
+export const DIGEST_LOW_HEARTBEATS = 8;
+export const NODE_HAS_IDENTITY = 1;
+export const NODE_HAS_COMMITMENT = 2;
+export const VALUE_TOMBSTONE = 1;
+export const BUMPS_POSITIONAL = 1;
+export const BUMPS_LOW_HEARTBEATS = 2;
