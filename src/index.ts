@@ -69,7 +69,8 @@ export {
   type ErrorCode,
 } from './errors.js';
 export { ConfigError } from './runtime/config.js';
-export { DiscoveryError, SeedError, type DiscoveryErrorReason } from './runtime/discovery.js';
+export { DiscoveryError, type DiscoveryErrorReason } from './runtime/dns.js';
+export { SeedError } from './runtime/seeds.js';
 export { ForceLeaveError } from './runtime/api.js';
 
 // What it tells observability tools, over node:diagnostics_channel.

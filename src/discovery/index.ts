@@ -4,17 +4,13 @@
  *
  * @module scuttlebutt-ts/discovery
  */
+export { parseSeed, SeedError, type Seed } from '../runtime/seeds.js';
 export {
   DiscoveryError,
-  parseSeed,
-  SeedDiscovery,
-  SeedError,
   systemResolver,
   type DiscoveryErrorReason,
-  type DiscoveryOptions,
-  type DiscoveryResult,
   type DnsResolver,
-  type Seed,
   type SrvAnswer,
   type SystemResolverOptions,
-} from '../runtime/discovery.js';
+} from '../runtime/dns.js';
+export { SeedDiscovery, type DiscoveryOptions, type DiscoveryResult } from '../runtime/discovery.js';

@@ -13,7 +13,7 @@ import {
 } from '../core/types.js';
 import { MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import type { ScuttlebuttConfig } from './api.js';
-import { dnsServerProblem } from './discovery.js';
+import { dnsServerProblem } from './dns.js';
 import { ScuttlebuttError } from '../errors.js';
 
 export const DEFAULT_PORT = 9111;
@@ -132,9 +132,8 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   const problems: string[] = [];
   const int = (name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      problems.push(
-        `${name} must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'} (got ${JSON.stringify(v)})`,
-      );
+      const range = max < Number.MAX_SAFE_INTEGER ? `${min} to ${max}` : `${min} up`;
+      problems.push(`${name} must be an integer from ${range} (got ${JSON.stringify(v)})`);
     }
   };
   const positive = (name: string, v: unknown): void => {
@@ -151,7 +150,8 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   }
   if (!parseHostPort(c.node?.gossipPublicAddress)) {
     problems.push(
-      `node.gossipPublicAddress must be "host:port" or "[ipv6]:port" (got ${JSON.stringify(c.node?.gossipPublicAddress)})`,
+      'node.gossipPublicAddress must be "host:port" or "[ipv6]:port" ' +
+        `(got ${JSON.stringify(c.node?.gossipPublicAddress)})`,
     );
   } else if (/^(0\.0\.0\.0|\[::\]):/.test(c.node.gossipPublicAddress)) {
     problems.push(
@@ -168,7 +168,8 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
   positive('failureDetector.minStdDeviationMs', fd.minStdDeviationMs);
   if (typeof fd.acceptableHeartbeatPauseMs !== 'number' || !(fd.acceptableHeartbeatPauseMs >= 0)) {
     problems.push(
-      `failureDetector.acceptableHeartbeatPauseMs must be a number >= 0 (got ${JSON.stringify(fd.acceptableHeartbeatPauseMs)})`,
+      'failureDetector.acceptableHeartbeatPauseMs must be a number >= 0 ' +
+        `(got ${JSON.stringify(fd.acceptableHeartbeatPauseMs)})`,
     );
   }
   positive('failureDetector.firstHeartbeatEstimateMs', fd.firstHeartbeatEstimateMs);

@@ -32,14 +32,18 @@ export function assessHealth(h: HealthInputs): Health {
   let reason: string | undefined;
   if (h.closing) reason = 'the node has left the cluster or shut down';
   else if (!ticking)
-    reason = `no gossip round for ${msSinceLastRound} ms (interval ${interval} ms): the event loop is blocked or the process was stopped`;
+    reason =
+      `no gossip round for ${msSinceLastRound} ms (interval ${interval} ms): ` +
+      'the event loop is blocked or the process was stopped';
   else if (h.now - h.lastStallAt < Math.max(2 * interval, 1000))
     reason =
       'this process was just stalled (GC, SIGSTOP or an overloaded host): its view of the cluster is catching up';
   else if (h.liveMembers <= 1 && h.seeds.length > 0 && !h.aloneByConfiguration())
     reason = `knows no other live member yet (seeds: ${h.seeds.join(', ')})`;
   else if (h.liveMembers > 1 && (msSinceLastPacket === null || msSinceLastPacket > 2 * interval)) {
-    reason = `has heard from no peer for ${msSinceLastPacket ?? 'ever'} ms while ${h.liveMembers - 1} are thought live: its network may be down`;
+    reason =
+      `has heard from no peer for ${msSinceLastPacket ?? 'ever'} ms ` +
+      `while ${h.liveMembers - 1} are thought live: its network may be down`;
   }
   const alive = !h.closing && ticking;
   return {

@@ -33,6 +33,36 @@ export function memberEvent(e: CoreEvent, core: ScuttlebuttCore): MembershipEven
   }
 }
 
+/** A live member with how close it is to conviction (`silence`), as the core's detector sees it `now`. */
+export function withSilence(m: MemberInfo, core: ScuttlebuttCore, now: number): MemberInfo {
+  const s = m.status === 'live' ? core.silenceOf(m.id, now) : undefined;
+  if (!s) return m;
+  const phi = core.phiOf(m.id, now) ?? 0;
+  return {
+    ...m,
+    silence: {
+      silentForMs: Math.round(s.silentForMs),
+      convictAfterMs: Math.round(s.convictAfterMs),
+      phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : 1e9,
+    },
+  };
+}
+
+/**
+ * For each suspected death, the silence that convicted it (see MemberMessage.silenceMs), computed `now`,
+ * at conviction; undefined for every other event.
+ */
+export function convictingSilences(
+  events: readonly MembershipEvent[],
+  core: ScuttlebuttCore,
+  now: number,
+): (number | undefined)[] {
+  return events.map((e) => {
+    const born = e.type === 'dead' && e.reason === 'suspected' ? core.heartbeatBornAt(e.node) : undefined;
+    return born === undefined ? undefined : now - born;
+  });
+}
+
 /**
  * Delivers one event to `on()` listeners, the NotifyEvents callbacks and the iterators' queues; `failed` hears each
  * listener that threw.

@@ -200,7 +200,8 @@ export class Packets {
     const which = version > PROTOCOL_VERSION ? 'upgrade this node' : 'upgrade the peer';
     this.log.warn(
       { from, version, speaks: [MIN_PROTOCOL_VERSION, PROTOCOL_VERSION] },
-      `peer ${from} speaks protocol ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}: ${which}; its packets are dropped`,
+      `peer ${from} speaks protocol ${version}, this node speaks ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION}: ` +
+        `${which}; its packets are dropped`,
     );
   }
 

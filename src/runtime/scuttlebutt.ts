@@ -23,22 +23,16 @@ import {
   type ScuttlebuttConfig,
   type Stats,
 } from './api.js';
-import {
-  defaultLanConfig,
-  formatHostPort,
-  isLoopbackHost,
-  parseHostPort,
-  validateConfig,
-  type ConfigOverrides,
-} from './config.js';
+import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
 import { SeedWatch } from './seed-watch.js';
 import { publish as diag } from './diagnostics.js';
 import { Packets } from './packets.js';
 import { monotonicNow } from './clock.js';
-import { assessHealth, selectMembers } from './health.js';
-import { MemberEvents, memberEvent, toMember } from './member-events.js';
+import { selectMembers } from './health.js';
+import { convictingSilences, MemberEvents, memberEvent, toMember, withSilence } from './member-events.js';
 import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
+import { Vitals, warnIfPlaintext } from './vitals.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 
 export interface ScuttlebuttEvents {
@@ -62,8 +56,6 @@ function nextGeneration(): number {
   lastGeneration = Math.max(Date.now(), lastGeneration + 1);
   return lastGeneration;
 }
-
-let plaintextWarned = false;
 
 /** Starts a node: validates the config, binds the socket, begins gossiping. Missing fields take the LAN defaults. */
 export async function createScuttlebutt(
@@ -109,12 +101,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly packets: Packets;
   private readonly eager: EagerRounds;
   private readonly deadline: DeadlineTimer;
-  private throttled = false;
-  private lastRoundAt = monotonicNow();
-  private lastPacketAt: number | null = null;
-  /** The core's localStalls at the last look, and when one was last noticed. */
-  private stallsSeen = 0;
-  private lastStallAt = -Infinity;
+  private readonly vitals: Vitals;
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -183,6 +170,18 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       onOverflow: () => void this.eventsOverflowed++,
     });
+    this.vitals = new Vitals(
+      {
+        core: this.core,
+        seedWatch: this.seedWatch,
+        log: this.log,
+        node: this,
+        emitThrottled: (info) => this.emit('throttled', info),
+        emitUnthrottled: (info) => this.emit('unthrottled', info),
+        onListenerError: () => void this.errorCounts.listener++,
+      },
+      { intervalMs: config.gossipIntervalMs },
+    );
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
@@ -202,16 +201,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     // 10 ms).
     this.detectTimer = setInterval(() => this.detect(), Math.max(10, detectorPeriod));
     this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
-    const host = parseHostPort(config.listenAddress)?.host ?? '';
-    if (keys.length === 0 && !isLoopbackHost(host)) {
-      const msg = `gossiping in plaintext on ${config.listenAddress}, beyond loopback: anyone who can reach this port can read the membership and forge state; set secretKeys`;
-      this.log.warn({ listen: config.listenAddress }, msg);
-      // Without a logger the warning would be lost: Node's own warning channel, once per process.
-      if (!config.logger && !plaintextWarned) {
-        plaintextWarned = true;
-        process.emitWarning(msg, { code: 'SCUTTLEBUTT_PLAINTEXT' });
-      }
-    }
+    warnIfPlaintext(config, this.log);
     diag.nodeStart(this);
   }
 
@@ -248,38 +238,14 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.assertOpen();
     this.core.set(key, value, monotonicNow());
     this.publish();
-    this.noteThrottle('write');
+    this.vitals.noteThrottle('write');
   }
 
   setWithTtl(key: string, value: string, ttlMs: number): void {
     this.assertOpen();
     this.core.setWithTtl(key, value, ttlMs, monotonicNow());
     this.publish();
-    this.noteThrottle('write');
-  }
-
-  /**
-   * throttled when a write first waits; unthrottled once a round finds nothing waiting (so at most one pair a round).
-   */
-  private noteThrottle(after: 'write' | 'round'): void {
-    const flow = this.core.flowStats(monotonicNow());
-    if (!flow) return;
-    const next = flow.backlog > 0;
-    if (next === this.throttled || (!next && after !== 'round')) return;
-    this.throttled = next;
-    diag.throttle(this, next, flow.rate, flow.backlog);
-    setImmediate(() => {
-      try {
-        if (next) this.emit('throttled', { rate: flow.rate, backlog: flow.backlog });
-        else this.emit('unthrottled', { rate: flow.rate });
-      } catch (err) {
-        this.errorCounts.listener++;
-        this.log.warn(
-          { event: next ? 'throttled' : 'unthrottled', err: (err as Error).message },
-          'an event listener threw',
-        );
-      }
-    });
+    this.vitals.noteThrottle('write');
   }
 
   delete(key: string): void {
@@ -309,48 +275,12 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
    */
   members(filter: MemberFilter = {}): MemberInfo[] {
     const now = monotonicNow();
-    return selectMembers(this.core.snapshot(), filter).map((v) => this.withSilence(toMember(v), now));
-  }
-
-  private withSilence(m: MemberInfo, now: number): MemberInfo {
-    const s = m.status === 'live' ? this.core.silenceOf(m.id, now) : undefined;
-    if (!s) return m;
-    const phi = this.core.phiOf(m.id, now) ?? 0;
-    return {
-      ...m,
-      silence: {
-        silentForMs: Math.round(s.silentForMs),
-        convictAfterMs: Math.round(s.convictAfterMs),
-        phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : 1e9,
-      },
-    };
+    return selectMembers(this.core.snapshot(), filter).map((v) => withSilence(toMember(v), this.core, now));
   }
 
   /** Liveness and readiness (see Health): what an orchestrator's probes should ask. */
   health(): Health {
-    const now = monotonicNow();
-    this.noteStalls(now);
-    return assessHealth({
-      now,
-      intervalMs: this.config.gossipIntervalMs,
-      lastRoundAt: this.lastRoundAt,
-      lastPacketAt: this.lastPacketAt,
-      lastStallAt: this.lastStallAt,
-      liveMembers: this.core.liveCount,
-      localStalls: this.core.localStalls,
-      closing: this.closing !== null,
-      seeds: this.seedWatch.seeds,
-      aloneByConfiguration: () => this.seedWatch.onlySelf(),
-    });
-  }
-
-  private noteStalls(now: number): void {
-    const stalls = this.core.localStalls;
-    if (stalls !== this.stallsSeen) {
-      this.stallsSeen = stalls;
-      this.lastStallAt = now;
-      diag.stall(this, stalls);
-    }
+    return this.vitals.health(this.closing !== null);
   }
 
   /**
@@ -370,7 +300,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (member.status === 'live')
       throw new ForceLeaveError(
         'live',
-        `member "${id}" is live: only a dead member can be forced out (a live one would gossip its way back); stop it, or run leave on it`,
+        `member "${id}" is live: only a dead member can be forced out ` +
+          '(a live one would gossip its way back); stop it, or run leave on it',
       );
     const out = this.core.forceLeave(id, monotonicNow());
     if (!out) throw new ForceLeaveError('not-found', `no dead member "${id}"`);
@@ -450,19 +381,20 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private round(): void {
     if (this.closing) return;
     this.gossipRounds++;
-    this.lastRoundAt = monotonicNow();
+    const now = monotonicNow();
+    this.vitals.roundStarted(now);
     this.packets.sendAll(this.core.tick(monotonicNow()));
-    this.noteStalls(this.lastRoundAt);
+    this.vitals.noteStalls(now);
     this.publish();
     this.deadline.arm(this.core.nextDeadline);
-    this.noteThrottle('round');
+    this.vitals.noteThrottle('round');
   }
 
   private detect(): void {
     if (this.closing) return;
     const now = monotonicNow();
     this.core.detect(now);
-    this.noteStalls(now);
+    this.vitals.noteStalls(now);
     this.publish();
     this.deadline.arm(this.core.nextDeadline);
   }
@@ -472,7 +404,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     try {
       const message = this.packets.open(bytes, from);
       if (!message) return;
-      this.lastPacketAt = monotonicNow();
+      this.vitals.packetHeard(monotonicNow());
       // A sender that is no member or seed is answered within an amplification allowance.
       if (this.core.isKnownAddress(from)) {
         this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
@@ -500,21 +432,10 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     // The process behind a dead or replaced member's address may be another build next time.
     for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.packets.versions.forget(e.node.address);
     const converted = events.map((e) => memberEvent(e, this.core));
-    const silences = diag.wantsMembers ? this.silences(converted) : null;
+    const silences = diag.wantsMembers ? convictingSilences(converted, this.core, monotonicNow()) : null;
     this.memberEvents.deliverLater(
       converted,
       silences ? () => converted.forEach((e, i) => diag.member(this, e, silences[i])) : undefined,
     );
-  }
-
-  /**
-   * For a suspected death, the silence that convicted it (see MemberMessage.silenceMs); computed now, at conviction.
-   */
-  private silences(events: readonly MembershipEvent[]): (number | undefined)[] {
-    const now = monotonicNow();
-    return events.map((e) => {
-      const born = e.type === 'dead' && e.reason === 'suspected' ? this.core.heartbeatBornAt(e.node) : undefined;
-      return born === undefined ? undefined : now - born;
-    });
   }
 }

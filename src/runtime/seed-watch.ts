@@ -5,14 +5,9 @@
  */
 import type { ScuttlebuttCore } from '../core/core.js';
 import type { Logger } from './api.js';
-import {
-  DiscoveryError,
-  parseSeeds,
-  pickSeeds,
-  SeedDiscovery,
-  systemResolver,
-  type DiscoveryResult,
-} from './discovery.js';
+import { pickSeeds, SeedDiscovery, type DiscoveryResult } from './discovery.js';
+import { DiscoveryError, systemResolver } from './dns.js';
+import { parseSeeds } from './seeds.js';
 import type { Packets } from './packets.js';
 import { monotonicNow } from './clock.js';
 
@@ -81,7 +76,8 @@ export class SeedWatch {
       throw new DiscoveryError(
         this.seeds.join(', '),
         first?.reason ?? 'failed',
-        `no seed gave an address (retried every ${this.options.resolveIntervalMs} ms): ${result.problems.map((p) => p.message).join('; ')}`,
+        `no seed gave an address (retried every ${this.options.resolveIntervalMs} ms): ` +
+          result.problems.map((p) => p.message).join('; '),
         first,
       );
     }

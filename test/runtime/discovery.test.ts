@@ -2,14 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createScuttlebutt, defaultLanConfig, ConfigError, DiscoveryError, SeedError } from '../../src/index.js';
-import {
-  parseSeed,
-  parseSeeds,
-  pickSeeds,
-  SeedDiscovery,
-  type DnsResolver,
-  type SrvAnswer,
-} from '../../src/runtime/discovery.js';
+import { pickSeeds, SeedDiscovery } from '../../src/runtime/discovery.js';
+import type { DnsResolver, SrvAnswer } from '../../src/runtime/dns.js';
+import { parseSeed, parseSeeds } from '../../src/runtime/seeds.js';
 import type { Logger } from '../../src/runtime/api.js';
 import { freePorts } from './procs.js';
 
