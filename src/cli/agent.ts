@@ -27,7 +27,8 @@ function parseKey(line: string, n: number): Buffer {
       : Buffer.from(text, 'base64');
   if (![16, 24, 32].includes(bytes.length))
     fail(
-      `--key-file line ${n}: a key must be 16, 24 or 32 bytes as hex or base64 (got ${bytes.length} bytes; make one with: scuttlebutt keygen)`,
+      `--key-file line ${n}: a key must be 16, 24 or 32 bytes as hex or base64 ` +
+        `(got ${bytes.length} bytes; make one with: scuttlebutt keygen)`,
     );
   return bytes;
 }
@@ -84,8 +85,10 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   // Secure by default (CockroachDB's model): plaintext beyond loopback only when asked for by name.
   if (secretKeys.length === 0 && !isLoopbackHost(parsedBind.host) && values.insecure !== true) {
     fail(
-      `--bind ${bind} reaches beyond this host and no --key-file is given: anyone who can reach the port could read the membership and forge state. ` +
-        'Give --key-file (make a key with: scuttlebutt keygen > key; the same file on every agent), or pass --insecure to gossip in plaintext on a network you trust.',
+      `--bind ${bind} reaches beyond this host and no --key-file is given: ` +
+        'anyone who can reach the port could read the membership and forge state. ' +
+        'Give --key-file (make a key with: scuttlebutt keygen > key; the same file on every agent), ' +
+        'or pass --insecure to gossip in plaintext on a network you trust.',
       'agent',
     );
   }
@@ -93,8 +96,10 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const writeToken = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
   if (writeToken === undefined && !isLoopbackHost(parsedHttp.host) && values.insecure !== true) {
     fail(
-      `--http ${httpAddr} reaches beyond this host and no --http-token-file is given: anyone who can reach it could change this agent's metadata or make it leave. ` +
-        'Give --http-token-file (make a token with: scuttlebutt keygen > http-token; reads stay open for probes and Prometheus), or pass --insecure on a network you trust.',
+      `--http ${httpAddr} reaches beyond this host and no --http-token-file is given: ` +
+        "anyone who can reach it could change this agent's metadata or make it leave. " +
+        'Give --http-token-file (make a token with: scuttlebutt keygen > http-token; ' +
+        'reads stay open for probes and Prometheus), or pass --insecure on a network you trust.',
       'agent',
     );
   }
@@ -135,9 +140,11 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     ...(writeToken === undefined ? {} : { writeToken }),
   });
   if (!isLoopbackHost(parsedHttp.host)) {
+    const writes = writeToken === undefined ? ', and can change metadata and make this agent leave' : '';
     logger.warn(
       { http: http.address },
-      `the HTTP API is reachable beyond loopback: anyone who reaches it reads the membership and metadata${writeToken === undefined ? ', and can change metadata and make this agent leave' : ''}; firewall it`,
+      `the HTTP API is reachable beyond loopback: anyone who reaches it reads the membership and metadata${writes}; ` +
+        'firewall it',
     );
   }
   // A seed that does not resolve yet (DNS not ready, the first pod of a Service) is logged by the node
@@ -149,7 +156,8 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   }
   logger.info(
     { bind: node.boundAddress, advertise: node.self.address, api: `http://${http.address}` },
-    `agent ${node.self.id} gossiping on ${node.boundAddress} (advertised ${node.self.address}), API on http://${http.address}, dashboard http://${http.address}/ui`,
+    `agent ${node.self.id} gossiping on ${node.boundAddress} (advertised ${node.self.address}), ` +
+      `API on http://${http.address}, dashboard http://${http.address}/ui`,
   );
   process.on('SIGINT', () => void leaveAndExit());
   process.on('SIGTERM', () => void leaveAndExit());
@@ -172,9 +180,11 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
 
 export const AGENT: Command = {
   summary: 'run a node with a local HTTP API and dashboard',
-  usage: `usage: scuttlebutt agent [flags]
+  usage:
+    `usage: scuttlebutt agent [flags]
 
-  --bind HOST:PORT          UDP address to gossip on (default 0.0.0.0:9111; beyond loopback it needs --key-file or --insecure)
+  --bind HOST:PORT          UDP address to gossip on (default 0.0.0.0:9111; ` +
+    `beyond loopback it needs --key-file or --insecure)
   --advertise HOST:PORT     the address peers send to (default: derived from --bind)
   --join SEED[,...]         seeds to join through; repeatable. SEED is HOST:PORT, [IPV6]:PORT, or srv+NAME (every
                             target and port of an SRV record); a name stands for all its addresses; resolved again
@@ -183,8 +193,10 @@ export const AGENT: Command = {
   --cluster ID              cluster id (default "default")
   --node-id ID              unique node id (default: host name and a random suffix)
   --key-file PATH           keyring, one key per line (base64 or hex, 16/24/32 bytes); the first encrypts, all decrypt;
-                            SIGHUP re-reads it: rotate with [old,new], then [new,old], then [new], each on every agent first
-  --insecure                allow plaintext gossip, and an HTTP API without a write token, beyond loopback (a network you trust)
+                            SIGHUP re-reads it: rotate with [old,new], then [new,old], then [new], ` +
+    `each on every agent first
+  --insecure                allow plaintext gossip, and an HTTP API without a write token, beyond loopback ` +
+    `(a network you trust)
   --tag KEY=VALUE           initial metadata; repeatable
   --http HOST:PORT          the local HTTP API and dashboard (default ${DEFAULT_HTTP}; beyond loopback it needs
                             --http-token-file or --insecure)

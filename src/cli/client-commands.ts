@@ -102,9 +102,8 @@ ${HTTP_HELP}`,
           const fields = Object.entries(d as Record<string, unknown>).filter(
             ([k]) => k !== 'id' && k !== 'type' && k !== 'time',
           );
-          process.stdout.write(
-            `${d.time ?? new Date().toISOString()}  ${e.event.padEnd(7)}  ${fields.map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 10) / 10 : String(v)}`).join(' ')}\n`,
-          );
+          const shown = fields.map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 10) / 10 : String(v)}`);
+          process.stdout.write(`${d.time ?? new Date().toISOString()}  ${e.event.padEnd(7)}  ${shown.join(' ')}\n`);
           continue;
         }
         const extra = d.reason ? ` (${d.reason})` : d.keys ? ` keys: ${d.keys.join(', ')}` : '';

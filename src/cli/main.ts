@@ -13,12 +13,14 @@ import { CLIENT_COMMANDS } from './client-commands.js';
 
 const COMMANDS: Record<string, Command> = { agent: AGENT, ...CLIENT_COMMANDS };
 
-const USAGE = `usage:
+const USAGE =
+  `usage:
 ${Object.entries(COMMANDS)
   .map(([name, c]) => `  scuttlebutt ${name.padEnd(12)} ${c.summary}`)
   .join('\n')}
 
-scuttlebutt COMMAND --help shows a command's flags. Flags can also be set as SCUTTLEBUTT_<FLAG> environment variables (a flag wins). docs/cli.md has it all.`;
+scuttlebutt COMMAND --help shows a command's flags. ` +
+  'Flags can also be set as SCUTTLEBUTT_<FLAG> environment variables (a flag wins). docs/cli.md has it all.';
 
 async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
