@@ -26,7 +26,9 @@ export const DASHBOARD_HTML = `<!doctype html>
     <table id="members">
       <thead><tr>
         <th>node</th><th>status</th><th>address</th><th>generation</th><th>heartbeat</th>
-        <th title="silence since the newest heartbeat's birth, against the silence at which the member is convicted">deadline</th>
+        <th
+          title="silence since the newest heartbeat's birth, against the silence at which the member is convicted"
+        >deadline</th>
         <th title="phi (suspicion), convicted above the threshold">phi</th>
         <th title="the owner's heartbeat period, mean ± std, and the gossip-lag allowance">rhythm</th>
         <th>metadata</th>
@@ -43,17 +45,32 @@ export const DASHBOARD_HTML = `<!doctype html>
 </html>
 `;
 
-export const DASHBOARD_CSS = `:root { --bg: #0f1419; --panel: #171d24; --fg: #d8dee6; --dim: #7d8896; --live: #3fb950; --dead: #f85149; --warn: #d29922; --line: #27303a; }
+export const DASHBOARD_CSS = `:root {
+  --bg: #0f1419; --panel: #171d24; --fg: #d8dee6; --dim: #7d8896;
+  --live: #3fb950; --dead: #f85149; --warn: #d29922; --line: #27303a;
+}
 * { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--fg); font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; }
-header { display: flex; justify-content: space-between; align-items: baseline; padding: 14px 22px; border-bottom: 1px solid var(--line); }
+body {
+  margin: 0; background: var(--bg); color: var(--fg);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif;
+}
+header {
+  display: flex; justify-content: space-between; align-items: baseline;
+  padding: 14px 22px; border-bottom: 1px solid var(--line);
+}
 h1 { margin: 0; font-size: 18px; font-weight: 600; }
 h1 span { color: var(--dim); font-weight: 400; font-size: 14px; margin-left: 8px; }
 h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .06em; color: var(--dim); margin: 0 0 8px; }
 main { display: grid; grid-template-columns: minmax(0, 1fr) 270px; gap: 18px; padding: 18px 22px; }
-section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; overflow: auto; }
+section {
+  background: var(--panel); border: 1px solid var(--line); border-radius: 8px;
+  padding: 12px 14px; overflow: auto;
+}
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; font-size: 13px; }
+th, td {
+  text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line);
+  white-space: nowrap; font-size: 13px;
+}
 td:last-child { white-space: normal; min-width: 120px; }
 th { color: var(--dim); font-weight: 500; font-size: 12px; }
 tr.self td:first-child::after { content: " (self)"; color: var(--dim); }
@@ -61,10 +78,16 @@ tr.self td:first-child::after { content: " (self)"; color: var(--dim); }
 .status.live { background: rgba(63,185,80,.15); color: var(--live); }
 .status.dead { background: rgba(248,81,73,.15); color: var(--dead); }
 tr[data-status="dead"] td { color: var(--dim); }
-.bar { display: inline-block; vertical-align: middle; width: 90px; height: 8px; border-radius: 4px; background: var(--line); overflow: hidden; margin-right: 6px; }
+.bar {
+  display: inline-block; vertical-align: middle; width: 90px; height: 8px;
+  border-radius: 4px; background: var(--line); overflow: hidden; margin-right: 6px;
+}
 .bar i { display: block; height: 100%; background: var(--live); }
 .bar i.warn { background: var(--warn); } .bar i.crit { background: var(--dead); }
-.tag { display: inline-block; background: var(--line); border-radius: 4px; padding: 0 6px; margin: 0 4px 2px 0; font-size: 12px; }
+.tag {
+  display: inline-block; background: var(--line); border-radius: 4px;
+  padding: 0 6px; margin: 0 4px 2px 0; font-size: 12px;
+}
 .dim { color: var(--dim); }
 .conn { font-size: 12px; padding: 2px 8px; border-radius: 10px; }
 .conn.up { color: var(--live); } .conn.down { color: var(--warn); }
@@ -72,7 +95,8 @@ tr[data-status="dead"] td { color: var(--dim); }
 #timeline li { padding: 4px 0; border-bottom: 1px solid var(--line); }
 #timeline time { color: var(--dim); margin-right: 6px; font-variant-numeric: tabular-nums; }
 #timeline .ev { font-weight: 600; margin-right: 6px; }
-#timeline .ev.live { color: var(--live); } #timeline .ev.dead { color: var(--dead); } #timeline .ev.gap, #timeline .ev.throttled { color: var(--warn); }
+#timeline .ev.live { color: var(--live); } #timeline .ev.dead { color: var(--dead); }
+#timeline .ev.gap, #timeline .ev.throttled { color: var(--warn); }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
 
@@ -90,8 +114,12 @@ export const DASHBOARD_JS = `'use strict';
     for (const k of kids) e.append(k);
     return e;
   };
-  const seqOf = (id) => { const m = /^(\\d+)-(\\d+)$/.exec(id || ''); return m ? { epoch: m[1], seq: Number(m[2]) } : null; };
-  const ms = (v) => (v >= 10000 ? (v / 1000).toFixed(0) + ' s' : v >= 1000 ? (v / 1000).toFixed(1) + ' s' : Math.round(v) + ' ms');
+  const seqOf = (id) => {
+    const m = /^(\\d+)-(\\d+)$/.exec(id || '');
+    return m ? { epoch: m[1], seq: Number(m[2]) } : null;
+  };
+  const ms = (v) =>
+    v >= 10000 ? (v / 1000).toFixed(0) + ' s' : v >= 1000 ? (v / 1000).toFixed(1) + ' s' : Math.round(v) + ' ms';
 
   function deadlineCell(m) {
     if (m.id === selfId) return el('span', { className: 'dim', textContent: '—' });
@@ -100,7 +128,12 @@ export const DASHBOARD_JS = `'use strict';
     const frac = Math.max(0, Math.min(1, silentForMs / convictAfterMs));
     const fill = el('i', { className: frac > 0.8 ? 'crit' : frac > 0.5 ? 'warn' : '' });
     fill.style.width = (frac * 100).toFixed(0) + '%';
-    return el('span', { title: 'convicted after ' + ms(convictAfterMs) + ' of silence' }, el('span', { className: 'bar' }, fill), ms(silentForMs) + ' / ' + ms(convictAfterMs));
+    return el(
+      'span',
+      { title: 'convicted after ' + ms(convictAfterMs) + ' of silence' },
+      el('span', { className: 'bar' }, fill),
+      ms(silentForMs) + ' / ' + ms(convictAfterMs),
+    );
   }
 
   function render() {
@@ -114,7 +147,9 @@ export const DASHBOARD_JS = `'use strict';
       if (m.id === selfId) tr.className = 'self';
       const d = m.detector;
       const tags = el('td');
-      for (const [k, v] of Object.entries(m.metadata || {})) tags.append(el('span', { className: 'tag', textContent: k + '=' + v }));
+      for (const [k, v] of Object.entries(m.metadata || {})) {
+        tags.append(el('span', { className: 'tag', textContent: k + '=' + v }));
+      }
       const phi = m.status === 'live' && m.silence ? m.silence.phi : null;
       tr.append(
         el('td', { textContent: m.id }),
@@ -123,8 +158,15 @@ export const DASHBOARD_JS = `'use strict';
         el('td', { textContent: String(m.generation) }),
         el('td', { textContent: String(m.heartbeat) }),
         el('td', {}, deadlineCell(m)),
-        el('td', { textContent: phi === null ? '—' : phi >= 1e6 ? '∞' : phi.toFixed(2), className: phi !== null && phi > threshold / 2 ? 'dim' : '' }),
-        el('td', { textContent: d ? ms(d.meanIntervalMs) + ' ± ' + ms(d.stdIntervalMs) + ', lag ' + ms(d.lagAllowanceMs) : '—' }),
+        el('td', {
+          textContent: phi === null ? '—' : phi >= 1e6 ? '∞' : phi.toFixed(2),
+          className: phi !== null && phi > threshold / 2 ? 'dim' : '',
+        }),
+        el('td', {
+          textContent: d
+            ? ms(d.meanIntervalMs) + ' ± ' + ms(d.stdIntervalMs) + ', lag ' + ms(d.lagAllowanceMs)
+            : '—',
+        }),
         tags,
       );
       frag.append(tr);
@@ -139,11 +181,15 @@ export const DASHBOARD_JS = `'use strict';
     li.dataset.type = type;
     if (data.node) li.dataset.id = data.node.id;
     const t = data.time ? new Date(data.time) : new Date();
-    li.append(el('time', { textContent: t.toLocaleTimeString() }), el('span', { className: 'ev ' + type, textContent: type }));
+    li.append(
+      el('time', { textContent: t.toLocaleTimeString() }),
+      el('span', { className: 'ev ' + type, textContent: type }),
+    );
     if (type === 'gap') li.append(el('span', { className: 'dim', textContent: data.message }));
     else if (!data.node) {
       const fields = Object.entries(data).filter(([k]) => k !== 'id' && k !== 'type' && k !== 'time');
-      li.append(el('span', { className: 'dim', textContent: fields.map(([k, v]) => k + ' ' + (typeof v === 'number' ? Math.round(v * 10) / 10 : v)).join(', ') }));
+      const shown = fields.map(([k, v]) => k + ' ' + (typeof v === 'number' ? Math.round(v * 10) / 10 : v));
+      li.append(el('span', { className: 'dim', textContent: shown.join(', ') }));
     } else {
       li.append(el('span', { textContent: data.node ? data.node.id : '' }));
       const extra = data.reason ? ' (' + data.reason + ')' : data.keys ? ' ' + data.keys.join(', ') : '';
@@ -189,7 +235,9 @@ export const DASHBOARD_JS = `'use strict';
     const es = new EventSource('/events?since=start');
     es.onopen = () => { const c = $('#conn'); c.textContent = 'live'; c.className = 'conn up'; };
     es.onerror = () => { const c = $('#conn'); c.textContent = 'reconnecting…'; c.className = 'conn down'; };
-    for (const type of ['live', 'dead', 'update', 'removed', 'throttled', 'unthrottled', 'gap']) es.addEventListener(type, (ev) => apply(type, ev));
+    for (const type of ['live', 'dead', 'update', 'removed', 'throttled', 'unthrottled', 'gap']) {
+      es.addEventListener(type, (ev) => apply(type, ev));
+    }
     es.onmessage = (ev) => apply('message', ev);
   }
 

@@ -235,7 +235,8 @@ function draw(): void {
     '',
     color(
       '2',
-      ` VIEWS: each agent's view of the member: ${cell.live} live ${cell.dead} dead ${cell.none} unknown ${cell.down} agent down`,
+      ` VIEWS: each agent's view of the member: ${cell.live} live ${cell.dead} dead ${cell.none} unknown ` +
+        `${cell.down} agent down`,
     ),
     '',
     color('1', ` ▸ ${caption}`),
@@ -249,7 +250,9 @@ const printed = new Map<string, string>();
 function report(rs: Row[]): void {
   for (const r of rs) {
     if (r.status === 'unknown') continue;
-    const line = `${r.id.padEnd(8)} ${r.status.padEnd(7)} other agents: ${r.live} of ${r.observers} see it live, ${r.dead} dead  gen ${gen(r.generation)}  ${meta(r.metadata)}`;
+    const line =
+      `${r.id.padEnd(8)} ${r.status.padEnd(7)} other agents: ${r.live} of ${r.observers} see it live, ` +
+      `${r.dead} dead  gen ${gen(r.generation)}  ${meta(r.metadata)}`;
     const key = `${r.status} ${r.generation} ${meta(r.metadata)}`;
     if (printed.get(r.id) === key) continue;
     printed.set(r.id, key);
@@ -319,7 +322,8 @@ async function main(): Promise<void> {
   if (stopping) return;
   say(
     ok3
-      ? `every agent declared ${victim.id} dead ${((Date.now() - killAt) / 1000).toFixed(1)} s after the kill (phi accrual, threshold 8)`
+      ? `every agent declared ${victim.id} dead ${((Date.now() - killAt) / 1000).toFixed(1)} s after the kill ` +
+          '(phi accrual, threshold 8)'
       : 'not detected in 20 s',
   );
   await hold();
@@ -335,7 +339,8 @@ async function main(): Promise<void> {
   if (stopping) return;
   say(
     ok4
-      ? `${victim.id} is live again everywhere, generation ${gen(row(lastRows, victim.id).generation)} (was ${gen(oldGeneration)})`
+      ? `${victim.id} is live again everywhere, ` +
+          `generation ${gen(row(lastRows, victim.id).generation)} (was ${gen(oldGeneration)})`
       : 'restart not seen in 15 s',
   );
   storyOk = ok1 && ok2 && ok3 && ok4;

@@ -21,7 +21,8 @@ export function readTokenFile(path: string, flag = '--http-token-file'): string 
   const token = (text.split('\n')[0] ?? '').trim();
   if (token.length < MIN_TOKEN_LENGTH)
     fail(
-      `${flag} ${path}: the token must be at least ${MIN_TOKEN_LENGTH} characters on the first line (got ${token.length}; make one with: scuttlebutt keygen > ${path})`,
+      `${flag} ${path}: the token must be at least ${MIN_TOKEN_LENGTH} characters on the first line ` +
+        `(got ${token.length}; make one with: scuttlebutt keygen > ${path})`,
     );
   if (!/^[\x21-\x7e]+$/.test(token))
     fail(`${flag} ${path}: the token must be printable ASCII without spaces (it travels in an HTTP header)`);

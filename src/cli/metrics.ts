@@ -59,12 +59,14 @@ export class AgentMetrics {
     this.rounds = counter('scuttlebutt_gossip_rounds_total', 'Gossip rounds run.');
     this.dropped = counter(
       'scuttlebutt_packets_dropped_total',
-      'Packets dropped whole, by reason: incoming ones refused before decoding or answering, outgoing ones that could not be sent.',
+      'Packets dropped whole, by reason: incoming ones refused before decoding or answering, ' +
+        'outgoing ones that could not be sent.',
       ['reason'],
     );
     this.errors = counter(
       'scuttlebutt_errors_total',
-      'Errors the node caught and lived through, by kind: listener (an event listener threw), internal (an exception while handling a packet: a bug).',
+      'Errors the node caught and lived through, by kind: listener (an event listener threw), ' +
+        'internal (an exception while handling a packet: a bug).',
       ['kind'],
     );
     this.eventsOverflowed = counter(
@@ -78,7 +80,8 @@ export class AgentMetrics {
     );
     this.localStalls = counter(
       'scuttlebutt_local_stalls_total',
-      'Times this process found itself stalled (event loop blocked, SIGSTOP, starved host) and excused its peers for the gap.',
+      'Times this process found itself stalled (event loop blocked, SIGSTOP, starved host) ' +
+        'and excused its peers for the gap.',
     );
     this.replay = {
       streams: new Gauge({
@@ -88,7 +91,9 @@ export class AgentMetrics {
       }),
       deepestReorder: new Gauge({
         name: 'scuttlebutt_replay_deepest_reorder_packets',
-        help: "Keyring replay protection: furthest behind its sender's newest packet an accepted packet arrived, in the sender's packets (the window holds 1024).",
+        help:
+          "Keyring replay protection: furthest behind its sender's newest packet an accepted packet arrived, " +
+          "in the sender's packets (the window holds 1024).",
         registers,
       }),
     };
@@ -151,7 +156,9 @@ export class AgentMetrics {
     );
     const detection = new Histogram({
       name: 'scuttlebutt_detection_seconds',
-      help: "Suspected deaths: seconds from the birth of the member's newest heartbeat held here to its conviction (the crash came at most one heartbeat period after that birth).",
+      help:
+        "Suspected deaths: seconds from the birth of the member's newest heartbeat held here to its conviction " +
+        '(the crash came at most one heartbeat period after that birth).',
       buckets: [0.5, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 60],
       registers,
     });
@@ -164,7 +171,9 @@ export class AgentMetrics {
     });
     const loopDelay = new Histogram({
       name: 'scuttlebutt_event_loop_delay_seconds',
-      help: `How late a ${LOOP_SAMPLE_MS} ms timer fires: one observation per tick, so a stall of S seconds is one observation of about S. Delays like these are what make peers look silent.`,
+      help:
+        `How late a ${LOOP_SAMPLE_MS} ms timer fires: one observation per tick, ` +
+        'so a stall of S seconds is one observation of about S. Delays like these are what make peers look silent.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });

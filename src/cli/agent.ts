@@ -1,0 +1,234 @@
+/**
+ * `scuttlebutt agent`: its flags, their checks (addresses, seeds, keyring, the secure-by-default
+ * rules), and the running agent (node, HTTP API, signals).
+ */
+import { readFileSync } from 'node:fs';
+import { createScuttlebutt } from '../runtime/scuttlebutt.js';
+import {
+  defaultLanConfig,
+  defaultWanConfig,
+  isLoopbackHost,
+  parseHostPort,
+  type ConfigOverrides,
+} from '../runtime/config.js';
+import { DiscoveryError, dnsServerProblem, parseSeed } from '../runtime/discovery.js';
+import { startHttpApi } from './http-api.js';
+import { agentLogger, isLogLevel, LOG_LEVELS } from './log.js';
+import { instrument } from './metrics.js';
+import { readTokenFile } from './http-token.js';
+import { fail } from './usage.js';
+import { DEFAULT_HTTP, intFlag, parseTags, str, type Command } from './command.js';
+
+function parseKey(line: string, n: number): Buffer {
+  const text = line.trim();
+  const bytes =
+    /^[0-9a-fA-F]+$/.test(text) && [32, 48, 64].includes(text.length)
+      ? Buffer.from(text, 'hex')
+      : Buffer.from(text, 'base64');
+  if (![16, 24, 32].includes(bytes.length))
+    fail(
+      `--key-file line ${n}: a key must be 16, 24 or 32 bytes as hex or base64 ` +
+        `(got ${bytes.length} bytes; make one with: scuttlebutt keygen)`,
+    );
+  return bytes;
+}
+
+function readKeyFile(path: string): Buffer[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    fail(`--key-file: cannot read ${path}: ${(err as Error).message}`);
+  }
+  const keys = text
+    .split('\n')
+    .map((l, i) => [l, i + 1] as const)
+    .filter(([l]) => l.trim() !== '')
+    .map(([l, n]) => parseKey(l, n));
+  if (keys.length === 0) fail(`--key-file ${path} holds no key`);
+  return keys;
+}
+
+async function runAgent(values: Record<string, unknown>): Promise<void> {
+  const bind = str(values.bind);
+  const parsedBind = parseHostPort(bind);
+  if (!parsedBind) fail(`--bind must be HOST:PORT (got "${bind}")`, 'agent');
+  if (values.advertise !== undefined && !parseHostPort(str(values.advertise)))
+    fail(`--advertise must be HOST:PORT (got "${str(values.advertise)}")`, 'agent');
+  const httpAddr = str(values.http);
+  const parsedHttp = parseHostPort(httpAddr);
+  if (!parsedHttp) fail(`--http must be HOST:PORT (got "${httpAddr}")`, 'agent');
+  if (values.profile !== 'lan' && values.profile !== 'wan')
+    fail(`--profile must be lan or wan (got "${str(values.profile)}")`, 'agent');
+  const flowControl = str(values['flow-control']);
+  if (flowControl !== 'on' && flowControl !== 'off')
+    fail(`--flow-control must be on or off (got "${flowControl}")`, 'agent');
+  const tags = parseTags((values.tag as string[] | undefined) ?? [], '--tag', 'agent');
+  const seeds = ((values.join as string[] | undefined) ?? [])
+    .flatMap((j) => j.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const s of seeds) {
+    try {
+      parseSeed(s);
+    } catch (err) {
+      fail(`--join: ${(err as Error).message}`, 'agent');
+    }
+  }
+  const dnsServers = (values['dns-server'] as string[] | undefined) ?? [];
+  for (const d of dnsServers) {
+    const problem = dnsServerProblem(d);
+    if (problem) fail(`--dns-server ${problem}`, 'agent');
+  }
+  const keyFile = values['key-file'] as string | undefined;
+  const secretKeys = keyFile ? readKeyFile(keyFile) : [];
+  // Secure by default (CockroachDB's model): plaintext beyond loopback only when asked for by name.
+  if (secretKeys.length === 0 && !isLoopbackHost(parsedBind.host) && values.insecure !== true) {
+    fail(
+      `--bind ${bind} reaches beyond this host and no --key-file is given: ` +
+        'anyone who can reach the port could read the membership and forge state. ' +
+        'Give --key-file (make a key with: scuttlebutt keygen > key; the same file on every agent), ' +
+        'or pass --insecure to gossip in plaintext on a network you trust.',
+      'agent',
+    );
+  }
+  const tokenFile = values['http-token-file'] as string | undefined;
+  const writeToken = tokenFile === undefined ? undefined : readTokenFile(tokenFile);
+  if (writeToken === undefined && !isLoopbackHost(parsedHttp.host) && values.insecure !== true) {
+    fail(
+      `--http ${httpAddr} reaches beyond this host and no --http-token-file is given: ` +
+        "anyone who can reach it could change this agent's metadata or make it leave. " +
+        'Give --http-token-file (make a token with: scuttlebutt keygen > http-token; ' +
+        'reads stay open for probes and Prometheus), or pass --insecure on a network you trust.',
+      'agent',
+    );
+  }
+  const interval = intFlag('interval-ms', values['interval-ms'], 10);
+  const eventBuffer = intFlag('event-buffer', values['event-buffer'], 1);
+  const sseHeartbeatMs = intFlag('sse-heartbeat-ms', values['sse-heartbeat-ms'], 100);
+  const level = str(values['log-level']);
+  if (!isLogLevel(level)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`, 'agent');
+  const logger = agentLogger(level);
+  const overrides: ConfigOverrides = {
+    clusterId: str(values.cluster),
+    listenAddress: bind,
+    node: {
+      ...(values['node-id'] ? { id: str(values['node-id']) } : {}),
+      ...(values.advertise ? { gossipPublicAddress: str(values.advertise) } : {}),
+    },
+    secretKeys,
+    ...(dnsServers.length > 0 ? { dnsServers } : {}),
+    logger,
+    ...(interval ? { gossipIntervalMs: interval, failureDetector: { firstHeartbeatEstimateMs: interval } } : {}),
+    flowControl: { enabled: flowControl === 'on' },
+  };
+  const config = values.profile === 'wan' ? defaultWanConfig(overrides) : defaultLanConfig(overrides);
+  const node = await createScuttlebutt(config, tags);
+  instrument(node);
+  let stopping = false;
+  const leaveAndExit = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await node.shutdown({ leave: true });
+    await http.close();
+    process.exit(0);
+  };
+  const http = await startHttpApi(node, httpAddr, {
+    ...(eventBuffer ? { eventBuffer } : {}),
+    ...(sseHeartbeatMs ? { sseHeartbeatMs } : {}),
+    onLeave: () => void leaveAndExit(),
+    ...(writeToken === undefined ? {} : { writeToken }),
+  });
+  if (!isLoopbackHost(parsedHttp.host)) {
+    const writes = writeToken === undefined ? ', and can change metadata and make this agent leave' : '';
+    logger.warn(
+      { http: http.address },
+      `the HTTP API is reachable beyond loopback: anyone who reaches it reads the membership and metadata${writes}; ` +
+        'firewall it',
+    );
+  }
+  // A seed that does not resolve yet (DNS not ready, the first pod of a Service) is logged by the node
+  // and retried: the agent runs on.
+  if (seeds.length > 0) {
+    await node.join(seeds).catch((err: unknown) => {
+      if (!(err instanceof DiscoveryError)) throw err;
+    });
+  }
+  logger.info(
+    { bind: node.boundAddress, advertise: node.self.address, api: `http://${http.address}` },
+    `agent ${node.self.id} gossiping on ${node.boundAddress} (advertised ${node.self.address}), ` +
+      `API on http://${http.address}, dashboard http://${http.address}/ui`,
+  );
+  process.on('SIGINT', () => void leaveAndExit());
+  process.on('SIGTERM', () => void leaveAndExit());
+  // SIGHUP re-reads the key file, so keys rotate without a restart. A file that cannot be read or
+  // holds a bad key leaves the current keyring in place: a typo must not cut a node off its cluster.
+  process.on('SIGHUP', () => {
+    if (!keyFile) return void logger.warn({}, 'SIGHUP ignored: no --key-file to re-read');
+    try {
+      const keys = readKeyFile(keyFile);
+      node.setSecretKeys(keys);
+      logger.info({ keyFile, keys: keys.length }, `keyring reloaded from ${keyFile}: ${keys.length} key(s)`);
+    } catch (err) {
+      logger.error(
+        { keyFile, err: (err as Error).message },
+        `keyring not reloaded, the current one stays: ${(err as Error).message}`,
+      );
+    }
+  });
+}
+
+export const AGENT: Command = {
+  summary: 'run a node with a local HTTP API and dashboard',
+  usage:
+    `usage: scuttlebutt agent [flags]
+
+  --bind HOST:PORT          UDP address to gossip on (default 0.0.0.0:9111; ` +
+    `beyond loopback it needs --key-file or --insecure)
+  --advertise HOST:PORT     the address peers send to (default: derived from --bind)
+  --join SEED[,...]         seeds to join through; repeatable. SEED is HOST:PORT, [IPV6]:PORT, or srv+NAME (every
+                            target and port of an SRV record); a name stands for all its addresses; resolved again
+                            every 30 s, new addresses are contacted
+  --dns-server IP[:PORT]    DNS server for seed names instead of the system's; repeatable
+  --cluster ID              cluster id (default "default")
+  --node-id ID              unique node id (default: host name and a random suffix)
+  --key-file PATH           keyring, one key per line (base64 or hex, 16/24/32 bytes); the first encrypts, all decrypt;
+                            SIGHUP re-reads it: rotate with [old,new], then [new,old], then [new], ` +
+    `each on every agent first
+  --insecure                allow plaintext gossip, and an HTTP API without a write token, beyond loopback ` +
+    `(a network you trust)
+  --tag KEY=VALUE           initial metadata; repeatable
+  --http HOST:PORT          the local HTTP API and dashboard (default ${DEFAULT_HTTP}; beyond loopback it needs
+                            --http-token-file or --insecure)
+  --http-token-file PATH    a token (first line, 16+ characters) every request that changes the agent must carry as
+                            Authorization: Bearer TOKEN; reads (probes, /metrics, the dashboard) stay open
+  --profile lan|wan         timing presets (default lan)
+  --interval-ms N           gossip interval in ms (default: the preset's)
+  --flow-control on|off     hold this agent's metadata writes to what gossip carries (default on; docs/protocol.md)
+  --event-buffer N          events kept for /events resume (default 1000)
+  --sse-heartbeat-ms N      keep-alive comment interval on /events (default 15000)
+  --log-level L             trace, debug, info, warn, error, fatal or silent (default info); pino JSON lines on stderr
+
+Every flag can come from SCUTTLEBUTT_<FLAG> instead (SCUTTLEBUTT_KEY_FILE, SCUTTLEBUTT_JOIN=a:1,b:2,
+SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster gracefully.`,
+  flags: {
+    bind: { type: 'string', default: '0.0.0.0:9111', env: true },
+    advertise: { type: 'string', env: true },
+    join: { type: 'string', multiple: true, env: true },
+    'dns-server': { type: 'string', multiple: true, env: true },
+    cluster: { type: 'string', default: 'default', env: true },
+    'node-id': { type: 'string', env: true },
+    'key-file': { type: 'string', env: true },
+    insecure: { type: 'boolean', env: true },
+    'http-token-file': { type: 'string', env: true },
+    tag: { type: 'string', multiple: true, env: true },
+    http: { type: 'string', default: DEFAULT_HTTP, env: true },
+    profile: { type: 'string', default: 'lan', env: true },
+    'interval-ms': { type: 'string', env: true },
+    'flow-control': { type: 'string', default: 'on', env: true },
+    'event-buffer': { type: 'string', env: true },
+    'sse-heartbeat-ms': { type: 'string', env: true },
+    'log-level': { type: 'string', default: 'info', env: true },
+  },
+  run: (values) => runAgent(values),
+};
