@@ -10,11 +10,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { isIP } from 'node:net';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
-import { ForceLeaveError, type MemberInfo, type MembershipEvent } from '../runtime/api.js';
+import { ForceLeaveError } from '../runtime/api.js';
 import { parseHostPort } from '../runtime/config.js';
 import { METRICS_CONTENT_TYPE, prometheusText } from './metrics.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import { carriesToken } from './http-token.js';
+import { EventLog } from './event-log.js';
 
 export interface HttpApi {
   readonly address: string;
@@ -24,6 +25,11 @@ export interface HttpApi {
 export interface HttpApiOptions {
   /** Events kept for Last-Event-ID resume (default 1000). */
   readonly eventBuffer?: number;
+  /**
+   * Bytes those events may hold (default 1 MiB; see event-log.ts for what counts): the oldest leave
+   * first when either bound is reached.
+   */
+  readonly eventBufferBytes?: number;
   /** Interval of the SSE heartbeat comment that keeps proxies from closing an idle stream (default 15 s). */
   readonly sseHeartbeatMs?: number;
   /** Concurrent /events streams (default 64); more get 503. */
@@ -35,6 +41,8 @@ export interface HttpApiOptions {
 }
 
 export const MAX_BODY = 64 * 1024;
+/** What the /events resume buffer may hold by default: about 1,000 updates of a few keys each. */
+export const DEFAULT_EVENT_BUFFER_BYTES = 1024 * 1024;
 /** A stream whose client reads slower than this much backlog is cut; it resumes with Last-Event-ID. */
 const MAX_STREAM_BACKLOG = 1024 * 1024;
 /** Past this much of a refused body, the connection is cut rather than drained. */
@@ -52,75 +60,6 @@ class HttpError extends Error {
 
 /** Quotes a piece of the request for an error message, bounded. */
 const quote = (s: string): string => JSON.stringify(s.length > 120 ? `${s.slice(0, 120)}…` : s);
-
-interface Logged {
-  readonly seq: number;
-  readonly frame: string;
-}
-
-/**
- * The last `capacity` events as SSE frames. Ids are "GENERATION-SEQ": a client that resumes with
- * an id of another incarnation of this agent (it restarted) is told so, as it is when its id
- * has already left the buffer.
- */
-class EventLog {
-  private readonly ring: Logged[] = [];
-  private seq = 0;
-  readonly listeners = new Set<(frame: string) => void>();
-
-  constructor(
-    readonly epoch: number,
-    private readonly capacity: number,
-  ) {}
-
-  get lastId(): string {
-    return `${this.epoch}-${this.seq}`;
-  }
-
-  /** A membership event: its member (as of the event) under "node", its other fields beside. */
-  add(e: MembershipEvent): void {
-    const { type, node, ...rest } = e as MembershipEvent & Record<string, unknown>;
-    this.addOther(type, { node: node as MemberInfo, ...rest });
-  }
-
-  /** Any other event of the node (throttled, unthrottled, ...): its fields as they are. */
-  addOther(type: string, fields: Readonly<Record<string, unknown>>): void {
-    this.seq++;
-    const data = JSON.stringify({ ...fields, id: `${this.epoch}-${this.seq}`, type, time: new Date().toISOString() });
-    const frame = `id: ${this.epoch}-${this.seq}\nevent: ${type}\ndata: ${data}\n\n`;
-    this.ring.push({ seq: this.seq, frame });
-    if (this.ring.length > this.capacity) this.ring.shift();
-    for (const l of this.listeners) l(frame);
-  }
-
-  /** The frames after `lastId` ('start': all kept), led by a gap frame when some are lost. */
-  since(lastId: string | null): string[] {
-    if (lastId === null) return [];
-    const oldest = this.ring[0]?.seq ?? this.seq + 1;
-    const all = this.ring.map((l) => l.frame);
-    if (lastId === 'start') return oldest > 1 ? [gapFrame(lastId, 'expired', oldest - 1), ...all] : all;
-    const m = /^(\d+)-(\d+)$/.exec(lastId);
-    if (!m) return [gapFrame(lastId, 'unrecognised', null), ...all];
-    if (Number(m[1]) !== this.epoch) return [gapFrame(lastId, 'restarted', null), ...all];
-    const after = Number(m[2]);
-    if (after > this.seq) return [gapFrame(lastId, 'unrecognised', null), ...all];
-    if (after < oldest - 1) return [gapFrame(lastId, 'expired', oldest - 1 - after), ...all];
-    return this.ring.filter((l) => l.seq > after).map((l) => l.frame);
-  }
-}
-
-/**
- * Tells a resuming client that events it has not seen are gone: it should reload the membership
- * (GET /members) before applying what follows. `missed` is a count when known.
- */
-function gapFrame(lastEventId: string, reason: 'expired' | 'restarted' | 'unrecognised', missed: number | null): string {
-  const why = {
-    expired: 'the events after this id have left the buffer',
-    restarted: 'this id is from another incarnation of the agent (it restarted)',
-    unrecognised: 'this id was never issued by this agent',
-  }[reason];
-  return `event: gap\ndata: ${JSON.stringify({ lastEventId, reason, missed, message: `${why}: reload GET /members, then apply the events that follow` })}\n\n`;
-}
 
 /** Which methods each path takes: the rest get 405 with an Allow header. */
 const ROUTES: Record<string, readonly string[]> = {
@@ -218,7 +157,7 @@ function checkOrigin(req: IncomingMessage): void {
 
 export async function startHttpApi(node: Scuttlebutt, listen: string, options: HttpApiOptions = {}): Promise<HttpApi> {
   const { host, port } = parseHostPort(listen) as { host: string; port: number };
-  const log = new EventLog(node.self.generation, Math.max(1, options.eventBuffer ?? 1000));
+  const log = new EventLog(node.self.generation, { capacity: Math.max(1, options.eventBuffer ?? 1000), maxBytes: Math.max(1, options.eventBufferBytes ?? DEFAULT_EVENT_BUFFER_BYTES) });
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
   const maxStreams = options.maxStreams ?? 64;
   const streams = new Set<ServerResponse>();
