@@ -11,7 +11,12 @@
  * sim: `--nodes` (default 100) protocol cores in this process on the simulator's virtual clock and
  *   network (src/sim, no sockets), the same writers and rate; per simulated minute, the heap after a
  *   full collection (run under `node --expose-gc`). It also reports the heap of the idle cluster and
- *   with every key written once, per member view and per key view (what docs/tuning.md quotes).
+ *   with every key written, per member view and per key view. The cores share each value's string
+ *   (the simulator hands one message object to every receiver), so the key figure is without its value.
+ * library: `--agents` (default 10) runtime nodes (createScuttlebutt, LAN defaults, a 200 ms interval)
+ *   in this process on loopback, no HTTP: the heap after a full collection with no node, once all
+ *   have joined, and once each has written `--keys` keys of `--value-bytes` and every node holds
+ *   them all. Per member view and per key view (value copies included): what docs/tuning.md quotes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -23,13 +28,14 @@ import { SimCluster, UP } from '../src/sim/cluster.js';
 import { simConfig } from '../src/sim/bench.js';
 import { DEFAULT_FLOW_CONTROL } from '../src/core/flow-control.js';
 import type { ScuttlebuttCore } from '../src/core/core.js';
+import type { Scuttlebutt } from '../src/runtime/scuttlebutt.js';
 
 const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const MB = 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Options {
-  scenario: 'agents' | 'sim';
+  scenario: 'agents' | 'sim' | 'library';
   minutes: number;
   agents: number;
   nodes: number;
@@ -64,7 +70,7 @@ function options(): Options {
     return n;
   };
   const scenario = values.scenario;
-  if (scenario !== 'agents' && scenario !== 'sim') throw new Error(`--scenario must be agents or sim (got "${scenario}")`);
+  if (scenario !== 'agents' && scenario !== 'sim' && scenario !== 'library') throw new Error(`--scenario must be agents, sim or library (got "${scenario}")`);
   const o: Options = {
     scenario,
     minutes: num('minutes', values.minutes, 0.1),
@@ -78,7 +84,7 @@ function options(): Options {
     nodeArgs: values['node-arg'],
     json: values.json,
   };
-  if (o.writers > (scenario === 'agents' ? o.agents : o.nodes)) throw new Error('--writers must not exceed the agents (or nodes)');
+  if (o.writers > (scenario === 'sim' ? o.nodes : o.agents)) throw new Error('--writers must not exceed the agents (or nodes)');
   return o;
 }
 
@@ -144,6 +150,21 @@ function rssMB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/**
+ * The process's anonymous memory (heap, stacks, malloc): RSS less the pages mapped from files, chiefly
+ * the node binary's code, which every agent on the host shares.
+ */
+function anonMB(pid: number): number {
+  const m = /Anonymous:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU seconds (user and system) the process has used. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function heapMB(http: string): Promise<{ used: number; total: number }> {
   const { text } = await httpCall(http, 'GET', '/metrics');
   const metric = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / MB;
@@ -154,8 +175,10 @@ interface AgentSample {
   id: string;
   writer: boolean;
   rssMB: number;
+  anonMB: number;
   heapUsedMB: number;
   heapTotalMB: number;
+  cpuSeconds: number;
 }
 
 interface Minute {
@@ -186,13 +209,13 @@ async function runAgents(o: Options): Promise<{ idle: AgentSample[]; minutes: Mi
     const stride = Math.floor(o.agents / o.writers);
     const isWriter = (i: number): boolean => i % stride === 0 && i / stride < o.writers;
     const sample = async (): Promise<AgentSample[]> =>
-      Promise.all(agents.map(async (a, i) => ({ id: a.id, writer: isWriter(i), rssMB: rssMB(a.proc.pid!), ...(await heapMB(a.http).then((h) => ({ heapUsedMB: h.used, heapTotalMB: h.total }))) })));
+      Promise.all(agents.map(async (a, i) => ({ id: a.id, writer: isWriter(i), rssMB: rssMB(a.proc.pid!), anonMB: anonMB(a.proc.pid!), cpuSeconds: cpuSeconds(a.proc.pid!), ...(await heapMB(a.http).then((h) => ({ heapUsedMB: h.used, heapTotalMB: h.total }))) })));
     await sleep(10_000);
     const idle = await sample();
     const log = (line: string): void => void (o.json || process.stdout.write(`${line}\n`));
     log(`${o.agents} agents, ${o.writers} writers x ${o.rate} writes/s over ${o.keys} keys of ${o.valueBytes} B${o.agentArgs.length ? `, agents given ${o.agentArgs.join(' ')}` : ''}`);
     log(header());
-    log(row(0, idle, idle, 0, 0));
+    log(row(0, idle, idle, idle, 0, 0, 1));
 
     let writes = 0;
     let failed = 0;
@@ -216,11 +239,14 @@ async function runAgents(o: Options): Promise<{ idle: AgentSample[]; minutes: Mi
     });
     const minutes: Minute[] = [];
     const t0 = Date.now();
+    let previous = idle;
     for (let m = 1; m <= Math.ceil(o.minutes); m++) {
-      await sleep(Math.max(0, t0 + Math.min(m, o.minutes) * 60_000 - Date.now()));
+      const at = t0 + Math.min(m, o.minutes) * 60_000;
+      await sleep(Math.max(0, at - Date.now()));
       const s = await sample();
       minutes.push({ minute: m, writes, failedWrites: failed, agents: s });
-      log(row(m, s, idle, writes, failed));
+      log(row(m, s, idle, previous, writes, failed, (Math.min(m, o.minutes) - (m - 1)) * 60));
+      previous = s;
     }
     for (const t of timers) clearInterval(t);
     return { idle, minutes };
@@ -233,17 +259,19 @@ async function runAgents(o: Options): Promise<{ idle: AgentSample[]; minutes: Mi
 const stat = (xs: number[]): { mean: number; max: number } => ({ mean: xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length), max: Math.max(...xs) });
 
 function header(): string {
-  return ['min', 'writes', 'writer RSS mean/max', 'other RSS mean/max', 'heap used mean/max', 'heap total mean/max', 'max RSS - idle'].join(' | ');
+  return ['min', 'writes', 'writer RSS mean/max', 'other RSS mean/max', 'anonymous mean/max', 'heap used mean/max', 'heap total mean/max', 'max RSS - idle', 'CPU % writer/other'].join(' | ');
 }
 
-function row(m: number, s: AgentSample[], idle: AgentSample[], writes: number, failed: number): string {
+function row(m: number, s: AgentSample[], idle: AgentSample[], previous: AgentSample[], writes: number, failed: number, seconds: number): string {
   const w = stat(s.filter((a) => a.writer).map((a) => a.rssMB));
   const r = stat(s.filter((a) => !a.writer).map((a) => a.rssMB));
+  const anon = stat(s.map((a) => a.anonMB));
   const hu = stat(s.map((a) => a.heapUsedMB));
   const ht = stat(s.map((a) => a.heapTotalMB));
   const growth = Math.max(...s.map((a, i) => a.rssMB - (idle[i]?.rssMB ?? a.rssMB)));
   const f = (x: { mean: number; max: number }): string => `${x.mean.toFixed(1)}/${x.max.toFixed(1)}`;
-  return [String(m), `${writes}${failed ? ` (${failed} failed)` : ''}`, f(w), f(r), f(hu), f(ht), `${growth.toFixed(1)} MB`].join(' | ');
+  const cpu = (writer: boolean): string => stat(s.flatMap((a, i) => (a.writer === writer ? [(100 * (a.cpuSeconds - (previous[i]?.cpuSeconds ?? a.cpuSeconds))) / seconds] : []))).mean.toFixed(1);
+  return [String(m), `${writes}${failed ? ` (${failed} failed)` : ''}`, f(w), f(r), f(anon), f(hu), f(ht), `${growth.toFixed(1)} MB`, `${cpu(true)}/${cpu(false)}`].join(' | ');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,17 +341,63 @@ function runSim(o: Options): SimResult {
     sim.runUntil(end);
     const heap = heapAfterGc();
     const views = keyViews();
-    if (m === 1) bytesPerKeyView = ((heap - idleHeapMB) * MB) / Math.max(1, views);
+    bytesPerKeyView = ((heap - idleHeapMB) * MB) / Math.max(1, views);
     minutes.push({ minute: m, heapMB: heap, rssMB: process.memoryUsage().rss / MB, keyViews: views });
     log(`${m} | ${heap.toFixed(1)} MB | ${(process.memoryUsage().rss / MB).toFixed(1)} MB | ${views}`);
   }
-  log(`per key view (a member's key as one node holds it, ${o.valueBytes} B values): ${round(bytesPerKeyView, 0)} B after minute 1`);
+  // The simulator hands one message object to every receiver, so the cores share each value's
+  // string: this is what a key costs beside its value, which a runtime node decodes into a copy of its own.
+  log(`per key view (a member's key as one node holds it), value strings shared: ${round(bytesPerKeyView, 0)} B at the end`);
   return { nodes: n, emptyHeapMB, idleHeapMB, bytesPerMemberView: ((idleHeapMB - emptyHeapMB) * MB) / memberViews, bytesPerKeyView, minutes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// library
+
+async function runLibrary(o: Options): Promise<{ nodes: number; emptyHeapMB: number; joinedHeapMB: number; writtenHeapMB: number; bytesPerMemberView: number; bytesPerKeyView: number }> {
+  const { createScuttlebutt, defaultLanConfig } = await import('../src/index.js');
+  const n = o.agents;
+  const emptyHeapMB = heapAfterGc();
+  const nodes: Scuttlebutt[] = [];
+  for (let i = 0; i < n; i++) nodes.push(await createScuttlebutt(defaultLanConfig({ node: { id: `lib-${i}` }, listenAddress: '127.0.0.1:0', gossipIntervalMs: 200 })));
+  try {
+    const first = nodes[0]!.boundAddress;
+    await Promise.all(nodes.slice(1).map((node) => node.join([first])));
+    const until = async (what: string, done: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 120_000;
+      while (!done()) {
+        if (Date.now() > deadline) throw new Error(`library nodes: ${what} not reached in 120 s`);
+        await sleep(250);
+      }
+    };
+    await until('full membership', () => nodes.every((node) => node.members({ status: 'live' }).length === n));
+    await sleep(5_000);
+    const joinedHeapMB = heapAfterGc();
+    nodes.forEach((node, i) => {
+      for (let k = 0; k < o.keys; k++) node.set(`key${k}`, valueOf(i * o.keys + k, o.valueBytes));
+    });
+    const held = (): number => nodes.reduce((t, node) => t + node.members().reduce((u, m) => u + Object.keys(m.metadata).length, 0), 0);
+    await until('every key everywhere', () => held() === n * n * o.keys);
+    await sleep(5_000);
+    const writtenHeapMB = heapAfterGc();
+    const r = { nodes: n, emptyHeapMB, joinedHeapMB, writtenHeapMB, bytesPerMemberView: ((joinedHeapMB - emptyHeapMB) * MB) / (n * n), bytesPerKeyView: ((writtenHeapMB - joinedHeapMB) * MB) / (n * n * o.keys) };
+    if (!o.json) {
+      process.stdout.write(`${n} runtime nodes in one process (LAN defaults, 200 ms interval), ${o.keys} keys of ${o.valueBytes} B each\n`);
+      process.stdout.write(`heap after GC: no node ${emptyHeapMB.toFixed(1)} MB, joined ${joinedHeapMB.toFixed(1)} MB, keys held everywhere ${writtenHeapMB.toFixed(1)} MB\n`);
+      process.stdout.write(`per node: ${round(((joinedHeapMB - emptyHeapMB) * 1024) / n, 0)} KB with ${n} members; per member view ${round(r.bytesPerMemberView, 0)} B (nodes x members = ${n * n}); per key view ${round(r.bytesPerKeyView, 0)} B (${n * n * o.keys} views, values included)\n`);
+    }
+    return r;
+  } finally {
+    await Promise.all(nodes.map((node) => node.shutdown({ leave: false })));
+  }
 }
 
 const o = options();
 if (o.scenario === 'agents') {
   const r = await runAgents(o);
+  if (o.json) process.stdout.write(`${JSON.stringify({ options: o, ...r })}\n`);
+} else if (o.scenario === 'library') {
+  const r = await runLibrary(o);
   if (o.json) process.stdout.write(`${JSON.stringify({ options: o, ...r })}\n`);
 } else {
   const r = runSim(o);

@@ -4,6 +4,8 @@
  * subcommands talk to a running agent over that API (docs/cli.md). Every flag can also come from
  * an environment variable SCUTTLEBUTT_<FLAG> (e.g. SCUTTLEBUTT_KEY_FILE); a flag wins.
  */
+// First: it must run before the other modules load (see the module).
+import './young-generation.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
