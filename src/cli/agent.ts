@@ -105,6 +105,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   }
   const interval = intFlag('interval-ms', values['interval-ms'], 10);
   const eventBuffer = intFlag('event-buffer', values['event-buffer'], 1);
+  const eventBufferBytes = intFlag('event-buffer-bytes', values['event-buffer-bytes'], 1024);
   const sseHeartbeatMs = intFlag('sse-heartbeat-ms', values['sse-heartbeat-ms'], 100);
   const level = str(values['log-level']);
   if (!isLogLevel(level)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`, 'agent');
@@ -135,6 +136,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   };
   const http = await startHttpApi(node, httpAddr, {
     ...(eventBuffer ? { eventBuffer } : {}),
+    ...(eventBufferBytes ? { eventBufferBytes } : {}),
     ...(sseHeartbeatMs ? { sseHeartbeatMs } : {}),
     onLeave: () => void leaveAndExit(),
     ...(writeToken === undefined ? {} : { writeToken }),
@@ -206,6 +208,7 @@ export const AGENT: Command = {
   --interval-ms N           gossip interval in ms (default: the preset's)
   --flow-control on|off     hold this agent's metadata writes to what gossip carries (default on; docs/protocol.md)
   --event-buffer N          events kept for /events resume (default 1000)
+  --event-buffer-bytes N    bytes those events may hold, at least 1024 (default 1048576); the oldest go first
   --sse-heartbeat-ms N      keep-alive comment interval on /events (default 15000)
   --log-level L             trace, debug, info, warn, error, fatal or silent (default info); pino JSON lines on stderr
 
@@ -227,6 +230,7 @@ SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster 
     'interval-ms': { type: 'string', env: true },
     'flow-control': { type: 'string', default: 'on', env: true },
     'event-buffer': { type: 'string', env: true },
+    'event-buffer-bytes': { type: 'string', env: true },
     'sse-heartbeat-ms': { type: 'string', env: true },
     'log-level': { type: 'string', default: 'info', env: true },
   },

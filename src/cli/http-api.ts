@@ -8,15 +8,27 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { isIP } from 'node:net';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
-import { ForceLeaveError, type MemberInfo, type MembershipEvent } from '../runtime/api.js';
+import { ForceLeaveError } from '../runtime/api.js';
 import { parseHostPort } from '../runtime/config.js';
 import { METRICS_CONTENT_TYPE, prometheusText } from './metrics.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import { carriesToken } from './http-token.js';
-import { BindError, ScuttlebuttError } from '../errors.js';
+import { BindError } from '../errors.js';
 import { SeedError } from '../runtime/discovery.js';
+import { EventLog } from './event-log.js';
+import {
+  checkOrigin,
+  HttpError,
+  MAX_BODY,
+  MAX_DRAIN,
+  parseMemberQuery,
+  quote,
+  readBody,
+  readJson,
+} from './http-request.js';
+
+export { HttpError, MAX_BODY };
 
 export interface HttpApi {
   readonly address: string;
@@ -26,6 +38,11 @@ export interface HttpApi {
 export interface HttpApiOptions {
   /** Events kept for Last-Event-ID resume (default 1000). */
   readonly eventBuffer?: number;
+  /**
+   * Bytes those events may hold (default 1 MiB; see event-log.ts for what counts): the oldest leave
+   * first when either bound is reached.
+   */
+  readonly eventBufferBytes?: number;
   /** Interval of the SSE heartbeat comment that keeps proxies from closing an idle stream (default 15 s). */
   readonly sseHeartbeatMs?: number;
   /** Concurrent /events streams (default 64); more get 503. */
@@ -38,101 +55,10 @@ export interface HttpApiOptions {
   readonly writeToken?: string;
 }
 
-export const MAX_BODY = 64 * 1024;
+/** What the /events resume buffer may hold by default: about 1,000 updates of a few keys each. */
+export const DEFAULT_EVENT_BUFFER_BYTES = 1024 * 1024;
 /** A stream whose client reads slower than this much backlog is cut; it resumes with Last-Event-ID. */
 const MAX_STREAM_BACKLOG = 1024 * 1024;
-/** Past this much of a refused body, the connection is cut rather than drained. */
-const MAX_DRAIN = 8 * 1024 * 1024;
-
-/** `SB_ERR_HTTP`: a request the API refuses; the handler answers it with `status` and the message as `{"error"}`. */
-export class HttpError extends ScuttlebuttError {
-  readonly code = 'SB_ERR_HTTP';
-  override readonly name = 'HttpError';
-
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
-
-/** Quotes a piece of the request for an error message, bounded. */
-const quote = (s: string): string => JSON.stringify(s.length > 120 ? `${s.slice(0, 120)}…` : s);
-
-interface Logged {
-  readonly seq: number;
-  readonly frame: string;
-}
-
-/**
- * The last `capacity` events as SSE frames. Ids are "GENERATION-SEQ": a client that resumes with
- * an id of another incarnation of this agent (it restarted) is told so, as it is when its id
- * has already left the buffer.
- */
-class EventLog {
-  private readonly ring: Logged[] = [];
-  private seq = 0;
-  readonly listeners = new Set<(frame: string) => void>();
-
-  constructor(
-    readonly epoch: number,
-    private readonly capacity: number,
-  ) {}
-
-  get lastId(): string {
-    return `${this.epoch}-${this.seq}`;
-  }
-
-  /** A membership event: its member (as of the event) under "node", its other fields beside. */
-  add(e: MembershipEvent): void {
-    const { type, node, ...rest } = e as MembershipEvent & Record<string, unknown>;
-    this.addOther(type, { node: node as MemberInfo, ...rest });
-  }
-
-  /** Any other event of the node (throttled, unthrottled, ...): its fields as they are. */
-  addOther(type: string, fields: Readonly<Record<string, unknown>>): void {
-    this.seq++;
-    const data = JSON.stringify({ ...fields, id: `${this.epoch}-${this.seq}`, type, time: new Date().toISOString() });
-    const frame = `id: ${this.epoch}-${this.seq}\nevent: ${type}\ndata: ${data}\n\n`;
-    this.ring.push({ seq: this.seq, frame });
-    if (this.ring.length > this.capacity) this.ring.shift();
-    for (const l of this.listeners) l(frame);
-  }
-
-  /** The frames after `lastId` ('start': all kept), led by a gap frame when some are lost. */
-  since(lastId: string | null): string[] {
-    if (lastId === null) return [];
-    const oldest = this.ring[0]?.seq ?? this.seq + 1;
-    const all = this.ring.map((l) => l.frame);
-    if (lastId === 'start') return oldest > 1 ? [gapFrame(lastId, 'expired', oldest - 1), ...all] : all;
-    const m = /^(\d+)-(\d+)$/.exec(lastId);
-    if (!m) return [gapFrame(lastId, 'unrecognised', null), ...all];
-    if (Number(m[1]) !== this.epoch) return [gapFrame(lastId, 'restarted', null), ...all];
-    const after = Number(m[2]);
-    if (after > this.seq) return [gapFrame(lastId, 'unrecognised', null), ...all];
-    if (after < oldest - 1) return [gapFrame(lastId, 'expired', oldest - 1 - after), ...all];
-    return this.ring.filter((l) => l.seq > after).map((l) => l.frame);
-  }
-}
-
-/**
- * Tells a resuming client that events it has not seen are gone: it should reload the membership
- * (GET /members) before applying what follows. `missed` is a count when known.
- */
-function gapFrame(
-  lastEventId: string,
-  reason: 'expired' | 'restarted' | 'unrecognised',
-  missed: number | null,
-): string {
-  const why = {
-    expired: 'the events after this id have left the buffer',
-    restarted: 'this id is from another incarnation of the agent (it restarted)',
-    unrecognised: 'this id was never issued by this agent',
-  }[reason];
-  return `event: gap\ndata: ${JSON.stringify({ lastEventId, reason, missed, message: `${why}: reload GET /members, then apply the events that follow` })}\n\n`;
-}
 
 /** Which methods each path takes: the rest get 405 with an Allow header. */
 const ROUTES: Record<string, readonly string[]> = {
@@ -149,99 +75,12 @@ const ROUTES: Record<string, readonly string[]> = {
   '': ['GET', 'HEAD'],
 };
 
-function parseMemberQuery(query: URLSearchParams): { status?: 'live' | 'dead'; tags: Record<string, string> } {
-  // No prototype: a tag named __proto__ is a tag like any other.
-  const tags = Object.create(null) as Record<string, string>;
-  let status: 'live' | 'dead' | undefined;
-  for (const [name, value] of query) {
-    if (name === 'status') {
-      if (value !== 'live' && value !== 'dead')
-        throw new HttpError(400, `query parameter "status" must be live or dead (got ${quote(value)})`);
-      if (status !== undefined && status !== value)
-        throw new HttpError(400, 'query parameter "status" given twice with different values');
-      status = value;
-    } else if (name === 'tag') {
-      const eq = value.indexOf('=');
-      if (eq <= 0) throw new HttpError(400, `query parameter "tag" must be KEY=VALUE (got ${quote(value)})`);
-      const key = value.slice(0, eq);
-      if (key in tags && tags[key] !== value.slice(eq + 1))
-        throw new HttpError(400, `query parameter "tag" gives key ${quote(key)} two values: no member can match`);
-      tags[key] = value.slice(eq + 1);
-    } else {
-      throw new HttpError(
-        400,
-        `unknown query parameter ${quote(name)} (GET /members takes status=live|dead and tag=KEY=VALUE, repeatable)`,
-      );
-    }
-  }
-  return { ...(status ? { status } : {}), tags };
-}
-
-/** Reads a request body of at most MAX_BODY bytes, as UTF-8 text; 413 past that. */
-function readBody(req: IncomingMessage): Promise<string> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY)
-    return Promise.reject(new HttpError(413, `request body of ${declared} bytes is over the ${MAX_BODY}-byte limit`));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        reject(new HttpError(413, `request body is over the ${MAX_BODY}-byte limit`));
-        chunks.length = 0;
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const text = await readBody(req);
-  if (text.trim() === '') return {};
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, `request body must be JSON: ${(err as Error).message}`);
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body))
-    throw new HttpError(400, 'request body must be a JSON object');
-  return body as Record<string, unknown>;
-}
-
-/** Host names a browser page may come from without being a DNS-rebinding attack on us. */
-const localName = (host: string): boolean => {
-  const h = host.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
-  return h === 'localhost' || isIP(h) !== 0;
-};
-
-/**
- * A browser request that changes state must come from this API's own page, reached by address
- * (not by a name that could be rebound to 127.0.0.1). Non-browser clients send no Origin.
- */
-function checkOrigin(req: IncomingMessage): void {
-  const origin = req.headers.origin;
-  if (origin === undefined) return;
-  const host = req.headers.host ?? '';
-  let originHost: string;
-  try {
-    originHost = new URL(origin).host;
-  } catch {
-    throw new HttpError(403, `refused: malformed Origin header ${quote(origin)}`);
-  }
-  if (originHost !== host || !localName(host)) {
-    throw new HttpError(
-      403,
-      `refused: a browser request from ${quote(origin)} may not change this agent (use the CLI, or this API's own address)`,
-    );
-  }
-}
-
 export async function startHttpApi(node: Scuttlebutt, listen: string, options: HttpApiOptions = {}): Promise<HttpApi> {
   const { host, port } = parseHostPort(listen) as { host: string; port: number };
-  const log = new EventLog(node.self.generation, Math.max(1, options.eventBuffer ?? 1000));
+  const log = new EventLog(node.self.generation, {
+    capacity: Math.max(1, options.eventBuffer ?? 1000),
+    maxBytes: Math.max(1, options.eventBufferBytes ?? DEFAULT_EVENT_BUFFER_BYTES),
+  });
   const heartbeatMs = options.sseHeartbeatMs ?? 15_000;
   const maxStreams = options.maxStreams ?? 64;
   const streams = new Set<ServerResponse>();
@@ -266,7 +105,8 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     const why = req.headers.authorization === undefined ? 'no Authorization header' : 'a wrong token';
     throw new HttpError(
       401,
-      `${what} changes this agent and needs its write token (got ${why}): send Authorization: Bearer <the token in the agent's --http-token-file>, or give the CLI --http-token-file`,
+      `${what} changes this agent and needs its write token (got ${why}): ` +
+        "send Authorization: Bearer <the token in the agent's --http-token-file>, or give the CLI --http-token-file",
       { 'www-authenticate': 'Bearer realm="scuttlebutt"' },
     );
   };
@@ -549,7 +389,8 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         new BindError(
-          `cannot serve the HTTP API on ${listen}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
+          `cannot serve the HTTP API on ${listen}: ` +
+            (err.code === 'EADDRINUSE' ? 'address already in use' : err.message),
           err,
         ),
       ),

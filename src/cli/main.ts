@@ -6,6 +6,8 @@
  * This is the bin entry: it picks the command (agent.ts, client-commands.ts), parses its flags
  * (command.ts) and turns errors into exit codes.
  */
+// First: it must run before the other modules load (see the module).
+import './young-generation.js';
 import { fail, UsageError } from './usage.js';
 import { parse, type Command } from './command.js';
 import { AGENT } from './agent.js';

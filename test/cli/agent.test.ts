@@ -84,6 +84,23 @@ test('three agents: members --json, get, set, /metrics; bad flags exit 2 naming 
     );
     assert.equal((badFlow as { code: number }).code, 2);
     assert.match((badFlow as { stderr: string }).stderr, /--flow-control must be on or off \(got "maybe"\)/);
+    const local = ['agent', '--bind', '127.0.0.1:0', '--http', '127.0.0.1:0'];
+    const badBytes = await run(process.execPath, [MAIN, ...local, '--event-buffer-bytes', '100']).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal((badBytes as { code: number }).code, 2);
+    assert.match(
+      (badBytes as { stderr: string }).stderr,
+      /--event-buffer-bytes must be an integer >= 1024 \(got "100"\)/,
+    );
+    const badBytesEnv = await run(process.execPath, [MAIN, ...local], {
+      env: { ...process.env, SCUTTLEBUTT_EVENT_BUFFER_BYTES: '1MB' },
+    }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((badBytesEnv as { code: number }).code, 2);
+    assert.match(
+      (badBytesEnv as { stderr: string }).stderr,
+      /--event-buffer-bytes must be an integer >= 1024 \(got "1MB"\)/,
+    );
     const unknown = await run(process.execPath, [MAIN, 'agent', '--frobnicate']).catch(
       (e: { code: number; stderr: string }) => e,
     );
