@@ -8,7 +8,7 @@
  */
 import * as zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
-import { simConfig, type BenchOptions } from '../src/sim/options.js';
+import { benchOptions, simConfig, type BenchOptions } from '../src/sim/options.js';
 import { SimCluster } from '../src/sim/cluster.js';
 import { encodeMessage } from '../src/wire/codec.js';
 import { MIN_COMPRESS_BYTES } from '../src/wire/envelope-sizes.js';
@@ -44,21 +44,7 @@ function codecs(): Codec[] {
 }
 
 function corpus(nodes: number, seconds: number): Uint8Array[] {
-  const o: BenchOptions = {
-    nodes,
-    fanout: 3,
-    intervalMs: 1000,
-    loss: 0,
-    burst: 1,
-    runs: 1,
-    seed: 11,
-    window: 100,
-    disseminations: 0,
-    durationS: 0,
-    latencyMs: 1,
-    jitterMs: 2,
-    uptimeSpreadS: 86_400,
-  };
+  const o: BenchOptions = benchOptions({ nodes, seed: 11, disseminations: 0, uptimeSpreadS: 86_400 });
   const sim = new SimCluster(simConfig(o, o.seed));
   const bodies: Uint8Array[] = [];
   sim.onSend((_from, _to, message) => bodies.push(encodeMessage(message)));

@@ -25,7 +25,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SimCluster, UP } from '../src/sim/cluster.js';
-import { simConfig } from '../src/sim/options.js';
+import { benchOptions, simConfig } from '../src/sim/options.js';
+import { MAX_ENVELOPE_OVERHEAD } from '../src/wire/envelope-sizes.js';
 import { DEFAULT_FLOW_CONTROL } from '../src/core/flow-control.js';
 import type { ScuttlebuttCore } from '../src/core/core.js';
 import type { Scuttlebutt } from '../src/runtime/scuttlebutt.js';
@@ -384,24 +385,12 @@ function runSim(o: Options): SimResult {
   const n = o.nodes;
   const log = (line: string): void => void (o.json || process.stdout.write(`${line}\n`));
   const emptyHeapMB = heapAfterGc();
-  const base = simConfig(
-    {
-      nodes: n,
-      fanout: 3,
-      intervalMs: 1000,
-      loss: 0,
-      burst: 1,
-      runs: 1,
-      seed: 1,
-      window: 100,
-      disseminations: 1,
-      durationS: 0,
-      latencyMs: 1,
-      jitterMs: 2,
-    },
-    1,
-  );
-  const sim = new SimCluster({ ...base, payloadBudget: 1400 - 4 - 28, flowControl: DEFAULT_FLOW_CONTROL });
+  const base = simConfig(benchOptions({ nodes: n }), 1);
+  const sim = new SimCluster({
+    ...base,
+    payloadBudget: 1400 - MAX_ENVELOPE_OVERHEAD,
+    flowControl: DEFAULT_FLOW_CONTROL,
+  });
   sim.countBytes = false;
   let live = 0;
   sim.onEvent((_o, e) => void (e.type === 'live' && live++));

@@ -31,6 +31,28 @@ export interface BenchOptions {
   threshold?: number;
 }
 
+/**
+ * A loss-free cluster of 100 nodes, one run from seed 1, one fresh-key trial: the base that scenarios, plots and
+ * benchmarks vary, each naming only what it changes.
+ */
+export function benchOptions(overrides: Partial<BenchOptions> = {}): BenchOptions {
+  return {
+    nodes: 100,
+    fanout: 3,
+    intervalMs: 1000,
+    loss: 0,
+    burst: 1,
+    runs: 1,
+    seed: 1,
+    window: 100,
+    disseminations: 1,
+    durationS: 0,
+    latencyMs: 1,
+    jitterMs: 2,
+    ...overrides,
+  };
+}
+
 export function simConfig(o: BenchOptions, seed: number): SimConfig {
   return {
     nodes: o.nodes,

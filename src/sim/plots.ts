@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SimCluster } from './cluster.js';
 import { convergenceCurve } from './bench.js';
-import { simConfig, type BenchOptions } from './options.js';
+import { benchOptions, simConfig, type BenchOptions } from './options.js';
 import { pushPull } from './theory.js';
 import type { WorkloadResult } from './workload.js';
 
@@ -80,20 +80,7 @@ export function lineChart(
   return `${out.join('\n')}\n`;
 }
 
-const OPTS: BenchOptions = {
-  nodes: 100,
-  fanout: 3,
-  intervalMs: 1000,
-  loss: 0,
-  burst: 1,
-  runs: 1,
-  seed: 1,
-  window: 100,
-  disseminations: 1,
-  durationS: 0,
-  latencyMs: 1,
-  jitterMs: 2,
-};
+const OPTS: BenchOptions = benchOptions();
 
 /** Fraction of nodes holding one fresh update, against rounds since it was written (mean of several trials). */
 function convergence(nodes: number, loss: number, trials: number): [number, number][] {

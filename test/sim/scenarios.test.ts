@@ -1,24 +1,11 @@
 /** Scenario tests: the unchanged core in the simulator, at modest N, replayable from a seed. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { simConfig, type BenchOptions } from '../../src/sim/options.js';
+import { benchOptions, simConfig, type BenchOptions } from '../../src/sim/options.js';
 import { SimCluster, UP, type SimConfig } from '../../src/sim/cluster.js';
 import type { CoreEvent } from '../../src/core/types.js';
 
-const BASE: BenchOptions = {
-  nodes: 24,
-  fanout: 3,
-  intervalMs: 1000,
-  loss: 0,
-  burst: 1,
-  runs: 1,
-  seed: 1,
-  window: 100,
-  disseminations: 1,
-  durationS: 0,
-  latencyMs: 1,
-  jitterMs: 2,
-};
+const BASE: BenchOptions = benchOptions({ nodes: 24 });
 
 interface Logged {
   obs: number;
