@@ -9,6 +9,13 @@
  */
 export { ScuttlebuttCore } from './core.js';
 export { seededRandom } from './random.js';
+export {
+  DEATH_REASONS,
+  DEFAULT_FAILURE_DETECTOR,
+  DEFAULT_TOMBSTONE_GRACE_PERIOD_MS,
+  REJECT_REASONS,
+  type DeathReason,
+} from './types.js';
 export type {
   ClusterSnapshot,
   CoreConfig,
