@@ -57,6 +57,9 @@ interface SeedOutcome {
   problems: DiscoveryError[];
 }
 
+/** A seed (or one SRV target) that gave no address, and why. */
+const failed = (problem: DiscoveryError): SeedOutcome => ({ addresses: [], problems: [problem] });
+
 export class SeedDiscovery {
   private readonly list: Seed[] = [];
   private current: readonly string[] = [];
@@ -129,77 +132,59 @@ export class SeedDiscovery {
         const found = await this.options.resolver.addresses(seed.host);
         return this.checkAddresses(seed.text, seed.host, found, seed.port);
       } catch (err) {
-        return { addresses: [], problems: [fromDnsError(seed.text, seed.host, 'A/AAAA', err)] };
+        return failed(fromDnsError(seed.text, seed.host, 'A/AAAA', err));
       }
     }
     let answers: readonly SrvAnswer[];
     try {
       answers = await this.options.resolver.srv(seed.name);
     } catch (err) {
-      return { addresses: [], problems: [fromDnsError(seed.text, seed.name, 'SRV', err)] };
+      return failed(fromDnsError(seed.text, seed.name, 'SRV', err));
     }
     if (!Array.isArray(answers) || answers.length === 0) {
-      return {
-        addresses: [],
-        problems: [new DiscoveryError(seed.text, 'no-records', `"${seed.name}" has no SRV records`)],
-      };
+      return failed(new DiscoveryError(seed.text, 'no-records', `"${seed.name}" has no SRV records`));
     }
     // Every target counts, whatever its priority and weight: these are gossip seeds, not a load balancer.
     const parts = await mapLimited(answers, TARGET_LOOKUPS, async (a): Promise<SeedOutcome> => {
       if (typeof a?.name !== 'string') {
-        return {
-          addresses: [],
-          problems: [
-            new DiscoveryError(
-              seed.text,
-              'bad-srv-target',
-              `an SRV record of "${seed.name}" has a malformed target: not a name (${JSON.stringify(a?.name)})`,
-            ),
-          ],
-        };
+        return failed(
+          new DiscoveryError(
+            seed.text,
+            'bad-srv-target',
+            `an SRV record of "${seed.name}" has a malformed target: not a name (${JSON.stringify(a?.name)})`,
+          ),
+        );
       }
       const target = a.name.replace(/\.$/, '');
       if (target === '') {
-        return {
-          addresses: [],
-          problems: [
-            new DiscoveryError(seed.text, 'no-service', `"${seed.name}" says the service is not offered (target ".")`),
-          ],
-        };
+        return failed(
+          new DiscoveryError(seed.text, 'no-service', `"${seed.name}" says the service is not offered (target ".")`),
+        );
       }
       const bad = hostNameProblem(target);
       if (bad && isIP(target) === 0)
-        return {
-          addresses: [],
-          problems: [
-            new DiscoveryError(
-              seed.text,
-              'bad-srv-target',
-              `an SRV record of "${seed.name}" has a malformed target: ${bad}`,
-            ),
-          ],
-        };
+        return failed(
+          new DiscoveryError(
+            seed.text,
+            'bad-srv-target',
+            `an SRV record of "${seed.name}" has a malformed target: ${bad}`,
+          ),
+        );
       if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65_535) {
-        return {
-          addresses: [],
-          problems: [
-            new DiscoveryError(
-              seed.text,
-              'bad-srv-target',
-              `an SRV record of "${seed.name}" gives port ${JSON.stringify(a.port)} for ${target}; ports are 1–65535`,
-            ),
-          ],
-        };
+        return failed(
+          new DiscoveryError(
+            seed.text,
+            'bad-srv-target',
+            `an SRV record of "${seed.name}" gives port ${JSON.stringify(a.port)} for ${target}; ports are 1–65535`,
+          ),
+        );
       }
       if (isIP(target) !== 0) return this.keepFamily(seed.text, target, [formatAddress(target, a.port)]);
       try {
         return this.checkAddresses(seed.text, target, await this.options.resolver.addresses(target), a.port);
       } catch (err) {
         const e = fromDnsError(seed.text, target, 'A/AAAA', err);
-        return {
-          addresses: [],
-          problems: [new DiscoveryError(seed.text, e.reason, `SRV target ${target}: ${e.detail}`, e.cause)],
-        };
+        return failed(new DiscoveryError(seed.text, e.reason, `SRV target ${target}: ${e.detail}`, e.cause));
       }
     });
     return { addresses: parts.flatMap((p) => p.addresses), problems: parts.flatMap((p) => p.problems) };
@@ -207,8 +192,7 @@ export class SeedDiscovery {
 
   private checkAddresses(seed: string, host: string, found: readonly string[], port: number): SeedOutcome {
     const ips = (Array.isArray(found) ? found : []).filter((a) => typeof a === 'string' && isIP(a) !== 0);
-    if (ips.length === 0)
-      return { addresses: [], problems: [new DiscoveryError(seed, 'no-records', `"${host}" gave no usable address`)] };
+    if (ips.length === 0) return failed(new DiscoveryError(seed, 'no-records', `"${host}" gave no usable address`));
     return this.keepFamily(
       seed,
       host,
@@ -223,17 +207,14 @@ export class SeedDiscovery {
     if (kept.length > 0 || addresses.length === 0) return { addresses: kept, problems: [] };
     const other = family === 4 ? 'IPv6' : 'IPv4';
     const listen = family === 4 ? '"[::]:PORT" (or an IPv6 address)' : 'an IPv4 address';
-    return {
-      addresses: [],
-      problems: [
-        new DiscoveryError(
-          seed,
-          'wrong-family',
-          `"${host}" has only ${other} addresses and this node's socket is IPv${family}: listen on ${listen}, ` +
-            `or publish ${family === 4 ? 'A' : 'AAAA'} records`,
-        ),
-      ],
-    };
+    return failed(
+      new DiscoveryError(
+        seed,
+        'wrong-family',
+        `"${host}" has only ${other} addresses and this node's socket is IPv${family}: listen on ${listen}, ` +
+          `or publish ${family === 4 ? 'A' : 'AAAA'} records`,
+      ),
+    );
   }
 
   /** Logs a seed's state when it differs from the last run's: a broken seed is one warning, not one per interval. */
