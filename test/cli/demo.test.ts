@@ -27,8 +27,12 @@ const hasScript = ((): boolean => {
 })();
 const NO_SCRIPT = hasScript ? false : 'needs util-linux `script` for a pseudo-terminal';
 
+/**
+ * `exec`: `script` runs the command through $SHELL, and dash (Debian's /bin/sh) stays as the demo's parent
+ * in the terminal's process group; a Ctrl-C would kill that shell, and `script -e` would report its 130.
+ */
 function onTerminal(args: string[]): ChildProcess {
-  const cmd = [process.execPath, DEMO, ...args].map((a) => `'${a}'`).join(' ');
+  const cmd = ['exec', ...[process.execPath, DEMO, ...args].map((a) => `'${a}'`)].join(' ');
   return spawn('script', ['-qefc', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
 }
 
