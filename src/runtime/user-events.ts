@@ -36,7 +36,7 @@ export interface UserEventsComponents {
 export class UserEvents {
   private readonly log: UserEventLog;
   /** Live members other than this node, by gossip address. */
-  private readonly live = new Map<string, string>();
+  private readonly live = new Map<string, NodeIdentity>();
   private readonly packets: Packets;
   private readonly deliver: (event: UserEvent) => void;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -112,9 +112,11 @@ export class UserEvents {
   /** Follows the membership: the core's events, as the node takes them. */
   noteMembers(events: readonly CoreEvent[]): void {
     for (const e of events) {
-      if (e.type === 'live') this.live.set(e.node.address, e.node.id);
+      if (e.type === 'live') this.live.set(e.node.address, e.node);
       else if (e.type === 'dead' || e.type === 'removed') {
-        if (this.live.get(e.node.address) === e.node.id) this.live.delete(e.node.address);
+        // Only that incarnation: a restart at the same address may already be live under a newer generation.
+        const held = this.live.get(e.node.address);
+        if (held?.id === e.node.id && held.generation === e.node.generation) this.live.delete(e.node.address);
       }
     }
   }
