@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Scuttlebutt, UserEvent } from '../../src/index.js';
 import { encodeUserEventMessage, type UserEventMessage, type WireUserEvent } from '../../src/wire/user-events.js';
 import { waitFor } from '../runtime/procs.js';
-import { HostilePeer } from './peer.js';
+import { ack, emptyDigest, HostilePeer, nodeDelta, syn } from './peer.js';
 import { CLUSTER, INTERVAL_MS, MODES, sleep, startCluster, stopAll } from './cluster.js';
 
 const forged = (origin: string, ltime: number, name = 'deploy'): WireUserEvent => ({
@@ -103,6 +103,49 @@ for (const mode of MODES) {
         heard.filter((h) => h.event.name === 'deploy'),
         [],
       );
+    });
+
+    test('a member heard only in protocol 5 is sent no user event; one heard in 6 is', async () => {
+      const target = nodes[0]!;
+      const old = await HostilePeer.open(CLUSTER, mode.keys);
+      try {
+        // Both join as members; the old one speaks 5 only, the other 6.
+        for (const [p, version] of [
+          [old, 5],
+          [peer, 6],
+        ] as const) {
+          const me = { id: `m-${p.address}`, generation: Date.now(), address: p.address };
+          await p.sendIn(target.self.address, ack(CLUSTER, [nodeDelta(me, { heartbeat: 1 })]), version);
+        }
+        await waitFor(() => target.state().live.length === 7, 3000, 'both members live at the target');
+        const keepTalking = setInterval(() => {
+          void old.sendIn(target.self.address, syn(CLUSTER, emptyDigest()), 5);
+          void peer.sendIn(target.self.address, syn(CLUSTER, emptyDigest()), 6);
+        }, INTERVAL_MS);
+        try {
+          await sleep(3 * INTERVAL_MS);
+          for (let k = 0; k < 5; k++) target.broadcast(`mixed${k}`, 'x', { coalesce: false });
+          await sleep(15 * INTERVAL_MS);
+        } finally {
+          clearInterval(keepTalking);
+        }
+        const toOld = old.typesFrom(target.self.address);
+        const toNew = peer.typesFrom(target.self.address);
+        assert.ok(toOld.length > 0, 'the old member was gossiped with');
+        assert.deepEqual(
+          toOld.filter((t) => t.code === 7 || t.code === 8),
+          [],
+          'no user event to the protocol 5 member',
+        );
+        // Not even tried: a user event cannot be written in 5, and none was attempted.
+        assert.equal(target.stats().dropped['encode-failed'] ?? 0, 0);
+        assert.ok(
+          toNew.some((t) => t.code === 7 && t.version === 6),
+          `user events to the protocol 6 member: ${JSON.stringify(toNew.slice(0, 5))}`,
+        );
+      } finally {
+        await old.close();
+      }
     });
   });
 }
