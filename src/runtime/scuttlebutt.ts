@@ -189,19 +189,13 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { intervalMs: config.gossipIntervalMs },
     );
+    const listenerError = (err: unknown): void => {
+      this.errorCounts.listener++;
+      this.log.warn({ event: 'user', err: (err as Error).message }, 'an event listener threw');
+    };
+    const listeners = (): ((e: UserEvent) => void)[] => this.listeners('user') as ((e: UserEvent) => void)[];
     this.userEvents = new UserEvents(
-      {
-        packets,
-        deliver: (event) => {
-          for (const l of this.listeners('user'))
-            try {
-              (l as (e: UserEvent) => void)(event);
-            } catch (err) {
-              this.errorCounts.listener++;
-              this.log.warn({ event: 'user', err: (err as Error).message }, 'an event listener threw');
-            }
-        },
-      },
+      { packets, listeners, onListenerError: listenerError },
       { config, self: this.self },
     );
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
