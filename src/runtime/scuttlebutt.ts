@@ -20,12 +20,10 @@ import {
   type MemberFilter,
   type MemberInfo,
   type MembershipEvent,
-  type QueryHandler,
-  type QueryOptions,
-  type QueryRequest,
-  type QueryResponses,
   type ScuttlebuttConfig,
   type Stats,
+  type UserEvent,
+  type UserEventSent,
 } from './api.js';
 import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
 import { SeedWatch } from './seed-watch.js';
@@ -38,6 +36,9 @@ import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 import { Vitals, warnIfPlaintext } from './vitals.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { isUserEventMessage } from '../wire/user-events.js';
+import { UserEvents } from './user-events.js';
+import type { QueryHandler, QueryOptions, QueryRequest, QueryResponses } from './api.js';
 import { nodeQueries, type Queries } from './queries.js';
 
 export interface ScuttlebuttEvents {
@@ -49,6 +50,8 @@ export interface ScuttlebuttEvents {
   throttled: [info: { rate: number; backlog: number }];
   /** Every held write has gone out (checked each round). */
   unthrottled: [info: { rate: number }];
+  /** A user event (broadcast() here or on another member), once per event; see UserEvent. */
+  user: [event: UserEvent];
   /** A query this node accepted (from a member, or its own when it matches its filter); see onQuery(). */
   query: [query: QueryRequest];
 }
@@ -109,6 +112,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly eager: EagerRounds;
   private readonly deadline: DeadlineTimer;
   private readonly vitals: Vitals;
+  private readonly userEvents: UserEvents;
   private readonly queries: Queries;
 
   /**
@@ -190,8 +194,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { intervalMs: config.gossipIntervalMs },
     );
-    const emitQuery = (q: QueryRequest): void => void setImmediate(() => this.emitGuarded('query', q));
-    this.queries = nodeQueries({ core: this.core, self: this.self, log: this.log, packets, emitQuery }, config);
+    const [self, core, log] = [this.self, this.core, this.log];
+    this.userEvents = new UserEvents({ packets, deliver: (e) => this.emitGuarded('user', e) }, { config, self });
+    this.queries = nodeQueries({ core, self, log, packets, emit: (q) => this.emitGuarded('query', q) }, config);
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
@@ -264,6 +269,21 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.publish();
   }
 
+  /**
+   * Broadcasts a user event to every live member that speaks protocol 6 (this node included), once
+   * each, with the next Lamport time; `coalesce` (default true, as serf) lets receivers deliver only
+   * the newest of a same-name burst. docs/building-on-membership.md says what is promised. Throws a
+   * UserEventError: `bad-name`, `too-large`, `rate-limited` (userEvents limits), `closed`.
+   */
+  broadcast(name: string, payload?: string | Uint8Array, options?: { coalesce?: boolean }): UserEventSent {
+    return this.userEvents.broadcast(name, payload, options);
+  }
+
+  /** The Lamport clocks (for a snapshot: give them back as config.lamportClocks after a restart). */
+  lamportClocks(): { readonly event: number; readonly query: number } {
+    return { event: this.userEvents.lamportClock, query: this.queries.lamportClock };
+  }
+
   get(key: string): string | undefined {
     return this.core.get(key);
   }
@@ -320,27 +340,14 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return member;
   }
 
-  /**
-   * Asks the live members matching `options.filter` (every live member without one, this node included
-   * when it matches) and collects their acks and answers until the timeout or the signal
-   * (docs/building-on-membership.md, "Queries"). Throws QueryError: 'bad-name', 'too-large',
-   * 'rate-limited' (queries.ratePerSecond and burst), 'closed'; InvalidArgumentError for a bad option.
-   */
+  /** Asks the live members matching a filter, collects their answers: see Queries.query (runtime/queries.ts). */
   query(name: string, payload?: string | Uint8Array, options?: QueryOptions): QueryResponses {
     return this.queries.query(name, payload, options);
   }
 
-  /**
-   * Answers queries named `name` with `handler`'s result (nothing: an ack alone; a throw: an 'error'
-   * answer with its message). One handler per name: registering again replaces it. Returns the unregister function.
-   */
+  /** Answers queries named `name` with `handler` (one per name): see Queries.onQuery. Returns the unregister. */
   onQuery(name: string, handler: QueryHandler): () => void {
     return this.queries.onQuery(name, handler);
-  }
-
-  /** The query Lamport clock: the newest query time this node started or accepted. */
-  get queryLamportClock(): number {
-    return this.queries.lamportClock;
   }
 
   stats(): Stats {
@@ -358,6 +365,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       deadMembers: members.dead.length,
       flowControl: this.core.flowStats(monotonicNow()),
       replayWindows: this.packets.replayStats(),
+      userEvents: this.userEvents.stats(),
       queries: this.queries.stats(),
     };
   }
@@ -395,6 +403,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.eager.cancel();
       this.deadline.cancel();
       this.seedWatch.close();
+      this.userEvents.close();
       this.queries.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
@@ -419,6 +428,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const now = monotonicNow();
     this.vitals.roundStarted(now);
     this.packets.sendAll(this.core.tick(monotonicNow()));
+    this.userEvents.round();
     this.vitals.noteStalls(now);
     this.publish();
     this.deadline.arm(this.core.nextDeadline);
@@ -440,6 +450,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       const message = this.packets.open(bytes, from);
       if (!message) return;
       this.vitals.packetHeard(monotonicNow());
+      if (isUserEventMessage(message)) return this.userEvents.receive(from, message);
       if (isQueryMessage(message)) return this.queries.receive(from, message);
       // A sender that is no member or seed is answered within an amplification allowance.
       if (this.core.isKnownAddress(from)) {
@@ -460,14 +471,15 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.publish();
   }
 
-  /** Emits to `on()` listeners; one that throws is counted and logged, and stops no other work. */
-  private emitGuarded(event: 'query', q: QueryRequest): void {
-    try {
-      this.emit(event, q);
-    } catch (err) {
-      this.errorCounts.listener++;
-      this.log.warn({ event, err: (err as Error).message }, 'an event listener threw');
-    }
+  /** Calls the `on(event)` listeners; one that throws is counted and logged, and stops no other. */
+  private emitGuarded<E extends 'user' | 'query'>(event: E, ...args: ScuttlebuttEvents[E]): void {
+    for (const listener of this.listeners(event))
+      try {
+        (listener as (...a: ScuttlebuttEvents[E]) => void)(...args);
+      } catch (err) {
+        this.errorCounts.listener++;
+        this.log.warn({ event, err: (err as Error).message }, 'an event listener threw');
+      }
   }
 
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
@@ -475,6 +487,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.eager.request();
     const events = this.core.takeEvents();
     if (events.length === 0) return;
+    this.userEvents.noteMembers(events);
     // The process behind a dead or replaced member's address may be another build next time.
     for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.packets.versions.forget(e.node.address);
     const converted = events.map((e) => memberEvent(e, this.core));

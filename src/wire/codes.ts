@@ -15,6 +15,9 @@ export const TYPE_CODES = {
 } as const;
 /** A SYN that does not pull (SynMessage.pull false) has its own type code: no byte added for the flag. */
 export const PUSH_SYN_CODE = 6;
+/** Protocol 6: user events (wire/user-events.ts); not membership messages, so not in TYPE_CODES. */
+export const USER_EVENTS_CODE = 7;
+export const EVENT_DIGEST_CODE = 8;
 export const DIGEST_COMPACT = 1;
 export const DIGEST_COMPLETE = 2;
 export const DIGEST_BUCKETS = 4;

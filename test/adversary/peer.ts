@@ -11,6 +11,7 @@ import { open, seal, type EnvelopeOptions } from '../../src/transport/envelope.j
 import { bindUdp, type UdpEndpoint } from '../../src/transport/udp.js';
 import { parseHostPort } from '../../src/runtime/config.js';
 import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
+import { encodeAny, type WireMessage } from '../../src/wire/any.js';
 
 export interface Received {
   readonly from: string;
@@ -66,6 +67,16 @@ export class HostilePeer {
   /** Seals and sends one message; returns the packet's size in bytes. */
   async send(to: string, message: Message): Promise<number> {
     return this.sendRaw(to, seal(encodeMessage(message), this.envelope));
+  }
+
+  /** Seals and sends any message, user events included (protocol 6). */
+  async sendAny(to: string, message: WireMessage): Promise<number> {
+    return this.sendRaw(to, seal(encodeAny(message), this.envelope));
+  }
+
+  /** Seals raw body bytes, well-formed or not. */
+  sealBody(body: Uint8Array): Uint8Array {
+    return seal(body, this.envelope);
   }
 
   async sendRaw(to: string, packet: Uint8Array): Promise<number> {
