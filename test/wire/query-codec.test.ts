@@ -141,7 +141,7 @@ test('a lying query, ack or response is refused with its reason, never read past
     ['name not UTF-8', lyingQuery({ name: [1, 0xff] }), 'bad-utf8'],
     ['payload longer than the packet', lyingQuery({ payload: [10, 1, 2] }), 'truncated'],
     ['payload length of 2^40', lyingQuery({ payload: [0x80, 0x80, 0x80, 0x80, 0x80, 0x20] }), 'truncated'],
-    ['an ack with the error flag', Uint8Array.from([10, ...str('c'), ...str('o'), 5, ...str('r'), 2]), 'bad-value'],
+    ['an ack with flag 4', Uint8Array.from([10, ...str('c'), ...str('o'), 5, ...str('r'), 4]), 'bad-value'],
     ['a response with flag 4', Uint8Array.from([11, ...str('c'), ...str('o'), 5, ...str('r'), 4, 0]), 'bad-value'],
     [
       'an error that is not UTF-8',
@@ -197,7 +197,7 @@ const queryMessage: fc.Arbitrary<QueryWireMessage> = fc.oneof(
     name: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }),
     payload: fc.uint8Array({ maxLength: 64 }),
   }),
-  answerFields.map((a) => ({ type: 'queryAck' as const, ...a })),
+  fc.tuple(answerFields, fc.boolean()).map(([a, responds]) => ({ type: 'queryAck' as const, ...a, responds })),
   fc
     .tuple(answerFields, fc.uint8Array({ maxLength: 64 }), fc.option(text, { nil: undefined }))
     .map(([a, payload, error]) => ({

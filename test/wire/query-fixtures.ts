@@ -52,8 +52,9 @@ export function queryCases(): [string, QueryWireMessage][] {
         payload: bytes(200, (i) => (i * 31 + 7) & 0xff),
       },
     ],
-    ['ack-direct', { type: 'queryAck', ...answer }],
-    ['ack-relay', { type: 'queryAck', ...answer, relay: true }],
+    ['ack-direct', { type: 'queryAck', ...answer, responds: false }],
+    // A relayed ack, promising a response.
+    ['ack-relay-responds', { type: 'queryAck', ...answer, relay: true, responds: true }],
     ['response-empty', { type: 'queryResponse', ...answer, error: false, payload: new Uint8Array(0) }],
     [
       'response-payload-relay',
