@@ -4,7 +4,7 @@
  * lies only in what it says. It records every reply, by source, with its size, so a test can
  * measure what a node sends back to a stranger.
  */
-import { decodeMessage, encodeMessage, NO_BUMPS } from '../../src/wire/codec.js';
+import { decodeMessage, encodeMessage, NO_BUMPS, type ProtocolVersion } from '../../src/wire/codec.js';
 import { identityRef } from '../../src/core/identity.js';
 import type { Delta, Digest, Message, NodeDelta, NodeIdentity, VersionedValue } from '../../src/wire/messages.js';
 import { open, seal, type EnvelopeOptions } from '../../src/transport/envelope.js';
@@ -72,6 +72,25 @@ export class HostilePeer {
   /** Seals and sends any message, user events included (protocol 6). */
   async sendAny(to: string, message: WireMessage): Promise<number> {
     return this.sendRaw(to, seal(encodeAny(message), this.envelope));
+  }
+
+  /** Seals and sends a message in an older protocol `version`, as a member of an older release would. */
+  async sendIn(to: string, message: Message, version: ProtocolVersion): Promise<number> {
+    return this.sendRaw(to, seal(encodeMessage(message, version), this.envelope, { version }));
+  }
+
+  /** The message type codes of the packets received from `from`, with the version each came in. */
+  typesFrom(from: string): { version: number; code: number }[] {
+    const out: { version: number; code: number }[] = [];
+    for (const r of this.received) {
+      if (r.from !== from) continue;
+      try {
+        out.push({ version: r.packet[2] as number, code: open(r.packet, this.envelope)[0] as number });
+      } catch {
+        /* not readable with our keys */
+      }
+    }
+    return out;
   }
 
   /** Seals raw body bytes, well-formed or not. */
