@@ -106,7 +106,8 @@ export class Packets {
 
   /**
    * Counts, opens and decodes a packet, and notes the version its sender wrote in (replies go back
-   * in it); null when it is dropped (counted, and a version mismatch logged once).
+   * in it); null when it is dropped (counted, and a version mismatch logged once). User events and
+   * queries (protocol 6) come out decoded beside the core's messages: the caller routes them.
    */
   open(bytes: Uint8Array, from: string): WireMessage | null {
     this.counters.packetsIn++;
@@ -178,6 +179,22 @@ export class Packets {
     }
     this.batch.clear();
     return sent;
+  }
+
+  /**
+   * Seals an encoded body in `version` and sends it to `to`, outside any batch: the query path's
+   * messages, written in the one version that carries them whatever the peer was last heard in.
+   */
+  sendBody(to: string, body: Uint8Array, version: ProtocolVersion): Promise<void> {
+    let packet: Uint8Array;
+    try {
+      packet = seal(body, this.envelope, { version, sequence: this.replay.own });
+    } catch (err) {
+      this.count('encode-failed');
+      this.log.error({ err: (err as Error).stack }, 'could not seal a message');
+      return Promise.resolve();
+    }
+    return this.transmit(packet, to, version);
   }
 
   /** The version of the message being produced for `peer`: the one it came in for a reply, else the negotiated one. */

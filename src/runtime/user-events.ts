@@ -29,10 +29,8 @@ const COALESCE_MAX_QUIETS = 5;
 
 export interface UserEventsComponents {
   readonly packets: Packets;
-  /** The node's `on('user')` listeners, as its EventEmitter holds them at delivery. */
-  readonly listeners: () => readonly ((event: UserEvent) => void)[];
-  /** Hears each listener that threw (the others still hear the event). */
-  readonly onListenerError: (err: unknown) => void;
+  /** Hands a delivered event to the node's `on('user')` listeners (each one that throws is counted, not fatal). */
+  readonly deliver: (event: UserEvent) => void;
 }
 
 export class UserEvents {
@@ -200,12 +198,7 @@ export class UserEvents {
       origin: e.origin,
       coalesce: e.coalesce,
     };
-    for (const listener of this.components.listeners())
-      try {
-        listener(event);
-      } catch (err) {
-        this.components.onListenerError(err);
-      }
+    this.components.deliver(event);
   }
 
   private handOver(): void {
