@@ -7,7 +7,7 @@ import { ScuttlebuttCore } from '../core/core.js';
 import { detectorPeriodMs } from '../core/detector.js';
 import { seededRandom } from '../core/random.js';
 import type { DeathReason, NodeView } from '../core/types.js';
-import { carriesLowHeartbeats } from '../wire/codec.js';
+import { carriesLowHeartbeats, isQueryMessage } from '../wire/codec.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
 import { PeerVersions } from '../transport/negotiation.js';
@@ -20,6 +20,10 @@ import {
   type MemberFilter,
   type MemberInfo,
   type MembershipEvent,
+  type QueryHandler,
+  type QueryOptions,
+  type QueryRequest,
+  type QueryResponses,
   type ScuttlebuttConfig,
   type Stats,
 } from './api.js';
@@ -35,6 +39,7 @@ import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 import { Vitals, warnIfPlaintext } from './vitals.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { followMembers, type HashRing, type RingOptions } from '../ring/index.js';
+import { nodeQueries, type Queries } from './queries.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -45,6 +50,8 @@ export interface ScuttlebuttEvents {
   throttled: [info: { rate: number; backlog: number }];
   /** Every held write has gone out (checked each round). */
   unthrottled: [info: { rate: number }];
+  /** A query this node accepted (from a member, or its own when it matches its filter); see onQuery(). */
+  query: [query: QueryRequest];
 }
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -103,6 +110,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly eager: EagerRounds;
   private readonly deadline: DeadlineTimer;
   private readonly vitals: Vitals;
+  private readonly queries: Queries;
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -183,6 +191,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { intervalMs: config.gossipIntervalMs },
     );
+    const emitQuery = (q: QueryRequest): void => void setImmediate(() => this.emitGuarded('query', q));
+    this.queries = nodeQueries({ core: this.core, self: this.self, log: this.log, packets, emitQuery }, config);
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
@@ -280,9 +290,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   /**
-   * A consistent-hash ring over the live members matching `options.filter` (this node included when it
-   * matches), kept current as members join, die, leave or change tags: `owner(key)`, `owners(key, n)`,
-   * `shares()`, and a 'change' event with the key ranges that moved. close() it to stop following.
+   * A consistent-hash ring over the live members matching `options.filter` (self included when it matches),
+   * kept current as they join, die or change tags, with a 'change' event; close() it to stop following.
    */
   ring(options: RingOptions = {}): HashRing {
     this.assertOpen();
@@ -321,6 +330,29 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return member;
   }
 
+  /**
+   * Asks the live members matching `options.filter` (every live member without one, this node included
+   * when it matches) and collects their acks and answers until the timeout or the signal
+   * (docs/building-on-membership.md, "Queries"). Throws QueryError: 'bad-name', 'too-large',
+   * 'rate-limited' (queries.ratePerSecond and burst), 'closed'; InvalidArgumentError for a bad option.
+   */
+  query(name: string, payload?: string | Uint8Array, options?: QueryOptions): QueryResponses {
+    return this.queries.query(name, payload, options);
+  }
+
+  /**
+   * Answers queries named `name` with `handler`'s result (nothing: an ack alone; a throw: an 'error'
+   * answer with its message). One handler per name: registering again replaces it. Returns the unregister function.
+   */
+  onQuery(name: string, handler: QueryHandler): () => void {
+    return this.queries.onQuery(name, handler);
+  }
+
+  /** The query Lamport clock: the newest query time this node started or accepted. */
+  get queryLamportClock(): number {
+    return this.queries.lamportClock;
+  }
+
   stats(): Stats {
     const members = this.core.snapshot();
     return {
@@ -336,6 +368,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       deadMembers: members.dead.length,
       flowControl: this.core.flowStats(monotonicNow()),
       replayWindows: this.packets.replayStats(),
+      queries: this.queries.stats(),
     };
   }
 
@@ -372,6 +405,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.eager.cancel();
       this.deadline.cancel();
       this.seedWatch.close();
+      this.queries.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
       this.memberEvents.end();
@@ -416,6 +450,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       const message = this.packets.open(bytes, from);
       if (!message) return;
       this.vitals.packetHeard(monotonicNow());
+      if (isQueryMessage(message)) return this.queries.receive(from, message);
       // A sender that is no member or seed is answered within an amplification allowance.
       if (this.core.isKnownAddress(from)) {
         this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
@@ -433,6 +468,16 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.log.error({ from, err: (err as Error).stack }, 'internal error while handling a packet');
     }
     this.publish();
+  }
+
+  /** Emits to `on()` listeners; one that throws is counted and logged, and stops no other work. */
+  private emitGuarded(event: 'query', q: QueryRequest): void {
+    try {
+      this.emit(event, q);
+    } catch (err) {
+      this.errorCounts.listener++;
+      this.log.warn({ event, err: (err as Error).message }, 'an event listener threw');
+    }
   }
 
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
