@@ -238,13 +238,14 @@ test('a following ring holds the live members matching its tags, and stops follo
     { id: 'a', metadata: { role: 'cache' } },
     { id: 'b', metadata: { role: 'db' } },
   ];
-  const listeners = new Map<string, Set<() => void>>();
+  type Listener = (member: unknown, keys: readonly string[]) => void;
+  const listeners = new Map<string, Set<Listener>>();
   const source: RingSource = {
     members: (filter) => live.filter((m) => Object.entries(filter.tags ?? {}).every(([k, v]) => m.metadata[k] === v)),
-    on: (e, l) => listeners.set(e, (listeners.get(e) ?? new Set()).add(l)),
-    off: (e, l) => listeners.get(e)?.delete(l),
+    on: (e: string, l: Listener) => listeners.set(e, (listeners.get(e) ?? new Set()).add(l)),
+    off: (e: string, l: Listener) => listeners.get(e)?.delete(l),
   };
-  const fire = (e: string): void => listeners.get(e)?.forEach((l) => l());
+  const fire = (e: string, keys: readonly string[] = []): void => listeners.get(e)?.forEach((l) => l(undefined, keys));
   const ring = followMembers(source, { filter: { tags: { role: 'cache' } }, replicas: 8 });
   const all = followMembers(source);
   const changes: RingChange[] = [];
@@ -255,7 +256,9 @@ test('a following ring holds the live members matching its tags, and stops follo
   assert.deepEqual(ring.members, ['a', 'c']);
   assert.deepEqual(all.members, ['a', 'b', 'c']);
   live = live.map((m) => (m.id === 'a' ? { ...m, metadata: { role: 'db' } } : m));
-  fire('update');
+  fire('update', ['load']);
+  assert.deepEqual(ring.members, ['a', 'c'], 'an update of no filter tag is not looked at');
+  fire('update', ['load', 'role']);
   assert.deepEqual(ring.members, ['c']);
   assert.deepEqual(
     changes.map((c) => [c.added, c.removed]),
