@@ -61,7 +61,7 @@ function allocate(ids: readonly string[], size: number): Points {
  * the new members' points are sorted and merged in, so a join costs one pass over the ring, not a sort of it.
  */
 export function rebuild(old: Points, wanted: ReadonlySet<string>, added: readonly string[], replicas: number): Points {
-  const ids = [...old.ids.filter((id) => wanted.has(id)), ...added].sort();
+  const ids = Object.freeze([...old.ids.filter((id) => wanted.has(id)), ...added].sort());
   const index = new Map(ids.map((id, i) => [id, i]));
   const remap = Int32Array.from(old.ids, (id) => index.get(id) ?? -1);
 

@@ -71,11 +71,16 @@ test('rings agree across 4 nodes, follow tags, and a death fires change with the
     const share = caches[0]!.shares().get('n2') as number;
     const deaths: (RingChange | undefined)[] = [undefined, undefined, undefined, undefined];
     for (const i of survivors) caches[i]!.on('change', (c) => void (c.removed.includes('n2') && (deaths[i] = c)));
+    caches[1]!.on('change', () => {
+      throw new Error('a broken ring listener');
+    });
+    const listenerErrors = nodes[1]!.stats().errors.listener;
     await nodes[2]!.shutdown({ leave: false });
     await until('n2 dead in every survivor’s ring', () => survivors.every((i) => deaths[i] !== undefined), 20_000);
     const death = deaths[0] as RingChange;
     for (const i of survivors) assert.deepEqual(deaths[i], death, 'the same ranges moved on every survivor');
     assert.deepEqual([death.added, death.removed], [[], ['n2']]);
+    assert.equal(nodes[1]!.stats().errors.listener, listenerErrors + 1, 'the throwing change listener was counted');
     assert.ok(Math.abs(death.moved - share) < 1e-9, `moved ${death.moved}, n2 owned ${share}`);
     assert.ok(death.ranges.length > 0 && death.ranges.every((r) => r.from === 'n2' && r.to !== 'n2'));
     KEYS.forEach((k, i) => {
