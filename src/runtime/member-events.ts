@@ -5,8 +5,8 @@
  * on a later turn than the gossip that produced them.
  */
 import type { ScuttlebuttCore } from '../core/core.js';
-import type { CoreEvent, NodeView } from '../core/types.js';
-import type { MemberInfo, MembershipEvent, NotifyEvents } from './api.js';
+import type { ClusterSnapshot, CoreEvent, NodeIdentity, NodeView } from '../core/types.js';
+import type { ClusterState, MemberInfo, MembershipEvent, NotifyEvents } from './api.js';
 import { EventQueue } from './event-queue.js';
 
 export function toMember(v: NodeView): MemberInfo {
@@ -20,6 +20,12 @@ export function toMember(v: NodeView): MemberInfo {
 }
 
 /** A core event as a MembershipEvent: the member as the event captured it, else as the core holds it now. */
+/** The membership as `snap` holds it, with `self` picked out (the Scuttlebutt.state() answer). */
+export function clusterState(snap: ClusterSnapshot, self: NodeIdentity, seeds: readonly string[]): ClusterState {
+  const own = snap.live.find((v) => v.node.id === self.id && v.node.generation === self.generation);
+  return { self: toMember(own as NodeView), live: snap.live.map(toMember), dead: snap.dead.map(toMember), seeds };
+}
+
 export function memberEvent(e: CoreEvent, core: ScuttlebuttCore): MembershipEvent {
   const view = e.view ?? core.member(e.node);
   const node: MemberInfo = view ? toMember(view) : { ...e.node, status: 'dead', heartbeat: 0, metadata: {} };

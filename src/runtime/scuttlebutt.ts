@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { ScuttlebuttCore } from '../core/core.js';
 import { detectorPeriodMs } from '../core/detector.js';
 import { seededRandom } from '../core/random.js';
-import type { DeathReason, NodeView } from '../core/types.js';
+import type { DeathReason } from '../core/types.js';
 import { carriesLowHeartbeats, isQueryMessage } from '../wire/codec.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
@@ -31,7 +31,7 @@ import { publish as diag } from './diagnostics.js';
 import { Packets } from './packets.js';
 import { monotonicNow } from './clock.js';
 import { selectMembers } from './health.js';
-import { convictingSilences, MemberEvents, memberEvent, toMember, withSilence } from './member-events.js';
+import { clusterState, convictingSilences, MemberEvents, memberEvent, toMember, withSilence } from './member-events.js';
 import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 import { Vitals, warnIfPlaintext } from './vitals.js';
@@ -39,6 +39,7 @@ import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { isUserEventMessage } from '../wire/user-events.js';
 import { UserEvents } from './user-events.js';
 import type { QueryHandler, QueryOptions, QueryRequest, QueryResponses } from './api.js';
+import { followMembers, type HashRing, type RingOptions } from '../ring/index.js';
 import { nodeQueries, type Queries } from './queries.js';
 
 export interface ScuttlebuttEvents {
@@ -289,14 +290,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   state(): ClusterState {
-    const snap = this.core.snapshot();
-    const self = snap.live.find((v) => v.node.id === this.self.id && v.node.generation === this.self.generation);
-    return {
-      self: toMember(self as NodeView),
-      live: snap.live.map(toMember),
-      dead: snap.dead.map(toMember),
-      seeds: this.seedWatch.seeds,
-    };
+    return clusterState(this.core.snapshot(), this.self, this.seedWatch.seeds);
   }
 
   /**
@@ -306,6 +300,12 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   members(filter: MemberFilter = {}): MemberInfo[] {
     const now = monotonicNow();
     return selectMembers(this.core.snapshot(), filter).map((v) => withSilence(toMember(v), this.core, now));
+  }
+
+  /** A consistent-hash ring following the live members matching `options.filter`, self included (HashRing). */
+  ring(options: RingOptions = {}): HashRing {
+    this.assertOpen();
+    return followMembers(this, options);
   }
 
   /** Liveness and readiness (see Health): what an orchestrator's probes should ask. */
