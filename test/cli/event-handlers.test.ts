@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { killAll, liveIds, MAIN, startAgent, waitFor, type Agent } from './agents.js';
+import { createScuttlebutt } from '../../src/runtime/scuttlebutt.js';
+import { readSnapshot } from '../../src/cli/snapshot.js';
 
 const run = promisify(execFile);
 
@@ -155,6 +157,66 @@ test('a hanging handler is killed with its process group at the timeout; gossip 
     const metrics = await (await fetch(`http://${a.http}/metrics`)).text();
     assert.match(metrics, /scuttlebutt_event_handler_runs_total\{type="member-join",outcome="timeout"\} 1\b/);
   } finally {
+    killAll(agents);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a user-event handler runs for its name with the payload on stdin; the event clock survives a restart', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-handlers-'));
+  const agents: Agent[] = [];
+  const snapshot = join(dir, 'snapshot.json');
+  const lib = await createScuttlebutt({
+    listenAddress: '127.0.0.1:0',
+    node: { id: 'lib', gossipPublicAddress: '127.0.0.1:0' },
+    gossipIntervalMs: 200,
+  });
+  try {
+    const script = recorder(dir);
+    const a = await startAgent('ua', ['--event-handler', `user:deploy=${script}`, '--snapshot', snapshot]);
+    agents.push(a);
+    await lib.join([a.gossip]);
+    await waitFor(async () => (await liveIds(a.http)).join() === 'lib,ua', 10_000, 'lib joins ua');
+    lib.broadcast('other', 'not for the handler');
+    const sent = lib.broadcast('deploy', 'v42\n', { coalesce: false });
+    await waitFor(() => runs(dir).length > 0, 10_000, 'the deploy handler ran');
+    await new Promise((r) => setTimeout(r, 500)); // the "other" event, had it run the handler, would show now
+    const [deploy, ...more] = runs(dir);
+    assert.equal(more.length, 0, 'only the event named deploy runs the handler');
+    assert.equal(deploy?.env.SCUTTLEBUTT_EVENT, 'user');
+    assert.equal(deploy?.env.SCUTTLEBUTT_USER_EVENT, 'deploy');
+    assert.equal(deploy?.env.SCUTTLEBUTT_USER_LTIME, String(sent.ltime));
+    assert.equal(deploy?.env.SCUTTLEBUTT_USER_ORIGIN, 'lib');
+    assert.equal(deploy?.stdin, 'v42\n');
+
+    // The snapshot holds the event clock; restarted alone (its only peer gone), the agent starts from it.
+    await waitFor(
+      () => {
+        const r = readSnapshot(snapshot);
+        return r.ok && r.snapshot.lamportClocks.event >= sent.ltime;
+      },
+      5000,
+      'the event clock in the snapshot',
+    );
+    await lib.shutdown({ leave: true });
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    writeFileSync(snapshot, readFileSync(snapshot, 'utf8').replace(/"members": \[[^\]]*\]/, '"members": []'));
+    const before = Date.now();
+    const again = await startAgent('ua', ['--snapshot', snapshot]);
+    agents.push(again);
+    await waitFor(
+      () => {
+        const r = readSnapshot(snapshot);
+        return r.ok && r.snapshot.written >= before;
+      },
+      5000,
+      'the restarted agent rewrote its snapshot',
+    );
+    const r = readSnapshot(snapshot);
+    assert.ok(r.ok && r.snapshot.lamportClocks.event >= sent.ltime, JSON.stringify(r));
+  } finally {
+    await lib.shutdown({ leave: false });
     killAll(agents);
     rmSync(dir, { recursive: true, force: true });
   }
