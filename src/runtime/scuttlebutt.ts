@@ -7,7 +7,7 @@ import { ScuttlebuttCore } from '../core/core.js';
 import { detectorPeriodMs } from '../core/detector.js';
 import { seededRandom } from '../core/random.js';
 import type { DeathReason, NodeView } from '../core/types.js';
-import { carriesLowHeartbeats } from '../wire/codec.js';
+import { carriesLowHeartbeats, isQueryMessage } from '../wire/codec.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
 import { PeerVersions } from '../transport/negotiation.js';
@@ -38,6 +38,8 @@ import { Vitals, warnIfPlaintext } from './vitals.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { isUserEventMessage } from '../wire/user-events.js';
 import { UserEvents } from './user-events.js';
+import type { QueryHandler, QueryOptions, QueryRequest, QueryResponses } from './api.js';
+import { nodeQueries, type Queries } from './queries.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -50,6 +52,8 @@ export interface ScuttlebuttEvents {
   unthrottled: [info: { rate: number }];
   /** A user event (broadcast() here or on another member), once per event; see UserEvent. */
   user: [event: UserEvent];
+  /** A query this node accepted (from a member, or its own when it matches its filter); see onQuery(). */
+  query: [query: QueryRequest];
 }
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -109,6 +113,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly deadline: DeadlineTimer;
   private readonly vitals: Vitals;
   private readonly userEvents: UserEvents;
+  private readonly queries: Queries;
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -189,21 +194,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { intervalMs: config.gossipIntervalMs },
     );
-    this.userEvents = new UserEvents(
-      {
-        packets,
-        deliver: (event) => {
-          for (const l of this.listeners('user'))
-            try {
-              (l as (e: UserEvent) => void)(event);
-            } catch (err) {
-              this.errorCounts.listener++;
-              this.log.warn({ event: 'user', err: (err as Error).message }, 'an event listener threw');
-            }
-        },
-      },
-      { config, self: this.self },
-    );
+    const [self, core, log] = [this.self, this.core, this.log];
+    this.userEvents = new UserEvents({ packets, deliver: (e) => this.emitGuarded('user', e) }, { config, self });
+    this.queries = nodeQueries({ core, self, log, packets, emit: (q) => this.emitGuarded('query', q) }, config);
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
@@ -287,8 +280,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   /** The Lamport clocks (for a snapshot: give them back as config.lamportClocks after a restart). */
-  lamportClocks(): { readonly event: number } {
-    return { event: this.userEvents.lamportClock };
+  lamportClocks(): { readonly event: number; readonly query: number } {
+    return { event: this.userEvents.lamportClock, query: this.queries.lamportClock };
   }
 
   get(key: string): string | undefined {
@@ -347,6 +340,16 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return member;
   }
 
+  /** Asks the live members matching a filter, collects their answers: see Queries.query (runtime/queries.ts). */
+  query(name: string, payload?: string | Uint8Array, options?: QueryOptions): QueryResponses {
+    return this.queries.query(name, payload, options);
+  }
+
+  /** Answers queries named `name` with `handler` (one per name): see Queries.onQuery. Returns the unregister. */
+  onQuery(name: string, handler: QueryHandler): () => void {
+    return this.queries.onQuery(name, handler);
+  }
+
   stats(): Stats {
     const members = this.core.snapshot();
     return {
@@ -363,6 +366,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       flowControl: this.core.flowStats(monotonicNow()),
       replayWindows: this.packets.replayStats(),
       userEvents: this.userEvents.stats(),
+      queries: this.queries.stats(),
     };
   }
 
@@ -400,6 +404,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.deadline.cancel();
       this.seedWatch.close();
       this.userEvents.close();
+      this.queries.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
       this.memberEvents.end();
@@ -446,6 +451,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (!message) return;
       this.vitals.packetHeard(monotonicNow());
       if (isUserEventMessage(message)) return this.userEvents.receive(from, message);
+      if (isQueryMessage(message)) return this.queries.receive(from, message);
       // A sender that is no member or seed is answered within an amplification allowance.
       if (this.core.isKnownAddress(from)) {
         this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
@@ -463,6 +469,17 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.log.error({ from, err: (err as Error).stack }, 'internal error while handling a packet');
     }
     this.publish();
+  }
+
+  /** Calls the `on(event)` listeners; one that throws is counted and logged, and stops no other. */
+  private emitGuarded<E extends 'user' | 'query'>(event: E, ...args: ScuttlebuttEvents[E]): void {
+    for (const listener of this.listeners(event))
+      try {
+        (listener as (...a: ScuttlebuttEvents[E]) => void)(...args);
+      } catch (err) {
+        this.errorCounts.listener++;
+        this.log.warn({ event, err: (err as Error).message }, 'an event listener threw');
+      }
   }
 
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
