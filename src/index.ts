@@ -53,6 +53,10 @@ export type {
   MembershipEvent,
   SilenceView,
   Stats,
+  UserEvent,
+  UserEventLimits,
+  UserEventSent,
+  UserEventStats,
 } from './runtime/api.js';
 export type { DetectorView, FlowControlStats } from './core/types.js';
 
@@ -71,7 +75,7 @@ export {
 export { ConfigError } from './runtime/config.js';
 export { DiscoveryError, type DiscoveryErrorReason } from './runtime/dns.js';
 export { SeedError } from './runtime/seeds.js';
-export { ForceLeaveError } from './runtime/api.js';
+export { ForceLeaveError, UserEventError } from './runtime/api.js';
 
 // What it tells observability tools, over node:diagnostics_channel.
 export {

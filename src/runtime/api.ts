@@ -80,6 +80,82 @@ export interface ScuttlebuttConfig {
    * stats().rejected['introduction-limit'] and arrive later through other members).
    */
   maxNewMembersPerSender: number;
+  /**
+   * Lamport clocks to start from, no lower (a restarted agent's snapshot): events broadcast after a
+   * restart then come after the ones before it in every member's order.
+   */
+  lamportClocks?: { readonly event?: number };
+  /** Limits of user events (see UserEventLimits); absent fields take the defaults. */
+  userEvents?: UserEventLimits;
+}
+
+/**
+ * Limits of user events (docs/building-on-membership.md, "User events"). Members of one cluster
+ * should share them: a receiver refuses a payload above its own maximum, and takes from one origin
+ * at most twice its own rate and burst.
+ */
+export interface UserEventLimits {
+  /** Largest payload, bytes (default 512, serf's). */
+  readonly maxPayloadBytes?: number;
+  /** Broadcasts per second this node may make, on average (default 10)... */
+  readonly ratePerSecond?: number;
+  /** ...and at once (default 100). */
+  readonly burst?: number;
+  /** How long after a broadcast members still repair a member that missed it, ms (default 60,000). */
+  readonly horizonMs?: number;
+  /** Coalescing: how long a coalescing event waits for a newer one of its name, ms (default 200). */
+  readonly coalesceQuietMs?: number;
+}
+
+/** What broadcast() returns: the event's name and the Lamport time it was stamped with. */
+export interface UserEventSent {
+  readonly name: string;
+  readonly ltime: number;
+}
+
+/** A user event as listeners of `on('user')` receive it. */
+export interface UserEvent {
+  readonly name: string;
+  readonly payload: Uint8Array;
+  /** Its Lamport time: events are delivered in this order within one batch, and it orders events cluster-wide. */
+  readonly ltime: number;
+  /** The member id that broadcast it. */
+  readonly origin: string;
+  readonly coalesce: boolean;
+}
+
+/** stats().userEvents. */
+export interface UserEventStats {
+  /** Broadcast by this node. */
+  readonly sent: number;
+  /** Delivered to this node's listeners (its own events included). */
+  readonly delivered: number;
+  /** Received again, and dropped. */
+  readonly duplicates: number;
+  /** Dropped by coalescing: a newer event of the same name came within the wait. */
+  readonly coalesced: number;
+  /** Refused: broadcasts over a limit, and received events over a limit or malformed. */
+  readonly refused: number;
+  /** Received after the horizon (an old event a member still held): not delivered. */
+  readonly expired: number;
+  /** User event packets from an address that is no live member's: dropped unread. */
+  readonly strangers: number;
+}
+
+/**
+ * `SB_ERR_USER_EVENT`: broadcast() refused an event; `reason` says why: its name (empty or over 128
+ * bytes), its payload (over userEvents.maxPayloadBytes), the rate limit, or a node shut down.
+ */
+export class UserEventError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_USER_EVENT';
+  override readonly name = 'UserEventError';
+
+  constructor(
+    readonly reason: 'bad-name' | 'too-large' | 'rate-limited' | 'closed',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface MemberInfo extends NodeIdentity {
@@ -189,4 +265,6 @@ export interface Stats {
    * sender. Past the window (transport/replay.ts WINDOW) a packet is dropped as `envelope:below-window`.
    */
   readonly replayWindows: { readonly streams: number; readonly deepestReorder: number };
+  /** User events: broadcast, delivered, and dropped by reason. */
+  readonly userEvents: UserEventStats;
 }

@@ -14,6 +14,7 @@ import {
 import { MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import type { ScuttlebuttConfig } from './api.js';
 import { dnsServerProblem } from './dns.js';
+import { userEventProblems } from './user-event-config.js';
 import { ScuttlebuttError } from '../errors.js';
 
 export const DEFAULT_PORT = 9111;
@@ -211,6 +212,7 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
         problems.push(`logger.${level} must be a function (pino-compatible logger)`);
     }
   }
+  userEventProblems(c, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return c;
 }

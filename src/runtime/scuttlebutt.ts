@@ -22,6 +22,8 @@ import {
   type MembershipEvent,
   type ScuttlebuttConfig,
   type Stats,
+  type UserEvent,
+  type UserEventSent,
 } from './api.js';
 import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
 import { SeedWatch } from './seed-watch.js';
@@ -34,6 +36,8 @@ import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 import { Vitals, warnIfPlaintext } from './vitals.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { isUserEventMessage } from '../wire/user-events.js';
+import { UserEvents } from './user-events.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -44,6 +48,8 @@ export interface ScuttlebuttEvents {
   throttled: [info: { rate: number; backlog: number }];
   /** Every held write has gone out (checked each round). */
   unthrottled: [info: { rate: number }];
+  /** A user event (broadcast() here or on another member), once per event; see UserEvent. */
+  user: [event: UserEvent];
 }
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -102,6 +108,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly eager: EagerRounds;
   private readonly deadline: DeadlineTimer;
   private readonly vitals: Vitals;
+  private readonly userEvents: UserEvents;
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -182,6 +189,21 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { intervalMs: config.gossipIntervalMs },
     );
+    this.userEvents = new UserEvents(
+      {
+        packets,
+        deliver: (event) => {
+          for (const l of this.listeners('user'))
+            try {
+              (l as (e: UserEvent) => void)(event);
+            } catch (err) {
+              this.errorCounts.listener++;
+              this.log.warn({ event: 'user', err: (err as Error).message }, 'an event listener threw');
+            }
+        },
+      },
+      { config, self: this.self },
+    );
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
@@ -252,6 +274,21 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.assertOpen();
     this.core.delete(key, monotonicNow());
     this.publish();
+  }
+
+  /**
+   * Broadcasts a user event to every live member that speaks protocol 6 (this node included), once
+   * each, with the next Lamport time; `coalesce` (default true, as serf) lets receivers deliver only
+   * the newest of a same-name burst. docs/building-on-membership.md says what is promised. Throws a
+   * UserEventError: `bad-name`, `too-large`, `rate-limited` (userEvents limits), `closed`.
+   */
+  broadcast(name: string, payload?: string | Uint8Array, options?: { coalesce?: boolean }): UserEventSent {
+    return this.userEvents.broadcast(name, payload, options);
+  }
+
+  /** The Lamport clocks (for a snapshot: give them back as config.lamportClocks after a restart). */
+  lamportClocks(): { readonly event: number } {
+    return { event: this.userEvents.lamportClock };
   }
 
   get(key: string): string | undefined {
@@ -325,6 +362,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       deadMembers: members.dead.length,
       flowControl: this.core.flowStats(monotonicNow()),
       replayWindows: this.packets.replayStats(),
+      userEvents: this.userEvents.stats(),
     };
   }
 
@@ -361,6 +399,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.eager.cancel();
       this.deadline.cancel();
       this.seedWatch.close();
+      this.userEvents.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
       this.memberEvents.end();
@@ -384,6 +423,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const now = monotonicNow();
     this.vitals.roundStarted(now);
     this.packets.sendAll(this.core.tick(monotonicNow()));
+    this.userEvents.round();
     this.vitals.noteStalls(now);
     this.publish();
     this.deadline.arm(this.core.nextDeadline);
@@ -405,6 +445,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       const message = this.packets.open(bytes, from);
       if (!message) return;
       this.vitals.packetHeard(monotonicNow());
+      if (isUserEventMessage(message)) return this.userEvents.receive(from, message);
       // A sender that is no member or seed is answered within an amplification allowance.
       if (this.core.isKnownAddress(from)) {
         this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
@@ -429,6 +470,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.eager.request();
     const events = this.core.takeEvents();
     if (events.length === 0) return;
+    this.userEvents.noteMembers(events);
     // The process behind a dead or replaced member's address may be another build next time.
     for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.packets.versions.forget(e.node.address);
     const converted = events.map((e) => memberEvent(e, this.core));

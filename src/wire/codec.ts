@@ -12,6 +12,7 @@ export type { DecodeErrorReason } from './errors.js';
 export {
   carriesLeaveProofs,
   carriesLowHeartbeats,
+  carriesUserEvents,
   ENVELOPE_HEADER_BYTES,
   isSupportedVersion,
   MAGIC_0,

@@ -6,6 +6,9 @@
 export const TYPE_CODES = { syn: 1, synAck: 2, ack: 3, wrongCluster: 4, leave: 5 } as const;
 /** A SYN that does not pull (SynMessage.pull false) has its own type code: no byte added for the flag. */
 export const PUSH_SYN_CODE = 6;
+/** Protocol 6: user events (wire/user-events.ts); not membership messages, so not in TYPE_CODES. */
+export const USER_EVENTS_CODE = 7;
+export const EVENT_DIGEST_CODE = 8;
 export const DIGEST_COMPACT = 1;
 export const DIGEST_COMPLETE = 2;
 export const DIGEST_BUCKETS = 4;

@@ -16,6 +16,7 @@ import {
   InvalidArgumentError,
   ScuttlebuttError,
   SeedError,
+  UserEventError,
   ValueTooLargeError,
   VersionsExhaustedError,
 } from '../../src/index.js';
@@ -44,6 +45,7 @@ test('each error class has its own code from ERROR_CODES, its class name, and ke
     [new UsageError('--nodes'), 'UsageError', 'SB_ERR_USAGE'],
     [new HttpError(400, 'bad request'), 'HttpError', 'SB_ERR_HTTP'],
     [new AgentError('no agent', undefined, socketError), 'AgentError', 'SB_ERR_AGENT'],
+    [new UserEventError('rate-limited', 'slow down'), 'UserEventError', 'SB_ERR_USER_EVENT'],
   ];
   for (const [err, name, code] of errors) {
     assert.ok(err instanceof ScuttlebuttError && err instanceof Error, name);

@@ -243,7 +243,7 @@ test('envelope: protocol 3 and 4 keyring packets, and plaintext, carry no counte
     reason(() => openPacket(downgraded, opts([KEY_A]), g)),
     'decrypt-failed',
   );
-  assert.equal(PROTOCOL_VERSION, 5, 'update this test when a protocol after 5 keeps the window');
+  assert.equal(PROTOCOL_VERSION, 6, 'update this test when a protocol after 6 keeps the window');
 });
 
 test('golden: the numbered packets of protocol 5 carry stream and counter as their nonce, and open once', () => {
