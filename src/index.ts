@@ -34,6 +34,19 @@
 // The node.
 export { createScuttlebutt, Scuttlebutt, type ScuttlebuttEvents } from './runtime/scuttlebutt.js';
 
+// A consistent-hash ring: standalone over member ids, or following the node's members (node.ring()).
+export {
+  DEFAULT_REPLICAS,
+  HashRing,
+  MAX_REPLICAS,
+  ringPosition,
+  type HashRingEvents,
+  type HashRingOptions,
+  type RingChange,
+  type RingOptions,
+  type RingRange,
+} from './ring/index.js';
+
 // Its configuration: the presets and what they fill.
 export {
   defaultFailureDetectorConfig,

@@ -38,6 +38,7 @@ import { Vitals, warnIfPlaintext } from './vitals.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { isUserEventMessage } from '../wire/user-events.js';
 import { UserEvents } from './user-events.js';
+import { followMembers, type HashRing, type RingOptions } from '../ring/index.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -313,6 +314,16 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   members(filter: MemberFilter = {}): MemberInfo[] {
     const now = monotonicNow();
     return selectMembers(this.core.snapshot(), filter).map((v) => withSilence(toMember(v), this.core, now));
+  }
+
+  /**
+   * A consistent-hash ring over the live members matching `options.filter` (this node included when it
+   * matches), kept current as members join, die, leave or change tags: `owner(key)`, `owners(key, n)`,
+   * `shares()`, and a 'change' event with the key ranges that moved. close() it to stop following.
+   */
+  ring(options: RingOptions = {}): HashRing {
+    this.assertOpen();
+    return followMembers(this, options);
   }
 
   /** Liveness and readiness (see Health): what an orchestrator's probes should ask. */
