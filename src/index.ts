@@ -71,6 +71,21 @@ export type {
   UserEventSent,
   UserEventStats,
 } from './runtime/api.js';
+
+// Queries: ask members matching a filter, collect their acks and answers (docs/building-on-membership.md).
+export {
+  QueryError,
+  type QueriesConfig,
+  type QueryAnswer,
+  type QueryErrorReason,
+  type QueryFilter,
+  type QueryHandler,
+  type QueryOptions,
+  type QueryRequest,
+  type QueryResponses,
+  type QueryStats,
+  type QuerySummary,
+} from './runtime/api.js';
 export type { DetectorView, FlowControlStats } from './core/types.js';
 
 // What it throws: every error is a ScuttlebuttError with a stable `code` (the README's Errors table).

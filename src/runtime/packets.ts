@@ -6,7 +6,15 @@
  * (`onPacket`, `onDrop`) what passed.
  */
 import { decodeAny, encodeAny, type WireMessage } from '../wire/any.js';
-import { DecodeError, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
+import {
+  DecodeError,
+  decodeQueryMessage,
+  isQueryCode,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type ProtocolVersion,
+} from '../wire/codec.js';
+import type { QueryWireMessage } from '../wire/query-messages.js';
 import { envelopeOverhead, EnvelopeError, openPacket, seal, type EnvelopeOptions } from '../transport/envelope.js';
 import type { PeerVersions } from '../transport/negotiation.js';
 import { NonceSequence, ReplayWindows } from '../transport/replay.js';
@@ -106,16 +114,17 @@ export class Packets {
 
   /**
    * Counts, opens and decodes a packet, and notes the version its sender wrote in (replies go back
-   * in it); null when it is dropped (counted, and a version mismatch logged once).
+   * in it); null when it is dropped (counted, and a version mismatch logged once). Query messages
+   * (protocol 6) come out decoded beside the core's: the caller routes them.
    */
-  open(bytes: Uint8Array, from: string): WireMessage | null {
+  open(bytes: Uint8Array, from: string): WireMessage | QueryWireMessage | null {
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
     this.onPacket('in', bytes.length, from);
     try {
       const { version, body } = openPacket(bytes, this.envelope, this.replay);
       this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
-      const message = decodeAny(body, version);
+      const message = isQueryCode(body[0]) ? decodeQueryMessage(body, version) : decodeAny(body, version);
       this.versions.heard(from, version, message.type === 'syn' || message.type === 'leave');
       this.batch.set(from, version);
       return message;
@@ -178,6 +187,22 @@ export class Packets {
     }
     this.batch.clear();
     return sent;
+  }
+
+  /**
+   * Seals an encoded body in `version` and sends it to `to`, outside any batch: the query path's
+   * messages, written in the one version that carries them whatever the peer was last heard in.
+   */
+  sendBody(to: string, body: Uint8Array, version: ProtocolVersion): Promise<void> {
+    let packet: Uint8Array;
+    try {
+      packet = seal(body, this.envelope, { version, sequence: this.replay.own });
+    } catch (err) {
+      this.count('encode-failed');
+      this.log.error({ err: (err as Error).stack }, 'could not seal a message');
+      return Promise.resolve();
+    }
+    return this.transmit(packet, to, version);
   }
 
   /** The version of the message being produced for `peer`: the one it came in for a reply, else the negotiated one. */

@@ -7,7 +7,7 @@ import { ScuttlebuttCore } from '../core/core.js';
 import { detectorPeriodMs } from '../core/detector.js';
 import { seededRandom } from '../core/random.js';
 import type { DeathReason, NodeView } from '../core/types.js';
-import { carriesLowHeartbeats } from '../wire/codec.js';
+import { carriesLowHeartbeats, isQueryMessage } from '../wire/codec.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
 import { PeerVersions } from '../transport/negotiation.js';
@@ -20,6 +20,10 @@ import {
   type MemberFilter,
   type MemberInfo,
   type MembershipEvent,
+  type QueryHandler,
+  type QueryOptions,
+  type QueryRequest,
+  type QueryResponses,
   type ScuttlebuttConfig,
   type Stats,
   type UserEvent,
@@ -39,6 +43,7 @@ import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { isUserEventMessage } from '../wire/user-events.js';
 import { UserEvents } from './user-events.js';
 import { followMembers, type HashRing, type RingOptions } from '../ring/index.js';
+import { nodeQueries, type Queries } from './queries.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -51,6 +56,8 @@ export interface ScuttlebuttEvents {
   unthrottled: [info: { rate: number }];
   /** A user event (broadcast() here or on another member), once per event; see UserEvent. */
   user: [event: UserEvent];
+  /** A query this node accepted (from a member, or its own when it matches its filter); see onQuery(). */
+  query: [query: QueryRequest];
 }
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -110,6 +117,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly deadline: DeadlineTimer;
   private readonly vitals: Vitals;
   private readonly userEvents: UserEvents;
+  private readonly queries: Queries;
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -205,6 +213,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { config, self: this.self },
     );
+    const emitQuery = (q: QueryRequest): void => void setImmediate(() => this.emitGuarded('query', q));
+    this.queries = nodeQueries({ core: this.core, self: this.self, log: this.log, packets, emitQuery }, config);
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
@@ -358,6 +368,29 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return member;
   }
 
+  /**
+   * Asks the live members matching `options.filter` (every live member without one, this node included
+   * when it matches) and collects their acks and answers until the timeout or the signal
+   * (docs/building-on-membership.md, "Queries"). Throws QueryError: 'bad-name', 'too-large',
+   * 'rate-limited' (queries.ratePerSecond and burst), 'closed'; InvalidArgumentError for a bad option.
+   */
+  query(name: string, payload?: string | Uint8Array, options?: QueryOptions): QueryResponses {
+    return this.queries.query(name, payload, options);
+  }
+
+  /**
+   * Answers queries named `name` with `handler`'s result (nothing: an ack alone; a throw: an 'error'
+   * answer with its message). One handler per name: registering again replaces it. Returns the unregister function.
+   */
+  onQuery(name: string, handler: QueryHandler): () => void {
+    return this.queries.onQuery(name, handler);
+  }
+
+  /** The query Lamport clock: the newest query time this node started or accepted. */
+  get queryLamportClock(): number {
+    return this.queries.lamportClock;
+  }
+
   stats(): Stats {
     const members = this.core.snapshot();
     return {
@@ -374,6 +407,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       flowControl: this.core.flowStats(monotonicNow()),
       replayWindows: this.packets.replayStats(),
       userEvents: this.userEvents.stats(),
+      queries: this.queries.stats(),
     };
   }
 
@@ -411,6 +445,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.deadline.cancel();
       this.seedWatch.close();
       this.userEvents.close();
+      this.queries.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
       this.memberEvents.end();
@@ -457,6 +492,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       if (!message) return;
       this.vitals.packetHeard(monotonicNow());
       if (isUserEventMessage(message)) return this.userEvents.receive(from, message);
+      if (isQueryMessage(message)) return this.queries.receive(from, message);
       // A sender that is no member or seed is answered within an amplification allowance.
       if (this.core.isKnownAddress(from)) {
         this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
@@ -474,6 +510,16 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.log.error({ from, err: (err as Error).stack }, 'internal error while handling a packet');
     }
     this.publish();
+  }
+
+  /** Emits to `on()` listeners; one that throws is counted and logged, and stops no other work. */
+  private emitGuarded(event: 'query', q: QueryRequest): void {
+    try {
+      this.emit(event, q);
+    } catch (err) {
+      this.errorCounts.listener++;
+      this.log.warn({ event, err: (err as Error).message }, 'an event listener threw');
+    }
   }
 
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */

@@ -20,7 +20,8 @@ export const MIN_PROTOCOL_VERSION = 3;
  * 5: advisory fields, each left out when a message is written in an older version (a reader of that
  *    version behaves as it always did): see docs/compatibility.md for the list. Among them the leave
  *    commitment of an introduced member (flag 2 of a node delta) and the leave's proof.
- * 6: new messages only (user events, types 7 and 8); the messages of 5 are written byte for byte as in 5.
+ * 6: new messages only, each sent solely to a peer heard in 6 (the messages of 5 are written byte for byte as in 5):
+ *    user events (types 7 and 8) and queries and their answers (type codes 9, 10, 11; see wire/query-codec.ts).
  */
 export type ProtocolVersion = 3 | 4 | 5 | 6;
 
@@ -38,6 +39,10 @@ export function carriesLeaveProofs(version: ProtocolVersion): boolean {
 }
 /** Whether user events (types 7 and 8) may be sent in `version`: a reader of an older one drops them as unknown. */
 export function carriesUserEvents(version: ProtocolVersion): boolean {
+  return version >= 6;
+}
+/** Whether queries, their acks and their responses (type codes 9, 10, 11) exist in `version` (protocol 6 on). */
+export function carriesQueries(version: ProtocolVersion): boolean {
   return version >= 6;
 }
 /** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */

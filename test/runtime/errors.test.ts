@@ -19,6 +19,7 @@ import {
   UserEventError,
   ValueTooLargeError,
   VersionsExhaustedError,
+  QueryError,
 } from '../../src/index.js';
 import { DecodeError, decodeMessage, encodeMessage } from '../../src/wire/index.js';
 import { EnvelopeError, openEnvelope, ReplayWindows, sealEnvelope } from '../../src/transport/index.js';
@@ -46,6 +47,7 @@ test('each error class has its own code from ERROR_CODES, its class name, and ke
     [new HttpError(400, 'bad request'), 'HttpError', 'SB_ERR_HTTP'],
     [new AgentError('no agent', undefined, socketError), 'AgentError', 'SB_ERR_AGENT'],
     [new UserEventError('rate-limited', 'slow down'), 'UserEventError', 'SB_ERR_USER_EVENT'],
+    [new QueryError('rate-limited', 'too many'), 'QueryError', 'SB_ERR_QUERY'],
   ];
   for (const [err, name, code] of errors) {
     assert.ok(err instanceof ScuttlebuttError && err instanceof Error, name);
