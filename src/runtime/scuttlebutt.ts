@@ -309,11 +309,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return selectMembers(this.core.snapshot(), filter).map((v) => withSilence(toMember(v), this.core, now));
   }
 
-  /**
-   * A consistent-hash ring over the live members matching `options.filter` (this node included when it
-   * matches), kept current as members join, die, leave or change tags: `owner(key)`, `owners(key, n)`,
-   * `shares()`, and a 'change' event with the key ranges that moved. close() it to stop following.
-   */
+  /** A consistent-hash ring following the live members matching `options.filter`, self included (HashRing). */
   ring(options: RingOptions = {}): HashRing {
     this.assertOpen();
     return followMembers(this, options);
