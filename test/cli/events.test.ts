@@ -64,6 +64,11 @@ test('user events and queries over five real agents: the CLI, /events, POST /que
     for (const a of agents) streams.push(new EventStream(a.http));
     for (const s of streams) assert.equal(await s.status, 200);
 
+    const monitor = execFile(process.execPath, [MAIN, 'monitor', '--http', e3.http]);
+    let monitored = '';
+    monitor.stdout!.on('data', (c: Buffer) => (monitored += c.toString()));
+    await new Promise((r) => setTimeout(r, 300));
+
     // An event from e1 reaches every agent's /events, once.
     const sent = await cli(['event', 'deploy', 'v42', '--http', e1.http]);
     assert.equal(sent.code, 0, sent.stderr);
@@ -97,6 +102,12 @@ test('user events and queries over five real agents: the CLI, /events, POST /que
     await waitFor(() => resumed.events.length >= 1, 3_000, 'the event replayed');
     assert.equal(resumed.events[0]!.id, userId);
     assert.deepEqual(resumed.events[0]!.data, users(streams[1]!)[0]!.data, 'the replayed frame is the one sent');
+    await waitFor(
+      () => /^\S+ {2}user {5}deploy from e1 \(Lamport time \d+\): v42$/m.test(monitored),
+      3_000,
+      `monitor prints the event: ${monitored}`,
+    );
+    monitor.kill();
     const noCoalesce = await cli(['event', '--coalesce=false', 'restart', '--http', e2.http]);
     assert.match(noCoalesce.stdout, /coalescing off/);
     await waitFor(
