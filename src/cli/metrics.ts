@@ -18,8 +18,19 @@ import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
 /** The Content-Type to serve metricsText() with (Prometheus text format 0.0.4). */
 export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
 
-/** The event-loop delay sampler's period: each tick observes how late it fired. */
-const LOOP_SAMPLE_MS = 100;
+/**
+ * The event-loop delay sampler's period: each tick observes how late it fired. Every timer wakes an
+ * idle process, and an idle agent wakes only a few times a second for gossip, so a faster sampler
+ * would cost more CPU than the gossip it watches. Once a second still sees every stall longer than a
+ * second (the ones that make peers look silent: the default acceptable pause is 3 s) as one
+ * observation of about its length; a shorter one is caught in proportion to its length.
+ */
+const LOOP_SAMPLE_MS = 1000;
+/**
+ * The resolution of prom-client's `monitorEventLoopDelay` behind `nodejs_eventloop_lag_*`: its own
+ * default, 10 ms, wakes the process 100 times a second (a third of an idle agent's CPU).
+ */
+const LOOP_MONITOR_RESOLUTION_MS = 1000;
 
 /** One node's metrics. Histograms count from construction on; instrument() the node as soon as it exists. */
 export class AgentMetrics {
@@ -186,12 +197,13 @@ export class AgentMetrics {
     const loopDelay = new Histogram({
       name: 'scuttlebutt_event_loop_delay_seconds',
       help:
-        `How late a ${LOOP_SAMPLE_MS} ms timer fires: one observation per tick, ` +
-        'so a stall of S seconds is one observation of about S. Delays like these are what make peers look silent.',
+        `How late a ${LOOP_SAMPLE_MS / 1000} s timer fires: one observation per tick, ` +
+        'so a stall of S seconds (S > 1) is one observation of about S. Delays like these are what make peers ' +
+        'look silent.',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    collectDefaultMetrics({ register: this.registry });
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: LOOP_MONITOR_RESOLUTION_MS });
     // Gauges named like counters (Prometheus' lint refuses them); nodejs_active_{handles,requests,resources} hold the
     // same counts.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])

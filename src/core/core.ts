@@ -201,6 +201,14 @@ export class ScuttlebuttCore {
     return this.detector.nextDeadline;
   }
 
+  /**
+   * Whether detect() at `now` holds convictions back because this node hears no peer (see LocalHealth): a due
+   * deadline then stays due, and a harness that wakes at nextDeadline should look again later, not at once.
+   */
+  isDeaf(now: number): boolean {
+    return this.health.isDeaf(now, this.membership.liveOthers);
+  }
+
   // ------------------------------------------------------------------ the round
 
   /** One gossip round: bump own heartbeat, expire and collect own keys, run the failure detector, open exchanges. */
@@ -269,7 +277,8 @@ export class ScuttlebuttCore {
   /**
    * The failure detector alone: convicts members whose phi passed the threshold and removes those
    * dead past the grace period. tick() runs it; a harness may also run it between rounds so that
-   * conviction is not quantized to the gossip interval (the runtime does, four times a round).
+   * conviction is not quantized to the gossip interval (the simulator does, four times a round; the runtime at
+   * nextDeadline).
    */
   detect(now: number): void {
     this.observeClock(now);

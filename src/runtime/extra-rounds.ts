@@ -1,7 +1,7 @@
 /**
- * The node's two one-shot timers beside its gossip and detector intervals: an extra gossip round when
- * there is news, and a detect at the earliest conviction deadline. Both only schedule; what a round
- * or a detect does stays with the node.
+ * The node's two one-shot timers beside its gossip interval: an extra gossip round when there is
+ * news, and a detect at the earliest conviction deadline. Both only schedule; what a round or a
+ * detect does stays with the node.
  */
 import { monotonicNow } from './clock.js';
 
@@ -63,10 +63,15 @@ export class EagerRounds {
   }
 }
 
+/** setTimeout's longest delay; a deadline further out is looked at early, and the timer re-armed. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /**
- * Conviction on time: the periodic detect alone would convict up to one detector period late, and
- * the slowest of N observers sets the cluster's detection time. Deadlines only move later as
- * heartbeats arrive, so a timer that fires early just re-arms.
+ * Conviction on time, and the only detector timer between rounds: one timeout at the earliest
+ * conviction deadline, instead of a periodic detect that would wake an idle process several times a
+ * round to find nothing due (each round runs the detector anyway). Deadlines only move later as
+ * heartbeats arrive, so a timer that fires early just re-arms. A deaf node (it hears no peer) leaves
+ * due deadlines due and convicts nobody: it looks again a detector period later, not at once.
  */
 export class DeadlineTimer {
   private timer: NodeJS.Timeout | null = null;
@@ -75,19 +80,29 @@ export class DeadlineTimer {
 
   private readonly periodMs: number;
   private readonly detect: () => void;
+  private readonly deaf: (now: number) => boolean;
 
-  /** `detect` runs the detector; `periodMs` is the periodic detect's, which makes a timer further out needless. */
-  constructor(components: { readonly detect: () => void }, init: { readonly periodMs: number }) {
+  /**
+   * `detect` runs the detector; `deaf(now)` says whether it would hold convictions back now; `periodMs` is how long
+   * a deaf node waits before it looks again.
+   */
+  constructor(
+    components: { readonly detect: () => void; readonly deaf: (now: number) => boolean },
+    init: { readonly periodMs: number },
+  ) {
     this.detect = components.detect;
+    this.deaf = components.deaf;
     this.periodMs = init.periodMs;
   }
 
-  /** A detect at `deadline`, unless one is armed sooner or the periodic detect comes first. */
+  /** A detect at `deadline` (Infinity: none), unless one is armed sooner. */
   arm(deadline: number): void {
+    if (deadline >= this.at) return;
     const now = monotonicNow();
-    if (deadline >= this.at || deadline - now >= this.periodMs) return;
+    const when = this.deaf(now) ? Math.max(deadline, now + this.periodMs) : deadline;
+    if (when >= this.at) return;
     if (this.timer) clearTimeout(this.timer);
-    this.at = deadline;
+    this.at = when;
     // +1 ms: conviction needs now > deadline, and timers may fire a little early on a coarse clock.
     this.timer = setTimeout(
       () => {
@@ -95,12 +110,13 @@ export class DeadlineTimer {
         this.at = Infinity;
         this.detect();
       },
-      Math.max(0, deadline - now) + 1,
+      Math.min(MAX_TIMEOUT_MS, Math.max(0, when - now) + 1),
     );
   }
 
   cancel(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.at = Infinity;
   }
 }

@@ -101,7 +101,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly udp: UdpEndpoint;
   private readonly log: Logger;
   private readonly timer: NodeJS.Timeout;
-  private readonly detectTimer: NodeJS.Timeout;
   private readonly seedWatch: SeedWatch;
   private readonly memberEvents: MemberEvents;
   private closing: Promise<void> | null = null;
@@ -211,11 +210,11 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { refillMs: detectorPeriod },
     );
-    this.deadline = new DeadlineTimer({ detect: () => this.detect() }, { periodMs: detectorPeriod });
+    this.deadline = new DeadlineTimer(
+      { detect: () => this.detect(), deaf: (now) => this.core.isDeaf(now) },
+      { periodMs: detectorPeriod },
+    );
     this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
-    // The detector also runs between rounds, so conviction is not rounded up to the next tick (a timer no faster than
-    // 10 ms).
-    this.detectTimer = setInterval(() => this.detect(), Math.max(10, detectorPeriod));
     this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
     warnIfPlaintext(config, this.log);
     diag.nodeStart(this);
@@ -399,7 +398,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const announce = options.leave ?? true;
     this.closing ??= (async () => {
       clearInterval(this.timer);
-      clearInterval(this.detectTimer);
       this.eager.cancel();
       this.deadline.cancel();
       this.seedWatch.close();
@@ -431,7 +429,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.userEvents.round();
     this.vitals.noteStalls(now);
     this.publish();
-    this.deadline.arm(this.core.nextDeadline);
     this.vitals.noteThrottle('round');
   }
 
@@ -441,7 +438,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.core.detect(now);
     this.vitals.noteStalls(now);
     this.publish();
-    this.deadline.arm(this.core.nextDeadline);
   }
 
   private onPacket(bytes: Uint8Array, from: string): void {
@@ -485,6 +481,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
   private publish(): void {
     this.eager.request();
+    // After anything the core did, the detector's timer follows its earliest deadline (a receive can move it sooner).
+    this.deadline.arm(this.core.nextDeadline);
     const events = this.core.takeEvents();
     if (events.length === 0) return;
     this.userEvents.noteMembers(events);
