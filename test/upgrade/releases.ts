@@ -25,6 +25,8 @@ export const RELEASES: readonly Release[] = [
   { commit: 'bbfe99625c0fe117106bae640d144c1da9b28d3d', speaks: [3] },
   // The last commit whose newest protocol is 4 (the next, 5c5f57d, introduced protocol 5).
   { commit: '456853982c87b03be7a5e9b5ab97cb99b27098ce', speaks: [3, 4] },
+  // The last commit whose newest protocol is 5 (the next, the merge of user events, introduced protocol 6).
+  { commit: 'ade08a462a628af8a37b2ee1ff03906383e2f2b2', speaks: [3, 4, 5] },
 ];
 
 export const fixtureOf = (commit: string): string => join(FIXTURES, `release-${commit.slice(0, 7)}.tgz`);
