@@ -42,7 +42,8 @@ function spread(xs: readonly number[]): Spread {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   const median = s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-  return { medianMs: median, maxMs: s[s.length - 1] as number, samples: s.length };
+  const round = (x: number): number => Math.round(x * 10) / 10;
+  return { medianMs: round(median), maxMs: round(s[s.length - 1] as number), samples: s.length };
 }
 
 function outFile(dir: string, name: string): string {
