@@ -29,6 +29,8 @@ export const ERROR_CODES = [
   'SB_ERR_USAGE',
   'SB_ERR_HTTP',
   'SB_ERR_AGENT',
+  'SB_ERR_USER_EVENT',
+  'SB_ERR_QUERY',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

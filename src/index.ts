@@ -34,6 +34,19 @@
 // The node.
 export { createScuttlebutt, Scuttlebutt, type ScuttlebuttEvents } from './runtime/scuttlebutt.js';
 
+// A consistent-hash ring: standalone over member ids, or following the node's members (node.ring()).
+export {
+  DEFAULT_REPLICAS,
+  HashRing,
+  MAX_REPLICAS,
+  ringPosition,
+  type HashRingEvents,
+  type HashRingOptions,
+  type RingChange,
+  type RingOptions,
+  type RingRange,
+} from './ring/index.js';
+
 // Its configuration: the presets and what they fill.
 export {
   defaultFailureDetectorConfig,
@@ -53,6 +66,25 @@ export type {
   MembershipEvent,
   SilenceView,
   Stats,
+  UserEvent,
+  UserEventLimits,
+  UserEventSent,
+  UserEventStats,
+} from './runtime/api.js';
+
+// Queries: ask members matching a filter, collect their acks and answers (docs/building-on-membership.md).
+export {
+  QueryError,
+  type QueriesConfig,
+  type QueryAnswer,
+  type QueryErrorReason,
+  type QueryFilter,
+  type QueryHandler,
+  type QueryOptions,
+  type QueryRequest,
+  type QueryResponses,
+  type QueryStats,
+  type QuerySummary,
 } from './runtime/api.js';
 export type { DetectorView, FlowControlStats } from './core/types.js';
 
@@ -71,7 +103,7 @@ export {
 export { ConfigError } from './runtime/config.js';
 export { DiscoveryError, type DiscoveryErrorReason } from './runtime/dns.js';
 export { SeedError } from './runtime/seeds.js';
-export { ForceLeaveError } from './runtime/api.js';
+export { ForceLeaveError, UserEventError } from './runtime/api.js';
 
 // What it tells observability tools, over node:diagnostics_channel.
 export {

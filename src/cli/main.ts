@@ -3,7 +3,7 @@
  * The command-line tool: `scuttlebutt agent` runs one node with a local HTTP API; the other
  * subcommands talk to a running agent over that API (docs/cli.md). Every flag can also come from
  * an environment variable SCUTTLEBUTT_<FLAG> (e.g. SCUTTLEBUTT_KEY_FILE); a flag wins.
- * This is the bin entry: it picks the command (agent.ts, client-commands.ts), parses its flags
+ * This is the bin entry: it picks the command (agent.ts, client-commands.ts, event-commands.ts), parses its flags
  * (command.ts) and turns errors into exit codes.
  */
 // First: it must run before the other modules load (see the module).
@@ -12,8 +12,9 @@ import { fail, UsageError } from './usage.js';
 import { parse, type Command } from './command.js';
 import { AGENT } from './agent.js';
 import { CLIENT_COMMANDS } from './client-commands.js';
+import { EVENT_COMMANDS } from './event-commands.js';
 
-const COMMANDS: Record<string, Command> = { agent: AGENT, ...CLIENT_COMMANDS };
+const COMMANDS: Record<string, Command> = { agent: AGENT, ...CLIENT_COMMANDS, ...EVENT_COMMANDS };
 
 const USAGE =
   `usage:

@@ -333,6 +333,15 @@ export class ScuttlebuttCore {
     return { self: this.self, live, dead, seeds: [...this.peers.seeds] };
   }
 
+  /**
+   * The identity of the live member with this id (this node included), or undefined. O(1): the runtime
+   * checks every query packet's sender against it (runtime/queries.ts).
+   */
+  liveIdentity(id: string): NodeIdentity | undefined {
+    const s = this.membership.slotOfId(id);
+    return s >= 0 && this.membership.table.status[s] === LIVE ? this.membership.identity(s) : undefined;
+  }
+
   /** One member's current view, or undefined once it has been removed. O(its keys), for event payloads. */
   member(identity: NodeIdentity): NodeView | undefined {
     const s = this.membership.slotOfRef(identityRef(identity));

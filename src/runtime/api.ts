@@ -80,6 +80,96 @@ export interface ScuttlebuttConfig {
    * stats().rejected['introduction-limit'] and arrive later through other members).
    */
   maxNewMembersPerSender: number;
+  /**
+   * Lamport clocks to start from, no lower (a restarted agent's snapshot): events broadcast after a
+   * restart then come after the ones before it in every member's order.
+   */
+  lamportClocks?: { readonly event?: number };
+  /** Limits of user events (see UserEventLimits); absent fields take the defaults. */
+  userEvents?: UserEventLimits;
+  /** Limits of queries, asked and answered (docs/building-on-membership.md, "Queries"); defaults when absent. */
+  queries?: QueriesConfig;
+}
+
+/**
+ * Limits of user events (docs/building-on-membership.md, "User events"). Members of one cluster
+ * should share them: a receiver refuses a payload above its own maximum, and takes from one origin
+ * at most twice its own rate and burst.
+ */
+export interface UserEventLimits {
+  /** Largest payload, bytes (default 512, serf's). */
+  readonly maxPayloadBytes?: number;
+  /** Broadcasts per second this node may make, on average (default 10)... */
+  readonly ratePerSecond?: number;
+  /** ...and at once (default 100). */
+  readonly burst?: number;
+  /** How long after a broadcast members still repair a member that missed it, ms (default 60,000). */
+  readonly horizonMs?: number;
+  /** Coalescing: how long a coalescing event waits for a newer one of its name, ms (default 200). */
+  readonly coalesceQuietMs?: number;
+}
+
+/** What broadcast() returns: the event's name and the Lamport time it was stamped with. */
+export interface UserEventSent {
+  readonly name: string;
+  readonly ltime: number;
+}
+
+/** A user event as listeners of `on('user')` receive it. */
+export interface UserEvent {
+  readonly name: string;
+  readonly payload: Uint8Array;
+  /** Its Lamport time: events are delivered in this order within one batch, and it orders events cluster-wide. */
+  readonly ltime: number;
+  /** The member id that broadcast it. */
+  readonly origin: string;
+  readonly coalesce: boolean;
+}
+
+/** stats().userEvents. */
+export interface UserEventStats {
+  /** Broadcast by this node. */
+  readonly sent: number;
+  /** Delivered to this node's listeners (its own events included). */
+  readonly delivered: number;
+  /** Received again, and dropped. */
+  readonly duplicates: number;
+  /** Dropped by coalescing: a newer event of the same name came within the wait. */
+  readonly coalesced: number;
+  /** Refused: broadcasts over a limit, and received events over a limit or malformed. */
+  readonly refused: number;
+  /** Received after the horizon (an old event a member still held): not delivered. */
+  readonly expired: number;
+  /** User event packets from an address that is no live member's: dropped unread. */
+  readonly strangers: number;
+}
+
+/**
+ * `SB_ERR_USER_EVENT`: broadcast() refused an event; `reason` says why: its name (empty or over 128
+ * bytes), its payload (over userEvents.maxPayloadBytes), the rate limit, or a node shut down.
+ */
+export class UserEventError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_USER_EVENT';
+  override readonly name = 'UserEventError';
+
+  constructor(
+    readonly reason: 'bad-name' | 'too-large' | 'rate-limited' | 'closed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Limits of queries. Give every node the same: a responder holds each member to twice this node's rate. */
+export interface QueriesConfig {
+  /** Largest query payload, bytes (default 1024, serf's QuerySizeLimit). */
+  readonly maxPayloadBytes?: number;
+  /** Largest response payload, bytes (default 1024, serf's QueryResponseSizeLimit): a larger one is an error answer. */
+  readonly maxResponseBytes?: number;
+  /** Queries this node may start per second, on average (default 10) ... */
+  readonly ratePerSecond?: number;
+  /** ... and at once (default 20). Past them query() throws QueryError 'rate-limited'. */
+  readonly burst?: number;
 }
 
 export interface MemberInfo extends NodeIdentity {
@@ -189,4 +279,107 @@ export interface Stats {
    * sender. Past the window (transport/replay.ts WINDOW) a packet is dropped as `envelope:below-window`.
    */
   readonly replayWindows: { readonly streams: number; readonly deepestReorder: number };
+  /** User events: broadcast, delivered, and dropped by reason. */
+  readonly userEvents: UserEventStats;
+  /** Queries asked and answered (see QueryStats). */
+  readonly queries: QueryStats;
+}
+
+/** Which members a query asks; every condition must hold. Without one, every live member. */
+export interface QueryFilter {
+  /** Metadata that must match exactly, key by key. */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** Member ids, one of which the member must have. */
+  readonly ids?: readonly string[];
+}
+
+export interface QueryOptions {
+  readonly filter?: QueryFilter;
+  /**
+   * How long answers are collected, ms. Default: gossipIntervalMs x 5 x ceil(log10(live members + 1)), serf's
+   * formula (its multiplier is 16 of a 200 ms interval: ours is of a 1 s one). At most 600,000.
+   */
+  readonly timeoutMs?: number;
+  /** Whether asked members ack on receipt (default true); acks are what retransmission goes by. */
+  readonly ack?: boolean;
+  /** Members each responder also sends its answers through, for lossy paths (default 0, as serf; at most 8). */
+  readonly relayFactor?: number;
+  /** Ends the query early: the iteration ends and the summary resolves. */
+  readonly signal?: AbortSignal;
+}
+
+/** One answer to a query; `latencyMs` is from the query's start to the answer's arrival. */
+export type QueryAnswer =
+  | { readonly kind: 'ack'; readonly from: string; readonly latencyMs: number }
+  | { readonly kind: 'response'; readonly from: string; readonly payload: Uint8Array; readonly latencyMs: number }
+  | { readonly kind: 'error'; readonly from: string; readonly message: string; readonly latencyMs: number };
+
+export interface QuerySummary {
+  /** Members the query was sent to (this node included when it matches). */
+  readonly asked: number;
+  /** Matching live members that speak only an older protocol than 6, so were not asked. */
+  readonly notAsked: number;
+  readonly acks: number;
+  readonly responses: number;
+  readonly errors: number;
+  /** From the start to the end of the iteration, ms. */
+  readonly elapsedMs: number;
+}
+
+/**
+ * The answers of one query, as they arrive, until its timeout or abort (or a `break` out of the loop,
+ * or the node's shutdown). Iterate it once.
+ */
+export interface QueryResponses extends AsyncIterable<QueryAnswer> {
+  /** Resolves when the iteration ends, whether or not anything iterates it. */
+  readonly summary: Promise<QuerySummary>;
+}
+
+/** A query this node received and accepted (what `on('query')` and an onQuery handler get). */
+export interface QueryRequest {
+  readonly name: string;
+  readonly payload: Uint8Array;
+  /** The querier's member id, and its query Lamport time. */
+  readonly origin: string;
+  readonly ltime: number;
+  /** Unique per query: origin, generation and ltime. */
+  readonly id: string;
+}
+
+/** What answers a query: a response payload, or nothing (an ack alone). A throw is an 'error' answer. */
+export type QueryHandler = (q: QueryRequest) => Promise<string | Uint8Array | void> | string | Uint8Array | void;
+
+/** What query() refused. */
+export type QueryErrorReason = 'bad-name' | 'too-large' | 'rate-limited' | 'closed';
+
+/** `SB_ERR_QUERY`: query() refused to start a query; `reason` says why. */
+export class QueryError extends ScuttlebuttError {
+  readonly code = 'SB_ERR_QUERY';
+  override readonly name = 'QueryError';
+
+  constructor(
+    readonly reason: QueryErrorReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Query counters (stats().queries). */
+export interface QueryStats {
+  /** Queries this node started. */
+  readonly sent: number;
+  /** Distinct queries this node accepted from members (its own included). */
+  readonly received: number;
+  /** Responses and error answers this node sent (its handler ran and had something to say). */
+  readonly answered: number;
+  /**
+   * Queries not accepted: from a stranger or an address not the querier's, a replay or a copy of one already
+   * accepted, over the querier's rate, for another cluster, or with tags this node does not carry.
+   */
+  readonly refused: number;
+  /** Answers this node forwarded to a querier as a relay. */
+  readonly relayed: number;
+  /** Acks and responses dropped on arrival: no such query running here, not asked, or a second copy. */
+  readonly stray: number;
 }

@@ -14,6 +14,8 @@ import {
 import { MAX_UDP_PAYLOAD } from '../wire/envelope-sizes.js';
 import type { ScuttlebuttConfig } from './api.js';
 import { dnsServerProblem } from './dns.js';
+import { userEventProblems } from './user-event-config.js';
+import { queriesConfigProblems } from './query-limits.js';
 import { ScuttlebuttError } from '../errors.js';
 
 export const DEFAULT_PORT = 9111;
@@ -198,6 +200,7 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
     problems.push(`flowControl.minRate (${flow.minRate}) must not exceed flowControl.maxRate (${flow.maxRate})`);
   int('maxMembers', c.maxMembers, 2);
   int('maxNewMembersPerSender', c.maxNewMembersPerSender, 1);
+  problems.push(...queriesConfigProblems(c.queries, c.maxPacketBytes));
   if (typeof c.enableCompression !== 'boolean')
     problems.push(`enableCompression must be true or false (got ${JSON.stringify(c.enableCompression)})`);
   (c.secretKeys ?? []).forEach((k, i) => {
@@ -211,6 +214,7 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
         problems.push(`logger.${level} must be a function (pino-compatible logger)`);
     }
   }
+  userEventProblems(c, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return c;
 }

@@ -5,16 +5,16 @@
  * It knows nothing of the core or the node: it is handed messages to send, and tells its sinks
  * (`onPacket`, `onDrop`) what passed.
  */
-import type { Outbound } from '../core/types.js';
+import { decodeAny, encodeAny, type WireMessage } from '../wire/any.js';
 import {
   DecodeError,
-  decodeMessage,
-  encodeMessage,
+  decodeQueryMessage,
+  isQueryCode,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type ProtocolVersion,
 } from '../wire/codec.js';
-import type { Message } from '../wire/messages.js';
+import type { QueryWireMessage } from '../wire/query-messages.js';
 import { envelopeOverhead, EnvelopeError, openPacket, seal, type EnvelopeOptions } from '../transport/envelope.js';
 import type { PeerVersions } from '../transport/negotiation.js';
 import { NonceSequence, ReplayWindows } from '../transport/replay.js';
@@ -32,6 +32,12 @@ import { monotonicNow } from './clock.js';
 const AMPLIFICATION_FACTOR = 3;
 /** Version warnings are logged once per peer and version, for at most this many pairs. */
 const VERSION_WARNINGS_MAX = 1024;
+
+/** A message to send: the core's (membership) or another part's (user events). */
+export interface WireOutbound {
+  readonly to: string;
+  readonly message: WireMessage;
+}
 
 export interface PacketCounters {
   packetsIn: number;
@@ -108,16 +114,17 @@ export class Packets {
 
   /**
    * Counts, opens and decodes a packet, and notes the version its sender wrote in (replies go back
-   * in it); null when it is dropped (counted, and a version mismatch logged once).
+   * in it); null when it is dropped (counted, and a version mismatch logged once). Query messages
+   * (protocol 6) come out decoded beside the core's: the caller routes them.
    */
-  open(bytes: Uint8Array, from: string): Message | null {
+  open(bytes: Uint8Array, from: string): WireMessage | QueryWireMessage | null {
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
     this.onPacket('in', bytes.length, from);
     try {
       const { version, body } = openPacket(bytes, this.envelope, this.replay);
       this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
-      const message = decodeMessage(body, version);
+      const message = isQueryCode(body[0]) ? decodeQueryMessage(body, version) : decodeAny(body, version);
       this.versions.heard(from, version, message.type === 'syn' || message.type === 'leave');
       this.batch.set(from, version);
       return message;
@@ -160,7 +167,7 @@ export class Packets {
    * `limit`, packets to `limit.to` go out only while their total stays within `limit.bytes` (the
    * rest are counted as 'amplification-limit').
    */
-  sendAll(out: readonly Outbound[], limit?: StrangerAllowance): Promise<void>[] {
+  sendAll(out: readonly WireOutbound[], limit?: StrangerAllowance): Promise<void>[] {
     let allowance = limit?.bytes ?? Infinity;
     const sent: Promise<void>[] = [];
     for (const o of out) {
@@ -180,6 +187,22 @@ export class Packets {
     }
     this.batch.clear();
     return sent;
+  }
+
+  /**
+   * Seals an encoded body in `version` and sends it to `to`, outside any batch: the query path's
+   * messages, written in the one version that carries them whatever the peer was last heard in.
+   */
+  sendBody(to: string, body: Uint8Array, version: ProtocolVersion): Promise<void> {
+    let packet: Uint8Array;
+    try {
+      packet = seal(body, this.envelope, { version, sequence: this.replay.own });
+    } catch (err) {
+      this.count('encode-failed');
+      this.log.error({ err: (err as Error).stack }, 'could not seal a message');
+      return Promise.resolve();
+    }
+    return this.transmit(packet, to, version);
   }
 
   /** The version of the message being produced for `peer`: the one it came in for a reply, else the negotiated one. */
@@ -205,14 +228,14 @@ export class Packets {
     );
   }
 
-  private async send(o: Outbound, version: ProtocolVersion): Promise<void> {
+  private async send(o: WireOutbound, version: ProtocolVersion): Promise<void> {
     const packet = this.seal(o, version);
     if (packet) await this.transmit(packet, o.to, version);
   }
 
-  private seal(o: Outbound, version: ProtocolVersion): Uint8Array | null {
+  private seal(o: WireOutbound, version: ProtocolVersion): Uint8Array | null {
     try {
-      return seal(encodeMessage(o.message, version), this.envelope, { version, sequence: this.replay.own });
+      return seal(encodeAny(o.message, version), this.envelope, { version, sequence: this.replay.own });
     } catch (err) {
       this.count('encode-failed');
       this.log.error({ err: (err as Error).stack }, 'could not encode a message');

@@ -7,7 +7,7 @@ import { ScuttlebuttCore } from '../core/core.js';
 import { detectorPeriodMs } from '../core/detector.js';
 import { seededRandom } from '../core/random.js';
 import type { DeathReason, NodeView } from '../core/types.js';
-import { carriesLowHeartbeats } from '../wire/codec.js';
+import { carriesLowHeartbeats, isQueryMessage } from '../wire/codec.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
 import { PeerVersions } from '../transport/negotiation.js';
@@ -20,8 +20,14 @@ import {
   type MemberFilter,
   type MemberInfo,
   type MembershipEvent,
+  type QueryHandler,
+  type QueryOptions,
+  type QueryRequest,
+  type QueryResponses,
   type ScuttlebuttConfig,
   type Stats,
+  type UserEvent,
+  type UserEventSent,
 } from './api.js';
 import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
 import { SeedWatch } from './seed-watch.js';
@@ -34,6 +40,10 @@ import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 import { Vitals, warnIfPlaintext } from './vitals.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { isUserEventMessage } from '../wire/user-events.js';
+import { UserEvents } from './user-events.js';
+import { followMembers, type HashRing, type RingOptions } from '../ring/index.js';
+import { nodeQueries, type Queries } from './queries.js';
 
 export interface ScuttlebuttEvents {
   live: [member: MemberInfo];
@@ -44,6 +54,10 @@ export interface ScuttlebuttEvents {
   throttled: [info: { rate: number; backlog: number }];
   /** Every held write has gone out (checked each round). */
   unthrottled: [info: { rate: number }];
+  /** A user event (broadcast() here or on another member), once per event; see UserEvent. */
+  user: [event: UserEvent];
+  /** A query this node accepted (from a member, or its own when it matches its filter); see onQuery(). */
+  query: [query: QueryRequest];
 }
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -102,6 +116,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly eager: EagerRounds;
   private readonly deadline: DeadlineTimer;
   private readonly vitals: Vitals;
+  private readonly userEvents: UserEvents;
+  private readonly queries: Queries;
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -182,6 +198,23 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { intervalMs: config.gossipIntervalMs },
     );
+    this.userEvents = new UserEvents(
+      {
+        packets,
+        deliver: (event) => {
+          for (const l of this.listeners('user'))
+            try {
+              (l as (e: UserEvent) => void)(event);
+            } catch (err) {
+              this.errorCounts.listener++;
+              this.log.warn({ event: 'user', err: (err as Error).message }, 'an event listener threw');
+            }
+        },
+      },
+      { config, self: this.self },
+    );
+    const emitQuery = (q: QueryRequest): void => void setImmediate(() => this.emitGuarded('query', q));
+    this.queries = nodeQueries({ core: this.core, self: this.self, log: this.log, packets, emitQuery }, config);
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
@@ -254,6 +287,21 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.publish();
   }
 
+  /**
+   * Broadcasts a user event to every live member that speaks protocol 6 (this node included), once
+   * each, with the next Lamport time; `coalesce` (default true, as serf) lets receivers deliver only
+   * the newest of a same-name burst. docs/building-on-membership.md says what is promised. Throws a
+   * UserEventError: `bad-name`, `too-large`, `rate-limited` (userEvents limits), `closed`.
+   */
+  broadcast(name: string, payload?: string | Uint8Array, options?: { coalesce?: boolean }): UserEventSent {
+    return this.userEvents.broadcast(name, payload, options);
+  }
+
+  /** The Lamport clocks (for a snapshot: give them back as config.lamportClocks after a restart). */
+  lamportClocks(): { readonly event: number } {
+    return { event: this.userEvents.lamportClock };
+  }
+
   get(key: string): string | undefined {
     return this.core.get(key);
   }
@@ -276,6 +324,16 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   members(filter: MemberFilter = {}): MemberInfo[] {
     const now = monotonicNow();
     return selectMembers(this.core.snapshot(), filter).map((v) => withSilence(toMember(v), this.core, now));
+  }
+
+  /**
+   * A consistent-hash ring over the live members matching `options.filter` (this node included when it
+   * matches), kept current as members join, die, leave or change tags: `owner(key)`, `owners(key, n)`,
+   * `shares()`, and a 'change' event with the key ranges that moved. close() it to stop following.
+   */
+  ring(options: RingOptions = {}): HashRing {
+    this.assertOpen();
+    return followMembers(this, options);
   }
 
   /** Liveness and readiness (see Health): what an orchestrator's probes should ask. */
@@ -310,6 +368,29 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return member;
   }
 
+  /**
+   * Asks the live members matching `options.filter` (every live member without one, this node included
+   * when it matches) and collects their acks and answers until the timeout or the signal
+   * (docs/building-on-membership.md, "Queries"). Throws QueryError: 'bad-name', 'too-large',
+   * 'rate-limited' (queries.ratePerSecond and burst), 'closed'; InvalidArgumentError for a bad option.
+   */
+  query(name: string, payload?: string | Uint8Array, options?: QueryOptions): QueryResponses {
+    return this.queries.query(name, payload, options);
+  }
+
+  /**
+   * Answers queries named `name` with `handler`'s result (nothing: an ack alone; a throw: an 'error'
+   * answer with its message). One handler per name: registering again replaces it. Returns the unregister function.
+   */
+  onQuery(name: string, handler: QueryHandler): () => void {
+    return this.queries.onQuery(name, handler);
+  }
+
+  /** The query Lamport clock: the newest query time this node started or accepted. */
+  get queryLamportClock(): number {
+    return this.queries.lamportClock;
+  }
+
   stats(): Stats {
     const members = this.core.snapshot();
     return {
@@ -325,6 +406,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       deadMembers: members.dead.length,
       flowControl: this.core.flowStats(monotonicNow()),
       replayWindows: this.packets.replayStats(),
+      userEvents: this.userEvents.stats(),
+      queries: this.queries.stats(),
     };
   }
 
@@ -361,6 +444,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.eager.cancel();
       this.deadline.cancel();
       this.seedWatch.close();
+      this.userEvents.close();
+      this.queries.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
       await this.udp.close();
       this.memberEvents.end();
@@ -384,6 +469,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     const now = monotonicNow();
     this.vitals.roundStarted(now);
     this.packets.sendAll(this.core.tick(monotonicNow()));
+    this.userEvents.round();
     this.vitals.noteStalls(now);
     this.publish();
     this.deadline.arm(this.core.nextDeadline);
@@ -405,6 +491,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       const message = this.packets.open(bytes, from);
       if (!message) return;
       this.vitals.packetHeard(monotonicNow());
+      if (isUserEventMessage(message)) return this.userEvents.receive(from, message);
+      if (isQueryMessage(message)) return this.queries.receive(from, message);
       // A sender that is no member or seed is answered within an amplification allowance.
       if (this.core.isKnownAddress(from)) {
         this.packets.sendAll(this.core.receive(from, message, monotonicNow()));
@@ -424,11 +512,22 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.publish();
   }
 
+  /** Emits to `on()` listeners; one that throws is counted and logged, and stops no other work. */
+  private emitGuarded(event: 'query', q: QueryRequest): void {
+    try {
+      this.emit(event, q);
+    } catch (err) {
+      this.errorCounts.listener++;
+      this.log.warn({ event, err: (err as Error).message }, 'an event listener threw');
+    }
+  }
+
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
   private publish(): void {
     this.eager.request();
     const events = this.core.takeEvents();
     if (events.length === 0) return;
+    this.userEvents.noteMembers(events);
     // The process behind a dead or replaced member's address may be another build next time.
     for (const e of events) if (e.type === 'dead' || e.type === 'removed') this.packets.versions.forget(e.node.address);
     const converted = events.map((e) => memberEvent(e, this.core));

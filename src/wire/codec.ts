@@ -12,6 +12,8 @@ export type { DecodeErrorReason } from './errors.js';
 export {
   carriesLeaveProofs,
   carriesLowHeartbeats,
+  carriesUserEvents,
+  carriesQueries,
   ENVELOPE_HEADER_BYTES,
   isSupportedVersion,
   MAGIC_0,
@@ -41,6 +43,13 @@ export {
 } from './message-sizes.js';
 export { encodeMessage } from './encode.js';
 export { decodeMessage } from './decode.js';
+export {
+  decodeQueryMessage,
+  encodeQueryMessage,
+  isQueryCode,
+  isQueryMessage,
+  queryMessageSize,
+} from './query-codec.js';
 
 /** Empty heartbeat bumps, shared. */
 export const NO_BUMPS: HeartbeatBumps = {

@@ -7,10 +7,14 @@
  * @module scuttlebutt-ts/wire
  */
 export {
+  carriesQueries,
   DecodeError,
   decodeMessage,
+  decodeQueryMessage,
   encodeMessage,
+  encodeQueryMessage,
   messageSize,
+  queryMessageSize,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type ProtocolVersion,
@@ -33,3 +37,5 @@ export type {
   VersionedValue,
   WrongClusterMessage,
 } from './messages.js';
+export type { QueryAckMessage, QueryMessage, QueryResponseMessage, QueryWireMessage } from './query-messages.js';
+export { MAX_QUERY_NAME_BYTES, MAX_QUERY_TAGS, MAX_QUERY_TIMEOUT_MS, MAX_RELAY_FACTOR } from './query-messages.js';

@@ -6,7 +6,7 @@
 export const MAGIC_0 = 0x53; // 'S'
 export const MAGIC_1 = 0x42; // 'B'
 /** The newest protocol version this code speaks (and writes by default). */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 /**
  * The oldest version this code still speaks. Every version from here to PROTOCOL_VERSION is read and
  * written (docs/compatibility.md says how long one is kept); a drop of the oldest is a major release.
@@ -20,8 +20,10 @@ export const MIN_PROTOCOL_VERSION = 3;
  * 5: advisory fields, each left out when a message is written in an older version (a reader of that
  *    version behaves as it always did): see docs/compatibility.md for the list. Among them the leave
  *    commitment of an introduced member (flag 2 of a node delta) and the leave's proof.
+ * 6: new messages only, each sent solely to a peer heard in 6 (the messages of 5 are written byte for byte as in 5):
+ *    user events (types 7 and 8) and queries and their answers (type codes 9, 10, 11; see wire/query-codec.ts).
  */
-export type ProtocolVersion = 3 | 4 | 5;
+export type ProtocolVersion = 3 | 4 | 5 | 6;
 
 export function isSupportedVersion(v: number): v is ProtocolVersion {
   return Number.isInteger(v) && v >= MIN_PROTOCOL_VERSION && v <= PROTOCOL_VERSION;
@@ -34,6 +36,14 @@ export function carriesLowHeartbeats(version: ProtocolVersion): boolean {
 /** Whether introductions carry leave commitments and leaves their proofs (protocol 5 on). */
 export function carriesLeaveProofs(version: ProtocolVersion): boolean {
   return version >= 5;
+}
+/** Whether user events (types 7 and 8) may be sent in `version`: a reader of an older one drops them as unknown. */
+export function carriesUserEvents(version: ProtocolVersion): boolean {
+  return version >= 6;
+}
+/** Whether queries, their acks and their responses (type codes 9, 10, 11) exist in `version` (protocol 6 on). */
+export function carriesQueries(version: ProtocolVersion): boolean {
+  return version >= 6;
 }
 /** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */
 export const ENVELOPE_HEADER_BYTES = 4;

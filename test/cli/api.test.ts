@@ -259,7 +259,20 @@ test('/ready is 503 with a reason while an agent with seeds knows nobody, and /h
 });
 
 test('CLI: --help on every subcommand exits 0; unknown commands and flags exit 2 naming them; env vars, flags win', async () => {
-  const commands = ['agent', 'members', 'monitor', 'join', 'leave', 'force-leave', 'keygen', 'get', 'set', 'delete'];
+  const commands = [
+    'agent',
+    'members',
+    'monitor',
+    'join',
+    'leave',
+    'force-leave',
+    'keygen',
+    'get',
+    'set',
+    'delete',
+    'event',
+    'query',
+  ];
   for (const c of commands) {
     for (const flag of ['--help', '-h']) {
       const r = await cli([c, flag]);

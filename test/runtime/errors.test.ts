@@ -16,8 +16,10 @@ import {
   InvalidArgumentError,
   ScuttlebuttError,
   SeedError,
+  UserEventError,
   ValueTooLargeError,
   VersionsExhaustedError,
+  QueryError,
 } from '../../src/index.js';
 import { DecodeError, decodeMessage, encodeMessage } from '../../src/wire/index.js';
 import { EnvelopeError, openEnvelope, ReplayWindows, sealEnvelope } from '../../src/transport/index.js';
@@ -44,6 +46,8 @@ test('each error class has its own code from ERROR_CODES, its class name, and ke
     [new UsageError('--nodes'), 'UsageError', 'SB_ERR_USAGE'],
     [new HttpError(400, 'bad request'), 'HttpError', 'SB_ERR_HTTP'],
     [new AgentError('no agent', undefined, socketError), 'AgentError', 'SB_ERR_AGENT'],
+    [new UserEventError('rate-limited', 'slow down'), 'UserEventError', 'SB_ERR_USER_EVENT'],
+    [new QueryError('rate-limited', 'too many'), 'QueryError', 'SB_ERR_QUERY'],
   ];
   for (const [err, name, code] of errors) {
     assert.ok(err instanceof ScuttlebuttError && err instanceof Error, name);

@@ -22,6 +22,13 @@ export interface NodeEvent {
   };
   rate?: number;
   backlog?: number;
+  /** User events ('user', 'sent', 'refused'). */
+  name?: string;
+  payload?: string;
+  ltime?: number;
+  origin?: string;
+  coalesce?: boolean;
+  code?: string;
   at: number;
 }
 

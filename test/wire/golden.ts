@@ -20,9 +20,14 @@ import type { Delta, Digest, HeartbeatBumps, Message, NodeDelta, NodeIdentity } 
 import { REPLAY_WINDOW_VERSION, seal, type EnvelopeOptions } from '../../src/transport/envelope.js';
 import { NonceSequence, STREAM_BYTES } from '../../src/transport/replay.js';
 import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
+import { encodeAny, type WireMessage } from '../../src/wire/any.js';
+import { carriesUserEvents } from '../../src/wire/protocol.js';
+import type { UserEventMessage } from '../../src/wire/user-events.js';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../../../test/wire/fixtures/', import.meta.url));
-export const fixturePath = (version: number): string => `${FIXTURES_DIR}v${version}.hex`;
+/** A version's fixture: `v<N>.hex`, and one `v<N>-<part>.hex` per part that added messages of its own. */
+export const fixturePath = (version: number, part?: string): string =>
+  `${FIXTURES_DIR}v${version}${part ? `-${part}` : ''}.hex`;
 
 export function supportedVersions(): ProtocolVersion[] {
   const out: ProtocolVersion[] = [];
@@ -374,20 +379,150 @@ export function encodeAll(version: ProtocolVersion): Map<string, Uint8Array> {
   return out;
 }
 
-export function formatFixture(version: ProtocolVersion, cases: Map<string, Uint8Array>): string {
+export function formatFixture(version: ProtocolVersion, cases: Map<string, Uint8Array>, part?: string): string {
   const head = [
-    `# Golden wire fixtures, protocol ${version}: message bodies (no envelope) and whole packets (packet-*).`,
+    `# Golden wire fixtures, protocol ${version}${part ? ` (${part})` : ''}: message bodies (no envelope) and whole packets (packet-*).`,
     '# Released bytes: never edit or regenerate this file; a new protocol version gets a new file (see docs/compatibility.md).',
   ];
   return `${[...head, ...[...cases].map(([name, bytes]) => `${name} ${Buffer.from(bytes).toString('hex')}`)].join('\n')}\n`;
 }
 
 export function readFixture(version: number): Map<string, Uint8Array> {
+  return readFile(fixturePath(version));
+}
+
+function readFile(path: string): Map<string, Uint8Array> {
   const out = new Map<string, Uint8Array>();
-  for (const line of readFileSync(fixturePath(version), 'utf8').split('\n')) {
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const [name, hex] = line.split(' ') as [string, string];
     out.set(name, Uint8Array.from(Buffer.from(hex, 'hex')));
   }
   return out;
+}
+
+/**
+ * The parts of a version beyond its membership messages, each with its own fixture file
+ * (`v<N>-<part>.hex`): protocol 6's user events (types 7 and 8).
+ */
+export function fixtureParts(version: ProtocolVersion): string[] {
+  return carriesUserEvents(version) ? ['events'] : [];
+}
+
+const payload = (n: number, seed: number): Uint8Array => Uint8Array.from(column(n, seed, (r) => r & 0xff));
+
+function userEventCases(): [string, UserEventMessage][] {
+  return [
+    [
+      'user-events-one-coalescing',
+      {
+        type: 'userEvents',
+        clusterId: C,
+        events: [
+          {
+            origin: alice.id,
+            generation: alice.generation,
+            ltime: 1,
+            age: 0,
+            name: 'deploy',
+            payload: new TextEncoder().encode('v1.2.3'),
+            coalesce: true,
+          },
+        ],
+      },
+    ],
+    [
+      'user-events-mixed',
+      {
+        type: 'userEvents',
+        clusterId: C,
+        events: [
+          // Another origin, not coalescing, an empty payload, an age near the default horizon.
+          {
+            origin: bob.id,
+            generation: bob.generation,
+            ltime: 2 ** 40 + 9,
+            age: 599,
+            name: 'reload',
+            payload: new Uint8Array(0),
+            coalesce: false,
+          },
+          // 300 bytes of payload (a two-byte length), a name in UTF-8 beyond ASCII.
+          {
+            origin: alice.id,
+            generation: 1,
+            ltime: 300,
+            age: 17,
+            name: 'デプロイ',
+            payload: payload(300, 15),
+            coalesce: true,
+          },
+          {
+            origin: alice.id,
+            generation: 1,
+            ltime: 301,
+            age: 17,
+            name: 'デプロイ',
+            payload: payload(3, 16),
+            coalesce: true,
+          },
+        ],
+      },
+    ],
+    ['user-events-none', { type: 'userEvents', clusterId: '', events: [] }],
+    [
+      'event-digest-all-origins',
+      {
+        type: 'eventDigest',
+        clusterId: C,
+        reply: false,
+        allOrigins: true,
+        groups: [
+          { origin: alice.id, generation: alice.generation, from: 0, ltimes: [1, 2, 3, 7, 200, 100_000] },
+          { origin: bob.id, generation: bob.generation, from: 0, ltimes: [2 ** 40 + 9] },
+        ],
+      },
+    ],
+    [
+      'event-digest-reply-cut',
+      {
+        type: 'eventDigest',
+        clusterId: C,
+        reply: true,
+        allOrigins: false,
+        groups: [{ origin: bob.id, generation: 7, from: 500, ltimes: [500, 501, 502, 510] }],
+      },
+    ],
+    ['event-digest-empty', { type: 'eventDigest', clusterId: C, reply: false, allOrigins: true, groups: [] }],
+  ];
+}
+
+/** A part's message cases. */
+export function partMessageCases(version: ProtocolVersion, part: string): [string, WireMessage][] {
+  if (part === 'events' && carriesUserEvents(version)) return userEventCases();
+  return [];
+}
+
+/** A part's packet cases: one of its messages sealed in plaintext, and with a numbered nonce under a key. */
+export function partPacketCases(version: ProtocolVersion, part: string): PacketCase[] {
+  const first = partMessageCases(version, part)[0];
+  if (!first) return [];
+  const body = encodeAny(first[1], version);
+  const options = (keys: Uint8Array[]): EnvelopeOptions => ({ keys, compress: false, maxPacketBytes: MAX_UDP_PAYLOAD });
+  return [
+    { name: `packet-${part}-plaintext`, body, options: options([]), reproducible: true },
+    { name: `packet-${part}-numbered-aes128`, body, options: options([KEY_128]), reproducible: true, numbered: true },
+  ];
+}
+
+/** A part's bytes in `version`, as its fixture file holds them. */
+export function encodePart(version: ProtocolVersion, part: string): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const [name, m] of partMessageCases(version, part)) out.set(name, encodeAny(m, version));
+  for (const c of partPacketCases(version, part)) out.set(c.name, sealCase(c, version));
+  return out;
+}
+
+export function readPart(version: number, part: string): Map<string, Uint8Array> {
+  return readFile(fixturePath(version, part));
 }
