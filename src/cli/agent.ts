@@ -18,6 +18,12 @@ import { instrument } from './metrics.js';
 import { readTokenFile } from './http-token.js';
 import { fail } from './usage.js';
 import { DEFAULT_HTTP, intFlag, parseTags, str, type Command } from './command.js';
+import { parseHandlerSpec, parseHandlerTimeout } from './handler-spec.js';
+import { EventHandlers } from './event-handlers.js';
+import { loadSnapshot, rejoinFromSnapshot, Snapshotter } from './snapshot.js';
+
+/** Largest query response a handler's stdout may give (serf's limit). */
+const HANDLER_RESPONSE_BYTES = 1024;
 
 function parseKey(line: string, n: number): Buffer {
   const text = line.trim();
@@ -110,6 +116,11 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const level = str(values['log-level']);
   if (!isLogLevel(level)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`, 'agent');
   const logger = agentLogger(level);
+  const handlerSpecs = ((values['event-handler'] as string[] | undefined) ?? []).map(parseHandlerSpec);
+  const handlerTimeoutMs = parseHandlerTimeout(str(values['event-handler-timeout']));
+  const snapshotPath = values.snapshot as string | undefined;
+  if (snapshotPath !== undefined && snapshotPath.trim() === '') fail('--snapshot needs a file path', 'agent');
+  const snapshot = snapshotPath === undefined ? undefined : loadSnapshot(snapshotPath, str(values.cluster), logger);
   const overrides: ConfigOverrides = {
     clusterId: str(values.cluster),
     listenAddress: bind,
@@ -125,12 +136,24 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   };
   const config = values.profile === 'wan' ? defaultWanConfig(overrides) : defaultLanConfig(overrides);
   const node = await createScuttlebutt(config, tags);
-  instrument(node);
+  const metrics = instrument(node);
+  const snapshotter =
+    snapshotPath === undefined
+      ? undefined
+      : new Snapshotter(node, {
+          path: snapshotPath,
+          log: logger,
+          ...(snapshot ? { previous: snapshot } : {}),
+          clocks: () => ({ event: 0, query: 0 }),
+          registry: metrics.registry,
+        });
   let stopping = false;
   const leaveAndExit = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    handlers?.close();
     await node.shutdown({ leave: true });
+    await snapshotter?.close();
     await http.close();
     process.exit(0);
   };
@@ -141,6 +164,21 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     onLeave: () => void leaveAndExit(),
     ...(writeToken === undefined ? {} : { writeToken }),
   });
+  const handlers =
+    handlerSpecs.length === 0
+      ? undefined
+      : new EventHandlers(node, {
+          handlers: handlerSpecs,
+          timeoutMs: handlerTimeoutMs,
+          log: logger,
+          maxResponseBytes: HANDLER_RESPONSE_BYTES,
+          registry: metrics.registry,
+          // `scuttlebutt` commands in a script reach this agent.
+          env: {
+            SCUTTLEBUTT_HTTP: http.address,
+            ...(tokenFile === undefined ? {} : { SCUTTLEBUTT_HTTP_TOKEN_FILE: tokenFile }),
+          },
+        });
   if (!isLoopbackHost(parsedHttp.host)) {
     const writes = writeToken === undefined ? ', and can change metadata and make this agent leave' : '';
     logger.warn(
@@ -155,6 +193,11 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     await node.join(seeds).catch((err: unknown) => {
       if (!(err instanceof DiscoveryError)) throw err;
     });
+  }
+  if (snapshot && snapshotPath !== undefined) {
+    // Seeds get a few rounds to answer before the snapshot's addresses are tried.
+    const waitMs = Math.max(3000, 5 * node.config.gossipIntervalMs);
+    void rejoinFromSnapshot(node, snapshot, { seedsGiven: seeds.length > 0, waitMs, log: logger, path: snapshotPath });
   }
   logger.info(
     { bind: node.boundAddress, advertise: node.self.address, api: `http://${http.address}` },
@@ -210,6 +253,14 @@ export const AGENT: Command = {
   --event-buffer N          events kept for /events resume (default 1000)
   --event-buffer-bytes N    bytes those events may hold, at least 1024 (default 1048576); the oldest go first
   --sse-heartbeat-ms N      keep-alive comment interval on /events (default 15000)
+  --event-handler [TYPE[:NAME][,...]=]SCRIPT
+                            run SCRIPT (with /bin/sh -c) on events: TYPE is member-join, member-leave, member-failed,
+                            member-update, member-reap, user, query or * (the default); user:NAME and query:NAME
+                            select one name; a query handler's stdout (up to ${HANDLER_RESPONSE_BYTES} bytes) is its
+                            response; repeatable (docs/building-on-membership.md, "Event handlers")
+  --event-handler-timeout D a handler still running after D (10s, 500ms, 2m) is killed (default 10s)
+  --snapshot PATH           keep members and Lamport clocks in PATH; on start, rejoin through them when no
+                            seed answers (or none is given); an unreadable snapshot is logged and ignored
   --log-level L             trace, debug, info, warn, error, fatal or silent (default info); pino JSON lines on stderr
 
 Every flag can come from SCUTTLEBUTT_<FLAG> instead (SCUTTLEBUTT_KEY_FILE, SCUTTLEBUTT_JOIN=a:1,b:2,
@@ -233,6 +284,10 @@ SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster 
     'event-buffer-bytes': { type: 'string', env: true },
     'sse-heartbeat-ms': { type: 'string', env: true },
     'log-level': { type: 'string', default: 'info', env: true },
+    // One handler per variable: a handler's filter and script may hold commas.
+    'event-handler': { type: 'string', multiple: true, env: true, envWhole: true },
+    'event-handler-timeout': { type: 'string', default: '10s', env: true },
+    snapshot: { type: 'string', env: true },
   },
   run: (values) => runAgent(values),
 };

@@ -16,6 +16,8 @@ export type Flag = {
   short?: string;
   default?: string | boolean;
   env?: boolean;
+  /** A repeatable flag whose variable holds one value, commas included, instead of a comma-separated list. */
+  envWhole?: boolean;
 };
 
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
@@ -71,10 +73,12 @@ export function parse(
         else fail(`${envName(flag)} must be 1, true, yes, 0, false or no (got "${raw}")`, name);
       } else
         values[flag] = f.multiple
-          ? raw
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
+          ? f.envWhole
+            ? [raw]
+            : raw
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean)
           : raw;
     } else if (f.default !== undefined) values[flag] = f.default;
   }
