@@ -131,6 +131,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     secretKeys,
     ...(dnsServers.length > 0 ? { dnsServers } : {}),
     logger,
+    ...(snapshot ? { lamportClocks: snapshot.lamportClocks } : {}),
     ...(interval ? { gossipIntervalMs: interval, failureDetector: { firstHeartbeatEstimateMs: interval } } : {}),
     flowControl: { enabled: flowControl === 'on' },
   };
@@ -144,7 +145,11 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
           path: snapshotPath,
           log: logger,
           ...(snapshot ? { previous: snapshot } : {}),
-          clocks: () => ({ event: 0, query: 0 }),
+          clocks: () => {
+            // The query clock joins the event clock here with the queries work of issue 27.
+            const c: { readonly event: number; readonly query?: number } = node.lamportClocks();
+            return { event: c.event, query: c.query ?? 0 };
+          },
           registry: metrics.registry,
         });
   let stopping = false;

@@ -1,6 +1,7 @@
 /**
- * The agent's web dashboard (/ui): a members table and a timeline of membership events, kept live
- * by /events and refreshed from /members once a second for the detector's figures. Plain HTML,
+ * The agent's web dashboard (/ui): a members table and a timeline of membership events, user events
+ * and queries, kept live by /events and refreshed from /members (the detector's figures) and /ring
+ * (each member's share of the hash ring) once a second. Plain HTML,
  * CSS and browser JavaScript kept as strings, so the build ships them with the agent (no copy
  * step, no framework). The page only reads: it never calls a route that changes the agent.
  */
@@ -31,6 +32,7 @@ export const DASHBOARD_HTML = `<!doctype html>
         >deadline</th>
         <th title="phi (suspicion), convicted above the threshold">phi</th>
         <th title="the owner's heartbeat period, mean ± std, and the gossip-lag allowance">rhythm</th>
+        <th title="the share of the hash ring's key space the member owns (GET /ring)">ring</th>
         <th>metadata</th>
       </tr></thead>
       <tbody></tbody>
@@ -47,7 +49,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 
 export const DASHBOARD_CSS = `:root {
   --bg: #0f1419; --panel: #171d24; --fg: #d8dee6; --dim: #7d8896;
-  --live: #3fb950; --dead: #f85149; --warn: #d29922; --line: #27303a;
+  --live: #3fb950; --dead: #f85149; --warn: #d29922; --line: #27303a; --user: #58a6ff; --query: #bc8cff;
 }
 * { box-sizing: border-box; }
 body {
@@ -97,12 +99,14 @@ tr[data-status="dead"] td { color: var(--dim); }
 #timeline .ev { font-weight: 600; margin-right: 6px; }
 #timeline .ev.live { color: var(--live); } #timeline .ev.dead { color: var(--dead); }
 #timeline .ev.gap, #timeline .ev.throttled { color: var(--warn); }
+#timeline .ev.user { color: var(--user); } #timeline .ev.query { color: var(--query); }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
 
 export const DASHBOARD_JS = `'use strict';
 (() => {
   const members = new Map();
+  let shares = null;
   let selfId = '';
   let threshold = 8;
   let appliedSeq = -1;
@@ -136,6 +140,12 @@ export const DASHBOARD_JS = `'use strict';
     );
   }
 
+  /** The member's share of the ring (live members only: the dead own nothing). */
+  function share(m) {
+    if (!shares || m.status !== 'live' || !Object.hasOwn(shares, m.id)) return '—';
+    return (shares[m.id] * 100).toFixed(1) + '%';
+  }
+
   function render() {
     const body = $('#members tbody');
     const rows = [...members.values()].sort((a, b) => a.id.localeCompare(b.id));
@@ -167,6 +177,7 @@ export const DASHBOARD_JS = `'use strict';
             ? ms(d.meanIntervalMs) + ' ± ' + ms(d.stdIntervalMs) + ', lag ' + ms(d.lagAllowanceMs)
             : '—',
         }),
+        el('td', { className: 'share', textContent: share(m) }),
         tags,
       );
       frag.append(tr);
@@ -186,7 +197,15 @@ export const DASHBOARD_JS = `'use strict';
       el('span', { className: 'ev ' + type, textContent: type }),
     );
     if (type === 'gap') li.append(el('span', { className: 'dim', textContent: data.message }));
-    else if (!data.node) {
+    else if (type === 'user' || type === 'query') {
+      li.dataset.name = data.name;
+      const payload = data.payload !== undefined ? data.payload : '(base64) ' + data.payloadBase64;
+      const said = payload ? ': ' + payload.slice(0, 120) : '';
+      li.append(
+        el('span', { textContent: data.name }),
+        el('span', { className: 'dim', textContent: ' from ' + data.origin + said }),
+      );
+    } else if (!data.node) {
       const fields = Object.entries(data).filter(([k]) => k !== 'id' && k !== 'type' && k !== 'time');
       const shown = fields.map(([k, v]) => k + ' ' + (typeof v === 'number' ? Math.round(v * 10) / 10 : v));
       li.append(el('span', { className: 'dim', textContent: shown.join(', ') }));
@@ -212,6 +231,9 @@ export const DASHBOARD_JS = `'use strict';
       for (const m of [...snap.live, ...snap.dead]) members.set(m.id, m);
       const at = seqOf(snap.lastEventId);
       if (at) { epoch = at.epoch; appliedSeq = Math.max(appliedSeq, at.seq); }
+      // An agent of an older release has no /ring: the column stays empty.
+      const ring = await fetch('/ring', { cache: 'no-store' });
+      shares = ring.ok ? (await ring.json()).shares : null;
       render();
     } catch (e) { /* the agent is away: the connection badge says so */ }
   }
@@ -235,7 +257,7 @@ export const DASHBOARD_JS = `'use strict';
     const es = new EventSource('/events?since=start');
     es.onopen = () => { const c = $('#conn'); c.textContent = 'live'; c.className = 'conn up'; };
     es.onerror = () => { const c = $('#conn'); c.textContent = 'reconnecting…'; c.className = 'conn down'; };
-    for (const type of ['live', 'dead', 'update', 'removed', 'throttled', 'unthrottled', 'gap']) {
+    for (const type of ['live', 'dead', 'update', 'removed', 'throttled', 'unthrottled', 'gap', 'user', 'query']) {
       es.addEventListener(type, (ev) => apply(type, ev));
     }
     es.onmessage = (ev) => apply('message', ev);

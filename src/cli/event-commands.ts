@@ -89,8 +89,8 @@ export const EVENT_COMMANDS: Record<string, Command> = {
     usage: `usage: scuttlebutt event [--coalesce=false] NAME [PAYLOAD] [--http HOST:PORT]
 
 Every live member hears the event once (on /events, the dashboard, its event handlers).
-  --coalesce=true|false  when true (the default), members that receive a burst of events of this NAME
-                         deliver only the newest; false delivers every one
+  --coalesce=true|false     when true (the default), members that receive a burst of events of this
+                            NAME deliver only the newest; false delivers every one
 ${HTTP_HELP}`,
     flags: { coalesce: { type: 'string', default: 'true' }, ...HTTP_FLAG },
     positionals: [1, 2],
@@ -115,13 +115,14 @@ ${HTTP_HELP}`,
 
 Sends the query through the agent and prints each ack and response as it arrives, then a summary once
 the timeout has passed. Members answer with their handler for NAME (a member without one only acks).
-  --tag KEY=VALUE      ask only members whose metadata has KEY=VALUE; repeatable (all must match)
-  --node ID            ask only these members; repeatable
-  --timeout DURATION   how long to wait for answers: 500ms, 5s, 1m (default: the library's, which grows
-                       with the gossip interval and the cluster's size)
-  --no-ack             members send no ack, only their response
-  --relay-factor N     each responder also sends its response through N other members (default 0)
-  --format text|json   json prints the API's lines: one JSON object per answer, then the summary
+  --tag KEY=VALUE           ask only members whose metadata has KEY=VALUE; repeatable (all must match)
+  --node ID                 ask only these members; repeatable
+  --timeout DURATION        how long to wait for answers: 500ms, 5s, 1m (default: the library's, which
+                            grows with the gossip interval and the cluster's size)
+  --no-ack                  members send no ack, only their response
+  --relay-factor N          each responder also sends its response through N other members, 0 to 8
+                            (default 0)
+  --format text|json        json prints the API's lines: one JSON object per answer, then the summary
 ${HTTP_HELP}`,
     flags: {
       tag: { type: 'string', multiple: true },
@@ -148,6 +149,8 @@ ${HTTP_HELP}`,
         timeoutMs = d;
       }
       const relayFactor = intFlag('relay-factor', values['relay-factor'], 0, 'query');
+      if (relayFactor !== undefined && relayFactor > 8)
+        fail(`--relay-factor must be an integer from 0 to 8 (got "${relayFactor}")`, 'query');
       const body = {
         name,
         ...(payload === undefined ? {} : { payload }),

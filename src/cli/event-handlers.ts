@@ -13,7 +13,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger, MemberInfo } from '../runtime/api.js';
 import type { DeathReason } from '../core/types.js';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
-import { handles, type HandlerEventType, type HandlerSpec } from './handler-spec.js';
+import { handles, queryNames, type HandlerEventType, type HandlerSpec } from './handler-spec.js';
 
 /** Jobs waiting per lane, beyond the one running. */
 export const QUEUE_LIMIT = 256;
@@ -55,6 +55,23 @@ export function memberLines(members: readonly MemberInfo[]): string {
       return `${field(m.id)}\t${field(m.address)}\t${m.status}\t${tags}\n`;
     })
     .join('');
+}
+
+/** A query as the node hands it to a handler (runtime/api.ts QueryRequest). */
+export interface HandledQuery {
+  readonly name: string;
+  readonly payload: Uint8Array;
+  readonly origin: string;
+  readonly ltime: number;
+  readonly id: string;
+}
+
+/**
+ * The node's query API (node.onQuery, from the queries work of issue 27), looked up at run time so this
+ * module builds with or without it; without it, query handlers are refused with a log line.
+ */
+interface QueryAnswering {
+  onQuery(name: string, handler: (q: HandledQuery) => Promise<Uint8Array | void>): () => void;
 }
 
 /** Our variables, which a run must not inherit from the agent's own environment. */
@@ -102,6 +119,7 @@ export class EventHandlers {
   private readonly runs: Counter<'type' | 'outcome'> | undefined;
   private readonly baseEnv: Record<string, string>;
   private closed = false;
+  private readonly unregister: (() => void)[] = [];
   private droppedSinceLog = 0;
   private dropLogTimer: NodeJS.Timeout | null = null;
 
@@ -142,6 +160,18 @@ export class EventHandlers {
     node.on('dead', (m, reason) => member(m, memberEventType('dead', reason)));
     node.on('update', (m) => member(m, 'member-update'));
     node.on('removed', (m) => member(m, 'member-reap'));
+    node.on('user', (e) => {
+      if (this.wants('user', e.name)) this.userEvent(e);
+    });
+    const names = queryNames(options.handlers);
+    const onQuery = (node as unknown as Partial<QueryAnswering>).onQuery?.bind(node);
+    if (!onQuery) {
+      if (names.length > 0)
+        options.log.error(
+          { queries: names },
+          'query handlers ignored: this build of the agent does not answer queries',
+        );
+    } else for (const name of names) this.unregister.push(onQuery(name, (q) => this.query(q)));
   }
 
   /** Runs so far by outcome. */
@@ -175,7 +205,7 @@ export class EventHandlers {
    * Runs a query's handlers in turn; resolves with the first non-empty stdout, the response. Rejects
    * when none gave one because a run failed, timed out, was dropped, or wrote more than the response cap.
    */
-  query(q: { name: string; payload: Uint8Array; ltime: number; origin: string; id: string }): Promise<Buffer | void> {
+  query(q: HandledQuery): Promise<Buffer | void> {
     const specs = this.options.handlers.filter((h) => handles(h, 'query', q.name));
     const env = {
       SCUTTLEBUTT_QUERY_NAME: q.name,
@@ -221,6 +251,7 @@ export class EventHandlers {
   /** Stops: queued runs are dropped, running ones killed. */
   close(): void {
     this.closed = true;
+    for (const u of this.unregister.splice(0)) u();
     if (this.dropLogTimer) clearTimeout(this.dropLogTimer);
     for (const lane of Object.values(this.lanes)) {
       for (const job of lane.jobs.splice(0))

@@ -58,7 +58,14 @@ export function parseHandlerSpec(text: string): HandlerSpec {
           'A script whose text has "=" before any space needs a filter in front: *=SCRIPT',
         'agent',
       );
-    if (colon < 0) return { type };
+    if (colon < 0) {
+      if (type === 'query')
+        fail(
+          `${flag}: a query handler needs the query's name, query:NAME=SCRIPT (its stdout answers that name)`,
+          'agent',
+        );
+      return { type };
+    }
     const name = item.slice(colon + 1);
     if (type !== 'user' && type !== 'query')
       fail(`${flag}: only user and query events have names ("${item}" names a ${type} event)`, 'agent');
@@ -68,11 +75,20 @@ export function parseHandlerSpec(text: string): HandlerSpec {
   return { filters, script };
 }
 
-/** Whether a handler runs for an event of this type (and, for user events and queries, this name). */
+/**
+ * Whether a handler runs for an event of this type (and, for user events and queries, this name). A query
+ * runs only the handlers that name it (query:NAME): each answers for its name, so `*` takes every other type.
+ */
 export function handles(spec: HandlerSpec, type: HandlerEventType, name?: string): boolean {
+  if (type === 'query') return spec.filters.some((f) => f.type === 'query' && f.name === name);
   return spec.filters.some(
     (f) => (f.type === '*' || f.type === type) && (f.name === undefined || (name !== undefined && f.name === name)),
   );
+}
+
+/** The query names some handler answers. */
+export function queryNames(specs: readonly HandlerSpec[]): string[] {
+  return [...new Set(specs.flatMap((s) => s.filters.filter((f) => f.type === 'query').map((f) => f.name as string)))];
 }
 
 /** Parses --event-handler-timeout: a duration such as 10s, 500ms, 2m, or a bare number of seconds. */

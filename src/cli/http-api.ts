@@ -1,6 +1,7 @@
 /**
  * The agent's local HTTP API: JSON routes, probes, a Server-Sent Events stream of membership
- * events, the dashboard and the Prometheus endpoint. Bound to loopback by default: it can change
+ * events (and user events and queries), the dashboard and the Prometheus endpoint; user events,
+ * queries and the ring's routes are in http-events.ts. Bound to loopback by default: it can change
  * this node's metadata and make it leave, so it is not for the network.
  *
  * Nothing a client sends may crash the agent: every request is parsed inside one guard, bodies
@@ -17,6 +18,7 @@ import { carriesToken } from './http-token.js';
 import { BindError } from '../errors.js';
 import { SeedError } from '../runtime/discovery.js';
 import { EventLog } from './event-log.js';
+import { followUserEvents, getRing, postEvent, postQuery } from './http-events.js';
 import {
   checkOrigin,
   HttpError,
@@ -71,6 +73,9 @@ const ROUTES: Record<string, readonly string[]> = {
   join: ['POST'],
   leave: ['POST'],
   'force-leave': ['POST'],
+  event: ['POST'],
+  query: ['POST'],
+  ring: ['GET', 'HEAD'],
   ui: ['GET', 'HEAD'],
   '': ['GET', 'HEAD'],
 };
@@ -96,6 +101,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
   const onUnthrottled = (info: { rate: number }): void => log.addOther('unthrottled', info);
   node.on('throttled', onThrottled);
   node.on('unthrottled', onUnthrottled);
+  const unfollow = followUserEvents(node, log);
 
   /** A request that changes the agent: not from a foreign page, and with the write token when there is one. */
   const authorizeWrite = (req: IncomingMessage, what: string): void => {
@@ -211,7 +217,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
           415,
           `POST /${name} takes a JSON body: send content-type: application/json (got ${quote(type)})`,
         );
-    } else if (name !== 'members' && name !== 'events' && [...query.keys()].length > 0) {
+    } else if (name !== 'members' && name !== 'events' && name !== 'ring' && [...query.keys()].length > 0) {
       throw new HttpError(400, `/${name} takes no query parameters (got ${quote([...query.keys()][0] as string)})`);
     }
     switch (name) {
@@ -257,6 +263,12 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
         );
       case 'events':
         return openStream(req, res, query);
+      case 'ring':
+        return void send(res, 200, getRing(node, query));
+      case 'event':
+        return void send(res, 200, await postEvent(node, req));
+      case 'query':
+        return postQuery(node, req, res);
       case 'join': {
         const body = await readJson(req);
         const seeds = body.seeds;
@@ -412,6 +424,7 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
         void pump.return?.();
         node.off('throttled', onThrottled);
         node.off('unthrottled', onUnthrottled);
+        unfollow();
         for (const s of streams) s.end();
         server.close(() => r());
         for (const s of sockets) s.destroy();

@@ -7,53 +7,23 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ScuttlebuttError } from '../errors.js';
+import type { QueryOptions, QueryRequest, QueryResponses, UserEvent, UserEventSent } from '../runtime/api.js';
+import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
+import { DEFAULT_REPLICAS, MAX_REPLICAS, type HashRing, type RingOptions } from '../ring/index.js';
 import { HttpError, quote, readJson } from './http-request.js';
-
-// Pending the library branches: the contract's types, to be imported from ../runtime/api.js once merged.
-interface UserEventSent {
-  readonly name: string;
-  readonly ltime: number;
-}
-interface QueryOptions {
-  filter?: { tags?: Readonly<Record<string, string>>; ids?: readonly string[] };
-  timeoutMs?: number;
-  ack?: boolean;
-  relayFactor?: number;
-  signal?: AbortSignal;
-}
-type QueryAnswer =
-  | { readonly kind: 'ack'; readonly from: string; readonly latencyMs: number }
-  | { readonly kind: 'response'; readonly from: string; readonly payload: Uint8Array; readonly latencyMs: number }
-  | { readonly kind: 'error'; readonly from: string; readonly message: string; readonly latencyMs: number };
-interface QuerySummary {
-  readonly asked: number;
-  readonly notAsked: number;
-  readonly acks: number;
-  readonly responses: number;
-  readonly errors: number;
-  readonly elapsedMs: number;
-}
-interface QueryResponses extends AsyncIterable<QueryAnswer> {
-  readonly summary: Promise<QuerySummary>;
-}
-interface HashRing {
-  readonly members: readonly string[];
-  shares(): ReadonlyMap<string, number>;
-  close(): void;
-}
+import type { EventLog } from './event-log.js';
 
 /** What these routes need of a node (a Scuttlebutt has it all). */
 export interface EventsNode {
   broadcast(name: string, payload?: string | Uint8Array, options?: { coalesce?: boolean }): UserEventSent;
   query(name: string, payload?: string | Uint8Array, options?: QueryOptions): QueryResponses;
-  ring(options?: { filter?: { tags?: Readonly<Record<string, string>> }; replicas?: number }): HashRing;
+  ring(options?: RingOptions): HashRing;
 }
 
 /** The longest a query may be asked to run over the API: its stream holds a connection that long. */
 export const MAX_QUERY_TIMEOUT_MS = 600_000;
 /** Most member ids one query may name. */
 const MAX_IDS = 1024;
-const MAX_REPLICAS = 4096;
 
 type Body = Record<string, unknown>;
 
@@ -167,7 +137,7 @@ export function parseQueryBody(body: Body): {
     throw new HttpError(400, `"ids" must be an array of member ids (non-empty strings), at most ${MAX_IDS}`);
   const timeoutMs = intField(body, 'timeoutMs', 1, MAX_QUERY_TIMEOUT_MS);
   const ack = booleanField(body, 'ack');
-  const relayFactor = intField(body, 'relayFactor', 0, 16);
+  const relayFactor = intField(body, 'relayFactor', 0, 8);
   const filter = {
     ...(filterTags ? { tags: filterTags } : {}),
     ...(ids !== undefined ? { ids: ids as string[] } : {}),
@@ -223,12 +193,13 @@ export function parseRingQuery(query: URLSearchParams): {
  */
 function refusal(err: unknown): unknown {
   if (!(err instanceof ScuttlebuttError)) return err;
-  const code: string = err.code;
+  const code = err.code;
   if (code === 'SB_ERR_INVALID_ARG' || code === 'SB_ERR_CLOSED')
     return new HttpError(code === 'SB_ERR_CLOSED' ? 503 : 400, err.message);
   if (code !== 'SB_ERR_USER_EVENT' && code !== 'SB_ERR_QUERY') return err;
   const reason = (err as ScuttlebuttError & { reason?: string }).reason;
-  return new HttpError(reason === 'rate-limited' ? 429 : reason === 'closed' ? 503 : 400, err.message);
+  if (reason === 'rate-limited') return new HttpError(429, `rate limited: ${err.message}; retry in a moment`);
+  return new HttpError(reason === 'closed' ? 503 : 400, err.message);
 }
 
 /** POST /event: broadcasts, answers `{ "ok", "name", "ltime" }`. */
@@ -300,7 +271,7 @@ export async function postQuery(node: EventsNode, req: IncomingMessage, res: Ser
 export function getRing(
   node: EventsNode,
   query: URLSearchParams,
-): { replicas: number | null; members: readonly string[]; shares: Record<string, number> } {
+): { replicas: number; members: readonly string[]; shares: Record<string, number> } {
   const { replicas, filter } = parseRingQuery(query);
   let ring: HashRing;
   try {
@@ -311,8 +282,38 @@ export function getRing(
   try {
     const shares = Object.create(null) as Record<string, number>;
     for (const [id, share] of ring.shares()) shares[id] = share;
-    return { replicas: replicas ?? null, members: [...ring.members], shares };
+    return { replicas: replicas ?? DEFAULT_REPLICAS, members: [...ring.members], shares };
   } finally {
     ring.close();
   }
+}
+
+/**
+ * Puts the user events this node delivers and the queries it receives on the /events stream (and in
+ * its resume buffer); returns the function that stops.
+ */
+export function followUserEvents(node: Scuttlebutt, log: EventLog): () => void {
+  const onUser = (e: UserEvent): void =>
+    log.addOther('user', {
+      name: e.name,
+      ...payloadFields(e.payload),
+      ltime: e.ltime,
+      origin: e.origin,
+      coalesce: e.coalesce,
+    });
+  // The query's own id is "queryId": "id" is the stream's event id.
+  const onQuery = (q: QueryRequest): void =>
+    log.addOther('query', {
+      name: q.name,
+      ...payloadFields(q.payload),
+      ltime: q.ltime,
+      origin: q.origin,
+      queryId: q.id,
+    });
+  node.on('user', onUser);
+  node.on('query', onQuery);
+  return () => {
+    node.off('user', onUser);
+    node.off('query', onQuery);
+  };
 }

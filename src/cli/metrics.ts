@@ -38,6 +38,8 @@ export class AgentMetrics {
   private readonly errors: Counter<'kind'>;
   private readonly eventsOverflowed: Counter;
   private readonly rejected: Counter<'reason'>;
+  private readonly userEvents: Counter<'outcome'>;
+  private readonly queries: Counter<'outcome'>;
   private readonly members: Gauge<'status'>;
   private readonly localStalls: Counter;
   private readonly replay: Record<'streams' | 'deepestReorder', Gauge>;
@@ -77,6 +79,18 @@ export class AgentMetrics {
       'scuttlebutt_state_rejected_total',
       'Incoming state refused by the protocol core, by reason.',
       ['reason'],
+    );
+    this.userEvents = counter(
+      'scuttlebutt_user_events_total',
+      'User events, by outcome (the fields of stats().userEvents): sent (broadcast here), delivered (to listeners ' +
+        'here), duplicates, coalesced (superseded by a newer one of the same name), refused, expired, strangers.',
+      ['outcome'],
+    );
+    this.queries = counter(
+      'scuttlebutt_queries_total',
+      'Queries, by outcome (the fields of stats().queries): sent (asked from here), received (accepted here), ' +
+        'answered (responses sent), refused, relayed, stray.',
+      ['outcome'],
     );
     this.localStalls = counter(
       'scuttlebutt_local_stalls_total',
@@ -230,6 +244,13 @@ export class AgentMetrics {
     ] as const) {
       c.reset();
       for (const [reason, n] of Object.entries(byReason)) c.inc({ reason }, n);
+    }
+    for (const [c, byOutcome] of [
+      [this.userEvents, s.userEvents],
+      [this.queries, s.queries],
+    ] as const) {
+      c.reset();
+      for (const [outcome, n] of Object.entries(byOutcome)) c.inc({ outcome }, n);
     }
     total(this.throttlesCounter, this.throttles);
     this.errors.reset();

@@ -154,7 +154,7 @@ type Clocks = { readonly event: number; readonly query: number };
 export interface SnapshotterOptions {
   readonly path: string;
   readonly log: Logger;
-  /** What was read at start: its members are kept (as failed until seen again) and its clocks never go back. */
+  /** What was read at start: its members are kept, as failed until seen again. */
   readonly previous?: SnapshotFile;
   /** The node's Lamport clocks now. */
   readonly clocks: () => Clocks;
@@ -260,10 +260,9 @@ export class Snapshotter {
 
   private content(): SnapshotFile {
     const now = Date.now();
-    const previous = this.options.previous?.lamportClocks ?? { event: 0, query: 0 };
-    const c = this.options.clocks();
-    const clocks = { event: Math.max(c.event, previous.event), query: Math.max(c.query, previous.query) };
-    this.lastClocks = c;
+    // The node started from the previous clocks (config.lamportClocks), so its own are never behind them.
+    const clocks = this.options.clocks();
+    this.lastClocks = clocks;
     const members: SnapshotMember[] = [];
     for (const [id, m] of this.members) {
       if (m.status === 'live') members.push({ ...m, lastSeen: now });
@@ -278,7 +277,7 @@ export class Snapshotter {
       nodeId: this.node.self.id,
       nodeAddress: this.node.self.address,
       written: now,
-      lamportClocks: clocks,
+      lamportClocks: { event: clocks.event, query: clocks.query },
       members,
     };
   }

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getJson, killAll, liveIds, startAgent, waitFor, type Agent, type MemberJson } from './agents.js';
+import { getJson, killAll, liveIds, postJson, startAgent, waitFor, type Agent, type MemberJson } from './agents.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it dead within the detection time', async (t) => {
+test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it dead within the detection time; user events, queries and ring shares', async (t) => {
   if (!existsSync(CHROMIUM)) {
     // In CI a missing browser is a broken setup (.ci/setup-system.sh installs it), not a reason to pass.
     if (process.env.CI === 'true')
@@ -71,6 +71,40 @@ test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it de
     // Silence had already run for part of the allowance when it was killed, and the page follows the stream at once.
     assert.ok(shownAfter <= allowance + 1_500, `shown dead after ${shownAfter} ms, allowance ${allowance} ms`);
     assert.equal(await page.$$eval('#members tbody tr[data-status="live"]', (r) => r.length), 4);
+
+    // A user event and a query reach the timeline; the ring column shows each live member's share.
+    const sent = await postJson(a0.http, '/event', { name: 'deploy', payload: 'v42' });
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    await page.waitForFunction(
+      `document.querySelector('#timeline li[data-type="user"][data-name="deploy"]') !== null`,
+      {
+        timeout: 5_000,
+      },
+    );
+    assert.match(
+      await page.$eval('#timeline li[data-type="user"]', (li) => li.textContent ?? ''),
+      /deploy from node-1: v42/,
+    );
+    const asked = await fetch(`http://${(agents[1] as Agent).http}/query`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'uptime', ids: [a0.id], timeoutMs: 500 }),
+    });
+    assert.match(await asked.text(), /"kind":"ack","from":"node-1"/);
+    await page.waitForFunction(
+      `document.querySelector('#timeline li[data-type="query"][data-name="uptime"]') !== null`,
+      {
+        timeout: 5_000,
+      },
+    );
+    // Shares are refreshed from /ring every second: within two, the four live members own the whole ring.
+    const shareSum = (): Promise<number> =>
+      page.$$eval('#members tbody tr[data-status="live"] td.share', (tds) =>
+        tds.reduce((sum, td) => sum + Number.parseFloat(td.textContent ?? ''), 0),
+      );
+    await waitFor(async () => Math.abs((await shareSum()) - 100) < 0.5, 3_000, "the live members' shares add to 100%");
+    assert.equal(await page.$$eval('#members tbody tr[data-status="live"] td.share', (t) => t.length), 4);
+    assert.equal(await page.$eval(`#members tbody tr[data-id="${victim.id}"] td.share`, (td) => td.textContent), '—');
     // Let a heartbeat or two pass so the bars are mid-way, then keep the picture.
     await new Promise((r) => setTimeout(r, 300));
     await page.screenshot({ path: shot, fullPage: true });

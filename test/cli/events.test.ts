@@ -231,7 +231,8 @@ test('bad events and queries: exit 2 for the command line, 400s that name the fi
       [['query', '--timeout', '5', 'x'], /--timeout must be a duration such as 500ms, 5s or 1m \(got "5"\)/],
       [['query', '--tag', 'role', 'x'], /--tag must be KEY=VALUE \(got "role"\)/],
       [['query', '--format', 'xml', 'x'], /--format must be text or json/],
-      [['query', '--relay-factor', '-1', 'x'], /--relay-factor must be an integer >= 0/],
+      [['query', '--relay-factor=-1', 'x'], /--relay-factor must be an integer >= 0/],
+      [['query', '--relay-factor', '9', 'x'], /--relay-factor must be an integer from 0 to 8/],
       [['query', '--node', '', 'x'], /--node must name a member/],
     ] as const) {
       const r = await cli([...args]);
@@ -302,6 +303,20 @@ test('bad events and queries: exit 2 for the command line, 400s that name the fi
     const cliTooLong = await cli(['event', 'x'.repeat(10_000), '--http', a.http, '--http-token-file', tokenFile]);
     assert.equal(cliTooLong.code, 1);
     assert.match(cliTooLong.stderr, /name/);
+
+    // The rate limit is a 429 saying so, for events and queries alike (a script backs off on it).
+    for (const path of ['/query', '/event']) {
+      const statuses: number[] = [];
+      let message = '';
+      for (let i = 0; i < 200 && !statuses.includes(429); i++) {
+        const r = await post(a.http, path, { name: 'flood', ...(path === '/query' ? { timeoutMs: 20 } : {}) }, auth);
+        statuses.push(r.status);
+        if (r.status === 429) message = (JSON.parse(r.text) as { error: string }).error;
+      }
+      assert.ok(statuses.includes(429), `${path}: ${statuses.length} requests, no 429`);
+      assert.ok(statuses.filter((st) => st !== 200 && st !== 429).length === 0, statuses.join());
+      assert.match(message, /rate/i);
+    }
 
     // The agent lived through all of it.
     assert.equal((await getJson(a.http, '/health')).status, 200);

@@ -15,7 +15,9 @@ const refused = (text: string, why: RegExp): void =>
 test('parseHandlerSpec: no filter means every event; filters are type lists with names for user and query', () => {
   const all = parseHandlerSpec('./handler.sh');
   assert.deepEqual(all, { filters: [{ type: '*' }], script: './handler.sh' });
-  for (const t of ['member-join', 'member-reap', 'user', 'query']) assert.ok(handles(all, t as 'user', 'x'));
+  for (const t of ['member-join', 'member-reap', 'user']) assert.ok(handles(all, t as 'user', 'x'));
+  // A query is answered by the handlers that name it, only.
+  assert.ok(!handles(all, 'query', 'x'));
 
   const joins = parseHandlerSpec('member-join,member-leave=./x.sh --flag=1');
   assert.equal(joins.script, './x.sh --flag=1');
@@ -42,6 +44,7 @@ test('parseHandlerSpec: wrong filters say what to write', () => {
   refused('FOO=1 ./x.sh', /unknown event type "FOO"/);
   refused('member-join:web=./x.sh', /only user and query events have names/);
   refused('user:=./x.sh', /empty name; write user for every name/);
+  refused('query=./x.sh', /a query handler needs the query's name, query:NAME=SCRIPT/);
   refused('member-join=', /no script after "="/);
   refused('  ', /the script is empty/);
 });

@@ -50,6 +50,9 @@ function hostileRequest(r: () => number): Buffer {
     '/events',
     '/join',
     '/force-leave',
+    '/event',
+    '/query',
+    '/ring',
     '/ui',
     '/ui/app.js',
     '/ui/style.css',
@@ -135,12 +138,18 @@ function hostileRequest(r: () => number): Buffer {
     '\u0000\u0000',
     '{"seeds":["%zz"]}',
     '{"__proto__":{"x":1}}',
+    '{"name":"fuzz","payload":"p"}',
+    '{"name":"fuzz","timeoutMs":200,"tags":{"role":"x"}}',
+    '{"name":1}',
+    '{"name":"x","payloadBase64":"%%"}',
+    '{"name":"x","tags":[1],"ids":{}}',
+    '{"name":"","timeoutMs":1e309}',
   ];
   let body = pick(bodies);
   if (r() < 0.05) body = 'x'.repeat(70_000 + int(200_000)); // over the limit: 413
   const framing = wellFramed ? 7 : int(8);
   if (wellFramed && (method === 'POST' || method === 'PUT') && r() < 0.15) {
-    path = pick(['/join', '/force-leave', '/kv/k']);
+    path = pick(['/join', '/force-leave', '/event', '/query', '/kv/k']);
     body = 'x'.repeat(70_000 + int(100_000));
   }
   if (framing === 0)
