@@ -81,6 +81,13 @@ const MAX_HELD_BYTES = 4 * 1024 * 1024;
 const MAX_ORIGINS = 16_384;
 /** Most message packets sent in answer to one digest; what is left goes with the next digest. */
 const MAX_REPAIR_MESSAGES = 4;
+/**
+ * Repair digests: every round while the newest held event is younger than FRESH_ROUNDS rounds (when
+ * loss has just struck), then one round in SLOW_DIGEST_EVERY on average, until the horizon. A member
+ * that comes back (seen live again) is sent a digest at once instead (greet()).
+ */
+const FRESH_ROUNDS = 8;
+const SLOW_DIGEST_EVERY = 4;
 /** Origin ids are member ids, which the config limits to 255 characters. */
 const MAX_ORIGIN_LENGTH = 255;
 
@@ -127,6 +134,8 @@ export class UserEventLog {
   private fresh = false;
   /** Peers at the last push, for the push budget. */
   private peerCount = 0;
+  /** Rounds since an event was last taken (see FRESH_ROUNDS). */
+  private roundsSinceNews = 0;
 
   constructor(
     private readonly config: UserEventLogConfig,
@@ -222,18 +231,26 @@ export class UserEventLog {
    */
   push(peers: readonly string[], now: number, round = false): UserEventOutbound[] {
     this.fresh = false;
-    if (round) this.expire(now);
+    if (round) {
+      this.expire(now);
+      this.roundsSinceNews++;
+    }
     this.peerCount = peers.length;
     if (peers.length === 0 || this.heldCount === 0) return [];
     const out: UserEventOutbound[] = [];
     const targets = this.pick(peers, this.config.fanout);
     const batch = this.pushBatch(now);
     if (batch.length > 0) for (const to of targets) out.push({ to, message: this.eventsMessage(batch) });
-    if (round) {
+    if (round && (this.roundsSinceNews <= FRESH_ROUNDS || this.rng.next() * SLOW_DIGEST_EVERY < 1)) {
       const to = peers[randomInt(this.rng, peers.length)] as string;
       out.push({ to, message: this.digest(false) });
     }
     return out;
+  }
+
+  /** A digest for a member just seen live (new, or back from a partition): what it missed reaches it at once. */
+  greet(peer: string): UserEventOutbound[] {
+    return this.heldCount > 0 ? [{ to: peer, message: this.digest(false) }] : [];
   }
 
   // ------------------------------------------------------------------ receiving
@@ -277,6 +294,7 @@ export class UserEventLog {
     this.heldCount++;
     this.heldBytes += bytes;
     this.fresh = true;
+    this.roundsSinceNews = 0;
     if (this.heldCount > MAX_HELD || this.heldBytes > MAX_HELD_BYTES) this.dropOldest();
     if (!e.coalesce) this.ready.push(e);
     else this.counts.coalesced += this.coalescer.offer(e, now);

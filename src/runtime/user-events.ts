@@ -36,12 +36,14 @@ export interface UserEventsComponents {
 export class UserEvents {
   private readonly log: UserEventLog;
   /** Live members other than this node, by gossip address. */
-  private readonly live = new Map<string, string>();
+  private readonly live = new Map<string, NodeIdentity>();
   private readonly packets: Packets;
   private readonly deliver: (event: UserEvent) => void;
   private flushTimer: NodeJS.Timeout | null = null;
   private pushTimer: NodeJS.Timeout | null = null;
   private strangers = 0;
+  /** Members seen live since the last round: each is sent a digest once it is heard speaking protocol 6. */
+  private readonly greetings = new Set<string>();
   private closed = false;
 
   constructor(
@@ -104,17 +106,31 @@ export class UserEvents {
   /** The node's gossip round: repeat pushes, send a digest, forget what passed the horizon. */
   round(): void {
     if (this.closed) return;
-    if (!this.log.holding) return;
+    if (!this.log.holding) {
+      this.greetings.clear();
+      return;
+    }
     this.packets.sendAll(this.log.push(this.peers(), monotonicNow(), true));
+    for (const address of this.greetings) {
+      if (!this.live.has(address)) this.greetings.delete(address);
+      else if (this.speaks6(address)) {
+        this.greetings.delete(address);
+        this.packets.sendAll(this.log.greet(address));
+      }
+    }
     this.afterChange();
   }
 
   /** Follows the membership: the core's events, as the node takes them. */
   noteMembers(events: readonly CoreEvent[]): void {
     for (const e of events) {
-      if (e.type === 'live') this.live.set(e.node.address, e.node.id);
-      else if (e.type === 'dead' || e.type === 'removed') {
-        if (this.live.get(e.node.address) === e.node.id) this.live.delete(e.node.address);
+      if (e.type === 'live') {
+        this.live.set(e.node.address, e.node);
+        if (this.log.holding) this.greetings.add(e.node.address);
+      } else if (e.type === 'dead' || e.type === 'removed') {
+        // Only that incarnation: a restart at the same address may already be live under a newer generation.
+        const held = this.live.get(e.node.address);
+        if (held?.id === e.node.id && held.generation === e.node.generation) this.live.delete(e.node.address);
       }
     }
   }
@@ -138,11 +154,13 @@ export class UserEvents {
   /** Live members heard in protocol 6: an older member would drop a user event as an unknown message. */
   private peers(): string[] {
     const out: string[] = [];
-    for (const address of this.live.keys()) {
-      const v = this.packets.versions.speaks(address);
-      if (v !== undefined && carriesUserEvents(v)) out.push(address);
-    }
+    for (const address of this.live.keys()) if (this.speaks6(address)) out.push(address);
     return out;
+  }
+
+  private speaks6(address: string): boolean {
+    const v = this.packets.versions.speaks(address);
+    return v !== undefined && carriesUserEvents(v);
   }
 
   /** News goes out on this turn's end (a burst of broadcasts shares one push); deliveries are handed over. */

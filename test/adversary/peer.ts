@@ -4,13 +4,14 @@
  * lies only in what it says. It records every reply, by source, with its size, so a test can
  * measure what a node sends back to a stranger.
  */
-import { decodeMessage, encodeMessage, NO_BUMPS } from '../../src/wire/codec.js';
+import { decodeMessage, encodeMessage, NO_BUMPS, type ProtocolVersion } from '../../src/wire/codec.js';
 import { identityRef } from '../../src/core/identity.js';
 import type { Delta, Digest, Message, NodeDelta, NodeIdentity, VersionedValue } from '../../src/wire/messages.js';
 import { open, seal, type EnvelopeOptions } from '../../src/transport/envelope.js';
 import { bindUdp, type UdpEndpoint } from '../../src/transport/udp.js';
 import { parseHostPort } from '../../src/runtime/config.js';
 import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
+import { encodeAny, type WireMessage } from '../../src/wire/any.js';
 
 export interface Received {
   readonly from: string;
@@ -66,6 +67,35 @@ export class HostilePeer {
   /** Seals and sends one message; returns the packet's size in bytes. */
   async send(to: string, message: Message): Promise<number> {
     return this.sendRaw(to, seal(encodeMessage(message), this.envelope));
+  }
+
+  /** Seals and sends any message, user events included (protocol 6). */
+  async sendAny(to: string, message: WireMessage): Promise<number> {
+    return this.sendRaw(to, seal(encodeAny(message), this.envelope));
+  }
+
+  /** Seals and sends a message in an older protocol `version`, as a member of an older release would. */
+  async sendIn(to: string, message: Message, version: ProtocolVersion): Promise<number> {
+    return this.sendRaw(to, seal(encodeMessage(message, version), this.envelope, { version }));
+  }
+
+  /** The message type codes of the packets received from `from`, with the version each came in. */
+  typesFrom(from: string): { version: number; code: number }[] {
+    const out: { version: number; code: number }[] = [];
+    for (const r of this.received) {
+      if (r.from !== from) continue;
+      try {
+        out.push({ version: r.packet[2] as number, code: open(r.packet, this.envelope)[0] as number });
+      } catch {
+        /* not readable with our keys */
+      }
+    }
+    return out;
+  }
+
+  /** Seals raw body bytes, well-formed or not. */
+  sealBody(body: Uint8Array): Uint8Array {
+    return seal(body, this.envelope);
   }
 
   async sendRaw(to: string, packet: Uint8Array): Promise<number> {

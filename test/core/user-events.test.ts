@@ -343,3 +343,21 @@ test('lying events are refused and counted, never delivered: another cluster, a 
   send({ ltime: 9 });
   assert.equal(log.takeDeliveries(1000).length, 1, 'a genuine event still goes through');
 });
+
+test('cost of one event: a few pushes per member, digests backing off to one round in 4 until the horizon, then nothing', () => {
+  const c = new EventCluster(50, 13);
+  c.loss = 0.1;
+  c.broadcast(0, 'deploy', false, 'v1.2.3');
+  c.run(HORIZON_MS + 2 * ROUND_MS);
+  const perMember = c.sentPackets / c.n;
+  const rounds = HORIZON_MS / ROUND_MS;
+  assert.equal(c.delivered.filter((d) => d.length === 1).length, 50);
+  // A digest each of the first 8 rounds, then one round in 4 on average; about 6 pushes.
+  assert.ok(perMember <= 8 + rounds / 4 + 20, `${perMember.toFixed(1)} packets per member (${rounds} rounds)`);
+  process.stdout.write(
+    `# one event, 50 members, 10 % loss: ${perMember.toFixed(1)} packets per member over its life\n`,
+  );
+  const after = c.sentPackets;
+  c.run(c.now + 10_000);
+  assert.equal(c.sentPackets, after, 'nothing once the horizon passed');
+});
