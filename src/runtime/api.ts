@@ -84,7 +84,7 @@ export interface ScuttlebuttConfig {
    * Lamport clocks to start from, no lower (a restarted agent's snapshot): events broadcast after a
    * restart then come after the ones before it in every member's order.
    */
-  lamportClocks?: { readonly event?: number };
+  lamportClocks?: { readonly event?: number; readonly query?: number };
   /** Limits of user events (see UserEventLimits); absent fields take the defaults. */
   userEvents?: UserEventLimits;
   /** Limits of queries, asked and answered (docs/building-on-membership.md, "Queries"); defaults when absent. */

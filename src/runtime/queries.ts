@@ -88,7 +88,8 @@ export interface QueriesNode {
   readonly self: NodeIdentity;
   readonly log: Logger;
   readonly packets: Packets;
-  readonly emitQuery: (q: QueryRequest) => void;
+  /** Calls the node's `on('query')` listeners, each guarded. */
+  readonly emit: (q: QueryRequest) => void;
 }
 
 /** A node's queries, from its parts and its config. */
@@ -103,13 +104,15 @@ export function nodeQueries(node: QueriesNode, c: ScuttlebuttConfig): Queries {
       log: node.log,
       sendBody: (to, body, version) => void node.packets.sendBody(to, body, version),
       speaks: (address) => node.packets.versions.speaks(address),
-      emitQuery: node.emitQuery,
+      // On a later turn than the packet: a slow listener cannot stall the packet path.
+      emitQuery: (q) => void setImmediate(() => node.emit(q)),
     },
     {
       limits: queryLimits(c.queries),
       gossipIntervalMs: c.gossipIntervalMs,
       maxPacketBytes: c.maxPacketBytes,
       capacity: c.maxMembers,
+      clock: c.lamportClocks?.query,
     },
   );
 }
@@ -130,7 +133,7 @@ export class Queries {
     private readonly c: QueriesComponents,
     private readonly init: QueriesInit,
   ) {
-    this.clock = init.clock ?? 0;
+    this.clock = Math.max(0, Math.floor(init.clock ?? 0));
     this.bucket = new TokenBucket(init.limits.ratePerSecond, init.limits.burst, c.now());
     const net: QueryNet = {
       ...c,

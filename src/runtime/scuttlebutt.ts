@@ -20,10 +20,6 @@ import {
   type MemberFilter,
   type MemberInfo,
   type MembershipEvent,
-  type QueryHandler,
-  type QueryOptions,
-  type QueryRequest,
-  type QueryResponses,
   type ScuttlebuttConfig,
   type Stats,
   type UserEvent,
@@ -43,6 +39,7 @@ import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { isUserEventMessage } from '../wire/user-events.js';
 import { UserEvents } from './user-events.js';
 import { followMembers, type HashRing, type RingOptions } from '../ring/index.js';
+import type { QueryHandler, QueryOptions, QueryRequest, QueryResponses } from './api.js';
 import { nodeQueries, type Queries } from './queries.js';
 
 export interface ScuttlebuttEvents {
@@ -198,23 +195,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { intervalMs: config.gossipIntervalMs },
     );
-    this.userEvents = new UserEvents(
-      {
-        packets,
-        deliver: (event) => {
-          for (const l of this.listeners('user'))
-            try {
-              (l as (e: UserEvent) => void)(event);
-            } catch (err) {
-              this.errorCounts.listener++;
-              this.log.warn({ event: 'user', err: (err as Error).message }, 'an event listener threw');
-            }
-        },
-      },
-      { config, self: this.self },
-    );
-    const emitQuery = (q: QueryRequest): void => void setImmediate(() => this.emitGuarded('query', q));
-    this.queries = nodeQueries({ core: this.core, self: this.self, log: this.log, packets, emitQuery }, config);
+    const [self, core, log] = [this.self, this.core, this.log];
+    this.userEvents = new UserEvents({ packets, deliver: (e) => this.emitGuarded('user', e) }, { config, self });
+    this.queries = nodeQueries({ core, self, log, packets, emit: (q) => this.emitGuarded('query', q) }, config);
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
@@ -298,8 +281,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   /** The Lamport clocks (for a snapshot: give them back as config.lamportClocks after a restart). */
-  lamportClocks(): { readonly event: number } {
-    return { event: this.userEvents.lamportClock };
+  lamportClocks(): { readonly event: number; readonly query: number } {
+    return { event: this.userEvents.lamportClock, query: this.queries.lamportClock };
   }
 
   get(key: string): string | undefined {
@@ -368,27 +351,14 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return member;
   }
 
-  /**
-   * Asks the live members matching `options.filter` (every live member without one, this node included
-   * when it matches) and collects their acks and answers until the timeout or the signal
-   * (docs/building-on-membership.md, "Queries"). Throws QueryError: 'bad-name', 'too-large',
-   * 'rate-limited' (queries.ratePerSecond and burst), 'closed'; InvalidArgumentError for a bad option.
-   */
+  /** Asks the live members matching a filter, collects their answers: see Queries.query (runtime/queries.ts). */
   query(name: string, payload?: string | Uint8Array, options?: QueryOptions): QueryResponses {
     return this.queries.query(name, payload, options);
   }
 
-  /**
-   * Answers queries named `name` with `handler`'s result (nothing: an ack alone; a throw: an 'error'
-   * answer with its message). One handler per name: registering again replaces it. Returns the unregister function.
-   */
+  /** Answers queries named `name` with `handler` (one per name): see Queries.onQuery. Returns the unregister. */
   onQuery(name: string, handler: QueryHandler): () => void {
     return this.queries.onQuery(name, handler);
-  }
-
-  /** The query Lamport clock: the newest query time this node started or accepted. */
-  get queryLamportClock(): number {
-    return this.queries.lamportClock;
   }
 
   stats(): Stats {
@@ -512,14 +482,15 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.publish();
   }
 
-  /** Emits to `on()` listeners; one that throws is counted and logged, and stops no other work. */
-  private emitGuarded(event: 'query', q: QueryRequest): void {
-    try {
-      this.emit(event, q);
-    } catch (err) {
-      this.errorCounts.listener++;
-      this.log.warn({ event, err: (err as Error).message }, 'an event listener threw');
-    }
+  /** Calls the `on(event)` listeners; one that throws is counted and logged, and stops no other. */
+  private emitGuarded<E extends 'user' | 'query'>(event: E, ...args: ScuttlebuttEvents[E]): void {
+    for (const listener of this.listeners(event))
+      try {
+        (listener as (...a: ScuttlebuttEvents[E]) => void)(...args);
+      } catch (err) {
+        this.errorCounts.listener++;
+        this.log.warn({ event, err: (err as Error).message }, 'an event listener threw');
+      }
   }
 
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */
