@@ -81,8 +81,8 @@ interface Job {
   readonly spec: HandlerSpec;
   readonly type: HandlerEventType;
   readonly env: Record<string, string>;
-  /** Membership events: the members, batched while the job waits. */
-  readonly members?: MemberInfo[];
+  /** Membership events: the members by id, batched while the job waits (a newer state replaces an older one). */
+  readonly members?: Map<string, MemberInfo>;
   readonly payload?: Uint8Array;
   /** Queries: hears the run's stdout (or why there is none). */
   readonly done?: (result: RunResult) => void;
@@ -267,10 +267,10 @@ export class EventHandlers {
       // A burst of joins (a cluster starting) becomes one run with every member on stdin, as in serf.
       const last = lane.jobs.at(-1);
       if (last && last.spec === spec && last.type === type && last.members) {
-        last.members.push(m);
+        last.members.set(m.id, m);
         continue;
       }
-      this.enqueue('events', { spec, type, env: {}, members: [m] });
+      this.enqueue('events', { spec, type, env: {}, members: new Map([[m.id, m]]) });
     }
   }
 
@@ -359,7 +359,7 @@ export class EventHandlers {
       child.stdout?.on('data', (b: Buffer) => out.add(b));
       child.stderr?.on('data', (b: Buffer) => errTail.add(b));
       child.stdin?.on('error', () => {}); // a script that does not read its stdin closes it early
-      child.stdin?.end(job.members ? memberLines(job.members) : (job.payload ?? ''));
+      child.stdin?.end(job.members ? memberLines([...job.members.values()]) : (job.payload ?? ''));
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;

@@ -120,24 +120,28 @@ test('a hanging handler is killed with its process group at the timeout; gossip 
     const pidFile = join(dir, 'pid');
     const a = await startAgent('ta', [
       '--event-handler',
-      // Only the first run hangs: the later ones (tc's join) end at once, and no sleep outlives the test.
-      `member-join=mkdir ${join(dir, 'once')} 2>/dev/null || exit 0; echo $$ > ${pidFile}; sleep 60; echo never`,
+      // Only the first run hangs; the next one records its stdin, and no sleep outlives the test.
+      `member-join=mkdir ${join(dir, 'once')} 2>/dev/null || { cat >> ${join(dir, 'next.in')}; exit 0; }; ` +
+        `echo $$ > ${pidFile}; sleep 60; echo never`,
       '--event-handler-timeout',
-      '3s',
+      '4s',
     ]);
     agents.push(a);
     agents.push(await startAgent('tb', ['--join', a.gossip]));
     await waitFor(() => readdirSync(dir).includes('pid'), 10_000, 'the hanging handler started');
     const started = Date.now();
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    // While it hangs, a third agent joins and both sides see it; the API answers at once.
-    const c = await startAgent('tc', ['--join', a.gossip]);
-    agents.push(c);
-    await waitFor(async () => (await liveIds(a.http)).length === 3, 10_000, 'tc joins while the handler hangs');
-    await waitFor(async () => (await liveIds(c.http)).length === 3, 10_000, 'tc sees everyone');
-    assert.ok(Date.now() - started < 3000, 'the join completed before the timeout, so it did not wait for the handler');
+    // While it hangs, two more agents join and all sides see them; the API answers at once.
+    const [c, d] = await Promise.all([startAgent('tc', ['--join', a.gossip]), startAgent('td', ['--join', a.gossip])]);
+    agents.push(c, d);
+    await waitFor(async () => (await liveIds(a.http)).length === 4, 10_000, 'tc and td join while the handler hangs');
+    await waitFor(async () => (await liveIds(c.http)).length === 4, 10_000, 'tc sees everyone');
+    assert.ok(
+      Date.now() - started < 4000,
+      'the joins completed before the timeout, so they did not wait for the handler',
+    );
     await waitFor(
-      () => a.stderr.some((l) => /event handler for member-join killed after 3000 ms/.test(l)),
+      () => a.stderr.some((l) => /event handler for member-join killed after 4000 ms/.test(l)),
       10_000,
       'the timeout logged',
     );
@@ -154,8 +158,14 @@ test('a hanging handler is killed with its process group at the timeout; gossip 
       2000,
       'no process left in the handler group',
     );
+    // The two joins that came while it hung wait as one run, both members on its stdin.
+    await waitFor(() => readdirSync(dir).includes('next.in'), 5000, 'the next run');
+    await new Promise((r) => setTimeout(r, 300));
+    const lines = readFileSync(join(dir, 'next.in'), 'utf8').trim().split('\n');
+    assert.deepEqual(lines.map((l) => l.split('\t')[0]).sort(), ['tc', 'td']);
     const metrics = await (await fetch(`http://${a.http}/metrics`)).text();
     assert.match(metrics, /scuttlebutt_event_handler_runs_total\{type="member-join",outcome="timeout"\} 1\b/);
+    assert.match(metrics, /scuttlebutt_event_handler_runs_total\{type="member-join",outcome="ok"\} 1\b/);
   } finally {
     killAll(agents);
     rmSync(dir, { recursive: true, force: true });
