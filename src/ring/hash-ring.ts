@@ -70,13 +70,15 @@ export class HashRing extends EventEmitter<HashRingEvents> {
     if (total === 0 || want === 0) return [];
     hashKey(key);
     const out: string[] = [];
-    const seen = new Uint8Array(p.ids.length);
+    // A few owners are checked against the list itself; many, against a mark per member.
+    const seen = want > 8 ? new Uint8Array(p.ids.length) : null;
     let at = ownerIndex(p, hashHi, hashLo);
     for (let step = 0; step < total && out.length < want; step++) {
       const w = p.who[at] as number;
-      if (seen[w] === 0) {
-        seen[w] = 1;
-        out.push(p.ids[w] as string);
+      const id = p.ids[w] as string;
+      if (seen ? seen[w] === 0 : !out.includes(id)) {
+        if (seen) seen[w] = 1;
+        out.push(id);
       }
       at = at === 0 ? total - 1 : at - 1;
     }

@@ -71,6 +71,12 @@ function finish(): void {
 export function hashString(s: string): void {
   stateHi = BASIS_HI;
   stateLo = BASIS_LO;
+  feedString(s);
+  finish();
+}
+
+/** Feeds a string's UTF-8 bytes into the state. */
+function feedString(s: string): void {
   const n = s.length;
   for (let i = 0; i < n; i++) {
     let c = s.charCodeAt(i);
@@ -100,6 +106,30 @@ export function hashString(s: string): void {
     fnvByte(0x80 | ((c >>> 6) & 0x3f));
     fnvByte(0x80 | (c & 0x3f));
   }
+}
+
+let pointId: string | null = null;
+let pointHi = 0;
+let pointLo = 0;
+
+/**
+ * Hashes the string `${id}#${i}` (a member's virtual node) into hashHi/hashLo: the state after "id#" is kept
+ * between calls for the same id, so a member's points cost their digits only.
+ */
+export function hashPoint(id: string, i: number): void {
+  if (id !== pointId) {
+    stateHi = BASIS_HI;
+    stateLo = BASIS_LO;
+    feedString(id);
+    fnvByte(0x23);
+    [pointId, pointHi, pointLo] = [id, stateHi, stateLo];
+  } else {
+    stateHi = pointHi;
+    stateLo = pointLo;
+  }
+  let unit = 1;
+  while (unit * 10 <= i) unit *= 10;
+  for (; unit >= 1; unit = Math.floor(unit / 10)) fnvByte(0x30 + (Math.floor(i / unit) % 10));
   finish();
 }
 

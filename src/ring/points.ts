@@ -9,7 +9,7 @@
  * 2^64 to the first point): a key's owner is the last point at or before it, or the last point of the
  * ring for a key before the first.
  */
-import { hashHi, hashLo, hashString } from './hash.js';
+import { hashHi, hashLo, hashPoint } from './hash.js';
 
 export interface Points {
   /** Member ids, sorted; `who` indexes into it. */
@@ -38,7 +38,7 @@ export function prefix(hi: number, lo: number): number {
 function addMemberPoints(id: string, replicas: number, into: Points, from: number, index: number): void {
   const { pos, hi, lo, who } = into;
   for (let i = 0; i < replicas; i++) {
-    hashString(`${id}#${i}`);
+    hashPoint(id, i);
     hi[from + i] = hashHi;
     lo[from + i] = hashLo;
     pos[from + i] = prefix(hashHi, hashLo);
@@ -61,21 +61,13 @@ function allocate(ids: readonly string[], size: number): Points {
  * the new members' points are sorted and merged in, so a join costs one pass over the ring, not a sort of it.
  */
 export function rebuild(old: Points, wanted: ReadonlySet<string>, added: readonly string[], replicas: number): Points {
-  const ids = [...old.ids.filter((id) => wanted.has(id)), ...added].sort();
+  const ids = Object.freeze([...old.ids.filter((id) => wanted.has(id)), ...added].sort());
   const index = new Map(ids.map((id, i) => [id, i]));
   const remap = Int32Array.from(old.ids, (id) => index.get(id) ?? -1);
 
   const fresh = allocate(ids, added.length * replicas);
   added.forEach((id, k) => addMemberPoints(id, replicas, fresh, k * replicas, index.get(id) as number));
-  const order = new Uint32Array(fresh.pos.length).map((_, i) => i);
-  order.sort((a, b) => {
-    const d = (fresh.pos[a] as number) - (fresh.pos[b] as number) || (fresh.lo[a] as number) - (fresh.lo[b] as number);
-    if (d !== 0) return d;
-    const x = ids[fresh.who[a] as number] as string;
-    const y = ids[fresh.who[b] as number] as string;
-    return x < y ? -1 : x > y ? 1 : 0;
-  });
-
+  const order = sortedOrder(fresh);
   let kept = 0;
   for (let i = 0; i < old.who.length; i++) if ((remap[old.who[i] as number] as number) >= 0) kept++;
   const out = allocate(ids, kept + order.length);
@@ -102,6 +94,42 @@ export function rebuild(old: Points, wanted: ReadonlySet<string>, added: readonl
     out.who[k] = takeOld ? (remap[old.who[i] as number] as number) : (fresh.who[i] as number);
   }
   return out;
+}
+
+/**
+ * The indices of `p`'s points in point order. The positions are sorted as plain doubles (natively, no
+ * comparator) and each point finds its place by binary search; only when two share a 53-bit prefix, which
+ * 64-bit hashes make rare, does it fall back to a comparator of position and id.
+ */
+export function sortedOrder(p: Points): Uint32Array {
+  const n = p.pos.length;
+  const sorted = Float64Array.from(p.pos).sort();
+  const order = new Uint32Array(n);
+  for (let k = 1; k < n; k++) if (sorted[k] === sorted[k - 1]) return comparatorOrder(p);
+  for (let i = 0; i < n; i++) {
+    const x = p.pos[i] as number;
+    let low = 0;
+    let high = n - 1;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if ((sorted[mid] as number) < x) low = mid + 1;
+      else high = mid;
+    }
+    order[low] = i;
+  }
+  return order;
+}
+
+function comparatorOrder(p: Points): Uint32Array {
+  return new Uint32Array(p.pos.length)
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const d = (p.pos[a] as number) - (p.pos[b] as number) || (p.lo[a] as number) - (p.lo[b] as number);
+      if (d !== 0) return d;
+      const x = p.ids[p.who[a] as number] as string;
+      const y = p.ids[p.who[b] as number] as string;
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
 }
 
 /** The index of the point owning position (h, l): the last point at or before it, wrapping; -1 on an empty ring. */

@@ -310,9 +310,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   /**
-   * A consistent-hash ring over the live members matching `options.filter` (this node included when it
-   * matches), kept current as members join, die, leave or change tags: `owner(key)`, `owners(key, n)`,
-   * `shares()`, and a 'change' event with the key ranges that moved. close() it to stop following.
+   * A consistent-hash ring over the live members matching `options.filter` (self included when it matches),
+   * kept current as they join, die or change tags, with a 'change' event; close() it to stop following.
    */
   ring(options: RingOptions = {}): HashRing {
     this.assertOpen();

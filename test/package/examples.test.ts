@@ -39,6 +39,12 @@ const EXPECT: Record<string, (port: number) => (Line | Line[])[]> = {
     `databases ready: db-1@127.0.0.1:${p + 1} (zone a)`,
     'databases ready: none',
   ],
+  'sharded-cache.js': () => [
+    /^60 keys written: \d+ on cache-1, \d+ on cache-2, \d+ on cache-3$/,
+    /^read back 60 of 60: \d+ from this process, \d+ by query$/,
+    /^cache-3 left: \d+ ranges \(\d+% of the keys\) moved to cache-1 and cache-2$/,
+    /^after it left: \d+ hits, \d+ misses, exactly the keys cache-3 held$/,
+  ],
   'event-iterator.js': () => [
     'live    worker-1',
     'update  worker-1 job=resize-images',

@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HashRing, InvalidArgumentError, ringPosition, type RingChange } from '../../src/index.js';
 import { followMembers, type RingSource } from '../../src/ring/index.js';
+import { hashHi, hashLo, hashPoint, hashString } from '../../src/ring/hash.js';
+import { prefix, sortedOrder, type Points } from '../../src/ring/points.js';
 
 const RUNS = { numRuns: 40, seed: 2727 };
 const MASK = (1n << 64n) - 1n;
@@ -55,6 +57,55 @@ test('ringPosition is the documented hash of the UTF-8 bytes, for strings and by
   );
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 64 }), (b) => assert.equal(ringPosition(b), reference(b))),
+    { numRuns: 300, seed: 2727 },
+  );
+});
+
+test('a virtual node hashes as the string "id#i", from the cached "id#" state or not', () => {
+  fc.assert(
+    fc.property(
+      fc.string({ maxLength: 12, unit: 'grapheme' }),
+      fc.array(fc.nat(100_000), { maxLength: 5 }),
+      (id, is) => {
+        for (const i of is) {
+          hashPoint(id, i);
+          const point = [hashHi, hashLo];
+          hashString(`${id}#${i}`);
+          assert.deepEqual(point, [hashHi, hashLo], `${id}#${i}`);
+        }
+      },
+    ),
+    { numRuns: 300, seed: 2727 },
+  );
+});
+
+test('points sort by position, then member id, with or without equal 53-bit prefixes', () => {
+  const point = fc.record({
+    hi: fc.constantFrom(0, 1, 0xffffffff),
+    lo: fc.constantFrom(0, 1, 2047, 2048, 5000),
+    who: fc.nat(3),
+  });
+  fc.assert(
+    fc.property(fc.array(point, { maxLength: 40 }), fc.boolean(), (raw, unique) => {
+      const pts = unique
+        ? raw.filter((p, i) => raw.findIndex((q) => prefix(q.hi, q.lo) === prefix(p.hi, p.lo)) === i)
+        : raw;
+      const ids = ['a', 'b', 'c', 'd'];
+      const points: Points = {
+        ids,
+        pos: Float64Array.from(pts, (p) => prefix(p.hi, p.lo)),
+        hi: Uint32Array.from(pts, (p) => p.hi),
+        lo: Uint32Array.from(pts, (p) => p.lo),
+        who: Uint32Array.from(pts, (p) => p.who),
+      };
+      const key = (p: (typeof pts)[number]): string =>
+        `${p.hi.toString(16).padStart(8, '0')}${p.lo.toString(16).padStart(8, '0')}${ids[p.who]}`;
+      const want = pts.map(key).sort();
+      assert.deepEqual(
+        [...sortedOrder(points)].map((i) => key(pts[i]!)),
+        want,
+      );
+    }),
     { numRuns: 300, seed: 2727 },
   );
 });
@@ -238,13 +289,14 @@ test('a following ring holds the live members matching its tags, and stops follo
     { id: 'a', metadata: { role: 'cache' } },
     { id: 'b', metadata: { role: 'db' } },
   ];
-  const listeners = new Map<string, Set<() => void>>();
+  type Listener = (member: unknown, keys: readonly string[]) => void;
+  const listeners = new Map<string, Set<Listener>>();
   const source: RingSource = {
     members: (filter) => live.filter((m) => Object.entries(filter.tags ?? {}).every(([k, v]) => m.metadata[k] === v)),
-    on: (e, l) => listeners.set(e, (listeners.get(e) ?? new Set()).add(l)),
-    off: (e, l) => listeners.get(e)?.delete(l),
+    on: (e: string, l: Listener) => listeners.set(e, (listeners.get(e) ?? new Set()).add(l)),
+    off: (e: string, l: Listener) => listeners.get(e)?.delete(l),
   };
-  const fire = (e: string): void => listeners.get(e)?.forEach((l) => l());
+  const fire = (e: string, keys: readonly string[] = []): void => listeners.get(e)?.forEach((l) => l(undefined, keys));
   const ring = followMembers(source, { filter: { tags: { role: 'cache' } }, replicas: 8 });
   const all = followMembers(source);
   const changes: RingChange[] = [];
@@ -255,7 +307,9 @@ test('a following ring holds the live members matching its tags, and stops follo
   assert.deepEqual(ring.members, ['a', 'c']);
   assert.deepEqual(all.members, ['a', 'b', 'c']);
   live = live.map((m) => (m.id === 'a' ? { ...m, metadata: { role: 'db' } } : m));
-  fire('update');
+  fire('update', ['load']);
+  assert.deepEqual(ring.members, ['a', 'c'], 'an update of no filter tag is not looked at');
+  fire('update', ['load', 'role']);
   assert.deepEqual(ring.members, ['c']);
   assert.deepEqual(
     changes.map((c) => [c.added, c.removed]),
