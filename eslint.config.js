@@ -5,7 +5,7 @@ import globals from 'globals';
 
 /**
  * The architecture as a rule: imports point down, never up.
- *   cli -> runtime -> transport -> wire        sim -> core -> wire
+ *   cli -> runtime -> transport -> wire        sim -> core -> wire        runtime -> ring
  * core and wire are pure (no Node built-ins: no sockets, timers, files, crypto); the simulator drives
  * the core without the transport; nothing but the CLI's own files imports the CLI.
  */
@@ -84,6 +84,11 @@ export default tseslint.config(
     'the simulator wraps the core alone, with a virtual clock and network',
   ),
   layer('runtime', [up('sim', 'cli')], 'the runtime is the library; the CLI and the simulator sit on top of it'),
+  layer(
+    'ring',
+    [up('core', 'wire', 'transport', 'runtime', 'sim', 'cli')],
+    "the hash ring is pure (member ids in, owners out) and learns a node's members through RingSource",
+  ),
   {
     ...layer('bench', [up('cli')], 'benchmarks drive the library, the simulator or the agent as a process'),
     files: ['bench/**/*.ts'],
