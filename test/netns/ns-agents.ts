@@ -3,7 +3,7 @@
  * host) reached from the test through a Unix socket (unix-forward.ts), and the CLI's client commands
  * run inside the host as a user there would run them.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -27,6 +27,13 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/** Gives host i a second address on its subnet (.100 + i), as a machine moved to a new address; returns it. */
+export function addAddress(bed: TestBed, i: number): string {
+  const ip = (bed.addresses[i] as string).replace(/\.\d+$/, `.${100 + i}`);
+  execFileSync('ip', ['-n', bed.hosts[i] as string, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+  return ip;
+}
+
 export class NsAgent {
   readonly stderr: string[] = [];
   /** Everything this agent's /events stream carried since it was opened (see `watch`). */
@@ -40,6 +47,8 @@ export class NsAgent {
     readonly index: number,
     readonly proc: ChildProcess,
     readonly socket: string,
+    /** The UDP "host:port" it gossips on. */
+    readonly address: string,
   ) {
     this.exited = new Promise((r) => proc.on('exit', (code) => r(code)));
   }
@@ -48,19 +57,22 @@ export class NsAgent {
     return `h${this.index}`;
   }
 
-  get address(): string {
-    return `${this.bed.addresses[this.index]}:${GOSSIP_PORT}`;
-  }
-
   private get host(): string {
     return this.bed.hosts[this.index] as string;
   }
 
   /**
    * Starts the agent of host i (id hI, gossip on the host's address, 200 ms rounds) with these extra
-   * flags; resolves once its API answers through the Unix socket in `dir`.
+   * flags; resolves once its API answers through the Unix socket in `dir`. `ip`: another address of
+   * the host to gossip on (see `addAddress`).
    */
-  static async start(bed: TestBed, i: number, flags: readonly string[], dir: string): Promise<NsAgent> {
+  static async start(
+    bed: TestBed,
+    i: number,
+    flags: readonly string[],
+    dir: string,
+    ip = bed.addresses[i] as string,
+  ): Promise<NsAgent> {
     const host = bed.hosts[i] as string;
     const args = [
       'netns',
@@ -70,7 +82,7 @@ export class NsAgent {
       MAIN,
       'agent',
       '--bind',
-      `${bed.addresses[i]}:${GOSSIP_PORT}`,
+      `${ip}:${GOSSIP_PORT}`,
       '--http',
       `127.0.0.1:${HTTP_PORT}`,
       '--node-id',
@@ -83,7 +95,7 @@ export class NsAgent {
       ...flags,
     ];
     const proc = spawn('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    const agent = new NsAgent(bed, i, proc, join(dir, `h${i}.sock`));
+    const agent = new NsAgent(bed, i, proc, join(dir, `h${i}.sock`), `${ip}:${GOSSIP_PORT}`);
     createInterface({ input: proc.stderr! }).on('line', (l) => agent.stderr.push(l));
     agent.forward = spawn('ip', ['netns', 'exec', host, process.execPath, FORWARD, agent.socket, String(HTTP_PORT)], {
       stdio: ['pipe', 'pipe', 'inherit'],
