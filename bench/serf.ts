@@ -10,7 +10,7 @@
  * `--key-file`: our agents gossip with that keyring (serf stays plaintext); ours then also reports
  * packets per node per second, and what the replay windows saw (deepest reordering, drops).
  * `--flow-control on|off`: our agents' flow control (default on), to compare what it costs.
- * `--events K` (default 5, 0 for none): after the steady window, K user events without and K with coalescing,
+ * `--events K` (default 9, 0 for none): after the steady window, K user events without and K with coalescing,
  * and K queries, timed to every agent's handler and to every answer (bench/serf-events.ts).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -378,7 +378,7 @@ async function main(): Promise<void> {
       'settle-s': { type: 'string', default: '20' },
       'key-file': { type: 'string' },
       'flow-control': { type: 'string' },
-      events: { type: 'string', default: '5' },
+      events: { type: 'string', default: '9' },
     },
   });
   const n = Number(values.nodes);
