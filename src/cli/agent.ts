@@ -145,11 +145,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
           path: snapshotPath,
           log: logger,
           ...(snapshot ? { previous: snapshot } : {}),
-          clocks: () => {
-            // The query clock joins the event clock here with the queries work of issue 27.
-            const c: { readonly event: number; readonly query?: number } = node.lamportClocks();
-            return { event: c.event, query: c.query ?? 0 };
-          },
+          clocks: () => node.lamportClocks(),
           registry: metrics.registry,
         });
   let stopping = false;

@@ -54,7 +54,8 @@ ${HTTP_HELP}`,
     summary: 'stream membership events from a running agent',
     usage: `usage: scuttlebutt monitor [--replay] [--json] [--http HOST:PORT]
 
-Prints each event (live, dead, update, removed, ...) as it happens, until the agent goes away.
+Prints each event (live, dead, update, removed, user events and queries, ...) as it happens, until the agent
+goes away.
   --replay  first print the events the agent still holds (its buffer)
   --json    one JSON object per line (the /events data) instead of text
 ${HTTP_HELP}`,
@@ -96,6 +97,16 @@ ${HTTP_HELP}`,
         };
         if (e.event === 'gap') {
           process.stdout.write(`${new Date().toISOString()}  ${e.event.padEnd(7)}  ${d.message ?? e.data}\n`);
+          continue;
+        }
+        if (e.event === 'user' || e.event === 'query') {
+          // "deploy from api-1 (Lamport time 7): v42", in the words of `scuttlebutt event` and `query`.
+          const u = d as { name?: string; origin?: string; ltime?: number; payload?: string; payloadBase64?: string };
+          const payload = u.payload ?? (u.payloadBase64 === undefined ? '' : `(base64) ${u.payloadBase64}`);
+          const said = payload === '' ? '' : `: ${payload}`;
+          process.stdout.write(
+            `${d.time}  ${e.event.padEnd(7)}  ${u.name} from ${u.origin} (Lamport time ${u.ltime})${said}\n`,
+          );
           continue;
         }
         if (!d.node) {

@@ -169,7 +169,8 @@ ${HTTP_HELP}`,
         if (format === 'json' || line.kind === 'summary') continue;
         const who = `"${line.from ?? '?'}" after ${Math.round(line.latencyMs ?? 0)} ms`;
         if (line.kind === 'ack') out(`Ack from ${who}`);
-        else if (line.kind === 'response') out(`Response from ${who}: ${payloadText(line)}`);
+        // A handler's output usually ends with a newline: the line ends there already.
+        else if (line.kind === 'response') out(`Response from ${who}: ${payloadText(line).replace(/\r?\n$/, '')}`);
         else if (line.kind === 'error') out(`Error from ${who}: ${line.message ?? ''}`);
       }
       if (!summary) throw new AgentError('the agent ended the query without a summary (did it stop?)');

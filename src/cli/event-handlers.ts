@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Logger, MemberInfo } from '../runtime/api.js';
+import type { Logger, MemberInfo, QueryRequest } from '../runtime/api.js';
 import type { DeathReason } from '../core/types.js';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
 import { handles, queryNames, type HandlerEventType, type HandlerSpec } from './handler-spec.js';
@@ -55,23 +55,6 @@ export function memberLines(members: readonly MemberInfo[]): string {
       return `${field(m.id)}\t${field(m.address)}\t${m.status}\t${tags}\n`;
     })
     .join('');
-}
-
-/** A query as the node hands it to a handler (runtime/api.ts QueryRequest). */
-export interface HandledQuery {
-  readonly name: string;
-  readonly payload: Uint8Array;
-  readonly origin: string;
-  readonly ltime: number;
-  readonly id: string;
-}
-
-/**
- * The node's query API (node.onQuery, from the queries work of issue 27), looked up at run time so this
- * module builds with or without it; without it, query handlers are refused with a log line.
- */
-interface QueryAnswering {
-  onQuery(name: string, handler: (q: HandledQuery) => Promise<Uint8Array | void>): () => void;
 }
 
 /** Our variables, which a run must not inherit from the agent's own environment. */
@@ -163,15 +146,8 @@ export class EventHandlers {
     node.on('user', (e) => {
       if (this.wants('user', e.name)) this.userEvent(e);
     });
-    const names = queryNames(options.handlers);
-    const onQuery = (node as unknown as Partial<QueryAnswering>).onQuery?.bind(node);
-    if (!onQuery) {
-      if (names.length > 0)
-        options.log.error(
-          { queries: names },
-          'query handlers ignored: this build of the agent does not answer queries',
-        );
-    } else for (const name of names) this.unregister.push(onQuery(name, (q) => this.query(q)));
+    // The library answers by name: each named query gets the handlers of its name (query()).
+    for (const name of queryNames(options.handlers)) this.unregister.push(node.onQuery(name, (q) => this.query(q)));
   }
 
   /** Runs so far by outcome. */
@@ -205,7 +181,7 @@ export class EventHandlers {
    * Runs a query's handlers in turn; resolves with the first non-empty stdout, the response. Rejects
    * when none gave one because a run failed, timed out, was dropped, or wrote more than the response cap.
    */
-  query(q: HandledQuery): Promise<Buffer | void> {
+  query(q: QueryRequest): Promise<Buffer | void> {
     const specs = this.options.handlers.filter((h) => handles(h, 'query', q.name));
     const env = {
       SCUTTLEBUTT_QUERY_NAME: q.name,

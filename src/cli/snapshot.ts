@@ -196,7 +196,7 @@ export class Snapshotter {
       const counts = this.counts;
       new Counter({
         name: 'scuttlebutt_snapshot_writes_total',
-        help: 'Snapshot file writes (--snapshot), by outcome: ok, failed (logged; retried on the next change).',
+        help: 'Snapshot file writes (--snapshot), by outcome: ok, failed (logged once; retried every second).',
         labelNames: ['outcome'],
         registers: [options.registry],
         collect() {
@@ -303,7 +303,7 @@ export class Snapshotter {
         if (!this.failing)
           log.error(
             { snapshot: path, err: (err as Error).message },
-            `snapshot ${path} not written (the agent runs on; retried on the next change): ${(err as Error).message}`,
+            `snapshot ${path} not written (the agent runs on; retried every second): ${(err as Error).message}`,
           );
         this.failing = true;
         this.dirty = true;

@@ -48,6 +48,12 @@ export interface UserEventLogConfig {
   readonly coalesceMaxMs: number;
   /** The Lamport clock starts here (a restarted agent's snapshot), or at 0. */
   readonly clock?: number;
+  /**
+   * Whether an origin is a member this node knows (live or dead, not yet removed). An event from any
+   * other is refused, not marked seen (a repair brings it again once the member is known): a lying
+   * member cannot escape the per-origin bound by making up origins.
+   */
+  readonly isMember?: (id: string, generation: number) => boolean;
 }
 
 export interface UserEventOutbound {
@@ -264,6 +270,10 @@ export class UserEventLog {
       e.ltime > this.clockValue + MAX_CLOCK_JUMP ||
       e.payload.length > this.config.maxPayloadBytes
     ) {
+      this.counts.refused++;
+      return;
+    }
+    if (this.config.isMember && !this.config.isMember(e.origin, e.generation)) {
       this.counts.refused++;
       return;
     }

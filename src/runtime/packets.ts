@@ -6,15 +6,7 @@
  * (`onPacket`, `onDrop`) what passed.
  */
 import { decodeAny, encodeAny, type WireMessage } from '../wire/any.js';
-import {
-  DecodeError,
-  decodeQueryMessage,
-  isQueryCode,
-  MIN_PROTOCOL_VERSION,
-  PROTOCOL_VERSION,
-  type ProtocolVersion,
-} from '../wire/codec.js';
-import type { QueryWireMessage } from '../wire/query-messages.js';
+import { DecodeError, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
 import { envelopeOverhead, EnvelopeError, openPacket, seal, type EnvelopeOptions } from '../transport/envelope.js';
 import type { PeerVersions } from '../transport/negotiation.js';
 import { NonceSequence, ReplayWindows } from '../transport/replay.js';
@@ -114,17 +106,17 @@ export class Packets {
 
   /**
    * Counts, opens and decodes a packet, and notes the version its sender wrote in (replies go back
-   * in it); null when it is dropped (counted, and a version mismatch logged once). Query messages
-   * (protocol 6) come out decoded beside the core's: the caller routes them.
+   * in it); null when it is dropped (counted, and a version mismatch logged once). User events and
+   * queries (protocol 6) come out decoded beside the core's messages: the caller routes them.
    */
-  open(bytes: Uint8Array, from: string): WireMessage | QueryWireMessage | null {
+  open(bytes: Uint8Array, from: string): WireMessage | null {
     this.counters.packetsIn++;
     this.counters.bytesIn += bytes.length;
     this.onPacket('in', bytes.length, from);
     try {
       const { version, body } = openPacket(bytes, this.envelope, this.replay);
       this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
-      const message = isQueryCode(body[0]) ? decodeQueryMessage(body, version) : decodeAny(body, version);
+      const message = decodeAny(body, version);
       this.versions.heard(from, version, message.type === 'syn' || message.type === 'leave');
       this.batch.set(from, version);
       return message;

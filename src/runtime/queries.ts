@@ -48,6 +48,8 @@ const RELAY_LIST_MS = 1000;
 interface Asked {
   readonly address: string;
   acked: boolean;
+  /** Its ack said a response will follow. */
+  responds: boolean;
   responded: boolean;
 }
 
@@ -301,15 +303,19 @@ export class Queries {
       if (tags.some(([k, value]) => v.values[k] !== value)) continue;
       const version = v.node.id === this.c.self.id ? PROTOCOL_VERSION : this.c.speaks(v.node.address);
       if (version !== undefined && !carriesQueries(version)) notAsked++;
-      else asked.set(v.node.id, { address: v.node.address, acked: false, responded: false });
+      else asked.set(v.node.id, { address: v.node.address, acked: false, responds: false, responded: false });
     }
     return { asked, notAsked };
   }
 
-  /** Sends the query to every asked member not heard from yet. */
+  /**
+   * Sends the query to every asked member whose ack has not arrived, or whose ack promised a response that
+   * has not (all of them the first time). The member sends what it already sent again; copies are dropped here.
+   */
   private transmit(r: Running): void {
     for (const [id, a] of r.asked)
-      if (id !== this.c.self.id && !a.acked && !a.responded) this.c.sendBody(a.address, r.body, PROTOCOL_VERSION);
+      if (id !== this.c.self.id && (!a.acked || (a.responds && !a.responded)))
+        this.c.sendBody(a.address, r.body, PROTOCOL_VERSION);
   }
 
   private answer(r: Running, asked: Asked, a: QueryAnswerMessage): void {
@@ -317,6 +323,7 @@ export class Queries {
     if (a.type === 'queryAck') {
       if (asked.acked) return void this.counts.stray++;
       asked.acked = true;
+      asked.responds = a.responds;
       r.stream.push({ kind: 'ack', from: a.from, latencyMs });
       return;
     }

@@ -243,7 +243,7 @@ export class QueryResponder {
     };
     const answer = { clusterId: this.net.clusterId, origin: m.origin, ltime: m.ltime, from: this.net.self.id };
     if (m.ack) {
-      seen.ack = { type: 'queryAck', ...answer, relay: false };
+      seen.ack = { type: 'queryAck', ...answer, relay: false, responds: this.handlers.has(m.name) };
       send(seen.ack);
     }
     this.hooks.accepted(request, m.ltime);

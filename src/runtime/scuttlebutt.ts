@@ -309,10 +309,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return selectMembers(this.core.snapshot(), filter).map((v) => withSilence(toMember(v), this.core, now));
   }
 
-  /**
-   * A consistent-hash ring over the live members matching `options.filter` (self included when it matches),
-   * kept current as they join, die or change tags, with a 'change' event; close() it to stop following.
-   */
+  /** A consistent-hash ring following the live members matching `options.filter`, self included (HashRing). */
   ring(options: RingOptions = {}): HashRing {
     this.assertOpen();
     return followMembers(this, options);

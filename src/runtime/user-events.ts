@@ -42,6 +42,8 @@ export class UserEvents {
   private flushTimer: NodeJS.Timeout | null = null;
   private pushTimer: NodeJS.Timeout | null = null;
   private strangers = 0;
+  /** Members known (live or dead, until removed), by id: their generations. Events come only from these. */
+  private readonly members = new Map<string, Set<number>>();
   /** Members seen live since the last round: each is sent a digest once it is heard speaking protocol 6. */
   private readonly greetings = new Set<string>();
   private closed = false;
@@ -54,6 +56,7 @@ export class UserEvents {
     this.deliver = components.deliver;
     const { config, self } = init;
     const limits = userEventLimits(config);
+    this.members.set(self.id, new Set([self.generation]));
     this.log = new UserEventLog(
       {
         clusterId: config.clusterId,
@@ -67,6 +70,7 @@ export class UserEvents {
         coalesceQuietMs: limits.coalesceQuietMs,
         coalesceMaxMs: Math.max(limits.coalesceQuietMs * COALESCE_MAX_QUIETS, config.gossipIntervalMs),
         clock: config.lamportClocks?.event ?? 0,
+        isMember: (id, generation) => this.members.get(id)?.has(generation) ?? false,
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
@@ -126,8 +130,15 @@ export class UserEvents {
     for (const e of events) {
       if (e.type === 'live') {
         this.live.set(e.node.address, e.node);
+        const generations = this.members.get(e.node.id) ?? new Set<number>();
+        this.members.set(e.node.id, generations.add(e.node.generation));
         if (this.log.holding) this.greetings.add(e.node.address);
       } else if (e.type === 'dead' || e.type === 'removed') {
+        if (e.type === 'removed') {
+          const generations = this.members.get(e.node.id);
+          generations?.delete(e.node.generation);
+          if (generations?.size === 0) this.members.delete(e.node.id);
+        }
         // Only that incarnation: a restart at the same address may already be live under a newer generation.
         const held = this.live.get(e.node.address);
         if (held?.id === e.node.id && held.generation === e.node.generation) this.live.delete(e.node.address);

@@ -31,5 +31,7 @@ export const BUMPS_LOW_HEARTBEATS = 2;
 export const QUERY_ACK = 1;
 /** An ack's or response's flags: sent to a relay, which forwards it to the querier (with the flag cleared). */
 export const ANSWER_RELAY = 1;
+/** An ack's flags: a response will follow (the responder has a handler for the name), so the querier waits for it. */
+export const ACK_RESPONDS = 2;
 /** A response's flags: the payload is the handler's error message, not its result. */
 export const RESPONSE_ERROR = 2;

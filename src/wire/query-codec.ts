@@ -2,7 +2,7 @@
  * The codec of protocol 6's query messages (type codes 9, 10, 11), beside the gossip codec: sizes,
  * encoder and bounds-checked decoder. docs/protocol.md ("Queries") gives the layouts byte by byte.
  */
-import { ANSWER_RELAY, QUERY_ACK, RESPONSE_ERROR, TYPE_CODES } from './codes.js';
+import { ACK_RESPONDS, ANSWER_RELAY, QUERY_ACK, RESPONSE_ERROR, TYPE_CODES } from './codes.js';
 import { DecodeError } from './errors.js';
 import { carriesQueries, isSupportedVersion, PROTOCOL_VERSION, type ProtocolVersion } from './protocol.js';
 import {
@@ -97,7 +97,8 @@ export function encodeQueryMessage(m: QueryWireMessage, version: ProtocolVersion
     w.varint(m.ltime);
     w.string(m.from);
     const error = m.type === 'queryResponse' && m.error;
-    w.u8((m.relay ? ANSWER_RELAY : 0) | (error ? RESPONSE_ERROR : 0));
+    const responds = m.type === 'queryAck' && m.responds;
+    w.u8((m.relay ? ANSWER_RELAY : 0) | (error ? RESPONSE_ERROR : 0) | (responds ? ACK_RESPONDS : 0));
     if (m.type === 'queryResponse') {
       w.varint(m.payload.length);
       w.raw(m.payload);
@@ -168,10 +169,11 @@ function readAnswer(
   const ltime = r.varint('answer ltime');
   const from = r.string('answer responder');
   const flags = r.u8('answer flags');
-  const most = code === TYPE_CODES.queryAck ? ANSWER_RELAY : ANSWER_RELAY | RESPONSE_ERROR;
+  const most = code === TYPE_CODES.queryAck ? ANSWER_RELAY | ACK_RESPONDS : ANSWER_RELAY | RESPONSE_ERROR;
   if (flags > most) throw new DecodeError('bad-value', `answer flags ${flags}`);
   const relay = (flags & ANSWER_RELAY) !== 0;
-  if (code === TYPE_CODES.queryAck) return { type: 'queryAck', clusterId, origin, ltime, from, relay };
+  if (code === TYPE_CODES.queryAck)
+    return { type: 'queryAck', clusterId, origin, ltime, from, relay, responds: (flags & ACK_RESPONDS) !== 0 };
   const error = (flags & RESPONSE_ERROR) !== 0;
   const payload = readBytes(r, 'response payload');
   if (error) {

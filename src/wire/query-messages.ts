@@ -39,6 +39,8 @@ interface AnswerFields {
 /** "I received the query." */
 export interface QueryAckMessage extends AnswerFields {
   readonly type: 'queryAck';
+  /** A response will follow: the querier sends the query again until it has it (a lost response is re-sent). */
+  readonly responds: boolean;
 }
 
 /** The handler's result, or with `error` the message of what it threw (UTF-8). */

@@ -1,7 +1,8 @@
 /**
  * User events against a hostile peer on the network, real nodes over real UDP: a stranger's event
  * (forged in a member's name) is delivered nowhere and its digest makes no node send it anything;
- * a member's lying and corrupt event packets are dropped and counted, and genuine events still flow.
+ * a member's lying and corrupt event packets (made-up origins among them) are dropped and counted,
+ * and genuine events still flow; a member heard only in protocol 5 is sent none.
  */
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -76,17 +77,24 @@ for (const mode of MODES) {
       // learn() makes the peer's address a member's, as any key holder or plaintext peer can.
       await peer.learn(nodes[0]!.self.address);
       const target = nodes[0]!;
+      // In n3's name (its real incarnation), and from origins no node knows.
+      const n3 = { ...forged('n3', 0), generation: nodes[3]!.self.generation };
       const lies: UserEventMessage = {
         type: 'userEvents',
         clusterId: CLUSTER,
-        events: [forged('n3', 2 ** 45), forged('n3', 0), { ...forged('n3', 7), age: 1_000_000 }],
+        events: [
+          { ...n3, ltime: 2 ** 45 },
+          { ...n3, ltime: 0 },
+          { ...n3, ltime: 7, age: 1_000_000 },
+          ...Array.from({ length: 300 }, (_, k) => forged(`made-up-${k}`, k + 1)),
+        ],
       };
       await peer.sendAny(target.self.address, lies);
       const good = encodeUserEventMessage({ type: 'userEvents', clusterId: CLUSTER, events: [forged('n3', 9, 'x')] });
       for (const cut of [1, 5, good.length - 1])
         await peer.sendRaw(target.self.address, peer.sealBody(good.subarray(0, cut)));
       await waitFor(
-        () => target.stats().userEvents.refused === 2 && target.stats().userEvents.expired === 1,
+        () => target.stats().userEvents.refused === 302 && target.stats().userEvents.expired === 1,
         3000,
         'the lies refused and counted',
       );
@@ -109,29 +117,43 @@ for (const mode of MODES) {
       const target = nodes[0]!;
       const old = await HostilePeer.open(CLUSTER, mode.keys);
       try {
-        // Both join as members; the old one speaks 5 only, the other 6.
-        for (const [p, version] of [
-          [old, 5],
-          [peer, 6],
-        ] as const) {
-          const me = { id: `m-${p.address}`, generation: Date.now(), address: p.address };
-          await p.sendIn(target.self.address, ack(CLUSTER, [nodeDelta(me, { heartbeat: 1 })]), version);
-        }
-        await waitFor(() => target.state().live.length === 7, 3000, 'both members live at the target');
-        const keepTalking = setInterval(() => {
-          void old.sendIn(target.self.address, syn(CLUSTER, emptyDigest()), 5);
-          void peer.sendIn(target.self.address, syn(CLUSTER, emptyDigest()), 6);
-        }, INTERVAL_MS);
+        // Both join as members, and heartbeat to stay live; the old one speaks 5 only, the other 6.
+        const members = ([old, peer] as const).map((p, i) => ({
+          p,
+          version: i === 0 ? (5 as const) : (6 as const),
+          me: { id: `m-${p.address}`, generation: Date.now(), address: p.address },
+        }));
+        let beat = 1;
+        const heartbeat = (): void => {
+          beat++;
+          for (const { p, version, me } of members) {
+            void p.sendIn(target.self.address, ack(CLUSTER, [nodeDelta(me, { heartbeat: beat })]), version);
+            void p.sendIn(target.self.address, syn(CLUSTER, emptyDigest()), version);
+          }
+        };
+        heartbeat();
+        const keepTalking = setInterval(heartbeat, INTERVAL_MS / 2);
         try {
-          await sleep(3 * INTERVAL_MS);
+          await waitFor(() => target.state().live.length === 7, 3000, 'both members live at the target');
           for (let k = 0; k < 5; k++) target.broadcast(`mixed${k}`, 'x', { coalesce: false });
-          await sleep(15 * INTERVAL_MS);
+          await sleep(5 * INTERVAL_MS);
+          // Pushes pick 3 random peers: the member of protocol 6 asks outright, with an empty digest.
+          const ask: UserEventMessage = {
+            type: 'eventDigest',
+            clusterId: CLUSTER,
+            reply: false,
+            allOrigins: true,
+            groups: [],
+          };
+          await peer.sendAny(target.self.address, ask);
+          await sleep(10 * INTERVAL_MS);
         } finally {
           clearInterval(keepTalking);
         }
         const toOld = old.typesFrom(target.self.address);
         const toNew = peer.typesFrom(target.self.address);
         assert.ok(toOld.length > 0, 'the old member was gossiped with');
+        assert.equal(target.state().live.length, 7, 'both members were live throughout');
         assert.deepEqual(
           toOld.filter((t) => t.code === 7 || t.code === 8),
           [],

@@ -45,9 +45,17 @@ test('user events and queries over five real agents: the CLI, /events, POST /que
   const streams: EventStream[] = [];
   const roles = ['db', 'web', 'db', 'web', 'web'];
   try {
+    // The web members answer "uptime" with a handler script; e3 (db) has one that fails; e1 has none (it only acks).
+    const handlers: Record<string, string> = {
+      web: 'query:uptime=echo "up on $SCUTTLEBUTT_SELF_NAME"',
+      db: 'query:uptime=echo broken >&2; exit 3',
+    };
     for (let i = 0; i < 5; i++) {
       const seed = i === 0 ? [] : ['--join', (agents[0] as Agent).gossip];
-      agents.push(await startAgent(`e${i + 1}`, [...seed, '--tag', `role=${roles[i]}`, '--tag', `idx=${i + 1}`]));
+      const handler = i === 0 ? [] : ['--event-handler', handlers[roles[i] as string] as string];
+      agents.push(
+        await startAgent(`e${i + 1}`, [...seed, ...handler, '--tag', `role=${roles[i]}`, '--tag', `idx=${i + 1}`]),
+      );
     }
     for (const a of agents)
       await waitFor(async () => (await liveIds(a.http)).length === 5, 15_000, `${a.id} sees five`);
@@ -55,6 +63,11 @@ test('user events and queries over five real agents: the CLI, /events, POST /que
     const web = ['e2', 'e4', 'e5'];
     for (const a of agents) streams.push(new EventStream(a.http));
     for (const s of streams) assert.equal(await s.status, 200);
+
+    const monitor = execFile(process.execPath, [MAIN, 'monitor', '--http', e3.http]);
+    let monitored = '';
+    monitor.stdout!.on('data', (c: Buffer) => (monitored += c.toString()));
+    await new Promise((r) => setTimeout(r, 300));
 
     // An event from e1 reaches every agent's /events, once.
     const sent = await cli(['event', 'deploy', 'v42', '--http', e1.http]);
@@ -81,15 +94,20 @@ test('user events and queries over five real agents: the CLI, /events, POST /que
         },
       );
     }
-    // The resume buffer holds it: a client that reconnects from the id before it gets it again.
-    const seen = streams[1]!.events;
-    const at = seen.findIndex((e) => e.event === 'user');
-    const resumed = new EventStream(e2.http, '/events', at > 0 ? { 'last-event-id': seen[at - 1]!.id! } : {});
+    // The resume buffer holds it: a client that reconnects from the id before it ("EPOCH-SEQ") gets it again.
+    const userId = users(streams[1]!)[0]!.id!;
+    const [epoch, seq] = userId.split('-') as [string, string];
+    const resumed = new EventStream(e2.http, '/events', { 'last-event-id': `${epoch}-${Number(seq) - 1}` });
     streams.push(resumed);
-    if (at > 0) {
-      await waitFor(() => resumed.events.some((e) => e.event === 'user'), 3_000, 'the event replayed');
-      assert.equal(resumed.events.find((e) => e.event === 'user')?.id, seen[at]!.id);
-    }
+    await waitFor(() => resumed.events.length >= 1, 3_000, 'the event replayed');
+    assert.equal(resumed.events[0]!.id, userId);
+    assert.deepEqual(resumed.events[0]!.data, users(streams[1]!)[0]!.data, 'the replayed frame is the one sent');
+    await waitFor(
+      () => /^\S+ {2}user {5}deploy from e1 \(Lamport time \d+\): v42$/m.test(monitored),
+      3_000,
+      `monitor prints the event: ${monitored}`,
+    );
+    monitor.kill();
     const noCoalesce = await cli(['event', '--coalesce=false', 'restart', '--http', e2.http]);
     assert.match(noCoalesce.stdout, /coalescing off/);
     await waitFor(
@@ -99,12 +117,14 @@ test('user events and queries over five real agents: the CLI, /events, POST /que
       'the uncoalesced event at e1',
     );
 
-    // A query filtered by tag: acks from exactly the web members, and the totals.
+    // A query filtered by tag: acks and responses from exactly the web members, and the totals.
     const q = await cli(['query', '--tag', 'role=web', '--timeout', '2s', 'uptime', '--http', e1.http]);
     assert.equal(q.code, 0, q.stderr);
     assert.match(q.stdout, /^Query "uptime" sent\n/);
     assert.deepEqual(from(q.stdout, 'Ack'), web, q.stdout);
-    assert.match(q.stdout, /^Total acks: 3, responses: 0, errors: 0 \(3 members asked, 2\.\d\d s\)$/m);
+    assert.deepEqual(from(q.stdout, 'Response'), web, q.stdout);
+    for (const id of web) assert.match(q.stdout, new RegExp(`^Response from "${id}" after \\d+ ms: up on ${id}$`, 'm'));
+    assert.match(q.stdout, /^Total acks: 3, responses: 3, errors: 0 \(3 members asked, 2\.\d\d s\)$/m);
     const byId = await cli(['query', '--node', 'e3', '--node', 'e4', '--timeout', '1s', 'uptime', '--http', e2.http]);
     assert.deepEqual(from(byId.stdout, 'Ack'), ['e3', 'e4'], byId.stdout);
     const both = await cli([
@@ -124,7 +144,8 @@ test('user events and queries over five real agents: the CLI, /events, POST /que
     assert.deepEqual(from(both.stdout, 'Ack'), ['e4'], `tags and ids must both hold: ${both.stdout}`);
     const noAck = await cli(['query', '--tag', 'role=db', '--no-ack', '--timeout', '1s', 'uptime', '--http', e1.http]);
     assert.deepEqual(from(noAck.stdout, 'Ack'), []);
-    assert.match(noAck.stdout, /^Total acks: 0,/m);
+    assert.deepEqual(from(noAck.stdout, 'Error'), ['e3'], noAck.stdout);
+    assert.match(noAck.stdout, /^Total acks: 0, responses: 0, errors: 1 /m);
     const json = await cli([
       'query',
       '--tag',
@@ -148,6 +169,9 @@ test('user events and queries over five real agents: the CLI, /events, POST /que
         .sort(),
       ['e1', 'e3'],
     );
+    const failed = lines.find((l) => l.kind === 'error');
+    assert.equal(failed?.from, 'e3');
+    assert.equal(typeof failed?.message, 'string');
     assert.deepEqual(
       { ...lines.at(-1), elapsedMs: 0 },
       {
@@ -156,7 +180,7 @@ test('user events and queries over five real agents: the CLI, /events, POST /que
         notAsked: 0,
         acks: 2,
         responses: 0,
-        errors: 0,
+        errors: 1,
         elapsedMs: 0,
       },
     );

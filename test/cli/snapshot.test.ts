@@ -165,3 +165,32 @@ test('a corrupt snapshot is reported, ignored and rewritten; the agent joins thr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a snapshot that can be neither read nor written is logged, and the agent runs on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sb-snap-'));
+  const agents: Agent[] = [];
+  try {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a directory');
+    const path = join(file, 'snap.json'); // under a regular file: ENOTDIR for both
+    const a = await startAgent('na');
+    agents.push(a);
+    const b = await startAgent('nb', ['--snapshot', path, '--join', a.gossip]);
+    agents.push(b);
+    assert.ok(
+      b.stderr.some((l) => /snapshot .* ignored: cannot read it: ENOTDIR/.test(l)),
+      b.stderr.join('\n'),
+    );
+    await waitFor(async () => (await liveIds(b.http)).join() === 'na,nb', 10_000, 'nb joins through its seed');
+    await waitFor(() => b.stderr.some((l) => /snapshot .* not written \(the agent runs on/.test(l)), 5000, 'logged');
+    await new Promise((r) => setTimeout(r, 1500));
+    // Logged once, however many writes failed since.
+    assert.equal(b.stderr.filter((l) => /not written/.test(l)).length, 1);
+    const metrics = await (await fetch(`http://${b.http}/metrics`)).text();
+    assert.match(metrics, /scuttlebutt_snapshot_writes_total\{outcome="failed"\} [1-9]/);
+    assert.equal(b.proc.exitCode, null);
+  } finally {
+    killAll(agents);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

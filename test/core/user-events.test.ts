@@ -361,3 +361,26 @@ test('cost of one event: a few pushes per member, digests backing off to one rou
   c.run(c.now + 10_000);
   assert.equal(c.sentPackets, after, 'nothing once the horizon passed');
 });
+
+test('an origin that is no known member is refused and not marked seen: once it is known, the same event is taken', () => {
+  const known = new Set<string>();
+  const log = new UserEventLog(
+    config(1, { isMember: (id, generation) => known.has(`${id}/${generation}`) }),
+    seededRandom(1),
+    0,
+  );
+  const msg: UserEventMessage = {
+    type: 'userEvents',
+    clusterId: 'test',
+    events: [{ origin: 'n5', generation: 3, ltime: 4, age: 0, name: 'x', payload: new Uint8Array(0), coalesce: false }],
+  };
+  log.receive('a', msg, 0);
+  assert.deepEqual(log.takeDeliveries(0), []);
+  assert.equal(log.counts.refused, 1);
+  known.add('n5/2');
+  log.receive('a', msg, 1);
+  assert.equal(log.counts.refused, 2, 'another incarnation of the id is not enough');
+  known.add('n5/3');
+  log.receive('a', msg, 2);
+  assert.equal(log.takeDeliveries(2).length, 1);
+});

@@ -29,6 +29,12 @@ export interface NodeEvent {
   origin?: string;
   coalesce?: boolean;
   code?: string;
+  /** Queries ('answer', 'query-summary', 'query'; name, payload, origin and ltime as above). */
+  kind?: string;
+  from?: string;
+  latencyMs?: number;
+  message?: string;
+  asked?: number;
   at: number;
 }
 

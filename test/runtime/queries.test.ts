@@ -10,6 +10,13 @@ import type { Scuttlebutt } from '../../src/index.js';
 import { QueryError, type QueryAnswer, type QueryResponses } from '../../src/index.js';
 import { CLUSTER, MODES, startCluster, stopAll } from '../adversary/cluster.js';
 import { waitFor } from './procs.js';
+import { ack, emptyDigest, HostilePeer, nodeDelta, syn } from '../adversary/peer.js';
+import { decodeQueryMessage, encodeMessage } from '../../src/wire/codec.js';
+import type { Message } from '../../src/wire/messages.js';
+import { open, seal } from '../../src/transport/envelope.js';
+import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
+
+const ENVELOPE = { keys: [], compress: true, maxPacketBytes: MAX_UDP_PAYLOAD };
 
 const ROLES = ['web', 'db', 'db', 'web', 'db'] as const;
 const decoder = new TextDecoder();
@@ -205,6 +212,51 @@ describe(`queries over UDP (cluster "${CLUSTER}", 5 nodes)`, () => {
       () => n.onQuery('', () => 'x'),
       (e: unknown) => e instanceof QueryError && e.reason === 'bad-name',
     );
+  });
+
+  test('a member heard only in protocol 5 is not asked, and the summary counts it', async () => {
+    // A process of the previous release, as the network sees it: a member whose gossip comes in protocol 5.
+    const old = await HostilePeer.open(CLUSTER);
+    const identity = { id: 'old-release', generation: Date.now(), address: old.address };
+    let heartbeat = 1;
+    const v5 = (m: Message): Uint8Array => seal(encodeMessage(m, 5), ENVELOPE, { version: 5 });
+    const beat = async (): Promise<void> => {
+      heartbeat++;
+      for (const n of nodes) {
+        await old.sendRaw(n.self.address, v5(ack(CLUSTER, [nodeDelta(identity, { heartbeat })])));
+        await old.sendRaw(n.self.address, v5(syn(CLUSTER, emptyDigest())));
+      }
+    };
+    await beat();
+    const timer = setInterval(() => void beat(), 100);
+    try {
+      await waitFor(
+        () => nodes.every((n) => n.state().live.some((m) => m.id === identity.id)),
+        5000,
+        'old member live',
+      );
+      const since = Date.now();
+      const r = nodes[0]!.query('whoami', '', { timeoutMs: 500 });
+      const { answers } = await collect(r);
+      const s = await r.summary;
+      assert.deepEqual([s.asked, s.notAsked], [5, 1]);
+      assert.deepEqual(from(answers, 'response'), ['n0', 'n1', 'n2', 'n3', 'n4']);
+      const queriesToOld = old.received.filter((x) => {
+        if (x.at < since) return false;
+        try {
+          return decodeQueryMessage(open(x.packet, ENVELOPE)).type === 'query';
+        } catch {
+          return false;
+        }
+      }).length;
+      assert.equal(queriesToOld, 0, 'nothing it could not read was sent to it');
+      const tagged = nodes[0]!.query('whoami', '', { filter: { tags: { role: 'db' } }, timeoutMs: 200 });
+      await collect(tagged);
+      assert.equal((await tagged.summary).notAsked, 0, 'only matching members are counted');
+    } finally {
+      clearInterval(timer);
+      await old.close();
+    }
   });
 
   test('shutdown ends running queries; a closed node refuses new ones', async () => {

@@ -1,10 +1,12 @@
 /**
  * User events between real processes over loopback UDP (test/runtime/fixtures/node.ts, 200 ms
  * rounds): every member hears each event once, in Lamport order per origin, with the time its
- * origin stamped; a coalescing burst delivers its newest only; the rate limit refuses with its reason.
+ * origin stamped; a coalescing burst delivers its newest only; the rate limit refuses with its reason;
+ * and, in one process, the API's edges (the clock floor, config limits, a closed node).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createScuttlebutt, type UserEvent } from '../../src/index.js';
 import { killAll, startCluster, waitFor, type NodeEvent, type NodeProc } from './procs.js';
 
 const all: NodeProc[] = [];
@@ -37,6 +39,9 @@ test('five processes: each event reaches every member once, with its Lamport tim
     'every event everywhere',
   );
   await new Promise((r) => setTimeout(r, SETTLE_MS));
+  const sentAt = Math.min(...[...sent(procs[1]!, 'deploy'), ...sent(procs[3]!, 'reload')].map((e) => e.at));
+  const lastAt = Math.max(...procs.flatMap((p) => [...users(p, 'deploy'), ...users(p, 'reload')].map((e) => e.at)));
+  process.stdout.write(`# 5 events, 5 processes: the last delivery ${lastAt - sentAt} ms after the first send\n`);
   const stamped = [...sent(procs[1]!, 'deploy'), ...sent(procs[3]!, 'reload')].map((e) => e.ltime).sort();
   assert.equal(stamped.length, 5);
   for (const p of procs) {
@@ -91,4 +96,44 @@ test('five processes: a coalescing burst of 100 delivers only its newest, everyw
     );
   }
   killAll(procs);
+});
+
+test('in one process: the configured clock is a floor, limits are validated, and a closed node refuses', async () => {
+  const node = await createScuttlebutt({
+    clusterId: 'events-api',
+    node: { id: 'solo', gossipPublicAddress: '127.0.0.1:0' },
+    listenAddress: '127.0.0.1:0',
+    lamportClocks: { event: 500 },
+    userEvents: { maxPayloadBytes: 8 },
+  });
+  try {
+    const heard: UserEvent[] = [];
+    node.on('user', (e) => heard.push(e));
+    assert.deepEqual(node.broadcast('deploy', 'v1', { coalesce: false }), { name: 'deploy', ltime: 501 });
+    assert.equal(node.lamportClocks().event, 501);
+    assert.throws(() => node.broadcast('deploy', 'nine bytes'), { code: 'SB_ERR_USER_EVENT', reason: 'too-large' });
+    assert.throws(() => node.broadcast(''), { name: 'UserEventError', reason: 'bad-name' });
+    await waitFor(() => heard.length === 1, 2000, 'its own event delivered to it');
+    assert.equal(new TextDecoder().decode(heard[0]!.payload), 'v1');
+    assert.equal(heard[0]!.origin, 'solo');
+    assert.deepEqual(
+      { ...node.stats().userEvents },
+      { sent: 1, delivered: 1, duplicates: 0, coalesced: 0, refused: 2, expired: 0, strangers: 0 },
+    );
+  } finally {
+    await node.shutdown();
+  }
+  assert.throws(() => node.broadcast('late'), { code: 'SB_ERR_USER_EVENT', reason: 'closed' });
+  await assert.rejects(
+    createScuttlebutt({
+      listenAddress: '127.0.0.1:0',
+      userEvents: { maxPayloadBytes: 100_000, ratePerSecond: 0, burst: 0.5 },
+      lamportClocks: { event: -1 },
+    }),
+    (err: { code?: string; problems?: string[] }) =>
+      err.code === 'SB_ERR_CONFIG' &&
+      ['userEvents.maxPayloadBytes', 'userEvents.ratePerSecond', 'userEvents.burst', 'lamportClocks.event'].every(
+        (field) => err.problems!.some((p) => p.startsWith(field)),
+      ),
+  );
 });

@@ -21,7 +21,8 @@ import { REPLAY_WINDOW_VERSION, seal, type EnvelopeOptions } from '../../src/tra
 import { NonceSequence, STREAM_BYTES } from '../../src/transport/replay.js';
 import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
 import { encodeAny, type WireMessage } from '../../src/wire/any.js';
-import { carriesUserEvents } from '../../src/wire/protocol.js';
+import { carriesQueries, carriesUserEvents } from '../../src/wire/protocol.js';
+import type { QueryWireMessage } from '../../src/wire/query-messages.js';
 import type { UserEventMessage } from '../../src/wire/user-events.js';
 
 export const FIXTURES_DIR = fileURLToPath(new URL('../../../test/wire/fixtures/', import.meta.url));
@@ -403,10 +404,10 @@ function readFile(path: string): Map<string, Uint8Array> {
 
 /**
  * The parts of a version beyond its membership messages, each with its own fixture file
- * (`v<N>-<part>.hex`): protocol 6's user events (types 7 and 8).
+ * (`v<N>-<part>.hex`): protocol 6's user events (types 7 and 8) and queries (types 9, 10 and 11).
  */
 export function fixtureParts(version: ProtocolVersion): string[] {
-  return carriesUserEvents(version) ? ['events'] : [];
+  return [...(carriesUserEvents(version) ? ['events'] : []), ...(carriesQueries(version) ? ['queries'] : [])];
 }
 
 const payload = (n: number, seed: number): Uint8Array => Uint8Array.from(column(n, seed, (r) => r & 0xff));
@@ -497,9 +498,58 @@ function userEventCases(): [string, UserEventMessage][] {
   ];
 }
 
+/** Protocol 6's query messages: a query with and without a filter and payload, acks, responses, an error. */
+export function queryCases(): [string, QueryWireMessage][] {
+  const query = {
+    type: 'query',
+    clusterId: C,
+    origin: alice.id,
+    generation: alice.generation,
+    ltime: 42,
+    ack: true,
+    timeoutMs: 5000,
+    relayFactor: 0,
+    tags: {},
+    name: 'load',
+    payload: new Uint8Array(0),
+  } as const;
+  const answer = { clusterId: C, origin: alice.id, ltime: 42, from: bob.id, relay: false } as const;
+  return [
+    // The smallest query: no filter, no payload, acks wanted.
+    ['query-bare', query],
+    // Tags in key order (written sorted whatever the object's order), a payload, no ack, relays, the longest timeout.
+    [
+      'query-tags-payload-relay',
+      {
+        ...query,
+        ltime: 2 ** 40 + 3,
+        ack: false,
+        timeoutMs: 600_000,
+        relayFactor: 8,
+        tags: { zone: 'eu-1', role: 'db', ünï: '値' },
+        name: 'deploy/ünïcødé',
+        payload: payload(200, 17),
+      },
+    ],
+    ['query-ack', { type: 'queryAck', ...answer, responds: false }],
+    // A relayed ack that promises a response.
+    ['query-ack-relay-responds', { type: 'queryAck', ...answer, relay: true, responds: true }],
+    ['query-response-empty', { type: 'queryResponse', ...answer, error: false, payload: new Uint8Array(0) }],
+    [
+      'query-response-payload-relay',
+      { type: 'queryResponse', ...answer, relay: true, error: false, payload: payload(300, 18) },
+    ],
+    [
+      'query-response-error',
+      { type: 'queryResponse', ...answer, error: true, payload: new TextEncoder().encode('handler failed: ✗') },
+    ],
+  ];
+}
+
 /** A part's message cases. */
 export function partMessageCases(version: ProtocolVersion, part: string): [string, WireMessage][] {
   if (part === 'events' && carriesUserEvents(version)) return userEventCases();
+  if (part === 'queries' && carriesQueries(version)) return queryCases();
   return [];
 }
 
