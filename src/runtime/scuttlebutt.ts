@@ -195,8 +195,16 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { intervalMs: config.gossipIntervalMs },
     );
+    const listenerError = (err: unknown): void => {
+      this.errorCounts.listener++;
+      this.log.warn({ event: 'user', err: (err as Error).message }, 'an event listener threw');
+    };
+    const listeners = (): ((e: UserEvent) => void)[] => this.listeners('user') as ((e: UserEvent) => void)[];
+    this.userEvents = new UserEvents(
+      { packets, listeners, onListenerError: listenerError },
+      { config, self: this.self },
+    );
     const [self, core, log] = [this.self, this.core, this.log];
-    this.userEvents = new UserEvents({ packets, deliver: (e) => this.emitGuarded('user', e) }, { config, self });
     this.queries = nodeQueries({ core, self, log, packets, emit: (q) => this.emitGuarded('query', q) }, config);
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));

@@ -12,7 +12,7 @@ import { UserEventLog } from '../core/user-events.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
 import { carriesUserEvents } from '../wire/protocol.js';
-import type { UserEventMessage } from '../wire/user-events.js';
+import type { UserEventMessage, WireUserEvent } from '../wire/user-events.js';
 import {
   UserEventError,
   type ScuttlebuttConfig,
@@ -29,8 +29,10 @@ const COALESCE_MAX_QUIETS = 5;
 
 export interface UserEventsComponents {
   readonly packets: Packets;
-  /** Hands delivered events to the node's `on('user')` listeners. */
-  readonly deliver: (event: UserEvent) => void;
+  /** The node's `on('user')` listeners, as its EventEmitter holds them at delivery. */
+  readonly listeners: () => readonly ((event: UserEvent) => void)[];
+  /** Hears each listener that threw (the others still hear the event). */
+  readonly onListenerError: (err: unknown) => void;
 }
 
 export class UserEvents {
@@ -38,7 +40,7 @@ export class UserEvents {
   /** Live members other than this node, by gossip address. */
   private readonly live = new Map<string, NodeIdentity>();
   private readonly packets: Packets;
-  private readonly deliver: (event: UserEvent) => void;
+  private readonly components: UserEventsComponents;
   private flushTimer: NodeJS.Timeout | null = null;
   private pushTimer: NodeJS.Timeout | null = null;
   private strangers = 0;
@@ -53,7 +55,7 @@ export class UserEvents {
     init: { readonly config: ScuttlebuttConfig; readonly self: NodeIdentity },
   ) {
     this.packets = components.packets;
-    this.deliver = components.deliver;
+    this.components = components;
     const { config, self } = init;
     const limits = userEventLimits(config);
     this.members.set(self.id, new Set([self.generation]));
@@ -190,13 +192,28 @@ export class UserEvents {
     }, 0);
   }
 
+  private deliver(e: WireUserEvent): void {
+    const event: UserEvent = {
+      name: e.name,
+      payload: e.payload,
+      ltime: e.ltime,
+      origin: e.origin,
+      coalesce: e.coalesce,
+    };
+    for (const listener of this.components.listeners())
+      try {
+        listener(event);
+      } catch (err) {
+        this.components.onListenerError(err);
+      }
+  }
+
   private handOver(): void {
     const now = monotonicNow();
     const ready = this.log.takeDeliveries(now);
     if (ready.length > 0)
       setImmediate(() => {
-        for (const e of ready)
-          this.deliver({ name: e.name, payload: e.payload, ltime: e.ltime, origin: e.origin, coalesce: e.coalesce });
+        for (const e of ready) this.deliver(e);
       });
     const at = this.log.nextFlushAt;
     if (at === Infinity || this.flushTimer || this.closed) return;

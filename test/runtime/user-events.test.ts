@@ -108,6 +108,9 @@ test('in one process: the configured clock is a floor, limits are validated, and
   });
   try {
     const heard: UserEvent[] = [];
+    node.on('user', () => {
+      throw new Error('a listener that throws');
+    });
     node.on('user', (e) => heard.push(e));
     assert.deepEqual(node.broadcast('deploy', 'v1', { coalesce: false }), { name: 'deploy', ltime: 501 });
     assert.equal(node.lamportClocks().event, 501);
@@ -116,6 +119,7 @@ test('in one process: the configured clock is a floor, limits are validated, and
     await waitFor(() => heard.length === 1, 2000, 'its own event delivered to it');
     assert.equal(new TextDecoder().decode(heard[0]!.payload), 'v1');
     assert.equal(heard[0]!.origin, 'solo');
+    assert.equal(node.stats().errors.listener, 1, 'the thrower counted; the next listener still heard it');
     assert.deepEqual(
       { ...node.stats().userEvents },
       { sent: 1, delivered: 1, duplicates: 0, coalesced: 0, refused: 2, expired: 0, strangers: 0 },
