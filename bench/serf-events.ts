@@ -252,7 +252,10 @@ export function eventsTable(ours: EventsResult, serf: EventsResult): string[] {
     `${s.medianMs.toFixed(0)} (${s.maxMs.toFixed(0)})${s.incomplete ? ` ${s.incomplete}!` : ''}`.padStart(14);
   const ratios = eventRatios(ours, serf);
   return [
-    `ms, median (worst); "k!": k incomplete ${'serf'.padStart(4)} ${'ours'.padStart(14)} ours/serf`,
+    `${'ms: median (worst)'.padEnd(24)} ${'serf'.padStart(14)} ${'ours'.padStart(14)} ours/serf`,
     ...KINDS.map((k) => `${label[k].padEnd(24)} ${cell(serf[k])} ${cell(ours[k])} ${ratios[k].toFixed(2).padStart(9)}`),
+    ...(KINDS.some((k) => ours[k].incomplete + serf[k].incomplete > 0)
+      ? ['"k!": k of them incomplete (a handler not run, an answer not come), left out of the figures']
+      : []),
   ];
 }
