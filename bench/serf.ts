@@ -10,14 +10,18 @@
  * `--key-file`: our agents gossip with that keyring (serf stays plaintext); ours then also reports
  * packets per node per second, and what the replay windows saw (deepest reordering, drops).
  * `--flow-control on|off`: our agents' flow control (default on), to compare what it costs.
+ * `--events K` (default 9, 0 for none): after the steady window, K user events without and K with coalescing,
+ * and K queries, timed to every agent's handler and to every answer (bench/serf-events.ts).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect, type Socket } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeMulti, encode } from '@msgpack/msgpack';
+import { eventRatios, eventsTable, handlerFlags, measureEvents, type EventsResult } from './serf-events.js';
 
 const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -32,6 +36,8 @@ interface Windows {
   keyFile?: string;
   /** Our agents' --flow-control (default on). */
   flowControl?: 'on' | 'off';
+  /** User events (of each kind) and queries to time after the steady window; 0 for none. */
+  events: number;
 }
 
 /** Ours only: packet rate and what the replay windows saw over the steady window. */
@@ -51,6 +57,7 @@ interface SideResult {
   rssMBPerAgent: number;
   falseDeaths: number;
   extra?: OursExtra;
+  events?: EventsResult;
 }
 
 /** One agent's view: the set of members it sees alive, and those it sees failed/dead. */
@@ -208,8 +215,9 @@ const ourStats = async (port: number): Promise<OurStats> =>
 async function runSide(
   side: 'serf' | 'ours',
   n: number,
-  { steadyS, settleS, keyFile, flowControl }: Windows,
+  { steadyS, settleS, keyFile, flowControl, events }: Windows,
 ): Promise<SideResult> {
+  const handlerDir = mkdtempSync(join(tmpdir(), `sb-serf-${side}-`));
   const base = side === 'serf' ? 27_000 : 28_000;
   const names = Array.from({ length: n }, (_, i) => `${side}-${i}`);
   const procs: ChildProcess[] = [];
@@ -227,6 +235,7 @@ async function runSide(
               `-rpc-addr=127.0.0.1:${api}`,
               `-node=${names[i]}`,
               '-log-level=err',
+              ...(events > 0 ? handlerFlags('serf', handlerDir, names[i] as string) : []),
               ...(i > 0 ? [`-join=127.0.0.1:${base}`] : []),
             ]
           : [
@@ -242,6 +251,7 @@ async function runSide(
               'silent',
               ...(keyFile ? ['--key-file', keyFile] : []),
               ...(flowControl ? ['--flow-control', flowControl] : []),
+              ...(events > 0 ? handlerFlags('ours', handlerDir, names[i] as string) : []),
               ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : []),
             ];
       procs.push(spawn(side === 'serf' ? 'serf' : process.execPath, args, { stdio: 'ignore' }));
@@ -282,6 +292,8 @@ async function runSide(
     }
     const cpu = pids.map((p, i) => (cpuSeconds(p) - (cpu0[i] as number)) / elapsed);
     const rss = pids.map(rssMB);
+    // After the steady window, so that neither the bytes nor the CPU above count the events' traffic.
+    const eventsResult = events > 0 ? await measureEvents(side, apis, names, handlerDir, events) : undefined;
 
     const victim = n - 1;
     procs[victim]!.kill('SIGKILL');
@@ -305,10 +317,12 @@ async function runSide(
       rssMBPerAgent: rss.slice(0, victim).reduce((a, b) => a + b, 0) / victim,
       falseDeaths,
       ...(extra ? { extra } : {}),
+      ...(eventsResult ? { events: eventsResult } : {}),
     };
   } finally {
     for (const v of viewers) v.close();
     for (const p of procs) p.kill('SIGKILL');
+    rmSync(handlerDir, { recursive: true, force: true });
   }
 }
 
@@ -329,6 +343,8 @@ function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
     String(w.steadyS),
     '--settle-s',
     String(w.settleS),
+    '--events',
+    String(w.events),
     ...(w.keyFile ? ['--key-file', w.keyFile] : []),
     ...(w.flowControl ? ['--flow-control', w.flowControl] : []),
   ];
@@ -362,12 +378,14 @@ async function main(): Promise<void> {
       'settle-s': { type: 'string', default: '20' },
       'key-file': { type: 'string' },
       'flow-control': { type: 'string' },
+      events: { type: 'string', default: '9' },
     },
   });
   const n = Number(values.nodes);
   const windows: Windows = {
     steadyS: Number(values['steady-s']),
     settleS: Number(values['settle-s']),
+    events: Number(values.events),
     ...(values['key-file'] ? { keyFile: resolve(values['key-file']) } : {}),
   };
   const fc = values['flow-control'];
@@ -378,6 +396,8 @@ async function main(): Promise<void> {
     throw new Error(
       `--steady-s must be > 0 and --settle-s >= 0 (got "${values['steady-s']}", "${values['settle-s']}")`,
     );
+  if (!Number.isInteger(windows.events) || windows.events < 0)
+    throw new Error(`--events must be an integer >= 0 (got "${values.events}")`);
   if (!Number.isInteger(n) || n < 3 || n > 200)
     throw new Error(`--nodes must be an integer from 3 to 200 (got "${values.nodes}")`);
   if (values.side === 'serf' || values.side === 'ours') {
@@ -395,9 +415,10 @@ async function main(): Promise<void> {
   const serf = runIsolated('serf', n, windows);
   const ours = runIsolated('ours', n, windows);
   const ratio = (k: keyof SideResult): number => (ours[k] as number) / (serf[k] as number);
+  const events = ours.events && serf.events ? { ours: ours.events, serf: serf.events } : null;
   if (values.json) {
     process.stdout.write(
-      `${JSON.stringify({ nodes: n, ours, serf, oursOverSerf: { joinSeconds: ratio('joinSeconds'), detectionSeconds: ratio('detectionSeconds'), bytesPerNodePerSecond: ratio('bytesPerNodePerSecond'), cpuPercentPerAgent: ratio('cpuPercentPerAgent'), rssMBPerAgent: ratio('rssMBPerAgent') } })}\n`,
+      `${JSON.stringify({ nodes: n, ours, serf, oursOverSerf: { joinSeconds: ratio('joinSeconds'), detectionSeconds: ratio('detectionSeconds'), bytesPerNodePerSecond: ratio('bytesPerNodePerSecond'), cpuPercentPerAgent: ratio('cpuPercentPerAgent'), rssMBPerAgent: ratio('rssMBPerAgent'), ...(events ? eventRatios(events.ours, events.serf) : {}) } })}\n`,
     );
     return;
   }
@@ -410,6 +431,7 @@ async function main(): Promise<void> {
       row(serf),
       row(ours),
       `ours/serf ${ratio('joinSeconds').toFixed(2)} ${ratio('detectionSeconds').toFixed(2)} ${ratio('bytesPerNodePerSecond').toFixed(2)} ${ratio('cpuPercentPerAgent').toFixed(2)} ${ratio('rssMBPerAgent').toFixed(2)}`,
+      ...(events ? ['', ...eventsTable(events.ours, events.serf)] : []),
     ].join('\n') + '\n',
   );
 }
