@@ -6,9 +6,9 @@
  * least 8 MB more: its minimum growing step (only its conservative mode takes 2 MB, and node's
  * `--optimize-for-size` makes every collection a memory-reducing one, which takes 8 MB again). An agent
  * holds about 10 MB and under writes promotes a steady trickle of short-lived objects (views, events,
- * requests that outlived two young collections), so V8 let its old generation fill to about 18 MB
- * before collecting, and kept those pages: most of the agent's growth under writes (docs/benchmarks.md,
- * "Memory"). A collection of 10 MB takes about 10-20 ms; at 10 writes/s one comes every 15-20 s.
+ * requests that outlived two young collections), so V8 lets its old generation fill to about 18 MB
+ * before collecting, and keeps those pages: most of the agent's growth under writes (docs/benchmarks.md,
+ * "Memory"). A writer taking 10 writes/s makes about four a minute, 27 ms each on the main thread.
  *
  * Objects reach the old generation only at young collections, so the check runs after them (node's
  * `gc` performance entries) rather than on a timer: an idle agent does not wake for it. The step is
