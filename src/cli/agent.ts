@@ -16,6 +16,7 @@ import { startHttpApi } from './http-api.js';
 import { agentLogger, isLogLevel, LOG_LEVELS } from './log.js';
 import { instrument } from './metrics.js';
 import { readTokenFile } from './http-token.js';
+import { holdOldGeneration } from './old-generation.js';
 import { fail } from './usage.js';
 import { DEFAULT_HTTP, intFlag, parseTags, str, type Command } from './command.js';
 import { parseHandlerSpec, parseHandlerTimeout } from './handler-spec.js';
@@ -113,6 +114,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const eventBuffer = intFlag('event-buffer', values['event-buffer'], 1);
   const eventBufferBytes = intFlag('event-buffer-bytes', values['event-buffer-bytes'], 1024);
   const sseHeartbeatMs = intFlag('sse-heartbeat-ms', values['sse-heartbeat-ms'], 100);
+  const oldSpaceStepMb = intFlag('old-space-step-mb', values['old-space-step-mb'], 0) ?? 1;
   const level = str(values['log-level']);
   if (!isLogLevel(level)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`, 'agent');
   const logger = agentLogger(level);
@@ -148,6 +150,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
           clocks: () => node.lamportClocks(),
           registry: metrics.registry,
         });
+  holdOldGeneration(oldSpaceStepMb * 1024 * 1024);
   let stopping = false;
   const leaveAndExit = async (): Promise<void> => {
     if (stopping) return;
@@ -262,6 +265,8 @@ export const AGENT: Command = {
   --event-handler-timeout D a handler still running after D (10s, 500ms, 2m) is killed (default 10s)
   --snapshot PATH           keep members and Lamport clocks in PATH; on start, rejoin through them when no
                             seed answers (or none is given); an unreadable snapshot is logged and ignored
+  --old-space-step-mb N     collect V8's old generation once it has grown N MB (or an eighth, if more) past what it
+                            held (default 1; 0 leaves it to V8, which lets it grow 8 MB or more)
   --log-level L             trace, debug, info, warn, error, fatal or silent (default info); pino JSON lines on stderr
 
 Every flag can come from SCUTTLEBUTT_<FLAG> instead (SCUTTLEBUTT_KEY_FILE, SCUTTLEBUTT_JOIN=a:1,b:2,
@@ -284,6 +289,7 @@ SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster 
     'event-buffer': { type: 'string', env: true },
     'event-buffer-bytes': { type: 'string', env: true },
     'sse-heartbeat-ms': { type: 'string', env: true },
+    'old-space-step-mb': { type: 'string', env: true },
     'log-level': { type: 'string', default: 'info', env: true },
     // One handler per variable: a handler's filter and script may hold commas.
     'event-handler': { type: 'string', multiple: true, env: true, envWhole: true },
