@@ -84,11 +84,11 @@ export function table(head: string[], rows: string[][]): void {
 
 /** Reads a Server-Sent Events stream, one parsed event at a time, until it ends. */
 export async function* sse(
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
 ): AsyncGenerator<{ id?: string; event: string; data: string }> {
   const decoder = new TextDecoder();
   let buf = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
     buf += decoder.decode(chunk, { stream: true });
     let end: number;
     while ((end = buf.indexOf('\n\n')) >= 0) {

@@ -8,6 +8,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { sse } from '../../src/cli/client.js';
 import { GOSSIP_PORT, type TestBed } from './testbed.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -169,23 +170,10 @@ export class NsAgent {
       this.stream = request(
         { socketPath: this.socket, path: '/events', headers: { accept: 'text/event-stream' } },
         (res) => {
-          res.setEncoding('utf8');
-          let buf = '';
-          res.on('data', (chunk: string) => {
-            buf += chunk;
-            let end: number;
-            while ((end = buf.indexOf('\n\n')) >= 0) {
-              const frame = buf.slice(0, end);
-              buf = buf.slice(end + 2);
-              let event = 'message';
-              let data = '';
-              for (const l of frame.split('\n')) {
-                if (l.startsWith('event: ')) event = l.slice(7);
-                else if (l.startsWith('data: ')) data += l.slice(6);
-              }
-              if (data) this.events.push({ event, data: JSON.parse(data) as Record<string, unknown>, at: Date.now() });
-            }
-          });
+          void (async () => {
+            for await (const e of sse(res))
+              this.events.push({ event: e.event, data: JSON.parse(e.data) as Record<string, unknown>, at: Date.now() });
+          })().catch(() => {});
           res.on('error', () => {});
           resolve();
         },
