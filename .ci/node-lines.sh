@@ -31,7 +31,7 @@ install_line() {
 
 mapfile -t files < <(find dist/test -name '*.test.js' ! -path 'dist/test/netns/faults.test.js' ! -path 'dist/test/upgrade/*' | sort)
 status=0 passed=0 failed=0 skipped=0
-summary=()
+summary=() failures=()
 for v in "${versions[@]}"; do
   install_line "$v"
   bin=$cache/$v/bin
@@ -42,6 +42,13 @@ for v in "${versions[@]}"; do
     --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"; then rc=0; else rc=$?; fi
   count() { grep -E "^# $1 [0-9]+$" "$tap" | tail -1 | awk '{print $3}'; }
   p=$(count pass) f=$(count fail) s=$(count skipped)
+  # Each failed test with the start of its diagnostics, kept for the summary: the tail of a CI log is what
+  # gets read, and a suite's name alone does not say which of its tests failed or why.
+  failures+=("$(awk -v line="v$v" '
+    /^ *not ok / { keep = 1; n = 0; name = $0; sub(/^ *not ok [0-9]+ - /, "", name); block = line ": " name; next }
+    keep && /^ *\.\.\.$/ { if (block !~ /subtestsFailed/) print "FAILED " block; keep = 0; next }
+    keep && n < 14 { block = block "\n    " $0; n++ }
+  ' "$tap")")
   rm -f "$tap"
   passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0}))
   line="Node.js v$v: ${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
@@ -49,6 +56,7 @@ for v in "${versions[@]}"; do
   summary+=("$line")
 done
 echo "== Node.js lines =="
+for f in "${failures[@]}"; do if [ -n "$f" ]; then printf "%s\n" "$f"; fi; done
 printf '%s\n' "${summary[@]}"
 echo "node-lines: $passed passed, $failed failed, $skipped skipped"
 exit "$status"

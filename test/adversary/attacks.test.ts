@@ -193,16 +193,17 @@ for (const mode of MODES) {
       const small = await startCluster(3, mode, limits);
       try {
         const flooded = small[0]!;
-        const admittedAt: number[] = [];
+        let admitted = 0;
         flooded.on('live', (m) => {
-          if (m.id.startsWith('fake-')) admittedAt.push(Date.now());
+          if (m.id.startsWith('fake-')) admitted++;
         });
         let k = 0;
+        const floodStart = Date.now();
         const memberLimited = (): boolean => (flooded.stats().rejected['member-limit'] ?? 0) > 0;
         for (const deadline = Date.now() + 100 * INTERVAL_MS; !memberLimited();) {
           assert.ok(
             Date.now() < deadline,
-            `the table never filled: ${admittedAt.length} admitted, ${JSON.stringify(flooded.stats().rejected)}`,
+            `the table never filled: ${admitted} admitted, ${JSON.stringify(flooded.stats().rejected)}`,
           );
           for (let p = 0; p < 10; p++)
             await peer.send(
@@ -220,21 +221,19 @@ for (const mode of MODES) {
         const since = Date.now();
         await peer.send(flooded.self.address, syn(CLUSTER, emptyDigest()));
         assert.ok(await peer.reply(flooded.self.address, () => true, 2000, since), 'the flooded node answers');
-        const admitted = admittedAt.length;
         const r = flooded.stats().rejected;
         assert.equal(
           admitted + r['member-limit']! + r['introduction-limit']!,
           k,
           `every introduction admitted or counted: ${admitted} admitted, ${JSON.stringify(r)}`,
         );
-        // Introductions are counted per interval of the node's clock: any span of one interval
-        // overlaps at most two of them.
-        const mostInOneInterval = Math.max(
-          ...admittedAt.map((t) => admittedAt.filter((u) => u >= t && u < t + INTERVAL_MS).length),
-        );
+        // Introductions are counted per interval of the node's clock, so over the flood's whole span the
+        // sender got at most one allowance per interval it touched. (Event delivery times say nothing
+        // finer: on a busy machine events of several intervals can be delivered within one.)
+        const intervalsTouched = Math.ceil((Date.now() - floodStart) / INTERVAL_MS) + 1;
         assert.ok(
-          mostInOneInterval <= 2 * limits.maxNewMembersPerSender,
-          `${mostInOneInterval} admitted from one sender within ${INTERVAL_MS} ms`,
+          admitted <= intervalsTouched * limits.maxNewMembersPerSender,
+          `${admitted} admitted from one sender over ${intervalsTouched} intervals`,
         );
         assert.ok(r['introduction-limit']! > 0, JSON.stringify(r));
         for (const node of small)
