@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { sse } from '../../src/cli/client.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -111,27 +112,14 @@ export class EventStream {
     this.status = new Promise((r) => (resolveStatus = r));
     this.req = request({ host, port: Number(port), path, headers }, (res) => {
       resolveStatus(res.statusCode ?? 0);
-      res.setEncoding('utf8');
-      let buf = '';
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          let id: string | undefined;
-          let event = 'message';
-          let data = '';
-          for (const l of frame.split('\n')) {
-            if (l.startsWith(':')) this.comments.push(l);
-            else if (l.startsWith('id: ')) id = l.slice(4);
-            else if (l.startsWith('event: ')) event = l.slice(7);
-            else if (l.startsWith('data: ')) data += l.slice(6);
-          }
-          if (data)
-            this.events.push({ ...(id ? { id } : {}), event, data: JSON.parse(data) as Record<string, unknown> });
-        }
-      });
+      void (async () => {
+        for await (const e of sse(res, { onComment: (line) => this.comments.push(line) }))
+          this.events.push({
+            ...(e.id !== undefined ? { id: e.id } : {}),
+            event: e.event,
+            data: JSON.parse(e.data) as Record<string, unknown>,
+          });
+      })().catch(() => {}); // close() destroys the response mid-stream, which ends the iteration with an error
       res.on('error', () => {});
     });
     this.req.on('error', () => {});
