@@ -18,25 +18,17 @@ export interface Agent {
   exited: Promise<number | null>;
 }
 
-/** Starts `scuttlebutt agent` with the given extra flags; resolves once its API is up. */
+/**
+ * The flags of an agent on loopback: gossip and HTTP on ports the system picks (read back from its
+ * startup line), its id, and the info log that carries that line.
+ */
+export function loopbackFlags(id: string): string[] {
+  return ['--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--node-id', id, '--log-level', 'info'];
+}
+
+/** Starts `scuttlebutt agent` on loopback, 200 ms rounds, with the given extra flags; resolves once its API is up. */
 export function startAgent(id: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
-  return spawnAgent(
-    id,
-    [
-      '--bind',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-      '--node-id',
-      id,
-      '--interval-ms',
-      '200',
-      '--log-level',
-      'info',
-      ...extra,
-    ],
-    env,
-  );
+  return spawnAgent(id, [...loopbackFlags(id), '--interval-ms', '200', ...extra], env);
 }
 
 /** Starts `scuttlebutt agent` with exactly these flags (and the environment); resolves once its API is up. */
