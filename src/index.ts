@@ -60,14 +60,19 @@ export type { FailureDetectorConfig, FlowControlConfig, NodeIdentity } from './c
 // What it reports: members, events, health and counters.
 export type {
   ClusterState,
+  EventsOptions,
   Health,
+  IncludableEvent,
+  IncludableEvents,
   MemberFilter,
   MemberInfo,
   MembershipEvent,
+  QueryRecord,
   SilenceView,
   Stats,
   UserEvent,
   UserEventLimits,
+  UserEventRecord,
   UserEventSent,
   UserEventStats,
 } from './runtime/api.js';

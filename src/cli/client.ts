@@ -82,9 +82,13 @@ export function table(head: string[], rows: string[][]): void {
     );
 }
 
-/** Reads a Server-Sent Events stream, one parsed event at a time, until it ends. */
+/**
+ * Reads a Server-Sent Events stream, one parsed event at a time, until it ends. Comment lines (the agent's
+ * greeting and heartbeats) are no events: `onComment` hears each, whole (leading colon included).
+ */
 export async function* sse(
   body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+  options: { readonly onComment?: (line: string) => void } = {},
 ): AsyncGenerator<{ id?: string; event: string; data: string }> {
   const decoder = new TextDecoder();
   let buf = '';
@@ -98,7 +102,10 @@ export async function* sse(
       let event = 'message';
       const data: string[] = [];
       for (const line of frame.split('\n')) {
-        if (line.startsWith(':')) continue;
+        if (line.startsWith(':')) {
+          options.onComment?.(line);
+          continue;
+        }
         const colon = line.indexOf(':');
         const field = colon < 0 ? line : line.slice(0, colon);
         const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');

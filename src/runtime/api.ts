@@ -244,6 +244,40 @@ export type ClusterState = MembershipOf<MemberInfo, MemberInfo>;
 
 export type MembershipEvent = MembershipEventOf<MemberInfo>;
 
+/** A user event as an events() iterator yields it when asked to (`include: ['user']`); see UserEvent. */
+export interface UserEventRecord {
+  readonly type: 'user';
+  readonly event: UserEvent;
+}
+
+/** A query this node accepted, as an events() iterator yields it when asked to (`include: ['query']`). */
+export interface QueryRecord {
+  readonly type: 'query';
+  readonly query: QueryRequest;
+}
+
+/** What events() yields besides membership events, by the name `include` gives it. */
+export interface IncludableEvents {
+  readonly user: UserEventRecord;
+  readonly query: QueryRecord;
+}
+
+/** A name events() accepts in `include`. */
+export type IncludableEvent = keyof IncludableEvents;
+
+/** Options of Scuttlebutt.events(); `I`, the names in `include`, decides what the iterator yields. */
+export interface EventsOptions<I extends IncludableEvent = never> {
+  /** Ends the iteration. */
+  readonly signal?: AbortSignal;
+  /** Events held for a slow reader (default 10,000); past it the oldest are lost (stats().eventsOverflowed). */
+  readonly buffer?: number;
+  /**
+   * Other events to interleave with the membership events, in the order listeners hear them:
+   * `'user'` (as `on('user')`) and `'query'` (as `on('query')`). Membership events always come.
+   */
+  readonly include?: readonly I[];
+}
+
 export interface Stats {
   readonly packetsIn: number;
   readonly packetsOut: number;
@@ -261,7 +295,7 @@ export interface Stats {
    * warn); `internal`, an exception while handling a packet (logged at error: a bug, report it).
    */
   readonly errors: { readonly listener: number; readonly internal: number };
-  /** Membership events an events() reader lost because it fell more than its `buffer` behind (the oldest go first). */
+  /** Events an events() reader lost because it fell more than its `buffer` behind (the oldest go first). */
   readonly eventsOverflowed: number;
   /** Refused incoming state by reason (from the core). */
   readonly rejected: Readonly<Record<string, number>>;

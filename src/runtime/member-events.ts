@@ -2,12 +2,43 @@
  * Membership events as the library's users see them: the core's events turned into MemberInfo (the
  * member as of the event), and handed to every kind of listener — `on()` listeners, the NotifyEvents
  * callbacks (`config.events`), async iterators — each guarded, so a throwing listener stops no other, and all
- * on a later turn than the gossip that produced them.
+ * on a later turn than the gossip that produced them. User events and queries pass through here too, to their
+ * `on()` listeners and to the iterators that asked for them (`include`), so an iterator sees every kind in the
+ * order listeners hear them.
  */
 import type { ScuttlebuttCore } from '../core/core.js';
 import type { ClusterSnapshot, CoreEvent, NodeIdentity, NodeView } from '../core/types.js';
-import type { ClusterState, MemberInfo, MembershipEvent, NotifyEvents } from './api.js';
+import { InvalidArgumentError } from '../errors.js';
+import type {
+  ClusterState,
+  EventsOptions,
+  IncludableEvent,
+  IncludableEvents,
+  MemberInfo,
+  MembershipEvent,
+  NotifyEvents,
+  QueryRequest,
+  UserEvent,
+} from './api.js';
 import { EventQueue } from './event-queue.js';
+
+/** Anything an events() iterator can yield. */
+type StreamEvent = MembershipEvent | IncludableEvents[IncludableEvent];
+
+const INCLUDABLE: readonly IncludableEvent[] = ['user', 'query'];
+
+/** The `include` of events(), checked: a typo would otherwise leave an iterator silently without what it asked. */
+export function includeSet(include: unknown): ReadonlySet<IncludableEvent> {
+  if (include === undefined) return new Set();
+  const allowed = `allowed: ${INCLUDABLE.map((n) => `'${n}'`).join(', ')}; membership events always come`;
+  if (!Array.isArray(include)) throw new InvalidArgumentError(`events({ include }) must be an array (${allowed})`);
+  for (const name of include as unknown[])
+    if (!INCLUDABLE.includes(name as IncludableEvent))
+      throw new InvalidArgumentError(
+        `events({ include }): ${JSON.stringify(name) ?? String(name)} is not one (${allowed})`,
+      );
+  return new Set(include as IncludableEvent[]);
+}
 
 export function toMember(v: NodeView): MemberInfo {
   return {
@@ -77,7 +108,7 @@ export function deliverEvent(
   e: MembershipEvent,
   listeners: readonly ((...args: unknown[]) => void)[],
   callbacks: NotifyEvents | undefined,
-  streams: Iterable<EventQueue<MembershipEvent>>,
+  streams: Iterable<EventQueue<StreamEvent>>,
   failed: (listener: string, err: unknown) => void,
 ): void {
   const guard = (what: string, fn: () => void): void => {
@@ -101,32 +132,61 @@ export function deliverEvent(
 
 export interface MemberEventsComponents {
   /** The node's `on()` listeners of an event type, as its EventEmitter holds them at delivery. */
-  readonly listeners: (type: MembershipEvent['type']) => readonly ((...args: unknown[]) => void)[];
+  readonly listeners: (type: StreamEvent['type']) => readonly ((...args: unknown[]) => void)[];
   /** The seed-style callbacks (ScuttlebuttConfig.events). */
   readonly callbacks: NotifyEvents | undefined;
   /** Hears each listener that threw: the event type, which kind of listener, the error. */
-  readonly onListenerError: (event: MembershipEvent['type'], listener: string, err: unknown) => void;
+  readonly onListenerError: (event: StreamEvent['type'], listener: string, err: unknown) => void;
   /** Hears each event an iterator lost because its reader fell too far behind. */
   readonly onOverflow: () => void;
 }
 
 /** Every listener of one node: delivery on a later turn, and the async iterators still open. */
 export class MemberEvents {
-  private readonly streams = new Set<EventQueue<MembershipEvent>>();
+  /** The open iterators' queues, each with the other kinds it asked for. */
+  private readonly streams = new Map<EventQueue<StreamEvent>, ReadonlySet<IncludableEvent>>();
 
   constructor(private readonly components: MemberEventsComponents) {}
 
-  /** Events from now on, until `signal` aborts or end(); a reader more than `buffer` behind loses the oldest. */
-  stream(options: { signal?: AbortSignal; buffer?: number }): AsyncIterableIterator<MembershipEvent> {
-    const queue = new EventQueue<MembershipEvent>(options.buffer ?? 10_000, this.components.onOverflow);
-    this.streams.add(queue);
+  /**
+   * Events from now on, until `signal` aborts or end(); a reader more than `buffer` behind loses the oldest.
+   * Throws InvalidArgumentError for an `include` that names no includable event.
+   */
+  stream<I extends IncludableEvent = never>(
+    options: EventsOptions<I>,
+  ): AsyncIterableIterator<MembershipEvent | IncludableEvents[I]> {
+    const include = includeSet(options.include);
+    const queue = new EventQueue<StreamEvent>(options.buffer ?? 10_000, this.components.onOverflow);
+    this.streams.set(queue, include);
     const end = (): void => {
       queue.end();
       this.streams.delete(queue);
     };
     options.signal?.addEventListener('abort', end, { once: true });
     if (options.signal?.aborted) end();
-    return queue.iterator(end);
+    // Only the kinds in `include` are pushed to this queue (deliverNow), which is what narrows its type.
+    return queue.iterator(end) as AsyncIterableIterator<MembershipEvent | IncludableEvents[I]>;
+  }
+
+  /** deliverNow() of a user event: what user-events.ts calls. */
+  readonly deliverUser = (event: UserEvent): void => this.deliverNow({ type: 'user', event });
+  /** deliverNow() of a query: what queries.ts calls. */
+  readonly deliverQuery = (query: QueryRequest): void => this.deliverNow({ type: 'query', query });
+
+  /**
+   * Hands a user event or a query to its `on()` listeners, then to the iterators that include its kind. Called on
+   * the turn it is delivered (never the gossip's: user-events.ts and queries.ts defer it), so it is not deferred again.
+   */
+  deliverNow(record: IncludableEvents[IncludableEvent]): void {
+    const { listeners, onListenerError } = this.components;
+    const arg = record.type === 'user' ? record.event : record.query;
+    for (const l of listeners(record.type))
+      try {
+        l(arg);
+      } catch (err) {
+        onListenerError(record.type, 'on', err);
+      }
+    for (const [q, include] of this.streams) if (include.has(record.type)) q.push(record);
   }
 
   /** Delivers `events` on a later turn, so a slow or throwing listener cannot stall gossip; `then` runs after them. */
@@ -139,13 +199,13 @@ export class MemberEvents {
 
   /** Ends every open iterator. */
   end(): void {
-    for (const q of this.streams) q.end();
+    for (const q of this.streams.keys()) q.end();
     this.streams.clear();
   }
 
   private deliver(e: MembershipEvent): void {
     const { listeners, callbacks, onListenerError } = this.components;
-    deliverEvent(e, listeners(e.type), callbacks, this.streams, (listener, err) =>
+    deliverEvent(e, listeners(e.type), callbacks, this.streams.keys(), (listener, err) =>
       onListenerError(e.type, listener, err),
     );
   }

@@ -15,7 +15,10 @@ import { bindUdp, type UdpEndpoint } from '../transport/udp.js';
 import {
   ForceLeaveError,
   type ClusterState,
+  type EventsOptions,
   type Health,
+  type IncludableEvent,
+  type IncludableEvents,
   type Logger,
   type MemberFilter,
   type MemberInfo,
@@ -194,9 +197,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       },
       { intervalMs: config.gossipIntervalMs },
     );
-    const [self, core, log] = [this.self, this.core, this.log];
-    this.userEvents = new UserEvents({ packets, deliver: (e) => this.emitGuarded('user', e) }, { config, self });
-    this.queries = nodeQueries({ core, self, log, packets, emit: (q) => this.emitGuarded('query', q) }, config);
+    const [self, core, log, events] = [this.self, this.core, this.log, this.memberEvents];
+    this.userEvents = new UserEvents({ packets, deliver: events.deliverUser }, { config, self });
+    this.queries = nodeQueries({ core, self, log, packets, emit: events.deliverQuery }, config);
     udp.onPacket((bytes, from) => this.onPacket(bytes, from));
     udp.onError((err) => this.log.warn({ err: err.message }, 'udp socket error'));
     const detectorPeriod = detectorPeriodMs(config.gossipIntervalMs);
@@ -370,11 +373,15 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   /**
-   * Membership events as an async iterator, until `signal` aborts or the node shuts down. A reader
-   * that falls more than `buffer` events behind loses the oldest ones (counted in
-   * stats().eventsOverflowed) rather than growing memory without bound.
+   * Membership events as an async iterator, until `signal` aborts or the node shuts down; with
+   * `include: ['user', 'query']` (either or both) user events and queries too, as UserEventRecord and
+   * QueryRecord, in the order listeners hear them. A reader that falls more than `buffer` events behind
+   * loses the oldest ones (counted in stats().eventsOverflowed) rather than growing memory without bound.
+   * Throws InvalidArgumentError for an `include` naming anything else.
    */
-  events(options: { signal?: AbortSignal; buffer?: number } = {}): AsyncIterableIterator<MembershipEvent> {
+  events<I extends IncludableEvent = never>(
+    options: EventsOptions<I> = {},
+  ): AsyncIterableIterator<MembershipEvent | IncludableEvents[I]> {
     const stream = this.memberEvents.stream(options);
     if (this.closing) void stream.return?.();
     return stream;
@@ -465,17 +472,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.log.error({ from, err: (err as Error).stack }, 'internal error while handling a packet');
     }
     this.publish();
-  }
-
-  /** Calls the `on(event)` listeners; one that throws is counted and logged, and stops no other. */
-  private emitGuarded<E extends 'user' | 'query'>(event: E, ...args: ScuttlebuttEvents[E]): void {
-    for (const listener of this.listeners(event))
-      try {
-        (listener as (...a: ScuttlebuttEvents[E]) => void)(...args);
-      } catch (err) {
-        this.errorCounts.listener++;
-        this.log.warn({ event, err: (err as Error).message }, 'an event listener threw');
-      }
   }
 
   /** Hands core events to listeners outside the gossip path: a slow or throwing listener cannot stall it. */

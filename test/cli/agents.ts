@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { sse } from '../../src/cli/client.js';
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -17,25 +18,17 @@ export interface Agent {
   exited: Promise<number | null>;
 }
 
-/** Starts `scuttlebutt agent` with the given extra flags; resolves once its API is up. */
+/**
+ * The flags of an agent on loopback: gossip and HTTP on ports the system picks (read back from its
+ * startup line), its id, and the info log that carries that line.
+ */
+export function loopbackFlags(id: string): string[] {
+  return ['--bind', '127.0.0.1:0', '--http', '127.0.0.1:0', '--node-id', id, '--log-level', 'info'];
+}
+
+/** Starts `scuttlebutt agent` on loopback, 200 ms rounds, with the given extra flags; resolves once its API is up. */
 export function startAgent(id: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
-  return spawnAgent(
-    id,
-    [
-      '--bind',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-      '--node-id',
-      id,
-      '--interval-ms',
-      '200',
-      '--log-level',
-      'info',
-      ...extra,
-    ],
-    env,
-  );
+  return spawnAgent(id, [...loopbackFlags(id), '--interval-ms', '200', ...extra], env);
 }
 
 /** Starts `scuttlebutt agent` with exactly these flags (and the environment); resolves once its API is up. */
@@ -111,27 +104,14 @@ export class EventStream {
     this.status = new Promise((r) => (resolveStatus = r));
     this.req = request({ host, port: Number(port), path, headers }, (res) => {
       resolveStatus(res.statusCode ?? 0);
-      res.setEncoding('utf8');
-      let buf = '';
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let end: number;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          const frame = buf.slice(0, end);
-          buf = buf.slice(end + 2);
-          let id: string | undefined;
-          let event = 'message';
-          let data = '';
-          for (const l of frame.split('\n')) {
-            if (l.startsWith(':')) this.comments.push(l);
-            else if (l.startsWith('id: ')) id = l.slice(4);
-            else if (l.startsWith('event: ')) event = l.slice(7);
-            else if (l.startsWith('data: ')) data += l.slice(6);
-          }
-          if (data)
-            this.events.push({ ...(id ? { id } : {}), event, data: JSON.parse(data) as Record<string, unknown> });
-        }
-      });
+      void (async () => {
+        for await (const e of sse(res, { onComment: (line) => this.comments.push(line) }))
+          this.events.push({
+            ...(e.id !== undefined ? { id: e.id } : {}),
+            event: e.event,
+            data: JSON.parse(e.data) as Record<string, unknown>,
+          });
+      })().catch(() => {}); // close() destroys the response mid-stream, which ends the iteration with an error
       res.on('error', () => {});
     });
     this.req.on('error', () => {});

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { getJson, killAll, spawnAgent, type Agent } from './agents.js';
+import { getJson, killAll, loopbackFlags, spawnAgent, type Agent } from './agents.js';
 import { waitFor } from '../runtime/procs.js';
 
 /** Times the process's main thread has gone to sleep since it started. */
@@ -36,19 +36,7 @@ test(
     try {
       for (let i = 0; i < 3; i++) {
         const join = i === 0 ? [] : ['--join', (agents[0] as Agent).gossip];
-        agents.push(
-          await spawnAgent(`idle${i}`, [
-            '--bind',
-            '127.0.0.1:0',
-            '--http',
-            '127.0.0.1:0',
-            '--node-id',
-            `idle${i}`,
-            '--log-level',
-            'info',
-            ...join,
-          ]),
-        );
+        agents.push(await spawnAgent(`idle${i}`, [...loopbackFlags(`idle${i}`), ...join]));
       }
       await waitFor(
         async () =>
