@@ -159,7 +159,7 @@ const PINNED: Record<string, Fingerprint> = {
     events: 'a506feee47b577a1',
     wire: '02406c938af91eca',
     wire4: '0fb6e99662798ed6',
-    views: 'b49b1f6f4df14a87',
+    views: '21ce8b491b1f4118',
     messages: 12949,
     bytes: 2155266,
   },
