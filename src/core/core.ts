@@ -295,7 +295,8 @@ export class ScuttlebuttCore {
   receive(from: string, message: Message, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
     this.observeClock(now);
     // Traffic again after a spell of hearing nobody: the silence was ours, excused like a stall.
-    const deafness = this.health.heard(now, this.membership.liveOthers);
+    const answer = message.type === 'synAck' || message.type === 'ack';
+    const deafness = this.health.heard(now, this.membership.liveOthers, answer);
     if (deafness > 0) this.detector.shiftDeadlines(deafness);
     return this.exchange.receive(from, message, now, sender);
   }
@@ -303,6 +304,7 @@ export class ScuttlebuttCore {
   private openExchanges(now: number): Outbound[] {
     this.journal.news = false;
     const targets = this.peers.select();
+    if (targets.length > 0) this.health.asked(now);
     return this.exchange.open(targets, now, { unheard: this.health.unheard(now) });
   }
 

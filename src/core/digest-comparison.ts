@@ -107,12 +107,13 @@ export class DigestComparison {
       const myHb = t.heartbeat(s);
       // An unreadable heartbeat (UNREAD): we ask for the member instead. Our entry in the request
       // carries our heartbeat, so the initiator learns it if newer, and answers with its own if newer.
+      // Our own entry too: the peer may hold a claim about us above what we produced (a forged bump,
+      // far from our heartbeat, is exactly what low bits cannot restore), and until we hear it we
+      // cannot refute it, while every node that holds it takes our real heartbeats for stale ones.
       const unread = theirHb === UNREAD;
       if (unread) {
-        if (s !== SELF) {
-          request.push(s);
-          requestRefs.push(t.refs[s] as number);
-        }
+        request.push(s);
+        requestRefs.push(t.refs[s] as number);
       } else if (theirHb > myHb) {
         if (s !== SELF) this.detector.observe(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
         // A claim about us above what we produced: we go higher, and the peer hears it back at once.

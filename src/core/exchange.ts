@@ -307,9 +307,13 @@ export class Exchange {
     const compact = digest.mode === 'compact';
     const positions = compact ? this.positionsOf(from, digest) : { skew: 0, at: 0, ref: 0 };
     if (!positions) {
-      // Our memberships differ, so positions mean nothing here. Turn the exchange around: our
-      // whole digest as the request lets the initiator send us what we lack, and our hash in the
-      // reply makes it send refs next time.
+      // Our memberships differ, so positions mean nothing here, but the sender's own heartbeat, sent
+      // in full, is still its own: read it, as the entry a digest must always get across (Digest.own).
+      // A node that lost its inbound link while memberships changed keeps sending compact digests
+      // until it notices (two rounds); its heartbeats would otherwise reach nobody meanwhile.
+      if (digest.own && !stranger) this.observeSender(from, digest, digest.own, now);
+      // Turn the exchange around: our whole digest as the request lets the initiator send us what
+      // we lack, and our hash in the reply makes it send refs next time.
       const all = m.memberSlots();
       const refs = Array.from(all, (s) => m.table.refs[s] as number);
       const budget = replyBudget - reserve - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
@@ -357,6 +361,13 @@ export class Exchange {
     };
     const delta = this.deltas.pack(content, budget - requestSize(request), now);
     return reply(request, delta);
+  }
+
+  /** The heartbeat a digest gives in full for its sender, observed for the live member at `from` (if exactly one). */
+  private observeSender(from: string, digest: Digest, own: NonNullable<Digest['own']>, now: number): void {
+    const s = this.membership.liveSlotAt(from);
+    if (s < 0 || own.index >= digest.count) return;
+    this.detector.observe(s, own.heartbeat, digest.ages[own.index] as number, now, ageBounded(digest, own.index));
   }
 
   /**

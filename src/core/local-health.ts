@@ -9,19 +9,31 @@
  *   it convicts nobody; if the peers really did all die, they are convicted late, not never. With
  *   fewer than three live peers silence is informative, and there is no hold.
  *
- * Both return the silence to excuse; the detector shifts deadlines by it.
+ * Deafness has two signs. Hearing no packet at all for two rounds; and, Lifeguard's own measure,
+ * no answer for two rounds to the exchanges this node opened (a pull is always answered), whatever
+ * else arrives. The second is needed because a burst on our inbound link is not airtight: a packet
+ * that slips through now and then ends every silence, while it is most likely a SYN from a peer as
+ * cut off as we are, carrying none of the news we missed. Answers come every round to a node that
+ * hears, so their absence is the sign stray packets cannot hide.
+ *
+ * A stall and a spell of hearing nobody return the silence to excuse; the detector shifts deadlines
+ * by it. A spell without answers only holds convictions: the stray packets may have brought news of
+ * some members, and the first answer (its bumps bring every member the peer is ahead on) ends the
+ * hold, so a member that really died meanwhile is convicted then rather than a whole spell later.
  */
 export class LocalHealth {
   private lastClock: number;
   /** When a message last arrived from anyone. */
   private lastHeard: number;
+  /** When this node first opened an exchange that is still unanswered (NaN: every exchange was answered). */
+  private unansweredSince = Number.NaN;
   private readonly stallThresholdMs: number;
   private readonly deafAfterMs: number;
   /** Lifeguard's bound too (memberlist: awareness multiplier at most 8). */
   private readonly maxDeafHoldMs: number;
   /** Times this node noticed that it had itself been stalled. */
   stalls = 0;
-  /** Times this node heard nobody for over two rounds with live peers around. */
+  /** Times this node heard nobody, or no answer, for over two rounds with live peers around. */
   deafSpells = 0;
 
   constructor(intervalMs: number, acceptablePauseMs: number, now: number) {
@@ -41,22 +53,46 @@ export class LocalHealth {
     return gap;
   }
 
-  /** A message arrived; returns the spell of deafness it ends, to excuse (0 when there was none). */
-  heard(now: number, liveOthers: number): number {
-    const silence = this.isDeaf(now, liveOthers) ? now - this.lastHeard : 0;
+  /** This node opened exchanges with peers: from now on, their answers are due. */
+  asked(now: number): void {
+    if (Number.isNaN(this.unansweredSince)) this.unansweredSince = now;
+  }
+
+  /**
+   * A message arrived (`answer`: a reply to an exchange this node opened, or to its reply, which ends
+   * a spell without answers); returns the spell of hearing nobody it ends, to excuse (0 when there was none).
+   */
+  heard(now: number, liveOthers: number, answer: boolean): number {
+    const silence = this.hearsNobody(now, liveOthers) ? now - this.lastHeard : 0;
+    if (answer) {
+      if (silence === 0 && this.unanswered(now, liveOthers)) this.deafSpells++;
+      this.unansweredSince = Number.NaN;
+    }
     if (silence > 0) this.deafSpells++;
     this.lastHeard = now;
     return silence;
   }
 
-  /** Heard nobody for a bounded while with three or more live peers: convict nobody now. */
+  /** Heard nobody, or no answer, for a bounded while with three or more live peers: convict nobody now. */
   isDeaf(now: number, liveOthers: number): boolean {
-    const silence = now - this.lastHeard;
-    return liveOthers >= 3 && silence > this.deafAfterMs && silence < this.maxDeafHoldMs;
+    return this.hearsNobody(now, liveOthers) || this.unanswered(now, liveOthers);
   }
 
   /** Heard nobody for two rounds, whatever the peers: what we know of their memberships may be stale. */
   unheard(now: number): boolean {
     return now - this.lastHeard > this.deafAfterMs;
+  }
+
+  private hearsNobody(now: number, liveOthers: number): boolean {
+    return this.held(now - this.lastHeard, liveOthers);
+  }
+
+  /** No answer to the exchanges we opened for two rounds (NaN compares false: nothing unanswered). */
+  private unanswered(now: number, liveOthers: number): boolean {
+    return this.held(now - this.unansweredSince, liveOthers);
+  }
+
+  private held(silence: number, liveOthers: number): boolean {
+    return liveOthers >= 3 && silence > this.deafAfterMs && silence < this.maxDeafHoldMs;
   }
 }

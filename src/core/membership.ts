@@ -131,6 +131,19 @@ export class Membership {
     return this.addresses.has(address);
   }
 
+  /** The live member (not this node) gossiping from `address`, or -1 when none or several do. A scan: rarely needed. */
+  liveSlotAt(address: string): number {
+    if (!this.addresses.has(address)) return -1;
+    const t = this.table;
+    let found = -1;
+    for (let s = SELF + 1; s < t.used; s++) {
+      if (t.status[s] !== LIVE || this.address(s) !== address) continue;
+      if (found >= 0) return -1;
+      found = s;
+    }
+    return found;
+  }
+
   /** Whether a member with this ref was removed within the grace period. */
   wasRemoved(ref: number): boolean {
     return this.removed.has(ref);

@@ -24,6 +24,8 @@ export class SimNetwork {
   private readonly group: Int32Array;
   /** 1: everything sent to this node is lost (its inbound link is down; what it sends still arrives). */
   private readonly deaf: Uint8Array;
+  /** Senders a cut inbound link still lets through, per cut node (see cutInbound). */
+  private readonly leaks = new Map<number, Set<number>>();
   private readonly pGoodToBad: number;
   private readonly pBadToGood: number;
   sent = 0;
@@ -47,21 +49,28 @@ export class SimNetwork {
     groups.forEach((g, gi) => g.forEach((n) => (this.group[n] = gi + 1)));
   }
 
-  /** Cuts these nodes' inbound links only: they go on sending and hear nothing, until heal(). */
-  cutInbound(nodes: readonly number[]): void {
-    for (const n of nodes) this.deaf[n] = 1;
+  /**
+   * Cuts these nodes' inbound links only: they go on sending and hear nothing, until heal(); nothing
+   * but what `except` send them, if given (a burst that lets a few packets through).
+   */
+  cutInbound(nodes: readonly number[], except: readonly number[] = []): void {
+    for (const n of nodes) {
+      this.deaf[n] = 1;
+      if (except.length > 0) this.leaks.set(n, new Set(except));
+    }
   }
 
   /** Ends partitions and one-way cuts. */
   heal(): void {
     this.group.fill(0);
     this.deaf.fill(0);
+    this.leaks.clear();
   }
 
   /** Decides the fate of one packet: its delivery delay, or -1 when it is lost. */
   transmit(from: number, to: number): number {
     this.sent++;
-    if (this.group[from] !== this.group[to] || this.deaf[to] === 1) {
+    if (this.group[from] !== this.group[to] || (this.deaf[to] === 1 && this.leaks.get(to)?.has(from) !== true)) {
       this.lost++;
       return -1;
     }

@@ -185,6 +185,38 @@ test('a node that hears nothing while memberships differ keeps its heartbeat spr
   assertConverged(sim);
 });
 
+test('a node whose inbound link lets through only a peer as cut off as itself holds its convictions', () => {
+  // Node 5 hears nothing but node 6's SYNs, and node 6 hears nothing at all: 6's digests bring 5
+  // packets (so 5 never goes two rounds without one) but no news of anyone else. Fails (node 5
+  // convicts every member but 6, as one node did under 10 % loss in bursts of 10) when deafness is
+  // judged only by packets heard, not by answers to the exchanges 5 itself opens.
+  const { sim, log } = boot({ nodes: 8, seed: 3 });
+  const t0 = sim.now;
+  sim.network.cutInbound([5], [6]);
+  sim.network.cutInbound([6]);
+  sim.runUntil(t0 + 15_000);
+  assert.deepEqual(
+    deaths(log, t0)
+      .filter((l) => l.obs === 5)
+      .map((l) => l.e.node.id),
+    [],
+    'node 5 convicted nobody',
+  );
+  assert.deepEqual(
+    deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`),
+    [],
+    'nobody convicted',
+  );
+  sim.network.heal();
+  sim.runUntil(sim.now + 10_000);
+  assert.deepEqual(
+    deaths(log, t0).map((l) => `${l.obs}->${l.e.node.id}`),
+    [],
+  );
+  assertConverged(sim);
+  assert.ok(sim.cores[5]!.localDeafSpells >= 1, 'node 5 knew itself deaf');
+});
+
 test('same seed: identical event log; another seed: a different one', () => {
   const trace = (seed: number): string => {
     const { sim, log } = boot({ seed, loss: 0.05, nodes: 16 });
