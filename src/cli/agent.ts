@@ -122,7 +122,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const optimizeAboveCpu = intFlag('optimize-above-cpu', values['optimize-above-cpu'], 0) ?? DEFAULT_OPTIMIZE_ABOVE_CPU;
   const level = str(values['log-level']);
   if (!isLogLevel(level)) fail(`--log-level must be one of ${LOG_LEVELS.join(', ')} (got "${level}")`, 'agent');
-  const logger = agentLogger(level);
+  const logger = await agentLogger(level);
   const handlerSpecs = ((values['event-handler'] as string[] | undefined) ?? []).map(parseHandlerSpec);
   const handlerTimeoutMs = parseHandlerTimeout(str(values['event-handler-timeout']));
   const snapshotPath = values.snapshot as string | undefined;
