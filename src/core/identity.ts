@@ -2,7 +2,8 @@ import type { NodeIdentity } from '../wire/messages.js';
 
 const REF_SPACE = 2 ** 48;
 
-function mix32(h: number): number {
+/** A 32-bit avalanche mix (MurmurHash3's finaliser). */
+export function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

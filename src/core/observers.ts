@@ -19,19 +19,10 @@
  * the receiver's by a member or two near `s` is still heard.
  */
 import { InvalidArgumentError } from '../errors.js';
+import { mix32 } from './identity.js';
 
 /** The default K: neighbours each member has (docs/design/liveness-7.md, "Choosing K"). */
 export const DEFAULT_OBSERVERS = 4;
-
-/** A 32-bit avalanche mix (murmur3's finaliser). */
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 const TWO_32 = 2 ** 32;
 
