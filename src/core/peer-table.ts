@@ -54,6 +54,25 @@ function blank<A extends TableColumn>(a: A, capacity: number, fill: number): A {
   return b;
 }
 
+/** `length` nulls, allocated at once (packed, no spare room). */
+function nulls<T>(length: number): (T | null)[] {
+  return new Array<T | null>(length).fill(null);
+}
+
+/** `a` copied into a `capacity`-long column, nulls after it. */
+function extended<T>(a: (T | null)[], capacity: number): (T | null)[] {
+  const b = nulls<T>(capacity);
+  for (let i = 0; i < a.length; i++) b[i] = a[i] ?? null;
+  return b;
+}
+
+/** New slot k holds old slot order[k]; the rest of the `capacity` are null. */
+function permuted<T>(a: (T | null)[], order: Int32Array, capacity: number): (T | null)[] {
+  const b = nulls<T>(capacity);
+  for (let k = 0; k < order.length; k++) b[k] = a[order[k] as number] ?? null;
+  return b;
+}
+
 export class PeerTable {
   capacity: number;
   /** Slots handed out so far (some may be FREE again). */
@@ -61,10 +80,15 @@ export class PeerTable {
   private readonly freeSlots: number[] = [];
   readonly window: number;
 
-  identities: (NodeIdentity | null)[] = [];
+  /**
+   * The per-slot columns of objects, `capacity` long like the typed ones: an array grown one
+   * assignment at a time keeps up to half its length spare, 4 B per (node, member) pair each in the
+   * simulator.
+   */
+  identities: (NodeIdentity | null)[];
   /** Each member's leave commitment, the first one heard for its incarnation (null: none heard). */
-  commitments: (Uint8Array | null)[] = [];
-  values: (Map<string, StoredValue> | null)[] = [];
+  commitments: (Uint8Array | null)[];
+  values: (Map<string, StoredValue> | null)[];
   refs: Float64Array;
   status: Uint8Array;
   left: Uint8Array;
@@ -92,6 +116,9 @@ export class PeerTable {
   constructor(window: number, initialCapacity = 16) {
     this.window = window;
     this.capacity = initialCapacity;
+    this.identities = nulls(initialCapacity);
+    this.commitments = nulls(initialCapacity);
+    this.values = nulls(initialCapacity);
     const f64 = (): Float64Array => new Float64Array(initialCapacity);
     const f32 = (): Float32Array => new Float32Array(initialCapacity);
     this.refs = f64();
@@ -158,6 +185,9 @@ export class PeerTable {
       b.set(a);
       return b;
     });
+    this.identities = extended(this.identities, cap);
+    this.commitments = extended(this.commitments, cap);
+    this.values = extended(this.values, cap);
     this.capacity = cap;
   }
 
@@ -175,9 +205,9 @@ export class PeerTable {
       for (let k = 0; k < n; k++) b[k] = a[order[k] as number] as number;
       return b;
     });
-    this.identities = Array.from(order, (s) => this.identities[s] ?? null);
-    this.commitments = Array.from(order, (s) => this.commitments[s] ?? null);
-    this.values = Array.from(order, (s) => this.values[s] ?? null);
+    this.identities = permuted(this.identities, order, this.capacity);
+    this.commitments = permuted(this.commitments, order, this.capacity);
+    this.values = permuted(this.values, order, this.capacity);
     this.used = n;
     this.freeSlots.length = 0;
   }
