@@ -100,8 +100,8 @@ export class Membership {
     this.graceMs = init.graceMs;
     this.limits = init.limits ?? NO_LIMITS;
     this.table = new PeerTable(init.window, expected);
-    this.byRef = new RefIndex(expected);
-    this.byId = new RefIndex(expected);
+    this.byRef = new RefIndex((s) => this.table.refs[s] as number, expected);
+    this.byId = new RefIndex((s) => this.table.idKeys[s] as number, expected);
     const slot = this.table.allocate(self, identityRef(self));
     if (slot !== SELF) throw new InternalError('self must take slot 0');
     this.index(slot, self);
@@ -255,7 +255,7 @@ export class Membership {
   private index(slot: number, identity: NodeIdentity): void {
     const ref = this.table.refs[slot] as number;
     this.byRef.set(ref, slot);
-    this.byId.set(idKey(identity.id), slot);
+    this.byId.set(this.table.idKeys[slot] as number, slot);
     this.addresses.set(identity.address, (this.addresses.get(identity.address) ?? 0) + 1);
     this.hash = addToSetHash(this.hash, ref);
     this.size++;

@@ -4,6 +4,7 @@
  * not fit in memory, typed-array columns cost a few dozen bytes per pair.
  */
 import { identitySize } from '../wire/codec.js';
+import { idKey } from './identity.js';
 import type { NodeIdentity } from '../wire/messages.js';
 
 export const LIVE = 0;
@@ -90,6 +91,8 @@ export class PeerTable {
   commitments: (Uint8Array | null)[];
   values: (Map<string, StoredValue> | null)[];
   refs: Float64Array;
+  /** idKey of each member's id: the key Membership's id index reads back (see RefIndex). */
+  idKeys: Float64Array;
   status: Uint8Array;
   left: Uint8Array;
   /** Scratch mark used by the digest comparison (epoch number, not a boolean, so it never needs clearing). */
@@ -122,6 +125,7 @@ export class PeerTable {
     const f64 = (): Float64Array => new Float64Array(initialCapacity);
     const f32 = (): Float32Array => new Float32Array(initialCapacity);
     this.refs = f64();
+    this.idKeys = f64();
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
     this.mark = new Uint32Array(initialCapacity);
@@ -150,6 +154,7 @@ export class PeerTable {
     this.commitments[slot] = null;
     this.values[slot] = null;
     this.refs[slot] = ref;
+    this.idKeys[slot] = idKey(identity.id);
     this.status[slot] = LIVE;
     this.left[slot] = 0;
     this.mark[slot] = 0;
@@ -215,6 +220,7 @@ export class PeerTable {
   /** Replaces every per-slot column by f(column, the value of an empty slot). */
   private mapColumns(f: <A extends TableColumn>(a: A, fill: number) => A): void {
     this.refs = f(this.refs, 0);
+    this.idKeys = f(this.idKeys, 0);
     this.status = f(this.status, FREE);
     this.left = f(this.left, 0);
     this.mark = f(this.mark, 0);
