@@ -42,6 +42,9 @@ export interface StoredValue {
   deletedAt: number;
 }
 
+/** Identity sizes from this many bytes on are not kept (see identitySizes). */
+const BIG_IDENTITY = 255;
+
 /**
  * The element types of the columns. Four at most: the loops that copy every column (grow, permute)
  * stay polymorphic; a fifth type makes them megamorphic, about ten times slower.
@@ -111,8 +114,11 @@ export class PeerTable {
   private fdVar: Float32Array;
   private fdCount: Float32Array;
   private lagMax: Float32Array;
-  /** Encoded size of each identity: a large cluster's bootstrap introduces members by the million. */
-  private identitySizes: Uint32Array;
+  /**
+   * Encoded size of each identity, below BIG_IDENTITY (from it on, worked out again on use): a large
+   * cluster's bootstrap introduces members by the million, and a real identity is a few dozen bytes.
+   */
+  private identitySizes: Uint8Array;
   /** 1 once the member's heartbeat was seen to advance here (see Membership.isProven). */
   private provenFlags: Uint8Array;
 
@@ -140,7 +146,7 @@ export class PeerTable {
     this.fdVar = f32();
     this.fdCount = f32();
     this.lagMax = f32();
-    this.identitySizes = new Uint32Array(initialCapacity);
+    this.identitySizes = new Uint8Array(initialCapacity);
     this.provenFlags = new Uint8Array(initialCapacity);
   }
 
@@ -169,7 +175,7 @@ export class PeerTable {
     this.fdVar[slot] = 0;
     this.fdCount[slot] = 0;
     this.lagMax[slot] = 0;
-    this.identitySizes[slot] = identitySize(identity);
+    this.identitySizes[slot] = Math.min(identitySize(identity), BIG_IDENTITY);
     this.provenFlags[slot] = 0;
     return slot;
   }
@@ -241,7 +247,8 @@ export class PeerTable {
 
   /** Bytes of slot s's identity on the wire (codec's identitySize, computed once). */
   identitySize(slot: number): number {
-    return this.identitySizes[slot] as number;
+    const size = this.identitySizes[slot] as number;
+    return size < BIG_IDENTITY ? size : identitySize(this.identities[slot] as NodeIdentity);
   }
 
   /** Whether slot s's heartbeat was seen to advance past the one it was admitted at. */
