@@ -2,7 +2,7 @@
  * Peers' membership hashes and sizes, as they last told us, by address: bounded, and past the bound
  * simply dropped and relearned. The figures sit in one typed array indexed from the map, not in an
  * object per peer: a simulator holds one of these per node with up to `limit` entries each, and an
- * object with a boxed hash cost about three times the map entry it hangs from.
+ * object per peer (its hash boxed) cost about as much again as the map entry it hangs from.
  */
 export class PeerSets {
   private readonly index = new Map<string, number>();
