@@ -22,6 +22,7 @@ import type { LeaveProofs } from './leave-proof.js';
 import type { OwnValues } from './own-values.js';
 import { SELF, type Membership } from './membership.js';
 import { DEAD, LIVE } from './peer-table.js';
+import { PeerSets } from './peer-sets.js';
 import { rotationStart, shuffle } from './random.js';
 import type { Outbound, Random, Sender } from './types.js';
 
@@ -55,11 +56,6 @@ const PUSH_GAP = 2;
  */
 const LEAVE_HEARTBEAT_SLACK = 16;
 
-interface PeerSet {
-  hash: number;
-  size: number;
-}
-
 export interface ExchangeComponents {
   readonly membership: Membership;
   readonly detector: FailureDetector;
@@ -83,7 +79,7 @@ export interface ExchangeInit {
 }
 
 export class Exchange {
-  private readonly peerSets = new Map<string, PeerSet>();
+  private readonly peerSets = new PeerSets(PEER_SET_CACHE);
   /**
    * How often recent peers' membership hashes matched ours (moving average in [0, 1]). Most peers
    * we pick in a large cluster have never told us their hash; when recent ones mostly agree with
@@ -146,8 +142,9 @@ export class Exchange {
     const rates = this.flow?.advertised(now) ?? null;
     const reserve = rates ? RATES_MAX_BYTES : 0;
     for (const [k, to] of targets.entries()) {
-      const peer = this.peerSets.get(to);
-      const sameSet = !unheard && (peer ? m.matches(peer.hash, peer.size) : this.agreement >= 0.5);
+      const peer = this.peerSets.find(to);
+      const sameSet =
+        !unheard && (peer >= 0 ? m.matches(this.peerSets.hash(peer), this.peerSets.size(peer)) : this.agreement >= 0.5);
       const compactFor = (): Digest =>
         this.lowBitsTo(to)
           ? (compact ??= this.digests.buildCompact(now, { lowBits: true, reserve }))
@@ -267,9 +264,7 @@ export class Exchange {
   }
 
   private notePeerSet(from: string, hash: number, size: number): void {
-    // A cache keyed by address, bounded: past the bound it is simply dropped and relearned.
-    if (this.peerSets.size >= PEER_SET_CACHE) this.peerSets.clear();
-    this.peerSets.set(from, { hash, size });
+    this.peerSets.set(from, hash, size);
     const hit = this.membership.matches(hash, size) ? 1 : 0;
     this.agreement += (hit - this.agreement) * 0.1;
   }
@@ -377,12 +372,13 @@ export class Exchange {
    */
   private positionsOf(from: string, digest: Digest): Positions | null {
     const m = this.membership;
-    const peer = this.peerSets.get(from);
-    if (!peer) return null;
-    if (m.matches(peer.hash, peer.size))
-      return digest.offset + digest.count > peer.size ? null : { skew: 0, at: 0, ref: 0 };
-    const apart = m.oneMemberApart(peer.hash, peer.size);
-    if (!apart || digest.offset + digest.count > peer.size) return null;
+    const entry = this.peerSets.find(from);
+    if (entry < 0) return null;
+    const hash = this.peerSets.hash(entry);
+    const size = this.peerSets.size(entry);
+    if (m.matches(hash, size)) return digest.offset + digest.count > size ? null : { skew: 0, at: 0, ref: 0 };
+    const apart = m.oneMemberApart(hash, size);
+    if (!apart || digest.offset + digest.count > size) return null;
     return { skew: apart.skew, at: apart.at, ref: apart.ref };
   }
 

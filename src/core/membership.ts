@@ -9,6 +9,7 @@ import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.
 import type { Journal } from './journal.js';
 import { DEAD, FREE, LIVE, PeerTable } from './peer-table.js';
 import { RefIndex } from './ref-index.js';
+import { AddressIndex } from './address-index.js';
 import { InternalError } from '../errors.js';
 import type { DeathReason } from './types.js';
 
@@ -59,8 +60,8 @@ export class Membership {
   private readonly deaths = new Map<number, { since: number; heartbeat: number }>();
   /** Removed members by ref, until the grace period ends. */
   private readonly removed = new Map<number, RemovedMember>();
-  /** Members (live and dead, self included) per gossip address: who is no stranger (see knowsAddress). */
-  private readonly addresses = new Map<string, number>();
+  /** The gossip addresses of the members (live and dead, self included): who is no stranger (see knowsAddress). */
+  private readonly addresses: AddressIndex;
   /**
    * Members admitted this interval, per sender address (forgotten when the interval ends, so bounded by one interval's
    * senders).
@@ -100,8 +101,9 @@ export class Membership {
     this.graceMs = init.graceMs;
     this.limits = init.limits ?? NO_LIMITS;
     this.table = new PeerTable(init.window, expected);
-    this.byRef = new RefIndex(expected);
-    this.byId = new RefIndex(expected);
+    this.byRef = new RefIndex((s) => this.table.refs[s] as number, expected);
+    this.byId = new RefIndex((s) => this.table.idKeys[s] as number, expected);
+    this.addresses = new AddressIndex(this.table, expected);
     const slot = this.table.allocate(self, identityRef(self));
     if (slot !== SELF) throw new InternalError('self must take slot 0');
     this.index(slot, self);
@@ -133,7 +135,7 @@ export class Membership {
 
   /** The live member (not this node) gossiping from `address`, or -1 when none or several do. A scan: rarely needed. */
   liveSlotAt(address: string): number {
-    if (!this.addresses.has(address)) return -1;
+    if (!this.knowsAddress(address)) return -1;
     const t = this.table;
     let found = -1;
     for (let s = SELF + 1; s < t.used; s++) {
@@ -255,8 +257,8 @@ export class Membership {
   private index(slot: number, identity: NodeIdentity): void {
     const ref = this.table.refs[slot] as number;
     this.byRef.set(ref, slot);
-    this.byId.set(idKey(identity.id), slot);
-    this.addresses.set(identity.address, (this.addresses.get(identity.address) ?? 0) + 1);
+    this.byId.set(this.table.idKeys[slot] as number, slot);
+    this.addresses.add(slot, identity.address);
     this.hash = addToSetHash(this.hash, ref);
     this.size++;
     this.sortedValid = false;
@@ -352,9 +354,7 @@ export class Membership {
     this.removed.set(ref, { heartbeat: t.left[s] ? Infinity : t.heartbeat(s), until: now + this.graceMs });
     this.byRef.delete(ref);
     if (this.slotOfId(identity.id) === s) this.byId.delete(idKey(identity.id));
-    const sharing = (this.addresses.get(identity.address) ?? 1) - 1;
-    if (sharing > 0) this.addresses.set(identity.address, sharing);
-    else this.addresses.delete(identity.address);
+    this.addresses.remove(s, identity.address);
     this.deaths.delete(s);
     const retired = this.retired.get(identity.id);
     if (!retired || retired.generation < identity.generation) {
@@ -465,6 +465,7 @@ export class Membership {
     t.permute(order);
     this.byRef.remap(slotOf);
     this.byId.remap(slotOf);
+    this.addresses.remap(slotOf);
     const deaths = [...this.deaths];
     this.deaths.clear();
     for (const [s, d] of deaths) this.deaths.set(slotOf[s] as number, d);

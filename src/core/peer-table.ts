@@ -4,6 +4,7 @@
  * not fit in memory, typed-array columns cost a few dozen bytes per pair.
  */
 import { identitySize } from '../wire/codec.js';
+import { idKey } from './identity.js';
 import type { NodeIdentity } from '../wire/messages.js';
 
 export const LIVE = 0;
@@ -41,6 +42,9 @@ export interface StoredValue {
   deletedAt: number;
 }
 
+/** Identity sizes from this many bytes on are not kept (see identitySizes). */
+const BIG_IDENTITY = 255;
+
 /**
  * The element types of the columns. Four at most: the loops that copy every column (grow, permute)
  * stay polymorphic; a fifth type makes them megamorphic, about ten times slower.
@@ -54,6 +58,25 @@ function blank<A extends TableColumn>(a: A, capacity: number, fill: number): A {
   return b;
 }
 
+/** `length` nulls, allocated at once (packed, no spare room). */
+function nulls<T>(length: number): (T | null)[] {
+  return new Array<T | null>(length).fill(null);
+}
+
+/** `a` copied into a `capacity`-long column, nulls after it. */
+function extended<T>(a: (T | null)[], capacity: number): (T | null)[] {
+  const b = nulls<T>(capacity);
+  for (let i = 0; i < a.length; i++) b[i] = a[i] ?? null;
+  return b;
+}
+
+/** New slot k holds old slot order[k]; the rest of the `capacity` are null. */
+function permuted<T>(a: (T | null)[], order: Int32Array, capacity: number): (T | null)[] {
+  const b = nulls<T>(capacity);
+  for (let k = 0; k < order.length; k++) b[k] = a[order[k] as number] ?? null;
+  return b;
+}
+
 export class PeerTable {
   capacity: number;
   /** Slots handed out so far (some may be FREE again). */
@@ -61,11 +84,18 @@ export class PeerTable {
   private readonly freeSlots: number[] = [];
   readonly window: number;
 
-  identities: (NodeIdentity | null)[] = [];
+  /**
+   * The per-slot columns of objects, `capacity` long like the typed ones: an array grown one
+   * assignment at a time keeps up to half its length spare, 4 B per (node, member) pair each in the
+   * simulator.
+   */
+  identities: (NodeIdentity | null)[];
   /** Each member's leave commitment, the first one heard for its incarnation (null: none heard). */
-  commitments: (Uint8Array | null)[] = [];
-  values: (Map<string, StoredValue> | null)[] = [];
+  commitments: (Uint8Array | null)[];
+  values: (Map<string, StoredValue> | null)[];
   refs: Float64Array;
+  /** idKey of each member's id: the key Membership's id index reads back (see RefIndex). */
+  idKeys: Float64Array;
   status: Uint8Array;
   left: Uint8Array;
   /** Scratch mark used by the digest comparison (epoch number, not a boolean, so it never needs clearing). */
@@ -84,17 +114,24 @@ export class PeerTable {
   private fdVar: Float32Array;
   private fdCount: Float32Array;
   private lagMax: Float32Array;
-  /** Encoded size of each identity: a large cluster's bootstrap introduces members by the million. */
-  private identitySizes: Uint32Array;
+  /**
+   * Encoded size of each identity, below BIG_IDENTITY (from it on, worked out again on use): a large
+   * cluster's bootstrap introduces members by the million, and a real identity is a few dozen bytes.
+   */
+  private identitySizes: Uint8Array;
   /** 1 once the member's heartbeat was seen to advance here (see Membership.isProven). */
   private provenFlags: Uint8Array;
 
   constructor(window: number, initialCapacity = 16) {
     this.window = window;
     this.capacity = initialCapacity;
+    this.identities = nulls(initialCapacity);
+    this.commitments = nulls(initialCapacity);
+    this.values = nulls(initialCapacity);
     const f64 = (): Float64Array => new Float64Array(initialCapacity);
     const f32 = (): Float32Array => new Float32Array(initialCapacity);
     this.refs = f64();
+    this.idKeys = f64();
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
     this.mark = new Uint32Array(initialCapacity);
@@ -109,7 +146,7 @@ export class PeerTable {
     this.fdVar = f32();
     this.fdCount = f32();
     this.lagMax = f32();
-    this.identitySizes = new Uint32Array(initialCapacity);
+    this.identitySizes = new Uint8Array(initialCapacity);
     this.provenFlags = new Uint8Array(initialCapacity);
   }
 
@@ -123,6 +160,7 @@ export class PeerTable {
     this.commitments[slot] = null;
     this.values[slot] = null;
     this.refs[slot] = ref;
+    this.idKeys[slot] = idKey(identity.id);
     this.status[slot] = LIVE;
     this.left[slot] = 0;
     this.mark[slot] = 0;
@@ -137,7 +175,7 @@ export class PeerTable {
     this.fdVar[slot] = 0;
     this.fdCount[slot] = 0;
     this.lagMax[slot] = 0;
-    this.identitySizes[slot] = identitySize(identity);
+    this.identitySizes[slot] = Math.min(identitySize(identity), BIG_IDENTITY);
     this.provenFlags[slot] = 0;
     return slot;
   }
@@ -158,6 +196,9 @@ export class PeerTable {
       b.set(a);
       return b;
     });
+    this.identities = extended(this.identities, cap);
+    this.commitments = extended(this.commitments, cap);
+    this.values = extended(this.values, cap);
     this.capacity = cap;
   }
 
@@ -175,9 +216,9 @@ export class PeerTable {
       for (let k = 0; k < n; k++) b[k] = a[order[k] as number] as number;
       return b;
     });
-    this.identities = Array.from(order, (s) => this.identities[s] ?? null);
-    this.commitments = Array.from(order, (s) => this.commitments[s] ?? null);
-    this.values = Array.from(order, (s) => this.values[s] ?? null);
+    this.identities = permuted(this.identities, order, this.capacity);
+    this.commitments = permuted(this.commitments, order, this.capacity);
+    this.values = permuted(this.values, order, this.capacity);
     this.used = n;
     this.freeSlots.length = 0;
   }
@@ -185,6 +226,7 @@ export class PeerTable {
   /** Replaces every per-slot column by f(column, the value of an empty slot). */
   private mapColumns(f: <A extends TableColumn>(a: A, fill: number) => A): void {
     this.refs = f(this.refs, 0);
+    this.idKeys = f(this.idKeys, 0);
     this.status = f(this.status, FREE);
     this.left = f(this.left, 0);
     this.mark = f(this.mark, 0);
@@ -205,7 +247,8 @@ export class PeerTable {
 
   /** Bytes of slot s's identity on the wire (codec's identitySize, computed once). */
   identitySize(slot: number): number {
-    return this.identitySizes[slot] as number;
+    const size = this.identitySizes[slot] as number;
+    return size < BIG_IDENTITY ? size : identitySize(this.identities[slot] as NodeIdentity);
   }
 
   /** Whether slot s's heartbeat was seen to advance past the one it was admitted at. */
