@@ -27,13 +27,23 @@ export function loopbackFlags(id: string): string[] {
 }
 
 /** Starts `scuttlebutt agent` on loopback, 200 ms rounds, with the given extra flags; resolves once its API is up. */
-export function startAgent(id: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
-  return spawnAgent(id, [...loopbackFlags(id), '--interval-ms', '200', ...extra], env);
+export function startAgent(
+  id: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  nodeFlags: string[] = [],
+): Promise<Agent> {
+  return spawnAgent(id, [...loopbackFlags(id), '--interval-ms', '200', ...extra], env, nodeFlags);
 }
 
-/** Starts `scuttlebutt agent` with exactly these flags (and the environment); resolves once its API is up. */
-export async function spawnAgent(id: string, flags: string[], env: NodeJS.ProcessEnv = {}): Promise<Agent> {
-  const args = [MAIN, 'agent', ...flags];
+/** Starts `scuttlebutt agent` with exactly these flags (node's own first, then the environment); resolves once its API is up. */
+export async function spawnAgent(
+  id: string,
+  flags: string[],
+  env: NodeJS.ProcessEnv = {},
+  nodeFlags: string[] = [],
+): Promise<Agent> {
+  const args = [...nodeFlags, MAIN, 'agent', ...flags];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   const stderr: string[] = [];
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
