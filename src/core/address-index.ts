@@ -33,6 +33,16 @@ export class AddressIndex {
     return (s >= 0 && this.addressOf(s) === address) || this.colliding.has(address);
   }
 
+  /**
+   * The one slot holding `address`: -1 when none does, -2 when it cannot say without a scan (the
+   * address is held by several members, or its hash collides with another address's).
+   */
+  soleHolder(address: string): number {
+    if (this.colliding.has(address) || this.shared.has(address)) return -2;
+    const s = this.holders.get(this.hash(address));
+    return s >= 0 && this.addressOf(s) === address ? s : -1;
+  }
+
   /** Slot s (occupied) now holds `address`. */
   add(s: number, address: string): void {
     const held = this.colliding.get(address);

@@ -133,9 +133,11 @@ export class Membership {
     return this.addresses.has(address);
   }
 
-  /** The live member (not this node) gossiping from `address`, or -1 when none or several do. A scan: rarely needed. */
+  /** The live member (not this node) gossiping from `address`, or -1 when none or several do. */
   liveSlotAt(address: string): number {
-    if (!this.knowsAddress(address)) return -1;
+    const sole = this.addresses.soleHolder(address);
+    if (sole !== -2) return sole > SELF && this.table.status[sole] === LIVE ? sole : -1;
+    // Several members hold the address (a restart on it, say): find the live one, if it is alone.
     const t = this.table;
     let found = -1;
     for (let s = SELF + 1; s < t.used; s++) {

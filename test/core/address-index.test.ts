@@ -45,7 +45,16 @@ for (const [name, hash] of [
         index.remap(slotOf);
         for (let k = 0; k < held.length; k++) held[k] = slotOf[held[k] as number] as number;
       }
-      for (const a of addresses) assert.equal(index.has(a), counts.has(a), `step ${step}: ${a}`);
+      for (const a of addresses) {
+        assert.equal(index.has(a), counts.has(a), `step ${step}: ${a}`);
+        // soleHolder names the one slot holding a, or says a scan is needed (shared, or a colliding hash).
+        const c = counts.get(a) ?? 0;
+        const sole = index.soleHolder(a);
+        if (c === 0) assert.equal(sole, -1, `step ${step}: ${a} held by none`);
+        else if (c > 1) assert.equal(sole, -2, `step ${step}: ${a} held by ${c}`);
+        else if (sole !== -2 || name === 'real hash')
+          assert.equal((table.identities[sole] as { address: string } | undefined)?.address, a, `step ${step}: ${a}`);
+      }
     }
   });
 }
