@@ -172,6 +172,27 @@ export function leafRefRange(leaf: number): readonly [number, number] {
 }
 
 /**
+ * Where leaf `leaf`'s members sit in a list sorted by ref (Membership.sortedMembers, say): the index range
+ * [from, to), by two binary searches. `refAt(i)` is the ref of the list's i-th member, `count` its length.
+ */
+export function leafSpan(refAt: (i: number) => number, count: number, leaf: number): readonly [number, number] {
+  const [lo, hi] = leafRefRange(leaf);
+  return [firstAtOrAbove(refAt, count, lo), firstAtOrAbove(refAt, count, hi)];
+}
+
+/** The first index whose ref is >= `ref` in a ref-sorted list (count when none). */
+function firstAtOrAbove(refAt: (i: number) => number, count: number, ref: number): number {
+  let lo = 0;
+  let hi = count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (refAt(mid) < ref) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
  * Compares the state hash of each neighbour's beats with ours and says when to drill down: when its beats differed
  * from our hash twice in a row (news already in flight is not chased: it usually lands within a round) and we had
  * no exchange with it for `quietMs`. Per neighbour: one streak flag and one instant. The clock is an input.

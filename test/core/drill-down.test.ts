@@ -7,6 +7,7 @@ import {
   differingLevel1,
   fitsBudget,
   leafRefRange,
+  leafSpan,
   planSyn7,
   sendsAllEntries,
   SMALL_MEMBERSHIP,
@@ -205,6 +206,23 @@ test('leaf ref ranges tile the ref space and agree with leafOf', () => {
       const [from, to] = leafRefRange(leafOf(r));
       assert.ok(r >= from && r < to);
     }),
+  );
+});
+
+test('leafSpan finds the members of a leaf in a ref-sorted list', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 3000 }), fc.nat(), fc.nat(255), (n, seed, leaf) => {
+      const rng = seededRandom(seed);
+      const refs = Array.from({ length: n }, () => randomRef(rng)).sort((x, y) => x - y);
+      // Crowd one leaf, so the span is often long and touches both ends of the list.
+      if (n > 0 && rng.next() < 0.5) refs[0] = leafRefRange(leaf)[0];
+      refs.sort((x, y) => x - y);
+      const [from, to] = leafSpan((i) => refs[i] as number, refs.length, leaf);
+      const expected = refs.flatMap((r, i) => (leafOf(r) === leaf ? [i] : []));
+      assert.equal(to - from, expected.length);
+      if (expected.length > 0) assert.equal(from, expected[0]);
+    }),
+    { numRuns: 200 },
   );
 });
 
