@@ -6,7 +6,8 @@
  *
  * The encoder refuses (InvalidArgumentError) what the decoder would refuse, so every message it writes reads
  * back equal: hashes and refs outside [0, 2^48), u16 fields outside [0, 2^16), flag bits it does not know,
- * fixed-size byte fields of another length, bitmaps of the wrong length or with bits set past the member count.
+ * fixed-size byte fields of another length, digest7 columns or sums of another length than their count, bitmaps of
+ * the wrong length or with bits set past the member count.
  */
 import { NODE_HAS_COMMITMENT, NODE_HAS_IDENTITY } from './codes.js';
 import { readVarints, writeVarints } from './columns.js';
