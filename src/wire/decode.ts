@@ -43,7 +43,7 @@ const MIN_POSITIONAL_BUMP = 2;
 const MIN_POSITIONAL_BUMP_V3 = 3;
 const MIN_VALUE = 3;
 
-function readIdentity(r: Reader): NodeIdentity {
+export function readIdentity(r: Reader): NodeIdentity {
   const id = r.string('identity id');
   const generation = r.varint('identity generation');
   const address = r.string('identity address');
@@ -112,6 +112,22 @@ function readDigest(r: Reader, version: ProtocolVersion, extra: { rates?: RateSt
   return { ...digest, buckets };
 }
 
+/** A node's values, as writeValues writes them; the count is checked against the bytes left first. */
+export function readValues(r: Reader): VersionedValue[] {
+  const valueCount = r.count('node values', MIN_VALUE);
+  const values: VersionedValue[] = [];
+  for (let j = 0; j < valueCount; j++) {
+    const key = r.string('key');
+    const version = r.varint('value version');
+    const vflags = r.u8('value flags');
+    if (vflags > VALUE_TOMBSTONE) throw new DecodeError('bad-value', `value flags ${vflags}`);
+    const tombstone = vflags === VALUE_TOMBSTONE;
+    const value = tombstone ? '' : r.string('value');
+    values.push({ key, value, version, tombstone });
+  }
+  return values;
+}
+
 function readDelta(r: Reader, version: ProtocolVersion): Delta {
   const low = carriesLowHeartbeats(version);
   const nodeCount = r.count('delta nodes', MIN_NODE_DELTA);
@@ -130,17 +146,7 @@ function readDelta(r: Reader, version: ProtocolVersion): Delta {
     const lastGcVersion = r.varint('node gc version');
     const fromVersion = r.varint('node from version');
     const maxVersion = r.varint('node max version');
-    const valueCount = r.count('node values', MIN_VALUE);
-    const values: VersionedValue[] = [];
-    for (let j = 0; j < valueCount; j++) {
-      const key = r.string('key');
-      const version = r.varint('value version');
-      const vflags = r.u8('value flags');
-      if (vflags > VALUE_TOMBSTONE) throw new DecodeError('bad-value', `value flags ${vflags}`);
-      const tombstone = vflags === VALUE_TOMBSTONE;
-      const value = tombstone ? '' : r.string('value');
-      values.push({ key, value, version, tombstone });
-    }
+    const values = readValues(r);
     nodes.push({
       ref,
       identity,

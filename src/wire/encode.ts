@@ -14,7 +14,7 @@ import {
 } from './codes.js';
 import { writeHeartbeats, writeVarints } from './columns.js';
 import { messageSize } from './message-sizes.js';
-import type { Column, Delta, Digest, Message, NodeIdentity, RateState } from './messages.js';
+import type { Column, Delta, Digest, Message, NodeIdentity, RateState, VersionedValue } from './messages.js';
 import { COMMITMENT_BYTES, LEAVE_SECRET_BYTES } from './messages.js';
 import {
   carriesLeaveProofs,
@@ -28,7 +28,7 @@ import { DIGEST_RATES, writeRates } from './rates.js';
 import { Writer } from './writer.js';
 import { InternalError, InvalidArgumentError } from '../errors.js';
 
-function writeIdentity(w: Writer, identity: NodeIdentity): void {
+export function writeIdentity(w: Writer, identity: NodeIdentity): void {
   w.string(identity.id);
   w.varint(identity.generation);
   w.string(identity.address);
@@ -68,6 +68,17 @@ function writeDigest(w: Writer, d: Digest, version: ProtocolVersion, rates?: Rat
   }
 }
 
+/** A node's values: count (varint), then each key, version, flags and (unless a tombstone) value. */
+export function writeValues(w: Writer, values: readonly VersionedValue[]): void {
+  w.varint(values.length);
+  for (const v of values) {
+    w.string(v.key);
+    w.varint(v.version);
+    w.u8(v.tombstone ? VALUE_TOMBSTONE : 0);
+    if (!v.tombstone) w.string(v.value);
+  }
+}
+
 function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
   w.varint(d.nodes.length);
   for (const node of d.nodes) {
@@ -83,13 +94,7 @@ function writeDelta(w: Writer, d: Delta, version: ProtocolVersion): void {
     w.varint(node.lastGcVersion);
     w.varint(node.fromVersion);
     w.varint(node.maxVersion);
-    w.varint(node.values.length);
-    for (const v of node.values) {
-      w.string(v.key);
-      w.varint(v.version);
-      w.u8(v.tombstone ? VALUE_TOMBSTONE : 0);
-      if (!v.tombstone) w.string(v.value);
-    }
+    writeValues(w, node.values);
   }
   const b = d.bumps;
   if (b.checks && !b.positional) throw new InvalidArgumentError('only positional bumps carry low heartbeat bits');

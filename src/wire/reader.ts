@@ -39,6 +39,10 @@ export class Reader {
     return this.littleEndian(what, REF_BYTES);
   }
 
+  u16(what: string): number {
+    return this.littleEndian(what, 2);
+  }
+
   u32(what: string): number {
     return this.littleEndian(what, 4);
   }

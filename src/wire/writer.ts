@@ -33,6 +33,10 @@ export class Writer {
     this.littleEndian(value, REF_BYTES);
   }
 
+  u16(value: number): void {
+    this.littleEndian(value, 2);
+  }
+
   u32(value: number): void {
     this.littleEndian(value, 4);
   }

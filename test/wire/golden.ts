@@ -37,7 +37,7 @@ export function supportedVersions(): ProtocolVersion[] {
 }
 
 /** A fixed 32-bit LCG (Numerical Recipes): the cases must not depend on any other code's randomness. */
-function lcg(seed: number): () => number {
+export function lcg(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -45,13 +45,14 @@ function lcg(seed: number): () => number {
   };
 }
 
-function column(n: number, seed: number, f: (r: number, i: number) => number): number[] {
+export function column(n: number, seed: number, f: (r: number, i: number) => number): number[] {
   const next = lcg(seed);
   return Array.from({ length: n }, (_, i) => f(next(), i));
 }
 
 const REF_MOD = 2 ** 48;
-const refs = (n: number, seed: number): number[] => column(n, seed, (r, i) => (r * 65_537 + i * 7_919) % REF_MOD);
+export const refs = (n: number, seed: number): number[] =>
+  column(n, seed, (r, i) => (r * 65_537 + i * 7_919) % REF_MOD);
 
 const alice: NodeIdentity = { id: 'api-1', generation: 1_764_000_000_123, address: '10.1.2.3:9111' };
 const bob: NodeIdentity = { id: 'db-ünïcødé-2', generation: 7, address: '[fd00::1]:65535' };
