@@ -389,8 +389,8 @@ export function formatFixture(version: ProtocolVersion, cases: Map<string, Uint8
   return `${[...head, ...[...cases].map(([name, bytes]) => `${name} ${Buffer.from(bytes).toString('hex')}`)].join('\n')}\n`;
 }
 
-export function readFixture(version: number): Map<string, Uint8Array> {
-  return readFile(fixturePath(version));
+export function readFixture(version: number, part?: string): Map<string, Uint8Array> {
+  return readFile(fixturePath(version, part));
 }
 
 function readFile(path: string): Map<string, Uint8Array> {

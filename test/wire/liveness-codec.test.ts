@@ -240,9 +240,9 @@ test('protocol 7: each part size (beat, digest7 entry, node delta, census bitmap
 
 // ---- the golden fixture ----
 
-test('protocol 7: the golden fixture v7.hex decodes, re-encodes to the same bytes, and the codec still writes them', () => {
+test('protocol 7: the golden fixture v7-liveness.hex decodes, re-encodes to the same bytes, and the codec still writes them', () => {
   assert.ok(existsSync(LIVENESS_FIXTURE), 'no fixture: node dist/test/wire/write-liveness-fixture.js');
-  const stored = readFixture(7);
+  const stored = readFixture(7, 'liveness');
   const cases = new Map(livenessCases());
   assert.deepEqual([...stored.keys()], [...cases.keys()], "the fixture's cases, in order");
   const types = new Set<string>();
@@ -260,7 +260,7 @@ test('protocol 7: the golden fixture v7.hex decodes, re-encodes to the same byte
 });
 
 test('protocol 7: measured sizes the design budgets by', () => {
-  const stored = readFixture(7);
+  const stored = readFixture(7, 'liveness');
   assert.equal(BEAT_BYTES, 14);
   assert.equal(stored.get('beat')!.length, 14);
   // Level-1 SUMS with cluster id "default" and 200 members (a two-byte count): the design's 117 bytes.

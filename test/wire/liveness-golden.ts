@@ -1,6 +1,6 @@
 /**
  * The golden cases of protocol 7's messages (wire/liveness-codec.ts): one or more of each type, fixed, and their
- * bytes kept in test/wire/fixtures/v7.hex (one `name hex` line each, as the other versions' fixtures). The pin test
+ * bytes kept in test/wire/fixtures/v7-liveness.hex (one `name hex` line each, as the other versions' fixtures). The pin test
  * in liveness-codec.test.ts fails when the codec writes other bytes for any case; write-liveness-fixture.ts writes
  * the file once and refuses to overwrite it.
  */
@@ -17,7 +17,7 @@ import {
 import type { NodeIdentity } from '../../src/wire/messages.js';
 import { column, fixturePath, refs } from './golden.js';
 
-export const LIVENESS_FIXTURE = fixturePath(7);
+export const LIVENESS_FIXTURE = fixturePath(7, 'liveness');
 
 const C = 'prod-eu';
 const HASH_MOD = 2 ** 48;

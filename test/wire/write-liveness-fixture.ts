@@ -1,5 +1,5 @@
 /**
- * `node dist/test/wire/write-liveness-fixture.js`: writes test/wire/fixtures/v7.hex, protocol 7's golden message
+ * `node dist/test/wire/write-liveness-fixture.js`: writes test/wire/fixtures/v7-liveness.hex, protocol 7's golden message
  * bodies (liveness-golden.ts), when it does not exist yet. It never overwrites it: the pin test holds the codec to
  * those bytes.
  */
