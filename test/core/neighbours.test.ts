@@ -313,6 +313,17 @@ test('linger: a dropped neighbour is beaten for one deadline, the last beat flag
   assert.ok(pair.b.silentDeadline(A) > pair.t);
 });
 
+test('a lingering neighbour is beaten but no longer judged', () => {
+  // A's view dropped B because B died: B is silent from the drop on, and A reports nothing about it.
+  const pair = new Pair();
+  pair.runUntil(60_000);
+  pair.bCrashed = true;
+  pair.a.setNeighbours([], 60_000);
+  pair.onCheck = (t) => assert.deepEqual(pair.a.verdicts(t), [], `A judged a dropped neighbour at ${t}`);
+  pair.runUntil(70_000);
+  assert.deepEqual(pair.a.beaten(), []);
+});
+
 test('sequence wrap at 65,535: no report across it, and the deadline stays pinned after it', () => {
   const pair = new Pair();
   const sequences: number[] = [];
@@ -373,12 +384,15 @@ test('deafness: hearing none of 3+ neighbours for two rounds holds reports; the 
     assert.equal(w.deaf(t), t > 41_500, `deaf at ${t}`);
     assert.deepEqual(w.verdicts(t), [{ subject: B, kind: REPORT_SILENT }], `verdicts at ${t}`);
   }
-  // Heard again at 50.5 s: the deadlines moved by the spell, so the quiet ones are not reported.
+  // C heard again at 50.5 s: the spell ends, and every deadline moved by it, so D and E (whose next beats are
+  // on their way) are not reported for a silence that was ours.
   w.beats(50_000, 0, QUIET);
-  for (const r of [C, D, E]) w.onBeat(r, beatFrom(r, 50, BEAT_ECHO, 50), 50_500);
+  w.onBeat(C, beatFrom(C, 50, BEAT_ECHO, 50), 50_500);
   assert.equal(w.deaf(50_500), false);
   assert.equal(w.deafSpells, 1);
   assert.deepEqual(w.verdicts(50_500), [{ subject: B, kind: REPORT_SILENT }]);
+  for (const r of [D, E]) w.onBeat(r, beatFrom(r, 50, BEAT_ECHO, 50), 50_600);
+  assert.deepEqual(w.verdicts(50_600), [{ subject: B, kind: REPORT_SILENT }]);
 });
 
 test('deafness is bounded by the hold, and with fewer than 3 neighbours there is none', () => {
