@@ -10,7 +10,10 @@
  *   sent. Past the deadline while its beats still arrive, our beats no longer reach it: an *outbound* report.
  *
  * A beat after k - 1 lost ones counts as k periods sharing the gap (as a heartbeat k + 3 after k does in
- * protocol 6), so losses leave the window's mean at the sender's period instead of stretching it. A window
+ * protocol 6), so losses leave the window's mean at the sender's period instead of stretching it. The same gaps
+ * measure the link's loss p (LinkLoss), and the deadline is loss-aware: a report also waits until the run of
+ * beats missed since the last arrival is one loss alone explains with odds below 10^-4 (p^m < LOSS_RUN_ODDS: no
+ * later than phi on a clean link, m = 8 periods at 30 % loss). A window
  * starts at the neighbour's first beat, never at our view's say-so: a member that does not count us its
  * neighbour never beats us and is never reported by us. A neighbour our view dropped is beaten for the linger
  * time (its view may still count us for a round), the last of those beats flagged BEAT_LAST, which closes the
@@ -27,6 +30,7 @@
 import { BEAT_DEAD_HERE, BEAT_ECHO, BEAT_LAST, BEAT_MODE_7, BEAT_SUSPECT_YOU } from '../wire/liveness-messages.js';
 import type { BeatMessage, ReportKind } from '../wire/liveness-messages.js';
 import { REPORT_OUTBOUND, REPORT_SILENT } from '../wire/liveness-messages.js';
+import { LinkLoss } from './link-loss.js';
 import { LocalHealth } from './local-health.js';
 import { convictionDelayMs, thresholdSigma } from './phi.js';
 import type { FailureDetectorConfig } from './types.js';
@@ -89,12 +93,28 @@ export interface NeighbourReport {
   readonly kind: ReportKind;
 }
 
-/** A phi window: the last anchoring instant and the period's running mean and variance (as PeerTable's). */
+/** What this node measures of a neighbour's link (linkLoss): the fraction lost and the run that loss explains. */
+export interface NeighbourLoss {
+  /** The fraction of its beats lost on the way here. */
+  readonly beatsLost: number;
+  /** Missed beats (its periods since the last arrival) a silent report waits for besides the phi deadline. */
+  readonly silentRun: number;
+  /** The fraction of our beats its echoes skip (our beats lost on the way there, or its beats carrying them). */
+  readonly echoesLost: number;
+  /** Missed echoes an outbound report waits for besides the phi deadline. */
+  readonly echoRun: number;
+}
+
+/**
+ * A phi window: the last anchoring instant and the period's running mean and variance (as PeerTable's), and the
+ * loss its sequence gaps show.
+ */
 interface Window {
   last: number;
   mean: number;
   variance: number;
   count: number;
+  readonly loss: LinkLoss;
 }
 
 /** What this node keeps per neighbour: a few numbers and two windows (per node, not per member: K is 4 to 8). */
@@ -292,12 +312,29 @@ export class NeighbourWatch {
   }
 
   /**
-   * When neighbour `ref`'s beats pass their deadline (a silent report after it), on the caller's clock; NaN
-   * when it is not judged (no window open, or not a current neighbour).
+   * When neighbour `ref`'s beats pass their deadline (a silent report after it), on the caller's clock: the
+   * later of phi's and the end of the run of missed beats its loss explains (linkLoss); NaN when it is not
+   * judged (no window open, or not a current neighbour).
    */
   silentDeadline(ref: number): number {
     const n = this.neighbours.get(ref);
     return n !== undefined && this.judged(n) ? this.deadline(n.beats) : Number.NaN;
+  }
+
+  /**
+   * The loss measured on neighbour `ref`'s link and the runs of missed beats its reports wait for (already
+   * part of silentDeadline and echoDeadline); undefined when it is not judged.
+   */
+  linkLoss(ref: number): NeighbourLoss | undefined {
+    const n = this.neighbours.get(ref);
+    if (n === undefined || !this.judged(n)) return undefined;
+    const { beats, echoes } = n;
+    return {
+      beatsLost: beats.loss.rate,
+      silentRun: beats.loss.run,
+      echoesLost: echoes.loss.rate,
+      echoRun: echoes.loss.run,
+    };
   }
 
   /** When neighbour `ref`'s echo of our beats passes its deadline (see silentDeadline). */
@@ -338,15 +375,22 @@ export class NeighbourWatch {
     w.mean = 0;
     w.variance = 0;
     w.count = 0;
+    w.loss.reset();
     const first = this.firstEstimateMs;
     this.addInterval(w, first - first / 4);
     this.addInterval(w, first + first / 4);
     w.last = now;
   }
 
-  /** An arrival `steps` periods after the window's last: one sample of the shared gap, unless implausibly far. */
+  /**
+   * An arrival `steps` periods after the window's last: one sample of the shared gap and `steps - 1` losses,
+   * unless implausibly far.
+   */
   private sample(w: Window, now: number, steps: number): void {
-    if (steps <= SEQUENCE_HORIZON) this.addInterval(w, (now - w.last) / steps);
+    if (steps <= SEQUENCE_HORIZON) {
+      this.addInterval(w, (now - w.last) / steps);
+      w.loss.arrival(steps);
+    }
     w.last = now;
   }
 
@@ -360,9 +404,17 @@ export class NeighbourWatch {
     w.variance = (1 - weight) * (w.variance + weight * d * d);
   }
 
-  /** Where phi crosses the threshold: last + mean + pause + sigmas × max(std, min std); lag 0 (direct beats). */
+  /**
+   * The later of where phi crosses the threshold (last + mean + pause + allowance; lag 0, direct beats) and the
+   * end of the run of missed beats the window's loss explains (last + run × mean + allowance). The allowance,
+   * sigmas × max(std, min std), is phi's for a late beat: a run counts a beat missed only once it would have
+   * arrived, so a late one is not taken for one lost. With the default pause of three periods the two agree at
+   * a run of 4 (loss from 4.6 % to 10 %) and phi's is the later below it, so only a link losing 10 % or more
+   * waits longer.
+   */
   private deadline(w: Window): number {
-    return w.last + w.mean + this.pauseMs + this.sigmas * Math.max(Math.sqrt(w.variance), this.minStdMs);
+    const allowance = this.sigmas * Math.max(Math.sqrt(w.variance), this.minStdMs);
+    return w.last + Math.max(w.mean + this.pauseMs, w.loss.run * w.mean) + allowance;
   }
 
   private judged(n: Neighbour): boolean {
@@ -399,8 +451,8 @@ function newNeighbour(ref: number): Neighbour {
     firstSent: 0,
     received: -1,
     open: false,
-    beats: { last: 0, mean: 0, variance: 0, count: 0 },
+    beats: { last: 0, mean: 0, variance: 0, count: 0, loss: new LinkLoss() },
     echoed: 0,
-    echoes: { last: 0, mean: 0, variance: 0, count: 0 },
+    echoes: { last: 0, mean: 0, variance: 0, count: 0, loss: new LinkLoss() },
   };
 }

@@ -143,71 +143,125 @@ test('a crash: silent report at the deadline after the last beat and never befor
   assert.deepEqual(pair.a.verdicts(pair.t), []);
 });
 
-/** Runs A and B with B's beats to A lost with probability `loss` for `minutes`, after a lossless minute. */
+/** The phi deadline's allowance for a late beat at the minimum spread: thresholdSigma(8) × 100 ms. */
+const ALLOWANCE = DEADLINE - INTERVAL - FD.acceptableHeartbeatPauseMs;
+
+/**
+ * Runs A and B with `lossy`'s beats to the other lost with probability `loss` for `minutes`, after a lossless
+ * minute. Counts A's reports about B by kind (a report lasting several checks once), and the runs of 4 losses or
+ * more: each alone passes the phi deadline (the next arrival comes 5 s after the last).
+ */
 function lossyRun(
   loss: number,
   minutes: number,
   seed: number,
-): { pair: Pair; reports: number; outbound: number; runsOf4: number } {
+  lossy = B,
+): { pair: Pair; silent: number; outbound: number; runsOf4: number } {
   const pair = new Pair();
   const rng = seededRandom(seed);
   const lossFrom = 60_000;
   const lossUntil = lossFrom + minutes * 60_000;
-  let reports = 0;
+  let silent = 0;
   let outbound = 0;
-  let reported = false;
+  let was: number | undefined;
   let run = 0;
   let runsOf4 = 0;
   pair.drop = (from) => {
-    if (from !== B || pair.t < lossFrom) return false;
+    if (from !== lossy || pair.t < lossFrom) return false;
     const lost = rng.next() < loss;
     run = lost ? run + 1 : 0;
-    // 4 lost in a row: the next arrival is 5 s after the last, past the 4,561 ms deadline.
     if (run === 4) runsOf4++;
     return lost;
   };
   pair.onCheck = (t) => {
     const kind = kinds(pair.a, t).get(B);
-    if (kind === REPORT_OUTBOUND) outbound++;
-    const now = kind === REPORT_SILENT;
-    if (now && !reported) reports++;
-    // A report lasts only until B's next beat arrives.
-    if (now) assert.ok(t - pair.lastAtA > DEADLINE, `report at ${t}, ${t - pair.lastAtA} ms after a beat`);
-    reported = now;
+    if (kind === REPORT_SILENT && was !== kind) silent++;
+    if (kind === REPORT_OUTBOUND && was !== kind) outbound++;
+    if (kind === REPORT_SILENT) {
+      // A report needs both deadlines: phi's, and the run of missed beats B's measured loss explains.
+      const missed = Math.floor((t - pair.lastAtA - ALLOWANCE) / INTERVAL);
+      assert.ok(t - pair.lastAtA > DEADLINE, `report at ${t}, ${t - pair.lastAtA} ms after a beat`);
+      assert.ok(missed >= pair.a.linkLoss(B)!.silentRun, `report at ${t} after ${missed} missed beats`);
+    }
+    was = kind;
   };
   pair.runUntil(lossUntil);
-  return { pair, reports, outbound, runsOf4 };
+  return { pair, silent, outbound, runsOf4 };
 }
 
-test('30 % loss of one neighbour’s beats for 30 min: one false silent report per run of 4 losses, each withdrawn', () => {
-  const { reports, outbound, runsOf4 } = lossyRun(0.3, 30, 1);
-  const expected = 30 * 60 * 0.7 * 0.3 ** 4;
+test('30 % loss of one neighbour’s beats for 30 min: runs of 4 losses make no silent report, 8 are needed', () => {
+  const { pair, silent, outbound, runsOf4 } = lossyRun(0.3, 30, 1);
+  const loss = pair.a.linkLoss(B)!;
   console.log(
-    `30 % loss, 30 min, seed 1: ${reports} false silent reports, ${runsOf4} runs of >= 4 losses ` +
-      `(expected ${expected.toFixed(1)}: 1,800 beats × 0.7 × 0.3^4)`,
+    `30 % loss, 30 min, seed 1: ${silent} false silent reports, ${runsOf4} runs of >= 4 losses (each one a report ` +
+      `by phi alone); measured loss ${loss.beatsLost.toFixed(3)}, run needed ${loss.silentRun}`,
   );
-  assert.ok(runsOf4 > 0);
-  // Gaps shared: the mean stays 1,000 ms and the spread at its floor, so exactly the runs of 4 cross the deadline.
-  assert.equal(reports, runsOf4);
+  assert.ok(runsOf4 >= 8, `${runsOf4} runs of 4`);
+  // 0.7 × 0.3^8 a beat: 0.08 expected in 30 min once the estimate has settled.
+  assert.ok(silent <= 1, `${silent} false silent reports`);
+  assert.ok(loss.beatsLost > 0.2 && loss.beatsLost < 0.4, `loss ${loss.beatsLost}`);
+  assert.ok(loss.silentRun >= 7 && loss.silentRun <= 10, `run ${loss.silentRun}`);
+  // The echoes ride on B's beats: they skip the same beats, so their deadline waits as long.
+  assert.equal(loss.echoRun, loss.silentRun);
   assert.equal(outbound, 0, 'lost beats of its own are no outbound report');
 });
 
-test('10 % loss for 30 min: no false report, and a crash after it is still seen at the pinned deadline', () => {
-  const { pair, reports, runsOf4 } = lossyRun(0.1, 30, 2);
-  console.log(`10 % loss, 30 min, seed 2: ${reports} false silent reports, ${runsOf4} runs of >= 4 losses`);
-  assert.equal(runsOf4, 0);
-  assert.equal(reports, 0);
-  // Shared gaps keep the window on B's own period: the deadline after its last beat has not stretched.
+test('30 % loss of our beats to a neighbour for 30 min: the echoes show it, and runs of 4 make no outbound report', () => {
+  const { pair, silent, outbound, runsOf4 } = lossyRun(0.3, 30, 4, A);
+  const loss = pair.a.linkLoss(B)!;
+  console.log(
+    `30 % loss of A's beats, 30 min, seed 4: ${outbound} false outbound reports, ${runsOf4} runs of >= 4 losses; ` +
+      `echoes skip ${loss.echoesLost.toFixed(3)}, run needed ${loss.echoRun}`,
+  );
+  assert.ok(runsOf4 >= 8, `${runsOf4} runs of 4`);
+  assert.ok(outbound <= 1, `${outbound} false outbound reports`);
+  assert.equal(silent, 0, 'B’s beats all arrive');
+  assert.ok(loss.echoesLost > 0.2 && loss.echoesLost < 0.4, `echo loss ${loss.echoesLost}`);
+  assert.ok(loss.echoRun >= 7 && loss.echoRun <= 10, `echo run ${loss.echoRun}`);
+  assert.ok(loss.beatsLost < 0.05 && loss.silentRun <= 4, `beats lost ${loss.beatsLost}`);
+});
+
+test('a crash after 30 min at 30 % loss: reported when the run its loss explains ends, 8 or so beats, not before', () => {
+  const { pair } = lossyRun(0.3, 30, 3);
   pair.bCrashed = true;
   const last = pair.lastAtA;
+  const run = pair.a.linkLoss(B)!.silentRun;
+  assert.ok(run >= 7 && run <= 10, `run ${run}`);
+  // The sender's period stays 1,000 ms (shared gaps), so the deadline is last + run × 1,000 + the allowance.
   const after = pair.a.silentDeadline(B) - last;
-  assert.ok(after < DEADLINE + 5, `deadline ${after.toFixed(1)} ms after the last beat`);
+  assert.ok(Math.abs(after - (run * INTERVAL + ALLOWANCE)) < 1, `deadline ${after.toFixed(1)} ms after the last beat`);
+  let reportedAt = Number.NaN;
+  pair.onCheck = (t) => {
+    const kind = kinds(pair.a, t).get(B);
+    if (t <= last + after) assert.equal(kind, undefined, `reported at +${t - last} ms`);
+    else if (Number.isNaN(reportedAt)) {
+      assert.equal(kind, REPORT_SILENT);
+      reportedAt = t;
+    }
+  };
+  pair.runUntil(pair.t + 30_000);
+  console.log(`crash at 30 % loss, seed 3: run ${run}, reported ${reportedAt - last} ms after the last beat`);
+  assert.ok(reportedAt <= last + after + CHECK, `reported at +${reportedAt - last}`);
+});
+
+test('10 % loss for 30 min: no false report, and a crash after it is seen at the phi deadline or one beat later', () => {
+  const { pair, silent, runsOf4 } = lossyRun(0.1, 30, 2);
+  console.log(`10 % loss, 30 min, seed 2: ${silent} false silent reports, ${runsOf4} runs of >= 4 losses`);
+  assert.equal(silent, 0);
+  // Shared gaps keep the window on B's own period; a measured loss of 10 % or more waits for a run of 5.
+  pair.bCrashed = true;
+  const last = pair.lastAtA;
+  const { beatsLost, silentRun } = pair.a.linkLoss(B)!;
+  assert.equal(silentRun, beatsLost < 0.1 ? 4 : 5, `loss ${beatsLost}, run ${silentRun}`);
+  const after = pair.a.silentDeadline(B) - last;
+  const expected = Math.max(DEADLINE, silentRun * INTERVAL + ALLOWANCE);
+  assert.ok(Math.abs(after - expected) < 5, `deadline ${after.toFixed(1)} ms after the last beat`);
   let reportedAt = Number.NaN;
   pair.onCheck = (t) => {
     if (Number.isNaN(reportedAt) && kinds(pair.a, t).get(B) === REPORT_SILENT) reportedAt = t;
   };
   pair.runUntil(pair.t + 10_000);
-  assert.ok(reportedAt > last + DEADLINE && reportedAt <= last + after + CHECK, `reported at +${reportedAt - last}`);
+  assert.ok(reportedAt > last + after && reportedAt <= last + after + CHECK, `reported at +${reportedAt - last}`);
 });
 
 test('one-way loss (its beats arrive, ours do not): outbound report at the echo deadline, not silent', () => {
