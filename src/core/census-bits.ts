@@ -65,24 +65,43 @@ export function indexOfRef(refs: ArrayLike<number>, ref: number): number {
   return -1;
 }
 
+/** Samples tried before counting: a dense bitmap yields a member at once. */
+const SAMPLES = 16;
+
 /**
- * A member whose bit is set in `bits` and not in `notIn` (when given), other than `exclude`: the first one from
- * bit `start` on, wrapping round, or -1. A random start spreads the choice; the scan is N/8 bytes at worst, so a
- * sparse bitmap (a small side in a big membership) still yields a member every time.
+ * A member chosen uniformly among those whose bit is set in `bits` and not in `notIn` (when given), other than
+ * `exclude`, or -1 when there is none. A few random samples first; when they all miss (a small side in a big
+ * membership), a count and a second pass over the N/8 bytes, so a sparse bitmap still yields a member every time
+ * and every member is as likely (a scan from a random start would favour members after long gaps).
  */
-export function findBit(bits: Uint8Array, notIn: Uint8Array | null, exclude: number, start: number): number {
-  const len = bits.length;
-  if (len === 0) return -1;
-  const first = (start >>> 3) % len;
-  for (let s = 0; s <= len; s++) {
-    const k = (first + s) % len;
+export function pickBit(
+  bits: Uint8Array,
+  notIn: Uint8Array | null,
+  exclude: number,
+  random: { next(): number },
+): number {
+  const avail = (k: number): number => {
     let v = (bits[k] as number) & ~(notIn ? (notIn[k] as number) : 0);
     if (exclude >>> 3 === k) v &= ~(1 << (exclude & 7));
-    // The start byte is read twice: from the start bit up first, its lower bits last.
-    if (s === 0) v &= 0xff << (start & 7);
-    else if (s === len) v &= ~(0xff << (start & 7));
-    if (v === 0) continue;
-    for (let b = 0; b < 8; b++) if ((v >>> b) & 1) return (k << 3) | b;
+    return v;
+  };
+  const size = bits.length * 8;
+  for (let s = 0; s < SAMPLES; s++) {
+    const z = Math.floor(random.next() * size);
+    if ((avail(z >>> 3) >>> (z & 7)) & 1) return z;
+  }
+  let count = 0;
+  for (let k = 0; k < bits.length; k++) count += POPCOUNT[avail(k)] as number;
+  if (count === 0) return -1;
+  let target = Math.floor(random.next() * count);
+  for (let k = 0; k < bits.length; k++) {
+    const v = avail(k);
+    const c = POPCOUNT[v] as number;
+    if (target >= c) {
+      target -= c;
+      continue;
+    }
+    for (let b = 0; b < 8; b++) if ((v >>> b) & 1 && target-- === 0) return (k << 3) | b;
   }
   return -1;
 }

@@ -16,7 +16,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { CensusMessage, CensusPullMessage } from '../wire/liveness-messages.js';
-import { bitmapBytes, clearBit, findBit, hasBit, indexOfRef, orBits, setBit } from './census-bits.js';
+import { bitmapBytes, clearBit, hasBit, indexOfRef, orBits, pickBit, setBit } from './census-bits.js';
 import type { Random } from './types.js';
 
 /** Pulls a round (pull-back and candidates in the first two, the third uniform). */
@@ -362,18 +362,17 @@ export class Census {
 
   /**
    * A candidate (tried once: its bit is cleared as it is pulled), else a present member, else a neighbour heard
-   * both ways (its beats prove the path). Each from a random start, scanning the bitmap so that a small side of
-   * a big membership still finds its few members.
+   * both ways (its beats prove the path). Uniform among those, and found even when the bitmap is sparse (a small
+   * side of a big membership).
    */
   private targeted(j: CensusMembership, reachable: ArrayLike<number>, random: Random): number {
-    const n = j.refs.length;
     const me = indexOfRef(j.refs, this.self);
-    const candidate = findBit(this.heard, this.present, me, Math.floor(random.next() * n));
+    const candidate = pickBit(this.heard, this.present, me, random);
     if (candidate >= 0) {
       clearBit(this.heard, candidate);
       return candidate;
     }
-    const present = findBit(this.present, null, me, Math.floor(random.next() * n));
+    const present = pickBit(this.present, null, me, random);
     if (present >= 0) return present;
     if (reachable.length > 0) {
       const z = indexOfRef(j.refs, reachable[Math.floor(random.next() * reachable.length)] as number);

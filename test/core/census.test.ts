@@ -8,7 +8,7 @@ import {
   type CensusMembership,
   type CensusPull,
 } from '../../src/core/census.js';
-import { bitmapBytes, countBits, findBit, hasBit, orBits, setBit } from '../../src/core/census-bits.js';
+import { bitmapBytes, countBits, hasBit, orBits, pickBit, setBit } from '../../src/core/census-bits.js';
 import { seededRandom } from '../../src/core/random.js';
 import type { CensusMessage, CensusPullMessage } from '../../src/wire/liveness-messages.js';
 import { judge, runNetwork, type Shape } from './census-net.js';
@@ -79,7 +79,7 @@ function reply(epoch: number, present: Uint8Array, reported = bits()): CensusMes
 
 const targets = (ps: CensusPull[]): number[] => ps.map((p) => REFS.indexOf(p.to));
 
-test('bitmaps: OR reports each added bit once, findBit scans from its start and wraps', () => {
+test('bitmaps: OR reports each added bit once, pickBit is uniform among the eligible bits, sparse or dense', () => {
   const a = bits(1, 9);
   const added: number[] = [];
   assert.equal(
@@ -88,10 +88,25 @@ test('bitmaps: OR reports each added bit once, findBit scans from its start and 
   );
   assert.deepEqual(added, [2, 15]);
   assert.equal(countBits(a), 4);
-  assert.equal(findBit(a, null, -1, 3), 9);
-  assert.equal(findBit(a, null, 9, 3), 15);
-  assert.equal(findBit(a, bits(15), 9, 10), 1, 'wraps round to the low bits');
-  assert.equal(findBit(bits(), null, -1, 0), -1);
+  const random = seededRandom(9);
+  assert.equal(pickBit(bits(), null, -1, random), -1);
+  assert.equal(pickBit(bits(4), null, 4, random), -1, 'the excluded member only');
+  // Sparse (one bit in 8,000, past the samples) and dense: every eligible member comes up, none other.
+  for (const size of [8000, 16]) {
+    const b = new Uint8Array(bitmapBytes(size));
+    const eligible = [3, size - 7, Math.floor(size / 2)];
+    for (const i of [...eligible, 5]) setBit(b, i);
+    const seen = new Map<number, number>();
+    for (let k = 0; k < 3000; k++) {
+      const z = pickBit(b, bits(5), -1, random);
+      seen.set(z, (seen.get(z) ?? 0) + 1);
+    }
+    assert.deepEqual(
+      [...seen.keys()].sort((x, y) => x - y),
+      [...eligible].sort((x, y) => x - y),
+    );
+    for (const c of seen.values()) assert.ok(c > 800 && c < 1200, `uneven: ${[...seen.values()].join(', ')}`);
+  }
 });
 
 test('start rule: two subjects start after settle, one after an interval and settle, none resets', () => {
