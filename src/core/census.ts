@@ -53,7 +53,12 @@ export interface CensusMembership {
   isLive(ref: number): boolean;
   /** Whether `ref` is held dead as `unreachable` here: its bit arriving revives it. */
   isUnreachable(ref: number): boolean;
-  /** Members this node holds an unresolved report about, its own records or learned ones (refs). */
+  /**
+   * Members this node holds an unresolved report about, its own records or learned ones (refs). Read when a
+   * census is joined, once a round while it pulls (records written meanwhile travel in its replies), and at its
+   * end. Within one census the bits are only set, never cleared: a caller that knows no other census was joined
+   * since its last read may hand over just the records added meanwhile (bench/partition-model.ts does).
+   */
   reported(): Iterable<number>;
 }
 
