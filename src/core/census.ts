@@ -68,7 +68,7 @@ export interface CensusConfig {
   readonly intervalMs: number;
 }
 
-/** A CENSUS-PULL to send to `to` (a ref). */
+/** A CENSUS-PULL to send to `to` (a ref). A round's pulls share one message, and requesters one reply: read-only. */
 export interface CensusPull {
   readonly to: number;
   readonly message: CensusPullMessage;
@@ -110,6 +110,8 @@ export class Census {
   private oneSince: number | null = null;
   private twoSince: number | null = null;
   private verdicts: CensusVerdict[] = [];
+  /** The last reply built, shared until a bit changes: a node pulled by many in a round copies its bitmaps once. */
+  private replyCache: CensusMessage | null = null;
   private joinedAtMs = Infinity;
   private completedAtMs = Infinity;
 
@@ -262,7 +264,7 @@ export class Census {
     this.repliesEver++;
     // The responder's own bit is in its present bitmap: a direct check's answer makes it present here too.
     orBits(this.present, msg.present, (i) => this.arrived(i));
-    orBits(this.reportedBits, msg.reported);
+    if (orBits(this.reportedBits, msg.reported) > 0) this.replyCache = null;
   }
 
   /**
@@ -296,12 +298,14 @@ export class Census {
     const isolated = this.repliesEver === 0 && this.presentCount === 1 && reachable.length === 0;
     const count = isolated ? CENSUS_ISOLATED_PULLS : CENSUS_PULLS;
     const out: CensusPull[] = [];
+    // One message for the round's pulls: its bitmap is a snapshot, read-only once built.
+    const message = this.pull(false);
     for (let p = 0; p < count; p++) {
       let y = p === 0 ? this.takePullBack() : -1;
       if (y < 0 && p < CENSUS_PULLS - 1) y = this.targeted(j, reachable, random);
       if (y < 0) y = this.uniform(j.refs.length, random);
       if (y < 0) break;
-      out.push({ to: j.refs[y] as number, message: this.pull(false) });
+      out.push({ to: j.refs[y] as number, message });
     }
     return out;
   }
@@ -318,6 +322,7 @@ export class Census {
     this.completedAtMs = Infinity;
     const bytes = bitmapBytes(m.refs.length);
     this.joined = m;
+    this.replyCache = null;
     this.heldEpoch = epoch;
     this.noteEpoch(epoch);
     this.phase = 'pulling';
@@ -336,7 +341,9 @@ export class Census {
   private markReported(m: CensusMembership): void {
     for (const ref of m.reported()) {
       const i = indexOfRef(m.refs, ref);
-      if (i >= 0) setBit(this.reportedBits, i);
+      if (i < 0 || hasBit(this.reportedBits, i)) continue;
+      setBit(this.reportedBits, i);
+      this.replyCache = null;
     }
   }
 
@@ -349,6 +356,7 @@ export class Census {
   /** A bit that just arrived: counted, and a member held unreachable is revived (two-way evidence). */
   private arrived(i: number): void {
     this.presentCount++;
+    this.replyCache = null;
     if (hasBit(this.verifying, i)) clearBit(this.verifying, i);
     const ref = (this.joined as CensusMembership).refs[i] as number;
     if (ref !== this.self && (this.joined as CensusMembership).isUnreachable(ref)) {
@@ -460,8 +468,9 @@ export class Census {
   }
 
   private reply(): CensusMessage {
+    if (this.replyCache) return this.replyCache;
     const j = this.joined as CensusMembership;
-    return {
+    return (this.replyCache = {
       type: 'census',
       clusterId: this.config.clusterId,
       epoch: this.heldEpoch,
@@ -470,7 +479,7 @@ export class Census {
       differs: false,
       present: this.present.slice(),
       reported: this.reportedBits.slice(),
-    };
+    });
   }
 
   private differs(msg: CensusPullMessage): CensusMessage {
