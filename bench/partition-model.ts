@@ -4,46 +4,34 @@
  *
  * It keeps only who watches whom (src/core/observers.ts over one shared view) and what each side can learn:
  * beats stop crossing the cut, neighbours across it report at the phi deadline, reports spread within a side
- * by push gossip, and a census (pull-only, so a one-way path carries no presence) runs in quarter-interval
- * rounds. For each shape it prints, per side, the share of members with no neighbour across the cut, when the
- * first report and the last census completion happen, and when every sampled node of the side has convicted
- * every member across the cut, with false convictions (members of its own side) and misses. Then the heal:
- * from the instant the cut ends, when every node has seen a census with everyone present (revival).
+ * by push gossip, and the census itself (src/core/census.ts, one participant per node: start rule, pulls, end,
+ * verdict and direct checks) runs in quarter-interval rounds, pulls and replies delivered at once. For each
+ * shape it prints, per side, the share of members with no neighbour across the cut, when the first report is
+ * written and when the last sampled node joins the census, and when every sampled node of the side has
+ * convicted every member across the cut, with false convictions (members of its own side) and misses. Then the
+ * heal: from the instant the cut ends, when every node has seen a census with everyone present (revival).
  */
 import { parseArgs } from 'node:util';
+import { Census, type CensusVerdict } from '../src/core/census.js';
+import { indexOfRef } from '../src/core/census-bits.js';
 import { ObserverAssignment } from '../src/core/observers.js';
 import { seededRandom } from '../src/core/random.js';
 import type { Random } from '../src/core/types.js';
 
 /** The phi deadline after the last beat with steady 1 s beats (docs/protocol.md, "Pinned figure"). */
 const DEADLINE_S = 4.5612;
-/** Census and eager rounds: a quarter interval. */
+/** Census and eager rounds: a quarter interval (the census's own rules are src/core/census.ts's). */
 const ROUND_S = 0.25;
-/** A report is left to settle (refutation, the quorum's other reports) this long before a census starts. */
-const SETTLE_S = 0.5;
-/** Pulls per census round: two to members known reachable, one uniform. */
-const PULLS = 3;
 /** Push gossip of news: fanout, and the rounds a node pushes an item after learning it. */
 const FANOUT = 3;
 const PUSH_ROUNDS = 2;
 /** Simulated news epidemics per side, from which report delays are sampled. */
 const PATTERNS = 16;
-/** A census ends once its bitmap has not grown for this many rounds (after its minimum duration). */
-const QUIET_ROUNDS = 4;
-/** Pulls a round of a member that knows nobody reachable on its side yet. */
-const ISOLATED_PULLS = 8;
-/** Direct verification tries, a round apart, for an absent member no present neighbour vouches for. */
-const VERIFY_TRIES = 3;
 /**
  * A member the push missed learns the news from a neighbour's beat: its hash differs on two beats in a
  * row, then one drill-down (docs/design/liveness-7.md, "Quiet exchanges").
  */
 const REPAIR_S = 2;
-
-/** Census duration in rounds for a view of n members (the design's C(n)). */
-export function censusRounds(n: number): number {
-  return Math.ceil(Math.log2(Math.max(2, n))) + 4;
-}
 
 type Shape = 'halves' | '10/90' | 'three-way' | 'one-way halves' | 'alone';
 
@@ -90,160 +78,100 @@ function network(shape: Shape, n: number, rng: Random): Network {
   }
 }
 
-/** Fixed-size bitsets over member indices. */
-class Bits {
-  readonly words: Uint32Array;
-  constructor(n: number) {
-    this.words = new Uint32Array((n + 31) >>> 5);
-  }
-  set(i: number): void {
-    this.words[i >>> 5] = (this.words[i >>> 5] as number) | (1 << (i & 31));
-  }
-  count(): number {
-    let c = 0;
-    for (const w of this.words) {
-      // SWAR popcount of a 32-bit word.
-      let v = w - ((w >>> 1) & 0x55555555);
-      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-      c += (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
-    }
-    return c;
-  }
-  clear(i: number): void {
-    this.words[i >>> 5] = (this.words[i >>> 5] as number) & ~(1 << (i & 31));
-  }
-  has(i: number): boolean {
-    return (((this.words[i >>> 5] as number) >>> (i & 31)) & 1) === 1;
-  }
-  or(o: Bits): void {
-    for (let w = 0; w < this.words.length; w++) this.words[w] = (this.words[w] as number) | (o.words[w] as number);
-  }
-}
+/** The census's membership hash in the model: every node holds the same view. */
+const MEMBERSHIP_HASH = 0x5eed_c0ff_ee00;
 
-interface Census {
-  joined: Float64Array;
-  completed: Float64Array;
-  /** When each participant's bitmap first held every member (Infinity: never). */
+interface Rounds {
+  /** Per node: when its present bitmap first held every member (Infinity: never). */
   saturated: Float64Array;
-  /** Members present (two-way reachable through replies), and members some participant reports. */
-  bits: (Bits | null)[];
-  reported: (Bits | null)[];
 }
 
 /**
- * A pull-only census among members that join at the given times (Infinity: only when pulled). A pull succeeds
- * when both the request and the reply pass; a pulled member that has not joined joins then (its own bit only).
+ * Runs real `Census` participants (src/core/census.ts) in lockstep quarter-interval rounds from `from`, nodes in
+ * index order, each pull and its reply delivered at once when `delivers` lets them through. `begin(x, t)` is
+ * asked of every node not in a census: it may start one, and says whether it may still (the run ends when no
+ * census runs and nobody may start). Verdicts go to `verdict`.
  */
-function runCensus(
-  n: number,
-  startAt: Float64Array,
+function runRounds(
+  census: Census[],
+  refs: Float64Array,
+  from: number,
+  begin: (x: number, t: number) => boolean,
   delivers: (from: number, to: number) => boolean,
-  neighbours: (x: number) => number[],
-  reportsBy: (x: number) => number[],
+  verdict: (x: number, v: CensusVerdict, t: number) => void,
   rng: Random,
-): Census {
-  const rounds = censusRounds(n);
-  const joined = Float64Array.from(startAt);
-  const completed = new Float64Array(n).fill(Infinity);
+  tick: (t: number) => void,
+): Rounds {
+  const n = census.length;
   const saturated = new Float64Array(n).fill(Infinity);
-  const bits: (Bits | null)[] = new Array<Bits | null>(n).fill(null);
-  const reported: (Bits | null)[] = new Array<Bits | null>(n).fill(null);
-  const replied = new Uint8Array(n);
-  const pullBack: number[][] = Array.from({ length: n }, () => []);
-  const heardOf: Bits[] = Array.from({ length: n }, () => new Bits(n));
-  const reachable: number[][] = Array.from({ length: n }, () => []);
-  const lastGrowth = new Float64Array(n).fill(-Infinity);
-  const join = (x: number, t: number): void => {
-    joined[x] = Math.min(joined[x] as number, t);
-    if (!bits[x]) {
-      const b = new Bits(n);
-      b.set(x);
-      bits[x] = b;
-      const r = new Bits(n);
-      for (const f of reportsBy(x)) r.set(f);
-      reported[x] = r;
-      // Neighbours whose beats arrive and that echo ours: known reachable both ways.
-      for (const y of neighbours(x)) if (delivers(x, y) && delivers(y, x)) reachable[x]?.push(y);
-    }
+  const index = (ref: number): number => indexOfRef(refs, ref);
+  const drain = (x: number, t: number): void => {
+    for (const v of (census[x] as Census).takeVerdicts()) verdict(x, v, t);
   };
-  let t = Math.min(...startAt);
-  if (!Number.isFinite(t)) return { joined, completed, saturated, bits, reported };
-  t = Math.ceil(t / ROUND_S) * ROUND_S;
-  for (;;) {
-    for (let x = 0; x < n; x++) if ((joined[x] as number) <= t && !bits[x]) join(x, joined[x] as number);
+  for (let t = Math.ceil(from / ROUND_S) * ROUND_S; t < from + 120; t += ROUND_S) {
     let active = false;
+    tick(t);
     for (let x = 0; x < n; x++) {
-      const mine = bits[x];
-      if (!mine || Number.isFinite(completed[x] as number)) continue;
-      // Done after the minimum duration, once the bitmap has stopped growing for QUIET_ROUNDS rounds that
-      // had replies; a member that hears no replies at all (alone, or deaf) is done at twice the minimum.
-      const age = t - (joined[x] as number);
-      const quiet = t - (lastGrowth[x] as number) >= QUIET_ROUNDS * ROUND_S;
-      if ((age >= rounds * ROUND_S && quiet) || age >= 2 * rounds * ROUND_S) {
-        completed[x] = t;
-        continue;
-      }
+      const c = census[x] as Census;
+      if (!c.running && begin(x, t)) active = true;
+      if (!c.running) continue;
       active = true;
-      const known = reachable[x] as number[];
-      const grew = mine.count();
-      // A member with no neighbour reachable both ways has nobody on its side who knows it is there:
-      // it pulls ISOLATED_PULLS a round until some reply arrives.
-      const pulls = known.length === 0 && mine.count() === 1 ? ISOLATED_PULLS : PULLS;
-      for (let p = 0; p < pulls; p++) {
-        let y = -1;
-        // First, pull back a member that pulled us and is not yet in our bitmap: pull-only gossip spreads
-        // a member's bit only when somebody pulls from it.
-        while (p === 0 && y < 0 && (pullBack[x] as number[]).length > 0) {
-          const z = (pullBack[x] as number[]).pop() as number;
-          if (!mine.has(z)) y = z;
-        }
-        if (y < 0 && p < PULLS - 1) {
-          // Then a member some requester listed that has not reached our bitmap yet, else one that has.
-          const heard = heardOf[x] as Bits;
-          for (let k = 0; k < 16 && y < 0; k++) {
-            const z = Math.floor(rng.next() * n);
-            if (z !== x && heard.has(z) && !mine.has(z)) y = z;
-          }
-          for (let k = 0; k < 16 && y < 0; k++) {
-            const z = Math.floor(rng.next() * n);
-            if (z !== x && mine.has(z)) y = z;
-          }
-          if (y < 0 && known.length > 0) y = known[Math.floor(rng.next() * known.length)] as number;
-        }
-        if (y < 0) y = Math.floor(rng.next() * n);
-        if (y === x) continue;
-        if (!delivers(x, y)) {
-          // A candidate that does not answer is tried once.
-          (heardOf[x] as Bits).clear(y);
-          continue;
-        }
-        // The request arrived: the target joins if it has not, and learns that the requester reaches it.
-        join(y, t);
-        if (!(bits[y] as Bits).has(x)) (pullBack[y] as number[]).push(x);
-        // The request carries the requester's bitmap: candidates for the target's pulls, never presence,
-        // and only from a requester already present there (one that has answered a pull-back): a requester
-        // across a one-way cut would otherwise fill the target's rounds with members it cannot reach.
-        if ((bits[y] as Bits).has(x)) (heardOf[y] as Bits).or(mine);
-        const theirKnown = reachable[y] as number[];
-        if (theirKnown.length < 64 && !theirKnown.includes(x)) theirKnown.push(x);
-        if (!delivers(y, x)) {
-          (heardOf[x] as Bits).clear(y);
-          continue;
-        }
-        mine.or(bits[y] as Bits);
-        (reported[x] as Bits).or(reported[y] as Bits);
-        replied[x] = 1;
+      for (const p of c.pulls(t * 1000, rng)) {
+        const y = index(p.to);
+        if (!delivers(x, y)) continue;
+        const reply = (census[y] as Census).onPull(refs[x] as number, p.message, t * 1000);
+        drain(y, t);
+        if (delivers(y, x)) c.onReply(refs[y] as number, reply, t * 1000);
       }
-      // A round counts as quiet only if some reply came and added nobody: pulls that all failed say nothing.
-      const now = mine.count();
-      if (now === n && !Number.isFinite(saturated[x] as number)) saturated[x] = t;
-      if (now > grew || replied[x] === 0) lastGrowth[x] = t;
-      replied[x] = 0;
+      drain(x, t);
+      if (c.presentMembers === n && !Number.isFinite(saturated[x] as number)) saturated[x] = t;
     }
-    if (!active && startAt.every((s, x) => !Number.isFinite(s) || Number.isFinite(completed[x] as number))) break;
-    t += ROUND_S;
+    if (!active) break;
   }
-  return { joined, completed, saturated, bits, reported };
+  return { saturated };
+}
+
+/**
+ * When each member holds reports about one subject, and about two: the start rule's inputs. Its own reports
+ * count at once; an observer's set reaches the rest of its side along the observer's news epidemic.
+ */
+function reportClocks(
+  n: number,
+  reports: { observer: number; subject: number; at: number }[],
+  delayOf: (observer: number) => number,
+  patternOf: (observer: number) => Float64Array,
+): { one: Float64Array; two: Float64Array } {
+  const one = new Float64Array(n).fill(Infinity);
+  const two = new Float64Array(n).fill(Infinity);
+  const firstSubject = new Float64Array(n).fill(-1);
+  // Events (time, subject) per node; only the first two distinct subjects matter, so per epidemic only its
+  // earliest report and its earliest about another subject do.
+  const byPattern = new Map<number, { observer: number; subject: number; at: number }[]>();
+  for (const r of [...reports].sort((a, b) => a.at - b.at)) {
+    const key = delayOf(r.observer);
+    const list = byPattern.get(key) ?? [];
+    if (list.length === 0 || (list.length === 1 && list[0]?.subject !== r.subject)) list.push(r);
+    byPattern.set(key, list);
+  }
+  const events: { x: number; subject: number; at: number }[] = [];
+  for (const list of byPattern.values()) {
+    const delays = patternOf((list[0] as { observer: number }).observer);
+    for (let x = 0; x < n; x++) {
+      if (!Number.isFinite(delays[x] as number)) continue;
+      for (const r of list) events.push({ x, subject: r.subject, at: r.at + (delays[x] as number) });
+    }
+  }
+  for (const r of reports) events.push({ x: r.observer, subject: r.subject, at: r.at });
+  events.sort((a, b) => a.at - b.at);
+  for (const e of events) {
+    if (!Number.isFinite(one[e.x] as number)) {
+      one[e.x] = e.at;
+      firstSubject[e.x] = e.subject;
+    } else if (!Number.isFinite(two[e.x] as number) && e.subject !== firstSubject[e.x]) {
+      two[e.x] = e.at;
+    }
+  }
+  return { one, two };
 }
 
 /** Push gossip of one item from `sources` (learned at their times): when each member learns it. */
@@ -303,7 +231,8 @@ interface SideRow {
   members: number;
   noNeighbourAcross: number;
   firstReportS: number;
-  censusDoneS: number;
+  /** The latest instant a sampled node of the side joined the census (started it, or was pulled into it). */
+  joinedS: number;
   allConvictedS: number;
   falseConvictions: number;
   missed: number;
@@ -354,57 +283,102 @@ function model(
   }
   const delayOf = (observer: number): Float64Array =>
     (patterns[side[observer] as number] as Float64Array[])[observer % PATTERNS] as Float64Array;
-  const firstOwn = new Map<number, number>();
-  for (const r of reports) firstOwn.set(r.observer, Math.min(firstOwn.get(r.observer) ?? Infinity, r.at));
-  const startAt = new Float64Array(n).fill(Infinity);
-  for (const [o, at] of firstOwn) {
-    const delay = delayOf(o);
-    for (let x = 0; x < n; x++) startAt[x] = Math.min(startAt[x] as number, at + (delay[x] as number) + SETTLE_S);
-    startAt[o] = Math.min(startAt[o] as number, at + SETTLE_S);
+  const { one, two } = reportClocks(n, reports, (o) => (side[o] as number) * PATTERNS + (o % PATTERNS), delayOf);
+  const refArray = Float64Array.from(refList);
+  // The records each node holds, in the order it gets them: its own as it writes them, an observer's set as the
+  // observer's epidemic reaches it. One sorted list per epidemic and a cursor per (node, list): `reported`
+  // hands the census only what arrived since its last call, which it ORs into the census it runs (a node runs
+  // one census here, so nothing is lost).
+  const groups = Array.from({ length: net.sides * PATTERNS + 1 }, () => [] as { subject: number; at: number }[]);
+  for (const r of [...reports].sort((p, q) => p.at - q.at)) {
+    groups[(side[r.observer] as number) * PATTERNS + (r.observer % PATTERNS)]?.push(r);
   }
-  const reportsBy: number[][] = Array.from({ length: n }, () => []);
-  for (const r of reports) reportsBy[r.observer]?.push(r.subject);
-  const census = runCensus(
-    n,
-    startAt,
+  const ownReports: { subject: number; at: number }[][] = Array.from({ length: n }, () => []);
+  for (const r of [...reports].sort((p, q) => p.at - q.at)) ownReports[r.observer]?.push(r);
+  const cursors = new Int32Array(n * groups.length);
+  const heldSince = (x: number, now: number): number[] => {
+    const out: number[] = [];
+    for (let k = 0; k < groups.length; k++) {
+      const own = k === groups.length - 1;
+      const list = (own ? ownReports[x] : groups[k]) as { subject: number; at: number }[];
+      const pattern = own ? null : (patterns[Math.floor(k / PATTERNS)] as Float64Array[])[k % PATTERNS];
+      const delay = pattern ? (pattern[x] as number) : 0;
+      if (!Number.isFinite(delay)) continue;
+      let c = cursors[x * groups.length + k] as number;
+      for (let r = list[c]; r && r.at + delay <= now; r = list[++c]) out.push(refArray[r.subject] as number);
+      cursors[x * groups.length + k] = c;
+    }
+    return out;
+  };
+  // The real census, one participant per node over the shared view (bit i = member i). Its clock is in ms.
+  const nbrRefs = nbrs.map((row) => row.map((y) => refArray[y] as number));
+  const reachable = nbrs.map((row, x) =>
+    row.filter((y) => passes(x, y) && passes(y, x)).map((y) => refArray[y] as number),
+  );
+  let clock = 0;
+  let healing = false;
+  const census = refList.map((ref, x) => {
+    const c = new Census(ref, { clusterId: 'model', intervalMs: 1000 });
+    c.setMembership({
+      refs: refArray,
+      hash: MEMBERSHIP_HASH,
+      neighbours: (r) => nbrRefs[index.get(r) as number] as number[],
+      reachable: () => (healing ? [] : (reachable[x] as number[])),
+      isLive: () => true,
+      isUnreachable: (r) => healing && side[index.get(r) as number] !== side[x],
+      reported: () => (healing ? [] : heldSince(x, clock)),
+    });
+    return c;
+  });
+  const judgedBySide = Array.from({ length: net.sides }, (_, s) => {
+    const members = [...side.keys()].filter((x) => side[x] === s);
+    return members.length <= sample ? members : members.filter((_, i) => i % Math.ceil(members.length / sample) === 0);
+  });
+  const convicted = new Map<number, Uint8Array>();
+  for (const u of judgedBySide.flat()) convicted.set(u, new Uint8Array(n));
+  const lastConviction = new Float64Array(n).fill(-Infinity);
+  // One census per node: the reports it holds are about members it then convicts (the protocol's start rule
+  // counts only unresolved ones), so a node that has joined one never starts another here.
+  runRounds(
+    census,
+    refArray,
+    Math.min(...one),
+    (x, t) => {
+      const c = census[x] as Census;
+      if (c.epoch > 0 || !Number.isFinite(one[x] as number)) return false;
+      clock = t;
+      const held = (t >= (one[x] as number) ? 1 : 0) + (t >= (two[x] as number) ? 1 : 0);
+      if (c.shouldStart(held, t * 1000)) c.start(c.nextEpoch, MEMBERSHIP_HASH, t * 1000);
+      return true;
+    },
     delivers,
-    (x) => nbrs[x] as number[],
-    (x) => reportsBy[x] as number[],
+    (x, v, t) => {
+      const row = convicted.get(x);
+      if (!row || v.kind !== 'unreachable') return;
+      row[index.get(v.ref) as number] = 1;
+      lastConviction[x] = t;
+    },
     rng,
+    (t) => (clock = t),
   );
   const rows: SideRow[] = [];
   for (let s = 0; s < net.sides; s++) {
     const members = [...side.keys()].filter((x) => side[x] === s);
-    const across = [...side.keys()].filter((x) => side[x] !== s);
     const noNeighbourAcross = members.filter((x) => (nbrs[x] as number[]).every((y) => side[y] === s)).length;
     const firstReport = Math.min(...reports.filter((r) => side[r.observer] === s).map((r) => r.at));
-    let done = 0;
+    let joined = 0;
     let all = 0;
     let falseConvictions = 0;
     let missed = 0;
-    const judged =
-      members.length <= sample ? members : members.filter((_, i) => i % Math.ceil(members.length / sample) === 0);
-    for (const u of judged) {
-      const done_u = census.completed[u] as number;
-      done = Math.max(done, done_u);
-      const bits = census.bits[u];
-      if (!bits) {
-        missed += across.length;
-        continue;
+    for (const u of judgedBySide[s] as number[]) {
+      joined = Math.max(joined, (census[u] as Census).joinedAt / 1000);
+      all = Math.max(all, lastConviction[u] as number);
+      const row = convicted.get(u) as Uint8Array;
+      for (let f = 0; f < n; f++) {
+        if (f === u) continue;
+        if (side[f] === s && row[f] === 1) falseConvictions++;
+        if (side[f] !== s && row[f] === 0) missed++;
       }
-      const reported = census.reported[u] as Bits;
-      // Absent and reported: convicted. Absent, unreported, no neighbour present: verified directly first
-      // (VERIFY_TRIES pulls; a reply makes it present), which costs a round after completion.
-      const convicted = (f: number): boolean => {
-        if (bits.has(f)) return false;
-        if (reported.has(f)) return true;
-        if (!(nbrs[f] as number[]).every((y) => !bits.has(y))) return false;
-        for (let k = 0; k < VERIFY_TRIES; k++) if (delivers(u, f) && delivers(f, u)) return false;
-        return true;
-      };
-      for (const x of members) if (x !== u && convicted(x)) falseConvictions++;
-      for (const f of across) if (!convicted(f)) missed++;
-      all = Math.max(all, done_u + VERIFY_TRIES * ROUND_S);
     }
     rows.push({
       shape,
@@ -414,14 +388,14 @@ function model(
       members: members.length,
       noNeighbourAcross: noNeighbourAcross / members.length,
       firstReportS: firstReport,
-      censusDoneS: done,
+      joinedS: joined,
       allConvictedS: missed === 0 ? all : Infinity,
       falseConvictions,
       missed,
     });
   }
   // The heal, at 90 s: every node probes a convicted member each interval with probability
-  // min(1, dead / (live + 1)); the first two-way contact starts a census of the whole view.
+  // min(1, dead / (live + 1)); the first two-way contact starts a census (the next epoch) of the whole view.
   const healAt = 90;
   const healStart = new Float64Array(n).fill(Infinity);
   for (let x = 0; x < n; x++) {
@@ -435,13 +409,22 @@ function model(
       }
     }
   }
-  const healed = runCensus(
-    n,
-    healStart,
+  healing = true;
+  const epochBefore = census.map((c) => c.epoch);
+  const healed = runRounds(
+    census,
+    refArray,
+    Math.min(...healStart),
+    (x, t) => {
+      const c = census[x] as Census;
+      if (c.epoch > (epochBefore[x] as number) || !Number.isFinite(healStart[x] as number)) return false;
+      if (t >= (healStart[x] as number)) c.start(c.nextEpoch, MEMBERSHIP_HASH, t * 1000);
+      return true;
+    },
     (x, y) => x !== y && rng.next() >= loss,
-    (x) => nbrs[x] as number[],
-    () => [],
+    () => undefined,
     rng,
+    (t) => (clock = t),
   );
   // A member present in a node's bitmap is revived there at once (two-way evidence): the cluster is whole
   // when every node's bitmap holds everyone.
@@ -468,7 +451,7 @@ function main(): void {
   const out: unknown[] = [];
   if (!values.json) {
     console.log(
-      '| shape | N | loss | side (members) | no neighbour across | first report s | census done s | every member across convicted s | false | missed | whole after heal s |',
+      '| shape | N | loss | side (members) | no neighbour across | first report s | census joined s | every member across convicted s | false | missed | whole after heal s |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   }
@@ -482,7 +465,7 @@ function main(): void {
           const f = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'never');
           console.log(
             `| ${r.shape} | ${r.n} | ${r.loss * 100} % | ${r.side} (${r.members}) | ${(r.noNeighbourAcross * 100).toFixed(1)} % | ` +
-              `${f(r.firstReportS)} | ${f(r.censusDoneS)} | ${f(r.allConvictedS)} | ${r.falseConvictions} | ${r.missed} | ` +
+              `${f(r.firstReportS)} | ${f(r.joinedS)} | ${f(r.allConvictedS)} | ${r.falseConvictions} | ${r.missed} | ` +
               `${r.side === 0 ? f(healS) : ''} |`,
           );
         }

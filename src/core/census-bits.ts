@@ -1,0 +1,107 @@
+/**
+ * Bitmaps over a census's membership (docs/design/liveness-7.md, "Message layouts": bit i of byte i >> 3, from the
+ * low bit, is member i of the membership sorted by ref). Plain Uint8Arrays, so a census holds a few N/8-byte
+ * arrays and no per-member objects, and a bitmap goes on the wire as it is.
+ */
+
+/** Bytes of a bitmap over `n` members. */
+export function bitmapBytes(n: number): number {
+  return (n + 7) >>> 3;
+}
+
+export function hasBit(bits: Uint8Array, i: number): boolean {
+  return (((bits[i >>> 3] ?? 0) >>> (i & 7)) & 1) === 1;
+}
+
+export function setBit(bits: Uint8Array, i: number): void {
+  bits[i >>> 3] = (bits[i >>> 3] as number) | (1 << (i & 7));
+}
+
+export function clearBit(bits: Uint8Array, i: number): void {
+  bits[i >>> 3] = (bits[i >>> 3] as number) & ~(1 << (i & 7));
+}
+
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => {
+  let c = 0;
+  for (let v = b; v !== 0; v &= v - 1) c++;
+  return c;
+});
+
+/** Set bits in `bits`. */
+export function countBits(bits: Uint8Array): number {
+  let c = 0;
+  for (const b of bits) c += POPCOUNT[b] as number;
+  return c;
+}
+
+/**
+ * ORs `from` into `into` (same length) and calls `added` with the index of each bit that was not set before.
+ * Returns how many bits were added.
+ */
+export function orBits(into: Uint8Array, from: Uint8Array, added?: (i: number) => void): number {
+  let n = 0;
+  for (let k = 0; k < into.length; k++) {
+    const before = into[k] as number;
+    const fresh = (from[k] as number) & ~before;
+    if (fresh === 0) continue;
+    into[k] = before | fresh;
+    n += POPCOUNT[fresh] as number;
+    if (added) for (let b = 0; b < 8; b++) if ((fresh >>> b) & 1) added((k << 3) | b);
+  }
+  return n;
+}
+
+/** Index of `ref` in ascending `refs`, or -1 (binary search: no index map per census). */
+export function indexOfRef(refs: ArrayLike<number>, ref: number): number {
+  let lo = 0;
+  let hi = refs.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = refs[mid] as number;
+    if (v === ref) return mid;
+    if (v < ref) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Samples tried before counting: a dense bitmap yields a member at once. */
+const SAMPLES = 16;
+
+/**
+ * A member chosen uniformly among those whose bit is set in `bits` and not in `notIn` (when given), other than
+ * `exclude`, or -1 when there is none. A few random samples first; when they all miss (a small side in a big
+ * membership), a count and a second pass over the N/8 bytes, so a sparse bitmap still yields a member every time
+ * and every member is as likely (a scan from a random start would favour members after long gaps).
+ */
+export function pickBit(
+  bits: Uint8Array,
+  notIn: Uint8Array | null,
+  exclude: number,
+  random: { next(): number },
+): number {
+  const avail = (k: number): number => {
+    let v = (bits[k] as number) & ~(notIn ? (notIn[k] as number) : 0);
+    if (exclude >>> 3 === k) v &= ~(1 << (exclude & 7));
+    return v;
+  };
+  const size = bits.length * 8;
+  for (let s = 0; s < SAMPLES; s++) {
+    const z = Math.floor(random.next() * size);
+    if ((avail(z >>> 3) >>> (z & 7)) & 1) return z;
+  }
+  let count = 0;
+  for (let k = 0; k < bits.length; k++) count += POPCOUNT[avail(k)] as number;
+  if (count === 0) return -1;
+  let target = Math.floor(random.next() * count);
+  for (let k = 0; k < bits.length; k++) {
+    const v = avail(k);
+    const c = POPCOUNT[v] as number;
+    if (target >= c) {
+      target -= c;
+      continue;
+    }
+    for (let b = 0; b < 8; b++) if ((v >>> b) & 1 && target-- === 0) return (k << 3) | b;
+  }
+  return -1;
+}
