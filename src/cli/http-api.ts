@@ -15,7 +15,7 @@ import { parseHostPort } from '../runtime/config.js';
 import { METRICS_CONTENT_TYPE, prometheusText } from './metrics.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import { carriesToken } from './http-token.js';
-import { BindError } from '../errors.js';
+import { BindError, InvalidArgumentError } from '../errors.js';
 import { SeedError } from '../runtime/discovery.js';
 import { EventLog } from './event-log.js';
 import { followUserEvents, getRing, postEvent, postQuery } from './http-events.js';
@@ -340,7 +340,13 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
         );
       authorizeWrite(req, `${method} /kv/KEY`);
       if (method === 'DELETE') {
-        node.delete(parts[1] as string);
+        try {
+          node.delete(parts[1] as string);
+        } catch (err) {
+          // A key the application may not touch (a reserved one): the request's fault, not the agent's.
+          if (err instanceof InvalidArgumentError) throw new HttpError(400, err.message);
+          throw err;
+        }
         return void send(res, 200, { ok: true });
       }
       const value = await readBody(req);

@@ -28,6 +28,7 @@ import { LeaveProofs } from './leave-proof.js';
 import { LocalHealth } from './local-health.js';
 import { Membership, SELF } from './membership.js';
 import { OwnValues } from './own-values.js';
+import { assertApplicationKey } from './reserved-keys.js';
 import { DEAD, LIVE, FREE } from './peer-table.js';
 import { PeerSelection } from './peer-selection.js';
 import type {
@@ -59,6 +60,7 @@ export class ScuttlebuttCore {
    */
   constructor(config: CoreConfig, rng: Random, now: number, initialValues: Readonly<Record<string, string>> = {}) {
     const { self, clusterId, payloadBudget, gossipIntervalMs } = config;
+    for (const key of Object.keys(initialValues)) assertApplicationKey(key);
     this.self = self;
     const fd = config.failureDetector;
     // Events carry views of modules built below; nothing emits before they all are.
@@ -107,15 +109,19 @@ export class ScuttlebuttCore {
    * (without it, a held write waits for the next round's clock).
    */
   set(key: string, value: string, now?: number): void {
+    assertApplicationKey(key);
     this.own.set(key, value, now ?? -Infinity);
   }
 
   /** Sets a key that this node deletes (tombstones) after ttlMs; peers learn the deletion by gossip. */
   setWithTtl(key: string, value: string, ttlMs: number, now: number): void {
+    assertApplicationKey(key);
     this.own.setWithTtl(key, value, ttlMs, now);
   }
 
+  /** Deletes a key of this node's map (a tombstone peers learn by gossip). */
   delete(key: string, now: number): void {
+    assertApplicationKey(key);
     this.own.delete(key, now);
   }
 
