@@ -10,6 +10,30 @@ import { REPORT_KEY_BYTES, REPORT_SIGNATURE_BYTES } from '../wire/liveness-messa
 /** DER (SubjectPublicKeyInfo) prefix of an Ed25519 public key: the raw 32 bytes follow it. */
 const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 
+/**
+ * Encodings (sign bit cleared) of the points of small order, canonical and not. node:crypto (OpenSSL) accepts
+ * them as public keys, and under such a key anybody can make signatures that verify (a zero S with a small-order
+ * R passes for most messages: test/runtime/report-signer.test.ts shows it), so they are refused as keys: an
+ * introduction carrying one would let every other member sign report sets in its name.
+ */
+const SMALL_ORDER_KEYS = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+].map((hex) => Uint8Array.from(Buffer.from(hex, 'hex')));
+
+/** Whether `key` (REPORT_KEY_BYTES) encodes a point of small order, whatever its sign bit. */
+export function isSmallOrderKey(key: Uint8Array): boolean {
+  return SMALL_ORDER_KEYS.some((weak) => {
+    for (let i = 0; i < REPORT_KEY_BYTES - 1; i++) if (key[i] !== weak[i]) return false;
+    return ((key[REPORT_KEY_BYTES - 1] as number) & 0x7f) === weak[REPORT_KEY_BYTES - 1];
+  });
+}
+
 export class Ed25519ReportSigner implements ReportSigner {
   readonly publicKey: Uint8Array;
   private readonly privateKey: KeyObject;
@@ -35,6 +59,7 @@ export class Ed25519ReportSigner implements ReportSigner {
     try {
       let key = this.keys.get(publicKey);
       if (!key) {
+        if (isSmallOrderKey(publicKey)) return false;
         const der = new Uint8Array(SPKI_PREFIX.length + REPORT_KEY_BYTES);
         der.set(SPKI_PREFIX);
         der.set(publicKey, SPKI_PREFIX.length);
@@ -43,7 +68,7 @@ export class Ed25519ReportSigner implements ReportSigner {
       }
       return verify(null, bytes, key, signature);
     } catch {
-      // A 32-byte string that is not a point of the curve: no signature can be its.
+      // Defence in depth: node:crypto refuses a malformed key by throwing; to a caller it is a failed check.
       return false;
     }
   }

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReportBook, reportSignedBytes } from '../../src/core/reports.js';
-import { Ed25519ReportSigner } from '../../src/runtime/report-signer.js';
+import { createPublicKey, verify } from 'node:crypto';
+import { Ed25519ReportSigner, isSmallOrderKey } from '../../src/runtime/report-signer.js';
 import { REPORT_KEY_BYTES, REPORT_SIGNATURE_BYTES, REPORT_SILENT } from '../../src/wire/liveness-messages.js';
 
 const content = { version: 3, censusEpoch: 1, records: [{ subject: 77, incarnation: 2, kind: REPORT_SILENT }] };
@@ -34,6 +35,36 @@ test('sign and verify: sizes, own key only, exact bytes only', () => {
   assert.equal(signer.verify(signer.publicKey.subarray(1), bytes, signature), false, 'short key');
   // 32 bytes that may not be a point of the curve: refused, not thrown.
   assert.equal(signer.verify(new Uint8Array(32).fill(0xff), bytes, signature), false);
+});
+
+test('small-order public keys are refused: under them anybody forges signatures node:crypto accepts', () => {
+  const spki = Buffer.from('302a300506032b6570032100', 'hex');
+  const weak = [
+    '0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+  ].map((hex) => Uint8Array.from(Buffer.from(hex, 'hex')));
+  const signer = new Ed25519ReportSigner();
+  for (const key of weak) {
+    assert.ok(isSmallOrderKey(key));
+    // A forgery made without any private key: R = a small-order point, S = 0.
+    let forged: Uint8Array | undefined;
+    for (let m = 0; m < 16 && !forged; m++) {
+      const message = Uint8Array.from([...bytes, m]);
+      for (const r of weak) {
+        const signature = Uint8Array.from([...r, ...new Uint8Array(32)]);
+        const raw = createPublicKey({ key: Buffer.concat([spki, key]), format: 'der', type: 'spki' });
+        if (verify(null, message, raw, signature)) forged = message;
+        if (forged) {
+          assert.equal(signer.verify(key, message, signature), false, 'refused by the signer');
+          break;
+        }
+      }
+    }
+    assert.ok(forged, 'node:crypto alone accepts a forgery under this key');
+  }
+  assert.equal(isSmallOrderKey(signer.publicKey), false);
 });
 
 test('a ReportBook takes a set signed with Ed25519 and refuses a forger signing in its name', () => {
