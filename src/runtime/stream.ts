@@ -259,8 +259,9 @@ class Stream implements StreamSession {
     this.done = true;
     clearTimeout(this.idle);
     clearTimeout(this.total);
+    // A cut stream is reset, not ended: the peer must not take a refusal for a stream that finished.
     if (outcome === null) this.socket.end();
-    else this.socket.destroy();
+    else this.socket.resetAndDestroy();
     this.release();
     this.handler.closed?.(outcome);
   }
@@ -331,7 +332,8 @@ export class StreamServer {
           : null;
     if (refused) {
       socket.on('error', () => undefined);
-      socket.destroy();
+      // Reset: the peer sees 'stream-socket-error' at once, not an empty stream that ended.
+      socket.resetAndDestroy();
       this.ends.refuse(refused, peer);
       return;
     }
