@@ -11,6 +11,11 @@
  * `maxBytes` a stream), sockets (`maxInbound` + `maxOutbound`), and time (`idleMs`, `totalMs`).
  * TCP's handshake proves the peer's address, so no amplification cap is needed beyond these; a
  * stranger is still taken only when `admit` says so (the runtime answered its UDP SYN).
+ *
+ * A stream ends cleanly when each side has called end() after its last frame (TCP half-close, FIN at a
+ * frame boundary); a refused or cut stream is reset, so the peer never takes a refusal for an end. The
+ * handler's methods are called from socket events: they must not throw past `body` and `end` (which cut
+ * the stream, 'stream-handler-failed') and never from `closed`.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { EnvelopeError, type EnvelopeOptions } from '../transport/envelope.js';
