@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'SB_ERR_AGENT',
   'SB_ERR_USER_EVENT',
   'SB_ERR_QUERY',
+  'SB_ERR_STREAM',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

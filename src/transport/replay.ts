@@ -103,6 +103,11 @@ export class ReplayWindows {
     return w ? verdict(w, counterOf(nonce)) : 'ok';
   }
 
+  /** Whether the nonce stream of `nonce` has a window here (a sender heard over UDP); changes nothing. */
+  knows(nonce: Uint8Array): boolean {
+    return this.windows.has(streamKey(nonce));
+  }
+
   /** Marks `nonce` seen, if it is not a replay: only once its packet has authenticated. */
   accept(nonce: Uint8Array): ReplayVerdict {
     const key = streamKey(nonce);

@@ -27,6 +27,7 @@ import { parseSeed } from '../../src/discovery/index.js';
 import { UsageError } from '../../src/cli/usage.js';
 import { AgentError } from '../../src/cli/client.js';
 import { HttpError } from '../../src/cli/http-api.js';
+import { StreamError } from '../../src/runtime/stream.js';
 
 test('each error class has its own code from ERROR_CODES, its class name, and keeps its cause', () => {
   const socketError = Object.assign(new Error('bind EADDRINUSE 127.0.0.1:9111'), { code: 'EADDRINUSE' });
@@ -48,6 +49,7 @@ test('each error class has its own code from ERROR_CODES, its class name, and ke
     [new AgentError('no agent', undefined, socketError), 'AgentError', 'SB_ERR_AGENT'],
     [new UserEventError('rate-limited', 'slow down'), 'UserEventError', 'SB_ERR_USER_EVENT'],
     [new QueryError('rate-limited', 'too many'), 'QueryError', 'SB_ERR_QUERY'],
+    [new StreamError('stream-busy', 'one open'), 'StreamError', 'SB_ERR_STREAM'],
   ];
   for (const [err, name, code] of errors) {
     assert.ok(err instanceof ScuttlebuttError && err instanceof Error, name);
