@@ -459,11 +459,18 @@ export class Liveness7 {
     }
   }
 
+  /**
+   * The census's view of the membership. Its `neighbours` are over every member held, live and dead, not over the
+   * live view: convictions during a partition move the live view's rings, giving a member across new neighbours
+   * on this side that never got a beat from it (so never report it) yet are present, and it would be left live
+   * as witnessed. Over the whole membership, a neighbour dead here is simply absent (a direct check follows).
+   */
   private buildMembership(refs: Float64Array = Float64Array.of(this.self), hash = this.self): CensusMembership {
+    let whole: ObserverAssignment | null = null;
     return {
       refs,
       hash,
-      neighbours: (ref) => this.assignment.observersOf(ref),
+      neighbours: (ref) => (whole ??= ObserverAssignment.of(refs, this.k)).observersOf(ref),
       reachable: () => this.reachable(),
       isLive: (ref) => this.isLive(ref),
       isUnreachable: (ref) => this.dead.get(ref) === 'unreachable',
