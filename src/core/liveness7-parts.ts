@@ -1,12 +1,60 @@
 /**
- * Pure helpers of core/liveness7.ts (the mode-7 liveness sub-coordinator), apart so that it stays small: the
- * lazy withdrawal of records about convicted members, the reports a deaf node makes once a census proves it
- * hears its side, the probe beat to a member held dead, and the membership hash a census is named by.
+ * The types of core/liveness7.ts's API (the mode-7 liveness sub-coordinator), and its pure helpers, apart so
+ * that it stays small: the lazy withdrawal of records about convicted members, the reports a deaf node makes
+ * once a census proves it hears its side, the probe beat to a member held dead, and the membership hash a census
+ * is named by. Import the types from liveness7.ts, which re-exports them.
  */
-import type { BeatMessage, ReportRecord } from '../wire/liveness-messages.js';
+import type { BeatMessage, LivenessMessage, ReportRecord } from '../wire/liveness-messages.js';
 import { BEAT_DEAD_HERE, BEAT_MODE_7, REPORT_OUTBOUND, REPORT_SILENT } from '../wire/liveness-messages.js';
 import { addToSetHash } from './identity.js';
 import type { NeighbourReport, NeighbourWatch } from './neighbours.js';
+import type { ReportSigner } from './report-set.js';
+import type { FailureDetectorConfig } from './types.js';
+
+export interface Liveness7Config {
+  /** This node's ref. */
+  readonly self: number;
+  readonly clusterId: string;
+  /** This node's incarnation at start. */
+  readonly incarnation: number;
+  /** The round: beats once a round, census rounds every quarter of it. */
+  readonly gossipIntervalMs: number;
+  readonly failureDetector: FailureDetectorConfig;
+  /** K, liveness.observers (default 4); the same cluster-wide. */
+  readonly observers?: number;
+  /** This incarnation's signer (its public key travels in the introduction). */
+  readonly signer: ReportSigner;
+  /** This node runs in mode 7 (the gate's verdict; BEAT_MODE_7 in its beats). Default true. */
+  readonly mode7?: boolean;
+}
+
+/** A protocol-7 message to send to member `to`. */
+export interface Outbound7 {
+  readonly to: number;
+  readonly message: LivenessMessage;
+}
+
+/** Why a member was convicted: a quorum of silent reports, or absence from a census. */
+export type ConvictionReason = 'failed' | 'unreachable';
+
+export interface Conviction7 {
+  readonly ref: number;
+  readonly reason: ConvictionReason;
+}
+
+/** What takeVerdicts returns: members dead here since the last call, and members live again. */
+export interface Verdicts7 {
+  readonly convictions: Conviction7[];
+  readonly revivals: number[];
+}
+
+/** What a received beat says beyond liveness (the coordinator's part). */
+export interface BeatNews7 {
+  /** The sender's state hash (the coordinator compares it with its own: drill-down). */
+  readonly stateHash: number;
+  /** The sender runs in mode 7 (the gate's BEAT flag input). */
+  readonly mode7: boolean;
+}
 
 /**
  * Whether the own set `held` may stay as it is although the detector now makes `records`: it differs only by

@@ -23,61 +23,35 @@ import type {
   BeatMessage,
   CensusMessage,
   CensusPullMessage,
-  LivenessMessage,
   ReportRecord,
   ReportSet,
 } from '../wire/liveness-messages.js';
 import { Census, type CensusMembership } from './census.js';
-import { deadHereProbe, keepsConvictedRecords, membershipHash, unheldVerdicts } from './liveness7-parts.js';
+import {
+  deadHereProbe,
+  keepsConvictedRecords,
+  membershipHash,
+  unheldVerdicts,
+  type BeatNews7,
+  type Conviction7,
+  type ConvictionReason,
+  type Liveness7Config,
+  type Outbound7,
+  type Verdicts7,
+} from './liveness7-parts.js';
 import { NeighbourWatch } from './neighbours.js';
 import { DEFAULT_OBSERVERS, ObserverAssignment } from './observers.js';
-import { OwnReports, ReportBook, Refuter, type ReportAcceptResult, type ReportSigner } from './reports.js';
-import type { FailureDetectorConfig, Random } from './types.js';
+import { OwnReports, ReportBook, Refuter, type ReportAcceptResult } from './reports.js';
+import type { Random } from './types.js';
 
-export interface Liveness7Config {
-  /** This node's ref. */
-  readonly self: number;
-  readonly clusterId: string;
-  /** This node's incarnation at start. */
-  readonly incarnation: number;
-  /** The round: beats once a round, census rounds every quarter of it. */
-  readonly gossipIntervalMs: number;
-  readonly failureDetector: FailureDetectorConfig;
-  /** K, liveness.observers (default 4); the same cluster-wide. */
-  readonly observers?: number;
-  /** This incarnation's signer (its public key travels in the introduction). */
-  readonly signer: ReportSigner;
-  /** This node runs in mode 7 (the gate's verdict; BEAT_MODE_7 in its beats). Default true. */
-  readonly mode7?: boolean;
-}
-
-/** A protocol-7 message to send to member `to`. */
-export interface Outbound7 {
-  readonly to: number;
-  readonly message: LivenessMessage;
-}
-
-/** Why a member was convicted: a quorum of silent reports, or absence from a census. */
-export type ConvictionReason = 'failed' | 'unreachable';
-
-export interface Conviction7 {
-  readonly ref: number;
-  readonly reason: ConvictionReason;
-}
-
-/** What takeVerdicts returns: members dead here since the last call, and members live again. */
-export interface Verdicts7 {
-  readonly convictions: Conviction7[];
-  readonly revivals: number[];
-}
-
-/** What a received beat says beyond liveness (the coordinator's part). */
-export interface BeatNews7 {
-  /** The sender's state hash (the coordinator compares it with its own: drill-down). */
-  readonly stateHash: number;
-  /** The sender runs in mode 7 (the gate's BEAT flag input). */
-  readonly mode7: boolean;
-}
+export type {
+  BeatNews7,
+  Conviction7,
+  ConvictionReason,
+  Liveness7Config,
+  Outbound7,
+  Verdicts7,
+} from './liveness7-parts.js';
 
 /**
  * The mode-7 liveness sub-coordinator of one node (see the module comment). Call order per node: `setView` at
