@@ -9,7 +9,7 @@ import { BEAT_DEAD_HERE, BEAT_MODE_7, REPORT_OUTBOUND, REPORT_SILENT } from '../
 import { addToSetHash } from './identity.js';
 import type { NeighbourReport, NeighbourWatch } from './neighbours.js';
 import type { ReportSigner } from './report-set.js';
-import type { FailureDetectorConfig } from './types.js';
+import type { FailureDetectorConfig, Random } from './types.js';
 
 export interface Liveness7Config {
   /** This node's ref. */
@@ -101,6 +101,20 @@ export function deadHereProbe(self: number, mode7: boolean, sequence: number, st
     echo: 0,
     stateHash,
   };
+}
+
+/** Neighbours whose beats arrive and echo ours (neither deadline passed): the census's reachable ones. */
+export function reachableNeighbours(watch: NeighbourWatch, now: number): number[] {
+  return watch.beaten().filter((ref) => watch.silentDeadline(ref) > now && watch.echoDeadline(ref) > now);
+}
+
+/**
+ * Whom to probe this round among the members held dead, or undefined: with probability dead / (live + 1), as
+ * protocol 6 picks a dead member to gossip with, one of them uniformly.
+ */
+export function pickProbe(dead: readonly number[], live: number, random: Random): number | undefined {
+  if (dead.length === 0 || random.next() >= Math.min(1, dead.length / (live + 1))) return undefined;
+  return dead[Math.floor(random.next() * dead.length)];
 }
 
 /** The membership hash (identity.ts's set hash: the sum of refs mod 2^48) of `refs`. */

@@ -31,6 +31,8 @@ import {
   deadHereProbe,
   keepsConvictedRecords,
   membershipHash,
+  pickProbe,
+  reachableNeighbours,
   unheldVerdicts,
   type BeatNews7,
   type Conviction7,
@@ -89,6 +91,15 @@ export class Liveness7 {
   /** Subjects unresolved when the last census ended: judged by it, so they do not start another. */
   private judged = new Set<number>();
   private wasRunning = false;
+  /**
+   * Counts changes the conviction rule reads (sets accepted, incarnations, the view): the quorum scan and the
+   * unresolved list are redone only after one, not on every beat.
+   */
+  private version = 0;
+  /** Subjects whose records or incarnation changed since the last quorum scan; null: all (the view changed). */
+  private touched: Set<number> | null = null;
+  private unresolvedAt = -1;
+  private unresolvedList: number[] = [];
 
   constructor(
     private readonly config: Liveness7Config,
@@ -168,6 +179,7 @@ export class Liveness7 {
     const held = this.incarnations.get(ref);
     if (held === undefined || incarnation <= held) return;
     this.incarnations.set(ref, incarnation);
+    this.touch([{ subject: ref }]);
     if (this.dead.delete(ref)) {
       this.revivals.push(ref);
       this.rebuild(now);
@@ -252,8 +264,12 @@ export class Liveness7 {
     now: number,
   ): ReportAcceptResult {
     this.noteIncarnation(observer, observerIncarnation, now);
+    const before = this.book.get(observer)?.records ?? [];
     const result = this.book.accept(observer, observerIncarnation, publicKey, set);
-    if (result === 'accepted') this.census.noteEpoch(set.censusEpoch);
+    if (result === 'accepted') {
+      this.census.noteEpoch(set.censusEpoch);
+      this.touch(before, set.records);
+    }
     return result;
   }
 
@@ -347,7 +363,9 @@ export class Liveness7 {
   private convictByQuorum(now: number): void {
     const live = (ref: number): boolean => this.isLive(ref);
     let changed = false;
-    for (const s of this.book.unresolved(this.assignment, live, (ref) => this.incarnations.get(ref))) {
+    const subjects = this.touched === null ? this.unresolved() : [...this.touched].filter((s) => this.isLive(s));
+    this.touched = new Set();
+    for (const s of subjects) {
       if (s === this.self) continue;
       if (this.book.convicts(s, this.incarnations.get(s) as number, this.assignment, live)) {
         changed = this.convict(s, 'failed') || changed;
@@ -375,13 +393,30 @@ export class Liveness7 {
     const set = this.own.current;
     if (!set) return;
     this.ownChanged = true;
+    const before = this.book.get(this.self)?.records ?? [];
     this.book.accept(this.self, this.incarnation, this.config.signer.publicKey, set);
+    this.touch(before, set.records);
+  }
+
+  /** Records (or incarnations) about these subjects changed: the next quorum scan looks at them. */
+  private touch(...lists: (readonly { readonly subject: number }[])[]): void {
+    this.version++;
+    for (const list of lists) for (const r of list) this.touched?.add(r.subject);
+  }
+
+  /** ReportBook.unresolved over this view, recomputed only after a change (see `version`). */
+  private unresolved(): number[] {
+    if (this.unresolvedAt !== this.version) {
+      const live = (ref: number): boolean => this.isLive(ref);
+      this.unresolvedList = this.book.unresolved(this.assignment, live, (ref) => this.incarnations.get(ref));
+      this.unresolvedAt = this.version;
+    }
+    return this.unresolvedList;
   }
 
   /** The census's start rule on unresolved subjects not judged by the last census, then its round. */
   private censusRound(now: number, random: Random, out: Outbound7[]): void {
-    const live = (ref: number): boolean => this.isLive(ref);
-    const unresolved = this.book.unresolved(this.assignment, live, (ref) => this.incarnations.get(ref));
+    const unresolved = this.unresolved();
     const fresh = unresolved.filter((s) => !this.judged.has(s) && s !== this.self);
     // Resolved subjects leave the judged set: a new record about them later is news again.
     for (const s of [...this.judged]) if (!unresolved.includes(s)) this.judged.delete(s);
@@ -410,13 +445,8 @@ export class Liveness7 {
 
   /** One BEAT_DEAD_HERE to a random member held dead, with probability dead / (live + 1) (protocol 6's rule). */
   private probe(stateHash: number, sequence: number, random: Random, out: Outbound7[]): void {
-    const deadCount = this.dead.size;
-    if (deadCount === 0) return;
-    const liveCount = this.incarnations.size - deadCount;
-    if (random.next() >= Math.min(1, deadCount / (liveCount + 1))) return;
-    const pick = Math.floor(random.next() * deadCount);
-    const to = [...this.dead.keys()][pick] as number;
-    out.push({ to, message: deadHereProbe(this.self, this.mode7, sequence, stateHash) });
+    const to = pickProbe([...this.dead.keys()], this.incarnations.size - this.dead.size, random);
+    if (to !== undefined) out.push({ to, message: deadHereProbe(this.self, this.mode7, sequence, stateHash) });
   }
 
   /** The assignment over the live view, this node's neighbours from it, and the census's membership. */
@@ -424,6 +454,9 @@ export class Liveness7 {
     const live: number[] = [];
     for (const ref of this.incarnations.keys()) if (!this.dead.has(ref)) live.push(ref);
     this.assignment = ObserverAssignment.of(live, this.k);
+    this.version++;
+    // Eligibility and quorums follow the view: every subject is looked at again.
+    this.touched = null;
     this.watch.setNeighbours(this.assignment.observersOf(this.self), now);
     const refs = Float64Array.from(this.incarnations.keys()).sort();
     const hash = membershipHash(refs);
@@ -445,23 +478,10 @@ export class Liveness7 {
       refs,
       hash,
       neighbours: (ref) => (whole ??= ObserverAssignment.of(refs, this.k)).observersOf(ref),
-      reachable: () => this.reachable(),
+      reachable: () => reachableNeighbours(this.watch, this.lastNow),
       isLive: (ref) => this.isLive(ref),
       isUnreachable: (ref) => this.dead.get(ref) === 'unreachable',
-      reported: () =>
-        this.book.unresolved(
-          this.assignment,
-          (ref) => this.isLive(ref),
-          (ref) => this.incarnations.get(ref),
-        ),
+      reported: () => this.unresolved(),
     };
-  }
-
-  /** Neighbours whose beats arrive and echo ours (neither deadline passed). */
-  private reachable(): number[] {
-    const now = this.lastNow;
-    return this.watch
-      .beaten()
-      .filter((ref) => this.watch.silentDeadline(ref) > now && this.watch.echoDeadline(ref) > now);
   }
 }
