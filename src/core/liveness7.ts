@@ -213,7 +213,9 @@ export class Liveness7 {
   /**
    * A BEAT from member `from`. Null for a beat whose tag is not `from`'s (drop it). A buddy or dead-here flag
    * makes shouldRefute raise the incarnation; a beat from a member held unreachable is contact across a healed
-   * cut and starts a reunion census.
+   * cut and starts a reunion census. That contact is one-way (the design asks for a beat that got an answer):
+   * across a one-way cut the side that hears the other starts a census at each of its probes' arrival; none
+   * revives anyone (presence needs replies), but each costs a census's bytes.
    */
   onBeat(from: number, beat: BeatMessage, now: number): BeatNews7 | null {
     this.lastNow = now;
