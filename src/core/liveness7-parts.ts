@@ -6,6 +6,7 @@
  */
 import type { BeatMessage, LivenessMessage, ReportRecord } from '../wire/liveness-messages.js';
 import { BEAT_DEAD_HERE, BEAT_MODE_7, REPORT_OUTBOUND, REPORT_SILENT } from '../wire/liveness-messages.js';
+import type { CensusPull } from './census.js';
 import { addToSetHash } from './identity.js';
 import type { NeighbourReport, NeighbourWatch } from './neighbours.js';
 import type { ReportSigner } from './report-set.js';
@@ -115,6 +116,38 @@ export function reachableNeighbours(watch: NeighbourWatch, now: number): number[
 export function pickProbe(dead: readonly number[], live: number, random: Random): number | undefined {
   if (dead.length === 0 || random.next() >= Math.min(1, dead.length / (live + 1))) return undefined;
   return dead[Math.floor(random.next() * dead.length)];
+}
+
+/**
+ * The census start rule's memory (docs/design/liveness-7.md, "When a census starts": the count leaves out records
+ * the census it last completed already judged, so a record that outlives a census does not start one after
+ * another). Judged = unresolved when that census's pulling ended: the round that ends it reads them as its
+ * reported members and judges the absentees; its verification rounds judge nobody new, so a record arriving then
+ * is news for the next census (kept, it left a member across a one-way cut live).
+ */
+export class JudgedSubjects {
+  private judged = new Set<number>();
+  private judgingEpoch = -1;
+  private judging: readonly number[] = [];
+  private wasRunning = false;
+
+  /** How many of `unresolved` (subjects, self excluded) the last completed census did not judge. */
+  fresh(unresolved: readonly number[], self: number): number {
+    // A subject resolved since leaves the set: a new record about it later is news again.
+    for (const s of [...this.judged]) if (!unresolved.includes(s)) this.judged.delete(s);
+    return unresolved.filter((s) => s !== self && !this.judged.has(s)).length;
+  }
+
+  /** After a census round: its epoch, whether it still runs, the pulls it sent, the unresolved subjects it read. */
+  afterRound(epoch: number, running: boolean, pulls: readonly CensusPull[], unresolved: readonly number[]): void {
+    const judgedNow = pulls.some((p) => p.message.verification) || !running;
+    if (epoch !== this.judgingEpoch && judgedNow) {
+      this.judgingEpoch = epoch;
+      this.judging = unresolved;
+    }
+    if (this.wasRunning && !running) this.judged = new Set(this.judging);
+    this.wasRunning = running;
+  }
 }
 
 /** The membership hash (identity.ts's set hash: the sum of refs mod 2^48) of `refs`. */

@@ -30,6 +30,7 @@ import { Census, type CensusMembership } from './census.js';
 import {
   deadHereProbe,
   keepsConvictedRecords,
+  JudgedSubjects,
   membershipHash,
   pickProbe,
   reachableNeighbours,
@@ -88,9 +89,7 @@ export class Liveness7 {
   private revivals: number[] = [];
   /** Census convictions reached while deaf, held until hearing resumes. */
   private heldCensus: number[] = [];
-  /** Subjects unresolved when the last census ended: judged by it, so they do not start another. */
-  private judged = new Set<number>();
-  private wasRunning = false;
+  private readonly judged = new JudgedSubjects();
   /**
    * Counts changes the conviction rule reads (sets accepted, incarnations, the view): the quorum scan and the
    * unresolved list are redone only after one, not on every beat.
@@ -212,19 +211,19 @@ export class Liveness7 {
 
   /**
    * A BEAT from member `from`. Null for a beat whose tag is not `from`'s (drop it). A buddy or dead-here flag
-   * makes shouldRefute raise the incarnation; a beat from a member held unreachable is contact across a healed
-   * cut and starts a reunion census. That contact is one-way (the design asks for a beat that got an answer):
-   * across a one-way cut the side that hears the other starts a census at each of its probes' arrival; none
-   * revives anyone (presence needs replies), but each costs a census's bytes.
+   * makes shouldRefute raise the incarnation: that is how a partition heals here (a dead-here probe reaches a
+   * member held dead on the other side, it refutes, its new incarnation revives it wherever it arrives).
+   *
+   * The design's reunion census (started by "a beat that got an answer" from a member held unreachable) is left
+   * out: a beat is one-way evidence, and started on one, across a one-way cut the side that hears the other
+   * started a census at each probe's arrival, dragging its nodes into ever newer epochs so that some never
+   * completed one (members across left live at 30 s). Revival by refutation made halves whole in 3 s.
    */
   onBeat(from: number, beat: BeatMessage, now: number): BeatNews7 | null {
     this.lastNow = now;
     const news = this.watch.onBeat(from, beat, now);
     if (!news) return null;
     if (news.suspectsYou || news.deadHere) this.beatClaim = Math.max(this.beatClaim, this.incarnation);
-    if (this.dead.get(from) === 'unreachable' && !this.census.running) {
-      this.census.start(this.census.nextEpoch, this.membership.hash, now);
-    }
     return { stateHash: news.stateHash, mode7: news.mode7 };
   }
 
@@ -419,15 +418,13 @@ export class Liveness7 {
   /** The census's start rule on unresolved subjects not judged by the last census, then its round. */
   private censusRound(now: number, random: Random, out: Outbound7[]): void {
     const unresolved = this.unresolved();
-    const fresh = unresolved.filter((s) => !this.judged.has(s) && s !== this.self);
-    // Resolved subjects leave the judged set: a new record about them later is news again.
-    for (const s of [...this.judged]) if (!unresolved.includes(s)) this.judged.delete(s);
-    if (!this.census.running && this.census.shouldStart(fresh.length, now)) {
+    const fresh = this.judged.fresh(unresolved, this.self);
+    if (!this.census.running && this.census.shouldStart(fresh, now)) {
       this.census.start(this.census.nextEpoch, this.membership.hash, now);
     }
-    for (const p of this.census.pulls(now, random)) out.push({ to: p.to, message: p.message });
-    if (this.wasRunning && !this.census.running) for (const s of unresolved) this.judged.add(s);
-    this.wasRunning = this.census.running;
+    const pulls = this.census.pulls(now, random);
+    for (const p of pulls) out.push({ to: p.to, message: p.message });
+    this.judged.afterRound(this.census.epoch, this.census.running, pulls, unresolved);
     this.drainCensus();
   }
 

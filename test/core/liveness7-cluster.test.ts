@@ -148,6 +148,39 @@ function halves(seed: number): void {
   assert.deepEqual(after, [], 'no conviction once whole');
 }
 
+for (const seed of [1, 2]) {
+  test(`one-way halves of 100 (seed ${seed}): each side convicts the other, none inside, one census or two`, () => {
+    const n = 100;
+    const net = new Liveness7Net({ n, seed });
+    for (let x = 0; x < n; x++) net.side[x] = x < n / 2 ? 0 : 1;
+    net.run(WARMUP_MS);
+    const cutAt = net.now;
+    net.cut = true;
+    net.oneWay = true;
+    net.run(cutAt + 30_000);
+    const last = [0, 0];
+    for (const c of net.convictions) {
+      assert.notEqual(net.side[c.node], net.side[c.subject], `node ${c.node} convicted ${c.subject} of its own side`);
+      last[net.side[c.node]!] = Math.max(last[net.side[c.node]!]!, c.at - cutAt);
+    }
+    for (let x = 0; x < n; x++) {
+      for (let f = 0; f < n; f++) {
+        if (net.side[x] !== net.side[f]) assert.ok(net.holdsDead(x, f), `node ${x} still holds ${f} live`);
+      }
+    }
+    const epochs = [0, 1].map((s) =>
+      Math.max(...net.nodes.filter((_, i) => net.side[i] === s).map((l) => l.censusStatus().completedEpoch)),
+    );
+    console.log(
+      `one-way halves, seed ${seed}: the side that hears but is not heard done by ${(last[0]! / 1000).toFixed(2)} s ` +
+        `(${epochs[0]} censuses), the other by ${(last[1]! / 1000).toFixed(2)} s (${epochs[1]})`,
+    );
+    // A record that reaches a node after its census judged (an outbound one, here) needs a second census.
+    assert.ok(Math.max(...last) <= 15_000, `last conviction ${Math.max(...last)} ms after the cut`);
+    assert.ok(Math.max(...epochs) <= 2, 'no census after census');
+  });
+}
+
 test('one node cut alone among 30: the rest convict it (failed); it is deaf and convicts nobody for its hold', () => {
   const n = 30;
   const net = new Liveness7Net({ n, seed: 1 });

@@ -95,6 +95,8 @@ export class Liveness7Net {
   /** Per node: its side; packets cross sides only while `cut` is false. */
   readonly side: Int32Array;
   cut = false;
+  /** While cut, packets from side 1 to side 0 still pass (a one-way cut: side 0 hears side 1, not back). */
+  oneWay = false;
   readonly crashed: Uint8Array;
   now = 0;
   private readonly rng: Random;
@@ -141,7 +143,8 @@ export class Liveness7Net {
   /** Whether a packet from x can reach y now (the cut, a crash). */
   passes(x: number, y: number): boolean {
     if (this.crashed[x] || this.crashed[y]) return false;
-    return !this.cut || this.side[x] === this.side[y];
+    if (!this.cut || this.side[x] === this.side[y]) return true;
+    return this.oneWay && this.side[x] === 1 && this.side[y] === 0;
   }
 
   crash(x: number): void {
