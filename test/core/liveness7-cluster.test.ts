@@ -4,8 +4,11 @@
  * incarnations move by a modelled state transfer (0.5 to 1.5 s to each node that can exchange with the writer),
  * since Scuttlebutt is not wired to protocol 7 yet: times below include that stand-in for dissemination.
  *
- * Each scenario prints what it measured; each fails when its rule is removed (the commit that added this file
- * says which planted faults were seen failing it).
+ * Each scenario prints what it measured and fails when its rule is removed: quiet (beats once a round, to
+ * neighbours only), crash (the quorum path; records withdrawn lazily), gray node (quorum > 1), halves (the census;
+ * its witnesses over the whole membership; a deaf node with census replies reporting; dead-here probes for the
+ * heal), one-way halves (judged subjects from the judging round; no census on one-way beats), alone (the
+ * deafness hold). The commits that added them list the planted faults seen failing.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
