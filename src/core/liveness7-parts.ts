@@ -1,0 +1,158 @@
+/**
+ * The types of core/liveness7.ts's API (the mode-7 liveness sub-coordinator), and its pure helpers, apart so
+ * that it stays small: the lazy withdrawal of records about convicted members, the reports a deaf node makes
+ * once a census proves it hears its side, the probe beat to a member held dead, and the membership hash a census
+ * is named by. Import the types from liveness7.ts, which re-exports them.
+ */
+import type { BeatMessage, LivenessMessage, ReportRecord } from '../wire/liveness-messages.js';
+import { BEAT_DEAD_HERE, BEAT_MODE_7, REPORT_OUTBOUND, REPORT_SILENT } from '../wire/liveness-messages.js';
+import type { CensusPull } from './census.js';
+import { addToSetHash } from './identity.js';
+import type { NeighbourReport, NeighbourWatch } from './neighbours.js';
+import type { ReportSigner } from './report-set.js';
+import type { FailureDetectorConfig, Random } from './types.js';
+
+export interface Liveness7Config {
+  /** This node's ref. */
+  readonly self: number;
+  readonly clusterId: string;
+  /** This node's incarnation at start. */
+  readonly incarnation: number;
+  /** The round: beats once a round, census rounds every quarter of it. */
+  readonly gossipIntervalMs: number;
+  readonly failureDetector: FailureDetectorConfig;
+  /** K, liveness.observers (default 4); the same cluster-wide. */
+  readonly observers?: number;
+  /** This incarnation's signer (its public key travels in the introduction). */
+  readonly signer: ReportSigner;
+  /** This node runs in mode 7 (the gate's verdict; BEAT_MODE_7 in its beats). Default true. */
+  readonly mode7?: boolean;
+}
+
+/** A protocol-7 message to send to member `to`. */
+export interface Outbound7 {
+  readonly to: number;
+  readonly message: LivenessMessage;
+}
+
+/** Why a member was convicted: a quorum of silent reports, or absence from a census. */
+export type ConvictionReason = 'failed' | 'unreachable';
+
+export interface Conviction7 {
+  readonly ref: number;
+  readonly reason: ConvictionReason;
+}
+
+/** What takeVerdicts returns: members dead here since the last call, and members live again. */
+export interface Verdicts7 {
+  readonly convictions: Conviction7[];
+  readonly revivals: number[];
+}
+
+/** What a received beat says beyond liveness (the coordinator's part). */
+export interface BeatNews7 {
+  /** The sender's state hash (the coordinator compares it with its own: drill-down). */
+  readonly stateHash: number;
+  /** The sender runs in mode 7 (the gate's BEAT flag input). */
+  readonly mode7: boolean;
+}
+
+/**
+ * Whether the own set `held` may stay as it is although the detector now makes `records`: it differs only by
+ * records about members convicted here (`convicted(record)`), which are dropped lazily, with the set's next other
+ * change. The watch stops judging a convicted neighbour at once; a set withdrawing the record at once would race
+ * the other observers' sets to the nodes still short of a quorum (they would see 2 of 3 reports and wait for a
+ * census), and cost every node a second wave of sets.
+ */
+export function keepsConvictedRecords(
+  held: readonly ReportRecord[],
+  records: readonly ReportRecord[],
+  convicted: (r: ReportRecord) => boolean,
+): boolean {
+  const kept = held.filter(convicted).length;
+  return (
+    kept > 0 &&
+    held.length - kept === records.length &&
+    records.every((r) =>
+      held.some((h) => h.subject === r.subject && h.kind === r.kind && h.incarnation === r.incarnation),
+    )
+  );
+}
+
+/**
+ * The watch's reports without its deafness hold (NeighbourWatch.verdicts returns the last published set while
+ * deaf): each judged neighbour past its silent deadline, else past its echo deadline.
+ */
+export function unheldVerdicts(watch: NeighbourWatch, now: number): NeighbourReport[] {
+  const out: NeighbourReport[] = [];
+  for (const ref of watch.beaten()) {
+    if (now > watch.silentDeadline(ref)) out.push({ subject: ref, kind: REPORT_SILENT });
+    else if (now > watch.echoDeadline(ref)) out.push({ subject: ref, kind: REPORT_OUTBOUND });
+  }
+  return out;
+}
+
+/** A BEAT_DEAD_HERE probe to a member held dead: it refutes if alive, and its beats back are contact. */
+export function deadHereProbe(self: number, mode7: boolean, sequence: number, stateHash: number): BeatMessage {
+  return {
+    type: 'beat',
+    flags: (mode7 ? BEAT_MODE_7 : 0) | BEAT_DEAD_HERE,
+    senderTag: self & 0xffff,
+    sequence,
+    echo: 0,
+    stateHash,
+  };
+}
+
+/** Neighbours whose beats arrive and echo ours (neither deadline passed): the census's reachable ones. */
+export function reachableNeighbours(watch: NeighbourWatch, now: number): number[] {
+  return watch.beaten().filter((ref) => watch.silentDeadline(ref) > now && watch.echoDeadline(ref) > now);
+}
+
+/**
+ * Whom to probe this round among the members held dead, or undefined: with probability dead / (live + 1), as
+ * protocol 6 picks a dead member to gossip with, one of them uniformly.
+ */
+export function pickProbe(dead: readonly number[], live: number, random: Random): number | undefined {
+  if (dead.length === 0 || random.next() >= Math.min(1, dead.length / (live + 1))) return undefined;
+  return dead[Math.floor(random.next() * dead.length)];
+}
+
+/**
+ * The census start rule's memory (docs/design/liveness-7.md, "When a census starts": the count leaves out records
+ * the census it last completed already judged, so a record that outlives a census does not start one after
+ * another). Judged = unresolved when that census's pulling ended: the round that ends it reads them as its
+ * reported members and judges the absentees; its verification rounds judge nobody new, so a record arriving then
+ * is news for the next census (kept, it left a member across a one-way cut live).
+ */
+export class JudgedSubjects {
+  private judged = new Set<number>();
+  private judgingEpoch = -1;
+  private judging: readonly number[] = [];
+  private wasRunning = false;
+
+  /** How many of `unresolved` (subjects, self excluded) the last completed census did not judge. */
+  fresh(unresolved: readonly number[], self: number): number {
+    // A subject resolved since leaves the set: a new record about it later is news again.
+    for (const s of [...this.judged]) if (!unresolved.includes(s)) this.judged.delete(s);
+    return unresolved.filter((s) => s !== self && !this.judged.has(s)).length;
+  }
+
+  /** After a census round: its epoch, whether it still runs, the pulls it sent, the unresolved subjects it read. */
+  afterRound(epoch: number, running: boolean, pulls: readonly CensusPull[], unresolved: readonly number[]): void {
+    const judgedNow = pulls.some((p) => p.message.verification) || !running;
+    if (epoch !== this.judgingEpoch && judgedNow) {
+      this.judgingEpoch = epoch;
+      this.judging = unresolved;
+    }
+    if (this.wasRunning && !running) this.judged = new Set(this.judging);
+    this.wasRunning = running;
+  }
+}
+
+/** The membership hash (identity.ts's set hash: the sum of refs mod 2^48) of `refs`. */
+export function membershipHash(refs: ArrayLike<number>): number {
+  let hash = 0;
+  for (let i = 0; i < refs.length; i++) hash = addToSetHash(hash, refs[i] as number);
+  return hash;
+}

@@ -1,0 +1,486 @@
+/**
+ * Protocol 7's liveness for one node: the neighbour detector, the report sets, the conviction rule, refutation
+ * and the census, composed (docs/design/liveness-7.md, "Beats", "Reports", "Conviction and refutation", "The
+ * partition rule: the census"). This is the contract the coordinator (core.ts) wiring calls; it is pure: the
+ * clock, randomness and the report signer come in as arguments, and it sends nothing itself: `tick` and the
+ * `on*` handlers return the messages to send.
+ *
+ * What it owns:
+ * - the live view and each member's incarnation, as the coordinator tells it (`setView`, `noteIncarnation`);
+ *   its own verdicts apply to that view at once (a conviction makes the member dead here, a revival live);
+ * - an ObserverAssignment over the live view (rebuilt when the live set changes) and a NeighbourWatch fed with
+ *   the assignment's neighbours of this node;
+ * - OwnReports (its verdicts as a signed set), a ReportBook (every set received, its own included) and a
+ *   Refuter; a Census over the membership (live and dead members held).
+ *
+ * What it leaves to the coordinator (not here): the state hash and drill-down (`stateHash` is an input of
+ * `tick`, a beat's hash an output of `onBeat`), the gate (`mode7` is an input), the stream, and moving state
+ * between nodes: the coordinator carries `ownReportSet()` and the own incarnation in its node deltas, and hands
+ * what deltas carry to `acceptReportSet` and `noteIncarnation`. Removal of dead members after their grace
+ * period or `partitionMemoryMs` is the coordinator's too (`setMembers` without them).
+ */
+import type {
+  BeatMessage,
+  CensusMessage,
+  CensusPullMessage,
+  ReportRecord,
+  ReportSet,
+} from '../wire/liveness-messages.js';
+import { Census, type CensusMembership } from './census.js';
+import {
+  deadHereProbe,
+  keepsConvictedRecords,
+  JudgedSubjects,
+  membershipHash,
+  pickProbe,
+  reachableNeighbours,
+  unheldVerdicts,
+  type BeatNews7,
+  type Conviction7,
+  type ConvictionReason,
+  type Liveness7Config,
+  type Outbound7,
+  type Verdicts7,
+} from './liveness7-parts.js';
+import { NeighbourWatch } from './neighbours.js';
+import { DEFAULT_OBSERVERS, ObserverAssignment } from './observers.js';
+import { OwnReports, ReportBook, Refuter, type ReportAcceptResult } from './reports.js';
+import type { Random } from './types.js';
+
+export type {
+  BeatNews7,
+  Conviction7,
+  ConvictionReason,
+  Liveness7Config,
+  Outbound7,
+  Verdicts7,
+} from './liveness7-parts.js';
+
+/**
+ * The mode-7 liveness sub-coordinator of one node (see the module comment). Call order per node: `setView` at
+ * start and whenever the coordinator's live set changes other than by this object's verdicts (a join, a leave,
+ * a removal); `tick` every quarter interval; the `on*` handlers for each protocol-7 message received;
+ * `takeVerdicts` and `shouldRefute` after each tick and handler (or once a tick); `ownReportSet` when building
+ * deltas.
+ */
+export class Liveness7 {
+  readonly self: number;
+  private readonly k: number;
+  private readonly intervalMs: number;
+  private readonly watch: NeighbourWatch;
+  private readonly own: OwnReports;
+  private readonly book: ReportBook;
+  private readonly refuter: Refuter;
+  private readonly census: Census;
+  private mode7: boolean;
+  private incarnation: number;
+  /** Every member held (live and dead, self included) -> its incarnation. */
+  private readonly incarnations = new Map<number, number>();
+  /** Members held dead here, by reason. */
+  private readonly dead = new Map<number, ConvictionReason>();
+  private assignment: ObserverAssignment;
+  private membership: CensusMembership;
+  private nextBeatAt = -Infinity;
+  private lastNow: number;
+  private ownChanged = false;
+  /** The highest incarnation a beat's buddy or dead-here flag claimed for us (-1: none since the last refute). */
+  private beatClaim = -1;
+  private convictions: Conviction7[] = [];
+  private revivals: number[] = [];
+  /** Census convictions reached while deaf, held until hearing resumes. */
+  private heldCensus: number[] = [];
+  private readonly judged = new JudgedSubjects();
+  /**
+   * Counts changes the conviction rule reads (sets accepted, incarnations, the view): the quorum scan and the
+   * unresolved list are redone only after one, not on every beat.
+   */
+  private version = 0;
+  /** Subjects whose records or incarnation changed since the last quorum scan; null: all (the view changed). */
+  private touched: Set<number> | null = null;
+  private unresolvedAt = -1;
+  private unresolvedList: number[] = [];
+
+  constructor(
+    private readonly config: Liveness7Config,
+    now: number,
+  ) {
+    this.self = config.self;
+    this.k = config.observers ?? DEFAULT_OBSERVERS;
+    this.intervalMs = config.gossipIntervalMs;
+    this.incarnation = config.incarnation;
+    this.mode7 = config.mode7 ?? true;
+    this.lastNow = now;
+    this.watch = new NeighbourWatch(
+      { self: config.self, gossipIntervalMs: config.gossipIntervalMs, failureDetector: config.failureDetector },
+      now,
+    );
+    this.own = new OwnReports(config.clusterId, config.self, config.incarnation, config.signer, this.k);
+    this.book = new ReportBook(config.clusterId, config.signer, this.k);
+    this.refuter = new Refuter(config.gossipIntervalMs);
+    this.census = new Census(config.self, { clusterId: config.clusterId, intervalMs: config.gossipIntervalMs });
+    this.incarnations.set(this.self, this.incarnation);
+    this.assignment = ObserverAssignment.of([this.self], this.k);
+    this.membership = this.buildMembership();
+    this.census.setMembership(this.membership);
+  }
+
+  /** The gate's verdict changed: beats carry BEAT_MODE_7 from the next round while `on`. */
+  setMode7(on: boolean): void {
+    this.mode7 = on;
+  }
+
+  /** This node's incarnation (raised by refutations: see shouldRefute). */
+  get ownIncarnation(): number {
+    return this.incarnation;
+  }
+
+  /**
+   * The coordinator's live members (this node's included or not), once it applied this object's verdicts: a
+   * member listed here that this object holds dead is live again (the coordinator revived it), so never pass a
+   * live set older than the last takeVerdicts. New refs become members at incarnation 0 unless noteIncarnation
+   * said otherwise; a live member missing from `live` and not dead here is dropped from the membership (it left
+   * or was removed); members dead here stay held (the census runs over live and dead) until setMembers drops
+   * them. Rebuilds the assignment and the neighbour set.
+   */
+  setView(live: Iterable<number>, now: number): void {
+    this.lastNow = now;
+    const next = new Set(live);
+    next.add(this.self);
+    for (const ref of [...this.incarnations.keys()]) {
+      if (!next.has(ref) && !this.dead.has(ref)) this.incarnations.delete(ref);
+    }
+    for (const ref of next) {
+      if (!this.incarnations.has(ref)) this.incarnations.set(ref, 0);
+      this.dead.delete(ref);
+    }
+    this.rebuild(now);
+  }
+
+  /** Keeps only `members` (live and dead) in the membership: the coordinator removed the rest. */
+  setMembers(members: Iterable<number>, now: number): void {
+    const keep = new Set(members);
+    keep.add(this.self);
+    for (const ref of [...this.incarnations.keys()]) {
+      if (keep.has(ref)) continue;
+      this.incarnations.delete(ref);
+      this.dead.delete(ref);
+      this.book.forget(ref);
+    }
+    this.rebuild(now);
+  }
+
+  /**
+   * A member's incarnation as a delta carried it. Higher than held: taken; a member dead here is revived by it
+   * (a refutation: it is alive at a newer incarnation), and records about the older one stop counting.
+   */
+  noteIncarnation(ref: number, incarnation: number, now: number): void {
+    if (ref === this.self) return;
+    const held = this.incarnations.get(ref);
+    if (held === undefined || incarnation <= held) return;
+    this.incarnations.set(ref, incarnation);
+    this.touch([{ subject: ref }]);
+    if (this.dead.delete(ref)) {
+      this.revivals.push(ref);
+      this.rebuild(now);
+    }
+  }
+
+  /**
+   * Called every quarter interval: this round's beats (once per interval; plus, with probability dead / (live +
+   * 1), one BEAT_DEAD_HERE probe to a member held dead, the contact that heals a partition), and the census's
+   * pulls while one runs. Also runs the detector and the conviction rule; their results come out of
+   * takeVerdicts, ownReportSet and shouldRefute.
+   */
+  tick(now: number, stateHash: number, random: Random): Outbound7[] {
+    this.lastNow = now;
+    const out: Outbound7[] = [];
+    if (now >= this.nextBeatAt) {
+      this.nextBeatAt = now + this.intervalMs;
+      const beats = this.watch.beats(now, stateHash, {
+        mode7: this.mode7,
+        suspects: (ref) => this.suspects(ref),
+        deadHere: (ref) => this.dead.has(ref),
+      });
+      for (const b of beats) out.push({ to: b.to, message: b.beat });
+      this.probe(stateHash, beats[0]?.beat.sequence ?? 0, random, out);
+    }
+    this.judge(now);
+    this.censusRound(now, random, out);
+    return out;
+  }
+
+  /**
+   * A BEAT from member `from`. Null for a beat whose tag is not `from`'s (drop it). A buddy or dead-here flag
+   * makes shouldRefute raise the incarnation: that is how a partition heals here (a dead-here probe reaches a
+   * member held dead on the other side, it refutes, its new incarnation revives it wherever it arrives).
+   *
+   * The design's reunion census (started by "a beat that got an answer" from a member held unreachable) is left
+   * out: a beat is one-way evidence, and started on one, across a one-way cut the side that hears the other
+   * started a census at each probe's arrival, dragging its nodes into ever newer epochs so that some never
+   * completed one (members across left live at 30 s). Revival by refutation made halves whole in 3 s.
+   */
+  onBeat(from: number, beat: BeatMessage, now: number): BeatNews7 | null {
+    this.lastNow = now;
+    const news = this.watch.onBeat(from, beat, now);
+    if (!news) return null;
+    if (news.suspectsYou || news.deadHere) this.beatClaim = Math.max(this.beatClaim, this.incarnation);
+    return { stateHash: news.stateHash, mode7: news.mode7 };
+  }
+
+  /** A CENSUS-PULL from `from`: the CENSUS to answer it with (always answered, so that presence is two-way). */
+  onCensusPull(from: number, msg: CensusPullMessage, now: number): CensusMessage {
+    this.lastNow = now;
+    const reply = this.census.onPull(from, msg, now);
+    this.drainCensus();
+    return reply;
+  }
+
+  /** A CENSUS answering one of our pulls. */
+  onCensus(from: number, msg: CensusMessage, now: number): void {
+    this.lastNow = now;
+    this.census.onReply(from, msg, now);
+    this.drainCensus();
+  }
+
+  /**
+   * This node's signed report set when it changed since the last call (a new version: carry it in the own node
+   * delta as news), else null. The set is already in this node's own book.
+   */
+  ownReportSet(): ReportSet | null {
+    if (!this.ownChanged) return null;
+    this.ownChanged = false;
+    return this.own.current;
+  }
+
+  /**
+   * A report set a delta carried: `observer` at `observerIncarnation`, checked against `publicKey` (the first
+   * heard for that incarnation). Also takes the observer's incarnation and the set's census epoch. Returns the
+   * book's verdict ('forged-report' and 'unsigned-report' are counted there: see rejections()).
+   */
+  acceptReportSet(
+    observer: number,
+    observerIncarnation: number,
+    publicKey: Uint8Array | undefined,
+    set: ReportSet,
+    now: number,
+  ): ReportAcceptResult {
+    this.noteIncarnation(observer, observerIncarnation, now);
+    const before = this.book.get(observer)?.records ?? [];
+    const result = this.book.accept(observer, observerIncarnation, publicKey, set);
+    if (result === 'accepted') {
+      this.census.noteEpoch(set.censusEpoch);
+      this.touch(before, set.records);
+    }
+    return result;
+  }
+
+  /**
+   * Convictions (already applied here: the member is dead in this view) and revivals since the last call. While
+   * this node is deaf (no neighbour heard for two rounds, three or more neighbours) nothing is convicted and its
+   * own reports are held, for at most the deafness hold; a census's convictions wait with them. Exception: a
+   * census that got replies proves two-way contact with its side, so while it runs (and for a round after) the
+   * node reports and convicts as if it heard: it is cut from its neighbours, not deaf.
+   */
+  takeVerdicts(now: number): Verdicts7 {
+    this.lastNow = now;
+    this.judge(now);
+    const out = { convictions: this.convictions, revivals: this.revivals };
+    this.convictions = [];
+    this.revivals = [];
+    return out;
+  }
+
+  /**
+   * The incarnation to raise to now, or null: a held record names our current incarnation, or a beat's buddy or
+   * dead-here flag said one exists; at most once a round. The new incarnation is taken here (the own report set
+   * is re-signed under it); the coordinator spreads it as the own node delta's liveness counter.
+   */
+  shouldRefute(now: number): number | null {
+    const claimed = Math.max(this.book.claimAbout(this.self, this.incarnation), this.beatClaim);
+    const next = this.refuter.refute(now, this.incarnation, claimed);
+    if (next === null) return null;
+    this.beatClaim = -1;
+    this.incarnation = next;
+    this.incarnations.set(this.self, next);
+    if (this.own.setIncarnation(next, now)) this.publishOwn();
+    return next;
+  }
+
+  /** Whether `ref` is held dead here, and why (undefined: live or unknown). */
+  deadReason(ref: number): ConvictionReason | undefined {
+    return this.dead.get(ref);
+  }
+
+  /** Whether this node hears none of its neighbours (its reports and convictions are held). */
+  deaf(now: number): boolean {
+    return this.watch.deaf(now);
+  }
+
+  /** Report sets refused, by reason ('ineligible-report' counts records). */
+  rejections(): Readonly<Record<string, number>> {
+    return this.book.rejections();
+  }
+
+  /** Whether a census runs here, and the newest epoch it completed. */
+  censusStatus(): { running: boolean; completedEpoch: number } {
+    return { running: this.census.running, completedEpoch: this.census.completedEpoch };
+  }
+
+  /** The buddy flag: our own record names `ref` at the incarnation we hold for it (a refuted one does not). */
+  private suspects(ref: number): boolean {
+    const inc = this.incarnations.get(ref);
+    return this.own.current?.records.some((r) => r.subject === ref && r.incarnation === inc) ?? false;
+  }
+
+  private isLive(ref: number): boolean {
+    return this.incarnations.has(ref) && !this.dead.has(ref);
+  }
+
+  /** The detector's reports into the own set, then the crash path's convictions and held census ones. */
+  private judge(now: number): void {
+    // Deaf (no neighbour heard for two rounds): its own link is likelier at fault than every neighbour's, so it
+    // reports and convicts nobody. Unless a census it runs (or ended within the round) got replies: that is
+    // two-way contact with its side, so it is not deaf but cut from its neighbours, and its silence about them
+    // is the census's only witness (a present neighbour vouches for its subjects in everyone's verdict).
+    const deaf = this.watch.deaf(now);
+    const contact = this.census.presentMembers > 1 && now - this.census.completedAt < this.intervalMs;
+    if (deaf && !contact) return;
+    const reports = deaf ? unheldVerdicts(this.watch, now) : this.watch.verdicts(now);
+    const records: ReportRecord[] = [];
+    for (const r of reports) {
+      const inc = this.incarnations.get(r.subject);
+      if (inc !== undefined && !this.dead.has(r.subject)) records.push({ ...r, incarnation: inc });
+    }
+    const held = this.own.current?.records ?? [];
+    const convicted = (r: ReportRecord): boolean =>
+      this.dead.has(r.subject) && this.incarnations.get(r.subject) === r.incarnation;
+    if (!keepsConvictedRecords(held, records, convicted) && this.own.set(records, now, this.census.completedEpoch)) {
+      this.publishOwn();
+    }
+    this.convictByQuorum(now);
+  }
+
+  /** The crash path: a quorum of eligible live observers' silent records; then the held census convictions. */
+  private convictByQuorum(now: number): void {
+    const live = (ref: number): boolean => this.isLive(ref);
+    let changed = false;
+    const subjects = this.touched === null ? this.unresolved() : [...this.touched].filter((s) => this.isLive(s));
+    this.touched = new Set();
+    for (const s of subjects) {
+      if (s === this.self) continue;
+      if (this.book.convicts(s, this.incarnations.get(s) as number, this.assignment, live)) {
+        changed = this.convict(s, 'failed') || changed;
+      }
+    }
+    if (changed) this.rebuild(now);
+    this.releaseCensus();
+  }
+
+  private releaseCensus(): void {
+    let changed = false;
+    for (const s of this.heldCensus) changed = this.convict(s, 'unreachable') || changed;
+    this.heldCensus = [];
+    if (changed) this.rebuild(this.lastNow);
+  }
+
+  private convict(ref: number, reason: ConvictionReason): boolean {
+    if (ref === this.self || !this.isLive(ref)) return false;
+    this.dead.set(ref, reason);
+    this.convictions.push({ ref, reason });
+    return true;
+  }
+
+  private publishOwn(): void {
+    const set = this.own.current;
+    if (!set) return;
+    this.ownChanged = true;
+    const before = this.book.get(this.self)?.records ?? [];
+    this.book.accept(this.self, this.incarnation, this.config.signer.publicKey, set);
+    this.touch(before, set.records);
+  }
+
+  /** Records (or incarnations) about these subjects changed: the next quorum scan looks at them. */
+  private touch(...lists: (readonly { readonly subject: number }[])[]): void {
+    this.version++;
+    for (const list of lists) for (const r of list) this.touched?.add(r.subject);
+  }
+
+  /** ReportBook.unresolved over this view, recomputed only after a change (see `version`). */
+  private unresolved(): number[] {
+    if (this.unresolvedAt !== this.version) {
+      const live = (ref: number): boolean => this.isLive(ref);
+      this.unresolvedList = this.book.unresolved(this.assignment, live, (ref) => this.incarnations.get(ref));
+      this.unresolvedAt = this.version;
+    }
+    return this.unresolvedList;
+  }
+
+  /** The census's start rule on unresolved subjects not judged by the last census, then its round. */
+  private censusRound(now: number, random: Random, out: Outbound7[]): void {
+    const unresolved = this.unresolved();
+    const fresh = this.judged.fresh(unresolved, this.self);
+    if (!this.census.running && this.census.shouldStart(fresh, now)) {
+      this.census.start(this.census.nextEpoch, this.membership.hash, now);
+    }
+    const pulls = this.census.pulls(now, random);
+    for (const p of pulls) out.push({ to: p.to, message: p.message });
+    this.judged.afterRound(this.census.epoch, this.census.running, pulls, unresolved);
+    this.drainCensus();
+  }
+
+  private drainCensus(): void {
+    let revived = false;
+    for (const v of this.census.takeVerdicts()) {
+      if (v.kind === 'unreachable') {
+        this.heldCensus.push(v.ref);
+      } else if (this.dead.get(v.ref) === 'unreachable') {
+        this.dead.delete(v.ref);
+        this.revivals.push(v.ref);
+        revived = true;
+      }
+    }
+    if (revived) this.rebuild(this.lastNow);
+  }
+
+  /** One BEAT_DEAD_HERE to a random member held dead, with probability dead / (live + 1) (protocol 6's rule). */
+  private probe(stateHash: number, sequence: number, random: Random, out: Outbound7[]): void {
+    const to = pickProbe([...this.dead.keys()], this.incarnations.size - this.dead.size, random);
+    if (to !== undefined) out.push({ to, message: deadHereProbe(this.self, this.mode7, sequence, stateHash) });
+  }
+
+  /** The assignment over the live view, this node's neighbours from it, and the census's membership. */
+  private rebuild(now: number): void {
+    const live: number[] = [];
+    for (const ref of this.incarnations.keys()) if (!this.dead.has(ref)) live.push(ref);
+    this.assignment = ObserverAssignment.of(live, this.k);
+    this.version++;
+    // Eligibility and quorums follow the view: every subject is looked at again.
+    this.touched = null;
+    this.watch.setNeighbours(this.assignment.observersOf(this.self), now);
+    const refs = Float64Array.from(this.incarnations.keys()).sort();
+    const hash = membershipHash(refs);
+    if (hash !== this.membership.hash || refs.length !== this.membership.refs.length) {
+      this.membership = this.buildMembership(refs, hash);
+      this.census.setMembership(this.membership);
+    }
+  }
+
+  /**
+   * The census's view of the membership. Its `neighbours` are over every member held, live and dead, not over the
+   * live view: convictions during a partition move the live view's rings, giving a member across new neighbours
+   * on this side that never got a beat from it (so never report it) yet are present, and it would be left live
+   * as witnessed. Over the whole membership, a neighbour dead here is simply absent (a direct check follows).
+   */
+  private buildMembership(refs: Float64Array = Float64Array.of(this.self), hash = this.self): CensusMembership {
+    let whole: ObserverAssignment | null = null;
+    return {
+      refs,
+      hash,
+      neighbours: (ref) => (whole ??= ObserverAssignment.of(refs, this.k)).observersOf(ref),
+      reachable: () => reachableNeighbours(this.watch, this.lastNow),
+      isLive: (ref) => this.isLive(ref),
+      isUnreachable: (ref) => this.dead.get(ref) === 'unreachable',
+      reported: () => this.unresolved(),
+    };
+  }
+}
