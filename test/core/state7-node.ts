@@ -174,11 +174,15 @@ export interface ExchangeTrace {
 }
 
 /**
- * One three-way exchange initiated by `a` with `b`, every message through the codec: a's complete digest (SYN7),
- * b's request and the deltas a lacks (SYN-ACK7), the deltas b asked for (ACK7). `budget`: bytes for a digest and
- * for a delta list each.
+ * One three-way exchange initiated by `a` with `b`, every message through the codec: a's digest (SYN7; complete
+ * when it fits), b's request and the deltas a lacks (SYN-ACK7), the deltas b asked for (ACK7). `budget`: bytes for
+ * a digest and for a delta list each; `start`: a's members are listed from this index on (wrapping), so that
+ * digests cut by a small budget cover every member in turn.
  */
-export function exchange(a: Node7, b: Node7, now: number, budget = 60_000): ExchangeTrace {
+export function exchange(a: Node7, b: Node7, now: number, budget = 60_000, start = 0): ExchangeTrace {
+  const all = a.slots();
+  const from = start % all.length;
+  const listed = [...all.slice(from), ...all.slice(0, from)];
   const syn = wire({
     type: 'syn7',
     clusterId: CLUSTER,
@@ -186,7 +190,7 @@ export function exchange(a: Node7, b: Node7, now: number, budget = 60_000): Exch
     stateHash: a.state.hash,
     memberCount: a.membership.size,
     censusEpoch: 0,
-    digest: buildDigest7(a.membership.table, a.slots(), budget, { hot: false, whole: true }),
+    digest: buildDigest7(a.membership.table, listed, budget, { hot: false, whole: true }),
   });
   const atB = compareDigest7(b.membership, syn.digest, b.membership.nextEpoch());
   const synAck = wire({
