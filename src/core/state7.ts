@@ -15,6 +15,9 @@ import { SELF, type Membership } from './membership.js';
 import { FREE, type PeerTable, type StateObserver } from './peer-table.js';
 import { StateHash, type StateEntry } from './state-hash.js';
 
+/** A member is hot (its entry goes in hot digests) in the round it changed and the next (the design's news rule). */
+export const HOT_ROUNDS = 2;
+
 export class State7 implements StateObserver {
   /** H, the bucket sums and leaf counts over every member this node holds (self included). */
   readonly stateHash = new StateHash();
@@ -23,6 +26,9 @@ export class State7 implements StateObserver {
   private readonly publicKeys = new Map<number, Uint8Array>();
   /** Member ref -> its leave secret, once a leave proof for it was accepted (forwarded with its state). */
   private readonly leaveSecrets = new Map<number, Uint8Array>();
+  /** Member ref -> the round of its last change, for members changed in the last HOT_ROUNDS rounds (news). */
+  private readonly recent = new Map<number, number>();
+  private round = 0;
 
   /**
    * Attaches to `membership`'s table (one State7 per table): every member already held is summed, and every later
@@ -78,6 +84,25 @@ export class State7 implements StateObserver {
     this.leaveSecrets.set(this.table.refs[s] as number, secret);
   }
 
+  /**
+   * A new round begins: members whose last change is HOT_ROUNDS rounds old are no longer hot. Costs the number of
+   * members changed lately, not the membership.
+   */
+  startRound(): void {
+    this.round++;
+    for (const [ref, r] of this.recent) if (this.round - r >= HOT_ROUNDS) this.recent.delete(ref);
+  }
+
+  /** The slots of members that changed here in the last HOT_ROUNDS rounds (a hot digest's members), any order. */
+  hotSlots(): number[] {
+    const out: number[] = [];
+    for (const ref of this.recent.keys()) {
+      const s = this.membership.slotOfRef(ref);
+      if (s >= 0) out.push(s);
+    }
+    return out;
+  }
+
   /** The hash recomputed from the table, for checks: equal to `stateHash` unless a change bypassed the hook. */
   recomputed(): StateHash {
     const t = this.table;
@@ -89,6 +114,7 @@ export class State7 implements StateObserver {
   /** @internal StateObserver: a member was admitted. */
   added(slot: number): void {
     this.stateHash.add(this.entryOf(slot));
+    this.recent.set(this.table.refs[slot] as number, this.round);
   }
 
   /** @internal StateObserver: slot's entry is about to change (its old entry leaves the sums). */
@@ -99,6 +125,7 @@ export class State7 implements StateObserver {
   /** @internal StateObserver: slot's entry changed (its new entry joins the sums). */
   changed(slot: number): void {
     this.stateHash.add(this.entryOf(slot));
+    this.recent.set(this.table.refs[slot] as number, this.round);
   }
 
   /** @internal StateObserver: a member is removed: its entry, key and secret go. */
@@ -107,5 +134,6 @@ export class State7 implements StateObserver {
     const ref = this.table.refs[slot] as number;
     this.publicKeys.delete(ref);
     this.leaveSecrets.delete(ref);
+    this.recent.delete(ref);
   }
 }

@@ -119,3 +119,23 @@ test('State7 attached to a membership that already holds members sums them', () 
   assert.equal(late.hash, late.recomputed().hash);
   assert.notEqual(late.hash, n.state.hash);
 });
+
+test('hot members: those changed in this round or the last, whatever changed them', () => {
+  const n = new Node7(0);
+  const owners = [1, 2, 3].map((i) => new Node7(i));
+  for (const o of owners) n.deltas.apply(introductions(o), 0, o.membership.self.address);
+  const refsOf = (slots: number[]): number[] => slots.map((s) => n.membership.table.refs[s] as number).sort();
+  const [o1, o2, o3] = owners as [Node7, Node7, Node7];
+  assert.deepEqual(refsOf(n.state.hotSlots()), [n.ref, o1.ref, o2.ref, o3.ref].sort(), 'admissions are news');
+  n.state.startRound();
+  o2.own.set('k', 'v', 1);
+  n.deltas.apply(introductions(o2), 1, 'x:1');
+  assert.equal(n.state.hotSlots().length, 4, 'still hot a round later');
+  n.state.startRound();
+  assert.deepEqual(refsOf(n.state.hotSlots()), [o2.ref]);
+  n.membership.table.setIncarnation(n.membership.slotOfRef(o3.ref), 4);
+  n.state.startRound();
+  assert.deepEqual(refsOf(n.state.hotSlots()), [o3.ref]);
+  n.state.startRound();
+  assert.deepEqual(n.state.hotSlots(), []);
+});
