@@ -29,6 +29,12 @@ export class State7 implements StateObserver {
   /** Member ref -> the round of its last change, for members changed in the last HOT_ROUNDS rounds (news). */
   private readonly recent = new Map<number, number>();
   private round = 0;
+  /**
+   * Reused for the hook's updates, a change's entry before and after it: the StateHash reads entries and keeps
+   * nothing of them (no garbage per change).
+   */
+  private readonly before = blankEntry();
+  private readonly after = blankEntry();
 
   /**
    * Attaches to `membership`'s table (one State7 per table): every member already held is summed, and every later
@@ -61,6 +67,18 @@ export class State7 implements StateObserver {
       reportVersion: t.reportVersion(s),
       left: t.left[s] === 1,
     };
+  }
+
+  /** Slot s's entry written into `e`. */
+  private fill(s: number, e: MutableEntry): StateEntry {
+    const t = this.table;
+    e.ref = t.refs[s] as number;
+    e.incarnation = t.incarnation(s);
+    e.maxVersion = t.maxVersion(s);
+    e.gcVersion = t.gcVersion(s);
+    e.reportVersion = t.reportVersion(s);
+    e.left = t.left[s] === 1;
+    return e;
   }
 
   /** The report-signing key held for slot s (the first heard), or undefined. */
@@ -113,27 +131,34 @@ export class State7 implements StateObserver {
 
   /** @internal StateObserver: a member was admitted. */
   added(slot: number): void {
-    this.stateHash.add(this.entryOf(slot));
+    this.stateHash.add(this.fill(slot, this.after));
     this.recent.set(this.table.refs[slot] as number, this.round);
   }
 
-  /** @internal StateObserver: slot's entry is about to change (its old entry leaves the sums). */
+  /** @internal StateObserver: slot's entry is about to change (its old entry is noted). */
   changing(slot: number): void {
-    this.stateHash.remove(this.entryOf(slot));
+    this.fill(slot, this.before);
   }
 
-  /** @internal StateObserver: slot's entry changed (its new entry joins the sums). */
+  /** @internal StateObserver: slot's entry changed (the sums move from its old entry to its new one). */
   changed(slot: number): void {
-    this.stateHash.add(this.entryOf(slot));
+    // One update of the sums by (new - old): changing() and changed() come in pairs, never nested.
+    this.stateHash.replace(this.before, this.fill(slot, this.after));
     this.recent.set(this.table.refs[slot] as number, this.round);
   }
 
   /** @internal StateObserver: a member is removed: its entry, key and secret go. */
   removing(slot: number): void {
-    this.stateHash.remove(this.entryOf(slot));
+    this.stateHash.remove(this.fill(slot, this.after));
     const ref = this.table.refs[slot] as number;
     this.publicKeys.delete(ref);
     this.leaveSecrets.delete(ref);
     this.recent.delete(ref);
   }
+}
+
+type MutableEntry = { -readonly [K in keyof StateEntry]: StateEntry[K] };
+
+function blankEntry(): MutableEntry {
+  return { ref: 0, incarnation: 0, maxVersion: 0, gcVersion: 0, reportVersion: 0, left: false };
 }
