@@ -70,6 +70,29 @@ test('pack: introductions carry identity, commitment and key; report sets when b
   assert.equal(gone?.incarnation, 2);
 });
 
+test("pack and apply: a receiver behind the owner's tombstone GC gets everything again from version 0", () => {
+  const { n, o, s } = pair();
+  o.own.set('a', '1', 0);
+  o.own.set('b', '2', 0);
+  n.deltas.apply(introductions(o), 0, 'x:1'); // n holds a and b (versions 1, 2)
+  o.own.delete('a', 10);
+  o.own.set('c', '3', 20);
+  o.own.expire(5000); // the tombstone of a is collected: GC version 3
+  const t = o.membership.table;
+  assert.equal(t.gcVersion(SELF), 3);
+  const [nd] = o.deltas.pack([candidate(SELF, { fromVersion: 2, receiverGc: 0 })], 1 << 20);
+  assert.equal(nd?.fromVersion, 0, 'a reset');
+  assert.deepEqual(
+    nd?.values.map((v) => v.key),
+    ['b', 'c'],
+  );
+  n.deltas.apply(nd ? [nd] : [], 6000, 'x:1');
+  const map = n.membership.table.values[s];
+  assert.deepEqual([...(map ?? new Map()).keys()].sort(), ['b', 'c'], 'the collected key is gone here too');
+  assert.equal(n.membership.table.gcVersion(s), 3);
+  n.assertHashInStep();
+});
+
 test('apply: the first key heard for a member is kept; a set signed with another key is refused', () => {
   const { n, o, s } = pair();
   const [intro] = introductions(o) as [NodeDelta7];
