@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { randomInt, seededRandom } from '../../src/core/random.js';
 import { SELF } from '../../src/core/membership.js';
 import type { Random } from '../../src/core/types.js';
+import { buildDigest7, compareDigest7, request7 } from '../../src/core/digest7.js';
+import { decodeLivenessMessage, encodeLivenessMessage } from '../../src/wire/liveness-codec.js';
 import { exchange, Node7 } from './state7-node.js';
 
 /** What a node holds about each member, by ref: the hashed fields and the live key-values. */
@@ -111,3 +113,40 @@ for (const [name, budget, maxRounds] of [
     assert.ok(rounds >= 1);
   });
 }
+
+test('news: a hot digest of the members changed lately carries a write to a converged peer in one exchange', () => {
+  const owner = new Node7(1);
+  const a = new Node7(100);
+  const b = new Node7(101);
+  exchange(owner, a, 0);
+  exchange(a, b, 0);
+  assert.equal(a.state.hash, b.state.hash);
+  a.state.startRound();
+  a.state.startRound();
+  assert.deepEqual(a.state.hotSlots(), [], 'nothing changed lately');
+  owner.own.set('k', 'v', 10);
+  exchange(owner, a, 10);
+  const hot = a.state.hotSlots();
+  assert.deepEqual(
+    hot.map((s) => a.membership.table.refs[s]),
+    [owner.ref],
+  );
+  const digest = decodeLivenessMessage(
+    encodeLivenessMessage({
+      type: 'syn7',
+      clusterId: 'test7',
+      pull: false,
+      stateHash: a.state.hash,
+      memberCount: a.membership.size,
+      censusEpoch: 0,
+      digest: buildDigest7(a.membership.table, hot, 1400, { hot: true }),
+    }),
+  );
+  assert.ok(digest.type === 'syn7' && digest.digest.hot && !digest.digest.complete);
+  const found = compareDigest7(b.membership, digest.digest, b.membership.nextEpoch());
+  assert.deepEqual(found.requestRefs, [owner.ref]);
+  assert.deepEqual(found.send, []);
+  const atA = compareDigest7(a.membership, request7(b.membership.table, found, 1400), a.membership.nextEpoch());
+  b.deltas.apply(a.deltas.pack(atA.send, 1400), 11, a.membership.self.address);
+  assert.equal(b.state.hash, a.state.hash);
+});
