@@ -19,9 +19,12 @@ import { identityRef } from './identity.js';
 import type { Journal } from './journal.js';
 import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
-import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP } from './peer-table.js';
+import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP, type PeerTable } from './peer-table.js';
 import { randomInt } from './random.js';
 import type { Random } from './types.js';
+
+/** The parts of a node delta (protocol 6 or 7) that carry key-values: what applyNodeValues and invalid read. */
+export type NodeValues = Pick<NodeDelta, 'fromVersion' | 'maxVersion' | 'lastGcVersion' | 'values'>;
 
 /** Most members of a large cluster carry no keys: one shared empty list for them (never mutated). */
 const NO_VALUES: VersionedValue[] = [];
@@ -166,7 +169,7 @@ export class Deltas {
     // Unknown to the receiver, or it fell behind our tombstone GC: send everything from version 0 (a reset).
     const reset = fromVersion < 0 || (receiverGc < myGc && fromVersion < myGc);
     const from = reset ? 0 : fromVersion;
-    const all = this.valuesAbove(s, from);
+    const all = valuesAbove(t, s, from);
     const age = m.ageOf(s, now);
     // An introduction carries the member's leave commitment (protocol 5): the budget counts it for
     // every receiver, the codec leaves it out for one of an older protocol.
@@ -261,16 +264,6 @@ export class Deltas {
     };
   }
 
-  /** A node's values with version > from, ascending (the map keeps version order). */
-  private valuesAbove(slot: number, from: number): VersionedValue[] {
-    const map = this.membership.table.values[slot];
-    if (!map) return NO_VALUES;
-    const out: VersionedValue[] = [];
-    for (const [key, v] of map)
-      if (v.version > from) out.push({ key, value: v.value, version: v.version, tombstone: v.tombstone });
-    return out;
-  }
-
   /**
    * Applies a received delta from the address `from`. `sameMembership`: the sender's membership
    * hash equals ours, so positional bumps can be read. Bumps go first: node deltas may admit members
@@ -340,57 +333,67 @@ export class Deltas {
       if (nd.commitment && nd.identity && identityRef(nd.identity) === nd.ref) m.noteCommitment(s, nd.commitment);
       this.detector.observe(s, nd.heartbeat, nd.heartbeatAge, now);
     }
-    const changed = this.applyValues(nd, s);
+    const changed = applyNodeValues(t, this.journal, nd, s);
     // A member arrives with the values of the delta that introduced it: its event shows them.
     if (admitted) m.announce(s);
     if (changed.length > 0) this.journal.emit({ type: 'update', node: m.identity(s), keys: [...new Set(changed)] }, s);
   }
+}
 
-  /**
-   * Applies a node delta's key-values and GC watermark to slot s; returns the keys whose value changed (none when
-   * refused).
-   */
-  private applyValues(nd: NodeDelta, s: number): string[] {
-    const t = this.membership.table;
-    const changed: string[] = [];
-    const mine = t.maxVersion(s);
-    const myGc = t.gcVersion(s);
-    if (nd.fromVersion > mine) {
-      this.journal.reject('gap');
-      return changed;
-    }
-    let map = t.values[s];
-    if (nd.lastGcVersion > myGc && mine < nd.lastGcVersion) {
-      // We fell behind the owner's tombstone GC: only a full restatement is safe.
-      if (nd.fromVersion !== 0) {
-        this.journal.reject('behind-gc');
-        return changed;
-      }
-      if (map) for (const key of map.keys()) changed.push(key);
-      map = new Map();
-      t.values[s] = map;
-      t.setMaxVersion(s, 0);
-    }
-    const base = t.maxVersion(s);
-    for (const v of nd.values) {
-      if (v.version <= base) continue;
-      map ??= t.values[s] = new Map(); // most members of a large cluster carry no metadata: no map for them
-      const existing = map.get(v.key);
-      map.delete(v.key);
-      map.set(v.key, { value: v.value, version: v.version, tombstone: v.tombstone, expiresAt: Infinity, deletedAt: 0 });
-      if (!existing || existing.tombstone !== v.tombstone || existing.value !== v.value) changed.push(v.key);
-    }
-    if (nd.maxVersion > base) t.setMaxVersion(s, nd.maxVersion);
-    if (nd.lastGcVersion > myGc) {
-      t.setGcVersion(s, nd.lastGcVersion);
-      if (map) for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
-    }
+/** Slot s's values in `t` with version > from, ascending (the map keeps version order): a delta's prefix. */
+export function valuesAbove(t: PeerTable, slot: number, from: number): VersionedValue[] {
+  const map = t.values[slot];
+  if (!map) return NO_VALUES;
+  const out: VersionedValue[] = [];
+  for (const [key, v] of map)
+    if (v.version > from) out.push({ key, value: v.value, version: v.version, tombstone: v.tombstone });
+  return out;
+}
+
+/**
+ * Applies a node delta's key-values and GC watermark to slot s of `t` (the prefix invariant: a delta starting above
+ * our max version is a gap, one behind the owner's GC must restate everything); returns the keys whose value changed
+ * (none when refused, counted in `journal`). Shared by protocol 6's and protocol 7's node deltas.
+ */
+export function applyNodeValues(t: PeerTable, journal: Journal, nd: NodeValues, s: number): string[] {
+  const changed: string[] = [];
+  const mine = t.maxVersion(s);
+  const myGc = t.gcVersion(s);
+  if (nd.fromVersion > mine) {
+    journal.reject('gap');
     return changed;
   }
+  let map = t.values[s];
+  if (nd.lastGcVersion > myGc && mine < nd.lastGcVersion) {
+    // We fell behind the owner's tombstone GC: only a full restatement is safe.
+    if (nd.fromVersion !== 0) {
+      journal.reject('behind-gc');
+      return changed;
+    }
+    if (map) for (const key of map.keys()) changed.push(key);
+    map = new Map();
+    t.values[s] = map;
+    t.setMaxVersion(s, 0);
+  }
+  const base = t.maxVersion(s);
+  for (const v of nd.values) {
+    if (v.version <= base) continue;
+    map ??= t.values[s] = new Map(); // most members of a large cluster carry no metadata: no map for them
+    const existing = map.get(v.key);
+    map.delete(v.key);
+    map.set(v.key, { value: v.value, version: v.version, tombstone: v.tombstone, expiresAt: Infinity, deletedAt: 0 });
+    if (!existing || existing.tombstone !== v.tombstone || existing.value !== v.value) changed.push(v.key);
+  }
+  if (nd.maxVersion > base) t.setMaxVersion(s, nd.maxVersion);
+  if (nd.lastGcVersion > myGc) {
+    t.setGcVersion(s, nd.lastGcVersion);
+    if (map) for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
+  }
+  return changed;
 }
 
 /** Why a node delta is malformed in itself (before any state is consulted), or null. */
-function invalid(nd: NodeDelta): 'out-of-range' | 'not-ascending' | null {
+export function invalid(nd: NodeValues): 'out-of-range' | 'not-ascending' | null {
   if (nd.maxVersion > MAX_VERSION || nd.lastGcVersion > MAX_VERSION) return 'out-of-range';
   let prev = nd.fromVersion;
   for (const v of nd.values) {

@@ -298,7 +298,7 @@ export class Membership {
    * made no commitment to check, and refused a heartbeat far above ours (LEAVE_HEARTBEAT_SLACK).
    */
   markLeft(s: number, now: number, heartbeat: number): void {
-    this.table.left[s] = 1;
+    this.table.setLeft(s, 1);
     if (this.table.status[s] === LIVE) this.convict(s, 'left', now);
     const death = this.deaths.get(s);
     if (death && heartbeat > death.heartbeat) death.heartbeat = heartbeat;
@@ -312,7 +312,7 @@ export class Membership {
    * made no commitment (an older release), where a leave cannot be told from a forged one anyway.
    */
   forceLeave(s: number, now: number, options: { readonly final: boolean }): void {
-    if (options.final) this.table.left[s] = 1;
+    if (options.final) this.table.setLeft(s, 1);
     this.remove(s, now);
   }
 
@@ -326,7 +326,7 @@ export class Membership {
 
   /** Back from the dead, once the detector has restarted on its fresh heartbeat. */
   revive(s: number): void {
-    this.table.left[s] = 0;
+    this.table.setLeft(s, 0);
     this.deaths.delete(s);
     this.table.status[s] = LIVE;
     this.table.setProven(s);

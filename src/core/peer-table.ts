@@ -42,6 +42,20 @@ export interface StoredValue {
   deletedAt: number;
 }
 
+/**
+ * Told of every change to the fields protocol 7's state hash covers (ref set, incarnation, max version, GC version,
+ * report version, left): core/state7.ts keeps the hash in step through it, O(1) a change. Null (protocol 6): no call.
+ */
+export interface StateObserver {
+  /** Slot s was just allocated to a member. */
+  added(slot: number): void;
+  /** Slot s's hashed fields are about to change; `changed` follows once they did. */
+  changing(slot: number): void;
+  changed(slot: number): void;
+  /** Slot s is about to be released (its fields still hold the member's state). */
+  removing(slot: number): void;
+}
+
 /** Identity sizes from this many bytes on are not kept (see identitySizes). */
 const BIG_IDENTITY = 255;
 
@@ -97,7 +111,10 @@ export class PeerTable {
   /** idKey of each member's id: the key Membership's id index reads back (see RefIndex). */
   idKeys: Float64Array;
   status: Uint8Array;
+  /** 1 once the member left (written through setLeft, which protocol 7's state hash watches). */
   left: Uint8Array;
+  /** Told of changes to the state protocol 7 hashes (see StateObserver); null: nobody listens. */
+  stateObserver: StateObserver | null = null;
   /** Scratch mark used by the digest comparison (epoch number, not a boolean, so it never needs clearing). */
   mark: Uint32Array;
   // The rest is read and written through the methods below.
@@ -109,6 +126,9 @@ export class PeerTable {
   private deadlines: Float64Array;
   private maxVersions: Uint32Array;
   private gcVersions: Uint32Array;
+  /** Protocol 7: the member's incarnation (its refutation counter) and its report set's version, 32 bits each. */
+  private incarnations: Uint32Array;
+  private reportVersions: Uint32Array;
   /** The period's mean and variance (see addInterval), and how many intervals they hold. */
   private fdMean: Float32Array;
   private fdVar: Float32Array;
@@ -142,6 +162,8 @@ export class PeerTable {
     this.deadlines = f64();
     this.maxVersions = new Uint32Array(initialCapacity);
     this.gcVersions = new Uint32Array(initialCapacity);
+    this.incarnations = new Uint32Array(initialCapacity);
+    this.reportVersions = new Uint32Array(initialCapacity);
     this.fdMean = f32();
     this.fdVar = f32();
     this.fdCount = f32();
@@ -171,16 +193,20 @@ export class PeerTable {
     this.deadlines[slot] = Infinity;
     this.maxVersions[slot] = 0;
     this.gcVersions[slot] = 0;
+    this.incarnations[slot] = 0;
+    this.reportVersions[slot] = 0;
     this.fdMean[slot] = 0;
     this.fdVar[slot] = 0;
     this.fdCount[slot] = 0;
     this.lagMax[slot] = 0;
     this.identitySizes[slot] = Math.min(identitySize(identity), BIG_IDENTITY);
     this.provenFlags[slot] = 0;
+    this.stateObserver?.added(slot);
     return slot;
   }
 
   release(slot: number): void {
+    this.stateObserver?.removing(slot);
     this.identities[slot] = null;
     this.commitments[slot] = null;
     this.values[slot] = null;
@@ -237,6 +263,8 @@ export class PeerTable {
     this.deadlines = f(this.deadlines, 0);
     this.maxVersions = f(this.maxVersions, 0);
     this.gcVersions = f(this.gcVersions, 0);
+    this.incarnations = f(this.incarnations, 0);
+    this.reportVersions = f(this.reportVersions, 0);
     this.fdMean = f(this.fdMean, 0);
     this.fdVar = f(this.fdVar, 0);
     this.fdCount = f(this.fdCount, 0);
@@ -295,7 +323,10 @@ export class PeerTable {
   }
 
   setMaxVersion(slot: number, version: number): void {
+    const o = this.stateObserver;
+    o?.changing(slot);
     this.maxVersions[slot] = version;
+    o?.changed(slot);
   }
 
   gcVersion(slot: number): number {
@@ -303,7 +334,42 @@ export class PeerTable {
   }
 
   setGcVersion(slot: number, version: number): void {
+    const o = this.stateObserver;
+    o?.changing(slot);
     this.gcVersions[slot] = version;
+    o?.changed(slot);
+  }
+
+  /** Protocol 7's incarnation of the member (32 bits; 0 until one is heard). */
+  incarnation(slot: number): number {
+    return this.incarnations[slot] as number;
+  }
+
+  setIncarnation(slot: number, incarnation: number): void {
+    const o = this.stateObserver;
+    o?.changing(slot);
+    this.incarnations[slot] = incarnation;
+    o?.changed(slot);
+  }
+
+  /** The version of the member's report set as an observer (protocol 7; 0: none). */
+  reportVersion(slot: number): number {
+    return this.reportVersions[slot] as number;
+  }
+
+  setReportVersion(slot: number, version: number): void {
+    const o = this.stateObserver;
+    o?.changing(slot);
+    this.reportVersions[slot] = version;
+    o?.changed(slot);
+  }
+
+  /** Marks the member left (1) or back (0). */
+  setLeft(slot: number, left: 0 | 1): void {
+    const o = this.stateObserver;
+    o?.changing(slot);
+    this.left[slot] = left;
+    o?.changed(slot);
   }
 
   /**
