@@ -8,6 +8,7 @@
  * 2^48 and a sum of two is below 2^49, far inside the 2^53 doubles hold exactly.
  */
 import { bucketOf } from '../wire/messages.js';
+import { mix32 } from './identity.js';
 
 /** Hashes and sums are taken modulo this (48 bits: 6 bytes on the wire, HASH_BYTES). */
 export const HASH_SPACE = 2 ** 48;
@@ -53,16 +54,6 @@ export function level1Of(leaf: number): number {
 function absorb(lane: number, word: number, multiplier: number): number {
   const x = Math.imul(lane ^ word, multiplier);
   return x ^ (x >>> 15);
-}
-
-/** A 32-bit avalanche mix (MurmurHash3's finaliser constants), a bijection on 32 bits. */
-function finish(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /**
@@ -115,7 +106,7 @@ export function entryHash(e: StateEntry): number {
   b = absorb(b, e.ref >>> 0, 0x1b873593);
   b = absorb(b, refHigh ^ Math.imul(incHigh ^ Math.imul(maxHigh ^ Math.imul(gcHigh, 31), 31), 31), 0x1b873593);
   b = absorb(b, repHigh ^ a, 0x1b873593);
-  return finish(a) * 0x10000 + (finish(b) >>> 16);
+  return mix32(a) * 0x10000 + (mix32(b) >>> 16);
 }
 
 /** (x + y) mod 2^48 for x, y in [0, 2^48): exact, the sum is below 2^49. */

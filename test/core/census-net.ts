@@ -9,6 +9,7 @@
 import { ObserverAssignment } from '../../src/core/observers.js';
 import { Census, type CensusMembership } from '../../src/core/census.js';
 import { seededRandom } from '../../src/core/random.js';
+import { TimedCallbacks } from './timed-callbacks.js';
 
 export type Shape = 'halves' | '10/90' | 'three-way' | 'one-way halves' | 'alone';
 
@@ -38,46 +39,6 @@ const INTERVAL_MS = 1000;
 const ROUND_MS = INTERVAL_MS / 4;
 const DEADLINE_MS = 4561;
 const HASH = 0x1234_5678_9abc;
-
-/** A binary heap of timed callbacks, ordered by time then insertion. */
-class Events {
-  private heap: { at: number; seq: number; run: () => void }[] = [];
-  private seq = 0;
-  push(at: number, run: () => void): void {
-    const h = this.heap;
-    h.push({ at, seq: this.seq++, run });
-    for (let i = h.length - 1; i > 0;) {
-      const p = (i - 1) >> 1;
-      if (this.less(i, p)) [h[i], h[p]] = [h[p]!, h[i]!];
-      else break;
-      i = p;
-    }
-  }
-  pop(): { at: number; run: () => void } | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      for (let i = 0; ;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(l, m)) m = l;
-        if (r < h.length && this.less(r, m)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-  private less(a: number, b: number): boolean {
-    const x = this.heap[a]!;
-    const y = this.heap[b]!;
-    return x.at < y.at || (x.at === y.at && x.seq < y.seq);
-  }
-}
 
 function sides(shape: Shape, n: number, order: number[]): { side: Int32Array; count: number } {
   const side = new Int32Array(n);
@@ -176,7 +137,7 @@ export function runNetwork(o: NetOptions): NetResult {
       else lastRevivalMs[x] = now;
     }
   };
-  const events = new Events();
+  const events = new TimedCallbacks();
   const latency = (): number => 1 + rng.next() * 20;
   const lost = (): boolean => rng.next() < loss;
   let pulls = 0;

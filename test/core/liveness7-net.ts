@@ -16,52 +16,11 @@ import { simReportSigner } from '../../src/sim/report-signer.js';
 import { decodeLivenessMessage, encodeLivenessMessage } from '../../src/wire/liveness-codec.js';
 import { LIVENESS_TYPE_CODES, type ReportSet } from '../../src/wire/liveness-messages.js';
 import { ENVELOPE_HEADER_BYTES } from '../../src/wire/protocol.js';
+import { TimedCallbacks } from './timed-callbacks.js';
 
 export const INTERVAL_MS = 1000;
 const ROUND_MS = INTERVAL_MS / 4;
 const STATE_HASH = 0x0123_4567_89ab;
-
-/** A binary heap of timed callbacks, ordered by time then insertion. */
-class Events {
-  private heap: { at: number; seq: number; run: () => void }[] = [];
-  private seq = 0;
-  push(at: number, run: () => void): void {
-    const h = this.heap;
-    h.push({ at, seq: this.seq++, run });
-    for (let i = h.length - 1; i > 0;) {
-      const p = (i - 1) >> 1;
-      if (!this.less(i, p)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  pop(): { at: number; run: () => void } | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      for (let i = 0; ;) {
-        const l = 2 * i + 1;
-        let m = i;
-        if (l < h.length && this.less(l, m)) m = l;
-        if (l + 1 < h.length && this.less(l + 1, m)) m = l + 1;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-  peek(): number {
-    return this.heap[0]?.at ?? Infinity;
-  }
-  private less(a: number, b: number): boolean {
-    const x = this.heap[a]!;
-    const y = this.heap[b]!;
-    return x.at < y.at || (x.at === y.at && x.seq < y.seq);
-  }
-}
 
 export interface ConvictionEvent {
   readonly at: number;
@@ -101,7 +60,7 @@ export class Liveness7Net {
   now = 0;
   private readonly rng: Random;
   private readonly loss: number;
-  private readonly events = new Events();
+  private readonly events = new TimedCallbacks();
   private readonly keys: Uint8Array[];
 
   constructor(o: Liveness7NetOptions) {

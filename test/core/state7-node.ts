@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Deltas7, type ReportSets } from '../../src/core/delta7.js';
-import { buildDigest7, compareDigest7, request7 } from '../../src/core/digest7.js';
+import { buildDigest7, compareDigest7, EMPTY_DIGEST7, request7 } from '../../src/core/digest7.js';
 import { Journal } from '../../src/core/journal.js';
 import { LeaveProofs } from '../../src/core/leave-proof.js';
 import { Membership, SELF, type AdmissionLimits } from '../../src/core/membership.js';
@@ -215,19 +215,6 @@ export function exchange(a: Node7, b: Node7, now: number, budget = 60_000, start
 
 /** The nodes' own deltas (everything a node holds about itself) as an owner would send them. */
 export function introductions(n: Node7): NodeDelta7[] {
-  const found = compareDigest7(
-    n.membership,
-    {
-      complete: true,
-      hot: false,
-      count: 0,
-      refs: [],
-      incarnations: [],
-      maxVersions: [],
-      gcVersions: [],
-      reportVersions: [],
-    },
-    n.membership.nextEpoch(),
-  );
+  const found = compareDigest7(n.membership, { ...EMPTY_DIGEST7, complete: true }, n.membership.nextEpoch());
   return n.deltas.pack(found.send, 1 << 20);
 }
