@@ -12,14 +12,24 @@
  * whole run and of each phase (setup is N nodes each taking the view of N), process CPU per simulated
  * node-second in the quiet and crash phases, and peak RSS. With more than one N each runs in its own child
  * process, so that the peak RSS is that N's own.
+ *
+ * `node --expose-gc dist/bench/liveness7.js --one-node [--nodes 10000] [--samples 20]` measures instead what one
+ * real node holds and spends at N members, which the whole-cluster run cannot show past the sizes it fits: the
+ * time of setView over the N-member view (a full rebuild, as after every conviction or join; min, median and max
+ * over --samples nodes), and the memory those nodes retain, per node: V8 heap plus the typed arrays' backing
+ * stores (without --expose-gc the readings include uncollected garbage).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Liveness7 } from '../src/core/liveness7.js';
 import { ObserverAssignment } from '../src/core/observers.js';
+import { seededRandom } from '../src/core/random.js';
+import { DEFAULT_FAILURE_DETECTOR } from '../src/core/types.js';
+import { simReportSigner } from '../src/sim/report-signer.js';
 import { BEAT_BYTES } from '../src/wire/liveness-sizes.js';
 import { ENVELOPE_HEADER_BYTES } from '../src/wire/protocol.js';
-import { Liveness7Net } from '../test/core/liveness7-net.js';
+import { INTERVAL_MS, Liveness7Net } from '../test/core/liveness7-net.js';
 
 const WARMUP_MS = 10_000;
 const VICTIM = 3;
@@ -108,6 +118,50 @@ function one(n: number, seed: number, quietS: number, crashS: number): Record<st
   };
 }
 
+function heapAfterGc(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+function oneNode(n: number, seed: number, samples: number): Record<string, unknown> {
+  const rng = seededRandom(seed);
+  const refSet = new Set<number>();
+  while (refSet.size < n) refSet.add(Math.floor(rng.next() * 2 ** 48));
+  const refs = [...refSet];
+  const heap0 = heapAfterGc();
+  const held: Liveness7[] = [];
+  const ms: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const node = new Liveness7(
+      {
+        self: refs[i % n]!,
+        clusterId: 'scale7',
+        incarnation: 0,
+        gossipIntervalMs: INTERVAL_MS,
+        failureDetector: DEFAULT_FAILURE_DETECTOR,
+        signer: simReportSigner(seed, i, 0),
+      },
+      0,
+    );
+    const t0 = performance.now();
+    node.setView(refs, 0);
+    ms.push(performance.now() - t0);
+    held.push(node);
+  }
+  const perNode = (heapAfterGc() - heap0) / held.length;
+  ms.sort((a, b) => a - b);
+  return {
+    oneNode: true,
+    members: n,
+    samples,
+    setViewMs: { min: round(ms[0]!, 2), median: round(ms[ms.length >> 1]!, 2), max: round(ms[ms.length - 1]!, 2) },
+    retainedPerNodeMB: round(perNode / 2 ** 20, 2),
+    retainedPerMemberB: round(perNode / n, 0),
+    gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function',
+  };
+}
+
 function main(): void {
   const { values } = parseArgs({
     options: {
@@ -115,6 +169,8 @@ function main(): void {
       seed: { type: 'string', default: '1' },
       'quiet-s': { type: 'string', default: '30' },
       'crash-s': { type: 'string', default: '30' },
+      'one-node': { type: 'boolean', default: false },
+      samples: { type: 'string', default: '20' },
     },
   });
   const sizes = values.nodes.split(',').map(Number);
@@ -123,6 +179,10 @@ function main(): void {
   const crashS = Number(values['crash-s']);
   if (sizes.some((n) => !Number.isInteger(n) || n <= VICTIM) || !(quietS > 0) || !(crashS > 0)) {
     throw new Error('--nodes takes integers above 3, --quiet-s and --crash-s positive seconds');
+  }
+  if (values['one-node']) {
+    for (const n of sizes) console.log(JSON.stringify(oneNode(n, seed, Number(values.samples))));
+    return;
   }
   if (sizes.length === 1) {
     console.log(JSON.stringify(one(sizes[0]!, seed, quietS, crashS)));
