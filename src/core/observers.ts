@@ -214,18 +214,20 @@ export class ObserverAssignment {
     const cached = this.rowCache.get(x);
     if (cached !== undefined) return cached;
     const n = this.size;
-    const out = new Set<number>(this.own(x).subarray(0, this.ownLength));
+    const own = this.own(x);
+    const out: number[] = [];
+    for (let j = 0; j < this.ownLength; j++) out.push(own[j] as number);
     for (let r = 0; r < this.rings; r++) {
       const order = this.order[r] as Float64Array;
       const p = this.position(x, r);
       for (let d = 1; d <= this.k / 2 && d < n; d++) {
-        for (const q of [(p + d) % n, (p - d + n * d) % n]) {
-          const y = order[q] as number;
-          if (y !== x && !out.has(y) && this.lists(y, x, this.ownLength)) out.add(y);
+        for (let side = 0; side < 2; side++) {
+          const y = order[side === 0 ? (p + d) % n : (p - d + n * d) % n] as number;
+          if (y !== x && !out.includes(y) && this.lists(y, x, this.ownLength)) out.push(y);
         }
       }
     }
-    const row = [...out].sort((a, b) => a - b);
+    const row = out.sort((a, b) => a - b);
     this.rowCache.set(x, row);
     return row;
   }
@@ -246,10 +248,13 @@ export class ObserverAssignment {
       for (let r = 0; r < this.rings && count < this.wide; r++) {
         const order = this.order[r] as Float64Array;
         const p = positions[r] as number;
-        for (const q of [(p + d) % n, (p - d + n * d) % n]) {
-          if (count >= this.wide) break;
-          const y = order[q] as number;
-          if (y !== x && !own.subarray(0, count).includes(y)) own[count++] = y;
+        // Successor then predecessor at distance d (without an array per step: this is the hot loop).
+        for (let side = 0; side < 2 && count < this.wide; side++) {
+          const y = order[side === 0 ? (p + d) % n : (p - d + n * d) % n] as number;
+          if (y === x) continue;
+          let seen = false;
+          for (let j = 0; j < count && !seen; j++) seen = own[j] === y;
+          if (!seen) own[count++] = y;
         }
       }
     }
