@@ -66,8 +66,8 @@ export class ObserverAssignment {
   private readonly ownLength: number;
   private readonly wide: number;
   /** Own lists (`wide` long) and neighbour rows computed so far, by ref. */
-  private readonly ownCache = new Map<number, Float64Array>();
-  private readonly rowCache = new Map<number, number[]>();
+  private ownCache = new Map<number, Float64Array>();
+  private rowCache = new Map<number, number[]>();
 
   private constructor(refs: Float64Array, k: number, keys: Float64Array[], order: Float64Array[]) {
     this.k = k;
@@ -153,7 +153,41 @@ export class ObserverAssignment {
         order[r] = inserted(order[r] as Float64Array, p, ref);
       }
     }
-    return new ObserverAssignment(refs, this.k, keys, order);
+    const next = new ObserverAssignment(refs, this.k, keys, order);
+    this.handOver(next, gone, joined);
+    return next;
+  }
+
+  /**
+   * Moves the cached lists to `next` (this one recomputes its own when asked again), less those a change can
+   * have moved. A wide own list reads at most K positions either side on each ring (ring 0 alone fills it by
+   * distance K); a row reads its member's strict list and those of the members within K/2, each filled within
+   * K/2 more. So both stand unless a member left within K on some ring (in this view's order) or joined within
+   * K (in next's); one more position either side covers the shift. Small views, where windows wrap around the
+   * ring, keep nothing.
+   */
+  private handOver(next: ObserverAssignment, gone: Set<number>, joined: Set<number>): void {
+    const own = this.ownCache;
+    const row = this.rowCache;
+    this.ownCache = new Map();
+    this.rowCache = new Map();
+    if (Math.min(this.size, next.size) <= 4 * this.k + 4) return;
+    const drop = (a: ObserverAssignment, x: number): void => {
+      const n = a.size;
+      for (let r = 0; r < a.rings; r++) {
+        const order = a.order[r] as Float64Array;
+        const p = a.position(x, r);
+        for (let d = -this.k - 1; d <= this.k + 1; d++) {
+          const y = order[(p + d + n) % n] as number;
+          own.delete(y);
+          row.delete(y);
+        }
+      }
+    };
+    for (const x of gone) drop(this, x);
+    for (const x of joined) drop(next, x);
+    next.ownCache = own;
+    next.rowCache = row;
   }
 
   has(ref: number): boolean {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ObserverAssignment } from '../../src/core/observers.js';
+import { ObserverAssignment, ringKey } from '../../src/core/observers.js';
 import { ReferenceAssignment } from './observers-reference.js';
 
 /**
@@ -22,6 +22,15 @@ function assertSame(a: ObserverAssignment, view: number[], k: number, pairs: [nu
     assert.ok(a.has(x));
     assert.deepEqual(a.observersOf(x), want.observersOf(x), `neighbours of ${String(x)}`);
   }
+  // Members near each other on some ring, up to past a wide (2K) list's reach: where a stale list would show.
+  const n = view.length;
+  for (let r = 0; r < k / 2; r++) {
+    const ring = [...view].sort((x, y) => ringKey(x, r) - ringKey(y, r) || x - y);
+    for (let i = 0; i < n; i++) {
+      for (let d = 1; d <= 2 * k + 2; d++) pairs.push([ring[i] as number, ring[(i + d) % n] as number]);
+      for (let d = 1; d <= 2 * k + 2; d++) pairs.push([ring[(i + d) % n] as number, ring[i] as number]);
+    }
+  }
   for (const [o, s] of pairs) {
     assert.equal(a.isEligibleReporter(o, s), want.isEligibleReporter(o, s), `eligible ${String(o)} -> ${String(s)}`);
     assert.equal(a.areNeighbours(o, s), want.areNeighbours(o, s));
@@ -33,7 +42,7 @@ function assertSame(a: ObserverAssignment, view: number[], k: number, pairs: [nu
 function pairsOf(view: number[]): [number, number][] {
   const out: [number, number][] = [];
   const n = view.length;
-  if (n <= 24) {
+  if (n <= 40) {
     for (const o of view) for (const s of view) out.push([o, s]);
     return out;
   }
@@ -78,7 +87,7 @@ test('with, over any sequence of joins and departures, equals a build from scrat
         }
       },
     ),
-    { numRuns: 120 },
+    { numRuns: 300 },
   );
 });
 
