@@ -15,9 +15,10 @@
  *
  * `node --expose-gc dist/bench/liveness7.js --one-node [--nodes 10000] [--samples 20]` measures instead what one
  * real node holds and spends at N members, which the whole-cluster run cannot show past the sizes it fits: the
- * time of setView over the N-member view (a full rebuild, as after every conviction or join; min, median and max
- * over --samples nodes), and the memory those nodes retain, per node: V8 heap plus the typed arrays' backing
- * stores (without --expose-gc the readings include uncollected garbage).
+ * time of setView over the N-member view (a full build of the assignment, paid once for a node's first view; later
+ * changes update it, bench/observers.ts; min, median and max over --samples nodes), and the memory those nodes
+ * retain, per node: V8 heap plus the typed arrays' backing stores (without --expose-gc the readings include
+ * uncollected garbage).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

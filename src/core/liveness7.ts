@@ -8,7 +8,7 @@
  * What it owns:
  * - the live view and each member's incarnation, as the coordinator tells it (`setView`, `noteIncarnation`);
  *   its own verdicts apply to that view at once (a conviction makes the member dead here, a revival live);
- * - an ObserverAssignment over the live view (rebuilt when the live set changes) and a NeighbourWatch fed with
+ * - an ObserverAssignment over the live view (updated when the live set changes) and a NeighbourWatch fed with
  *   the assignment's neighbours of this node;
  * - OwnReports (its verdicts as a signed set), a ReportBook (every set received, its own included) and a
  *   Refuter; a Census over the membership (live and dead members held).
@@ -450,9 +450,15 @@ export class Liveness7 {
 
   /** The assignment over the live view, this node's neighbours from it, and the census's membership. */
   private rebuild(now: number): void {
-    const live: number[] = [];
-    for (const ref of this.incarnations.keys()) if (!this.dead.has(ref)) live.push(ref);
-    this.assignment = ObserverAssignment.of(live, this.k);
+    // Only the members that joined or left the live view are handed over: `with` updates the rings in place
+    // of a rebuild (and rebuilds itself when many changed), and gives the same assignment as one.
+    const added: number[] = [];
+    for (const ref of this.incarnations.keys()) {
+      if (!this.dead.has(ref) && !this.assignment.has(ref)) added.push(ref);
+    }
+    const removed: number[] = [];
+    for (const ref of this.assignment.members()) if (!this.isLive(ref)) removed.push(ref);
+    this.assignment = this.assignment.with(added, removed);
     this.version++;
     // Eligibility and quorums follow the view: every subject is looked at again.
     this.touched = null;

@@ -45,76 +45,39 @@ export function convictionQuorum(observers: number): number {
   return Math.floor(observers / 2) + 1;
 }
 
-/** Assignment of neighbours over one membership view. Build once per view; queries are cheap. */
+/**
+ * Assignment of neighbours over one membership view. Immutable: `with` gives the assignment over a view that
+ * differs by a few members without rebuilding. Only the rings are held (each member sorted by ring key); own
+ * lists and neighbours are read off them when asked, and kept for the next ask, so a change to the view costs
+ * a memmove per ring and per changed member, and a query O(K^2) ring lookups, whatever N.
+ */
 export class ObserverAssignment {
   /** K: the length of each member's own list (fewer when the view is smaller). */
   readonly k: number;
   readonly rings: number;
   /** Members in the view. */
   readonly size: number;
-  /** The view's refs, ascending: member index i is refs[i]. */
+  /** The view's refs, ascending. */
   private readonly refs: Float64Array;
-  private readonly index = new Map<number, number>();
-  /** Per ring: member indices in ring order, and each member's position on it. */
-  private readonly order: Int32Array[] = [];
-  private readonly position: Int32Array[] = [];
-  /** Each member's own list of `wide` entries (the first `ownLength` are the strict ones), flattened. */
-  private readonly own: Int32Array;
-  private readonly wide: number;
+  /** Per ring: the members' keys in ring order (ties by ref), and the refs in that order. */
+  private readonly keys: Float64Array[];
+  private readonly order: Float64Array[];
+  /** Strict own-list length min(K, N - 1) and eligibility width min(2K, N - 1). */
   private readonly ownLength: number;
-  /** Neighbours (the symmetric closure of the strict own lists), compressed rows, sorted by ref. */
-  private readonly rowStart: Int32Array;
-  private readonly rows: Int32Array;
+  private readonly wide: number;
+  /** Own lists (`wide` long) and neighbour rows computed so far, by ref. */
+  private ownCache = new Map<number, Float64Array>();
+  private rowCache = new Map<number, number[]>();
 
-  private constructor(refs: Float64Array, k: number) {
+  private constructor(refs: Float64Array, k: number, keys: Float64Array[], order: Float64Array[]) {
     this.k = k;
     this.rings = k / 2;
     this.refs = refs;
-    const n = refs.length;
-    this.size = n;
-    for (let i = 0; i < n; i++) this.index.set(refs[i] as number, i);
-    for (let r = 0; r < this.rings; r++) {
-      const keys = new Float64Array(n);
-      for (let i = 0; i < n; i++) keys[i] = ringKey(refs[i] as number, r);
-      // Refs ascend with the index, so the index breaks key ties by ref.
-      const order = Int32Array.from({ length: n }, (_, i) => i).sort(
-        (a, b) => (keys[a] as number) - (keys[b] as number) || a - b,
-      );
-      const position = new Int32Array(n);
-      for (let p = 0; p < n; p++) position[order[p] as number] = p;
-      this.order.push(order);
-      this.position.push(position);
-    }
-    this.ownLength = Math.min(k, n - 1);
-    this.wide = Math.min(2 * k, n - 1);
-    this.own = new Int32Array(n * this.wide);
-    for (let i = 0; i < n; i++) this.fillOwn(i);
-    // Symmetric closure of the strict lists: count, then place, then sort each row by ref.
-    const degree = new Int32Array(n);
-    const listed = (x: number, y: number): boolean => this.ownIndexOf(x, y, this.ownLength) >= 0;
-    for (let x = 0; x < n; x++) {
-      for (let j = 0; j < this.ownLength; j++) {
-        const y = this.own[x * this.wide + j] as number;
-        degree[x] = (degree[x] as number) + 1;
-        if (!listed(y, x)) degree[y] = (degree[y] as number) + 1;
-      }
-    }
-    this.rowStart = new Int32Array(n + 1);
-    for (let x = 0; x < n; x++) this.rowStart[x + 1] = (this.rowStart[x] as number) + (degree[x] as number);
-    this.rows = new Int32Array(this.rowStart[n] as number);
-    const fill = Int32Array.from(this.rowStart.subarray(0, n));
-    const put = (x: number, y: number): void => {
-      this.rows[fill[x] as number] = y;
-      fill[x] = (fill[x] as number) + 1;
-    };
-    for (let x = 0; x < n; x++) {
-      for (let j = 0; j < this.ownLength; j++) {
-        const y = this.own[x * this.wide + j] as number;
-        put(x, y);
-        if (!listed(y, x)) put(y, x);
-      }
-    }
-    for (let x = 0; x < n; x++) this.rows.subarray(this.rowStart[x], this.rowStart[x + 1]).sort();
+    this.size = refs.length;
+    this.keys = keys;
+    this.order = order;
+    this.ownLength = Math.min(k, this.size - 1);
+    this.wide = Math.min(2 * k, this.size - 1);
   }
 
   /**
@@ -129,11 +92,112 @@ export class ObserverAssignment {
     for (let i = 1; i < sorted.length; i++) {
       if (sorted[i] === sorted[i - 1]) throw new InvalidArgumentError(`ref ${String(sorted[i])} given twice`);
     }
-    return new ObserverAssignment(sorted, k);
+    const n = sorted.length;
+    const keys: Float64Array[] = [];
+    const order: Float64Array[] = [];
+    for (let r = 0; r < k / 2; r++) {
+      const key = new Float64Array(n);
+      for (let i = 0; i < n; i++) key[i] = ringKey(sorted[i] as number, r);
+      // Refs ascend with the index, so the index breaks key ties by ref.
+      const byKey = Int32Array.from({ length: n }, (_, i) => i).sort(
+        (a, b) => (key[a] as number) - (key[b] as number) || a - b,
+      );
+      keys.push(Float64Array.from(byKey, (i) => key[i] as number));
+      order.push(Float64Array.from(byKey, (i) => sorted[i] as number));
+    }
+    return new ObserverAssignment(sorted, k, keys, order);
+  }
+
+  /**
+   * The assignment over this view with `added` joined and `removed` gone: the same as `of` over the new
+   * view, at O(N) memmove per ring and per change instead of a rebuild. Falls back to a rebuild when more
+   * than N/16 members change, where the memmoves would cost more than the sort.
+   */
+  with(added: ArrayLike<number>, removed: ArrayLike<number>): ObserverAssignment {
+    const gone = new Set<number>();
+    for (let i = 0; i < removed.length; i++) {
+      const ref = removed[i] as number;
+      if (!this.has(ref) || gone.has(ref)) throw new InvalidArgumentError(`ref ${String(ref)} is not in the view`);
+      gone.add(ref);
+    }
+    const joined = new Set<number>();
+    for (let i = 0; i < added.length; i++) {
+      const ref = added[i] as number;
+      if ((this.has(ref) && !gone.has(ref)) || joined.has(ref)) {
+        throw new InvalidArgumentError(`ref ${String(ref)} given twice`);
+      }
+      joined.add(ref);
+    }
+    if (gone.size + joined.size > Math.max(1, this.size / 16)) {
+      const next: number[] = [];
+      for (const ref of this.refs) if (!gone.has(ref)) next.push(ref);
+      return ObserverAssignment.of([...next, ...joined], this.k);
+    }
+    let refs = this.refs;
+    const keys = this.keys.slice();
+    const order = this.order.slice();
+    for (const ref of gone) {
+      refs = without(refs, search(refs, ref, ref, refs));
+      for (let r = 0; r < this.rings; r++) {
+        const p = search(keys[r] as Float64Array, ringKey(ref, r), ref, order[r] as Float64Array);
+        keys[r] = without(keys[r] as Float64Array, p);
+        order[r] = without(order[r] as Float64Array, p);
+      }
+    }
+    for (const ref of joined) {
+      refs = inserted(refs, search(refs, ref, ref, refs), ref);
+      for (let r = 0; r < this.rings; r++) {
+        const key = ringKey(ref, r);
+        const p = search(keys[r] as Float64Array, key, ref, order[r] as Float64Array);
+        keys[r] = inserted(keys[r] as Float64Array, p, key);
+        order[r] = inserted(order[r] as Float64Array, p, ref);
+      }
+    }
+    const next = new ObserverAssignment(refs, this.k, keys, order);
+    this.handOver(next, gone, joined);
+    return next;
+  }
+
+  /**
+   * Moves the cached lists to `next` (this one recomputes its own when asked again), less those a change can
+   * have moved. A wide own list reads at most K positions either side on each ring (ring 0 alone fills it by
+   * distance K); a row reads its member's strict list and those of the members within K/2, each filled within
+   * K/2 more. So both stand unless a member left within K on some ring (in this view's order) or joined within
+   * K (in next's); one more position either side covers the shift. Small views, where windows wrap around the
+   * ring, keep nothing.
+   */
+  private handOver(next: ObserverAssignment, gone: Set<number>, joined: Set<number>): void {
+    const own = this.ownCache;
+    const row = this.rowCache;
+    this.ownCache = new Map();
+    this.rowCache = new Map();
+    if (Math.min(this.size, next.size) <= 4 * this.k + 4) return;
+    const drop = (a: ObserverAssignment, x: number): void => {
+      const n = a.size;
+      for (let r = 0; r < a.rings; r++) {
+        const order = a.order[r] as Float64Array;
+        const p = a.position(x, r);
+        for (let d = -this.k - 1; d <= this.k + 1; d++) {
+          const y = order[(p + d + n) % n] as number;
+          own.delete(y);
+          row.delete(y);
+        }
+      }
+    };
+    for (const x of gone) drop(this, x);
+    for (const x of joined) drop(next, x);
+    next.ownCache = own;
+    next.rowCache = row;
   }
 
   has(ref: number): boolean {
-    return this.index.has(ref);
+    const p = search(this.refs, ref, ref, this.refs);
+    return this.refs[p] === ref;
+  }
+
+  /** The view's members, ascending. */
+  members(): Float64Array {
+    return this.refs.slice();
   }
 
   /**
@@ -141,24 +205,13 @@ export class ObserverAssignment {
    * Ascending refs; empty for a ref outside the view.
    */
   observersOf(ref: number): number[] {
-    const x = this.index.get(ref);
-    if (x === undefined) return [];
-    const out: number[] = [];
-    for (let p = this.rowStart[x] as number; p < (this.rowStart[x + 1] as number); p++) {
-      out.push(this.refs[this.rows[p] as number] as number);
-    }
-    return out;
+    return this.has(ref) ? this.row(ref).slice() : [];
   }
 
   /** Whether `a` and `b` are neighbours in this view. */
   areNeighbours(a: number, b: number): boolean {
-    const x = this.index.get(a);
-    const y = this.index.get(b);
-    if (x === undefined || y === undefined || x === y) return false;
-    for (let p = this.rowStart[x] as number; p < (this.rowStart[x + 1] as number); p++) {
-      if (this.rows[p] === y) return true;
-    }
-    return false;
+    if (a === b || !this.has(a) || !this.has(b)) return false;
+    return this.lists(a, b, this.ownLength) || this.lists(b, a, this.ownLength);
   }
 
   /**
@@ -168,44 +221,109 @@ export class ObserverAssignment {
    * far from the subject on every ring cannot report it.
    */
   isEligibleReporter(observer: number, subject: number): boolean {
-    const o = this.index.get(observer);
-    const s = this.index.get(subject);
-    if (o === undefined || s === undefined || o === s) return false;
-    return this.ownIndexOf(s, o, this.wide) >= 0 || this.ownIndexOf(o, s, this.wide) >= 0;
+    if (observer === subject || !this.has(observer) || !this.has(subject)) return false;
+    return this.lists(subject, observer, this.wide) || this.lists(observer, subject, this.wide);
   }
 
   /** Every neighbour pair once, as `[smaller ref, larger ref]` (for tests and the partition model). */
   *edges(): IterableIterator<[number, number]> {
-    for (let x = 0; x < this.size; x++) {
-      for (let p = this.rowStart[x] as number; p < (this.rowStart[x + 1] as number); p++) {
-        const y = this.rows[p] as number;
-        if (y > x) yield [this.refs[x] as number, this.refs[y] as number];
-      }
+    for (const x of this.refs) {
+      for (const y of this.row(x)) if (y > x) yield [x, y];
     }
   }
 
-  /** Position of y in x's own list among its first `length` entries, or -1. */
-  private ownIndexOf(x: number, y: number, length: number): number {
-    const base = x * this.wide;
-    for (let j = 0; j < length; j++) if (this.own[base + j] === y) return j;
-    return -1;
+  /** Whether x's own list has y among its first `length` entries. */
+  private lists(x: number, y: number, length: number): boolean {
+    const own = this.own(x);
+    for (let j = 0; j < length; j++) if (own[j] === y) return true;
+    return false;
   }
 
-  /** x's own list: ring neighbours nearest first (distance d on each ring, successor then predecessor). */
-  private fillOwn(x: number): void {
+  /**
+   * x's neighbours: its strict own list, and every member whose strict list has x. A strict list is
+   * complete by ring distance K/2 (ring 0 alone gives 2d distinct members by distance d), so only members
+   * within K/2 of x on some ring can list it.
+   */
+  private row(x: number): number[] {
+    const cached = this.rowCache.get(x);
+    if (cached !== undefined) return cached;
     const n = this.size;
-    const base = x * this.wide;
-    let count = 0;
-    for (let d = 1; count < this.wide && d < n; d++) {
-      for (let r = 0; r < this.rings && count < this.wide; r++) {
-        const order = this.order[r] as Int32Array;
-        const p = (this.position[r] as Int32Array)[x] as number;
-        for (const q of [(p + d) % n, (p - d + n * d) % n]) {
-          if (count >= this.wide) break;
-          const y = order[q] as number;
-          if (y !== x && this.ownIndexOf(x, y, count) < 0) this.own[base + count++] = y;
+    const own = this.own(x);
+    const out: number[] = [];
+    for (let j = 0; j < this.ownLength; j++) out.push(own[j] as number);
+    for (let r = 0; r < this.rings; r++) {
+      const order = this.order[r] as Float64Array;
+      const p = this.position(x, r);
+      for (let d = 1; d <= this.k / 2 && d < n; d++) {
+        for (let side = 0; side < 2; side++) {
+          const y = order[side === 0 ? (p + d) % n : (p - d + n * d) % n] as number;
+          if (y !== x && !out.includes(y) && this.lists(y, x, this.ownLength)) out.push(y);
         }
       }
     }
+    const row = out.sort((a, b) => a - b);
+    this.rowCache.set(x, row);
+    return row;
   }
+
+  private position(x: number, r: number): number {
+    return search(this.keys[r] as Float64Array, ringKey(x, r), x, this.order[r] as Float64Array);
+  }
+
+  /** x's own list: ring neighbours nearest first (distance d on each ring, successor then predecessor). */
+  private own(x: number): Float64Array {
+    const cached = this.ownCache.get(x);
+    if (cached !== undefined) return cached;
+    const n = this.size;
+    const own = new Float64Array(this.wide);
+    const positions = Array.from({ length: this.rings }, (_, r) => this.position(x, r));
+    let count = 0;
+    for (let d = 1; count < this.wide && d < n; d++) {
+      for (let r = 0; r < this.rings && count < this.wide; r++) {
+        const order = this.order[r] as Float64Array;
+        const p = positions[r] as number;
+        // Successor then predecessor at distance d (without an array per step: this is the hot loop).
+        for (let side = 0; side < 2 && count < this.wide; side++) {
+          const y = order[side === 0 ? (p + d) % n : (p - d + n * d) % n] as number;
+          if (y === x) continue;
+          let seen = false;
+          for (let j = 0; j < count && !seen; j++) seen = own[j] === y;
+          if (!seen) own[count++] = y;
+        }
+      }
+    }
+    this.ownCache.set(x, own);
+    return own;
+  }
+}
+
+/**
+ * The first position in `keys` (ascending, ties ascending by `refs` at the same position) whose entry is
+ * not below (key, ref): where (key, ref) is, or would be inserted.
+ */
+function search(keys: Float64Array, key: number, ref: number, refs: Float64Array): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = keys[mid] as number;
+    if (k < key || (k === key && (refs[mid] as number) < ref)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function without(a: Float64Array, p: number): Float64Array {
+  const out = new Float64Array(a.length - 1);
+  out.set(a.subarray(0, p));
+  out.set(a.subarray(p + 1), p);
+  return out;
+}
+
+function inserted(a: Float64Array, p: number, value: number): Float64Array {
+  const out = new Float64Array(a.length + 1);
+  out.set(a.subarray(0, p));
+  out[p] = value;
+  out.set(a.subarray(p), p + 1);
+  return out;
 }
