@@ -1,7 +1,7 @@
 /**
  * The runtime's Ed25519 report signer: raw 32-byte public keys, 64-byte signatures that verify under their own
  * key only and over the exact bytes signed; a set signed by it passes a ReportBook, a forger's does not. Prints
- * the verification rate (docs/design/liveness-7.md assumes about 60 µs a check).
+ * the verification rate.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,7 +37,7 @@ test('sign and verify: sizes, own key only, exact bytes only', () => {
   assert.equal(signer.verify(new Uint8Array(32).fill(0xff), bytes, signature), false);
 });
 
-test('small-order public keys are refused: under them anybody forges signatures node:crypto accepts', () => {
+test('small-order public keys are refused, whether or not node:crypto accepts forgeries under them', (t) => {
   const spki = Buffer.from('302a300506032b6570032100', 'hex');
   const weak = [
     '0000000000000000000000000000000000000000000000000000000000000000',
@@ -46,24 +46,22 @@ test('small-order public keys are refused: under them anybody forges signatures 
     'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
   ].map((hex) => Uint8Array.from(Buffer.from(hex, 'hex')));
   const signer = new Ed25519ReportSigner();
+  // Forgeries made without any private key: R = a small-order point, S = 0. Whether node:crypto accepts them
+  // depends on the OpenSSL it was built with (Node 20 and 22 do, 24 and 26 do not); the signer refuses them all.
+  let acceptedByCrypto = 0;
   for (const key of weak) {
     assert.ok(isSmallOrderKey(key));
-    // A forgery made without any private key: R = a small-order point, S = 0.
-    let forged: Uint8Array | undefined;
-    for (let m = 0; m < 16 && !forged; m++) {
+    const raw = createPublicKey({ key: Buffer.concat([spki, key]), format: 'der', type: 'spki' });
+    for (let m = 0; m < 16; m++) {
       const message = Uint8Array.from([...bytes, m]);
       for (const r of weak) {
         const signature = Uint8Array.from([...r, ...new Uint8Array(32)]);
-        const raw = createPublicKey({ key: Buffer.concat([spki, key]), format: 'der', type: 'spki' });
-        if (verify(null, message, raw, signature)) forged = message;
-        if (forged) {
-          assert.equal(signer.verify(key, message, signature), false, 'refused by the signer');
-          break;
-        }
+        if (verify(null, message, raw, signature)) acceptedByCrypto++;
+        assert.equal(signer.verify(key, message, signature), false, 'refused by the signer');
       }
     }
-    assert.ok(forged, 'node:crypto alone accepts a forgery under this key');
   }
+  t.diagnostic(`node:crypto (OpenSSL ${process.versions.openssl}) accepted ${acceptedByCrypto} of 256 forgeries`);
   assert.equal(isSmallOrderKey(signer.publicKey), false);
 });
 
