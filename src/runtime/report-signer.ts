@@ -14,8 +14,8 @@ const SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0
  * Encodings (sign bit cleared) of the points of small order, canonical and not. node:crypto accepts them as public
  * keys, and with OpenSSL 3.0 (Node 20 and 22) anybody can then make signatures that verify under them (a zero S
  * with a small-order R passes for some messages: test/runtime/report-signer.test.ts counts them), so they are
- * refused as keys whatever OpenSSL does: an
- * introduction carrying one would let every other member sign report sets in its name.
+ * refused as keys whatever OpenSSL does: an introduction carrying one would let every other member sign report
+ * sets in its name.
  */
 const SMALL_ORDER_KEYS = [
   '0000000000000000000000000000000000000000000000000000000000000000',
