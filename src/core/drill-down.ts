@@ -12,14 +12,8 @@
  */
 import type { Column } from '../wire/messages.js';
 import type { SumsMessage } from '../wire/liveness-messages.js';
-import {
-  HASH_SPACE,
-  LEAF_BUCKETS,
-  LEAVES_PER_LEVEL1,
-  LEVEL1_BUCKETS,
-  popcount16,
-  type StateHash,
-} from './state-hash.js';
+import { sumsCount } from '../wire/liveness-sizes.js';
+import { HASH_SPACE, LEAF_BUCKETS, LEAVES_PER_LEVEL1, LEVEL1_BUCKETS, type StateHash } from './state-hash.js';
 
 /** At or below this many members a drill-down is one SYN7 with every entry (128 x ~10 B fits a packet). */
 export const SMALL_MEMBERSHIP = 128;
@@ -92,7 +86,7 @@ export function sumsRequest(clusterId: string, mine: StateHash): SumsMessage {
  */
 function wellFormed(m: SumsMessage): boolean {
   if (m.mask < 0 || m.mask > 0xffff || !Number.isInteger(m.mask)) return false;
-  const expected = m.level === 1 ? LEVEL1_BUCKETS : popcount16(m.mask) * LEAVES_PER_LEVEL1;
+  const expected = sumsCount(m.level, m.mask);
   if (m.sums.length !== expected) return false;
   for (let i = 0; i < m.sums.length; i++) {
     const s = m.sums[i] as number;

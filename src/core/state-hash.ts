@@ -8,6 +8,7 @@
  * 2^48 and a sum of two is below 2^49, far inside the 2^53 doubles hold exactly.
  */
 import { bucketOf } from '../wire/messages.js';
+import { maskBuckets } from '../wire/liveness-sizes.js';
 import { mix32 } from './identity.js';
 
 /** Hashes and sums are taken modulo this (48 bits: 6 bytes on the wire, HASH_BYTES). */
@@ -171,7 +172,7 @@ export class StateHash {
 
   /** For each level-1 bucket set in `mask` (u16), in ascending order, its 16 leaf sums, copied. */
   leafSumsOf(mask: number): Float64Array {
-    const out = new Float64Array(popcount16(mask) * LEAVES_PER_LEVEL1);
+    const out = new Float64Array(maskBuckets(mask) * LEAVES_PER_LEVEL1);
     let k = 0;
     for (let i = 0; i < LEVEL1_BUCKETS; i++) {
       if ((mask & (1 << i)) === 0) continue;
@@ -233,11 +234,4 @@ export class StateHash {
     s[l1] = sub48(s[l1] as number, h);
     s[lf] = sub48(s[lf] as number, h);
   }
-}
-
-/** Bits set in a u16 mask. */
-export function popcount16(mask: number): number {
-  let n = 0;
-  for (let m = mask & 0xffff; m !== 0; m &= m - 1) n++;
-  return n;
 }
