@@ -5,10 +5,10 @@
  * is named by. Import the types from liveness7.ts, which re-exports them.
  */
 import type { BeatMessage, LivenessMessage, ReportRecord } from '../wire/liveness-messages.js';
-import { BEAT_DEAD_HERE, BEAT_MODE_7, REPORT_OUTBOUND, REPORT_SILENT } from '../wire/liveness-messages.js';
+import { BEAT_DEAD_HERE, BEAT_MODE_7 } from '../wire/liveness-messages.js';
 import type { CensusPull } from './census.js';
 import { addToSetHash } from './identity.js';
-import type { NeighbourReport, NeighbourWatch } from './neighbours.js';
+import type { NeighbourWatch } from './neighbours.js';
 import type { ReportSigner } from './report-set.js';
 import type { FailureDetectorConfig, Random } from './types.js';
 
@@ -77,19 +77,6 @@ export function keepsConvictedRecords(
       held.some((h) => h.subject === r.subject && h.kind === r.kind && h.incarnation === r.incarnation),
     )
   );
-}
-
-/**
- * The watch's reports without its deafness hold (NeighbourWatch.verdicts returns the last published set while
- * deaf): each judged neighbour past its silent deadline, else past its echo deadline.
- */
-export function unheldVerdicts(watch: NeighbourWatch, now: number): NeighbourReport[] {
-  const out: NeighbourReport[] = [];
-  for (const ref of watch.beaten()) {
-    if (now > watch.silentDeadline(ref)) out.push({ subject: ref, kind: REPORT_SILENT });
-    else if (now > watch.echoDeadline(ref)) out.push({ subject: ref, kind: REPORT_OUTBOUND });
-  }
-  return out;
 }
 
 /** A BEAT_DEAD_HERE probe to a member held dead: it refutes if alive, and its beats back are contact. */

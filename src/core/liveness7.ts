@@ -34,7 +34,6 @@ import {
   membershipHash,
   pickProbe,
   reachableNeighbours,
-  unheldVerdicts,
   type BeatNews7,
   type Conviction7,
   type ConvictionReason,
@@ -345,7 +344,7 @@ export class Liveness7 {
     const deaf = this.watch.deaf(now);
     const contact = this.census.presentMembers > 1 && now - this.census.completedAt < this.intervalMs;
     if (deaf && !contact) return;
-    const reports = deaf ? unheldVerdicts(this.watch, now) : this.watch.verdicts(now);
+    const reports = this.watch.verdicts(now, { throughDeafness: deaf });
     const records: ReportRecord[] = [];
     for (const r of reports) {
       const inc = this.incarnations.get(r.subject);

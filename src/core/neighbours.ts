@@ -286,11 +286,19 @@ export class NeighbourWatch {
    * else *outbound* for one whose echo of our beats passed it (its beats arrive, ours do not reach it). A
    * report is withdrawn (absent from the next call) as soon as the beats, resp. the echoes, resume. Only
    * neighbours of the current view with an open window are judged. While this node is deaf (see deaf()) the
-   * last published set is returned unchanged.
+   * last published set is returned unchanged, unless `throughDeafness`: the caller knows it is cut from its
+   * neighbours rather than deaf (its census got replies) and takes the reports as they stand, unpublished.
    */
-  verdicts(now: number): readonly NeighbourReport[] {
+  verdicts(now: number, { throughDeafness = false } = {}): readonly NeighbourReport[] {
+    if (throughDeafness) return this.judge(now);
     this.observeClock(now);
     if (this.deaf(now)) return this.published;
+    this.published = this.judge(now);
+    return this.published;
+  }
+
+  /** Each judged neighbour past its silent deadline, else past its echo deadline, by subject. */
+  private judge(now: number): NeighbourReport[] {
     const reports: NeighbourReport[] = [];
     for (const n of this.neighbours.values()) {
       if (!this.judged(n)) continue;
@@ -298,7 +306,6 @@ export class NeighbourWatch {
       else if (now > this.deadline(n.echoes)) reports.push({ subject: n.ref, kind: REPORT_OUTBOUND });
     }
     reports.sort((a, b) => a.subject - b.subject);
-    this.published = reports;
     return reports;
   }
 
