@@ -148,6 +148,29 @@ export class Membership {
     return found;
   }
 
+  /**
+   * The member (not this node) at `address`: the live one, else the only one, dead; -1 when none or ambiguous.
+   * Mode 7 hears members it holds dead (a census, a dead-here probe across a healed partition).
+   */
+  memberSlotAt(address: string): number {
+    const live = this.liveSlotAt(address);
+    if (live >= 0) return live;
+    const sole = this.addresses.soleHolder(address);
+    return sole > SELF && this.table.status[sole] === DEAD ? sole : -1;
+  }
+
+  /**
+   * Removes dead members past their grace period, when one is due (mode 7, whose detector does not sweep). The scan
+   * runs only once the earliest removal is due.
+   */
+  removeDue(now: number): void {
+    if (now < this.nextRemoval) return;
+    const t = this.table;
+    let next = Infinity;
+    for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === DEAD) next = Math.min(next, this.removeIfDue(s, now));
+    this.nextRemoval = next;
+  }
+
   /** Whether a member with this ref was removed within the grace period. */
   wasRemoved(ref: number): boolean {
     return this.removed.has(ref);

@@ -3,6 +3,7 @@
  * simulator, the tests) drives the same `ScuttlebuttCore` through this surface: it hands in
  * clock readings and messages, and takes out messages to send and events to publish.
  */
+import type { ReportSigner } from './report-set.js';
 import type { Message, NodeIdentity } from '../wire/messages.js';
 import type { FlowControlConfig } from './flow-control.js';
 
@@ -121,6 +122,12 @@ export interface CoreConfig {
    * checked.
    */
   readonly hash?: (data: Uint8Array) => Uint8Array;
+  /**
+   * Protocol 7's liveness (docs/design/liveness-7.md): members beat to K neighbours, convict by their signed
+   * reports, and exchange state by hash instead of heartbeats in every digest. Every member of the cluster must
+   * run it (the gate that switches a mixed cluster is not wired yet); absent: protocol 6.
+   */
+  readonly liveness7?: Liveness7Options;
 }
 
 /**
@@ -133,6 +140,14 @@ export const DEFAULT_TOMBSTONE_GRACE_PERIOD_MS = 60_000;
 export interface Outbound {
   readonly to: string;
   readonly message: Message;
+}
+
+/** CoreConfig.liveness7: run protocol 7's liveness (every member of the cluster must). */
+export interface Liveness7Options {
+  /** Signs this incarnation's report sets; its public key travels with this node's introduction. */
+  readonly signer: ReportSigner;
+  /** K: neighbours each member beats to and is watched by (2 to 32, even; default 4). The same cluster-wide. */
+  readonly observers?: number;
 }
 
 /** Why a member was marked dead: the detector convicted it, it left, or a newer incarnation of it appeared. */

@@ -11,6 +11,9 @@ import { ENVELOPE_HEADER_BYTES, encodeMessage, messageSize } from '../wire/codec
 import { LEAVE_SECRET_BYTES, type Message } from '../wire/messages.js';
 import { EventHeap } from './event-heap.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
+import { simReportSigner } from './report-signer.js';
+import type { NodeDelta7 } from '../wire/liveness-messages.js';
+import { nodeDeltas7Bytes } from '../wire/liveness-sizes.js';
 import { plaintextPacketBytes } from './wire-bytes.js';
 
 export interface SimConfig {
@@ -37,9 +40,17 @@ export interface SimConfig {
   readonly uptimeSpreadS?: number;
   /** Flow control of each node's own writes (absent: off, every write gossips at once). */
   readonly flowControl?: FlowControlConfig | undefined;
+  /**
+   * Protocol 7's liveness on every node (CoreConfig.liveness7), each incarnation signing with a key drawn from the
+   * run's seed (simReportSigner). Absent: protocol 6.
+   */
+  readonly liveness7?: { readonly observers?: number } | undefined;
   /** Called as node `node` publishes an own write with its version (see CoreConfig.onPublish). */
   readonly onPublish?: ((node: number, key: string, version: number) => void) | undefined;
 }
+
+/** A stream's throughput in the simulator: 100 MB/s, a LAN's TCP. */
+const STREAM_BYTES_PER_MS = 100_000;
 
 export const UP = 0;
 export const CRASHED = 1;
@@ -49,7 +60,8 @@ type SimEvent =
   | { time: number; seq: number; kind: 'tick'; node: number; epoch: number }
   | { time: number; seq: number; kind: 'detect'; node: number; epoch: number }
   | { time: number; seq: number; kind: 'eager'; node: number; epoch: number }
-  | { time: number; seq: number; kind: 'deliver'; node: number; from: number; message: Message; epoch: number };
+  | { time: number; seq: number; kind: 'deliver'; node: number; from: number; message: Message; epoch: number }
+  | { time: number; seq: number; kind: 'stream'; node: number; from: number; nodes: NodeDelta7[]; epoch: number };
 
 export type EventListener = (observer: number, event: CoreEvent, time: number) => void;
 /** Sees every message a node hands to the network, before loss: for traces and golden tests. */
@@ -147,6 +159,9 @@ export class SimCluster {
         leaveSecret: leaveSecret(c.seed, i, this.generations[i] as number),
         hash: sha256,
         ...(c.flowControl ? { flowControl: c.flowControl } : {}),
+        ...(c.liveness7
+          ? { liveness7: { ...c.liveness7, signer: simReportSigner(c.seed, i, this.generations[i] as number) } }
+          : {}),
         ...(c.onPublish ? { onPublish: (key: string, version: number) => c.onPublish?.(i, key, version) } : {}),
       },
       seededRandom((c.seed * 1_000_003 + i * 7919 + (this.generations[i] as number)) >>> 0),
@@ -283,10 +298,18 @@ export class SimCluster {
       }
       return;
     }
+    if (e.kind === 'stream') {
+      const core = this.cores[i];
+      if (e.epoch === this.epochs[i] && this.status[i] === UP && core) {
+        core.streamIn(e.nodes, simAddress(e.from), this.now);
+        this.emit(i, core);
+      }
+      return;
+    }
     if (e.kind === 'detect') {
       if (e.epoch === this.epochs[i] && this.status[i] === UP) {
         const core = this.cores[i] as ScuttlebuttCore;
-        core.detect(this.now);
+        this.send(i, core.detect(this.now));
         this.emit(i, core);
       }
       return;
@@ -368,7 +391,34 @@ export class SimCluster {
     });
   }
 
+  /**
+   * A stream node i opened to `address` for the peer's whole state (protocol 7: a joiner's first sync, a drill-down
+   * too big for a packet): one reliable transfer, after a connection's round trips and the bytes at 100 MB/s, or
+   * nothing when the network drops the opening packet (a partition, loss: TCP would retry; the core asks again).
+   */
+  private openStream(i: number, address: string): void {
+    const j = this.addressIndex.get(address);
+    const peer = j === undefined ? null : this.cores[j];
+    if (j === undefined || !peer || this.status[j] !== UP) return;
+    const delay = this.network.transmit(i, j);
+    if (delay < 0) return;
+    const nodes: NodeDelta7[] = [];
+    for (const batch of peer.streamOut()) nodes.push(...batch);
+    const bytes = nodeDeltas7Bytes(nodes);
+    if (this.countBytes) this.bytesSent[j] = (this.bytesSent[j] as number) + bytes;
+    this.schedule({
+      time: this.now + 3 * delay + bytes / STREAM_BYTES_PER_MS,
+      seq: 0,
+      kind: 'stream',
+      node: i,
+      from: j,
+      nodes,
+      epoch: this.epochs[i] as number,
+    });
+  }
+
   private emit(i: number, core: ScuttlebuttCore): void {
+    for (const address of core.takeStreamRequests()) this.openStream(i, address);
     if (core.hasNews && this.eagerPending[i] === 0 && this.status[i] === UP && this.config.detectsPerRound > 1) {
       this.eagerPending[i] = 1;
       const at = Math.max(
