@@ -17,9 +17,7 @@
  * Pure, as the rest of the core: the clock and randomness come in, messages to send go out.
  */
 import type { LivenessMessage, NodeDelta7, ReportSet } from '../wire/liveness-messages.js';
-import { exchange7HeaderBytes } from '../wire/liveness-sizes.js';
 import { Deltas7, type ReportSets } from './delta7.js';
-import { buildDigest7 } from './digest7.js';
 import { Exchange7 } from './exchange7.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
@@ -58,9 +56,6 @@ export class Mode7 {
   private readonly journal: Journal;
   private readonly rng: Random;
   private readonly proofs: LeaveProofs;
-  private readonly clusterId: string;
-  /** Bytes a joiner's whole-digest pull may take for its digest. */
-  private readonly digestBudget: number;
   /** Report sets held, by observer ref (this node's own included), for forwarding in node deltas. */
   private readonly sets = new Map<number, ReportSet>();
   /** The live set changed other than by Liveness7's verdicts: its view is refreshed before it is next used. */
@@ -81,9 +76,6 @@ export class Mode7 {
     this.journal = journal;
     this.rng = rng;
     this.proofs = proofs;
-    this.clusterId = init.clusterId;
-    // The SYN7's header with the largest member count and census epoch a varint holds.
-    this.digestBudget = init.payloadBudget - exchange7HeaderBytes(init.clusterId, 2 ** 32) - 10;
     this.now = now;
     const t = membership.table;
     // Incarnation 0 in a request means "send its identity": a member's first incarnation is 1.
@@ -150,7 +142,7 @@ export class Mode7 {
    */
   news(targets: readonly string[], now: number): Outbound[] {
     this.journal.news = false;
-    if (this.membership.liveOthers === 0) return this.pullAll(targets);
+    if (this.membership.liveOthers === 0) return targets.map((to) => this.exchange.synAll(to));
     return this.exchange.news(targets, now, this.liveness.censusStatus().completedEpoch);
   }
 
@@ -167,23 +159,6 @@ export class Mode7 {
     return this.news(targets, now);
   }
 
-  private pullAll(targets: readonly string[]): Outbound[] {
-    const m = this.membership;
-    const t = m.table;
-    const slots: number[] = [];
-    for (let s = 0; s < t.used; s++) if (t.status[s] === LIVE) slots.push(s);
-    const digest = buildDigest7(t, slots, this.digestBudget, { hot: false, whole: true });
-    const message: LivenessMessage = {
-      type: 'syn7',
-      clusterId: this.clusterId,
-      pull: true,
-      stateHash: this.state.hash,
-      memberCount: m.size,
-      censusEpoch: this.liveness.censusStatus().completedEpoch,
-      digest,
-    };
-    return targets.map((to) => ({ to, message }));
-  }
 
   /** A protocol-7 message from `from`. */
   receive(from: string, message: LivenessMessage, now: number, sender: Sender): Outbound[] {
