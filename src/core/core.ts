@@ -16,7 +16,7 @@
  * decoded messages in, and takes out messages to send and events to publish. docs/architecture.md
  * follows one packet through these modules.
  */
-import type { Message } from '../wire/messages.js';
+import { isLivenessMessage } from '../wire/liveness-messages.js';
 import { Deltas } from './delta.js';
 import { FailureDetector } from './detector.js';
 import { Digests } from './digest.js';
@@ -35,6 +35,7 @@ import type {
   ClusterSnapshot,
   CoreConfig,
   CoreEvent,
+  CoreMessage,
   NodeIdentity,
   NodeView,
   Outbound,
@@ -298,7 +299,8 @@ export class ScuttlebuttCore {
    * message the replies to it may take (default: a known sender, the payload budget): a harness
    * limits what a sender it does not know can make this node send.
    */
-  receive(from: string, message: Message, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
+  receive(from: string, message: CoreMessage, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
+    if (isLivenessMessage(message)) return []; // protocol 7 is not wired into the coordinator yet
     this.observeClock(now);
     // Traffic again after a spell of hearing nobody: the silence was ours, excused like a stall.
     const answer = message.type === 'synAck' || message.type === 'ack';

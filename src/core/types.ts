@@ -4,6 +4,7 @@
  * clock readings and messages, and takes out messages to send and events to publish.
  */
 import type { Message, NodeIdentity } from '../wire/messages.js';
+import type { LivenessMessage } from '../wire/liveness-messages.js';
 import type { FlowControlConfig } from './flow-control.js';
 
 export type { FlowControlConfig, FlowControlStats } from './flow-control.js';
@@ -129,10 +130,16 @@ export interface CoreConfig {
  */
 export const DEFAULT_TOMBSTONE_GRACE_PERIOD_MS = 60_000;
 
+/**
+ * What the core sends and receives: protocol 6's membership messages and protocol 7's liveness messages (written
+ * only in a version that carries them, to peers heard speaking it; see wire/any.ts).
+ */
+export type CoreMessage = Message | LivenessMessage;
+
 /** A message for the harness to send. */
 export interface Outbound {
   readonly to: string;
-  readonly message: Message;
+  readonly message: CoreMessage;
 }
 
 /** Why a member was marked dead: the detector convicted it, it left, or a newer incarnation of it appeared. */
