@@ -17,8 +17,7 @@
  * decoded messages in, and takes out messages to send and events to publish. docs/architecture.md
  * follows one packet through these modules.
  */
-import type { Message } from '../wire/messages.js';
-import type { LivenessMessage, NodeDelta7 } from '../wire/liveness-messages.js';
+import { isLivenessMessage, type NodeDelta7 } from '../wire/liveness-messages.js';
 import { Deltas } from './delta.js';
 import { FailureDetector } from './detector.js';
 import { Digests } from './digest.js';
@@ -38,6 +37,7 @@ import type {
   ClusterSnapshot,
   CoreConfig,
   CoreEvent,
+  CoreMessage,
   NodeIdentity,
   NodeView,
   Outbound,
@@ -346,8 +346,10 @@ export class ScuttlebuttCore {
    * message the replies to it may take (default: a known sender, the payload budget): a harness
    * limits what a sender it does not know can make this node send.
    */
-  receive(from: string, message: Message, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
+  receive(from: string, message: CoreMessage, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
     this.observeClock(now);
+    // A protocol-7 message reaches a node that runs protocol 6 only by mistake (or from a forger): dropped.
+    if (isLivenessMessage(message)) return this.mode7 ? this.mode7.receive(from, message, now, sender) : [];
     // Traffic again after a spell of hearing nobody: the silence was ours, excused like a stall.
     const answer = message.type === 'synAck' || message.type === 'ack';
     const deafness = this.health.heard(now, this.membership.liveOthers, answer);

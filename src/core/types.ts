@@ -5,6 +5,7 @@
  */
 import type { ReportSigner } from './report-set.js';
 import type { Message, NodeIdentity } from '../wire/messages.js';
+import type { LivenessMessage } from '../wire/liveness-messages.js';
 import type { FlowControlConfig } from './flow-control.js';
 
 export type { FlowControlConfig, FlowControlStats } from './flow-control.js';
@@ -136,10 +137,16 @@ export interface CoreConfig {
  */
 export const DEFAULT_TOMBSTONE_GRACE_PERIOD_MS = 60_000;
 
+/**
+ * What the core sends and receives: protocol 6's membership messages and protocol 7's liveness messages (written
+ * only in a version that carries them, to peers heard speaking it; see wire/any.ts).
+ */
+export type CoreMessage = Message | LivenessMessage;
+
 /** A message for the harness to send. */
 export interface Outbound {
   readonly to: string;
-  readonly message: Message;
+  readonly message: CoreMessage;
 }
 
 /** CoreConfig.liveness7: run protocol 7's liveness (every member of the cluster must). */

@@ -6,9 +6,10 @@
 import { createHash } from 'node:crypto';
 import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
-import type { CoreEvent, FailureDetectorConfig, FlowControlConfig, Random } from '../core/types.js';
-import { ENVELOPE_HEADER_BYTES, encodeMessage, messageSize } from '../wire/codec.js';
-import { LEAVE_SECRET_BYTES, type Message } from '../wire/messages.js';
+import type { CoreEvent, CoreMessage, FailureDetectorConfig, FlowControlConfig, Random } from '../core/types.js';
+import { coreMessageBytes, encodeAny } from '../wire/any.js';
+import { ENVELOPE_HEADER_BYTES } from '../wire/codec.js';
+import { LEAVE_SECRET_BYTES } from '../wire/messages.js';
 import { EventHeap } from './event-heap.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
 import { simReportSigner } from './report-signer.js';
@@ -60,12 +61,12 @@ type SimEvent =
   | { time: number; seq: number; kind: 'tick'; node: number; epoch: number }
   | { time: number; seq: number; kind: 'detect'; node: number; epoch: number }
   | { time: number; seq: number; kind: 'eager'; node: number; epoch: number }
-  | { time: number; seq: number; kind: 'deliver'; node: number; from: number; message: Message; epoch: number }
+  | { time: number; seq: number; kind: 'deliver'; node: number; from: number; message: CoreMessage; epoch: number }
   | { time: number; seq: number; kind: 'stream'; node: number; from: number; nodes: NodeDelta7[]; epoch: number };
 
 export type EventListener = (observer: number, event: CoreEvent, time: number) => void;
 /** Sees every message a node hands to the network, before loss: for traces and golden tests. */
-export type SendListener = (from: number, to: string, message: Message, time: number) => void;
+export type SendListener = (from: number, to: string, message: CoreMessage, time: number) => void;
 
 /**
  * Node i's leave secret for one incarnation, from the run's seed: replayable, and drawn from a
@@ -110,7 +111,7 @@ export class SimCluster {
   private seq = 0;
   /** Bumped on crash/restart so a dead incarnation's stale ticks and deliveries are ignored. */
   private readonly epochs: Uint32Array;
-  private readonly pausedInbox = new Map<number, { from: number; message: Message }[]>();
+  private readonly pausedInbox = new Map<number, { from: number; message: CoreMessage }[]>();
   private readonly listeners: EventListener[] = [];
   private readonly sendListeners: SendListener[] = [];
   /** As the runtime: news triggers an extra round, at most detectsPerRound rounds per interval. */
@@ -356,16 +357,15 @@ export class SimCluster {
     }
   }
 
-  private send(from: number, out: readonly { to: string; message: Message }[]): void {
+  private send(from: number, out: readonly { to: string; message: CoreMessage }[]): void {
     for (const o of out) {
       for (const l of this.sendListeners) l(from, o.to, o.message, this.now);
       if (this.countBytes) {
-        const bytes = messageSize(o.message) + ENVELOPE_HEADER_BYTES;
+        const bytes = coreMessageBytes(o.message) + ENVELOPE_HEADER_BYTES;
         this.bytesSent[from] = (this.bytesSent[from] as number) + bytes;
         if (bytes > this.maxPacketBytes) this.maxPacketBytes = bytes;
         if (from % this.wireSampleEvery === 0) {
-          this.wireBytesSent[from] =
-            (this.wireBytesSent[from] as number) + plaintextPacketBytes(encodeMessage(o.message));
+          this.wireBytesSent[from] = (this.wireBytesSent[from] as number) + plaintextPacketBytes(encodeAny(o.message));
         }
       }
       const to = this.addressIndex.get(o.to);
@@ -379,7 +379,7 @@ export class SimCluster {
   }
 
   /** A message arriving at `to` after `delay` ms, unless `to` restarts meanwhile (its epoch moves on). */
-  private deliverAfter(delay: number, from: number, to: number, message: Message): void {
+  private deliverAfter(delay: number, from: number, to: number, message: CoreMessage): void {
     this.schedule({
       time: this.now + delay,
       seq: 0,
