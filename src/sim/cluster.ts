@@ -8,12 +8,13 @@ import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
 import type { CoreEvent, CoreMessage, FailureDetectorConfig, FlowControlConfig, Random } from '../core/types.js';
 import { coreMessageBytes, encodeAny } from '../wire/any.js';
+import { encodeLivenessMessage } from '../wire/liveness-codec.js';
 import { ENVELOPE_HEADER_BYTES } from '../wire/codec.js';
 import { LEAVE_SECRET_BYTES } from '../wire/messages.js';
 import { EventHeap } from './event-heap.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
 import { simReportSigner } from './report-signer.js';
-import type { NodeDelta7 } from '../wire/liveness-messages.js';
+import { isLivenessMessage, type NodeDelta7 } from '../wire/liveness-messages.js';
 import { nodeDeltas7Bytes } from '../wire/liveness-sizes.js';
 import { plaintextPacketBytes } from './wire-bytes.js';
 
@@ -365,7 +366,7 @@ export class SimCluster {
         this.bytesSent[from] = (this.bytesSent[from] as number) + bytes;
         if (bytes > this.maxPacketBytes) this.maxPacketBytes = bytes;
         if (from % this.wireSampleEvery === 0) {
-          this.wireBytesSent[from] = (this.wireBytesSent[from] as number) + plaintextPacketBytes(encodeAny(o.message));
+          this.wireBytesSent[from] = (this.wireBytesSent[from] as number) + plaintextPacketBytes(isLivenessMessage(o.message) ? encodeLivenessMessage(o.message) : encodeAny(o.message));
         }
       }
       const to = this.addressIndex.get(o.to);
