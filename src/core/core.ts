@@ -236,7 +236,7 @@ export class ScuttlebuttCore {
     return this.health.isDeaf(now, this.membership.liveOthers);
   }
 
-  /** Whether this node runs protocol 7's liveness (CoreConfig.liveness7): detect() then sends beats every quarter round. */
+  /** Whether this node runs protocol 7's liveness (CoreConfig.liveness7): detect() then sends beats. */
   get speaksLiveness7(): boolean {
     return this.mode7 !== null;
   }

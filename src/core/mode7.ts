@@ -16,12 +16,14 @@
  *
  * Pure, as the rest of the core: the clock and randomness come in, messages to send go out.
  */
-import type { LivenessMessage, NodeDelta7, ReportSet } from '../wire/liveness-messages.js';
+import { BEAT_DEAD_HERE, type LivenessMessage, type NodeDelta7, type ReportSet } from '../wire/liveness-messages.js';
 import { Deltas7, type ReportSets } from './delta7.js';
 import { Exchange7 } from './exchange7.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
 import { Liveness7 } from './liveness7.js';
+import { deadHereProbe } from './liveness7-parts.js';
+import { randomInt } from './random.js';
 import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
 import { DEAD, LIVE, type StateObserver } from './peer-table.js';
@@ -44,6 +46,14 @@ export interface Mode7Init {
   readonly options: Liveness7Options;
 }
 
+/** Liveness7Options.partitionMemoryMs's default: ten minutes. */
+export const PARTITION_MEMORY_MS = 600_000;
+
+/** After evidence of a heal, members held dead are probed for this many rounds... */
+const HEAL_ROUNDS = 3;
+/** ...this many a round (each node): a side of tens is probed whole within a round or two. */
+const HEAL_PROBES = 8;
+
 /** Counts of what mode 7 refused or dropped, by reason (the runtime adds them to its rejection counts). */
 export type Mode7Drops = Readonly<Record<string, number>>;
 
@@ -56,6 +66,7 @@ export class Mode7 {
   private readonly journal: Journal;
   private readonly rng: Random;
   private readonly proofs: LeaveProofs;
+  private readonly partitionMemoryMs: number;
   /** Report sets held, by observer ref (this node's own included), for forwarding in node deltas. */
   private readonly sets = new Map<number, ReportSet>();
   /** The live set changed other than by Liveness7's verdicts: its view is refreshed before it is next used. */
@@ -64,6 +75,8 @@ export class Mode7 {
   private membersStale = false;
   /** Slots whose incarnation rose since Liveness7 last heard (a delta carried a refutation). */
   private readonly raised = new Set<number>();
+  /** Rounds left in which round() probes members held dead (see healProbes). */
+  private healRounds = 0;
   /** True while this object applies Liveness7's verdicts: those deaths and revivals are not news to it. */
   private applying = false;
   /** The clock of the call in progress (report sets accepted inside a delta's application read it). */
@@ -76,6 +89,7 @@ export class Mode7 {
     this.journal = journal;
     this.rng = rng;
     this.proofs = proofs;
+    this.partitionMemoryMs = init.options.partitionMemoryMs ?? PARTITION_MEMORY_MS;
     this.now = now;
     const t = membership.table;
     // Incarnation 0 in a request means "send its identity": a member's first incarnation is 1.
@@ -127,12 +141,43 @@ export class Mode7 {
     return out;
   }
 
-  /** The round: the hot members' window moves on; news goes out as hot SYN7s to `targets`. */
+  /**
+   * The round: news goes out as hot SYN7s to `targets`, the hot members' window moves on, and after evidence of a
+   * heal, probes to members held dead.
+   */
   round(targets: readonly string[], now: number): Outbound[] {
     this.sync(now);
     const out = this.news(targets, now);
     this.state.startRound();
+    if (this.healRounds > 0) {
+      this.healRounds--;
+      this.healProbes(out);
+    }
     return out;
+  }
+
+  /**
+   * Up to HEAL_PROBES dead-here beats to members held dead, drawn at random. Liveness7 probes one member a round at
+   * most, which revives the other side of a healed partition one member per probe: tens of seconds for a side of
+   * tens. Each probe makes its member refute, and the refutation revives it everywhere.
+   */
+  private healProbes(out: Outbound[]): void {
+    const t = this.membership.table;
+    const dead: number[] = [];
+    for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === DEAD && t.left[s] === 0) dead.push(s);
+    for (let k = 0; k < HEAL_PROBES && dead.length > 0; k++) {
+      const i = randomInt(this.rng, dead.length);
+      out.push(this.probe(dead[i] as number));
+      dead[i] = dead[dead.length - 1] as number;
+      dead.pop();
+    }
+  }
+
+  private probe(s: number): Outbound {
+    return {
+      to: this.membership.address(s),
+      message: deadHereProbe(this.refOf(SELF), true, 0, this.state.hash),
+    };
   }
 
   /**
@@ -159,7 +204,6 @@ export class Mode7 {
     return this.news(targets, now);
   }
 
-
   /** A protocol-7 message from `from`. */
   receive(from: string, message: LivenessMessage, now: number, sender: Sender): Outbound[] {
     this.sync(now);
@@ -173,6 +217,14 @@ export class Mode7 {
           break;
         }
         out = this.exchange.onBeatHash(s, news.stateHash, now);
+        if ((message.flags & BEAT_DEAD_HERE) === 0) break;
+        // A member that holds us dead reached us: a partition may have healed. Our refutation (settle, below)
+        // goes to it at once in a hot digest, so that it revives us and spreads that on its side; if we hold it
+        // dead too, a probe back makes it refute as well; and a few rounds of probes follow (heal()).
+        this.settle(now);
+        out.push(...this.exchange.news([from], now, this.liveness.censusStatus().completedEpoch));
+        if (this.membership.table.status[s] === DEAD) out.push(this.probe(s));
+        this.healRounds = HEAL_ROUNDS;
         break;
       }
       case 'censusPull': {
@@ -229,12 +281,7 @@ export class Mode7 {
     return this.liveness.censusStatus();
   }
 
-  private acceptSet(
-    observer: number,
-    incarnation: number,
-    publicKey: Uint8Array | undefined,
-    set: ReportSet,
-  ): boolean {
+  private acceptSet(observer: number, incarnation: number, publicKey: Uint8Array | undefined, set: ReportSet): boolean {
     const ok = this.liveness.acceptReportSet(observer, incarnation, publicKey, set, this.now) === 'accepted';
     if (ok) this.sets.set(observer, set);
     return ok;
@@ -246,7 +293,8 @@ export class Mode7 {
     const m = this.membership;
     const t = m.table;
     for (const s of this.raised) {
-      if (t.status[s] === LIVE || t.status[s] === DEAD) this.liveness.noteIncarnation(this.refOf(s), t.incarnation(s), now);
+      if (t.status[s] !== LIVE && t.status[s] !== DEAD) continue;
+      this.liveness.noteIncarnation(this.refOf(s), t.incarnation(s), now);
     }
     this.raised.clear();
     if (this.membersStale) {
@@ -272,11 +320,17 @@ export class Mode7 {
     this.applying = true;
     for (const c of verdicts.convictions) {
       const s = m.slotOfRef(c.ref);
-      if (s > SELF && t.status[s] === LIVE) m.convict(s, 'suspected', now);
+      // Kept partitionMemoryMs whatever the reason: across a partition, observers on one side convict members of the
+      // other by a quorum of silent reports too, as they would a crash.
+      if (s > SELF && t.status[s] === LIVE) m.convict(s, 'suspected', now, this.partitionMemoryMs);
     }
     for (const ref of verdicts.revivals) {
       const s = m.slotOfRef(ref);
-      if (s > SELF && t.status[s] === DEAD && t.left[s] === 0) m.revive(s);
+      if (s > SELF && t.status[s] === DEAD && t.left[s] === 0) {
+        m.revive(s);
+        // A member back from across a cut: others held dead may be back too (heal()).
+        this.healRounds = HEAL_ROUNDS;
+      }
     }
     this.applying = false;
     const refuted = this.liveness.shouldRefute(now);

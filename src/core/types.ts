@@ -155,6 +155,14 @@ export interface Liveness7Options {
   readonly signer: ReportSigner;
   /** K: neighbours each member beats to and is watched by (2 to 32, even; default 4). The same cluster-wide. */
   readonly observers?: number;
+  /**
+   * How long a convicted member is kept, dead, before it is removed; default 10 minutes. Both sides of a partition
+   * then still hold each other when it heals, and the refutations that heal it revive members rather than
+   * introduce them anew (a removed member is refused for a while, as stale gossip). A crash cannot be told from a
+   * partition when it is convicted, so this applies to every conviction; a member that left goes after
+   * FailureDetectorConfig.deadNodeGracePeriodMs, as in protocol 6.
+   */
+  readonly partitionMemoryMs?: number;
 }
 
 /** Why a member was marked dead: the detector convicted it, it left, or a newer incarnation of it appeared. */
