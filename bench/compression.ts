@@ -10,7 +10,7 @@ import * as zlib from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { benchOptions, simConfig, type BenchOptions } from '../src/sim/options.js';
 import { SimCluster } from '../src/sim/cluster.js';
-import { encodeMessage } from '../src/wire/codec.js';
+import { encodeAny } from '../src/wire/any.js';
 import { MIN_COMPRESS_BYTES } from '../src/wire/envelope-sizes.js';
 
 /** The zstd functions, typed here because the project's @types/node is the oldest supported line's. */
@@ -47,7 +47,7 @@ function corpus(nodes: number, seconds: number): Uint8Array[] {
   const o: BenchOptions = benchOptions({ nodes, seed: 11, disseminations: 0, uptimeSpreadS: 86_400 });
   const sim = new SimCluster(simConfig(o, o.seed));
   const bodies: Uint8Array[] = [];
-  sim.onSend((_from, _to, message) => bodies.push(encodeMessage(message)));
+  sim.onSend((_from, _to, message) => bodies.push(encodeAny(message)));
   for (let i = 0; i < nodes; i++)
     sim.start(i, {
       role: i % 3 === 0 ? 'db' : 'api',

@@ -11,12 +11,13 @@
  *   Deltas         packing what a peer lacks, applying what a peer sent (delta.ts)
  *   Exchange       SYN, SYN-ACK, ACK, leave, announcements (exchange.ts)
  *   Journal        events, rejection counts, news (journal.ts)
+ *   Mode7          protocol 7's liveness and quiet exchanges, when configured (mode7.ts)
  *
  * Pure: no sockets, timers, Date.now() or Math.random(). The harness passes clock readings and
  * decoded messages in, and takes out messages to send and events to publish. docs/architecture.md
  * follows one packet through these modules.
  */
-import type { Message } from '../wire/messages.js';
+import { isLivenessMessage, type NodeDelta7 } from '../wire/liveness-messages.js';
 import { Deltas } from './delta.js';
 import { FailureDetector } from './detector.js';
 import { Digests } from './digest.js';
@@ -26,6 +27,7 @@ import { identityRef } from './identity.js';
 import { Journal } from './journal.js';
 import { LeaveProofs } from './leave-proof.js';
 import { LocalHealth } from './local-health.js';
+import { Mode7 } from './mode7.js';
 import { Membership, SELF } from './membership.js';
 import { OwnValues } from './own-values.js';
 import { assertApplicationKey } from './reserved-keys.js';
@@ -35,6 +37,7 @@ import type {
   ClusterSnapshot,
   CoreConfig,
   CoreEvent,
+  CoreMessage,
   NodeIdentity,
   NodeView,
   Outbound,
@@ -53,6 +56,8 @@ export class ScuttlebuttCore {
   private readonly peers: PeerSelection;
   private readonly exchange: Exchange;
   private readonly flow: FlowControl | null;
+  /** Protocol 7's liveness (CoreConfig.liveness7); null: protocol 6's heartbeats in every digest. */
+  private readonly mode7: Mode7 | null;
 
   /**
    * Builds the modules in the order they need each other (docs/architecture.md): each gets what it
@@ -100,6 +105,21 @@ export class ScuttlebuttCore {
       { clusterId, payloadBudget, lowBitsTo: config.lowBitsTo },
     );
     this.peers = new PeerSelection(membership, rng, config.fanout);
+    this.mode7 = config.liveness7
+      ? new Mode7(
+          { membership, journal, own, proofs, rng },
+          {
+            clusterId,
+            payloadBudget,
+            gossipIntervalMs,
+            failureDetector: fd,
+            options: config.liveness7,
+          },
+          now,
+        )
+      : null;
+    const mode7 = this.mode7;
+    if (mode7) journal.listener = (type) => mode7.noteEvent(type);
   }
 
   // ------------------------------------------------------------------ local writes
@@ -212,7 +232,21 @@ export class ScuttlebuttCore {
    * deadline then stays due, and a harness that wakes at nextDeadline should look again later, not at once.
    */
   isDeaf(now: number): boolean {
+    if (this.mode7) return this.mode7.deaf(now);
     return this.health.isDeaf(now, this.membership.liveOthers);
+  }
+
+  /** Whether this node runs protocol 7's liveness (CoreConfig.liveness7): detect() then sends beats. */
+  get speaksLiveness7(): boolean {
+    return this.mode7 !== null;
+  }
+
+  /**
+   * Mode 7's refusals and drops, by reason: report sets refused ('forged-report', 'unsigned-report',
+   * 'ineligible-report'), parts of node deltas dropped, stray messages. Empty in mode 6.
+   */
+  liveness7Drops(): Readonly<Record<string, number>> {
+    return this.mode7?.drops() ?? {};
   }
 
   // ------------------------------------------------------------------ the round
@@ -225,6 +259,11 @@ export class ScuttlebuttCore {
     this.membership.keepSlotsInRefOrder();
     this.own.expire(now);
     this.own.release(now);
+    if (this.mode7) {
+      const out = this.detect(now);
+      out.push(...this.mode7.round(this.peers.select(), now));
+      return out;
+    }
     this.detect(now);
     return this.openExchanges(now);
   }
@@ -237,6 +276,7 @@ export class ScuttlebuttCore {
   gossip(now: number): Outbound[] {
     this.observeClock(now);
     this.own.release(now);
+    if (this.mode7) return this.mode7.news(this.peers.select(), now);
     return this.openExchanges(now);
   }
 
@@ -258,6 +298,7 @@ export class ScuttlebuttCore {
   /** Graceful leave: a message for every live peer, which marks this node dead at once. */
   leave(now: number): Outbound[] {
     this.observeClock(now);
+    if (this.mode7) return this.mode7.leave(this.peers.select(), now);
     return this.exchange.leave();
   }
 
@@ -284,12 +325,19 @@ export class ScuttlebuttCore {
    * The failure detector alone: convicts members whose phi passed the threshold and removes those
    * dead past the grace period. tick() runs it; a harness may also run it between rounds so that
    * conviction is not quantized to the gossip interval (the simulator does, four times a round; the runtime at
-   * nextDeadline).
+   * nextDeadline). In mode 7 it must run every quarter interval: it sends the beats and the census's pulls, which
+   * it returns (in mode 6, nothing).
    */
-  detect(now: number): void {
+  detect(now: number): Outbound[] {
     this.observeClock(now);
+    if (this.mode7) {
+      this.membership.removeDue(now);
+      this.membership.forgetExpired(now);
+      return this.mode7.liven(now);
+    }
     this.detector.sweep(now, this.health.isDeaf(now, this.membership.liveOthers));
     this.membership.forgetExpired(now);
+    return [];
   }
 
   /**
@@ -298,13 +346,34 @@ export class ScuttlebuttCore {
    * message the replies to it may take (default: a known sender, the payload budget): a harness
    * limits what a sender it does not know can make this node send.
    */
-  receive(from: string, message: Message, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
+  receive(from: string, message: CoreMessage, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
     this.observeClock(now);
+    // A protocol-7 message reaches a node that runs protocol 6 only by mistake (or from a forger): dropped.
+    if (isLivenessMessage(message)) return this.mode7 ? this.mode7.receive(from, message, now, sender) : [];
     // Traffic again after a spell of hearing nobody: the silence was ours, excused like a stall.
     const answer = message.type === 'synAck' || message.type === 'ack';
     const deafness = this.health.heard(now, this.membership.liveOthers, answer);
     if (deafness > 0) this.detector.shiftDeadlines(deafness);
     return this.exchange.receive(from, message, now, sender);
+  }
+
+  /**
+   * Peers this node wants a stream from (mode 7: its state differs from theirs by more than a packet): the harness
+   * opens one to each, reads that peer's streamOut() and hands it to streamIn(). Empty in mode 6.
+   */
+  takeStreamRequests(): string[] {
+    return this.mode7 ? this.mode7.takeStreamRequests() : [];
+  }
+
+  /** This node's whole state as batches of node deltas, for a stream a peer opened (mode 7; empty in mode 6). */
+  streamOut(): Iterable<NodeDelta7[]> {
+    return this.mode7 ? this.mode7.streamOut() : [];
+  }
+
+  /** Node deltas a stream from `from` carried (mode 7; ignored in mode 6). */
+  streamIn(nodes: readonly NodeDelta7[], from: string, now: number): void {
+    this.observeClock(now);
+    this.mode7?.streamIn(nodes, now, from);
   }
 
   private openExchanges(now: number): Outbound[] {

@@ -20,6 +20,7 @@ export type {
   ClusterSnapshot,
   CoreConfig,
   CoreEvent,
+  CoreMessage,
   DetectorView,
   FailureDetectorConfig,
   FlowControlConfig,

@@ -13,6 +13,10 @@ export class Journal {
    * A conviction or a removal is not news: every observer reaches it on its own.
    */
   news = false;
+  /**
+   * Hears each event's type as it is emitted: mode 7 (mode7.ts) follows the live set through it. Null: nobody.
+   */
+  listener: ((type: CoreEvent['type']) => void) | null = null;
   /** When given (CoreConfig.eventViews), each event carries its member's view as of the event. */
   private readonly viewOf: ((slot: number) => NodeView) | null;
 
@@ -27,6 +31,7 @@ export class Journal {
   /** Records an event about the member in `slot`. */
   emit(event: CoreEvent, slot: number): void {
     if (event.type === 'live' || event.type === 'update') this.news = true;
+    this.listener?.(event.type);
     this.events.push(this.viewOf ? { ...event, view: this.viewOf(slot) } : event);
   }
 

@@ -417,7 +417,11 @@ export class Liveness7 {
   /** The census's start rule on unresolved subjects not judged by the last census, then its round. */
   private censusRound(now: number, random: Random, out: Outbound7[]): void {
     const unresolved = this.unresolved();
-    const fresh = this.judged.fresh(unresolved, this.self);
+    let fresh = this.judged.fresh(unresolved, this.self);
+    // A deaf node publishes none of its reports, so no record of its own starts a census; but a node cut from its
+    // neighbours looks deaf too (the small side of a 10/90 split: most of its neighbours are across). Its held
+    // reports start one: replies prove it is cut, not deaf, and it then reports and convicts (takeVerdicts).
+    if (fresh === 0 && this.watch.deaf(now)) fresh = this.watch.verdicts(now, { throughDeafness: true }).length;
     if (!this.census.running && this.census.shouldStart(fresh, now)) {
       this.census.start(this.census.nextEpoch, this.membership.hash, now);
     }

@@ -57,7 +57,7 @@ export class Membership {
   /** Removed members' ids -> their generation, so an older incarnation cannot sneak back after removal. */
   private readonly retired = new Map<string, { generation: number; until: number }>();
   /** Dead members (few): when they were convicted and at which heartbeat. */
-  private readonly deaths = new Map<number, { since: number; heartbeat: number }>();
+  private readonly deaths = new Map<number, { since: number; heartbeat: number; graceMs: number }>();
   /** Removed members by ref, until the grace period ends. */
   private readonly removed = new Map<number, RemovedMember>();
   /** The gossip addresses of the members (live and dead, self included): who is no stranger (see knowsAddress). */
@@ -146,6 +146,23 @@ export class Membership {
       found = s;
     }
     return found;
+  }
+
+  /** The member (not self) at `address`: the live one, else the only one, dead (mode 7 hears those); else -1. */
+  memberSlotAt(address: string): number {
+    const live = this.liveSlotAt(address);
+    if (live >= 0) return live;
+    const sole = this.addresses.soleHolder(address);
+    return sole > SELF && this.table.status[sole] === DEAD ? sole : -1;
+  }
+
+  /** Removes dead members past their grace period, scanning only once one is due (mode 7: no detector sweeps). */
+  removeDue(now: number): void {
+    if (now < this.nextRemoval) return;
+    const t = this.table;
+    let next = Infinity;
+    for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === DEAD) next = Math.min(next, this.removeIfDue(s, now));
+    this.nextRemoval = next;
   }
 
   /** Whether a member with this ref was removed within the grace period. */
@@ -268,11 +285,15 @@ export class Membership {
     this.changedSinceRound = true;
   }
 
-  convict(s: number, reason: DeathReason, now: number): void {
+  /**
+   * Live slot s is dead from now, removed `graceMs` later (default: the grace period; mode 7 keeps a member
+   * convicted across a partition longer, so that both sides still hold it when the partition heals).
+   */
+  convict(s: number, reason: DeathReason, now: number, graceMs = this.graceMs): void {
     const t = this.table;
     t.status[s] = DEAD;
-    this.deaths.set(s, { since: now, heartbeat: t.heartbeat(s) });
-    this.nextRemoval = Math.min(this.nextRemoval, now + this.graceMs);
+    this.deaths.set(s, { since: now, heartbeat: t.heartbeat(s), graceMs });
+    this.nextRemoval = Math.min(this.nextRemoval, now + graceMs);
     this.liveOthers--;
     if (t.proven(s)) this.provenOthers--;
     this.deadOthers++;
@@ -338,7 +359,8 @@ export class Membership {
 
   /** Removes dead slot s if its grace period is over; returns when it will be due otherwise (Infinity once removed). */
   removeIfDue(s: number, now: number): number {
-    const due = (this.deaths.get(s)?.since ?? now) + this.graceMs;
+    const death = this.deaths.get(s);
+    const due = death ? death.since + death.graceMs : now + this.graceMs;
     if (due > now) return due;
     this.remove(s, now);
     return Infinity;

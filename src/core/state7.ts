@@ -142,8 +142,18 @@ export class State7 implements StateObserver {
 
   /** @internal StateObserver: slot's entry changed (the sums move from its old entry to its new one). */
   changed(slot: number): void {
-    // One update of the sums by (new - old): changing() and changed() come in pairs, never nested.
-    this.stateHash.replace(this.before, this.fill(slot, this.after));
+    // One update of the sums by (new - old): changing() and changed() come in pairs, never nested. A write of
+    // the value already held (OwnValues.expire's GC version, every round) is no change, and no news.
+    const b = this.before;
+    const a = this.fill(slot, this.after);
+    const same =
+      a.incarnation === b.incarnation &&
+      a.maxVersion === b.maxVersion &&
+      a.gcVersion === b.gcVersion &&
+      a.reportVersion === b.reportVersion &&
+      a.left === b.left;
+    if (same) return;
+    this.stateHash.replace(b, a);
     this.recent.set(this.table.refs[slot] as number, this.round);
   }
 

@@ -3,7 +3,9 @@
  * simulator, the tests) drives the same `ScuttlebuttCore` through this surface: it hands in
  * clock readings and messages, and takes out messages to send and events to publish.
  */
+import type { ReportSigner } from './report-set.js';
 import type { Message, NodeIdentity } from '../wire/messages.js';
+import type { LivenessMessage } from '../wire/liveness-messages.js';
 import type { FlowControlConfig } from './flow-control.js';
 
 export type { FlowControlConfig, FlowControlStats } from './flow-control.js';
@@ -121,6 +123,12 @@ export interface CoreConfig {
    * checked.
    */
   readonly hash?: (data: Uint8Array) => Uint8Array;
+  /**
+   * Protocol 7's liveness (docs/design/liveness-7.md): members beat to K neighbours, convict by their signed
+   * reports, and exchange state by hash instead of heartbeats in every digest. Every member of the cluster must
+   * run it (the gate that switches a mixed cluster is not wired yet); absent: protocol 6.
+   */
+  readonly liveness7?: Liveness7Options;
 }
 
 /**
@@ -129,10 +137,32 @@ export interface CoreConfig {
  */
 export const DEFAULT_TOMBSTONE_GRACE_PERIOD_MS = 60_000;
 
+/**
+ * What the core sends and receives: protocol 6's membership messages and protocol 7's liveness messages (written
+ * only in a version that carries them, to peers heard speaking it; see wire/any.ts).
+ */
+export type CoreMessage = Message | LivenessMessage;
+
 /** A message for the harness to send. */
 export interface Outbound {
   readonly to: string;
-  readonly message: Message;
+  readonly message: CoreMessage;
+}
+
+/** CoreConfig.liveness7: run protocol 7's liveness (every member of the cluster must). */
+export interface Liveness7Options {
+  /** Signs this incarnation's report sets; its public key travels with this node's introduction. */
+  readonly signer: ReportSigner;
+  /** K: neighbours each member beats to and is watched by (2 to 32, even; default 4). The same cluster-wide. */
+  readonly observers?: number;
+  /**
+   * How long a convicted member is kept, dead, before it is removed; default 10 minutes. Both sides of a partition
+   * then still hold each other when it heals, and the refutations that heal it revive members rather than
+   * introduce them anew (a removed member is refused for a while, as stale gossip). A crash cannot be told from a
+   * partition when it is convicted, so this applies to every conviction; a member that left goes after
+   * FailureDetectorConfig.deadNodeGracePeriodMs, as in protocol 6.
+   */
+  readonly partitionMemoryMs?: number;
 }
 
 /** Why a member was marked dead: the detector convicted it, it left, or a newer incarnation of it appeared. */

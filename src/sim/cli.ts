@@ -25,6 +25,7 @@ const HELP = `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--bu
   --uptime-spread-s U  members start as if up for 0..U seconds already, as in a long-running cluster:
                      their heartbeats differ, so digests are larger and compress worse (default 0)
   --pause-ms P       failure detector acceptable pause (default 3000), --threshold T phi threshold (default 8)
+  --protocol 6|7     liveness: 6, heartbeats in every digest; 7, beats to K neighbours and reports (default 6)
   --json             print one JSON object
 
 The write workload (runs instead of the above when --writers is given):
@@ -49,6 +50,12 @@ function num(v: string | undefined, name: string, dflt: number, min: number, max
   if (!Number.isFinite(x) || x < min || x > max)
     throw new Error(`--${name} must be a number from ${min} to ${max} (got "${v}")`);
   return x;
+}
+
+function protocolOf(v: string | undefined): 6 | 7 {
+  if (v === undefined || v === '6') return 6;
+  if (v === '7') return 7;
+  throw new Error(`--protocol must be 6 or 7 (got "${v}")`);
 }
 
 export function main(argv: string[]): void {
@@ -84,6 +91,7 @@ export function main(argv: string[]): void {
       'idle-at-s': { type: 'string' },
       'step-write-rate': { type: 'string' },
       'step-at-s': { type: 'string' },
+      protocol: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -114,6 +122,7 @@ export function main(argv: string[]): void {
     uptimeSpreadS: num(values['uptime-spread-s'], 'uptime-spread-s', 0, 0, 1e9),
     pauseMs: num(values['pause-ms'], 'pause-ms', 3000, 0, 600_000),
     threshold: num(values.threshold, 'threshold', 8, 0.1, 100),
+    liveness7: protocolOf(values.protocol) === 7,
   };
   const result = runBench(o, values.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
   if (values.json) {

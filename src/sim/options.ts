@@ -29,6 +29,8 @@ export interface BenchOptions {
   /** Failure detector overrides (defaults: the LAN preset). */
   pauseMs?: number;
   threshold?: number;
+  /** Protocol 7's liveness (CoreConfig.liveness7) on every node (default: protocol 6). */
+  liveness7?: boolean;
 }
 
 /**
@@ -79,5 +81,6 @@ export function simConfig(o: BenchOptions, seed: number): SimConfig {
     tickJitterMs: 2,
     detectsPerRound: DETECTS_PER_ROUND,
     uptimeSpreadS: o.uptimeSpreadS ?? 0,
+    ...(o.liveness7 ? { liveness7: {} } : {}),
   };
 }

@@ -11,6 +11,7 @@ export { DecodeError } from './errors.js';
 export type { DecodeErrorReason } from './errors.js';
 export {
   carriesLeaveProofs,
+  carriesLiveness,
   carriesLowHeartbeats,
   carriesUserEvents,
   carriesQueries,

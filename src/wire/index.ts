@@ -7,6 +7,7 @@
  * @module scuttlebutt-ts/wire
  */
 export {
+  carriesLiveness,
   carriesQueries,
   DecodeError,
   decodeMessage,
@@ -37,5 +38,22 @@ export type {
   VersionedValue,
   WrongClusterMessage,
 } from './messages.js';
+export type {
+  Ack7Message,
+  BeatMessage,
+  CensusMessage,
+  CensusPullMessage,
+  Digest7,
+  LivenessMessage,
+  NodeDelta7,
+  ReportKind,
+  ReportRecord,
+  ReportSet,
+  StreamEndMessage,
+  StreamHelloMessage,
+  SumsMessage,
+  Syn7Message,
+  SynAck7Message,
+} from './liveness-messages.js';
 export type { QueryAckMessage, QueryMessage, QueryResponseMessage, QueryWireMessage } from './query-messages.js';
 export { MAX_QUERY_NAME_BYTES, MAX_QUERY_TAGS, MAX_QUERY_TIMEOUT_MS, MAX_RELAY_FACTOR } from './query-messages.js';

@@ -234,6 +234,24 @@ export type LivenessMessage =
   | StreamHelloMessage
   | StreamEndMessage;
 
+/** Every LivenessMessage type, so that a type added to the union must be added here (the record's keys). */
+const LIVENESS_TYPES: Readonly<Record<LivenessMessage['type'], true>> = {
+  beat: true,
+  sums: true,
+  syn7: true,
+  synAck7: true,
+  ack7: true,
+  censusPull: true,
+  census: true,
+  streamHello: true,
+  streamEnd: true,
+};
+
+/** Whether `m` is one of protocol 7's messages (the harnesses route and gate them by version). */
+export function isLivenessMessage<M extends { readonly type: string }>(m: M | LivenessMessage): m is LivenessMessage {
+  return Object.hasOwn(LIVENESS_TYPES, m.type);
+}
+
 /** Reserved keys a protocol-7 node writes in its own state (gate, docs/design/liveness-7.md). */
 export const SPEAKS_KEY = '\u0000speaks';
 export const READY_KEY = '\u0000ready';

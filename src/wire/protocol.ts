@@ -45,5 +45,12 @@ export function carriesUserEvents(version: ProtocolVersion): boolean {
 export function carriesQueries(version: ProtocolVersion): boolean {
   return version >= 6;
 }
+/**
+ * Whether protocol 7's liveness messages (type codes 12 to 21, wire/liveness-codec.ts) exist in `version`: a reader
+ * of an older one drops them as unknown types, so they go only to peers heard speaking 7.
+ */
+export function carriesLiveness(version: ProtocolVersion): boolean {
+  return version >= 7;
+}
 /** magic (2) + protocol version (1) + flags (1), written by transport/envelope.ts before the body. */
 export const ENVELOPE_HEADER_BYTES = 4;

@@ -208,7 +208,7 @@ test('one node cut alone among 30: the rest convict it (failed); it is deaf and 
       `from ${(loneFirst / 1000).toFixed(2)} s to ${(loneLast / 1000).toFixed(2)} s (deafness hold 32 s)`,
   );
   assert.ok(othersLast < 4561 + 2000, `the others convict it by ${othersLast} ms`);
-  // Deaf two rounds after its last beat arrived, then held 8 x (interval + pause) = 32 s.
-  assert.ok(loneFirst >= 32_000, `the lone node convicted someone ${loneFirst} ms after the cut, while deaf`);
+  // Held 8 x (interval + pause) = 32 s from the last beat it heard, which arrived at most a round before the cut.
+  assert.ok(loneFirst >= 31_000, `the lone node convicted someone ${loneFirst} ms after the cut, while deaf`);
   assert.equal(byLone.length, n - 1, 'once the hold ends, its census convicts everyone it cannot reach');
 });

@@ -12,9 +12,20 @@ import {
   type CoreEvent,
   type FailureDetectorConfig,
   type Outbound,
+  type CoreMessage,
   type Random,
 } from '../../src/core/types.js';
-import { decodeMessage, encodeMessage, PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
+import { decodeAny, encodeAny } from '../../src/wire/any.js';
+import { PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
+import { isQueryMessage } from '../../src/wire/query-codec.js';
+import { isUserEventMessage } from '../../src/wire/user-events.js';
+
+/** A body the core sent, decoded as the runtime does (membership and liveness messages; the core sends no other). */
+function decodeCore(bytes: Uint8Array, version: ProtocolVersion): CoreMessage {
+  const m = decodeAny(bytes, version);
+  if (isUserEventMessage(m) || isQueryMessage(m)) throw new Error(`the core sent a ${m.type} message`);
+  return m;
+}
 
 /** The default detector, with a shorter window and grace period so that tests see removals soon. */
 export const TEST_FD: FailureDetectorConfig = {
@@ -110,7 +121,7 @@ export class MiniCluster {
 
   send(from: string, out: Outbound[]): void {
     for (const o of out) {
-      const bytes = encodeMessage(o.message, this.versionBetween(from, o.to));
+      const bytes = encodeAny(o.message, this.versionBetween(from, o.to));
       this.maxPacket = Math.max(this.maxPacket, bytes.length);
       const budget = this.budgets.get(from) ?? Infinity;
       if (bytes.length > budget)
@@ -151,7 +162,7 @@ export class MiniCluster {
         const core = this.nodes.get(m.to);
         if (!core) continue;
         this.now = Math.max(this.now, m.at);
-        this.send(m.to, core.receive(m.from, decodeMessage(m.bytes, this.versionBetween(m.from, m.to)), this.now));
+        this.send(m.to, core.receive(m.from, decodeCore(m.bytes, this.versionBetween(m.from, m.to)), this.now));
       }
       this.now = next;
       addrs.forEach((addr, i) => {

@@ -1,17 +1,19 @@
 /**
  * A protocol-7 state node for tests: a real Membership, OwnValues, LeaveProofs, State7 and Deltas7, with a
- * stand-in for the ReportBook (a set is accepted when its signature is the keyed tag below), and a three-way
- * exchange (SYN7 -> SYN-ACK7 -> ACK7) between two nodes over the real protocol-7 codec.
+ * stand-in for the ReportBook (a set is accepted when its signature is the keyed tag below), its Exchange7, and a
+ * three-way exchange (SYN7 -> SYN-ACK7 -> ACK7) between two nodes over the real protocol-7 codec.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Deltas7, type ReportSets } from '../../src/core/delta7.js';
-import { buildDigest7, compareDigest7, EMPTY_DIGEST7, request7 } from '../../src/core/digest7.js';
+import { compareDigest7, EMPTY_DIGEST7 } from '../../src/core/digest7.js';
+import { Exchange7, type Exchange7Message, type Outbound7Any } from '../../src/core/exchange7.js';
 import { Journal } from '../../src/core/journal.js';
 import { LeaveProofs } from '../../src/core/leave-proof.js';
 import { Membership, SELF, type AdmissionLimits } from '../../src/core/membership.js';
 import { OwnValues } from '../../src/core/own-values.js';
 import { FREE } from '../../src/core/peer-table.js';
+import { seededRandom } from '../../src/core/random.js';
 import { State7 } from '../../src/core/state7.js';
 import { decodeLivenessMessage, encodeLivenessMessage } from '../../src/wire/liveness-codec.js';
 import type { LivenessMessage, NodeDelta7, ReportSet } from '../../src/wire/liveness-messages.js';
@@ -77,6 +79,8 @@ export class Node7 {
   readonly deltas: Deltas7;
   readonly reports = new FakeReports();
   readonly proofs: LeaveProofs;
+  /** Exchange7 by payload budget (one per budget a test uses; each is stateless but for beats and streams). */
+  private readonly exchanges = new Map<number, Exchange7>();
 
   constructor(
     readonly index: number,
@@ -108,6 +112,30 @@ export class Node7 {
       proofs: this.proofs,
       reports: this.reports,
     });
+  }
+
+  get address(): string {
+    return this.membership.self.address;
+  }
+
+  /** This node's Exchange7 with the given payload budget. */
+  exchange7(payloadBudget = 60_000, quietMs = 1000): Exchange7 {
+    let x = this.exchanges.get(payloadBudget);
+    if (!x) {
+      x = new Exchange7(
+        {
+          membership: this.membership,
+          state: this.state,
+          deltas: this.deltas,
+          journal: this.journal,
+          rng: seededRandom(this.index),
+          own: this.own,
+        },
+        { clusterId: CLUSTER, payloadBudget, quietMs },
+      );
+      this.exchanges.set(payloadBudget, x);
+    }
+    return x;
   }
 
   get ref(): number {
@@ -165,6 +193,16 @@ function wire<M extends LivenessMessage>(m: M): M {
   return decodeLivenessMessage(encodeLivenessMessage(m)) as M;
 }
 
+/** An outbound message of Exchange7 as its receiver decodes it: a protocol-7 exchange message, through the codec. */
+export function overWire(out: Outbound7Any): Exchange7Message {
+  const m = out.message;
+  assert.ok(
+    m.type === 'sums' || m.type === 'syn7' || m.type === 'synAck7' || m.type === 'ack7',
+    `an exchange message, not ${m.type}`,
+  );
+  return wire(m);
+}
+
 /** What one exchange carried. */
 export interface ExchangeTrace {
   readonly synEntries: number;
@@ -174,42 +212,27 @@ export interface ExchangeTrace {
 }
 
 /**
- * One three-way exchange initiated by `a` with `b`, every message through the codec: a's digest (SYN7; complete
- * when it fits), b's request and the deltas a lacks (SYN-ACK7), the deltas b asked for (ACK7). `budget`: bytes for
- * a digest and for a delta list each; `start`: a's members are listed from this index on (wrapping), so that
- * digests cut by a small budget cover every member in turn.
+ * One three-way exchange initiated by `a` with `b` through their Exchange7s, every message through the codec: a's
+ * SYN7 listing every member (complete when it fits), b's SYN-ACK7 (request + the deltas a lacks), a's ACK7.
+ * `budget`: the payload budget of each message; `start`: a's members are listed from this index on (wrapping), so
+ * that digests cut by a small budget cover every member in turn.
  */
 export function exchange(a: Node7, b: Node7, now: number, budget = 60_000, start = 0): ExchangeTrace {
-  const all = a.slots();
-  const from = start % all.length;
-  const listed = [...all.slice(from), ...all.slice(0, from)];
-  const syn = wire({
-    type: 'syn7',
-    clusterId: CLUSTER,
-    pull: true,
-    stateHash: a.state.hash,
-    memberCount: a.membership.size,
-    censusEpoch: 0,
-    digest: buildDigest7(a.membership.table, listed, budget, { hot: false, whole: true }),
-  });
-  const atB = compareDigest7(b.membership, syn.digest, b.membership.nextEpoch());
-  const synAck = wire({
-    type: 'synAck7',
-    clusterId: CLUSTER,
-    stateHash: b.state.hash,
-    memberCount: b.membership.size,
-    request: request7(b.membership.table, atB, budget),
-    nodes: b.deltas.pack(atB.send, budget),
-  });
-  a.deltas.apply(synAck.nodes, now, b.membership.self.address);
-  const atA = compareDigest7(a.membership, synAck.request, a.membership.nextEpoch());
-  const ack = wire({ type: 'ack7', clusterId: CLUSTER, nodes: a.deltas.pack(atA.send, budget) });
-  b.deltas.apply(ack.nodes, now, a.membership.self.address);
+  const xa = a.exchange7(budget);
+  const xb = b.exchange7(budget);
+  const syn = overWire(xa.synAll(b.address, start));
+  assert.equal(syn.type, 'syn7');
+  const [synAck] = xb.receive(a.address, syn, now).map(overWire);
+  if (synAck?.type !== 'synAck7') {
+    return { synEntries: syn.type === 'syn7' ? syn.digest.count : 0, requested: 0, synAckNodes: 0, ackNodes: 0 };
+  }
+  const [ack] = xa.receive(b.address, synAck, now).map(overWire);
+  if (ack) assert.equal(xb.receive(a.address, ack, now).length, 0, 'an ACK7 is not answered');
   return {
-    synEntries: syn.digest.count,
+    synEntries: syn.type === 'syn7' ? syn.digest.count : 0,
     requested: synAck.request.count,
     synAckNodes: synAck.nodes.length,
-    ackNodes: ack.nodes.length,
+    ackNodes: ack?.type === 'ack7' ? ack.nodes.length : 0,
   };
 }
 

@@ -1,0 +1,393 @@
+/**
+ * Mode 7 of the coordinator (docs/design/liveness-7.md): liveness watched by neighbours and quiet exchanges by
+ * hash, in place of protocol 6's heartbeat in every digest. ScuttlebuttCore builds this when its configuration
+ * asks for protocol 7 (CoreConfig.liveness7) and hands it every round, every detector run and every protocol-7
+ * message; it owns what mode 7 adds beside the membership:
+ *
+ *   State7      the state hash and protocol 7's per-member state, kept in step with the peer table (state7.ts)
+ *   Deltas7     node deltas 7 packed and applied (delta7.ts)
+ *   Exchange7   news as hot SYN7s, drill-down from a beat's hash, the three-way exchange 7 (exchange7.ts)
+ *   Liveness7   beats, report sets, conviction by quorum, refutation and the census (liveness7.ts)
+ *
+ * and the glue between them: Liveness7 speaks refs, the membership slots and addresses; Liveness7's verdicts
+ * become the membership's deaths and revivals; the membership's other changes (joins, leaves, removals) reach
+ * Liveness7's view once per call; report sets travel in node deltas through `ReportSets`; a refutation raises
+ * this node's incarnation in the peer table, so it spreads as news.
+ *
+ * Pure, as the rest of the core: the clock and randomness come in, messages to send go out.
+ */
+import { BEAT_DEAD_HERE, type LivenessMessage, type NodeDelta7, type ReportSet } from '../wire/liveness-messages.js';
+import { Deltas7, type ReportSets } from './delta7.js';
+import { Exchange7 } from './exchange7.js';
+import type { Journal } from './journal.js';
+import type { LeaveProofs } from './leave-proof.js';
+import { Liveness7 } from './liveness7.js';
+import { deadHereProbe } from './liveness7-parts.js';
+import { randomInt } from './random.js';
+import { SELF, type Membership } from './membership.js';
+import type { OwnValues } from './own-values.js';
+import { DEAD, LIVE, type StateObserver } from './peer-table.js';
+import { State7 } from './state7.js';
+import type { FailureDetectorConfig, Liveness7Options, Outbound, Random, Sender } from './types.js';
+
+export interface Mode7Components {
+  readonly membership: Membership;
+  readonly journal: Journal;
+  readonly own: OwnValues;
+  readonly proofs: LeaveProofs;
+  readonly rng: Random;
+}
+
+export interface Mode7Init {
+  readonly clusterId: string;
+  readonly payloadBudget: number;
+  readonly gossipIntervalMs: number;
+  readonly failureDetector: FailureDetectorConfig;
+  readonly options: Liveness7Options;
+}
+
+/** Liveness7Options.partitionMemoryMs's default: ten minutes. */
+export const PARTITION_MEMORY_MS = 600_000;
+
+/** After evidence of a heal, members held dead are probed for this many rounds... */
+const HEAL_ROUNDS = 3;
+/** ...this many a round (each node): a side of tens is probed whole within a round or two. */
+const HEAL_PROBES = 8;
+
+/** Counts of what mode 7 refused or dropped, by reason (the runtime adds them to its rejection counts). */
+export type Mode7Drops = Readonly<Record<string, number>>;
+
+export class Mode7 {
+  readonly state: State7;
+  private readonly deltas: Deltas7;
+  private readonly exchange: Exchange7;
+  private readonly liveness: Liveness7;
+  private readonly membership: Membership;
+  private readonly journal: Journal;
+  private readonly rng: Random;
+  private readonly proofs: LeaveProofs;
+  private readonly partitionMemoryMs: number;
+  /** Report sets held, by observer ref (this node's own included), for forwarding in node deltas. */
+  private readonly sets = new Map<number, ReportSet>();
+  /** The live set changed other than by Liveness7's verdicts: its view is refreshed before it is next used. */
+  private viewStale = true;
+  /** Members removed from the membership since Liveness7 last heard: its membership is refreshed too. */
+  private membersStale = false;
+  /** Slots whose incarnation rose since Liveness7 last heard (a delta carried a refutation). */
+  private readonly raised = new Set<number>();
+  /** Rounds left in which round() probes members held dead (see healProbes). */
+  private healRounds = 0;
+  /** True while this object applies Liveness7's verdicts: those deaths and revivals are not news to it. */
+  private applying = false;
+  /** The clock of the call in progress (report sets accepted inside a delta's application read it). */
+  private now: number;
+  private readonly dropped = { 'stream-over-udp': 0, 'unknown-beat-sender': 0 };
+
+  constructor(components: Mode7Components, init: Mode7Init, now: number) {
+    const { membership, journal, own, proofs, rng } = components;
+    this.membership = membership;
+    this.journal = journal;
+    this.rng = rng;
+    this.proofs = proofs;
+    this.partitionMemoryMs = init.options.partitionMemoryMs ?? PARTITION_MEMORY_MS;
+    this.now = now;
+    const t = membership.table;
+    // Incarnation 0 in a request means "send its identity": a member's first incarnation is 1.
+    if (t.incarnation(SELF) < 1) t.setIncarnation(SELF, 1);
+    this.state = new State7(membership, { ownPublicKey: init.options.signer.publicKey });
+    this.followIncarnations();
+    const reports: ReportSets = {
+      setOf: (ref) => this.sets.get(ref),
+      accept: (observer, incarnation, publicKey, set) => this.acceptSet(observer, incarnation, publicKey, set),
+      claimedAboutSelf: () => {
+        // A delta claiming a higher incarnation of ours: the beats' buddy flag and the report book drive the
+        // refutation (Liveness7.shouldRefute); a bare claim in a delta is a forger's or a stale echo.
+      },
+    };
+    this.deltas = new Deltas7({ state: this.state, journal, own, proofs, reports });
+    this.exchange = new Exchange7(
+      { membership, state: this.state, deltas: this.deltas, journal, rng, own },
+      { clusterId: init.clusterId, payloadBudget: init.payloadBudget },
+    );
+    this.liveness = new Liveness7(
+      {
+        self: t.refs[SELF] as number,
+        clusterId: init.clusterId,
+        incarnation: t.incarnation(SELF),
+        gossipIntervalMs: init.gossipIntervalMs,
+        failureDetector: init.failureDetector,
+        signer: init.options.signer,
+        ...(init.options.observers !== undefined ? { observers: init.options.observers } : {}),
+      },
+      now,
+    );
+  }
+
+  /** The journal's events, seen as they are emitted: joins, deaths and removals Liveness7 did not cause. */
+  noteEvent(type: 'live' | 'dead' | 'update' | 'removed'): void {
+    if (this.applying || type === 'update') return;
+    this.viewStale = true;
+    if (type === 'removed') this.membersStale = true;
+  }
+
+  /**
+   * Every quarter interval (the coordinator's detect): beats once a round, census pulls, verdicts applied,
+   * refutation, the own report set published.
+   */
+  liven(now: number): Outbound[] {
+    this.sync(now);
+    const out = this.addressed(this.liveness.tick(now, this.state.hash, this.rng));
+    this.settle(now);
+    return out;
+  }
+
+  /**
+   * The round: news goes out as hot SYN7s to `targets`, the hot members' window moves on, and after evidence of a
+   * heal, probes to members held dead.
+   */
+  round(targets: readonly string[], now: number): Outbound[] {
+    this.sync(now);
+    const out = this.news(targets, now);
+    this.state.startRound();
+    if (this.healRounds > 0) {
+      this.healRounds--;
+      this.healProbes(out);
+    }
+    return out;
+  }
+
+  /**
+   * Up to HEAL_PROBES dead-here beats to members held dead, drawn at random. Liveness7 probes one member a round at
+   * most, which revives the other side of a healed partition one member per probe: tens of seconds for a side of
+   * tens. Each probe makes its member refute, and the refutation revives it everywhere.
+   */
+  private healProbes(out: Outbound[]): void {
+    const t = this.membership.table;
+    const dead: number[] = [];
+    for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === DEAD && t.left[s] === 0) dead.push(s);
+    for (let k = 0; k < HEAL_PROBES && dead.length > 0; k++) {
+      const i = randomInt(this.rng, dead.length);
+      out.push(this.probe(dead[i] as number));
+      dead[i] = dead[dead.length - 1] as number;
+      dead.pop();
+    }
+  }
+
+  private probe(s: number): Outbound {
+    return {
+      to: this.membership.address(s),
+      message: deadHereProbe(this.refOf(SELF), true, 0, this.state.hash),
+    };
+  }
+
+  /**
+   * An eager round between ticks: news only. While this node knows no other live member (it is joining, or was
+   * left alone), a pull with its whole digest to each target (seeds among them) instead: the answer is the
+   * cluster.
+   */
+  news(targets: readonly string[], now: number): Outbound[] {
+    this.journal.news = false;
+    if (this.membership.liveOthers === 0) return targets.map((to) => this.exchange.synAll(to));
+    return this.exchange.news(targets, now, this.liveness.censusStatus().completedEpoch);
+  }
+
+  /**
+   * A graceful leave: the leave secret becomes this node's state and its incarnation rises (digests carry no left
+   * flag, the raised incarnation shows it), spread as news to `targets` as any change is.
+   */
+  leave(targets: readonly string[], now: number): Outbound[] {
+    const t = this.membership.table;
+    if (this.proofs.secret) this.state.noteLeaveSecret(SELF, this.proofs.secret);
+    t.setLeft(SELF, 1);
+    t.setIncarnation(SELF, t.incarnation(SELF) + 1);
+    this.journal.news = true;
+    return this.news(targets, now);
+  }
+
+  /** A protocol-7 message from `from`. */
+  receive(from: string, message: LivenessMessage, now: number, sender: Sender): Outbound[] {
+    this.sync(now);
+    let out: Outbound[] = [];
+    switch (message.type) {
+      case 'beat': {
+        const s = this.slotAt(from);
+        const news = s > SELF ? this.liveness.onBeat(this.refOf(s), message, now) : null;
+        if (!news) {
+          this.dropped['unknown-beat-sender']++;
+          break;
+        }
+        out = this.exchange.onBeatHash(s, news.stateHash, now);
+        if ((message.flags & BEAT_DEAD_HERE) === 0) break;
+        // A member that holds us dead reached us: a partition may have healed. Our refutation (settle, below)
+        // goes to it at once in a hot digest, so that it revives us and spreads that on its side; if we hold it
+        // dead too, a probe back makes it refute as well; and a few rounds of probes follow (heal()).
+        this.settle(now);
+        out.push(...this.exchange.news([from], now, this.liveness.censusStatus().completedEpoch));
+        if (this.membership.table.status[s] === DEAD) out.push(this.probe(s));
+        this.healRounds = HEAL_ROUNDS;
+        break;
+      }
+      case 'censusPull': {
+        const s = this.slotAt(from);
+        if (s > SELF) out = [{ to: from, message: this.liveness.onCensusPull(this.refOf(s), message, now) }];
+        break;
+      }
+      case 'census': {
+        const s = this.slotAt(from);
+        if (s > SELF) this.liveness.onCensus(this.refOf(s), message, now);
+        break;
+      }
+      case 'streamHello':
+      case 'streamEnd':
+        // TCP only: a stream's frames arriving over UDP are someone's replay or mistake.
+        this.dropped['stream-over-udp']++;
+        break;
+      default:
+        out = this.exchange.receive(from, message, now, sender);
+    }
+    this.settle(now);
+    return out;
+  }
+
+  /** Peers whose state differs by more than a packet: the harness opens a stream to each (see Exchange7). */
+  takeStreamRequests(): string[] {
+    return this.exchange.takeStreamRequests();
+  }
+
+  /** This node's whole state as node-delta batches, for a stream a peer opened. */
+  streamOut(): Iterable<NodeDelta7[]> {
+    return this.exchange.streamOut();
+  }
+
+  /** Node deltas a stream from `from` carried. */
+  streamIn(nodes: readonly NodeDelta7[], now: number, from: string): void {
+    this.sync(now);
+    this.exchange.streamIn(nodes, now, from);
+    this.settle(now);
+  }
+
+  /** Whether this node hears none of its neighbours (its reports and convictions are held). */
+  deaf(now: number): boolean {
+    return this.liveness.deaf(now);
+  }
+
+  /** Refusals and drops of mode 7, by reason: report sets refused, parts of deltas dropped, stray messages. */
+  drops(): Mode7Drops {
+    return { ...this.liveness.rejections(), ...this.deltas.dropped(), ...this.dropped };
+  }
+
+  /** Whether a census runs here, and the newest epoch it completed. */
+  censusStatus(): { running: boolean; completedEpoch: number } {
+    return this.liveness.censusStatus();
+  }
+
+  private acceptSet(observer: number, incarnation: number, publicKey: Uint8Array | undefined, set: ReportSet): boolean {
+    const ok = this.liveness.acceptReportSet(observer, incarnation, publicKey, set, this.now) === 'accepted';
+    if (ok) this.sets.set(observer, set);
+    return ok;
+  }
+
+  /** Brings Liveness7 up to date with the membership: incarnations raised by deltas, the live set, removals. */
+  private sync(now: number): void {
+    this.now = now;
+    const m = this.membership;
+    const t = m.table;
+    for (const s of this.raised) {
+      if (t.status[s] !== LIVE && t.status[s] !== DEAD) continue;
+      this.liveness.noteIncarnation(this.refOf(s), t.incarnation(s), now);
+    }
+    this.raised.clear();
+    if (this.membersStale) {
+      this.membersStale = false;
+      const members: number[] = [];
+      for (let s = 0; s < t.used; s++) if (t.status[s] === LIVE || t.status[s] === DEAD) members.push(this.refOf(s));
+      this.liveness.setMembers(members, now);
+      for (const ref of [...this.sets.keys()]) if (m.slotOfRef(ref) < 0) this.sets.delete(ref);
+    }
+    if (this.viewStale) {
+      this.viewStale = false;
+      const live: number[] = [];
+      for (let s = 0; s < t.used; s++) if (t.status[s] === LIVE) live.push(this.refOf(s));
+      this.liveness.setView(live, now);
+    }
+  }
+
+  /** Applies Liveness7's verdicts to the membership, raises our incarnation if refuted, publishes our own set. */
+  private settle(now: number): void {
+    const m = this.membership;
+    const t = m.table;
+    const verdicts = this.liveness.takeVerdicts(now);
+    this.applying = true;
+    for (const c of verdicts.convictions) {
+      const s = m.slotOfRef(c.ref);
+      // Kept partitionMemoryMs whatever the reason: across a partition, observers on one side convict members of the
+      // other by a quorum of silent reports too, as they would a crash.
+      if (s > SELF && t.status[s] === LIVE) m.convict(s, 'suspected', now, this.partitionMemoryMs);
+    }
+    for (const ref of verdicts.revivals) {
+      const s = m.slotOfRef(ref);
+      if (s > SELF && t.status[s] === DEAD && t.left[s] === 0) {
+        m.revive(s);
+        // A member back from across a cut: others held dead may be back too (heal()).
+        this.healRounds = HEAL_ROUNDS;
+      }
+    }
+    this.applying = false;
+    const refuted = this.liveness.shouldRefute(now);
+    if (refuted !== null && refuted > t.incarnation(SELF)) {
+      t.setIncarnation(SELF, refuted);
+      this.journal.news = true;
+    }
+    const own = this.liveness.ownReportSet();
+    if (own) {
+      this.sets.set(this.refOf(SELF), own);
+      t.setReportVersion(SELF, own.version);
+      this.journal.news = true;
+    }
+    this.raised.delete(SELF);
+  }
+
+  /** Liveness7's messages, addressed: to a member's gossip address. */
+  private addressed(out7: readonly { readonly to: number; readonly message: LivenessMessage }[]): Outbound[] {
+    const out: Outbound[] = [];
+    for (const o of out7) {
+      const s = this.membership.slotOfRef(o.to);
+      if (s > SELF) out.push({ to: this.membership.address(s), message: o.message });
+    }
+    return out;
+  }
+
+  /** The member at `from`, live or dead (a census reaches across what this node holds dead), or -1. */
+  private slotAt(from: string): number {
+    return this.membership.memberSlotAt(from);
+  }
+
+  private refOf(s: number): number {
+    return this.membership.table.refs[s] as number;
+  }
+
+  /** Chains a watcher of incarnation changes after State7 on the table's one hook. */
+  private followIncarnations(): void {
+    const t = this.membership.table;
+    const inner = t.stateObserver as StateObserver;
+    let before = -1;
+    t.stateObserver = {
+      added: (s) => {
+        inner.added(s);
+        this.raised.add(s);
+      },
+      changing: (s) => {
+        before = t.incarnation(s);
+        inner.changing(s);
+      },
+      changed: (s) => {
+        inner.changed(s);
+        if (t.incarnation(s) > before) this.raised.add(s);
+      },
+      removing: (s) => {
+        inner.removing(s);
+        this.raised.delete(s);
+      },
+    };
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Protocol 7's liveness in the simulator: the core configured with `liveness7`, every member beating to its
+ * neighbours and convicting by reports, state exchanged by hash. Replayable from a seed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { benchOptions, simConfig, type BenchOptions } from '../../src/sim/options.js';
+import { SimCluster, UP } from '../../src/sim/cluster.js';
+import type { CoreEvent } from '../../src/core/types.js';
+
+interface Logged {
+  readonly obs: number;
+  readonly t: number;
+  readonly e: CoreEvent;
+}
+
+function boot(over: Partial<BenchOptions>): { sim: SimCluster; log: Logged[] } {
+  const o = benchOptions({ nodes: 40, ...over });
+  const sim = new SimCluster(simConfig(o, o.seed));
+  const log: Logged[] = [];
+  sim.onEvent((obs, e, t) => log.push({ obs, t, e }));
+  for (let i = 0; i < o.nodes; i++) sim.start(i, { idx: String(i) });
+  return { sim, log };
+}
+
+function up(sim: SimCluster): number[] {
+  return [...Array(sim.config.nodes).keys()].filter((i) => sim.status[i] === UP);
+}
+
+/** Every up node sees exactly the up nodes live, and each one's `idx` value. */
+function converged(sim: SimCluster): boolean {
+  const nodes = up(sim);
+  const want = nodes.map((n) => `node-${n}`).sort();
+  for (const i of nodes) {
+    const live = sim.cores[i]!.snapshot().live;
+    if (live.length !== nodes.length) return false;
+    const ids = live.map((v) => v.node.id).sort();
+    if (ids.join() !== want.join()) return false;
+    if (live.some((v) => v.values['idx'] !== v.node.id.slice(5))) return false;
+  }
+  return true;
+}
+
+const falseDeaths = (log: Logged[], since: number, crashed: ReadonlySet<string>) =>
+  log.filter((l) => l.e.type === 'dead' && l.t >= since && !crashed.has(l.e.node.id));
+
+test('mode 7: a cluster forms, stays quiet at beats only, and agrees on a crash within seconds', () => {
+  const { sim, log } = boot({ liveness7: true });
+  assert.ok(
+    sim.runUntilTrue(() => converged(sim), 30_000),
+    'every node sees every node live, with its values',
+  );
+  const formedAt = sim.now;
+  sim.runUntil(formedAt + 10_000);
+  sim.resetTraffic();
+  const quietFrom = sim.now;
+  sim.runUntil(quietFrom + 30_000);
+  const perNode = sim.traffic().mean;
+  console.log(`# mode 7, 40 nodes: formed at ${(formedAt / 1000).toFixed(2)} s, quiet ${perNode.toFixed(1)} B/node/s`);
+  // Beats only: K = 4 neighbours on two rings, 18 B a beat with its envelope header, about 4 a second.
+  assert.ok(perNode < 120, `quiet bytes/node/s ${perNode.toFixed(1)}`);
+  assert.deepEqual(falseDeaths(log, 0, new Set()), [], 'nobody convicted while all are up');
+
+  const victim = 17;
+  const crashAt = sim.now;
+  sim.crash(victim);
+  const seen = () => up(sim).every((i) => sim.cores[i]!.snapshot().dead.some((v) => v.node.id === `node-${victim}`));
+  assert.ok(sim.runUntilTrue(seen, 20_000), 'every node convicts the crashed one');
+  const detection = (sim.now - crashAt) / 1000;
+  console.log(`# mode 7, 40 nodes: a crash convicted by all after ${detection.toFixed(2)} s`);
+  assert.ok(detection <= 8, `detection by all ${detection.toFixed(2)} s`);
+  sim.runUntil(sim.now + 20_000);
+  assert.deepEqual(falseDeaths(log, 0, new Set([`node-${victim}`])), [], 'no one else convicted');
+});
+
+test('mode 7: a write reaches every node within a few rounds, by news', () => {
+  const { sim } = boot({ liveness7: true, seed: 2 });
+  assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  sim.runUntil(sim.now + 5_000);
+  const writeAt = sim.now;
+  sim.cores[5]!.set('color', 'blue', sim.now);
+  const everywhere = () =>
+    up(sim).every((i) => sim.cores[i]!.snapshot().live.find((v) => v.node.id === 'node-5')?.values['color'] === 'blue');
+  assert.ok(sim.runUntilTrue(everywhere, 10_000), 'the write arrives everywhere');
+  const rounds = (sim.now - writeAt) / sim.config.intervalMs;
+  console.log(`# mode 7, 40 nodes: a write everywhere after ${rounds.toFixed(2)} rounds`);
+  assert.ok(rounds <= 3, `dissemination ${rounds.toFixed(2)} rounds`);
+});
+
+/** When every node of `side` holds every node of `other` dead (and `other` non-empty), else null. */
+function allSeeDead(sim: SimCluster, side: readonly number[], other: readonly number[]): boolean {
+  return side.every((i) => {
+    const dead = new Set(sim.cores[i]!.snapshot().dead.map((v) => v.node.id));
+    return other.every((j) => dead.has(`node-${j}`));
+  });
+}
+
+for (const [name, cut] of [
+  ['halves', (n: number) => [...Array(n).keys()].map((i) => (i < n / 2 ? 0 : 1))],
+  ['10/90', (n: number) => [...Array(n).keys()].map((i) => (i < n / 10 ? 0 : 1))],
+  ['three ways', (n: number) => [...Array(n).keys()].map((i) => i % 3)],
+] as const) {
+  test(`mode 7: a partition into ${name} is seen on every side within 10 s, and heals within 5 s`, () => {
+    const { sim, log } = boot({ liveness7: true, seed: 3 });
+    assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+    sim.runUntil(sim.now + 10_000);
+    const n = sim.config.nodes;
+    const groupOf = cut(n);
+    const groups = [...new Set(groupOf)].map((g) => [...Array(n).keys()].filter((i) => groupOf[i] === g));
+    const cutAt = sim.now;
+    sim.network.partition(groups);
+    const seen = () =>
+      groups.every((side) =>
+        allSeeDead(
+          sim,
+          side,
+          [...Array(n).keys()].filter((j) => !side.includes(j)),
+        ),
+      );
+    assert.ok(sim.runUntilTrue(seen, 30_000), 'every side convicts every node across');
+    const detection = (sim.now - cutAt) / 1000;
+    assert.ok(detection <= 10, `partition seen everywhere after ${detection.toFixed(2)} s`);
+    const within = log.filter(
+      (l) => l.e.type === 'dead' && l.t >= cutAt && groupOf[Number(l.e.node.id.slice(5))] === groupOf[l.obs],
+    );
+    assert.deepEqual(within, [], 'nobody convicted inside its own side');
+    sim.runUntil(cutAt + 90_000);
+    sim.network.heal();
+    const healAt = sim.now;
+    assert.ok(
+      sim.runUntilTrue(() => converged(sim), 30_000),
+      'whole again',
+    );
+    const heal = (sim.now - healAt) / 1000;
+    console.log(
+      `# mode 7, 40 nodes, ${name}: seen across after ${detection.toFixed(2)} s, whole ${heal.toFixed(2)} s after the heal`,
+    );
+    assert.ok(heal <= 5, `whole ${heal.toFixed(2)} s after the heal`);
+  });
+}
