@@ -41,7 +41,7 @@ const VERSION_WARNINGS_MAX = 1024;
 export const STREAM_FRAME_OVER_UDP = 'stream-frame-over-udp';
 export const MESSAGE_TOO_NEW = 'message-too-new';
 
-/** A message to send: the core's (membership) or another part's (user events). */
+/** A message to send: the core's (membership, liveness) or another part's (user events). */
 export interface WireOutbound {
   readonly to: string;
   readonly message: WireMessage;
