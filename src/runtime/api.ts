@@ -286,8 +286,9 @@ export interface Stats {
   readonly gossipRounds: number;
   /**
    * Packets dropped whole, by reason: incoming ones refused before the core saw them (`decode:…`,
-   * `envelope:…`, `amplification-limit`) and outgoing ones that could not be sent (`send-failed`,
-   * `encode-failed`, `bad-peer-address`). Packets only: errors and lost events are counted below.
+   * `envelope:…`, `amplification-limit`, `stream-frame-over-udp`) and outgoing ones that could not be sent
+   * (`send-failed`, `encode-failed`, `bad-peer-address`, `message-too-new`). Packets only: errors and lost events
+   * are counted below.
    */
   readonly dropped: Readonly<Record<string, number>>;
   /**

@@ -6,7 +6,16 @@
  * (`onPacket`, `onDrop`) what passed.
  */
 import { decodeAny, encodeAny, type WireMessage } from '../wire/any.js';
-import { DecodeError, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
+import {
+  carriesLiveness,
+  carriesUserEvents,
+  DecodeError,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type ProtocolVersion,
+} from '../wire/codec.js';
+import { isLivenessMessage } from '../wire/liveness-messages.js';
+import { isUserEventMessage } from '../wire/user-events.js';
 import { envelopeOverhead, EnvelopeError, openPacket, seal, type EnvelopeOptions } from '../transport/envelope.js';
 import type { PeerVersions } from '../transport/negotiation.js';
 import { NonceSequence, ReplayWindows } from '../transport/replay.js';
@@ -24,8 +33,15 @@ import { monotonicNow } from './clock.js';
 const AMPLIFICATION_FACTOR = 3;
 /** Version warnings are logged once per peer and version, for at most this many pairs. */
 const VERSION_WARNINGS_MAX = 1024;
+/**
+ * dropped[] reasons of this path beyond the envelope's and the decoder's: a STREAM-HELLO or STREAM-END (the TCP
+ * stream's frames, protocol 7) that came over UDP, where no stream is open to take it; a message the destination
+ * was never heard in a version of (protocol 7's to a peer heard only in 6 or older).
+ */
+export const STREAM_FRAME_OVER_UDP = 'stream-frame-over-udp';
+export const MESSAGE_TOO_NEW = 'message-too-new';
 
-/** A message to send: the core's (membership) or another part's (user events). */
+/** A message to send: the core's (membership, liveness) or another part's (user events). */
 export interface WireOutbound {
   readonly to: string;
   readonly message: WireMessage;
@@ -117,6 +133,11 @@ export class Packets {
       const { version, body } = openPacket(bytes, this.envelope, this.replay);
       this.byVersion.packetsIn[version] = (this.byVersion.packetsIn[version] ?? 0) + 1;
       const message = decodeAny(body, version);
+      if (message.type === 'streamHello' || message.type === 'streamEnd') {
+        this.count(STREAM_FRAME_OVER_UDP);
+        this.log.debug({ from, type: message.type }, 'dropped a stream frame that came over UDP');
+        return null;
+      }
       this.versions.heard(from, version, message.type === 'syn' || message.type === 'leave');
       this.batch.set(from, version);
       return message;
@@ -163,7 +184,8 @@ export class Packets {
     let allowance = limit?.bytes ?? Infinity;
     const sent: Promise<void>[] = [];
     for (const o of out) {
-      const version = this.versionTo(o.to);
+      const version = this.versionOf(o);
+      if (version === null) continue;
       if (o.to !== limit?.to) {
         sent.push(this.send(o, version));
         continue;
@@ -205,6 +227,26 @@ export class Packets {
       this.batch.set(peer, v);
     }
     return v;
+  }
+
+  /**
+   * The version to write `o` in. A membership message: versionTo. A message not every spoken version has (user
+   * events, liveness messages): the reply's version when it carries it, else the highest version its destination
+   * was heard in when that one does (never a try or a probe; PeerVersions.heardCarrying); else null, counted as
+   * MESSAGE_TOO_NEW: a peer that does not read it would drop it as of an unknown type.
+   */
+  private versionOf(o: WireOutbound): ProtocolVersion | null {
+    const carries = isLivenessMessage(o.message)
+      ? carriesLiveness
+      : isUserEventMessage(o.message)
+        ? carriesUserEvents
+        : null;
+    if (!carries) return this.versionTo(o.to);
+    const reply = this.batch.get(o.to);
+    const version = reply !== undefined && carries(reply) ? reply : this.versions.heardCarrying(o.to, carries);
+    if (version !== undefined) return version;
+    this.count(MESSAGE_TOO_NEW);
+    return null;
   }
 
   /** Once per peer and version: the operator must upgrade one side, and the log says which. */

@@ -44,6 +44,8 @@ export const RETRANSMISSIONS = 3;
 const RETRANSMIT_FRACTION = 5;
 /** How long the list of relay candidates is reused, ms: it is rebuilt from the membership at most this often. */
 const RELAY_LIST_MS = 1000;
+/** The first protocol version with queries. */
+const FIRST_QUERY_VERSION: ProtocolVersion = 6;
 
 interface Asked {
   readonly address: string;
@@ -315,7 +317,7 @@ export class Queries {
   private transmit(r: Running): void {
     for (const [id, a] of r.asked)
       if (id !== this.c.self.id && (!a.acked || (a.responds && !a.responded)))
-        this.c.sendBody(a.address, r.body, PROTOCOL_VERSION);
+        this.c.sendBody(a.address, r.body, this.versionTo(a.address));
   }
 
   private answer(r: Running, asked: Asked, a: QueryAnswerMessage): void {
@@ -346,7 +348,18 @@ export class Queries {
   }
 
   private send(to: string, m: QueryWireMessage): void {
-    this.c.sendBody(to, encodeQueryMessage(m, PROTOCOL_VERSION), PROTOCOL_VERSION);
+    const version = this.versionTo(to);
+    this.c.sendBody(to, encodeQueryMessage(m, version), version);
+  }
+
+  /**
+   * The version a query message to `address` goes in: the highest it was heard in when that carries queries (7 to a
+   * protocol-7 node), else the first that does, which every node that reads queries reads (the body is the same in
+   * each: test/wire/golden.test.ts). Never the newest untried: a protocol-6 node would drop it as too new.
+   */
+  private versionTo(address: string): ProtocolVersion {
+    const heard = this.c.speaks(address);
+    return heard !== undefined && carriesQueries(heard) ? heard : FIRST_QUERY_VERSION;
   }
 
   private relayCandidates(): readonly NodeIdentity[] {

@@ -6,7 +6,7 @@
 export const MAGIC_0 = 0x53; // 'S'
 export const MAGIC_1 = 0x42; // 'B'
 /** The newest protocol version this code speaks (and writes by default). */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 /**
  * The oldest version this code still speaks. Every version from here to PROTOCOL_VERSION is read and
  * written (docs/compatibility.md says how long one is kept); a drop of the oldest is a major release.
@@ -22,8 +22,11 @@ export const MIN_PROTOCOL_VERSION = 3;
  *    commitment of an introduced member (flag 2 of a node delta) and the leave's proof.
  * 6: new messages only, each sent solely to a peer heard in 6 (the messages of 5 are written byte for byte as in 5):
  *    user events (types 7 and 8) and queries and their answers (type codes 9, 10, 11; see wire/query-codec.ts).
+ * 7: new messages only, each sent solely to a peer heard in 7 (the messages of 6 are written byte for byte as in 6):
+ *    liveness watched by neighbours, quiet exchanges by hash, the census and the TCP stream's frames (type codes 12 to
+ *    21; see wire/liveness-codec.ts and docs/design/liveness-7.md).
  */
-export type ProtocolVersion = 3 | 4 | 5 | 6;
+export type ProtocolVersion = 3 | 4 | 5 | 6 | 7;
 
 export function isSupportedVersion(v: number): v is ProtocolVersion {
   return Number.isInteger(v) && v >= MIN_PROTOCOL_VERSION && v <= PROTOCOL_VERSION;

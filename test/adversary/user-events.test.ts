@@ -161,8 +161,9 @@ for (const mode of MODES) {
         );
         // Not even tried: a user event cannot be written in 5, and none was attempted.
         assert.equal(target.stats().dropped['encode-failed'] ?? 0, 0);
+        // In 6 or 7: the peer's other packets (sendAny) are written in the newest, which the target then writes back in.
         assert.ok(
-          toNew.some((t) => t.code === 7 && t.version === 6),
+          toNew.some((t) => t.code === 7 && t.version >= 6),
           `user events to the protocol 6 member: ${JSON.stringify(toNew.slice(0, 5))}`,
         );
       } finally {

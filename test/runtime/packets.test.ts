@@ -1,16 +1,20 @@
 /**
- * Packets alone, over a fake socket: what it tells its sinks, a key rotation through setKeys(), and a
+ * Packets alone, over a fake socket: what it tells its sinks, a key rotation through setKeys(), a
  * stranger's replies held to the amplification allowance even when the core's reply budget would
- * let more through.
+ * let more through, and protocol 7's messages: only to peers heard in 7, and the stream's frames
+ * refused over UDP.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Outbound } from '../../src/core/types.js';
-import { envelopeOverhead } from '../../src/transport/envelope.js';
+import { envelopeOverhead, openPacket, seal } from '../../src/transport/envelope.js';
 import { PeerVersions } from '../../src/transport/negotiation.js';
 import type { UdpEndpoint } from '../../src/transport/udp.js';
 import { PROTOCOL_VERSION } from '../../src/wire/codec.js';
-import { Packets } from '../../src/runtime/packets.js';
+import { MESSAGE_TOO_NEW, Packets, STREAM_FRAME_OVER_UDP } from '../../src/runtime/packets.js';
+import { encodeAny, type WireMessage } from '../../src/wire/any.js';
+import type { BeatMessage, LivenessMessage } from '../../src/wire/liveness-messages.js';
+import type { UserEventMessage } from '../../src/wire/user-events.js';
 
 const SILENT = { debug() {}, info() {}, warn() {}, error() {} };
 const KEY_A = new Uint8Array(16).fill(1);
@@ -22,7 +26,7 @@ interface Harness {
   readonly heard: string[];
 }
 
-function harness(keys: readonly Uint8Array[], peers: readonly string[] = []): Harness {
+function harness(keys: readonly Uint8Array[], peers: readonly string[] = [], maxPacketBytes = 1400): Harness {
   const sent: Harness['sent'] = [];
   const heard: string[] = [];
   const udp: UdpEndpoint = {
@@ -43,7 +47,7 @@ function harness(keys: readonly Uint8Array[], peers: readonly string[] = []): Ha
       onPacket: (direction, bytes, peer) => void heard.push(`${direction} ${bytes} ${peer}`),
       onDrop: (reason) => void heard.push(`drop ${reason}`),
     },
-    { envelope: { keys, compress: false, maxPacketBytes: 1400 } },
+    { envelope: { keys, compress: false, maxPacketBytes } },
   );
   return { packets, sent, heard };
 }
@@ -105,4 +109,76 @@ test("a stranger's address gets at most three times what it sent; other destinat
   sent.length = 0;
   await Promise.all(packets.sendAll([leave(stranger, 5), leave(stranger, 6)]));
   assert.equal(sent.length, 2, 'without a limit every packet goes');
+});
+
+const beat: BeatMessage = { type: 'beat', flags: 0, senderTag: 0x1234, sequence: 1, echo: 0, stateHash: 99 };
+const versionOf = (bytes: Uint8Array): number =>
+  openPacket(bytes, { keys: [KEY_A], compress: false, maxPacketBytes: 1400 }).version;
+
+test('a STREAM-HELLO or STREAM-END over UDP is dropped and counted; a BEAT in 7 comes out for the core', () => {
+  // Room for a hello's 256 sums (1.5 kB): a node configured for large packets would open it.
+  const { packets, heard } = harness([KEY_A], [], 8192);
+  const from = '127.0.0.1:7004';
+  const sealed = (m: WireMessage): Uint8Array =>
+    seal(encodeAny(m, 7), { keys: [KEY_A], compress: false, maxPacketBytes: 8192 }, { version: 7 });
+  const hello: LivenessMessage = {
+    type: 'streamHello',
+    clusterId: 'c',
+    sender: 5,
+    stateHash: 6,
+    sums: new Array<number>(256).fill(0),
+  };
+  assert.equal(packets.open(sealed(hello), from), null);
+  assert.equal(packets.open(sealed({ type: 'streamEnd', frames: 3, stateHash: 6 }), from), null);
+  assert.deepEqual(packets.dropped, { [STREAM_FRAME_OVER_UDP]: 2 });
+  assert.equal(heard.filter((h) => h === `drop ${STREAM_FRAME_OVER_UDP}`).length, 2);
+  assert.equal(packets.versions.speaks(from), undefined, 'a refused frame teaches nothing of its sender');
+  assert.deepEqual(packets.open(sealed(beat), from), beat);
+  assert.equal(packets.versions.speaks(from), 7);
+});
+
+test('liveness messages go only to peers heard in 7, in 7; to one heard in 6 nothing goes, counted', async () => {
+  const six = '127.0.0.1:7005';
+  const seven = '127.0.0.1:7006';
+  const unheard = '127.0.0.1:7007';
+  const { packets, sent } = harness([KEY_A], [seven]);
+  packets.versions.heard(six, 6);
+  await Promise.all(
+    packets.sendAll([
+      { to: six, message: beat },
+      { to: seven, message: beat },
+      { to: unheard, message: beat },
+    ]),
+  );
+  assert.deepEqual(
+    sent.map((s) => [s.to, versionOf(s.bytes)]),
+    [[seven, 7]],
+  );
+  assert.deepEqual(packets.dropped, { [MESSAGE_TOO_NEW]: 2 });
+  // The membership messages to those two still follow the negotiation: a probe in 7 to the one heard in 6 (its
+  // first initiation), a try in the newest to the one never heard.
+  await Promise.all(packets.sendAll([leave(six, 1), leave(unheard, 1)]));
+  assert.deepEqual(
+    sent.slice(1).map((s) => [s.to, versionOf(s.bytes)]),
+    [
+      [six, 7],
+      [unheard, 7],
+    ],
+  );
+});
+
+test("a user event to a peer heard in 6 goes in 6 and leaves the peer's probe in 7 to the next membership message", async () => {
+  const six = '127.0.0.1:7008';
+  const { packets, sent } = harness([KEY_A]);
+  packets.versions.heard(six, 6);
+  const events: UserEventMessage = { type: 'userEvents', clusterId: 'c', events: [] };
+  await Promise.all(packets.sendAll([{ to: six, message: events }]));
+  await Promise.all(packets.sendAll([leave(six, 1)]));
+  await Promise.all(packets.sendAll([leave(six, 2)]));
+  assert.deepEqual(
+    sent.map((s) => versionOf(s.bytes)),
+    [6, 7, 6],
+    'the event in 6, the probe in 7, then 6 again until the peer is heard in 7',
+  );
+  assert.deepEqual(packets.dropped, {});
 });

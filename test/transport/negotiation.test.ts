@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PeerVersions } from '../../src/transport/negotiation.js';
 import {
+  carriesLiveness,
+  carriesUserEvents,
   MIN_PROTOCOL_VERSION as OLDEST,
   PROTOCOL_VERSION as NEWEST,
   type ProtocolVersion,
@@ -60,4 +62,20 @@ test('forget: the next process at an address is learned afresh; the table is bou
   assert.equal(v.size, 3);
   assert.equal(v.speaks('b:1'), undefined, 'the least recently heard went first');
   assert.equal(v.speaks('e:1'), 3);
+});
+
+test('a message that exists only from 7 goes only to a peer heard in 7, and spends no probe or try', () => {
+  const v = new PeerVersions({ probeIntervalMs: 10_000 });
+  assert.equal(NEWEST, 7);
+  assert.equal(v.heardCarrying('never:1', carriesLiveness), undefined, 'never heard: no try in the newest');
+  assert.equal(v.initiate('never:1', 0), NEWEST, 'the first try stays for a membership message');
+  v.heard('six:1', 6);
+  assert.equal(v.heardCarrying('six:1', carriesLiveness), undefined, 'a protocol-6 peer gets no liveness message');
+  assert.equal(v.heardCarrying('six:1', carriesUserEvents), 6, 'but user events, in 6');
+  assert.equal(v.initiate('six:1', 0), NEWEST, 'its probe was not spent');
+  v.heard('seven:1', 7);
+  v.heard('seven:1', 6, false); // a reply in 6 to something sent in 6
+  assert.equal(v.heardCarrying('seven:1', carriesLiveness), 7);
+  v.forget('seven:1');
+  assert.equal(v.heardCarrying('seven:1', carriesLiveness), undefined, 'a replaced member is learned afresh');
 });

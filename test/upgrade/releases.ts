@@ -27,6 +27,8 @@ export const RELEASES: readonly Release[] = [
   { commit: '456853982c87b03be7a5e9b5ab97cb99b27098ce', speaks: [3, 4] },
   // The last commit whose newest protocol is 5 (the next, the merge of user events, introduced protocol 6).
   { commit: 'ade08a462a628af8a37b2ee1ff03906383e2f2b2', speaks: [3, 4, 5] },
+  // The last commit whose newest protocol is 6 (user events and queries; never packaged): protocol 7 came next.
+  { commit: '3d00a1aa802a8893a149e761a05ed61fd29f0f08', speaks: [3, 4, 5, 6] },
 ];
 
 export const fixtureOf = (commit: string): string => join(FIXTURES, `release-${commit.slice(0, 7)}.tgz`);

@@ -10,7 +10,7 @@ import { decodeMessage, encodeMessage, MIN_PROTOCOL_VERSION, type ProtocolVersio
 import { encodeLivenessMessage } from '../../src/wire/liveness-codec.js';
 import { isLivenessMessage, LIVENESS_TYPE_CODES } from '../../src/wire/liveness-messages.js';
 import { carriesLiveness, PROTOCOL_VERSION } from '../../src/wire/protocol.js';
-import { messageCases } from './golden.js';
+import { messageCases, readFixture } from './golden.js';
 import { livenessCases } from './liveness-golden.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -54,5 +54,18 @@ test('liveness messages are told from the membership messages by type, and sized
     assert.equal(coreMessageBytes(m), encodeMessage(m).length, `${name}: sized as written`);
     assert.equal(hex(encodeAny(m)), hex(encodeMessage(m)), `${name}: the any-codec writes it as the codec does`);
     assert.deepEqual(decodeAny(encodeMessage(m)), decodeMessage(encodeMessage(m)), `${name}: and reads it so`);
+  }
+});
+
+test('in protocol 7 the any-codec writes and reads every liveness message as the liveness codec does (v7-liveness.hex)', () => {
+  assert.ok(carriesLiveness(PROTOCOL_VERSION), 'the newest version carries them');
+  const cases = new Map(livenessCases());
+  const stored = readFixture(7, 'liveness');
+  assert.deepEqual([...stored.keys()], [...cases.keys()]);
+  for (const [name, bytes] of stored) {
+    assert.equal(hex(encodeAny(cases.get(name)!, 7)), hex(bytes), `${name}: written in 7`);
+    const m = decodeAny(bytes, 7);
+    assert.ok(isLivenessMessage(m), `${name}: read as a liveness message`);
+    assert.equal(hex(encodeAny(m, 7)), hex(bytes), `${name}: read in 7 and written back`);
   }
 });
