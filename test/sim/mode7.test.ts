@@ -23,6 +23,12 @@ function boot(over: Partial<BenchOptions>): { sim: SimCluster; log: Logged[] } {
   return { sim, log };
 }
 
+/** Runs until every up node runs mode 7 (the gate opened everywhere); the instant, or -1 past `maxMs`. */
+function untilMode7(sim: SimCluster, maxMs = 60_000): number {
+  const ok = sim.runUntilTrue(() => up(sim).every((i) => sim.cores[i]!.livenessMode === 7), maxMs);
+  return ok ? sim.now : -1;
+}
+
 function up(sim: SimCluster): number[] {
   return [...Array(sim.config.nodes).keys()].filter((i) => sim.status[i] === UP);
 }
@@ -51,7 +57,10 @@ test('mode 7: a cluster forms, stays quiet at beats only, and agrees on a crash 
     'every node sees every node live, with its values',
   );
   const formedAt = sim.now;
-  sim.runUntil(formedAt + 10_000);
+  const switchedAt = untilMode7(sim);
+  assert.ok(switchedAt > 0, 'every node switches to mode 7');
+  console.log(`# mode 7, 40 nodes: every node in mode 7 at ${(switchedAt / 1000).toFixed(2)} s`);
+  sim.runUntil(switchedAt + 10_000);
   sim.resetTraffic();
   const quietFrom = sim.now;
   sim.runUntil(quietFrom + 30_000);
@@ -76,6 +85,7 @@ test('mode 7: a cluster forms, stays quiet at beats only, and agrees on a crash 
 test('mode 7: a write reaches every node within a few rounds, by news', () => {
   const { sim } = boot({ liveness7: true, seed: 2 });
   assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  assert.ok(untilMode7(sim) > 0);
   sim.runUntil(sim.now + 5_000);
   const writeAt = sim.now;
   sim.cores[5]!.set('color', 'blue', sim.now);
@@ -103,6 +113,7 @@ for (const [name, cut] of [
   test(`mode 7: a partition into ${name} is seen on every side within 10 s, and heals within 5 s`, () => {
     const { sim, log } = boot({ liveness7: true, seed: 3 });
     assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+    assert.ok(untilMode7(sim) > 0);
     sim.runUntil(sim.now + 10_000);
     const n = sim.config.nodes;
     const groupOf = cut(n);
