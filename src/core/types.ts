@@ -138,8 +138,9 @@ export interface CoreConfig {
 export const DEFAULT_TOMBSTONE_GRACE_PERIOD_MS = 60_000;
 
 /**
- * What the core sends and receives: protocol 6's membership messages and protocol 7's liveness messages (written
- * only in a version that carries them, to peers heard speaking it; see wire/any.ts).
+ * What the core sends and receives: protocol 6's membership messages and protocol 7's liveness messages. The core
+ * sends a liveness message only to a member that advertises speaking 7; the harness writes it in 7, never to an
+ * address heard only in older versions (runtime/packets.ts).
  */
 export type CoreMessage = Message | LivenessMessage;
 

@@ -35,8 +35,8 @@ const AMPLIFICATION_FACTOR = 3;
 const VERSION_WARNINGS_MAX = 1024;
 /**
  * dropped[] reasons of this path beyond the envelope's and the decoder's: a STREAM-HELLO or STREAM-END (the TCP
- * stream's frames, protocol 7) that came over UDP, where no stream is open to take it; a message the destination
- * was never heard in a version of (protocol 7's to a peer heard only in 6 or older).
+ * stream's frames, protocol 7) that came over UDP, where no stream is open to take it; a message its destination was
+ * heard only in older versions than (protocol 7's to a peer heard only in 6 or older), so not sent.
  */
 export const STREAM_FRAME_OVER_UDP = 'stream-frame-over-udp';
 export const MESSAGE_TOO_NEW = 'message-too-new';
@@ -232,18 +232,21 @@ export class Packets {
   /**
    * The version to write `o` in. A membership message: versionTo. A message not every spoken version has (user
    * events, liveness messages): the reply's version when it carries it, else the highest version its destination
-   * was heard in when that one does (never a try or a probe; PeerVersions.heardCarrying); else null, counted as
-   * MESSAGE_TOO_NEW: a peer that does not read it would drop it as of an unknown type.
+   * was heard in when that one does (never a try or a probe; PeerVersions.heardCarrying). A liveness message to an
+   * address never heard from goes in the newest: the core sends them only to members that advertise speaking 7
+   * (design/liveness-7.md, "The gate"), and a node's neighbours are seldom the peers it gossips with, so waiting to
+   * hear each would keep their beats from ever starting. Else null, counted as MESSAGE_TOO_NEW: the peer was heard
+   * only in older versions, and would drop it as of an unknown type.
    */
   private versionOf(o: WireOutbound): ProtocolVersion | null {
-    const carries = isLivenessMessage(o.message)
-      ? carriesLiveness
-      : isUserEventMessage(o.message)
-        ? carriesUserEvents
-        : null;
+    const liveness = isLivenessMessage(o.message);
+    const carries = liveness ? carriesLiveness : isUserEventMessage(o.message) ? carriesUserEvents : null;
     if (!carries) return this.versionTo(o.to);
     const reply = this.batch.get(o.to);
-    const version = reply !== undefined && carries(reply) ? reply : this.versions.heardCarrying(o.to, carries);
+    const version =
+      reply !== undefined && carries(reply)
+        ? reply
+        : this.versions.heardCarrying(o.to, carries, liveness ? PROTOCOL_VERSION : undefined);
     if (version !== undefined) return version;
     this.count(MESSAGE_TOO_NEW);
     return null;

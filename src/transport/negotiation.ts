@@ -19,8 +19,8 @@
  * - what is known of an address is forgotten when the member behind it leaves, dies or is replaced
  *   (a restart on another build), since the next process there may speak otherwise.
  * Once every member has been heard in the newest version, nothing is sent in an older one. A message that exists only
- * from some version on (user events from 6, liveness messages from 7) goes only to a peer heard in such a version
- * (heardCarrying), so a protocol-7 node talks 6 to a protocol-6 peer and never sends it a BEAT.
+ * from some version on (user events from 6, liveness messages from 7) never goes to a peer heard only in older
+ * versions (heardCarrying), so a protocol-7 node talks 6 to a protocol-6 peer and never sends it a BEAT.
  */
 import { MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
 import { makeRoom, touch } from './lru.js';
@@ -91,13 +91,19 @@ export class PeerVersions {
 
   /**
    * The version to write `peer` a message that not every spoken version has (protocol 7's liveness messages, 6's user
-   * events): the highest version heard from it, when `carries` it; otherwise undefined, and nothing is to be sent.
-   * Never a try or a probe in the newest version: such a message to a peer that does not read it is lost, not an
-   * exchange that gossip repeats, and a probe spent on it would not be one.
+   * events): the highest version heard from it, when `carries` it; `unheard` when nothing was heard from it (the
+   * caller knows otherwise that it reads the message, or gives none: not sent); otherwise undefined, and nothing is
+   * to be sent. Never a try or a probe: such a message to a peer that does not read it is lost, not an exchange that
+   * gossip repeats, and a probe spent on it would not be one.
    */
-  heardCarrying(peer: string, carries: (version: ProtocolVersion) => boolean): ProtocolVersion | undefined {
+  heardCarrying(
+    peer: string,
+    carries: (version: ProtocolVersion) => boolean,
+    unheard?: ProtocolVersion,
+  ): ProtocolVersion | undefined {
     const h = this.speaks(peer);
-    return h !== undefined && carries(h) ? h : undefined;
+    if (h === undefined) return unheard;
+    return carries(h) ? h : undefined;
   }
 
   /** The highest version heard from `peer`, if any. */

@@ -22,7 +22,7 @@ export const MIN_PROTOCOL_VERSION = 3;
  *    commitment of an introduced member (flag 2 of a node delta) and the leave's proof.
  * 6: new messages only, each sent solely to a peer heard in 6 (the messages of 5 are written byte for byte as in 5):
  *    user events (types 7 and 8) and queries and their answers (type codes 9, 10, 11; see wire/query-codec.ts).
- * 7: new messages only, each sent solely to a peer heard in 7 (the messages of 6 are written byte for byte as in 6):
+ * 7: new messages only, each sent solely to a peer that speaks 7 (the messages of 6 are written byte for byte as in 6):
  *    liveness watched by neighbours, quiet exchanges by hash, the census and the TCP stream's frames (type codes 12 to
  *    21; see wire/liveness-codec.ts and docs/design/liveness-7.md).
  */
@@ -50,7 +50,7 @@ export function carriesQueries(version: ProtocolVersion): boolean {
 }
 /**
  * Whether protocol 7's liveness messages (type codes 12 to 21, wire/liveness-codec.ts) exist in `version`: a reader
- * of an older one drops them as unknown types, so they go only to peers heard speaking 7.
+ * of an older one drops them as unknown types, so they go only to peers that speak 7 (runtime/packets.ts).
  */
 export function carriesLiveness(version: ProtocolVersion): boolean {
   return version >= 7;

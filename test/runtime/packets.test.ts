@@ -137,7 +137,7 @@ test('a STREAM-HELLO or STREAM-END over UDP is dropped and counted; a BEAT in 7 
   assert.equal(packets.versions.speaks(from), 7);
 });
 
-test('liveness messages go only to peers heard in 7, in 7; to one heard in 6 nothing goes, counted', async () => {
+test('liveness messages go in 7 to peers heard in 7 or never heard; to one heard only in 6 nothing goes, counted', async () => {
   const six = '127.0.0.1:7005';
   const seven = '127.0.0.1:7006';
   const unheard = '127.0.0.1:7007';
@@ -152,17 +152,24 @@ test('liveness messages go only to peers heard in 7, in 7; to one heard in 6 not
   );
   assert.deepEqual(
     sent.map((s) => [s.to, versionOf(s.bytes)]),
-    [[seven, 7]],
+    [
+      [seven, 7],
+      [unheard, 7],
+    ],
   );
-  assert.deepEqual(packets.dropped, { [MESSAGE_TOO_NEW]: 2 });
-  // The membership messages to those two still follow the negotiation: a probe in 7 to the one heard in 6 (its
-  // first initiation), a try in the newest to the one never heard.
-  await Promise.all(packets.sendAll([leave(six, 1), leave(unheard, 1)]));
+  assert.deepEqual(packets.dropped, { [MESSAGE_TOO_NEW]: 1 });
+  // The beats spent no try nor probe: the membership messages to those two still follow the negotiation, a probe in 7
+  // to the one heard in 6 (its first initiation), then 6; to the one never heard, the newest twice, then the oldest.
+  for (let k = 1; k <= 3; k++) await Promise.all(packets.sendAll([leave(six, k), leave(unheard, k)]));
   assert.deepEqual(
-    sent.slice(1).map((s) => [s.to, versionOf(s.bytes)]),
+    sent.slice(2).map((s) => [s.to, versionOf(s.bytes)]),
     [
       [six, 7],
       [unheard, 7],
+      [six, 6],
+      [unheard, 7],
+      [six, 6],
+      [unheard, 3],
     ],
   );
 });

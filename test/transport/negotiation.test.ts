@@ -64,13 +64,14 @@ test('forget: the next process at an address is learned afresh; the table is bou
   assert.equal(v.speaks('e:1'), 3);
 });
 
-test('a message that exists only from 7 goes only to a peer heard in 7, and spends no probe or try', () => {
+test('a message that exists only from 7 never goes to a peer heard only in older versions, and spends no probe or try', () => {
   const v = new PeerVersions({ probeIntervalMs: 10_000 });
   assert.equal(NEWEST, 7);
-  assert.equal(v.heardCarrying('never:1', carriesLiveness), undefined, 'never heard: no try in the newest');
+  assert.equal(v.heardCarrying('never:1', carriesLiveness), undefined, 'never heard, no guess: not sent');
+  assert.equal(v.heardCarrying('never:1', carriesLiveness, 7), 7, "never heard: the caller's guess");
   assert.equal(v.initiate('never:1', 0), NEWEST, 'the first try stays for a membership message');
   v.heard('six:1', 6);
-  assert.equal(v.heardCarrying('six:1', carriesLiveness), undefined, 'a protocol-6 peer gets no liveness message');
+  assert.equal(v.heardCarrying('six:1', carriesLiveness, 7), undefined, 'a protocol-6 peer gets no liveness message');
   assert.equal(v.heardCarrying('six:1', carriesUserEvents), 6, 'but user events, in 6');
   assert.equal(v.initiate('six:1', 0), NEWEST, 'its probe was not spent');
   v.heard('seven:1', 7);
