@@ -56,6 +56,10 @@ export class LivenessSwitch {
     this.init = init;
     this.now = now;
     this.gate = new Gate(now, init.options.gateHoldMs !== undefined ? { gateHoldMs: init.options.gateHoldMs } : {});
+    components.membership.onRenumber = (slotOf) => {
+      this.gate.remap(slotOf);
+      this.active?.remap(slotOf);
+    };
   }
 
   /** The clock of the coordinator's call in progress (events arrive without one). */

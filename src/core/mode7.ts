@@ -130,6 +130,13 @@ export class Mode7 {
     if (key && !this.state.publicKey(s)) this.state.notePublicKey(s, key);
   }
 
+  /** The membership renumbered its slots (slotOf[old] = new): what is kept by slot moves with them. */
+  remap(slotOf: Int32Array): void {
+    const raised = [...this.raised];
+    this.raised.clear();
+    for (const s of raised) if ((slotOf[s] ?? -1) >= 0) this.raised.add(slotOf[s] as number);
+  }
+
   /** Mode 7 ends here (a fallback): the peer table's hook is released, and this object is dropped. */
   detach(): void {
     this.membership.table.stateObserver = null;
