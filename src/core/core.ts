@@ -11,7 +11,7 @@
  *   Deltas         packing what a peer lacks, applying what a peer sent (delta.ts)
  *   Exchange       SYN, SYN-ACK, ACK, leave, announcements (exchange.ts)
  *   Journal        events, rejection counts, news (journal.ts)
- *   Mode7          protocol 7's liveness and quiet exchanges, when configured (mode7.ts)
+ *   LivenessSwitch protocol 7's gate, and mode 7 (mode7.ts) once every live member is ready (liveness-switch.ts)
  *
  * Pure: no sockets, timers, Date.now() or Math.random(). The harness passes clock readings and
  * decoded messages in, and takes out messages to send and events to publish. docs/architecture.md
@@ -27,10 +27,12 @@ import { identityRef } from './identity.js';
 import { Journal } from './journal.js';
 import { LeaveProofs } from './leave-proof.js';
 import { LocalHealth } from './local-health.js';
-import { Mode7 } from './mode7.js';
+import { LivenessSwitch, reservedInitialValues } from './liveness-switch.js';
+import type { Mode7 } from './mode7.js';
+import type { GateStatus } from './gate.js';
 import { Membership, SELF } from './membership.js';
 import { OwnValues } from './own-values.js';
-import { assertApplicationKey } from './reserved-keys.js';
+import { assertApplicationKey, isReservedKey, withoutReservedKeys } from './reserved-keys.js';
 import { DEAD, LIVE, FREE } from './peer-table.js';
 import { PeerSelection } from './peer-selection.js';
 import type {
@@ -56,8 +58,8 @@ export class ScuttlebuttCore {
   private readonly peers: PeerSelection;
   private readonly exchange: Exchange;
   private readonly flow: FlowControl | null;
-  /** Protocol 7's liveness (CoreConfig.liveness7); null: protocol 6's heartbeats in every digest. */
-  private readonly mode7: Mode7 | null;
+  /** Protocol 7's gate and mode 7 (CoreConfig.liveness7); null: protocol 6 only. */
+  private readonly liveness: LivenessSwitch | null;
 
   /**
    * Builds the modules in the order they need each other (docs/architecture.md): each gets what it
@@ -94,7 +96,16 @@ export class ScuttlebuttCore {
       : null);
     const own = (this.own = new OwnValues(
       { table: membership.table, journal, flow, onPublish: config.onPublish },
-      { self, clusterId, payloadBudget, tombstoneGracePeriodMs: config.tombstoneGracePeriodMs, initialValues },
+      {
+        self,
+        clusterId,
+        payloadBudget,
+        tombstoneGracePeriodMs: config.tombstoneGracePeriodMs,
+        // A protocol-7 node's reserved keys come first (versions 1 to 3): the delta introducing it carries them.
+        initialValues: config.liveness7
+          ? { ...reservedInitialValues(config.liveness7), ...initialValues }
+          : initialValues,
+      },
     ));
     const digests = new Digests({ membership }, { clusterId, payloadBudget, gossipIntervalMs });
     const deltas = new Deltas({ membership, detector, digests, journal, rng, own, congestion: flow });
@@ -105,21 +116,15 @@ export class ScuttlebuttCore {
       { clusterId, payloadBudget, lowBitsTo: config.lowBitsTo },
     );
     this.peers = new PeerSelection(membership, rng, config.fanout);
-    this.mode7 = config.liveness7
-      ? new Mode7(
-          { membership, journal, own, proofs, rng },
-          {
-            clusterId,
-            payloadBudget,
-            gossipIntervalMs,
-            failureDetector: fd,
-            options: config.liveness7,
-          },
+    this.liveness = config.liveness7
+      ? new LivenessSwitch(
+          { membership, journal, own, proofs, rng, detector },
+          { clusterId, payloadBudget, gossipIntervalMs, failureDetector: fd, options: config.liveness7 },
           now,
         )
       : null;
-    const mode7 = this.mode7;
-    if (mode7) journal.listener = (type) => mode7.noteEvent(type);
+    const liveness = this.liveness;
+    if (liveness) journal.listener = (type, slot) => liveness.noteEvent(type, slot);
   }
 
   // ------------------------------------------------------------------ local writes
@@ -180,7 +185,7 @@ export class ScuttlebuttCore {
   // ------------------------------------------------------------------ what happened
 
   takeEvents(): CoreEvent[] {
-    return this.journal.take();
+    return withoutReservedKeys(this.journal.take());
   }
 
   rejections(): Readonly<Record<RejectReason, number>> {
@@ -236,9 +241,17 @@ export class ScuttlebuttCore {
     return this.health.isDeaf(now, this.membership.liveOthers);
   }
 
-  /** Whether this node runs protocol 7's liveness (CoreConfig.liveness7): detect() then sends beats. */
-  get speaksLiveness7(): boolean {
-    return this.mode7 !== null;
+  /**
+   * The liveness this node runs: 7 once its gate is open and every live member is ready (CoreConfig.liveness7;
+   * detect() then sends beats), else 6.
+   */
+  get livenessMode(): 6 | 7 {
+    return this.mode7 ? 7 : 6;
+  }
+
+  /** The gate's state (CoreConfig.liveness7; null without it): for diagnostics and tests. */
+  gateStatus(now: number): GateStatus | null {
+    return this.liveness ? this.liveness.gate.status(now) : null;
   }
 
   /**
@@ -259,13 +272,25 @@ export class ScuttlebuttCore {
     this.membership.keepSlotsInRefOrder();
     this.own.expire(now);
     this.own.release(now);
-    if (this.mode7) {
+    this.liveness?.update(now);
+    const mode7 = this.mode7;
+    if (mode7) {
       const out = this.detect(now);
-      out.push(...this.mode7.round(this.peers.select(), now));
+      const targets = this.peers.select();
+      out.push(...mode7.round(targets, now));
+      // Members still in mode 6 (a joiner not yet ready, or during the switch) get heartbeats as before.
+      const sw = this.liveness as LivenessSwitch;
+      const heartbeats = targets.filter((to) => sw.sendsHeartbeatsTo(to, now));
+      if (heartbeats.length > 0) out.push(...this.exchange.open(heartbeats, now, { unheard: false }));
       return out;
     }
     this.detect(now);
     return this.openExchanges(now);
+  }
+
+  /** Mode 7's sub-coordinator while this node runs it (the gate is open and every live member ready); else null. */
+  private get mode7(): Mode7 | null {
+    return this.liveness?.active ?? null;
   }
 
   /**
@@ -349,7 +374,10 @@ export class ScuttlebuttCore {
   receive(from: string, message: CoreMessage, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
     this.observeClock(now);
     // A protocol-7 message reaches a node that runs protocol 6 only by mistake (or from a forger): dropped.
-    if (isLivenessMessage(message)) return this.mode7 ? this.mode7.receive(from, message, now, sender) : [];
+    if (isLivenessMessage(message)) {
+      if (message.type === 'beat') this.liveness?.noteBeat(message, from);
+      return this.mode7 ? this.mode7.receive(from, message, now, sender) : [];
+    }
     // Traffic again after a spell of hearing nobody: the silence was ours, excused like a stall.
     const answer = message.type === 'synAck' || message.type === 'ack';
     const deafness = this.health.heard(now, this.membership.liveOthers, answer);
@@ -384,6 +412,7 @@ export class ScuttlebuttCore {
   }
 
   private observeClock(now: number): void {
+    if (this.liveness) this.liveness.now = now;
     const stall = this.health.observeClock(now);
     if (stall > 0) this.detector.shiftDeadlines(stall);
   }
@@ -450,8 +479,10 @@ export class ScuttlebuttCore {
     let values: Record<string, string> = {};
     const map = t.values[s];
     // Our own view shows writes flow control still holds: it delays only what gossips.
-    if (s === SELF) values = this.own.view();
-    else if (map) for (const [key, v] of map) if (!v.tombstone) values[key] = v.value;
+    if (s === SELF) {
+      values = this.own.view();
+      for (const key of Object.keys(values)) if (isReservedKey(key)) delete values[key];
+    } else if (map) for (const [key, v] of map) if (!v.tombstone && !isReservedKey(key)) values[key] = v.value;
     return {
       node: this.membership.identity(s),
       status: t.status[s] === LIVE ? 'live' : 'dead',

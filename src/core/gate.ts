@@ -214,6 +214,16 @@ export class Gate {
     return now < this.switchedAt + this.switchPeriodMs && (b & BEAT_7) === 0;
   }
 
+  /** The membership renumbered its slots (slotOf[old] = new, -1: none): every member's bits move with it. */
+  remap(slotOf: Int32Array): void {
+    const next = new Uint8Array(this.bits.length);
+    for (let s = 0; s < slotOf.length && s < this.bits.length; s++) {
+      const to = slotOf[s] as number;
+      if (to >= 0) next[to] = this.bits[s] as number;
+    }
+    this.bits = next;
+  }
+
   /** For diagnostics and tests: the counts and instants behind the current mode. */
   status(now: number): GateStatus {
     this.advance(now);

@@ -14,9 +14,10 @@ export class Journal {
    */
   news = false;
   /**
-   * Hears each event's type as it is emitted: mode 7 (mode7.ts) follows the live set through it. Null: nobody.
+   * Hears each event's type and member slot as it is emitted: protocol 7's gate and mode 7 follow the membership
+   * through it (liveness-switch.ts). Null: nobody.
    */
-  listener: ((type: CoreEvent['type']) => void) | null = null;
+  listener: ((type: CoreEvent['type'], slot: number) => void) | null = null;
   /** When given (CoreConfig.eventViews), each event carries its member's view as of the event. */
   private readonly viewOf: ((slot: number) => NodeView) | null;
 
@@ -31,7 +32,7 @@ export class Journal {
   /** Records an event about the member in `slot`. */
   emit(event: CoreEvent, slot: number): void {
     if (event.type === 'live' || event.type === 'update') this.news = true;
-    this.listener?.(event.type);
+    this.listener?.(event.type, slot);
     this.events.push(this.viewOf ? { ...event, view: this.viewOf(slot) } : event);
   }
 

@@ -79,6 +79,8 @@ export class Membership {
   deadOthers = 0;
   /** When the earliest dead member's grace period ends. */
   nextRemoval = Infinity;
+  /** Told when slots are renumbered (slotOf[old] = new): whoever keeps state by slot moves it (the gate does). */
+  onRenumber: ((slotOf: Int32Array) => void) | null = null;
 
   private sorted: Int32Array = new Int32Array(0);
   private sortedValid = false;
@@ -493,5 +495,6 @@ export class Membership {
     const deaths = [...this.deaths];
     this.deaths.clear();
     for (const [s, d] of deaths) this.deaths.set(slotOf[s] as number, d);
+    this.onRenumber?.(slotOf);
   }
 }

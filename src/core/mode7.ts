@@ -26,7 +26,7 @@ import { deadHereProbe } from './liveness7-parts.js';
 import { randomInt } from './random.js';
 import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
-import { DEAD, LIVE, type StateObserver } from './peer-table.js';
+import { DEAD, FREE, LIVE, type StateObserver } from './peer-table.js';
 import { State7 } from './state7.js';
 import type { FailureDetectorConfig, Liveness7Options, Outbound, Random, Sender } from './types.js';
 
@@ -92,8 +92,10 @@ export class Mode7 {
     this.partitionMemoryMs = init.options.partitionMemoryMs ?? PARTITION_MEMORY_MS;
     this.now = now;
     const t = membership.table;
-    // Incarnation 0 in a request means "send its identity": a member's first incarnation is 1.
-    if (t.incarnation(SELF) < 1) t.setIncarnation(SELF, 1);
+    // Incarnation 0 in a request means "send its identity": a member's first incarnation is 1. Members learned in
+    // mode 6 carry none (protocol 6's deltas have no incarnation): they start at 1 here as they did at home, before
+    // the hash is summed.
+    for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE && t.incarnation(s) < 1) t.setIncarnation(s, 1);
     this.state = new State7(membership, { ownPublicKey: init.options.signer.publicKey });
     this.followIncarnations();
     const reports: ReportSets = {
@@ -121,6 +123,23 @@ export class Mode7 {
       },
       now,
     );
+  }
+
+  /** A member's report-signing key, as its state carries it (REPORT_KEY_KEY); the first one heard is kept. */
+  notePublicKey(s: number, key: Uint8Array | undefined): void {
+    if (key && !this.state.publicKey(s)) this.state.notePublicKey(s, key);
+  }
+
+  /** The membership renumbered its slots (slotOf[old] = new): what is kept by slot moves with them. */
+  remap(slotOf: Int32Array): void {
+    const raised = [...this.raised];
+    this.raised.clear();
+    for (const s of raised) if ((slotOf[s] ?? -1) >= 0) this.raised.add(slotOf[s] as number);
+  }
+
+  /** Mode 7 ends here (a fallback): the peer table's hook is released, and this object is dropped. */
+  detach(): void {
+    this.membership.table.stateObserver = null;
   }
 
   /** The journal's events, seen as they are emitted: joins, deaths and removals Liveness7 did not cause. */
@@ -294,6 +313,8 @@ export class Mode7 {
     const t = m.table;
     for (const s of this.raised) {
       if (t.status[s] !== LIVE && t.status[s] !== DEAD) continue;
+      // Admitted by a protocol-6 delta (a member still in mode 6 introduced it): no incarnation yet, so its first.
+      if (t.incarnation(s) < 1) t.setIncarnation(s, 1);
       this.liveness.noteIncarnation(this.refOf(s), t.incarnation(s), now);
     }
     this.raised.clear();

@@ -87,6 +87,16 @@ export class OwnValues {
     this.stage(key, { value: '', version: 0, tombstone: true, expiresAt: Infinity, deletedAt: now }, now);
   }
 
+  /**
+   * One of the protocol's reserved keys (reserved-keys.ts: the gate's), written now, outside flow control: it is
+   * membership, not a write load. A no-op when the value is held already.
+   */
+  setReserved(key: string, value: string): void {
+    const held = this.map.get(key);
+    if (held && !held.tombstone && held.value === value) return;
+    this.put(key, { value, version: 0, tombstone: false, expiresAt: Infinity, deletedAt: 0 });
+  }
+
   get(key: string): string | undefined {
     const v = this.current(key);
     return v && !v.tombstone ? v.value : undefined;

@@ -8,6 +8,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { RESERVED_KEY_PREFIX } from '../wire/liveness-messages.js';
+import type { CoreEvent } from './types.js';
 
 /** Whether a key belongs to the protocol (starts with RESERVED_KEY_PREFIX). */
 export function isReservedKey(key: string): boolean {
@@ -25,4 +26,20 @@ export function assertApplicationKey(key: unknown): void {
         '(protocol 7 advertises "\\u0000speaks" and "\\u0000ready" there): use a key that does not start with U+0000',
     );
   }
+}
+
+/**
+ * Events without the protocol's reserved keys (the gate's, reserved-keys.ts): an update of those alone is no event
+ * for the application.
+ */
+export function withoutReservedKeys(events: CoreEvent[]): CoreEvent[] {
+  const out: CoreEvent[] = [];
+  for (const e of events) {
+    if (e.type !== 'update' || !e.keys.some(isReservedKey)) out.push(e);
+    else {
+      const keys = e.keys.filter((k) => !isReservedKey(k));
+      if (keys.length > 0) out.push({ ...e, keys });
+    }
+  }
+  return out;
 }

@@ -164,6 +164,12 @@ export interface Liveness7Options {
    * FailureDetectorConfig.deadNodeGracePeriodMs, as in protocol 6.
    */
   readonly partitionMemoryMs?: number;
+  /**
+   * How long every live member must have advertised protocol 7, continuously, before this node says it is ready
+   * for mode 7 (the gate, docs/design/liveness-7.md); default 30 s. Until every live member is ready, the cluster
+   * runs protocol 6's heartbeats, which older releases understand.
+   */
+  readonly gateHoldMs?: number;
 }
 
 /** Why a member was marked dead: the detector convicted it, it left, or a newer incarnation of it appeared. */

@@ -134,6 +134,12 @@ export class SimCluster {
     for (let i = 0; i < n; i++) this.addressIndex.set(simAddress(i), i);
   }
 
+  /**
+   * Whether node i's next start runs protocol 7's liveness (SimConfig.liveness7 given): every node, unless a
+   * scenario (a rolling upgrade, an old node joining) says otherwise.
+   */
+  speaks7: (i: number) => boolean = () => true;
+
   onEvent(listener: EventListener): void {
     this.listeners.push(listener);
   }
@@ -161,7 +167,7 @@ export class SimCluster {
         leaveSecret: leaveSecret(c.seed, i, this.generations[i] as number),
         hash: sha256,
         ...(c.flowControl ? { flowControl: c.flowControl } : {}),
-        ...(c.liveness7
+        ...(c.liveness7 && this.speaks7(i)
           ? { liveness7: { ...c.liveness7, signer: simReportSigner(c.seed, i, this.generations[i] as number) } }
           : {}),
         ...(c.onPublish ? { onPublish: (key: string, version: number) => c.onPublish?.(i, key, version) } : {}),

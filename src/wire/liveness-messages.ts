@@ -255,5 +255,10 @@ export function isLivenessMessage<M extends { readonly type: string }>(m: M | Li
 /** Reserved keys a protocol-7 node writes in its own state (gate, docs/design/liveness-7.md). */
 export const SPEAKS_KEY = '\u0000speaks';
 export const READY_KEY = '\u0000ready';
+/**
+ * The member's report-signing public key, base64 (44 characters): members learned in mode 6 carry it in their
+ * state, so their report sets can be checked once the cluster switches to mode 7.
+ */
+export const REPORT_KEY_KEY = '\u0000key';
 /** Applications may not write keys starting with this character: the protocol's own keys do. */
 export const RESERVED_KEY_PREFIX = '\u0000';

@@ -23,6 +23,12 @@ function boot(over: Partial<BenchOptions>): { sim: SimCluster; log: Logged[] } {
   return { sim, log };
 }
 
+/** Runs until every up node runs mode 7 (the gate opened everywhere); the instant, or -1 past `maxMs`. */
+function untilMode7(sim: SimCluster, maxMs = 60_000): number {
+  const ok = sim.runUntilTrue(() => up(sim).every((i) => sim.cores[i]!.livenessMode === 7), maxMs);
+  return ok ? sim.now : -1;
+}
+
 function up(sim: SimCluster): number[] {
   return [...Array(sim.config.nodes).keys()].filter((i) => sim.status[i] === UP);
 }
@@ -51,7 +57,10 @@ test('mode 7: a cluster forms, stays quiet at beats only, and agrees on a crash 
     'every node sees every node live, with its values',
   );
   const formedAt = sim.now;
-  sim.runUntil(formedAt + 10_000);
+  const switchedAt = untilMode7(sim);
+  assert.ok(switchedAt > 0, 'every node switches to mode 7');
+  console.log(`# mode 7, 40 nodes: every node in mode 7 at ${(switchedAt / 1000).toFixed(2)} s`);
+  sim.runUntil(switchedAt + 10_000);
   sim.resetTraffic();
   const quietFrom = sim.now;
   sim.runUntil(quietFrom + 30_000);
@@ -76,6 +85,7 @@ test('mode 7: a cluster forms, stays quiet at beats only, and agrees on a crash 
 test('mode 7: a write reaches every node within a few rounds, by news', () => {
   const { sim } = boot({ liveness7: true, seed: 2 });
   assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  assert.ok(untilMode7(sim) > 0);
   sim.runUntil(sim.now + 5_000);
   const writeAt = sim.now;
   sim.cores[5]!.set('color', 'blue', sim.now);
@@ -103,6 +113,7 @@ for (const [name, cut] of [
   test(`mode 7: a partition into ${name} is seen on every side within 10 s, and heals within 5 s`, () => {
     const { sim, log } = boot({ liveness7: true, seed: 3 });
     assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+    assert.ok(untilMode7(sim) > 0);
     sim.runUntil(sim.now + 10_000);
     const n = sim.config.nodes;
     const groupOf = cut(n);
@@ -138,3 +149,87 @@ for (const [name, cut] of [
     assert.ok(heal <= 5, `whole ${heal.toFixed(2)} s after the heal`);
   });
 }
+
+test('mode 7 gate: a rolling upgrade from protocol 6, one node at a time, switches only at the end; no false deaths', () => {
+  const n = 24;
+  const o = benchOptions({ nodes: n, liveness7: true, seed: 4 });
+  const sim = new SimCluster(simConfig(o, o.seed));
+  const upgraded = new Set<number>();
+  sim.speaks7 = (i) => upgraded.has(i);
+  const log: Logged[] = [];
+  sim.onEvent((obs, e, t) => log.push({ obs, t, e }));
+  for (let i = 0; i < n; i++) sim.start(i, { idx: String(i) });
+  assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  sim.runUntil(sim.now + 10_000);
+  sim.resetTraffic();
+  sim.runUntil(sim.now + 20_000);
+  const before = sim.traffic().mean;
+  const restarts = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    upgraded.add(i);
+    restarts.add(`node-${i}`);
+    sim.crash(i);
+    sim.runUntil(sim.now + 500);
+    sim.restart(i, { idx: String(i) });
+    sim.runUntil(sim.now + 4_000);
+    if (i < n - 1) {
+      assert.ok(
+        up(sim).every((j) => sim.cores[j]!.livenessMode === 6),
+        `still mode 6 with ${n - i - 1} old nodes`,
+      );
+    }
+  }
+  const lastAt = sim.now;
+  const switchedAt = untilMode7(sim, 90_000);
+  assert.ok(switchedAt > 0, 'mode 7 once every node is upgraded');
+  sim.runUntil(switchedAt + 10_000);
+  sim.resetTraffic();
+  sim.runUntil(sim.now + 20_000);
+  const after = sim.traffic().mean;
+  console.log(
+    `# gate: ${n} nodes upgraded one by one; mode 7 everywhere ${((switchedAt - lastAt) / 1000).toFixed(1)} s ` +
+      `after the last; ${before.toFixed(0)} -> ${after.toFixed(0)} B/node/s`,
+  );
+  assert.ok(after < before / 2, `bytes drop: ${before.toFixed(0)} -> ${after.toFixed(0)} B/node/s`);
+  // A restart convicts the old incarnation ('superseded'); nothing else dies.
+  const wrong = log.filter((l) => l.e.type === 'dead' && l.e.reason !== 'superseded' && l.e.reason !== 'left');
+  const stray = wrong.filter((l) => !restarts.has(l.e.node.id) || l.t > lastAt);
+  assert.deepEqual(
+    stray.map((l) => `${l.obs}:${l.e.node.id}@${l.t}`),
+    [],
+    'no false deaths',
+  );
+  assert.ok(converged(sim));
+});
+
+test('mode 7 gate: an old node joining a mode-7 cluster makes every node fall back at once; no false deaths', () => {
+  const n = 24;
+  const o = benchOptions({ nodes: n, liveness7: true, seed: 5 });
+  const sim = new SimCluster(simConfig(o, o.seed));
+  const old = n - 1;
+  sim.speaks7 = (i) => i !== old;
+  const log: Logged[] = [];
+  sim.onEvent((obs, e, t) => log.push({ obs, t, e }));
+  for (let i = 0; i < n - 1; i++) sim.start(i, { idx: String(i) });
+  assert.ok(untilMode7(sim) > 0);
+  sim.runUntil(sim.now + 5_000);
+  const joinAt = sim.now;
+  sim.start(old, { idx: String(old) });
+  assert.ok(
+    sim.runUntilTrue(() => up(sim).every((j) => sim.cores[j]!.livenessMode === 6), 10_000),
+    'every node falls back to mode 6',
+  );
+  const fellBack = (sim.now - joinAt) / 1000;
+  sim.runUntil(sim.now + 30_000);
+  assert.ok(converged(sim), 'the old node and the rest see each other');
+  assert.ok(
+    up(sim).every((j) => sim.cores[j]!.livenessMode === 6),
+    'and stay in mode 6',
+  );
+  console.log(`# gate: an old node joins; every node in mode 6 ${fellBack.toFixed(2)} s later`);
+  assert.deepEqual(
+    log.filter((l) => l.e.type === 'dead').map((l) => `${l.obs}:${l.e.node.id}@${l.t}`),
+    [],
+    'no false deaths',
+  );
+});

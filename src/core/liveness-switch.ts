@@ -1,0 +1,178 @@
+/**
+ * Which liveness a protocol-7 node runs, and the switch between them (docs/design/liveness-7.md, "The gate"): mode
+ * 6, heartbeats in every digest, which every release understands; mode 7 (mode7.ts), neighbours' beats and
+ * reports, once every live member speaks 7 and says so. The coordinator asks this object each round which mode
+ * applies, and hands it the membership's events.
+ *
+ * It owns:
+ *   Gate         every member's reserved values and liveness, the hold, the own ready value (gate.ts)
+ *   Mode7        built when the gate opens, dropped when it closes (a fallback); null in mode 6
+ *
+ * and the node's three reserved keys (reserved-keys.ts): SPEAKS_KEY and READY_KEY, the gate's, and REPORT_KEY_KEY,
+ * the report-signing public key, so that members learned in mode 6 can have their report sets checked in mode 7.
+ * The keys are written first (versions 1 to 3 of the incarnation), outside flow control.
+ */
+import { READY_KEY, REPORT_KEY_KEY, SPEAKS_KEY, type BeatMessage } from '../wire/liveness-messages.js';
+import type { FailureDetector } from './detector.js';
+import { Gate, GATE_PROTOCOL } from './gate.js';
+import type { Journal } from './journal.js';
+import type { LeaveProofs } from './leave-proof.js';
+import { SELF, type Membership } from './membership.js';
+import { Mode7, type Mode7Init } from './mode7.js';
+import type { OwnValues } from './own-values.js';
+import { DEAD, LIVE, type StoredValue } from './peer-table.js';
+import type { CoreEvent, Liveness7Options, Random } from './types.js';
+
+export interface LivenessSwitchComponents {
+  readonly membership: Membership;
+  readonly journal: Journal;
+  readonly own: OwnValues;
+  readonly proofs: LeaveProofs;
+  readonly rng: Random;
+  readonly detector: FailureDetector;
+}
+
+/** The reserved keys a protocol-7 node starts with, before its application's initial values. */
+export function reservedInitialValues(options: Liveness7Options): Record<string, string> {
+  return {
+    [SPEAKS_KEY]: String(GATE_PROTOCOL),
+    [READY_KEY]: '0',
+    [REPORT_KEY_KEY]: toHex(options.signer.publicKey),
+  };
+}
+
+export class LivenessSwitch {
+  readonly gate: Gate;
+  /** Mode 7's sub-coordinator while the gate holds this node in mode 7; null in mode 6. */
+  active: Mode7 | null = null;
+  private readonly c: LivenessSwitchComponents;
+  private readonly init: Mode7Init;
+  /** Times this node switched to mode 7, and fell back. */
+  switches = 0;
+  fallbacks = 0;
+
+  constructor(components: LivenessSwitchComponents, init: Mode7Init, now: number) {
+    this.c = components;
+    this.init = init;
+    this.now = now;
+    this.gate = new Gate(now, init.options.gateHoldMs !== undefined ? { gateHoldMs: init.options.gateHoldMs } : {});
+    components.membership.onRenumber = (slotOf) => {
+      this.gate.remap(slotOf);
+      this.active?.remap(slotOf);
+    };
+  }
+
+  /** The clock of the coordinator's call in progress (events arrive without one). */
+  now: number;
+
+  /** A membership event, as the journal emits it (the Journal's listener). */
+  noteEvent(type: CoreEvent['type'], slot: number): void {
+    if (slot === SELF) return;
+    const now = this.now;
+    const t = this.c.membership.table;
+    switch (type) {
+      case 'live':
+        this.observeValues(slot, now);
+        this.gate.setLive(slot, true, now);
+        break;
+      case 'update':
+        this.observeValues(slot, now);
+        break;
+      case 'dead':
+        this.gate.setLive(slot, false, now);
+        break;
+      case 'removed':
+        this.gate.forget(slot, now);
+        break;
+    }
+    if (!this.active) return;
+    this.active.noteEvent(type);
+    if (type === 'update' || type === 'live') this.active.notePublicKey(slot, keyValueOf(t.values[slot]));
+  }
+
+  /** A beat's flags (the switch period sends heartbeats to members not yet beating in mode 7). */
+  noteBeat(beat: BeatMessage, from: string): void {
+    const s = this.c.membership.memberSlotAt(from);
+    if (s > SELF) this.gate.observeBeat(s, beat.flags);
+  }
+
+  /**
+   * Once a round, before anything is sent: the gate's verdict applied (switch to mode 7, or fall back), and the
+   * own ready value written when it changed. Returns the mode to run this round.
+   */
+  update(now: number): 6 | 7 {
+    this.now = now;
+    const mode = this.gate.mode(now);
+    const fallback = this.gate.takeFallback();
+    if (this.active && (mode === 6 || fallback !== null)) this.fallBack(now);
+    if (mode === 7 && !this.active) this.switchTo7(now);
+    this.c.own.setReserved(READY_KEY, this.gate.ownReady(now));
+    return this.active ? 7 : 6;
+  }
+
+  /** Whether a protocol-6 digest should still go to the member at `address` in mode 7 (Gate.sendsHeartbeatsTo). */
+  sendsHeartbeatsTo(address: string, now: number): boolean {
+    const s = this.c.membership.liveSlotAt(address);
+    return s < 0 || this.gate.sendsHeartbeatsTo(s, now);
+  }
+
+  private switchTo7(now: number): void {
+    this.active = new Mode7(
+      {
+        membership: this.c.membership,
+        journal: this.c.journal,
+        own: this.c.own,
+        proofs: this.c.proofs,
+        rng: this.c.rng,
+      },
+      this.init,
+      now,
+    );
+    const t = this.c.membership.table;
+    for (let s = SELF + 1; s < t.used; s++) {
+      if (t.status[s] === LIVE || t.status[s] === DEAD) this.active.notePublicKey(s, keyValueOf(t.values[s]));
+    }
+    this.switches++;
+  }
+
+  /**
+   * Back to mode 6: mode 7's state goes (the peer table's hook is released), and every live member's mode-6
+   * deadline restarts as at its admission: heartbeats reach peers again only from now on, so no member is
+   * convicted for the silence mode 7 left in its heartbeats.
+   */
+  private fallBack(now: number): void {
+    this.active?.detach();
+    this.active = null;
+    this.fallbacks++;
+    const t = this.c.membership.table;
+    for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === LIVE) this.c.detector.watch(s, 0, now);
+  }
+
+  private observeValues(slot: number, now: number): void {
+    const values = this.c.membership.table.values[slot];
+    const speaks = values?.get(SPEAKS_KEY);
+    const ready = values?.get(READY_KEY);
+    this.gate.observe(
+      slot,
+      speaks && !speaks.tombstone ? speaks.value : undefined,
+      ready && !ready.tombstone ? ready.value : undefined,
+      now,
+    );
+  }
+}
+
+function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** A member's REPORT_KEY_KEY as key bytes; undefined when absent or malformed (then no set of it is accepted). */
+function keyValueOf(values: ReadonlyMap<string, StoredValue> | null | undefined): Uint8Array | undefined {
+  const held = values?.get(REPORT_KEY_KEY);
+  const value = held && !held.tombstone ? held.value : undefined;
+  if (value === undefined || !/^[0-9a-f]{64}$/.test(value)) return undefined;
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) out[i] = parseInt(value.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
