@@ -95,6 +95,16 @@ test('drill-down finds one differing member among 10,000 in about 0.5 KB before 
     ['sums', 'sums', 'syn7', 'synAck7', 'ack7'],
   );
   assert.equal(a.state.hash, b.state.hash);
+  // Other members: the SYN7 holds their leaf's entries, so its size follows the leaf's count.
+  const totals: number[] = [];
+  for (const [k, i] of [17, 2500, 5000, 7500, 9999].entries()) {
+    b.deltas.apply([{ ...(extra[i] as NodeDelta7), identity: null, incarnation: 2 }], 30);
+    const t = drill(a, b, 10_000 * (k + 1));
+    assert.equal(a.state.hash, b.state.hash);
+    totals.push(t.slice(0, 3).reduce((sum, m) => sum + m.bytes, 0));
+  }
+  console.log(`sums + reply + SYN7 for five other members: ${totals.join(', ')} B`);
+  assert.ok(Math.max(...totals) < 1000);
   a.assertHashInStep();
   b.assertHashInStep();
 });
