@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { randomInt, seededRandom } from '../../src/core/random.js';
 import { SELF } from '../../src/core/membership.js';
 import type { Random } from '../../src/core/types.js';
-import { buildDigest7, compareDigest7, request7 } from '../../src/core/digest7.js';
-import { decodeLivenessMessage, encodeLivenessMessage } from '../../src/wire/liveness-codec.js';
-import { exchange, Node7 } from './state7-node.js';
+import type { Outbound7Any } from '../../src/core/exchange7.js';
+import { exchange, Node7, overWire } from './state7-node.js';
 
 /** What a node holds about each member, by ref: the hashed fields and the live key-values. */
 function holdings(n: Node7): Map<number, string> {
@@ -124,6 +123,7 @@ test('news: a hot digest of the members changed lately carries a write to a conv
   a.state.startRound();
   a.state.startRound();
   assert.deepEqual(a.state.hotSlots(), [], 'nothing changed lately');
+  assert.deepEqual(a.exchange7().news([b.address], 10, 0), [], 'no news, no SYN7');
   owner.own.set('k', 'v', 10);
   exchange(owner, a, 10);
   const hot = a.state.hotSlots();
@@ -131,22 +131,16 @@ test('news: a hot digest of the members changed lately carries a write to a conv
     hot.map((s) => a.membership.table.refs[s]),
     [owner.ref],
   );
-  const digest = decodeLivenessMessage(
-    encodeLivenessMessage({
-      type: 'syn7',
-      clusterId: 'test7',
-      pull: false,
-      stateHash: a.state.hash,
-      memberCount: a.membership.size,
-      censusEpoch: 0,
-      digest: buildDigest7(a.membership.table, hot, 1400, { hot: true }),
-    }),
-  );
-  assert.ok(digest.type === 'syn7' && digest.digest.hot && !digest.digest.complete);
-  const found = compareDigest7(b.membership, digest.digest, b.membership.nextEpoch());
-  assert.deepEqual(found.requestRefs, [owner.ref]);
-  assert.deepEqual(found.send, []);
-  const atA = compareDigest7(a.membership, request7(b.membership.table, found, 1400), a.membership.nextEpoch());
-  b.deltas.apply(a.deltas.pack(atA.send, 1400), 11, a.membership.self.address);
+  const [syn, ...others] = a.exchange7(1400).news([b.address], 11, 0);
+  assert.equal(others.length, 0);
+  const atB = overWire(syn as Outbound7Any);
+  assert.ok(atB.type === 'syn7' && atB.digest.hot && !atB.digest.complete && atB.digest.count === 1);
+  const [synAck] = b.exchange7(1400).receive(a.address, atB, 11).map(overWire);
+  assert.ok(synAck?.type === 'synAck7');
+  assert.deepEqual(Array.from(synAck.request.refs), [owner.ref], 'b asks for the member it is behind on');
+  assert.equal(synAck.nodes.length, 0, 'and has nothing a lacks');
+  const [ack] = a.exchange7(1400).receive(b.address, synAck, 12).map(overWire);
+  assert.ok(ack?.type === 'ack7');
+  b.exchange7(1400).receive(a.address, ack, 12);
   assert.equal(b.state.hash, a.state.hash);
 });
