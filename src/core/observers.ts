@@ -164,8 +164,9 @@ export class ObserverAssignment {
    * distance K), so own lists stand unless a member left within K on some ring (in this view's order) or joined
    * within K (in next's). A row is its member's strict list plus the members within K/2 whose strict lists name
    * it, so a row moves when a strict list within K/2 of its member (on any ring, in either view) does: those
-   * lists are of members near a change, but their rows' members may sit anywhere on the other rings. One more
-   * position either side covers the shift. Small views, where windows wrap around the ring, keep nothing.
+   * lists are of members within K/2 of a change (a strict list is complete by distance K/2), but their rows'
+   * members may sit anywhere on the other rings. One more position either side covers the shift. Small views,
+   * where windows wrap around the ring, keep nothing.
    */
   private handOver(next: ObserverAssignment, gone: Set<number>, joined: Set<number>): void {
     const own = this.ownCache;
@@ -181,15 +182,24 @@ export class ObserverAssignment {
         for (let d = -reach; d <= reach; d++) visit(order[(p + d + n) % n] as number);
       }
     };
-    const rowReach = this.k / 2 + 1;
-    const moved = (y: number): void => {
+    // Strict lists are complete by distance K/2, so only those within K/2 + 1 of a change can move.
+    const reach = this.k / 2 + 1;
+    const strictMoved = (y: number): void => {
+      near(this, y, reach, (z) => row.delete(z));
+      near(next, y, reach, (z) => row.delete(z));
+    };
+    const dropped = (y: number): void => {
       own.delete(y);
       row.delete(y);
-      near(this, y, rowReach, (z) => row.delete(z));
-      near(next, y, rowReach, (z) => row.delete(z));
     };
-    for (const x of gone) near(this, x, this.k + 1, moved);
-    for (const x of joined) near(next, x, this.k + 1, moved);
+    for (const x of gone) {
+      near(this, x, this.k + 1, dropped);
+      near(this, x, reach, strictMoved);
+    }
+    for (const x of joined) {
+      near(next, x, this.k + 1, dropped);
+      near(next, x, reach, strictMoved);
+    }
     next.ownCache = own;
     next.rowCache = row;
   }
