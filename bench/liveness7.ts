@@ -19,15 +19,22 @@
  * changes update it, bench/observers.ts; min, median and max over --samples nodes), and the memory those nodes
  * retain, per node: V8 heap plus the typed arrays' backing stores (without --expose-gc the readings include
  * uncollected garbage).
+ *
+ * `node dist/bench/liveness7.js --per-change [--bulk] [--nodes 1000,10000] [--samples 300]` measures what one
+ * membership change costs a node holding N members (see perChange below), and the census membership's own share:
+ * one insert and one removal in its sorted refs (SortedRefs, census-bits.ts), in microseconds.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SortedRefs } from '../src/core/census-bits.js';
 import { Liveness7 } from '../src/core/liveness7.js';
 import { ObserverAssignment } from '../src/core/observers.js';
 import { seededRandom } from '../src/core/random.js';
+import { OwnReports } from '../src/core/reports.js';
 import { DEFAULT_FAILURE_DETECTOR } from '../src/core/types.js';
 import { simReportSigner } from '../src/sim/report-signer.js';
+import { REPORT_SILENT } from '../src/wire/liveness-messages.js';
 import { BEAT_BYTES } from '../src/wire/liveness-sizes.js';
 import { ENVELOPE_HEADER_BYTES } from '../src/wire/protocol.js';
 import { INTERVAL_MS, Liveness7Net } from '../test/core/liveness7-net.js';
@@ -163,6 +170,112 @@ function oneNode(n: number, seed: number, samples: number): Record<string, unkno
   };
 }
 
+/** One change's cost to a node: `run` timed once per sample, min, median and max in ms. */
+interface ChangeCost {
+  join: number[];
+  leave: number[];
+  removal: number[];
+  death: number[];
+  revival: number[];
+}
+
+const summary = (ms: number[]): { min: number; median: number; max: number } => {
+  const s = [...ms].sort((a, b) => a - b);
+  return { min: round(s[0]!, 3), median: round(s[s.length >> 1]!, 3), max: round(s[s.length - 1]!, 3) };
+};
+
+/**
+ * `--per-change`: one node holding an N-member view takes one change at a time, each timed alone: a member
+ * joining (at incarnation 1) and leaving the live view, a member removed from the membership, a death (the
+ * quorum's report sets accepted untimed, then the takeVerdicts that convicts) and the revival that refutes it
+ * (noteIncarnation; its observers then withdraw their records, untimed). `bulk`: each change as the whole view handed over (setView, setMembers); otherwise the
+ * incremental calls (join, leave, remove). Deaths and revivals are Liveness7's own verdicts either way.
+ */
+function perChange(n: number, seed: number, samples: number, bulk: boolean): Record<string, unknown> {
+  const rng = seededRandom(seed);
+  const refSet = new Set<number>();
+  while (refSet.size < n + samples) refSet.add(Math.floor(rng.next() * 2 ** 48));
+  const all = [...refSet];
+  const view = all.slice(0, n);
+  const self = view[0]!;
+  const signers = view.map((_, i) => simReportSigner(seed, i, 0));
+  const index = new Map(view.map((r, i) => [r, i]));
+  const node = new Liveness7(
+    {
+      self,
+      clusterId: 'scale7',
+      incarnation: 1,
+      gossipIntervalMs: INTERVAL_MS,
+      failureDetector: DEFAULT_FAILURE_DETECTOR,
+      signer: signers[0]!,
+    },
+    0,
+  );
+  node.setView(view, 0);
+  const assignment = ObserverAssignment.of(view);
+  const own = new Map<number, OwnReports>();
+  const cost: ChangeCost = { join: [], leave: [], removal: [], death: [], revival: [] };
+  const time = (run: () => void): number => {
+    const t0 = performance.now();
+    run();
+    return performance.now() - t0;
+  };
+  let now = 1000;
+  let subjectAt = 1;
+  for (let i = 0; i < samples; i++) {
+    now += 10;
+    const joiner = all[n + i]!;
+    if (bulk) {
+      cost.join.push(time(() => (node.setView([...view, joiner], now), node.noteIncarnation(joiner, 1, now))));
+      cost.leave.push(time(() => node.setView(view, now)));
+      node.setView([...view, joiner], now);
+      cost.removal.push(time(() => node.setMembers(view, now)));
+    } else {
+      cost.join.push(time(() => node.join(joiner, 1, now)));
+      cost.leave.push(time(() => node.leave(joiner, now)));
+      node.join(joiner, 1, now);
+      cost.removal.push(time(() => node.remove(joiner, now)));
+    }
+    // A member self does not watch, convicted by a quorum of its observers' silent records.
+    while (assignment.areNeighbours(self, view[subjectAt]!)) subjectAt++;
+    const subject = view[subjectAt++]!;
+    for (const o of assignment.observersOf(subject)) {
+      const x = index.get(o)!;
+      let reports = own.get(o);
+      if (!reports) own.set(o, (reports = new OwnReports('scale7', o, 0, signers[x]!, 4)));
+      reports.set([{ subject, incarnation: 0, kind: REPORT_SILENT }], now, 0);
+      node.acceptReportSet(o, 0, signers[x]!.publicKey, reports.current!, now);
+    }
+    let convicted = 0;
+    cost.death.push(time(() => (convicted = node.takeVerdicts(now).convictions.length)));
+    if (convicted !== 1) throw new Error(`expected one conviction, got ${convicted}`);
+    cost.revival.push(time(() => (node.noteIncarnation(subject, 1, now), node.takeVerdicts(now))));
+    // Its observers hear it again and withdraw their records, so they do not pile up over the samples.
+    for (const o of assignment.observersOf(subject)) {
+      const reports = own.get(o)!;
+      reports.set([], now, 0);
+      node.acceptReportSet(o, 0, signers[index.get(o)!]!.publicKey, reports.current!, now);
+    }
+    node.takeVerdicts(now);
+  }
+  const insertUs: number[] = [];
+  const removeUs: number[] = [];
+  const sorted = SortedRefs.of(view);
+  for (let i = 0; i < samples; i++) {
+    const ref = all[n + i]!;
+    insertUs.push(time(() => sorted.insert(ref)) * 1000);
+    removeUs.push(time(() => sorted.remove(ref)) * 1000);
+  }
+  return {
+    perChange: true,
+    members: n,
+    samples,
+    calls: bulk ? 'setView/setMembers' : 'join/leave/remove',
+    sortedRefsUs: { insert: summary(insertUs).median, remove: summary(removeUs).median },
+    ms: Object.fromEntries(Object.entries(cost).map(([k, v]: [string, number[]]) => [k, summary(v)])),
+  };
+}
+
 function main(): void {
   const { values } = parseArgs({
     options: {
@@ -172,6 +285,8 @@ function main(): void {
       'crash-s': { type: 'string', default: '30' },
       'one-node': { type: 'boolean', default: false },
       samples: { type: 'string', default: '20' },
+      'per-change': { type: 'boolean', default: false },
+      bulk: { type: 'boolean', default: false },
     },
   });
   const sizes = values.nodes.split(',').map(Number);
@@ -180,6 +295,10 @@ function main(): void {
   const crashS = Number(values['crash-s']);
   if (sizes.some((n) => !Number.isInteger(n) || n <= VICTIM) || !(quietS > 0) || !(crashS > 0)) {
     throw new Error('--nodes takes integers above 3, --quiet-s and --crash-s positive seconds');
+  }
+  if (values['per-change']) {
+    for (const n of sizes) console.log(JSON.stringify(perChange(n, seed, Number(values.samples), values.bulk)));
+    return;
   }
   if (values['one-node']) {
     for (const n of sizes) console.log(JSON.stringify(oneNode(n, seed, Number(values.samples))));

@@ -3,6 +3,7 @@
  * low bit, is member i of the membership sorted by ref). Plain Uint8Arrays, so a census holds a few N/8-byte
  * arrays and no per-member objects, and a bitmap goes on the wire as it is.
  */
+import { addToSetHash, removeFromSetHash } from './identity.js';
 
 /** Bytes of a bitmap over `n` members. */
 export function bitmapBytes(n: number): number {
@@ -104,4 +105,78 @@ export function pickBit(
     for (let b = 0; b < 8; b++) if ((v >>> b) & 1 && target-- === 0) return (k << 3) | b;
   }
   return -1;
+}
+
+/**
+ * A membership as a census indexes it: refs ascending (member i is bit i) and their set hash (identity.ts: the
+ * sum of refs mod 2^48), changed one member at a time. Copy-on-write: `insert` and `remove` put a new array in
+ * `refs` (a binary search and two block copies, some microseconds at 10,000 members) and leave the old one as it
+ * was, since a running census keeps indexing the membership it joined with.
+ */
+export class SortedRefs {
+  private constructor(
+    private array: Float64Array,
+    private sum: number,
+  ) {}
+
+  /** The set of `refs` (distinct), sorted once. */
+  static of(refs: Iterable<number>): SortedRefs {
+    const sorted = Float64Array.from(refs).sort();
+    let hash = 0;
+    for (const ref of sorted) hash = addToSetHash(hash, ref);
+    return new SortedRefs(sorted, hash);
+  }
+
+  /** The members, ascending. Read-only: a change puts a new array here. */
+  get refs(): Float64Array {
+    return this.array;
+  }
+
+  /** The membership hash of `refs`. */
+  get hash(): number {
+    return this.sum;
+  }
+
+  has(ref: number): boolean {
+    return this.array[lowerBound(this.array, ref)] === ref;
+  }
+
+  /** Adds `ref`; false when it is a member already. */
+  insert(ref: number): boolean {
+    const a = this.array;
+    const p = lowerBound(a, ref);
+    if (a[p] === ref) return false;
+    const out = new Float64Array(a.length + 1);
+    out.set(a.subarray(0, p));
+    out[p] = ref;
+    out.set(a.subarray(p), p + 1);
+    this.array = out;
+    this.sum = addToSetHash(this.sum, ref);
+    return true;
+  }
+
+  /** Removes `ref`; false when it is not a member. */
+  remove(ref: number): boolean {
+    const a = this.array;
+    const p = lowerBound(a, ref);
+    if (a[p] !== ref) return false;
+    const out = new Float64Array(a.length - 1);
+    out.set(a.subarray(0, p));
+    out.set(a.subarray(p + 1), p);
+    this.array = out;
+    this.sum = removeFromSetHash(this.sum, ref);
+    return true;
+  }
+}
+
+/** The first index of ascending `refs` whose ref is not below `ref`. */
+function lowerBound(refs: Float64Array, ref: number): number {
+  let lo = 0;
+  let hi = refs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((refs[mid] as number) < ref) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -17,7 +17,7 @@
  * `tick`, a beat's hash an output of `onBeat`), the gate (`mode7` is an input), the stream, and moving state
  * between nodes: the coordinator carries `ownReportSet()` and the own incarnation in its node deltas, and hands
  * what deltas carry to `acceptReportSet` and `noteIncarnation`. Removal of dead members after their grace
- * period or `partitionMemoryMs` is the coordinator's too (`setMembers` without them).
+ * period or `partitionMemoryMs` is the coordinator's too (`remove`, or `setMembers` without them).
  */
 import type {
   BeatMessage,
@@ -31,7 +31,6 @@ import {
   deadHereProbe,
   keepsConvictedRecords,
   JudgedSubjects,
-  membershipHash,
   pickProbe,
   reachableNeighbours,
   type BeatNews7,
@@ -41,6 +40,7 @@ import {
   type Outbound7,
   type Verdicts7,
 } from './liveness7-parts.js';
+import { MemberView7 } from './liveness7-view.js';
 import { NeighbourWatch } from './neighbours.js';
 import { DEFAULT_OBSERVERS, ObserverAssignment } from './observers.js';
 import { OwnReports, ReportBook, Refuter, type ReportAcceptResult } from './reports.js';
@@ -57,10 +57,10 @@ export type {
 
 /**
  * The mode-7 liveness sub-coordinator of one node (see the module comment). Call order per node: `setView` at
- * start and whenever the coordinator's live set changes other than by this object's verdicts (a join, a leave,
- * a removal); `tick` every quarter interval; the `on*` handlers for each protocol-7 message received;
- * `takeVerdicts` and `shouldRefute` after each tick and handler (or once a tick); `ownReportSet` when building
- * deltas.
+ * start; then, whenever the coordinator's live set changes other than by this object's verdicts, `join`,
+ * `leave` or `remove` per member (`setView`/`setMembers` for a change of many); `tick` every quarter interval;
+ * the `on*` handlers for each protocol-7 message received; `takeVerdicts` and `shouldRefute` after each tick and
+ * handler (or once a tick); `ownReportSet` when building deltas.
  */
 export class Liveness7 {
   readonly self: number;
@@ -73,11 +73,10 @@ export class Liveness7 {
   private readonly census: Census;
   private mode7: boolean;
   private incarnation: number;
-  /** Every member held (live and dead, self included) -> its incarnation. */
-  private readonly incarnations = new Map<number, number>();
-  /** Members held dead here, by reason. */
-  private readonly dead = new Map<number, ConvictionReason>();
-  private assignment: ObserverAssignment;
+  /** The members held, the assignment, the sorted membership; `incarnations` and `dead` are its maps. */
+  private readonly view: MemberView7;
+  private readonly incarnations: Map<number, number>;
+  private readonly dead: Map<number, ConvictionReason>;
   private membership: CensusMembership;
   private nextBeatAt = -Infinity;
   private lastNow: number;
@@ -117,8 +116,9 @@ export class Liveness7 {
     this.book = new ReportBook(config.clusterId, config.signer, this.k);
     this.refuter = new Refuter(config.gossipIntervalMs);
     this.census = new Census(config.self, { clusterId: config.clusterId, intervalMs: config.gossipIntervalMs });
-    this.incarnations.set(this.self, this.incarnation);
-    this.assignment = ObserverAssignment.of([this.self], this.k);
+    this.view = new MemberView7(this.self, this.k, this.incarnation);
+    this.incarnations = this.view.incarnations;
+    this.dead = this.view.dead;
     this.membership = this.buildMembership();
     this.census.setMembership(this.membership);
   }
@@ -139,33 +139,54 @@ export class Liveness7 {
    * live set older than the last takeVerdicts. New refs become members at incarnation 0 unless noteIncarnation
    * said otherwise; a live member missing from `live` and not dead here is dropped from the membership (it left
    * or was removed); members dead here stay held (the census runs over live and dead) until setMembers drops
-   * them. Rebuilds the assignment and the neighbour set.
+   * them. The bulk call: it compares every member (O(N)); one change at a time costs less through `join`,
+   * `leave` and `remove`.
    */
   setView(live: Iterable<number>, now: number): void {
     this.lastNow = now;
-    const next = new Set(live);
-    next.add(this.self);
-    for (const ref of [...this.incarnations.keys()]) {
-      if (!next.has(ref) && !this.dead.has(ref)) this.incarnations.delete(ref);
-    }
-    for (const ref of next) {
-      if (!this.incarnations.has(ref)) this.incarnations.set(ref, 0);
-      this.dead.delete(ref);
-    }
-    this.rebuild(now);
+    this.view.setLive(live);
+    this.refresh(now);
+  }
+
+  /**
+   * One member joined the coordinator's live view, or is live there again: the same as `setView` over the live
+   * view plus `ref` followed by `noteIncarnation(ref, incarnation)`, at a cost that does not grow with the
+   * membership. A new member is held at `incarnation`; a member held dead here is live again (the coordinator
+   * revived it); a live member only takes a higher incarnation.
+   */
+  join(ref: number, incarnation: number, now: number): void {
+    this.lastNow = now;
+    this.view.join(ref);
+    this.refresh(now);
+    this.noteIncarnation(ref, incarnation, now);
+  }
+
+  /**
+   * One member left the coordinator's live view other than by this object's verdicts (it left, or the
+   * coordinator's own detector judged it dead): the same as `setView` over the live view less `ref`, at a cost
+   * that does not grow with the membership. A member dead here stays held (`remove` drops it); this node itself
+   * stays in its view.
+   */
+  leave(ref: number, now: number): void {
+    this.lastNow = now;
+    this.view.leave(ref);
+    this.refresh(now);
   }
 
   /** Keeps only `members` (live and dead) in the membership: the coordinator removed the rest. */
   setMembers(members: Iterable<number>, now: number): void {
-    const keep = new Set(members);
-    keep.add(this.self);
-    for (const ref of [...this.incarnations.keys()]) {
-      if (keep.has(ref)) continue;
-      this.incarnations.delete(ref);
-      this.dead.delete(ref);
-      this.book.forget(ref);
-    }
-    this.rebuild(now);
+    this.view.keepOnly(members, (ref) => this.book.forget(ref));
+    this.refresh(now);
+  }
+
+  /**
+   * One member removed from the membership, live or dead (the coordinator dropped it after its grace period or
+   * `partitionMemoryMs`): the same as `setMembers` with every member held but `ref`, at a cost that does not
+   * grow with the membership. This node itself stays.
+   */
+  remove(ref: number, now: number): void {
+    if (this.view.remove(ref)) this.book.forget(ref);
+    this.refresh(now);
   }
 
   /**
@@ -177,10 +198,10 @@ export class Liveness7 {
     const held = this.incarnations.get(ref);
     if (held === undefined || incarnation <= held) return;
     this.incarnations.set(ref, incarnation);
-    this.touch([{ subject: ref }]);
-    if (this.dead.delete(ref)) {
+    this.touch([ref]);
+    if (this.view.revive(ref)) {
       this.revivals.push(ref);
-      this.rebuild(now);
+      this.refresh(now);
     }
   }
 
@@ -264,11 +285,10 @@ export class Liveness7 {
     now: number,
   ): ReportAcceptResult {
     this.noteIncarnation(observer, observerIncarnation, now);
-    const before = this.book.get(observer)?.records ?? [];
-    const result = this.book.accept(observer, observerIncarnation, publicKey, set);
+    const { result, subjects } = this.book.acceptChanges(observer, observerIncarnation, publicKey, set);
     if (result === 'accepted') {
       this.census.noteEpoch(set.censusEpoch);
-      this.touch(before, set.records);
+      this.touch(subjects);
     }
     return result;
   }
@@ -332,7 +352,11 @@ export class Liveness7 {
   }
 
   private isLive(ref: number): boolean {
-    return this.incarnations.has(ref) && !this.dead.has(ref);
+    return this.view.isLive(ref);
+  }
+
+  private get assignment(): ObserverAssignment {
+    return this.view.assignment;
   }
 
   /** The detector's reports into the own set, then the crash path's convictions and held census ones. */
@@ -371,7 +395,7 @@ export class Liveness7 {
         changed = this.convict(s, 'failed') || changed;
       }
     }
-    if (changed) this.rebuild(now);
+    if (changed) this.refresh(now);
     this.releaseCensus();
   }
 
@@ -379,12 +403,12 @@ export class Liveness7 {
     let changed = false;
     for (const s of this.heldCensus) changed = this.convict(s, 'unreachable') || changed;
     this.heldCensus = [];
-    if (changed) this.rebuild(this.lastNow);
+    if (changed) this.refresh(this.lastNow);
   }
 
   private convict(ref: number, reason: ConvictionReason): boolean {
     if (ref === this.self || !this.isLive(ref)) return false;
-    this.dead.set(ref, reason);
+    this.view.kill(ref, reason);
     this.convictions.push({ ref, reason });
     return true;
   }
@@ -393,15 +417,13 @@ export class Liveness7 {
     const set = this.own.current;
     if (!set) return;
     this.ownChanged = true;
-    const before = this.book.get(this.self)?.records ?? [];
-    this.book.accept(this.self, this.incarnation, this.config.signer.publicKey, set);
-    this.touch(before, set.records);
+    this.touch(this.book.acceptChanges(this.self, this.incarnation, this.config.signer.publicKey, set).subjects);
   }
 
   /** Records (or incarnations) about these subjects changed: the next quorum scan looks at them. */
-  private touch(...lists: (readonly { readonly subject: number }[])[]): void {
+  private touch(subjects: readonly number[]): void {
     this.version++;
-    for (const list of lists) for (const r of list) this.touched?.add(r.subject);
+    for (const s of subjects) this.touched?.add(s);
   }
 
   /** ReportBook.unresolved over this view, recomputed only after a change (see `version`). */
@@ -437,12 +459,12 @@ export class Liveness7 {
       if (v.kind === 'unreachable') {
         this.heldCensus.push(v.ref);
       } else if (this.dead.get(v.ref) === 'unreachable') {
-        this.dead.delete(v.ref);
+        this.view.revive(v.ref);
         this.revivals.push(v.ref);
         revived = true;
       }
     }
-    if (revived) this.rebuild(this.lastNow);
+    if (revived) this.refresh(this.lastNow);
   }
 
   /** One BEAT_DEAD_HERE to a random member held dead, with probability dead / (live + 1) (protocol 6's rule). */
@@ -451,45 +473,24 @@ export class Liveness7 {
     if (to !== undefined) out.push({ to, message: deadHereProbe(this.self, this.mode7, sequence, stateHash) });
   }
 
-  /** The assignment over the live view, this node's neighbours from it, and the census's membership. */
-  private rebuild(now: number): void {
-    // Only the members that joined or left the live view are handed over: `with` updates the rings in place
-    // of a rebuild (and rebuilds itself when many changed), and gives the same assignment as one.
-    const added: number[] = [];
-    for (const ref of this.incarnations.keys()) {
-      if (!this.dead.has(ref) && !this.assignment.has(ref)) added.push(ref);
-    }
-    const removed: number[] = [];
-    for (const ref of this.assignment.members()) if (!this.isLive(ref)) removed.push(ref);
-    this.assignment = this.assignment.with(added, removed);
+  /** The view brought up to its changes, then this node's neighbours and the census's membership from it. */
+  private refresh(now: number): void {
+    const membershipChanged = this.view.refresh();
     this.version++;
     // Eligibility and quorums follow the view: every subject is looked at again.
     this.touched = null;
     this.watch.setNeighbours(this.assignment.observersOf(this.self), now);
-    const refs = Float64Array.from(this.incarnations.keys()).sort();
-    const hash = membershipHash(refs);
-    if (hash !== this.membership.hash || refs.length !== this.membership.refs.length) {
-      this.membership = this.buildMembership(refs, hash);
+    if (membershipChanged) {
+      this.membership = this.buildMembership();
       this.census.setMembership(this.membership);
     }
   }
 
-  /**
-   * The census's view of the membership. Its `neighbours` are over every member held, live and dead, not over the
-   * live view: convictions during a partition move the live view's rings, giving a member across new neighbours
-   * on this side that never got a beat from it (so never report it) yet are present, and it would be left live
-   * as witnessed. Over the whole membership, a neighbour dead here is simply absent (a direct check follows).
-   */
-  private buildMembership(refs: Float64Array = Float64Array.of(this.self), hash = this.self): CensusMembership {
-    let whole: ObserverAssignment | null = null;
-    return {
-      refs,
-      hash,
-      neighbours: (ref) => (whole ??= ObserverAssignment.of(refs, this.k)).observersOf(ref),
-      reachable: () => reachableNeighbours(this.watch, this.lastNow),
-      isLive: (ref) => this.isLive(ref),
-      isUnreachable: (ref) => this.dead.get(ref) === 'unreachable',
-      reported: () => this.unresolved(),
-    };
+  /** The census's view of the membership (MemberView7.censusMembership). */
+  private buildMembership(): CensusMembership {
+    return this.view.censusMembership(
+      () => reachableNeighbours(this.watch, this.lastNow),
+      () => this.unresolved(),
+    );
   }
 }

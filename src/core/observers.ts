@@ -161,10 +161,12 @@ export class ObserverAssignment {
   /**
    * Moves the cached lists to `next` (this one recomputes its own when asked again), less those a change can
    * have moved. A wide own list reads at most K positions either side on each ring (ring 0 alone fills it by
-   * distance K); a row reads its member's strict list and those of the members within K/2, each filled within
-   * K/2 more. So both stand unless a member left within K on some ring (in this view's order) or joined within
-   * K (in next's); one more position either side covers the shift. Small views, where windows wrap around the
-   * ring, keep nothing.
+   * distance K), so own lists stand unless a member left within K on some ring (in this view's order) or joined
+   * within K (in next's). A row is its member's strict list plus the members within K/2 whose strict lists name
+   * it, so a row moves when a strict list within K/2 of its member (on any ring, in either view) does: those
+   * lists are of members within K/2 of a change (a strict list is complete by distance K/2), but their rows'
+   * members may sit anywhere on the other rings. One more position either side covers the shift. Small views,
+   * where windows wrap around the ring, keep nothing.
    */
   private handOver(next: ObserverAssignment, gone: Set<number>, joined: Set<number>): void {
     const own = this.ownCache;
@@ -172,20 +174,32 @@ export class ObserverAssignment {
     this.ownCache = new Map();
     this.rowCache = new Map();
     if (Math.min(this.size, next.size) <= 4 * this.k + 4) return;
-    const drop = (a: ObserverAssignment, x: number): void => {
+    const near = (a: ObserverAssignment, x: number, reach: number, visit: (y: number) => void): void => {
       const n = a.size;
       for (let r = 0; r < a.rings; r++) {
         const order = a.order[r] as Float64Array;
         const p = a.position(x, r);
-        for (let d = -this.k - 1; d <= this.k + 1; d++) {
-          const y = order[(p + d + n) % n] as number;
-          own.delete(y);
-          row.delete(y);
-        }
+        for (let d = -reach; d <= reach; d++) visit(order[(p + d + n) % n] as number);
       }
     };
-    for (const x of gone) drop(this, x);
-    for (const x of joined) drop(next, x);
+    // Strict lists are complete by distance K/2, so only those within K/2 + 1 of a change can move.
+    const reach = this.k / 2 + 1;
+    const strictMoved = (y: number): void => {
+      near(this, y, reach, (z) => row.delete(z));
+      near(next, y, reach, (z) => row.delete(z));
+    };
+    const dropped = (y: number): void => {
+      own.delete(y);
+      row.delete(y);
+    };
+    for (const x of gone) {
+      near(this, x, this.k + 1, dropped);
+      near(this, x, reach, strictMoved);
+    }
+    for (const x of joined) {
+      near(next, x, this.k + 1, dropped);
+      near(next, x, reach, strictMoved);
+    }
     next.ownCache = own;
     next.rowCache = row;
   }

@@ -25,6 +25,16 @@ export type ReportRejectReason = (typeof REPORT_REJECT_REASONS)[number];
 /** What {@link ReportBook.accept} did with a set. */
 export type ReportAcceptResult = 'accepted' | 'stale' | Exclude<ReportRejectReason, 'ineligible-report'>;
 
+/** What {@link ReportBook.acceptChanges} did with a set, and which subjects that may change. */
+export interface ReportAcceptChange {
+  readonly result: ReportAcceptResult;
+  /**
+   * When accepted: the subjects whose records the set replaced, named by the previous set or the new one, each
+   * once (the previous set's first); the conviction rule's inputs changed about these and no others. Else empty.
+   */
+  readonly subjects: readonly number[];
+}
+
 /** What the book holds about one observer. */
 interface Entry {
   /** The incarnation `set` was signed under (meaningful when `set` is not null). */
@@ -116,6 +126,22 @@ export class ReportBook {
     e.ineligible = null;
     this.index(observerRef, set);
     return 'accepted';
+  }
+
+  /** {@link accept}, also saying which subjects the accepted set's records are about (see ReportAcceptChange). */
+  acceptChanges(
+    observerRef: number,
+    observerIncarnation: number,
+    publicKey: Uint8Array | undefined,
+    set: ReportSet,
+  ): ReportAcceptChange {
+    const before = this.entries.get(observerRef)?.set?.records ?? [];
+    const result = this.accept(observerRef, observerIncarnation, publicKey, set);
+    if (result !== 'accepted') return { result, subjects: [] };
+    const subjects = new Set<number>();
+    for (const r of before) subjects.add(r.subject);
+    for (const r of set.records) subjects.add(r.subject);
+    return { result, subjects: [...subjects] };
   }
 
   /** The set held for `observer` (to forward in deltas), undefined when none was accepted. */

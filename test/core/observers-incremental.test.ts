@@ -111,3 +111,28 @@ test('with refuses a ref already in the view, or one not in it', () => {
   assert.throws(() => a.with([], [2, 2]), /not in the view/);
   assert.deepEqual([...a.with([3], [3]).members()], [1, 2, 3, 4, 5]);
 });
+
+test('with after every row was asked: one join or departure leaves no stale cached row, on any ring', () => {
+  // A change moves strict lists near it on one ring; the rows those lists feed belong to members that may sit
+  // anywhere on the other rings, so a handed-over row cache must drop them too.
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(ref48, { minLength: 21, maxLength: 160 }),
+      fc.constantFrom(2, 4, 6),
+      ref48,
+      fc.nat(),
+      fc.boolean(),
+      (view, k, joiner, pick, join) => {
+        if (view.includes(joiner)) return;
+        const a = ObserverAssignment.of(view, k);
+        for (const x of view) a.observersOf(x);
+        const leaver = view[pick % view.length] as number;
+        const b = join ? a.with([joiner], []) : a.with([], [leaver]);
+        const after = join ? [...view, joiner] : view.filter((r) => r !== leaver);
+        const fresh = ObserverAssignment.of(after, k);
+        for (const x of after) assert.deepEqual(b.observersOf(x), fresh.observersOf(x), `neighbours of ${String(x)}`);
+      },
+    ),
+    { numRuns: 400, seed: 26 },
+  );
+});

@@ -263,6 +263,22 @@ test('replacement: a new version drops the records it no longer holds', () => {
   assert.deepEqual(f.book.get(a)?.records, [silent(t)]);
 });
 
+test('acceptChanges names the subjects of the replaced set and of the new one, once; nothing when not accepted', () => {
+  const f = new Fixture(30);
+  const [a] = f.refs as [number];
+  const [s, t, u] = f.refs.filter((r) => r !== a) as [number, number, number];
+  const key = f.signers.get(a)!.publicKey;
+  const first = f.set(a, 1, [silent(s), outbound(t)]);
+  assert.deepEqual(f.book.acceptChanges(a, 0, key, first), { result: 'accepted', subjects: [s, t] });
+  // t stays (its record is replaced, if alike), s is withdrawn, u is new.
+  const second = f.set(a, 2, [outbound(t), silent(u)]);
+  assert.deepEqual(f.book.acceptChanges(a, 0, key, second), { result: 'accepted', subjects: [s, t, u] });
+  assert.deepEqual(f.book.acceptChanges(a, 0, key, first), { result: 'stale', subjects: [] });
+  const forged = f.set(a, 3, [silent(s)], 0, simReportSigner(99, 0, 0));
+  assert.deepEqual(f.book.acceptChanges(a, 0, key, forged), { result: 'forged-report', subjects: [] });
+  assert.deepEqual(f.book.get(a)?.records, [outbound(t), silent(u)], 'what was refused changed nothing');
+});
+
 test('forget drops an observer', () => {
   const f = new Fixture(30);
   const s = f.subjectWithDegree(4);

@@ -1,0 +1,163 @@
+/**
+ * The members one node's mode-7 liveness (core/liveness7.ts) holds, kept up to date change by change: every
+ * member's incarnation, the members dead here, the ObserverAssignment over the live ones, and the membership
+ * sorted by ref with its hash, which the census indexes. A bulk change (`setLive`, `keepOnly`) compares every
+ * member; the single-member calls (`join`, `leave`, `remove`, `kill`, `revive`) note the ref, and `refresh`
+ * then updates the assignment and the membership for the noted refs alone: a binary search and block copies of a
+ * few O(N) typed arrays per change (the assignment's rings, the sorted membership), no pass over the view.
+ */
+import { SortedRefs } from './census-bits.js';
+import type { CensusMembership } from './census.js';
+import type { ConvictionReason } from './liveness7-parts.js';
+import { ObserverAssignment } from './observers.js';
+
+export class MemberView7 {
+  /** Every member held (live and dead, self included) -> its incarnation. */
+  readonly incarnations = new Map<number, number>();
+  /** Members held dead here, by reason. */
+  readonly dead = new Map<number, ConvictionReason>();
+  private current: ObserverAssignment;
+  private sorted: SortedRefs;
+  /** Refs whose liveness or membership changed since the last refresh; null: any may have (a bulk change). */
+  private changed: Set<number> | null = new Set();
+
+  /** `self` is always a live member; `k`: liveness.observers. */
+  constructor(
+    readonly self: number,
+    private readonly k: number,
+    incarnation: number,
+  ) {
+    this.incarnations.set(self, incarnation);
+    this.current = ObserverAssignment.of([self], k);
+    this.sorted = SortedRefs.of([self]);
+  }
+
+  /** The assignment over the live members, as of the last refresh. */
+  get assignment(): ObserverAssignment {
+    return this.current;
+  }
+
+  /** Every member, live and dead, ascending, and its membership hash, as of the last refresh. */
+  get members(): SortedRefs {
+    return this.sorted;
+  }
+
+  isLive(ref: number): boolean {
+    return this.incarnations.has(ref) && !this.dead.has(ref);
+  }
+
+  /**
+   * The live members are `live` (self added): new refs join at incarnation 0, listed members held dead are live
+   * again, live members not listed leave; members dead here stay held. A bulk change, O(N).
+   */
+  setLive(live: Iterable<number>): void {
+    const next = new Set(live);
+    next.add(this.self);
+    for (const ref of [...this.incarnations.keys()]) {
+      if (!next.has(ref) && !this.dead.has(ref)) this.incarnations.delete(ref);
+    }
+    for (const ref of next) {
+      if (!this.incarnations.has(ref)) this.incarnations.set(ref, 0);
+      this.dead.delete(ref);
+    }
+    this.changed = null;
+  }
+
+  /** Keeps only `members` (self added), live and dead; `forget` is called with each member dropped. A bulk change. */
+  keepOnly(members: Iterable<number>, forget: (ref: number) => void): void {
+    const keep = new Set(members);
+    keep.add(this.self);
+    for (const ref of [...this.incarnations.keys()]) {
+      if (keep.has(ref)) continue;
+      this.incarnations.delete(ref);
+      this.dead.delete(ref);
+      forget(ref);
+    }
+    this.changed = null;
+  }
+
+  /** `ref` is a live member (at incarnation 0 when new; live again when held dead). */
+  join(ref: number): void {
+    if (!this.incarnations.has(ref)) this.incarnations.set(ref, 0);
+    this.dead.delete(ref);
+    this.changed?.add(ref);
+  }
+
+  /** `ref` is no longer a live member: dropped unless it is held dead here (or is self). */
+  leave(ref: number): void {
+    if (ref !== this.self && !this.dead.has(ref)) this.incarnations.delete(ref);
+    this.changed?.add(ref);
+  }
+
+  /** `ref` is no longer a member, live or dead (self stays). Whether it was one. */
+  remove(ref: number): boolean {
+    this.changed?.add(ref);
+    if (ref === this.self || !this.incarnations.delete(ref)) return false;
+    this.dead.delete(ref);
+    return true;
+  }
+
+  /** A live member is held dead here, for `reason`. */
+  kill(ref: number, reason: ConvictionReason): void {
+    this.dead.set(ref, reason);
+    this.changed?.add(ref);
+  }
+
+  /** A member held dead here is live again; false when it was not held dead. */
+  revive(ref: number): boolean {
+    if (!this.dead.delete(ref)) return false;
+    this.changed?.add(ref);
+    return true;
+  }
+
+  /**
+   * Brings the assignment and the sorted membership up to the changes since the last refresh. Returns whether
+   * the membership (the set of refs) changed: `members.refs` is then a new array, and the old one is untouched.
+   */
+  refresh(): boolean {
+    const changed = this.changed;
+    this.changed = new Set();
+    const before = this.sorted.refs;
+    const added: number[] = [];
+    const removed: number[] = [];
+    if (changed === null) {
+      for (const ref of this.incarnations.keys()) if (!this.dead.has(ref) && !this.current.has(ref)) added.push(ref);
+      for (const ref of this.current.members()) if (!this.isLive(ref)) removed.push(ref);
+      const next = SortedRefs.of(this.incarnations.keys());
+      if (next.hash !== this.sorted.hash || next.refs.length !== before.length) this.sorted = next;
+    } else {
+      for (const ref of changed) {
+        const live = this.isLive(ref);
+        if (live !== this.current.has(ref)) (live ? added : removed).push(ref);
+        if (this.incarnations.has(ref)) this.sorted.insert(ref);
+        else this.sorted.remove(ref);
+      }
+    }
+    // `with` updates the rings in place of a rebuild (and rebuilds itself when many changed), and gives the same
+    // assignment as one.
+    this.current = this.current.with(added, removed);
+    return this.sorted.refs !== before;
+  }
+
+  /**
+   * The census's view of the membership as of the last refresh (a census keeps the one it joined with; liveness
+   * is read when asked). Its `neighbours` are over every member held, live and dead, not over the live view:
+   * convictions during a partition move the live view's rings, giving a member across new neighbours on this side
+   * that never got a beat from it (so never report it) yet are present, and it would be left live as witnessed.
+   * Over the whole membership, a neighbour dead here is simply absent (a direct check follows). That assignment
+   * is built when a census first asks, at its end.
+   */
+  censusMembership(reachable: () => ArrayLike<number>, reported: () => Iterable<number>): CensusMembership {
+    const { refs, hash } = this.sorted;
+    let whole: ObserverAssignment | null = null;
+    return {
+      refs,
+      hash,
+      neighbours: (ref) => (whole ??= ObserverAssignment.of(refs, this.k)).observersOf(ref),
+      reachable,
+      isLive: (ref) => this.isLive(ref),
+      isUnreachable: (ref) => this.dead.get(ref) === 'unreachable',
+      reported,
+    };
+  }
+}
