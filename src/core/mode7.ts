@@ -337,6 +337,12 @@ export class Mode7 {
       }
       this.liveness.setMembers(members, now);
       this.liveness.setView(live, now);
+      // setView holds new members at incarnation 0: every node must hold the incarnation their state says, or
+      // records about one member name different incarnations at different observers and never make a quorum.
+      for (const ref of members) {
+        const s = m.slotOfRef(ref);
+        this.liveness.noteIncarnation(ref, t.incarnation(s), now);
+      }
       for (const ref of [...this.sets.keys()]) if (m.slotOfRef(ref) < 0) this.sets.delete(ref);
       return;
     }
