@@ -86,7 +86,7 @@ export class LivenessSwitch {
         break;
     }
     if (!this.active) return;
-    this.active.noteEvent(type);
+    this.active.noteEvent(type, slot);
     if (type === 'update' || type === 'live') this.active.notePublicKey(slot, keyValueOf(t.values[slot]));
   }
 

@@ -49,6 +49,9 @@ export interface Mode7Init {
 /** Liveness7Options.partitionMemoryMs's default: ten minutes. */
 export const PARTITION_MEMORY_MS = 600_000;
 
+/** Past this many membership changes between two calls, Liveness7 is rebuilt from the membership at once. */
+const BULK_CHANGES = 64;
+
 /** After evidence of a heal, members held dead are probed for this many rounds... */
 const HEAL_ROUNDS = 3;
 /** ...this many a round (each node): a side of tens is probed whole within a round or two. */
@@ -69,10 +72,12 @@ export class Mode7 {
   private readonly partitionMemoryMs: number;
   /** Report sets held, by observer ref (this node's own included), for forwarding in node deltas. */
   private readonly sets = new Map<number, ReportSet>();
-  /** The live set changed other than by Liveness7's verdicts: its view is refreshed before it is next used. */
-  private viewStale = true;
-  /** Members removed from the membership since Liveness7 last heard: its membership is refreshed too. */
-  private membersStale = false;
+  /**
+   * The membership's changes Liveness7 did not cause, by ref, in order: applied one by one at the next call (each
+   * costs Liveness7 no pass over the view), or all at once by a rebuild past BULK_CHANGES or at the start.
+   */
+  private readonly changes: { readonly type: 'live' | 'dead' | 'removed'; readonly ref: number }[] = [];
+  private rebuild = true;
   /** Slots whose incarnation rose since Liveness7 last heard (a delta carried a refutation). */
   private readonly raised = new Set<number>();
   /** Rounds left in which round() probes members held dead (see healProbes). */
@@ -143,10 +148,14 @@ export class Mode7 {
   }
 
   /** The journal's events, seen as they are emitted: joins, deaths and removals Liveness7 did not cause. */
-  noteEvent(type: 'live' | 'dead' | 'update' | 'removed'): void {
-    if (this.applying || type === 'update') return;
-    this.viewStale = true;
-    if (type === 'removed') this.membersStale = true;
+  noteEvent(type: 'live' | 'dead' | 'update' | 'removed', slot: number): void {
+    if (this.applying || type === 'update' || this.rebuild) return;
+    if (this.changes.length >= BULK_CHANGES) {
+      this.rebuild = true;
+      this.changes.length = 0;
+      return;
+    }
+    this.changes.push({ type, ref: this.refOf(slot) });
   }
 
   /**
@@ -318,19 +327,37 @@ export class Mode7 {
       this.liveness.noteIncarnation(this.refOf(s), t.incarnation(s), now);
     }
     this.raised.clear();
-    if (this.membersStale) {
-      this.membersStale = false;
+    if (this.rebuild) {
+      this.rebuild = false;
       const members: number[] = [];
-      for (let s = 0; s < t.used; s++) if (t.status[s] === LIVE || t.status[s] === DEAD) members.push(this.refOf(s));
-      this.liveness.setMembers(members, now);
-      for (const ref of [...this.sets.keys()]) if (m.slotOfRef(ref) < 0) this.sets.delete(ref);
-    }
-    if (this.viewStale) {
-      this.viewStale = false;
       const live: number[] = [];
-      for (let s = 0; s < t.used; s++) if (t.status[s] === LIVE) live.push(this.refOf(s));
+      for (let s = 0; s < t.used; s++) {
+        if (t.status[s] === LIVE || t.status[s] === DEAD) members.push(this.refOf(s));
+        if (t.status[s] === LIVE) live.push(this.refOf(s));
+      }
+      this.liveness.setMembers(members, now);
       this.liveness.setView(live, now);
+      // setView holds new members at incarnation 0: every node must hold the incarnation their state says, or
+      // records about one member name different incarnations at different observers and never make a quorum.
+      for (const ref of members) {
+        const s = m.slotOfRef(ref);
+        this.liveness.noteIncarnation(ref, t.incarnation(s), now);
+      }
+      for (const ref of [...this.sets.keys()]) if (m.slotOfRef(ref) < 0) this.sets.delete(ref);
+      return;
     }
+    for (const { type, ref } of this.changes) {
+      const s = m.slotOfRef(ref);
+      if (type === 'removed') {
+        this.liveness.remove(ref, now);
+        this.sets.delete(ref);
+      } else if (type === 'dead') {
+        this.liveness.leave(ref, now);
+      } else if (s > SELF && t.status[s] === LIVE) {
+        this.liveness.join(ref, t.incarnation(s), now);
+      }
+    }
+    this.changes.length = 0;
   }
 
   /** Applies Liveness7's verdicts to the membership, raises our incarnation if refuted, publishes our own set. */

@@ -26,6 +26,8 @@ const HELP = `npm run sim -- --nodes N --fanout K --interval-ms I --loss P [--bu
                      their heartbeats differ, so digests are larger and compress worse (default 0)
   --pause-ms P       failure detector acceptable pause (default 3000), --threshold T phi threshold (default 8)
   --protocol 6|7     liveness: 6, heartbeats in every digest; 7, beats to K neighbours and reports (default 6)
+  --gate-hold-ms H   with --protocol 7: how long every member must speak 7 before the cluster switches from
+                     protocol 6's heartbeats to mode 7 (default 30000; 0: a new cluster starts in mode 7)
   --json             print one JSON object
 
 The write workload (runs instead of the above when --writers is given):
@@ -92,6 +94,7 @@ export function main(argv: string[]): void {
       'step-write-rate': { type: 'string' },
       'step-at-s': { type: 'string' },
       protocol: { type: 'string' },
+      'gate-hold-ms': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -123,6 +126,9 @@ export function main(argv: string[]): void {
     pauseMs: num(values['pause-ms'], 'pause-ms', 3000, 0, 600_000),
     threshold: num(values.threshold, 'threshold', 8, 0.1, 100),
     liveness7: protocolOf(values.protocol) === 7,
+    ...(values['gate-hold-ms'] !== undefined
+      ? { gateHoldMs: num(values['gate-hold-ms'], 'gate-hold-ms', 30_000, 0, 3_600_000) }
+      : {}),
   };
   const result = runBench(o, values.json ? () => {} : (line) => process.stderr.write(`${line}\n`));
   if (values.json) {

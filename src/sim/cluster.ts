@@ -8,13 +8,12 @@ import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
 import type { CoreEvent, CoreMessage, FailureDetectorConfig, FlowControlConfig, Random } from '../core/types.js';
 import { coreMessageBytes, encodeAny } from '../wire/any.js';
-import { encodeLivenessMessage } from '../wire/liveness-codec.js';
 import { ENVELOPE_HEADER_BYTES } from '../wire/codec.js';
 import { LEAVE_SECRET_BYTES } from '../wire/messages.js';
 import { EventHeap } from './event-heap.js';
 import { SimNetwork, type NetworkConfig } from './network.js';
 import { simReportSigner } from './report-signer.js';
-import { isLivenessMessage, type NodeDelta7 } from '../wire/liveness-messages.js';
+import type { NodeDelta7 } from '../wire/liveness-messages.js';
 import { nodeDeltas7Bytes } from '../wire/liveness-sizes.js';
 import { plaintextPacketBytes } from './wire-bytes.js';
 
@@ -46,7 +45,7 @@ export interface SimConfig {
    * Protocol 7's liveness on every node (CoreConfig.liveness7), each incarnation signing with a key drawn from the
    * run's seed (simReportSigner). Absent: protocol 6.
    */
-  readonly liveness7?: { readonly observers?: number } | undefined;
+  readonly liveness7?: { readonly observers?: number; readonly gateHoldMs?: number } | undefined;
   /** Called as node `node` publishes an own write with its version (see CoreConfig.onPublish). */
   readonly onPublish?: ((node: number, key: string, version: number) => void) | undefined;
 }
@@ -372,8 +371,7 @@ export class SimCluster {
         this.bytesSent[from] = (this.bytesSent[from] as number) + bytes;
         if (bytes > this.maxPacketBytes) this.maxPacketBytes = bytes;
         if (from % this.wireSampleEvery === 0) {
-          // Until version 7 is the one written, protocol 7's messages are sized in their own codec.
-          const body = isLivenessMessage(o.message) ? encodeLivenessMessage(o.message) : encodeAny(o.message);
+          const body = encodeAny(o.message);
           this.wireBytesSent[from] = (this.wireBytesSent[from] as number) + plaintextPacketBytes(body);
         }
       }

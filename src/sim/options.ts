@@ -31,6 +31,8 @@ export interface BenchOptions {
   threshold?: number;
   /** Protocol 7's liveness (CoreConfig.liveness7) on every node (default: protocol 6). */
   liveness7?: boolean;
+  /** With liveness7: the gate's hold (Liveness7Options.gateHoldMs; default 30 s). 0: a new cluster starts in mode 7. */
+  gateHoldMs?: number;
 }
 
 /**
@@ -81,6 +83,6 @@ export function simConfig(o: BenchOptions, seed: number): SimConfig {
     tickJitterMs: 2,
     detectsPerRound: DETECTS_PER_ROUND,
     uptimeSpreadS: o.uptimeSpreadS ?? 0,
-    ...(o.liveness7 ? { liveness7: {} } : {}),
+    ...(o.liveness7 ? { liveness7: o.gateHoldMs !== undefined ? { gateHoldMs: o.gateHoldMs } : {} } : {}),
   };
 }
