@@ -5,8 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { benchOptions, simConfig, type BenchOptions } from '../../src/sim/options.js';
-import { SimCluster, UP } from '../../src/sim/cluster.js';
+import { SimCluster, simAddress, UP } from '../../src/sim/cluster.js';
 import type { CoreEvent } from '../../src/core/types.js';
+import { identityRef } from '../../src/core/identity.js';
+import { DEFAULT_OBSERVERS, ObserverAssignment } from '../../src/core/observers.js';
+import { reportSignedBytes } from '../../src/core/report-set.js';
+import { simReportSigner } from '../../src/sim/report-signer.js';
+import { REPORT_SILENT, type NodeDelta7 } from '../../src/wire/liveness-messages.js';
 
 interface Logged {
   readonly obs: number;
@@ -231,5 +236,65 @@ test('mode 7 gate: an old node joining a mode-7 cluster makes every node fall ba
     log.filter((l) => l.e.type === 'dead').map((l) => `${l.obs}:${l.e.node.id}@${l.t}`),
     [],
     'no false deaths',
+  );
+});
+
+test("mode 7: report sets forged by a member on behalf of a victim's observers are refused; the victim lives", () => {
+  const n = 40;
+  const o = benchOptions({ nodes: n, liveness7: true, seed: 6, gateHoldMs: 0 });
+  const sim = new SimCluster(simConfig(o, o.seed));
+  const log: Logged[] = [];
+  sim.onEvent((obs, e, t) => log.push({ obs, t, e }));
+  for (let i = 0; i < n; i++) sim.start(i, { idx: String(i) });
+  assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  sim.runUntil(sim.now + 10_000);
+  const forger = 3;
+  const victim = 17;
+  const refOf = (i: number) =>
+    identityRef({ id: `node-${i}`, generation: sim.generations[i] as number, address: simAddress(i) });
+  // Every node's view is the whole cluster here, so every node assigns the victim the same observers.
+  const assignment = ObserverAssignment.of(
+    [...Array(n).keys()].map((i) => refOf(i)),
+    DEFAULT_OBSERVERS,
+  );
+  const observers = assignment.observersOf(refOf(victim)).filter((ref) => ref !== refOf(forger));
+  assert.ok(observers.length >= 3, `the victim has a quorum of observers besides the forger (${observers.length})`);
+  const signer = simReportSigner(o.seed, forger, sim.generations[forger] as number);
+  const maxVersionOf = (ref: number) =>
+    sim.cores[0]!.snapshot().live.find((v) => identityRef(v.node) === ref)?.maxVersion ?? 0;
+  const nodes: NodeDelta7[] = observers.map((observer) => {
+    // Incarnation 1: nobody refuted in this quiet cluster. A version far above any the observer wrote.
+    const content = {
+      version: 1000,
+      censusEpoch: 0,
+      records: [{ subject: refOf(victim), incarnation: 1, kind: REPORT_SILENT }],
+    };
+    const signature = signer.sign(reportSignedBytes('sim', observer, 1, content));
+    const max = maxVersionOf(observer);
+    return {
+      ref: observer,
+      identity: null,
+      incarnation: 1,
+      lastGcVersion: 0,
+      fromVersion: max,
+      maxVersion: max,
+      values: [],
+      reports: { ...content, signature },
+    };
+  });
+  const forgedAt = sim.now;
+  for (let i = 0; i < n; i++) {
+    if (i === forger) continue;
+    sim.cores[i]!.receive(simAddress(forger), { type: 'ack7', clusterId: 'sim', nodes }, sim.now);
+  }
+  sim.runUntil(forgedAt + 20_000);
+  const refused = up(sim).reduce((sum, i) => sum + (sim.cores[i]!.liveness7Drops()['forged-report'] ?? 0), 0);
+  console.log(`# mode 7, 40 nodes: ${nodes.length} forged report sets sent to every node, ${refused} refused`);
+  // Every node but the forger refuses every set, except an observer its own (a claim about itself).
+  assert.equal(refused, (n - 2) * nodes.length, 'every forged set refused');
+  assert.deepEqual(
+    log.filter((l) => l.e.type === 'dead' && l.t >= forgedAt).map((l) => `${l.obs}:${l.e.node.id}`),
+    [],
+    'nobody convicted',
   );
 });
