@@ -20,3 +20,66 @@ test('peer table: identity sizes small and large, kept through growth and renumb
   });
   assert.ok(t.identities.length >= t.used);
 });
+
+const member = (i: number): { id: string; generation: number; address: string } => ({
+  id: `m${i}`,
+  generation: 1,
+  address: `10.0.1.${i}:9111`,
+});
+
+test('peer table: key-value maps only for members that have keys, moved with their members and dropped with them', () => {
+  const t = new PeerTable(10, 2);
+  const slots = [0, 1, 2, 3, 4].map((i) => t.allocate(member(i), i));
+  const a = new Map([['k', { value: 'a', version: 1, tombstone: false, expiresAt: Infinity, deletedAt: 0 }]]);
+  const b = new Map([['k', { value: 'b', version: 1, tombstone: false, expiresAt: Infinity, deletedAt: 0 }]]);
+  t.values.set(slots[1]!, a);
+  t.values.set(slots[3]!, b);
+  assert.equal(t.values.size, 2, 'no entry for the members without keys');
+  t.release(slots[1]!);
+  assert.equal(t.values.get(slots[1]!), undefined, 'released with its member');
+  const reused = t.allocate(member(9), 9);
+  assert.equal(reused, slots[1], 'the free slot is reused');
+  assert.equal(t.values.get(reused), undefined, 'a new member starts without the old one’s keys');
+  t.values.set(reused, a);
+  // Reversed after self: the member with b (old slot 3) moves to slot 2, the one with a (old slot 1) to slot 4.
+  t.permute(Int32Array.from([0, 4, 3, 2, 1]));
+  assert.equal(t.values.get(2), b);
+  assert.equal(t.values.get(4), a);
+  assert.equal(t.values.size, 2);
+});
+
+test('peer table: the mode-6 columns exist only once written, read as a new member’s before and after, and follow growth and renumbering', () => {
+  const t = new PeerTable(10, 2);
+  const slots = [0, 1, 2].map((i) => t.allocate(member(i), i));
+  assert.equal(t.hasMode6Columns, false);
+  const fresh = (s: number): number[] => [
+    t.heartbeat(s),
+    t.birth(s),
+    t.deadline(s),
+    t.lagAllowance(s),
+    t.intervalCount(s),
+    t.intervalMean(s),
+    t.intervalStd(s),
+  ];
+  const NEW = [0, 0, Infinity, 0, 0, 0, 0];
+  for (const s of slots) assert.deepEqual(fresh(s), NEW);
+  t.restartSampling(slots[1]!);
+  assert.equal(t.hasMode6Columns, false, 'reads and resets allocate nothing');
+  t.setHeartbeat(slots[1]!, 7);
+  assert.equal(t.hasMode6Columns, true);
+  assert.deepEqual(fresh(slots[2]!), NEW, 'the other members read as new ones');
+  // The first measured birth anchors the sampling (no interval): as for a member allocated with the columns present.
+  t.sampleBirth(slots[2]!, 5, 1000, 'measured');
+  assert.equal(t.intervalCount(slots[2]!), 0);
+  t.sampleBirth(slots[2]!, 7, 3000, 'measured');
+  assert.deepEqual([t.intervalCount(slots[2]!), t.intervalMean(slots[2]!)], [1, 1000]);
+  t.setDeadline(slots[2]!, 4500);
+  // Growth (capacity 2 -> 3 -> 5) and renumbering carry the columns with their members.
+  const more = [3, 4].map((i) => t.allocate(member(i), i));
+  for (const s of more) assert.deepEqual(fresh(s), NEW);
+  t.permute(Int32Array.from([0, 2, 1, 3, 4]));
+  assert.deepEqual([t.heartbeat(2), t.heartbeat(1), t.deadline(1), t.intervalMean(1)], [7, 0, 4500, 1000]);
+  t.dropMode6Columns();
+  assert.equal(t.hasMode6Columns, false);
+  for (let s = 0; s < t.used; s++) assert.deepEqual(fresh(s), NEW, 'dropped: every member reads as new');
+});
