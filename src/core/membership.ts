@@ -102,7 +102,9 @@ export class Membership {
     this.limits = init.limits ?? NO_LIMITS;
     this.table = new PeerTable(init.window, expected);
     this.byRef = new RefIndex((s) => this.table.refs[s] as number, expected);
-    this.byId = new RefIndex((s) => this.table.idKeys[s] as number, expected);
+    // The id's hash is worked out again on each probe, as the address index does: a column of them cost 8 B per
+    // (node, member) pair in the simulator, and ids are looked up only on admissions, removals and queries.
+    this.byId = new RefIndex((s) => idKey((this.table.identities[s] as NodeIdentity).id), expected);
     this.addresses = new AddressIndex(this.table, expected);
     const slot = this.table.allocate(self, identityRef(self));
     if (slot !== SELF) throw new InternalError('self must take slot 0');
@@ -259,7 +261,7 @@ export class Membership {
   private index(slot: number, identity: NodeIdentity): void {
     const ref = this.table.refs[slot] as number;
     this.byRef.set(ref, slot);
-    this.byId.set(this.table.idKeys[slot] as number, slot);
+    this.byId.set(idKey(identity.id), slot);
     this.addresses.add(slot, identity.address);
     this.hash = addToSetHash(this.hash, ref);
     this.size++;

@@ -4,7 +4,6 @@
  * not fit in memory, typed-array columns cost a few dozen bytes per pair.
  */
 import { identitySize } from '../wire/codec.js';
-import { idKey } from './identity.js';
 import type { NodeIdentity } from '../wire/messages.js';
 import { Mode6Columns, NO_SAMPLE } from './mode6-columns.js';
 
@@ -109,8 +108,6 @@ export class PeerTable {
    */
   readonly values = new Map<number, Map<string, StoredValue>>();
   refs: Float64Array;
-  /** idKey of each member's id: the key Membership's id index reads back (see RefIndex). */
-  idKeys: Float64Array;
   status: Uint8Array;
   /** 1 once the member left (written through setLeft, which protocol 7's state hash watches). */
   left: Uint8Array;
@@ -140,7 +137,6 @@ export class PeerTable {
     this.identities = nulls(initialCapacity);
     this.commitments = nulls(initialCapacity);
     this.refs = new Float64Array(initialCapacity);
-    this.idKeys = new Float64Array(initialCapacity);
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
     this.mark = new Uint32Array(initialCapacity);
@@ -162,7 +158,6 @@ export class PeerTable {
     this.commitments[slot] = null;
     this.values.delete(slot);
     this.refs[slot] = ref;
-    this.idKeys[slot] = idKey(identity.id);
     this.status[slot] = LIVE;
     this.left[slot] = 0;
     this.mark[slot] = 0;
@@ -227,7 +222,6 @@ export class PeerTable {
   /** Replaces every per-slot column by f(column, the value of an empty slot). */
   private mapColumns(f: <A extends TableColumn>(a: A, fill: number) => A): void {
     this.refs = f(this.refs, 0);
-    this.idKeys = f(this.idKeys, 0);
     this.status = f(this.status, FREE);
     this.left = f(this.left, 0);
     this.mark = f(this.mark, 0);
