@@ -28,8 +28,8 @@ function heapBytes(): { heap: number; buffers: number } {
 /**
  * Node 0's containers, largest first, in bytes per member: typed arrays by their byte length, JS arrays at 8 B an
  * element, Maps and Sets at about 28 B an entry (V8's ordered hash tables: three words an entry and the buckets),
- * each under the property path it was first reached by. What the containers hold (identities, strings) is left out:
- * the simulator shares those among nodes.
+ * each under the property path it was first reached by. What the containers hold (identities, commitments, strings)
+ * is left out: the simulator shares those among nodes.
  */
 function breakdown(root: object, members: number): [string, number][] {
   const sizes = new Map<string, number>();
@@ -43,7 +43,9 @@ function breakdown(root: object, members: number): [string, number][] {
     if (ArrayBuffer.isView(o)) return add(path, o.byteLength);
     if (Array.isArray(o)) {
       add(path, o.length * 8);
-      for (const e of o) if (e !== null && typeof e === 'object' && !Array.isArray(e)) walk(e, `${path}[]`, depth + 1);
+      for (const e of o)
+        if (e !== null && typeof e === 'object' && !Array.isArray(e) && !ArrayBuffer.isView(e))
+          walk(e, `${path}[]`, depth + 1);
       return;
     }
     if (o instanceof Map || o instanceof Set) {
