@@ -28,8 +28,8 @@ function heapBytes(): { heap: number; buffers: number } {
 /**
  * Node 0's containers, largest first, in bytes per member: typed arrays by their byte length, JS arrays at 8 B an
  * element, Maps and Sets at about 28 B an entry (V8's ordered hash tables: three words an entry and the buckets),
- * each under the property path it was first reached by. What the containers hold (identities, commitments, strings)
- * is left out: the simulator shares those among nodes.
+ * each under the property path it was first reached by. What arrays hold (member records, identities, commitments)
+ * is left out: the simulator shares those among nodes; so are strings.
  */
 function breakdown(root: object, members: number): [string, number][] {
   const sizes = new Map<string, number>();
@@ -41,13 +41,7 @@ function breakdown(root: object, members: number): [string, number][] {
     if (o === null || typeof o !== 'object' || seen.has(o) || depth > 8) return;
     seen.add(o);
     if (ArrayBuffer.isView(o)) return add(path, o.byteLength);
-    if (Array.isArray(o)) {
-      add(path, o.length * 8);
-      for (const e of o)
-        if (e !== null && typeof e === 'object' && !Array.isArray(e) && !ArrayBuffer.isView(e))
-          walk(e, `${path}[]`, depth + 1);
-      return;
-    }
+    if (Array.isArray(o)) return add(path, o.length * 8);
     if (o instanceof Map || o instanceof Set) {
       add(path, o.size * 28);
       for (const e of o.values()) walk(e, `${path}{}`, depth + 1);

@@ -104,7 +104,7 @@ export class Membership {
     this.byRef = new RefIndex((s) => this.table.refs[s] as number, expected);
     // The id's hash is worked out again on each probe, as the address index does: a column of them cost 8 B per
     // (node, member) pair in the simulator, and ids are looked up only on admissions, removals and queries.
-    this.byId = new RefIndex((s) => idKey((this.table.identities[s] as NodeIdentity).id), expected);
+    this.byId = new RefIndex((s) => idKey(this.table.identity(s).id), expected);
     this.addresses = new AddressIndex(this.table, expected);
     const slot = this.table.allocate(self, identityRef(self));
     if (slot !== SELF) throw new InternalError('self must take slot 0');
@@ -119,15 +119,15 @@ export class Membership {
   /** The slot holding some generation of `id`, or -1. A 48-bit id-hash collision is checked and treated as absent. */
   slotOfId(id: string): number {
     const s = this.byId.get(idKey(id));
-    return s >= 0 && this.table.identities[s]?.id === id ? s : -1;
+    return s >= 0 && this.table.records[s]?.identity.id === id ? s : -1;
   }
 
   identity(s: number): NodeIdentity {
-    return this.table.identities[s] as NodeIdentity;
+    return this.table.identity(s);
   }
 
   address(s: number): string {
-    return (this.table.identities[s] as NodeIdentity).address;
+    return this.table.identity(s).address;
   }
 
   /** Whether some member (live or dead, or this node) has this gossip address. */
@@ -283,7 +283,7 @@ export class Membership {
 
   /** Slot s's leave commitment (null: none heard). */
   commitment(s: number): Uint8Array | null {
-    return this.table.commitments[s] ?? null;
+    return this.table.commitment(s);
   }
 
   /**
@@ -291,7 +291,7 @@ export class Membership {
    * incarnation is kept, a later different one ignored (docs/security.md: the race this leaves).
    */
   noteCommitment(s: number, commitment: Uint8Array | null | undefined): void {
-    if (commitment && !this.table.commitments[s]) this.table.commitments[s] = commitment;
+    if (commitment && !this.table.commitment(s)) this.table.setCommitment(s, commitment);
   }
 
   /**

@@ -3,8 +3,8 @@
  * A 10,000-node simulation holds 10^8 (observer, member) pairs: one JS object per pair would
  * not fit in memory, typed-array columns cost a few dozen bytes per pair.
  */
-import { identitySize } from '../wire/codec.js';
 import type { NodeIdentity } from '../wire/messages.js';
+import { memberRecord, type MemberRecord } from './member-records.js';
 import { Mode6Columns, NO_SAMPLE } from './mode6-columns.js';
 
 export const LIVE = 0;
@@ -51,9 +51,6 @@ export interface StateObserver {
   removing(slot: number): void;
 }
 
-/** Identity sizes from this many bytes on are not kept (see identitySizes). */
-const BIG_IDENTITY = 255;
-
 /**
  * The element types of the columns. Four at most: the loops that copy every column (grow, permute)
  * stay polymorphic; a fifth type makes them megamorphic, about ten times slower.
@@ -94,13 +91,11 @@ export class PeerTable {
   readonly window: number;
 
   /**
-   * The per-slot columns of objects, `capacity` long like the typed ones: an array grown one
-   * assignment at a time keeps up to half its length spare, 4 B per (node, member) pair each in the
-   * simulator.
+   * Each member's identity, leave commitment and identity size (see MemberRecord; null: a free slot). A column of
+   * objects, `capacity` long like the typed ones: an array grown one assignment at a time keeps up to half its
+   * length spare, 4 B per (node, member) pair in the simulator.
    */
-  identities: (NodeIdentity | null)[];
-  /** Each member's leave commitment, the first one heard for its incarnation (null: none heard). */
-  commitments: (Uint8Array | null)[];
+  records: (MemberRecord | null)[];
   /**
    * The key-values of the members that have any, by slot. Sparse: most members of a large cluster carry no
    * application keys, and a slot-indexed column of nulls costs 8 B per (node, member) pair (0.8 GB in a 10,000-node
@@ -123,19 +118,13 @@ export class PeerTable {
   /** Protocol 7: the member's incarnation (its refutation counter) and its report set's version, 32 bits each. */
   private incarnations: Uint32Array;
   private reportVersions: Uint32Array;
-  /**
-   * Encoded size of each identity, below BIG_IDENTITY (from it on, worked out again on use): a large
-   * cluster's bootstrap introduces members by the million, and a real identity is a few dozen bytes.
-   */
-  private identitySizes: Uint8Array;
   /** 1 once the member's heartbeat was seen to advance here (see Membership.isProven). */
   private provenFlags: Uint8Array;
 
   constructor(window: number, initialCapacity = 16) {
     this.window = window;
     this.capacity = initialCapacity;
-    this.identities = nulls(initialCapacity);
-    this.commitments = nulls(initialCapacity);
+    this.records = nulls(initialCapacity);
     this.refs = new Float64Array(initialCapacity);
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
@@ -144,7 +133,6 @@ export class PeerTable {
     this.gcVersions = new Uint32Array(initialCapacity);
     this.incarnations = new Uint32Array(initialCapacity);
     this.reportVersions = new Uint32Array(initialCapacity);
-    this.identitySizes = new Uint8Array(initialCapacity);
     this.provenFlags = new Uint8Array(initialCapacity);
   }
 
@@ -154,8 +142,7 @@ export class PeerTable {
       if (this.used === this.capacity) this.grow();
       slot = this.used++;
     }
-    this.identities[slot] = identity;
-    this.commitments[slot] = null;
+    this.records[slot] = memberRecord(identity, null);
     this.values.delete(slot);
     this.refs[slot] = ref;
     this.status[slot] = LIVE;
@@ -166,7 +153,6 @@ export class PeerTable {
     this.gcVersions[slot] = 0;
     this.incarnations[slot] = 0;
     this.reportVersions[slot] = 0;
-    this.identitySizes[slot] = Math.min(identitySize(identity), BIG_IDENTITY);
     this.provenFlags[slot] = 0;
     this.stateObserver?.added(slot);
     return slot;
@@ -174,8 +160,7 @@ export class PeerTable {
 
   release(slot: number): void {
     this.stateObserver?.removing(slot);
-    this.identities[slot] = null;
-    this.commitments[slot] = null;
+    this.records[slot] = null;
     this.values.delete(slot);
     this.status[slot] = FREE;
     this.freeSlots.push(slot);
@@ -189,8 +174,7 @@ export class PeerTable {
       b.set(a);
       return b;
     });
-    this.identities = extended(this.identities, cap);
-    this.commitments = extended(this.commitments, cap);
+    this.records = extended(this.records, cap);
     this.capacity = cap;
   }
 
@@ -208,8 +192,7 @@ export class PeerTable {
       for (let k = 0; k < n; k++) b[k] = a[order[k] as number] as number;
       return b;
     });
-    this.identities = permuted(this.identities, order, this.capacity);
-    this.commitments = permuted(this.commitments, order, this.capacity);
+    this.records = permuted(this.records, order, this.capacity);
     const values = [...this.values];
     this.values.clear();
     const slotOf = new Int32Array(this.used);
@@ -230,14 +213,27 @@ export class PeerTable {
     this.gcVersions = f(this.gcVersions, 0);
     this.incarnations = f(this.incarnations, 0);
     this.reportVersions = f(this.reportVersions, 0);
-    this.identitySizes = f(this.identitySizes, 0);
     this.provenFlags = f(this.provenFlags, 0);
   }
 
-  /** Bytes of slot s's identity on the wire (codec's identitySize, computed once). */
+  /** The identity of the member in (occupied) slot s. */
+  identity(slot: number): NodeIdentity {
+    return (this.records[slot] as MemberRecord).identity;
+  }
+
+  /** Slot s's leave commitment, the first one heard for its incarnation (null: none heard). */
+  commitment(slot: number): Uint8Array | null {
+    return (this.records[slot] as MemberRecord).commitment;
+  }
+
+  /** Records slot s's leave commitment; the caller keeps the first one heard. */
+  setCommitment(slot: number, commitment: Uint8Array): void {
+    this.records[slot] = memberRecord(this.identity(slot), commitment);
+  }
+
+  /** Bytes of slot s's identity on the wire (codec's identitySize, computed once per identity). */
   identitySize(slot: number): number {
-    const size = this.identitySizes[slot] as number;
-    return size < BIG_IDENTITY ? size : identitySize(this.identities[slot] as NodeIdentity);
+    return (this.records[slot] as MemberRecord).size;
   }
 
   /** Whether slot s's heartbeat was seen to advance past the one it was admitted at. */

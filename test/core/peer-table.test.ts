@@ -15,10 +15,10 @@ test('peer table: identity sizes small and large, kept through growth and renumb
   const order = Int32Array.from(slots).reverse();
   t.permute(order);
   order.forEach((old, k) => {
-    assert.equal(t.identities[k], ids[old]);
+    assert.equal(t.identity(k), ids[old]);
     assert.equal(t.identitySize(k), identitySize(ids[old]!));
   });
-  assert.ok(t.identities.length >= t.used);
+  assert.ok(t.records.length >= t.used);
 });
 
 const member = (i: number): { id: string; generation: number; address: string } => ({
@@ -82,4 +82,29 @@ test('peer table: the mode-6 columns exist only once written, read as a new memb
   t.dropMode6Columns();
   assert.equal(t.hasMode6Columns, false);
   for (let s = 0; s < t.used; s++) assert.deepEqual(fresh(s), NEW, 'dropped: every member reads as new');
+});
+
+test('peer table: tables handed the same identity and commitment objects share one record; other objects get their own', () => {
+  const [x, y] = [new PeerTable(10, 4), new PeerTable(10, 4)];
+  const id = member(1);
+  const [sx, sy] = [x.allocate(id, 1), y.allocate(id, 1)];
+  assert.equal(x.records[sx], y.records[sy], 'shared before any commitment');
+  const c = Uint8Array.from([1, 2, 3]);
+  x.setCommitment(sx, c);
+  assert.equal(y.commitment(sy), null, 'a commitment heard by one table is not the other’s');
+  y.setCommitment(sy, c);
+  assert.equal(x.records[sx], y.records[sy], 'shared with the same commitment');
+  const z = new PeerTable(10, 4);
+  const sz = z.allocate(id, 1);
+  const other = Uint8Array.from([9]);
+  z.setCommitment(sz, other);
+  assert.notEqual(z.records[sz], x.records[sx]);
+  assert.equal(z.commitment(sz), other, 'a different commitment stays this table’s');
+  assert.equal(x.commitment(sx), c);
+  // An equal identity in another object (decoded afresh): the same fields, a record of its own.
+  const w = new PeerTable(10, 4);
+  const sw = w.allocate({ ...id }, 1);
+  assert.notEqual(w.records[sw], x.records[sx]);
+  assert.deepEqual(w.identity(sw), id);
+  assert.equal(w.identitySize(sw), x.identitySize(sx));
 });
