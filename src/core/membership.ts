@@ -7,7 +7,7 @@
 import { HEARTBEAT_AGE_UNIT_MS, type NodeIdentity } from '../wire/messages.js';
 import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.js';
 import type { Journal } from './journal.js';
-import { DEAD, FREE, LIVE, PeerTable } from './peer-table.js';
+import { DEAD, FREE, LIVE, MAX_MARK_EPOCH, PeerTable } from './peer-table.js';
 import { RefIndex } from './ref-index.js';
 import { AddressIndex } from './address-index.js';
 import { InternalError } from '../errors.js';
@@ -160,8 +160,16 @@ export class Membership {
     return this.removed.get(ref)?.heartbeat;
   }
 
-  /** A fresh mark for PeerTable.mark: slots marked with it are the ones seen in the current message. */
+  /**
+   * A fresh mark for PeerTable.mark: slots marked with it are the ones seen in the current message. It is good until
+   * the next one is drawn (every caller marks and reads within one message): after MAX_MARK_EPOCH of them the marks
+   * are cleared and the epochs start over.
+   */
   nextEpoch(): number {
+    if (this.markEpoch === MAX_MARK_EPOCH) {
+      this.table.mark.fill(0);
+      this.markEpoch = 0;
+    }
     return ++this.markEpoch;
   }
 

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PeerTable } from '../../src/core/peer-table.js';
+import { identityRef } from '../../src/core/identity.js';
+import { Journal } from '../../src/core/journal.js';
+import { Membership } from '../../src/core/membership.js';
+import { MAX_MARK_EPOCH, PeerTable } from '../../src/core/peer-table.js';
 import { identitySize } from '../../src/wire/codec.js';
 
 test('peer table: identity sizes small and large, kept through growth and renumbering', () => {
@@ -107,4 +110,19 @@ test('peer table: tables handed the same identity and commitment objects share o
   assert.notEqual(w.records[sw], x.records[sx]);
   assert.deepEqual(w.identity(sw), id);
   assert.equal(w.identitySize(sw), x.identitySize(sx));
+});
+
+test('membership: a fresh mark epoch never matches a mark left by an earlier one, across the one-byte wrap', () => {
+  const m = new Membership({ journal: new Journal() }, { self: member(0), graceMs: 1000, window: 10, expected: 8 });
+  for (let i = 1; i <= 5; i++) m.admit(member(i), identityRef(member(i)), 1, 0);
+  const t = m.table;
+  const seen = new Set<number>();
+  for (let k = 0; k < 3 * MAX_MARK_EPOCH + 7; k++) {
+    const epoch = m.nextEpoch();
+    seen.add(epoch);
+    for (let s = 0; s < t.used; s++) assert.notEqual(t.mark[s], epoch, `epoch ${epoch} (draw ${k}) found marked`);
+    // The first few epochs each leave a mark that stays: their numbers come round again after the wrap.
+    if (k < t.used) t.mark[k] = epoch;
+  }
+  assert.equal(seen.size, MAX_MARK_EPOCH, 'every epoch a byte holds is drawn, and reused');
 });
