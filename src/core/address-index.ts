@@ -6,7 +6,6 @@
  * collides with another's. A Map from every address to its count cost about 30 B per member at
  * 1,000 members and 46 at 10,000, on a heap V8 caps at about 4 GB: the simulator holds one per node.
  */
-import type { NodeIdentity } from '../wire/messages.js';
 import { idKey } from './identity.js';
 import { FREE, type PeerTable } from './peer-table.js';
 import { RefIndex } from './ref-index.js';
@@ -92,6 +91,6 @@ export class AddressIndex {
   }
 
   private addressOf(s: number): string {
-    return (this.table.identities[s] as NodeIdentity).address;
+    return this.table.identity(s).address;
   }
 }

@@ -175,7 +175,7 @@ export class ScuttlebuttCore {
    */
   versionOf(nodeId: string, key: string): number {
     const s = this.membership.slotOfId(nodeId);
-    return s >= 0 ? (this.membership.table.values[s]?.get(key)?.version ?? 0) : 0;
+    return s >= 0 ? (this.membership.table.values.get(s)?.get(key)?.version ?? 0) : 0;
   }
 
   setSeeds(addresses: readonly string[]): void {
@@ -477,7 +477,7 @@ export class ScuttlebuttCore {
   private viewOf(s: number): NodeView {
     const t = this.membership.table;
     let values: Record<string, string> = {};
-    const map = t.values[s];
+    const map = t.values.get(s);
     // Our own view shows writes flow control still holds: it delays only what gossips.
     if (s === SELF) {
       values = this.own.view();

@@ -342,7 +342,7 @@ export class Deltas {
 
 /** Slot s's values in `t` with version > from, ascending (the map keeps version order): a delta's prefix. */
 export function valuesAbove(t: PeerTable, slot: number, from: number): VersionedValue[] {
-  const map = t.values[slot];
+  const map = t.values.get(slot);
   if (!map) return NO_VALUES;
   const out: VersionedValue[] = [];
   for (const [key, v] of map)
@@ -363,7 +363,7 @@ export function applyNodeValues(t: PeerTable, journal: Journal, nd: NodeValues, 
     journal.reject('gap');
     return changed;
   }
-  let map = t.values[s];
+  let map = t.values.get(s);
   if (nd.lastGcVersion > myGc && mine < nd.lastGcVersion) {
     // We fell behind the owner's tombstone GC: only a full restatement is safe.
     if (nd.fromVersion !== 0) {
@@ -372,13 +372,13 @@ export function applyNodeValues(t: PeerTable, journal: Journal, nd: NodeValues, 
     }
     if (map) for (const key of map.keys()) changed.push(key);
     map = new Map();
-    t.values[s] = map;
+    t.values.set(s, map);
     t.setMaxVersion(s, 0);
   }
   const base = t.maxVersion(s);
   for (const v of nd.values) {
     if (v.version <= base) continue;
-    map ??= t.values[s] = new Map(); // most members of a large cluster carry no metadata: no map for them
+    if (!map) t.values.set(s, (map = new Map())); // most members of a large cluster carry no metadata: no map for them
     const existing = map.get(v.key);
     map.delete(v.key);
     map.set(v.key, { value: v.value, version: v.version, tombstone: v.tombstone, expiresAt: Infinity, deletedAt: 0 });

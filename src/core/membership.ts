@@ -7,7 +7,7 @@
 import { HEARTBEAT_AGE_UNIT_MS, type NodeIdentity } from '../wire/messages.js';
 import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.js';
 import type { Journal } from './journal.js';
-import { DEAD, FREE, LIVE, PeerTable } from './peer-table.js';
+import { DEAD, FREE, LIVE, MAX_MARK_EPOCH, PeerTable } from './peer-table.js';
 import { RefIndex } from './ref-index.js';
 import { AddressIndex } from './address-index.js';
 import { InternalError } from '../errors.js';
@@ -104,7 +104,9 @@ export class Membership {
     this.limits = init.limits ?? NO_LIMITS;
     this.table = new PeerTable(init.window, expected);
     this.byRef = new RefIndex((s) => this.table.refs[s] as number, expected);
-    this.byId = new RefIndex((s) => this.table.idKeys[s] as number, expected);
+    // The id's hash is worked out again on each probe, as the address index does: a column of them cost 8 B per
+    // (node, member) pair in the simulator, and ids are looked up only on admissions, removals and queries.
+    this.byId = new RefIndex((s) => idKey(this.table.identity(s).id), expected);
     this.addresses = new AddressIndex(this.table, expected);
     const slot = this.table.allocate(self, identityRef(self));
     if (slot !== SELF) throw new InternalError('self must take slot 0');
@@ -119,15 +121,15 @@ export class Membership {
   /** The slot holding some generation of `id`, or -1. A 48-bit id-hash collision is checked and treated as absent. */
   slotOfId(id: string): number {
     const s = this.byId.get(idKey(id));
-    return s >= 0 && this.table.identities[s]?.id === id ? s : -1;
+    return s >= 0 && this.table.records[s]?.identity.id === id ? s : -1;
   }
 
   identity(s: number): NodeIdentity {
-    return this.table.identities[s] as NodeIdentity;
+    return this.table.identity(s);
   }
 
   address(s: number): string {
-    return (this.table.identities[s] as NodeIdentity).address;
+    return this.table.identity(s).address;
   }
 
   /** Whether some member (live or dead, or this node) has this gossip address. */
@@ -177,8 +179,16 @@ export class Membership {
     return this.removed.get(ref)?.heartbeat;
   }
 
-  /** A fresh mark for PeerTable.mark: slots marked with it are the ones seen in the current message. */
+  /**
+   * A fresh mark for PeerTable.mark: slots marked with it are the ones seen in the current message. It is good until
+   * the next one is drawn (every caller marks and reads within one message): after MAX_MARK_EPOCH of them the marks
+   * are cleared and the epochs start over.
+   */
   nextEpoch(): number {
+    if (this.markEpoch === MAX_MARK_EPOCH) {
+      this.table.mark.fill(0);
+      this.markEpoch = 0;
+    }
     return ++this.markEpoch;
   }
 
@@ -278,7 +288,7 @@ export class Membership {
   private index(slot: number, identity: NodeIdentity): void {
     const ref = this.table.refs[slot] as number;
     this.byRef.set(ref, slot);
-    this.byId.set(this.table.idKeys[slot] as number, slot);
+    this.byId.set(idKey(identity.id), slot);
     this.addresses.add(slot, identity.address);
     this.hash = addToSetHash(this.hash, ref);
     this.size++;
@@ -304,7 +314,7 @@ export class Membership {
 
   /** Slot s's leave commitment (null: none heard). */
   commitment(s: number): Uint8Array | null {
-    return this.table.commitments[s] ?? null;
+    return this.table.commitment(s);
   }
 
   /**
@@ -312,7 +322,7 @@ export class Membership {
    * incarnation is kept, a later different one ignored (docs/security.md: the race this leaves).
    */
   noteCommitment(s: number, commitment: Uint8Array | null | undefined): void {
-    if (commitment && !this.table.commitments[s]) this.table.commitments[s] = commitment;
+    if (commitment && !this.table.commitment(s)) this.table.setCommitment(s, commitment);
   }
 
   /**

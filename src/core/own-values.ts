@@ -50,7 +50,7 @@ export class OwnValues {
     this.clusterId = init.clusterId;
     this.payloadBudget = init.payloadBudget;
     this.tombstoneGraceMs = init.tombstoneGracePeriodMs;
-    this.table.values[SELF] = this.map;
+    this.table.values.set(SELF, this.map);
     // The initial values go in before flow control and the hook are attached: they are the node's
     // introduction, neither a write load to pace nor a publication to report. They are news, but
     // raise no event: nobody listens yet.

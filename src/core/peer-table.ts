@@ -3,9 +3,9 @@
  * A 10,000-node simulation holds 10^8 (observer, member) pairs: one JS object per pair would
  * not fit in memory, typed-array columns cost a few dozen bytes per pair.
  */
-import { identitySize } from '../wire/codec.js';
-import { idKey } from './identity.js';
 import type { NodeIdentity } from '../wire/messages.js';
+import { memberRecord, type MemberRecord } from './member-records.js';
+import { Mode6Columns, NO_SAMPLE } from './mode6-columns.js';
 
 export const LIVE = 0;
 export const DEAD = 1;
@@ -25,11 +25,8 @@ export const MAX_HEARTBEAT_LEAP = 65_536;
  * from 2^32, so the owner can refute it and go on writing.
  */
 export const MAX_VERSION_LEAP = 1 << 20;
-/**
- * A lag below the allowance lowers it by 1/LAG_DECAY of the difference: a spike fades to 37 % in about this many
- * heartbeats.
- */
-const LAG_DECAY = 32;
+/** The largest epoch PeerTable.mark holds. */
+export const MAX_MARK_EPOCH = 255;
 
 /** One key's value as this node holds it. expiresAt and deletedAt matter only on the owner. */
 export interface StoredValue {
@@ -55,9 +52,6 @@ export interface StateObserver {
   /** Slot s is about to be released (its fields still hold the member's state). */
   removing(slot: number): void;
 }
-
-/** Identity sizes from this many bytes on are not kept (see identitySizes). */
-const BIG_IDENTITY = 255;
 
 /**
  * The element types of the columns. Four at most: the loops that copy every column (grow, permute)
@@ -99,76 +93,52 @@ export class PeerTable {
   readonly window: number;
 
   /**
-   * The per-slot columns of objects, `capacity` long like the typed ones: an array grown one
-   * assignment at a time keeps up to half its length spare, 4 B per (node, member) pair each in the
-   * simulator.
+   * Each member's identity, leave commitment and identity size (see MemberRecord; null: a free slot). A column of
+   * objects, `capacity` long like the typed ones: an array grown one assignment at a time keeps up to half its
+   * length spare, 4 B per (node, member) pair in the simulator.
    */
-  identities: (NodeIdentity | null)[];
-  /** Each member's leave commitment, the first one heard for its incarnation (null: none heard). */
-  commitments: (Uint8Array | null)[];
-  values: (Map<string, StoredValue> | null)[];
+  records: (MemberRecord | null)[];
+  /**
+   * The key-values of the members that have any, by slot. Sparse: most members of a large cluster carry no
+   * application keys, and a slot-indexed column of nulls costs 8 B per (node, member) pair (0.8 GB in a 10,000-node
+   * simulation) where this costs nothing for them.
+   */
+  readonly values = new Map<number, Map<string, StoredValue>>();
   refs: Float64Array;
-  /** idKey of each member's id: the key Membership's id index reads back (see RefIndex). */
-  idKeys: Float64Array;
   status: Uint8Array;
   /** 1 once the member left (written through setLeft, which protocol 7's state hash watches). */
   left: Uint8Array;
   /** Told of changes to the state protocol 7 hashes (see StateObserver); null: nobody listens. */
   stateObserver: StateObserver | null = null;
-  /** Scratch mark used by the digest comparison (epoch number, not a boolean, so it never needs clearing). */
-  mark: Uint32Array;
+  /**
+   * Scratch mark used by the digest comparison: an epoch number (Membership.nextEpoch), not a boolean, so it needs
+   * clearing only once every MAX_MARK_EPOCH epochs. One byte, where 32 bits (never cleared) cost 3 B more per
+   * (node, member) pair in the simulator.
+   */
+  mark: Uint8Array;
   // The rest is read and written through the methods below.
-  private heartbeats: Float64Array;
-  private births: Float64Array;
-  /** The newest heartbeat whose birth was measured, and that birth (-1: none yet); see sampleBirth. */
-  private sampledHeartbeats: Float64Array;
-  private sampledBirths: Float64Array;
-  private deadlines: Float64Array;
+  /** Protocol 6's liveness columns, allocated on first write (null: none written since, or dropped). */
+  private mode6: Mode6Columns | null = null;
   private maxVersions: Uint32Array;
   private gcVersions: Uint32Array;
   /** Protocol 7: the member's incarnation (its refutation counter) and its report set's version, 32 bits each. */
   private incarnations: Uint32Array;
   private reportVersions: Uint32Array;
-  /** The period's mean and variance (see addInterval), and how many intervals they hold. */
-  private fdMean: Float32Array;
-  private fdVar: Float32Array;
-  private fdCount: Float32Array;
-  private lagMax: Float32Array;
-  /**
-   * Encoded size of each identity, below BIG_IDENTITY (from it on, worked out again on use): a large
-   * cluster's bootstrap introduces members by the million, and a real identity is a few dozen bytes.
-   */
-  private identitySizes: Uint8Array;
   /** 1 once the member's heartbeat was seen to advance here (see Membership.isProven). */
   private provenFlags: Uint8Array;
 
   constructor(window: number, initialCapacity = 16) {
     this.window = window;
     this.capacity = initialCapacity;
-    this.identities = nulls(initialCapacity);
-    this.commitments = nulls(initialCapacity);
-    this.values = nulls(initialCapacity);
-    const f64 = (): Float64Array => new Float64Array(initialCapacity);
-    const f32 = (): Float32Array => new Float32Array(initialCapacity);
-    this.refs = f64();
-    this.idKeys = f64();
+    this.records = nulls(initialCapacity);
+    this.refs = new Float64Array(initialCapacity);
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
-    this.mark = new Uint32Array(initialCapacity);
-    this.heartbeats = f64();
-    this.births = f64();
-    this.sampledHeartbeats = f64();
-    this.sampledBirths = f64();
-    this.deadlines = f64();
+    this.mark = new Uint8Array(initialCapacity);
     this.maxVersions = new Uint32Array(initialCapacity);
     this.gcVersions = new Uint32Array(initialCapacity);
     this.incarnations = new Uint32Array(initialCapacity);
     this.reportVersions = new Uint32Array(initialCapacity);
-    this.fdMean = f32();
-    this.fdVar = f32();
-    this.fdCount = f32();
-    this.lagMax = f32();
-    this.identitySizes = new Uint8Array(initialCapacity);
     this.provenFlags = new Uint8Array(initialCapacity);
   }
 
@@ -178,28 +148,17 @@ export class PeerTable {
       if (this.used === this.capacity) this.grow();
       slot = this.used++;
     }
-    this.identities[slot] = identity;
-    this.commitments[slot] = null;
-    this.values[slot] = null;
+    this.records[slot] = memberRecord(identity, null);
+    this.values.delete(slot);
     this.refs[slot] = ref;
-    this.idKeys[slot] = idKey(identity.id);
     this.status[slot] = LIVE;
     this.left[slot] = 0;
     this.mark[slot] = 0;
-    this.heartbeats[slot] = 0;
-    this.births[slot] = 0;
-    this.sampledHeartbeats[slot] = -1;
-    this.sampledBirths[slot] = 0;
-    this.deadlines[slot] = Infinity;
+    this.mode6?.reset(slot);
     this.maxVersions[slot] = 0;
     this.gcVersions[slot] = 0;
     this.incarnations[slot] = 0;
     this.reportVersions[slot] = 0;
-    this.fdMean[slot] = 0;
-    this.fdVar[slot] = 0;
-    this.fdCount[slot] = 0;
-    this.lagMax[slot] = 0;
-    this.identitySizes[slot] = Math.min(identitySize(identity), BIG_IDENTITY);
     this.provenFlags[slot] = 0;
     this.stateObserver?.added(slot);
     return slot;
@@ -207,9 +166,8 @@ export class PeerTable {
 
   release(slot: number): void {
     this.stateObserver?.removing(slot);
-    this.identities[slot] = null;
-    this.commitments[slot] = null;
-    this.values[slot] = null;
+    this.records[slot] = null;
+    this.values.delete(slot);
     this.status[slot] = FREE;
     this.freeSlots.push(slot);
   }
@@ -222,9 +180,7 @@ export class PeerTable {
       b.set(a);
       return b;
     });
-    this.identities = extended(this.identities, cap);
-    this.commitments = extended(this.commitments, cap);
-    this.values = extended(this.values, cap);
+    this.records = extended(this.records, cap);
     this.capacity = cap;
   }
 
@@ -242,9 +198,12 @@ export class PeerTable {
       for (let k = 0; k < n; k++) b[k] = a[order[k] as number] as number;
       return b;
     });
-    this.identities = permuted(this.identities, order, this.capacity);
-    this.commitments = permuted(this.commitments, order, this.capacity);
-    this.values = permuted(this.values, order, this.capacity);
+    this.records = permuted(this.records, order, this.capacity);
+    const values = [...this.values];
+    this.values.clear();
+    const slotOf = new Int32Array(this.used);
+    for (let k = 0; k < n; k++) slotOf[order[k] as number] = k;
+    for (const [s, map] of values) this.values.set(slotOf[s] as number, map);
     this.used = n;
     this.freeSlots.length = 0;
   }
@@ -252,31 +211,35 @@ export class PeerTable {
   /** Replaces every per-slot column by f(column, the value of an empty slot). */
   private mapColumns(f: <A extends TableColumn>(a: A, fill: number) => A): void {
     this.refs = f(this.refs, 0);
-    this.idKeys = f(this.idKeys, 0);
     this.status = f(this.status, FREE);
     this.left = f(this.left, 0);
     this.mark = f(this.mark, 0);
-    this.heartbeats = f(this.heartbeats, 0);
-    this.births = f(this.births, 0);
-    this.sampledHeartbeats = f(this.sampledHeartbeats, 0);
-    this.sampledBirths = f(this.sampledBirths, 0);
-    this.deadlines = f(this.deadlines, 0);
+    this.mode6?.map(f);
     this.maxVersions = f(this.maxVersions, 0);
     this.gcVersions = f(this.gcVersions, 0);
     this.incarnations = f(this.incarnations, 0);
     this.reportVersions = f(this.reportVersions, 0);
-    this.fdMean = f(this.fdMean, 0);
-    this.fdVar = f(this.fdVar, 0);
-    this.fdCount = f(this.fdCount, 0);
-    this.lagMax = f(this.lagMax, 0);
-    this.identitySizes = f(this.identitySizes, 0);
     this.provenFlags = f(this.provenFlags, 0);
   }
 
-  /** Bytes of slot s's identity on the wire (codec's identitySize, computed once). */
+  /** The identity of the member in (occupied) slot s. */
+  identity(slot: number): NodeIdentity {
+    return (this.records[slot] as MemberRecord).identity;
+  }
+
+  /** Slot s's leave commitment, the first one heard for its incarnation (null: none heard). */
+  commitment(slot: number): Uint8Array | null {
+    return (this.records[slot] as MemberRecord).commitment;
+  }
+
+  /** Records slot s's leave commitment; the caller keeps the first one heard. */
+  setCommitment(slot: number, commitment: Uint8Array): void {
+    this.records[slot] = memberRecord(this.identity(slot), commitment);
+  }
+
+  /** Bytes of slot s's identity on the wire (codec's identitySize, computed once per identity). */
   identitySize(slot: number): number {
-    const size = this.identitySizes[slot] as number;
-    return size < BIG_IDENTITY ? size : identitySize(this.identities[slot] as NodeIdentity);
+    return (this.records[slot] as MemberRecord).size;
   }
 
   /** Whether slot s's heartbeat was seen to advance past the one it was admitted at. */
@@ -288,12 +251,31 @@ export class PeerTable {
     this.provenFlags[slot] = 1;
   }
 
+  /** Whether protocol 6's liveness columns are allocated (see Mode6Columns). */
+  get hasMode6Columns(): boolean {
+    return this.mode6 !== null;
+  }
+
+  /**
+   * Releases protocol 6's liveness columns: every member's heartbeat, birth, period statistics, lag allowance and
+   * deadline read as a new member's until written again. For a node that stopped running protocol 6's liveness.
+   */
+  dropMode6Columns(): void {
+    this.mode6 = null;
+  }
+
+  /** The mode-6 columns, allocated now if they are not yet. */
+  private written(): Mode6Columns {
+    return (this.mode6 ??= new Mode6Columns(this.capacity));
+  }
+
   heartbeat(slot: number): number {
-    return this.heartbeats[slot] as number;
+    const c = this.mode6;
+    return c === null ? 0 : (c.heartbeats[slot] as number);
   }
 
   setHeartbeat(slot: number, heartbeat: number): void {
-    this.heartbeats[slot] = heartbeat;
+    this.written().heartbeats[slot] = heartbeat;
   }
 
   /**
@@ -301,20 +283,22 @@ export class PeerTable {
    * carried): silence is counted from here.
    */
   birth(slot: number): number {
-    return this.births[slot] as number;
+    const c = this.mode6;
+    return c === null ? 0 : (c.births[slot] as number);
   }
 
   setBirth(slot: number, birth: number): void {
-    this.births[slot] = birth;
+    this.written().births[slot] = birth;
   }
 
   /** When phi crosses the threshold (precomputed, so a conviction check is one comparison). */
   deadline(slot: number): number {
-    return this.deadlines[slot] as number;
+    const c = this.mode6;
+    return c === null ? Infinity : (c.deadlines[slot] as number);
   }
 
   setDeadline(slot: number, deadline: number): void {
-    this.deadlines[slot] = deadline;
+    this.written().deadlines[slot] = deadline;
   }
 
   /** Versions are 32-bit: the core refuses larger ones (4 billion writes per node incarnation). */
@@ -377,28 +361,29 @@ export class PeerTable {
    * It jumps up to any larger lag at once and decays toward smaller ones (see noteLag).
    */
   lagAllowance(slot: number): number {
-    return this.lagMax[slot] as number;
+    const c = this.mode6;
+    return c === null ? 0 : (c.lagMax[slot] as number);
   }
 
   setLagAllowance(slot: number, lagMs: number): void {
-    this.lagMax[slot] = lagMs;
+    this.written().lagMax[slot] = lagMs;
   }
 
   /** Intervals seen, up to the window size. */
   intervalCount(slot: number): number {
-    return this.fdCount[slot] as number;
+    const c = this.mode6;
+    return c === null ? 0 : (c.fdCount[slot] as number);
   }
 
   /** Moves the member's clock readings (birth, sampling anchor, deadline) later by `ms`: a stall of ours, excused. */
   shiftTimes(slot: number, ms: number): void {
-    this.births[slot] = (this.births[slot] as number) + ms;
-    this.sampledBirths[slot] = (this.sampledBirths[slot] as number) + ms;
-    this.deadlines[slot] = (this.deadlines[slot] as number) + ms;
+    this.written().shiftTimes(slot, ms);
   }
 
   /** Drops the anchor of slot's interval samples (a revival): the silence before the next birth is no sample. */
   restartSampling(slot: number): void {
-    this.sampledHeartbeats[slot] = -1;
+    const c = this.mode6;
+    if (c !== null) c.sampledHeartbeats[slot] = NO_SAMPLE;
   }
 
   /**
@@ -409,49 +394,28 @@ export class PeerTable {
    */
   sampleBirth(slot: number, heartbeat: number, birth: number, how: 'measured' | 'placed'): void {
     if (how === 'placed') return;
-    const from = this.sampledHeartbeats[slot] as number;
-    if (from >= 0 && heartbeat > from)
-      this.addInterval(slot, (birth - (this.sampledBirths[slot] as number)) / (heartbeat - from));
-    this.sampledHeartbeats[slot] = heartbeat;
-    this.sampledBirths[slot] = birth;
+    this.written().sampleBirth(slot, heartbeat, birth, this.window);
   }
 
-  /**
-   * Adds one interval to the period's mean and variance, kept over an exponential window: ten
-   * bytes per member whatever the window, where a ring of samples costs four bytes per sample per
-   * member (at 10,000 nodes and the default window of 200, 80 GB). Float32 keeps sub-microsecond
-   * precision on millisecond periods. The first `window` intervals are weighed equally (an exact
-   * running mean and variance: the two seed intervals fade as real ones arrive, as in a sliding
-   * window); after that each new interval weighs 1/window, so the window has the same horizon.
-   */
+  /** Adds one interval to the period's mean and variance (Mode6Columns.addInterval). */
   addInterval(slot: number, intervalMs: number): void {
-    const n = Math.min((this.fdCount[slot] as number) + 1, this.window);
-    this.fdCount[slot] = n;
-    const weight = 1 / n;
-    const mean = this.fdMean[slot] as number;
-    const d = intervalMs - mean;
-    this.fdMean[slot] = mean + weight * d;
-    // West's weighted update of the population variance: exact for weight 1/n.
-    this.fdVar[slot] = (1 - weight) * ((this.fdVar[slot] as number) + weight * d * d);
+    this.written().addInterval(slot, intervalMs, this.window);
   }
 
-  /**
-   * One heartbeat's gossip lag. A larger lag raises the allowance at once (being late to convict
-   * is cheap, a false conviction is not); a smaller one lowers it by 1/LAG_DECAY of the difference,
-   * so a spike fades over a few dozen heartbeats rather than being held for a whole window.
-   */
+  /** One heartbeat's gossip lag (Mode6Columns.noteLag). */
   noteLag(slot: number, lagMs: number): void {
-    const held = this.lagMax[slot] as number;
-    this.lagMax[slot] = lagMs >= held ? lagMs : held + (lagMs - held) / LAG_DECAY;
+    this.written().noteLag(slot, lagMs);
   }
 
   /** Mean period (0 when no interval was seen). */
   intervalMean(slot: number): number {
-    return this.fdMean[slot] as number;
+    const c = this.mode6;
+    return c === null ? 0 : (c.fdMean[slot] as number);
   }
 
   /** Standard deviation of the period (0 when fewer than two intervals were seen). */
   intervalStd(slot: number): number {
-    return Math.sqrt(this.fdVar[slot] as number);
+    const c = this.mode6;
+    return c === null ? 0 : Math.sqrt(c.fdVar[slot] as number);
   }
 }

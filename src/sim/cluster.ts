@@ -106,6 +106,11 @@ export class SimCluster {
   readonly wireBytesSent: Float64Array;
   private trafficSince = 0;
   private readonly addressIndex = new Map<string, number>();
+  /**
+   * simAddress(i), made once: a node keeps the sender addresses it is told, as map keys (its cache of peers'
+   * membership hashes, for one), and a string built per delivery would be a copy per node.
+   */
+  private readonly addresses: string[];
   private readonly heap = new EventHeap<SimEvent>();
   private readonly rng: Random;
   private seq = 0;
@@ -130,7 +135,8 @@ export class SimCluster {
     this.epochs = new Uint32Array(n);
     this.lastRound = new Float64Array(n);
     this.eagerPending = new Uint8Array(n);
-    for (let i = 0; i < n; i++) this.addressIndex.set(simAddress(i), i);
+    this.addresses = Array.from({ length: n }, (_, i) => simAddress(i));
+    this.addresses.forEach((address, i) => this.addressIndex.set(address, i));
   }
 
   /**
@@ -155,7 +161,7 @@ export class SimCluster {
     const core = new ScuttlebuttCore(
       {
         clusterId: 'sim',
-        self: { id: `node-${i}`, generation: this.generations[i] as number, address: simAddress(i) },
+        self: { id: `node-${i}`, generation: this.generations[i] as number, address: this.addresses[i] as string },
         fanout: c.fanout,
         gossipIntervalMs: c.intervalMs,
         failureDetector: c.failureDetector,
@@ -176,7 +182,7 @@ export class SimCluster {
       values,
     );
     const seeds: string[] = [];
-    for (let s = 0; s < Math.min(c.seeds, c.nodes); s++) if (s !== i) seeds.push(simAddress(s));
+    for (let s = 0; s < Math.min(c.seeds, c.nodes); s++) if (s !== i) seeds.push(this.addresses[s] as string);
     core.setSeeds(seeds);
     this.cores[i] = core;
     this.status[i] = UP;
@@ -328,7 +334,7 @@ export class SimCluster {
         this.status[i] = UP;
         const core = this.cores[i] as ScuttlebuttCore;
         for (const m of this.pausedInbox.get(i) ?? [])
-          this.send(i, core.receive(simAddress(m.from), m.message, this.now));
+          this.send(i, core.receive(this.addresses[m.from] as string, m.message, this.now));
         this.pausedInbox.delete(i);
         this.runTick(i);
         return;
@@ -345,7 +351,7 @@ export class SimCluster {
     }
     if (this.status[i] !== UP) return;
     const core = this.cores[i] as ScuttlebuttCore;
-    this.send(i, core.receive(simAddress(e.from), e.message, this.now));
+    this.send(i, core.receive(this.addresses[e.from] as string, e.message, this.now));
     this.emit(i, core);
   }
 

@@ -30,7 +30,7 @@ for (const [name, hash] of [
       } else if (r < 0.95) {
         const k = Math.floor(rng.next() * held.length);
         const s = held[k] as number;
-        const address = (table.identities[s] as { address: string }).address;
+        const address = table.identity(s).address;
         index.remove(s, address);
         table.release(s);
         held.splice(k, 1);
@@ -53,7 +53,7 @@ for (const [name, hash] of [
         if (c === 0) assert.equal(sole, -1, `step ${step}: ${a} held by none`);
         else if (c > 1) assert.equal(sole, -2, `step ${step}: ${a} held by ${c}`);
         else if (sole !== -2 || name === 'real hash')
-          assert.equal((table.identities[sole] as { address: string } | undefined)?.address, a, `step ${step}: ${a}`);
+          assert.equal(table.records[sole]?.identity.address, a, `step ${step}: ${a}`);
       }
     }
   });

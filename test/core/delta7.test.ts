@@ -41,7 +41,7 @@ test('pack: within the budget, each member a prefix of what the receiver lacks, 
       for (const nd of nodes) carried.add(nd.values.length);
       for (const nd of nodes) {
         const versions = nd.values.map((v) => v.version);
-        const want = [...(o.membership.table.values[SELF] ?? new Map()).values()]
+        const want = [...(o.membership.table.values.get(SELF) ?? new Map()).values()]
           .map((v) => v.version)
           .filter((v) => v > from && v <= nd.maxVersion);
         assert.deepEqual(versions, want, 'every version from `from` up to its maxVersion, ascending');
@@ -87,7 +87,7 @@ test("pack and apply: a receiver behind the owner's tombstone GC gets everything
     ['b', 'c'],
   );
   n.deltas.apply(nd ? [nd] : [], 6000, 'x:1');
-  const map = n.membership.table.values[s];
+  const map = n.membership.table.values.get(s);
   assert.deepEqual([...(map ?? new Map()).keys()].sort(), ['b', 'c'], 'the collected key is gone here too');
   assert.equal(n.membership.table.gcVersion(s), 3);
   n.assertHashInStep();
@@ -224,7 +224,7 @@ test('property: random and lying node deltas never throw, never break the prefix
         const t = n.membership.table;
         for (const s of n.slots()) {
           let prev = 0;
-          for (const v of (t.values[s] ?? new Map()).values()) {
+          for (const v of (t.values.get(s) ?? new Map()).values()) {
             assert.ok(v.version > prev, 'values in ascending version order');
             assert.ok(v.version <= t.maxVersion(s), 'no value above the max version');
             assert.ok(!(v.tombstone && v.version <= t.gcVersion(s)), 'no tombstone the GC dropped');

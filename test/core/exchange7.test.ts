@@ -11,7 +11,7 @@ function holdings(n: Node7): Map<number, string> {
   const t = n.membership.table;
   const out = new Map<number, string>();
   for (const s of n.slots()) {
-    const map = t.values[s];
+    const map = t.values.get(s);
     const values = map ? [...map].map(([k, v]) => `${k}=${v.tombstone ? '<deleted>' : v.value}@${v.version}`) : [];
     const e = n.state.entryOf(s);
     const key = n.state.publicKey(s)?.[0] ?? -1;
