@@ -356,7 +356,7 @@ export class ScuttlebuttCore {
   detect(now: number): Outbound[] {
     this.observeClock(now);
     if (this.mode7) {
-      this.membership.removeDue(now);
+      this.mode7.removeDue(now);
       this.membership.forgetExpired(now);
       return this.mode7.liven(now);
     }

@@ -87,7 +87,7 @@ export class LivenessSwitch {
     }
     if (!this.active) return;
     this.active.noteEvent(type, slot);
-    if (type === 'update' || type === 'live') this.active.notePublicKey(slot, keyValueOf(t.values[slot]));
+    if (type === 'update' || type === 'live') this.active.notePublicKey(slot, keyValueOf(t.values.get(slot)));
   }
 
   /** A beat's flags (the switch period sends heartbeats to members not yet beating in mode 7). */
@@ -130,7 +130,7 @@ export class LivenessSwitch {
     );
     const t = this.c.membership.table;
     for (let s = SELF + 1; s < t.used; s++) {
-      if (t.status[s] === LIVE || t.status[s] === DEAD) this.active.notePublicKey(s, keyValueOf(t.values[s]));
+      if (t.status[s] === LIVE || t.status[s] === DEAD) this.active.notePublicKey(s, keyValueOf(t.values.get(s)));
     }
     this.switches++;
   }
@@ -149,7 +149,7 @@ export class LivenessSwitch {
   }
 
   private observeValues(slot: number, now: number): void {
-    const values = this.c.membership.table.values[slot];
+    const values = this.c.membership.table.values.get(slot);
     const speaks = values?.get(SPEAKS_KEY);
     const ready = values?.get(READY_KEY);
     this.gate.observe(

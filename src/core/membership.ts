@@ -79,7 +79,7 @@ export class Membership {
   deadOthers = 0;
   /** When the earliest dead member's grace period ends. */
   nextRemoval = Infinity;
-  /** Told when slots are renumbered (slotOf[old] = new): whoever keeps state by slot moves it (the gate does). */
+  /** Told when slots are renumbered (slotOf[old] = new): the gate keeps state by slot. */
   onRenumber: ((slotOf: Int32Array) => void) | null = null;
 
   private sorted: Int32Array = new Int32Array(0);
@@ -158,15 +158,6 @@ export class Membership {
     if (live >= 0) return live;
     const sole = this.addresses.soleHolder(address);
     return sole > SELF && this.table.status[sole] === DEAD ? sole : -1;
-  }
-
-  /** Removes dead members past their grace period, scanning only once one is due (mode 7: no detector sweeps). */
-  removeDue(now: number): void {
-    if (now < this.nextRemoval) return;
-    const t = this.table;
-    let next = Infinity;
-    for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === DEAD) next = Math.min(next, this.removeIfDue(s, now));
-    this.nextRemoval = next;
   }
 
   /** Whether a member with this ref was removed within the grace period. */
@@ -297,10 +288,7 @@ export class Membership {
     this.changedSinceRound = true;
   }
 
-  /**
-   * Live slot s is dead from now, removed `graceMs` later (default: the grace period; mode 7 keeps a member
-   * convicted across a partition longer, so that both sides still hold it when the partition heals).
-   */
+  /** Live slot s is dead from now, removed `graceMs` later (mode 7 keeps its convictions longer: partitions). */
   convict(s: number, reason: DeathReason, now: number, graceMs = this.graceMs): void {
     const t = this.table;
     t.status[s] = DEAD;

@@ -277,6 +277,16 @@ export class Mode7 {
     return out;
   }
 
+  /** Removes dead members past their grace period, scanning only once one is due (no detector sweeps in mode 7). */
+  removeDue(now: number): void {
+    const m = this.membership;
+    if (now < m.nextRemoval) return;
+    const t = m.table;
+    let next = Infinity;
+    for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === DEAD) next = Math.min(next, m.removeIfDue(s, now));
+    m.nextRemoval = next;
+  }
+
   /** Peers whose state differs by more than a packet: the harness opens a stream to each (see Exchange7). */
   takeStreamRequests(): string[] {
     return this.exchange.takeStreamRequests();
