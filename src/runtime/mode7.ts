@@ -44,7 +44,7 @@ export interface Mode7Components {
   readonly changed: () => void;
 }
 
-/** The mode-7 timers and streams of one node; null-free: created only when the node runs protocol 7. */
+/** The mode-7 timers and streams of one node, created only when it runs protocol 7. */
 export class Mode7Runtime {
   private readonly ticker: NodeJS.Timeout;
   private readonly server: StreamServer;
@@ -129,8 +129,9 @@ export class Mode7Runtime {
 
   private tick(): void {
     this.c.detect();
-    // Alone, once a round: the seeds again, in protocol 6's SYN, which a seed never heard from reads (a SYN7 to it
-    // is not sent: liveness messages go only to peers heard speaking 7).
+    // Alone, once a round: the seeds again, as protocol 6's SYN (contact), which every seed reads. The core's own
+    // retry is a pulling SYN7, a liveness message, which Packets may hold back from a seed it never heard
+    // ('message-too-new'): a joiner whose first SYN arrived before its seed was bound would stay alone.
     if (++this.ticks % DETECTS_PER_INTERVAL === 0 && this.c.core.liveCount === 1 && this.seeds.length > 0)
       this.c.packets.sendAll(this.c.core.contact(this.seeds, monotonicNow()));
   }
