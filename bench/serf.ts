@@ -10,6 +10,8 @@
  * `--key-file`: our agents gossip with that keyring (serf stays plaintext); ours then also reports
  * packets per node per second, and what the replay windows saw (deepest reordering, drops).
  * `--flow-control on|off`: our agents' flow control (default on), to compare what it costs.
+ * `--protocol 6|7`: our agents' failure detection (default 6; 7: beats to neighbours and signed reports, the
+ * agent's `--protocol 7`).
  * `--events K` (default 9, 0 for none): after the steady window, K user events without and K with coalescing,
  * and K queries, timed to every agent's handler and to every answer (bench/serf-events.ts).
  */
@@ -36,6 +38,8 @@ interface Windows {
   keyFile?: string;
   /** Our agents' --flow-control (default on). */
   flowControl?: 'on' | 'off';
+  /** Our agents' --protocol (default: the agent's, 6). */
+  protocol?: '6' | '7';
   /** User events (of each kind) and queries to time after the steady window; 0 for none. */
   events: number;
 }
@@ -215,7 +219,7 @@ const ourStats = async (port: number): Promise<OurStats> =>
 async function runSide(
   side: 'serf' | 'ours',
   n: number,
-  { steadyS, settleS, keyFile, flowControl, events }: Windows,
+  { steadyS, settleS, keyFile, flowControl, protocol, events }: Windows,
 ): Promise<SideResult> {
   const handlerDir = mkdtempSync(join(tmpdir(), `sb-serf-${side}-`));
   const base = side === 'serf' ? 27_000 : 28_000;
@@ -251,6 +255,7 @@ async function runSide(
               'silent',
               ...(keyFile ? ['--key-file', keyFile] : []),
               ...(flowControl ? ['--flow-control', flowControl] : []),
+              ...(protocol ? ['--protocol', protocol] : []),
               ...(events > 0 ? handlerFlags('ours', handlerDir, names[i] as string) : []),
               ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : []),
             ];
@@ -347,6 +352,7 @@ function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
     String(w.events),
     ...(w.keyFile ? ['--key-file', w.keyFile] : []),
     ...(w.flowControl ? ['--flow-control', w.flowControl] : []),
+    ...(w.protocol ? ['--protocol', w.protocol] : []),
   ];
   if (!isRoot())
     return JSON.parse(
@@ -378,6 +384,7 @@ async function main(): Promise<void> {
       'settle-s': { type: 'string', default: '20' },
       'key-file': { type: 'string' },
       'flow-control': { type: 'string' },
+      protocol: { type: 'string' },
       events: { type: 'string', default: '9' },
     },
   });
@@ -392,6 +399,10 @@ async function main(): Promise<void> {
   if (fc !== undefined && fc !== 'on' && fc !== 'off')
     throw new Error(`--flow-control must be on or off (got "${fc}")`);
   if (fc) windows.flowControl = fc;
+  const protocol = values.protocol;
+  if (protocol !== undefined && protocol !== '6' && protocol !== '7')
+    throw new Error(`--protocol must be 6 or 7 (got "${protocol}")`);
+  if (protocol) windows.protocol = protocol;
   if (!(windows.steadyS > 0) || !(windows.settleS >= 0))
     throw new Error(
       `--steady-s must be > 0 and --settle-s >= 0 (got "${values['steady-s']}", "${values['settle-s']}")`,

@@ -74,6 +74,13 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const flowControl = str(values['flow-control']);
   if (flowControl !== 'on' && flowControl !== 'off')
     fail(`--flow-control must be on or off (got "${flowControl}")`, 'agent');
+  const protocol = str(values.protocol);
+  if (protocol !== '6' && protocol !== '7')
+    fail(
+      `--protocol must be 6 (heartbeats in every digest) or 7 (beats to neighbours, signed reports) ` +
+        `(got "${protocol}"); every agent of a cluster needs the same`,
+      'agent',
+    );
   const tags = parseTags((values.tag as string[] | undefined) ?? [], '--tag', 'agent');
   const seeds = ((values.join as string[] | undefined) ?? [])
     .flatMap((j) => j.split(','))
@@ -141,6 +148,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     ...(snapshot ? { lamportClocks: snapshot.lamportClocks } : {}),
     ...(interval ? { gossipIntervalMs: interval, failureDetector: { firstHeartbeatEstimateMs: interval } } : {}),
     flowControl: { enabled: flowControl === 'on' },
+    ...(protocol === '7' ? { liveness: { protocol: 7 } } : {}),
   };
   const config = values.profile === 'wan' ? defaultWanConfig(overrides) : defaultLanConfig(overrides);
   const node = await createScuttlebutt(config, tags);
@@ -266,6 +274,8 @@ export const AGENT: Command = {
                             Authorization: Bearer TOKEN; reads (probes, /metrics, the dashboard) stay open
   --profile lan|wan         timing presets (default lan)
   --interval-ms N           gossip interval in ms (default: the preset's)
+  --protocol 6|7            failure detection: 6, heartbeats in every digest (default); 7, beats to 4 neighbours and
+                            signed reports (docs/design/liveness-7.md); every agent of a cluster needs the same
   --flow-control on|off     hold this agent's metadata writes to what gossip carries (default on; docs/protocol.md)
   --event-buffer N          events kept for /events resume (default 1000)
   --event-buffer-bytes N    bytes those events may hold, at least 1024 (default 1048576); the oldest go first
@@ -303,6 +313,7 @@ SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster 
     profile: { type: 'string', default: 'lan', env: true },
     'interval-ms': { type: 'string', env: true },
     'flow-control': { type: 'string', default: 'on', env: true },
+    protocol: { type: 'string', default: '6', env: true },
     'event-buffer': { type: 'string', env: true },
     'event-buffer-bytes': { type: 'string', env: true },
     'sse-heartbeat-ms': { type: 'string', env: true },

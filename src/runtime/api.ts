@@ -4,6 +4,7 @@
  * an async iterator, AbortSignal, `await using`.
  */
 import type {
+  DeathReason,
   FailureDetectorConfig,
   FlowControlConfig,
   FlowControlStats,
@@ -89,6 +90,24 @@ export interface ScuttlebuttConfig {
   userEvents?: UserEventLimits;
   /** Limits of queries, asked and answered (docs/building-on-membership.md, "Queries"); defaults when absent. */
   queries?: QueriesConfig;
+  /**
+   * Which failure detection runs (docs/tuning.md, "Liveness"): absent or `{ protocol: 6 }`, every digest carries
+   * heartbeats and each node convicts by its own phi detector; `{ protocol: 7 }`, each member beats to a few
+   * neighbours and is convicted by their signed reports (docs/design/liveness-7.md). Every member of a cluster
+   * must make the same choice: a cluster that mixes the two is not supported yet.
+   */
+  liveness?: LivenessConfig;
+}
+
+/** ScuttlebuttConfig.liveness. */
+export interface LivenessConfig {
+  /** 6: heartbeats in every digest (the default); 7: beats to neighbours and signed reports. */
+  readonly protocol: 6 | 7;
+  /**
+   * Protocol 7 only: K, the neighbours each member beats to and is watched by, an even number from 2 to 32
+   * (default 4). The same on every member.
+   */
+  readonly observers?: number;
 }
 
 /**
@@ -417,4 +436,20 @@ export interface QueryStats {
   readonly relayed: number;
   /** Acks and responses dropped on arrival: no such query running here, not asked, or a second copy. */
   readonly stray: number;
+}
+
+/** The events a node emits (Scuttlebutt is an EventEmitter of these). */
+export interface ScuttlebuttEvents {
+  live: [member: MemberInfo];
+  dead: [member: MemberInfo, reason: DeathReason];
+  update: [member: MemberInfo, keys: readonly string[]];
+  removed: [member: MemberInfo];
+  /** Own writes are being held back by flow control (the first write that had to wait). */
+  throttled: [info: { rate: number; backlog: number }];
+  /** Every held write has gone out (checked each round). */
+  unthrottled: [info: { rate: number }];
+  /** A user event (broadcast() here or on another member), once per event; see UserEvent. */
+  user: [event: UserEvent];
+  /** A query this node accepted (from a member, or its own when it matches its filter); see onQuery(). */
+  query: [query: QueryRequest];
 }

@@ -215,8 +215,27 @@ export function validateConfig(c: ScuttlebuttConfig): ScuttlebuttConfig {
     }
   }
   userEventProblems(c, problems);
+  problems.push(...livenessProblems(c.liveness));
   if (problems.length > 0) throw new ConfigError(problems);
   return c;
+}
+
+/** What is wrong with ScuttlebuttConfig.liveness, one line a problem. */
+function livenessProblems(l: ScuttlebuttConfig['liveness']): string[] {
+  if (l === undefined) return [];
+  if (typeof l !== 'object' || l === null)
+    return [`liveness must be an object such as { protocol: 7 } (got ${JSON.stringify(l)})`];
+  const problems: string[] = [];
+  if (l.protocol !== 6 && l.protocol !== 7)
+    problems.push(`liveness.protocol must be 6 or 7 (got ${JSON.stringify(l.protocol)})`);
+  if (l.observers !== undefined) {
+    const k = l.observers;
+    if (typeof k !== 'number' || !Number.isInteger(k) || k < 2 || k > 32 || k % 2 !== 0)
+      problems.push(`liveness.observers must be an even integer from 2 to 32 (got ${JSON.stringify(k)})`);
+    else if (l.protocol === 6)
+      problems.push('liveness.observers applies to protocol 7 only: remove it, or set protocol 7');
+  }
+  return problems;
 }
 
 /** True for addresses only this host can reach: plaintext there exposes nothing. */

@@ -6,7 +6,6 @@ import { EventEmitter } from 'node:events';
 import { ScuttlebuttCore } from '../core/core.js';
 import { detectorPeriodMs } from '../core/detector.js';
 import { seededRandom } from '../core/random.js';
-import type { DeathReason } from '../core/types.js';
 import { carriesLowHeartbeats, isQueryMessage } from '../wire/codec.js';
 import { MAX_ENVELOPE_OVERHEAD } from '../wire/envelope-sizes.js';
 import type { NodeIdentity } from '../wire/messages.js';
@@ -24,15 +23,15 @@ import {
   type MemberInfo,
   type MembershipEvent,
   type ScuttlebuttConfig,
+  type ScuttlebuttEvents,
   type Stats,
-  type UserEvent,
   type UserEventSent,
 } from './api.js';
 import { defaultLanConfig, formatHostPort, parseHostPort, validateConfig, type ConfigOverrides } from './config.js';
 import { SeedWatch } from './seed-watch.js';
 import { publish as diag } from './diagnostics.js';
 import { Packets } from './packets.js';
-import { monotonicNow } from './clock.js';
+import { monotonicNow, nextGeneration } from './clock.js';
 import { selectMembers } from './health.js';
 import { clusterState, convictingSilences, MemberEvents, memberEvent, toMember, withSilence } from './member-events.js';
 import { leaveProof } from './leave-secret.js';
@@ -41,35 +40,16 @@ import { Vitals, warnIfPlaintext } from './vitals.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { isUserEventMessage } from '../wire/user-events.js';
 import { UserEvents } from './user-events.js';
-import type { QueryHandler, QueryOptions, QueryRequest, QueryResponses } from './api.js';
+import type { QueryHandler, QueryOptions, QueryResponses } from './api.js';
 import { followMembers, type HashRing, type RingOptions } from '../ring/index.js';
 import { nodeQueries, type Queries } from './queries.js';
+import { liveness7Options, Mode7Runtime } from './mode7.js';
 
-export interface ScuttlebuttEvents {
-  live: [member: MemberInfo];
-  dead: [member: MemberInfo, reason: DeathReason];
-  update: [member: MemberInfo, keys: readonly string[]];
-  removed: [member: MemberInfo];
-  /** Own writes are being held back by flow control (the first write that had to wait). */
-  throttled: [info: { rate: number; backlog: number }];
-  /** Every held write has gone out (checked each round). */
-  unthrottled: [info: { rate: number }];
-  /** A user event (broadcast() here or on another member), once per event; see UserEvent. */
-  user: [event: UserEvent];
-  /** A query this node accepted (from a member, or its own when it matches its filter); see onQuery(). */
-  query: [query: QueryRequest];
-}
+export type { ScuttlebuttEvents } from './api.js';
 
 const SILENT: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 /** A peer heard only in an older protocol is tried in the newest every this many rounds (see negotiation.ts). */
 const PROBE_ROUNDS = 10;
-
-let lastGeneration = 0;
-/** Generations must grow across restarts: wall-clock ms, and never twice the same in one process. */
-function nextGeneration(): number {
-  lastGeneration = Math.max(Date.now(), lastGeneration + 1);
-  return lastGeneration;
-}
 
 /** Starts a node: validates the config, binds the socket, begins gossiping. Missing fields take the LAN defaults. */
 export async function createScuttlebutt(
@@ -89,12 +69,19 @@ export async function createScuttlebutt(
     advertised && bound && advertised.port === 0 && listen.port === 0
       ? { ...cfg, node: { ...cfg.node, gossipPublicAddress: formatHostPort(advertised.host, bound.port) } }
       : cfg;
+  let node: Scuttlebutt;
   try {
-    return new Scuttlebutt(final, metadata, udp);
+    node = new Scuttlebutt(final, metadata, udp);
   } catch (err) {
     await udp.close();
     throw err;
   }
+  // Protocol 7's streams: TCP on the UDP socket's host and port.
+  await node['mode7']?.listen(bound?.host ?? listen.host, bound?.port ?? listen.port).catch(async (err: unknown) => {
+    await node.shutdown({ leave: false });
+    throw err;
+  });
+  return node;
 }
 
 export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements AsyncDisposable {
@@ -117,6 +104,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly vitals: Vitals;
   private readonly userEvents: UserEvents;
   private readonly queries: Queries;
+  /** Protocol 7's timers and streams (config.liveness); null in protocol 6. */
+  private readonly mode7: Mode7Runtime | null = null;
 
   /**
    * Use createScuttlebutt(): binding a socket is asynchronous.
@@ -140,9 +129,11 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       {
         envelope: { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes },
         replayCapacity: 2 * config.maxMembers,
+        livenessToUnheard: config.liveness?.protocol === 7,
       },
     );
     this.packets = packets;
+    const liveness7 = liveness7Options(config);
     this.core = new ScuttlebuttCore(
       {
         clusterId: config.clusterId,
@@ -160,14 +151,22 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
         ...leaveProof(),
         // Low-bit heartbeats (protocol 4) only to a peer that will get this message in 4.
         lowBitsTo: (peer) => carriesLowHeartbeats(packets.versionTo(peer)),
+        ...(liveness7 ? { liveness7 } : {}),
       },
       seededRandom(randomBytes(4).readUInt32LE(0)),
       monotonicNow(),
       metadata,
     );
     this.core.takeEvents();
+    if (liveness7) {
+      const [detect, changed] = [() => this.detect(), () => this.publish()];
+      this.mode7 = new Mode7Runtime(
+        { core: this.core, packets, log: this.log, detect, changed },
+        { config, udpAddress: udp.address },
+      );
+    }
     this.seedWatch = new SeedWatch(
-      { core: this.core, packets, log: this.log },
+      { core: this.mode7?.seedCore ?? this.core, packets, log: this.log },
       {
         selfAddresses: [this.self.address, udp.address],
         family: udp.address.startsWith('[') ? 6 : 4,
@@ -410,7 +409,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       this.seedWatch.close();
       this.userEvents.close();
       this.queries.close();
+      await this.mode7?.close();
       if (announce) await Promise.all(this.packets.sendAll(this.core.leave(monotonicNow())));
+      await this.mode7?.linger(announce);
       await this.udp.close();
       this.memberEvents.end();
       this.log.info({ node: this.self }, 'scuttlebutt node stopped');
@@ -442,13 +443,13 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private detect(): void {
     if (this.closing) return;
     const now = monotonicNow();
-    this.core.detect(now);
+    this.packets.sendAll(this.core.detect(now));
     this.vitals.noteStalls(now);
     this.publish();
   }
 
   private onPacket(bytes: Uint8Array, from: string): void {
-    if (this.closing) return;
+    if (this.closing && !this.mode7?.lingering) return;
     try {
       const message = this.packets.open(bytes, from);
       if (!message) return;
@@ -478,7 +479,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private publish(): void {
     this.eager.request();
     // After anything the core did, the detector's timer follows its earliest deadline (a receive can move it sooner).
-    this.deadline.arm(this.core.nextDeadline);
+    if (this.mode7) this.mode7.pullRequested();
+    else this.deadline.arm(this.core.nextDeadline);
     const events = this.core.takeEvents();
     if (events.length === 0) return;
     this.userEvents.noteMembers(events);

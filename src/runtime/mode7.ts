@@ -1,0 +1,214 @@
+/**
+ * Protocol 7's liveness in the runtime (ScuttlebuttConfig.liveness `{ protocol: 7 }`, docs/design/liveness-7.md):
+ * a report signer per incarnation, the detector's quarter-interval timer (in mode 7 detect() sends the beats and
+ * the census's pulls, so it must run on a steady beat, not only at a conviction deadline), and the TCP streams the
+ * core asks for when a peer's state differs from its own by more than a packet.
+ *
+ * A stream, as run here: the opener (this node, for a peer listed by takeStreamRequests) sends STREAM-HELLO, then
+ * STREAM-END and half-closes; the other side answers with its whole state, one ACK7 of node deltas a frame (the
+ * core's streamOut batches, each within the payload budget), then STREAM-END. The opener hands each batch to
+ * streamIn as it arrives.
+ */
+import type { ScuttlebuttCore } from '../core/core.js';
+import type { Liveness7Options } from '../core/types.js';
+import { decodeAny, encodeAny, type WireMessage } from '../wire/any.js';
+import { STREAM_HELLO_SUMS } from '../wire/liveness-sizes.js';
+import type { NodeDelta7, StreamHelloMessage } from '../wire/liveness-messages.js';
+import { PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
+import type { Logger, ScuttlebuttConfig } from './api.js';
+import { monotonicNow } from './clock.js';
+import { parseHostPort } from './config.js';
+import type { Packets } from './packets.js';
+import { Ed25519ReportSigner } from './report-signer.js';
+import { StreamClient, StreamServer, type StreamHandler, type StreamRefusal, type StreamSession } from './stream.js';
+
+/** The core's liveness7 option for `config`: a fresh Ed25519 key pair per incarnation; undefined in protocol 6. */
+export function liveness7Options(config: ScuttlebuttConfig): Liveness7Options | undefined {
+  const l = config.liveness;
+  if (l?.protocol !== 7) return undefined;
+  return { signer: new Ed25519ReportSigner(), ...(l.observers !== undefined ? { observers: l.observers } : {}) };
+}
+
+/** Detect runs this many times a gossip interval in mode 7 (the core's contract: every quarter interval). */
+const DETECTS_PER_INTERVAL = 4;
+/** The longest a leaving node stays to answer the requests its leave's news draws. */
+const MAX_LINGER_MS = 1000;
+
+export interface Mode7Components {
+  readonly core: ScuttlebuttCore;
+  readonly packets: Packets;
+  readonly log: Logger;
+  /** Runs the core's detect and sends what it returns. */
+  readonly detect: () => void;
+  /** After streamIn changed the core: events to listeners, news to peers. */
+  readonly changed: () => void;
+}
+
+/** The mode-7 timers and streams of one node, created only when it runs protocol 7. */
+export class Mode7Runtime {
+  private readonly ticker: NodeJS.Timeout;
+  private readonly server: StreamServer;
+  private readonly client: StreamClient;
+  private readonly clusterId: string;
+  private readonly lingerMs: number;
+  private closed = false;
+  private ticks = 0;
+  /** The seed addresses the seed watch gave the core (its setSeeds), contacted while this node is alone. */
+  private seeds: readonly string[] = [];
+  /** After a leave: packets are still answered for a moment (see linger). */
+  lingering = false;
+  /** The core as the seed watch sees it: seeds it sets are kept here too. */
+  readonly seedCore: Pick<ScuttlebuttCore, 'liveCount' | 'setSeeds' | 'contact' | 'snapshot'>;
+
+  constructor(
+    private readonly c: Mode7Components,
+    init: { readonly config: ScuttlebuttConfig; readonly udpAddress: string },
+  ) {
+    this.clusterId = init.config.clusterId;
+    this.lingerMs = Math.min(init.config.gossipIntervalMs, MAX_LINGER_MS);
+    this.ticker = setInterval(() => this.tick(), init.config.gossipIntervalMs / DETECTS_PER_INTERVAL);
+    const core = c.core;
+    this.seedCore = {
+      get liveCount() {
+        return core.liveCount;
+      },
+      setSeeds: (seeds) => {
+        this.seeds = [...seeds];
+        core.setSeeds(seeds);
+      },
+      contact: (addresses, now) => core.contact(addresses, now),
+      snapshot: () => core.snapshot(),
+    };
+    const options = {
+      envelope: () => c.packets.envelopeOptions,
+      // A frame holds at least one node delta: the whole state, the hello and the end fit.
+      limits: { maxFrames: init.config.maxMembers + 2 },
+      udpWindows: c.packets.udpWindows,
+      onRefuse: (reason: StreamRefusal, peer: string) => {
+        // Counted beside the dropped packets (stats().dropped).
+        c.packets.dropped[reason] = (c.packets.dropped[reason] ?? 0) + 1;
+        c.log.debug({ peer, reason }, 'stream refused or cut');
+      },
+    };
+    this.server = new StreamServer({ ...options, admit: (host) => this.admits(host), accept: (s) => this.serve(s) });
+    // Outbound from the gossip host, so the peer's admit sees the address its UDP answered (a wildcard: any).
+    const host = parseHostPort(init.udpAddress)?.host;
+    const bound = host && host !== '0.0.0.0' && host !== '::' ? { localHost: host } : {};
+    this.client = new StreamClient({ ...options, ...bound });
+  }
+
+  /** Listens for streams on TCP at the gossip socket's host and port; rejects with BindError. */
+  listen(host: string, port: number): Promise<string> {
+    return this.server.listen(host, port);
+  }
+
+  /** Opens a stream to each peer the core asked for since the last call. */
+  pullRequested(): void {
+    for (const peer of this.c.core.takeStreamRequests()) this.pull(peer);
+  }
+
+  /** Stops the timer and the streams (before a leave, so no beat follows it). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.ticker);
+    this.client.close();
+    await this.server.close();
+  }
+
+  /**
+   * After a leave (`left`), keeps answering packets for up to a gossip interval (MAX_LINGER_MS at most): the leave
+   * goes out as news, a hot digest, and its node delta with the leave secret travels only in the ACK7 that answers
+   * each peer's request, so a node that closed at once would be convicted as crashed instead.
+   */
+  async linger(left: boolean): Promise<void> {
+    if (!left) return;
+    this.lingering = true;
+    await new Promise((resolve) => setTimeout(resolve, this.lingerMs));
+    this.lingering = false;
+  }
+
+  private tick(): void {
+    this.c.detect();
+    // Alone, once a round: the seeds again, as protocol 6's SYN (contact), which every seed reads. The core's own
+    // retry is a pulling SYN7, a liveness message, which Packets may hold back from a seed it never heard
+    // ('message-too-new'): a joiner whose first SYN arrived before its seed was bound would stay alone.
+    if (++this.ticks % DETECTS_PER_INTERVAL === 0 && this.c.core.liveCount === 1 && this.seeds.length > 0)
+      this.c.packets.sendAll(this.c.core.contact(this.seeds, monotonicNow()));
+  }
+
+  /** A member's host (or a seed's) may stream to this node; a stranger waits until the core admitted it. */
+  private admits(host: string): boolean {
+    const snap = this.c.core.snapshot();
+    const known = (address: string): boolean => parseHostPort(address)?.host === host;
+    return snap.live.some((v) => known(v.node.address)) || snap.dead.some((v) => known(v.node.address));
+  }
+
+  private pull(peer: string): void {
+    if (this.closed) return;
+    const handler: StreamHandler = {
+      body: (body, version) => {
+        const m = decode(body, version);
+        if (m?.type === 'ack7' && m.clusterId === this.clusterId) {
+          this.c.core.streamIn(m.nodes, peer, monotonicNow());
+          this.c.changed();
+        } else if (m?.type !== 'streamEnd') throw new Error(`unexpected ${m?.type ?? 'undecodable'} frame`);
+      },
+    };
+    this.client.connect(peer, handler).then(
+      (session) => {
+        // The core shows the runtime no leaf sums: zero sums ask the other side for everything.
+        const hello: StreamHelloMessage = {
+          type: 'streamHello',
+          clusterId: this.clusterId,
+          sender: 0,
+          stateHash: 0,
+          sums: NO_SUMS,
+        };
+        if (session.send(encodeAny(hello, PROTOCOL_VERSION))) {
+          session.send(encodeAny({ type: 'streamEnd', frames: 1, stateHash: 0 }, PROTOCOL_VERSION));
+          session.end();
+        }
+      },
+      (err: unknown) => this.c.log.debug({ peer, err: (err as Error).message }, 'stream not opened'),
+    );
+  }
+
+  private serve(session: StreamSession): StreamHandler {
+    let helloSeen = false;
+    return {
+      body: (body, version) => {
+        const m = decode(body, version);
+        if (!helloSeen) {
+          if (m?.type !== 'streamHello' || m.clusterId !== this.clusterId) throw new Error('no hello of this cluster');
+          helloSeen = true;
+          // Taken now, in one turn: the core's state may change while the batches drain.
+          void this.answer(session, [...this.c.core.streamOut()]);
+        } else if (m?.type !== 'streamEnd') throw new Error(`unexpected ${m?.type ?? 'undecodable'} frame`);
+      },
+    };
+  }
+
+  private async answer(session: StreamSession, batches: readonly NodeDelta7[][]): Promise<void> {
+    try {
+      for (const nodes of batches) {
+        if (!session.send(encodeAny({ type: 'ack7', clusterId: this.clusterId, nodes }, PROTOCOL_VERSION))) return;
+        await session.drained();
+      }
+      if (session.send(encodeAny({ type: 'streamEnd', frames: batches.length, stateHash: 0 }, PROTOCOL_VERSION)))
+        session.end();
+    } catch (err) {
+      session.close();
+      this.c.log.warn({ peer: session.peer, err: (err as Error).message }, 'stream answer failed');
+    }
+  }
+}
+
+const NO_SUMS: readonly number[] = new Array<number>(STREAM_HELLO_SUMS).fill(0);
+
+function decode(body: Uint8Array, version: ProtocolVersion): WireMessage | null {
+  try {
+    return decodeAny(body, version);
+  } catch {
+    return null;
+  }
+}
