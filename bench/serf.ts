@@ -256,6 +256,8 @@ async function runSide(
               ...(keyFile ? ['--key-file', keyFile] : []),
               ...(flowControl ? ['--flow-control', flowControl] : []),
               ...(protocol ? ['--protocol', protocol] : []),
+              // A cluster started fresh on this release: mode 7 from the start (the agent's --gate-hold-ms).
+              ...(protocol === '7' ? ['--gate-hold-ms', '0'] : []),
               ...(events > 0 ? handlerFlags('ours', handlerDir, names[i] as string) : []),
               ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : []),
             ];

@@ -78,7 +78,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   if (protocol !== '6' && protocol !== '7')
     fail(
       `--protocol must be 6 (heartbeats in every digest) or 7 (beats to neighbours, signed reports) ` +
-        `(got "${protocol}"); every agent of a cluster needs the same`,
+        `(got "${protocol}")`,
       'agent',
     );
   const tags = parseTags((values.tag as string[] | undefined) ?? [], '--tag', 'agent');
@@ -125,6 +125,8 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
   const eventBuffer = intFlag('event-buffer', values['event-buffer'], 1);
   const eventBufferBytes = intFlag('event-buffer-bytes', values['event-buffer-bytes'], 1024);
   const sseHeartbeatMs = intFlag('sse-heartbeat-ms', values['sse-heartbeat-ms'], 100);
+  const gateHoldMs = intFlag('gate-hold-ms', values['gate-hold-ms'], 0);
+  if (gateHoldMs !== undefined && protocol !== '7') fail('--gate-hold-ms applies to --protocol 7 only', 'agent');
   const oldSpaceStepMb = intFlag('old-space-step-mb', values['old-space-step-mb'], 0) ?? 1;
   const optimizeAboveCpu = intFlag('optimize-above-cpu', values['optimize-above-cpu'], 0) ?? DEFAULT_OPTIMIZE_ABOVE_CPU;
   const level = str(values['log-level']);
@@ -148,7 +150,7 @@ async function runAgent(values: Record<string, unknown>): Promise<void> {
     ...(snapshot ? { lamportClocks: snapshot.lamportClocks } : {}),
     ...(interval ? { gossipIntervalMs: interval, failureDetector: { firstHeartbeatEstimateMs: interval } } : {}),
     flowControl: { enabled: flowControl === 'on' },
-    ...(protocol === '7' ? { liveness: { protocol: 7 } } : {}),
+    ...(protocol === '7' ? { liveness: { protocol: 7, ...(gateHoldMs !== undefined ? { gateHoldMs } : {}) } } : {}),
   };
   const config = values.profile === 'wan' ? defaultWanConfig(overrides) : defaultLanConfig(overrides);
   const node = await createScuttlebutt(config, tags);
@@ -275,7 +277,9 @@ export const AGENT: Command = {
   --profile lan|wan         timing presets (default lan)
   --interval-ms N           gossip interval in ms (default: the preset's)
   --protocol 6|7            failure detection: 6, heartbeats in every digest (default); 7, beats to 4 neighbours and
-                            signed reports (docs/design/liveness-7.md); every agent of a cluster needs the same
+                            signed reports (docs/design/liveness-7.md), once every member speaks 7 (until then, 6)
+  --gate-hold-ms N          with --protocol 7: how long every member must speak 7 before the switch (default 30000;
+                            0 for a cluster started fresh on this release)
   --flow-control on|off     hold this agent's metadata writes to what gossip carries (default on; docs/protocol.md)
   --event-buffer N          events kept for /events resume (default 1000)
   --event-buffer-bytes N    bytes those events may hold, at least 1024 (default 1048576); the oldest go first
@@ -314,6 +318,7 @@ SCUTTLEBUTT_INSECURE=1, ...); a flag wins. SIGINT or SIGTERM leaves the cluster 
     'interval-ms': { type: 'string', env: true },
     'flow-control': { type: 'string', default: 'on', env: true },
     protocol: { type: 'string', default: '6', env: true },
+    'gate-hold-ms': { type: 'string', env: true },
     'event-buffer': { type: 'string', env: true },
     'event-buffer-bytes': { type: 'string', env: true },
     'sse-heartbeat-ms': { type: 'string', env: true },

@@ -124,7 +124,11 @@ export class ScuttlebuttCore {
         )
       : null;
     const liveness = this.liveness;
-    if (liveness) journal.listener = (type, slot) => liveness.noteEvent(type, slot);
+    if (liveness) {
+      journal.listener = (type, slot) => liveness.noteEvent(type, slot);
+      // The gate's first verdict now, not at the first round: a node alone with no hold starts in mode 7.
+      liveness.update(now);
+    }
   }
 
   // ------------------------------------------------------------------ local writes

@@ -108,6 +108,13 @@ export interface LivenessConfig {
    * (default 4). The same on every member.
    */
   readonly observers?: number;
+  /**
+   * Protocol 7 only: how long every live member must have advertised protocol 7 before this node says it is
+   * ready for mode 7, ms (default 30,000). The cluster runs protocol 6's heartbeats until every live member is
+   * ready, and falls back at once when a member that does not speak 7 appears. 0 suits a cluster started fresh
+   * on this release: it starts in mode 7.
+   */
+  readonly gateHoldMs?: number;
 }
 
 /**

@@ -235,6 +235,13 @@ function livenessProblems(l: ScuttlebuttConfig['liveness']): string[] {
     else if (l.protocol === 6)
       problems.push('liveness.observers applies to protocol 7 only: remove it, or set protocol 7');
   }
+  if (l.gateHoldMs !== undefined) {
+    const h = l.gateHoldMs;
+    if (typeof h !== 'number' || !Number.isFinite(h) || h < 0 || h > 3_600_000)
+      problems.push(`liveness.gateHoldMs must be a number of ms from 0 to 3600000 (got ${JSON.stringify(h)})`);
+    else if (l.protocol === 6)
+      problems.push('liveness.gateHoldMs applies to protocol 7 only: remove it, or set protocol 7');
+  }
   return problems;
 }
 

@@ -26,7 +26,11 @@ import { StreamClient, StreamServer, type StreamHandler, type StreamRefusal, typ
 export function liveness7Options(config: ScuttlebuttConfig): Liveness7Options | undefined {
   const l = config.liveness;
   if (l?.protocol !== 7) return undefined;
-  return { signer: new Ed25519ReportSigner(), ...(l.observers !== undefined ? { observers: l.observers } : {}) };
+  return {
+    signer: new Ed25519ReportSigner(),
+    ...(l.observers !== undefined ? { observers: l.observers } : {}),
+    ...(l.gateHoldMs !== undefined ? { gateHoldMs: l.gateHoldMs } : {}),
+  };
 }
 
 /** Detect runs this many times a gossip interval in mode 7 (the core's contract: every quarter interval). */

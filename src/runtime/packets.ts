@@ -73,13 +73,6 @@ export interface PacketsInit {
   readonly envelope: EnvelopeOptions;
   /** Streams whose replay windows are kept (see transport/replay.ts). */
   readonly replayCapacity?: number;
-  /**
-   * Every member runs protocol 7's liveness (ScuttlebuttConfig.liveness; a cluster that mixes 6 and 7 is not
-   * supported until the gate is): a liveness message to a member not yet heard in a version that carries it goes in
-   * the version tried with that member, rather than being dropped, since no member would ever hear from the
-   * neighbours it was told of, nor they from it.
-   */
-  readonly livenessToUnheard?: boolean;
 }
 
 /** A stranger's packet answered: what its address may receive in all, and what the core may put in one reply to it. */
@@ -106,7 +99,6 @@ export class Packets {
   private readonly onPacket: PacketsComponents['onPacket'];
   private readonly onDrop: PacketsComponents['onDrop'];
   private envelope: EnvelopeOptions;
-  private readonly livenessToUnheard: boolean;
 
   constructor(components: PacketsComponents, init: PacketsInit) {
     this.udp = components.udp;
@@ -115,7 +107,6 @@ export class Packets {
     this.onPacket = components.onPacket;
     this.onDrop = components.onDrop;
     this.envelope = init.envelope;
-    this.livenessToUnheard = init.livenessToUnheard ?? false;
     this.replay = { own: new NonceSequence(), windows: new ReplayWindows({ capacity: init.replayCapacity }) };
   }
 
@@ -267,10 +258,6 @@ export class Packets {
         ? reply
         : this.versions.heardCarrying(o.to, carries, liveness ? PROTOCOL_VERSION : undefined);
     if (version !== undefined) return version;
-    if (this.livenessToUnheard && isLivenessMessage(o.message)) {
-      const tried = this.versionTo(o.to);
-      if (carries(tried)) return tried;
-    }
     this.count(MESSAGE_TOO_NEW);
     return null;
   }

@@ -129,7 +129,6 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       {
         envelope: { keys, compress: config.enableCompression, maxPacketBytes: config.maxPacketBytes },
         replayCapacity: 2 * config.maxMembers,
-        livenessToUnheard: config.liveness?.protocol === 7,
       },
     );
     this.packets = packets;

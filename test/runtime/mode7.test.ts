@@ -33,7 +33,7 @@ const deadAt = (p: NodeProc, id: string): number | undefined =>
   p.events.find((e) => e.event === 'dead' && e.id === id)?.at;
 
 test('mode 7 over UDP: five nodes form, a write spreads, a SIGKILL is convicted by all, a leave is seen', async (t) => {
-  const procs = await startCluster(5, () => ({ protocol: 7 }));
+  const procs = await startCluster(5, () => ({ protocol: 7, gateHoldMs: 0 }));
   all.push(...procs);
   await converged(procs);
   procs[1]!.command({ cmd: 'set', key: 'color', value: 'green' });
@@ -86,7 +86,7 @@ test('mode 7: a stream carries one node state to a node that never gossiped with
     clusterId: 'streams',
     node: { id, gossipPublicAddress: `127.0.0.1:${port}` },
     listenAddress: `127.0.0.1:${port}`,
-    liveness: { protocol: 7 as const },
+    liveness: { protocol: 7 as const, gateHoldMs: 0 },
   });
   const a: Scuttlebutt = await createScuttlebutt(opts('a', pa!), { role: 'source' });
   const b: Scuttlebutt = await createScuttlebutt(opts('b', pb!), {});
