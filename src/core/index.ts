@@ -16,6 +16,8 @@ export {
   REJECT_REASONS,
   type DeathReason,
 } from './types.js';
+export type { GateMode, GateStatus } from './gate.js';
+export type { ReportSigner } from './report-set.js';
 export type {
   ClusterSnapshot,
   CoreConfig,
@@ -25,6 +27,7 @@ export type {
   FailureDetectorConfig,
   FlowControlConfig,
   FlowControlStats,
+  Liveness7Options,
   MembershipEventOf,
   MembershipOf,
   NodeIdentity,
