@@ -21,6 +21,8 @@ export {
   type ProtocolVersion,
 } from './codec.js';
 export type { DecodeErrorReason } from './errors.js';
+/** Every message a packet body holds (membership, protocol 7's liveness, user events, queries), by version. */
+export { decodeAny, encodeAny, type WireMessage } from './any.js';
 export type {
   AckMessage,
   Column,
@@ -56,4 +58,11 @@ export type {
   SynAck7Message,
 } from './liveness-messages.js';
 export type { QueryAckMessage, QueryMessage, QueryResponseMessage, QueryWireMessage } from './query-messages.js';
+export type {
+  DigestGroup,
+  EventDigestMessage,
+  UserEventMessage,
+  UserEventsMessage,
+  WireUserEvent,
+} from './user-events.js';
 export { MAX_QUERY_NAME_BYTES, MAX_QUERY_TAGS, MAX_QUERY_TIMEOUT_MS, MAX_RELAY_FACTOR } from './query-messages.js';

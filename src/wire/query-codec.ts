@@ -20,7 +20,8 @@ import { stringSize, utf8Length, varintSize } from './varint.js';
 import { Writer } from './writer.js';
 import { InternalError, InvalidArgumentError } from '../errors.js';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the string (see reader.ts).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Whether a body's first byte (its type code) is a query message's. */
 export function isQueryCode(code: number | undefined): boolean {

@@ -1,7 +1,8 @@
 import { DecodeError } from './errors.js';
 import { REF_BYTES } from './varint.js';
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a string that starts with U+FEFF keeps it (the default strips it, and the string would not round-trip).
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A bounds-checked cursor: every read checks the remaining length first and fails with a DecodeError. */
 export class Reader {

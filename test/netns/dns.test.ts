@@ -42,8 +42,11 @@ const liveIds = (p: NodeProc, since = 0): Set<string> => {
     if ((e.event === 'live' || e.event === 'dead') && e.at >= since) last.set(e.id as string, e.event);
   return new Set([...last].filter(([, ev]) => ev === 'live').map(([id]) => id));
 };
-const logs = (p: NodeProc, pred: (e: NodeEvent & { level?: string; msg?: string; seed?: string }) => boolean) =>
-  (p.events as (NodeEvent & { level?: string; msg?: string; seed?: string })[]).filter(
+const logs = (
+  p: NodeProc,
+  pred: (e: NodeEvent & { level?: string; msg?: string; seed?: string; reasons?: string[] }) => boolean,
+) =>
+  (p.events as (NodeEvent & { level?: string; msg?: string; seed?: string; reasons?: string[] })[]).filter(
     (e) => e.event === 'log' && pred(e),
   );
 
@@ -154,9 +157,12 @@ test(
     }
 
     // Bad input cost nothing: the missing SRV name was warned about once, in all those re-resolutions.
+    // A warning comes again only when the reason changes (a loaded DNS server may time out once in between).
     const nope = logs(bed.procs[0]!, (e) => e.level === 'warn' && e.seed === `srv+_nope._udp.${SERVICE}`);
-    assert.equal(nope.length, 1, JSON.stringify(nope));
     assert.match(nope[0]!.msg!, /does not exist \(NXDOMAIN\)/);
+    for (let k = 1; k < nope.length; k++)
+      assert.notDeepEqual(nope[k]!.reasons, nope[k - 1]!.reasons, `warned twice in a row: ${JSON.stringify(nope)}`);
+    assert.ok(nope.length <= 3, JSON.stringify(nope));
     for (const p of agents()) assert.ok(!p.exited, `${p.id} still running`);
     console.log(
       `# dns: formed in ${formed} ms, new pod found in ${foundNew} ms, removed pod convicted in ${convicted} ms, moved pod rejoined in ${rejoined} ms (resolve every ${RESOLVE_MS} ms)`,

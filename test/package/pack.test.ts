@@ -57,7 +57,7 @@ const SUBPATHS = ['core', 'wire', 'transport', 'discovery', 'sim'];
  */
 const SUBPATH_PROGRAM = `import { defaultFailureDetectorConfig } from 'scuttlebutt-ts';
 import { ScuttlebuttCore, seededRandom } from 'scuttlebutt-ts/core';
-import { decodeMessage, encodeMessage, PROTOCOL_VERSION } from 'scuttlebutt-ts/wire';
+import { decodeAny, encodeAny, PROTOCOL_VERSION } from 'scuttlebutt-ts/wire';
 import { openPacket, sealEnvelope } from 'scuttlebutt-ts/transport';
 import { parseSeed } from 'scuttlebutt-ts/discovery';
 import { simAddress } from 'scuttlebutt-ts/sim';
@@ -79,8 +79,8 @@ const core = new ScuttlebuttCore(
 const [out] = core.contact([simAddress(2)], 0);
 if (!out) throw new Error('contact() sent nothing');
 const opts = { keys: [new Uint8Array(16).fill(9)], compress: true, maxPacketBytes: 1400 };
-const opened = openPacket(sealEnvelope(encodeMessage(out.message), opts), opts);
-const back = decodeMessage(opened.body, opened.version);
+const opened = openPacket(sealEnvelope(encodeAny(out.message), opts), opts);
+const back = decodeAny(opened.body, opened.version);
 const seed = parseSeed('srv+_gossip._udp.example');
 const cluster = back.type === 'syn' ? back.clusterId : null;
 const latestVersion = opened.version === PROTOCOL_VERSION;
