@@ -56,7 +56,7 @@ test('an agent taking writes keeps its young generation at its initial size; a s
     agents.push(held);
     const [start, end] = await newSpaceAcrossWrites(held);
     assert.ok(start > 0, `new space ${start} B`);
-    const sized = await startAgent('young-1', [], { NODE_OPTIONS: '--max-semi-space-size=8' });
+    const sized = await startAgent('young-1', [], { NODE_OPTIONS: '--max-semi-space-size=32' });
     agents.push(sized);
     const [from, grown] = await newSpaceAcrossWrites(sized);
     assert.ok(grown > from, `new space ${from} B, then ${grown} B: node's own flag governs`);
