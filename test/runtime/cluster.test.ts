@@ -4,7 +4,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAll, NodeProc, startCluster, waitFor, type NodeEvent } from './procs.js';
+import { converged, killAll, liveIds, type NodeEvent, NodeProc, startCluster, waitFor } from './procs.js';
 
 const all: NodeProc[] = [];
 after(() => killAll(all));
@@ -13,23 +13,6 @@ async function cluster(n: number, extra?: (i: number) => Record<string, unknown>
   const procs = await startCluster(n, extra);
   all.push(...procs);
   return procs;
-}
-
-const liveIds = async (p: NodeProc): Promise<string[]> =>
-  ((await p.query('state')).state?.live ?? []).map((m) => m.id).sort();
-
-async function converged(procs: NodeProc[], timeoutMs = 10_000): Promise<void> {
-  const want = procs
-    .map((p) => p.id)
-    .sort()
-    .join(',');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const views = await Promise.all(procs.map(liveIds));
-    if (views.every((v) => v.join(',') === want)) return;
-    if (Date.now() > deadline) throw new Error(`not converged: ${JSON.stringify(views)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const sawDead = (p: NodeProc, id: string, since = 0) =>

@@ -5,29 +5,12 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { killAll, NodeProc, startCluster, waitFor, freePorts } from './procs.js';
+import { converged, freePorts, killAll, NodeProc, startCluster, waitFor } from './procs.js';
 import { createScuttlebutt, type Scuttlebutt } from '../../src/index.js';
 import { ConfigError, defaultLanConfig, validateConfig } from '../../src/runtime/config.js';
 
 const all: NodeProc[] = [];
 after(() => killAll(all));
-
-const liveIds = async (p: NodeProc): Promise<string[]> =>
-  ((await p.query('state')).state?.live ?? []).map((m) => m.id).sort();
-
-async function converged(procs: NodeProc[], timeoutMs = 10_000): Promise<void> {
-  const want = procs
-    .map((p) => p.id)
-    .sort()
-    .join(',');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const views = await Promise.all(procs.map(liveIds));
-    if (views.every((v) => v.join(',') === want)) return;
-    if (Date.now() > deadline) throw new Error(`not converged: ${JSON.stringify(views)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const deadAt = (p: NodeProc, id: string): number | undefined =>
   p.events.find((e) => e.event === 'dead' && e.id === id)?.at;

@@ -126,3 +126,22 @@ export async function startCluster(
 export function killAll(procs: NodeProc[]): void {
   for (const p of procs) p.kill('SIGKILL');
 }
+
+/** A process's live members' ids, sorted. */
+export const liveIds = async (p: NodeProc): Promise<string[]> =>
+  ((await p.query('state')).state?.live ?? []).map((m) => m.id).sort();
+
+/** Waits until every process sees exactly these processes live; throws with their views past `timeoutMs`. */
+export async function converged(procs: NodeProc[], timeoutMs = 10_000): Promise<void> {
+  const want = procs
+    .map((p) => p.id)
+    .sort()
+    .join(',');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const views = await Promise.all(procs.map(liveIds));
+    if (views.every((v) => v.join(',') === want)) return;
+    if (Date.now() > deadline) throw new Error(`not converged: ${JSON.stringify(views)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
