@@ -11,7 +11,8 @@
  * packets per node per second, and what the replay windows saw (deepest reordering, drops).
  * `--flow-control on|off`: our agents' flow control (default on), to compare what it costs.
  * `--protocol 6|7`: our agents' failure detection (default 6; 7: beats to neighbours and signed reports, the
- * agent's `--protocol 7`).
+ * agent's `--protocol 7` with the gate's default hold: the join is a fresh cluster's, in mode 6, and the windows
+ * after it wait until every agent runs mode 7).
  * `--events K` (default 9, 0 for none): after the steady window, K user events without and K with coalescing,
  * and K queries, timed to every agent's handler and to every answer (bench/serf-events.ts).
  */
@@ -212,6 +213,7 @@ interface OurStats {
   packetsOut: number;
   dropped: Record<string, number>;
   replayWindows?: { deepestReorder: number };
+  liveness?: { mode: 6 | 7; fallbacks: number };
 }
 const ourStats = async (port: number): Promise<OurStats> =>
   (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as OurStats;
@@ -256,8 +258,6 @@ async function runSide(
               ...(keyFile ? ['--key-file', keyFile] : []),
               ...(flowControl ? ['--flow-control', flowControl] : []),
               ...(protocol ? ['--protocol', protocol] : []),
-              // A cluster started fresh on this release: mode 7 from the start (the agent's --gate-hold-ms).
-              ...(protocol === '7' ? ['--gate-hold-ms', '0'] : []),
               ...(events > 0 ? handlerFlags('ours', handlerDir, names[i] as string) : []),
               ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : []),
             ];
@@ -270,6 +270,14 @@ async function runSide(
     const all = async (): Promise<boolean> =>
       (await Promise.all(viewers.map((v) => v.alive()))).every((s) => s.size === n);
     const joinSeconds = await until(all, 60_000, `${side}: all ${n} agents see all ${n}`);
+    // Protocol 7 as a user gets it: a fresh cluster forms in mode 6 and switches once every member has spoken 7 for
+    // the gate's hold (30 s). The windows below measure mode 7, so they start once every agent runs it.
+    if (side === 'ours' && protocol === '7') {
+      const apis = names.map((_, i) => base + 2 * i + 1);
+      const inMode7 = async (): Promise<boolean> =>
+        (await Promise.all(apis.map(ourStats))).every((st) => st.liveness?.mode === 7);
+      await until(inMode7, 120_000, `${side}: all ${n} agents in protocol 7's liveness`);
+    }
 
     // Both sides settle before bytes are counted: a cold start of ours sends above its steady rate
     // for about 20 s, serf's is flat from the start.
