@@ -7,9 +7,13 @@
  * must then be exact). Then each old agent is stopped (SIGTERM) and restarted on this tree's build
  * with the same id and ports, one at a time, while metadata is written. Every agent's view is
  * watched throughout.
+ * The new build runs with `--protocol 7`: it speaks 7 and advertises so, but runs protocol 6's liveness
+ * (mode 6) for as long as any live member might be an old node (the gate, docs/design/liveness-7.md).
  * Asserted: no member that was up is ever convicted by anyone, every live member's metadata is the
- * same everywhere at every step, nothing failed to encode for an old peer, and once all run the
- * new build, every packet is in the newest protocol.
+ * same everywhere at every step, nothing failed to encode for an old peer, no new agent ever switches
+ * to mode 7 (nor falls back) while an old agent is live, every agent switches to mode 7 once the last
+ * old agent is upgraded, the bytes sent per agent drop once it has, a restart in mode 7 makes nobody
+ * fall back, mode 7 refuses nothing, and once all run the new build, every packet is in the newest protocol.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,12 +24,71 @@ import { pathToFileURL } from 'node:url';
 import { freePorts, waitFor } from '../runtime/procs.js';
 import { packetCases, readFixture } from '../wire/golden.js';
 import { PROTOCOL_VERSION, type ProtocolVersion } from '../../src/wire/codec.js';
-import { Agent, consistent, NEW_AGENT, Watcher } from './agents.js';
+import { Agent, consistent, NEW_AGENT, Watcher, type AgentLiveness } from './agents.js';
 import { RELEASES, skipUnless, unpackRelease, type Release } from './releases.js';
 
 /** Agents on the old build at first; one more joins on the new build. */
 const N = 5;
 const INTERVAL_MS = 200;
+/**
+ * The gate's hold: how long every live member must have spoken 7 before a node says it is ready. The
+ * default (30 s) guards a production cluster against an old node's state still on its way through old
+ * relays; here every agent is on loopback and the test itself knows when the last old agent is gone, so
+ * a hold of ten gossip intervals keeps each release's run short and still leaves the hold in the path.
+ */
+const GATE_HOLD_MS = 2000;
+/** This tree's agent: protocol 7, gated (the old agents' CLI would refuse these flags). */
+const NEW_ARGS = ['--protocol', '7', '--gate-hold-ms', String(GATE_HOLD_MS)] as const;
+/**
+ * From the start of the last upgraded agent to every agent in mode 7. That agent holds its gate for
+ * GATE_HOLD_MS from its own start (the others are not ready yet, so it has nothing to adopt), the others
+ * from the old agent's leave, which came earlier; then each ready value reaches every node by gossip in a
+ * few 200 ms rounds, and a node switches on the next call once all are ready. The rest is slack for a
+ * loaded two-core machine (the agents' timers run late there, not the protocol).
+ */
+const MODE7_BOUND_MS = GATE_HOLD_MS + 8000;
+/**
+ * Mode 7 keeps sending heartbeat digests for one switch period (gate.ts SWITCH_PERIOD_MS, 5 s) to members
+ * whose beats do not say mode 7 yet; the quiet window is measured after it.
+ */
+const SWITCH_PERIOD_MS = 5000;
+/** The windows over which bytes sent are counted: long enough for 20 gossip rounds. */
+const WINDOW_MS = 4000;
+/** Mode 7's bytes per agent must be below this share of mode 6's (N + 1 = 6 agents, 200 ms rounds). */
+const MAX_BYTES_RATIO = 0.8;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Bytes sent per running agent per second over `ms`, read from every running agent's stats. */
+async function bytesPerAgentSecond(agents: Agent[], ms: number): Promise<number> {
+  const running = agents.filter((a) => a.running);
+  const sent = async (): Promise<number[]> => Promise.all(running.map(async (a) => (await a.stats()).bytesOut));
+  const before = await sent();
+  const t0 = Date.now();
+  await sleep(ms);
+  const after = await sent();
+  const seconds = (Date.now() - t0) / 1000;
+  const total = after.reduce((sum, b, i) => sum + b - (before[i] as number), 0);
+  return total / running.length / seconds;
+}
+
+/** stats().liveness of every running new agent. */
+async function livenessOf(agents: Agent[]): Promise<{ agent: Agent; liveness: AgentLiveness }[]> {
+  const news = agents.filter((a) => a.running && a.build === 'new');
+  return Promise.all(
+    news.map(async (agent) => {
+      const liveness = (await agent.stats()).liveness;
+      assert.ok(liveness, `${agent.id} (new) reports stats().liveness`);
+      return { agent, liveness };
+    }),
+  );
+}
+
+/** Every running agent is new and runs mode 7. */
+async function allInMode7(agents: Agent[]): Promise<boolean> {
+  if (agents.some((a) => a.running && a.build !== 'new')) return false;
+  return (await livenessOf(agents).catch(() => [])).every(({ liveness }) => liveness.mode === 7);
+}
 
 /** Packets in and out over all agents: `older` in any version below the newest, `newest` in it. */
 async function totals(agents: Agent[]): Promise<{ older: number; newest: number; encodeFailed: number }> {
@@ -87,8 +150,8 @@ async function releaseReadsFixtures(release: Release, root: string): Promise<voi
 for (const release of RELEASES) {
   const from = `${release.commit.slice(0, 7)} (protocol ${release.speaks.join(' and ')})`;
   test(
-    `rolling upgrade from ${from} to protocol ${PROTOCOL_VERSION}, one agent at a time: nobody convicted, metadata intact, all in ${PROTOCOL_VERSION} at the end`,
-    { skip: skipUnless(release.commit, `the upgrade from ${from}`), timeout: 180_000 },
+    `rolling upgrade from ${from} to protocol ${PROTOCOL_VERSION}, one agent at a time: nobody convicted, metadata intact, mode 7 only once all are new, fewer bytes in it`,
+    { skip: skipUnless(release.commit, `the upgrade from ${from}`), timeout: 240_000 },
     (t) => upgrade(t, release),
   );
 }
@@ -117,6 +180,9 @@ async function upgrade(t: TestContext, release: Release): Promise<void> {
      * Packets of newer protocols the old agents dropped (negotiation's probes and first tries), read before each stops.
      */
     let oldDropped = 0;
+    /** Bytes sent per agent per second in the last mixed cluster (mode 6), and when the last upgraded agent started. */
+    let mode6Bytes = NaN;
+    let lastStartAt = 0;
     // Members up for different times, as in production: heartbeats far enough apart that low bits
     // pay (a cluster started all at once keeps exact heartbeats anyway).
     for (const a of olds) {
@@ -130,7 +196,7 @@ async function upgrade(t: TestContext, release: Release): Promise<void> {
     for (const a of olds) await a.set('before', `written-by-${a.id}-old`);
     await waitFor(() => consistent(agents), 10_000, 'metadata written before the upgrade everywhere');
 
-    await joiner.start(NEW_AGENT, 'new', [agents[0]!.port]);
+    await joiner.start(NEW_AGENT, 'new', [agents[0]!.port], NEW_ARGS);
     await joiner.set('before', `written-by-${joiner.id}`);
     await waitFor(() => consistent(agents), 15_000, `${joiner.id} (new) joined the old cluster`);
     await new Promise((r) => setTimeout(r, 15 * INTERVAL_MS)); // gossip in the mixed cluster
@@ -149,7 +215,8 @@ async function upgrade(t: TestContext, release: Release): Promise<void> {
       const note = await a.stop();
       if (note) t.diagnostic(note);
       const seeds = agents.filter((o) => o !== a).map((o) => o.port);
-      await a.start(NEW_AGENT, 'new', seeds);
+      await a.start(NEW_AGENT, 'new', seeds, NEW_ARGS);
+      lastStartAt = Date.now();
       // Writes during the upgrade, on the new agent and on one still old (when any is left).
       await a.set('before', `written-by-${a.id}-again`);
       await a.set(`during-${a.i}`, 'new');
@@ -162,7 +229,86 @@ async function upgrade(t: TestContext, release: Release): Promise<void> {
       );
       assert.deepEqual(watcher.convictions, [], `convictions after upgrading ${a.id}`);
       t.diagnostic(`${a.id} upgraded and seen everywhere in ${((Date.now() - stepAt) / 1000).toFixed(1)} s`);
+      const oldLive = agents.filter((o) => o.running && o.build === 'old').length;
+      if (oldLive > 0) {
+        // The switch and fallback counts cover every instant since each agent started, not only this read:
+        // with an old agent live, no new agent may ever have left mode 6 (an old agent convicts whoever
+        // stops sending it heartbeats), and so none has anything to fall back from either.
+        for (const { agent, liveness } of await livenessOf(agents))
+          assert.deepEqual(
+            {
+              protocol: liveness.protocol,
+              mode: liveness.mode,
+              notSpeaking: liveness.notSpeaking,
+              switches: liveness.switches,
+              fallbacks: liveness.fallbacks,
+            },
+            { protocol: 7, mode: 6, notSpeaking: oldLive, switches: 0, fallbacks: 0 },
+            `${agent.id} (new) with ${oldLive} old agent(s) live`,
+          );
+      }
+      if (oldLive === 1) {
+        // The last mixed cluster: five new agents in mode 6 and one old. Its quiet rate is mode 6's.
+        await sleep(2000); // the writes above have spread
+        mode6Bytes = await bytesPerAgentSecond(agents, WINDOW_MS);
+      }
     }
+
+    // Every agent runs the new build: the gate opens after its hold and every agent switches.
+    await waitFor(() => allInMode7(agents), MODE7_BOUND_MS, `every agent in mode 7 within ${MODE7_BOUND_MS} ms`);
+    const switchMs = Date.now() - lastStartAt;
+    assert.ok(await consistent(agents), 'consistent right after the switch');
+    await sleep(SWITCH_PERIOD_MS);
+    const mode7Bytes = await bytesPerAgentSecond(agents, WINDOW_MS);
+    for (const { agent, liveness } of await livenessOf(agents))
+      assert.deepEqual(
+        { mode: liveness.mode, notSpeaking: liveness.notSpeaking, switches: liveness.switches },
+        { mode: 7, notSpeaking: 0, switches: 1 },
+        `${agent.id} switched once and stayed in mode 7 through the window`,
+      );
+    t.diagnostic(
+      `every agent in mode 7 ${(switchMs / 1000).toFixed(1)} s after the last upgraded agent started (hold ${GATE_HOLD_MS} ms); ` +
+        `bytes sent per agent per second: mode 6 (mixed, last old agent live) ${mode6Bytes.toFixed(0)}, mode 7 ${mode7Bytes.toFixed(0)} (${(mode7Bytes / mode6Bytes).toFixed(2)}x)`,
+    );
+    assert.ok(
+      mode7Bytes < MAX_BYTES_RATIO * mode6Bytes,
+      `mode 7 sends ${mode7Bytes.toFixed(0)} B/agent/s, not below ${MAX_BYTES_RATIO} x mode 6's ${mode6Bytes.toFixed(0)}`,
+    );
+
+    // A restart in mode 7 (a new agent, same id and ports): the others keep mode 7, since a member never seen
+    // ready in its new incarnation forces no fallback, and it adopts their open gate without the hold.
+    const restarted = agents[0] as Agent;
+    watcher.releasing(restarted);
+    const note = await restarted.stop();
+    if (note) t.diagnostic(note);
+    const restartAt = Date.now();
+    await restarted.start(
+      NEW_AGENT,
+      'new',
+      agents.filter((o) => o !== restarted).map((o) => o.port),
+      NEW_ARGS,
+    );
+    await restarted.set('after', 'mode-7');
+    await waitFor(() => consistent(agents), 15_000, `${restarted.id} restarted in mode 7: seen everywhere`);
+    await waitFor(() => allInMode7(agents), MODE7_BOUND_MS, `${restarted.id} back in mode 7`);
+    t.diagnostic(
+      `${restarted.id} restarted and in mode 7 with all others ${((Date.now() - restartAt) / 1000).toFixed(1)} s after its stop`,
+    );
+    let fallbacks = 0;
+    for (const { agent, liveness } of await livenessOf(agents)) {
+      fallbacks += liveness.fallbacks;
+      assert.deepEqual(
+        {
+          mode: liveness.mode,
+          switches: liveness.switches,
+          fallbacks: liveness.fallbacks,
+          refused: Object.fromEntries(Object.entries(liveness.refused).filter(([, n]) => n > 0)),
+        },
+        { mode: 7, switches: 1, fallbacks: 0, refused: {} },
+        `${agent.id}: one switch, no fallback, nothing refused in mode 7`,
+      );
+    }
+    t.diagnostic(`fallbacks over the whole run: ${fallbacks}`);
 
     // Every agent runs the new build: after two probe intervals (negotiation.ts), nothing more in an older protocol.
     await new Promise((r) => setTimeout(r, 20 * INTERVAL_MS));
