@@ -90,7 +90,14 @@ export class Agent {
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.proc = proc;
-    await waitFor(async () => (await this.view().catch(() => null)) !== null, 10_000, `${this.id} (${build}) answers`);
+    await waitFor(
+      async () => (await this.view().catch(() => null)) !== null,
+      10_000,
+      `${this.id} (${build}) answers`,
+    ).catch((err: Error) => {
+      // Why it never answered (a crash, a port still held) is on its stderr.
+      throw new Error(`${err.message}; exit code ${String(proc.exitCode)}; stderr: ${this.stderr.slice(-2000)}`);
+    });
     this.generation = ((await this.view()) as View).self.generation;
   }
 

@@ -13,7 +13,9 @@
  * same everywhere at every step, nothing failed to encode for an old peer, no new agent ever switches
  * to mode 7 (nor falls back) while an old agent is live, every agent switches to mode 7 once the last
  * old agent is upgraded, the bytes sent per agent drop once it has, a restart in mode 7 makes nobody
- * fall back, mode 7 refuses nothing, and once all run the new build, every packet is in the newest protocol.
+ * fall back, mode 7 refuses nothing, a rollback of one agent to the old build makes every new agent fall
+ * back once (the only legitimate fallback) and the re-upgrade switches them back, and once all run the new
+ * build, every packet is in the newest protocol.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -52,6 +54,17 @@ const MODE7_BOUND_MS = GATE_HOLD_MS + 8000;
  * whose beats do not say mode 7 yet; the quiet window is measured after it.
  */
 const SWITCH_PERIOD_MS = 5000;
+/**
+ * From an old agent's restart to every new agent back in mode 6. The old agent's state reaches the new agents
+ * by gossip in a few rounds, and a node that falls back writes READY "0", news that the others follow within
+ * about a round; the rest is slack for a loaded machine.
+ */
+const FALLBACK_BOUND_MS = 5000;
+/**
+ * Long enough for the old agent's detector to convict a member it gets no heartbeats from (phi 8 at 200 ms
+ * rounds: about 3.9 s after the last, as its views show), were the new agents to starve it.
+ */
+const OLD_DETECTION_MS = 5000;
 /** The windows over which bytes sent are counted: long enough for 20 gossip rounds. */
 const WINDOW_MS = 4000;
 /** Mode 7's bytes per agent must be below this share of mode 6's (N + 1 = 6 agents, 200 ms rounds). */
@@ -308,7 +321,63 @@ async function upgrade(t: TestContext, release: Release): Promise<void> {
         `${agent.id}: one switch, no fallback, nothing refused in mode 7`,
       );
     }
-    t.diagnostic(`fallbacks over the whole run: ${fallbacks}`);
+    t.diagnostic(`fallbacks before the rollback: ${fallbacks}`);
+
+    // A rollback: one agent back on the old build. The only legitimate fallback: every new agent returns to
+    // mode 6 at once (an old agent convicts whoever sends it no heartbeats), once; nobody is convicted. Then
+    // it is upgraded again and the cluster switches back after the hold (hysteresis: once per hold at most).
+    const rolledBack = agents[1] as Agent;
+    watcher.releasing(rolledBack);
+    const stopNote = await rolledBack.stop();
+    if (stopNote) t.diagnostic(stopNote);
+    const rollbackAt = Date.now();
+    const othersOf = (a: Agent): number[] => agents.filter((o) => o !== a).map((o) => o.port);
+    await rolledBack.start(oldAgent, 'old', othersOf(rolledBack));
+    await waitFor(
+      async () => (await livenessOf(agents)).every(({ liveness }) => liveness.mode === 6 && liveness.notSpeaking === 1),
+      FALLBACK_BOUND_MS,
+      `every new agent back in mode 6 within ${FALLBACK_BOUND_MS} ms of ${rolledBack.id}'s restart on the old build`,
+    );
+    t.diagnostic(
+      `rollback: every new agent in mode 6 ${((Date.now() - rollbackAt) / 1000).toFixed(1)} s after the old agent's stop`,
+    );
+    await rolledBack.set('during-rollback', 'old');
+    await waitFor(() => consistent(agents), 15_000, `${rolledBack.id} (old again) seen everywhere`);
+    await sleep(OLD_DETECTION_MS); // the old agent's detector has had the time to convict a silent member
+    assert.deepEqual(watcher.convictions, [], 'no conviction across the rollback');
+    for (const { agent, liveness } of await livenessOf(agents)) {
+      const restartedHere = agent === restarted; // its process started after the first switch: same counts
+      assert.deepEqual(
+        { mode: liveness.mode, switches: liveness.switches, fallbacks: liveness.fallbacks },
+        { mode: 6, switches: 1, fallbacks: 1 },
+        `${agent.id}${restartedHere ? ' (restarted in mode 7)' : ''} fell back exactly once on the rollback`,
+      );
+    }
+    watcher.releasing(rolledBack);
+    const againNote = await rolledBack.stop();
+    if (againNote) t.diagnostic(againNote);
+    const reupgradeAt = Date.now();
+    await rolledBack.start(NEW_AGENT, 'new', othersOf(rolledBack), NEW_ARGS);
+    await waitFor(
+      () => allInMode7(agents),
+      MODE7_BOUND_MS,
+      `every agent in mode 7 again after re-upgrading ${rolledBack.id}`,
+    );
+    t.diagnostic(
+      `re-upgrade: every agent in mode 7 ${((Date.now() - reupgradeAt) / 1000).toFixed(1)} s after the old agent's stop`,
+    );
+    fallbacks = 0;
+    for (const { agent, liveness } of await livenessOf(agents)) {
+      fallbacks += liveness.fallbacks;
+      const fresh = agent === rolledBack; // a new process: never fell back
+      assert.deepEqual(
+        { switches: liveness.switches, fallbacks: liveness.fallbacks },
+        fresh ? { switches: 1, fallbacks: 0 } : { switches: 2, fallbacks: 1 },
+        `${agent.id}: switched back once after the rollback`,
+      );
+    }
+    assert.ok(await consistent(agents), 'consistent after the re-upgrade');
+    t.diagnostic(`fallbacks over the whole run (all from the rollback): ${fallbacks}`);
 
     // Every agent runs the new build: after two probe intervals (negotiation.ts), nothing more in an older protocol.
     await new Promise((r) => setTimeout(r, 20 * INTERVAL_MS));
