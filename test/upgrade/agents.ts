@@ -23,10 +23,23 @@ export interface View {
   live: Member[];
   dead: Member[];
 }
+/** stats().liveness of this tree's agent (src/runtime/api.ts LivenessStats); absent from earlier releases. */
+export interface AgentLiveness {
+  protocol: 6 | 7;
+  mode: 6 | 7;
+  notSpeaking: number;
+  notReady: number;
+  switches: number;
+  fallbacks: number;
+  refused: Record<string, number>;
+}
 export interface AgentStats {
   dropped: Record<string, number>;
+  bytesOut: number;
+  bytesIn: number;
   packetsOutByVersion?: Record<string, number>;
   packetsInByVersion?: Record<string, number>;
+  liveness?: AgentLiveness;
 }
 
 export class Agent {
@@ -51,7 +64,8 @@ export class Agent {
     return `u${this.i}`;
   }
 
-  async start(agentPath: string, build: 'old' | 'new', seeds: number[]): Promise<void> {
+  /** `flags`: for this start only (a flag of this tree's agent that an earlier release would refuse). */
+  async start(agentPath: string, build: 'old' | 'new', seeds: number[], flags: readonly string[] = []): Promise<void> {
     this.build = build;
     this.metadata = { idx: String(this.i), role: this.i % 2 === 0 ? 'api' : 'db' };
     const args = [
@@ -68,6 +82,7 @@ export class Agent {
       '--log-level',
       'warn',
       ...this.extraArgs,
+      ...flags,
     ];
     for (const [k, v] of Object.entries(this.metadata)) args.push('--tag', `${k}=${v}`);
     if (seeds.length > 0) args.push('--join', seeds.map((p) => `127.0.0.1:${p}`).join(','));
@@ -75,7 +90,14 @@ export class Agent {
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.proc = proc;
-    await waitFor(async () => (await this.view().catch(() => null)) !== null, 10_000, `${this.id} (${build}) answers`);
+    await waitFor(
+      async () => (await this.view().catch(() => null)) !== null,
+      10_000,
+      `${this.id} (${build}) answers`,
+    ).catch((err: Error) => {
+      // Why it never answered (a crash, a port still held) is on its stderr.
+      throw new Error(`${err.message}; exit code ${String(proc.exitCode)}; stderr: ${this.stderr.slice(-2000)}`);
+    });
     this.generation = ((await this.view()) as View).self.generation;
   }
 
@@ -200,18 +222,26 @@ export class Watcher {
   }
 }
 
-/** Every running agent sees every running agent's current generation live, with exactly its metadata. */
+/**
+ * Every running agent sees every running agent's current generation live, with exactly its metadata. A
+ * protocol-7 agent advertises itself in reserved keys (U+0000 first: speaks, ready, its report-signing key);
+ * this tree hides them from views, an earlier release shows them as ordinary metadata
+ * (docs/design/liveness-7.md, "The gate"), so they are left out of what an old agent's view is compared on.
+ */
 export async function consistent(agents: Agent[]): Promise<boolean> {
   const running = agents.filter((a) => a.running);
   const views = await Promise.all(running.map((a) => a.view().catch(() => null)));
-  return views.every((v) => {
+  return views.every((v, i) => {
     if (!v) return false;
+    const old = running[i]?.build === 'old';
     return running.every((a) => {
       const m = v.live.find((x) => x.id === a.id && x.generation === a.generation);
-      return m !== undefined && JSON.stringify(sorted(m.metadata)) === JSON.stringify(sorted(a.metadata));
+      return m !== undefined && JSON.stringify(sorted(m.metadata, old)) === JSON.stringify(sorted(a.metadata, false));
     });
   });
 }
 
-const sorted = (o: Record<string, string>): [string, string][] =>
-  Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+const sorted = (o: Record<string, string>, withoutReserved: boolean): [string, string][] =>
+  Object.entries(o)
+    .filter(([k]) => !withoutReserved || !k.startsWith('\u0000'))
+    .sort(([a], [b]) => a.localeCompare(b));
