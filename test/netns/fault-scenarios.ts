@@ -96,6 +96,40 @@ export async function partitionAndHeal(
   return { detectedMs, healedMs };
 }
 
+/**
+ * Cuts host `alone` from every host of `others`: the others convict it within 5 s (its watchers all sit on their
+ * side: a crash to them); it convicts each of them within 15 s, its deafness hold (8 x (interval + pause) = 9.6 s
+ * here: it hears nobody, so it convicts nobody before) plus protocol 6's deadlines or protocol 7's census. Then
+ * heals: all live again at every host within 20 s, and no host of `others` ever convicted another. Returns the times.
+ */
+export async function aloneAndBack(
+  bed: TestBed,
+  alone: number,
+  others: number[],
+): Promise<{ othersMs: number; aloneMs: number; healedMs: number }> {
+  const pairs = across([alone], others);
+  const t0 = Date.now();
+  bed.partition(others, [alone]);
+  const toAlone = others.map((i): [number, number] => [i, alone]);
+  const fromAlone = others.map((i): [number, number] => [alone, i]);
+  await waitFor(() => pairs.every(([i, j]) => first(proc(bed, i), 'dead', `h${j}`, t0)), 15_000, 'both sides convict');
+  const othersMs = lastSeen(bed, toAlone, 'dead', t0);
+  const aloneMs = lastSeen(bed, fromAlone, 'dead', t0);
+  assert.ok(othersMs < 5000, `h${alone} convicted by the others after ${othersMs} ms`);
+  assert.ok(aloneMs < 15_000, `the others convicted by h${alone} after ${aloneMs} ms`);
+  const t1 = Date.now();
+  bed.heal();
+  await waitFor(() => pairs.every(([i, j]) => first(proc(bed, i), 'live', `h${j}`, t1)), 20_000, 'one cluster again');
+  const healedMs = lastSeen(bed, pairs, 'live', t1);
+  const falseDeaths = others.flatMap((i) =>
+    proc(bed, i)
+      .events.filter((e) => e.event === 'dead' && e.at >= t0 && e.id !== `h${alone}`)
+      .map((e) => `h${i}->${e.id}`),
+  );
+  assert.deepEqual(falseDeaths, []);
+  return { othersMs, aloneMs, healedMs };
+}
+
 /** Drops `percent` % of the packets arriving at each of `hosts` for `seconds`: no host of them sees a death. */
 export async function lossWithoutFalseDeaths(
   bed: TestBed,
