@@ -4,10 +4,10 @@
 # $SCUTTLEBUTT_NODE_CACHE (default /var/cache/scuttlebutt-ts/node, kept where the machine keeps it).
 #
 # The machine's own Node runs the whole suite (`npm test`); here each other line runs everything but the
-# real-host fault scenarios (test/netns/faults: partitions, 40 s of loss, key rotation under loss) and the
-# rolling upgrades (test/upgrade). Those two take most of the suite's wall time and exercise the kernel's
-# network stack and our own earlier releases, not Node's APIs; every API they touch (dgram, crypto, zlib,
-# child processes, http, dns) is also exercised by the tests that run here.
+# real-host fault scenarios (test/netns/faults and faults7, protocols 6 and 7: partitions, 40 s of loss, key
+# rotation under loss) and the rolling upgrades (test/upgrade). Those take most of the suite's wall time and
+# exercise the kernel's network stack and our own earlier releases, not Node's APIs; every API they touch (dgram,
+# crypto, zlib, child processes, http, dns) is also exercised by the tests that run here.
 #
 # Usage: bash .ci/node-lines.sh [VERSION ...]   (default: every line in .ci/node-lines)
 set -euo pipefail
@@ -29,13 +29,14 @@ install_line() {
   rm -rf "$tmp"
 }
 
-mapfile -t files < <(find dist/test -name '*.test.js' ! -path 'dist/test/netns/faults.test.js' ! -path 'dist/test/upgrade/*' | sort)
+mapfile -t files < <(find dist/test -name '*.test.js' ! -path 'dist/test/netns/faults.test.js' \
+  ! -path 'dist/test/netns/faults7.test.js' ! -path 'dist/test/upgrade/*' | sort)
 status=0 passed=0 failed=0 skipped=0
 summary=() failures=()
 for v in "${versions[@]}"; do
   install_line "$v"
   bin=$cache/$v/bin
-  echo "== Node.js $("$bin/node" --version): ${#files[@]} test files (all but test/netns/faults and test/upgrade) =="
+  echo "== Node.js $("$bin/node" --version): ${#files[@]} test files (all but test/netns/faults, faults7 and test/upgrade) =="
   tap=$(mktemp)
   # The line's own node first on PATH, so anything a test spawns through PATH (npm, npx) runs on it too.
   if PATH="$bin:$PATH" node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
