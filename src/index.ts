@@ -54,7 +54,7 @@ export {
   defaultWanConfig,
   type ConfigOverrides,
 } from './runtime/config.js';
-export type { LivenessConfig, Logger, NotifyEvents, ScuttlebuttConfig } from './runtime/api.js';
+export type { LivenessConfig, LivenessStats, Logger, NotifyEvents, ScuttlebuttConfig } from './runtime/api.js';
 export type { FailureDetectorConfig, FlowControlConfig, NodeIdentity } from './core/types.js';
 
 // What it reports: members, events, health and counters.

@@ -52,6 +52,7 @@ export class AgentMetrics {
   private readonly userEvents: Counter<'outcome'>;
   private readonly queries: Counter<'outcome'>;
   private readonly members: Gauge<'status'>;
+  private readonly liveness: { mode: Gauge; held: Gauge<'reason'>; refused: Counter<'reason'> };
   private readonly localStalls: Counter;
   private readonly replay: Record<'streams' | 'deepestReorder', Gauge>;
   private readonly flow: {
@@ -121,6 +122,24 @@ export class AgentMetrics {
           "in the sender's packets (the window holds 1024).",
         registers,
       }),
+    };
+    this.liveness = {
+      mode: new Gauge({
+        name: 'scuttlebutt_liveness_mode',
+        help: 'The liveness protocol running: 6, or 7 once every live member speaks 7 (stats().liveness).',
+        registers,
+      }),
+      held: new Gauge({
+        name: 'scuttlebutt_liveness_gate_members',
+        help: 'Live members holding a protocol-7 node in mode 6, by reason: not-speaking (older builds), not-ready.',
+        labelNames: ['reason'],
+        registers,
+      }),
+      refused: counter(
+        'scuttlebutt_liveness_refused_total',
+        "Protocol 7's refusals by reason: report sets refused (forged, unsigned, ineligible), dropped parts of deltas.",
+        ['reason'],
+      ),
     };
     this.members = new Gauge({
       name: 'scuttlebutt_members',
@@ -253,6 +272,7 @@ export class AgentMetrics {
     for (const [c, byReason] of [
       [this.dropped, s.dropped],
       [this.rejected, s.rejected],
+      [this.liveness.refused, s.liveness.refused],
     ] as const) {
       c.reset();
       for (const [reason, n] of Object.entries(byReason)) c.inc({ reason }, n);
@@ -278,6 +298,9 @@ export class AgentMetrics {
     }
     this.replay.streams.set(s.replayWindows.streams);
     this.replay.deepestReorder.set(s.replayWindows.deepestReorder);
+    this.liveness.mode.set(s.liveness.mode);
+    this.liveness.held.set({ reason: 'not-speaking' }, s.liveness.notSpeaking);
+    this.liveness.held.set({ reason: 'not-ready' }, s.liveness.notReady);
     this.members.set({ status: 'live' }, s.liveMembers);
     this.members.set({ status: 'dead' }, s.deadMembers);
     return this.registry.metrics();

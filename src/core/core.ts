@@ -27,9 +27,8 @@ import { identityRef } from './identity.js';
 import { Journal } from './journal.js';
 import { LeaveProofs } from './leave-proof.js';
 import { LocalHealth } from './local-health.js';
-import { LivenessSwitch, reservedInitialValues } from './liveness-switch.js';
+import { LivenessSwitch, reservedInitialValues, type LivenessStatus } from './liveness-switch.js';
 import type { Mode7 } from './mode7.js';
-import type { GateStatus } from './gate.js';
 import { Membership, SELF } from './membership.js';
 import { OwnValues } from './own-values.js';
 import { assertApplicationKey, isReservedKey, withoutReservedKeys } from './reserved-keys.js';
@@ -253,17 +252,9 @@ export class ScuttlebuttCore {
     return this.mode7 ? 7 : 6;
   }
 
-  /** The gate's state (CoreConfig.liveness7; null without it): for diagnostics and tests. */
-  gateStatus(now: number): GateStatus | null {
-    return this.liveness ? this.liveness.gate.status(now) : null;
-  }
-
-  /**
-   * Mode 7's refusals and drops, by reason: report sets refused ('forged-report', 'unsigned-report',
-   * 'ineligible-report'), parts of node deltas dropped, stray messages. Empty in mode 6.
-   */
-  liveness7Drops(): Readonly<Record<string, number>> {
-    return this.mode7?.drops() ?? {};
+  /** Protocol 7's mode, gate and refusals (CoreConfig.liveness7); null without it. */
+  livenessStatus(now: number): LivenessStatus | null {
+    return this.liveness ? this.liveness.status(now) : null;
   }
 
   // ------------------------------------------------------------------ the round

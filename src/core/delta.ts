@@ -10,6 +10,7 @@
 import { bumpSize, commitmentSize, heartbeatSize, NO_BUMPS, nodeDeltaHeaderSize, valueSize } from '../wire/codec.js';
 import { groupChecks, lowHeartbeat } from '../wire/low-heartbeats.js';
 import { varintSize } from '../wire/varint.js';
+import { SPEAKS_KEY } from '../wire/liveness-messages.js';
 import type { Delta, HeartbeatBumps, NodeDelta, VersionedValue } from '../wire/messages.js';
 import { Budget } from './budget.js';
 import type { FailureDetector } from './detector.js';
@@ -188,6 +189,9 @@ export class Deltas {
     // A header with none of the values it was meant to carry is only worth sending when it
     // introduces the node, resets it, or carries a GC watermark.
     if (k === 0 && all.length > 0 && !reset && fromVersion >= 0 && myGc <= receiverGc) return false;
+    // A protocol-7 node is introduced with at least its first value, SPEAKS_KEY: a member admitted without it counts
+    // as one that does not speak 7 (gate.ts, rule 4) and makes the cluster fall back.
+    if (k === 0 && fromVersion < 0 && all[0]?.key === SPEAKS_KEY) return false;
     const values = k === all.length ? all : all.slice(0, k);
     room.take(size);
     nodes.push({

@@ -137,6 +137,8 @@ export class Deltas7 {
       header.reports !== undefined ||
       left !== undefined;
     if (k === 0 && all.length > 0 && !carriesMore) return false;
+    // An introduction carries at least SPEAKS_KEY, the first value (see Deltas.addNode).
+    if (k === 0 && all.length > 0 && c.introduce) return false;
     const values = k === all.length ? all : all.slice(0, k);
     nodes.push({
       ...header,

@@ -14,7 +14,7 @@
  */
 import { READY_KEY, REPORT_KEY_KEY, SPEAKS_KEY, type BeatMessage } from '../wire/liveness-messages.js';
 import type { FailureDetector } from './detector.js';
-import { Gate, GATE_PROTOCOL } from './gate.js';
+import { Gate, GATE_PROTOCOL, type GateStatus } from './gate.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
 import { SELF, type Membership } from './membership.js';
@@ -41,6 +41,21 @@ export function reservedInitialValues(options: Liveness7Options): Record<string,
   };
 }
 
+/** What ScuttlebuttCore.livenessStatus reports (protocol 7's liveness configured). */
+export interface LivenessStatus {
+  /** The liveness running: 7 while the gate holds this node in mode 7. */
+  readonly mode: 6 | 7;
+  readonly gate: GateStatus;
+  /** Times this node switched to mode 7, and fell back to 6. */
+  readonly switches: number;
+  readonly fallbacks: number;
+  /**
+   * Mode 7's refusals and drops, by reason, summed over every time it ran: report sets refused ('forged-report',
+   * 'unsigned-report', 'ineligible-report'), parts of node deltas dropped, stray messages.
+   */
+  readonly drops: Readonly<Record<string, number>>;
+}
+
 export class LivenessSwitch {
   readonly gate: Gate;
   /** Mode 7's sub-coordinator while the gate holds this node in mode 7; null in mode 6. */
@@ -48,8 +63,10 @@ export class LivenessSwitch {
   private readonly c: LivenessSwitchComponents;
   private readonly init: Mode7Init;
   /** Times this node switched to mode 7, and fell back. */
-  switches = 0;
-  fallbacks = 0;
+  private switches = 0;
+  private fallbacks = 0;
+  /** The refusals of the Mode7 instances dropped on fallbacks: the counts only grow, across switches. */
+  private readonly retiredDrops: Record<string, number> = {};
 
   constructor(components: LivenessSwitchComponents, init: Mode7Init, now: number) {
     this.c = components;
@@ -88,6 +105,19 @@ export class LivenessSwitch {
     if (!this.active) return;
     this.active.noteEvent(type, slot);
     if (type === 'update' || type === 'live') this.active.notePublicKey(slot, keyValueOf(t.values.get(slot)));
+  }
+
+  /** The mode, the gate and the refusals so far (ScuttlebuttCore.livenessStatus). */
+  status(now: number): LivenessStatus {
+    const drops: Record<string, number> = { ...this.retiredDrops };
+    for (const [reason, n] of Object.entries(this.active?.drops() ?? {})) drops[reason] = (drops[reason] ?? 0) + n;
+    return {
+      mode: this.active ? 7 : 6,
+      gate: this.gate.status(now),
+      switches: this.switches,
+      fallbacks: this.fallbacks,
+      drops,
+    };
   }
 
   /** A beat's flags (the switch period sends heartbeats to members not yet beating in mode 7). */
@@ -141,7 +171,11 @@ export class LivenessSwitch {
    * convicted for the silence mode 7 left in its heartbeats.
    */
   private fallBack(now: number): void {
-    this.active?.detach();
+    if (this.active) {
+      for (const [reason, n] of Object.entries(this.active.drops()))
+        this.retiredDrops[reason] = (this.retiredDrops[reason] ?? 0) + n;
+      this.active.detach();
+    }
     this.active = null;
     this.fallbacks++;
     const t = this.c.membership.table;

@@ -57,7 +57,7 @@ const HEAL_ROUNDS = 3;
 /** ...this many a round (each node): a side of tens is probed whole within a round or two. */
 const HEAL_PROBES = 8;
 
-/** Counts of what mode 7 refused or dropped, by reason (ScuttlebuttCore.liveness7Drops). */
+/** Counts of what mode 7 refused or dropped, by reason (ScuttlebuttCore.livenessStatus). */
 export type Mode7Drops = Readonly<Record<string, number>>;
 
 export class Mode7 {

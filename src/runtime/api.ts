@@ -344,6 +344,31 @@ export interface Stats {
   readonly userEvents: UserEventStats;
   /** Queries asked and answered (see QueryStats). */
   readonly queries: QueryStats;
+  /** Which liveness protocol runs, and why not 7 yet (see LivenessStats). */
+  readonly liveness: LivenessStats;
+}
+
+/**
+ * stats().liveness. With `liveness: { protocol: 7 }` a node runs protocol 7's liveness only while every live member
+ * speaks 7 and is ready (the gate); the counts say which members hold the cluster in 6.
+ */
+export interface LivenessStats {
+  /** The protocol configured (ScuttlebuttConfig.liveness.protocol, 6 by default). */
+  readonly protocol: 6 | 7;
+  /** The one running now. */
+  readonly mode: 6 | 7;
+  /** Live members other than this node that do not speak protocol 7 (0 in protocol 6: not asked). */
+  readonly notSpeaking: number;
+  /** Live members that speak 7 but have not opened their gate yet (a joiner's first rounds). */
+  readonly notReady: number;
+  /** Times this node switched to mode 7, and fell back to 6 (an older member appeared). */
+  readonly switches: number;
+  readonly fallbacks: number;
+  /**
+   * Mode 7's refusals, by reason: report sets refused ('forged-report', 'unsigned-report', 'ineligible-report'),
+   * parts of node deltas dropped, stray messages. Counts only grow.
+   */
+  readonly refused: Readonly<Record<string, number>>;
 }
 
 /** Which members a query asks; every condition must hold. Without one, every live member. */

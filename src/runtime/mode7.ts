@@ -15,7 +15,7 @@ import { decodeAny, encodeAny, type WireMessage } from '../wire/any.js';
 import { STREAM_HELLO_SUMS } from '../wire/liveness-sizes.js';
 import type { NodeDelta7, StreamHelloMessage } from '../wire/liveness-messages.js';
 import { PROTOCOL_VERSION, type ProtocolVersion } from '../wire/codec.js';
-import type { Logger, ScuttlebuttConfig } from './api.js';
+import type { LivenessStats, Logger, ScuttlebuttConfig } from './api.js';
 import { monotonicNow } from './clock.js';
 import { parseHostPort } from './config.js';
 import type { Packets } from './packets.js';
@@ -30,6 +30,21 @@ export function liveness7Options(config: ScuttlebuttConfig): Liveness7Options | 
     signer: new Ed25519ReportSigner(),
     ...(l.observers !== undefined ? { observers: l.observers } : {}),
     ...(l.gateHoldMs !== undefined ? { gateHoldMs: l.gateHoldMs } : {}),
+  };
+}
+
+/** stats().liveness of a node whose core is `core`. */
+export function livenessStats(core: ScuttlebuttCore, now: number): LivenessStats {
+  const s = core.livenessStatus(now);
+  if (!s) return { protocol: 6, mode: 6, notSpeaking: 0, notReady: 0, switches: 0, fallbacks: 0, refused: {} };
+  return {
+    protocol: 7,
+    mode: s.mode,
+    notSpeaking: s.gate.notSpeaking,
+    notReady: s.gate.notReady,
+    switches: s.switches,
+    fallbacks: s.fallbacks,
+    refused: s.drops,
   };
 }
 

@@ -43,7 +43,7 @@ import { UserEvents } from './user-events.js';
 import type { QueryHandler, QueryOptions, QueryResponses } from './api.js';
 import { followMembers, type HashRing, type RingOptions } from '../ring/index.js';
 import { nodeQueries, type Queries } from './queries.js';
-import { liveness7Options, Mode7Runtime } from './mode7.js';
+import { liveness7Options, livenessStats, Mode7Runtime } from './mode7.js';
 
 export type { ScuttlebuttEvents } from './api.js';
 
@@ -367,6 +367,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       replayWindows: this.packets.replayStats(),
       userEvents: this.userEvents.stats(),
       queries: this.queries.stats(),
+      liveness: livenessStats(this.core, monotonicNow()),
     };
   }
 

@@ -192,6 +192,9 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
     assert.equal(one(families, 'scuttlebutt_members', { status: 'dead' }), 1);
     assert.equal(one(families, 'scuttlebutt_member_events_total', { type: 'dead' }), 1);
     assert.equal(one(families, 'scuttlebutt_node_info', { node_id: 'm0' }), 1);
+    // Protocol 6 configured: mode 6, and no gate to hold it.
+    assert.equal(one(families, 'scuttlebutt_liveness_mode'), 6);
+    assert.equal(one(families, 'scuttlebutt_liveness_gate_members', { reason: 'not-speaking' }), 0);
 
     // Detection: one conviction, its silence a few seconds and no more than kill-to-scrape plus one period and gossip
     // lag.

@@ -52,6 +52,12 @@ test('mode 7 over UDP: five nodes form, a write spreads, a SIGKILL is convicted 
     assert.deepEqual(wrongly, [], `${p.id} convicted nobody alive`);
     const stats = (await p.query('stats')).stats!;
     assert.equal(stats.errors.internal, 0, `${p.id} handled every packet`);
+    const { protocol, mode, notSpeaking, switches, fallbacks } = stats.liveness;
+    assert.deepEqual(
+      { protocol, mode, notSpeaking, switches, fallbacks },
+      { protocol: 7, mode: 7, notSpeaking: 0, switches: 1, fallbacks: 0 },
+      `${p.id} reports running protocol 7`,
+    );
     // Beats and news go to members this node was told of but never heard from: none may be held back as too new
     // for them (a joiner's pulling SYN7 to its seed, before it heard the seed, is the one kind allowed).
     assert.ok((stats.dropped['message-too-new'] ?? 0) <= 3, `${p.id} dropped ${JSON.stringify(stats.dropped)}`);

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import type { Stats } from '../../src/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/node.js', import.meta.url));
 
@@ -13,13 +14,8 @@ export interface NodeEvent {
   keys?: string[];
   metadata?: Record<string, string>;
   state?: { live: { id: string; generation: number; metadata: Record<string, string> }[]; dead: { id: string }[] };
-  stats?: {
-    dropped: Record<string, number>;
-    errors: { listener: number; internal: number };
-    rejected: Record<string, number>;
-    packetsIn: number;
-    flowControl?: { rate: number; backlog: number; oldestWaitMs: number; overflows: number; decreases: number } | null;
-  };
+  /** The node's stats(), as JSON carried it (the fixture prints them). */
+  stats?: Stats;
   rate?: number;
   backlog?: number;
   /** User events ('user', 'sent', 'refused'). */

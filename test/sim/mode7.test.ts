@@ -64,6 +64,9 @@ test('mode 7: a cluster forms, stays quiet at beats only, and agrees on a crash 
   const formedAt = sim.now;
   const switchedAt = untilMode7(sim);
   assert.ok(switchedAt > 0, 'every node switches to mode 7');
+  // A member heard of before its SPEAKS_KEY would count as an old node and make everyone fall back (gate rule 4).
+  const fellBack = up(sim).filter((i) => sim.cores[i]!.livenessStatus(sim.now)!.fallbacks > 0);
+  assert.deepEqual(fellBack, [], 'no node fell back while the cluster formed');
   console.log(`# mode 7, 40 nodes: every node in mode 7 at ${(switchedAt / 1000).toFixed(2)} s`);
   sim.runUntil(switchedAt + 10_000);
   sim.resetTraffic();
@@ -231,6 +234,15 @@ test('mode 7 gate: an old node joining a mode-7 cluster makes every node fall ba
     up(sim).every((j) => sim.cores[j]!.livenessMode === 6),
     'and stay in mode 6',
   );
+  for (const j of up(sim).filter((j) => j !== old)) {
+    const status = sim.cores[j]!.livenessStatus(sim.now)!;
+    assert.deepEqual(
+      [status.mode, status.switches, status.fallbacks, status.gate.notSpeaking],
+      [6, 1, 1, 1],
+      `node ${j}: in mode 6 after one switch and one fallback, held by the one member not speaking 7`,
+    );
+  }
+  assert.equal(sim.cores[old]!.livenessStatus(sim.now), null, 'the old node runs no gate');
   console.log(`# gate: an old node joins; every node in mode 6 ${fellBack.toFixed(2)} s later`);
   assert.deepEqual(
     log.filter((l) => l.e.type === 'dead').map((l) => `${l.obs}:${l.e.node.id}@${l.t}`),
@@ -288,7 +300,10 @@ test("mode 7: report sets forged by a member on behalf of a victim's observers a
     sim.cores[i]!.receive(simAddress(forger), { type: 'ack7', clusterId: 'sim', nodes }, sim.now);
   }
   sim.runUntil(forgedAt + 20_000);
-  const refused = up(sim).reduce((sum, i) => sum + (sim.cores[i]!.liveness7Drops()['forged-report'] ?? 0), 0);
+  const refused = up(sim).reduce(
+    (sum, i) => sum + (sim.cores[i]!.livenessStatus(sim.now)?.drops['forged-report'] ?? 0),
+    0,
+  );
   console.log(`# mode 7, 40 nodes: ${nodes.length} forged report sets sent to every node, ${refused} refused`);
   // Every node but the forger refuses every set, except an observer its own (a claim about itself).
   assert.equal(refused, (n - 2) * nodes.length, 'every forged set refused');
