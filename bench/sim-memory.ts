@@ -1,5 +1,5 @@
 /**
- * `node --expose-gc dist/bench/sim-memory.js [--nodes 500,1000] [--rounds 20] [--json] [--breakdown]`: what one
+ * `node --expose-gc dist/bench/sim-memory.js [--nodes 500,1000] [--rounds 20] [--json] [--breakdown] [--protocol 7]`: what one
  * (node, member) pair of the simulator costs. For each size N: the simulator with N nodes, all
  * started, run until every node has seen every other live, then `--rounds` more rounds (windows
  * fill, tables settle); the heap after a full collection, V8 heap plus typed-array backing stores
@@ -68,10 +68,11 @@ interface SizeResult {
   breakdown?: [string, number][];
 }
 
-function measure(nodes: number, rounds: number, withBreakdown: boolean): SizeResult {
+function measure(nodes: number, rounds: number, withBreakdown: boolean, protocol: 6 | 7): SizeResult {
   const started = performance.now();
   const base = heapBytes();
-  const o = benchOptions({ nodes });
+  // Protocol 7 as the simulator's rows measure it: a fresh cluster, no gate hold, so every node runs mode 7.
+  const o = benchOptions({ nodes, ...(protocol === 7 ? { liveness7: true, gateHoldMs: 0 } : {}) });
   let sim: SimCluster | null = new SimCluster(simConfig(o, o.seed));
   sim.countBytes = false;
   const liveSeen = new Uint32Array(nodes);
@@ -106,11 +107,13 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '20' },
     json: { type: 'boolean', default: false },
     breakdown: { type: 'boolean', default: false },
+    protocol: { type: 'string', default: '6' },
   },
 });
 const sizes = values.nodes.split(',').map((s) => Number(s));
 const rounds = Number(values.rounds);
-const results = sizes.map((n) => measure(n, rounds, values.breakdown));
+const protocol = values.protocol === '7' ? 7 : 6;
+const results = sizes.map((n) => measure(n, rounds, values.breakdown, protocol));
 const slopes: number[] = [];
 for (let k = 1; k < results.length; k++) {
   const a = results[k - 1]!;

@@ -22,6 +22,7 @@ import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
 import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP, type PeerTable } from './peer-table.js';
 import { randomInt } from './random.js';
+import { intern, isShared, writable } from './shared-values.js';
 import type { Random } from './types.js';
 
 /** The parts of a node delta (protocol 6 or 7) that carry key-values: what applyNodeValues and invalid read. */
@@ -380,9 +381,13 @@ export function applyNodeValues(t: PeerTable, journal: Journal, nd: NodeValues, 
     t.setMaxVersion(s, 0);
   }
   const base = t.maxVersion(s);
+  // A map shared with other tables (shared-values.ts) is copied before its first write here, and the result
+  // shared again if another table holds the same content.
+  const held = map;
   for (const v of nd.values) {
     if (v.version <= base) continue;
-    if (!map) t.values.set(s, (map = new Map())); // most members of a large cluster carry no metadata: no map for them
+    // Most members of a large cluster carry no metadata: no map for them.
+    map = map === undefined ? new Map() : map === held ? writable(map) : map;
     const existing = map.get(v.key);
     map.delete(v.key);
     map.set(v.key, { value: v.value, version: v.version, tombstone: v.tombstone, expiresAt: Infinity, deletedAt: 0 });
@@ -391,8 +396,12 @@ export function applyNodeValues(t: PeerTable, journal: Journal, nd: NodeValues, 
   if (nd.maxVersion > base) t.setMaxVersion(s, nd.maxVersion);
   if (nd.lastGcVersion > myGc) {
     t.setGcVersion(s, nd.lastGcVersion);
-    if (map) for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
+    if (map && [...map.values()].some((v) => v.tombstone && v.version <= nd.lastGcVersion)) {
+      if (map === held) map = writable(map);
+      for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
+    }
   }
+  if (map !== undefined && !isShared(map)) t.values.set(s, intern(t.identity(s), map));
   return changed;
 }
 

@@ -9,9 +9,9 @@ import {
   CHECK_GROUP,
   checkStart,
   checkStep,
-  groupCheck,
   LOW_MODULUS,
   restoreHeartbeat,
+  uncheckStep,
 } from '../wire/low-heartbeats.js';
 import type { Column } from '../wire/messages.js';
 
@@ -97,17 +97,52 @@ export function growTo(a: number[], n: number): void {
   while (a.length < n) a.push(0);
 }
 
-/** Whether moving one of `out[from..to)` by OUTLIER_MOVES makes the group pass `check`; if so it is left moved. */
+/**
+ * Whether moving one of `out[from..to)` by OUTLIER_MOVES makes the group pass `check`; if so it is left moved.
+ * Tries entries in order and moves in OUTLIER_MOVES's order, the first that passes wins. The group's check is a
+ * chain of bijective steps, so the state before entry i (from the front) and the state entry i's step must reach
+ * for the chain to end at `check` (worked back from the end, uncheckStep) are each computed once: a move is tested
+ * with one step instead of the whole group's.
+ */
 function oneOutlier(out: number[], from: number, to: number, check: number | undefined, exactIndex: number): boolean {
+  if (check === undefined) return false;
+  const n = to - from;
+  const before = scratch(n);
+  let h = checkStart(from, to);
+  for (let k = 0; k < n; k++) {
+    before[k] = h;
+    h = checkStep(h, out[from + k] as number);
+  }
+  const needed = scratchNeeded(n);
+  let need = check;
+  for (let k = n - 1; k >= 0; k--) {
+    needed[k] = need >>> 0;
+    need = uncheckStep(need, out[from + k] as number);
+  }
   for (let i = from; i < to; i++) {
     if (i === exactIndex) continue;
     const restored = out[i] as number;
+    const state = before[i - from] as number;
+    const target = needed[i - from] as number;
     for (const d of OUTLIER_MOVES) {
       if (restored + d < 0) continue;
-      out[i] = restored + d;
-      if (groupCheck(out, from, to) === check) return true;
+      if (checkStep(state, restored + d) >>> 0 === target) {
+        out[i] = restored + d;
+        return true;
+      }
     }
-    out[i] = restored;
   }
   return false;
+}
+
+/** Reused per call (oneOutlier runs for every failing group of every low-bit digest): a group's chain states. */
+const beforeStates = new Int32Array(CHECK_GROUP);
+const neededStates = new Uint32Array(CHECK_GROUP);
+
+function scratch(n: number): Int32Array {
+  return n <= CHECK_GROUP ? beforeStates : new Int32Array(n);
+}
+
+function scratchNeeded(n: number): Uint32Array {
+  return n <= CHECK_GROUP ? neededStates : new Uint32Array(n);
 }

@@ -201,11 +201,27 @@ function toHex(bytes: Uint8Array): string {
   return out;
 }
 
+/**
+ * Key bytes parsed from a stored REPORT_KEY_KEY, by the stored value: peers' StoredValue objects are never written
+ * after they are stored, and tables that share them (shared-values.ts: every node of a simulation) share the bytes
+ * too, which nobody writes (they are only verified against).
+ */
+const parsedKeys = new WeakMap<StoredValue, Uint8Array | null>();
+
 /** A member's REPORT_KEY_KEY as key bytes; undefined when absent or malformed (then no set of it is accepted). */
 function keyValueOf(values: ReadonlyMap<string, StoredValue> | null | undefined): Uint8Array | undefined {
   const held = values?.get(REPORT_KEY_KEY);
-  const value = held && !held.tombstone ? held.value : undefined;
-  if (value === undefined || !/^[0-9a-f]{64}$/.test(value)) return undefined;
+  if (held === undefined || held.tombstone) return undefined;
+  let parsed = parsedKeys.get(held);
+  if (parsed === undefined) {
+    parsed = parseKey(held.value);
+    parsedKeys.set(held, parsed);
+  }
+  return parsed ?? undefined;
+}
+
+function parseKey(value: string): Uint8Array | null {
+  if (!/^[0-9a-f]{64}$/.test(value)) return null;
   const out = new Uint8Array(32);
   for (let i = 0; i < 32; i++) out[i] = parseInt(value.slice(2 * i, 2 * i + 2), 16);
   return out;

@@ -110,8 +110,9 @@ export class ObserverAssignment {
 
   /**
    * The assignment over this view with `added` joined and `removed` gone: the same as `of` over the new
-   * view, at O(N) memmove per ring and per change instead of a rebuild. Falls back to a rebuild when more
-   * than N/16 members change, where the memmoves would cost more than the sort.
+   * view, at one O(N) block copy per column (the refs, and each ring's keys and order) plus O(log N) per change,
+   * instead of a rebuild. Falls back to a rebuild when more than N/16 members change, where the sort costs no
+   * more.
    */
   with(added: ArrayLike<number>, removed: ArrayLike<number>): ObserverAssignment {
     const gone = new Set<number>();
@@ -133,25 +134,32 @@ export class ObserverAssignment {
       for (const ref of this.refs) if (!gone.has(ref)) next.push(ref);
       return ObserverAssignment.of([...next, ...joined], this.k);
     }
-    let refs = this.refs;
-    const keys = this.keys.slice();
-    const order = this.order.slice();
-    for (const ref of gone) {
-      refs = without(refs, search(refs, ref, ref, refs));
-      for (let r = 0; r < this.rings; r++) {
-        const p = search(keys[r] as Float64Array, ringKey(ref, r), ref, order[r] as Float64Array);
-        keys[r] = without(keys[r] as Float64Array, p);
-        order[r] = without(order[r] as Float64Array, p);
-      }
-    }
-    for (const ref of joined) {
-      refs = inserted(refs, search(refs, ref, ref, refs), ref);
-      for (let r = 0; r < this.rings; r++) {
-        const key = ringKey(ref, r);
-        const p = search(keys[r] as Float64Array, key, ref, order[r] as Float64Array);
-        keys[r] = inserted(keys[r] as Float64Array, p, key);
-        order[r] = inserted(order[r] as Float64Array, p, ref);
-      }
+    // Each column is copied once whatever the number of changes: the members that left are cut at their
+    // positions and the joiners, sorted as the column is (key, then ref), go in before the first old entry above
+    // them. The same arrays as cutting and inserting one change at a time.
+    const joiners = Float64Array.from(joined).sort();
+    const cutRefs = [...gone].map((ref) => search(this.refs, ref, ref, this.refs)).sort((a, b) => a - b);
+    const refs = spliced(
+      this.refs,
+      cutRefs,
+      Array.from(joiners, (ref) => search(this.refs, ref, ref, this.refs)),
+      joiners,
+    );
+    const keys: Float64Array[] = [];
+    const order: Float64Array[] = [];
+    for (let r = 0; r < this.rings; r++) {
+      const oldKeys = this.keys[r] as Float64Array;
+      const oldOrder = this.order[r] as Float64Array;
+      const cut = [...gone].map((ref) => search(oldKeys, ringKey(ref, r), ref, oldOrder)).sort((a, b) => a - b);
+      const addKeys = Float64Array.from(joiners, (ref) => ringKey(ref, r));
+      const byKey = Int32Array.from({ length: joiners.length }, (_, i) => i).sort(
+        (a, b) => (addKeys[a] as number) - (addKeys[b] as number) || (joiners[a] as number) - (joiners[b] as number),
+      );
+      const sortedKeys = Float64Array.from(byKey, (i) => addKeys[i] as number);
+      const sortedRefs = Float64Array.from(byKey, (i) => joiners[i] as number);
+      const at = Array.from(sortedKeys, (key, i) => search(oldKeys, key, sortedRefs[i] as number, oldOrder));
+      keys.push(spliced(oldKeys, cut, at, sortedKeys));
+      order.push(spliced(oldOrder, cut, at, sortedRefs));
     }
     const next = new ObserverAssignment(refs, this.k, keys, order);
     this.handOver(next, gone, joined);
@@ -327,17 +335,34 @@ function search(keys: Float64Array, key: number, ref: number, refs: Float64Array
   return lo;
 }
 
-function without(a: Float64Array, p: number): Float64Array {
-  const out = new Float64Array(a.length - 1);
-  out.set(a.subarray(0, p));
-  out.set(a.subarray(p + 1), p);
-  return out;
-}
-
-function inserted(a: Float64Array, p: number, value: number): Float64Array {
-  const out = new Float64Array(a.length + 1);
-  out.set(a.subarray(0, p));
-  out[p] = value;
-  out.set(a.subarray(p), p + 1);
+/**
+ * `a` without its entries at the positions `cut` (ascending), with `values[v]` inserted before old entry `at[v]`
+ * (`at` non-decreasing; an entry inserted where one is cut goes first): block copies between the changes.
+ */
+function spliced(
+  a: Float64Array,
+  cut: readonly number[],
+  at: readonly number[],
+  values: ArrayLike<number>,
+): Float64Array {
+  const out = new Float64Array(a.length - cut.length + at.length);
+  let i = 0;
+  let o = 0;
+  let c = 0;
+  let v = 0;
+  while (c < cut.length || v < at.length) {
+    const insert = v < at.length && (c >= cut.length || (at[v] as number) <= (cut[c] as number));
+    const p = insert ? (at[v] as number) : (cut[c] as number);
+    out.set(a.subarray(i, p), o);
+    o += p - i;
+    i = p;
+    if (insert) {
+      out[o++] = values[v++] as number;
+    } else {
+      i = p + 1;
+      c++;
+    }
+  }
+  out.set(a.subarray(i), o);
   return out;
 }

@@ -6,6 +6,7 @@
 import type { NodeIdentity } from '../wire/messages.js';
 import { memberRecord, type MemberRecord } from './member-records.js';
 import { Mode6Columns, NO_SAMPLE } from './mode6-columns.js';
+import { SlotValues } from './slot-values.js';
 
 export const LIVE = 0;
 export const DEAD = 1;
@@ -99,11 +100,11 @@ export class PeerTable {
    */
   records: (MemberRecord | null)[];
   /**
-   * The key-values of the members that have any, by slot. Sparse: most members of a large cluster carry no
-   * application keys, and a slot-indexed column of nulls costs 8 B per (node, member) pair (0.8 GB in a 10,000-node
-   * simulation) where this costs nothing for them.
+   * The key-values of the members that have any, by slot. Sparse while most members carry no keys (a slot-indexed
+   * column of nulls costs 8 B per (node, member) pair, 0.8 GB in a 10,000-node simulation), a slot-indexed array
+   * once most do (see SlotValues).
    */
-  readonly values = new Map<number, Map<string, StoredValue>>();
+  readonly values = new SlotValues<Map<string, StoredValue>>();
   refs: Float64Array;
   status: Uint8Array;
   /** 1 once the member left (written through setLeft, which protocol 7's state hash watches). */

@@ -72,6 +72,34 @@ export function checkStep(h: number, heartbeat: number): number {
   return h ^ (h >>> 13);
 }
 
+/** The inverse of `x * m mod 2^32` for odd m (Newton's iteration: each step doubles the correct low bits). */
+function inverseOdd(m: number): number {
+  let inv = m;
+  for (let k = 0; k < 5; k++) inv = Math.imul(inv, 2 - Math.imul(m, inv));
+  return inv;
+}
+const INVERSE_P = inverseOdd(0x01000193);
+const INVERSE_Q = inverseOdd(0x9e3779b1);
+
+/** The x for which `x ^ (x >>> s)` is `y` (32 bits). */
+function unshift(y: number, s: number): number {
+  let x = y;
+  for (let known = s; known < 32; known += s) x = y ^ (x >>> s);
+  return x;
+}
+
+/**
+ * The state `h` before checkStep(h, heartbeat) when its result is `after` (each step is a bijection): lets a reader
+ * work back from a group's check, to test one changed entry without redoing the steps after it.
+ */
+export function uncheckStep(after: number, heartbeat: number): number {
+  const high = heartbeat < TWO_32 ? heartbeat >>> LOW_HEARTBEAT_BITS : Math.floor(heartbeat / LOW_MODULUS);
+  let h = unshift(after, 13);
+  if (high >= TWO_32) h = Math.imul(h, INVERSE_Q) ^ ((high / TWO_32) >>> 0);
+  h = unshift(h, 15);
+  return Math.imul(h, INVERSE_P) ^ (high >>> 0);
+}
+
 /** The checks of the first `count` full heartbeats, one per group. */
 export function groupChecks(heartbeats: Column, count: number): number[] {
   const checks = new Array<number>(checkCount(count));

@@ -136,3 +136,40 @@ test('with after every row was asked: one join or departure leaves no stale cach
     { numRuns: 400, seed: 26 },
   );
 });
+
+test('with: several joins and departures at once (below the rebuild threshold) equal a build from scratch', () => {
+  fc.assert(
+    fc.property(
+      fc.uniqueArray(ref48, { minLength: 200, maxLength: 400 }),
+      fc.constantFrom(2, 4, 6),
+      fc.array(
+        fc.record({ joins: fc.uniqueArray(ref48, { maxLength: 6 }), leaves: fc.array(fc.nat(), { maxLength: 6 }) }),
+        {
+          minLength: 1,
+          maxLength: 4,
+        },
+      ),
+      fc.boolean(),
+      (start, k, steps, rejoin) => {
+        let view = [...start];
+        let a = ObserverAssignment.of(view, k);
+        for (const x of view.slice(0, 40)) a.observersOf(x);
+        for (const { joins, leaves } of steps) {
+          const present = new Set(view);
+          const removed = [...new Set(leaves.map((i) => view[i % view.length] as number))];
+          const added = joins.filter((r) => !present.has(r));
+          // A member cut and joined in one call (a restart seen at once) goes back where it was.
+          if (rejoin && removed.length > 0) added.push(removed[0] as number);
+          a = a.with(added, removed);
+          const gone = new Set(removed);
+          view = [...view.filter((r) => !gone.has(r)), ...added.filter((r) => !present.has(r) || gone.has(r))];
+          const fresh = ObserverAssignment.of(view, k);
+          assert.deepEqual([...a.members()], [...fresh.members()]);
+          for (const x of view) assert.deepEqual(a.observersOf(x), fresh.observersOf(x), `neighbours of ${String(x)}`);
+          assert.deepEqual([...a.edges()], [...fresh.edges()]);
+        }
+      },
+    ),
+    { numRuns: 150 },
+  );
+});

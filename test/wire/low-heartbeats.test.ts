@@ -4,10 +4,13 @@ import fc from 'fast-check';
 import {
   CHECK_GROUP,
   checkCount,
+  checkStart,
+  checkStep,
   groupCheck,
   groupChecks,
   lowHeartbeat,
   restoreHeartbeat,
+  uncheckStep,
 } from '../../src/wire/low-heartbeats.js';
 import { restoreHeartbeats, UNREAD } from '../../src/core/heartbeat-restore.js';
 
@@ -78,5 +81,85 @@ test('restored heartbeats are exact, or their whole group is UNREAD: never a wro
         }
       },
     ),
+  );
+});
+
+test('uncheckStep undoes checkStep, whatever the state and heartbeat (2^36 and beyond included)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }), heartbeat, (h, hb) => {
+      assert.equal(uncheckStep(checkStep(h, hb), hb) >>> 0, h >>> 0);
+      assert.equal(uncheckStep(checkStep(h, hb) >>> 0, hb) >>> 0, h >>> 0);
+    }),
+  );
+  // A group's check worked back to its start.
+  const hbs = [5, 2 ** 40 + 3, 17, 2 ** 33, 99];
+  let state = groupCheck(hbs, 0, hbs.length);
+  for (let k = hbs.length - 1; k >= 0; k--) state = uncheckStep(state, hbs[k]!);
+  assert.equal(state >>> 0, checkStart(0, hbs.length) >>> 0);
+});
+
+/**
+ * restoreHeartbeats as written before its one-outlier retry worked back from the check: every candidate move
+ * re-checks the whole group. The two must restore the same values (the same entry and move win).
+ */
+function restoreByWholeChecks(low: number[], checks: number[], count: number, mine: number[]): number[] {
+  const out: number[] = [];
+  const moves = [16, -16, 32, -32];
+  const shifts = [8, 16, 24, 32, 48, 64];
+  for (let from = 0; from < count; from += CHECK_GROUP) {
+    const to = Math.min(count, from + CHECK_GROUP);
+    const check = checks[from / CHECK_GROUP];
+    const restore = (shift: number): boolean => {
+      for (let i = from; i < to; i++) out[i] = restoreHeartbeat(mine[i]! + shift, low[i]!);
+      return groupCheck(out, from, to) === check;
+    };
+    const outlier = (): boolean => {
+      for (let i = from; i < to; i++) {
+        const restored = out[i]!;
+        for (const d of moves) {
+          if (restored + d < 0) continue;
+          out[i] = restored + d;
+          if (groupCheck(out, from, to) === check) return true;
+        }
+        out[i] = restored;
+      }
+      return false;
+    };
+    if (restore(0) || outlier() || shifts.some(restore)) continue;
+    for (let i = from; i < to; i++) out[i] = UNREAD;
+  }
+  return out.slice(0, count);
+}
+
+test('the one-outlier retry finds what re-checking the whole group for every move finds', () => {
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.nat(1_000_000),
+          fc.oneof(
+            fc.integer({ min: -8, max: 7 }),
+            fc.constantFrom(-40, -24, -20, 20, 24, 40),
+            fc.integer({ min: -40, max: 40 }),
+          ),
+        ),
+        { minLength: 1, maxLength: 2 * CHECK_GROUP + 5 },
+      ),
+      fc.nat(),
+      (entries, pick) => {
+        const full = entries.map(([h]) => h);
+        // Mostly near (the retry's case: one or two entries far off), sometimes anything.
+        const mine = entries.map(([h, off], i) =>
+          Math.max(0, h - (i % 7 === pick % 7 ? off : Math.max(-8, Math.min(7, off)))),
+        );
+        const low = full.map(lowHeartbeat);
+        const checks = groupChecks(full, full.length);
+        assert.deepEqual(
+          restoreHeartbeats(low, checks, full.length, mine).slice(0, full.length),
+          restoreByWholeChecks(low, checks, full.length, mine),
+        );
+      },
+    ),
+    { numRuns: 300 },
   );
 });
