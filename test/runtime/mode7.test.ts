@@ -29,6 +29,10 @@ test('mode 7 over UDP: five nodes form, a write spreads, a SIGKILL is convicted 
     'color=green everywhere',
   );
 
+  // The victim has beaten its watchers before it dies: a member that dies before its first beat reaches them is
+  // never judged by them (docs/design/liveness-7.md, "Built, and what is left", item 2), and this test is about a
+  // member the cluster already watches.
+  await new Promise((r) => setTimeout(r, 1000));
   const victim = procs[3]!;
   const killedAt = Date.now();
   victim.kill('SIGKILL');
