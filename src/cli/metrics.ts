@@ -4,6 +4,7 @@
  * itself depends on no metrics package; only the agent does.
  */
 import diagnostics_channel from 'node:diagnostics_channel';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
   channels,
@@ -27,10 +28,16 @@ export const METRICS_CONTENT_TYPE: string = Registry.PROMETHEUS_CONTENT_TYPE;
  */
 const LOOP_SAMPLE_MS = 1000;
 /**
- * The resolution of prom-client's `monitorEventLoopDelay` behind `nodejs_eventloop_lag_*`: its own
- * default, 10 ms, wakes the process 100 times a second (a third of an idle agent's CPU).
+ * The resolution given to prom-client's `monitorEventLoopDelay` (behind `nodejs_eventloop_lag_{min,...}`): the
+ * longest a timer waits (24.8 days), so that it never fires. Its own timer would be a second wake-up a second for
+ * the same look the sampler above already takes (its default, 10 ms, was 100 a second, a third of an idle agent's
+ * CPU); and at a 1 s resolution it records each whole interval, so its gauges read about 1 s however idle the loop.
+ * The sampler's ticks feed those gauges instead (`loopLag` below).
  */
-const LOOP_MONITOR_RESOLUTION_MS = 1000;
+const LOOP_MONITOR_NEVER_MS = 2 ** 31 - 1;
+/** prom-client's gauges over `monitorEventLoopDelay`, replaced by ones over the sampler's ticks. */
+const LOOP_LAG_GAUGES = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
+type LoopLagStat = (typeof LOOP_LAG_GAUGES)[number];
 
 /** One node's metrics. Histograms count from construction on; instrument() the node as soon as it exists. */
 export class AgentMetrics {
@@ -61,6 +68,12 @@ export class AgentMetrics {
   };
   private throttles = 0;
   private readonly throttlesCounter: Counter;
+  /**
+   * The sampler's delays (ns) since the last scrape, behind nodejs_eventloop_lag_{min,...}_seconds: up to an hour, to
+   * two significant figures (about 30 KB of counts; node's default range and three figures take 350 KB).
+   */
+  private readonly loopLag: RecordableHistogram = createHistogram({ lowest: 1, highest: 3600e9, figures: 2 });
+  private readonly loopLagGauges: Record<LoopLagStat, Gauge>;
 
   constructor(readonly node: Scuttlebutt) {
     const registers = [this.registry];
@@ -222,11 +235,24 @@ export class AgentMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: LOOP_MONITOR_RESOLUTION_MS });
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: LOOP_MONITOR_NEVER_MS });
     // Gauges named like counters (Prometheus' lint refuses them); nodejs_active_{handles,requests,resources} hold the
     // same counts.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
       this.registry.removeSingleMetric(name);
+    const lagGauge = (stat: LoopLagStat): Gauge => {
+      const name = `nodejs_eventloop_lag_${stat}_seconds`;
+      this.registry.removeSingleMetric(name);
+      return new Gauge({
+        name,
+        help: `How late a ${LOOP_SAMPLE_MS / 1000} s timer fired since the previous scrape: ${stat}.`,
+        registers,
+      });
+    };
+    this.loopLagGauges = Object.fromEntries(LOOP_LAG_GAUGES.map((stat) => [stat, lagGauge(stat)])) as Record<
+      LoopLagStat,
+      Gauge
+    >;
 
     const mine = <T extends NodeMessage>(name: string, fn: (msg: T) => void): void => {
       const handler = (msg: unknown): void => {
@@ -251,7 +277,10 @@ export class AgentMetrics {
     let last = performance.now();
     this.loopTimer = setInterval(() => {
       const now = performance.now();
-      loopDelay.observe(Math.max(0, now - last - LOOP_SAMPLE_MS) / 1000);
+      const lateMs = Math.max(0, now - last - LOOP_SAMPLE_MS);
+      loopDelay.observe(lateMs / 1000);
+      // In ns, from 1 (the least a RecordableHistogram takes) to its highest (a longer stall counts as an hour).
+      this.loopLag.record(Math.min(3600e9, Math.max(1, Math.round(lateMs * 1e6))));
       last = now;
     }, LOOP_SAMPLE_MS).unref();
   }
@@ -303,7 +332,26 @@ export class AgentMetrics {
     this.liveness.held.set({ reason: 'not-ready' }, s.liveness.notReady);
     this.members.set({ status: 'live' }, s.liveMembers);
     this.members.set({ status: 'dead' }, s.deadMembers);
+    this.scrapeLoopLag();
     return this.registry.metrics();
+  }
+
+  /**
+   * nodejs_eventloop_lag_{min,...}_seconds over the sampler's ticks since the previous scrape (as prom-client's,
+   * which reset at each scrape); a scrape that follows another within a tick keeps the figures it had.
+   */
+  private scrapeLoopLag(): void {
+    const h = this.loopLag;
+    if (h.count === 0) return;
+    const g = this.loopLagGauges;
+    g.min.set(h.min / 1e9);
+    g.max.set(h.max / 1e9);
+    g.mean.set(h.mean / 1e9);
+    g.stddev.set(h.stddev / 1e9);
+    g.p50.set(h.percentile(50) / 1e9);
+    g.p90.set(h.percentile(90) / 1e9);
+    g.p99.set(h.percentile(99) / 1e9);
+    h.reset();
   }
 
   /** Stops listening; called by itself when the node shuts down. Scrapes still answer, frozen. */

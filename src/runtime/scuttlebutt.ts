@@ -90,7 +90,8 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly core: ScuttlebuttCore;
   private readonly udp: UdpEndpoint;
   private readonly log: Logger;
-  private readonly timer: NodeJS.Timeout;
+  /** The gossip round's timer; null in protocol 7, whose quarter-interval timer runs the round (Mode7Runtime). */
+  private readonly timer: NodeJS.Timeout | null;
   private readonly seedWatch: SeedWatch;
   private readonly memberEvents: MemberEvents;
   private closing: Promise<void> | null = null;
@@ -158,9 +159,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     );
     this.core.takeEvents();
     if (liveness7) {
-      const [detect, changed] = [() => this.detect(), () => this.publish()];
+      const [detect, round, changed] = [() => this.detect(), () => this.round(), () => this.publish()];
       this.mode7 = new Mode7Runtime(
-        { core: this.core, packets, log: this.log, detect, changed },
+        { core: this.core, packets, log: this.log, detect, round, changed },
         { config, udpAddress: udp.address },
       );
     }
@@ -215,7 +216,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       { detect: () => this.detect(), deaf: (now) => this.core.isDeaf(now) },
       { periodMs: detectorPeriod },
     );
-    this.timer = setInterval(() => this.round(), config.gossipIntervalMs);
+    this.timer = this.mode7 ? null : setInterval(() => this.round(), config.gossipIntervalMs);
     this.log.info({ node: this.self, listen: udp.address }, 'scuttlebutt node started');
     warnIfPlaintext(config, this.log);
     diag.nodeStart(this);
@@ -403,7 +404,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   shutdown(options: { leave?: boolean } = {}): Promise<void> {
     const announce = options.leave ?? true;
     this.closing ??= (async () => {
-      clearInterval(this.timer);
+      if (this.timer) clearInterval(this.timer);
       this.eager.cancel();
       this.deadline.cancel();
       this.seedWatch.close();

@@ -1,6 +1,7 @@
 /**
  * What an idle agent costs between scrapes: its main thread should wake for gossip (a round and four
- * detects a second, and the packets of about three exchanges) and for little else. Each timer the
+ * detects a second in protocol 6, four ticks with the round on one of them in 7, and the packets of about three
+ * exchanges or four beats) and for little else. Each timer the
  * agent adds for itself (metrics samplers, monitors) is a wake-up of an otherwise sleeping process,
  * and CPU follows wake-ups: a 10 ms event-loop monitor alone added 100 a second. Counted from the
  * kernel's voluntary context switches of the main thread (Linux /proc), which count every time it

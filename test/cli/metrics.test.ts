@@ -240,6 +240,10 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
     ]) {
       assert.equal(families.get(name)?.type, 'gauge', name);
     }
+    // How late the loop runs, not how long the sampler's interval is (monitorEventLoopDelay at a 1 s resolution
+    // records whole intervals: about 1 s a tick, however idle the loop).
+    const lagP50 = one(families, 'nodejs_eventloop_lag_p50_seconds');
+    assert.ok(lagP50 >= 0 && lagP50 < 0.5, `nodejs_eventloop_lag_p50_seconds ${lagP50}: a lag, not an interval`);
     assert.ok(one(families, 'process_cpu_seconds_total') > 0);
     assert.ok(one(families, 'process_resident_memory_bytes') > 10e6);
     histogram(families, 'nodejs_gc_duration_seconds');
