@@ -20,7 +20,7 @@ import { identityRef } from './identity.js';
 import type { Journal } from './journal.js';
 import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
-import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP, type PeerTable } from './peer-table.js';
+import { MAX_HEARTBEAT_LEAP, MAX_VERSION, MAX_VERSION_LEAP, type PeerTable, type StoredValue } from './peer-table.js';
 import { randomInt } from './random.js';
 import { intern, isShared, writable } from './shared-values.js';
 import type { Random } from './types.js';
@@ -345,6 +345,12 @@ export class Deltas {
   }
 }
 
+/** Whether `map` holds a tombstone at or below `gcVersion` (one a GC watermark collects). */
+function holdsCollectable(map: ReadonlyMap<string, StoredValue>, gcVersion: number): boolean {
+  for (const v of map.values()) if (v.tombstone && v.version <= gcVersion) return true;
+  return false;
+}
+
 /** Slot s's values in `t` with version > from, ascending (the map keeps version order): a delta's prefix. */
 export function valuesAbove(t: PeerTable, slot: number, from: number): VersionedValue[] {
   const map = t.values.get(slot);
@@ -396,7 +402,7 @@ export function applyNodeValues(t: PeerTable, journal: Journal, nd: NodeValues, 
   if (nd.maxVersion > base) t.setMaxVersion(s, nd.maxVersion);
   if (nd.lastGcVersion > myGc) {
     t.setGcVersion(s, nd.lastGcVersion);
-    if (map && [...map.values()].some((v) => v.tombstone && v.version <= nd.lastGcVersion)) {
+    if (map && holdsCollectable(map, nd.lastGcVersion)) {
       if (map === held) map = writable(map);
       for (const [key, v] of map) if (v.tombstone && v.version <= nd.lastGcVersion) map.delete(key);
     }

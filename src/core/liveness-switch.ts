@@ -109,8 +109,7 @@ export class LivenessSwitch {
 
   /** The mode, the gate and the refusals so far (ScuttlebuttCore.livenessStatus). */
   status(now: number): LivenessStatus {
-    const drops: Record<string, number> = { ...this.retiredDrops };
-    for (const [reason, n] of Object.entries(this.active?.drops() ?? {})) drops[reason] = (drops[reason] ?? 0) + n;
+    const drops = addCounts({ ...this.retiredDrops }, this.active?.drops() ?? {});
     return {
       mode: this.active ? 7 : 6,
       gate: this.gate.status(now),
@@ -172,8 +171,7 @@ export class LivenessSwitch {
    */
   private fallBack(now: number): void {
     if (this.active) {
-      for (const [reason, n] of Object.entries(this.active.drops()))
-        this.retiredDrops[reason] = (this.retiredDrops[reason] ?? 0) + n;
+      addCounts(this.retiredDrops, this.active.drops());
       this.active.detach();
     }
     this.active = null;
@@ -193,6 +191,12 @@ export class LivenessSwitch {
       now,
     );
   }
+}
+
+/** Adds each count of `from` to `into`'s, by reason; returns `into`. */
+function addCounts(into: Record<string, number>, from: Readonly<Record<string, number>>): Record<string, number> {
+  for (const [reason, n] of Object.entries(from)) into[reason] = (into[reason] ?? 0) + n;
+  return into;
 }
 
 function toHex(bytes: Uint8Array): string {
