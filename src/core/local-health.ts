@@ -3,7 +3,8 @@
  * silent at once, and convicting them for it would be wrong:
  *
  * - a stall: a long gap between our own clock readings (GC, SIGSTOP, an overloaded host), during
- *   which nothing was heard because nothing ran;
+ *   which nothing was heard because nothing ran: over two rounds, and over a round plus the
+ *   acceptable pause (at most 2 s), so that no gap long enough to convict goes unexcused;
  * - deafness (Lifeguard's insight, applied to phi): a node with several live peers that hears from
  *   none of them is likelier to have a bad link or a burst of loss of its own. For a bounded while
  *   it convicts nobody; if the peers really did all die, they are convicted late, not never. With
@@ -39,7 +40,11 @@ export class LocalHealth {
   constructor(intervalMs: number, acceptablePauseMs: number, now: number) {
     this.lastClock = now;
     this.lastHeard = now;
-    this.stallThresholdMs = Math.max(2 * intervalMs, intervalMs + 2000);
+    // A gap of a round plus the acceptable pause is one the detector could convict on (its deadlines
+    // lie about that far past each heartbeat), so it is always a stall: with a short pause (fast
+    // configurations) a 2 s floor would leave a gap between conviction and excuse, where one
+    // hiccup of the host convicts every member on every node of the process.
+    this.stallThresholdMs = Math.max(2 * intervalMs, intervalMs + Math.min(2000, acceptablePauseMs));
     this.deafAfterMs = 2 * intervalMs;
     this.maxDeafHoldMs = 8 * (intervalMs + acceptablePauseMs);
   }

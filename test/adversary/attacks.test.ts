@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Scuttlebutt } from '../../src/index.js';
 import type { NodeIdentity } from '../../src/wire/messages.js';
 import { identityRef } from '../../src/core/identity.js';
@@ -256,8 +257,47 @@ for (const mode of MODES) {
     test('membership flood: no real member is ever convicted while fakes dilute the gossip targets', async () => {
       const small = await startCluster(3, mode, { maxMembers: 300, maxNewMembersPerSender: 40 });
       const dead: string[] = [];
+      // What a failure needs to say why: when each conviction came (from the flood's start), how close
+      // each real pair came to conviction and when, and whether the process itself stopped for a while
+      // (every node of it stalls at once then: see LocalHealth).
+      let floodStart = Date.now();
+      const deaths: string[] = [];
       for (const node of small)
-        node.on('dead', (m) => void (m.id.startsWith('n') && dead.push(`${node.self.id}->${m.id}`)));
+        node.on('dead', (m, reason) => {
+          if (!m.id.startsWith('n')) return;
+          dead.push(`${node.self.id}->${m.id}`);
+          deaths.push(`${node.self.id}->${m.id} (${reason}) at ${Date.now() - floodStart} ms`);
+        });
+      const closest = new Map<string, { ratio: number; at: number }>();
+      const sampler = setInterval(() => {
+        for (const node of small)
+          for (const m of node.members({ status: 'live' })) {
+            if (!m.id.startsWith('n') || !m.silence) continue;
+            const pair = `${node.self.id}->${m.id}`;
+            const ratio = m.silence.silentForMs / m.silence.convictAfterMs;
+            if (ratio > (closest.get(pair)?.ratio ?? 0)) closest.set(pair, { ratio, at: Date.now() - floodStart });
+          }
+      }, 20);
+      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      loopDelay.enable();
+      const diagnosis = (): string =>
+        [
+          `convictions: ${deaths.join(', ') || 'none'}`,
+          `closest to conviction (silence / conviction silence, ms after the flood began): ${[...closest]
+            .map(([pair, c]) => `${pair} ${c.ratio.toFixed(2)} at ${c.at}`)
+            .join(', ')}`,
+          `longest event-loop delay ${Math.round(loopDelay.max / 1e6)} ms`,
+          ...small.map((node) => {
+            const s = node.stats();
+            const nonzero = (r: Record<string, number>): string =>
+              JSON.stringify(Object.fromEntries(Object.entries(r).filter(([, v]) => v > 0)));
+            return (
+              `${node.self.id}: local stalls ${node.health().localStalls}, live ${s.liveMembers}, dead ${s.deadMembers}, ` +
+              `rejected ${nonzero(s.rejected)}, dropped ${nonzero(s.dropped)}, errors ${nonzero(s.errors)}, ` +
+              `liveness ${JSON.stringify(s.liveness)}`
+            );
+          }),
+        ].join('\n');
       // Fakes live at once on the flooded node: the dilution really happened.
       let liveFakes = 0;
       let mostLiveFakes = 0;
@@ -270,6 +310,7 @@ for (const mode of MODES) {
         // Three seconds of flood: fakes are convicted about a second after their admission and
         // new ones keep taking their place, so real members stay outnumbered throughout.
         let k = 0;
+        floodStart = Date.now();
         for (const t0 = Date.now(); Date.now() - t0 < 3000;) {
           for (let p = 0; p < 10; p++)
             await peer.send(
@@ -291,8 +332,10 @@ for (const mode of MODES) {
           );
         await waitFor(() => fakesKnown() === 0, 100 * INTERVAL_MS, 'every fake convicted and removed everywhere');
         assert.ok(mostLiveFakes >= 100, `${mostLiveFakes} fakes live at once on the flooded node`);
-        assert.deepEqual(dead, []);
+        assert.deepEqual(dead, [], `real members convicted\n${diagnosis()}`);
       } finally {
+        clearInterval(sampler);
+        loopDelay.disable();
         await stopAll(small);
       }
     });
