@@ -153,6 +153,7 @@ export class LivenessSwitch {
         own: this.c.own,
         proofs: this.c.proofs,
         rng: this.c.rng,
+        isReady: (slot) => this.gate.isReady(slot),
       },
       this.init,
       now,
