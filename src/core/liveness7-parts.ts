@@ -60,6 +60,9 @@ export interface CensusStatus7 {
   readonly running: boolean;
   /** The newest census epoch this node completed (0: none). */
   readonly completedEpoch: number;
+  /** Censuses this node started (others it joined are not counted), and members censuses convicted here. */
+  readonly started: number;
+  readonly convicted: number;
   /** Censuses that judged, here, a neighbour this node never heard (whoever started them). */
   readonly unheardCensuses: number;
   /** Neighbours never heard that a census found absent and unanswering: reported (silent) by this node. */

@@ -91,6 +91,9 @@ export class Liveness7 {
   private neighbourRefs: readonly number[] = [];
   /** What the quorum scan and the census start rule must look at again (core/scan-marks.ts). */
   private readonly marks = new ScanMarks();
+  /** Censuses this node started, and members its censuses convicted, since construction. */
+  private censusesStarted = 0;
+  private censusConvicted = 0;
 
   constructor(
     private readonly config: Liveness7Config,
@@ -343,14 +346,13 @@ export class Liveness7 {
     return this.book.rejections();
   }
 
-  /**
-   * Whether a census runs here, the newest epoch it completed, and counts since construction: censuses that
-   * judged a neighbour never heard here, and such neighbours reported (found absent, unanswering).
-   */
+  /** Whether a census runs here, the newest epoch it completed, and its counts since construction. */
   censusStatus(): CensusStatus7 {
     return {
       running: this.census.running,
       completedEpoch: this.census.completedEpoch,
+      started: this.censusesStarted,
+      convicted: this.censusConvicted,
       unheardCensuses: this.unheard.censuses,
       unheardReported: this.unheard.reported,
     };
@@ -403,10 +405,10 @@ export class Liveness7 {
   }
 
   private releaseCensus(): void {
-    let changed = false;
-    for (const s of this.heldCensus) changed = this.convict(s, 'unreachable') || changed;
+    const before = this.censusConvicted;
+    for (const s of this.heldCensus) if (this.convict(s, 'unreachable')) this.censusConvicted++;
     this.heldCensus = [];
-    if (changed) this.refresh(this.lastNow);
+    if (this.censusConvicted > before) this.refresh(this.lastNow);
   }
 
   private convict(ref: number, reason: ConvictionReason): boolean {
@@ -441,6 +443,7 @@ export class Liveness7 {
     if (fresh === 0 && this.watch.deaf(now)) fresh = this.watch.verdicts(now, { throughDeafness: true }).length;
     if (!this.census.running && this.census.shouldStart(fresh, now)) {
       this.census.start(this.census.nextEpoch, this.membership.hash, now);
+      this.censusesStarted++;
     }
     const pulls = this.census.pulls(now, random);
     for (const p of pulls) out.push({ to: p.to, message: p.message });
