@@ -11,7 +11,8 @@
  * - an ObserverAssignment over the live view (updated when the live set changes) and a NeighbourWatch fed with
  *   the assignment's neighbours of this node;
  * - OwnReports (its verdicts as a signed set), a ReportBook (every set received, its own included) and a
- *   Refuter; a Census over the membership (live and dead members held).
+ *   Refuter; a Census over the membership (live and dead members held), also started for a neighbour never
+ *   heard (UnheardNeighbours: absent from it and silent to direct checks, such a neighbour is reported).
  *
  * What it leaves to the coordinator (not here): the state hash and drill-down (`stateHash` is an input of
  * `tick`, a beat's hash an output of `onBeat`), the gate (`mode7` is an input), the stream, and moving state

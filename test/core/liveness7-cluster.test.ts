@@ -8,7 +8,8 @@
  * neighbours only), crash (the quorum path; records withdrawn lazily), gray node (quorum > 1), halves (the census;
  * its witnesses over the whole membership; a deaf node with census replies reporting; dead-here probes for the
  * heal), one-way halves (judged subjects from the judging round; no census on one-way beats), alone (the
- * deafness hold). The commits that added them list the planted faults seen failing.
+ * deafness hold), a member dead before its first beat (the never-heard rule's census, direct checks and report),
+ * a view that lacks a neighbour for 30 minutes (the rule's doubling wait; any answer to a check is presence). The commits that added them list the planted faults seen failing.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
