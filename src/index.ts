@@ -54,7 +54,14 @@ export {
   defaultWanConfig,
   type ConfigOverrides,
 } from './runtime/config.js';
-export type { LivenessConfig, LivenessStats, Logger, NotifyEvents, ScuttlebuttConfig } from './runtime/api.js';
+export type {
+  LivenessCensusStats,
+  LivenessConfig,
+  LivenessStats,
+  Logger,
+  NotifyEvents,
+  ScuttlebuttConfig,
+} from './runtime/api.js';
 export type { FailureDetectorConfig, FlowControlConfig, NodeIdentity } from './core/types.js';
 
 // What it reports: members, events, health and counters.

@@ -59,7 +59,12 @@ export class AgentMetrics {
   private readonly userEvents: Counter<'outcome'>;
   private readonly queries: Counter<'outcome'>;
   private readonly members: Gauge<'status'>;
-  private readonly liveness: { mode: Gauge; held: Gauge<'reason'>; refused: Counter<'reason'> };
+  private readonly liveness: {
+    mode: Gauge;
+    held: Gauge<'reason'>;
+    refused: Counter<'reason'>;
+    census: Counter<'what'>;
+  };
   private readonly localStalls: Counter;
   private readonly replay: Record<'streams' | 'deepestReorder', Gauge>;
   private readonly flow: {
@@ -152,6 +157,12 @@ export class AgentMetrics {
         'scuttlebutt_liveness_refused_total',
         "Protocol 7's refusals by reason: report sets refused (forged, unsigned, ineligible), dropped parts of deltas.",
         ['reason'],
+      ),
+      census: counter(
+        'scuttlebutt_liveness_census_total',
+        "Protocol 7's censuses at this node (stats().liveness.census): started, convicted (members), never-heard " +
+          '(censuses judging a neighbour never heard), never-heard-reported.',
+        ['what'],
       ),
     };
     this.members = new Gauge({
@@ -330,6 +341,12 @@ export class AgentMetrics {
     this.liveness.mode.set(s.liveness.mode);
     this.liveness.held.set({ reason: 'not-speaking' }, s.liveness.notSpeaking);
     this.liveness.held.set({ reason: 'not-ready' }, s.liveness.notReady);
+    const c = s.liveness.census;
+    this.liveness.census.reset();
+    this.liveness.census.inc({ what: 'started' }, c.started);
+    this.liveness.census.inc({ what: 'convicted' }, c.convicted);
+    this.liveness.census.inc({ what: 'never-heard' }, c.neverHeard);
+    this.liveness.census.inc({ what: 'never-heard-reported' }, c.neverHeardReported);
     this.members.set({ status: 'live' }, s.liveMembers);
     this.members.set({ status: 'dead' }, s.deadMembers);
     this.scrapeLoopLag();

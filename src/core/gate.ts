@@ -239,6 +239,14 @@ export class Gate {
     };
   }
 
+  /**
+   * Whether the member at `slot` speaks 7 and its READY_KEY says its gate is open: it runs, or is about to run,
+   * mode 7, so it beats its neighbours (mode 7's never-heard rule waits for nothing else).
+   */
+  isReady(slot: number): boolean {
+    return (this.bitsOf(slot) & (SPEAKS | READY)) === (SPEAKS | READY);
+  }
+
   private bitsOf(slot: number): number {
     return slot < this.bits.length ? (this.bits[slot] as number) : 0;
   }

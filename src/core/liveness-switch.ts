@@ -54,6 +54,32 @@ export interface LivenessStatus {
    * 'unsigned-report', 'ineligible-report'), parts of node deltas dropped, stray messages.
    */
   readonly drops: Readonly<Record<string, number>>;
+  /** Mode 7's census counts, summed over every time it ran (censusCounts). */
+  readonly census: CensusCounts;
+}
+
+/**
+ * What mode 7's censuses did at this node: censuses it started (`started`), members they convicted as unreachable
+ * (`convicted`), censuses that judged a neighbour it never heard (`neverHeard`), and such neighbours it reported,
+ * found absent and silent to direct checks (`neverHeardReported`; docs/design/liveness-7.md, "A neighbour never
+ * heard").
+ */
+export interface CensusCounts {
+  readonly started: number;
+  readonly convicted: number;
+  readonly neverHeard: number;
+  readonly neverHeardReported: number;
+}
+
+/** `held`'s counts plus those of `active`'s censuses (none while in mode 6). */
+function addCensus(held: CensusCounts, active: Mode7 | null): CensusCounts {
+  const s = active?.censusStatus();
+  return {
+    started: held.started + (s?.started ?? 0),
+    convicted: held.convicted + (s?.convicted ?? 0),
+    neverHeard: held.neverHeard + (s?.unheardCensuses ?? 0),
+    neverHeardReported: held.neverHeardReported + (s?.unheardReported ?? 0),
+  };
 }
 
 export class LivenessSwitch {
@@ -67,6 +93,7 @@ export class LivenessSwitch {
   private fallbacks = 0;
   /** The refusals of the Mode7 instances dropped on fallbacks: the counts only grow, across switches. */
   private readonly retiredDrops: Record<string, number> = {};
+  private retiredCensus: CensusCounts = { started: 0, convicted: 0, neverHeard: 0, neverHeardReported: 0 };
 
   constructor(components: LivenessSwitchComponents, init: Mode7Init, now: number) {
     this.c = components;
@@ -116,6 +143,7 @@ export class LivenessSwitch {
       switches: this.switches,
       fallbacks: this.fallbacks,
       drops,
+      census: addCensus(this.retiredCensus, this.active),
     };
   }
 
@@ -153,6 +181,7 @@ export class LivenessSwitch {
         own: this.c.own,
         proofs: this.c.proofs,
         rng: this.c.rng,
+        isReady: (slot) => this.gate.isReady(slot),
       },
       this.init,
       now,
@@ -172,6 +201,7 @@ export class LivenessSwitch {
   private fallBack(now: number): void {
     if (this.active) {
       addCounts(this.retiredDrops, this.active.drops());
+      this.retiredCensus = addCensus(this.retiredCensus, this.active);
       this.active.detach();
     }
     this.active = null;

@@ -8,9 +8,10 @@ import type { BeatMessage, LivenessMessage, ReportRecord } from '../wire/livenes
 import { BEAT_DEAD_HERE, BEAT_MODE_7 } from '../wire/liveness-messages.js';
 import type { CensusPull } from './census.js';
 import { addToSetHash } from './identity.js';
-import type { NeighbourWatch } from './neighbours.js';
+import type { NeighbourReport, NeighbourWatch } from './neighbours.js';
 import type { ReportSigner } from './report-set.js';
 import type { FailureDetectorConfig, Random } from './types.js';
+import type { UnheardNeighbours } from './unheard.js';
 
 export interface Liveness7Config {
   /** This node's ref. */
@@ -27,6 +28,11 @@ export interface Liveness7Config {
   readonly signer: ReportSigner;
   /** This node runs in mode 7 (the gate's verdict; BEAT_MODE_7 in its beats). Default true. */
   readonly mode7?: boolean;
+  /**
+   * Whether a member's state says its gate is open (READY_KEY): only such a member is expected to beat, so only
+   * it can be a neighbour never heard (core/unheard.ts). Default: every member.
+   */
+  readonly isReady?: (ref: number) => boolean;
 }
 
 /** A protocol-7 message to send to member `to`. */
@@ -47,6 +53,20 @@ export interface Conviction7 {
 export interface Verdicts7 {
   readonly convictions: Conviction7[];
   readonly revivals: number[];
+}
+
+/** Liveness7.censusStatus: the census here, and the never-heard rule's counts (core/unheard.ts). */
+export interface CensusStatus7 {
+  readonly running: boolean;
+  /** The newest census epoch this node completed (0: none). */
+  readonly completedEpoch: number;
+  /** Censuses this node started (others it joined are not counted), and members censuses convicted here. */
+  readonly started: number;
+  readonly convicted: number;
+  /** Censuses that judged, here, a neighbour this node never heard (whoever started them). */
+  readonly unheardCensuses: number;
+  /** Neighbours never heard that a census found absent and unanswering: reported (silent) by this node. */
+  readonly unheardReported: number;
 }
 
 /** What a received beat says beyond liveness (the coordinator's part). */
@@ -77,6 +97,35 @@ export function keepsConvictedRecords(
       held.some((h) => h.subject === r.subject && h.kind === r.kind && h.incarnation === r.incarnation),
     )
   );
+}
+
+/**
+ * The records the own set should hold now, or null to keep it as it stands: the detector's reports about members
+ * live here, at the incarnation held for each, then the never-heard rule's (core/unheard.ts) about other subjects,
+ * at most `max` (2K). Null when the held set differs from them only by records about members convicted here
+ * (keepsConvictedRecords); the never-heard rule's records stay while their member is dead here: they are how the
+ * rest of the cluster learns of it.
+ */
+export function nextOwnRecords(
+  held: readonly ReportRecord[],
+  reports: readonly NeighbourReport[],
+  unheard: UnheardNeighbours,
+  view: { readonly incarnations: ReadonlyMap<number, number>; readonly dead: ReadonlyMap<number, unknown> },
+  max: number,
+  now: number,
+): ReportRecord[] | null {
+  const { incarnations, dead } = view;
+  const records: ReportRecord[] = [];
+  for (const r of reports) {
+    const inc = incarnations.get(r.subject);
+    if (inc !== undefined && !dead.has(r.subject)) records.push({ ...r, incarnation: inc });
+  }
+  for (const r of unheard.records(now, incarnations)) {
+    if (records.length < max && !records.some((h) => h.subject === r.subject)) records.push(r);
+  }
+  const convicted = (r: ReportRecord): boolean =>
+    dead.has(r.subject) && incarnations.get(r.subject) === r.incarnation && !unheard.reports(r.subject);
+  return keepsConvictedRecords(held, records, convicted) ? null : records;
 }
 
 /** A BEAT_DEAD_HERE probe to a member held dead: it refutes if alive, and its beats back are contact. */

@@ -145,15 +145,20 @@ export class MemberView7 {
    * convictions during a partition move the live view's rings, giving a member across new neighbours on this side
    * that never got a beat from it (so never report it) yet are present, and it would be left live as witnessed.
    * Over the whole membership, a neighbour dead here is simply absent (a direct check follows). That assignment
-   * is built when a census first asks, at its end.
+   * is built when a census first asks, at its end. A member `unwitnessed` says no neighbour vouches for (one
+   * this node's watch never heard: core/unheard.ts) gets no neighbours, so the census checks it directly.
    */
-  censusMembership(reachable: () => ArrayLike<number>, reported: () => Iterable<number>): CensusMembership {
+  censusMembership(
+    reachable: () => ArrayLike<number>,
+    reported: () => Iterable<number>,
+    unwitnessed: (ref: number) => boolean,
+  ): CensusMembership {
     const { refs, hash } = this.sorted;
     let whole: ObserverAssignment | null = null;
     return {
       refs,
       hash,
-      neighbours: (ref) => (whole ??= ObserverAssignment.of(refs, this.k)).observersOf(ref),
+      neighbours: (ref) => (unwitnessed(ref) ? [] : (whole ??= ObserverAssignment.of(refs, this.k)).observersOf(ref)),
       reachable,
       isLive: (ref) => this.isLive(ref),
       isUnreachable: (ref) => this.dead.get(ref) === 'unreachable',

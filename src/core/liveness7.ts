@@ -11,7 +11,8 @@
  * - an ObserverAssignment over the live view (updated when the live set changes) and a NeighbourWatch fed with
  *   the assignment's neighbours of this node;
  * - OwnReports (its verdicts as a signed set), a ReportBook (every set received, its own included) and a
- *   Refuter; a Census over the membership (live and dead members held).
+ *   Refuter; a Census over the membership (live and dead members held), also started for a neighbour never
+ *   heard (UnheardNeighbours: absent from it and silent to direct checks, such a neighbour is reported).
  *
  * What it leaves to the coordinator (not here): the state hash and drill-down (`stateHash` is an input of
  * `tick`, a beat's hash an output of `onBeat`), the gate (`mode7` is an input), the stream, and moving state
@@ -19,21 +20,16 @@
  * what deltas carry to `acceptReportSet` and `noteIncarnation`. Removal of dead members after their grace
  * period or `partitionMemoryMs` is the coordinator's too (`remove`, or `setMembers` without them).
  */
-import type {
-  BeatMessage,
-  CensusMessage,
-  CensusPullMessage,
-  ReportRecord,
-  ReportSet,
-} from '../wire/liveness-messages.js';
+import type { BeatMessage, CensusMessage, CensusPullMessage, ReportSet } from '../wire/liveness-messages.js';
 import { Census, type CensusMembership } from './census.js';
 import {
   deadHereProbe,
-  keepsConvictedRecords,
   JudgedSubjects,
+  nextOwnRecords,
   pickProbe,
   reachableNeighbours,
   type BeatNews7,
+  type CensusStatus7,
   type Conviction7,
   type ConvictionReason,
   type Liveness7Config,
@@ -41,13 +37,16 @@ import {
   type Verdicts7,
 } from './liveness7-parts.js';
 import { MemberView7 } from './liveness7-view.js';
-import { NeighbourWatch } from './neighbours.js';
+import { defaultLingerMs, NeighbourWatch } from './neighbours.js';
 import { DEFAULT_OBSERVERS, ObserverAssignment } from './observers.js';
 import { OwnReports, ReportBook, Refuter, type ReportAcceptResult } from './reports.js';
 import type { Random } from './types.js';
+import { ScanMarks } from './scan-marks.js';
+import { UNHEARD_DELAYS, UnheardNeighbours } from './unheard.js';
 
 export type {
   BeatNews7,
+  CensusStatus7,
   Conviction7,
   ConvictionReason,
   Liveness7Config,
@@ -88,15 +87,14 @@ export class Liveness7 {
   /** Census convictions reached while deaf, held until hearing resumes. */
   private heldCensus: number[] = [];
   private readonly judged = new JudgedSubjects();
-  /**
-   * Counts changes the conviction rule reads (sets accepted, incarnations, the view): the quorum scan and the
-   * unresolved list are redone only after one, not on every beat.
-   */
-  private version = 0;
-  /** Subjects whose records or incarnation changed since the last quorum scan; null: all (the view changed). */
-  private touched: Set<number> | null = null;
-  private unresolvedAt = -1;
-  private unresolvedList: number[] = [];
+  /** Neighbours never heard (core/unheard.ts), and this node's current neighbours it reads them from. */
+  private readonly unheard: UnheardNeighbours;
+  private neighbourRefs: readonly number[] = [];
+  /** What the quorum scan and the census start rule must look at again (core/scan-marks.ts). */
+  private readonly marks = new ScanMarks();
+  /** Censuses this node started, and members its censuses convicted, since construction. */
+  private censusesStarted = 0;
+  private censusConvicted = 0;
 
   constructor(
     private readonly config: Liveness7Config,
@@ -116,6 +114,7 @@ export class Liveness7 {
     this.book = new ReportBook(config.clusterId, config.signer, this.k);
     this.refuter = new Refuter(config.gossipIntervalMs);
     this.census = new Census(config.self, { clusterId: config.clusterId, intervalMs: config.gossipIntervalMs });
+    this.unheard = new UnheardNeighbours(UNHEARD_DELAYS * defaultLingerMs(this.intervalMs, config.failureDetector));
     this.view = new MemberView7(this.self, this.k, this.incarnation);
     this.incarnations = this.view.incarnations;
     this.dead = this.view.dead;
@@ -175,7 +174,10 @@ export class Liveness7 {
 
   /** Keeps only `members` (live and dead) in the membership: the coordinator removed the rest. */
   setMembers(members: Iterable<number>, now: number): void {
-    this.view.keepOnly(members, (ref) => this.book.forget(ref));
+    this.view.keepOnly(members, (ref) => {
+      this.book.forget(ref);
+      this.unheard.forget(ref);
+    });
     this.refresh(now);
   }
 
@@ -185,7 +187,10 @@ export class Liveness7 {
    * grow with the membership. This node itself stays.
    */
   remove(ref: number, now: number): void {
-    if (this.view.remove(ref)) this.book.forget(ref);
+    if (this.view.remove(ref)) {
+      this.book.forget(ref);
+      this.unheard.forget(ref);
+    }
     this.refresh(now);
   }
 
@@ -198,7 +203,7 @@ export class Liveness7 {
     const held = this.incarnations.get(ref);
     if (held === undefined || incarnation <= held) return;
     this.incarnations.set(ref, incarnation);
-    this.touch([ref]);
+    this.marks.touch([ref]);
     if (this.view.revive(ref)) {
       this.revivals.push(ref);
       this.refresh(now);
@@ -224,6 +229,8 @@ export class Liveness7 {
       for (const b of beats) out.push({ to: b.to, message: b.beat });
       this.probe(stateHash, beats[0]?.beat.sequence ?? 0, random, out);
     }
+    const ready = this.config.isReady ?? (() => true);
+    this.unheard.update(now, this.neighbourRefs, this.watch, (ref) => this.isLive(ref) && ready(ref));
     this.judge(now);
     this.censusRound(now, random, out);
     return out;
@@ -288,7 +295,7 @@ export class Liveness7 {
     const { result, subjects } = this.book.acceptChanges(observer, observerIncarnation, publicKey, set);
     if (result === 'accepted') {
       this.census.noteEpoch(set.censusEpoch);
-      this.touch(subjects);
+      this.marks.touch(subjects);
     }
     return result;
   }
@@ -340,9 +347,16 @@ export class Liveness7 {
     return this.book.rejections();
   }
 
-  /** Whether a census runs here, and the newest epoch it completed. */
-  censusStatus(): { running: boolean; completedEpoch: number } {
-    return { running: this.census.running, completedEpoch: this.census.completedEpoch };
+  /** Whether a census runs here, the newest epoch it completed, and its counts since construction. */
+  censusStatus(): CensusStatus7 {
+    return {
+      running: this.census.running,
+      completedEpoch: this.census.completedEpoch,
+      started: this.censusesStarted,
+      convicted: this.censusConvicted,
+      unheardCensuses: this.unheard.censuses,
+      unheardReported: this.unheard.reported,
+    };
   }
 
   /** The buddy flag: our own record names `ref` at the incarnation we hold for it (a refuted one does not). */
@@ -369,17 +383,9 @@ export class Liveness7 {
     const contact = this.census.presentMembers > 1 && now - this.census.completedAt < this.intervalMs;
     if (deaf && !contact) return;
     const reports = this.watch.verdicts(now, { throughDeafness: deaf });
-    const records: ReportRecord[] = [];
-    for (const r of reports) {
-      const inc = this.incarnations.get(r.subject);
-      if (inc !== undefined && !this.dead.has(r.subject)) records.push({ ...r, incarnation: inc });
-    }
     const held = this.own.current?.records ?? [];
-    const convicted = (r: ReportRecord): boolean =>
-      this.dead.has(r.subject) && this.incarnations.get(r.subject) === r.incarnation;
-    if (!keepsConvictedRecords(held, records, convicted) && this.own.set(records, now, this.census.completedEpoch)) {
-      this.publishOwn();
-    }
+    const records = nextOwnRecords(held, reports, this.unheard, this.view, 2 * this.k, now);
+    if (records && this.own.set(records, now, this.census.completedEpoch)) this.publishOwn();
     this.convictByQuorum(now);
   }
 
@@ -387,8 +393,8 @@ export class Liveness7 {
   private convictByQuorum(now: number): void {
     const live = (ref: number): boolean => this.isLive(ref);
     let changed = false;
-    const subjects = this.touched === null ? this.unresolved() : [...this.touched].filter((s) => this.isLive(s));
-    this.touched = new Set();
+    const touched = this.marks.take();
+    const subjects = touched === null ? this.unresolved() : [...touched].filter((s) => this.isLive(s));
     for (const s of subjects) {
       if (s === this.self) continue;
       if (this.book.convicts(s, this.incarnations.get(s) as number, this.assignment, live)) {
@@ -400,10 +406,10 @@ export class Liveness7 {
   }
 
   private releaseCensus(): void {
-    let changed = false;
-    for (const s of this.heldCensus) changed = this.convict(s, 'unreachable') || changed;
+    const before = this.censusConvicted;
+    for (const s of this.heldCensus) if (this.convict(s, 'unreachable')) this.censusConvicted++;
     this.heldCensus = [];
-    if (changed) this.refresh(this.lastNow);
+    if (this.censusConvicted > before) this.refresh(this.lastNow);
   }
 
   private convict(ref: number, reason: ConvictionReason): boolean {
@@ -417,39 +423,33 @@ export class Liveness7 {
     const set = this.own.current;
     if (!set) return;
     this.ownChanged = true;
-    this.touch(this.book.acceptChanges(this.self, this.incarnation, this.config.signer.publicKey, set).subjects);
+    this.marks.touch(this.book.acceptChanges(this.self, this.incarnation, this.config.signer.publicKey, set).subjects);
   }
 
-  /** Records (or incarnations) about these subjects changed: the next quorum scan looks at them. */
-  private touch(subjects: readonly number[]): void {
-    this.version++;
-    for (const s of subjects) this.touched?.add(s);
-  }
-
-  /** ReportBook.unresolved over this view, recomputed only after a change (see `version`). */
+  /** ReportBook.unresolved over this view, recomputed only after a change (ScanMarks). */
   private unresolved(): number[] {
-    if (this.unresolvedAt !== this.version) {
-      const live = (ref: number): boolean => this.isLive(ref);
-      this.unresolvedList = this.book.unresolved(this.assignment, live, (ref) => this.incarnations.get(ref));
-      this.unresolvedAt = this.version;
-    }
-    return this.unresolvedList;
+    const live = (ref: number): boolean => this.isLive(ref);
+    return this.marks.unresolved(() => this.book.unresolved(this.assignment, live, (r) => this.incarnations.get(r)));
   }
 
   /** The census's start rule on unresolved subjects not judged by the last census, then its round. */
   private censusRound(now: number, random: Random, out: Outbound7[]): void {
     const unresolved = this.unresolved();
-    let fresh = this.judged.fresh(unresolved, this.self);
+    // A neighbour never heard for its wait counts as a subject too (core/unheard.ts): a census looks for it.
+    const due = this.unheard.due(now).filter((ref) => !unresolved.includes(ref));
+    let fresh = this.judged.fresh(unresolved, this.self) + due.length;
     // A deaf node publishes none of its reports, so no record of its own starts a census; but a node cut from its
     // neighbours looks deaf too (the small side of a 10/90 split: most of its neighbours are across). Its held
     // reports start one: replies prove it is cut, not deaf, and it then reports and convicts (takeVerdicts).
     if (fresh === 0 && this.watch.deaf(now)) fresh = this.watch.verdicts(now, { throughDeafness: true }).length;
     if (!this.census.running && this.census.shouldStart(fresh, now)) {
       this.census.start(this.census.nextEpoch, this.membership.hash, now);
+      this.censusesStarted++;
     }
     const pulls = this.census.pulls(now, random);
     for (const p of pulls) out.push({ to: p.to, message: p.message });
     this.judged.afterRound(this.census.epoch, this.census.running, pulls, unresolved);
+    this.unheard.afterRound(this.census, pulls, now, this.incarnations);
     this.drainCensus();
   }
 
@@ -476,10 +476,10 @@ export class Liveness7 {
   /** The view brought up to its changes, then this node's neighbours and the census's membership from it. */
   private refresh(now: number): void {
     const membershipChanged = this.view.refresh();
-    this.version++;
     // Eligibility and quorums follow the view: every subject is looked at again.
-    this.touched = null;
-    this.watch.setNeighbours(this.assignment.observersOf(this.self), now);
+    this.marks.touchAll();
+    this.neighbourRefs = this.assignment.observersOf(this.self).filter((ref) => ref !== this.self);
+    this.watch.setNeighbours(this.neighbourRefs, now);
     if (membershipChanged) {
       this.membership = this.buildMembership();
       this.census.setMembership(this.membership);
@@ -491,6 +491,7 @@ export class Liveness7 {
     return this.view.censusMembership(
       () => reachableNeighbours(this.watch, this.lastNow),
       () => this.unresolved(),
+      (ref) => this.unheard.unwitnessed(ref, this.lastNow),
     );
   }
 }

@@ -21,7 +21,7 @@ import { Deltas7, type ReportSets } from './delta7.js';
 import { Exchange7 } from './exchange7.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
-import { Liveness7 } from './liveness7.js';
+import { Liveness7, type CensusStatus7 } from './liveness7.js';
 import { deadHereProbe } from './liveness7-parts.js';
 import { randomInt } from './random.js';
 import { SELF, type Membership } from './membership.js';
@@ -36,6 +36,8 @@ export interface Mode7Components {
   readonly own: OwnValues;
   readonly proofs: LeaveProofs;
   readonly rng: Random;
+  /** Whether the member at a slot is ready by the gate (Gate.isReady); default: every member. */
+  readonly isReady?: (slot: number) => boolean;
 }
 
 export interface Mode7Init {
@@ -124,6 +126,7 @@ export class Mode7 {
         gossipIntervalMs: init.gossipIntervalMs,
         failureDetector: init.failureDetector,
         signer: init.options.signer,
+        isReady: (ref) => components.isReady?.(membership.slotOfRef(ref)) ?? true,
         ...(init.options.observers !== undefined ? { observers: init.options.observers } : {}),
       },
       now,
@@ -315,7 +318,7 @@ export class Mode7 {
   }
 
   /** Whether a census runs here, and the newest epoch it completed. */
-  censusStatus(): { running: boolean; completedEpoch: number } {
+  censusStatus(): CensusStatus7 {
     return this.liveness.censusStatus();
   }
 

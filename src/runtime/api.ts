@@ -14,6 +14,9 @@ import type {
   NodeIdentity,
 } from '../core/types.js';
 import { ScuttlebuttError } from '../errors.js';
+import type { LivenessCensusStats } from './liveness-stats.js';
+
+export type { LivenessCensusStats } from './liveness-stats.js';
 
 export type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, NodeIdentity } from '../core/types.js';
 
@@ -369,6 +372,8 @@ export interface LivenessStats {
    * parts of node deltas dropped, stray messages. Counts only grow.
    */
   readonly refused: Readonly<Record<string, number>>;
+  /** What protocol 7's censuses did at this node (all 0 in protocol 6). Counts only grow. */
+  readonly census: LivenessCensusStats;
 }
 
 /** Which members a query asks; every condition must hold. Without one, every live member. */

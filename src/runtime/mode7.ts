@@ -37,7 +37,10 @@ export function liveness7Options(config: ScuttlebuttConfig): Liveness7Options | 
 /** stats().liveness of a node whose core is `core`. */
 export function livenessStats(core: ScuttlebuttCore, now: number): LivenessStats {
   const s = core.livenessStatus(now);
-  if (!s) return { protocol: 6, mode: 6, notSpeaking: 0, notReady: 0, switches: 0, fallbacks: 0, refused: {} };
+  if (!s) {
+    const census = { started: 0, convicted: 0, neverHeard: 0, neverHeardReported: 0 };
+    return { protocol: 6, mode: 6, notSpeaking: 0, notReady: 0, switches: 0, fallbacks: 0, refused: {}, census };
+  }
   return {
     protocol: 7,
     mode: s.mode,
@@ -46,6 +49,7 @@ export function livenessStats(core: ScuttlebuttCore, now: number): LivenessStats
     switches: s.switches,
     fallbacks: s.fallbacks,
     refused: s.drops,
+    census: s.census,
   };
 }
 

@@ -195,6 +195,7 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
     // Protocol 6 configured: mode 6, and no gate to hold it.
     assert.equal(one(families, 'scuttlebutt_liveness_mode'), 6);
     assert.equal(one(families, 'scuttlebutt_liveness_gate_members', { reason: 'not-speaking' }), 0);
+    assert.equal(one(families, 'scuttlebutt_liveness_census_total', { what: 'never-heard' }), 0);
 
     // Detection: one conviction, its silence a few seconds and no more than kill-to-scrape plus one period and gossip
     // lag.

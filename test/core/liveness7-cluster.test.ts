@@ -8,7 +8,8 @@
  * neighbours only), crash (the quorum path; records withdrawn lazily), gray node (quorum > 1), halves (the census;
  * its witnesses over the whole membership; a deaf node with census replies reporting; dead-here probes for the
  * heal), one-way halves (judged subjects from the judging round; no census on one-way beats), alone (the
- * deafness hold). The commits that added them list the planted faults seen failing.
+ * deafness hold), a member dead before its first beat (the never-heard rule's census, direct checks and report),
+ * a view that lacks a neighbour for 30 minutes (the rule's doubling wait; any answer to a check is presence). The commits that added them list the planted faults seen failing.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -80,6 +81,64 @@ test('a crash, N = 20 and 100: every node convicts it (failed) within the deadli
     // Deadline 4.56 s after the last beat (0 to 1 s before the crash), then 0.5 to 1.5 s of state transfer.
     assert.ok(times[times.length - 1]! < 4561 + 1500 + 500, `last conviction ${times[times.length - 1]} ms`);
   }
+});
+
+for (const n of [20, 100]) {
+  test(`a member dead before its first beat, N = ${n}: its watchers' census finds it absent, every node convicts it`, () => {
+    const net = new Liveness7Net({ n, seed: 70 + n });
+    const victim = 5;
+    // Dead from the start: no beat of it ever reaches a neighbour, so no window on it ever opens.
+    net.crash(victim);
+    net.run(60_000);
+    const byNode = new Map<number, number>();
+    for (const c of net.convictions) {
+      assert.equal(c.subject, victim, `node ${c.node} convicted ${c.subject}, not the dead one`);
+      byNode.set(c.node, c.at);
+    }
+    const reasons = new Set(net.convictions.map((c) => c.reason));
+    assert.equal(byNode.size, n - 1, 'every live node convicts the member it never heard');
+    const times = [...byNode.values()].sort((a, b) => a - b);
+    const reported = net.nodes.reduce((sum, x) => sum + x.censusStatus().unheardReported, 0);
+    const epochs = Math.max(...net.nodes.map((x) => x.censusStatus().completedEpoch));
+    console.log(
+      `N = ${n}: dead before its first beat, convicted (${[...reasons].join(', ')}) from ` +
+        `${(times[0]! / 1000).toFixed(2)} s to ${(times[times.length - 1]! / 1000).toFixed(2)} s; ` +
+        `${reported} watchers reported it, ${epochs} censuses`,
+    );
+    // Its wait (3 detection delays, 13.68 s), the census start rule (1.5 s), the census (C(N) + 4 rounds and 3
+    // direct checks), then its watchers' records spread (0.5 to 1.5 s) and make the quorum.
+    assert.ok(times[times.length - 1]! <= 25_000, `last conviction at ${times[times.length - 1]} ms`);
+    assert.ok(epochs <= 2, `${epochs} censuses`);
+  });
+}
+
+test('a live member whose view lacks one of its neighbours for 30 minutes: never convicted, censuses bounded', () => {
+  const n = 20;
+  const net = new Liveness7Net({ n, seed: 90 });
+  // x's view lacks w, one of x's neighbours in everyone else's view, so that w counts x a neighbour while x does
+  // not count w: x never beats w, and answers w's census pulls with "membership differs" (a joiner still learning
+  // the membership looks like this).
+  const x = 4;
+  const w = net.index.get(ObserverAssignment.of(net.refs).observersOf(net.refs[x]!)[0]!)!;
+  const mine = net.refs.filter((_, i) => i !== w);
+  net.nodes[x]!.setView(mine, 0);
+  net.run(30 * 60_000);
+  const status = net.nodes.map((y) => y.censusStatus());
+  const epochs = Math.max(...status.map((y) => y.completedEpoch));
+  const reported = status.reduce((sum, y) => sum + y.unheardReported, 0);
+  const looked = status.map((y, i) => [i, y.unheardCensuses] as const).filter(([, c]) => c > 0);
+  console.log(
+    `view disagreement for 30 min: ${net.convictions.length} convictions, ${epochs} censuses in all; censuses ` +
+      `judging a neighbour never heard, by node: ${looked.map(([i, c]) => `${i}: ${c}`).join(', ')} (w = ${w}); ` +
+      `${reported} reported`,
+  );
+  assert.deepEqual(net.convictions, [], 'nobody convicted');
+  assert.equal(reported, 0, 'x answers the direct checks: never reported');
+  assert.ok(status[w]!.unheardCensuses >= 1, 'w looked for x');
+  // Waits of 13.7 s doubling to 7.3 min after each census that finds its member: 8 in 30 min (never doubling:
+  // about one every 20 s).
+  for (const [i, c] of looked) assert.ok(c <= 9, `node ${i}: ${c} censuses in 30 minutes`);
+  assert.ok(epochs <= 12, `${epochs} censuses in 30 minutes`);
 });
 
 test('a gray node, 30 % outbound loss for 30 minutes among 50: no conviction, refutations counted', () => {

@@ -313,3 +313,33 @@ test("mode 7: report sets forged by a member on behalf of a victim's observers a
     'nobody convicted',
   );
 });
+
+test('mode 7: the first node to switch, crashed at once (before any neighbour in mode 7 hears it), is convicted by all', () => {
+  const { sim, log } = boot({ liveness7: true, seed: 8 });
+  assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  // Its beats of that round reach neighbours still in mode 6, which drop them; they switch within the round and
+  // stop judging it by heartbeats, so none of them ever opens a window on it (docs/design/liveness-7.md, "A
+  // neighbour never heard").
+  const first = () => up(sim).find((i) => sim.cores[i]!.livenessMode === 7);
+  assert.ok(
+    sim.runUntilTrue(() => first() !== undefined, 60_000),
+    'a node switches',
+  );
+  const victim = first()!;
+  const crashAt = sim.now;
+  sim.crash(victim);
+  const id = `node-${victim}`;
+  const seen = () => up(sim).every((i) => sim.cores[i]!.snapshot().dead.some((v) => v.node.id === id));
+  assert.ok(sim.runUntilTrue(seen, 60_000), 'every node convicts the node it never heard in mode 7');
+  const detection = (sim.now - crashAt) / 1000;
+  const heardInMode6 = log.filter((l) => l.e.type === 'dead' && l.e.node.id === id && l.t < crashAt + 4_000);
+  console.log(
+    `# mode 7, 40 nodes: node ${victim} crashed as it switched, convicted by all after ${detection.toFixed(2)} s ` +
+      `(${heardInMode6.length} by mode 6's detector)`,
+  );
+  // The wait (3 detection delays, 13.7 s) from when the watcher is in mode 7, a census and its direct checks, the
+  // watchers' reports spreading.
+  assert.ok(detection <= 25, `convicted by all after ${detection.toFixed(2)} s`);
+  sim.runUntil(sim.now + 20_000);
+  assert.deepEqual(falseDeaths(log, 0, new Set([id])), [], 'no one else convicted');
+});
