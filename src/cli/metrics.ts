@@ -79,6 +79,8 @@ export class AgentMetrics {
    */
   private readonly loopLag: RecordableHistogram = createHistogram({ lowest: 1, highest: 3600e9, figures: 2 });
   private readonly loopLagGauges: Record<LoopLagStat, Gauge>;
+  /** Packet sizes heard and sent since the last scrape, observed into scuttlebutt_packet_size_bytes at it. */
+  private readonly packetSizes: { in: PacketSizes; out: PacketSizes };
 
   constructor(readonly node: Scuttlebutt) {
     const registers = [this.registry];
@@ -272,10 +274,12 @@ export class AgentMetrics {
       diagnostics_channel.subscribe(name, handler);
       this.unsubscribe.push(() => diagnostics_channel.unsubscribe(name, handler));
     };
-    const inbound = packetBytes.labels('in');
-    const outbound = packetBytes.labels('out');
-    mine<PacketMessage>(channels.packetIn, (m) => inbound.observe(m.bytes));
-    mine<PacketMessage>(channels.packetOut, (m) => outbound.observe(m.bytes));
+    this.packetSizes = {
+      in: new PacketSizes(packetBytes.labels('in')),
+      out: new PacketSizes(packetBytes.labels('out')),
+    };
+    mine<PacketMessage>(channels.packetIn, (m) => this.packetSizes.in.add(m.bytes));
+    mine<PacketMessage>(channels.packetOut, (m) => this.packetSizes.out.add(m.bytes));
     mine<MemberMessage>(channels.member, (m) => {
       events.inc({ type: m.event.type });
       if (m.silenceMs !== undefined) detection.observe(m.silenceMs / 1000);
@@ -298,6 +302,8 @@ export class AgentMetrics {
 
   /** The Prometheus text exposition: totals read from stats() now, histograms as accumulated. */
   async text(): Promise<string> {
+    this.packetSizes.in.flush();
+    this.packetSizes.out.flush();
     const s = this.node.stats();
     const total = (c: Counter, v: number): void => {
       c.reset();
@@ -392,4 +398,29 @@ export function instrument(node: Scuttlebutt): AgentMetrics {
 /** A node's metrics in the Prometheus text exposition format (0.0.4); serve with METRICS_CONTENT_TYPE. */
 export function prometheusText(node: Scuttlebutt): Promise<string> {
   return instrument(node).text();
+}
+
+/** Packet sizes held between scrapes: PACKET_SIZES_HELD at most, then observed at once. */
+const PACKET_SIZES_HELD = 1024;
+
+/**
+ * One direction's packet sizes, observed into the histogram in a batch (at a scrape, or when PACKET_SIZES_HELD are
+ * held) rather than one by one on the gossip path: prom-client's observe builds, checks and hashes the label set at
+ * every call. A scrape reads the same histogram either way.
+ */
+class PacketSizes {
+  private readonly sizes = new Float64Array(PACKET_SIZES_HELD);
+  private count = 0;
+
+  constructor(private readonly histogram: { observe(value: number): void }) {}
+
+  add(bytes: number): void {
+    this.sizes[this.count++] = bytes;
+    if (this.count === PACKET_SIZES_HELD) this.flush();
+  }
+
+  flush(): void {
+    for (let i = 0; i < this.count; i++) this.histogram.observe(this.sizes[i] as number);
+    this.count = 0;
+  }
 }

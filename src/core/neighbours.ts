@@ -30,20 +30,15 @@
 import { BEAT_DEAD_HERE, BEAT_ECHO, BEAT_LAST, BEAT_MODE_7, BEAT_SUSPECT_YOU } from '../wire/liveness-messages.js';
 import type { BeatMessage, ReportKind } from '../wire/liveness-messages.js';
 import { REPORT_OUTBOUND, REPORT_SILENT } from '../wire/liveness-messages.js';
-import { LinkLoss } from './link-loss.js';
+import { BeatWindow, SEQUENCE_HORIZON, WindowSettings } from './beat-window.js';
 import { LocalHealth } from './local-health.js';
-import { convictionDelayMs, thresholdSigma } from './phi.js';
+import { convictionDelayMs } from './phi.js';
 import type { FailureDetectorConfig } from './types.js';
 
 const U16 = 0x10000;
 const U16_MASK = 0xffff;
 
-/**
- * How far, in beats, a sequence may move and still be read as the same count: a beat up to this many behind
- * the newest is a late duplicate (reordered; its timing is ignored), and one up to this many ahead shares the
- * gap. Anything further is a sender that started counting again: the window is re-anchored without a sample.
- */
-export const SEQUENCE_HORIZON = 64;
+export { SEQUENCE_HORIZON };
 
 export interface NeighbourWatchConfig {
   /** This node's ref: the low 16 bits tag every beat it sends. */
@@ -105,18 +100,6 @@ export interface NeighbourLoss {
   readonly echoRun: number;
 }
 
-/**
- * A phi window: the last anchoring instant and the period's running mean and variance (as PeerTable's), and the
- * loss its sequence gaps show.
- */
-interface Window {
-  last: number;
-  mean: number;
-  variance: number;
-  count: number;
-  readonly loss: LinkLoss;
-}
-
 /** What this node keeps per neighbour: a few numbers and two windows (per node, not per member: K is 4 to 8). */
 interface Neighbour {
   readonly ref: number;
@@ -128,10 +111,10 @@ interface Neighbour {
   received: number;
   /** Its beats are being timed: its first beat arrived and no BEAT_LAST since. */
   open: boolean;
-  readonly beats: Window;
+  readonly beats: BeatWindow;
   /** Our beat count at the newest beat of ours it echoed (0: none since the window opened). */
   echoed: number;
-  readonly echoes: Window;
+  readonly echoes: BeatWindow;
 }
 
 /** One detection deadline after the last beat: how long a dropped neighbour is still beaten by default. */
@@ -143,11 +126,7 @@ export class NeighbourWatch {
   private readonly self: number;
   private readonly selfTag: number;
   private readonly intervalMs: number;
-  private readonly pauseMs: number;
-  private readonly minStdMs: number;
-  private readonly firstEstimateMs: number;
-  private readonly window: number;
-  private readonly sigmas: number;
+  private readonly settings: WindowSettings;
   private readonly lingerMs: number;
   private readonly health: LocalHealth;
   private readonly neighbours = new Map<number, Neighbour>();
@@ -155,17 +134,23 @@ export class NeighbourWatch {
   private sent = 0;
   /** The reports as last published, held while deaf. */
   private published: readonly NeighbourReport[] = [];
+  /**
+   * judge()'s last result and the clock readings over which it stands: from the reading it was made at to the
+   * earliest deadline not yet passed then (-Infinity: to be made again). Between the two no comparison of a
+   * deadline with the clock can change, so a beat costs an update of its own window, not a pass over all of them.
+   */
+  private judgedReports: NeighbourReport[] = [];
+  private judgedFrom = Infinity;
+  private judgedUntil = -Infinity;
+  /** Neighbours judged (judgedCount), -1 when to be counted again. */
+  private judgedTally = -1;
 
   constructor(config: NeighbourWatchConfig, now: number) {
     const fd = config.failureDetector;
     this.self = config.self;
     this.selfTag = config.self & U16_MASK;
     this.intervalMs = config.gossipIntervalMs;
-    this.pauseMs = fd.acceptableHeartbeatPauseMs;
-    this.minStdMs = fd.minStdDeviationMs;
-    this.firstEstimateMs = fd.firstHeartbeatEstimateMs;
-    this.window = fd.samplingWindowSize;
-    this.sigmas = thresholdSigma(fd.phiThreshold);
+    this.settings = new WindowSettings(fd);
     this.lingerMs = config.lingerMs ?? defaultLingerMs(config.gossipIntervalMs, fd);
     this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);
   }
@@ -193,12 +178,14 @@ export class NeighbourWatch {
       if (ref === this.self) continue;
       listed.add(ref);
       const n = this.neighbours.get(ref);
-      if (n === undefined) this.neighbours.set(ref, newNeighbour(ref));
+      if (n === undefined) this.neighbours.set(ref, newNeighbour(ref, this.settings));
       else n.lingerUntil = Number.NaN;
     }
     for (const n of this.neighbours.values()) {
       if (!listed.has(n.ref) && Number.isNaN(n.lingerUntil)) n.lingerUntil = now + this.lingerMs;
     }
+    this.judgedUntil = -Infinity;
+    this.judgedTally = -1;
   }
 
   /**
@@ -222,6 +209,7 @@ export class NeighbourWatch {
       if (now >= n.lingerUntil) {
         flags |= BEAT_LAST;
         this.neighbours.delete(n.ref);
+        this.judgedTally = -1;
       }
       const beat: BeatMessage = {
         type: 'beat',
@@ -266,19 +254,42 @@ export class NeighbourWatch {
     if (ahead === 0 || U16 - ahead <= SEQUENCE_HORIZON) return news;
     n.received = beat.sequence;
     if (last) {
+      if (n.open) this.judgedTally = -1;
       n.open = false;
+      this.moved(n);
       return news;
     }
     if (!n.open) {
       n.open = true;
-      this.seed(n.beats, now);
-      this.seed(n.echoes, now);
+      this.judgedTally = -1;
+      n.beats.seed(now);
+      n.echoes.seed(now);
       n.echoed = 0;
     } else {
-      this.sample(n.beats, now, ahead);
+      n.beats.sample(now, ahead);
     }
     if ((beat.flags & BEAT_ECHO) !== 0) this.echo(n, beat.echo, now);
+    this.moved(n);
     return news;
+  }
+
+  /**
+   * Neighbour `n`'s windows moved at an arrival (or closed): judge()'s last result still stands if it held no
+   * report about `n`, since an arrival anchors the window it moves at the clock's reading, past which its deadline
+   * lies, and a window it did not move kept its deadline, one judge() had already found ahead; only the span
+   * shrinks to `n`'s new deadlines. A report about `n` may be withdrawn: judged again.
+   */
+  private moved(n: Neighbour): void {
+    if (this.judgedUntil === -Infinity) return;
+    for (const r of this.judgedReports) {
+      if (r.subject === n.ref) {
+        this.judgedUntil = -Infinity;
+        return;
+      }
+    }
+    if (this.judged(n)) {
+      this.judgedUntil = Math.min(this.judgedUntil, n.beats.deadline(), n.echoes.deadline());
+    }
   }
 
   /**
@@ -297,15 +308,29 @@ export class NeighbourWatch {
     return this.published;
   }
 
-  /** Each judged neighbour past its silent deadline, else past its echo deadline, by subject. */
+  /**
+   * Each judged neighbour past its silent deadline, else past its echo deadline, by subject. The result is kept
+   * with the earliest deadline still ahead (see judgedUntil): until the clock passes it, or a window moves in a
+   * way moved() cannot follow, the same array is returned. Clock readings never go back (a reading before the
+   * kept one is judged afresh).
+   */
   private judge(now: number): NeighbourReport[] {
+    if (now >= this.judgedFrom && now <= this.judgedUntil) return this.judgedReports;
     const reports: NeighbourReport[] = [];
+    let until = Infinity;
     for (const n of this.neighbours.values()) {
       if (!this.judged(n)) continue;
-      if (now > this.deadline(n.beats)) reports.push({ subject: n.ref, kind: REPORT_SILENT });
-      else if (now > this.deadline(n.echoes)) reports.push({ subject: n.ref, kind: REPORT_OUTBOUND });
+      const silent = n.beats.deadline();
+      const outbound = n.echoes.deadline();
+      if (now > silent) reports.push({ subject: n.ref, kind: REPORT_SILENT });
+      else if (now > outbound) reports.push({ subject: n.ref, kind: REPORT_OUTBOUND });
+      if (silent >= now && silent < until) until = silent;
+      if (outbound >= now && outbound < until) until = outbound;
     }
     reports.sort((a, b) => a.subject - b.subject);
+    this.judgedReports = reports;
+    this.judgedFrom = now;
+    this.judgedUntil = until;
     return reports;
   }
 
@@ -325,7 +350,7 @@ export class NeighbourWatch {
    */
   silentDeadline(ref: number): number {
     const n = this.neighbours.get(ref);
-    return n !== undefined && this.judged(n) ? this.deadline(n.beats) : Number.NaN;
+    return n !== undefined && this.judged(n) ? n.beats.deadline() : Number.NaN;
   }
 
   /**
@@ -347,7 +372,7 @@ export class NeighbourWatch {
   /** When neighbour `ref`'s echo of our beats passes its deadline (see silentDeadline). */
   echoDeadline(ref: number): number {
     const n = this.neighbours.get(ref);
-    return n !== undefined && this.judged(n) ? this.deadline(n.echoes) : Number.NaN;
+    return n !== undefined && this.judged(n) ? n.echoes.deadline() : Number.NaN;
   }
 
   /** The earliest deadline after `now` at which a verdict may change (Infinity when none): a harness's wake-up. */
@@ -355,7 +380,7 @@ export class NeighbourWatch {
     let next = Infinity;
     for (const n of this.neighbours.values()) {
       if (!this.judged(n)) continue;
-      for (const d of [this.deadline(n.beats), this.deadline(n.echoes)]) if (d > now && d < next) next = d;
+      for (const d of [n.beats.deadline(), n.echoes.deadline()]) if (d > now && d < next) next = d;
     }
     return next;
   }
@@ -372,56 +397,9 @@ export class NeighbourWatch {
     const at = this.sent - ((this.sent - 1 - echo) & U16_MASK);
     if (at < n.firstSent || at <= n.echoed) return;
     // The first echo after the window opened anchors it: the beats it covers go back before the window.
-    if (n.echoed > 0) this.sample(n.echoes, now, at - n.echoed);
+    if (n.echoed > 0) n.echoes.sample(now, at - n.echoed);
     else n.echoes.last = now;
     n.echoed = at;
-  }
-
-  /** Opens a window at `now`, seeded as FailureDetector.watch does: the first estimate, spread a quarter of it. */
-  private seed(w: Window, now: number): void {
-    w.mean = 0;
-    w.variance = 0;
-    w.count = 0;
-    w.loss.reset();
-    const first = this.firstEstimateMs;
-    this.addInterval(w, first - first / 4);
-    this.addInterval(w, first + first / 4);
-    w.last = now;
-  }
-
-  /**
-   * An arrival `steps` periods after the window's last: one sample of the shared gap and `steps - 1` losses,
-   * unless implausibly far.
-   */
-  private sample(w: Window, now: number, steps: number): void {
-    if (steps <= SEQUENCE_HORIZON) {
-      this.addInterval(w, (now - w.last) / steps);
-      w.loss.arrival(steps);
-    }
-    w.last = now;
-  }
-
-  /** PeerTable.addInterval's running mean and variance: exact over the first `window` samples, then 1/window. */
-  private addInterval(w: Window, intervalMs: number): void {
-    const n = Math.min(w.count + 1, this.window);
-    w.count = n;
-    const weight = 1 / n;
-    const d = intervalMs - w.mean;
-    w.mean += weight * d;
-    w.variance = (1 - weight) * (w.variance + weight * d * d);
-  }
-
-  /**
-   * The later of where phi crosses the threshold (last + mean + pause + allowance; lag 0, direct beats) and the
-   * end of the run of missed beats the window's loss explains (last + run × mean + allowance). The allowance,
-   * sigmas × max(std, min std), is phi's for a late beat: a run counts a beat missed only once it would have
-   * arrived, so a late one is not taken for one lost. With the default pause of three periods the two agree at
-   * a run of 4 (loss from 4.6 % to 10 %) and phi's is the later below it, so only a link losing 10 % or more
-   * waits longer.
-   */
-  private deadline(w: Window): number {
-    const allowance = this.sigmas * Math.max(Math.sqrt(w.variance), this.minStdMs);
-    return w.last + Math.max(w.mean + this.pauseMs, w.loss.run * w.mean) + allowance;
   }
 
   private judged(n: Neighbour): boolean {
@@ -429,8 +407,10 @@ export class NeighbourWatch {
   }
 
   private judgedCount(): number {
+    if (this.judgedTally >= 0) return this.judgedTally;
     let count = 0;
     for (const n of this.neighbours.values()) if (this.judged(n)) count++;
+    this.judgedTally = count;
     return count;
   }
 
@@ -444,6 +424,7 @@ export class NeighbourWatch {
   private shift(silenceMs: number): void {
     const by = silenceMs - this.intervalMs;
     if (by <= 0) return;
+    this.judgedUntil = -Infinity;
     for (const n of this.neighbours.values()) {
       n.beats.last += by;
       n.echoes.last += by;
@@ -451,15 +432,15 @@ export class NeighbourWatch {
   }
 }
 
-function newNeighbour(ref: number): Neighbour {
+function newNeighbour(ref: number, settings: WindowSettings): Neighbour {
   return {
     ref,
     lingerUntil: Number.NaN,
     firstSent: 0,
     received: -1,
     open: false,
-    beats: { last: 0, mean: 0, variance: 0, count: 0, loss: new LinkLoss() },
+    beats: new BeatWindow(settings),
     echoed: 0,
-    echoes: { last: 0, mean: 0, variance: 0, count: 0, loss: new LinkLoss() },
+    echoes: new BeatWindow(settings),
   };
 }
