@@ -45,6 +45,20 @@ export function aheadBySyn(theirMembers: number, ourMembers: number, request: re
 }
 
 /**
+ * A SYN7 from a member shows it far behind us when it holds more than BEHIND_GAP fewer members: a joiner that
+ * knows its seed alone sends news listing what it knows, which we hold already, so no answer would tell it what it
+ * lacks (and the neighbours that beat it are unknown to it: their beats are dropped). A pull of every entry (or
+ * sums) from us is what shows it: its reply requests what it lacks, our ACK7 carries it, and its catch-up follows.
+ * The gap leaves alone a member that removed a dead member a moment before us.
+ */
+export function behindBySyn(theirMembers: number, ourMembers: number): boolean {
+  return theirMembers + BEHIND_GAP < ourMembers;
+}
+
+/** Members a SYN7's sender may lack before it is pulled (behindBySyn). */
+export const BEHIND_GAP = 2;
+
+/**
  * A SYN-ACK7 shows its sender still ahead when what it carried changed our state (an answer that brings nothing
  * ends the chain, whatever the counts: members removed at slightly different instants differ for nothing) and it
  * holds more members than we now do, or its reply was cut by the payload budget.

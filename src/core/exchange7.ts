@@ -19,7 +19,7 @@ import { digest7Bytes, digest7HeaderBytes, exchange7HeaderBytes } from '../wire/
 import { livenessMessageBytes, maskBuckets, SUMS_PER_BUCKET } from '../wire/liveness-sizes.js';
 import type { Message } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
-import { aheadByReply, aheadBySyn, CatchUp, FULL_REPLY_SLACK, replyBytes } from './catch-up.js';
+import { aheadByReply, aheadBySyn, behindBySyn, CatchUp, FULL_REPLY_SLACK, replyBytes } from './catch-up.js';
 import type { Deltas7 } from './delta7.js';
 import { buildDigest7, compareDigest7, EMPTY_DIGEST7, request7, slotsOfLeaves, type Candidate7 } from './digest7.js';
 import { byStaleness, continuation, introduction } from './digest7.js';
@@ -354,7 +354,8 @@ export class Exchange7 {
     const t = m.table;
     const epoch = m.nextEpoch();
     const found = compareDigest7(m, syn.digest, epoch);
-    const chase = this.catchUpPull(!stranger && aheadBySyn(syn.memberCount, m.size, found.request), from, now);
+    const far = aheadBySyn(syn.memberCount, m.size, found.request) || behindBySyn(syn.memberCount, m.size);
+    const chase = this.catchUpPull(!stranger && far, from, now);
     let send: Candidate7[];
     if (stranger) {
       // A stranger (a joiner, or a spoofed source) gets our own introduction only, and our request asks for its

@@ -3,7 +3,7 @@
  * beside 40 that run mode 7, with the runtime's default packet (1,400 bytes), where a reply carries about seven
  * introductions. Without catch-up a joiner took what one exchange carried and waited for drill-downs (two
  * differing beats and a quiet interval each): 2.84 to 2.89 rounds to a full view (seeds 1 to 3) against protocol 6's
- * 0.75. Replayable from a seed.
+ * 0.75; with catch-up 0.45 to 0.51. Replayable from a seed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,7 +43,7 @@ function massJoin(protocol: 6 | 7, seed: number): number {
   return (sim.now - start) / sim.config.intervalMs;
 }
 
-test('mode 7: 60 nodes joining a formed 40-node cluster at once see everyone within 2 rounds (protocol 6: 0.75)', () => {
+test('mode 7: 60 nodes joining a formed 40-node cluster at once see everyone within a round (protocol 6: 0.75)', () => {
   const rounds: number[] = [];
   for (const seed of [1, 2, 3]) {
     const r = massJoin(7, seed);
@@ -52,5 +52,5 @@ test('mode 7: 60 nodes joining a formed 40-node cluster at once see everyone wit
     );
     rounds.push(r);
   }
-  for (const r of rounds) assert.ok(r >= 0 && r <= 2, `full view after ${r.toFixed(2)} rounds`);
+  for (const r of rounds) assert.ok(r >= 0 && r <= 1, `full view after ${r.toFixed(2)} rounds`);
 });
