@@ -205,3 +205,34 @@ function candidate(
     staleness: Math.max(0, myMax - fromVersion),
   };
 }
+
+/** Slot s introduced to a receiver that knows nothing of it: identity, keys, every value, its report set. */
+export function introduction(t: PeerTable, s: number): Candidate7 {
+  return {
+    slot: s,
+    fromVersion: 0,
+    receiverGc: 0,
+    receiverIncarnation: 0,
+    receiverReportVersion: 0,
+    introduce: true,
+    staleness: t.maxVersion(s),
+  };
+}
+
+/** Slot s's values above `from`, to a receiver that got the rest of its state already (a stream's next batch). */
+export function continuation(t: PeerTable, s: number, from: number): Candidate7 {
+  return {
+    slot: s,
+    fromVersion: from,
+    receiverGc: t.gcVersion(s),
+    receiverIncarnation: t.incarnation(s),
+    receiverReportVersion: t.reportVersion(s),
+    introduce: false,
+    staleness: Math.max(0, t.maxVersion(s) - from),
+  };
+}
+
+/** Most behind first; ties by slot, so the order is the same on every run. */
+export function byStaleness(a: Candidate7, b: Candidate7): number {
+  return b.staleness - a.staleness || a.slot - b.slot;
+}

@@ -7,6 +7,7 @@
  *               the entries of every differing leaf; at 128 members or fewer, one SYN7 with every entry instead
  *   SYN7        -> SYN-ACK7: what we lack (a request digest7) + what the sender lacks (node deltas 7)
  *   SYN-ACK7    -> ACK7: the node deltas the request asked for
+ *   catch-up    a SYN7 or SYN-ACK7 showing the peer ahead by more than it carried: another pull to it at once
  *   stream      differing leaves too big for a packet: the peer's address is queued for the runtime's TCP stream,
  *               which carries streamOut()'s batches and hands what it receives to streamIn()
  *
@@ -18,8 +19,10 @@ import { digest7Bytes, digest7HeaderBytes, exchange7HeaderBytes } from '../wire/
 import { livenessMessageBytes, maskBuckets, SUMS_PER_BUCKET } from '../wire/liveness-sizes.js';
 import type { Message } from '../wire/messages.js';
 import { stringSize, varintSize } from '../wire/varint.js';
+import { aheadByReply, aheadBySyn, behindBySyn, CatchUp, FULL_REPLY_SLACK, replyBytes } from './catch-up.js';
 import type { Deltas7 } from './delta7.js';
 import { buildDigest7, compareDigest7, EMPTY_DIGEST7, request7, slotsOfLeaves, type Candidate7 } from './digest7.js';
+import { byStaleness, continuation, introduction } from './digest7.js';
 import { BeatHashTracker, planSyn7, sendsAllEntries, sumsReply, sumsRequest, type EntryBudget } from './drill-down.js';
 import type { Journal } from './journal.js';
 import { SELF, type Membership } from './membership.js';
@@ -84,6 +87,7 @@ export class Exchange7 {
   private readonly clusterId: string;
   private readonly payloadBudget: number;
   private readonly beats: BeatHashTracker;
+  private readonly catchUp: CatchUp;
   /** Peers' addresses a stream should be opened to, in the order first asked (taken by takeStreamRequests). */
   private readonly streamRequests = new Set<string>();
   /** The census epoch our SYN7s carry: the newest given to news() or noteCensusEpoch(). */
@@ -100,6 +104,7 @@ export class Exchange7 {
     this.clusterId = init.clusterId;
     this.payloadBudget = init.payloadBudget;
     this.beats = new BeatHashTracker(init.quietMs ?? DEFAULT_QUIET_MS);
+    this.catchUp = new CatchUp(init.quietMs ?? DEFAULT_QUIET_MS);
   }
 
   /** The newest census epoch a member's SYN7 carried (0: none): a node behind it learns that a census ran. */
@@ -200,14 +205,17 @@ export class Exchange7 {
         this.noteExchange(from, now);
         if (!sender.stranger && Number.isSafeInteger(message.censusEpoch))
           this.heardEpoch = Math.max(this.heardEpoch, message.censusEpoch);
-        return this.onSyn7(from, message, budget, sender.stranger);
+        return this.onSyn7(from, message, budget, sender.stranger, now);
       case 'synAck7':
         this.noteExchange(from, now);
         return this.onSynAck7(from, message, now, budget);
-      case 'ack7':
+      case 'ack7': {
         this.noteExchange(from, now);
+        const before = this.state.hash;
         this.deltas.apply(message.nodes, now, from);
-        return [];
+        // One cut by the budget carried part of what our request asked: the rest by catch-up.
+        return sender.stranger ? [] : this.chase(from, message, before, 0, budget, now);
+      }
     }
   }
 
@@ -341,11 +349,13 @@ export class Exchange7 {
     };
   }
 
-  private onSyn7(from: string, syn: Syn7Message, replyBudget: number, stranger: boolean): Outbound7Any[] {
+  private onSyn7(from: string, syn: Syn7Message, replyBudget: number, stranger: boolean, now: number): Outbound7Any[] {
     const m = this.membership;
     const t = m.table;
     const epoch = m.nextEpoch();
     const found = compareDigest7(m, syn.digest, epoch);
+    const far = aheadBySyn(syn.memberCount, m.size, found.request) || behindBySyn(syn.memberCount, m.size);
+    const chase = this.catchUpPull(!stranger && far, from, now);
     let send: Candidate7[];
     if (stranger) {
       // A stranger (a joiner, or a spoofed source) gets our own introduction only, and our request asks for its
@@ -362,7 +372,7 @@ export class Exchange7 {
     const room = replyBudget - exchange7HeaderBytes(this.clusterId, m.size);
     const request = request7(t, found, Math.floor(room * REQUEST_SHARE));
     // A push wants a reply only when we lack something; a pull also when the sender does.
-    if (request.count === 0 && (send.length === 0 || !syn.pull)) return [];
+    if (request.count === 0 && (send.length === 0 || !syn.pull)) return chase;
     const nodes = this.deltas.pack(send.sort(byStaleness), room - digest7Bytes(request));
     const message: SynAck7Message = {
       type: 'synAck7',
@@ -372,7 +382,33 @@ export class Exchange7 {
       request,
       nodes,
     };
-    return [{ to: from, message }];
+    return [{ to: from, message }, ...chase];
+  }
+
+  /**
+   * After `from`'s reply moved our hash from `before` (or left it): a catch-up pull when it still shows `from` ahead
+   * (catch-up.ts). `theirs`: the member count the reply carried (0: none).
+   */
+  private chase(
+    from: string,
+    reply: SynAck7Message | Ack7Message,
+    before: number,
+    theirs: number,
+    budget: number,
+    now: number,
+  ): Outbound7Any[] {
+    const full = replyBytes(reply) > budget - FULL_REPLY_SLACK;
+    return this.catchUpPull(aheadByReply(this.state.hash !== before, theirs, this.membership.size, full), from, now);
+  }
+
+  /** When `ahead` and catch-up.ts lets it go, a pull to `to`: every entry at 128 members or fewer, else a SUMS. */
+  private catchUpPull(ahead: boolean, to: string, now: number): Outbound7Any[] {
+    if (!ahead || !this.catchUp.start(to, now)) return [];
+    return [
+      sendsAllEntries(this.membership.size)
+        ? this.synAll(to)
+        : { to, message: sumsRequest(this.clusterId, this.state.stateHash) },
+    ];
   }
 
   /**
@@ -400,12 +436,14 @@ export class Exchange7 {
 
   private onSynAck7(from: string, synAck: SynAck7Message, now: number, budget: number): Outbound7Any[] {
     const m = this.membership;
+    const before = this.state.hash;
     this.deltas.apply(synAck.nodes, now, from);
+    this.catchUp.answered(from);
+    const chase = this.chase(from, synAck, before, synAck.memberCount, budget, now);
     const found = compareDigest7(m, synAck.request, m.nextEpoch());
-    if (found.send.length === 0) return [];
     const nodes = this.deltas.pack(found.send.sort(byStaleness), this.ackDeltaBudget(budget));
-    if (nodes.length === 0) return [];
-    return [{ to: from, message: { type: 'ack7', clusterId: this.clusterId, nodes } }];
+    if (nodes.length === 0) return chase;
+    return [{ to: from, message: { type: 'ack7', clusterId: this.clusterId, nodes } }, ...chase];
   }
 
   /** An exchange with the live member at `from` (if one): its differing beats wait quietMs again. */
@@ -445,37 +483,4 @@ export class Exchange7 {
   private ackDeltaBudget(budget: number): number {
     return budget - 1 - stringSize(this.clusterId);
   }
-}
-
-type Table = Membership['table'];
-
-/** Slot s introduced to a receiver that knows nothing of it: identity, keys, every value, its report set. */
-function introduction(t: Table, s: number): Candidate7 {
-  return {
-    slot: s,
-    fromVersion: 0,
-    receiverGc: 0,
-    receiverIncarnation: 0,
-    receiverReportVersion: 0,
-    introduce: true,
-    staleness: t.maxVersion(s),
-  };
-}
-
-/** Slot s's values above `from`, to a receiver that got the rest of its state already (a stream's next batch). */
-function continuation(t: Table, s: number, from: number): Candidate7 {
-  return {
-    slot: s,
-    fromVersion: from,
-    receiverGc: t.gcVersion(s),
-    receiverIncarnation: t.incarnation(s),
-    receiverReportVersion: t.reportVersion(s),
-    introduce: false,
-    staleness: Math.max(0, t.maxVersion(s) - from),
-  };
-}
-
-/** Most behind first; ties by slot, so the order is the same on every run. */
-function byStaleness(a: Candidate7, b: Candidate7): number {
-  return b.staleness - a.staleness || a.slot - b.slot;
 }
