@@ -64,12 +64,21 @@ export function checkStart(from: number, to: number): number {
 
 /** One step of a check: the heartbeat's high part mixed into `h`; the check is the last state `>>> 0`. */
 export function checkStep(h: number, heartbeat: number): number {
-  const high = heartbeat < TWO_32 ? heartbeat >>> LOW_HEARTBEAT_BITS : Math.floor(heartbeat / LOW_MODULUS);
-  h = Math.imul(h ^ (high >>> 0), 0x01000193);
+  const high = highPart(heartbeat);
+  h = Math.imul(h ^ (high >>> 0), MIX_P);
   h ^= h >>> 15;
   // Heartbeats pass 2^36 only at intervals of milliseconds after years: mixed in when present.
-  if (high >= TWO_32) h = Math.imul(h ^ ((high / TWO_32) >>> 0), 0x9e3779b1);
+  if (high >= TWO_32) h = Math.imul(h ^ ((high / TWO_32) >>> 0), MIX_Q);
   return h ^ (h >>> 13);
+}
+
+/** The multipliers of checkStep (odd, so each multiplication is a bijection that uncheckStep inverts). */
+const MIX_P = 0x01000193;
+const MIX_Q = 0x9e3779b1;
+
+/** What a check mixes of a heartbeat: all but its low bits (which travel as they are). */
+function highPart(heartbeat: number): number {
+  return heartbeat < TWO_32 ? heartbeat >>> LOW_HEARTBEAT_BITS : Math.floor(heartbeat / LOW_MODULUS);
 }
 
 /** The inverse of `x * m mod 2^32` for odd m (Newton's iteration: each step doubles the correct low bits). */
@@ -78,8 +87,8 @@ function inverseOdd(m: number): number {
   for (let k = 0; k < 5; k++) inv = Math.imul(inv, 2 - Math.imul(m, inv));
   return inv;
 }
-const INVERSE_P = inverseOdd(0x01000193);
-const INVERSE_Q = inverseOdd(0x9e3779b1);
+const INVERSE_P = inverseOdd(MIX_P);
+const INVERSE_Q = inverseOdd(MIX_Q);
 
 /** The x for which `x ^ (x >>> s)` is `y` (32 bits). */
 function unshift(y: number, s: number): number {
@@ -93,7 +102,7 @@ function unshift(y: number, s: number): number {
  * work back from a group's check, to test one changed entry without redoing the steps after it.
  */
 export function uncheckStep(after: number, heartbeat: number): number {
-  const high = heartbeat < TWO_32 ? heartbeat >>> LOW_HEARTBEAT_BITS : Math.floor(heartbeat / LOW_MODULUS);
+  const high = highPart(heartbeat);
   let h = unshift(after, 13);
   if (high >= TWO_32) h = Math.imul(h, INVERSE_Q) ^ ((high / TWO_32) >>> 0);
   h = unshift(h, 15);
