@@ -5,7 +5,7 @@
  */
 import diagnostics_channel from 'node:diagnostics_channel';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import {
   channels,
   type MemberMessage,
@@ -319,20 +319,12 @@ export class AgentMetrics {
       [this.dropped, s.dropped],
       [this.rejected, s.rejected],
       [this.liveness.refused, s.liveness.refused],
-    ] as const) {
-      c.reset();
-      for (const [reason, n] of Object.entries(byReason)) c.inc({ reason }, n);
-    }
-    for (const [c, byOutcome] of [
-      [this.userEvents, s.userEvents],
-      [this.queries, s.queries],
-    ] as const) {
-      c.reset();
-      for (const [outcome, n] of Object.entries(byOutcome)) c.inc({ outcome }, n);
-    }
+    ] as const)
+      totals(c, 'reason', byReason);
+    totals(this.userEvents, 'outcome', s.userEvents);
+    totals(this.queries, 'outcome', s.queries);
     total(this.throttlesCounter, this.throttles);
-    this.errors.reset();
-    for (const [kind, n] of Object.entries(s.errors)) this.errors.inc({ kind }, n);
+    totals(this.errors, 'kind', s.errors);
     total(this.eventsOverflowed, s.eventsOverflowed);
     const f = s.flowControl;
     if (f) {
@@ -348,11 +340,12 @@ export class AgentMetrics {
     this.liveness.held.set({ reason: 'not-speaking' }, s.liveness.notSpeaking);
     this.liveness.held.set({ reason: 'not-ready' }, s.liveness.notReady);
     const c = s.liveness.census;
-    this.liveness.census.reset();
-    this.liveness.census.inc({ what: 'started' }, c.started);
-    this.liveness.census.inc({ what: 'convicted' }, c.convicted);
-    this.liveness.census.inc({ what: 'never-heard' }, c.neverHeard);
-    this.liveness.census.inc({ what: 'never-heard-reported' }, c.neverHeardReported);
+    totals(this.liveness.census, 'what', {
+      started: c.started,
+      convicted: c.convicted,
+      'never-heard': c.neverHeard,
+      'never-heard-reported': c.neverHeardReported,
+    });
     this.members.set({ status: 'live' }, s.liveMembers);
     this.members.set({ status: 'dead' }, s.deadMembers);
     this.scrapeLoopLag();
@@ -398,6 +391,12 @@ export function instrument(node: Scuttlebutt): AgentMetrics {
 /** A node's metrics in the Prometheus text exposition format (0.0.4); serve with METRICS_CONTENT_TYPE. */
 export function prometheusText(node: Scuttlebutt): Promise<string> {
   return instrument(node).text();
+}
+
+/** Counter `c` set to `counts`, one series per key under `label` (a stats() count read whole at each scrape). */
+function totals<T extends string, C extends { [K in keyof C]: number }>(c: Counter<T>, label: T, counts: C): void {
+  c.reset();
+  for (const [value, n] of Object.entries(counts) as [string, number][]) c.inc({ [label]: value } as LabelValues<T>, n);
 }
 
 /** Packet sizes held between scrapes: PACKET_SIZES_HELD at most, then observed at once. */
