@@ -48,19 +48,22 @@ export class MemberView7 {
 
   /**
    * The live members are `live` (self added): new refs join at incarnation 0, listed members held dead are live
-   * again, live members not listed leave; members dead here stay held. A bulk change, O(N).
+   * again, live members not listed leave; members dead here stay held. A bulk change, O(N). Returns the members
+   * it revived.
    */
-  setLive(live: Iterable<number>): void {
+  setLive(live: Iterable<number>): number[] {
     const next = new Set(live);
     next.add(this.self);
     for (const ref of [...this.incarnations.keys()]) {
       if (!next.has(ref) && !this.dead.has(ref)) this.incarnations.delete(ref);
     }
+    const revived: number[] = [];
     for (const ref of next) {
       if (!this.incarnations.has(ref)) this.incarnations.set(ref, 0);
-      this.dead.delete(ref);
+      if (this.dead.delete(ref)) revived.push(ref);
     }
     this.changed = null;
+    return revived;
   }
 
   /** Keeps only `members` (self added), live and dead; `forget` is called with each member dropped. A bulk change. */

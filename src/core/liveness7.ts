@@ -41,6 +41,7 @@ import { defaultLingerMs, NeighbourWatch } from './neighbours.js';
 import { DEFAULT_OBSERVERS, ObserverAssignment } from './observers.js';
 import { OwnReports, ReportBook, Refuter, type ReportAcceptResult } from './reports.js';
 import type { Random } from './types.js';
+import { ReturnHold } from './returns.js';
 import { ScanMarks } from './scan-marks.js';
 import { UNHEARD_DELAYS, UnheardNeighbours } from './unheard.js';
 
@@ -92,6 +93,8 @@ export class Liveness7 {
   private neighbourRefs: readonly number[] = [];
   /** What the quorum scan and the census start rule must look at again (core/scan-marks.ts). */
   private readonly marks = new ScanMarks();
+  /** Members revived or cleared of a record within a detection delay: records by and about them wait (returns.ts). */
+  private readonly returns: ReturnHold;
   /** Censuses this node started, and members its censuses convicted, since construction. */
   private censusesStarted = 0;
   private censusConvicted = 0;
@@ -114,7 +117,9 @@ export class Liveness7 {
     this.book = new ReportBook(config.clusterId, config.signer, this.k);
     this.refuter = new Refuter(config.gossipIntervalMs);
     this.census = new Census(config.self, { clusterId: config.clusterId, intervalMs: config.gossipIntervalMs });
-    this.unheard = new UnheardNeighbours(UNHEARD_DELAYS * defaultLingerMs(this.intervalMs, config.failureDetector));
+    const detectionMs = defaultLingerMs(this.intervalMs, config.failureDetector);
+    this.unheard = new UnheardNeighbours(UNHEARD_DELAYS * detectionMs);
+    this.returns = new ReturnHold(detectionMs);
     this.view = new MemberView7(this.self, this.k, this.incarnation);
     this.incarnations = this.view.incarnations;
     this.dead = this.view.dead;
@@ -133,17 +138,15 @@ export class Liveness7 {
   }
 
   /**
-   * The coordinator's live members (this node's included or not), once it applied this object's verdicts: a
-   * member listed here that this object holds dead is live again (the coordinator revived it), so never pass a
-   * live set older than the last takeVerdicts. New refs become members at incarnation 0 unless noteIncarnation
-   * said otherwise; a live member missing from `live` and not dead here is dropped from the membership (it left
-   * or was removed); members dead here stay held (the census runs over live and dead) until setMembers drops
-   * them. The bulk call: it compares every member (O(N)); one change at a time costs less through `join`,
-   * `leave` and `remove`.
+   * The coordinator's live members (self included or not), once it applied this object's verdicts: a member
+   * listed that is dead here is live again (the coordinator revived it), so never pass a live set older than the
+   * last takeVerdicts. New refs are members at incarnation 0 unless noteIncarnation said otherwise; a live member
+   * missing and not dead here leaves the membership; members dead here stay (the census runs over live and dead)
+   * until setMembers drops them. O(N): one change at a time costs less through `join`, `leave` and `remove`.
    */
   setView(live: Iterable<number>, now: number): void {
     this.lastNow = now;
-    this.view.setLive(live);
+    for (const ref of this.view.setLive(live)) this.returns.note(ref, now);
     this.refresh(now);
   }
 
@@ -155,6 +158,7 @@ export class Liveness7 {
    */
   join(ref: number, incarnation: number, now: number): void {
     this.lastNow = now;
+    if (this.dead.has(ref)) this.returns.note(ref, now);
     this.view.join(ref);
     this.refresh(now);
     this.noteIncarnation(ref, incarnation, now);
@@ -174,10 +178,7 @@ export class Liveness7 {
 
   /** Keeps only `members` (live and dead) in the membership: the coordinator removed the rest. */
   setMembers(members: Iterable<number>, now: number): void {
-    this.view.keepOnly(members, (ref) => {
-      this.book.forget(ref);
-      this.unheard.forget(ref);
-    });
+    this.view.keepOnly(members, (ref) => this.forget(ref));
     this.refresh(now);
   }
 
@@ -187,10 +188,7 @@ export class Liveness7 {
    * grow with the membership. This node itself stays.
    */
   remove(ref: number, now: number): void {
-    if (this.view.remove(ref)) {
-      this.book.forget(ref);
-      this.unheard.forget(ref);
-    }
+    if (this.view.remove(ref)) this.forget(ref);
     this.refresh(now);
   }
 
@@ -202,9 +200,12 @@ export class Liveness7 {
     if (ref === this.self) return;
     const held = this.incarnations.get(ref);
     if (held === undefined || incarnation <= held) return;
+    // Cleared of a record here: its own set still holds what it wrote before it heard of the record.
+    if (this.book.claimAbout(ref, held) >= 0) this.returns.note(ref, now);
     this.incarnations.set(ref, incarnation);
     this.marks.touch([ref]);
     if (this.view.revive(ref)) {
+      this.returns.note(ref, now);
       this.revivals.push(ref);
       this.refresh(now);
     }
@@ -223,14 +224,18 @@ export class Liveness7 {
       this.nextBeatAt = now + this.intervalMs;
       const beats = this.watch.beats(now, stateHash, {
         mode7: this.mode7,
-        suspects: (ref) => this.suspects(ref),
+        // The buddy flag: our own record names `ref` at the incarnation we hold for it (a refuted one does not).
+        suspects: (ref) =>
+          this.own.current?.records.some((r) => r.subject === ref && r.incarnation === this.incarnations.get(ref)) ??
+          false,
         deadHere: (ref) => this.dead.has(ref),
       });
       for (const b of beats) out.push({ to: b.to, message: b.beat });
       this.probe(stateHash, beats[0]?.beat.sequence ?? 0, random, out);
     }
     const ready = this.config.isReady ?? (() => true);
-    this.unheard.update(now, this.neighbourRefs, this.watch, (ref) => this.isLive(ref) && ready(ref));
+    this.unheard.update(now, this.neighbourRefs, this.watch, (ref) => this.view.isLive(ref) && ready(ref));
+    if (this.returns.expire(now)) this.marks.touchAll();
     this.judge(now);
     this.censusRound(now, random, out);
     return out;
@@ -239,12 +244,8 @@ export class Liveness7 {
   /**
    * A BEAT from member `from`. Null for a beat whose tag is not `from`'s (drop it). A buddy or dead-here flag
    * makes shouldRefute raise the incarnation: that is how a partition heals here (a dead-here probe reaches a
-   * member held dead on the other side, it refutes, its new incarnation revives it wherever it arrives).
-   *
-   * The design's reunion census (started by "a beat that got an answer" from a member held unreachable) is left
-   * out: a beat is one-way evidence, and started on one, across a one-way cut the side that hears the other
-   * started a census at each probe's arrival, dragging its nodes into ever newer epochs so that some never
-   * completed one (members across left live at 30 s). Revival by refutation made halves whole in 3 s.
+   * member held dead on the other side, it refutes, its new incarnation revives it wherever it arrives; no
+   * census starts on a beat, which is one-way evidence: docs/design/liveness-7.md, "Heal").
    */
   onBeat(from: number, beat: BeatMessage, now: number): BeatNews7 | null {
     this.lastNow = now;
@@ -359,16 +360,6 @@ export class Liveness7 {
     };
   }
 
-  /** The buddy flag: our own record names `ref` at the incarnation we hold for it (a refuted one does not). */
-  private suspects(ref: number): boolean {
-    const inc = this.incarnations.get(ref);
-    return this.own.current?.records.some((r) => r.subject === ref && r.incarnation === inc) ?? false;
-  }
-
-  private isLive(ref: number): boolean {
-    return this.view.isLive(ref);
-  }
-
   private get assignment(): ObserverAssignment {
     return this.view.assignment;
   }
@@ -389,31 +380,42 @@ export class Liveness7 {
     this.convictByQuorum(now);
   }
 
-  /** The crash path: a quorum of eligible live observers' silent records; then the held census convictions. */
+  /**
+   * The crash path: a quorum of eligible live observers' silent records; then the held census convictions. Not
+   * counted (core/returns.ts): observers and subjects revived or cleared of a record within a detection delay,
+   * and observers a counted record names (accusers accused are a cut's signature: the census judges them).
+   */
   private convictByQuorum(now: number): void {
-    const live = (ref: number): boolean => this.isLive(ref);
+    let accused: Set<number> | null = null;
+    const live = (ref: number): boolean =>
+      this.view.isLive(ref) && !this.returns.holds(ref, now) && !(accused ??= new Set(this.unresolved())).has(ref);
     let changed = false;
     const touched = this.marks.take();
-    const subjects = touched === null ? this.unresolved() : [...touched].filter((s) => this.isLive(s));
+    const subjects = touched === null ? this.unresolved() : [...touched].filter((s) => this.view.isLive(s));
     for (const s of subjects) {
-      if (s === this.self) continue;
+      if (s === this.self || this.returns.holds(s, now)) continue;
       if (this.book.convicts(s, this.incarnations.get(s) as number, this.assignment, live)) {
         changed = this.convict(s, 'failed') || changed;
       }
     }
+    for (const s of this.heldCensus) {
+      if (!this.convict(s, 'unreachable')) continue;
+      this.censusConvicted++;
+      changed = true;
+    }
+    this.heldCensus = [];
     if (changed) this.refresh(now);
-    this.releaseCensus();
   }
 
-  private releaseCensus(): void {
-    const before = this.censusConvicted;
-    for (const s of this.heldCensus) if (this.convict(s, 'unreachable')) this.censusConvicted++;
-    this.heldCensus = [];
-    if (this.censusConvicted > before) this.refresh(this.lastNow);
+  /** What is held about a member the membership dropped. */
+  private forget(ref: number): void {
+    this.book.forget(ref);
+    this.unheard.forget(ref);
+    this.returns.forget(ref);
   }
 
   private convict(ref: number, reason: ConvictionReason): boolean {
-    if (ref === this.self || !this.isLive(ref)) return false;
+    if (ref === this.self || !this.view.isLive(ref)) return false;
     this.view.kill(ref, reason);
     this.convictions.push({ ref, reason });
     return true;
@@ -428,7 +430,7 @@ export class Liveness7 {
 
   /** ReportBook.unresolved over this view, recomputed only after a change (ScanMarks). */
   private unresolved(): number[] {
-    const live = (ref: number): boolean => this.isLive(ref);
+    const live = (ref: number): boolean => this.view.isLive(ref);
     return this.marks.unresolved(() => this.book.unresolved(this.assignment, live, (r) => this.incarnations.get(r)));
   }
 
@@ -460,6 +462,7 @@ export class Liveness7 {
         this.heldCensus.push(v.ref);
       } else if (this.dead.get(v.ref) === 'unreachable') {
         this.view.revive(v.ref);
+        this.returns.note(v.ref, this.lastNow);
         this.revivals.push(v.ref);
         revived = true;
       }

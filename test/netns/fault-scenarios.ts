@@ -35,6 +35,21 @@ function lastSeen(bed: TestBed, pairs: [number, number][], kind: string, since: 
   return Math.max(...pairs.map(([i, j]) => (first(proc(bed, i), kind, `h${j}`, since) as NodeEvent).at)) - since;
 }
 
+/**
+ * Deaths seen at any of `hosts` at or after `since`, as "hI->hJ". After a heal there must be none: each side's
+ * reports about the other reach it with the refutations that revive their observers, and counted at once they
+ * would convict healthy members for a round (docs/design/liveness-7.md, "Heal").
+ */
+const deathsSince = (bed: TestBed, hosts: number[], since: number): string[] =>
+  hosts.flatMap((i) =>
+    proc(bed, i)
+      .events.filter((e) => e.event === 'dead' && e.at >= since)
+      .map((e) => `h${i}->${e.id}`),
+  );
+
+/** Sleeps past the time a flap would take: a detection delay (about 2 s here) and a round or two of gossip. */
+const AFTER_HEAL_MS = 3000;
+
 /** Every (observer, subject) pair across the cut between a and b, both ways. */
 const across = (a: number[], b: number[]): [number, number][] => [
   ...a.flatMap((i) => b.map((j): [number, number] => [i, j])),
@@ -60,7 +75,8 @@ export async function crash(bed: TestBed, victim: number, others: number[]): Pro
 /**
  * Writes a key and a key deleted again on h0, cuts the hosts into `a` and `b`, waits until each side convicts every
  * host of the other (15 s), heals, and waits until each side sees every host of the other live again (20 s); then
- * every host holds h0's metadata with the deleted key not resurrected. Returns both times.
+ * no host sees a death for 3 s after the heal, and every host holds h0's metadata with the deleted key not
+ * resurrected. Returns both times.
  */
 export async function partitionAndHeal(
   bed: TestBed,
@@ -85,10 +101,12 @@ export async function partitionAndHeal(
   bed.heal();
   await waitFor(() => pairs.every(([i, j]) => first(proc(bed, i), 'live', `h${j}`, t1)), 20_000, 'one cluster again');
   const healedMs = lastSeen(bed, pairs, 'live', t1);
+  await new Promise((r) => setTimeout(r, Math.max(0, t1 + AFTER_HEAL_MS - Date.now())));
+  assert.deepEqual(deathsSince(bed, [...a, ...b], t1), [], 'no death after the heal');
   for (const i of [...a, ...b]) {
-    const h0 = (await proc(bed, i).query('state')).state!.live.find((m) => m.id === 'h0')!;
+    const h0 = (await proc(bed, i).query('state')).state!.live.find((m) => m.id === 'h0');
     assert.deepEqual(
-      h0.metadata,
+      h0?.metadata,
       { host: 'h0', kept: 'yes' },
       `h${i} holds h0's metadata, the deleted key not resurrected`,
     );
@@ -100,7 +118,8 @@ export async function partitionAndHeal(
  * Cuts host `alone` from every host of `others`: the others convict it within 5 s (its watchers all sit on their
  * side: a crash to them); it convicts each of them within 15 s, its deafness hold (8 x (interval + pause) = 9.6 s
  * here: it hears nobody, so it convicts nobody before) plus protocol 6's deadlines or protocol 7's census. Then
- * heals: all live again at every host within 20 s, and no host of `others` ever convicted another. Returns the times.
+ * heals: all live again at every host within 20 s, no host of `others` ever convicted another, and no host sees a
+ * death for 3 s after the heal. Returns the times.
  */
 export async function aloneAndBack(
   bed: TestBed,
@@ -127,6 +146,8 @@ export async function aloneAndBack(
       .map((e) => `h${i}->${e.id}`),
   );
   assert.deepEqual(falseDeaths, []);
+  await new Promise((r) => setTimeout(r, Math.max(0, t1 + AFTER_HEAL_MS - Date.now())));
+  assert.deepEqual(deathsSince(bed, [alone, ...others], t1), [], 'no death after the heal');
   return { othersMs, aloneMs, healedMs };
 }
 

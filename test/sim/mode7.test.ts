@@ -151,6 +151,9 @@ for (const [name, cut] of [
       'whole again',
     );
     const heal = (sim.now - healAt) / 1000;
+    sim.runUntil(sim.now + 10_000);
+    const flaps = log.filter((l) => l.e.type === 'dead' && l.t >= healAt);
+    assert.deepEqual(flaps, [], 'nobody convicted after the heal (core/returns.ts)');
     console.log(
       `# mode 7, 40 nodes, ${name}: seen across after ${detection.toFixed(2)} s, whole ${heal.toFixed(2)} s after the heal`,
     );
