@@ -44,7 +44,7 @@ const deathsSince = (bed: TestBed, hosts: number[], since: number): string[] =>
   hosts.flatMap((i) =>
     proc(bed, i)
       .events.filter((e) => e.event === 'dead' && e.at >= since)
-      .map((e) => `h${i}->${e.id}`),
+      .map((e) => `h${i}->${e.id} ${e.at - since} ms after the heal`),
   );
 
 /** Sleeps past the time a flap would take: a detection delay (about 2 s here) and a round or two of gossip. */
@@ -143,7 +143,7 @@ export async function aloneAndBack(
   const falseDeaths = others.flatMap((i) =>
     proc(bed, i)
       .events.filter((e) => e.event === 'dead' && e.at >= t0 && e.id !== `h${alone}`)
-      .map((e) => `h${i}->${e.id}`),
+      .map((e) => `h${i}->${e.id} ${e.at - t0} ms after the cut`),
   );
   assert.deepEqual(falseDeaths, []);
   await new Promise((r) => setTimeout(r, Math.max(0, t1 + AFTER_HEAL_MS - Date.now())));
