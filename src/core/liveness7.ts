@@ -355,8 +355,8 @@ export class Liveness7 {
       completedEpoch: this.census.completedEpoch,
       started: this.censusesStarted,
       convicted: this.censusConvicted,
-      unheardCensuses: this.unheard.censuses,
-      unheardReported: this.unheard.reported,
+      neverHeard: this.unheard.censuses,
+      neverHeardReported: this.unheard.reported,
     };
   }
 

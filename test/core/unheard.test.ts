@@ -155,7 +155,7 @@ test('Liveness7: a neighbour whose state does not say it is ready is never looke
     l.setView(refs, 0);
     // Nobody answers: no beat, no census reply.
     for (let t = 0; t <= 40_000; t += 250) l.tick(t, 0, rng);
-    return l.censusStatus().unheardCensuses;
+    return l.censusStatus().neverHeard;
   };
   assert.equal(run(false), 0, 'members still in mode 6 (not ready) do not beat: no census about them');
   assert.ok(run(true) >= 1, 'ready members that never beat are looked for');
