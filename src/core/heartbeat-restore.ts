@@ -107,13 +107,12 @@ export function growTo(a: number[], n: number): void {
 function oneOutlier(out: number[], from: number, to: number, check: number | undefined, exactIndex: number): boolean {
   if (check === undefined) return false;
   const n = to - from;
-  const before = scratch(n);
+  const { before, needed } = chainStates(n);
   let h = checkStart(from, to);
   for (let k = 0; k < n; k++) {
     before[k] = h;
     h = checkStep(h, out[from + k] as number);
   }
-  const needed = scratchNeeded(n);
   let need = check;
   for (let k = n - 1; k >= 0; k--) {
     needed[k] = need >>> 0;
@@ -135,14 +134,16 @@ function oneOutlier(out: number[], from: number, to: number, check: number | und
   return false;
 }
 
-/** Reused per call (oneOutlier runs for every failing group of every low-bit digest): a group's chain states. */
-const beforeStates = new Int32Array(CHECK_GROUP);
-const neededStates = new Uint32Array(CHECK_GROUP);
-
-function scratch(n: number): Int32Array {
-  return n <= CHECK_GROUP ? beforeStates : new Int32Array(n);
+/** A group's chain states, as oneOutlier computes them: before each entry's step, and what each step must reach. */
+interface ChainStates {
+  readonly before: Int32Array;
+  readonly needed: Uint32Array;
 }
 
-function scratchNeeded(n: number): Uint32Array {
-  return n <= CHECK_GROUP ? neededStates : new Uint32Array(n);
+/** Reused per call (oneOutlier runs for every failing group of every low-bit digest). */
+const groupStates: ChainStates = { before: new Int32Array(CHECK_GROUP), needed: new Uint32Array(CHECK_GROUP) };
+
+/** Room for the chain states of `n` entries: the reused pair for a check group or fewer, else a fresh one. */
+function chainStates(n: number): ChainStates {
+  return n <= CHECK_GROUP ? groupStates : { before: new Int32Array(n), needed: new Uint32Array(n) };
 }

@@ -17,7 +17,8 @@ export {
   type DeathReason,
 } from './types.js';
 export type { GateMode, GateStatus } from './gate.js';
-export type { CensusCounts, LivenessStatus } from './liveness-switch.js';
+export type { LivenessStatus } from './liveness-switch.js';
+export type { CensusCounts } from './liveness7-parts.js';
 export type { ReportSigner } from './report-set.js';
 export type {
   ClusterSnapshot,

@@ -18,6 +18,7 @@ import { Gate, GATE_PROTOCOL, type GateStatus } from './gate.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
 import { SELF, type Membership } from './membership.js';
+import { NO_CENSUS, type CensusCounts } from './liveness7-parts.js';
 import { Mode7, type Mode7Init } from './mode7.js';
 import type { OwnValues } from './own-values.js';
 import { DEAD, LIVE, type StoredValue } from './peer-table.js';
@@ -54,31 +55,18 @@ export interface LivenessStatus {
    * 'unsigned-report', 'ineligible-report'), parts of node deltas dropped, stray messages.
    */
   readonly drops: Readonly<Record<string, number>>;
-  /** Mode 7's census counts, summed over every time it ran (censusCounts). */
+  /** Mode 7's census counts, summed over every time it ran. */
   readonly census: CensusCounts;
-}
-
-/**
- * What mode 7's censuses did at this node: censuses it started (`started`), members they convicted as unreachable
- * (`convicted`), censuses that judged a neighbour it never heard (`neverHeard`), and such neighbours it reported,
- * found absent and silent to direct checks (`neverHeardReported`; docs/design/liveness-7.md, "A neighbour never
- * heard").
- */
-export interface CensusCounts {
-  readonly started: number;
-  readonly convicted: number;
-  readonly neverHeard: number;
-  readonly neverHeardReported: number;
 }
 
 /** `held`'s counts plus those of `active`'s censuses (none while in mode 6). */
 function addCensus(held: CensusCounts, active: Mode7 | null): CensusCounts {
-  const s = active?.censusStatus();
+  const s = active?.censusStatus() ?? NO_CENSUS;
   return {
-    started: held.started + (s?.started ?? 0),
-    convicted: held.convicted + (s?.convicted ?? 0),
-    neverHeard: held.neverHeard + (s?.unheardCensuses ?? 0),
-    neverHeardReported: held.neverHeardReported + (s?.unheardReported ?? 0),
+    started: held.started + s.started,
+    convicted: held.convicted + s.convicted,
+    neverHeard: held.neverHeard + s.neverHeard,
+    neverHeardReported: held.neverHeardReported + s.neverHeardReported,
   };
 }
 
@@ -93,7 +81,7 @@ export class LivenessSwitch {
   private fallbacks = 0;
   /** The refusals of the Mode7 instances dropped on fallbacks: the counts only grow, across switches. */
   private readonly retiredDrops: Record<string, number> = {};
-  private retiredCensus: CensusCounts = { started: 0, convicted: 0, neverHeard: 0, neverHeardReported: 0 };
+  private retiredCensus: CensusCounts = NO_CENSUS;
 
   constructor(components: LivenessSwitchComponents, init: Mode7Init, now: number) {
     this.c = components;

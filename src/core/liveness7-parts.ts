@@ -55,18 +55,37 @@ export interface Verdicts7 {
   readonly revivals: number[];
 }
 
-/** Liveness7.censusStatus: the census here, and the never-heard rule's counts (core/unheard.ts). */
-export interface CensusStatus7 {
+/**
+ * What mode 7's censuses did at a node: censuses it started (`started`), members they convicted as unreachable
+ * (`convicted`), censuses that judged a neighbour it never heard (`neverHeard`), and such neighbours it reported,
+ * found absent and silent to direct checks (`neverHeardReported`; docs/design/liveness-7.md, "A neighbour never
+ * heard"). The same names end to end: Liveness7.censusStatus, the switch's sums (LivenessStatus.census) and
+ * stats().liveness.census.
+ */
+export interface CensusCounts {
+  /** Censuses this node started (others it joined are not counted). */
+  readonly started: number;
+  /** Members censuses convicted here. */
+  readonly convicted: number;
+  /** Censuses that judged, here, a neighbour this node never heard (whoever started them; core/unheard.ts). */
+  readonly neverHeard: number;
+  /** Neighbours never heard that a census found absent and unanswering: reported (silent) by this node. */
+  readonly neverHeardReported: number;
+}
+
+/** No census yet: the counts of a node that never ran mode 7 (frozen: shared by every caller). */
+export const NO_CENSUS: CensusCounts = Object.freeze({
+  started: 0,
+  convicted: 0,
+  neverHeard: 0,
+  neverHeardReported: 0,
+});
+
+/** Liveness7.censusStatus: the census here, and its counts since construction. */
+export interface CensusStatus7 extends CensusCounts {
   readonly running: boolean;
   /** The newest census epoch this node completed (0: none). */
   readonly completedEpoch: number;
-  /** Censuses this node started (others it joined are not counted), and members censuses convicted here. */
-  readonly started: number;
-  readonly convicted: number;
-  /** Censuses that judged, here, a neighbour this node never heard (whoever started them). */
-  readonly unheardCensuses: number;
-  /** Neighbours never heard that a census found absent and unanswering: reported (silent) by this node. */
-  readonly unheardReported: number;
 }
 
 /** What a received beat says beyond liveness (the coordinator's part). */

@@ -88,9 +88,10 @@ export class Liveness7 {
   /** Census convictions reached while deaf, held until hearing resumes. */
   private heldCensus: number[] = [];
   private readonly judged = new JudgedSubjects();
-  /** Neighbours never heard (core/unheard.ts), and this node's current neighbours it reads them from. */
+  /** Neighbours never heard (core/unheard.ts), the neighbours it reads, and who can be one (made once, not a tick). */
   private readonly unheard: UnheardNeighbours;
   private neighbourRefs: readonly number[] = [];
+  private readonly eligible = (ref: number): boolean => this.view.isLive(ref) && (this.config.isReady?.(ref) ?? true);
   /** What the quorum scan and the census start rule must look at again (core/scan-marks.ts). */
   private readonly marks = new ScanMarks();
   /** Members revived or cleared of a record within a detection delay: records by and about them wait (returns.ts). */
@@ -233,8 +234,7 @@ export class Liveness7 {
       for (const b of beats) out.push({ to: b.to, message: b.beat });
       this.probe(stateHash, beats[0]?.beat.sequence ?? 0, random, out);
     }
-    const ready = this.config.isReady ?? (() => true);
-    this.unheard.update(now, this.neighbourRefs, this.watch, (ref) => this.view.isLive(ref) && ready(ref));
+    this.unheard.update(now, this.neighbourRefs, this.watch, this.eligible);
     if (this.returns.expire(now)) this.marks.touchAll();
     this.judge(now);
     this.censusRound(now, random, out);
@@ -355,8 +355,8 @@ export class Liveness7 {
       completedEpoch: this.census.completedEpoch,
       started: this.censusesStarted,
       convicted: this.censusConvicted,
-      unheardCensuses: this.unheard.censuses,
-      unheardReported: this.unheard.reported,
+      neverHeard: this.unheard.censuses,
+      neverHeardReported: this.unheard.reported,
     };
   }
 

@@ -27,10 +27,14 @@ export const UNHEARD_DELAYS = 3;
 export const UNHEARD_MAX_DOUBLINGS = 5;
 
 interface Entry {
+  /** The member's ref (the sweep in update walks the entries' values: iterating [ref, entry] pairs allocates). */
+  readonly ref: number;
   /** Since when it has been an unheard neighbour (NaN: it is not: heard, not a neighbour, not live or not ready). */
   since: number;
   /** Censuses that found it alive (present, answering a check, or refuting our record): doublings of its wait. */
   tries: number;
+  /** The last update (its count, UnheardNeighbours.updates) that found it an unheard neighbour. */
+  seen: number;
 }
 
 /** What update reads of the NeighbourWatch: a neighbour whose window is open has a silent deadline, else NaN. */
@@ -58,6 +62,11 @@ export class UnheardNeighbours {
   private hearsNone = false;
   private censusCount = 0;
   private reportedCount = 0;
+  /**
+   * Calls to update so far: each marks the entries it finds unheard with its count, so that the sweep after it
+   * tells them apart with no set built per call (update runs on every detect tick, an idle node's busiest timer).
+   */
+  private updates = 0;
 
   /** `firstWaitMs`: how long a neighbour stays unheard before its first census (UNHEARD_DELAYS detection delays). */
   constructor(private readonly firstWaitMs: number) {}
@@ -80,7 +89,7 @@ export class UnheardNeighbours {
    * here) stops its clock.
    */
   update(now: number, neighbours: readonly number[], watch: WatchedWindows, eligible: (ref: number) => boolean): void {
-    const current = new Set<number>();
+    const tick = ++this.updates;
     let heard = 0;
     for (const ref of neighbours) {
       if (!Number.isNaN(watch.silentDeadline(ref))) {
@@ -89,16 +98,19 @@ export class UnheardNeighbours {
         continue;
       }
       if (!eligible(ref)) continue;
-      current.add(ref);
       const e = this.entries.get(ref);
-      if (!e) this.entries.set(ref, { since: now, tries: 0 });
-      else if (Number.isNaN(e.since)) e.since = now;
+      if (!e) {
+        this.entries.set(ref, { ref, since: now, tries: 0, seen: tick });
+        continue;
+      }
+      if (Number.isNaN(e.since)) e.since = now;
+      e.seen = tick;
     }
     this.hearsNone = neighbours.length >= 3 && heard === 0;
-    for (const [ref, e] of this.entries) {
-      if (current.has(ref)) continue;
+    for (const e of this.entries.values()) {
+      if (e.seen === tick) continue;
       e.since = Number.NaN;
-      if (e.tries === 0 && !this.absent.has(ref)) this.entries.delete(ref);
+      if (e.tries === 0 && !this.absent.has(e.ref)) this.entries.delete(e.ref);
     }
   }
 

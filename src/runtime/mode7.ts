@@ -11,6 +11,7 @@
  * streamIn as it arrives.
  */
 import type { ScuttlebuttCore } from '../core/core.js';
+import { NO_CENSUS } from '../core/liveness7-parts.js';
 import type { Liveness7Options } from '../core/types.js';
 import { decodeAny, encodeAny, type WireMessage } from '../wire/any.js';
 import { STREAM_HELLO_SUMS } from '../wire/liveness-sizes.js';
@@ -38,8 +39,16 @@ export function liveness7Options(config: ScuttlebuttConfig): Liveness7Options | 
 export function livenessStats(core: ScuttlebuttCore, now: number): LivenessStats {
   const s = core.livenessStatus(now);
   if (!s) {
-    const census = { started: 0, convicted: 0, neverHeard: 0, neverHeardReported: 0 };
-    return { protocol: 6, mode: 6, notSpeaking: 0, notReady: 0, switches: 0, fallbacks: 0, refused: {}, census };
+    return {
+      protocol: 6,
+      mode: 6,
+      notSpeaking: 0,
+      notReady: 0,
+      switches: 0,
+      fallbacks: 0,
+      refused: {},
+      census: NO_CENSUS,
+    };
   }
   return {
     protocol: 7,

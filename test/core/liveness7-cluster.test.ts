@@ -98,7 +98,7 @@ for (const n of [20, 100]) {
     const reasons = new Set(net.convictions.map((c) => c.reason));
     assert.equal(byNode.size, n - 1, 'every live node convicts the member it never heard');
     const times = [...byNode.values()].sort((a, b) => a - b);
-    const reported = net.nodes.reduce((sum, x) => sum + x.censusStatus().unheardReported, 0);
+    const reported = net.nodes.reduce((sum, x) => sum + x.censusStatus().neverHeardReported, 0);
     const epochs = Math.max(...net.nodes.map((x) => x.censusStatus().completedEpoch));
     console.log(
       `N = ${n}: dead before its first beat, convicted (${[...reasons].join(', ')}) from ` +
@@ -125,8 +125,8 @@ test('a live member whose view lacks one of its neighbours for 30 minutes: never
   net.run(30 * 60_000);
   const status = net.nodes.map((y) => y.censusStatus());
   const epochs = Math.max(...status.map((y) => y.completedEpoch));
-  const reported = status.reduce((sum, y) => sum + y.unheardReported, 0);
-  const looked = status.map((y, i) => [i, y.unheardCensuses] as const).filter(([, c]) => c > 0);
+  const reported = status.reduce((sum, y) => sum + y.neverHeardReported, 0);
+  const looked = status.map((y, i) => [i, y.neverHeard] as const).filter(([, c]) => c > 0);
   console.log(
     `view disagreement for 30 min: ${net.convictions.length} convictions, ${epochs} censuses in all; censuses ` +
       `judging a neighbour never heard, by node: ${looked.map(([i, c]) => `${i}: ${c}`).join(', ')} (w = ${w}); ` +
@@ -134,7 +134,7 @@ test('a live member whose view lacks one of its neighbours for 30 minutes: never
   );
   assert.deepEqual(net.convictions, [], 'nobody convicted');
   assert.equal(reported, 0, 'x answers the direct checks: never reported');
-  assert.ok(status[w]!.unheardCensuses >= 1, 'w looked for x');
+  assert.ok(status[w]!.neverHeard >= 1, 'w looked for x');
   // Waits of 13.7 s doubling to 7.3 min after each census that finds its member: 8 in 30 min (never doubling:
   // about one every 20 s).
   for (const [i, c] of looked) assert.ok(c <= 9, `node ${i}: ${c} censuses in 30 minutes`);

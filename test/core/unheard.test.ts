@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { Liveness7 } from '../../src/core/liveness7.js';
 import { seededRandom } from '../../src/core/random.js';
 import { DEFAULT_FAILURE_DETECTOR } from '../../src/core/types.js';
@@ -136,6 +137,78 @@ test('absent and silent to its direct checks: a silent record at its incarnation
   assert.deepEqual(u.records(6 * U, inc), []);
 });
 
+/**
+ * The bookkeeping update keeps, written plainly: a member unheard this call (a neighbour, not heard, eligible) keeps
+ * or starts its clock; any other stops it, and is forgotten unless a census found it alive before. A census that
+ * finds every due member present doubles their waits.
+ */
+class PlainModel {
+  readonly entries = new Map<number, { since: number; tries: number }>();
+  update(now: number, neighbours: readonly number[], heardRefs: ReadonlySet<number>, ok: (r: number) => boolean): void {
+    const current = new Set(neighbours.filter((r) => !heardRefs.has(r) && ok(r)));
+    for (const ref of current) {
+      const e = this.entries.get(ref);
+      if (!e) this.entries.set(ref, { since: now, tries: 0 });
+      else if (Number.isNaN(e.since)) e.since = now;
+    }
+    for (const [ref, e] of this.entries) {
+      if (current.has(ref)) continue;
+      e.since = Number.NaN;
+      if (e.tries === 0) this.entries.delete(ref);
+    }
+  }
+  due(now: number): number[] {
+    const wait = (e: { since: number; tries: number }): number => U * 2 ** Math.min(e.tries, UNHEARD_MAX_DOUBLINGS);
+    return [...this.entries].filter(([, e]) => now >= e.since + wait(e)).map(([ref]) => ref);
+  }
+  allPresent(now: number): void {
+    for (const ref of this.due(now + 250)) {
+      const e = this.entries.get(ref)!;
+      e.tries++;
+      if (!Number.isNaN(e.since)) e.since = now + 1000;
+    }
+  }
+}
+
+test('update, in any order of neighbour lists, heard and eligible members and censuses: as the plain model', () => {
+  const ref = fc.integer({ min: 1, max: 6 });
+  const step = fc.oneof(
+    fc.record({
+      kind: fc.constant('update' as const),
+      dt: fc.integer({ min: 0, max: 3 * U }),
+      // Repeats allowed: the list as given, whatever it holds.
+      neighbours: fc.array(ref, { maxLength: 8 }),
+      heard: fc.uniqueArray(ref, { maxLength: 6 }),
+      ineligible: fc.uniqueArray(ref, { maxLength: 6 }),
+    }),
+    fc.record({ kind: fc.constant('census' as const), dt: fc.integer({ min: 0, max: 3 * U }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
+      const u = new UnheardNeighbours(U);
+      const model = new PlainModel();
+      const c = new FakeCensus();
+      const inc = new Map([1, 2, 3, 4, 5, 6].map((r) => [r, 1]));
+      let now = 0;
+      for (const s of steps) {
+        now += s.dt;
+        if (s.kind === 'update') {
+          const heardRefs = new Set(s.heard);
+          const ok = (r: number): boolean => !s.ineligible.includes(r);
+          u.update(now, s.neighbours, heard(...s.heard), ok);
+          model.update(now, s.neighbours, heardRefs, ok);
+        } else {
+          census(u, c, now, [], [1, 2, 3, 4, 5, 6], inc);
+          model.allPresent(now);
+          now += 1000;
+        }
+        for (const later of [0, U, 4 * U, 40 * U]) assert.deepEqual(u.due(now + later), model.due(now + later));
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
 test('Liveness7: a neighbour whose state does not say it is ready is never looked for', () => {
   const rng = seededRandom(11);
   const refs = Array.from({ length: 6 }, () => Math.floor(rng.next() * 2 ** 48));
@@ -155,7 +228,7 @@ test('Liveness7: a neighbour whose state does not say it is ready is never looke
     l.setView(refs, 0);
     // Nobody answers: no beat, no census reply.
     for (let t = 0; t <= 40_000; t += 250) l.tick(t, 0, rng);
-    return l.censusStatus().unheardCensuses;
+    return l.censusStatus().neverHeard;
   };
   assert.equal(run(false), 0, 'members still in mode 6 (not ready) do not beat: no census about them');
   assert.ok(run(true) >= 1, 'ready members that never beat are looked for');
