@@ -92,12 +92,8 @@ export class Mode7Runtime {
   private readonly lingerMs: number;
   private closed = false;
   private ticks = 0;
-  /** The seed addresses the seed watch gave the core (its setSeeds), contacted while this node is alone. */
-  private seeds: readonly string[] = [];
   /** After a leave: packets are still answered for a moment (see linger). */
   lingering = false;
-  /** The core as the seed watch sees it: seeds it sets are kept here too. */
-  readonly seedCore: Pick<ScuttlebuttCore, 'liveCount' | 'setSeeds' | 'contact' | 'snapshot'>;
 
   constructor(
     private readonly c: Mode7Components,
@@ -106,18 +102,6 @@ export class Mode7Runtime {
     this.clusterId = init.config.clusterId;
     this.lingerMs = Math.min(init.config.gossipIntervalMs, MAX_LINGER_MS);
     this.ticker = setInterval(() => this.tick(), init.config.gossipIntervalMs / DETECTS_PER_INTERVAL);
-    const core = c.core;
-    this.seedCore = {
-      get liveCount() {
-        return core.liveCount;
-      },
-      setSeeds: (seeds) => {
-        this.seeds = [...seeds];
-        core.setSeeds(seeds);
-      },
-      contact: (addresses, now) => core.contact(addresses, now),
-      snapshot: () => core.snapshot(),
-    };
     const options = {
       envelope: () => c.packets.envelopeOptions,
       // A frame holds at least one node delta: the whole state, the hello and the end fit.
@@ -169,12 +153,11 @@ export class Mode7Runtime {
   private tick(): void {
     this.c.detect();
     const roundDue = ++this.ticks % DETECTS_PER_INTERVAL === 0;
+    // Alone, the round's targets are a seed, which gets a pulling SYN7 and protocol 6's SYN (the core sends it to
+    // every target that is no live member, so a seed that hears only protocol 6 is reached too). Nothing more goes
+    // to the seeds: every lone joiner's extra SYN is answered and the answer acknowledged, and when many join at
+    // once the seed's socket queue then grows faster than it drains, holding every answer back for seconds.
     if (roundDue) this.c.round();
-    // Alone, once a round: the seeds again, as protocol 6's SYN (contact), which every seed reads. The core's own
-    // retry is a pulling SYN7, a liveness message, which Packets may hold back from a seed it never heard
-    // ('message-too-new'): a joiner whose first SYN arrived before its seed was bound would stay alone.
-    if (roundDue && this.c.core.liveCount === 1 && this.seeds.length > 0)
-      this.c.packets.sendAll(this.c.core.contact(this.seeds, monotonicNow()));
   }
 
   /** A member's host (or a seed's) may stream to this node; a stranger waits until the core admitted it. */

@@ -166,7 +166,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
       );
     }
     this.seedWatch = new SeedWatch(
-      { core: this.mode7?.seedCore ?? this.core, packets, log: this.log },
+      { core: this.core, packets, log: this.log },
       {
         selfAddresses: [this.self.address, udp.address],
         family: udp.address.startsWith('[') ? 6 : 4,

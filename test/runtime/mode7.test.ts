@@ -5,6 +5,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { converged, freePorts, killAll, NodeProc, startCluster, waitFor } from './procs.js';
 import { createScuttlebutt, type Scuttlebutt } from '../../src/index.js';
 import { ConfigError, defaultLanConfig, validateConfig } from '../../src/runtime/config.js';
@@ -143,6 +144,41 @@ test('mode 7: a stream carries one node state to a node that never gossiped with
     );
   } finally {
     await Promise.all([a.shutdown({ leave: false }), b.shutdown({ leave: false })]);
+  }
+});
+
+test('mode 7: a node alone sends its seed one SYN7 and one SYN a round, no more', async () => {
+  // A seed that hears and never answers: the joiner stays alone, and every packet it sends the seed is counted. A
+  // seed answers each SYN and reads each answer's ACK, so with a hundred joiners at once a third SYN a round from
+  // each (a re-contact beside the round's own two) filled its socket queue faster than it drained.
+  const [seedPort, port] = freePorts(2);
+  const seed = createSocket('udp4');
+  let heard = 0;
+  seed.on('message', () => heard++);
+  await new Promise<void>((resolve) => seed.bind(seedPort, '127.0.0.1', resolve));
+  const node = await createScuttlebutt(
+    {
+      clusterId: 'lone',
+      node: { id: 'lone', gossipPublicAddress: `127.0.0.1:${port}` },
+      listenAddress: `127.0.0.1:${port}`,
+      gossipIntervalMs: 100,
+      liveness: { protocol: 7, gateHoldMs: 0 },
+    },
+    {},
+  );
+  try {
+    await node.join([`127.0.0.1:${seedPort}`]);
+    await new Promise((r) => setTimeout(r, 300));
+    const [heard0, rounds0] = [heard, node.stats().gossipRounds];
+    await new Promise((r) => setTimeout(r, 1500));
+    const rounds = node.stats().gossipRounds - rounds0;
+    assert.equal(node.members().length, 1, 'still alone');
+    assert.ok(rounds >= 5, `${rounds} rounds ran`);
+    const perRound = (heard - heard0) / rounds;
+    assert.ok(perRound >= 1.5 && perRound <= 2.2, `${heard - heard0} packets to the seed in ${rounds} rounds`);
+  } finally {
+    await node.shutdown({ leave: false });
+    seed.close();
   }
 });
 
