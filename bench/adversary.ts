@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   const n = Number(values.agents);
   const packets = Number(values.packets);
   const perPacket = Number(values['per-packet']);
-  const base = 29_000 + (process.pid % 200) * 20;
+  const base = 29_000 + (process.pid % 150) * 20; // below the ephemeral range (32768 and up)
   const procs: ChildProcess[] = [];
   const gossip = (i: number): string => `127.0.0.1:${base + 2 * i}`;
   const http = (i: number): string => `127.0.0.1:${base + 2 * i + 1}`;

@@ -13,7 +13,8 @@ import { waitFor } from '../runtime/procs.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = promisify(execFile);
-const base = 23_000 + (process.pid % 1000) * 10;
+// Below the kernel's ephemeral range (32768 and up here): a TCP listener inside it can find its port taken.
+const base = 23_000 + (process.pid % 900) * 10;
 
 interface Members {
   live: { id: string }[];

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
 import type { Stats } from '../../src/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/node.js', import.meta.url));
@@ -91,9 +92,26 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
   }
 }
 
-let nextPort = 20_000 + (process.pid % 2000) * 10;
-/** Ports unlikely to collide between test files running one after another. */
+/**
+ * Test ports stay below the kernel's ephemeral range, from which outgoing connections (HTTP polls, streams) take
+ * their local ports: a node's TCP listener on a port inside it can find the port taken (EADDRINUSE).
+ */
+const PORT_LOW = 20_000;
+const PORT_HIGH = Math.max(PORT_LOW + 2_000, ephemeralLow());
+let nextPort = PORT_LOW + ((process.pid * 10) % (PORT_HIGH - PORT_LOW));
+
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Ports unlikely to collide between test files running one after another, all below the ephemeral range. */
 export function freePorts(n: number): number[] {
+  if (nextPort + n > PORT_HIGH) nextPort = PORT_LOW;
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(nextPort++);
   return out;
