@@ -63,13 +63,16 @@ export interface Verdicts7 {
  * stats().liveness.census.
  */
 export interface CensusCounts {
-  /** Censuses this node started (others it joined are not counted). */
+  /** Censuses this node started (a partition or an unresolved report seen from here; those it joined are not). */
   readonly started: number;
-  /** Members censuses convicted here. */
+  /** Members censuses convicted here as unreachable: absent and reported, or absent and silent to direct checks. */
   readonly convicted: number;
-  /** Censuses that judged, here, a neighbour this node never heard (whoever started them; core/unheard.ts). */
+  /**
+   * Censuses that judged, here, a neighbour this node never heard beat (a member that died before its first beat,
+   * or whose view does not count this node), whoever started them (core/unheard.ts).
+   */
   readonly neverHeard: number;
-  /** Neighbours never heard that a census found absent and unanswering: reported (silent) by this node. */
+  /** Such neighbours found absent and silent to direct checks, which this node then reported (silent). */
   readonly neverHeardReported: number;
 }
 

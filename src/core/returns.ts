@@ -45,9 +45,4 @@ export class ReturnHold {
   forget(ref: number): void {
     this.since.delete(ref);
   }
-
-  /** Members held, for stats and tests. */
-  get size(): number {
-    return this.since.size;
-  }
 }

@@ -14,9 +14,13 @@ import type {
   NodeIdentity,
 } from '../core/types.js';
 import { ScuttlebuttError } from '../errors.js';
-import type { LivenessCensusStats } from './liveness-stats.js';
+import type { CensusCounts } from '../core/liveness7-parts.js';
 
-export type { LivenessCensusStats } from './liveness-stats.js';
+/**
+ * stats().liveness.census: what protocol 7's censuses did at this node (docs/design/liveness-7.md, "The partition
+ * rule: the census" and "A neighbour never heard"). The core's counts under the name the root package exports.
+ */
+export type LivenessCensusStats = CensusCounts;
 
 export type { FailureDetectorConfig, FlowControlConfig, FlowControlStats, NodeIdentity } from '../core/types.js';
 
