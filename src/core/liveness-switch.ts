@@ -158,7 +158,8 @@ export class LivenessSwitch {
   /** Whether a protocol-6 digest should still go to the member at `address` in mode 7 (Gate.sendsHeartbeatsTo). */
   sendsHeartbeatsTo(address: string, now: number): boolean {
     const s = this.c.membership.liveSlotAt(address);
-    return s < 0 || this.gate.sendsHeartbeatsTo(s, now);
+    if (s < 0) return !(this.active?.speaks7(address, now) ?? false);
+    return this.gate.sendsHeartbeatsTo(s, now);
   }
 
   private switchTo7(now: number): void {

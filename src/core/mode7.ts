@@ -58,6 +58,9 @@ const BULK_CHANGES = 64;
 const HEAL_ROUNDS = 3;
 /** ...this many a round (each node): a side of tens is probed whole within a round or two. */
 const HEAL_PROBES = 8;
+/** How many rounds a non-member's SYN-ACK7 says it runs mode 7 (speaks7), and how many such addresses are kept. */
+const ANSWERED7_ROUNDS = 3;
+const ANSWERED7_MAX = 64;
 
 /** Counts of what mode 7 refused or dropped, by reason (ScuttlebuttCore.livenessStatus). */
 export type Mode7Drops = Readonly<Record<string, number>>;
@@ -89,6 +92,9 @@ export class Mode7 {
   /** The clock of the call in progress (report sets accepted inside a delta's application read it). */
   private now: number;
   private readonly dropped = { 'stream-over-udp': 0, 'unknown-beat-sender': 0 };
+  /** Non-members (seeds, to a node alone) that answered a SYN7 lately, and when: they run mode 7 (see speaks7). */
+  private readonly answered7 = new Map<string, number>();
+  private readonly gossipIntervalMs: number;
 
   constructor(components: Mode7Components, init: Mode7Init, now: number) {
     const { membership, journal, own, proofs, rng } = components;
@@ -97,6 +103,7 @@ export class Mode7 {
     this.rng = rng;
     this.proofs = proofs;
     this.partitionMemoryMs = init.options.partitionMemoryMs ?? PARTITION_MEMORY_MS;
+    this.gossipIntervalMs = init.gossipIntervalMs;
     this.now = now;
     const t = membership.table;
     // Incarnation 0 in a request means "send its identity": a member's first incarnation is 1. Members learned in
@@ -274,10 +281,27 @@ export class Mode7 {
         this.dropped['stream-over-udp']++;
         break;
       default:
+        if (message.type === 'synAck7' && this.slotAt(from) <= SELF) this.noteAnswered7(from, now);
         out = this.exchange.receive(from, message, now, sender);
     }
     this.settle(now);
     return out;
+  }
+
+  private noteAnswered7(from: string, now: number): void {
+    // Bounded: only a node alone contacts non-members by SYN7, and only its seeds answer it.
+    if (this.answered7.size >= ANSWERED7_MAX && !this.answered7.has(from)) this.answered7.clear();
+    this.answered7.set(from, now);
+  }
+
+  /**
+   * Whether the non-member at `address` answered a SYN7 within the last ANSWERED7_ROUNDS rounds: it runs mode 7, so
+   * a node alone needs no protocol-6 SYN to it beside its SYN7 (each is answered and acknowledged through the seed's
+   * socket queue, which a mass join fills). A seed back in mode 6 answers no SYN7 and gets the SYN again.
+   */
+  speaks7(address: string, now: number): boolean {
+    const at = this.answered7.get(address);
+    return at !== undefined && now - at <= ANSWERED7_ROUNDS * this.gossipIntervalMs;
   }
 
   /** Removes dead members past their grace period, scanning only once one is due (no detector sweeps in mode 7). */
