@@ -180,3 +180,12 @@ function lowerBound(refs: Float64Array, ref: number): number {
   }
   return lo;
 }
+
+/** Whether any of `members` (refs) is present: its bit, at its index in `refs`, set in `present`. */
+export function anyPresent(refs: ArrayLike<number>, present: Uint8Array, members: ArrayLike<number>): boolean {
+  for (let k = 0; k < members.length; k++) {
+    const y = indexOfRef(refs, members[k] as number);
+    if (y >= 0 && hasBit(present, y)) return true;
+  }
+  return false;
+}

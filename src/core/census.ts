@@ -9,14 +9,12 @@
  * one-way cut neither side sees the other present. At its end, a live member absent from the bitmap is convicted
  * `unreachable` when reported, left live when a neighbour of it is present (that neighbour would report it), and
  * otherwise checked directly (up to 3 verification pulls a round apart: an answer makes it present).
- *
- * One `Census` per node. Pure: the clock and randomness come in as arguments, no timers; the caller sends what
- * `pulls` returns, hands replies to `onReply` and pulls to `onPull`, and calls `pulls` once every quarter interval
- * (a census round). Per census it keeps five N/8-byte bitmaps and a list of pending pull-backs.
+ * One `Census` per node, pure: the caller sends what `pulls` returns (once every quarter interval, a census round),
+ * hands replies to `onReply` and pulls to `onPull`. Per census: five N/8-byte bitmaps and the pending pull-backs.
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { CensusMessage, CensusPullMessage } from '../wire/liveness-messages.js';
-import { bitmapBytes, clearBit, hasBit, indexOfRef, orBits, pickBit, setBit } from './census-bits.js';
+import { anyPresent, bitmapBytes, clearBit, hasBit, indexOfRef, orBits, pickBit, setBit } from './census-bits.js';
 import type { Random } from './types.js';
 
 /** Pulls a round (pull-back and candidates in the first two, the third uniform). */
@@ -27,6 +25,8 @@ export const CENSUS_ISOLATED_PULLS = 8;
 export const CENSUS_QUIET_ROUNDS = 4;
 /** Direct verification pulls, a round apart, to an absent member no present neighbour vouches for. */
 export const CENSUS_VERIFY_TRIES = 3;
+/** Reported absentees up to which a census sets aside those whose records no longer stand (reportedNow). */
+export const LONE_ABSENTEES = 2;
 
 /**
  * C(n) = ceil(log2 n) + 4: a participant's minimum duration in rounds. A pull-only epidemic with pull-back
@@ -54,12 +54,17 @@ export interface CensusMembership {
   /** Whether `ref` is held dead as `unreachable` here: its bit arriving revives it. */
   isUnreachable(ref: number): boolean;
   /**
-   * Members this node holds an unresolved report about, its own records or learned ones (refs). Read when a
-   * census is joined, once a round while it pulls (records written meanwhile travel in its replies), and at its
-   * end. Within one census the bits are only set, never cleared: a caller that knows no other census was joined
-   * since its last read may hand over just the records added meanwhile (bench/partition-model.ts does).
+   * Members this node holds an unresolved report about, own or learned (refs). Read when a census is joined, each
+   * round while it pulls, and at its end. Bits are only set within a census: a caller that knows no other census
+   * was joined since its last read may hand over just the records added meanwhile (bench/partition-model.ts does).
    */
   reported(): Iterable<number>;
+  /**
+   * Members a record held here names now, read at the end. With at most LONE_ABSENTEES reported absentees, one not
+   * named is judged as unreported: its records were withdrawn during the census (a beat lost in a burst), and its
+   * bit alone convicted a subject briefly deaf to pulls. A cut's many absentees keep their bits (records lag).
+   */
+  reportedNow?(): Iterable<number>;
 }
 
 export interface CensusConfig {
@@ -409,22 +414,19 @@ export class Census {
     this.verifying = new Uint8Array(this.present.length);
     this.tries = 0;
     this.phase = 'verifying';
+    const reportedAbsent: number[] = [];
     for (let i = 0; i < j.refs.length; i++) {
       if (hasBit(this.present, i)) continue;
       const ref = j.refs[i] as number;
       if (!j.isLive(ref)) continue;
-      if (hasBit(this.reportedBits, i)) {
-        this.verdicts.push({ ref, kind: 'unreachable' });
-        continue;
-      }
+      if (hasBit(this.reportedBits, i)) reportedAbsent.push(ref);
       // A present neighbour hears its beats and would report it if they stopped: nothing to judge here.
-      const nbrs = j.neighbours(ref);
-      let witnessed = false;
-      for (let k = 0; k < nbrs.length && !witnessed; k++) {
-        const y = indexOfRef(j.refs, nbrs[k] as number);
-        witnessed = y >= 0 && hasBit(this.present, y);
-      }
-      if (!witnessed) setBit(this.verifying, i);
+      else if (!anyPresent(j.refs, this.present, j.neighbours(ref))) setBit(this.verifying, i);
+    }
+    const standing = reportedAbsent.length <= LONE_ABSENTEES && j.reportedNow ? new Set(j.reportedNow()) : null;
+    for (const ref of reportedAbsent) {
+      if (!standing || standing.has(ref)) this.verdicts.push({ ref, kind: 'unreachable' });
+      else if (!anyPresent(j.refs, this.present, j.neighbours(ref))) setBit(this.verifying, indexOfRef(j.refs, ref));
     }
   }
 

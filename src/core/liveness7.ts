@@ -270,10 +270,7 @@ export class Liveness7 {
     this.drainCensus();
   }
 
-  /**
-   * This node's signed report set when it changed since the last call (a new version: carry it in the own node
-   * delta as news), else null. The set is already in this node's own book.
-   */
+  /** This node's signed report set (already in its own book) if it changed since the last call: news; else null. */
   ownReportSet(): ReportSet | null {
     if (!this.ownChanged) return null;
     this.ownChanged = false;
@@ -495,6 +492,7 @@ export class Liveness7 {
       () => reachableNeighbours(this.watch, this.lastNow),
       () => this.unresolved(),
       (ref) => this.unheard.unwitnessed(ref, this.lastNow),
+      () => this.book.standing((r) => this.incarnations.get(r)),
     );
   }
 }

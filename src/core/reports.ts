@@ -218,6 +218,22 @@ export class ReportBook {
   }
 
   /**
+   * Subjects some held set names at the incarnation `incarnationOf` gives (either kind; eligibility and liveness
+   * not asked): records that still stand here, withdrawn ones gone with the set that replaced them.
+   */
+  standing(incarnationOf: (ref: number) => number | undefined): number[] {
+    const out: number[] = [];
+    for (const [subject, observers] of this.bySubject) {
+      const incarnation = incarnationOf(subject);
+      if (incarnation === undefined) continue;
+      const names = (o: number): boolean =>
+        this.entries.get(o)?.set?.records.some((r) => r.subject === subject && r.incarnation === incarnation) ?? false;
+      if (observers.some(names)) out.push(subject);
+    }
+    return out;
+  }
+
+  /**
    * The highest incarnation a held record claims for `self` at or above `myIncarnation`, or -1 when none does.
    * Any record about this node's current incarnation (or a later one it never had) must be refuted, whoever
    * wrote it: refuting costs one small entry, and not refuting a record that counts elsewhere costs a death.

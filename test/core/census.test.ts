@@ -207,7 +207,12 @@ test('end rule: at least C(N) rounds, then 4 replied-to rounds without growth, a
 });
 
 /** Runs `c` to the end of its pulling with replies holding `present`, then returns the verification rounds. */
-function toVerdict(c: Census, present: Uint8Array, answer: (round: number, to: number) => boolean): CensusPull[][] {
+function toVerdict(
+  c: Census,
+  present: Uint8Array,
+  answer: (round: number, to: number) => boolean,
+  reported = bits(),
+): CensusPull[][] {
   const random = seededRandom(3);
   const rounds: CensusPull[][] = [];
   for (let t = 0; c.running; t += ROUND) {
@@ -215,7 +220,7 @@ function toVerdict(c: Census, present: Uint8Array, answer: (round: number, to: n
     const checks = ps.filter((p) => p.message.verification);
     if (checks.length > 0) rounds.push(checks);
     for (const p of ps) {
-      if (!p.message.verification) c.onReply(ref(1), reply(1, present), t + 1);
+      if (!p.message.verification) c.onReply(ref(1), reply(1, present, reported), t + 1);
       else if (answer(rounds.length, REFS.indexOf(p.to))) c.onReply(p.to, reply(1, bits(REFS.indexOf(p.to))), t + 1);
     }
   }
@@ -252,6 +257,29 @@ test('verdict: reported absent convicted, witnessed left live, unwitnessed check
   );
   assert.ok(c.isPresent(ref(13)), 'an answer to a direct check makes it present');
   assert.equal(c.completedEpoch, 1);
+});
+
+test('verdict: a lone absentee whose record stopped standing here is judged as unreported; a cut is not', () => {
+  // Present: 0-9 and 13-15. Absent: 10 and 11 with a reported bit from a reply, 12 without. Only 10's record still
+  // stands here at the end (11's was withdrawn: its subject's beats came). 11 has a present neighbour and is left
+  // live; 12 has none and answers its direct check.
+  const neighbours = new Map([
+    [11, [3]],
+    [12, [10]],
+  ]);
+  const verdictsWith = (reportedNow: number[] | null, reported = bits(10, 11)): number[] => {
+    const m = membership({ neighbours });
+    const c = new Census(ref(0), { clusterId: 'test', intervalMs: INTERVAL });
+    c.setMembership(reportedNow ? { ...m, reportedNow: () => reportedNow.map(ref) } : m);
+    c.start(1, HASH, 0);
+    toVerdict(c, bits(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15), (_, to) => to === 12, reported);
+    return c.takeVerdicts().map((v) => REFS.indexOf(v.ref));
+  };
+  assert.deepEqual(verdictsWith([10]), [10]);
+  // Without the standing records the census's bits alone convict both.
+  assert.deepEqual(verdictsWith(null), [10, 11]);
+  // Three reported absentees are a cut: records may lag across a side, so the bits stand.
+  assert.deepEqual(verdictsWith([10], bits(10, 11, 12)), [10, 11, 12]);
 });
 
 test('epochs: a newer pull joins, an older one gets the newer census, a reply from a newer one joins', () => {
