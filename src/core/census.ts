@@ -25,7 +25,7 @@ export const CENSUS_ISOLATED_PULLS = 8;
 export const CENSUS_QUIET_ROUNDS = 4;
 /** Direct verification pulls, a round apart, to an absent member no present neighbour vouches for. */
 export const CENSUS_VERIFY_TRIES = 3;
-/** Reported absentees up to which a census sets aside those whose records no longer stand (reportedNow). */
+/** Reported absentees up to which a census sets aside those whose records no longer stand (stillReported). */
 export const LONE_ABSENTEES = 2;
 
 /**
@@ -60,11 +60,11 @@ export interface CensusMembership {
    */
   reported(): Iterable<number>;
   /**
-   * Members a record held here names now, read at the end. With at most LONE_ABSENTEES reported absentees, one not
-   * named is judged as unreported: its records were withdrawn during the census (a beat lost in a burst), and its
-   * bit alone convicted a subject briefly deaf to pulls. A cut's many absentees keep their bits (records lag).
+   * Whether a record held here names `ref` now, asked at the end. With at most LONE_ABSENTEES reported absentees,
+   * one not named is judged as unreported: its records were withdrawn during the census (a beat lost in a burst),
+   * and its bit alone convicted a subject briefly deaf to pulls. A cut's many absentees keep their bits (records lag).
    */
-  reportedNow?(): Iterable<number>;
+  stillReported?(ref: number): boolean;
 }
 
 export interface CensusConfig {
@@ -414,19 +414,19 @@ export class Census {
     this.verifying = new Uint8Array(this.present.length);
     this.tries = 0;
     this.phase = 'verifying';
-    const reportedAbsent: number[] = [];
+    const absent: number[] = [];
     for (let i = 0; i < j.refs.length; i++) {
-      if (hasBit(this.present, i)) continue;
-      const ref = j.refs[i] as number;
-      if (!j.isLive(ref)) continue;
-      if (hasBit(this.reportedBits, i)) reportedAbsent.push(ref);
-      // A present neighbour hears its beats and would report it if they stopped: nothing to judge here.
-      else if (!anyPresent(j.refs, this.present, j.neighbours(ref))) setBit(this.verifying, i);
+      if (!hasBit(this.present, i) && j.isLive(j.refs[i] as number)) absent.push(i);
     }
-    const standing = reportedAbsent.length <= LONE_ABSENTEES && j.reportedNow ? new Set(j.reportedNow()) : null;
-    for (const ref of reportedAbsent) {
-      if (!standing || standing.has(ref)) this.verdicts.push({ ref, kind: 'unreachable' });
-      else if (!anyPresent(j.refs, this.present, j.neighbours(ref))) setBit(this.verifying, indexOfRef(j.refs, ref));
+    const lone = absent.filter((i) => hasBit(this.reportedBits, i)).length <= LONE_ABSENTEES;
+    for (const i of absent) {
+      const ref = j.refs[i] as number;
+      if (hasBit(this.reportedBits, i) && !(lone && j.stillReported?.(ref) === false)) {
+        this.verdicts.push({ ref, kind: 'unreachable' });
+      } else if (!anyPresent(j.refs, this.present, j.neighbours(ref))) {
+        // No present neighbour hears its beats (one would report it if they stopped): a direct check.
+        setBit(this.verifying, i);
+      }
     }
   }
 

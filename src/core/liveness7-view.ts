@@ -155,7 +155,7 @@ export class MemberView7 {
     reachable: () => ArrayLike<number>,
     reported: () => Iterable<number>,
     unwitnessed: (ref: number) => boolean,
-    standing: () => Iterable<number>,
+    stillReported: (ref: number) => boolean,
   ): CensusMembership {
     const { refs, hash } = this.sorted;
     let whole: ObserverAssignment | null = null;
@@ -167,7 +167,7 @@ export class MemberView7 {
       isLive: (ref) => this.isLive(ref),
       isUnreachable: (ref) => this.dead.get(ref) === 'unreachable',
       reported,
-      reportedNow: standing,
+      stillReported,
     };
   }
 }

@@ -492,7 +492,7 @@ export class Liveness7 {
       () => reachableNeighbours(this.watch, this.lastNow),
       () => this.unresolved(),
       (ref) => this.unheard.unwitnessed(ref, this.lastNow),
-      () => this.book.standing((r) => this.incarnations.get(r)),
+      (ref) => this.book.stands(ref, this.incarnations.get(ref)),
     );
   }
 }

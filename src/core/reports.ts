@@ -218,19 +218,13 @@ export class ReportBook {
   }
 
   /**
-   * Subjects some held set names at the incarnation `incarnationOf` gives (either kind; eligibility and liveness
-   * not asked): records that still stand here, withdrawn ones gone with the set that replaced them.
+   * Whether some held set names `subject` at `incarnation` (either kind; eligibility and liveness not asked): a
+   * record that still stands here, a withdrawn one gone with the set that replaced it.
    */
-  standing(incarnationOf: (ref: number) => number | undefined): number[] {
-    const out: number[] = [];
-    for (const [subject, observers] of this.bySubject) {
-      const incarnation = incarnationOf(subject);
-      if (incarnation === undefined) continue;
-      const names = (o: number): boolean =>
-        this.entries.get(o)?.set?.records.some((r) => r.subject === subject && r.incarnation === incarnation) ?? false;
-      if (observers.some(names)) out.push(subject);
-    }
-    return out;
+  stands(subject: number, incarnation: number | undefined): boolean {
+    const names = (o: number): boolean =>
+      this.entries.get(o)?.set?.records.some((r) => r.subject === subject && r.incarnation === incarnation) ?? false;
+    return incarnation !== undefined && (this.bySubject.get(subject)?.some(names) ?? false);
   }
 
   /**

@@ -267,10 +267,10 @@ test('verdict: a lone absentee whose record stopped standing here is judged as u
     [11, [3]],
     [12, [10]],
   ]);
-  const verdictsWith = (reportedNow: number[] | null, reported = bits(10, 11)): number[] => {
+  const verdictsWith = (stillNamed: number[] | null, reported = bits(10, 11)): number[] => {
     const m = membership({ neighbours });
     const c = new Census(ref(0), { clusterId: 'test', intervalMs: INTERVAL });
-    c.setMembership(reportedNow ? { ...m, reportedNow: () => reportedNow.map(ref) } : m);
+    c.setMembership(stillNamed ? { ...m, stillReported: (r) => stillNamed.map(ref).includes(r) } : m);
     c.start(1, HASH, 0);
     toVerdict(c, bits(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15), (_, to) => to === 12, reported);
     return c.takeVerdicts().map((v) => REFS.indexOf(v.ref));
