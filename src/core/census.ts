@@ -7,15 +7,19 @@
  * reply (CENSUS) carries the responder's *present* and *reported* bitmaps, which the requester ORs into its own.
  * Presence moves only in replies, so a bit travels only along paths whose every hop went both ways: across a
  * one-way cut neither side sees the other present. At its end, a live member absent from the bitmap is convicted
- * `unreachable` when reported, left live when a neighbour of it is present (that neighbour would report it), and
- * otherwise checked directly (up to 3 verification pulls a round apart: an answer makes it present).
+ * `unreachable` when reported (when at most LONE_ABSENTEES are, only after a direct check), left live when a
+ * neighbour of it is present (that neighbour would report it), and otherwise checked directly (up to 3
+ * verification pulls a round apart: an answer makes it present).
  * One `Census` per node, pure: the caller sends what `pulls` returns (once every quarter interval, a census round),
  * hands replies to `onReply` and pulls to `onPull`. Per census: five N/8-byte bitmaps and the pending pull-backs.
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { CensusMessage, CensusPullMessage } from '../wire/liveness-messages.js';
+import type { CensusConfig, CensusMembership, CensusPull, CensusVerdict } from './census-types.js';
 import { anyPresent, bitmapBytes, clearBit, hasBit, indexOfRef, orBits, pickBit, setBit } from './census-bits.js';
 import type { Random } from './types.js';
+
+export type { CensusConfig, CensusMembership, CensusPull, CensusVerdict } from './census-types.js';
 
 /** Pulls a round (pull-back and candidates in the first two, the third uniform). */
 export const CENSUS_PULLS = 3;
@@ -25,7 +29,7 @@ export const CENSUS_ISOLATED_PULLS = 8;
 export const CENSUS_QUIET_ROUNDS = 4;
 /** Direct verification pulls, a round apart, to an absent member no present neighbour vouches for. */
 export const CENSUS_VERIFY_TRIES = 3;
-/** Reported absentees up to which a census sets aside those whose records no longer stand (stillReported). */
+/** Reported absentees up to which each is checked directly, or judged as unreported once its records fell. */
 export const LONE_ABSENTEES = 2;
 
 /**
@@ -34,55 +38,6 @@ export const LONE_ABSENTEES = 2;
  */
 export function censusRounds(n: number): number {
   return Math.ceil(Math.log2(Math.max(2, n))) + 4;
-}
-
-/**
- * What the census reads of the node's view. Treated as immutable: pass a new one to `setMembership` when the
- * membership changes; a running census keeps the one it joined with (its bitmaps index it).
- */
-export interface CensusMembership {
-  /** Every member's ref, live and dead (the set the membership hash covers), ascending: member i is bit i. */
-  readonly refs: ArrayLike<number>;
-  /** The membership hash (48 bits) naming this set. */
-  readonly hash: number;
-  /** The neighbours of `ref` in this node's assignment (refs; empty for a member outside it). */
-  neighbours(ref: number): ArrayLike<number>;
-  /** This node's own neighbours whose beats arrive and echo ours: known reachable both ways. */
-  reachable(): ArrayLike<number>;
-  /** Whether `ref` is live here: only live members are judged. */
-  isLive(ref: number): boolean;
-  /** Whether `ref` is held dead as `unreachable` here: its bit arriving revives it. */
-  isUnreachable(ref: number): boolean;
-  /**
-   * Members this node holds an unresolved report about, own or learned (refs). Read when a census is joined, each
-   * round while it pulls, and at its end. Bits are only set within a census: a caller that knows no other census
-   * was joined since its last read may hand over just the records added meanwhile (bench/partition-model.ts does).
-   */
-  reported(): Iterable<number>;
-  /**
-   * Whether a record held here names `ref` now, asked at the end. With at most LONE_ABSENTEES reported absentees,
-   * one not named is judged as unreported: its records were withdrawn during the census (a beat lost in a burst),
-   * and its bit alone convicted a subject briefly deaf to pulls. A cut's many absentees keep their bits (records lag).
-   */
-  stillReported?(ref: number): boolean;
-}
-
-export interface CensusConfig {
-  readonly clusterId: string;
-  /** gossipIntervalMs: a round is a quarter of it, `settle` half of it. */
-  readonly intervalMs: number;
-}
-
-/** A CENSUS-PULL to send to `to` (a ref). A round's pulls share one message, and requesters one reply: read-only. */
-export interface CensusPull {
-  readonly to: number;
-  readonly message: CensusPullMessage;
-}
-
-/** A verdict of the census about a member: convicted as unreachable, or revived by its bit arriving. */
-export interface CensusVerdict {
-  readonly ref: number;
-  readonly kind: 'unreachable' | 'revived';
 }
 
 type Phase = 'idle' | 'pulling' | 'verifying' | 'done';
@@ -408,7 +363,7 @@ export class Census {
     return me >= 0 && z >= me ? z + 1 : z;
   }
 
-  /** The end of the pulling: convicts reported absentees and queues direct checks of unwitnessed ones. */
+  /** The end of the pulling: convicts a cut's reported absentees, queues direct checks of lone or unwitnessed ones. */
   private judge(j: CensusMembership): void {
     this.markReported(j);
     this.verifying = new Uint8Array(this.present.length);
@@ -421,9 +376,10 @@ export class Census {
     const lone = absent.filter((i) => hasBit(this.reportedBits, i)).length <= LONE_ABSENTEES;
     for (const i of absent) {
       const ref = j.refs[i] as number;
-      if (hasBit(this.reportedBits, i) && !(lone && j.stillReported?.(ref) === false)) {
+      const reported = hasBit(this.reportedBits, i) && !(lone && j.stillReported?.(ref) === false);
+      if (reported && !lone) {
         this.verdicts.push({ ref, kind: 'unreachable' });
-      } else if (!anyPresent(j.refs, this.present, j.neighbours(ref))) {
+      } else if (reported || !anyPresent(j.refs, this.present, j.neighbours(ref))) {
         // No present neighbour hears its beats (one would report it if they stopped): a direct check.
         setBit(this.verifying, i);
       }

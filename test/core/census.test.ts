@@ -227,14 +227,15 @@ function toVerdict(
   return rounds;
 }
 
-test('verdict: reported absent convicted, witnessed left live, unwitnessed checked 3 times then convicted', () => {
-  // Present: 0-9. Absent: 10 reported; 11 with neighbour 3 present; 12 and 13 with only absent neighbours.
+test('verdict: reported absentees of a cut convicted at once, witnessed left live, unwitnessed checked 3 times', () => {
+  // Present: 0-9. Absent: 10, 14 and 15 reported (a cut: more than LONE_ABSENTEES); 11 with neighbour 3 present;
+  // 12 and 13 with only absent neighbours.
   const neighbours = new Map([
     [11, [3, 14]],
     [12, [13, 14]],
     [13, [12, 15]],
   ]);
-  const c = node(0, { neighbours, reported: [10] });
+  const c = node(0, { neighbours, reported: [10, 14, 15] });
   c.start(1, HASH, 0);
   const rounds = toVerdict(c, bits(0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (round, to) => to === 13 && round === 2);
   const verdicts = c.takeVerdicts();
@@ -242,44 +243,42 @@ test('verdict: reported absent convicted, witnessed left live, unwitnessed check
     verdicts.map((v) => [REFS.indexOf(v.ref), v.kind]),
     [
       [10, 'unreachable'],
-      [12, 'unreachable'],
       [14, 'unreachable'],
       [15, 'unreachable'],
+      [12, 'unreachable'],
     ],
   );
   assert.deepEqual(
     rounds.map((r) => targets(r)),
-    [
-      [12, 13, 14, 15],
-      [12, 13, 14, 15],
-      [12, 14, 15],
-    ],
+    [[12, 13], [12, 13], [12]],
   );
   assert.ok(c.isPresent(ref(13)), 'an answer to a direct check makes it present');
   assert.equal(c.completedEpoch, 1);
 });
 
-test('verdict: a lone absentee whose record stopped standing here is judged as unreported; a cut is not', () => {
+test('verdict: a lone reported absentee is checked directly; one whose record stopped standing is unreported; a cut is neither', () => {
   // Present: 0-9 and 13-15. Absent: 10 and 11 with a reported bit from a reply, 12 without. Only 10's record still
   // stands here at the end (11's was withdrawn: its subject's beats came). 11 has a present neighbour and is left
-  // live; 12 has none and answers its direct check.
+  // live; 12 has none and answers its direct check; 10 is checked too, and convicted only if it does not answer.
   const neighbours = new Map([
     [11, [3]],
     [12, [10]],
   ]);
-  const verdictsWith = (stillNamed: number[] | null, reported = bits(10, 11)): number[] => {
+  const verdictsWith = (stillNamed: number[] | null, reported = bits(10, 11), answering = [12]): number[] => {
     const m = membership({ neighbours });
     const c = new Census(ref(0), { clusterId: 'test', intervalMs: INTERVAL });
     c.setMembership(stillNamed ? { ...m, stillReported: (r) => stillNamed.map(ref).includes(r) } : m);
     c.start(1, HASH, 0);
-    toVerdict(c, bits(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15), (_, to) => to === 12, reported);
+    toVerdict(c, bits(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15), (_, to) => answering.includes(to), reported);
     return c.takeVerdicts().map((v) => REFS.indexOf(v.ref));
   };
   assert.deepEqual(verdictsWith([10]), [10]);
-  // Without the standing records the census's bits alone convict both.
+  // Deaf to the census's pulls for a while (a burst on its inbound link), it answers a direct check: not convicted.
+  assert.deepEqual(verdictsWith([10], bits(10, 11), [10, 12]), []);
+  // Without the standing records both are lone reported absentees: checked, and convicted for not answering.
   assert.deepEqual(verdictsWith(null), [10, 11]);
-  // Three reported absentees are a cut: records may lag across a side, so the bits stand.
-  assert.deepEqual(verdictsWith([10], bits(10, 11, 12)), [10, 11, 12]);
+  // Three reported absentees are a cut: records may lag across a side, so the bits stand and convict at once.
+  assert.deepEqual(verdictsWith([10], bits(10, 11, 12), [10, 11, 12]), [10, 11, 12]);
 });
 
 test('epochs: a newer pull joins, an older one gets the newer census, a reply from a newer one joins', () => {
