@@ -201,8 +201,8 @@ export class Liveness7 {
     if (ref === this.self) return;
     const held = this.incarnations.get(ref);
     if (held === undefined || incarnation <= held) return;
-    // Cleared of a record here: its own set still holds what it wrote before it heard of the record.
-    if (this.book.claimAbout(ref, held) >= 0) this.returns.note(ref, now);
+    // Cleared of a record here, or refuted one with records of its own, written before it heard of the record.
+    if (this.book.claimAbout(ref, held) >= 0 || this.book.holdsRecords(ref)) this.returns.note(ref, now);
     this.incarnations.set(ref, incarnation);
     this.marks.touch([ref]);
     if (this.view.revive(ref)) {
@@ -289,8 +289,9 @@ export class Liveness7 {
     set: ReportSet,
     now: number,
   ): ReportAcceptResult {
-    this.noteIncarnation(observer, observerIncarnation, now);
+    // The set first: the one that comes with a refutation still holds what was written before it (noteIncarnation).
     const { result, subjects } = this.book.acceptChanges(observer, observerIncarnation, publicKey, set);
+    this.noteIncarnation(observer, observerIncarnation, now);
     if (result === 'accepted') {
       this.census.noteEpoch(set.censusEpoch);
       this.marks.touch(subjects);
@@ -379,13 +380,13 @@ export class Liveness7 {
 
   /**
    * The crash path: a quorum of eligible live observers' silent records; then the held census convictions. Not
-   * counted (core/returns.ts): observers and subjects revived or cleared of a record within a detection delay,
-   * and observers a counted record names (accusers accused are a cut's signature: the census judges them).
+   * counted (core/returns.ts): members revived or cleared within a detection delay, as observers, subjects or a
+   * census's absentees, and observers a counted record names or named within one (accusers accused: a cut).
    */
   private convictByQuorum(now: number): void {
     let accused: Set<number> | null = null;
     const live = (ref: number): boolean =>
-      this.view.isLive(ref) && !this.returns.holds(ref, now) && !(accused ??= new Set(this.unresolved())).has(ref);
+      this.view.isLive(ref) && !this.returns.silenced(ref, now) && !(accused ??= new Set(this.unresolved())).has(ref);
     let changed = false;
     const touched = this.marks.take();
     const subjects = touched === null ? this.unresolved() : [...touched].filter((s) => this.view.isLive(s));
@@ -396,7 +397,7 @@ export class Liveness7 {
       }
     }
     for (const s of this.heldCensus) {
-      if (!this.convict(s, 'unreachable')) continue;
+      if (this.returns.holds(s, now) || !this.convict(s, 'unreachable')) continue;
       this.censusConvicted++;
       changed = true;
     }
@@ -428,7 +429,8 @@ export class Liveness7 {
   /** ReportBook.unresolved over this view, recomputed only after a change (ScanMarks). */
   private unresolved(): number[] {
     const live = (ref: number): boolean => this.view.isLive(ref);
-    return this.marks.unresolved(() => this.book.unresolved(this.assignment, live, (r) => this.incarnations.get(r)));
+    const list = () => this.book.unresolved(this.assignment, live, (r) => this.incarnations.get(r));
+    return this.marks.unresolved(() => this.returns.accused(list(), this.lastNow));
   }
 
   /** The census's start rule on unresolved subjects not judged by the last census, then its round. */

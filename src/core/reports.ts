@@ -195,6 +195,11 @@ export class ReportBook {
     return false;
   }
 
+  /** Whether the set held for `observer` names anyone. */
+  holdsRecords(observer: number): boolean {
+    return (this.entries.get(observer)?.set?.records.length ?? 0) > 0;
+  }
+
   /**
    * Subjects with a record (either kind) that counts here (its observer live and eligible, naming the subject's
    * current incarnation) while the subject is still live here: neither convicted (convicted members are not

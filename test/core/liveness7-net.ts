@@ -34,6 +34,8 @@ export interface Liveness7NetOptions {
   seed: number;
   /** Per-packet loss on every link (default 0.01). */
   loss?: number;
+  /** The modelled state transfer's delay to each receiver, [least, most] ms (default [500, 1500]). */
+  spreadMs?: readonly [number, number];
 }
 
 export class Liveness7Net {
@@ -60,12 +62,14 @@ export class Liveness7Net {
   now = 0;
   private readonly rng: Random;
   private readonly loss: number;
+  private readonly spreadMs: readonly [number, number];
   private readonly events = new TimedCallbacks();
   private readonly keys: Uint8Array[];
 
   constructor(o: Liveness7NetOptions) {
     this.n = o.n;
     this.loss = o.loss ?? 0.01;
+    this.spreadMs = o.spreadMs ?? [500, 1500];
     this.rng = seededRandom(o.seed);
     const refSet = new Set<number>();
     while (refSet.size < o.n) refSet.add(Math.floor(this.rng.next() * 2 ** 48));
@@ -177,12 +181,13 @@ export class Liveness7Net {
     if (raised !== null || set !== null) this.spread(x, node.ownIncarnation, set);
   }
 
-  /** State transfer, modelled: every node x can exchange with learns it after its own 0.5 to 1.5 s. */
+  /** State transfer, modelled: every node x can exchange with learns it after its own `spreadMs` (0.5 to 1.5 s). */
   private spread(x: number, incarnation: number, set: ReportSet | null): void {
     const ref = this.refs[x]!;
     for (let y = 0; y < this.n; y++) {
       if (y === x || !this.passes(x, y) || !this.passes(y, x)) continue;
-      this.events.push(this.now + 500 + this.rng.next() * 1000, () => {
+      const [least, most] = this.spreadMs;
+      this.events.push(this.now + least + this.rng.next() * (most - least), () => {
         if (this.crashed[y] || (this.cut && this.side[x] !== this.side[y])) return;
         const node = this.nodes[y]!;
         if (set) node.acceptReportSet(ref, incarnation, this.keys[x], set, this.now);
