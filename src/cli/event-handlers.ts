@@ -9,7 +9,8 @@
  * runs are dropped, counted and logged. A run past the timeout is killed with its whole process group.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Gauge } from 'prom-client';
+import { HeldCounts, type LazyRegistry } from './metrics-held.js';
 import type { Logger, MemberInfo, QueryRequest } from '../runtime/api.js';
 import type { DeathReason } from '../core/types.js';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
@@ -86,7 +87,7 @@ export interface EventHandlersOptions {
   readonly maxResponseBytes: number;
   /** Extra variables for every run (the agent's API address, so `scuttlebutt` commands in a script reach it). */
   readonly env?: Readonly<Record<string, string>>;
-  readonly registry?: Registry;
+  readonly registry?: LazyRegistry;
 }
 
 /** A bounded lane: jobs run one at a time, in order. */
@@ -99,7 +100,7 @@ class Lane {
 export class EventHandlers {
   private readonly lanes = { events: new Lane(), queries: new Lane() };
   private readonly counts: Record<HandlerOutcome, number> = { ok: 0, failed: 0, timeout: 0, dropped: 0 };
-  private readonly runs: Counter<'type' | 'outcome'> | undefined;
+  private readonly runs: HeldCounts | undefined;
   private readonly baseEnv: Record<string, string>;
   private closed = false;
   private readonly unregister: (() => void)[] = [];
@@ -113,26 +114,27 @@ export class EventHandlers {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !OURS.test(k)) env[k] = v;
     this.baseEnv = { ...env, ...options.env };
-    const registers = options.registry ? [options.registry] : [];
     if (options.registry) {
-      this.runs = new Counter({
-        name: 'scuttlebutt_event_handler_runs_total',
-        help:
-          'Event handler runs, by event type and outcome: ok, failed (a non-zero exit), timeout (killed), ' +
+      this.runs = new HeldCounts(
+        'scuttlebutt_event_handler_runs_total',
+        'Event handler runs, by event type and outcome: ok, failed (a non-zero exit), timeout (killed), ' +
           'dropped (its queue was full).',
-        labelNames: ['type', 'outcome'],
-        registers,
-      });
+        ['type', 'outcome'],
+      );
+      const runs = this.runs;
       const lanes = this.lanes;
-      new Gauge({
-        name: 'scuttlebutt_event_handler_queue',
-        help: 'Event handler runs waiting, by lane (events, queries).',
-        labelNames: ['lane'],
-        registers,
-        collect() {
-          this.set({ lane: 'events' }, lanes.events.jobs.length);
-          this.set({ lane: 'queries' }, lanes.queries.jobs.length);
-        },
+      options.registry.define((prom, registry) => {
+        runs.register(prom, registry);
+        new prom.Gauge({
+          name: 'scuttlebutt_event_handler_queue',
+          help: 'Event handler runs waiting, by lane (events, queries).',
+          labelNames: ['lane'],
+          registers: [registry],
+          collect(this: Gauge<'lane'>) {
+            this.set({ lane: 'events' }, lanes.events.jobs.length);
+            this.set({ lane: 'queries' }, lanes.queries.jobs.length);
+          },
+        });
       });
     }
     const wants = (type: HandlerEventType): boolean => options.handlers.some((h) => handles(h, type));

@@ -14,7 +14,8 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { Counter, type Registry } from 'prom-client';
+import type { Counter } from 'prom-client';
+import type { LazyRegistry } from './metrics-held.js';
 import type { Logger, MemberInfo } from '../runtime/api.js';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
 
@@ -159,7 +160,7 @@ export interface SnapshotterOptions {
   /** The node's Lamport clocks now. */
   readonly clocks: () => Clocks;
   /** Where scuttlebutt_snapshot_writes_total is registered. */
-  readonly registry?: Registry;
+  readonly registry?: LazyRegistry;
 }
 
 /** Keeps the snapshot file up to date with the node's membership and clocks. */
@@ -194,17 +195,20 @@ export class Snapshotter {
     });
     if (options.registry) {
       const counts = this.counts;
-      new Counter({
-        name: 'scuttlebutt_snapshot_writes_total',
-        help: 'Snapshot file writes (--snapshot), by outcome: ok, failed (logged once; retried every second).',
-        labelNames: ['outcome'],
-        registers: [options.registry],
-        collect() {
-          this.reset();
-          this.inc({ outcome: 'ok' }, counts.writes);
-          this.inc({ outcome: 'failed' }, counts.failures);
-        },
-      });
+      options.registry.define(
+        (prom, registry) =>
+          new prom.Counter({
+            name: 'scuttlebutt_snapshot_writes_total',
+            help: 'Snapshot file writes (--snapshot), by outcome: ok, failed (logged once; retried every second).',
+            labelNames: ['outcome'],
+            registers: [registry],
+            collect(this: Counter<'outcome'>) {
+              this.reset();
+              this.inc({ outcome: 'ok' }, counts.writes);
+              this.inc({ outcome: 'failed' }, counts.failures);
+            },
+          }),
+      );
     }
     for (const m of node.state().live) this.seen(m);
     // The clocks have no event of their own: they are compared once per write interval.

@@ -1,0 +1,134 @@
+/**
+ * `node dist/bench/idle-rss.js [--nodes N] [--at S[,S...]] [--runs R] [--base PORT] [--against DIR] [--json]
+ * [-- AGENT FLAGS]`: the resident memory of idle agents. N real agents (default 10) on loopback, all joining the
+ * first, each with the flags after `--` (e.g. `--protocol 7`); at S seconds after the last one started (default 60),
+ * each agent's VmRSS, RssAnon and RssFile from /proc/PID/status. Printed per run: the median over the agents of
+ * each build; then, over R runs (default 3), the median of those medians.
+ *
+ * `--against DIR` runs every other agent from another build (DIR holding dist/src/cli/main.js, e.g. a checkout of
+ * main built with `npx tsc`) in the same cluster, so that both builds gossip with the same members at the same
+ * time on the same host: the host's load and the cluster's traffic, which move an idle agent's memory by a
+ * megabyte or two between runs, then move both alike.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Memory {
+  rss: number;
+  anon: number;
+  file: number;
+}
+
+/** MB resident, anonymous and file-backed, from /proc/PID/status. */
+function memory(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) / 1024;
+  return { rss: mb('VmRSS'), anon: mb('RssAnon'), file: mb('RssFile') };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const medianOf = (ms: Memory[]): Memory => ({
+  rss: median(ms.map((m) => m.rss)),
+  anon: median(ms.map((m) => m.anon)),
+  file: median(ms.map((m) => m.file)),
+});
+
+/** One run: memory by build at each of `at` seconds. */
+async function oneRun(
+  n: number,
+  base: number,
+  at: number[],
+  builds: { name: string; main: string }[],
+  flags: string[],
+): Promise<Map<number, Map<string, Memory>>> {
+  const procs: { build: string; proc: ChildProcess }[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const build = builds[i % builds.length] as { name: string; main: string };
+      const args = [
+        build.main,
+        'agent',
+        '--bind',
+        `127.0.0.1:${base + 2 * i}`,
+        '--http',
+        `127.0.0.1:${base + 2 * i + 1}`,
+        '--node-id',
+        `idle-${i}`,
+        '--log-level',
+        'silent',
+        ...flags,
+        ...(i > 0 ? ['--join', `127.0.0.1:${base}`] : []),
+      ];
+      procs.push({ build: build.name, proc: spawn(process.execPath, args, { stdio: 'ignore' }) });
+      if (i === 0) await sleep(300); // the seed listens before the others join it
+    }
+    const started = Date.now();
+    const out = new Map<number, Map<string, Memory>>();
+    for (const s of at) {
+      await sleep(started + s * 1000 - Date.now());
+      const byBuild = new Map<string, Memory[]>();
+      for (const { build, proc } of procs) {
+        if (proc.exitCode !== null || proc.pid === undefined) throw new Error(`an agent of ${build} exited`);
+        byBuild.set(build, [...(byBuild.get(build) ?? []), memory(proc.pid)]);
+      }
+      out.set(s, new Map([...byBuild].map(([b, ms]) => [b, medianOf(ms)])));
+    }
+    return out;
+  } finally {
+    for (const { proc } of procs) proc.kill('SIGKILL');
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    options: {
+      nodes: { type: 'string', default: '10' },
+      at: { type: 'string', default: '60' },
+      runs: { type: 'string', default: '3' },
+      base: { type: 'string', default: '31000' },
+      against: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+  });
+  const n = Number(values.nodes);
+  const at = values.at.split(',').map(Number);
+  const builds = [{ name: 'this', main: AGENT }];
+  if (values.against) builds.push({ name: 'against', main: join(values.against, 'dist/src/cli/main.js') });
+  const runs: Map<number, Map<string, Memory>>[] = [];
+  for (let r = 0; r < Number(values.runs); r++) {
+    const run = await oneRun(n, Number(values.base), at, builds, positionals);
+    runs.push(run);
+    if (!values.json)
+      for (const [s, byBuild] of run)
+        for (const [b, m] of byBuild)
+          console.log(
+            `run ${r + 1}, ${s} s, ${b}: RSS ${m.rss.toFixed(1)} MB (anon ${m.anon.toFixed(1)}, file ${m.file.toFixed(1)})`,
+          );
+  }
+  const summary = at.flatMap((s) =>
+    builds.map(({ name }) => {
+      const each = runs.map((r) => r.get(s)?.get(name) as Memory);
+      return { at: s, build: name, ...medianOf(each), runs: each.map((m) => Number(m.rss.toFixed(1))) };
+    }),
+  );
+  if (values.json) console.log(JSON.stringify(summary));
+  else
+    for (const x of summary)
+      console.log(
+        `median of ${runs.length}, ${x.at} s, ${x.build}: RSS ${x.rss.toFixed(1)} MB (${x.runs.join(', ')}), ` +
+          `anon ${x.anon.toFixed(1)}, file ${x.file.toFixed(1)}`,
+      );
+}
+
+await main();
