@@ -8,11 +8,11 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
 import { sep } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { createScuttlebutt, defaultLanConfig } from '../../src/index.js';
+import { createScuttlebutt } from '../../src/index.js';
 import { AGENT } from '../../src/cli/agent.js';
 import { instrument } from '../../src/cli/metrics.js';
 import { channels, type MemberMessage, type PacketMessage } from '../../src/runtime/diagnostics.js';
-import { freePorts, waitFor } from '../runtime/procs.js';
+import { freePorts, loopbackConfig, waitFor } from '../runtime/procs.js';
 
 const require = createRequire(import.meta.url);
 const promClientLoaded = (): boolean => Object.keys(require.cache).some((k) => k.includes(`${sep}prom-client${sep}`));
@@ -24,12 +24,7 @@ const samples = (text: string, name: string, filter = ''): string[] =>
 test('prom-client is not loaded before the first scrape, which reports every count from before it', async () => {
   assert.ok(AGENT.run, 'the agent command, with every module it imports, is loaded');
   const [pa, pb] = freePorts(2) as [number, number];
-  const cfg = (id: string, port: number) =>
-    defaultLanConfig({
-      node: { id, gossipPublicAddress: `127.0.0.1:${port}` },
-      listenAddress: `127.0.0.1:${port}`,
-      gossipIntervalMs: 100,
-    });
+  const cfg = loopbackConfig;
   const a = await createScuttlebutt(cfg('a', pa));
   const metrics = instrument(a);
   const cpuAtStart = process.cpuUsage();

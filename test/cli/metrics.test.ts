@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createScuttlebutt, defaultLanConfig } from '../../src/index.js';
+import { createScuttlebutt } from '../../src/index.js';
 import { prometheusText } from '../../src/cli/metrics.js';
-import { freePorts, waitFor } from '../runtime/procs.js';
+import { freePorts, loopbackConfig, waitFor } from '../runtime/procs.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const base = 24_000 + (process.pid % 1000) * 6;
@@ -260,12 +260,7 @@ test('/metrics of a real agent: Prometheus text with detection, packet-size and 
 
 test('/metrics counts errors and lost events apart from dropped packets', async () => {
   const [pa, pb] = freePorts(2) as [number, number];
-  const cfg = (id: string, port: number) =>
-    defaultLanConfig({
-      node: { id, gossipPublicAddress: `127.0.0.1:${port}` },
-      listenAddress: `127.0.0.1:${port}`,
-      gossipIntervalMs: 100,
-    });
+  const cfg = loopbackConfig;
   const a = await createScuttlebutt(cfg('a', pa));
   const b = await createScuttlebutt(cfg('b', pb));
   const stop = new AbortController();

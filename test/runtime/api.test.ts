@@ -6,15 +6,10 @@ import { deflateRawSync } from 'node:zlib';
 import { BindError, ConfigError, createScuttlebutt, defaultLanConfig, type MembershipEvent } from '../../src/index.js';
 import { PROTOCOL_VERSION } from '../../src/wire/index.js';
 import { EnvelopeError, open, seal } from '../../src/transport/envelope.js';
-import { freePorts } from './procs.js';
+import { freePorts, loopbackConfig } from './procs.js';
 import { MAX_UDP_PAYLOAD } from '../../src/wire/envelope-sizes.js';
 
-const cfg = (id: string, port: number) =>
-  defaultLanConfig({
-    node: { id, gossipPublicAddress: `127.0.0.1:${port}` },
-    listenAddress: `127.0.0.1:${port}`,
-    gossipIntervalMs: 100,
-  });
+const cfg = loopbackConfig;
 
 test('events reach listeners, the async iterator and the NotifyEvents callbacks; a throwing listener stalls nothing and counts as an error, not a drop', async () => {
   const [pa, pb] = freePorts(2) as [number, number];

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
-import type { Stats } from '../../src/index.js';
+import { defaultLanConfig, type ScuttlebuttConfig, type Stats } from '../../src/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/node.js', import.meta.url));
 
@@ -159,3 +159,11 @@ export async function converged(procs: NodeProc[], timeoutMs = 10_000): Promise<
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** A library node's configuration on loopback `port`, 100 ms rounds (the in-process tests' cluster). */
+export const loopbackConfig = (id: string, port: number): ScuttlebuttConfig =>
+  defaultLanConfig({
+    node: { id, gossipPublicAddress: `127.0.0.1:${port}` },
+    listenAddress: `127.0.0.1:${port}`,
+    gossipIntervalMs: 100,
+  });

@@ -6,22 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  createScuttlebutt,
-  defaultLanConfig,
-  ringPosition,
-  type HashRing,
-  type RingChange,
-  type Scuttlebutt,
-} from '../../src/index.js';
-import { freePorts } from './procs.js';
+import { createScuttlebutt, ringPosition, type HashRing, type RingChange, type Scuttlebutt } from '../../src/index.js';
+import { freePorts, loopbackConfig } from './procs.js';
 
-const cfg = (id: string, port: number) =>
-  defaultLanConfig({
-    node: { id, gossipPublicAddress: `127.0.0.1:${port}` },
-    listenAddress: `127.0.0.1:${port}`,
-    gossipIntervalMs: 100,
-  });
+const cfg = loopbackConfig;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
