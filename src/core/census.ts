@@ -27,8 +27,22 @@ export const CENSUS_PULLS = 3;
 export const CENSUS_ISOLATED_PULLS = 8;
 /** Rounds with replies and no growth after which a participant past its minimum duration ends. */
 export const CENSUS_QUIET_ROUNDS = 4;
-/** Direct verification pulls, a round apart, to an absent member no present neighbour vouches for. */
+/** Direct verification pulls, a round apart, to a cut's absent members that no present neighbour vouches for. */
 export const CENSUS_VERIFY_TRIES = 3;
+/**
+ * The rounds, counted from the end of the pulling, at which a census without a cut checks its absentees directly;
+ * the verdict comes a round after the last. Such an absentee is most likely deaf for a while (a burst on its
+ * inbound link, or on ours: loss bursts are counted in packets, and at a quiet member's few packets a second a
+ * burst of 10 lasts seconds), so the doubling gaps spread 5 pulls over 4 intervals, past most bursts; a cut's
+ * absentees keep the 3 quick checks that its time bound counts.
+ */
+export const CENSUS_LONE_CHECK_ROUNDS: readonly number[] = [0, 1, 3, 7, 15];
+/**
+ * Intervals after a cut's census ends within which a new census is its tail (records written late, as an outbound
+ * record across a one-way cut is): its few absentees are the cut's, checked quickly.
+ */
+export const CUT_TAIL_INTERVALS = 4;
+const QUICK_CHECK_ROUNDS: readonly number[] = Array.from({ length: CENSUS_VERIFY_TRIES }, (_, r) => r);
 /** Reported absentees up to which each is checked directly, or judged as unreported once its records fell. */
 export const LONE_ABSENTEES = 2;
 
@@ -58,9 +72,13 @@ export class Census {
   /** Requesters queued for a pull-back, and the queue itself (member indices). */
   private queued = new Uint8Array(0);
   private pullBack: number[] = [];
-  /** Pending direct checks (bits) and how many verification rounds have gone out. */
+  /** Pending direct checks (bits), verification rounds since the pulling ended, and the rounds that pull. */
   private verifying = new Uint8Array(0);
   private tries = 0;
+  private checkRounds: readonly number[] = [];
+  /** Whether the census held found a cut, and when the last one that did ended here. */
+  private cut = false;
+  private cutEndedAtMs = -Infinity;
   private rounds = 0;
   private quiet = 0;
   private roundStartCount = 0;
@@ -119,6 +137,11 @@ export class Census {
   /** When the census held ended here, direct checks included (Infinity: running or none). */
   get completedAt(): number {
     return this.completedAtMs;
+  }
+
+  /** Whether the census held got a reply (a direct check's answer included). */
+  get answered(): boolean {
+    return this.repliesEver > 0;
   }
 
   /** Members present in the census held. */
@@ -209,7 +232,10 @@ export class Census {
     if (this.phase === 'verifying' && msg.epoch >= this.heldEpoch) {
       // Any answer to a direct check is two-way contact, even one whose membership differs.
       const i = indexOfRef((this.joined as CensusMembership).refs, from);
-      if (i >= 0 && hasBit(this.verifying, i)) this.addPresent(i);
+      if (i >= 0 && hasBit(this.verifying, i)) {
+        this.repliesEver++;
+        this.addPresent(i);
+      }
     }
     if (msg.differs) return;
     if (msg.epoch > this.heldEpoch) {
@@ -374,6 +400,9 @@ export class Census {
       if (!hasBit(this.present, i) && j.isLive(j.refs[i] as number)) absent.push(i);
     }
     const lone = absent.filter((i) => hasBit(this.reportedBits, i)).length <= LONE_ABSENTEES;
+    const tail = this.joinedAtMs - this.cutEndedAtMs <= CUT_TAIL_INTERVALS * this.config.intervalMs;
+    this.cut = !lone;
+    this.checkRounds = lone && !tail ? CENSUS_LONE_CHECK_ROUNDS : QUICK_CHECK_ROUNDS;
     for (const i of absent) {
       const ref = j.refs[i] as number;
       const reported = hasBit(this.reportedBits, i) && !(lone && j.stillReported?.(ref) === false);
@@ -386,24 +415,32 @@ export class Census {
     }
   }
 
-  /** A verification round: one direct pull per pending absentee, and after the last try, the convictions. */
+  /**
+   * A verification round: a direct pull per pending absentee in the rounds `checkRounds` names, and a round after
+   * the last, the convictions.
+   */
   private verifyRound(j: CensusMembership, now: number): CensusPull[] {
     const out: CensusPull[] = [];
-    const last = this.tries >= CENSUS_VERIFY_TRIES;
+    const rounds = this.checkRounds;
+    const last = this.tries > (rounds[rounds.length - 1] as number);
+    const pulling = rounds.includes(this.tries);
+    let pending = 0;
     for (let i = 0; i < j.refs.length; i++) {
       if (!hasBit(this.verifying, i)) continue;
+      pending++;
       const ref = j.refs[i] as number;
       if (last) this.verdicts.push({ ref, kind: 'unreachable' });
-      else out.push({ to: ref, message: this.pull(true) });
+      else if (pulling) out.push({ to: ref, message: this.pull(true) });
     }
     this.tries++;
-    if (last || out.length === 0) this.finish(now);
+    if (last || pending === 0) this.finish(now);
     return out;
   }
 
   private finish(now: number): void {
     this.phase = 'done';
     this.completedAtMs = now;
+    if (this.cut) this.cutEndedAtMs = now;
     this.verifying = new Uint8Array(0);
     this.heard = new Uint8Array(0);
     this.queued = new Uint8Array(0);

@@ -22,6 +22,7 @@
  */
 import type { BeatMessage, CensusMessage, CensusPullMessage, ReportSet } from '../wire/liveness-messages.js';
 import { Census, type CensusMembership } from './census.js';
+import { CensusHold } from './census-hold.js';
 import {
   deadHereProbe,
   JudgedSubjects,
@@ -85,8 +86,8 @@ export class Liveness7 {
   private beatClaim = -1;
   private convictions: Conviction7[] = [];
   private revivals: number[] = [];
-  /** Census convictions reached while deaf, held until hearing resumes. */
-  private heldCensus: number[] = [];
+  /** Census convictions, held while deaf, and those of a census nobody answered for the deafness hold. */
+  private readonly heldCensus = new CensusHold();
   private readonly judged = new JudgedSubjects();
   /** Neighbours never heard (core/unheard.ts), the neighbours it reads, and who can be one (made once, not a tick). */
   private readonly unheard: UnheardNeighbours;
@@ -396,12 +397,11 @@ export class Liveness7 {
         changed = this.convict(s, 'failed') || changed;
       }
     }
-    for (const s of this.heldCensus) {
+    for (const s of this.heldCensus.take(this.watch.heardAt, this.watch.deafHoldMs, now)) {
       if (this.returns.holds(s, now) || !this.convict(s, 'unreachable')) continue;
       this.censusConvicted++;
       changed = true;
     }
-    this.heldCensus = [];
     if (changed) this.refresh(now);
   }
 
@@ -458,7 +458,7 @@ export class Liveness7 {
     let revived = false;
     for (const v of this.census.takeVerdicts()) {
       if (v.kind === 'unreachable') {
-        this.heldCensus.push(v.ref);
+        this.heldCensus.hold(v.ref, this.census.answered, this.lastNow);
       } else if (this.dead.get(v.ref) === 'unreachable') {
         this.view.revive(v.ref);
         this.returns.note(v.ref, this.lastNow);

@@ -49,6 +49,16 @@ export class LocalHealth {
     this.maxDeafHoldMs = 8 * (intervalMs + acceptablePauseMs);
   }
 
+  /** When a message last arrived. */
+  get heardAt(): number {
+    return this.lastHeard;
+  }
+
+  /** The longest a spell of deafness is held. */
+  get deafHoldMs(): number {
+    return this.maxDeafHoldMs;
+  }
+
   /** A clock reading; returns the stall to excuse (0 when there was none). */
   observeClock(now: number): number {
     const gap = now - this.lastClock;

@@ -160,6 +160,16 @@ export class NeighbourWatch {
     return this.health.stalls;
   }
 
+  /** When a neighbour's beat last arrived (the construction instant before the first). */
+  get heardAt(): number {
+    return this.health.heardAt;
+  }
+
+  /** The longest a spell of deafness is held (core/local-health.ts). */
+  get deafHoldMs(): number {
+    return this.health.deafHoldMs;
+  }
+
   /** Times this node heard none of its neighbours for over two rounds. */
   get deafSpells(): number {
     return this.health.deafSpells;

@@ -281,6 +281,41 @@ test('verdict: a lone reported absentee is checked directly; one whose record st
   assert.deepEqual(verdictsWith([10], bits(10, 11, 12), [10, 11, 12]), [10, 11, 12]);
 });
 
+test('verdict: a lone absentee is checked at doubling gaps over 4 intervals; a cut is checked 3 rounds running', () => {
+  // Absent: the reported members, deaf to their checks until `answersFrom` ms after the pulling ended.
+  const checks = (reported: number[], answersFrom: number): { at: number[]; convicted: number[] } => {
+    const c = node(0, { reported });
+    c.start(1, HASH, 0);
+    const random = seededRandom(3);
+    const at: number[] = [];
+    let endedAt = -1;
+    for (let t = 0; c.running; t += ROUND) {
+      for (const p of c.pulls(t, random)) {
+        if (!p.message.verification) {
+          c.onReply(ref(1), reply(1, bits(...[...REFS.keys()].filter((i) => !reported.includes(i)))), t + 1);
+          continue;
+        }
+        if (endedAt < 0) endedAt = t;
+        if (p.to === ref(10)) at.push(t - endedAt);
+        if (t - endedAt >= answersFrom) c.onReply(p.to, reply(1, bits(REFS.indexOf(p.to))), t + 1);
+      }
+    }
+    return { at, convicted: c.takeVerdicts().map((v) => REFS.indexOf(v.ref)) };
+  };
+  const never = checks([10], Infinity);
+  assert.deepEqual(
+    never.at,
+    [0, 1, 3, 7, 15].map((r) => r * ROUND),
+  );
+  assert.deepEqual(never.convicted, [10]);
+  // Deaf for 1.75 s after the census: the quick checks (0.75 s) would have convicted it.
+  assert.deepEqual(checks([10], 7 * ROUND).convicted, []);
+  // Three reported absentees are a cut, convicted at once: its time bound counts 3 quick checks of the unwitnessed.
+  const cut = checks([10, 11, 12], Infinity);
+  assert.deepEqual(cut.at, []);
+  assert.deepEqual(cut.convicted, [10, 11, 12]);
+});
+
 test('epochs: a newer pull joins, an older one gets the newer census, a reply from a newer one joins', () => {
   const a = node(0);
   a.start(3, HASH, 0);

@@ -307,6 +307,25 @@ for (const seed of [1, 2]) {
   });
 }
 
+test('a census nobody answered convicts nobody while a neighbour is still heard (a burst with a stray beat)', () => {
+  const n = 30;
+  const net = new Liveness7Net({ n, seed: 2 });
+  const deaf = 11;
+  // One of its neighbours' beats still reach it, so its neighbours' deafness guard never holds; nothing else does.
+  const heard = net.index.get(ObserverAssignment.of(net.refs).observersOf(net.refs[deaf]!)[0]!)!;
+  net.run(WARMUP_MS);
+  const from = net.now;
+  net.admits = (x, y, type) => y !== deaf || (x === heard && type === 'beat');
+  net.run(from + 20_000);
+  const started = net.nodes[deaf]!.censusStatus().started;
+  net.admits = null;
+  net.run(from + 60_000);
+  const byDeaf = net.convictions.filter((c) => c.node === deaf);
+  console.log(`deaf but for one neighbour: ${started} census(es) started, ${byDeaf.length} convictions by it`);
+  assert.ok(started >= 1, 'its silent records about the other neighbours start a census');
+  assert.deepEqual(byDeaf, [], 'a census without one reply convicts nobody while a neighbour is heard');
+});
+
 test('one node cut alone among 30: the rest convict it (failed); it is deaf and convicts nobody for its hold', () => {
   const n = 30;
   const net = new Liveness7Net({ n, seed: 1 });

@@ -59,6 +59,8 @@ export class Liveness7Net {
   /** While cut, packets from side 1 to side 0 still pass (a one-way cut: side 0 hears side 1, not back). */
   oneWay = false;
   readonly crashed: Uint8Array;
+  /** When set, a message of this type from x reaches y only if it returns true (a burst on y's inbound link). */
+  admits: ((x: number, y: number, type: string) => boolean) | null = null;
   now = 0;
   private readonly rng: Random;
   private readonly loss: number;
@@ -153,7 +155,8 @@ export class Liveness7Net {
     const latency = 0.5 + this.rng.next() * 4.5;
     this.events.push(this.now + latency, () => {
       if (!this.passes(x, y)) return;
-      this.deliver(x, y, decodeLivenessMessage(body));
+      const m = decodeLivenessMessage(body);
+      if (this.admits === null || this.admits(x, y, m.type)) this.deliver(x, y, m);
     });
   }
 
