@@ -15,9 +15,12 @@ export class CensusHold {
   /** When the unanswered census's convictions were held (NaN: none held). */
   private unansweredAt = Number.NaN;
 
-  /** A census conviction of `ref`; `answered`: the census it came from got at least one reply. */
-  hold(ref: number, answered: boolean, now: number): void {
-    if (answered) {
+  /**
+   * A census conviction of `ref`; `answered`: the census it came from got at least one reply; `liveOthers`: live
+   * members besides this node. With fewer than three, silence is informative (as for the deafness guard): no hold.
+   */
+  hold(ref: number, answered: boolean, liveOthers: number, now: number): void {
+    if (answered || liveOthers < 3) {
       this.answered.push(ref);
       return;
     }

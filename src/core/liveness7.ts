@@ -458,7 +458,7 @@ export class Liveness7 {
     let revived = false;
     for (const v of this.census.takeVerdicts()) {
       if (v.kind === 'unreachable') {
-        this.heldCensus.hold(v.ref, this.census.answered, this.lastNow);
+        this.heldCensus.hold(v.ref, this.census.answered, this.incarnations.size - this.dead.size - 1, this.lastNow);
       } else if (this.dead.get(v.ref) === 'unreachable') {
         this.view.revive(v.ref);
         this.returns.note(v.ref, this.lastNow);

@@ -326,6 +326,21 @@ test('a census nobody answered convicts nobody while a neighbour is still heard 
   assert.deepEqual(byDeaf, [], 'a census without one reply convicts nobody while a neighbour is heard');
 });
 
+test('three nodes, two crash: the survivor convicts both by its census, with no deafness hold', () => {
+  const net = new Liveness7Net({ n: 3, seed: 4 });
+  net.run(WARMUP_MS);
+  const at = net.now;
+  net.crash(1);
+  net.crash(2);
+  net.run(at + 40_000);
+  const bySurvivor = net.convictions.filter((c) => c.node === 0);
+  const last = Math.max(...bySurvivor.map((c) => c.at - at));
+  console.log(`three nodes, two crash: convicted by ${(last / 1000).toFixed(2)} s (${bySurvivor[0]?.reason})`);
+  assert.deepEqual(bySurvivor.map((c) => c.subject).sort(), [1, 2]);
+  // Silence is informative with fewer than three others: the deafness hold (32 s) does not apply.
+  assert.ok(last < 15_000, `convicted ${last} ms after the crash`);
+});
+
 test('one node cut alone among 30: the rest convict it (failed); it is deaf and convicts nobody for its hold', () => {
   const n = 30;
   const net = new Liveness7Net({ n, seed: 1 });
