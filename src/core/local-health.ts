@@ -4,7 +4,10 @@
  *
  * - a stall: a long gap between our own clock readings (GC, SIGSTOP, an overloaded host), during
  *   which nothing was heard because nothing ran: over two rounds, and over a round plus the
- *   acceptable pause (at most 2 s), so that no gap long enough to convict goes unexcused;
+ *   acceptable pause (at most 2 s), so that no gap long enough to convict goes unexcused. Shorter
+ *   gaps past a round and a quarter (our own round timer was late) are excused too, by the same
+ *   measure, but not counted: a starved host stops a process again and again, each time for less
+ *   than a stall, and those stops add up to a conviction that no single gap shows;
  * - deafness (Lifeguard's insight, applied to phi): a node with several live peers that hears from
  *   none of them is likelier to have a bad link or a burst of loss of its own. For a bounded while
  *   it convicts nobody; if the peers really did all die, they are convicted late, not never. With
@@ -29,6 +32,8 @@ export class LocalHealth {
   /** When this node first opened an exchange that is still unanswered (NaN: every exchange was answered). */
   private unansweredSince = Number.NaN;
   private readonly stallThresholdMs: number;
+  /** A gap over this is excused (our round timer, due every interval, was late); over stallThresholdMs, counted. */
+  private readonly lateAfterMs: number;
   private readonly deafAfterMs: number;
   /** Lifeguard's bound too (memberlist: awareness multiplier at most 8). */
   private readonly maxDeafHoldMs: number;
@@ -45,6 +50,9 @@ export class LocalHealth {
     // configurations) a 2 s floor would leave a gap between conviction and excuse, where one
     // hiccup of the host convicts every member on every node of the process.
     this.stallThresholdMs = Math.max(2 * intervalMs, intervalMs + Math.min(2000, acceptablePauseMs));
+    // The detector's own period of slack: timers fire a little late on any host, and each excuse is a
+    // pass over the members.
+    this.lateAfterMs = intervalMs + intervalMs / 4;
     this.deafAfterMs = 2 * intervalMs;
     this.maxDeafHoldMs = 8 * (intervalMs + acceptablePauseMs);
   }
@@ -59,12 +67,12 @@ export class LocalHealth {
     return this.maxDeafHoldMs;
   }
 
-  /** A clock reading; returns the stall to excuse (0 when there was none). */
+  /** A clock reading; returns the gap to excuse (0 when there was none). */
   observeClock(now: number): number {
     const gap = now - this.lastClock;
     if (now > this.lastClock) this.lastClock = now;
-    if (gap <= this.stallThresholdMs) return 0;
-    this.stalls++;
+    if (gap <= this.lateAfterMs) return 0;
+    if (gap > this.stallThresholdMs) this.stalls++;
     return gap;
   }
 

@@ -136,6 +136,8 @@ test("a heartbeat whose age is only bounded is placed by the owner's rhythm, wit
       gcVersions: Float64Array.of(0),
     },
   });
+  // a's rounds go on meanwhile (a round timer silent for over 1.25 rounds would be a late process, excused).
+  for (const t of [11_000, 12_000]) a.tick(t);
   // At 12.5 s a third node says "heartbeat +1, at least a second old": the rhythm says born at 11 s.
   a.receive('10.0.0.9:9111', gossiped(heartbeat + 1, 20), 12_500);
   assert.equal(

@@ -109,3 +109,21 @@ test('a stall shorter than a round plus the acceptable pause is not one: the det
   assert.deepEqual(p.dead, []);
   for (const core of p.nodes) assert.equal(core.localStalls, 0, `${core.self.id}: no stall counted`);
 });
+
+test('a starved process (stops each shorter than a stall, with slices too short to read its input) convicts nobody', () => {
+  // An overloaded host: the process is descheduled again and again, each time for less than the stall
+  // threshold, and between stops runs its timers but not the I/O queued meanwhile. The stops add up to
+  // a silence past the conviction deadline that no single clock gap shows.
+  for (const stopMs of [250, 350]) {
+    const p = new Process(3);
+    p.run(4000);
+    assert.deepEqual(p.dead, [], 'nobody convicted before the starvation');
+    for (let i = 0; i < 4; i++) {
+      p.timers();
+      p.stop(stopMs);
+    }
+    p.run(3000);
+    assert.deepEqual(p.dead, [], `stops of ${stopMs} ms convicted nobody`);
+    for (const core of p.nodes) assert.equal(core.localStalls, 0, `${core.self.id}: no stall counted`);
+  }
+});
