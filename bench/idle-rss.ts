@@ -1,9 +1,10 @@
 /**
  * `node dist/bench/idle-rss.js [--nodes N] [--at S[,S...]] [--runs R] [--base PORT] [--against DIR] [--json]
- * [-- AGENT FLAGS]`: the resident memory of idle agents. N real agents (default 10) on loopback, all joining the
- * first, each with the flags after `--` (e.g. `--protocol 7`); at S seconds after the last one started (default 60),
- * each agent's VmRSS, RssAnon and RssFile from /proc/PID/status. Printed per run: the median over the agents of
- * each build; then, over R runs (default 3), the median of those medians.
+ * [-- AGENT FLAGS]`: the resident memory and CPU of idle agents. N real agents (default 10) on loopback, all joining
+ * the first, each with the flags after `--` (e.g. `--protocol 7`); at S seconds after the last one started (default
+ * 60), each agent's VmRSS, RssAnon and RssFile from /proc/PID/status, and from the second S on its CPU (utime +
+ * stime, /proc/PID/stat) since the S before, in % of one core. Printed per run: the median over the agents of each
+ * build; then, over R runs (default 3), the median of those medians.
  *
  * `--against DIR` runs every other agent from another build (DIR holding dist/src/cli/main.js, e.g. a checkout of
  * main built with `npx tsc`) in the same cluster, so that both builds gossip with the same members at the same
@@ -24,19 +25,33 @@ interface Memory {
   rss: number;
   anon: number;
   file: number;
+  /** % of one core since the instant before (NaN at the first). */
+  cpu: number;
+}
+
+/** Clock ticks a second (USER_HZ: 100 on Linux). */
+const TICKS_PER_S = 100;
+
+/** Seconds of CPU (user + system) used by `pid` so far, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command's closing parenthesis: state is field 3, utime 14 and stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
 }
 
 /** MB resident, anonymous and file-backed, from /proc/PID/status. */
 function memory(pid: number): Memory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const mb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) / 1024;
-  return { rss: mb('VmRSS'), anon: mb('RssAnon'), file: mb('RssFile') };
+  return { rss: mb('VmRSS'), anon: mb('RssAnon'), file: mb('RssFile'), cpu: Number.NaN };
 }
 
 const medianOf = (ms: Memory[]): Memory => ({
   rss: median(ms.map((m) => m.rss)),
   anon: median(ms.map((m) => m.anon)),
   file: median(ms.map((m) => m.file)),
+  cpu: median(ms.map((m) => m.cpu)),
 });
 
 /** One run: memory by build at each of `at` seconds. */
@@ -70,13 +85,20 @@ async function oneRun(
     }
     const started = Date.now();
     const out = new Map<number, Map<string, Memory>>();
+    let before: { at: number; cpu: number[] } | null = null;
     for (const s of at) {
       await sleep(started + s * 1000 - Date.now());
       const byBuild = new Map<string, Memory[]>();
-      for (const { build, proc } of procs) {
+      const cpu: number[] = [];
+      const readAt = performance.now();
+      for (const [i, { build, proc }] of procs.entries()) {
         if (proc.exitCode !== null || proc.pid === undefined) throw new Error(`an agent of ${build} exited`);
-        byBuild.set(build, [...(byBuild.get(build) ?? []), memory(proc.pid)]);
+        cpu.push(cpuSeconds(proc.pid));
+        const m = memory(proc.pid);
+        if (before) m.cpu = ((100 * (cpu[i]! - before.cpu[i]!)) / (readAt - before.at)) * 1000;
+        byBuild.set(build, [...(byBuild.get(build) ?? []), m]);
       }
+      before = { at: readAt, cpu };
       out.set(s, new Map([...byBuild].map(([b, ms]) => [b, medianOf(ms)])));
     }
     return out;
@@ -109,13 +131,15 @@ async function main(): Promise<void> {
       for (const [s, byBuild] of run)
         for (const [b, m] of byBuild)
           console.log(
-            `run ${r + 1}, ${s} s, ${b}: RSS ${m.rss.toFixed(1)} MB (anon ${m.anon.toFixed(1)}, file ${m.file.toFixed(1)})`,
+            `run ${r + 1}, ${s} s, ${b}: RSS ${m.rss.toFixed(1)} MB (anon ${m.anon.toFixed(1)}, file ` +
+              `${m.file.toFixed(1)})${Number.isNaN(m.cpu) ? '' : `, CPU ${m.cpu.toFixed(3)} %`}`,
           );
   }
   const summary = at.flatMap((s) =>
     builds.map(({ name }) => {
       const each = runs.map((r) => r.get(s)?.get(name) as Memory);
-      return { at: s, build: name, ...medianOf(each), runs: each.map((m) => Number(m.rss.toFixed(1))) };
+      const cpuRuns = each.map((m) => Number(m.cpu.toFixed(3)));
+      return { at: s, build: name, ...medianOf(each), runs: each.map((m) => Number(m.rss.toFixed(1))), cpuRuns };
     }),
   );
   if (values.json) console.log(JSON.stringify(summary));
@@ -123,7 +147,8 @@ async function main(): Promise<void> {
     for (const x of summary)
       console.log(
         `median of ${runs.length}, ${x.at} s, ${x.build}: RSS ${x.rss.toFixed(1)} MB (${x.runs.join(', ')}), ` +
-          `anon ${x.anon.toFixed(1)}, file ${x.file.toFixed(1)}`,
+          `anon ${x.anon.toFixed(1)}, file ${x.file.toFixed(1)}` +
+          (Number.isNaN(x.cpu) ? '' : `; CPU ${x.cpu.toFixed(3)} % (${x.cpuRuns.join(', ')})`),
       );
 }
 

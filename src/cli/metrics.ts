@@ -5,6 +5,7 @@
  * scrape (metrics-held.ts).
  */
 import diagnostics_channel from 'node:diagnostics_channel';
+import { createRequire } from 'node:module';
 import { constants, createHistogram, PerformanceObserver, type RecordableHistogram } from 'node:perf_hooks';
 import type { Counter, Gauge, LabelValues, Registry } from 'prom-client';
 import { HeldCounts, HeldHistogram, LazyRegistry, PROMETHEUS_CONTENT_TYPE, type PromClient } from './metrics-held.js';
@@ -48,6 +49,24 @@ const GC_KINDS: Record<number, string> = {
   [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
 };
+
+/** One of prom-client's default metrics (its lib/metrics/NAME.js): registers its metrics in `registry`. */
+type DefaultMetric = (registry: Registry, config: { eventLoopMonitoringPrecision: number }) => void;
+
+const require = createRequire(import.meta.url);
+
+/**
+ * prom-client's collectDefaultMetrics without its `gc` one, each called as collectDefaultMetrics calls it (the list is
+ * its own, `metricsList`): that one starts a PerformanceObserver of V8's collections beside AgentMetrics's own, which
+ * counts them from the start and takes its name. Twin observers would each wake for every collection.
+ */
+function collectDefaultMetricsButGc(prom: PromClient, registry: Registry): void {
+  const config = { eventLoopMonitoringPrecision: LOOP_MONITOR_NEVER_MS };
+  for (const name of prom.collectDefaultMetrics.metricsList) {
+    if (name === 'gc') continue;
+    (require(`prom-client/lib/metrics/${name}`) as DefaultMetric)(registry, config);
+  }
+}
 
 /** The metrics made in prom-client at the first scrape. */
 interface Made {
@@ -314,13 +333,13 @@ export class AgentMetrics {
     this.detection.register(registry);
     this.packetBytes.register(registry);
     this.loopDelay.register(registry);
-    prom.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: LOOP_MONITOR_NEVER_MS });
+    collectDefaultMetricsButGc(prom, registry);
     // Gauges named like counters (Prometheus' lint refuses them); nodejs_active_{handles,requests,resources} hold the
     // same counts.
     for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
       registry.removeSingleMetric(name);
-    // The collections since the start, and the CPU used before now, which prom-client's own would have missed.
-    registry.removeSingleMetric(this.gc.name);
+    // The collections since the start (prom-client's name, type and labels), and the CPU used before now, which
+    // prom-client's own would have missed.
     this.gc.register(registry);
     const cpu = process.cpuUsage(this.cpuAtStart);
     const cpuCounter = (name: string): Counter | undefined => registry.getSingleMetric(name) as Counter | undefined;

@@ -236,6 +236,16 @@ export class ScuttlebuttCore {
   }
 
   /**
+   * In mode 7, when detect() next has work, on the caller's clock (at or before `now`: due now): a beat, a
+   * neighbour's deadline, a removal, a census round, ... (Mode7.nextLivenAt); a round after the last detect() at
+   * the latest. Pure: a harness sets one timer for it, and looks again after each call that changed the state. NaN
+   * in mode 6, whose detect() runs at the harness's pace (every quarter interval, or at nextDeadline).
+   */
+  nextDetectAt(now: number): number {
+    return this.mode7 ? Math.min(this.mode7.nextLivenAt(now), this.membership.nextRemoval) : Number.NaN;
+  }
+
+  /**
    * Whether detect() at `now` holds convictions back because this node hears no peer (see LocalHealth): a due
    * deadline then stays due, and a harness that wakes at nextDeadline should look again later, not at once.
    */
@@ -345,8 +355,8 @@ export class ScuttlebuttCore {
    * The failure detector alone: convicts members whose phi passed the threshold and removes those
    * dead past the grace period. tick() runs it; a harness may also run it between rounds so that
    * conviction is not quantized to the gossip interval (the simulator does, four times a round; the runtime at
-   * nextDeadline). In mode 7 it must run every quarter interval: it sends the beats and the census's pulls, which
-   * it returns (in mode 6, nothing).
+   * nextDeadline). In mode 7 it must run every quarter interval, or at nextDetectAt: it sends the beats and the
+   * census's pulls, which it returns (in mode 6, nothing).
    */
   detect(now: number): Outbound[] {
     this.observeClock(now);

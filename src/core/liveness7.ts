@@ -1,18 +1,15 @@
 /**
- * Protocol 7's liveness for one node: the neighbour detector, the report sets, the conviction rule, refutation
- * and the census, composed (docs/design/liveness-7.md, "Beats", "Reports", "Conviction and refutation", "The
- * partition rule: the census"). This is the contract the coordinator (core.ts) wiring calls; it is pure: the
- * clock, randomness and the report signer come in as arguments, and it sends nothing itself: `tick` and the
- * `on*` handlers return the messages to send.
+ * Protocol 7's liveness for one node: the neighbour detector, the report sets, the conviction rule, refutation and
+ * the census, composed (docs/design/liveness-7.md, "Beats", "Reports", "Conviction and refutation", "The partition
+ * rule: the census"). The contract the coordinator (core.ts) calls; pure: the clock, randomness and the report
+ * signer come in as arguments, and `tick` and the `on*` handlers return the messages to send.
  *
- * What it owns:
- * - the live view and each member's incarnation, as the coordinator tells it (`setView`, `noteIncarnation`);
- *   its own verdicts apply to that view at once (a conviction makes the member dead here, a revival live);
- * - an ObserverAssignment over the live view (updated when the live set changes) and a NeighbourWatch fed with
- *   the assignment's neighbours of this node;
- * - OwnReports (its verdicts as a signed set), a ReportBook (every set received, its own included) and a
- *   Refuter; a Census over the membership (live and dead members held), also started for a neighbour never
- *   heard (UnheardNeighbours: absent from it and silent to direct checks, such a neighbour is reported).
+ * What it owns: the live view and each member's incarnation, as the coordinator tells it (`setView`,
+ * `noteIncarnation`), its own verdicts applied to that view at once; an ObserverAssignment over the live view and a
+ * NeighbourWatch fed with this node's neighbours in it; OwnReports (its verdicts as a signed set), a ReportBook
+ * (every set received, its own included) and a Refuter; a Census over the membership (live and dead members held),
+ * also started for a neighbour never heard (UnheardNeighbours: absent from it and silent to direct checks, such a
+ * neighbour is reported).
  *
  * What it leaves to the coordinator (not here): the state hash and drill-down (`stateHash` is an input of
  * `tick`, a beat's hash an output of `onBeat`), the gate (`mode7` is an input), the stream, and moving state
@@ -39,29 +36,19 @@ import {
 } from './liveness7-parts.js';
 import { MemberView7 } from './liveness7-view.js';
 import { defaultLingerMs, NeighbourWatch } from './neighbours.js';
-import { DEFAULT_OBSERVERS, ObserverAssignment } from './observers.js';
+import { DEFAULT_OBSERVERS } from './observers.js';
 import { OwnReports, ReportBook, Refuter, type ReportAcceptResult } from './reports.js';
 import type { Random } from './types.js';
 import { ReturnHold } from './returns.js';
 import { ScanMarks } from './scan-marks.js';
 import { UNHEARD_DELAYS, UnheardNeighbours } from './unheard.js';
 
-export type {
-  BeatNews7,
-  CensusStatus7,
-  Conviction7,
-  ConvictionReason,
-  Liveness7Config,
-  Outbound7,
-  Verdicts7,
-} from './liveness7-parts.js';
-
 /**
  * The mode-7 liveness sub-coordinator of one node (see the module comment). Call order per node: `setView` at
- * start; then, whenever the coordinator's live set changes other than by this object's verdicts, `join`,
- * `leave` or `remove` per member (`setView`/`setMembers` for a change of many); `tick` every quarter interval;
- * the `on*` handlers for each protocol-7 message received; `takeVerdicts` and `shouldRefute` after each tick and
- * handler (or once a tick); `ownReportSet` when building deltas.
+ * start; then, whenever the coordinator's live set changes other than by this object's verdicts, `join`, `leave`
+ * or `remove` per member (`setView`/`setMembers` for a change of many); `tick` every quarter interval (or at
+ * `nextTickAt`); the `on*` handlers for each protocol-7 message received; `takeVerdicts` and `shouldRefute` after
+ * each tick and handler (or once a tick); `ownReportSet` when building deltas.
  */
 export class Liveness7 {
   readonly self: number;
@@ -72,7 +59,7 @@ export class Liveness7 {
   private readonly book: ReportBook;
   private readonly refuter: Refuter;
   private readonly census: Census;
-  private mode7: boolean;
+  private readonly mode7: boolean;
   private incarnation: number;
   /** The members held, the assignment, the sorted membership; `incarnations` and `dead` are its maps. */
   private readonly view: MemberView7;
@@ -80,6 +67,9 @@ export class Liveness7 {
   private readonly dead: Map<number, ConvictionReason>;
   private membership: CensusMembership;
   private nextBeatAt = -Infinity;
+  /** The last tick's clock reading, and whether the view changed since (see nextTickAt). */
+  private lastTickAt = -Infinity;
+  private viewChanged = true;
   private lastNow: number;
   private ownChanged = false;
   /** The highest incarnation a beat's buddy or dead-here flag claimed for us (-1: none since the last refute). */
@@ -127,11 +117,6 @@ export class Liveness7 {
     this.dead = this.view.dead;
     this.membership = this.buildMembership();
     this.census.setMembership(this.membership);
-  }
-
-  /** The gate's verdict changed: beats carry BEAT_MODE_7 from the next round while `on`. */
-  setMode7(on: boolean): void {
-    this.mode7 = on;
   }
 
   /** This node's incarnation (raised by refutations: see shouldRefute). */
@@ -220,7 +205,8 @@ export class Liveness7 {
    * takeVerdicts, ownReportSet and shouldRefute.
    */
   tick(now: number, stateHash: number, random: Random): Outbound7[] {
-    this.lastNow = now;
+    this.lastNow = this.lastTickAt = now;
+    this.viewChanged = false;
     const out: Outbound7[] = [];
     if (now >= this.nextBeatAt) {
       this.nextBeatAt = now + this.intervalMs;
@@ -233,13 +219,35 @@ export class Liveness7 {
         deadHere: (ref) => this.dead.has(ref),
       });
       for (const b of beats) out.push({ to: b.to, message: b.beat });
-      this.probe(stateHash, beats[0]?.beat.sequence ?? 0, random, out);
+      // With probability dead / (live + 1) (protocol 6's rule), a BEAT_DEAD_HERE to a random member held dead.
+      const to = pickProbe([...this.dead.keys()], this.incarnations.size - this.dead.size, random);
+      const sequence = beats[0]?.beat.sequence ?? 0;
+      if (to !== undefined) out.push({ to, message: deadHereProbe(this.self, this.mode7, sequence, stateHash) });
     }
     this.unheard.update(now, this.neighbourRefs, this.watch, this.eligible);
     if (this.returns.expire(now)) this.marks.touchAll();
     this.judge(now);
     this.censusRound(now, random, out);
     return out;
+  }
+
+  /**
+   * When tick() next has work, on the caller's clock (at or before `now`: due now); asking changes nothing. A
+   * quarter interval after the last tick while something runs in ticks or waits on no deadline: a census, records
+   * about live members or due never-heard neighbours (the census start rule), held census convictions, deafness, a
+   * claim to refute, a view changed since the last tick, `pending` (the coordinator's changes not yet applied); a
+   * round after it else. And no later than the beats, a neighbour's deadline (a verdict changes just after it), a
+   * never-heard wait's end, or the end of a returned member's or an accuser's hold (ReturnHold.nextEnd).
+   */
+  nextTickAt(now: number, pending: boolean): number {
+    const last = this.lastTickAt;
+    const held = pending || this.viewChanged || this.heldCensus.length > 0 || this.beatClaim >= 0;
+    // Stale marks count as work: the list is computed by a tick, whose clock stamps the accusations (ReturnHold).
+    const records = this.marks.stale || this.unresolved().length > 0;
+    const census = this.census.running || records || this.unheard.due(last).length > 0;
+    const busy = held || census || this.book.aboutMe(this.self, this.incarnation) || this.watch.deaf(now);
+    const next = Math.min(this.nextBeatAt, this.watch.nextDeadline(last), this.unheard.nextDue(last));
+    return Math.min(next, this.returns.nextEnd(), last + (busy ? this.intervalMs / 4 : this.intervalMs));
   }
 
   /**
@@ -359,10 +367,6 @@ export class Liveness7 {
     };
   }
 
-  private get assignment(): ObserverAssignment {
-    return this.view.assignment;
-  }
-
   /** The detector's reports into the own set, then the crash path's convictions and held census ones. */
   private judge(now: number): void {
     // Deaf (no neighbour heard for two rounds): its own link is likelier at fault than every neighbour's, so it
@@ -393,7 +397,7 @@ export class Liveness7 {
     const subjects = touched === null ? this.unresolved() : [...touched].filter((s) => this.view.isLive(s));
     for (const s of subjects) {
       if (s === this.self || this.returns.holds(s, now)) continue;
-      if (this.book.convicts(s, this.incarnations.get(s) as number, this.assignment, live)) {
+      if (this.book.convicts(s, this.incarnations.get(s) as number, this.view.assignment, live)) {
         changed = this.convict(s, 'failed') || changed;
       }
     }
@@ -429,7 +433,7 @@ export class Liveness7 {
   /** ReportBook.unresolved over this view, recomputed only after a change (ScanMarks). */
   private unresolved(): number[] {
     const live = (ref: number): boolean => this.view.isLive(ref);
-    const list = () => this.book.unresolved(this.assignment, live, (r) => this.incarnations.get(r));
+    const list = () => this.book.unresolved(this.view.assignment, live, (r) => this.incarnations.get(r));
     return this.marks.unresolved(() => this.returns.accused(list(), this.lastNow));
   }
 
@@ -469,18 +473,13 @@ export class Liveness7 {
     if (revived) this.refresh(this.lastNow);
   }
 
-  /** One BEAT_DEAD_HERE to a random member held dead, with probability dead / (live + 1) (protocol 6's rule). */
-  private probe(stateHash: number, sequence: number, random: Random, out: Outbound7[]): void {
-    const to = pickProbe([...this.dead.keys()], this.incarnations.size - this.dead.size, random);
-    if (to !== undefined) out.push({ to, message: deadHereProbe(this.self, this.mode7, sequence, stateHash) });
-  }
-
   /** The view brought up to its changes, then this node's neighbours and the census's membership from it. */
   private refresh(now: number): void {
+    this.viewChanged = true;
     const membershipChanged = this.view.refresh();
     // Eligibility and quorums follow the view: every subject is looked at again.
     this.marks.touchAll();
-    this.neighbourRefs = this.assignment.observersOf(this.self).filter((ref) => ref !== this.self);
+    this.neighbourRefs = this.view.assignment.observersOf(this.self).filter((ref) => ref !== this.self);
     this.watch.setNeighbours(this.neighbourRefs, now);
     if (membershipChanged) {
       this.membership = this.buildMembership();

@@ -21,8 +21,8 @@ import { Deltas7, type ReportSets } from './delta7.js';
 import { Exchange7 } from './exchange7.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
-import { Liveness7, type CensusStatus7 } from './liveness7.js';
-import { deadHereProbe } from './liveness7-parts.js';
+import { Liveness7 } from './liveness7.js';
+import { deadHereProbe, type CensusStatus7 } from './liveness7-parts.js';
 import { randomInt } from './random.js';
 import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
@@ -177,6 +177,11 @@ export class Mode7 {
     const out = this.addressed(this.liveness.tick(now, this.state.hash, this.rng));
     this.settle(now);
     return out;
+  }
+
+  /** When liven() next has work (Liveness7.nextTickAt; changes not yet applied to it count as work). Pure. */
+  nextLivenAt(now: number): number {
+    return this.liveness.nextTickAt(now, this.rebuild || this.changes.length > 0 || this.raised.size > 0);
   }
 
   /**

@@ -385,12 +385,18 @@ export class NeighbourWatch {
     return n !== undefined && this.judged(n) ? n.echoes.deadline() : Number.NaN;
   }
 
-  /** The earliest deadline after `now` at which a verdict may change (Infinity when none): a harness's wake-up. */
-  nextDeadline(now: number): number {
+  /**
+   * The earliest deadline at or after `since` (Infinity when none): past it, a verdict may change. A harness passes
+   * the reading of its last verdicts() to learn whether one passed since (the result is then at or before now).
+   */
+  nextDeadline(since: number): number {
     let next = Infinity;
     for (const n of this.neighbours.values()) {
       if (!this.judged(n)) continue;
-      for (const d of [n.beats.deadline(), n.echoes.deadline()]) if (d > now && d < next) next = d;
+      const silent = n.beats.deadline();
+      const outbound = n.echoes.deadline();
+      if (silent >= since && silent < next) next = silent;
+      if (outbound >= since && outbound < next) next = outbound;
     }
     return next;
   }

@@ -68,6 +68,14 @@ export class ReturnHold {
     return ended;
   }
 
+  /** When the earliest hold ends, a return's or an accusation's (Infinity: none is held): expire acts then. */
+  nextEnd(): number {
+    let next = Infinity;
+    for (const map of [this.since, this.accusedAt])
+      for (const at of map.values()) next = Math.min(next, at + this.holdMs);
+    return next;
+  }
+
   /** `ref` is no longer a member. */
   forget(ref: number): void {
     this.since.delete(ref);

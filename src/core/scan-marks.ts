@@ -30,6 +30,11 @@ export class ScanMarks {
     return touched;
   }
 
+  /** Whether the next `unresolved` call computes the list again (a change since the last one). */
+  get stale(): boolean {
+    return this.listAt !== this.version;
+  }
+
   /** `compute()` (ReportBook.unresolved over the view), computed again only after a change. */
   unresolved(compute: () => number[]): number[] {
     if (this.listAt !== this.version) {

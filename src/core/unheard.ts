@@ -122,6 +122,20 @@ export class UnheardNeighbours {
   }
 
   /**
+   * When the next member's wait passes, among those not due at `since` (Infinity: none waits). Its clock starts at
+   * the first update that finds it unheard, so a member that became one since the last update is not counted.
+   */
+  nextDue(since: number): number {
+    let next = Infinity;
+    for (const [ref, e] of this.entries) {
+      if (Number.isNaN(e.since) || this.absent.has(ref)) continue;
+      const at = e.since + this.firstWaitMs * 2 ** Math.min(e.tries, UNHEARD_MAX_DOUBLINGS);
+      if (at > since && at < next) next = at;
+    }
+    return next;
+  }
+
+  /**
    * The census's verdict asks whether a present neighbour vouches for absent, unreported `ref`: not when it is
    * due here (we are its neighbour and never heard it, so our presence proves nothing about it). Such a member is
    * then checked directly (CENSUS-PULLs), and noted for afterRound.

@@ -1,9 +1,8 @@
 /**
  * Protocol 7's liveness in the runtime (ScuttlebuttConfig.liveness `{ protocol: 7 }`, docs/design/liveness-7.md):
- * a report signer per incarnation, the detector's quarter-interval timer (in mode 7 detect() sends the beats and
- * the census's pulls, so it must run on a steady beat, not only at a conviction deadline), which also runs the
- * gossip round every fourth tick, and the TCP streams the core asks for when a peer's state differs from its own by
- * more than a packet.
+ * a report signer per incarnation, the one timer that runs the gossip round and the detector (in mode 7 at the
+ * instant the core says something is due, ScuttlebuttCore.nextDetectAt; in mode 6 every quarter interval), and the
+ * TCP streams the core asks for when a peer's state differs from its own by more than a packet.
  *
  * A stream, as run here: the opener (this node, for a peer listed by takeStreamRequests) sends STREAM-HELLO, then
  * STREAM-END and half-closes; the other side answers with its whole state, one ACK7 of node deltas a frame (the
@@ -62,8 +61,12 @@ export function livenessStats(core: ScuttlebuttCore, now: number): LivenessStats
   };
 }
 
-/** Detect runs this many times a gossip interval in mode 7 (the core's contract: every quarter interval). */
+/** Detect runs this many times a gossip interval in mode 6 (the core's contract: every quarter interval). */
 const DETECTS_PER_INTERVAL = 4;
+/** A round due within this many ms runs now: a timer may fire a little before the monotonic clock's instant. */
+const ROUND_SLACK_MS = 1;
+/** A round that waits for the beats runs this long after they are due (a timer may fire a little early). */
+const ALIGN_MS = 2;
 /** The longest a leaving node stays to answer the requests its leave's news draws. */
 const MAX_LINGER_MS = 1000;
 
@@ -74,9 +77,8 @@ export interface Mode7Components {
   /** Runs the core's detect and sends what it returns. */
   readonly detect: () => void;
   /**
-   * Runs a gossip round. Called from this timer, once every DETECTS_PER_INTERVAL ticks, rather than from a timer of
-   * its own: each timer is a wake-up of an idle process, and a wake-up costs an idle node more CPU than the work it
-   * does (a round with no news sends nothing). Same rounds, one wake-up a second fewer.
+   * Runs a gossip round (the core's tick, which runs detect too). Called from the detector's timer rather than from
+   * a timer of its own: each timer is a wake-up of an idle process. Same rounds, one wake-up a second fewer.
    */
   readonly round: () => void;
   /** After streamIn changed the core: events to listeners, news to peers. */
@@ -85,15 +87,23 @@ export interface Mode7Components {
 
 /** The mode-7 timers and streams of one node, created only when it runs protocol 7. */
 export class Mode7Runtime {
-  private readonly ticker: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | null = null;
+  /** When the armed timer fires (monotonic ms; Infinity: none armed). */
+  private armedAt = Infinity;
+  private nextRoundAt: number;
+  private lastDetectAt: number;
+  private readonly intervalMs: number;
   private readonly server: StreamServer;
   private readonly client: StreamClient;
   private readonly clusterId: string;
   private readonly lingerMs: number;
   private closed = false;
-  private ticks = 0;
+  /** True while the timer's callback runs: the arm() calls its work makes wait for its end. */
+  private waking = false;
   /** After a leave: packets are still answered for a moment (see linger). */
   lingering = false;
+  /** What the timer did when it fired: a round, a detect, or nothing (it was early, or what was due moved on). */
+  readonly wakes = { rounds: 0, detects: 0, idle: 0 };
 
   constructor(
     private readonly c: Mode7Components,
@@ -101,7 +111,11 @@ export class Mode7Runtime {
   ) {
     this.clusterId = init.config.clusterId;
     this.lingerMs = Math.min(init.config.gossipIntervalMs, MAX_LINGER_MS);
-    this.ticker = setInterval(() => this.tick(), init.config.gossipIntervalMs / DETECTS_PER_INTERVAL);
+    this.intervalMs = init.config.gossipIntervalMs;
+    const now = monotonicNow();
+    this.lastDetectAt = now;
+    this.nextRoundAt = now + this.intervalMs;
+    this.arm(now);
     const options = {
       envelope: () => c.packets.envelopeOptions,
       // A frame holds at least one node delta: the whole state, the hello and the end fit.
@@ -125,15 +139,20 @@ export class Mode7Runtime {
     return this.server.listen(host, port);
   }
 
-  /** Opens a stream to each peer the core asked for since the last call. */
-  pullRequested(): void {
+  /**
+   * After anything changed the core: opens a stream to each peer it asked for, and moves the timer sooner if
+   * something is due before it fires (a packet may start a census, or bring a record to judge).
+   */
+  changedCore(): void {
     for (const peer of this.c.core.takeStreamRequests()) this.pull(peer);
+    this.arm(monotonicNow());
   }
 
   /** Stops the timer and the streams (before a leave, so no beat follows it). */
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.ticker);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.client.close();
     await this.server.close();
   }
@@ -150,14 +169,65 @@ export class Mode7Runtime {
     this.lingering = false;
   }
 
-  private tick(): void {
-    this.c.detect();
-    const roundDue = ++this.ticks % DETECTS_PER_INTERVAL === 0;
-    // Alone, the round's targets are a seed, which gets a pulling SYN7 and protocol 6's SYN (the core sends it to
-    // every target that is no live member, so a seed that hears only protocol 6 is reached too). Nothing more goes
-    // to the seeds: every lone joiner's extra SYN is answered and the answer acknowledged, and when many join at
-    // once the seed's socket queue then grows faster than it drains, holding every answer back for seconds.
-    if (roundDue) this.c.round();
+  /** When detect is next due: the core's instant in mode 7, a quarter interval after the last one in mode 6. */
+  private detectDueAt(now: number): number {
+    const at = this.c.core.nextDetectAt(now);
+    return Number.isNaN(at) ? this.lastDetectAt + this.intervalMs / DETECTS_PER_INTERVAL : at;
+  }
+
+  /** Sets the timer for the round or the next detect, whichever comes first, unless it is armed sooner already. */
+  private arm(now: number): void {
+    if (this.closed || this.waking) return;
+    // +1 ms: a verdict changes just after a deadline (now > deadline), and a timer may fire a little early.
+    const at = Math.min(this.nextRoundAt, this.detectDueAt(now) + 1);
+    if (at >= this.armedAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedAt = at;
+    this.timer = setTimeout(() => this.wake(), Math.max(1, Math.ceil(at - now)));
+  }
+
+  private wake(): void {
+    this.timer = null;
+    this.armedAt = Infinity;
+    if (this.closed) return;
+    const now = monotonicNow();
+    if (now >= this.nextRoundAt - ROUND_SLACK_MS) {
+      // The core's tick runs detect itself. Alone, the round's targets are a seed, which gets a pulling SYN7 and
+      // protocol 6's SYN (the core sends it to every target that is no live member, so a seed that hears only
+      // protocol 6 is reached too). Nothing more goes to the seeds: every lone joiner's extra SYN is answered and
+      // the answer acknowledged, and when many join at once the seed's socket queue then grows faster than it
+      // drains, holding every answer back for seconds.
+      // After a stall, the rounds go on from now rather than catching up.
+      const next = this.nextRoundAt + this.intervalMs;
+      this.nextRoundAt = next > now ? next : now + this.intervalMs;
+      this.lastDetectAt = now;
+      this.wakes.rounds++;
+      this.waking = true;
+      this.c.round();
+      this.alignRound();
+    } else if (now >= this.detectDueAt(now)) {
+      this.lastDetectAt = now;
+      this.wakes.detects++;
+      this.waking = true;
+      this.c.detect();
+      this.alignRound();
+    } else {
+      this.wakes.idle++;
+    }
+    this.waking = false;
+    this.arm(monotonicNow());
+  }
+
+  /**
+   * In mode 7 the beats go out at the tick that finds them due, a round after the last ones, in a phase of their own.
+   * When nothing but them is due for over half a round (an idle node), the next round moves to their instant, so
+   * that one wake-up does both rather than two: once, by less than a round; then the rounds follow the beats, later
+   * by about ALIGN_MS a round.
+   */
+  private alignRound(): void {
+    const now = monotonicNow();
+    const due = this.c.core.nextDetectAt(now);
+    if (due > now + this.intervalMs / 2 && due <= now + this.intervalMs * 1.5) this.nextRoundAt = due + ALIGN_MS;
   }
 
   /** A member's host (or a seed's) may stream to this node; a stranger waits until the core admitted it. */

@@ -90,7 +90,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private readonly core: ScuttlebuttCore;
   private readonly udp: UdpEndpoint;
   private readonly log: Logger;
-  /** The gossip round's timer; null in protocol 7, whose quarter-interval timer runs the round (Mode7Runtime). */
+  /** The gossip round's timer; null in protocol 7, whose detector's timer runs the round (Mode7Runtime). */
   private readonly timer: NodeJS.Timeout | null;
   private readonly seedWatch: SeedWatch;
   private readonly memberEvents: MemberEvents;
@@ -480,7 +480,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   private publish(): void {
     this.eager.request();
     // After anything the core did, the detector's timer follows its earliest deadline (a receive can move it sooner).
-    if (this.mode7) this.mode7.pullRequested();
+    if (this.mode7) this.mode7.changedCore();
     else this.deadline.arm(this.core.nextDeadline);
     const events = this.core.takeEvents();
     if (events.length === 0) return;

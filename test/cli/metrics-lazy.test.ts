@@ -114,3 +114,41 @@ test('prom-client is not loaded before the first scrape, which reports every cou
     await Promise.all([a.shutdown(), b.shutdown()]);
   }
 });
+
+test("the first scrape starts no GC observer of prom-client's; its default metrics keep their names and types", async () => {
+  // nodejs_gc_duration_seconds is the agent's own (counted from the start): the first test checks its counts.
+  const [pa] = freePorts(1) as [number];
+  const a = await createScuttlebutt(loopbackConfig('a', pa));
+  const metrics = instrument(a);
+  // prom-client's `gc` default metric observes V8's collections with a PerformanceObserver of its own: count them.
+  let gcObservers = 0;
+  const observe = PerformanceObserver.prototype.observe;
+  PerformanceObserver.prototype.observe = function (this: PerformanceObserver, options) {
+    const o = options as { entryTypes?: readonly string[]; type?: string } | undefined;
+    const types = [...(o?.entryTypes ?? []), ...(o?.type ? [o.type] : [])];
+    if (types.includes('gc')) gcObservers++;
+    return observe.call(this, options);
+  };
+  let text: string;
+  try {
+    text = await metrics.text();
+  } finally {
+    PerformanceObserver.prototype.observe = observe;
+  }
+  try {
+    assert.equal(gcObservers, 0, "the first scrape started a GC observer beside the agent's own");
+    // prom-client's defaults as collectDefaultMetrics registers them, less the three the agent drops.
+    const prom = await import('prom-client');
+    const reference = new prom.Registry();
+    prom.collectDefaultMetrics({ register: reference, eventLoopMonitoringPrecision: 2 ** 31 - 1 });
+    const dropped = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+    const heads = (t: string): string[] =>
+      t
+        .split('\n')
+        .filter((l) => /^# TYPE (nodejs|process)_/.test(l) && !dropped.some((d) => l.startsWith(`# TYPE ${d} `)))
+        .sort();
+    assert.deepEqual(heads(text), heads(await reference.metrics()));
+  } finally {
+    await a.shutdown();
+  }
+});

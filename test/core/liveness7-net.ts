@@ -9,7 +9,8 @@
  * it (both directions open) after a gossip-like delay of 0.5 to 1.5 s, each receiver drawing its own delay.
  * Partitions are cuts between sides (`cut`); a crashed node stops sending, receiving and ticking.
  */
-import { Liveness7, type ConvictionReason, type Outbound7 } from '../../src/core/liveness7.js';
+import { Liveness7 } from '../../src/core/liveness7.js';
+import type { ConvictionReason, Outbound7 } from '../../src/core/liveness7-parts.js';
 import { seededRandom } from '../../src/core/random.js';
 import { DEFAULT_FAILURE_DETECTOR, type Random } from '../../src/core/types.js';
 import { simReportSigner } from '../../src/sim/report-signer.js';

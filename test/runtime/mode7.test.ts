@@ -182,6 +182,53 @@ test('mode 7: a node alone sends its seed one SYN7 and one SYN a round, no more'
   }
 });
 
+test('mode 7: an idle node wakes about once a round, not every quarter interval', async () => {
+  // The detector runs when the core says something is due (the round, a neighbour's deadline, ...): in a quiet
+  // cluster that is the round alone. Four nodes in one process, 200 ms rounds.
+  const ports = freePorts(4);
+  const nodes: Scuttlebutt[] = [];
+  type Wakes = { rounds: number; detects: number; idle: number };
+  const wakes = (n: Scuttlebutt): Wakes => ({ ...(n as unknown as { mode7: { wakes: Wakes } }).mode7.wakes });
+  try {
+    for (const [i, port] of ports.entries()) {
+      const node = await createScuttlebutt(
+        {
+          clusterId: 'idle',
+          node: { id: `n${i}`, gossipPublicAddress: `127.0.0.1:${port}` },
+          listenAddress: `127.0.0.1:${port}`,
+          gossipIntervalMs: 200,
+          liveness: { protocol: 7, gateHoldMs: 0 },
+        },
+        {},
+      );
+      nodes.push(node);
+      if (i > 0) await node.join([`127.0.0.1:${ports[0]}`]);
+    }
+    await waitFor(
+      () => nodes.every((n) => n.members().length === 4 && n.stats().liveness.mode === 7),
+      10_000,
+      'four nodes in mode 7',
+    );
+    // Past the first beats' windows and the switch's changes.
+    await new Promise((r) => setTimeout(r, 2000));
+    const before = nodes.map(wakes);
+    const startedAt = performance.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    const rounds = (performance.now() - startedAt) / 200;
+    for (const [i, n] of nodes.entries()) {
+      const [a, b] = [before[i]!, wakes(n)];
+      const woke = b.rounds + b.detects + b.idle - (a.rounds + a.detects + a.idle);
+      const ranRounds = b.rounds - a.rounds;
+      assert.ok(ranRounds >= 0.9 * rounds - 1, `n${i} ran ${ranRounds} rounds in ${rounds.toFixed(1)}`);
+      // Before: four wake-ups a round (a detect every quarter interval).
+      assert.ok(woke <= 1.5 * rounds, `n${i} woke ${woke} times in ${rounds.toFixed(1)} rounds: ${JSON.stringify(b)}`);
+      assert.equal(n.members().filter((m) => m.status === 'live').length, 4, `n${i} convicted nobody`);
+    }
+  } finally {
+    await Promise.all(nodes.map((n) => n.shutdown({ leave: false })));
+  }
+});
+
 test('liveness: a wrong protocol or K is refused, naming the field and what to give', () => {
   const bad = (liveness: unknown): string[] => {
     try {
