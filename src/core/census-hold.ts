@@ -15,6 +15,11 @@ export class CensusHold {
   /** When the unanswered census's convictions were held (NaN: none held). */
   private unansweredAt = Number.NaN;
 
+  /** Whether any conviction is held (the caller ticks until none is). */
+  get holding(): boolean {
+    return this.answered.length > 0 || this.unanswered.length > 0;
+  }
+
   /**
    * A census conviction of `ref`; `answered`: the census it came from got at least one reply; `liveOthers`: live
    * members besides this node. With fewer than three, silence is informative (as for the deafness guard): no hold.

@@ -241,7 +241,7 @@ export class Liveness7 {
    */
   nextTickAt(now: number, pending: boolean): number {
     const last = this.lastTickAt;
-    const held = pending || this.viewChanged || this.heldCensus.length > 0 || this.beatClaim >= 0;
+    const held = pending || this.viewChanged || this.heldCensus.holding || this.beatClaim >= 0;
     // Stale marks count as work: the list is computed by a tick, whose clock stamps the accusations (ReturnHold).
     const records = this.marks.stale || this.unresolved().length > 0;
     const census = this.census.running || records || this.unheard.due(last).length > 0;
