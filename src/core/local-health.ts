@@ -46,7 +46,7 @@ export class LocalHealth {
     // hiccup of the host convicts every member on every node of the process.
     this.stallThresholdMs = Math.max(2 * intervalMs, intervalMs + Math.min(2000, acceptablePauseMs));
     this.deafAfterMs = 2 * intervalMs;
-    this.maxDeafHoldMs = 8 * (intervalMs + acceptablePauseMs);
+    this.maxDeafHoldMs = deafnessHoldMs(intervalMs, acceptablePauseMs);
   }
 
   /** A clock reading; returns the stall to excuse (0 when there was none). */
@@ -100,4 +100,9 @@ export class LocalHealth {
   private held(silence: number, liveOthers: number): boolean {
     return liveOthers >= 3 && silence > this.deafAfterMs && silence < this.maxDeafHoldMs;
   }
+}
+
+/** The longest a deaf node holds convictions back: 8 × (interval + acceptable pause). */
+export function deafnessHoldMs(intervalMs: number, acceptablePauseMs: number): number {
+  return 8 * (intervalMs + acceptablePauseMs);
 }
