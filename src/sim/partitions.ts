@@ -139,7 +139,14 @@ export function runPartition(
   sim.runUntil(healAt);
   const stillDeadAtHeal = sides.every((side, s) => allSeeDead(sim, side, across[s]!));
   sim.network.heal();
-  const whole = sim.runUntilTrue(() => converged(sim), wholeWithinMs);
+  // Views change only with an event (live, update, dead, removed): check then, not after every packet.
+  let viewsChanged = true;
+  sim.onEvent(() => (viewsChanged = true));
+  const whole = sim.runUntilTrue(() => {
+    if (!viewsChanged) return false;
+    viewsChanged = false;
+    return converged(sim);
+  }, wholeWithinMs);
   const wholeS = whole ? (sim.now - healAt) / 1000 : null;
   sim.runUntil(sim.now + settleMs);
   const fd = sim.config.failureDetector;
