@@ -8,18 +8,15 @@
  *   the counters      the target's stats().dropped and .rejected after the flood.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ack, emptyDigest, HostilePeer, nodeDelta, syn } from '../test/adversary/peer.js';
+import { procMB } from './proc-status.js';
 
 const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
+const rssMB = (pid: number): number => procMB(pid, ['VmRSS'], NaN).VmRSS;
 
 async function get<T>(http: string, path: string): Promise<T> {
   return (await (await fetch(`http://${http}${path}`)).json()) as T;

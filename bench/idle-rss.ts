@@ -11,12 +11,13 @@
  * time on the same host: the host's load and the cluster's traffic, which move an idle agent's memory by a
  * megabyte or two between runs, then move both alike.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { median } from './median.js';
+import { procMB } from './proc-status.js';
 
 const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -42,9 +43,8 @@ function cpuSeconds(pid: number): number {
 
 /** MB resident, anonymous and file-backed, from /proc/PID/status. */
 function memory(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const mb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) / 1024;
-  return { rss: mb('VmRSS'), anon: mb('RssAnon'), file: mb('RssFile'), cpu: Number.NaN };
+  const m = procMB(pid, ['VmRSS', 'RssAnon', 'RssFile'], NaN);
+  return { rss: m.VmRSS, anon: m.RssAnon, file: m.RssFile, cpu: Number.NaN };
 }
 
 const medianOf = (ms: Memory[]): Memory => ({

@@ -30,6 +30,7 @@ import { MAX_ENVELOPE_OVERHEAD } from '../src/wire/envelope-sizes.js';
 import { DEFAULT_FLOW_CONTROL } from '../src/core/flow-control.js';
 import type { ScuttlebuttCore } from '../src/core/core.js';
 import type { Scuttlebutt } from '../src/runtime/scuttlebutt.js';
+import { procMB } from './proc-status.js';
 
 const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const MB = 1024 * 1024;
@@ -177,18 +178,14 @@ function httpCall(
   });
 }
 
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
+const rssMB = (pid: number): number => procMB(pid, ['VmRSS'], NaN).VmRSS;
 
 /**
  * The process's anonymous memory (heap, stacks, malloc): RSS less the pages mapped from files, chiefly
  * the node binary's code, which every agent on the host shares.
  */
 function anonMB(pid: number): number {
-  const m = /Anonymous:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return procMB(pid, ['Anonymous'], NaN, 'smaps_rollup').Anonymous;
 }
 
 /** CPU seconds (user and system) the process has used. */

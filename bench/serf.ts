@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeMulti, encode } from '@msgpack/msgpack';
 import { eventRatios, eventsTable, handlerFlags, measureEvents, type EventsResult } from './serf-events.js';
+import { procMB } from './proc-status.js';
 
 const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -195,10 +196,7 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (100 Hz)
 }
 
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
+const rssMB = (pid: number): number => procMB(pid, ['VmRSS'], 0).VmRSS;
 
 async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
   const start = Date.now();

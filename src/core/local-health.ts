@@ -54,7 +54,7 @@ export class LocalHealth {
     // pass over the members.
     this.lateAfterMs = intervalMs + intervalMs / 4;
     this.deafAfterMs = 2 * intervalMs;
-    this.maxDeafHoldMs = 8 * (intervalMs + acceptablePauseMs);
+    this.maxDeafHoldMs = deafnessHoldMs(intervalMs, acceptablePauseMs);
   }
 
   /** When a message last arrived. */
@@ -118,4 +118,9 @@ export class LocalHealth {
   private held(silence: number, liveOthers: number): boolean {
     return liveOthers >= 3 && silence > this.deafAfterMs && silence < this.maxDeafHoldMs;
   }
+}
+
+/** The longest a deaf node holds convictions back: 8 × (interval + acceptable pause). */
+export function deafnessHoldMs(intervalMs: number, acceptablePauseMs: number): number {
+  return 8 * (intervalMs + acceptablePauseMs);
 }

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { benchOptions, simConfig, type BenchOptions } from '../../src/sim/options.js';
-import { SimCluster, simAddress, UP } from '../../src/sim/cluster.js';
+import { SimCluster, simAddress } from '../../src/sim/cluster.js';
+import { converged, runPartition, untilMode7, upNodes as up } from '../../src/sim/partitions.js';
 import type { CoreEvent } from '../../src/core/types.js';
 import { identityRef } from '../../src/core/identity.js';
 import { DEFAULT_OBSERVERS, ObserverAssignment } from '../../src/core/observers.js';
@@ -26,30 +27,6 @@ function boot(over: Partial<BenchOptions>): { sim: SimCluster; log: Logged[] } {
   sim.onEvent((obs, e, t) => log.push({ obs, t, e }));
   for (let i = 0; i < o.nodes; i++) sim.start(i, { idx: String(i) });
   return { sim, log };
-}
-
-/** Runs until every up node runs mode 7 (the gate opened everywhere); the instant, or -1 past `maxMs`. */
-function untilMode7(sim: SimCluster, maxMs = 60_000): number {
-  const ok = sim.runUntilTrue(() => up(sim).every((i) => sim.cores[i]!.livenessMode === 7), maxMs);
-  return ok ? sim.now : -1;
-}
-
-function up(sim: SimCluster): number[] {
-  return [...Array(sim.config.nodes).keys()].filter((i) => sim.status[i] === UP);
-}
-
-/** Every up node sees exactly the up nodes live, and each one's `idx` value. */
-function converged(sim: SimCluster): boolean {
-  const nodes = up(sim);
-  const want = nodes.map((n) => `node-${n}`).sort();
-  for (const i of nodes) {
-    const live = sim.cores[i]!.snapshot().live;
-    if (live.length !== nodes.length) return false;
-    const ids = live.map((v) => v.node.id).sort();
-    if (ids.join() !== want.join()) return false;
-    if (live.some((v) => v.values['idx'] !== v.node.id.slice(5))) return false;
-  }
-  return true;
 }
 
 const falseDeaths = (log: Logged[], since: number, crashed: ReadonlySet<string>) =>
@@ -105,59 +82,24 @@ test('mode 7: a write reaches every node within a few rounds, by news', () => {
   assert.ok(rounds <= 3, `dissemination ${rounds.toFixed(2)} rounds`);
 });
 
-/** When every node of `side` holds every node of `other` dead (and `other` non-empty), else null. */
-function allSeeDead(sim: SimCluster, side: readonly number[], other: readonly number[]): boolean {
-  return side.every((i) => {
-    const dead = new Set(sim.cores[i]!.snapshot().dead.map((v) => v.node.id));
-    return other.every((j) => dead.has(`node-${j}`));
-  });
-}
-
-for (const [name, cut] of [
-  ['halves', (n: number) => [...Array(n).keys()].map((i) => (i < n / 2 ? 0 : 1))],
-  ['10/90', (n: number) => [...Array(n).keys()].map((i) => (i < n / 10 ? 0 : 1))],
-  ['three ways', (n: number) => [...Array(n).keys()].map((i) => i % 3)],
-] as const) {
-  test(`mode 7: a partition into ${name} is seen on every side within 10 s, and heals within 5 s`, () => {
-    const { sim, log } = boot({ liveness7: true, seed: 3 });
+for (const shape of ['halves', '10/90', 'three ways'] as const) {
+  test(`mode 7: a partition into ${shape} is seen on every side within 10 s, and heals within 5 s`, () => {
+    const { sim } = boot({ liveness7: true, seed: 3 });
     assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
     assert.ok(untilMode7(sim) > 0);
     sim.runUntil(sim.now + 10_000);
-    const n = sim.config.nodes;
-    const groupOf = cut(n);
-    const groups = [...new Set(groupOf)].map((g) => [...Array(n).keys()].filter((i) => groupOf[i] === g));
-    const cutAt = sim.now;
-    sim.network.partition(groups);
-    const seen = () =>
-      groups.every((side) =>
-        allSeeDead(
-          sim,
-          side,
-          [...Array(n).keys()].filter((j) => !side.includes(j)),
-        ),
-      );
-    assert.ok(sim.runUntilTrue(seen, 30_000), 'every side convicts every node across');
-    const detection = (sim.now - cutAt) / 1000;
+    const r = runPartition(sim, shape, { partitionMs: 90_000 });
+    assert.ok(!r.seenDeadS.includes(null), 'every side convicts every node across');
+    const detection = Math.max(...(r.seenDeadS as number[]));
     assert.ok(detection <= 10, `partition seen everywhere after ${detection.toFixed(2)} s`);
-    const within = log.filter(
-      (l) => l.e.type === 'dead' && l.t >= cutAt && groupOf[Number(l.e.node.id.slice(5))] === groupOf[l.obs],
-    );
-    assert.deepEqual(within, [], 'nobody convicted inside its own side');
-    sim.runUntil(cutAt + 90_000);
-    sim.network.heal();
-    const healAt = sim.now;
-    assert.ok(
-      sim.runUntilTrue(() => converged(sim), 30_000),
-      'whole again',
-    );
-    const heal = (sim.now - healAt) / 1000;
-    sim.runUntil(sim.now + 10_000);
-    const flaps = log.filter((l) => l.e.type === 'dead' && l.t >= healAt);
-    assert.deepEqual(flaps, [], 'nobody convicted after the heal (core/returns.ts)');
+    assert.ok(r.stillDeadAtHeal, 'nobody revived across the cut');
+    assert.equal(r.deathsInsideSides, 0, 'nobody convicted inside its own side');
+    assert.ok(r.wholeS !== null, 'whole again');
+    assert.equal(r.deathsAfterHeal, 0, 'nobody convicted after the heal (core/returns.ts)');
     console.log(
-      `# mode 7, 40 nodes, ${name}: seen across after ${detection.toFixed(2)} s, whole ${heal.toFixed(2)} s after the heal`,
+      `# mode 7, 40 nodes, ${shape}: seen across after ${detection.toFixed(2)} s, whole ${r.wholeS.toFixed(2)} s after the heal`,
     );
-    assert.ok(heal <= 5, `whole ${heal.toFixed(2)} s after the heal`);
+    assert.ok(r.wholeS <= 5, `whole ${r.wholeS.toFixed(2)} s after the heal`);
   });
 }
 
