@@ -179,6 +179,9 @@ export class LivenessSwitch {
     for (let s = SELF + 1; s < t.used; s++) {
       if (t.status[s] === LIVE || t.status[s] === DEAD) this.active.notePublicKey(s, keyValueOf(t.values.get(s)));
     }
+    // Heartbeats in protocol-6 digests still arrive (a member sends them to whoever it holds dead), also across a
+    // one-way cut that the census convicted: only a refutation proves the way back open.
+    this.c.membership.heartbeatRevival = false;
     this.switches++;
   }
 
@@ -194,6 +197,7 @@ export class LivenessSwitch {
       this.active.detach();
     }
     this.active = null;
+    this.c.membership.heartbeatRevival = true;
     this.fallbacks++;
     const t = this.c.membership.table;
     for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === LIVE) this.c.detector.watch(s, 0, now);

@@ -77,6 +77,7 @@ export class Membership {
   /** Live members besides this node whose liveness is proven here (see isProven). */
   provenOthers = 0;
   deadOthers = 0;
+  heartbeatRevival = true; // False in mode 7: a dead member comes back by a refutation (incarnation) only.
   /** When the earliest dead member's grace period ends. */
   nextRemoval = Infinity;
   /** Told when slots are renumbered (slotOf[old] = new): the gate keeps state by slot. */
@@ -338,11 +339,12 @@ export class Membership {
   }
 
   /**
-   * Whether a dead member's `heartbeat` is fresh enough to bring it back. A left member never is:
-   * its leave was its own (proven), or it made no commitment to tell its leave from a forged one.
+   * Whether a dead member's `heartbeat` is fresh enough to bring it back. A left member never is: its leave
+   * was its own (proven), or it made no commitment to tell its leave from a forged one. Nor in mode 7.
    */
   mayRevive(s: number, heartbeat: number): boolean {
-    return this.table.left[s] === 0 && heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
+    const fresh = heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
+    return this.heartbeatRevival && this.table.left[s] === 0 && fresh;
   }
 
   /** Back from the dead, once the detector has restarted on its fresh heartbeat. */

@@ -103,6 +103,24 @@ for (const shape of ['halves', '10/90', 'three ways'] as const) {
   });
 }
 
+test('mode 7: one-way halves are seen on both sides, and no protocol-6 heartbeat revives a member across', () => {
+  const { sim } = boot({ liveness7: true, seed: 1 });
+  assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  assert.ok(untilMode7(sim) > 0);
+  sim.runUntil(sim.now + 10_000);
+  const r = runPartition(sim, 'one-way halves', { partitionMs: 40_000 });
+  // The side that is not heard still sends protocol-6 SYNs to the members it holds dead, carrying heartbeats: a
+  // revival on those would undo the census's verdicts for as long as the cut lasts.
+  assert.ok(!r.seenDeadS.includes(null), `every side convicts every node across (${JSON.stringify(r.seenDeadS)})`);
+  assert.ok(r.stillDeadAtHeal, 'nobody revived across the cut');
+  assert.equal(r.deathsInsideSides, 0, 'nobody convicted inside its own side');
+  assert.ok(r.wholeS !== null && r.wholeS <= 5, `whole ${r.wholeS} s after the heal`);
+  const seen = (r.seenDeadS as number[]).map((x) => x.toFixed(2)).join(' and ');
+  console.log(
+    `# mode 7, 40 nodes, one-way halves: seen across after ${seen} s, whole ${r.wholeS.toFixed(2)} s after the heal`,
+  );
+});
+
 test('mode 7 gate: a rolling upgrade from protocol 6, one node at a time, switches only at the end; no false deaths', () => {
   const n = 24;
   const o = benchOptions({ nodes: n, liveness7: true, seed: 4 });
