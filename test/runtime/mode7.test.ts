@@ -219,9 +219,11 @@ test('mode 7: an idle node wakes about once a round, not every quarter interval'
       const [a, b] = [before[i]!, wakes(n)];
       const woke = b.rounds + b.detects + b.idle - (a.rounds + a.detects + a.idle);
       const ranRounds = b.rounds - a.rounds;
-      assert.ok(ranRounds >= 0.9 * rounds - 1, `n${i} ran ${ranRounds} rounds in ${rounds.toFixed(1)}`);
+      // A loaded host delays timers (a round more than an interval late is skipped, not caught up): counted by the
+      // rounds the node ran, not the wall clock's.
+      assert.ok(ranRounds >= rounds / 2, `n${i} ran ${ranRounds} rounds in ${rounds.toFixed(1)}`);
       // Before: four wake-ups a round (a detect every quarter interval).
-      assert.ok(woke <= 1.5 * rounds, `n${i} woke ${woke} times in ${rounds.toFixed(1)} rounds: ${JSON.stringify(b)}`);
+      assert.ok(woke <= 1.5 * ranRounds + 2, `n${i} woke ${woke} times in ${ranRounds} rounds: ${JSON.stringify(b)}`);
       assert.equal(n.members().filter((m) => m.status === 'live').length, 4, `n${i} convicted nobody`);
     }
   } finally {
