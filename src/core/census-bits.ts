@@ -183,9 +183,15 @@ function lowerBound(refs: Float64Array, ref: number): number {
 
 /** Whether any of `members` (refs) is present: its bit, at its index in `refs`, set in `present`. */
 export function anyPresent(refs: ArrayLike<number>, present: Uint8Array, members: ArrayLike<number>): boolean {
+  return countPresent(refs, present, members) > 0;
+}
+
+/** How many of `members` (refs) are present in the bitmap over `refs`. */
+export function countPresent(refs: ArrayLike<number>, present: Uint8Array, members: ArrayLike<number>): number {
+  let n = 0;
   for (let k = 0; k < members.length; k++) {
     const y = indexOfRef(refs, members[k] as number);
-    if (y >= 0 && hasBit(present, y)) return true;
+    if (y >= 0 && hasBit(present, y)) n++;
   }
-  return false;
+  return n;
 }

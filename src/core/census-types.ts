@@ -1,6 +1,6 @@
 /**
  * The census's types (src/core/census.ts): what it reads of the node's view, its configuration, and what it
- * returns (pulls to send, verdicts).
+ * returns (pulls to send, verdicts); and the constants of its verdict.
  */
 import type { CensusPullMessage } from '../wire/liveness-messages.js';
 
@@ -54,3 +54,23 @@ export interface CensusVerdict {
   readonly ref: number;
   readonly kind: 'unreachable' | 'revived';
 }
+
+/** Reported absentees up to which each is checked directly, or judged as unreported once its records fell. */
+export const LONE_ABSENTEES = 2;
+/** Direct verification pulls, a round apart, to a cut's absent members that no present neighbour vouches for. */
+export const CENSUS_VERIFY_TRIES = 3;
+/**
+ * The rounds, counted from the end of the pulling, at which a census without a cut checks its absentees directly;
+ * the verdict comes a round after the last. Such an absentee is most likely deaf for a while (a burst on its
+ * inbound link, or on ours: loss bursts are counted in packets, and at a quiet member's few packets a second a
+ * burst of 10 lasts seconds), so the doubling gaps spread 5 pulls over 4 intervals, past most bursts; a cut's
+ * absentees keep the 3 quick checks that its time bound counts.
+ */
+export const CENSUS_LONE_CHECK_ROUNDS: readonly number[] = [0, 1, 3, 7, 15];
+/**
+ * Intervals after a cut's census ends within which a new census is its tail (records written late, as an outbound
+ * record across a one-way cut is): its few absentees are the cut's, checked quickly.
+ */
+export const CUT_TAIL_INTERVALS = 4;
+/** The cut's schedule: CENSUS_VERIFY_TRIES rounds running. */
+export const CENSUS_QUICK_CHECK_ROUNDS: readonly number[] = Array.from({ length: CENSUS_VERIFY_TRIES }, (_, r) => r);

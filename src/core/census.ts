@@ -16,10 +16,28 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { CensusMessage, CensusPullMessage } from '../wire/liveness-messages.js';
 import type { CensusConfig, CensusMembership, CensusPull, CensusVerdict } from './census-types.js';
-import { anyPresent, bitmapBytes, clearBit, hasBit, indexOfRef, orBits, pickBit, setBit } from './census-bits.js';
+import {
+  anyPresent,
+  bitmapBytes,
+  countPresent,
+  clearBit,
+  hasBit,
+  indexOfRef,
+  orBits,
+  pickBit,
+  setBit,
+} from './census-bits.js';
 import type { Random } from './types.js';
 
+import {
+  CENSUS_LONE_CHECK_ROUNDS,
+  CENSUS_QUICK_CHECK_ROUNDS,
+  CUT_TAIL_INTERVALS,
+  LONE_ABSENTEES,
+} from './census-types.js';
+
 export type { CensusConfig, CensusMembership, CensusPull, CensusVerdict } from './census-types.js';
+export { CENSUS_LONE_CHECK_ROUNDS, CENSUS_VERIFY_TRIES, CUT_TAIL_INTERVALS, LONE_ABSENTEES } from './census-types.js';
 
 /** Pulls a round (pull-back and candidates in the first two, the third uniform). */
 export const CENSUS_PULLS = 3;
@@ -27,24 +45,6 @@ export const CENSUS_PULLS = 3;
 export const CENSUS_ISOLATED_PULLS = 8;
 /** Rounds with replies and no growth after which a participant past its minimum duration ends. */
 export const CENSUS_QUIET_ROUNDS = 4;
-/** Direct verification pulls, a round apart, to a cut's absent members that no present neighbour vouches for. */
-export const CENSUS_VERIFY_TRIES = 3;
-/**
- * The rounds, counted from the end of the pulling, at which a census without a cut checks its absentees directly;
- * the verdict comes a round after the last. Such an absentee is most likely deaf for a while (a burst on its
- * inbound link, or on ours: loss bursts are counted in packets, and at a quiet member's few packets a second a
- * burst of 10 lasts seconds), so the doubling gaps spread 5 pulls over 4 intervals, past most bursts; a cut's
- * absentees keep the 3 quick checks that its time bound counts.
- */
-export const CENSUS_LONE_CHECK_ROUNDS: readonly number[] = [0, 1, 3, 7, 15];
-/**
- * Intervals after a cut's census ends within which a new census is its tail (records written late, as an outbound
- * record across a one-way cut is): its few absentees are the cut's, checked quickly.
- */
-export const CUT_TAIL_INTERVALS = 4;
-const QUICK_CHECK_ROUNDS: readonly number[] = Array.from({ length: CENSUS_VERIFY_TRIES }, (_, r) => r);
-/** Reported absentees up to which each is checked directly, or judged as unreported once its records fell. */
-export const LONE_ABSENTEES = 2;
 
 /**
  * C(n) = ceil(log2 n) + 4: a participant's minimum duration in rounds. A pull-only epidemic with pull-back
@@ -400,9 +400,8 @@ export class Census {
       if (!hasBit(this.present, i) && j.isLive(j.refs[i] as number)) absent.push(i);
     }
     const lone = absent.filter((i) => hasBit(this.reportedBits, i)).length <= LONE_ABSENTEES;
-    const tail = this.joinedAtMs - this.cutEndedAtMs <= CUT_TAIL_INTERVALS * this.config.intervalMs;
-    this.cut = !lone;
-    this.checkRounds = lone && !tail ? CENSUS_LONE_CHECK_ROUNDS : QUICK_CHECK_ROUNDS;
+    let checks = 0;
+    let deafChecks = 0;
     for (const i of absent) {
       const ref = j.refs[i] as number;
       const reported = hasBit(this.reportedBits, i) && !(lone && j.stillReported?.(ref) === false);
@@ -411,8 +410,16 @@ export class Census {
       } else if (reported || !anyPresent(j.refs, this.present, j.neighbours(ref))) {
         // No present neighbour hears its beats (one would report it if they stopped): a direct check.
         setBit(this.verifying, i);
+        checks++;
+        const around = j.neighbours(ref);
+        if (reported && 2 * countPresent(j.refs, this.present, around) > around.length) deafChecks++;
       }
     }
+    this.cut = !lone || checks > LONE_ABSENTEES; // Many to check: a side whose records are held (deaf to across).
+    const tail = this.joinedAtMs - this.cutEndedAtMs <= CUT_TAIL_INTERVALS * this.config.intervalMs;
+    // Slow for a lone reported member most of whose neighbours are present (likely deaf for a while); quick for one
+    // whose neighbours are mostly absent too (across a cut whose other members were convicted by quorum).
+    this.checkRounds = this.cut || tail || deafChecks === 0 ? CENSUS_QUICK_CHECK_ROUNDS : CENSUS_LONE_CHECK_ROUNDS;
   }
 
   /**

@@ -281,10 +281,17 @@ test('verdict: a lone reported absentee is checked directly; one whose record st
   assert.deepEqual(verdictsWith([10], bits(10, 11, 12), [10, 11, 12]), [10, 11, 12]);
 });
 
-test('verdict: a lone absentee is checked at doubling gaps over 4 intervals; a cut is checked 3 rounds running', () => {
-  // Absent: the reported members, deaf to their checks until `answersFrom` ms after the pulling ended.
-  const checks = (reported: number[], answersFrom: number): { at: number[]; convicted: number[] } => {
-    const c = node(0, { reported });
+test('verdict: a lone absentee among present neighbours is checked at doubling gaps over 4 intervals; across a cut, 3 rounds running', () => {
+  // Absent: the reported members, deaf to their checks until `answersFrom` ms after the pulling ended, and
+  // `unseen`, which a present neighbour (5) vouches for. 10's neighbours are 3, 4 and 5 (present), or 3, 11 and 12.
+  const checks = (
+    reported: number[],
+    answersFrom: number,
+    around = [3, 4, 5],
+    unseen: number[] = [],
+  ): { at: number[]; convicted: number[] } => {
+    const neighbours = new Map([[10, around], ...unseen.map((u): [number, number[]] => [u, [5]])]);
+    const c = node(0, { reported, neighbours });
     c.start(1, HASH, 0);
     const random = seededRandom(3);
     const at: number[] = [];
@@ -292,7 +299,8 @@ test('verdict: a lone absentee is checked at doubling gaps over 4 intervals; a c
     for (let t = 0; c.running; t += ROUND) {
       for (const p of c.pulls(t, random)) {
         if (!p.message.verification) {
-          c.onReply(ref(1), reply(1, bits(...[...REFS.keys()].filter((i) => !reported.includes(i)))), t + 1);
+          const present = [...REFS.keys()].filter((i) => !reported.includes(i) && !unseen.includes(i));
+          c.onReply(ref(1), reply(1, bits(...present)), t + 1);
           continue;
         }
         if (endedAt < 0) endedAt = t;
@@ -310,6 +318,13 @@ test('verdict: a lone absentee is checked at doubling gaps over 4 intervals; a c
   assert.deepEqual(never.convicted, [10]);
   // Deaf for 1.75 s after the census: the quick checks (0.75 s) would have convicted it.
   assert.deepEqual(checks([10], 7 * ROUND).convicted, []);
+  // Its neighbours mostly absent too: the rest of a side across a cut, convicted by quorum before the census ended.
+  const across = checks([10], Infinity, [3, 11, 12], [11, 12]);
+  assert.deepEqual(
+    across.at,
+    [0, 1, 2].map((r) => r * ROUND),
+  );
+  assert.deepEqual(across.convicted, [10]);
   // Three reported absentees are a cut, convicted at once: its time bound counts 3 quick checks of the unwitnessed.
   const cut = checks([10, 11, 12], Infinity);
   assert.deepEqual(cut.at, []);
