@@ -152,7 +152,7 @@ export class NeighbourWatch {
     this.intervalMs = config.gossipIntervalMs;
     this.settings = new WindowSettings(fd);
     this.lingerMs = config.lingerMs ?? defaultLingerMs(config.gossipIntervalMs, fd);
-    this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now);
+    this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now, false);
   }
 
   /** Times this node noticed it had been stalled (its clock leapt between calls). */
