@@ -181,12 +181,7 @@ function lowerBound(refs: Float64Array, ref: number): number {
   return lo;
 }
 
-/** Whether any of `members` (refs) is present: its bit, at its index in `refs`, set in `present`. */
-export function anyPresent(refs: ArrayLike<number>, present: Uint8Array, members: ArrayLike<number>): boolean {
-  return countPresent(refs, present, members) > 0;
-}
-
-/** How many of `members` (refs) are present in the bitmap over `refs`. */
+/** How many of `members` (refs) are present: their bits, at their indices in `refs`, set in `present`. */
 export function countPresent(refs: ArrayLike<number>, present: Uint8Array, members: ArrayLike<number>): number {
   let n = 0;
   for (let k = 0; k < members.length; k++) {

@@ -15,26 +15,18 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import type { CensusMessage, CensusPullMessage } from '../wire/liveness-messages.js';
-import type { CensusConfig, CensusMembership, CensusPull, CensusVerdict } from './census-types.js';
-import {
-  anyPresent,
-  bitmapBytes,
-  countPresent,
-  clearBit,
-  hasBit,
-  indexOfRef,
-  orBits,
-  pickBit,
-  setBit,
-} from './census-bits.js';
-import type { Random } from './types.js';
-
 import {
   CENSUS_LONE_CHECK_ROUNDS,
   CENSUS_QUICK_CHECK_ROUNDS,
   CUT_TAIL_INTERVALS,
   LONE_ABSENTEES,
+  type CensusConfig,
+  type CensusMembership,
+  type CensusPull,
+  type CensusVerdict,
 } from './census-types.js';
+import { bitmapBytes, countPresent, clearBit, hasBit, indexOfRef, orBits, pickBit, setBit } from './census-bits.js';
+import type { Random } from './types.js';
 
 export type { CensusConfig, CensusMembership, CensusPull, CensusVerdict } from './census-types.js';
 export { CENSUS_LONE_CHECK_ROUNDS, CENSUS_VERIFY_TRIES, CUT_TAIL_INTERVALS, LONE_ABSENTEES } from './census-types.js';
@@ -407,13 +399,15 @@ export class Census {
       const reported = hasBit(this.reportedBits, i) && !(lone && j.stillReported?.(ref) === false);
       if (reported && !lone) {
         this.verdicts.push({ ref, kind: 'unreachable' });
-      } else if (reported || !anyPresent(j.refs, this.present, j.neighbours(ref))) {
-        // No present neighbour hears its beats (one would report it if they stopped): a direct check.
-        setBit(this.verifying, i);
-        checks++;
-        const around = j.neighbours(ref);
-        if (reported && 2 * countPresent(j.refs, this.present, around) > around.length) deafChecks++;
+        continue;
       }
+      const around = j.neighbours(ref);
+      const vouching = countPresent(j.refs, this.present, around);
+      // Unreported, with a present neighbour that hears its beats (it would report it if they stopped): left live.
+      if (!reported && vouching > 0) continue;
+      setBit(this.verifying, i);
+      checks++;
+      if (reported && 2 * vouching > around.length) deafChecks++;
     }
     this.cut = !lone || checks > LONE_ABSENTEES; // Many to check: a side whose records are held (deaf to across).
     const tail = this.joinedAtMs - this.cutEndedAtMs <= CUT_TAIL_INTERVALS * this.config.intervalMs;
