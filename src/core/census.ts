@@ -403,8 +403,9 @@ export class Census {
       }
       const around = j.neighbours(ref);
       const vouching = countPresent(j.refs, this.present, around);
-      // Unreported, with a present neighbour that hears its beats (it would report it if they stopped): left live.
-      if (!reported && vouching > 0) continue;
+      // Unreported with a present neighbour (it hears its beats, would report it if they stopped): left live; not in
+      // a cut, where that neighbour may hear it across a one-way cut whose outbound record comes after this verdict.
+      if (!reported && vouching > 0 && lone) continue;
       setBit(this.verifying, i);
       checks++;
       if (reported && 2 * vouching > around.length) deafChecks++;

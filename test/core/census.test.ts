@@ -227,9 +227,10 @@ function toVerdict(
   return rounds;
 }
 
-test('verdict: reported absentees of a cut convicted at once, witnessed left live, unwitnessed checked 3 times', () => {
-  // Present: 0-9. Absent: 10, 14 and 15 reported (a cut: more than LONE_ABSENTEES); 11 with neighbour 3 present;
-  // 12 and 13 with only absent neighbours.
+test('verdict: reported absentees of a cut convicted at once, unreported ones checked 3 times, witnessed or not', () => {
+  // Present: 0-9. Absent: 10, 14 and 15 reported (a cut: more than LONE_ABSENTEES); 11 with neighbour 3 present
+  // (across a one-way cut 3 hears 11's beats, and its outbound record may come after the verdict); 12 and 13 with
+  // only absent neighbours.
   const neighbours = new Map([
     [11, [3, 14]],
     [12, [13, 14]],
@@ -245,15 +246,32 @@ test('verdict: reported absentees of a cut convicted at once, witnessed left liv
       [10, 'unreachable'],
       [14, 'unreachable'],
       [15, 'unreachable'],
+      [11, 'unreachable'],
       [12, 'unreachable'],
     ],
   );
   assert.deepEqual(
     rounds.map((r) => targets(r)),
-    [[12, 13], [12, 13], [12]],
+    [
+      [11, 12, 13],
+      [11, 12, 13],
+      [11, 12],
+    ],
   );
   assert.ok(c.isPresent(ref(13)), 'an answer to a direct check makes it present');
   assert.equal(c.completedEpoch, 1);
+});
+
+test('verdict: without a cut, an unreported absentee with a present neighbour is left live, unchecked', () => {
+  // Present: 0-9 and 12-15. Absent: 10 reported (lone), 11 unreported with neighbour 3 present.
+  const c = node(0, { neighbours: new Map([[11, [3, 12]]]), reported: [10] });
+  c.start(1, HASH, 0);
+  const rounds = toVerdict(c, bits(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15), () => false);
+  assert.ok(rounds.every((r) => !targets(r).includes(11)), '11 is never checked');
+  assert.deepEqual(
+    c.takeVerdicts().map((v) => REFS.indexOf(v.ref)),
+    [10],
+  );
 });
 
 test('verdict: a lone reported absentee is checked directly; one whose record stopped standing is unreported; a cut is neither', () => {

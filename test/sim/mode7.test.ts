@@ -116,6 +116,10 @@ test('mode 7: one-way halves are seen on both sides, and no protocol-6 heartbeat
   assert.equal(r.deathsInsideSides, 0, 'nobody convicted inside its own side');
   assert.ok(r.wholeS !== null && r.wholeS <= 5, `whole ${r.wholeS} s after the heal`);
   const seen = (r.seenDeadS as number[]).map((x) => x.toFixed(2)).join(' and ');
+  // The side that is not heard hears the members it watches across: only their outbound records, written as late
+  // as their echo deadlines, name them. A cut's census that took a present watcher's silence as vouching left them
+  // live until a second census (docs/design/liveness-7.md, "Verdict").
+  assert.ok(Math.max(...(r.seenDeadS as number[])) <= 10, `seen across after ${seen} s`);
   console.log(
     `# mode 7, 40 nodes, one-way halves: seen across after ${seen} s, whole ${r.wholeS.toFixed(2)} s after the heal`,
   );
