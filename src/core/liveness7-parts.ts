@@ -1,7 +1,8 @@
 /**
  * The types of core/liveness7.ts's API (the mode-7 liveness sub-coordinator), and its pure helpers, apart so
  * that it stays small: the lazy withdrawal of records about convicted members, the reports a deaf node makes
- * once a census proves it hears its side, the probe beat to a member held dead, and the membership hash a census
+ * once a census proves it hears its side, the probe beat to a member held dead and how many a round of heal sends,
+ * and the membership hash a census
  * is named by.
  */
 import type { BeatMessage, LivenessMessage, ReportRecord } from '../wire/liveness-messages.js';
@@ -160,6 +161,23 @@ export function deadHereProbe(self: number, mode7: boolean, sequence: number, st
     echo: 0,
     stateHash,
   };
+}
+
+/** After evidence of a heal, each node probes at least this many members held dead a round... */
+export const HEAL_PROBES = 8;
+/** ...and at most this many: a bound on the burst of probes, refutations and probes back at a small side. */
+export const HEAL_PROBES_MAX = 64;
+
+/**
+ * How many members held dead a node probes in a round of heal: its share of them, ceil(dead / (side + 1)), where
+ * `side` counts the members it holds live that did not come back in this heal (its own side, itself apart), at
+ * least HEAL_PROBES and at most HEAL_PROBES_MAX. A member held dead comes back only by refuting a dead-here probe,
+ * and only the side that holds it dead probes it: the members that came back hold nobody across dead. A side of one
+ * across from 199 at HEAL_PROBES took 22 s to revive them all; a side of tens has a share within HEAL_PROBES.
+ */
+export function healProbeCount(dead: number, side: number): number {
+  const share = Math.ceil(dead / (Math.max(0, side) + 1));
+  return Math.min(dead, Math.max(HEAL_PROBES, Math.min(HEAL_PROBES_MAX, share)));
 }
 
 /** Neighbours whose beats arrive and echo ours (neither deadline passed): the census's reachable ones. */

@@ -22,7 +22,7 @@ import { Exchange7 } from './exchange7.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
 import { Liveness7 } from './liveness7.js';
-import { deadHereProbe, type CensusStatus7 } from './liveness7-parts.js';
+import { deadHereProbe, healProbeCount, type CensusStatus7 } from './liveness7-parts.js';
 import { randomInt } from './random.js';
 import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
@@ -54,10 +54,8 @@ export const PARTITION_MEMORY_MS = 600_000;
 /** Past this many membership changes between two calls, Liveness7 is rebuilt from the membership at once. */
 const BULK_CHANGES = 64;
 
-/** After evidence of a heal, members held dead are probed for this many rounds... */
+/** After evidence of a heal, members held dead are probed for this many rounds (healProbeCount: how many). */
 const HEAL_ROUNDS = 3;
-/** ...this many a round (each node): a side of tens is probed whole within a round or two. */
-const HEAL_PROBES = 8;
 /** How many rounds a non-member's SYN-ACK7 says it runs mode 7 (speaks7), and how many such addresses are kept. */
 const ANSWERED7_ROUNDS = 3;
 const ANSWERED7_MAX = 64;
@@ -87,6 +85,8 @@ export class Mode7 {
   private readonly raised = new Set<number>();
   /** Rounds left in which round() probes members held dead (see healProbes). */
   private healRounds = 0;
+  /** Members revived since this heal's rounds began: they are not this node's side (healProbeCount). */
+  private healReturned = 0;
   /** True while this object applies Liveness7's verdicts: those deaths and revivals are not news to it. */
   private applying = false;
   /** The clock of the call in progress (report sets accepted inside a delta's application read it). */
@@ -200,20 +200,28 @@ export class Mode7 {
   }
 
   /**
-   * Up to HEAL_PROBES dead-here beats to members held dead, drawn at random. Liveness7 probes one member a round at
-   * most, which revives the other side of a healed partition one member per probe: tens of seconds for a side of
-   * tens. Each probe makes its member refute, and the refutation revives it everywhere.
+   * Dead-here beats to members held dead, drawn at random, this node's share of them (healProbeCount). Liveness7
+   * probes one member a round at most, which revives the other side of a healed partition one member per probe:
+   * tens of seconds for a side of tens. Each probe makes its member refute, and the refutation revives it everywhere.
    */
   private healProbes(out: Outbound[]): void {
     const t = this.membership.table;
     const dead: number[] = [];
     for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === DEAD && t.left[s] === 0) dead.push(s);
-    for (let k = 0; k < HEAL_PROBES && dead.length > 0; k++) {
+    const count = healProbeCount(dead.length, this.membership.liveOthers - this.healReturned);
+    for (let k = 0; k < count && dead.length > 0; k++) {
       const i = randomInt(this.rng, dead.length);
       out.push(this.probe(dead[i] as number));
       dead[i] = dead[dead.length - 1] as number;
       dead.pop();
     }
+  }
+
+  /** Evidence of a heal: (more) rounds of heal probes; `returned` members came back by it. */
+  private healing(returned: number): void {
+    if (this.healRounds === 0) this.healReturned = 0;
+    this.healReturned += returned;
+    this.healRounds = HEAL_ROUNDS;
   }
 
   private probe(s: number): Outbound {
@@ -267,7 +275,7 @@ export class Mode7 {
         this.settle(now);
         out.push(...this.exchange.news([from], now, this.liveness.censusStatus().completedEpoch));
         if (this.membership.table.status[s] === DEAD) out.push(this.probe(s));
-        this.healRounds = HEAL_ROUNDS;
+        this.healing(0);
         break;
       }
       case 'censusPull': {
@@ -418,8 +426,8 @@ export class Mode7 {
       const s = m.slotOfRef(ref);
       if (s > SELF && t.status[s] === DEAD && t.left[s] === 0) {
         m.revive(s);
-        // A member back from across a cut: others held dead may be back too (heal()).
-        this.healRounds = HEAL_ROUNDS;
+        // A member back from across a cut: others held dead may be back too (healProbes()).
+        this.healing(1);
       }
     }
     this.applying = false;

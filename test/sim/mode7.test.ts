@@ -103,6 +103,22 @@ for (const shape of ['halves', '10/90', 'three ways'] as const) {
   });
 }
 
+test('mode 7: one node alone, healed, gets every member back within a few rounds, not one per probe', () => {
+  const { sim } = boot({ liveness7: true, seed: 1, nodes: 60 });
+  assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  assert.ok(untilMode7(sim) > 0);
+  sim.runUntil(sim.now + 10_000);
+  // Longer than the lone node's deafness hold (32 s), so that it holds the 59 others dead at the heal: each comes
+  // back only by refuting its probe, and it is their only prober (healProbeCount; at 8 a round: 6.7 s).
+  const r = runPartition(sim, 'one alone', { partitionMs: 45_000 });
+  assert.ok(r.stillDeadAtHeal, 'each side held the other dead at the heal');
+  assert.equal(r.deathsInsideSides, 0, 'nobody convicted inside its own side');
+  assert.ok(r.wholeS !== null, 'whole again');
+  assert.equal(r.deathsAfterHeal, 0, 'nobody convicted after the heal');
+  console.log(`# mode 7, 60 nodes, one alone: whole ${r.wholeS.toFixed(2)} s after the heal`);
+  assert.ok(r.wholeS <= 3, `whole ${r.wholeS.toFixed(2)} s after the heal`);
+});
+
 test('mode 7: one-way halves are seen on both sides, and no protocol-6 heartbeat revives a member across', () => {
   const { sim } = boot({ liveness7: true, seed: 1 });
   assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
