@@ -132,6 +132,11 @@ export class SortedRefs {
     return this.array;
   }
 
+  /** Puts `equal`, an array with the same refs, in place of `refs` (one array shared among nodes: AssignmentPool). */
+  adopt(equal: Float64Array): void {
+    this.array = equal;
+  }
+
   /** The membership hash of `refs`. */
   get hash(): number {
     return this.sum;

@@ -7,10 +7,12 @@
  */
 import type { BeatMessage, LivenessMessage, ReportRecord } from '../wire/liveness-messages.js';
 import { BEAT_DEAD_HERE, BEAT_MODE_7 } from '../wire/liveness-messages.js';
+import type { AssignmentPool } from './assignment-pool.js';
 import type { CensusPull } from './census.js';
 import { addToSetHash } from './identity.js';
 import type { NeighbourReport, NeighbourWatch } from './neighbours.js';
 import type { ReportSigner } from './report-set.js';
+import type { IncarnationsOf } from './ref-incarnations.js';
 import type { FailureDetectorConfig, Random } from './types.js';
 import type { UnheardNeighbours } from './unheard.js';
 
@@ -34,6 +36,8 @@ export interface Liveness7Config {
    * it can be a neighbour never heard (core/unheard.ts). Default: every member.
    */
   readonly isReady?: (ref: number) => boolean;
+  /** Observer assignments shared with the other nodes of this process (the simulator's; see AssignmentPool). */
+  readonly assignmentPool?: AssignmentPool;
 }
 
 /** A protocol-7 message to send to member `to`. */
@@ -133,7 +137,7 @@ export function nextOwnRecords(
   held: readonly ReportRecord[],
   reports: readonly NeighbourReport[],
   unheard: UnheardNeighbours,
-  view: { readonly incarnations: ReadonlyMap<number, number>; readonly dead: ReadonlyMap<number, unknown> },
+  view: { readonly incarnations: IncarnationsOf; readonly dead: ReadonlyMap<number, unknown> },
   max: number,
   now: number,
 ): ReportRecord[] | null {

@@ -6,14 +6,16 @@
  * then updates the assignment and the membership for the noted refs alone: a binary search and block copies of a
  * few O(N) typed arrays per change (the assignment's rings, the sorted membership), no pass over the view.
  */
+import type { AssignmentPool } from './assignment-pool.js';
 import { SortedRefs } from './census-bits.js';
 import type { CensusMembership } from './census.js';
 import type { ConvictionReason } from './liveness7-parts.js';
 import { ObserverAssignment } from './observers.js';
+import { RefIncarnations } from './ref-incarnations.js';
 
 export class MemberView7 {
   /** Every member held (live and dead, self included) -> its incarnation. */
-  readonly incarnations = new Map<number, number>();
+  readonly incarnations = new RefIncarnations();
   /** Members held dead here, by reason. */
   readonly dead = new Map<number, ConvictionReason>();
   private current: ObserverAssignment;
@@ -21,11 +23,12 @@ export class MemberView7 {
   /** Refs whose liveness or membership changed since the last refresh; null: any may have (a bulk change). */
   private changed: Set<number> | null = new Set();
 
-  /** `self` is always a live member; `k`: liveness.observers. */
+  /** `self` is always a live member; `k`: liveness.observers; `pool`: assignments shared with other nodes. */
   constructor(
     readonly self: number,
     private readonly k: number,
     incarnation: number,
+    private readonly pool: AssignmentPool | null = null,
   ) {
     this.incarnations.set(self, incarnation);
     this.current = ObserverAssignment.of([self], k);
@@ -54,7 +57,7 @@ export class MemberView7 {
   setLive(live: Iterable<number>): number[] {
     const next = new Set(live);
     next.add(this.self);
-    for (const ref of [...this.incarnations.keys()]) {
+    for (const ref of this.incarnations.refs()) {
       if (!next.has(ref) && !this.dead.has(ref)) this.incarnations.delete(ref);
     }
     const revived: number[] = [];
@@ -70,7 +73,7 @@ export class MemberView7 {
   keepOnly(members: Iterable<number>, forget: (ref: number) => void): void {
     const keep = new Set(members);
     keep.add(this.self);
-    for (const ref of [...this.incarnations.keys()]) {
+    for (const ref of this.incarnations.refs()) {
       if (keep.has(ref)) continue;
       this.incarnations.delete(ref);
       this.dead.delete(ref);
@@ -124,9 +127,9 @@ export class MemberView7 {
     const added: number[] = [];
     const removed: number[] = [];
     if (changed === null) {
-      for (const ref of this.incarnations.keys()) if (!this.dead.has(ref) && !this.current.has(ref)) added.push(ref);
+      for (const ref of this.incarnations.refs()) if (!this.dead.has(ref) && !this.current.has(ref)) added.push(ref);
       for (const ref of this.current.members()) if (!this.isLive(ref)) removed.push(ref);
-      const next = SortedRefs.of(this.incarnations.keys());
+      const next = SortedRefs.of(this.incarnations.refs());
       if (next.hash !== this.sorted.hash || next.refs.length !== before.length) this.sorted = next;
     } else {
       for (const ref of changed) {
@@ -138,8 +141,14 @@ export class MemberView7 {
     }
     // `with` updates the rings in place of a rebuild (and rebuilds itself when many changed), and gives the same
     // assignment as one.
-    this.current = this.current.with(added, removed);
-    return this.sorted.refs !== before;
+    if (added.length > 0 || removed.length > 0) {
+      const next = this.current.with(added, removed);
+      this.current = this.pool === null ? next : this.pool.share(next);
+    }
+    const changedMembers = this.sorted.refs !== before;
+    if (changedMembers && this.pool !== null)
+      this.sorted.adopt(this.pool.shareRefs(this.sorted.refs, this.sorted.hash));
+    return changedMembers;
   }
 
   /**

@@ -63,7 +63,7 @@ export class Liveness7 {
   private incarnation: number;
   /** The members held, the assignment, the sorted membership; `incarnations` and `dead` are its maps. */
   private readonly view: MemberView7;
-  private readonly incarnations: Map<number, number>;
+  private readonly incarnations: MemberView7['incarnations'];
   private readonly dead: Map<number, ConvictionReason>;
   private membership: CensusMembership;
   private nextBeatAt = -Infinity;
@@ -112,7 +112,7 @@ export class Liveness7 {
     const detectionMs = defaultLingerMs(this.intervalMs, config.failureDetector);
     this.unheard = new UnheardNeighbours(UNHEARD_DELAYS * detectionMs);
     this.returns = new ReturnHold(detectionMs);
-    this.view = new MemberView7(this.self, this.k, this.incarnation);
+    this.view = new MemberView7(this.self, this.k, this.incarnation, config.assignmentPool ?? null);
     this.incarnations = this.view.incarnations;
     this.dead = this.view.dead;
     this.membership = this.buildMembership();

@@ -135,6 +135,7 @@ export class Mode7 {
         signer: init.options.signer,
         isReady: (ref) => components.isReady?.(membership.slotOfRef(ref)) ?? true,
         ...(init.options.observers !== undefined ? { observers: init.options.observers } : {}),
+        ...(init.options.assignmentPool ? { assignmentPool: init.options.assignmentPool } : {}),
       },
       now,
     );

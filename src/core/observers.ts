@@ -19,7 +19,7 @@
  * the receiver's by a member or two near `s` is still heard.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { mix32 } from './identity.js';
+import { addToSetHash, mix32 } from './identity.js';
 
 /** The default K: neighbours each member has (docs/design/liveness-7.md, "Choosing K"). */
 export const DEFAULT_OBSERVERS = 4;
@@ -57,8 +57,9 @@ export class ObserverAssignment {
   readonly rings: number;
   /** Members in the view. */
   readonly size: number;
-  /** The view's refs, ascending. */
+  /** The view's refs, ascending, and their set hash (identity.ts addToSetHash). */
   private readonly refs: Float64Array;
+  private readonly refsHash: number;
   /** Per ring: the members' keys in ring order (ties by ref), and the refs in that order. */
   private readonly keys: Float64Array[];
   private readonly order: Float64Array[];
@@ -73,6 +74,9 @@ export class ObserverAssignment {
     this.k = k;
     this.rings = k / 2;
     this.refs = refs;
+    let hash = 0;
+    for (let i = 0; i < refs.length; i++) hash = addToSetHash(hash, refs[i] as number);
+    this.refsHash = hash;
     this.size = refs.length;
     this.keys = keys;
     this.order = order;
@@ -210,6 +214,13 @@ export class ObserverAssignment {
     }
     next.ownCache = own;
     next.rowCache = row;
+  }
+
+  /** Whether `other` is over the same members with the same K (then every answer of the two is the same). */
+  sameView(other: ObserverAssignment): boolean {
+    if (other.k !== this.k || other.size !== this.size || other.refsHash !== this.refsHash) return false;
+    for (let i = 0; i < this.size; i++) if (other.refs[i] !== this.refs[i]) return false;
+    return true;
   }
 
   has(ref: number): boolean {

@@ -235,7 +235,17 @@ export class PeerTable {
 
   /** Records slot s's leave commitment; the caller keeps the first one heard. */
   setCommitment(slot: number, commitment: Uint8Array): void {
-    this.records[slot] = memberRecord(this.identity(slot), commitment);
+    this.records[slot] = memberRecord(this.identity(slot), commitment, this.publicKey(slot));
+  }
+
+  /** Slot s's report-signing public key (protocol 7; null: none held, or a free slot). */
+  publicKey(slot: number): Uint8Array | null {
+    return this.records[slot]?.publicKey ?? null;
+  }
+
+  /** Records slot s's report-signing public key (null: drops it); the caller keeps the first one heard. */
+  setPublicKey(slot: number, key: Uint8Array | null): void {
+    this.records[slot] = memberRecord(this.identity(slot), this.commitment(slot), key);
   }
 
   /** Bytes of slot s's identity on the wire (codec's identitySize, computed once per identity). */

@@ -9,7 +9,8 @@
  * narrow hook there (PeerTable.stateObserver) sees every change, including those made by protocol-6 code that knows
  * nothing of protocol 7, and costs one null check while no State7 is attached, so protocol 6 is unchanged. The
  * incarnation and report version are PeerTable columns (Uint32, 8 B a pair), moved with the table when it grows or
- * is renumbered; public keys and leave secrets are kept here by ref (a map, so they cost nothing in protocol 6).
+ * is renumbered; public keys are in the table's member records (shared among tables handed the same objects: a map
+ * by ref cost 44 B a pair in the simulator), leave secrets here by ref (a map: few members hold one).
  */
 import { SELF, type Membership } from './membership.js';
 import { FREE, type PeerTable, type StateObserver } from './peer-table.js';
@@ -22,8 +23,6 @@ export class State7 implements StateObserver {
   /** H, the bucket sums and leaf counts over every member this node holds (self included). */
   readonly stateHash = new StateHash();
   private readonly table: PeerTable;
-  /** Member ref -> the first report-signing key heard for it (a ref names one incarnation of a node). */
-  private readonly publicKeys = new Map<number, Uint8Array>();
   /** Member ref -> its leave secret, once a leave proof for it was accepted (forwarded with its state). */
   private readonly leaveSecrets = new Map<number, Uint8Array>();
   /** Member ref -> the round of its last change, for members changed in the last HOT_ROUNDS rounds (news). */
@@ -46,9 +45,14 @@ export class State7 implements StateObserver {
   ) {
     this.table = membership.table;
     const t = this.table;
-    for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE) this.stateHash.add(this.entryOf(s));
+    for (let s = 0; s < t.used; s++) {
+      if (t.status[s] === FREE) continue;
+      this.stateHash.add(this.entryOf(s));
+      // Keys noted by an earlier State7 on this table (before a fallback to mode 6) are not held: each starts empty.
+      if (t.publicKey(s) !== null) t.setPublicKey(s, null);
+    }
     t.stateObserver = this;
-    if (init.ownPublicKey) this.publicKeys.set(t.refs[SELF] as number, init.ownPublicKey);
+    if (init.ownPublicKey) t.setPublicKey(SELF, init.ownPublicKey);
   }
 
   /** H: what this node's BEATs carry. */
@@ -83,13 +87,12 @@ export class State7 implements StateObserver {
 
   /** The report-signing key held for slot s (the first heard), or undefined. */
   publicKey(s: number): Uint8Array | undefined {
-    return this.publicKeys.get(this.table.refs[s] as number);
+    return this.table.publicKey(s) ?? undefined;
   }
 
   /** Keeps `key` for slot s unless one is held: the first key heard wins, as the leave commitment's does. */
   notePublicKey(s: number, key: Uint8Array | undefined): void {
-    const ref = this.table.refs[s] as number;
-    if (key && !this.publicKeys.has(ref)) this.publicKeys.set(ref, key);
+    if (key && this.table.publicKey(s) === null) this.table.setPublicKey(s, key);
   }
 
   /** Slot s's leave secret, held once its leave was accepted (sent with its state), or undefined. */
@@ -157,11 +160,10 @@ export class State7 implements StateObserver {
     this.recent.set(this.table.refs[slot] as number, this.round);
   }
 
-  /** @internal StateObserver: a member is removed: its entry, key and secret go. */
+  /** @internal StateObserver: a member is removed: its entry and secret go (its key with its record). */
   removing(slot: number): void {
     this.stateHash.remove(this.fill(slot, this.after));
     const ref = this.table.refs[slot] as number;
-    this.publicKeys.delete(ref);
     this.leaveSecrets.delete(ref);
     this.recent.delete(ref);
   }

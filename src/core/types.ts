@@ -6,6 +6,7 @@
 import type { ReportSigner } from './report-set.js';
 import type { Message, NodeIdentity } from '../wire/messages.js';
 import type { LivenessMessage } from '../wire/liveness-messages.js';
+import type { AssignmentPool } from './assignment-pool.js';
 import type { FlowControlConfig } from './flow-control.js';
 
 export type { FlowControlConfig, FlowControlStats } from './flow-control.js';
@@ -156,6 +157,8 @@ export interface Liveness7Options {
   readonly signer: ReportSigner;
   /** K: neighbours each member beats to and is watched by (2 to 32, even; default 4). The same cluster-wide. */
   readonly observers?: number;
+  /** The simulator's: observer assignments shared among its nodes (see AssignmentPool); a runtime passes none. */
+  readonly assignmentPool?: AssignmentPool;
   /**
    * How long a convicted member is kept, dead, before it is removed; default 10 minutes. Both sides of a partition
    * then still hold each other when it heals, and the refutations that heal it revive members rather than

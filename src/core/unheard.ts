@@ -20,6 +20,7 @@
  */
 import { REPORT_SILENT, type ReportRecord } from '../wire/liveness-messages.js';
 import type { CensusPull } from './census.js';
+import type { IncarnationsOf } from './ref-incarnations.js';
 
 /** Detection delays a live, ready neighbour may stay unheard before a census looks for it. */
 export const UNHEARD_DELAYS = 3;
@@ -152,12 +153,7 @@ export class UnheardNeighbours {
    * that ends its pulling takes the due members as the ones it judged; when it completes, each of those is
    * reported if it was checked directly and stayed absent, else (present) waits twice as long for its next one.
    */
-  afterRound(
-    census: CensusHeld,
-    pulls: readonly CensusPull[],
-    now: number,
-    incarnations: ReadonlyMap<number, number>,
-  ): void {
+  afterRound(census: CensusHeld, pulls: readonly CensusPull[], now: number, incarnations: IncarnationsOf): void {
     const { epoch, running } = census;
     const judgedNow = pulls.some((p) => p.message.verification) || !running;
     if (epoch !== this.judgingEpoch && judgedNow) {
@@ -189,7 +185,7 @@ export class UnheardNeighbours {
    * incarnation) is dropped, and counts as the member found alive. None while this node hears none of three or
    * more neighbours (kept for when it does): as the detector's deafness guard, its own link is likelier at fault.
    */
-  records(now: number, incarnations: ReadonlyMap<number, number>): ReportRecord[] {
+  records(now: number, incarnations: IncarnationsOf): ReportRecord[] {
     const out: ReportRecord[] = [];
     if (this.hearsNone) return out;
     for (const [ref, inc] of this.absent) {

@@ -4,6 +4,7 @@
  * graceful leaves and partitions. Same seed, same run, event for event.
  */
 import { createHash } from 'node:crypto';
+import { AssignmentPool } from '../core/assignment-pool.js';
 import { ScuttlebuttCore } from '../core/core.js';
 import { randomInt, seededRandom } from '../core/random.js';
 import type { CoreEvent, CoreMessage, FailureDetectorConfig, FlowControlConfig, Random } from '../core/types.js';
@@ -96,6 +97,8 @@ export class SimCluster {
   maxPacketBytes = 0;
   /** Count bytes (costs a size computation per message): switch off for speed outside measurement windows. */
   countBytes = true;
+  /** Nodes that agree on the live view share one observer assignment (40 B a pair each otherwise). */
+  private readonly assignments = new AssignmentPool();
   /**
    * While counting, every `wireSampleEvery`-th node's messages are also encoded and sealed as the
    * runtime sends them by default (DEFLATE when it helps, no encryption), to count wire bytes. A
@@ -173,7 +176,13 @@ export class SimCluster {
         hash: sha256,
         ...(c.flowControl ? { flowControl: c.flowControl } : {}),
         ...(c.liveness7 && this.speaks7(i)
-          ? { liveness7: { ...c.liveness7, signer: simReportSigner(c.seed, i, this.generations[i] as number) } }
+          ? {
+              liveness7: {
+                ...c.liveness7,
+                signer: simReportSigner(c.seed, i, this.generations[i] as number),
+                assignmentPool: this.assignments,
+              },
+            }
           : {}),
         ...(c.onPublish ? { onPublish: (key: string, version: number) => c.onPublish?.(i, key, version) } : {}),
       },

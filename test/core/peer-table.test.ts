@@ -126,3 +126,22 @@ test('membership: a fresh mark epoch never matches a mark left by an earlier one
   }
   assert.equal(seen.size, MAX_MARK_EPOCH, 'every epoch a byte holds is drawn, and reused');
 });
+
+test('peer table: a member’s report-signing key lives in its record, shared like the commitment and kept beside it', () => {
+  const [x, y] = [new PeerTable(10, 4), new PeerTable(10, 4)];
+  const id = member(2);
+  const [sx, sy] = [x.allocate(id, 2), y.allocate(id, 2)];
+  const key = Uint8Array.from([7, 7]);
+  const c = Uint8Array.from([1]);
+  assert.equal(x.publicKey(sx), null);
+  x.setPublicKey(sx, key);
+  x.setCommitment(sx, c);
+  assert.equal(x.publicKey(sx), key, 'a commitment noted later keeps the key');
+  y.setCommitment(sy, c);
+  y.setPublicKey(sy, key);
+  assert.equal(y.commitment(sy), c, 'a key noted later keeps the commitment');
+  assert.equal(x.records[sx], y.records[sy], 'the same key and commitment objects: one record');
+  x.release(sx);
+  assert.equal(x.publicKey(sx), null, 'a free slot holds no key');
+  assert.equal(x.publicKey(x.allocate(id, 2)), null, 'a slot allocated again starts without one');
+});

@@ -120,6 +120,18 @@ test('State7 attached to a membership that already holds members sums them', () 
   assert.notEqual(late.hash, n.state.hash);
 });
 
+test('a State7 attached anew (after a fallback to mode 6) holds no key an earlier one noted', () => {
+  const n = new Node7(0);
+  const a = new Node7(1);
+  n.deltas.apply(introductions(a), 0, a.membership.self.address);
+  const s = n.membership.slotOfRef(a.ref);
+  assert.ok(n.state.publicKey(s) !== undefined, 'the introduction carried the key');
+  const ownKey = Uint8Array.from([5]);
+  const again = new State7(n.membership, { ownPublicKey: ownKey });
+  assert.equal(again.publicKey(s), undefined);
+  assert.equal(again.publicKey(SELF), ownKey);
+});
+
 test('hot members: those changed in this round or the last, whatever changed them', () => {
   const n = new Node7(0);
   const owners = [1, 2, 3].map((i) => new Node7(i));

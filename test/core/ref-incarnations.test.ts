@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { randomInt, seededRandom } from '../../src/core/random.js';
+import { RefIncarnations } from '../../src/core/ref-incarnations.js';
+
+test('RefIncarnations answers as a Map would through growth, deletions and reuse (random sequences, 48-bit refs)', () => {
+  for (let seed = 1; seed <= 10; seed++) {
+    const rng = seededRandom(seed);
+    const m = new RefIncarnations(4);
+    const ref = new Map<number, number>();
+    // Few distinct refs, so deletions and reinsertions collide on the same probe paths.
+    const pool = Array.from({ length: 300 }, (_, i) => i * 2 ** 32 + randomInt(rng, 2 ** 31) + (i % 3));
+    for (let step = 0; step < 5000; step++) {
+      const r = pool[randomInt(rng, pool.length)] as number;
+      const op = randomInt(rng, 3);
+      if (op === 0) assert.equal(m.delete(r), ref.delete(r));
+      else {
+        const inc = randomInt(rng, 2 ** 31);
+        m.set(r, inc);
+        ref.set(r, inc);
+      }
+      assert.equal(m.size, ref.size);
+      const probe = pool[randomInt(rng, pool.length)] as number;
+      assert.equal(m.get(probe), ref.get(probe));
+      assert.equal(m.has(probe), ref.has(probe));
+    }
+    assert.deepEqual(
+      m.refs().sort((a, b) => a - b),
+      [...ref.keys()].sort((a, b) => a - b),
+    );
+    assert.deepEqual(
+      [...m].sort((a, b) => a[0] - b[0]),
+      [...ref].sort((a, b) => a[0] - b[0]),
+    );
+  }
+});
