@@ -69,7 +69,8 @@ export class ScuttlebuttCore {
     for (const key of Object.keys(initialValues)) assertApplicationKey(key);
     this.self = self;
     const fd = config.failureDetector;
-    // Events carry views of modules built below; nothing emits before they all are.
+    // Events carry views of modules built below; nothing emits before they all are. Whether heartbeats revive a
+    // dead member is the liveness switch's, also built below (LivenessSwitch.revivesOnHeartbeat; mode 6's until then).
     const journal = (this.journal = new Journal({ viewOf: config.eventViews ? (s) => this.viewOf(s) : null }));
     const limits = {
       maxMembers: config.maxMembers ?? Infinity,
@@ -77,7 +78,7 @@ export class ScuttlebuttCore {
       intervalMs: gossipIntervalMs,
     };
     const membership = (this.membership = new Membership(
-      { journal },
+      { journal, revivesOnHeartbeat: () => this.liveness?.revivesOnHeartbeat() ?? true },
       {
         self,
         graceMs: fd.deadNodeGracePeriodMs,
@@ -431,9 +432,8 @@ export class ScuttlebuttCore {
   }
 
   /**
-   * How close a live member is to conviction: the silence since its newest heartbeat's birth and
-   * the silence at which it would be convicted now. Undefined for self, a dead member or an unknown
-   * id. For dashboards.
+   * How close a live member is to conviction: the silence since its newest heartbeat's birth and the silence at
+   * which it would be convicted now. Undefined for self, a dead member or an unknown id. For dashboards.
    */
   silenceOf(nodeId: string, now: number): { silentForMs: number; convictAfterMs: number } | undefined {
     const s = this.membership.slotOfId(nodeId);

@@ -155,6 +155,15 @@ export class LivenessSwitch {
     return this.active ? 7 : 6;
   }
 
+  /**
+   * Whether fresh heartbeats may bring a dead member back (Membership asks, MembershipComponents.revivesOnHeartbeat):
+   * not while mode 7 runs. Heartbeats in protocol-6 digests still arrive then (a member sends them to whoever it
+   * holds dead), also across a one-way cut that the census convicted: only a refutation proves the way back open.
+   */
+  revivesOnHeartbeat(): boolean {
+    return this.active === null;
+  }
+
   /** Whether a protocol-6 digest should still go to the member at `address` in mode 7 (Gate.sendsHeartbeatsTo). */
   sendsHeartbeatsTo(address: string, now: number): boolean {
     const s = this.c.membership.liveSlotAt(address);
@@ -179,9 +188,6 @@ export class LivenessSwitch {
     for (let s = SELF + 1; s < t.used; s++) {
       if (t.status[s] === LIVE || t.status[s] === DEAD) this.active.notePublicKey(s, keyValueOf(t.values.get(s)));
     }
-    // Heartbeats in protocol-6 digests still arrive (a member sends them to whoever it holds dead), also across a
-    // one-way cut that the census convicted: only a refutation proves the way back open.
-    this.c.membership.heartbeatRevival = false;
     this.switches++;
   }
 
@@ -197,7 +203,6 @@ export class LivenessSwitch {
       this.active.detach();
     }
     this.active = null;
-    this.c.membership.heartbeatRevival = true;
     this.fallbacks++;
     const t = this.c.membership.table;
     for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === LIVE) this.c.detector.watch(s, 0, now);

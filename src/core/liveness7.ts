@@ -6,16 +6,16 @@
  *
  * What it owns: the live view and each member's incarnation, as the coordinator tells it (`setView`,
  * `noteIncarnation`), its own verdicts applied to that view at once; an ObserverAssignment over the live view and a
- * NeighbourWatch fed with this node's neighbours in it; OwnReports (its verdicts as a signed set), a ReportBook
- * (every set received, its own included) and a Refuter; a Census over the membership (live and dead members held),
- * also started for a neighbour never heard (UnheardNeighbours: absent from it and silent to direct checks, such a
+ * NeighbourWatch fed with this node's neighbours in it; OwnReports (its verdicts as a signed set), a ReportBook (every
+ * set received, its own included) and a Refuter; a Census over the membership (live and dead members held), also
+ * started for a neighbour never heard (UnheardNeighbours: absent from it and silent to direct checks, such a
  * neighbour is reported).
  *
- * What it leaves to the coordinator (not here): the state hash and drill-down (`stateHash` is an input of
- * `tick`, a beat's hash an output of `onBeat`), the gate (`mode7` is an input), the stream, and moving state
- * between nodes: the coordinator carries `ownReportSet()` and the own incarnation in its node deltas, and hands
- * what deltas carry to `acceptReportSet` and `noteIncarnation`. Removal of dead members after their grace
- * period or `partitionMemoryMs` is the coordinator's too (`remove`, or `setMembers` without them).
+ * What it leaves to the coordinator (not here): the state hash and drill-down (`stateHash` is an input of `tick`, a
+ * beat's hash an output of `onBeat`), the gate (`mode7` is an input), the stream, and moving state between nodes: the
+ * coordinator carries `ownReportSet()` and the own incarnation in its node deltas, and hands what deltas carry to
+ * `acceptReportSet` and `noteIncarnation`. Removal of dead members after their grace period or `partitionMemoryMs`
+ * is the coordinator's too (`remove`, or `setMembers` without them).
  */
 import type { BeatMessage, CensusMessage, CensusPullMessage, ReportSet } from '../wire/liveness-messages.js';
 import { Census, type CensusMembership } from './census.js';
@@ -41,6 +41,7 @@ import { OwnReports, ReportBook, Refuter, type ReportAcceptResult } from './repo
 import type { Random } from './types.js';
 import { ReturnHold } from './returns.js';
 import { ScanMarks } from './scan-marks.js';
+import { TickDue } from './tick-due.js';
 import { UNHEARD_DELAYS, UnheardNeighbours } from './unheard.js';
 
 /**
@@ -90,6 +91,8 @@ export class Liveness7 {
   /** Censuses this node started, and members its censuses convicted, since construction. */
   private censusesStarted = 0;
   private censusConvicted = 0;
+  /** nextTickAt's walks (deadlines, waits, holds), kept until a part they read changes (core/tick-due.ts). */
+  private readonly due: TickDue;
 
   constructor(
     private readonly config: Liveness7Config,
@@ -117,6 +120,7 @@ export class Liveness7 {
     this.dead = this.view.dead;
     this.membership = this.buildMembership();
     this.census.setMembership(this.membership);
+    this.due = new TickDue(this.watch, this.unheard, this.returns, this.book, this.self, this.intervalMs / 4);
   }
 
   /** This node's incarnation (raised by refutations: see shouldRefute). */
@@ -152,10 +156,9 @@ export class Liveness7 {
   }
 
   /**
-   * One member left the coordinator's live view other than by this object's verdicts (it left, or the
-   * coordinator's own detector judged it dead): the same as `setView` over the live view less `ref`, at a cost
-   * that does not grow with the membership. A member dead here stays held (`remove` drops it); this node itself
-   * stays in its view.
+   * One member left the coordinator's live view other than by this object's verdicts (it left, or the coordinator's own
+   * detector judged it dead): the same as `setView` over the live view less `ref`, at a cost that does not grow with
+   * the membership. A member dead here stays held (`remove` drops it); this node itself stays in its view.
    */
   leave(ref: number, now: number): void {
     this.lastNow = now;
@@ -237,17 +240,15 @@ export class Liveness7 {
    * about live members or due never-heard neighbours (the census start rule), held census convictions, deafness, a
    * claim to refute, a view changed since the last tick, `pending` (the coordinator's changes not yet applied); a
    * round after it else. And no later than the beats, a neighbour's deadline (a verdict changes just after it), a
-   * never-heard wait's end, or the end of a returned member's or an accuser's hold (ReturnHold.nextEnd).
+   * never-heard wait's end, or the end of a returned member's or an accuser's hold (the walks: TickDue).
    */
   nextTickAt(now: number, pending: boolean): number {
     const last = this.lastTickAt;
-    const held = pending || this.viewChanged || this.heldCensus.holding || this.beatClaim >= 0;
+    const held = pending || this.viewChanged || this.heldCensus.holding || this.beatClaim >= 0 || this.census.running;
     // Stale marks count as work: the list is computed by a tick, whose clock stamps the accusations (ReturnHold).
-    const records = this.marks.stale || this.unresolved().length > 0;
-    const census = this.census.running || records || this.unheard.due(last).length > 0;
-    const busy = held || census || this.book.aboutMe(this.self, this.incarnation) || this.watch.deaf(now);
-    const next = Math.min(this.nextBeatAt, this.watch.nextDeadline(last), this.unheard.nextDue(last));
-    return Math.min(next, this.returns.nextEnd(), last + (busy ? this.intervalMs / 4 : this.intervalMs));
+    const busy = held || this.marks.stale || this.unresolved().length > 0 || this.watch.deaf(now);
+    const next = Math.min(this.nextBeatAt, this.due.at(last, this.incarnation));
+    return Math.min(next, last + (busy ? this.intervalMs / 4 : this.intervalMs));
   }
 
   /**

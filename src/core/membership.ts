@@ -7,11 +7,14 @@
 import { HEARTBEAT_AGE_UNIT_MS, type NodeIdentity } from '../wire/messages.js';
 import { addToSetHash, identityRef, idKey, removeFromSetHash } from './identity.js';
 import type { Journal } from './journal.js';
+import { NO_LIMITS, type AdmissionLimits, type MembershipComponents, type MembershipInit } from './membership-init.js';
 import { DEAD, FREE, LIVE, MAX_MARK_EPOCH, PeerTable } from './peer-table.js';
 import { RefIndex } from './ref-index.js';
 import { AddressIndex } from './address-index.js';
 import { InternalError } from '../errors.js';
 import type { DeathReason } from './types.js';
+
+export type { AdmissionLimits, MembershipComponents, MembershipInit } from './membership-init.js';
 
 /** This node's own slot. */
 export const SELF = 0;
@@ -26,27 +29,6 @@ const REVIVAL_HEARTBEATS = 2;
 interface RemovedMember {
   heartbeat: number;
   until: number;
-}
-
-/** How many members may be held, and how fast one sender may add to them. */
-export interface AdmissionLimits {
-  readonly maxMembers: number;
-  readonly maxNewPerSender: number;
-  readonly intervalMs: number;
-}
-
-const NO_LIMITS: AdmissionLimits = { maxMembers: Infinity, maxNewPerSender: Infinity, intervalMs: 1000 };
-
-export interface MembershipInit {
-  readonly self: NodeIdentity;
-  /** How long a dead member stays before it is removed, in ms. */
-  readonly graceMs: number;
-  /** Heartbeat intervals kept per member (PeerTable's window). */
-  readonly window: number;
-  /** Members expected: tables are sized for them once instead of grown. */
-  readonly expected: number;
-  /** Default: no limit. */
-  readonly limits?: AdmissionLimits;
 }
 
 export class Membership {
@@ -77,7 +59,6 @@ export class Membership {
   /** Live members besides this node whose liveness is proven here (see isProven). */
   provenOthers = 0;
   deadOthers = 0;
-  heartbeatRevival = true; // False in mode 7: a dead member comes back by a refutation (incarnation) only.
   /** When the earliest dead member's grace period ends. */
   nextRemoval = Infinity;
   /** Told when slots are renumbered (slotOf[old] = new): the gate keeps state by slot. */
@@ -96,9 +77,12 @@ export class Membership {
   /** How long a dead member stays before it is removed (FailureDetectorConfig.deadNodeGracePeriodMs). */
   private readonly graceMs: number;
   private readonly limits: AdmissionLimits;
+  /** Whether fresh heartbeats may bring a dead member back now (MembershipComponents.revivesOnHeartbeat). */
+  private readonly revivesOnHeartbeat: () => boolean;
 
-  constructor(components: { readonly journal: Journal }, init: MembershipInit) {
+  constructor(components: MembershipComponents, init: MembershipInit) {
     this.journal = components.journal;
+    this.revivesOnHeartbeat = components.revivesOnHeartbeat ?? (() => true);
     const { self, expected } = init;
     this.self = self;
     this.graceMs = init.graceMs;
@@ -344,7 +328,7 @@ export class Membership {
    */
   mayRevive(s: number, heartbeat: number): boolean {
     const fresh = heartbeat >= (this.deaths.get(s)?.heartbeat ?? 0) + REVIVAL_HEARTBEATS;
-    return this.heartbeatRevival && this.table.left[s] === 0 && fresh;
+    return this.table.left[s] === 0 && fresh && this.revivesOnHeartbeat();
   }
 
   /** Back from the dead, once the detector has restarted on its fresh heartbeat. */

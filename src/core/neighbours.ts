@@ -144,6 +144,7 @@ export class NeighbourWatch {
   private judgedUntil = -Infinity;
   /** Neighbours judged (judgedCount), -1 when to be counted again. */
   private judgedTally = -1;
+  private changeCount = 0;
 
   constructor(config: NeighbourWatchConfig, now: number) {
     const fd = config.failureDetector;
@@ -156,6 +157,11 @@ export class NeighbourWatch {
   }
 
   /** Times this node noticed it had been stalled (its clock leapt between calls). */
+  /** Counts the calls that may have moved a deadline (nextDeadline): a copy of it stands while this is unchanged. */
+  get changes(): number {
+    return this.changeCount;
+  }
+
   get stalls(): number {
     return this.health.stalls;
   }
@@ -182,6 +188,7 @@ export class NeighbourWatch {
    * convicted, or a join that moved it away). A lingering one listed again is simply kept.
    */
   setNeighbours(refs: Iterable<number>, now: number): void {
+    this.changeCount++;
     this.observeClock(now);
     const listed = new Set<number>();
     for (const ref of refs) {
@@ -206,6 +213,7 @@ export class NeighbourWatch {
    * beat, BEAT_LAST, and is forgotten.
    */
   beats(now: number, stateHash: number, inputs: BeatInputs): OutgoingBeat[] {
+    this.changeCount++;
     this.observeClock(now);
     this.sent++;
     const sequence = (this.sent - 1) & U16_MASK;
@@ -245,6 +253,7 @@ export class NeighbourWatch {
    */
   onBeat(from: number, beat: BeatMessage, now: number): BeatNews | null {
     if ((from & U16_MASK) !== beat.senderTag) return null;
+    this.changeCount++;
     this.observeClock(now);
     const n = this.neighbours.get(from);
     const last = (beat.flags & BEAT_LAST) !== 0;
@@ -440,6 +449,7 @@ export class NeighbourWatch {
   private shift(silenceMs: number): void {
     const by = silenceMs - this.intervalMs;
     if (by <= 0) return;
+    this.changeCount++;
     this.judgedUntil = -Infinity;
     for (const n of this.neighbours.values()) {
       n.beats.last += by;

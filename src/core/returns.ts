@@ -27,15 +27,24 @@ export class ReturnHold {
   private readonly accusedAt = new Map<number, number>();
 
   /** @param holdMs how long a returned member's records (and records about it) do not convict. */
+  private changeCount = 0;
+
   constructor(private readonly holdMs: number) {}
+
+  /** Counts the calls that may have moved `nextEnd`: a copy of it stands while this is unchanged. */
+  get changes(): number {
+    return this.changeCount;
+  }
 
   /** `ref`, held dead here, is live again at `now`, or refuted a record held here (its incarnation rose). */
   note(ref: number, now: number): void {
+    this.changeCount++;
     this.since.set(ref, now);
   }
 
   /** Members named by a record that counts here at `now` (ReportBook.unresolved): each is accused then. */
   accused(refs: number[], now: number): number[] {
+    this.changeCount++;
     for (const ref of refs) this.accusedAt.set(ref, now);
     return refs;
   }
@@ -62,6 +71,7 @@ export class ReturnHold {
       for (const [ref, at] of map) {
         if (now - at < this.holdMs) continue;
         map.delete(ref);
+        this.changeCount++;
         ended = true;
       }
     }
@@ -78,6 +88,7 @@ export class ReturnHold {
 
   /** `ref` is no longer a member. */
   forget(ref: number): void {
+    this.changeCount++;
     this.since.delete(ref);
     this.accusedAt.delete(ref);
   }

@@ -145,3 +145,24 @@ test('peer table: a member’s report-signing key lives in its record, shared li
   assert.equal(x.publicKey(sx), null, 'a free slot holds no key');
   assert.equal(x.publicKey(x.allocate(id, 2)), null, 'a slot allocated again starts without one');
 });
+
+test('membership: fresh heartbeats revive a dead member only while its revivesOnHeartbeat says so, asked each time', () => {
+  let revives = true;
+  const m = new Membership(
+    { journal: new Journal(), revivesOnHeartbeat: () => revives },
+    { self: member(0), graceMs: 1000, window: 10, expected: 8 },
+  );
+  const s = m.admit(member(1), identityRef(member(1)), 5, 0);
+  m.convict(s, 'suspected', 10);
+  assert.equal(m.mayRevive(s, 6), false, 'one heartbeat past the conviction is stale gossip');
+  assert.equal(m.mayRevive(s, 7), true);
+  revives = false; // Mode 7 runs: only a refutation brings a member back.
+  assert.equal(m.mayRevive(s, 7), false);
+  assert.equal(m.mayRevive(s, 1000), false);
+  revives = true;
+  assert.equal(m.mayRevive(s, 7), true, 'the answer is not kept: back in mode 6, heartbeats revive again');
+  const plain = new Membership({ journal: new Journal() }, { self: member(0), graceMs: 1000, window: 10, expected: 8 });
+  const p = plain.admit(member(1), identityRef(member(1)), 5, 0);
+  plain.convict(p, 'suspected', 10);
+  assert.equal(plain.mayRevive(p, 7), true, 'without a liveness switch, mode 6 rule: heartbeats revive');
+});
