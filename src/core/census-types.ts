@@ -3,6 +3,7 @@
  * returns (pulls to send, verdicts); and the constants of its verdict.
  */
 import type { CensusPullMessage } from '../wire/liveness-messages.js';
+import { countBits } from './census-bits.js';
 
 /**
  * What the census reads of the node's view. Treated as immutable: pass a new one to `setMembership` when the
@@ -74,3 +75,19 @@ export const CENSUS_LONE_CHECK_ROUNDS: readonly number[] = [0, 1, 3, 7, 15];
 export const CUT_TAIL_INTERVALS = 4;
 /** The cut's schedule: CENSUS_VERIFY_TRIES rounds running. */
 export const CENSUS_QUICK_CHECK_ROUNDS: readonly number[] = Array.from({ length: CENSUS_VERIFY_TRIES }, (_, r) => r);
+
+/**
+ * The check schedule for verification round `tries`, of the verdict's `checks` absentees those in `verifying` still
+ * unanswered: the quick one turns slow once most answered their first checks. Their absence was this node's (deaf
+ * while it pulled: a burst on its inbound link), and the few left are likelier deaf for a while too than gone. A
+ * cut's absentees do not answer, and keep the quick schedule.
+ */
+export function checkSchedule(
+  rounds: readonly number[],
+  tries: number,
+  verifying: Uint8Array,
+  checks: number,
+): readonly number[] {
+  const quick = rounds === CENSUS_QUICK_CHECK_ROUNDS && tries > 0;
+  return quick && 2 * countBits(verifying) < checks ? CENSUS_LONE_CHECK_ROUNDS : rounds;
+}

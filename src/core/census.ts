@@ -20,6 +20,7 @@ import {
   CENSUS_QUICK_CHECK_ROUNDS,
   CUT_TAIL_INTERVALS,
   LONE_ABSENTEES,
+  checkSchedule,
   type CensusConfig,
   type CensusMembership,
   type CensusPull,
@@ -68,6 +69,7 @@ export class Census {
   private verifying = new Uint8Array(0);
   private tries = 0;
   private checkRounds: readonly number[] = [];
+  private checks = 0; // Absentees the verdict set to be checked (an answer clears a member's bit in `verifying`).
   /** Whether the census held found a cut, and when the last one that did ended here. */
   private cut = false;
   private cutEndedAtMs = -Infinity;
@@ -410,6 +412,7 @@ export class Census {
       checks++;
       if (reported && 2 * vouching > around.length) deafChecks++;
     }
+    this.checks = checks;
     this.cut = !lone || checks > LONE_ABSENTEES; // Many to check: a side whose records are held (deaf to across).
     const tail = this.joinedAtMs - this.cutEndedAtMs <= CUT_TAIL_INTERVALS * this.config.intervalMs;
     // Slow for a lone reported member most of whose neighbours are present (likely deaf for a while); quick for one
@@ -423,6 +426,7 @@ export class Census {
    */
   private verifyRound(j: CensusMembership, now: number): CensusPull[] {
     const out: CensusPull[] = [];
+    this.checkRounds = checkSchedule(this.checkRounds, this.tries, this.verifying, this.checks);
     const rounds = this.checkRounds;
     const last = this.tries > (rounds[rounds.length - 1] as number);
     const pulling = rounds.includes(this.tries);

@@ -267,7 +267,10 @@ test('verdict: without a cut, an unreported absentee with a present neighbour is
   const c = node(0, { neighbours: new Map([[11, [3, 12]]]), reported: [10] });
   c.start(1, HASH, 0);
   const rounds = toVerdict(c, bits(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15), () => false);
-  assert.ok(rounds.every((r) => !targets(r).includes(11)), '11 is never checked');
+  assert.ok(
+    rounds.every((r) => !targets(r).includes(11)),
+    '11 is never checked',
+  );
   assert.deepEqual(
     c.takeVerdicts().map((v) => REFS.indexOf(v.ref)),
     [10],
@@ -347,6 +350,37 @@ test('verdict: a lone absentee among present neighbours is checked at doubling g
   const cut = checks([10, 11, 12], Infinity);
   assert.deepEqual(cut.at, []);
   assert.deepEqual(cut.convicted, [10, 11, 12]);
+});
+
+test('verdict: a census deaf while it pulled checks everyone; most answering, the rest get the slow schedule', () => {
+  // No reply to any pull (a burst on this node's inbound link): every other member is absent and checked. Members
+  // `deaf` answer their checks only from `answersFrom` ms after the pulling ended, the rest at once.
+  const run = (deaf: number[], answersFrom: number): { at: number[]; convicted: number[] } => {
+    const c = node(0);
+    c.start(1, HASH, 0);
+    const random = seededRandom(3);
+    const at: number[] = [];
+    let endedAt = -1;
+    for (let t = 0; c.running; t += ROUND) {
+      for (const p of c.pulls(t, random)) {
+        if (!p.message.verification) continue;
+        if (endedAt < 0) endedAt = t;
+        const i = REFS.indexOf(p.to);
+        if (i === 15) at.push((t - endedAt) / ROUND);
+        if (!deaf.includes(i) || t - endedAt >= answersFrom) c.onReply(p.to, reply(1, bits(i)), t + 1);
+      }
+    }
+    return { at, convicted: c.takeVerdicts().map((v) => REFS.indexOf(v.ref)) };
+  };
+  // Deaf for 1.75 s after the census, as this node was while it pulled: the quick checks would convict both.
+  const late = run([14, 15], 7 * ROUND);
+  assert.deepEqual(late.at, [0, 1, 3, 7]);
+  assert.deepEqual(late.convicted, []);
+  assert.deepEqual(run([14, 15], Infinity).convicted, [14, 15]);
+  // Most silent: a cut (this node alone), checked 3 rounds running.
+  const alone = run([...REFS.keys()].slice(1), Infinity);
+  assert.deepEqual(alone.at, [0, 1, 2]);
+  assert.equal(alone.convicted.length, N - 1);
 });
 
 test('epochs: a newer pull joins, an older one gets the newer census, a reply from a newer one joins', () => {
