@@ -157,7 +157,10 @@ export interface Liveness7Options {
   readonly signer: ReportSigner;
   /** K: neighbours each member beats to and is watched by (2 to 32, even; default 4). The same cluster-wide. */
   readonly observers?: number;
-  /** The simulator's: observer assignments shared among its nodes (see AssignmentPool); a runtime passes none. */
+  /**
+   * @internal The simulator's: observer assignments shared among its nodes (see AssignmentPool); a runtime passes
+   * none.
+   */
   readonly assignmentPool?: AssignmentPool;
   /**
    * How long a convicted member is kept, dead, before it is removed; default 10 minutes. Both sides of a partition
