@@ -2,8 +2,7 @@
  * The types of core/liveness7.ts's API (the mode-7 liveness sub-coordinator), and its pure helpers, apart so
  * that it stays small: the lazy withdrawal of records about convicted members, the reports a deaf node makes
  * once a census proves it hears its side, the probe beat to a member held dead and how many a round of heal sends,
- * and the membership hash a census
- * is named by.
+ * and the membership hash a census is named by.
  */
 import type { BeatMessage, LivenessMessage, ReportRecord } from '../wire/liveness-messages.js';
 import { BEAT_DEAD_HERE, BEAT_MODE_7 } from '../wire/liveness-messages.js';
