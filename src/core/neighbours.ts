@@ -156,12 +156,12 @@ export class NeighbourWatch {
     this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now, false);
   }
 
-  /** Times this node noticed it had been stalled (its clock leapt between calls). */
   /** Counts the calls that may have moved a deadline (nextDeadline): a copy of it stands while this is unchanged. */
   get changes(): number {
     return this.changeCount;
   }
 
+  /** Times this node noticed it had been stalled (its clock leapt between calls). */
   get stalls(): number {
     return this.health.stalls;
   }

@@ -26,9 +26,9 @@ export class ReturnHold {
   /** Member ref -> when a record counted here last named it (an accuser accused); entries go as `since`'s do. */
   private readonly accusedAt = new Map<number, number>();
 
-  /** @param holdMs how long a returned member's records (and records about it) do not convict. */
   private changeCount = 0;
 
+  /** @param holdMs how long a returned member's records (and records about it) do not convict. */
   constructor(private readonly holdMs: number) {}
 
   /** Counts the calls that may have moved `nextEnd`: a copy of it stands while this is unchanged. */
