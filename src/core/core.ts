@@ -379,11 +379,8 @@ export class ScuttlebuttCore {
    */
   receive(from: string, message: CoreMessage, now: number, sender: Sender = KNOWN_SENDER): Outbound[] {
     this.observeClock(now);
-    // A protocol-7 message reaches a node that runs protocol 6 only by mistake (or from a forger): dropped.
-    if (isLivenessMessage(message)) {
-      if (message.type === 'beat') this.liveness?.noteBeat(message, from);
-      return this.mode7 ? this.mode7.receive(from, message, now, sender) : [];
-    }
+    // Protocol 7's messages go to the liveness switch (a node configured for protocol 6 drops them).
+    if (isLivenessMessage(message)) return this.liveness?.receive(from, message, now, sender) ?? [];
     // Traffic again after a spell of hearing nobody: the silence was ours, excused like a stall.
     const answer = message.type === 'synAck' || message.type === 'ack';
     const deafness = this.health.heard(now, this.membership.liveOthers, answer);

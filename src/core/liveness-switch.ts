@@ -12,7 +12,13 @@
  * the report-signing public key, so that members learned in mode 6 can have their report sets checked in mode 7.
  * The keys are written first (versions 1 to 3 of the incarnation), outside flow control.
  */
-import { READY_KEY, REPORT_KEY_KEY, SPEAKS_KEY, type BeatMessage } from '../wire/liveness-messages.js';
+import {
+  READY_KEY,
+  REPORT_KEY_KEY,
+  SPEAKS_KEY,
+  type BeatMessage,
+  type LivenessMessage,
+} from '../wire/liveness-messages.js';
 import type { FailureDetector } from './detector.js';
 import { Gate, GATE_PROTOCOL, type GateStatus } from './gate.js';
 import type { Journal } from './journal.js';
@@ -22,7 +28,7 @@ import { NO_CENSUS, type CensusCounts } from './liveness7-parts.js';
 import { Mode7, type Mode7Init } from './mode7.js';
 import type { OwnValues } from './own-values.js';
 import { DEAD, LIVE, type StoredValue } from './peer-table.js';
-import type { CoreEvent, Liveness7Options, Random } from './types.js';
+import type { CoreEvent, Liveness7Options, Outbound, Random, Sender } from './types.js';
 
 export interface LivenessSwitchComponents {
   readonly membership: Membership;
@@ -96,6 +102,34 @@ export class LivenessSwitch {
 
   /** The clock of the coordinator's call in progress (events arrive without one). */
   now: number;
+
+  /**
+   * A protocol-7 message: a beat warms its sender's window in either mode; mode 7 takes the message. In mode 6 a
+   * CENSUS-PULL from a member is answered "membership differs" and the rest dropped. Nodes in mode 7 and in mode 6
+   * coexist while the gate opens (a joiner adopts the open gate while members that saw another joiner not yet
+   * ready still wait on it), and a census's direct check takes any answer for contact (census.ts, onReply):
+   * unanswered, a puller in mode 7 convicts every member still in mode 6 as the far side of a cut.
+   */
+  receive(from: string, message: LivenessMessage, now: number, sender: Sender): Outbound[] {
+    if (message.type === 'beat') this.noteBeat(message, from);
+    if (this.active) return this.active.receive(from, message, now, sender);
+    return this.answerInMode6(from, message);
+  }
+
+  private answerInMode6(from: string, message: LivenessMessage): Outbound[] {
+    if (message.type !== 'censusPull' || this.c.membership.memberSlotAt(from) <= SELF) return [];
+    const differs = {
+      type: 'census',
+      clusterId: this.init.clusterId,
+      epoch: message.epoch,
+      membershipHash: 0,
+      memberCount: 0,
+      differs: true,
+      present: new Uint8Array(0),
+      reported: new Uint8Array(0),
+    } as const;
+    return [{ to: from, message: differs }];
+  }
 
   /** A membership event, as the journal emits it (the Journal's listener). */
   noteEvent(type: CoreEvent['type'], slot: number): void {
