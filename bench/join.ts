@@ -1,5 +1,6 @@
 /**
- * `node dist/bench/join.js --nodes N [--runs R] [--poll-ms P] [--timeout-s S] [--base PORT] [--json] [-- AGENT FLAGS]`:
+ * `node dist/bench/join.js --nodes N [--runs R] [--poll-ms P] [--timeout-s S] [--after-s A] [--base PORT] [--json]
+ *   [-- AGENT FLAGS]`:
  * a mass join of N real agents through one seed, on loopback. Agent 0 (the seed) starts first; agents 1 to N-1
  * start at once with `--join` to it, each with the flags after `--` (e.g. `--protocol 7 --gate-hold-ms 0`).
  * Measured per run:
@@ -7,7 +8,11 @@
  *   joinS     from the last agent answering until every agent sees all N alive (`/members` polled every P ms),
  *             at most S s (a run not formed by then is reported as not formed);
  *   seedQueuePeakBytes  the seed's UDP receive queue at its largest, sampled with `ss -uanm` at each poll (the
- *             kernel's backlog of packets the seed has not read yet).
+ *             kernel's backlog of packets the seed has not read yet);
+ *   falseDeaths  `dead` membership events summed over every agent's `/metrics` `--after-s` A s (default 40) after
+ *             the run ends, so that protocol 7's switch after the gate's 30 s hold falls inside it (no agent is
+ *             stopped: each is a false death, however soon refuted); censusConvictions, the part of them that
+ *             protocol 7's censuses made (`/stats`).
  * joinS is what `bench/serf.ts` calls join convergence ("from the last agent started until every agent sees all
  * N alive": its clock also starts once every API answers). bench/serf.ts opens the APIs one after the other and
  * polls every 25 ms; here every agent is polled each P ms (default 1000) so the polls stay a small share of two
@@ -26,6 +31,8 @@ interface RunResult {
   joinS: number;
   formed: boolean;
   seedQueuePeakBytes: number;
+  falseDeaths: number;
+  censusConvictions: number;
 }
 
 /** The seed's receive queue in bytes (ss's Recv-Q for the UDP socket bound to the port), 0 if not found. */
@@ -53,7 +60,32 @@ async function liveCount(apiPort: number): Promise<number> {
   }
 }
 
-async function oneRun(n: number, base: number, pollMs: number, timeoutS: number, flags: string[]): Promise<RunResult> {
+/** `dead` events this agent emitted (its /metrics), and the convictions its censuses made (its /stats). */
+async function deaths(apiPort: number): Promise<{ dead: number; census: number }> {
+  try {
+    const text = await (
+      await fetch(`http://127.0.0.1:${apiPort}/metrics`, { signal: AbortSignal.timeout(5_000) })
+    ).text();
+    const line = text.split('\n').find((l) => l.startsWith('scuttlebutt_member_events_total{type="dead"}'));
+    const stats = (await (
+      await fetch(`http://127.0.0.1:${apiPort}/stats`, { signal: AbortSignal.timeout(5_000) })
+    ).json()) as {
+      liveness?: { census?: { convicted?: number } };
+    };
+    return { dead: line ? Number(line.split(' ').pop()) : 0, census: stats.liveness?.census?.convicted ?? 0 };
+  } catch {
+    return { dead: 0, census: 0 };
+  }
+}
+
+async function oneRun(
+  n: number,
+  base: number,
+  pollMs: number,
+  timeoutS: number,
+  afterS: number,
+  flags: string[],
+): Promise<RunResult> {
   const procs: ChildProcess[] = [];
   const api = (i: number): number => base + 2 * i + 1;
   const spawnAgent = (i: number): void => {
@@ -94,15 +126,19 @@ async function oneRun(n: number, base: number, pollMs: number, timeoutS: number,
         if (c >= 0 && !answered[i]) answered[i] = true;
       });
       if (lastUp === 0 && answered.every(Boolean)) lastUp = now;
-      if (lastUp > 0 && counts.every((c) => c === n))
-        return { startS: (lastUp - t0) / 1000, joinS: (now - lastUp) / 1000, formed: true, seedQueuePeakBytes: peak };
-      if (lastUp > 0 ? now - lastUp > timeoutS * 1000 : now > startDeadline)
+      const formed = lastUp > 0 && counts.every((c) => c === n);
+      if (formed || (lastUp > 0 ? now - lastUp > timeoutS * 1000 : now > startDeadline)) {
+        await sleep(afterS * 1000);
+        const d = await Promise.all(Array.from({ length: n }, (_, i) => deaths(api(i))));
         return {
           startS: lastUp > 0 ? (lastUp - t0) / 1000 : NaN,
           joinS: lastUp > 0 ? (now - lastUp) / 1000 : NaN,
-          formed: false,
+          formed,
           seedQueuePeakBytes: peak,
+          falseDeaths: d.reduce((k, x) => k + x.dead, 0),
+          censusConvictions: d.reduce((k, x) => k + x.census, 0),
         };
+      }
       await sleep(Math.max(0, pollMs - (Date.now() - start)));
     }
   } finally {
@@ -120,6 +156,7 @@ async function main(): Promise<void> {
       'poll-ms': { type: 'string', default: '1000' },
       'timeout-s': { type: 'string', default: '120' },
       base: { type: 'string', default: '29000' },
+      'after-s': { type: 'string', default: '40' },
       json: { type: 'boolean', default: false },
     },
   });
@@ -131,11 +168,11 @@ async function main(): Promise<void> {
     throw new Error('--nodes >= 2, --runs >= 1, and the ports (--base + 2N) below 32768 (the ephemeral range)');
   const results: RunResult[] = [];
   for (let r = 0; r < runs; r++) {
-    const res = await oneRun(n, base, Number(values['poll-ms']), timeoutS, positionals);
+    const res = await oneRun(n, base, Number(values['poll-ms']), timeoutS, Number(values['after-s']), positionals);
     results.push(res);
     if (!values.json)
       process.stdout.write(
-        `run ${r + 1}: start ${res.startS.toFixed(2)} s, join ${res.formed ? res.joinS.toFixed(2) : `not formed (${res.joinS.toFixed(1)})`} s, seed queue peak ${res.seedQueuePeakBytes} B\n`,
+        `run ${r + 1}: start ${res.startS.toFixed(2)} s, join ${res.formed ? res.joinS.toFixed(2) : `not formed (${res.joinS.toFixed(1)})`} s, seed queue peak ${res.seedQueuePeakBytes} B, false deaths ${res.falseDeaths} (census ${res.censusConvictions})\n`,
       );
   }
   const summary = {
@@ -146,11 +183,12 @@ async function main(): Promise<void> {
     medianJoinS: median(results.map((r) => (r.formed ? r.joinS : timeoutS))),
     medianStartS: median(results.map((r) => r.startS)),
     medianSeedQueuePeakBytes: median(results.map((r) => r.seedQueuePeakBytes)),
+    falseDeaths: results.reduce((k, r) => k + r.falseDeaths, 0),
   };
   process.stdout.write(
     values.json
       ? `${JSON.stringify(summary)}\n`
-      : `median join ${summary.medianJoinS.toFixed(2)} s (${summary.formed}/${runs} formed), start ${summary.medianStartS.toFixed(2)} s, seed queue peak ${summary.medianSeedQueuePeakBytes} B\n`,
+      : `median join ${summary.medianJoinS.toFixed(2)} s (${summary.formed}/${runs} formed), start ${summary.medianStartS.toFixed(2)} s, seed queue peak ${summary.medianSeedQueuePeakBytes} B, false deaths ${summary.falseDeaths} in all\n`,
   );
 }
 
