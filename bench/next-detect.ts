@@ -5,8 +5,10 @@
  * once after each packet any node of a seeded protocol-7 simulation receives (--loss throughout; formed, in mode 7,
  * 10 s on, then --measure-s simulated seconds). Prints one JSON line: the calls timed, and the median, 90th percentile
  * and mean ns per call less the timer's own cost (the median of an empty timed pair). The mean carries the
- * simulator's garbage collections that land in a timed call; the median does not. Then `warmNs`: ns per call when
- * each node is asked again and again with nothing changed between (the walks' own cost, caches warm).
+ * simulator's garbage collections that land in a timed call; the median does not. `receiveNs`: the median ns of the
+ * receive call itself, for scale. Then `warmNs`: ns per call when each node is asked again and again with nothing
+ * changed between (the walks' own cost, with what they read in the CPU's caches: the rest of a call after a packet
+ * is reading that state from memory).
  */
 import { parseArgs } from 'node:util';
 import type { ScuttlebuttCore } from '../src/core/core.js';
@@ -32,11 +34,13 @@ sim.runUntil(sim.now + 10_000);
 
 const spent: number[] = [];
 const timer: number[] = [];
+const receiving: number[] = [];
 let sink = 0;
 for (const core of sim.cores) {
   if (!core) continue;
   const receive = core.receive.bind(core);
   core.receive = (...args: Parameters<ScuttlebuttCore['receive']>) => {
+    const r0 = process.hrtime.bigint();
     const out = receive(...args);
     const now = args[2];
     const t0 = process.hrtime.bigint();
@@ -45,6 +49,7 @@ for (const core of sim.cores) {
     const t2 = process.hrtime.bigint();
     spent.push(Number(t1 - t0));
     timer.push(Number(t2 - t1));
+    receiving.push(Number(t0 - r0));
     return out;
   };
 }
@@ -71,6 +76,7 @@ console.log(
     p90Ns: quantile(spent, 0.9) - timerNs,
     meanNs: Math.round(mean(spent) - mean(timer)),
     timerNs,
+    receiveNs: quantile(receiving, 0.5) - timerNs,
     warmNs: Number((Number(warmNs) / (WARM_CALLS * nodes)).toFixed(1)),
     finite: Number.isFinite(sink),
   }),

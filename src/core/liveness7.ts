@@ -41,7 +41,6 @@ import { OwnReports, ReportBook, Refuter, type ReportAcceptResult } from './repo
 import type { Random } from './types.js';
 import { ReturnHold } from './returns.js';
 import { ScanMarks } from './scan-marks.js';
-import { TickDue } from './tick-due.js';
 import { UNHEARD_DELAYS, UnheardNeighbours } from './unheard.js';
 
 /**
@@ -91,8 +90,6 @@ export class Liveness7 {
   /** Censuses this node started, and members its censuses convicted, since construction. */
   private censusesStarted = 0;
   private censusConvicted = 0;
-  /** nextTickAt's walks (deadlines, waits, holds), kept until a part they read changes (core/tick-due.ts). */
-  private readonly due: TickDue;
 
   constructor(
     private readonly config: Liveness7Config,
@@ -120,7 +117,6 @@ export class Liveness7 {
     this.dead = this.view.dead;
     this.membership = this.buildMembership();
     this.census.setMembership(this.membership);
-    this.due = new TickDue(this.watch, this.unheard, this.returns, this.book, this.self, this.intervalMs / 4);
   }
 
   /** This node's incarnation (raised by refutations: see shouldRefute). */
@@ -240,15 +236,17 @@ export class Liveness7 {
    * about live members or due never-heard neighbours (the census start rule), held census convictions, deafness, a
    * claim to refute, a view changed since the last tick, `pending` (the coordinator's changes not yet applied); a
    * round after it else. And no later than the beats, a neighbour's deadline (a verdict changes just after it), a
-   * never-heard wait's end, or the end of a returned member's or an accuser's hold (the walks: TickDue).
+   * never-heard wait's end, or the end of a returned member's or an accuser's hold (ReturnHold.nextEnd).
    */
   nextTickAt(now: number, pending: boolean): number {
     const last = this.lastTickAt;
-    const held = pending || this.viewChanged || this.heldCensus.holding || this.beatClaim >= 0 || this.census.running;
+    const held = pending || this.viewChanged || this.heldCensus.holding || this.beatClaim >= 0;
     // Stale marks count as work: the list is computed by a tick, whose clock stamps the accusations (ReturnHold).
-    const busy = held || this.marks.stale || this.unresolved().length > 0 || this.watch.deaf(now);
-    const next = Math.min(this.nextBeatAt, this.due.at(last, this.incarnation));
-    return Math.min(next, last + (busy ? this.intervalMs / 4 : this.intervalMs));
+    const records = this.marks.stale || this.unresolved().length > 0;
+    const census = this.census.running || records || this.unheard.due(last).length > 0;
+    const busy = held || census || this.book.aboutMe(this.self, this.incarnation) || this.watch.deaf(now);
+    const next = Math.min(this.nextBeatAt, this.watch.nextDeadline(last), this.unheard.nextDue(last));
+    return Math.min(next, this.returns.nextEnd(), last + (busy ? this.intervalMs / 4 : this.intervalMs));
   }
 
   /**

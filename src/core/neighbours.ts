@@ -144,7 +144,6 @@ export class NeighbourWatch {
   private judgedUntil = -Infinity;
   /** Neighbours judged (judgedCount), -1 when to be counted again. */
   private judgedTally = -1;
-  private changeCount = 0;
 
   constructor(config: NeighbourWatchConfig, now: number) {
     const fd = config.failureDetector;
@@ -154,11 +153,6 @@ export class NeighbourWatch {
     this.settings = new WindowSettings(fd);
     this.lingerMs = config.lingerMs ?? defaultLingerMs(config.gossipIntervalMs, fd);
     this.health = new LocalHealth(config.gossipIntervalMs, fd.acceptableHeartbeatPauseMs, now, false);
-  }
-
-  /** Counts the calls that may have moved a deadline (nextDeadline): a copy of it stands while this is unchanged. */
-  get changes(): number {
-    return this.changeCount;
   }
 
   /** Times this node noticed it had been stalled (its clock leapt between calls). */
@@ -188,7 +182,6 @@ export class NeighbourWatch {
    * convicted, or a join that moved it away). A lingering one listed again is simply kept.
    */
   setNeighbours(refs: Iterable<number>, now: number): void {
-    this.changeCount++;
     this.observeClock(now);
     const listed = new Set<number>();
     for (const ref of refs) {
@@ -213,7 +206,6 @@ export class NeighbourWatch {
    * beat, BEAT_LAST, and is forgotten.
    */
   beats(now: number, stateHash: number, inputs: BeatInputs): OutgoingBeat[] {
-    this.changeCount++;
     this.observeClock(now);
     this.sent++;
     const sequence = (this.sent - 1) & U16_MASK;
@@ -253,7 +245,6 @@ export class NeighbourWatch {
    */
   onBeat(from: number, beat: BeatMessage, now: number): BeatNews | null {
     if ((from & U16_MASK) !== beat.senderTag) return null;
-    this.changeCount++;
     this.observeClock(now);
     const n = this.neighbours.get(from);
     const last = (beat.flags & BEAT_LAST) !== 0;
@@ -449,7 +440,6 @@ export class NeighbourWatch {
   private shift(silenceMs: number): void {
     const by = silenceMs - this.intervalMs;
     if (by <= 0) return;
-    this.changeCount++;
     this.judgedUntil = -Infinity;
     for (const n of this.neighbours.values()) {
       n.beats.last += by;

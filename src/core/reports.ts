@@ -62,7 +62,6 @@ export class ReportBook {
   >;
   private verified = 0;
   private readonly maxRecords: number;
-  private changeCount = 0;
 
   /**
    * @param clusterId this cluster's id (part of the signed bytes).
@@ -126,7 +125,6 @@ export class ReportBook {
     e.refused = null;
     e.ineligible = null;
     this.index(observerRef, set);
-    this.changeCount++;
     return 'accepted';
   }
 
@@ -170,7 +168,6 @@ export class ReportBook {
     if (!e) return;
     if (e.set) this.unindex(observer, e.set);
     this.entries.delete(observer);
-    this.changeCount++;
   }
 
   /**
@@ -258,11 +255,6 @@ export class ReportBook {
   /** Refused sets and records by reason, since construction. */
   rejections(): Readonly<Record<ReportRejectReason, number>> {
     return { ...this.rejected };
-  }
-
-  /** Counts the sets accepted and dropped: a copy of claimAbout's answer stands while this is unchanged. */
-  get changes(): number {
-    return this.changeCount;
   }
 
   /** Signature checks made, since construction. */

@@ -26,25 +26,16 @@ export class ReturnHold {
   /** Member ref -> when a record counted here last named it (an accuser accused); entries go as `since`'s do. */
   private readonly accusedAt = new Map<number, number>();
 
-  private changeCount = 0;
-
   /** @param holdMs how long a returned member's records (and records about it) do not convict. */
   constructor(private readonly holdMs: number) {}
 
-  /** Counts the calls that may have moved `nextEnd`: a copy of it stands while this is unchanged. */
-  get changes(): number {
-    return this.changeCount;
-  }
-
   /** `ref`, held dead here, is live again at `now`, or refuted a record held here (its incarnation rose). */
   note(ref: number, now: number): void {
-    this.changeCount++;
     this.since.set(ref, now);
   }
 
   /** Members named by a record that counts here at `now` (ReportBook.unresolved): each is accused then. */
   accused(refs: number[], now: number): number[] {
-    this.changeCount++;
     for (const ref of refs) this.accusedAt.set(ref, now);
     return refs;
   }
@@ -71,7 +62,6 @@ export class ReturnHold {
       for (const [ref, at] of map) {
         if (now - at < this.holdMs) continue;
         map.delete(ref);
-        this.changeCount++;
         ended = true;
       }
     }
@@ -88,7 +78,6 @@ export class ReturnHold {
 
   /** `ref` is no longer a member. */
   forget(ref: number): void {
-    this.changeCount++;
     this.since.delete(ref);
     this.accusedAt.delete(ref);
   }

@@ -68,15 +68,9 @@ export class UnheardNeighbours {
    * tells them apart with no set built per call (update runs on every detect tick, an idle node's busiest timer).
    */
   private updates = 0;
-  private changeCount = 0;
 
   /** `firstWaitMs`: how long a neighbour stays unheard before its first census (UNHEARD_DELAYS detection delays). */
   constructor(private readonly firstWaitMs: number) {}
-
-  /** Counts the calls that may have changed `due` or `nextDue`: a copy of theirs stands while this is unchanged. */
-  get changes(): number {
-    return this.changeCount;
-  }
 
   /** Censuses that judged at least one due member here, since construction. */
   get censuses(): number {
@@ -97,7 +91,6 @@ export class UnheardNeighbours {
    */
   update(now: number, neighbours: readonly number[], watch: WatchedWindows, eligible: (ref: number) => boolean): void {
     const tick = ++this.updates;
-    this.changeCount++;
     let heard = 0;
     for (const ref of neighbours) {
       if (!Number.isNaN(watch.silentDeadline(ref))) {
@@ -161,7 +154,6 @@ export class UnheardNeighbours {
    * reported if it was checked directly and stayed absent, else (present) waits twice as long for its next one.
    */
   afterRound(census: CensusHeld, pulls: readonly CensusPull[], now: number, incarnations: IncarnationsOf): void {
-    this.changeCount++;
     const { epoch, running } = census;
     const judgedNow = pulls.some((p) => p.message.verification) || !running;
     if (epoch !== this.judgingEpoch && judgedNow) {
@@ -202,7 +194,6 @@ export class UnheardNeighbours {
         continue;
       }
       this.absent.delete(ref);
-      this.changeCount++;
       const e = this.entries.get(ref);
       if (e) this.alive(e, now);
     }
@@ -216,7 +207,6 @@ export class UnheardNeighbours {
 
   /** `ref` is no longer a member here: nothing is kept about it. */
   forget(ref: number): void {
-    this.changeCount++;
     this.entries.delete(ref);
     this.absent.delete(ref);
   }

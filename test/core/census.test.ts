@@ -302,6 +302,36 @@ test('verdict: a lone reported absentee is checked directly; one whose record st
   assert.deepEqual(verdictsWith([10], bits(10, 11, 12), [10, 11, 12]), [10, 11, 12]);
 });
 
+/**
+ * Starts census `c` and runs it to its end: its pulling answered by member 1 with `present` (null: no reply, this
+ * node deaf to it), and a direct check of member i answered when `answers(i, ms)`, ms after the pulling ended.
+ * Returns when member `watched` was checked (ms after the pulling ended) and the members convicted.
+ */
+function checkSchedule(
+  c: Census,
+  present: Uint8Array | null,
+  watched: number,
+  answers: (i: number, ms: number) => boolean,
+): { at: number[]; convicted: number[] } {
+  c.start(1, HASH, 0);
+  const random = seededRandom(3);
+  const at: number[] = [];
+  let endedAt = -1;
+  for (let t = 0; c.running; t += ROUND) {
+    for (const p of c.pulls(t, random)) {
+      if (!p.message.verification) {
+        if (present) c.onReply(ref(1), reply(1, present), t + 1);
+        continue;
+      }
+      if (endedAt < 0) endedAt = t;
+      const i = REFS.indexOf(p.to);
+      if (i === watched) at.push(t - endedAt);
+      if (answers(i, t - endedAt)) c.onReply(p.to, reply(1, bits(i)), t + 1);
+    }
+  }
+  return { at, convicted: c.takeVerdicts().map((v) => REFS.indexOf(v.ref)) };
+}
+
 test('verdict: a lone absentee among present neighbours is checked at doubling gaps over 4 intervals; across a cut, 3 rounds running', () => {
   // Absent: the reported members, deaf to their checks until `answersFrom` ms after the pulling ended, and
   // `unseen`, which a present neighbour (5) vouches for. 10's neighbours are 3, 4 and 5 (present), or 3, 11 and 12.
@@ -312,24 +342,8 @@ test('verdict: a lone absentee among present neighbours is checked at doubling g
     unseen: number[] = [],
   ): { at: number[]; convicted: number[] } => {
     const neighbours = new Map([[10, around], ...unseen.map((u): [number, number[]] => [u, [5]])]);
-    const c = node(0, { reported, neighbours });
-    c.start(1, HASH, 0);
-    const random = seededRandom(3);
-    const at: number[] = [];
-    let endedAt = -1;
-    for (let t = 0; c.running; t += ROUND) {
-      for (const p of c.pulls(t, random)) {
-        if (!p.message.verification) {
-          const present = [...REFS.keys()].filter((i) => !reported.includes(i) && !unseen.includes(i));
-          c.onReply(ref(1), reply(1, bits(...present)), t + 1);
-          continue;
-        }
-        if (endedAt < 0) endedAt = t;
-        if (p.to === ref(10)) at.push(t - endedAt);
-        if (t - endedAt >= answersFrom) c.onReply(p.to, reply(1, bits(REFS.indexOf(p.to))), t + 1);
-      }
-    }
-    return { at, convicted: c.takeVerdicts().map((v) => REFS.indexOf(v.ref)) };
+    const present = [...REFS.keys()].filter((i) => !reported.includes(i) && !unseen.includes(i));
+    return checkSchedule(node(0, { reported, neighbours }), bits(...present), 10, (_, ms) => ms >= answersFrom);
   };
   const never = checks([10], Infinity);
   assert.deepEqual(
@@ -356,21 +370,8 @@ test('verdict: a census deaf while it pulled checks everyone; most answering, th
   // No reply to any pull (a burst on this node's inbound link): every other member is absent and checked. Members
   // `deaf` answer their checks only from `answersFrom` ms after the pulling ended, the rest at once.
   const run = (deaf: number[], answersFrom: number): { at: number[]; convicted: number[] } => {
-    const c = node(0);
-    c.start(1, HASH, 0);
-    const random = seededRandom(3);
-    const at: number[] = [];
-    let endedAt = -1;
-    for (let t = 0; c.running; t += ROUND) {
-      for (const p of c.pulls(t, random)) {
-        if (!p.message.verification) continue;
-        if (endedAt < 0) endedAt = t;
-        const i = REFS.indexOf(p.to);
-        if (i === 15) at.push((t - endedAt) / ROUND);
-        if (!deaf.includes(i) || t - endedAt >= answersFrom) c.onReply(p.to, reply(1, bits(i)), t + 1);
-      }
-    }
-    return { at, convicted: c.takeVerdicts().map((v) => REFS.indexOf(v.ref)) };
+    const { at, convicted } = checkSchedule(node(0), null, 15, (i, ms) => !deaf.includes(i) || ms >= answersFrom);
+    return { at: at.map((ms) => ms / ROUND), convicted };
   };
   // Deaf for 1.75 s after the census, as this node was while it pulled: the quick checks would convict both.
   const late = run([14, 15], 7 * ROUND);
