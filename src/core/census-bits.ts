@@ -160,6 +160,32 @@ export class SortedRefs {
     return true;
   }
 
+  /**
+   * Adds the refs of `insert` and removes those of `cut` (each given once, in neither list twice): one new array
+   * for all of them (none when nothing changes), the same as inserting and removing one at a time.
+   */
+  update(insert: readonly number[], cut: readonly number[]): void {
+    const adds = insert.filter((ref) => !this.has(ref)).sort((a, b) => a - b);
+    const gone = new Set(cut.filter((ref) => this.has(ref)));
+    if (adds.length + gone.size <= 1) {
+      for (const ref of adds) this.insert(ref);
+      for (const ref of gone) this.remove(ref);
+      return;
+    }
+    const a = this.array;
+    const out = new Float64Array(a.length + adds.length - gone.size);
+    let o = 0;
+    let j = 0;
+    for (let i = 0; i <= a.length; i++) {
+      const ref = i < a.length ? (a[i] as number) : Infinity;
+      while (j < adds.length && (adds[j] as number) < ref) out[o++] = adds[j++] as number;
+      if (i < a.length && !gone.has(ref)) out[o++] = ref;
+    }
+    for (const ref of adds) this.sum = addToSetHash(this.sum, ref);
+    for (const ref of gone) this.sum = removeFromSetHash(this.sum, ref);
+    this.array = out;
+  }
+
   /** Removes `ref`; false when it is not a member. */
   remove(ref: number): boolean {
     const a = this.array;

@@ -10,6 +10,7 @@ import type { AssignmentPool } from './assignment-pool.js';
 import { SortedRefs } from './census-bits.js';
 import type { CensusMembership } from './census.js';
 import type { ConvictionReason } from './liveness7-parts.js';
+import { DraftAssignment } from './observers-draft.js';
 import { ObserverAssignment } from './observers.js';
 import { RefIncarnations } from './ref-incarnations.js';
 
@@ -22,6 +23,8 @@ export class MemberView7 {
   private sorted: SortedRefs;
   /** Refs whose liveness or membership changed since the last refresh; null: any may have (a bulk change). */
   private changed: Set<number> | null = new Set();
+  /** In a batch (`batch`): whether the membership (the set of refs) changed since it began; null outside one. */
+  private batchMembers: boolean | null = null;
 
   /** `self` is always a live member; `k`: liveness.observers; `pool`: assignments shared with other nodes. */
   constructor(
@@ -122,6 +125,7 @@ export class MemberView7 {
    */
   refresh(): boolean {
     const changed = this.changed;
+    if (this.batchMembers !== null && changed !== null) return this.noteBatch(changed);
     this.changed = new Set();
     const before = this.sorted.refs;
     const added: number[] = [];
@@ -132,12 +136,14 @@ export class MemberView7 {
       const next = SortedRefs.of(this.incarnations.refs());
       if (next.hash !== this.sorted.hash || next.refs.length !== before.length) this.sorted = next;
     } else {
+      const insert: number[] = [];
+      const cut: number[] = [];
       for (const ref of changed) {
         const live = this.isLive(ref);
         if (live !== this.current.has(ref)) (live ? added : removed).push(ref);
-        if (this.incarnations.has(ref)) this.sorted.insert(ref);
-        else this.sorted.remove(ref);
+        (this.incarnations.has(ref) ? insert : cut).push(ref);
       }
+      this.sorted.update(insert, cut);
     }
     // `with` updates the rings in place of a rebuild (and rebuilds itself when many changed), and gives the same
     // assignment as one.
@@ -148,7 +154,50 @@ export class MemberView7 {
     const changedMembers = this.sorted.refs !== before;
     if (changedMembers && this.pool !== null)
       this.sorted.adopt(this.pool.shareRefs(this.sorted.refs, this.sorted.hash));
-    return changedMembers;
+    if (this.batchMembers === null) return changedMembers;
+    this.batchMembers ||= changedMembers;
+    return false;
+  }
+
+  /**
+   * The neighbours of `ref` in the live view, as of the last refresh; in a batch, the view with every change noted so
+   * far, read through a draft (the assignment is built at the batch's end).
+   */
+  observersOf(ref: number): number[] {
+    const changed = this.changed;
+    if (this.batchMembers === null || changed === null || changed.size === 0) return this.current.observersOf(ref);
+    const added: number[] = [];
+    const removed: number[] = [];
+    for (const r of changed) {
+      const live = this.isLive(r);
+      if (live !== this.current.has(r)) (live ? added : removed).push(r);
+    }
+    if (added.length === 0 && removed.length === 0) return this.current.observersOf(ref);
+    return new DraftAssignment(this.current, added, removed).observersOf(ref);
+  }
+
+  /**
+   * Runs `apply`, whose changes (and refreshes) only note refs: the assignment and the sorted membership are
+   * brought up to all of them at the end, one block copy of each array instead of one per change, the same arrays
+   * as a refresh after each change would leave. Between the changes `observersOf` reads the view as it stands.
+   * Returns whether the membership changed at any refresh in between or at the end.
+   */
+  batch(apply: () => void): boolean {
+    this.batchMembers = false;
+    let members: boolean;
+    try {
+      apply();
+    } finally {
+      members = this.batchMembers;
+      this.batchMembers = null;
+    }
+    return this.refresh() || members;
+  }
+
+  /** A refresh in a batch: notes whether the membership changed (a ref held that the sorted one lacks, or back). */
+  private noteBatch(changed: Set<number>): false {
+    for (const ref of changed) if (this.incarnations.has(ref) !== this.sorted.has(ref)) this.batchMembers = true;
+    return false;
   }
 
   /**

@@ -115,8 +115,7 @@ export class Liveness7 {
     this.view = new MemberView7(this.self, this.k, this.incarnation, config.assignmentPool ?? null);
     this.incarnations = this.view.incarnations;
     this.dead = this.view.dead;
-    this.membership = this.buildMembership();
-    this.census.setMembership(this.membership);
+    this.census.setMembership((this.membership = this.buildMembership()));
   }
 
   /** This node's incarnation (raised by refutations: see shouldRefute). */
@@ -160,6 +159,11 @@ export class Liveness7 {
     this.lastNow = now;
     this.view.leave(ref);
     this.refresh(now);
+  }
+
+  /** The `join`, `leave` and `remove` calls `apply` makes, the view built once at the end (MemberView7.batch). */
+  batch(apply: () => void): void {
+    if (this.view.batch(apply)) this.census.setMembership((this.membership = this.buildMembership()));
   }
 
   /** Keeps only `members` (live and dead) in the membership: the coordinator removed the rest. */
@@ -475,15 +479,11 @@ export class Liveness7 {
   /** The view brought up to its changes, then this node's neighbours and the census's membership from it. */
   private refresh(now: number): void {
     this.viewChanged = true;
-    const membershipChanged = this.view.refresh();
+    if (this.view.refresh()) this.census.setMembership((this.membership = this.buildMembership()));
     // Eligibility and quorums follow the view: every subject is looked at again.
     this.marks.touchAll();
-    this.neighbourRefs = this.view.assignment.observersOf(this.self).filter((ref) => ref !== this.self);
+    this.neighbourRefs = this.view.observersOf(this.self).filter((ref) => ref !== this.self);
     this.watch.setNeighbours(this.neighbourRefs, now);
-    if (membershipChanged) {
-      this.membership = this.buildMembership();
-      this.census.setMembership(this.membership);
-    }
   }
 
   /** The census's view of the membership (MemberView7.censusMembership). */

@@ -397,17 +397,20 @@ export class Mode7 {
       for (const ref of [...this.sets.keys()]) if (m.slotOfRef(ref) < 0) this.sets.delete(ref);
       return;
     }
-    for (const { type, ref } of this.changes) {
-      const s = m.slotOfRef(ref);
-      if (type === 'removed') {
-        this.liveness.remove(ref, now);
-        this.sets.delete(ref);
-      } else if (type === 'dead') {
-        this.liveness.leave(ref, now);
-      } else if (s > SELF && t.status[s] === LIVE) {
-        this.liveness.join(ref, t.incarnation(s), now);
+    // One change at a time, as it happened, but the view's arrays built once for all of them.
+    this.liveness.batch(() => {
+      for (const { type, ref } of this.changes) {
+        const s = m.slotOfRef(ref);
+        if (type === 'removed') {
+          this.liveness.remove(ref, now);
+          this.sets.delete(ref);
+        } else if (type === 'dead') {
+          this.liveness.leave(ref, now);
+        } else if (s > SELF && t.status[s] === LIVE) {
+          this.liveness.join(ref, t.incarnation(s), now);
+        }
       }
-    }
+    });
     this.changes.length = 0;
   }
 

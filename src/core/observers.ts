@@ -51,7 +51,7 @@ export function convictionQuorum(observers: number): number {
  * lists and neighbours are read off them when asked, and kept for the next ask, so a change to the view costs
  * a memmove per ring and per changed member, and a query O(K^2) ring lookups, whatever N.
  */
-export class ObserverAssignment {
+export class ObserverAssignment implements RingOrder {
   /** K: the length of each member's own list (fewer when the view is smaller). */
   readonly k: number;
   readonly rings: number;
@@ -272,69 +272,106 @@ export class ObserverAssignment {
     return false;
   }
 
-  /**
-   * x's neighbours: its strict own list, and every member whose strict list has x. A strict list is
-   * complete by ring distance K/2 (ring 0 alone gives 2d distinct members by distance d), so only members
-   * within K/2 of x on some ring can list it.
-   */
+  /** x's neighbours (neighbourRow), kept for the next ask. */
   private row(x: number): number[] {
     const cached = this.rowCache.get(x);
     if (cached !== undefined) return cached;
-    const n = this.size;
-    const own = this.own(x);
-    const out: number[] = [];
-    for (let j = 0; j < this.ownLength; j++) out.push(own[j] as number);
-    for (let r = 0; r < this.rings; r++) {
-      const order = this.order[r] as Float64Array;
-      const p = this.position(x, r);
-      for (let d = 1; d <= this.k / 2 && d < n; d++) {
-        for (let side = 0; side < 2; side++) {
-          const y = order[side === 0 ? (p + d) % n : (p - d + n * d) % n] as number;
-          if (y !== x && !out.includes(y) && this.lists(y, x, this.ownLength)) out.push(y);
-        }
-      }
-    }
-    const row = out.sort((a, b) => a - b);
+    const row = neighbourRow(this, x, this.ownLength, (y) => this.own(y));
     this.rowCache.set(x, row);
     return row;
   }
 
-  private position(x: number, r: number): number {
+  /** The member at position `i` (0 <= i < size) of ring `r`. */
+  at(r: number, i: number): number {
+    return (this.order[r] as Float64Array)[i] as number;
+  }
+
+  /** Where member `x` sits on ring `r` (where it would go, for a ref outside the view). */
+  position(x: number, r: number): number {
     return search(this.keys[r] as Float64Array, ringKey(x, r), x, this.order[r] as Float64Array);
   }
 
-  /** x's own list: ring neighbours nearest first (distance d on each ring, successor then predecessor). */
+  /** Ring `r`'s keys and refs in ring order (read-only: a draft over this view reads them). @internal */
+  column(r: number): { readonly keys: Float64Array; readonly order: Float64Array } {
+    return { keys: this.keys[r] as Float64Array, order: this.order[r] as Float64Array };
+  }
+
+  /** x's own list (ownList), kept for the next ask. */
   private own(x: number): Float64Array {
     const cached = this.ownCache.get(x);
     if (cached !== undefined) return cached;
-    const n = this.size;
-    const own = new Float64Array(this.wide);
-    const positions = Array.from({ length: this.rings }, (_, r) => this.position(x, r));
-    let count = 0;
-    for (let d = 1; count < this.wide && d < n; d++) {
-      for (let r = 0; r < this.rings && count < this.wide; r++) {
-        const order = this.order[r] as Float64Array;
-        const p = positions[r] as number;
-        // Successor then predecessor at distance d (without an array per step: this is the hot loop).
-        for (let side = 0; side < 2 && count < this.wide; side++) {
-          const y = order[side === 0 ? (p + d) % n : (p - d + n * d) % n] as number;
-          if (y === x) continue;
-          let seen = false;
-          for (let j = 0; j < count && !seen; j++) seen = own[j] === y;
-          if (!seen) own[count++] = y;
-        }
-      }
-    }
+    const own = ownList(this, x, this.wide);
     this.ownCache.set(x, own);
     return own;
   }
+}
+
+/** A view's rings as own lists and rows read them (ObserverAssignment, or a draft of one: observers-draft.ts). */
+export interface RingOrder {
+  readonly size: number;
+  readonly k: number;
+  readonly rings: number;
+  at(r: number, i: number): number;
+  position(x: number, r: number): number;
+}
+
+/**
+ * x's own list, its first `wide` entries: ring neighbours nearest first (distance d on each ring, successor then
+ * predecessor).
+ */
+export function ownList(v: RingOrder, x: number, wide: number): Float64Array {
+  const n = v.size;
+  const own = new Float64Array(wide);
+  const positions = Array.from({ length: v.rings }, (_, r) => v.position(x, r));
+  let count = 0;
+  for (let d = 1; count < wide && d < n; d++) {
+    for (let r = 0; r < v.rings && count < wide; r++) {
+      const p = positions[r] as number;
+      // Successor then predecessor at distance d (without an array per step: this is the hot loop).
+      for (let side = 0; side < 2 && count < wide; side++) {
+        const y = v.at(r, side === 0 ? (p + d) % n : (p - d + n * d) % n);
+        if (y === x) continue;
+        let seen = false;
+        for (let j = 0; j < count && !seen; j++) seen = own[j] === y;
+        if (!seen) own[count++] = y;
+      }
+    }
+  }
+  return own;
+}
+
+/**
+ * x's neighbours, ascending: its strict own list (`ownLength` long), and every member whose strict list has x. A
+ * strict list is complete by ring distance K/2 (ring 0 alone gives 2d distinct members by distance d), so only
+ * members within K/2 of x on some ring can list it. `own` gives a member's own list (at least `ownLength` long).
+ */
+export function neighbourRow(v: RingOrder, x: number, ownLength: number, own: (y: number) => Float64Array): number[] {
+  const n = v.size;
+  const mine = own(x);
+  const out: number[] = [];
+  for (let j = 0; j < ownLength; j++) out.push(mine[j] as number);
+  const lists = (y: number): boolean => {
+    const theirs = own(y);
+    for (let j = 0; j < ownLength; j++) if (theirs[j] === x) return true;
+    return false;
+  };
+  for (let r = 0; r < v.rings; r++) {
+    const p = v.position(x, r);
+    for (let d = 1; d <= v.k / 2 && d < n; d++) {
+      for (let side = 0; side < 2; side++) {
+        const y = v.at(r, side === 0 ? (p + d) % n : (p - d + n * d) % n);
+        if (y !== x && !out.includes(y) && lists(y)) out.push(y);
+      }
+    }
+  }
+  return out.sort((a, b) => a - b);
 }
 
 /**
  * The first position in `keys` (ascending, ties ascending by `refs` at the same position) whose entry is
  * not below (key, ref): where (key, ref) is, or would be inserted.
  */
-function search(keys: Float64Array, key: number, ref: number, refs: Float64Array): number {
+export function search(keys: Float64Array, key: number, ref: number, refs: Float64Array): number {
   let lo = 0;
   let hi = keys.length;
   while (lo < hi) {
