@@ -6,33 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { ScuttlebuttCore } from '../../src/core/core.js';
-import { seededRandom } from '../../src/core/random.js';
-import type { CoreConfig, Outbound } from '../../src/core/types.js';
-import { benchOptions, simConfig } from '../../src/sim/options.js';
-import { simReportSigner } from '../../src/sim/report-signer.js';
+import type { ScuttlebuttCore } from '../../src/core/core.js';
+import type { Outbound } from '../../src/core/types.js';
 import type { CensusPullMessage } from '../../src/wire/liveness-messages.js';
+import { address7 as address, core7, INTERVAL } from './core7-node.js';
 
-const INTERVAL = 1000;
-const sha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(data).digest());
-const address = (i: number): string => `10.0.0.${i + 1}:7946`;
-
-function node(i: number, now: number, liveness7: boolean): ScuttlebuttCore {
-  const c = simConfig(benchOptions({ nodes: 2, seed: 1 }), 1);
-  const config: CoreConfig = {
-    clusterId: 'census6',
-    self: { id: `node-${i}`, generation: 1, address: address(i) },
-    fanout: c.fanout,
-    gossipIntervalMs: INTERVAL,
-    failureDetector: c.failureDetector,
-    payloadBudget: 1300,
-    tombstoneGracePeriodMs: c.tombstoneGracePeriodMs,
-    hash: sha256,
-    ...(liveness7 ? { liveness7: { gateHoldMs: 30_000, signer: simReportSigner(1, i, 1) } } : {}),
-  };
-  return new ScuttlebuttCore(config, seededRandom(23 + i), now);
-}
+const node = (i: number, now: number, liveness7: boolean): ScuttlebuttCore =>
+  core7(i, now, 'census6', liveness7 ? 30_000 : null, 23);
 
 /** Two cores that know each other: a few rounds of every message delivered at once. */
 function pair(liveness7: boolean): { a: ScuttlebuttCore; now: number } {

@@ -7,33 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { ScuttlebuttCore } from '../../src/core/core.js';
-import { seededRandom } from '../../src/core/random.js';
-import type { CoreConfig, CoreMessage, Outbound } from '../../src/core/types.js';
-import { benchOptions, simConfig } from '../../src/sim/options.js';
-import { simReportSigner } from '../../src/sim/report-signer.js';
+import type { ScuttlebuttCore } from '../../src/core/core.js';
+import type { CoreMessage, Outbound } from '../../src/core/types.js';
 import { coreMessageBytes } from '../../src/wire/any.js';
 import { ENVELOPE_HEADER_BYTES } from '../../src/wire/protocol.js';
+import { core7, INTERVAL } from './core7-node.js';
 
-const INTERVAL = 1000;
-const sha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(data).digest());
-
-function node(i: number, now: number): ScuttlebuttCore {
-  const c = simConfig(benchOptions({ nodes: 2, seed: 1 }), 1);
-  const config: CoreConfig = {
-    clusterId: 'lone7',
-    self: { id: `node-${i}`, generation: 1, address: `10.0.0.${i + 1}:7946` },
-    fanout: c.fanout,
-    gossipIntervalMs: INTERVAL,
-    failureDetector: c.failureDetector,
-    payloadBudget: 1300,
-    tombstoneGracePeriodMs: c.tombstoneGracePeriodMs,
-    hash: sha256,
-    liveness7: { gateHoldMs: 0, signer: simReportSigner(1, i, 1) },
-  };
-  return new ScuttlebuttCore(config, seededRandom(17 + i), now);
-}
+const node = (i: number, now: number): ScuttlebuttCore => core7(i, now, 'lone7', 0, 17);
 
 test('mode 7: a node alone stops sending a protocol-6 SYN beside its SYN7 to a seed that answers SYN7', () => {
   let now = 1_000_000;
