@@ -267,9 +267,7 @@ export class ObserverAssignment implements RingOrder {
 
   /** Whether x's own list has y among its first `length` entries. */
   private lists(x: number, y: number, length: number): boolean {
-    const own = this.own(x);
-    for (let j = 0; j < length; j++) if (own[j] === y) return true;
-    return false;
+    return hasAmong(this.own(x), y, length);
   }
 
   /** x's neighbours (neighbourRow), kept for the next ask. */
@@ -350,17 +348,12 @@ export function neighbourRow(v: RingOrder, x: number, ownLength: number, own: (y
   const mine = own(x);
   const out: number[] = [];
   for (let j = 0; j < ownLength; j++) out.push(mine[j] as number);
-  const lists = (y: number): boolean => {
-    const theirs = own(y);
-    for (let j = 0; j < ownLength; j++) if (theirs[j] === x) return true;
-    return false;
-  };
   for (let r = 0; r < v.rings; r++) {
     const p = v.position(x, r);
     for (let d = 1; d <= v.k / 2 && d < n; d++) {
       for (let side = 0; side < 2; side++) {
         const y = v.at(r, side === 0 ? (p + d) % n : (p - d + n * d) % n);
-        if (y !== x && !out.includes(y) && lists(y)) out.push(y);
+        if (y !== x && !out.includes(y) && hasAmong(own(y), x, ownLength)) out.push(y);
       }
     }
   }
@@ -413,4 +406,10 @@ function spliced(
   }
   out.set(a.subarray(i), o);
   return out;
+}
+
+/** Whether `y` is among the first `length` entries of an own list. */
+function hasAmong(list: Float64Array, y: number, length: number): boolean {
+  for (let j = 0; j < length; j++) if (list[j] === y) return true;
+  return false;
 }
