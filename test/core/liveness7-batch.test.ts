@@ -9,14 +9,14 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SortedRefs } from '../../src/core/census-bits.js';
 import type { CensusMembership } from '../../src/core/census.js';
-import { Liveness7 } from '../../src/core/liveness7.js';
+import type { Liveness7 } from '../../src/core/liveness7.js';
 import type { MemberView7 } from '../../src/core/liveness7-view.js';
 import type { NeighbourWatch } from '../../src/core/neighbours.js';
 import { DraftAssignment } from '../../src/core/observers-draft.js';
 import { ObserverAssignment } from '../../src/core/observers.js';
 import { seededRandom } from '../../src/core/random.js';
-import { DEFAULT_FAILURE_DETECTOR } from '../../src/core/types.js';
 import { simReportSigner } from '../../src/sim/report-signer.js';
+import { liveness7Node } from './liveness7-node.js';
 
 const ref48 = fc.integer({ min: 0, max: 2 ** 48 - 1 });
 
@@ -92,18 +92,7 @@ const insides = (l: Liveness7): Insides => l as unknown as Insides;
 
 /** A node over `view`, and the neighbour sets its watch is given, in order. */
 function node(view: readonly number[]): { l: Liveness7; given: number[][] } {
-  const l = new Liveness7(
-    {
-      self,
-      clusterId: CLUSTER,
-      incarnation: 1,
-      gossipIntervalMs: 1000,
-      failureDetector: DEFAULT_FAILURE_DETECTOR,
-      signer: simReportSigner(5, 0, 0),
-    },
-    0,
-  );
-  l.setView(view, 0);
+  const l = liveness7Node({ self, clusterId: CLUSTER, incarnation: 1, signer: simReportSigner(5, 0, 0), view });
   const given: number[][] = [];
   const watch = insides(l).watch;
   const set = watch.setNeighbours.bind(watch);

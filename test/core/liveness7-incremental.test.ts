@@ -9,15 +9,15 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SortedRefs } from '../../src/core/census-bits.js';
 import type { CensusMembership } from '../../src/core/census.js';
-import { Liveness7 } from '../../src/core/liveness7.js';
+import type { Liveness7 } from '../../src/core/liveness7.js';
 import { membershipHash } from '../../src/core/liveness7-parts.js';
 import type { MemberView7 } from '../../src/core/liveness7-view.js';
 import { ObserverAssignment } from '../../src/core/observers.js';
 import { seededRandom } from '../../src/core/random.js';
 import { OwnReports } from '../../src/core/reports.js';
-import { DEFAULT_FAILURE_DETECTOR } from '../../src/core/types.js';
 import { simReportSigner, type SimReportSigner } from '../../src/sim/report-signer.js';
 import { REPORT_SILENT } from '../../src/wire/liveness-messages.js';
+import { liveness7Node } from './liveness7-node.js';
 
 const CLUSTER = 'incremental';
 const rng = seededRandom(11);
@@ -36,19 +36,7 @@ const members = (l: Liveness7): number[] => [...insides(l).view.incarnations.key
 const live = (l: Liveness7): number[] => members(l).filter((r) => !insides(l).view.dead.has(r));
 
 function node(view: readonly number[]): Liveness7 {
-  const l = new Liveness7(
-    {
-      self,
-      clusterId: CLUSTER,
-      incarnation: 1,
-      gossipIntervalMs: 1000,
-      failureDetector: DEFAULT_FAILURE_DETECTOR,
-      signer: signers.get(self)!,
-    },
-    0,
-  );
-  l.setView(view, 0);
-  return l;
+  return liveness7Node({ self, clusterId: CLUSTER, incarnation: 1, signer: signers.get(self)!, view });
 }
 
 /** `l`'s assignment and census membership are a from-scratch build's over what it holds. */

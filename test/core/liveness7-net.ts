@@ -9,17 +9,18 @@
  * it (both directions open) after a gossip-like delay of 0.5 to 1.5 s, each receiver drawing its own delay.
  * Partitions are cuts between sides (`cut`); a crashed node stops sending, receiving and ticking.
  */
-import { Liveness7 } from '../../src/core/liveness7.js';
+import type { Liveness7 } from '../../src/core/liveness7.js';
 import type { ConvictionReason, Outbound7 } from '../../src/core/liveness7-parts.js';
 import { seededRandom } from '../../src/core/random.js';
-import { DEFAULT_FAILURE_DETECTOR, type Random } from '../../src/core/types.js';
+import type { Random } from '../../src/core/types.js';
 import { simReportSigner } from '../../src/sim/report-signer.js';
 import { decodeLivenessMessage, encodeLivenessMessage } from '../../src/wire/liveness-codec.js';
 import { LIVENESS_TYPE_CODES, type ReportSet } from '../../src/wire/liveness-messages.js';
 import { ENVELOPE_HEADER_BYTES } from '../../src/wire/protocol.js';
+import { INTERVAL_MS, liveness7Node } from './liveness7-node.js';
 import { TimedCallbacks } from './timed-callbacks.js';
 
-export const INTERVAL_MS = 1000;
+export { INTERVAL_MS };
 const ROUND_MS = INTERVAL_MS / 4;
 const STATE_HASH = 0x0123_4567_89ab;
 
@@ -89,19 +90,7 @@ export class Liveness7Net {
     this.nodes = this.refs.map((ref, i) => {
       const signer = simReportSigner(o.seed, i, 0);
       this.keys.push(signer.publicKey);
-      const node = new Liveness7(
-        {
-          self: ref,
-          clusterId: 'compose7',
-          incarnation: 0,
-          gossipIntervalMs: INTERVAL_MS,
-          failureDetector: DEFAULT_FAILURE_DETECTOR,
-          signer,
-        },
-        0,
-      );
-      node.setView(this.refs, 0);
-      return node;
+      return liveness7Node({ self: ref, clusterId: 'compose7', incarnation: 0, signer, view: this.refs });
     });
     for (let x = 0; x < o.n; x++) this.events.push(this.rng.next() * ROUND_MS, () => this.tick(x));
   }

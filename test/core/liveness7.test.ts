@@ -5,14 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Liveness7 } from '../../src/core/liveness7.js';
+import type { Liveness7 } from '../../src/core/liveness7.js';
 import { keepsConvictedRecords, membershipHash } from '../../src/core/liveness7-parts.js';
 import { ObserverAssignment } from '../../src/core/observers.js';
 import { seededRandom } from '../../src/core/random.js';
 import { OwnReports } from '../../src/core/reports.js';
-import { DEFAULT_FAILURE_DETECTOR } from '../../src/core/types.js';
 import { simReportSigner, type SimReportSigner } from '../../src/sim/report-signer.js';
 import { REPORT_OUTBOUND, REPORT_SILENT, type ReportKind } from '../../src/wire/liveness-messages.js';
+import { liveness7Node } from './liveness7-node.js';
 
 const CLUSTER = 'unit';
 const rng = seededRandom(5);
@@ -20,19 +20,7 @@ const refs = Array.from({ length: 12 }, () => Math.floor(rng.next() * 2 ** 48));
 const signers: SimReportSigner[] = refs.map((_, i) => simReportSigner(5, i, 0));
 
 function node(i: number): Liveness7 {
-  const l = new Liveness7(
-    {
-      self: refs[i]!,
-      clusterId: CLUSTER,
-      incarnation: 0,
-      gossipIntervalMs: 1000,
-      failureDetector: DEFAULT_FAILURE_DETECTOR,
-      signer: signers[i]!,
-    },
-    0,
-  );
-  l.setView(refs, 0);
-  return l;
+  return liveness7Node({ self: refs[i]!, clusterId: CLUSTER, incarnation: 0, signer: signers[i]!, view: refs });
 }
 
 /** Observer `o`'s signed set naming `subject` at `incarnation`. */

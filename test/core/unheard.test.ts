@@ -7,13 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Liveness7 } from '../../src/core/liveness7.js';
 import { seededRandom } from '../../src/core/random.js';
-import { DEFAULT_FAILURE_DETECTOR } from '../../src/core/types.js';
 import { UNHEARD_MAX_DOUBLINGS, UnheardNeighbours, type WatchedWindows } from '../../src/core/unheard.js';
 import { simReportSigner } from '../../src/sim/report-signer.js';
 import { REPORT_SILENT, type CensusPullMessage } from '../../src/wire/liveness-messages.js';
 import type { CensusPull } from '../../src/core/census.js';
+import { liveness7Node } from './liveness7-node.js';
 
 const U = 10_000;
 const X = 101;
@@ -213,19 +212,14 @@ test('Liveness7: a neighbour whose state does not say it is ready is never looke
   const rng = seededRandom(11);
   const refs = Array.from({ length: 6 }, () => Math.floor(rng.next() * 2 ** 48));
   const run = (ready: boolean): number => {
-    const l = new Liveness7(
-      {
-        self: refs[0]!,
-        clusterId: 'unheard',
-        incarnation: 1,
-        gossipIntervalMs: 1000,
-        failureDetector: DEFAULT_FAILURE_DETECTOR,
-        signer: simReportSigner(11, 0, 0),
-        isReady: () => ready,
-      },
-      0,
-    );
-    l.setView(refs, 0);
+    const l = liveness7Node({
+      self: refs[0]!,
+      clusterId: 'unheard',
+      incarnation: 1,
+      signer: simReportSigner(11, 0, 0),
+      isReady: () => ready,
+      view: refs,
+    });
     // Nobody answers: no beat, no census reply.
     for (let t = 0; t <= 40_000; t += 250) l.tick(t, 0, rng);
     return l.censusStatus().neverHeard;
