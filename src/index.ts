@@ -75,7 +75,6 @@ export type {
   MemberInfo,
   MembershipEvent,
   QueryRecord,
-  SilenceView,
   Stats,
   UserEvent,
   UserEventLimits,
@@ -98,7 +97,7 @@ export {
   type QueryStats,
   type QuerySummary,
 } from './runtime/api.js';
-export type { DetectorView, FlowControlStats } from './core/types.js';
+export type { DetectorView, FlowControlStats, SilenceView } from './core/types.js';
 
 // What it throws: every error is a ScuttlebuttError with a stable `code` (the README's Errors table).
 export {

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { Scuttlebutt } from '../runtime/scuttlebutt.js';
 import { ForceLeaveError } from '../runtime/api.js';
 import { parseHostPort } from '../runtime/config.js';
+import { selectMembers } from '../runtime/health.js';
 import { METRICS_CONTENT_TYPE, prometheusText } from './metrics.js';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.js';
 import { carriesToken } from './http-token.js';
@@ -243,10 +244,11 @@ export async function startHttpApi(node: Scuttlebutt, listen: string, options: H
       }
       case 'members': {
         const filter = parseMemberQuery(query);
-        const members = node.members(filter);
+        // One snapshot for the whole answer: a dashboard may poll every member's agent many times a second.
         const state = node.state();
+        const members = selectMembers(state, filter, (m) => m.metadata);
         return void send(res, 200, {
-          self: members.find((m) => m.id === node.self.id && m.generation === node.self.generation) ?? state.self,
+          self: state.self,
           live: members.filter((m) => m.status === 'live'),
           dead: members.filter((m) => m.status === 'dead'),
           seeds: state.seeds,

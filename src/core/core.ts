@@ -438,14 +438,15 @@ export class ScuttlebuttCore {
     return this.detector.silence(s, now);
   }
 
-  snapshot(): ClusterSnapshot {
+  /** Every member's view; taken with a time `now`, live members carry their silence (for dashboards). */
+  snapshot(now?: number): ClusterSnapshot {
     const t = this.membership.table;
     const live: NodeView[] = [];
     const dead: NodeView[] = [];
     for (let s = 0; s < t.used; s++) {
       const st = t.status[s];
       if (st === FREE) continue;
-      (st === LIVE ? live : dead).push(this.viewOf(s));
+      (st === LIVE ? live : dead).push(this.viewOf(s, now));
     }
     return { self: this.self, live, dead, seeds: [...this.peers.seeds] };
   }
@@ -476,7 +477,7 @@ export class ScuttlebuttCore {
     return s > SELF ? this.membership.table.birth(s) : undefined;
   }
 
-  private viewOf(s: number): NodeView {
+  private viewOf(s: number, now?: number): NodeView {
     const t = this.membership.table;
     let values: Record<string, string> = {};
     const map = t.values.get(s);
@@ -492,6 +493,9 @@ export class ScuttlebuttCore {
       maxVersion: t.maxVersion(s),
       values,
       ...(s === SELF ? {} : { detector: this.detector.view(s) }),
+      ...(now === undefined || s === SELF || t.status[s] !== LIVE
+        ? {}
+        : { silence: this.detector.silenceView(s, now) }),
     };
   }
 }

@@ -21,7 +21,7 @@ import type { Journal } from './journal.js';
 import type { Membership } from './membership.js';
 import { DEAD, LIVE, MAX_HEARTBEAT_LEAP } from './peer-table.js';
 import { lnNormalUpperTail, thresholdSigma } from './phi.js';
-import type { DetectorView, FailureDetectorConfig } from './types.js';
+import type { DetectorView, FailureDetectorConfig, SilenceView } from './types.js';
 
 /**
  * How many times a round a harness runs the detector (ScuttlebuttCore.detect): conviction then
@@ -207,6 +207,17 @@ export class FailureDetector {
     return {
       silentForMs: now - birth,
       convictAfterMs: t.deadline(s) + this.lagShortfall(s) + this.lateSlack() - birth,
+    };
+  }
+
+  /** silence() and phiOf() as views show them: whole milliseconds, phi to a hundredth (an unbounded one as 1e9). */
+  silenceView(s: number, now: number): SilenceView {
+    const { silentForMs, convictAfterMs } = this.silence(s, now);
+    const phi = this.phiOf(s, now);
+    return {
+      silentForMs: Math.round(silentForMs),
+      convictAfterMs: Math.round(convictAfterMs),
+      phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : 1e9,
     };
   }
 

@@ -203,6 +203,17 @@ export interface NodeView {
   readonly values: Readonly<Record<string, string>>;
   /** What the failure detector learned of this member; absent for self. */
   readonly detector?: DetectorView;
+  /** How close this live member is to conviction: only in a snapshot taken with a time; never for self or the dead. */
+  readonly silence?: SilenceView;
+}
+
+export interface SilenceView {
+  /** Time since the birth of the newest heartbeat of this member that reached us, ms. */
+  readonly silentForMs: number;
+  /** The silence at which it would be convicted now, ms (lag allowance, period, pause and spread included). */
+  readonly convictAfterMs: number;
+  /** Its current phi (suspicion level; compare with failureDetector.phiThreshold). */
+  readonly phi: number;
 }
 
 export interface DetectorView {

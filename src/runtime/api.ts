@@ -12,6 +12,7 @@ import type {
   MembershipEventOf,
   MembershipOf,
   NodeIdentity,
+  SilenceView,
 } from '../core/types.js';
 import { ScuttlebuttError } from '../errors.js';
 import type { CensusCounts } from '../core/liveness7-parts.js';
@@ -216,15 +217,6 @@ export interface MemberInfo extends NodeIdentity {
    * dead members. Conviction comes when silentForMs passes convictAfterMs (phi then passes the threshold).
    */
   readonly silence?: SilenceView;
-}
-
-export interface SilenceView {
-  /** Time since the birth of the newest heartbeat of this member that reached us, ms. */
-  readonly silentForMs: number;
-  /** The silence at which it would be convicted now, ms (lag allowance, period, pause and spread included). */
-  readonly convictAfterMs: number;
-  /** Its current phi (suspicion level; compare with failureDetector.phiThreshold). */
-  readonly phi: number;
 }
 
 /** A filter for Scuttlebutt.members(): every condition must hold. */

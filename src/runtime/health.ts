@@ -2,7 +2,6 @@
  * What an orchestrator's probes and a member query ask of a node, as pure functions of its state:
  * liveness and readiness with the reason for a "no", and members filtered by status and tags.
  */
-import type { ClusterSnapshot, NodeView } from '../core/types.js';
 import type { Health, MemberFilter } from './api.js';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -58,13 +57,24 @@ export function assessHealth(h: HealthInputs): Health {
   };
 }
 
-/** The members of `snap` with the filter's status and every one of its tags (own properties only). */
-export function selectMembers(snap: ClusterSnapshot, filter: MemberFilter): NodeView[] {
+/**
+ * The members of `groups` (a snapshot's views or a ClusterState's members) with the filter's status and every one
+ * of its tags (own properties only); `values` reads a member's key-values.
+ */
+export function selectMembers<T>(
+  groups: { readonly live: readonly T[]; readonly dead: readonly T[] },
+  filter: MemberFilter,
+  values: (m: T) => Readonly<Record<string, string>>,
+): T[] {
   if (filter.status !== undefined && filter.status !== 'live' && filter.status !== 'dead') {
     throw new InvalidArgumentError(`filter.status must be "live" or "dead" (got ${JSON.stringify(filter.status)})`);
   }
   const tags = Object.entries(filter.tags ?? {});
-  const views =
-    filter.status === 'live' ? snap.live : filter.status === 'dead' ? snap.dead : [...snap.live, ...snap.dead];
-  return views.filter((v) => tags.every(([k, want]) => Object.hasOwn(v.values, k) && v.values[k] === want));
+  const members =
+    filter.status === 'live' ? groups.live : filter.status === 'dead' ? groups.dead : [...groups.live, ...groups.dead];
+  if (tags.length === 0) return [...members];
+  return members.filter((m) => {
+    const kv = values(m);
+    return tags.every(([k, want]) => Object.hasOwn(kv, k) && kv[k] === want);
+  });
 }

@@ -41,13 +41,12 @@ export function includeSet(include: unknown): ReadonlySet<IncludableEvent> {
 }
 
 export function toMember(v: NodeView): MemberInfo {
-  return {
-    ...v.node,
-    status: v.status,
-    heartbeat: v.heartbeat,
-    metadata: v.values,
-    ...(v.detector ? { detector: v.detector } : {}),
-  };
+  // Written out rather than spread: a members() answer builds one per member, and dashboards poll it.
+  const { id, generation, address } = v.node;
+  const { status, heartbeat, values: metadata, detector, silence } = v;
+  if (!detector) return { id, generation, address, status, heartbeat, metadata };
+  if (!silence) return { id, generation, address, status, heartbeat, metadata, detector };
+  return { id, generation, address, status, heartbeat, metadata, detector, silence };
 }
 
 /** A core event as a MembershipEvent: the member as the event captured it, else as the core holds it now. */
@@ -68,21 +67,6 @@ export function memberEvent(e: CoreEvent, core: ScuttlebuttCore): MembershipEven
     default:
       return { type: e.type, node };
   }
-}
-
-/** A live member with how close it is to conviction (`silence`), as the core's detector sees it `now`. */
-export function withSilence(m: MemberInfo, core: ScuttlebuttCore, now: number): MemberInfo {
-  const s = m.status === 'live' ? core.silenceOf(m.id, now) : undefined;
-  if (!s) return m;
-  const phi = core.phiOf(m.id, now) ?? 0;
-  return {
-    ...m,
-    silence: {
-      silentForMs: Math.round(s.silentForMs),
-      convictAfterMs: Math.round(s.convictAfterMs),
-      phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : 1e9,
-    },
-  };
 }
 
 /**

@@ -33,7 +33,7 @@ import { publish as diag } from './diagnostics.js';
 import { Packets } from './packets.js';
 import { monotonicNow, nextGeneration } from './clock.js';
 import { selectMembers } from './health.js';
-import { clusterState, convictingSilences, MemberEvents, memberEvent, toMember, withSilence } from './member-events.js';
+import { clusterState, convictingSilences, MemberEvents, memberEvent, toMember } from './member-events.js';
 import { leaveProof } from './leave-secret.js';
 import { DeadlineTimer, EagerRounds } from './extra-rounds.js';
 import { Vitals, warnIfPlaintext } from './vitals.js';
@@ -291,7 +291,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
   }
 
   state(): ClusterState {
-    return clusterState(this.core.snapshot(), this.self, this.seedWatch.seeds);
+    return clusterState(this.core.snapshot(monotonicNow()), this.self, this.seedWatch.seeds);
   }
 
   /**
@@ -299,8 +299,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
    * view and, when live, how close it is to conviction (`silence`).
    */
   members(filter: MemberFilter = {}): MemberInfo[] {
-    const now = monotonicNow();
-    return selectMembers(this.core.snapshot(), filter).map((v) => withSilence(toMember(v), this.core, now));
+    return selectMembers(this.core.snapshot(monotonicNow()), filter, (v) => v.values).map(toMember);
   }
 
   /** A consistent-hash ring following the live members matching `options.filter`, self included (HashRing). */

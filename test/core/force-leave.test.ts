@@ -107,6 +107,18 @@ test('silenceOf: grows with the silence of a live member and crosses its allowan
   assert.ok(s && s.silentForMs >= 0 && s.silentForMs < s.convictAfterMs, JSON.stringify(s));
   assert.equal(n1.silenceOf('n1', c.now), undefined);
   assert.equal(n1.silenceOf('nobody', c.now), undefined);
+  // A snapshot taken with a time carries the same view, rounded, on live peers only.
+  const snap = n1.snapshot(c.now);
+  assert.deepEqual(snap.live.find((v) => v.node.id === 'n2')?.silence, {
+    silentForMs: Math.round(s.silentForMs),
+    convictAfterMs: Math.round(s.convictAfterMs),
+    phi: Math.round((n1.phiOf('n2', c.now) as number) * 100) / 100,
+  });
+  assert.equal(snap.live.find((v) => v.node.id === 'n1')?.silence, undefined, 'self has none');
+  assert.ok(
+    n1.snapshot().live.every((v) => v.silence === undefined),
+    'nor a snapshot taken without a time',
+  );
   c.down.add('10.0.0.3:9111');
   let last = 0;
   while (n1.snapshot().live.some((v) => v.node.id === 'n3')) {
@@ -117,5 +129,6 @@ test('silenceOf: grows with the silence of a live member and crosses its allowan
     c.run(100);
   }
   assert.equal(n1.silenceOf('n3', c.now), undefined, 'a dead member has none');
+  assert.equal(n1.snapshot(c.now).dead.find((v) => v.node.id === 'n3')?.silence, undefined);
   assert.ok(last > 2000, `convicted after ${last} ms of silence`);
 });

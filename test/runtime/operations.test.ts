@@ -69,6 +69,7 @@ test('members(filter), health(), forceLeave() and leave() vs shutdown({leave:fal
     const b = a.members().find((m) => m.id === 'b');
     assert.ok(b?.silence && b.silence.convictAfterMs > b.silence.silentForMs && b.silence.phi >= 0, JSON.stringify(b));
     assert.equal(a.members().find((m) => m.id === 'a')?.silence, undefined, 'self has no silence');
+    assert.ok(a.state().live.find((m) => m.id === 'b')?.silence, 'state() carries it too');
     assert.equal(nodes[1]!.health().ready, true);
 
     assert.throws(
