@@ -6,7 +6,10 @@
  *   bytes/s per node  loopback bytes over a steady window (after a settling time), divided by N;
  *   CPU and RSS       per agent, from /proc.
  * Each side runs in a network namespace of its own (when root) so its loopback counters are its own.
- * Views are polled every 25 ms: serf over its RPC (msgpack on TCP), ours over the agent's HTTP API.
+ * Views are polled every 25 ms (`--poll-ms`): serf over its RPC (msgpack on TCP), ours over the agent's HTTP API.
+ * Every agent is asked each time, so at 100 agents the poll itself is a large share of two cores (ours answer
+ * /members in about 1.3 ms of CPU, docs/benchmarks.md); a longer period leaves the host to the agents, at the
+ * cost of the join's and detection's resolution, alike for both sides.
  * `--key-file`: our agents gossip with that keyring (serf stays plaintext); ours then also reports
  * packets per node per second, and what the replay windows saw (deepest reordering, drops).
  * `--flow-control on|off`: our agents' flow control (default on), to compare what it costs.
@@ -29,7 +32,8 @@ import { procMB } from './proc-status.js';
 
 const AGENT = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
-const POLL_MS = 25;
+/** How often every agent's view is read (`--poll-ms`; the side processes get it from their parent). */
+let POLL_MS = 25;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Seconds to wait after join convergence before counting, and seconds counted. */
@@ -198,6 +202,19 @@ function cpuSeconds(pid: number): number {
 
 const rssMB = (pid: number): number => procMB(pid, ['VmRSS'], 0).VmRSS;
 
+/** Which agent misses which members (and sees them failed), for a join that did not form. */
+async function whoMisses(viewers: readonly Viewer[], names: readonly string[]): Promise<string> {
+  const lines: string[] = [];
+  for (const [i, v] of viewers.entries()) {
+    const [alive, failed] = await Promise.all([v.alive(), v.failed()]);
+    const missing = names.filter((m) => !alive.has(m));
+    if (missing.length === 0) continue;
+    const shown = missing.slice(0, 8).map((m) => (failed.has(m) ? `${m} (failed)` : m));
+    lines.push(`${names[i]} misses ${shown.join(', ')}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}`);
+  }
+  return lines.length === 0 ? 'every agent sees all now' : lines.join('; ');
+}
+
 async function until(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
   const start = Date.now();
   for (;;) {
@@ -267,7 +284,9 @@ async function runSide(
       viewers.push(side === 'serf' ? await SerfRpc.open(base + 2 * i + 1) : await OurApi.open(base + 2 * i + 1));
     const all = async (): Promise<boolean> =>
       (await Promise.all(viewers.map((v) => v.alive()))).every((s) => s.size === n);
-    const joinSeconds = await until(all, 60_000, `${side}: all ${n} agents see all ${n}`);
+    const joinSeconds = await until(all, 60_000, `${side}: all ${n} agents see all ${n}`).catch(async (err) => {
+      throw new Error(`${(err as Error).message}; ${await whoMisses(viewers, names)}`);
+    });
     // Protocol 7 as a user gets it: a fresh cluster forms in mode 6 and switches once every member has spoken 7 for
     // the gate's hold (30 s). The windows below measure mode 7, so they start once every agent runs it.
     if (side === 'ours' && protocol === '7') {
@@ -358,6 +377,8 @@ function runIsolated(side: 'serf' | 'ours', n: number, w: Windows): SideResult {
     String(w.settleS),
     '--events',
     String(w.events),
+    '--poll-ms',
+    String(POLL_MS),
     ...(w.keyFile ? ['--key-file', w.keyFile] : []),
     ...(w.flowControl ? ['--flow-control', w.flowControl] : []),
     ...(w.protocol ? ['--protocol', w.protocol] : []),
@@ -394,8 +415,12 @@ async function main(): Promise<void> {
       'flow-control': { type: 'string' },
       protocol: { type: 'string' },
       events: { type: 'string', default: '9' },
+      'poll-ms': { type: 'string', default: '25' },
     },
   });
+  POLL_MS = Number(values['poll-ms']);
+  if (!(POLL_MS >= 1))
+    throw new Error(`--poll-ms must be a positive number of milliseconds (got "${values['poll-ms']}")`);
   const n = Number(values.nodes);
   const windows: Windows = {
     steadyS: Number(values['steady-s']),

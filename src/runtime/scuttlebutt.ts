@@ -290,6 +290,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     return this.core.get(key);
   }
 
+  /** The membership as this node sees it: self, live members (each with its silence), dead ones, the seeds. */
   state(): ClusterState {
     return clusterState(this.core.snapshot(monotonicNow()), this.self, this.seedWatch.seeds);
   }
