@@ -147,7 +147,7 @@ export class Deltas {
     const last = nodes[nodes.length - 1];
     const cut = stale[next - 1];
     let left =
-      cut && last && last.ref === t.refs[cut.slot] ? t.maxVersion(cut.slot) - last.maxVersion : (cut?.staleness ?? 0);
+      cut && last && last.ref === t.ref(cut.slot) ? t.maxVersion(cut.slot) - last.maxVersion : (cut?.staleness ?? 0);
     for (let k = next; k < stale.length; k++) left += (stale[k] as DeltaCandidate).staleness;
     return left > carried;
   }
@@ -195,7 +195,7 @@ export class Deltas {
     const values = k === all.length ? all : all.slice(0, k);
     room.take(size);
     nodes.push({
-      ref: t.refs[s] as number,
+      ref: t.ref(s),
       identity: fromVersion < 0 ? m.identity(s) : null,
       heartbeat: t.heartbeat(s),
       heartbeatAge: age,
@@ -254,7 +254,7 @@ export class Deltas {
     for (let i = 0; i < n; i++) {
       const item = items[i] as number;
       const s = order ? (order[item] as number) : item;
-      keys[i] = order ? item : (t.refs[s] as number);
+      keys[i] = order ? item : t.ref(s);
       heartbeats[i] = t.heartbeat(s);
       ages[i] = m.ageOf(s, now);
     }

@@ -102,7 +102,7 @@ export class Deltas7 {
     const reset = c.introduce || (c.receiverGc < myGc && c.fromVersion < myGc);
     const from = reset ? 0 : c.fromVersion;
     const all = valuesAbove(t, s, from);
-    const ref = t.refs[s] as number;
+    const ref = t.ref(s);
     const commitment = c.introduce ? m.commitment(s) : null;
     const publicKey = c.introduce ? st.publicKey(s) : undefined;
     const reports = t.reportVersion(s) > c.receiverReportVersion ? this.reports.setOf(ref) : undefined;
@@ -200,7 +200,7 @@ export class Deltas7 {
 
   private takeReports(s: number, set: ReportSet): void {
     const t = this.state.membership.table;
-    if (this.reports.accept(t.refs[s] as number, t.incarnation(s), this.state.publicKey(s), set))
+    if (this.reports.accept(t.ref(s), t.incarnation(s), this.state.publicKey(s), set))
       t.setReportVersion(s, set.version);
     else this.drops['report-refused']++;
   }

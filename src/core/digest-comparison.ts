@@ -113,7 +113,7 @@ export class DigestComparison {
       const unread = theirHb === UNREAD;
       if (unread) {
         request.push(s);
-        requestRefs.push(t.refs[s] as number);
+        requestRefs.push(t.ref(s));
       } else if (theirHb > myHb) {
         if (s !== SELF) this.detector.observe(s, theirHb, ages[i] as number, now, ageBounded(digest, i));
         // A claim about us above what we produced: we go higher, and the peer hears it back at once.
@@ -131,7 +131,7 @@ export class DigestComparison {
       // seeing the forged key-values lets us overwrite them (OwnValues.refute).
       if (!unread && (theirMax > mine || theirGc > myGc)) {
         request.push(s);
-        requestRefs.push(order ? (t.refs[s] as number) : ref);
+        requestRefs.push(order ? t.ref(s) : ref);
       }
       if (mine > theirMax || myGc > theirGc) {
         // The node delta carries the heartbeat: no bump for it.

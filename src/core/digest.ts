@@ -120,7 +120,7 @@ export class Digests {
       const age = Math.min(ageLimit, m.ageOf(s, now));
       const max = t.maxVersion(s);
       const gc = t.gcVersion(s);
-      if (refs) refs[i] = t.refs[s] as number;
+      if (refs) refs[i] = t.ref(s);
       if (s === SELF) ownIndex = i;
       full[i] = hb;
       if (low) heartbeats[i] = lowHeartbeat(hb);
@@ -276,8 +276,7 @@ export class Digests {
     if (!differs.includes(1)) return;
     const t = this.membership.table;
     for (let s = 0; s < t.used; s++) {
-      if (t.status[s] === LIVE && t.mark[s] !== epoch && differs[bucketOf(t.refs[s] as number, theirs.length)] === 1)
-        into.push(s);
+      if (t.status[s] === LIVE && t.mark[s] !== epoch && differs[bucketOf(t.ref(s), theirs.length)] === 1) into.push(s);
     }
   }
 
@@ -329,7 +328,7 @@ export class Digests {
     const sums = new Array<number>(count).fill(0);
     for (let s = 0; s < t.used; s++) {
       if (t.status[s] === FREE) continue;
-      const ref = t.refs[s] as number;
+      const ref = t.ref(s);
       const b = bucketOf(ref, count);
       sums[b] = addToSetHash(sums[b] as number, ref);
     }

@@ -81,7 +81,7 @@ export function buildDigest7(
     const size = digest7EntryBytes(inc, max, gc, rep);
     if (size > room) break;
     room -= size;
-    refs.push(known ? (table.refs[s] as number) : (options.refs?.[i] as number));
+    refs.push(known ? table.ref(s) : (options.refs?.[i] as number));
     incarnations.push(inc);
     maxVersions.push(max);
     gcVersions.push(gc);
@@ -110,8 +110,8 @@ export function request7(table: PeerTable, found: Comparison7, budgetBytes: numb
 /** Our members in the given leaves (a drill-down's differing leaves), in ref order. */
 export function slotsOfLeaves(membership: Membership, leaves: readonly number[]): number[] {
   const order = membership.sortedMembers();
-  const refs = membership.table.refs;
-  const refAt = (i: number): number => refs[order[i] as number] as number;
+  const table = membership.table;
+  const refAt = (i: number): number => table.ref(order[i] as number);
   const out: number[] = [];
   for (const leaf of leaves) {
     const [from, to] = leafSpan(refAt, order.length, leaf);

@@ -310,7 +310,7 @@ export class Exchange {
       // Turn the exchange around: our whole digest as the request lets the initiator send us what
       // we lack, and our hash in the reply makes it send refs next time.
       const all = m.memberSlots();
-      const refs = Array.from(all, (s) => m.table.refs[s] as number);
+      const refs = Array.from(all, (s) => m.table.ref(s));
       const budget = replyBudget - reserve - exchangeHeaderSize(this.clusterId, m.size) - varintSize(0) * 2;
       return reply(this.digests.request(all, refs, budget, now, { summarize: true }), { nodes: [], bumps: NO_BUMPS });
     }

@@ -126,8 +126,8 @@ export class Exchange7 {
     this.noteCensusEpoch(censusEpoch);
     const hot = this.state.hotSlots();
     if (hot.length === 0 || targets.length === 0) return [];
-    const refs = this.membership.table.refs;
-    hot.sort((a, b) => (refs[a] as number) - (refs[b] as number));
+    const t = this.membership.table;
+    hot.sort((a, b) => t.ref(a) - t.ref(b));
     const budget = this.synDigestBudget();
     let digest = buildDigest7(this.membership.table, hot, budget, { hot: true });
     if (digest.count < hot.length) {
@@ -147,7 +147,7 @@ export class Exchange7 {
     const m = this.membership;
     const t = m.table;
     if (!Number.isInteger(peerSlot) || peerSlot <= SELF || peerSlot >= t.used || t.status[peerSlot] === FREE) return [];
-    if (!this.beats.onBeat(t.refs[peerSlot] as number, theirHash, this.state.hash, now)) return [];
+    if (!this.beats.onBeat(t.ref(peerSlot), theirHash, this.state.hash, now)) return [];
     const to = m.address(peerSlot);
     if (sendsAllEntries(m.size)) return [this.synAll(to, rotationStart(m.size, this.rng))];
     return [{ to, message: sumsRequest(this.clusterId, this.state.stateHash) }];
@@ -155,7 +155,7 @@ export class Exchange7 {
 
   /** The neighbour in `peerSlot` is one no longer: its beats' streak and last exchange are forgotten. */
   forgetNeighbour(peerSlot: number): void {
-    this.beats.forget(this.membership.table.refs[peerSlot] as number);
+    this.beats.forget(this.membership.table.ref(peerSlot));
   }
 
   /**
@@ -170,7 +170,7 @@ export class Exchange7 {
     const budget = this.synDigestBudget();
     let digest = buildDigest7(t, sorted, budget, { hot: false, whole: true });
     if (digest.count < n) {
-      const leafAt = (i: number): number => leafOf(t.refs[sorted[i % n] as number] as number);
+      const leafAt = (i: number): number => leafOf(t.ref(sorted[i % n] as number));
       let from = start % n;
       while (from > 0 && leafAt(from - 1) === leafAt(from)) from--;
       const listed = Array.from({ length: n }, (_, i) => sorted[(from + i) % n] as number);
@@ -235,9 +235,7 @@ export class Exchange7 {
   *streamOut(): Iterable<NodeDelta7[]> {
     const m = this.membership;
     const t = m.table;
-    const refs = compareDigest7(m, { ...EMPTY_DIGEST7, complete: true }, m.nextEpoch()).send.map(
-      (c) => t.refs[c.slot] as number,
-    );
+    const refs = compareDigest7(m, { ...EMPTY_DIGEST7, complete: true }, m.nextEpoch()).send.map((c) => t.ref(c.slot));
     const budget = this.ackDeltaBudget(this.payloadBudget);
     // A node delta takes at least a ref and a few bytes: no batch holds more candidates than this.
     const window = Math.max(1, Math.ceil(budget / 8));
@@ -449,7 +447,7 @@ export class Exchange7 {
   /** An exchange with the live member at `from` (if one): its differing beats wait quietMs again. */
   private noteExchange(from: string, now: number): void {
     const s = this.membership.liveSlotAt(from);
-    if (s > SELF) this.beats.noteExchange(this.membership.table.refs[s] as number, now);
+    if (s > SELF) this.beats.noteExchange(this.membership.table.ref(s), now);
   }
 
   private syn7(digest: Digest7, pull: boolean): Syn7Message {

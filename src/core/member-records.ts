@@ -10,6 +10,7 @@
  */
 import { identitySize } from '../wire/codec.js';
 import type { NodeIdentity } from '../wire/messages.js';
+import { identityRef } from './identity.js';
 
 export interface MemberRecord {
   readonly identity: NodeIdentity;
@@ -19,6 +20,11 @@ export interface MemberRecord {
   readonly publicKey: Uint8Array | null;
   /** Bytes of the identity on the wire (codec's identitySize). */
   readonly size: number;
+  /**
+   * The identity's ref (identityRef), worked out once per identity: a ref column in every table cost 8 B per
+   * (node, member) pair in the simulator, where the record is shared.
+   */
+  readonly ref: number;
 }
 
 interface Shared {
@@ -43,12 +49,19 @@ export function memberRecord(
 ): MemberRecord {
   let entry = shared.get(identity);
   if (entry === undefined) {
-    entry = { bare: { identity, commitment: null, publicKey: null, size: identitySize(identity) }, variants: [] };
+    const bare = {
+      identity,
+      commitment: null,
+      publicKey: null,
+      size: identitySize(identity),
+      ref: identityRef(identity),
+    };
+    entry = { bare, variants: [] };
     shared.set(identity, entry);
   }
   if (commitment === null && publicKey === null) return entry.bare;
   for (const v of entry.variants) if (v.commitment === commitment && v.publicKey === publicKey) return v;
-  const record = { identity, commitment, publicKey, size: entry.bare.size };
+  const record = { identity, commitment, publicKey, size: entry.bare.size, ref: entry.bare.ref };
   if (entry.variants.length < MAX_VARIANTS) entry.variants.push(record);
   return record;
 }

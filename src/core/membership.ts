@@ -88,12 +88,12 @@ export class Membership {
     this.graceMs = init.graceMs;
     this.limits = init.limits ?? NO_LIMITS;
     this.table = new PeerTable(init.window, expected);
-    this.byRef = new RefIndex((s) => this.table.refs[s] as number, expected);
+    this.byRef = new RefIndex((s) => this.table.ref(s), expected);
     // The id's hash is worked out again on each probe, as the address index does: a column of them cost 8 B per
     // (node, member) pair in the simulator, and ids are looked up only on admissions, removals and queries.
     this.byId = new RefIndex((s) => idKey(this.table.identity(s).id), expected);
     this.addresses = new AddressIndex(this.table, expected);
-    const slot = this.table.allocate(self, identityRef(self));
+    const slot = this.table.allocate(self);
     if (slot !== SELF) throw new InternalError('self must take slot 0');
     this.index(slot, self);
   }
@@ -205,7 +205,7 @@ export class Membership {
       this.remove(older, now);
     }
     if (gone) this.removed.delete(ref);
-    const s = this.table.allocate(identity, ref);
+    const s = this.table.allocate(identity);
     this.index(s, identity);
     this.liveOthers++;
     this.table.setHeartbeat(s, heartbeat);
@@ -262,7 +262,7 @@ export class Membership {
   }
 
   private index(slot: number, identity: NodeIdentity): void {
-    const ref = this.table.refs[slot] as number;
+    const ref = this.table.ref(slot);
     this.byRef.set(ref, slot);
     this.byId.set(idKey(identity.id), slot);
     this.addresses.add(slot, identity.address);
@@ -355,7 +355,7 @@ export class Membership {
   private remove(s: number, now: number): void {
     const t = this.table;
     const identity = this.identity(s);
-    const ref = t.refs[s] as number;
+    const ref = t.ref(s);
     if (t.status[s] === DEAD) this.deadOthers--;
     else if (t.status[s] === LIVE) {
       this.liveOthers--;
@@ -395,7 +395,7 @@ export class Membership {
       const t = this.table;
       const slots: number[] = [];
       for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE) slots.push(s);
-      slots.sort((a, b) => (t.refs[a] as number) - (t.refs[b] as number));
+      slots.sort((a, b) => t.ref(a) - t.ref(b));
       this.sorted = Int32Array.from(slots);
       this.sortedValid = true;
     }
@@ -413,12 +413,12 @@ export class Membership {
   /** How many of our members have a ref below `ref`: its position in our sorted membership. */
   rankOf(ref: number): number {
     const order = this.sortedMembers();
-    const refs = this.table.refs;
+    const t = this.table;
     let lo = 0;
     let hi = order.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((refs[order[mid] as number] as number) < ref) lo = mid + 1;
+      if (t.ref(order[mid] as number) < ref) lo = mid + 1;
       else hi = mid;
     }
     return lo;

@@ -16,32 +16,79 @@ const LAG_DECAY = 32;
 /** The value of an empty (or never written) sampling anchor: no measured birth yet. */
 export const NO_SAMPLE = -1;
 
+/** In a Uint32 sampledHeartbeats column: NO_SAMPLE (-1 stored in 32 unsigned bits). */
+const NARROW_NO_SAMPLE = 0xffffffff;
+
+/** Whether `v` is a whole number from 0 to `max` (not -0): what a narrow column holds exactly. */
+function fits(v: number, max: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= max && (v !== 0 || 1 / v > 0);
+}
+
+/** `a`'s values in a Float64 column: a narrow column widened (`noSample`: its NO_SAMPLE sentinel, read back as -1). */
+function widened(a: Uint32Array, noSample: number | null): Float64Array {
+  const b = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) b[i] = a[i] === noSample ? NO_SAMPLE : (a[i] as number);
+  return b;
+}
+
 export class Mode6Columns {
-  heartbeats: Float64Array;
+  /**
+   * Heartbeats are whole numbers that fit 32 bits in practice: a Uint32 column (4 B a member, not 8: 4 B per
+   * (node, member) pair in the simulator) until a value that does not fit is written, then a Float64 one, which
+   * holds whatever it is given. Either way a read returns what was written. The same for the sampling anchor's
+   * heartbeat (NO_SAMPLE as 0xffffffff while narrow) and the interval count (Uint8 up to 255, then Float32).
+   */
+  heartbeats: Uint32Array | Float64Array;
   /** When each member's newest known heartbeat was born, on our clock. */
   births: Float64Array;
   /** The newest heartbeat whose birth was measured, and that birth (NO_SAMPLE: none yet); see sampleBirth. */
-  sampledHeartbeats: Float64Array;
+  sampledHeartbeats: Uint32Array | Float64Array;
   sampledBirths: Float64Array;
   /** When phi crosses the threshold (Infinity: never computed). */
   deadlines: Float64Array;
   /** The period's mean and variance (see addInterval), and how many intervals they hold. */
   fdMean: Float32Array;
   fdVar: Float32Array;
-  fdCount: Float32Array;
+  fdCount: Uint8Array | Float32Array;
   /** The gossip lag allowance (see noteLag). */
   lagMax: Float32Array;
 
   constructor(capacity: number) {
-    this.heartbeats = new Float64Array(capacity);
+    this.heartbeats = new Uint32Array(capacity);
     this.births = new Float64Array(capacity);
-    this.sampledHeartbeats = new Float64Array(capacity).fill(NO_SAMPLE);
+    this.sampledHeartbeats = new Uint32Array(capacity).fill(NO_SAMPLE);
     this.sampledBirths = new Float64Array(capacity);
     this.deadlines = new Float64Array(capacity).fill(Infinity);
     this.fdMean = new Float32Array(capacity);
     this.fdVar = new Float32Array(capacity);
-    this.fdCount = new Float32Array(capacity);
+    this.fdCount = new Uint8Array(capacity);
     this.lagMax = new Float32Array(capacity);
+  }
+
+  setHeartbeat(s: number, heartbeat: number): void {
+    const a = this.heartbeats;
+    if (a instanceof Uint32Array && !fits(heartbeat, 0xffffffff)) this.heartbeats = widened(a, null);
+    this.heartbeats[s] = heartbeat;
+  }
+
+  /** The sampling anchor's heartbeat (NO_SAMPLE: none). */
+  sampledHeartbeat(s: number): number {
+    const a = this.sampledHeartbeats;
+    const v = a[s] as number;
+    return v === NARROW_NO_SAMPLE && a instanceof Uint32Array ? NO_SAMPLE : v;
+  }
+
+  private setSampledHeartbeat(s: number, heartbeat: number): void {
+    const a = this.sampledHeartbeats;
+    if (a instanceof Uint32Array && heartbeat !== NO_SAMPLE && !fits(heartbeat, NARROW_NO_SAMPLE - 1))
+      this.sampledHeartbeats = widened(a, NARROW_NO_SAMPLE);
+    this.sampledHeartbeats[s] = heartbeat;
+  }
+
+  private setCount(s: number, n: number): void {
+    const a = this.fdCount;
+    if (a instanceof Uint8Array && !fits(n, 0xff)) this.fdCount = Float32Array.from(a);
+    this.fdCount[s] = n;
   }
 
   /** Slot s as a new member has it. */
@@ -61,7 +108,7 @@ export class Mode6Columns {
    * Replaces every column by f(column, the value of an empty slot): PeerTable's growth and renumbering. Four element
    * types at most across the table's columns (see PeerTable's TableColumn).
    */
-  map(f: <A extends Float64Array | Float32Array>(a: A, fill: number) => A): void {
+  map(f: <A extends Float64Array | Float32Array | Uint32Array | Uint8Array>(a: A, fill: number) => A): void {
     this.heartbeats = f(this.heartbeats, 0);
     this.births = f(this.births, 0);
     this.sampledHeartbeats = f(this.sampledHeartbeats, NO_SAMPLE);
@@ -82,10 +129,10 @@ export class Mode6Columns {
 
   /** See PeerTable.sampleBirth. */
   sampleBirth(s: number, heartbeat: number, birth: number, window: number): void {
-    const from = this.sampledHeartbeats[s] as number;
+    const from = this.sampledHeartbeat(s);
     if (from >= 0 && heartbeat > from)
       this.addInterval(s, (birth - (this.sampledBirths[s] as number)) / (heartbeat - from), window);
-    this.sampledHeartbeats[s] = heartbeat;
+    this.setSampledHeartbeat(s, heartbeat);
     this.sampledBirths[s] = birth;
   }
 
@@ -99,7 +146,7 @@ export class Mode6Columns {
    */
   addInterval(s: number, intervalMs: number, window: number): void {
     const n = Math.min((this.fdCount[s] as number) + 1, window);
-    this.fdCount[s] = n;
+    this.setCount(s, n);
     const weight = 1 / n;
     const mean = this.fdMean[s] as number;
     const d = intervalMs - mean;

@@ -127,7 +127,7 @@ export class Mode7 {
     );
     this.liveness = new Liveness7(
       {
-        self: t.refs[SELF] as number,
+        self: t.ref(SELF),
         clusterId: init.clusterId,
         incarnation: t.incarnation(SELF),
         gossipIntervalMs: init.gossipIntervalMs,
@@ -465,7 +465,7 @@ export class Mode7 {
   }
 
   private refOf(s: number): number {
-    return this.membership.table.refs[s] as number;
+    return this.membership.table.ref(s);
   }
 
   /** Chains a watcher of incarnation changes after State7 on the table's one hook. */

@@ -7,6 +7,7 @@ import type { NodeIdentity } from '../wire/messages.js';
 import { memberRecord, type MemberRecord } from './member-records.js';
 import { Mode6Columns, NO_SAMPLE } from './mode6-columns.js';
 import { SlotValues } from './slot-values.js';
+import { written32, written8or32 } from './zero-column.js';
 
 export const LIVE = 0;
 export const DEAD = 1;
@@ -105,7 +106,11 @@ export class PeerTable {
    * once most do (see SlotValues).
    */
   readonly values = new SlotValues<Map<string, StoredValue>>();
-  refs: Float64Array;
+  /**
+   * The refs of released slots not handed out again (a ref is read from the slot's record, which a release drops):
+   * a slot reads the ref it last held until it is reused or the table renumbered, as a column of refs would.
+   */
+  private readonly releasedRefs = new Map<number, number>();
   status: Uint8Array;
   /** 1 once the member left (written through setLeft, which protocol 7's state hash watches). */
   left: Uint8Array;
@@ -120,11 +125,16 @@ export class PeerTable {
   // The rest is read and written through the methods below.
   /** Protocol 6's liveness columns, allocated on first write (null: none written since, or dropped). */
   private mode6: Mode6Columns | null = null;
-  private maxVersions: Uint32Array;
-  private gcVersions: Uint32Array;
-  /** Protocol 7: the member's incarnation (its refutation counter) and its report set's version, 32 bits each. */
-  private incarnations: Uint32Array;
-  private reportVersions: Uint32Array;
+  /**
+   * Narrow while they can be (zero-column.ts), each read back as the Uint32 column it replaces: the GC version and
+   * the report version are 0 for most members of a settled cluster, so each column is null (every slot reads 0)
+   * until a value other than 0 is first written; the max version and the incarnation (protocol 7: one more for each
+   * refutation) are held in bytes while every one fits. 4 B and 3 B per (node, member) pair in the simulator.
+   */
+  private maxVersions: Uint8Array | Uint32Array;
+  private gcVersions: Uint32Array | null = null;
+  private incarnations: Uint8Array | Uint32Array;
+  private reportVersions: Uint32Array | null = null;
   /** 1 once the member's heartbeat was seen to advance here (see Membership.isProven). */
   private provenFlags: Uint8Array;
 
@@ -132,34 +142,32 @@ export class PeerTable {
     this.window = window;
     this.capacity = initialCapacity;
     this.records = nulls(initialCapacity);
-    this.refs = new Float64Array(initialCapacity);
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
     this.mark = new Uint8Array(initialCapacity);
-    this.maxVersions = new Uint32Array(initialCapacity);
-    this.gcVersions = new Uint32Array(initialCapacity);
-    this.incarnations = new Uint32Array(initialCapacity);
-    this.reportVersions = new Uint32Array(initialCapacity);
+    this.maxVersions = new Uint8Array(initialCapacity);
     this.provenFlags = new Uint8Array(initialCapacity);
+    this.incarnations = new Uint8Array(initialCapacity);
   }
 
-  allocate(identity: NodeIdentity, ref: number): number {
+  /** A slot for `identity` (its ref: MemberRecord.ref). */
+  allocate(identity: NodeIdentity): number {
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       if (this.used === this.capacity) this.grow();
       slot = this.used++;
     }
     this.records[slot] = memberRecord(identity, null);
+    this.releasedRefs.delete(slot);
     this.values.delete(slot);
-    this.refs[slot] = ref;
     this.status[slot] = LIVE;
     this.left[slot] = 0;
     this.mark[slot] = 0;
     this.mode6?.reset(slot);
     this.maxVersions[slot] = 0;
-    this.gcVersions[slot] = 0;
+    if (this.gcVersions !== null) this.gcVersions[slot] = 0;
     this.incarnations[slot] = 0;
-    this.reportVersions[slot] = 0;
+    if (this.reportVersions !== null) this.reportVersions[slot] = 0;
     this.provenFlags[slot] = 0;
     this.stateObserver?.added(slot);
     return slot;
@@ -167,6 +175,7 @@ export class PeerTable {
 
   release(slot: number): void {
     this.stateObserver?.removing(slot);
+    this.releasedRefs.set(slot, this.ref(slot));
     this.records[slot] = null;
     this.values.delete(slot);
     this.status[slot] = FREE;
@@ -207,20 +216,26 @@ export class PeerTable {
     for (const [s, map] of values) this.values.set(slotOf[s] as number, map);
     this.used = n;
     this.freeSlots.length = 0;
+    this.releasedRefs.clear();
   }
 
   /** Replaces every per-slot column by f(column, the value of an empty slot). */
   private mapColumns(f: <A extends TableColumn>(a: A, fill: number) => A): void {
-    this.refs = f(this.refs, 0);
     this.status = f(this.status, FREE);
     this.left = f(this.left, 0);
     this.mark = f(this.mark, 0);
     this.mode6?.map(f);
     this.maxVersions = f(this.maxVersions, 0);
-    this.gcVersions = f(this.gcVersions, 0);
+    if (this.gcVersions !== null) this.gcVersions = f(this.gcVersions, 0);
     this.incarnations = f(this.incarnations, 0);
-    this.reportVersions = f(this.reportVersions, 0);
+    if (this.reportVersions !== null) this.reportVersions = f(this.reportVersions, 0);
     this.provenFlags = f(this.provenFlags, 0);
+  }
+
+  /** The ref of the member in slot s (a released slot: the last one it held; 0 after a renumbering). */
+  ref(slot: number): number {
+    const record = this.records[slot];
+    return record ? record.ref : (this.releasedRefs.get(slot) ?? 0);
   }
 
   /** The identity of the member in (occupied) slot s. */
@@ -286,7 +301,7 @@ export class PeerTable {
   }
 
   setHeartbeat(slot: number, heartbeat: number): void {
-    this.written().heartbeats[slot] = heartbeat;
+    this.written().setHeartbeat(slot, heartbeat);
   }
 
   /**
@@ -320,18 +335,19 @@ export class PeerTable {
   setMaxVersion(slot: number, version: number): void {
     const o = this.stateObserver;
     o?.changing(slot);
-    this.maxVersions[slot] = version;
+    this.maxVersions = written8or32(this.maxVersions, slot, version);
     o?.changed(slot);
   }
 
   gcVersion(slot: number): number {
-    return this.gcVersions[slot] as number;
+    const c = this.gcVersions;
+    return c === null ? 0 : (c[slot] as number);
   }
 
   setGcVersion(slot: number, version: number): void {
     const o = this.stateObserver;
     o?.changing(slot);
-    this.gcVersions[slot] = version;
+    this.gcVersions = written32(this.gcVersions, this.capacity, slot, version);
     o?.changed(slot);
   }
 
@@ -343,19 +359,20 @@ export class PeerTable {
   setIncarnation(slot: number, incarnation: number): void {
     const o = this.stateObserver;
     o?.changing(slot);
-    this.incarnations[slot] = incarnation;
+    this.incarnations = written8or32(this.incarnations, slot, incarnation);
     o?.changed(slot);
   }
 
   /** The version of the member's report set as an observer (protocol 7; 0: none). */
   reportVersion(slot: number): number {
-    return this.reportVersions[slot] as number;
+    const c = this.reportVersions;
+    return c === null ? 0 : (c[slot] as number);
   }
 
   setReportVersion(slot: number, version: number): void {
     const o = this.stateObserver;
     o?.changing(slot);
-    this.reportVersions[slot] = version;
+    this.reportVersions = written32(this.reportVersions, this.capacity, slot, version);
     o?.changed(slot);
   }
 

@@ -1,12 +1,14 @@
 /**
  * Member ref -> incarnation, as one node's mode-7 view holds it (core/liveness7-view.ts): an open-addressing hash
- * table in two typed columns (the ref as a double, the incarnation as a Uint32). Why not a Map: a ref is 48 bits, so
- * a Map keeps every key as a boxed number beside its entry, 44 B a (node, member) pair in the simulator; here a
- * pair costs 12 B over the table's load (at most 3/4 full), 16 to 32 B.
+ * table in two typed columns (the ref as a double, the incarnation as a byte, or Uint32 once one exceeds 255). Why
+ * not a Map: a ref is 48 bits, so a Map keeps every key as a boxed number beside its entry, 44 B a (node, member) pair
+ * in the simulator; here a pair costs 9 B over the table's load (at most 3/4 full), 12 to 24 B, while every
+ * incarnation fits a byte.
  *
  * Keys iterate in table order, not insertion order: callers read the set of keys, never their order.
  */
 import { mix32 } from './identity.js';
+import { written8or32 } from './zero-column.js';
 
 /** What readers of a view's incarnations need (a Map satisfies it too). */
 export interface IncarnationsOf {
@@ -23,14 +25,15 @@ function hashOf(ref: number): number {
 
 export class RefIncarnations implements IncarnationsOf {
   private slots: Float64Array;
-  private values: Uint32Array;
+  /** In bytes while every incarnation fits one (zero-column.ts): 1 B an entry where Uint32 took 4. */
+  private values: Uint8Array | Uint32Array;
   private count = 0;
   /** Occupied and deleted entries: a probe stops only at an empty one, so deleted ones count towards the load. */
   private filled = 0;
 
   constructor(capacity = 16) {
     this.slots = new Float64Array(capacity).fill(EMPTY);
-    this.values = new Uint32Array(capacity);
+    this.values = new Uint8Array(capacity);
   }
 
   get size(): number {
@@ -49,7 +52,7 @@ export class RefIncarnations implements IncarnationsOf {
   set(ref: number, incarnation: number): void {
     let i = this.find(ref);
     if (this.slots[i] === ref) {
-      this.values[i] = incarnation;
+      this.values = written8or32(this.values, i, incarnation);
       return;
     }
     if (4 * (this.filled + 1) > 3 * this.slots.length) {
@@ -58,7 +61,7 @@ export class RefIncarnations implements IncarnationsOf {
     }
     if (this.slots[i] === EMPTY) this.filled++;
     this.slots[i] = ref;
-    this.values[i] = incarnation;
+    this.values = written8or32(this.values, i, incarnation);
     this.count++;
   }
 
@@ -111,7 +114,7 @@ export class RefIncarnations implements IncarnationsOf {
     const keys = this.slots;
     const values = this.values;
     this.slots = new Float64Array(capacity).fill(EMPTY);
-    this.values = new Uint32Array(capacity);
+    this.values = values instanceof Uint8Array ? new Uint8Array(capacity) : new Uint32Array(capacity);
     this.filled = this.count;
     const mask = capacity - 1;
     for (let j = 0; j < keys.length; j++) {

@@ -64,7 +64,7 @@ export class State7 implements StateObserver {
   entryOf(s: number): StateEntry {
     const t = this.table;
     return {
-      ref: t.refs[s] as number,
+      ref: t.ref(s),
       incarnation: t.incarnation(s),
       maxVersion: t.maxVersion(s),
       gcVersion: t.gcVersion(s),
@@ -76,7 +76,7 @@ export class State7 implements StateObserver {
   /** Slot s's entry written into `e`. */
   private fill(s: number, e: MutableEntry): StateEntry {
     const t = this.table;
-    e.ref = t.refs[s] as number;
+    e.ref = t.ref(s);
     e.incarnation = t.incarnation(s);
     e.maxVersion = t.maxVersion(s);
     e.gcVersion = t.gcVersion(s);
@@ -97,12 +97,12 @@ export class State7 implements StateObserver {
 
   /** Slot s's leave secret, held once its leave was accepted (sent with its state), or undefined. */
   leaveSecret(s: number): Uint8Array | undefined {
-    return this.leaveSecrets.get(this.table.refs[s] as number);
+    return this.leaveSecrets.get(this.table.ref(s));
   }
 
   /** Keeps slot s's leave secret (the caller checked it against the commitment). */
   noteLeaveSecret(s: number, secret: Uint8Array): void {
-    this.leaveSecrets.set(this.table.refs[s] as number, secret);
+    this.leaveSecrets.set(this.table.ref(s), secret);
   }
 
   /**
@@ -135,7 +135,7 @@ export class State7 implements StateObserver {
   /** @internal StateObserver: a member was admitted. */
   added(slot: number): void {
     this.stateHash.add(this.fill(slot, this.after));
-    this.recent.set(this.table.refs[slot] as number, this.round);
+    this.recent.set(this.table.ref(slot), this.round);
   }
 
   /** @internal StateObserver: slot's entry is about to change (its old entry is noted). */
@@ -157,13 +157,13 @@ export class State7 implements StateObserver {
       a.left === b.left;
     if (same) return;
     this.stateHash.replace(b, a);
-    this.recent.set(this.table.refs[slot] as number, this.round);
+    this.recent.set(this.table.ref(slot), this.round);
   }
 
   /** @internal StateObserver: a member is removed: its entry and secret go (its key with its record). */
   removing(slot: number): void {
     this.stateHash.remove(this.fill(slot, this.after));
-    const ref = this.table.refs[slot] as number;
+    const ref = this.table.ref(slot);
     this.leaveSecrets.delete(ref);
     this.recent.delete(ref);
   }

@@ -23,7 +23,7 @@ for (const [name, hash] of [
       const r = rng.next();
       if (r < 0.5 || held.length === 0) {
         const address = addresses[Math.floor(rng.next() * addresses.length)] as string;
-        const s = table.allocate({ id: `n${step}`, generation: 1, address }, step);
+        const s = table.allocate({ id: `n${step}`, generation: 1, address });
         index.add(s, address);
         held.push(s);
         counts.set(address, (counts.get(address) ?? 0) + 1);

@@ -36,7 +36,7 @@ test('a digest7 takes the longest prefix of its members that fits the budget, co
     assert.ok(digest7Bytes(d) <= budget || d.count === 0, `budget ${budget}: ${digest7Bytes(d)} B`);
     assert.deepEqual(
       d.refs,
-      slots.slice(0, d.count).map((s) => n.membership.table.refs[s]),
+      slots.slice(0, d.count).map((s) => n.membership.table.ref(s)),
     );
     assert.equal(d.complete, d.count === slots.length);
     assert.equal(d.hot, true);
@@ -53,12 +53,12 @@ test('a digest7 takes the longest prefix of its members that fits the budget, co
 test('slotsOfLeaves lists exactly our members in the given leaves, in ref order', () => {
   const { n } = holding(60);
   const t = n.membership.table;
-  const leaves = [...new Set(n.slots().map((s) => leafOf(t.refs[s] as number)))].slice(0, 5).sort((x, y) => x - y);
+  const leaves = [...new Set(n.slots().map((s) => leafOf(t.ref(s))))].slice(0, 5).sort((x, y) => x - y);
   const got = slotsOfLeaves(n.membership, leaves);
   const want = n
     .slots()
-    .filter((s) => leaves.includes(leafOf(t.refs[s] as number)))
-    .sort((x, y) => (t.refs[x] as number) - (t.refs[y] as number));
+    .filter((s) => leaves.includes(leafOf(t.ref(s))))
+    .sort((x, y) => t.ref(x) - t.ref(y));
   assert.deepEqual(got, want);
   assert.deepEqual(slotsOfLeaves(n.membership, []), []);
 });
@@ -110,7 +110,7 @@ test('compareDigest7: a complete digest that leaves out our live members introdu
   const [o1] = owners as [Node7];
   const named = digestOf([[o1.ref, 1, 0, 0, 0]], true);
   const found = compareDigest7(n.membership, named, n.membership.nextEpoch());
-  const introduced = found.send.filter((c) => c.introduce).map((c) => n.membership.table.refs[c.slot]);
+  const introduced = found.send.filter((c) => c.introduce).map((c) => n.membership.table.ref(c.slot));
   assert.deepEqual(introduced.sort(), [n.ref, ...owners.slice(1).map((o) => o.ref)].sort());
   const partial = compareDigest7(n.membership, { ...named, complete: false }, n.membership.nextEpoch());
   assert.deepEqual(partial.send, []);

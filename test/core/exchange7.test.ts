@@ -128,7 +128,7 @@ test('news: a hot digest of the members changed lately carries a write to a conv
   exchange(owner, a, 10);
   const hot = a.state.hotSlots();
   assert.deepEqual(
-    hot.map((s) => a.membership.table.refs[s]),
+    hot.map((s) => a.membership.table.ref(s)),
     [owner.ref],
   );
   const [syn, ...others] = a.exchange7(1400).news([b.address], 11, 0);

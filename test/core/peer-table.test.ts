@@ -13,7 +13,7 @@ test('peer table: identity sizes small and large, kept through growth and renumb
     generation: i + 1,
     address: `10.0.0.${i}:9111`,
   }));
-  const slots = ids.map((id, i) => t.allocate(id, i));
+  const slots = ids.map((id) => t.allocate(id));
   slots.forEach((s, i) => assert.equal(t.identitySize(s), identitySize(ids[i]!)));
   const order = Int32Array.from(slots).reverse();
   t.permute(order);
@@ -32,7 +32,7 @@ const member = (i: number): { id: string; generation: number; address: string } 
 
 test('peer table: key-value maps only for members that have keys, moved with their members and dropped with them', () => {
   const t = new PeerTable(10, 2);
-  const slots = [0, 1, 2, 3, 4].map((i) => t.allocate(member(i), i));
+  const slots = [0, 1, 2, 3, 4].map((i) => t.allocate(member(i)));
   const a = new Map([['k', { value: 'a', version: 1, tombstone: false, expiresAt: Infinity, deletedAt: 0 }]]);
   const b = new Map([['k', { value: 'b', version: 1, tombstone: false, expiresAt: Infinity, deletedAt: 0 }]]);
   t.values.set(slots[1]!, a);
@@ -40,7 +40,7 @@ test('peer table: key-value maps only for members that have keys, moved with the
   assert.equal(t.values.size, 2, 'no entry for the members without keys');
   t.release(slots[1]!);
   assert.equal(t.values.get(slots[1]!), undefined, 'released with its member');
-  const reused = t.allocate(member(9), 9);
+  const reused = t.allocate(member(9));
   assert.equal(reused, slots[1], 'the free slot is reused');
   assert.equal(t.values.get(reused), undefined, 'a new member starts without the old one’s keys');
   t.values.set(reused, a);
@@ -53,7 +53,7 @@ test('peer table: key-value maps only for members that have keys, moved with the
 
 test('peer table: the mode-6 columns exist only once written, read as a new member’s before and after, and follow growth and renumbering', () => {
   const t = new PeerTable(10, 2);
-  const slots = [0, 1, 2].map((i) => t.allocate(member(i), i));
+  const slots = [0, 1, 2].map((i) => t.allocate(member(i)));
   assert.equal(t.hasMode6Columns, false);
   const fresh = (s: number): number[] => [
     t.heartbeat(s),
@@ -78,7 +78,7 @@ test('peer table: the mode-6 columns exist only once written, read as a new memb
   assert.deepEqual([t.intervalCount(slots[2]!), t.intervalMean(slots[2]!)], [1, 1000]);
   t.setDeadline(slots[2]!, 4500);
   // Growth (capacity 2 -> 3 -> 5) and renumbering carry the columns with their members.
-  const more = [3, 4].map((i) => t.allocate(member(i), i));
+  const more = [3, 4].map((i) => t.allocate(member(i)));
   for (const s of more) assert.deepEqual(fresh(s), NEW);
   t.permute(Int32Array.from([0, 2, 1, 3, 4]));
   assert.deepEqual([t.heartbeat(2), t.heartbeat(1), t.deadline(1), t.intervalMean(1)], [7, 0, 4500, 1000]);
@@ -90,7 +90,7 @@ test('peer table: the mode-6 columns exist only once written, read as a new memb
 test('peer table: tables handed the same identity and commitment objects share one record; other objects get their own', () => {
   const [x, y] = [new PeerTable(10, 4), new PeerTable(10, 4)];
   const id = member(1);
-  const [sx, sy] = [x.allocate(id, 1), y.allocate(id, 1)];
+  const [sx, sy] = [x.allocate(id), y.allocate(id)];
   assert.equal(x.records[sx], y.records[sy], 'shared before any commitment');
   const c = Uint8Array.from([1, 2, 3]);
   x.setCommitment(sx, c);
@@ -98,7 +98,7 @@ test('peer table: tables handed the same identity and commitment objects share o
   y.setCommitment(sy, c);
   assert.equal(x.records[sx], y.records[sy], 'shared with the same commitment');
   const z = new PeerTable(10, 4);
-  const sz = z.allocate(id, 1);
+  const sz = z.allocate(id);
   const other = Uint8Array.from([9]);
   z.setCommitment(sz, other);
   assert.notEqual(z.records[sz], x.records[sx]);
@@ -106,7 +106,7 @@ test('peer table: tables handed the same identity and commitment objects share o
   assert.equal(x.commitment(sx), c);
   // An equal identity in another object (decoded afresh): the same fields, a record of its own.
   const w = new PeerTable(10, 4);
-  const sw = w.allocate({ ...id }, 1);
+  const sw = w.allocate({ ...id });
   assert.notEqual(w.records[sw], x.records[sx]);
   assert.deepEqual(w.identity(sw), id);
   assert.equal(w.identitySize(sw), x.identitySize(sx));
@@ -130,7 +130,7 @@ test('membership: a fresh mark epoch never matches a mark left by an earlier one
 test('peer table: a member’s report-signing key lives in its record, shared like the commitment and kept beside it', () => {
   const [x, y] = [new PeerTable(10, 4), new PeerTable(10, 4)];
   const id = member(2);
-  const [sx, sy] = [x.allocate(id, 2), y.allocate(id, 2)];
+  const [sx, sy] = [x.allocate(id), y.allocate(id)];
   const key = Uint8Array.from([7, 7]);
   const c = Uint8Array.from([1]);
   assert.equal(x.publicKey(sx), null);
@@ -143,7 +143,7 @@ test('peer table: a member’s report-signing key lives in its record, shared li
   assert.equal(x.records[sx], y.records[sy], 'the same key and commitment objects: one record');
   x.release(sx);
   assert.equal(x.publicKey(sx), null, 'a free slot holds no key');
-  assert.equal(x.publicKey(x.allocate(id, 2)), null, 'a slot allocated again starts without one');
+  assert.equal(x.publicKey(x.allocate(id)), null, 'a slot allocated again starts without one');
 });
 
 test('membership: fresh heartbeats revive a dead member only while its revivesOnHeartbeat says so, asked each time', () => {
@@ -165,4 +165,87 @@ test('membership: fresh heartbeats revive a dead member only while its revivesOn
   const p = plain.admit(member(1), identityRef(member(1)), 5, 0);
   plain.convict(p, 'suspected', 10);
   assert.equal(plain.mayRevive(p, 7), true, 'without a liveness switch, mode 6 rule: heartbeats revive');
+});
+
+test('peer table: a slot’s ref is its identity’s, from the shared record; a released slot reads the one it held until reused or renumbered', () => {
+  const t = new PeerTable(10, 2);
+  const slots = [0, 1, 2, 3].map((i) => t.allocate(member(i)));
+  slots.forEach((s, i) => assert.equal(t.ref(s), identityRef(member(i))));
+  t.setCommitment(slots[1]!, new Uint8Array(32));
+  assert.equal(t.ref(slots[1]!), identityRef(member(1)), 'a record with a commitment keeps the ref');
+  t.release(slots[2]!);
+  assert.equal(t.ref(slots[2]!), identityRef(member(2)), 'released: the ref it last held, as a column kept it');
+  assert.equal(t.allocate(member(7)), slots[2]);
+  assert.equal(t.ref(slots[2]!), identityRef(member(7)), 'reused: the new member’s');
+  t.release(slots[3]!);
+  t.permute(Int32Array.from([0, 2, 1]));
+  assert.deepEqual(
+    [0, 1, 2].map((s) => t.ref(s)),
+    [0, 7, 1].map((i) => identityRef(member(i))),
+  );
+  assert.equal(t.ref(3), 0, 'renumbered: a slot past the members reads 0, as a fresh column');
+});
+
+test('peer table: heartbeats, sampling anchors and interval counts in narrow columns while they fit, widened (every value kept) once one does not', () => {
+  const columns = (t: PeerTable): Record<string, ArrayLike<number>> =>
+    (t as unknown as { mode6: Record<string, ArrayLike<number>> }).mode6;
+  const t = new PeerTable(1000, 2);
+  const [a, b, c] = [0, 1, 2].map((i) => t.allocate(member(i))) as [number, number, number];
+  t.setHeartbeat(a, 0xfffffffe);
+  t.sampleBirth(a, 0xfffffffe, 1000, 'measured');
+  for (let i = 0; i < 255; i++) t.addInterval(c, 1000);
+  assert.equal(columns(t).heartbeats!.constructor, Uint32Array, '4 B a member while heartbeats fit 32 bits');
+  assert.equal(columns(t).sampledHeartbeats!.constructor, Uint32Array);
+  assert.equal(columns(t).fdCount!.constructor, Uint8Array);
+  t.sampleBirth(b, 2 ** 40, 500, 'measured');
+  t.setHeartbeat(b, 2 ** 40);
+  t.setHeartbeat(c, -0);
+  t.addInterval(c, 1000);
+  t.allocate(member(3)); // grows the table
+  assert.equal(t.heartbeat(a), 0xfffffffe);
+  assert.equal(t.heartbeat(b), 2 ** 40);
+  assert.ok(Object.is(t.heartbeat(c), -0));
+  assert.equal(t.intervalCount(c), 256);
+  // The anchors held their heartbeats exactly (NO_SAMPLE included): each next birth is one interval of 100 ms.
+  t.sampleBirth(a, 0xffffffff, 1100, 'measured');
+  t.sampleBirth(b, 2 ** 40 + 2, 700, 'measured');
+  t.sampleBirth(c, 5, 0, 'measured');
+  assert.deepEqual([t.intervalCount(a), t.intervalMean(a)], [1, 100]);
+  assert.deepEqual([t.intervalCount(b), t.intervalMean(b)], [1, 100]);
+  assert.equal(t.intervalCount(c), 256, 'a first anchor is no interval');
+  t.permute(Int32Array.from([0, 2, 1, 3]));
+  assert.deepEqual([t.heartbeat(0), t.heartbeat(2), t.intervalCount(1)], [0xfffffffe, 2 ** 40, 256]);
+  assert.equal(columns(t).heartbeats!.constructor, Float64Array);
+});
+
+test('peer table: versions and incarnations narrow while they can be, read back as Uint32 columns would hold them', () => {
+  const cols = (t: PeerTable): Record<string, ArrayLike<number> | null> =>
+    t as unknown as Record<string, ArrayLike<number> | null>;
+  const t = new PeerTable(10, 2);
+  const [a, b, c] = [0, 1, 2].map((i) => t.allocate(member(i))) as [number, number, number];
+  t.setGcVersion(a, 0);
+  t.setReportVersion(a, 2 ** 32);
+  assert.equal(cols(t).gcVersions, null, 'no column while every GC version is 0');
+  assert.equal(cols(t).reportVersions, null, '2^32 is stored as 0 (ToUint32), as in a Uint32Array');
+  t.setMaxVersion(a, 255);
+  t.setIncarnation(a, 255);
+  assert.equal(cols(t).maxVersions!.constructor, Uint8Array);
+  assert.equal(cols(t).incarnations!.constructor, Uint8Array);
+  t.setGcVersion(b, 7);
+  t.setReportVersion(c, 0xffffffff);
+  t.setMaxVersion(b, 256);
+  t.setIncarnation(c, 2 ** 32 + 3);
+  t.allocate(member(3)); // grows the table
+  assert.deepEqual(
+    [a, b, c].map((s) => [t.gcVersion(s), t.reportVersion(s), t.maxVersion(s), t.incarnation(s)]),
+    [
+      [0, 0, 255, 255],
+      [7, 0, 256, 0],
+      [0, 0xffffffff, 0, 3],
+    ],
+  );
+  assert.equal(cols(t).maxVersions!.constructor, Uint32Array, 'widened by 256');
+  assert.equal(cols(t).incarnations!.constructor, Uint8Array, 'ToUint32(2^32 + 3) = 3 fits a byte');
+  t.permute(Int32Array.from([0, 2, 1, 3]));
+  assert.deepEqual([t.gcVersion(2), t.reportVersion(1), t.maxVersion(2), t.incarnation(1)], [7, 0xffffffff, 256, 3]);
 });

@@ -146,7 +146,7 @@ test('period statistics: exact mean and deviation of the first `window` interval
       fc.array(fc.double({ min: 1, max: 60_000, noNaN: true }), { minLength: 1, maxLength: 80 }),
       (window, xs) => {
         const t = new PeerTable(window, 1);
-        const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' }, 1);
+        const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' });
         xs.forEach((x, i) => {
           t.addInterval(s, x);
           if (i < window) {
@@ -171,7 +171,7 @@ test('period statistics: exact mean and deviation of the first `window` interval
 
 test('period samples run between measured births: a placed birth is neither a sample nor the start of one', () => {
   const t = new PeerTable(10, 1);
-  const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' }, 1);
+  const s = t.allocate({ id: 'n', generation: 1, address: 'h:1' });
   t.sampleBirth(s, 5, 5000, 'measured'); // the first measured birth only anchors
   assert.equal(t.intervalCount(s), 0);
   t.sampleBirth(s, 6, 6000, 'measured');

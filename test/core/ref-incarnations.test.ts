@@ -34,3 +34,20 @@ test('RefIncarnations answers as a Map would through growth, deletions and reuse
     );
   }
 });
+
+test('ref incarnations: bytes while every incarnation fits, widened with every value kept, through rehashing', () => {
+  const inc = new RefIncarnations();
+  const refs = Array.from({ length: 40 }, (_, i) => 2 ** 40 + i * 7919);
+  refs.forEach((r, i) => inc.set(r, i));
+  inc.set(refs[3]!, 255);
+  assert.equal((inc as unknown as { values: object }).values.constructor, Uint8Array);
+  inc.set(refs[5]!, 1000);
+  refs.slice(40).forEach((r) => inc.set(r, 1));
+  for (let i = 40; i < 100; i++) inc.set(2 ** 41 + i, i * 3);
+  assert.equal((inc as unknown as { values: object }).values.constructor, Uint32Array);
+  assert.deepEqual(
+    refs.map((r) => inc.get(r)),
+    refs.map((_, i) => (i === 3 ? 255 : i === 5 ? 1000 : i)),
+  );
+  for (let i = 40; i < 100; i++) assert.equal(inc.get(2 ** 41 + i), i * 3);
+});

@@ -11,8 +11,8 @@ const identity = { id: 'owner', generation: 1, address: '10.0.0.1:9111' };
 /** A fresh table holding `identity` (as one simulated node would) and the slot it sits in. */
 function holder(): { t: PeerTable; s: number; journal: Journal } {
   const t = new PeerTable(10, 4);
-  t.allocate({ id: 'self', generation: 1, address: '10.0.0.0:9111' }, 1);
-  return { t, s: t.allocate(identity, 2), journal: new Journal() };
+  t.allocate({ id: 'self', generation: 1, address: '10.0.0.0:9111' });
+  return { t, s: t.allocate(identity), journal: new Journal() };
 }
 
 const v = (key: string, value: string, version: number, tombstone = false): VersionedValue => ({

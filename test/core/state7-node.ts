@@ -139,7 +139,7 @@ export class Node7 {
   }
 
   get ref(): number {
-    return this.membership.table.refs[SELF] as number;
+    return this.membership.table.ref(SELF);
   }
 
   /** Raises our incarnation by one (a refutation). */

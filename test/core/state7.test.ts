@@ -136,7 +136,7 @@ test('hot members: those changed in this round or the last, whatever changed the
   const n = new Node7(0);
   const owners = [1, 2, 3].map((i) => new Node7(i));
   for (const o of owners) n.deltas.apply(introductions(o), 0, o.membership.self.address);
-  const refsOf = (slots: number[]): number[] => slots.map((s) => n.membership.table.refs[s] as number).sort();
+  const refsOf = (slots: number[]): number[] => slots.map((s) => n.membership.table.ref(s)).sort();
   const [o1, o2, o3] = owners as [Node7, Node7, Node7];
   assert.deepEqual(refsOf(n.state.hotSlots()), [n.ref, o1.ref, o2.ref, o3.ref].sort(), 'admissions are news');
   n.state.startRound();
