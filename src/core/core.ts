@@ -446,7 +446,7 @@ export class ScuttlebuttCore {
     for (let s = 0; s < t.used; s++) {
       const st = t.status[s];
       if (st === FREE) continue;
-      (st === LIVE ? live : dead).push(this.viewOf(s, now));
+      (st === LIVE ? live : dead).push(this.viewOf(s, st === LIVE ? now : undefined));
     }
     return { self: this.self, live, dead, seeds: [...this.peers.seeds] };
   }
@@ -477,6 +477,7 @@ export class ScuttlebuttCore {
     return s > SELF ? this.membership.table.birth(s) : undefined;
   }
 
+  /** Slot s's view; given `now` (for a live member), with its silence. */
   private viewOf(s: number, now?: number): NodeView {
     const t = this.membership.table;
     let values: Record<string, string> = {};
@@ -493,9 +494,7 @@ export class ScuttlebuttCore {
       maxVersion: t.maxVersion(s),
       values,
       ...(s === SELF ? {} : { detector: this.detector.view(s) }),
-      ...(now === undefined || s === SELF || t.status[s] !== LIVE
-        ? {}
-        : { silence: this.detector.silenceView(s, now) }),
+      ...(now === undefined || s === SELF ? {} : { silence: this.detector.silenceView(s, now) }),
     };
   }
 }
