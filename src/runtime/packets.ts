@@ -7,6 +7,7 @@
  */
 import { decodeAny, encodeAny, type WireMessage } from '../wire/any.js';
 import {
+  carriesLeaveProofs,
   carriesLiveness,
   carriesUserEvents,
   DecodeError,
@@ -249,6 +250,10 @@ export class Packets {
    * only in older versions, and would drop it as of an unknown type.
    */
   private versionOf(o: WireOutbound): ProtocolVersion | null {
+    // A leave is one message, never answered: in the oldest version, a try's turn for a peer never heard, it would
+    // lose its proof, and a peer that holds the leaver's commitment would refuse it as forged.
+    if (o.message.type === 'leave')
+      return this.versions.heardCarrying(o.to, carriesLeaveProofs, PROTOCOL_VERSION) ?? this.versionTo(o.to);
     const liveness = isLivenessMessage(o.message);
     const carries = liveness ? carriesLiveness : isUserEventMessage(o.message) ? carriesUserEvents : null;
     if (!carries) return this.versionTo(o.to);
