@@ -139,6 +139,9 @@ export class Mode7 {
       },
       now,
     );
+    // Members held dead now were convicted by protocol 6's detector, here alone: nothing in mode 7 tells a live one
+    // (no heartbeat revives it, no report names it), so it is probed (healProbes) and its refutation revives it.
+    if (membership.deadOthers > 0) this.healRounds = HEAL_ROUNDS;
   }
 
   /** A member's report-signing key, as its state carries it (REPORT_KEY_KEY); the first one heard is kept. */
@@ -226,10 +229,7 @@ export class Mode7 {
   }
 
   private probe(s: number): Outbound {
-    return {
-      to: this.membership.address(s),
-      message: deadHereProbe(this.refOf(SELF), true, 0, this.state.hash),
-    };
+    return { to: this.membership.address(s), message: deadHereProbe(this.refOf(SELF), true, 0, this.state.hash) };
   }
 
   /**
@@ -375,7 +375,10 @@ export class Mode7 {
       if (t.status[s] !== LIVE && t.status[s] !== DEAD) continue;
       // Admitted by a protocol-6 delta (a member still in mode 6 introduced it): no incarnation yet, so its first.
       if (t.incarnation(s) < 1) t.setIncarnation(s, 1);
-      this.liveness.noteIncarnation(this.refOf(s), t.incarnation(s), now);
+      const ref = this.refOf(s);
+      // Dead by protocol 6's detector (Liveness7 revives its own): a refutation proves it alive here too.
+      if (t.status[s] === DEAD && t.left[s] === 0 && this.liveness.deadReason(ref) === undefined) m.revive(s);
+      this.liveness.noteIncarnation(ref, t.incarnation(s), now);
     }
     this.raised.clear();
     if (this.rebuild) {
