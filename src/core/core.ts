@@ -460,9 +460,9 @@ export class ScuttlebuttCore {
     return s >= 0 && this.membership.table.status[s] === LIVE ? this.membership.identity(s) : undefined;
   }
 
-  /** One member's current view, or undefined once it has been removed. O(its keys), for event payloads. */
-  member(identity: NodeIdentity): NodeView | undefined {
-    const s = this.membership.slotOfRef(identityRef(identity));
+  /** A member's view by identity, or by id (the one generation held); undefined once removed. O(its keys). */
+  member(who: NodeIdentity | string): NodeView | undefined {
+    const s = typeof who === 'string' ? this.membership.slotOfId(who) : this.membership.slotOfRef(identityRef(who));
     return s >= 0 ? this.viewOf(s) : undefined;
   }
 

@@ -326,9 +326,9 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     this.assertOpen();
     if (id === this.self.id)
       throw new ForceLeaveError('self', `"${id}" is this node: use leave() to leave the cluster`);
-    const member = this.members().find((m) => m.id === id);
-    if (!member) throw new ForceLeaveError('not-found', `no member "${id}" (already removed, or never known here)`);
-    if (member.status === 'live')
+    const view = this.core.member(id);
+    if (!view) throw new ForceLeaveError('not-found', `no member "${id}" (already removed, or never known here)`);
+    if (view.status === 'live')
       throw new ForceLeaveError(
         'live',
         `member "${id}" is live: only a dead member can be forced out ` +
@@ -338,7 +338,7 @@ export class Scuttlebutt extends EventEmitter<ScuttlebuttEvents> implements Asyn
     if (!out) throw new ForceLeaveError('not-found', `no dead member "${id}"`);
     this.packets.sendAll(out);
     this.publish();
-    return member;
+    return toMember(view);
   }
 
   /** Asks the live members matching a filter, collects their answers: see Queries.query (runtime/queries.ts). */

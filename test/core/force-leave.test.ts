@@ -11,6 +11,11 @@ test('forceLeave of a member that made no commitment (an older release): removed
   assert.equal(n1.forceLeave('n1', c.now), null, 'self is refused');
   assert.equal(n1.forceLeave('nobody', c.now), null, 'an unknown id is refused');
   assert.equal(n1.snapshot().live.length, 4, 'a refusal changes nothing');
+  // The runtime's forceLeave looks the member up by id (core.member), not through a whole snapshot.
+  const live = (id: string) => n1.snapshot().live.find((v) => v.node.id === id);
+  assert.deepEqual(n1.member('n2'), live('n2'), 'by id: the same view as by identity');
+  assert.deepEqual(n1.member('n1'), live('n1'), 'self by id');
+  assert.equal(n1.member('nobody'), undefined, 'an unknown id');
 
   c.down.add('10.0.0.4:9111');
   c.run(10_000);
@@ -21,8 +26,12 @@ test('forceLeave of a member that made no commitment (an older release): removed
         ['n4'],
         core.self.id,
       );
+  const n4 = n1.member('n4');
+  assert.equal(n4?.status, 'dead');
+  assert.deepEqual(n4, n1.snapshot(c.now).dead[0], "a dead member's view by id, as a snapshot holds it");
   const out = n1.forceLeave('n4', c.now);
   assert.ok(out, 'a dead member is accepted');
+  assert.equal(n1.member('n4'), undefined, 'removed: no view by id');
   assert.deepEqual(out.map((o) => o.to).sort(), ['10.0.0.2:9111', '10.0.0.3:9111'], 'a leave goes to every live peer');
   for (const o of out) assert.equal(o.message.type === 'leave' && o.message.identity.id, 'n4');
   assert.equal(n1.snapshot().dead.length, 0, 'removed at once, not a grace period later');

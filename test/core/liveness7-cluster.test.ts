@@ -161,11 +161,27 @@ for (const seed of [1, 2, 3]) {
     halves(seed));
 }
 
-function halves(seed: number): void {
-  const n = 100;
+/** `n` nodes split into halves (side 0: the first n / 2), run through the warm-up; not cut yet. */
+function warmHalves(n: number, seed: number): Liveness7Net {
   const net = new Liveness7Net({ n, seed });
   for (let x = 0; x < n; x++) net.side[x] = x < n / 2 ? 0 : 1;
   net.run(WARMUP_MS);
+  return net;
+}
+
+/** Asserts that every node holds every member of the other side dead. */
+function assertAcrossHeldDead(net: Liveness7Net): void {
+  const n = net.nodes.length;
+  for (let x = 0; x < n; x++) {
+    for (let f = 0; f < n; f++) {
+      if (net.side[x] !== net.side[f]) assert.ok(net.holdsDead(x, f), `node ${x} still holds ${f} live`);
+    }
+  }
+}
+
+function halves(seed: number): void {
+  const n = 100;
+  const net = warmHalves(n, seed);
   const cutAt = net.now;
   net.cut = true;
   net.run(cutAt + 30_000);
@@ -178,11 +194,7 @@ function halves(seed: number): void {
     if (c.reason === 'failed') failed++;
     else unreachable++;
   }
-  for (let x = 0; x < n; x++) {
-    for (let f = 0; f < n; f++) {
-      if (net.side[x] !== net.side[f]) assert.ok(net.holdsDead(x, f), `node ${x} still holds ${f} live`);
-    }
-  }
+  assertAcrossHeldDead(net);
   const sorted = [...last].sort((a, b) => a - b);
   console.log(
     `halves, seed ${seed}: every member across convicted at every node by ${(sorted[n - 1]! / 1000).toFixed(2)} s ` +
@@ -214,9 +226,7 @@ function halves(seed: number): void {
 
 /** Halves of `n` cut after the warm-up, until every node holds every member across dead (polled every 50 ms). */
 function cutUntilConvicted(n: number, seed: number): Liveness7Net {
-  const net = new Liveness7Net({ n, seed });
-  for (let x = 0; x < n; x++) net.side[x] = x < n / 2 ? 0 : 1;
-  net.run(WARMUP_MS);
+  const net = warmHalves(n, seed);
   net.cut = true;
   const done = (): boolean => {
     for (let x = 0; x < n; x++) {
@@ -254,10 +264,7 @@ test('halves of 100 cut for 4 s, about one detection delay (seeds 3, 4): nobody 
   // (an observer named by a record since withdrawn), seed 4 without the hold on an observer that refuted while its
   // set held records (nobody here held the record it refuted).
   for (const seed of [3, 4]) {
-    const n = 100;
-    const net = new Liveness7Net({ n, seed });
-    for (let x = 0; x < n; x++) net.side[x] = x < n / 2 ? 0 : 1;
-    net.run(WARMUP_MS);
+    const net = warmHalves(100, seed);
     net.cut = true;
     net.run(WARMUP_MS + 4000);
     const healAt = net.now;
@@ -276,10 +283,7 @@ test('halves of 100 cut for 4 s, about one detection delay (seeds 3, 4): nobody 
 
 for (const seed of [1, 2]) {
   test(`one-way halves of 100 (seed ${seed}): each side convicts the other, none inside, one census or two`, () => {
-    const n = 100;
-    const net = new Liveness7Net({ n, seed });
-    for (let x = 0; x < n; x++) net.side[x] = x < n / 2 ? 0 : 1;
-    net.run(WARMUP_MS);
+    const net = warmHalves(100, seed);
     const cutAt = net.now;
     net.cut = true;
     net.oneWay = true;
@@ -289,11 +293,7 @@ for (const seed of [1, 2]) {
       assert.notEqual(net.side[c.node], net.side[c.subject], `node ${c.node} convicted ${c.subject} of its own side`);
       last[net.side[c.node]!] = Math.max(last[net.side[c.node]!]!, c.at - cutAt);
     }
-    for (let x = 0; x < n; x++) {
-      for (let f = 0; f < n; f++) {
-        if (net.side[x] !== net.side[f]) assert.ok(net.holdsDead(x, f), `node ${x} still holds ${f} live`);
-      }
-    }
+    assertAcrossHeldDead(net);
     const epochs = [0, 1].map((s) =>
       Math.max(...net.nodes.filter((_, i) => net.side[i] === s).map((l) => l.censusStatus().completedEpoch)),
     );

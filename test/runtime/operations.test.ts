@@ -72,18 +72,15 @@ test('members(filter), health(), forceLeave() and leave() vs shutdown({leave:fal
     assert.ok(a.state().live.find((m) => m.id === 'b')?.silence, 'state() carries it too');
     assert.equal(nodes[1]!.health().ready, true);
 
-    assert.throws(
-      () => a.forceLeave('a'),
-      (e: unknown) => e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === 'self',
-    );
+    const refused = (reason: string, message: RegExp) => (e: unknown) =>
+      e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === reason && message.test(e.message);
+    assert.throws(() => a.forceLeave('a'), refused('self', /^"a" is this node: use leave\(\) to leave the cluster$/));
     assert.throws(
       () => a.forceLeave('b'),
-      (e: unknown) => e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === 'live',
+      refused('live', /^member "b" is live: only a dead member can be forced out /),
     );
-    assert.throws(
-      () => a.forceLeave('zz'),
-      (e: unknown) => e instanceof ForceLeaveError && e.code === 'SB_ERR_FORCE_LEAVE' && e.reason === 'not-found',
-    );
+    const unknown = /^no member "zz" \(already removed, or never known here\)$/;
+    assert.throws(() => a.forceLeave('zz'), refused('not-found', unknown));
 
     // shutdown({leave:false}) goes silent, like a crash: peers convict it ("suspected") after the detection time.
     const d = nodes[3]!;
@@ -94,8 +91,11 @@ test('members(filter), health(), forceLeave() and leave() vs shutdown({leave:fal
     const removed: string[] = [];
     nodes[1]!.on('removed', (m) => removed.push(m.id));
     await until(() => nodes[1]!.members({ status: 'dead' }).some((m) => m.id === 'd'), 5_000, 'b sees d dead');
-    assert.equal(a.forceLeave('d').id, 'd');
+    const before = a.members({ status: 'dead' }).find((m) => m.id === 'd');
+    assert.deepEqual(before?.metadata, { role: 'web', zone: 'z2' });
+    assert.deepEqual(a.forceLeave('d'), before, 'the member as members() showed it');
     assert.ok(!a.members().some((m) => m.id === 'd'), 'removed from a at once');
+    assert.throws(() => a.forceLeave('d'), refused('not-found', /^no member "d" \(already removed/));
     // d made a leave commitment: the leave sent on its behalf has no proof, and b, which sees d dead
     // too, removes it at once (not a grace period later) without counting it as forged.
     await until(() => removed.includes('d'), 2_000, 'b removed d at once too');
