@@ -15,6 +15,11 @@
  * arriving later than learned, deadlines move before any one allowance has caught up. Local causes
  * of silence (this process stalled, this node deaf) are judged by LocalHealth and excused here by
  * shiftDeadlines; conviction waits while the node is deaf.
+ *
+ * Protocol 7's mode 7 convicts by other means: while it runs, the detector is stopped (stop, restart). It then keeps
+ * only what digests and deltas to members still in mode 6 carry (each member's heartbeat and its birth, for the age)
+ * and what membership needs (a heartbeat's advance proves a member); the peer table drops the columns only the
+ * detector reads (PeerTable.dropMode6Columns), and a restart watches every live member as a new one.
  */
 import { HEARTBEAT_AGE_UNIT_MS } from '../wire/messages.js';
 import type { Journal } from './journal.js';
@@ -55,6 +60,8 @@ export class FailureDetector {
    * arrivals long.
    */
   private typicalLag = 0;
+  /** Stopped (mode 7 runs): nothing is convicted, nothing learned of rhythms or lags (see stop). */
+  private stopped = false;
 
   private readonly membership: Membership;
   private readonly journal: Journal;
@@ -114,18 +121,48 @@ export class FailureDetector {
     m.nextRemoval = nextRemoval;
   }
 
+  /**
+   * Stops the detector while protocol 7's mode 7 runs: the peer table drops the columns only the detector reads (the
+   * period's statistics, the lag allowance, the sampling anchor, the deadline: 33 B a member), and until restart()
+   * heartbeats only move each member's heartbeat and birth (the age digests and deltas carry). The caller convicts
+   * nobody by sweep() meanwhile.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.membership.table.dropMode6Columns();
+  }
+
+  /**
+   * Runs the detector again (a fallback to mode 6): every live member is watched as one just admitted at its
+   * current heartbeat, born now. Mode 7 carried no heartbeats between its nodes, so what was learned before it (and
+   * the births it left) would convict members for a silence that was mode 7's; a new member's seed window and lag
+   * allowance give each one the first estimate's time to be heard again, as at its admission.
+   */
+  restart(now: number): void {
+    this.stopped = false;
+    const t = this.membership.table;
+    for (let s = 1; s < t.used; s++) if (t.status[s] === LIVE) this.watch(s, 0, now);
+  }
+
   /** Starts watching a member just admitted at its current heartbeat, born `age` units ago. */
   watch(s: number, age: number, now: number): void {
+    const t = this.membership.table;
+    t.setBirth(s, birthOf(age, now));
+    if (this.stopped) return;
+    this.seed(s, now);
+    t.sampleBirth(s, t.heartbeat(s), t.birth(s), 'measured');
+    this.updateDeadline(s);
+  }
+
+  /** A new member's window and lag allowance, its birth set. */
+  private seed(s: number, now: number): void {
     const t = this.membership.table;
     // Seed the window as Akka does: the first estimate, with a spread of a quarter of it.
     const first = this.firstEstimateMs;
     t.addInterval(s, first - first / 4);
     t.addInterval(s, first + first / 4);
-    t.setBirth(s, birthOf(age, now));
-    t.sampleBirth(s, t.heartbeat(s), t.birth(s), 'measured');
     // Until lags are observed, allow one interval's worth, as for the first heartbeat itself.
     t.setLagAllowance(s, Math.max(first, now - t.birth(s)));
-    this.updateDeadline(s);
   }
 
   /**
@@ -137,7 +174,9 @@ export class FailureDetector {
    * After a pause the rhythm guesses too early, so the guess is held within one period of what
    * the lag allowance reaches back: the allowance grows by a period at most, not by the pause.
    * Such a birth is no interval sample, nor the start of one (the rhythm would be measuring itself):
-   * intervals run between measured births, over however many beats lie between them.
+   * intervals run between measured births, over however many beats lie between them. Stopped, there is no rhythm
+   * (the peer table reads a new member's: no period, no allowance) and the bound is taken as the birth: the ages
+   * passed on err young, which convicts nobody early.
    */
   observe(s: number, heartbeat: number, age: number, now: number, ageIsBound = false): void {
     const m = this.membership;
@@ -156,6 +195,7 @@ export class FailureDetector {
     const birth = Math.min(now, Math.max(prevBirth, claimed));
     if (t.status[s] === LIVE) {
       m.noteAdvance(s);
+      if (this.stopped) return t.setBirth(s, birth);
       // Phi models the owner's own rhythm: birth to birth, shared among heartbeats we never heard.
       // How late gossip brings a heartbeat is a separate, bounded quantity: the lag allowance.
       t.sampleBirth(s, heartbeat, birth, ageIsBound ? 'placed' : 'measured');
@@ -173,6 +213,8 @@ export class FailureDetector {
     // Back from the dead: the silence is not a sample of its normal rhythm, so it is not added.
     t.setBirth(s, birth);
     t.restartSampling(s);
+    // A member never watched here (admitted, or its columns dropped, while mode 7 ran) has no window yet.
+    if (t.intervalCount(s) === 0) this.seed(s, now);
     t.sampleBirth(s, heartbeat, birth, ageIsBound ? 'placed' : 'measured');
     this.updateDeadline(s);
     m.revive(s);

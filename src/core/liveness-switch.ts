@@ -206,6 +206,8 @@ export class LivenessSwitch {
   }
 
   private switchTo7(now: number): void {
+    // Mode 7 convicts by beats and reports: protocol 6's detector stops, and its columns go (FailureDetector.stop).
+    this.c.detector.stop();
     this.active = new Mode7(
       {
         membership: this.c.membership,
@@ -226,9 +228,9 @@ export class LivenessSwitch {
   }
 
   /**
-   * Back to mode 6: mode 7's state goes (the peer table's hook is released), and every live member's mode-6
-   * deadline restarts as at its admission: heartbeats reach peers again only from now on, so no member is
-   * convicted for the silence mode 7 left in its heartbeats.
+   * Back to mode 6: mode 7's state goes (the peer table's hook is released), and the failure detector restarts with
+   * every live member as at its admission (FailureDetector.restart): heartbeats reach peers again only from now on,
+   * so no member is convicted for the silence mode 7 left in its heartbeats.
    */
   private fallBack(now: number): void {
     if (this.active) {
@@ -238,8 +240,7 @@ export class LivenessSwitch {
     }
     this.active = null;
     this.fallbacks++;
-    const t = this.c.membership.table;
-    for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === LIVE) this.c.detector.watch(s, 0, now);
+    this.c.detector.restart(now);
   }
 
   private observeValues(slot: number, now: number): void {

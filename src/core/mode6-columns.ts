@@ -1,10 +1,11 @@
 /**
- * The per-member columns only protocol 6's liveness reads: heartbeats, their births, the sampling anchor, the
- * period's statistics, the lag allowance and the deadline (56 B a member). A node in mode 7 does not need them, and a
- * 10,000-node simulation holds 10^8 (node, member) pairs: the PeerTable keeps them in this one group, allocated on
- * first write and droppable (PeerTable.dropMode6Columns), so that a node that never runs mode 6 never pays for them.
- * A group allocated late holds, for every slot, what PeerTable.allocate gives a new member; reads while none is
- * allocated return the same values (see the PeerTable accessors).
+ * The per-member columns only protocol 6's failure detector reads: the sampling anchor, the period's statistics, the
+ * lag allowance and the deadline (33 B a member). Heartbeats and their births are not here: digests and deltas carry
+ * them (as heartbeats and ages) in either mode, so PeerTable holds them always. A node in mode 7 reads none of these
+ * (FailureDetector.stop), and a 10,000-node simulation holds 10^8 (node, member) pairs: the PeerTable keeps them in
+ * this one group, allocated on first write and dropped on the switch to mode 7 (PeerTable.dropMode6Columns), so that
+ * a node in mode 7 does not pay for them. A group allocated late holds, for every slot, what PeerTable.allocate gives
+ * a new member; reads while none is allocated return the same values (see the PeerTable accessors).
  */
 
 /**
@@ -20,12 +21,12 @@ export const NO_SAMPLE = -1;
 const NARROW_NO_SAMPLE = 0xffffffff;
 
 /** Whether `v` is a whole number from 0 to `max` (not -0): what a narrow column holds exactly. */
-function fits(v: number, max: number): boolean {
+export function fits(v: number, max: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= max && (v !== 0 || 1 / v > 0);
 }
 
 /** `a`'s values in a Float64 column: a narrow column widened (`noSample`: its NO_SAMPLE sentinel, read back as -1). */
-function widened(a: Uint32Array, noSample: number | null): Float64Array {
+export function widened(a: Uint32Array, noSample: number | null): Float64Array {
   const b = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) b[i] = a[i] === noSample ? NO_SAMPLE : (a[i] as number);
   return b;
@@ -33,15 +34,11 @@ function widened(a: Uint32Array, noSample: number | null): Float64Array {
 
 export class Mode6Columns {
   /**
-   * Heartbeats are whole numbers that fit 32 bits in practice: a Uint32 column (4 B a member, not 8: 4 B per
-   * (node, member) pair in the simulator) until a value that does not fit is written, then a Float64 one, which
-   * holds whatever it is given. Either way a read returns what was written. The same for the sampling anchor's
-   * heartbeat (NO_SAMPLE as 0xffffffff while narrow) and the interval count (Uint8 up to 255, then Float32).
+   * The newest heartbeat whose birth was measured, and that birth (NO_SAMPLE: none yet); see sampleBirth. The
+   * heartbeat is held as PeerTable holds heartbeats: a Uint32 column until a value that does not fit is written
+   * (NO_SAMPLE as 0xffffffff while narrow), then a Float64 one; the interval count likewise in a Uint8 column up to
+   * 255, then a Float32 one. Either way a read returns what was written.
    */
-  heartbeats: Uint32Array | Float64Array;
-  /** When each member's newest known heartbeat was born, on our clock. */
-  births: Float64Array;
-  /** The newest heartbeat whose birth was measured, and that birth (NO_SAMPLE: none yet); see sampleBirth. */
   sampledHeartbeats: Uint32Array | Float64Array;
   sampledBirths: Float64Array;
   /** When phi crosses the threshold (Infinity: never computed). */
@@ -54,8 +51,6 @@ export class Mode6Columns {
   lagMax: Float32Array;
 
   constructor(capacity: number) {
-    this.heartbeats = new Uint32Array(capacity);
-    this.births = new Float64Array(capacity);
     this.sampledHeartbeats = new Uint32Array(capacity).fill(NO_SAMPLE);
     this.sampledBirths = new Float64Array(capacity);
     this.deadlines = new Float64Array(capacity).fill(Infinity);
@@ -63,12 +58,6 @@ export class Mode6Columns {
     this.fdVar = new Float32Array(capacity);
     this.fdCount = new Uint8Array(capacity);
     this.lagMax = new Float32Array(capacity);
-  }
-
-  setHeartbeat(s: number, heartbeat: number): void {
-    const a = this.heartbeats;
-    if (a instanceof Uint32Array && !fits(heartbeat, 0xffffffff)) this.heartbeats = widened(a, null);
-    this.heartbeats[s] = heartbeat;
   }
 
   /** The sampling anchor's heartbeat (NO_SAMPLE: none). */
@@ -93,8 +82,6 @@ export class Mode6Columns {
 
   /** Slot s as a new member has it. */
   reset(s: number): void {
-    this.heartbeats[s] = 0;
-    this.births[s] = 0;
     this.sampledHeartbeats[s] = NO_SAMPLE;
     this.sampledBirths[s] = 0;
     this.deadlines[s] = Infinity;
@@ -109,8 +96,6 @@ export class Mode6Columns {
    * types at most across the table's columns (see PeerTable's TableColumn).
    */
   map(f: <A extends Float64Array | Float32Array | Uint32Array | Uint8Array>(a: A, fill: number) => A): void {
-    this.heartbeats = f(this.heartbeats, 0);
-    this.births = f(this.births, 0);
     this.sampledHeartbeats = f(this.sampledHeartbeats, NO_SAMPLE);
     this.sampledBirths = f(this.sampledBirths, 0);
     this.deadlines = f(this.deadlines, Infinity);
@@ -120,9 +105,8 @@ export class Mode6Columns {
     this.lagMax = f(this.lagMax, 0);
   }
 
-  /** Moves the member's clock readings (birth, sampling anchor, deadline) later by `ms`. */
+  /** Moves the member's clock readings here (sampling anchor, deadline) later by `ms`. */
   shiftTimes(s: number, ms: number): void {
-    this.births[s] = (this.births[s] as number) + ms;
     this.sampledBirths[s] = (this.sampledBirths[s] as number) + ms;
     this.deadlines[s] = (this.deadlines[s] as number) + ms;
   }

@@ -5,7 +5,7 @@
  */
 import type { NodeIdentity } from '../wire/messages.js';
 import { memberRecord, type MemberRecord } from './member-records.js';
-import { Mode6Columns, NO_SAMPLE } from './mode6-columns.js';
+import { fits, Mode6Columns, NO_SAMPLE, widened } from './mode6-columns.js';
 import { SlotValues } from './slot-values.js';
 import { written32, written8or32 } from './zero-column.js';
 
@@ -123,7 +123,16 @@ export class PeerTable {
    */
   mark: Uint8Array;
   // The rest is read and written through the methods below.
-  /** Protocol 6's liveness columns, allocated on first write (null: none written since, or dropped). */
+  /**
+   * Heartbeats are whole numbers that fit 32 bits in practice: a Uint32 column (4 B a member, not 8: 4 B per
+   * (node, member) pair in the simulator) until a value that does not fit is written, then a Float64 one, which
+   * holds whatever it is given. Either way a read returns what was written. Held in either mode: digests and deltas
+   * carry them, to members still in mode 6 too, and a leave or a death records the last one.
+   */
+  private heartbeats: Uint32Array | Float64Array;
+  /** When each member's newest known heartbeat was born, on our clock: the ages digests and deltas carry. */
+  private births: Float64Array;
+  /** Protocol 6's failure detector's columns, allocated on first write (null: none written since, or dropped). */
   private mode6: Mode6Columns | null = null;
   /**
    * Narrow while they can be (zero-column.ts), each read back as the Uint32 column it replaces: the GC version and
@@ -145,6 +154,8 @@ export class PeerTable {
     this.status = new Uint8Array(initialCapacity).fill(FREE);
     this.left = new Uint8Array(initialCapacity);
     this.mark = new Uint8Array(initialCapacity);
+    this.heartbeats = new Uint32Array(initialCapacity);
+    this.births = new Float64Array(initialCapacity);
     this.maxVersions = new Uint8Array(initialCapacity);
     this.provenFlags = new Uint8Array(initialCapacity);
     this.incarnations = new Uint8Array(initialCapacity);
@@ -163,6 +174,8 @@ export class PeerTable {
     this.status[slot] = LIVE;
     this.left[slot] = 0;
     this.mark[slot] = 0;
+    this.heartbeats[slot] = 0;
+    this.births[slot] = 0;
     this.mode6?.reset(slot);
     this.maxVersions[slot] = 0;
     if (this.gcVersions !== null) this.gcVersions[slot] = 0;
@@ -224,6 +237,8 @@ export class PeerTable {
     this.status = f(this.status, FREE);
     this.left = f(this.left, 0);
     this.mark = f(this.mark, 0);
+    this.heartbeats = f(this.heartbeats, 0);
+    this.births = f(this.births, 0);
     this.mode6?.map(f);
     this.maxVersions = f(this.maxVersions, 0);
     if (this.gcVersions !== null) this.gcVersions = f(this.gcVersions, 0);
@@ -277,14 +292,15 @@ export class PeerTable {
     this.provenFlags[slot] = 1;
   }
 
-  /** Whether protocol 6's liveness columns are allocated (see Mode6Columns). */
+  /** Whether protocol 6's failure detector's columns are allocated (see Mode6Columns). */
   get hasMode6Columns(): boolean {
     return this.mode6 !== null;
   }
 
   /**
-   * Releases protocol 6's liveness columns: every member's heartbeat, birth, period statistics, lag allowance and
-   * deadline read as a new member's until written again. For a node that stopped running protocol 6's liveness.
+   * Releases protocol 6's failure detector's columns: every member's sampling anchor, period statistics, lag
+   * allowance and deadline read as a new member's until written again (heartbeats and births stay). For a node that
+   * stopped running protocol 6's liveness (FailureDetector.stop).
    */
   dropMode6Columns(): void {
     this.mode6 = null;
@@ -296,12 +312,13 @@ export class PeerTable {
   }
 
   heartbeat(slot: number): number {
-    const c = this.mode6;
-    return c === null ? 0 : (c.heartbeats[slot] as number);
+    return this.heartbeats[slot] as number;
   }
 
   setHeartbeat(slot: number, heartbeat: number): void {
-    this.written().setHeartbeat(slot, heartbeat);
+    const a = this.heartbeats;
+    if (a instanceof Uint32Array && !fits(heartbeat, 0xffffffff)) this.heartbeats = widened(a, null);
+    this.heartbeats[slot] = heartbeat;
   }
 
   /**
@@ -309,12 +326,11 @@ export class PeerTable {
    * carried): silence is counted from here.
    */
   birth(slot: number): number {
-    const c = this.mode6;
-    return c === null ? 0 : (c.births[slot] as number);
+    return this.births[slot] as number;
   }
 
   setBirth(slot: number, birth: number): void {
-    this.written().births[slot] = birth;
+    this.births[slot] = birth;
   }
 
   /** When phi crosses the threshold (precomputed, so a conviction check is one comparison). */
@@ -403,9 +419,13 @@ export class PeerTable {
     return c === null ? 0 : (c.fdCount[slot] as number);
   }
 
-  /** Moves the member's clock readings (birth, sampling anchor, deadline) later by `ms`: a stall of ours, excused. */
+  /**
+   * Moves the member's clock readings (birth, sampling anchor, deadline) later by `ms`: a stall of ours, excused.
+   * Allocates nothing: a new member's anchor (none) and deadline (Infinity) read the same shifted.
+   */
   shiftTimes(slot: number, ms: number): void {
-    this.written().shiftTimes(slot, ms);
+    this.births[slot] = (this.births[slot] as number) + ms;
+    this.mode6?.shiftTimes(slot, ms);
   }
 
   /** Drops the anchor of slot's interval samples (a revival): the silence before the next birth is no sample. */

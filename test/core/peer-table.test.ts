@@ -51,7 +51,7 @@ test('peer table: key-value maps only for members that have keys, moved with the
   assert.equal(t.values.size, 2);
 });
 
-test('peer table: the mode-6 columns exist only once written, read as a new member’s before and after, and follow growth and renumbering', () => {
+test('peer table: the mode-6 columns exist only once written, read as a new member’s before and after, and follow growth and renumbering; heartbeats and births are always held', () => {
   const t = new PeerTable(10, 2);
   const slots = [0, 1, 2].map((i) => t.allocate(member(i)));
   assert.equal(t.hasMode6Columns, false);
@@ -67,8 +67,12 @@ test('peer table: the mode-6 columns exist only once written, read as a new memb
   const NEW = [0, 0, Infinity, 0, 0, 0, 0];
   for (const s of slots) assert.deepEqual(fresh(s), NEW);
   t.restartSampling(slots[1]!);
-  assert.equal(t.hasMode6Columns, false, 'reads and resets allocate nothing');
+  t.shiftTimes(slots[1]!, 0);
   t.setHeartbeat(slots[1]!, 7);
+  t.setBirth(slots[1]!, 500);
+  assert.equal(t.hasMode6Columns, false, 'reads, resets, shifts, heartbeats and births allocate nothing');
+  assert.deepEqual([t.heartbeat(slots[1]!), t.birth(slots[1]!), t.deadline(slots[1]!)], [7, 500, Infinity]);
+  t.setLagAllowance(slots[1]!, 0);
   assert.equal(t.hasMode6Columns, true);
   assert.deepEqual(fresh(slots[2]!), NEW, 'the other members read as new ones');
   // The first measured birth anchors the sampling (no interval): as for a member allocated with the columns present.
@@ -84,6 +88,9 @@ test('peer table: the mode-6 columns exist only once written, read as a new memb
   assert.deepEqual([t.heartbeat(2), t.heartbeat(1), t.deadline(1), t.intervalMean(1)], [7, 0, 4500, 1000]);
   t.dropMode6Columns();
   assert.equal(t.hasMode6Columns, false);
+  assert.deepEqual([t.heartbeat(2), t.birth(2)], [7, 500], 'heartbeats and births stay');
+  t.setHeartbeat(2, 0);
+  t.setBirth(2, 0);
   for (let s = 0; s < t.used; s++) assert.deepEqual(fresh(s), NEW, 'dropped: every member reads as new');
 });
 
@@ -189,12 +196,14 @@ test('peer table: a slot’s ref is its identity’s, from the shared record; a 
 test('peer table: heartbeats, sampling anchors and interval counts in narrow columns while they fit, widened (every value kept) once one does not', () => {
   const columns = (t: PeerTable): Record<string, ArrayLike<number>> =>
     (t as unknown as { mode6: Record<string, ArrayLike<number>> }).mode6;
+  const heartbeats = (t: PeerTable): ArrayLike<number> =>
+    (t as unknown as { heartbeats: ArrayLike<number> }).heartbeats;
   const t = new PeerTable(1000, 2);
   const [a, b, c] = [0, 1, 2].map((i) => t.allocate(member(i))) as [number, number, number];
   t.setHeartbeat(a, 0xfffffffe);
   t.sampleBirth(a, 0xfffffffe, 1000, 'measured');
   for (let i = 0; i < 255; i++) t.addInterval(c, 1000);
-  assert.equal(columns(t).heartbeats!.constructor, Uint32Array, '4 B a member while heartbeats fit 32 bits');
+  assert.equal(heartbeats(t).constructor, Uint32Array, '4 B a member while heartbeats fit 32 bits');
   assert.equal(columns(t).sampledHeartbeats!.constructor, Uint32Array);
   assert.equal(columns(t).fdCount!.constructor, Uint8Array);
   t.sampleBirth(b, 2 ** 40, 500, 'measured');
@@ -215,7 +224,7 @@ test('peer table: heartbeats, sampling anchors and interval counts in narrow col
   assert.equal(t.intervalCount(c), 256, 'a first anchor is no interval');
   t.permute(Int32Array.from([0, 2, 1, 3]));
   assert.deepEqual([t.heartbeat(0), t.heartbeat(2), t.intervalCount(1)], [0xfffffffe, 2 ** 40, 256]);
-  assert.equal(columns(t).heartbeats!.constructor, Float64Array);
+  assert.equal(heartbeats(t).constructor, Float64Array);
 });
 
 test('peer table: versions and incarnations narrow while they can be, read back as Uint32 columns would hold them', () => {

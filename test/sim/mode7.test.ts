@@ -13,6 +13,7 @@ import { DEFAULT_OBSERVERS, ObserverAssignment } from '../../src/core/observers.
 import { reportSignedBytes } from '../../src/core/report-set.js';
 import { simReportSigner } from '../../src/sim/report-signer.js';
 import { REPORT_SILENT, type NodeDelta7 } from '../../src/wire/liveness-messages.js';
+import type { PeerTable } from '../../src/core/peer-table.js';
 
 interface Logged {
   readonly obs: number;
@@ -31,6 +32,10 @@ function boot(over: Partial<BenchOptions>): { sim: SimCluster; log: Logged[] } {
 
 const falseDeaths = (log: Logged[], since: number, crashed: ReadonlySet<string>) =>
   log.filter((l) => l.e.type === 'dead' && l.t >= since && !crashed.has(l.e.node.id));
+
+/** Node i's peer table (the core keeps it private). */
+const tableOf = (sim: SimCluster, i: number): PeerTable =>
+  (sim.cores[i] as unknown as { membership: { table: PeerTable } }).membership.table;
 
 test('mode 7: a cluster forms, stays quiet at beats only, and agrees on a crash within seconds', () => {
   const { sim, log } = boot({ liveness7: true });
@@ -229,6 +234,87 @@ test('mode 7 gate: an old node joining a mode-7 cluster makes every node fall ba
   console.log(`# gate: an old node joins; every node in mode 6 ${fellBack.toFixed(2)} s later`);
   assert.deepEqual(
     log.filter((l) => l.e.type === 'dead').map((l) => `${l.obs}:${l.e.node.id}@${l.t}`),
+    [],
+    'no false deaths',
+  );
+});
+
+test("mode 7: a node running mode 7 holds none of protocol 6's detector columns, from the switch on, a joiner admitted", () => {
+  const n = 40;
+  const o = benchOptions({ nodes: n, liveness7: true, seed: 8 });
+  const sim = new SimCluster(simConfig(o, o.seed));
+  const joiner = n - 1;
+  for (let i = 0; i < joiner; i++) sim.start(i, { idx: String(i) });
+  assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  assert.ok(
+    up(sim).every((i) => sim.cores[i]!.livenessMode === 6 && tableOf(sim, i).hasMode6Columns),
+    'in mode 6 (the gate holds) every node runs the detector on its columns',
+  );
+  // A quarter round apart: through the switch and its switch period (heartbeats still reach members not yet
+  // beating), then a joiner's admission (a protocol-6 delta, which starts a detector in mode 6).
+  let inMode7 = 0;
+  const watch = (ms: number): void => {
+    const end = sim.now + ms;
+    while (sim.now < end) {
+      sim.runUntil(sim.now + 250);
+      for (const i of up(sim)) {
+        if (sim.cores[i]!.livenessMode !== 7) continue;
+        inMode7++;
+        assert.equal(tableOf(sim, i).hasMode6Columns, false, `node ${i} in mode 7 at ${sim.now} ms holds them`);
+      }
+    }
+  };
+  watch(40_000);
+  assert.ok(
+    up(sim).every((i) => sim.cores[i]!.livenessMode === 7),
+    'every node switched',
+  );
+  sim.start(joiner, { idx: String(joiner) });
+  watch(20_000);
+  assert.ok(converged(sim), 'the joiner is in');
+  assert.ok(
+    up(sim).every((i) => sim.cores[i]!.livenessMode === 7),
+    'in mode 7, the joiner too',
+  );
+  assert.ok(inMode7 > 0);
+});
+
+test('mode 7 gate: a fallback after minutes in mode 7 starts every detector afresh: no false death in the next 3 min, a crash at the fallback convicted by all', () => {
+  const n = 24;
+  const o = benchOptions({ nodes: n, liveness7: true, seed: 9 });
+  const sim = new SimCluster(simConfig(o, o.seed));
+  const old = n - 1;
+  sim.speaks7 = (i) => i !== old;
+  const log: Logged[] = [];
+  sim.onEvent((obs, e, t) => log.push({ obs, t, e }));
+  for (let i = 0; i < n - 1; i++) sim.start(i, { idx: String(i) });
+  assert.ok(untilMode7(sim) > 0);
+  // Long enough in mode 7 for every heartbeat birth held to be a minute stale.
+  sim.runUntil(sim.now + 60_000);
+  assert.ok(up(sim).every((i) => !tableOf(sim, i).hasMode6Columns));
+  sim.start(old, { idx: String(old) });
+  assert.ok(
+    sim.runUntilTrue(() => up(sim).every((j) => sim.cores[j]!.livenessMode === 6), 10_000),
+    'every node falls back to mode 6',
+  );
+  const fellBackAt = sim.now;
+  // Crashed at the fallback: most nodes never hear a heartbeat of it again; only the restart's deadline convicts it.
+  const victim = 3;
+  sim.crash(victim);
+  sim.runUntil(fellBackAt + 180_000);
+  assert.ok(
+    up(sim).every((j) => sim.cores[j]!.livenessMode === 6 && tableOf(sim, j).hasMode6Columns),
+    'in mode 6 with the detector running',
+  );
+  const victimId = `node-${victim}`;
+  const convictedBy = new Set(log.filter((l) => l.e.type === 'dead' && l.e.node.id === victimId).map((l) => l.obs));
+  assert.deepEqual(
+    up(sim).filter((j) => !convictedBy.has(j)),
+    [],
+    'every node convicts the node crashed at the fallback',
+  );
+  assert.deepEqual(
+    falseDeaths(log, 0, new Set([victimId])).map((l) => `${l.obs}:${l.e.node.id}@${l.t}`),
     [],
     'no false deaths',
   );
