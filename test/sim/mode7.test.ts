@@ -198,9 +198,10 @@ test('mode 7 gate: a rolling upgrade from protocol 6, one node at a time, switch
   assert.ok(converged(sim));
 });
 
-test('mode 7 gate: an old node joining a mode-7 cluster makes every node fall back at once; no false deaths', () => {
+/** 23 protocol-7 nodes of 24 started and in mode 7; the last (`old`) speaks only protocol 6 and is not started. */
+function modeSevenWithOldNode(seed: number): { sim: SimCluster; log: Logged[]; old: number } {
   const n = 24;
-  const o = benchOptions({ nodes: n, liveness7: true, seed: 5 });
+  const o = benchOptions({ nodes: n, liveness7: true, seed });
   const sim = new SimCluster(simConfig(o, o.seed));
   const old = n - 1;
   sim.speaks7 = (i) => i !== old;
@@ -208,6 +209,11 @@ test('mode 7 gate: an old node joining a mode-7 cluster makes every node fall ba
   sim.onEvent((obs, e, t) => log.push({ obs, t, e }));
   for (let i = 0; i < n - 1; i++) sim.start(i, { idx: String(i) });
   assert.ok(untilMode7(sim) > 0);
+  return { sim, log, old };
+}
+
+test('mode 7 gate: an old node joining a mode-7 cluster makes every node fall back at once; no false deaths', () => {
+  const { sim, log, old } = modeSevenWithOldNode(5);
   sim.runUntil(sim.now + 5_000);
   const joinAt = sim.now;
   sim.start(old, { idx: String(old) });
@@ -280,15 +286,7 @@ test("mode 7: a node running mode 7 holds none of protocol 6's detector columns,
 });
 
 test('mode 7 gate: a fallback after minutes in mode 7 starts every detector afresh: no false death in the next 3 min, a crash at the fallback convicted by all', () => {
-  const n = 24;
-  const o = benchOptions({ nodes: n, liveness7: true, seed: 9 });
-  const sim = new SimCluster(simConfig(o, o.seed));
-  const old = n - 1;
-  sim.speaks7 = (i) => i !== old;
-  const log: Logged[] = [];
-  sim.onEvent((obs, e, t) => log.push({ obs, t, e }));
-  for (let i = 0; i < n - 1; i++) sim.start(i, { idx: String(i) });
-  assert.ok(untilMode7(sim) > 0);
+  const { sim, log, old } = modeSevenWithOldNode(9);
   // Long enough in mode 7 for every heartbeat birth held to be a minute stale.
   sim.runUntil(sim.now + 60_000);
   assert.ok(up(sim).every((i) => !tableOf(sim, i).hasMode6Columns));
