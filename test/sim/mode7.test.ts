@@ -14,6 +14,7 @@ import { reportSignedBytes } from '../../src/core/report-set.js';
 import { simReportSigner } from '../../src/sim/report-signer.js';
 import { REPORT_SILENT, type NodeDelta7 } from '../../src/wire/liveness-messages.js';
 import type { PeerTable } from '../../src/core/peer-table.js';
+import type { Membership } from '../../src/core/membership.js';
 
 interface Logged {
   readonly obs: number;
@@ -33,9 +34,10 @@ function boot(over: Partial<BenchOptions>): { sim: SimCluster; log: Logged[] } {
 const falseDeaths = (log: Logged[], since: number, crashed: ReadonlySet<string>) =>
   log.filter((l) => l.e.type === 'dead' && l.t >= since && !crashed.has(l.e.node.id));
 
-/** Node i's peer table (the core keeps it private). */
-const tableOf = (sim: SimCluster, i: number): PeerTable =>
-  (sim.cores[i] as unknown as { membership: { table: PeerTable } }).membership.table;
+/** Node i's membership and its peer table (the core keeps them private). */
+const membershipOf = (sim: SimCluster, i: number): Membership =>
+  (sim.cores[i] as unknown as { membership: Membership }).membership;
+const tableOf = (sim: SimCluster, i: number): PeerTable => membershipOf(sim, i).table;
 
 test('mode 7: a cluster forms, stays quiet at beats only, and agrees on a crash within seconds', () => {
   const { sim, log } = boot({ liveness7: true });
@@ -409,4 +411,66 @@ test('mode 7: the first node to switch, crashed at once (before any neighbour in
   assert.ok(detection <= 25, `convicted by all after ${detection.toFixed(2)} s`);
   sim.runUntil(sim.now + 20_000);
   assert.deepEqual(falseDeaths(log, 0, new Set([id])), [], 'no one else convicted');
+});
+
+const holdsLive = (sim: SimCluster, obs: number, id: string): boolean =>
+  sim.cores[obs]!.snapshot().live.some((v) => v.node.id === id);
+
+test('mode 7 switch: a member convicted by protocol 6 just before the switch, at one node, is back there within seconds', () => {
+  // One node alone convicted it by protocol 6's detector: in mode 7 no heartbeat revives it there and no report
+  // tells it, so only a BEAT_DEAD_HERE probe (core/mode7.ts, healProbes) makes it refute.
+  const watcher = 5;
+  const victim = 23;
+  const id = `node-${victim}`;
+  // The instant the watcher switches, from the same seed without the conviction.
+  const first = boot({ liveness7: true, seed: 3 }).sim;
+  assert.ok(
+    first.runUntilTrue(() => converged(first), 30_000),
+    'the cluster forms',
+  );
+  assert.ok(
+    first.runUntilTrue(() => first.cores[watcher]!.livenessMode === 7, 90_000),
+    'the watcher switches',
+  );
+  const switchAt = first.now;
+
+  const { sim, log } = boot({ liveness7: true, seed: 3 });
+  assert.ok(
+    sim.runUntilTrue(() => converged(sim), 30_000),
+    'the cluster forms',
+  );
+  // Half a round before its switch the watcher's protocol-6 detector convicts the victim (as an overloaded host's
+  // late heartbeats would): too soon for two fresh heartbeats to revive it in mode 6 (REVIVAL_HEARTBEATS).
+  sim.runUntil(switchAt - 500);
+  assert.equal(sim.cores[watcher]!.livenessMode, 6);
+  const membership = membershipOf(sim, watcher);
+  membership.convict(membership.slotOfId(id), 'suspected', sim.now);
+  assert.ok(
+    sim.runUntilTrue(() => sim.cores[watcher]!.livenessMode === 7, 10_000),
+    'the watcher switches',
+  );
+  assert.equal(holdsLive(sim, watcher, id), false, 'still held dead at the switch');
+  const switchedAt = sim.now;
+  assert.ok(
+    sim.runUntilTrue(() => holdsLive(sim, watcher, id), 30_000),
+    `${id} back at the watcher within 30 s of its switch`,
+  );
+  const backS = (sim.now - switchedAt) / 1000;
+  console.log(
+    `# mode 7 switch: a member held dead by one node's protocol-6 detector back there ${backS.toFixed(1)} s after its switch`,
+  );
+  // Probed in the first rounds of mode 7: it refutes, and the refutation reaches the watcher by news.
+  assert.ok(backS <= 5, `back after ${backS.toFixed(1)} s`);
+  sim.runUntil(sim.now + 20_000);
+  assert.ok(
+    up(sim).every((i) => holdsLive(sim, i, id)),
+    'every node holds it live',
+  );
+  assert.deepEqual(
+    falseDeaths(log, 0, new Set())
+      .filter((l) => !(l.obs === watcher && l.e.node.id === id))
+      .map((l) => `${l.obs}:${l.e.node.id}@${l.t}`),
+    [],
+    'no other death',
+  );
 });
