@@ -139,8 +139,9 @@ export class Mode7 {
       },
       now,
     );
-    // Members held dead now were convicted by protocol 6's detector, here alone: nothing in mode 7 tells a live one
-    // (no heartbeat revives it, no report names it), so it is probed (healProbes) and its refutation revives it.
+    // Members held dead now were convicted by protocol 6's detector, here alone: no report names a live one, so it
+    // would not learn it is held dead before Liveness7's occasional dead-here probe. It is probed in the first rounds
+    // (healProbes) and refutes; Liveness7 holds it dead (sync's rebuild), so the refutation revives it.
     if (membership.deadOthers > 0) this.healRounds = HEAL_ROUNDS;
   }
 
@@ -375,22 +376,23 @@ export class Mode7 {
       if (t.status[s] !== LIVE && t.status[s] !== DEAD) continue;
       // Admitted by a protocol-6 delta (a member still in mode 6 introduced it): no incarnation yet, so its first.
       if (t.incarnation(s) < 1) t.setIncarnation(s, 1);
-      const ref = this.refOf(s);
-      // Dead by protocol 6's detector (Liveness7 revives its own): a refutation proves it alive here too.
-      if (t.status[s] === DEAD && t.left[s] === 0 && this.liveness.deadReason(ref) === undefined) m.revive(s);
-      this.liveness.noteIncarnation(ref, t.incarnation(s), now);
+      this.liveness.noteIncarnation(this.refOf(s), t.incarnation(s), now);
     }
     this.raised.clear();
     if (this.rebuild) {
       this.rebuild = false;
       const members: number[] = [];
       const live: number[] = [];
+      const inherited: { ref: number; incarnation: number }[] = [];
       for (let s = 0; s < t.used; s++) {
         if (t.status[s] === LIVE || t.status[s] === DEAD) members.push(this.refOf(s));
         if (t.status[s] === LIVE) live.push(this.refOf(s));
+        else if (t.status[s] === DEAD && t.left[s] === 0) {
+          inherited.push({ ref: this.refOf(s), incarnation: t.incarnation(s) });
+        }
       }
       this.liveness.setMembers(members, now);
-      this.liveness.setView(live, now);
+      this.liveness.setView(live, now, inherited);
       // setView holds new members at incarnation 0: every node must hold the incarnation their state says, or
       // records about one member name different incarnations at different observers and never make a quorum.
       for (const ref of members) {
