@@ -22,8 +22,8 @@ import { Exchange7 } from './exchange7.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
 import { Liveness7 } from './liveness7.js';
-import { deadHereProbe, healProbeCount, type CensusStatus7 } from './liveness7-parts.js';
-import { randomInt } from './random.js';
+import { HealProbes } from './heal-probes.js';
+import { deadHereProbe, type CensusStatus7 } from './liveness7-parts.js';
 import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
 import { DEAD, FREE, LIVE, type StateObserver } from './peer-table.js';
@@ -54,8 +54,6 @@ export const PARTITION_MEMORY_MS = 600_000;
 /** Past this many membership changes between two calls, Liveness7 is rebuilt from the membership at once. */
 const BULK_CHANGES = 64;
 
-/** After evidence of a heal, members held dead are probed for this many rounds (healProbeCount: how many). */
-const HEAL_ROUNDS = 3;
 /** How many rounds a non-member's SYN-ACK7 says it runs mode 7 (speaks7), and how many such addresses are kept. */
 const ANSWERED7_ROUNDS = 3;
 const ANSWERED7_MAX = 64;
@@ -83,10 +81,8 @@ export class Mode7 {
   private rebuild = true;
   /** Slots whose incarnation rose since Liveness7 last heard (a delta carried a refutation). */
   private readonly raised = new Set<number>();
-  /** Rounds left in which round() probes members held dead (see healProbes). */
-  private healRounds = 0;
-  /** Members revived since this heal's rounds began: they are not this node's side (healProbeCount). */
-  private healReturned = 0;
+  /** The rounds of probes to members held dead after evidence of a heal (heal-probes.ts). */
+  private readonly heal = new HealProbes();
   /** True while this object applies Liveness7's verdicts: those deaths and revivals are not news to it. */
   private applying = false;
   /** The clock of the call in progress (report sets accepted inside a delta's application read it). */
@@ -141,8 +137,8 @@ export class Mode7 {
     );
     // Members held dead now were convicted by protocol 6's detector, here alone: no report names a live one, so it
     // would not learn it is held dead before Liveness7's occasional dead-here probe. It is probed in the first rounds
-    // (healProbes) and refutes; Liveness7 holds it dead (sync's rebuild), so the refutation revives it.
-    if (membership.deadOthers > 0) this.healRounds = HEAL_ROUNDS;
+    // (HealProbes) and refutes; Liveness7 holds it dead (sync's rebuild), so the refutation revives it.
+    if (membership.deadOthers > 0) this.heal.heal(0);
   }
 
   /** A member's report-signing key, as its state carries it (REPORT_KEY_KEY); the first one heard is kept. */
@@ -197,36 +193,17 @@ export class Mode7 {
     this.sync(now);
     const out = this.news(targets, now);
     this.state.startRound();
-    if (this.healRounds > 0) {
-      this.healRounds--;
-      this.healProbes(out);
-    }
+    for (const s of this.heal.take(() => this.deadSlots(), this.membership.liveOthers, this.rng))
+      out.push(this.probe(s));
     return out;
   }
 
-  /**
-   * Dead-here beats to members held dead, drawn at random, this node's share of them (healProbeCount). Liveness7
-   * probes one member a round at most, which revives the other side of a healed partition one member per probe:
-   * tens of seconds for a side of tens. Each probe makes its member refute, and the refutation revives it everywhere.
-   */
-  private healProbes(out: Outbound[]): void {
+  /** Members held dead and not left, by slot. */
+  private deadSlots(): number[] {
     const t = this.membership.table;
     const dead: number[] = [];
     for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === DEAD && t.left[s] === 0) dead.push(s);
-    const count = healProbeCount(dead.length, this.membership.liveOthers - this.healReturned);
-    for (let k = 0; k < count && dead.length > 0; k++) {
-      const i = randomInt(this.rng, dead.length);
-      out.push(this.probe(dead[i] as number));
-      dead[i] = dead[dead.length - 1] as number;
-      dead.pop();
-    }
-  }
-
-  /** Evidence of a heal: (more) rounds of heal probes; `returned` members came back by it. */
-  private healing(returned: number): void {
-    if (this.healRounds === 0) this.healReturned = 0;
-    this.healReturned += returned;
-    this.healRounds = HEAL_ROUNDS;
+    return dead;
   }
 
   private probe(s: number): Outbound {
@@ -273,11 +250,11 @@ export class Mode7 {
         if ((message.flags & BEAT_DEAD_HERE) === 0) break;
         // A member that holds us dead reached us: a partition may have healed. Our refutation (settle, below)
         // goes to it at once in a hot digest, so that it revives us and spreads that on its side; if we hold it
-        // dead too, a probe back makes it refute as well; and a few rounds of probes follow (heal()).
+        // dead too, a probe back makes it refute as well; and a few rounds of probes follow (HealProbes).
         this.settle(now);
         out.push(...this.exchange.news([from], now, this.liveness.censusStatus().completedEpoch));
         if (this.membership.table.status[s] === DEAD) out.push(this.probe(s));
-        this.healing(0);
+        this.heal.heal(0);
         break;
       }
       case 'censusPull': {
@@ -435,8 +412,8 @@ export class Mode7 {
       const s = m.slotOfRef(ref);
       if (s > SELF && t.status[s] === DEAD && t.left[s] === 0) {
         m.revive(s);
-        // A member back from across a cut: others held dead may be back too (healProbes()).
-        this.healing(1);
+        // A member back from across a cut: others held dead may be back too (HealProbes).
+        this.heal.heal(1);
       }
     }
     this.applying = false;

@@ -418,7 +418,7 @@ const holdsLive = (sim: SimCluster, obs: number, id: string): boolean =>
 
 test('mode 7 switch: a member convicted by protocol 6 just before the switch, at one node, is back there within seconds', () => {
   // One node alone convicted it by protocol 6's detector: in mode 7 no heartbeat revives it there and no report
-  // tells it, so only a BEAT_DEAD_HERE probe (core/mode7.ts, healProbes) makes it refute.
+  // tells it, so only a BEAT_DEAD_HERE probe (core/heal-probes.ts) makes it refute.
   const watcher = 5;
   const victim = 23;
   const id = `node-${victim}`;
