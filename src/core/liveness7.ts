@@ -54,7 +54,8 @@ export class Liveness7 {
   readonly self: number;
   private readonly k: number;
   private readonly intervalMs: number;
-  private readonly watch: NeighbourWatch;
+  /** The neighbour detector (member views read it: NeighbourWatch.view). */
+  readonly watch: NeighbourWatch;
   private readonly own: OwnReports;
   private readonly book: ReportBook;
   private readonly refuter: Refuter;

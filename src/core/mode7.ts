@@ -28,7 +28,7 @@ import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
 import { DEAD, FREE, LIVE, type StateObserver } from './peer-table.js';
 import { State7 } from './state7.js';
-import type { FailureDetectorConfig, Liveness7Options, Outbound, Random, Sender } from './types.js';
+import type { FailureDetectorConfig, Liveness7Options, MemberWatch, Outbound, Random, Sender } from './types.js';
 
 export interface Mode7Components {
   readonly membership: Membership;
@@ -321,6 +321,16 @@ export class Mode7 {
     this.sync(now);
     this.exchange.streamIn(nodes, now, from);
     this.settle(now);
+  }
+
+  /** Slot s as the neighbour detector shows it (NeighbourWatch.view): undefined for a member not watched here. */
+  watched(s: number, now: number | undefined): MemberWatch | undefined {
+    return this.liveness.watch.view(this.refOf(s), now);
+  }
+
+  /** When the newest beat of slot s arrived here (NeighbourWatch.lastBeatAt): undefined unless it is a neighbour. */
+  lastBeatAt(s: number): number | undefined {
+    return this.liveness.watch.lastBeatAt(this.refOf(s));
   }
 
   /** Whether this node hears none of its neighbours (its reports and convictions are held). */
