@@ -127,7 +127,11 @@ export const DASHBOARD_JS = `'use strict';
 
   function deadlineCell(m) {
     if (m.id === selfId) return el('span', { className: 'dim', textContent: '—' });
-    if (m.status !== 'live' || !m.silence) return el('span', { className: 'dim', textContent: 'convicted' });
+    if (m.status !== 'live') return el('span', { className: 'dim', textContent: 'convicted' });
+    // Protocol 7: this node times only its neighbours' beats; the rest are watched by theirs, which report.
+    if (!m.silence) {
+      return el('span', { className: 'dim', title: 'watched by its own neighbours', textContent: 'by neighbours' });
+    }
     const { silentForMs, convictAfterMs } = m.silence;
     const frac = Math.max(0, Math.min(1, silentForMs / convictAfterMs));
     const fill = el('i', { className: frac > 0.8 ? 'crit' : frac > 0.5 ? 'warn' : '' });

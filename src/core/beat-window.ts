@@ -4,8 +4,8 @@
  * PeerTable's), and the loss its sequence gaps show. Pure arithmetic on the caller's clock.
  */
 import { LinkLoss } from './link-loss.js';
-import { thresholdSigma } from './phi.js';
-import type { FailureDetectorConfig } from './types.js';
+import { lnNormalUpperTail, roundToTenth, thresholdSigma, viewPhi } from './phi.js';
+import type { FailureDetectorConfig, MemberWatch } from './types.js';
 
 /**
  * How far, in beats, a sequence may move and still be read as the same count: a beat up to this many behind
@@ -73,9 +73,41 @@ export class BeatWindow {
    * waits longer.
    */
   deadline(): number {
-    const s = this.settings;
-    const allowance = s.sigmas * Math.max(Math.sqrt(this.variance), s.minStdMs);
-    return this.last + Math.max(this.mean + s.pauseMs, this.loss.run * this.mean) + allowance;
+    return this.last + this.expected() + this.settings.sigmas * this.spread();
+  }
+
+  /** phi of the silence since the last arrival, at `now`, on deadline()'s model: the threshold at the deadline. */
+  phi(now: number): number {
+    return -lnNormalUpperTail((now - this.last - this.expected()) / this.spread()) / Math.LN10;
+  }
+
+  /**
+   * The window as member views show it (core/member-watch.ts): its period (direct beats: no lag allowance) and,
+   * given `now`, the silence since the last arrival, with the silence at which the neighbour is reported.
+   */
+  view(now: number | undefined): MemberWatch {
+    const detector = {
+      meanIntervalMs: roundToTenth(this.mean),
+      stdIntervalMs: roundToTenth(Math.sqrt(this.variance)),
+      lagAllowanceMs: 0,
+      samples: this.count,
+    };
+    if (now === undefined) return { detector };
+    const convictAfterMs = Math.round(this.deadline() - this.last);
+    return {
+      detector,
+      silence: { silentForMs: Math.round(now - this.last), convictAfterMs, phi: viewPhi(this.phi(now)) },
+    };
+  }
+
+  /** Where phi's normal is centred past the last arrival: the mean and the pause, or the run its loss explains. */
+  private expected(): number {
+    return Math.max(this.mean + this.settings.pauseMs, this.loss.run * this.mean);
+  }
+
+  /** The period's standard deviation, floored at the configured minimum. */
+  private spread(): number {
+    return Math.max(Math.sqrt(this.variance), this.settings.minStdMs);
   }
 
   /** PeerTable.addInterval's running mean and variance: exact over the first `window` samples, then 1/window. */

@@ -20,6 +20,7 @@
 import { isLivenessMessage, type NodeDelta7 } from '../wire/liveness-messages.js';
 import { Deltas } from './delta.js';
 import { FailureDetector } from './detector.js';
+import { MemberViews } from './member-views.js';
 import { Digests } from './digest.js';
 import { Exchange, KNOWN_SENDER } from './exchange.js';
 import { FlowControl, type FlowControlStats } from './flow-control.js';
@@ -31,7 +32,7 @@ import { LivenessSwitch, reservedInitialValues, type LivenessStatus } from './li
 import type { Mode7 } from './mode7.js';
 import { Membership, SELF } from './membership.js';
 import { OwnValues } from './own-values.js';
-import { assertApplicationKey, isReservedKey, withoutReservedKeys } from './reserved-keys.js';
+import { assertApplicationKey, withoutReservedKeys } from './reserved-keys.js';
 import { DEAD, LIVE, FREE } from './peer-table.js';
 import { PeerSelection } from './peer-selection.js';
 import type {
@@ -52,6 +53,7 @@ export class ScuttlebuttCore {
   private readonly journal: Journal;
   private readonly membership: Membership;
   private readonly detector: FailureDetector;
+  private readonly views: MemberViews;
   private readonly health: LocalHealth;
   private readonly own: OwnValues;
   private readonly peers: PeerSelection;
@@ -71,7 +73,7 @@ export class ScuttlebuttCore {
     const fd = config.failureDetector;
     // Events carry views of modules built below; nothing emits before they all are. Whether heartbeats revive a
     // dead member is the liveness switch's, also built below (LivenessSwitch.revivesOnHeartbeat; mode 6's until then).
-    const journal = (this.journal = new Journal({ viewOf: config.eventViews ? (s) => this.viewOf(s) : null }));
+    const journal = (this.journal = new Journal({ viewOf: config.eventViews ? (s) => this.views.node(s) : null }));
     const limits = {
       maxMembers: config.maxMembers ?? Infinity,
       maxNewPerSender: config.maxNewMembersPerSender ?? Infinity,
@@ -107,6 +109,7 @@ export class ScuttlebuttCore {
           : initialValues,
       },
     ));
+    this.views = new MemberViews({ membership, own, detector, mode7: () => this.mode7 });
     const digests = new Digests({ membership }, { clusterId, payloadBudget, gossipIntervalMs });
     const deltas = new Deltas({ membership, detector, digests, journal, rng, own, congestion: flow });
     const proofs = new LeaveProofs(config.leaveSecret ?? null, config.hash ?? null);
@@ -425,17 +428,18 @@ export class ScuttlebuttCore {
   /** Current phi of a member (for diagnostics; conviction uses precomputed deadlines). */
   phiOf(nodeId: string, now: number): number | undefined {
     const s = this.membership.slotOfId(nodeId);
-    return s <= SELF ? undefined : this.detector.phiOf(s, now);
+    return s <= SELF ? undefined : this.views.phi(s, now);
   }
 
   /**
    * How close a live member is to conviction: the silence since its newest heartbeat's birth and the silence at
-   * which it would be convicted now. Undefined for self, a dead member or an unknown id. For dashboards.
+   * which it would be convicted now (mode 7: since its last beat, and when this node reports it: core/member-watch.ts).
+   * Undefined for self, a dead member, an unknown id, and in mode 7 a member not watched here. For dashboards.
    */
   silenceOf(nodeId: string, now: number): { silentForMs: number; convictAfterMs: number } | undefined {
     const s = this.membership.slotOfId(nodeId);
     if (s <= SELF || this.membership.table.status[s] !== LIVE) return undefined;
-    return this.detector.silence(s, now);
+    return this.views.silence(s, now);
   }
 
   /** Every member's view; taken with a time `now`, live members carry their silence (for dashboards). */
@@ -446,7 +450,7 @@ export class ScuttlebuttCore {
     for (let s = 0; s < t.used; s++) {
       const st = t.status[s];
       if (st === FREE) continue;
-      (st === LIVE ? live : dead).push(this.viewOf(s, st === LIVE ? now : undefined));
+      (st === LIVE ? live : dead).push(this.views.node(s, st === LIVE ? now : undefined));
     }
     return { self: this.self, live, dead, seeds: [...this.peers.seeds] };
   }
@@ -463,38 +467,17 @@ export class ScuttlebuttCore {
   /** A member's view by identity, or by id (the one generation held); undefined once removed. O(its keys). */
   member(who: NodeIdentity | string): NodeView | undefined {
     const s = typeof who === 'string' ? this.membership.slotOfId(who) : this.membership.slotOfRef(identityRef(who));
-    return s >= 0 ? this.viewOf(s) : undefined;
+    return s >= 0 ? this.views.node(s) : undefined;
   }
 
   /**
-   * When the newest heartbeat this node holds of a member was born, on the caller's clock (the
-   * instant silence is counted from; shifted forward over local stalls like every deadline).
-   * Undefined for self and once the member has been removed. For diagnostics: the runtime reports
-   * conviction time minus this as the silence that convicted a member.
+   * When the newest heartbeat this node holds of a member was born, on the caller's clock (the instant silence is
+   * counted from; shifted forward over local stalls like every deadline); in mode 7, when its newest beat arrived
+   * (a neighbour's only). Undefined for self, once the member has been removed, and in mode 7 for a member not
+   * watched here. For diagnostics: the runtime reports conviction time minus this as the silence that convicted it.
    */
   heartbeatBornAt(identity: NodeIdentity): number | undefined {
     const s = this.membership.slotOfRef(identityRef(identity));
-    return s > SELF ? this.membership.table.birth(s) : undefined;
-  }
-
-  /** Slot s's view; given `now` (for a live member), with its silence. */
-  private viewOf(s: number, now?: number): NodeView {
-    const t = this.membership.table;
-    let values: Record<string, string> = {};
-    const map = t.values.get(s);
-    // Our own view shows writes flow control still holds: it delays only what gossips.
-    if (s === SELF) {
-      values = this.own.view();
-      for (const key of Object.keys(values)) if (isReservedKey(key)) delete values[key];
-    } else if (map) for (const [key, v] of map) if (!v.tombstone && !isReservedKey(key)) values[key] = v.value;
-    return {
-      node: this.membership.identity(s),
-      status: t.status[s] === LIVE ? 'live' : 'dead',
-      heartbeat: t.heartbeat(s),
-      maxVersion: t.maxVersion(s),
-      values,
-      ...(s === SELF ? {} : { detector: this.detector.view(s) }),
-      ...(now === undefined || s === SELF ? {} : { silence: this.detector.silenceView(s, now) }),
-    };
+    return s > SELF ? this.views.lastHeardAt(s) : undefined;
   }
 }

@@ -25,7 +25,7 @@ import { HEARTBEAT_AGE_UNIT_MS } from '../wire/messages.js';
 import type { Journal } from './journal.js';
 import type { Membership } from './membership.js';
 import { DEAD, LIVE, MAX_HEARTBEAT_LEAP } from './peer-table.js';
-import { lnNormalUpperTail, thresholdSigma } from './phi.js';
+import { lnNormalUpperTail, roundToTenth, thresholdSigma, viewPhi } from './phi.js';
 import type { DetectorView, FailureDetectorConfig, SilenceView } from './types.js';
 
 /**
@@ -259,7 +259,7 @@ export class FailureDetector {
     return {
       silentForMs: Math.round(silentForMs),
       convictAfterMs: Math.round(convictAfterMs),
-      phi: Number.isFinite(phi) ? Math.round(phi * 100) / 100 : 1e9,
+      phi: viewPhi(phi),
     };
   }
 
@@ -309,8 +309,4 @@ export class FailureDetector {
 /** A heartbeat's birth on our clock, from the age it carried. */
 function birthOf(age: number, now: number): number {
   return now - age * HEARTBEAT_AGE_UNIT_MS;
-}
-
-function roundToTenth(x: number): number {
-  return Math.round(x * 10) / 10;
 }

@@ -45,8 +45,12 @@ export interface Outbound7 {
   readonly message: LivenessMessage;
 }
 
-/** Why a member was convicted: a quorum of silent reports, or absence from a census. */
-export type ConvictionReason = 'failed' | 'unreachable';
+/**
+ * Why a member is held dead here: `failed` (a quorum of its neighbours reported it), `unreachable` (a census found
+ * it absent across a cut), or `inherited` (the membership held it dead when this liveness began: protocol 6's
+ * detector convicted it before the switch). Each is revived by a refutation; `unreachable` also by its census bit.
+ */
+export type ConvictionReason = 'failed' | 'unreachable' | 'inherited';
 
 export interface Conviction7 {
   readonly ref: number;

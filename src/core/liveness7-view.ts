@@ -106,10 +106,25 @@ export class MemberView7 {
     return true;
   }
 
-  /** A live member is held dead here, for `reason`. */
+  /** `ref` is held dead here, for `reason` (a live member convicted, or a member the membership held dead). */
   kill(ref: number, reason: ConvictionReason): void {
     this.dead.set(ref, reason);
     this.changed?.add(ref);
+  }
+
+  /**
+   * Members held dead by the coordinator's own verdicts, at its incarnations: held dead here as `inherited`, unless
+   * self or already held dead (they keep their reason). Whether any was.
+   */
+  inherit(members: Iterable<{ readonly ref: number; readonly incarnation: number }>): boolean {
+    let held = false;
+    for (const { ref, incarnation } of members) {
+      if (ref === this.self || this.dead.has(ref)) continue;
+      this.incarnations.set(ref, incarnation);
+      this.kill(ref, 'inherited');
+      held = true;
+    }
+    return held;
   }
 
   /** A member held dead here is live again; false when it was not held dead. */

@@ -54,7 +54,8 @@ export class Liveness7 {
   readonly self: number;
   private readonly k: number;
   private readonly intervalMs: number;
-  private readonly watch: NeighbourWatch;
+  /** The neighbour detector (member views read it: NeighbourWatch.view). */
+  readonly watch: NeighbourWatch;
   private readonly own: OwnReports;
   private readonly book: ReportBook;
   private readonly refuter: Refuter;
@@ -129,10 +130,13 @@ export class Liveness7 {
    * last takeVerdicts. New refs are members at incarnation 0 unless noteIncarnation said otherwise; a live member
    * missing and not dead here leaves the membership; members dead here stay (the census runs over live and dead)
    * until setMembers drops them. O(N): one change at a time costs less through `join`, `leave` and `remove`.
+   * `inherited`: members the coordinator holds dead by verdicts not this object's (protocol 6's detector, before
+   * the switch), held dead here too (MemberView7.inherit): a refutation revives them, the dead-here probes reach them.
    */
-  setView(live: Iterable<number>, now: number): void {
+  setView(live: Iterable<number>, now: number, inherited: Iterable<{ ref: number; incarnation: number }> = []): void {
     this.lastNow = now;
     for (const ref of this.view.setLive(live)) this.returns.note(ref, now);
+    this.view.inherit(inherited);
     this.refresh(now);
   }
 
@@ -215,10 +219,7 @@ export class Liveness7 {
       this.nextBeatAt = now + this.intervalMs;
       const beats = this.watch.beats(now, stateHash, {
         mode7: this.mode7,
-        // The buddy flag: our own record names `ref` at the incarnation we hold for it (a refuted one does not).
-        suspects: (ref) =>
-          this.own.current?.records.some((r) => r.subject === ref && r.incarnation === this.incarnations.get(ref)) ??
-          false,
+        suspects: (ref) => this.own.holds(ref, this.incarnations.get(ref) ?? -1),
         deadHere: (ref) => this.dead.has(ref),
       });
       for (const b of beats) out.push({ to: b.to, message: b.beat });

@@ -22,13 +22,13 @@ import { Exchange7 } from './exchange7.js';
 import type { Journal } from './journal.js';
 import type { LeaveProofs } from './leave-proof.js';
 import { Liveness7 } from './liveness7.js';
-import { deadHereProbe, healProbeCount, type CensusStatus7 } from './liveness7-parts.js';
-import { randomInt } from './random.js';
+import { HealProbes } from './heal-probes.js';
+import { deadHereProbe, type CensusStatus7 } from './liveness7-parts.js';
 import { SELF, type Membership } from './membership.js';
 import type { OwnValues } from './own-values.js';
 import { DEAD, FREE, LIVE, type StateObserver } from './peer-table.js';
 import { State7 } from './state7.js';
-import type { FailureDetectorConfig, Liveness7Options, Outbound, Random, Sender } from './types.js';
+import type { FailureDetectorConfig, Liveness7Options, MemberWatch, Outbound, Random, Sender } from './types.js';
 
 export interface Mode7Components {
   readonly membership: Membership;
@@ -54,8 +54,6 @@ export const PARTITION_MEMORY_MS = 600_000;
 /** Past this many membership changes between two calls, Liveness7 is rebuilt from the membership at once. */
 const BULK_CHANGES = 64;
 
-/** After evidence of a heal, members held dead are probed for this many rounds (healProbeCount: how many). */
-const HEAL_ROUNDS = 3;
 /** How many rounds a non-member's SYN-ACK7 says it runs mode 7 (speaks7), and how many such addresses are kept. */
 const ANSWERED7_ROUNDS = 3;
 const ANSWERED7_MAX = 64;
@@ -83,10 +81,8 @@ export class Mode7 {
   private rebuild = true;
   /** Slots whose incarnation rose since Liveness7 last heard (a delta carried a refutation). */
   private readonly raised = new Set<number>();
-  /** Rounds left in which round() probes members held dead (see healProbes). */
-  private healRounds = 0;
-  /** Members revived since this heal's rounds began: they are not this node's side (healProbeCount). */
-  private healReturned = 0;
+  /** The rounds of probes to members held dead after evidence of a heal (heal-probes.ts). */
+  private readonly heal = new HealProbes();
   /** True while this object applies Liveness7's verdicts: those deaths and revivals are not news to it. */
   private applying = false;
   /** The clock of the call in progress (report sets accepted inside a delta's application read it). */
@@ -139,9 +135,10 @@ export class Mode7 {
       },
       now,
     );
-    // Members held dead now were convicted by protocol 6's detector, here alone: nothing in mode 7 tells a live one
-    // (no heartbeat revives it, no report names it), so it is probed (healProbes) and its refutation revives it.
-    if (membership.deadOthers > 0) this.healRounds = HEAL_ROUNDS;
+    // Members held dead now were convicted by protocol 6's detector, here alone: no report names a live one, so it
+    // would not learn it is held dead before Liveness7's occasional dead-here probe. It is probed in the first rounds
+    // (HealProbes) and refutes; Liveness7 holds it dead (sync's rebuild), so the refutation revives it.
+    if (membership.deadOthers > 0) this.heal.heal(0);
   }
 
   /** A member's report-signing key, as its state carries it (REPORT_KEY_KEY); the first one heard is kept. */
@@ -196,36 +193,17 @@ export class Mode7 {
     this.sync(now);
     const out = this.news(targets, now);
     this.state.startRound();
-    if (this.healRounds > 0) {
-      this.healRounds--;
-      this.healProbes(out);
-    }
+    for (const s of this.heal.take(() => this.deadSlots(), this.membership.liveOthers, this.rng))
+      out.push(this.probe(s));
     return out;
   }
 
-  /**
-   * Dead-here beats to members held dead, drawn at random, this node's share of them (healProbeCount). Liveness7
-   * probes one member a round at most, which revives the other side of a healed partition one member per probe:
-   * tens of seconds for a side of tens. Each probe makes its member refute, and the refutation revives it everywhere.
-   */
-  private healProbes(out: Outbound[]): void {
+  /** Members held dead and not left, by slot. */
+  private deadSlots(): number[] {
     const t = this.membership.table;
     const dead: number[] = [];
     for (let s = SELF + 1; s < t.used; s++) if (t.status[s] === DEAD && t.left[s] === 0) dead.push(s);
-    const count = healProbeCount(dead.length, this.membership.liveOthers - this.healReturned);
-    for (let k = 0; k < count && dead.length > 0; k++) {
-      const i = randomInt(this.rng, dead.length);
-      out.push(this.probe(dead[i] as number));
-      dead[i] = dead[dead.length - 1] as number;
-      dead.pop();
-    }
-  }
-
-  /** Evidence of a heal: (more) rounds of heal probes; `returned` members came back by it. */
-  private healing(returned: number): void {
-    if (this.healRounds === 0) this.healReturned = 0;
-    this.healReturned += returned;
-    this.healRounds = HEAL_ROUNDS;
+    return dead;
   }
 
   private probe(s: number): Outbound {
@@ -272,11 +250,11 @@ export class Mode7 {
         if ((message.flags & BEAT_DEAD_HERE) === 0) break;
         // A member that holds us dead reached us: a partition may have healed. Our refutation (settle, below)
         // goes to it at once in a hot digest, so that it revives us and spreads that on its side; if we hold it
-        // dead too, a probe back makes it refute as well; and a few rounds of probes follow (heal()).
+        // dead too, a probe back makes it refute as well; and a few rounds of probes follow (HealProbes).
         this.settle(now);
         out.push(...this.exchange.news([from], now, this.liveness.censusStatus().completedEpoch));
         if (this.membership.table.status[s] === DEAD) out.push(this.probe(s));
-        this.healing(0);
+        this.heal.heal(0);
         break;
       }
       case 'censusPull': {
@@ -345,6 +323,16 @@ export class Mode7 {
     this.settle(now);
   }
 
+  /** Slot s as the neighbour detector shows it (NeighbourWatch.view): undefined for a member not watched here. */
+  watched(s: number, now: number | undefined): MemberWatch | undefined {
+    return this.liveness.watch.view(this.refOf(s), now);
+  }
+
+  /** When the newest beat of slot s arrived here (NeighbourWatch.lastBeatAt): undefined unless it is a neighbour. */
+  lastBeatAt(s: number): number | undefined {
+    return this.liveness.watch.lastBeatAt(this.refOf(s));
+  }
+
   /** Whether this node hears none of its neighbours (its reports and convictions are held). */
   deaf(now: number): boolean {
     return this.liveness.deaf(now);
@@ -375,22 +363,23 @@ export class Mode7 {
       if (t.status[s] !== LIVE && t.status[s] !== DEAD) continue;
       // Admitted by a protocol-6 delta (a member still in mode 6 introduced it): no incarnation yet, so its first.
       if (t.incarnation(s) < 1) t.setIncarnation(s, 1);
-      const ref = this.refOf(s);
-      // Dead by protocol 6's detector (Liveness7 revives its own): a refutation proves it alive here too.
-      if (t.status[s] === DEAD && t.left[s] === 0 && this.liveness.deadReason(ref) === undefined) m.revive(s);
-      this.liveness.noteIncarnation(ref, t.incarnation(s), now);
+      this.liveness.noteIncarnation(this.refOf(s), t.incarnation(s), now);
     }
     this.raised.clear();
     if (this.rebuild) {
       this.rebuild = false;
       const members: number[] = [];
       const live: number[] = [];
+      const inherited: { ref: number; incarnation: number }[] = [];
       for (let s = 0; s < t.used; s++) {
         if (t.status[s] === LIVE || t.status[s] === DEAD) members.push(this.refOf(s));
         if (t.status[s] === LIVE) live.push(this.refOf(s));
+        else if (t.status[s] === DEAD && t.left[s] === 0) {
+          inherited.push({ ref: this.refOf(s), incarnation: t.incarnation(s) });
+        }
       }
       this.liveness.setMembers(members, now);
-      this.liveness.setView(live, now);
+      this.liveness.setView(live, now, inherited);
       // setView holds new members at incarnation 0: every node must hold the incarnation their state says, or
       // records about one member name different incarnations at different observers and never make a quorum.
       for (const ref of members) {
@@ -433,8 +422,8 @@ export class Mode7 {
       const s = m.slotOfRef(ref);
       if (s > SELF && t.status[s] === DEAD && t.left[s] === 0) {
         m.revive(s);
-        // A member back from across a cut: others held dead may be back too (healProbes()).
-        this.healing(1);
+        // A member back from across a cut: others held dead may be back too (HealProbes).
+        this.heal.heal(1);
       }
     }
     this.applying = false;

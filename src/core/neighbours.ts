@@ -33,7 +33,7 @@ import { REPORT_OUTBOUND, REPORT_SILENT } from '../wire/liveness-messages.js';
 import { BeatWindow, SEQUENCE_HORIZON, WindowSettings } from './beat-window.js';
 import { LocalHealth } from './local-health.js';
 import { convictionDelayMs } from './phi.js';
-import type { FailureDetectorConfig } from './types.js';
+import type { FailureDetectorConfig, MemberWatch } from './types.js';
 
 const U16 = 0x10000;
 const U16_MASK = 0xffff;
@@ -377,6 +377,21 @@ export class NeighbourWatch {
       echoesLost: echoes.loss.rate,
       echoRun: echoes.loss.run,
     };
+  }
+
+  /**
+   * Neighbour `ref`'s beats as member views show them (BeatWindow.view); undefined when it is not judged (no window
+   * open, or not a current neighbour): this node reports only the neighbours it judges.
+   */
+  view(ref: number, now: number | undefined): MemberWatch | undefined {
+    const n = this.neighbours.get(ref);
+    return n !== undefined && this.judged(n) ? n.beats.view(now) : undefined;
+  }
+
+  /** When the newest beat of `ref` arrived, while it is a neighbour or lingers as one; undefined before any. */
+  lastBeatAt(ref: number): number | undefined {
+    const n = this.neighbours.get(ref);
+    return n !== undefined && n.received >= 0 ? n.beats.last : undefined;
   }
 
   /** When neighbour `ref`'s echo of our beats passes its deadline (see silentDeadline). */

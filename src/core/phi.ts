@@ -62,3 +62,13 @@ export function thresholdSigma(threshold: number): number {
 export function convictionDelayMs(meanMs: number, stdMs: number, acceptablePauseMs: number, threshold: number): number {
   return meanMs + acceptablePauseMs + stdMs * thresholdSigma(threshold);
 }
+
+/** phi as member views show it: to a hundredth, an unbounded one as 1e9 (JSON has no Infinity). */
+export function viewPhi(value: number): number {
+  return Number.isFinite(value) ? Math.round(value * 100) / 100 : 1e9;
+}
+
+/** A period or spread as member views show it: to a tenth of a millisecond. */
+export function roundToTenth(x: number): number {
+  return Math.round(x * 10) / 10;
+}

@@ -161,9 +161,14 @@ export class OwnReports {
     return this.changed;
   }
 
-  /** Whether the current records name `subject` (the neighbour detector's buddy flag: "I hold a report about you"). */
-  holds(subject: number): boolean {
-    return this.records.some((r) => r.subject === subject);
+  /**
+   * Whether the current records name `subject`, at `incarnation` when given (the neighbour detector's buddy flag:
+   * "I hold a report about you"; one about a refuted incarnation does not count).
+   */
+  holds(subject: number, incarnation?: number): boolean {
+    return this.records.some(
+      (r) => r.subject === subject && (incarnation === undefined || r.incarnation === incarnation),
+    );
   }
 
   /**

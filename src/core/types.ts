@@ -216,6 +216,15 @@ export interface SilenceView {
   readonly phi: number;
 }
 
+/**
+ * What this node's detector shows of a member (NodeView's `detector` and `silence`): protocol 6's failure
+ * detector's, or in mode 7 the neighbour detector's, only for the members this node watches (its neighbours).
+ */
+export interface MemberWatch {
+  readonly detector?: DetectorView;
+  readonly silence?: SilenceView;
+}
+
 export interface DetectorView {
   /**
    * Mean and standard deviation of the owner's heartbeat period (birth to birth), over the sampling window (exponential

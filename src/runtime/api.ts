@@ -210,11 +210,16 @@ export interface MemberInfo extends NodeIdentity {
   readonly status: 'live' | 'dead';
   readonly heartbeat: number;
   readonly metadata: Readonly<Record<string, string>>;
-  /** What the failure detector learned of this member (period, lag allowance); absent for self. */
+  /**
+   * What the failure detector learned of this member (period, lag allowance); absent for self. In protocol 7's
+   * mode, the neighbour detector's, for this node's neighbours only (their beats' period, no lag allowance).
+   */
   readonly detector?: DetectorView;
   /**
    * How close this live member is to conviction, when the view was taken: absent for self and for
-   * dead members. Conviction comes when silentForMs passes convictAfterMs (phi then passes the threshold).
+   * dead members. Conviction comes when silentForMs passes convictAfterMs (phi then passes the threshold). In
+   * protocol 7's mode, for this node's neighbours only: the silence since its last beat, and the silence at which
+   * this node reports it (a quorum of its neighbours' reports convicts it).
    */
   readonly silence?: SilenceView;
 }

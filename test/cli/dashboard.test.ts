@@ -1,30 +1,37 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Browser } from 'puppeteer-core';
 import { getJson, killAll, liveIds, postJson, startAgent, waitFor, type Agent, type MemberJson } from './agents.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it dead within the detection time; user events, queries and ring shares', async (t) => {
+/** Debian's chromium, headless; null (the test skipped) where it is missing outside CI. */
+async function launchBrowser(t: TestContext): Promise<Browser | null> {
   if (!existsSync(CHROMIUM)) {
     // In CI a missing browser is a broken setup (.ci/setup-system.sh installs it), not a reason to pass.
     if (process.env.CI === 'true')
       assert.fail(`${CHROMIUM} is missing: .ci/setup-system.sh should have installed Debian's chromium`);
     t.skip(`no ${CHROMIUM} (apt-get install chromium)`);
-    return;
+    return null;
   }
   const { default: puppeteer } = await import('puppeteer-core');
-  const agents: Agent[] = [];
-  const dir = mkdtempSync(join(tmpdir(), 'sb-ui-'));
-  const shot = process.env.DASHBOARD_SCREENSHOT ?? join(dir, 'dashboard.png');
-  const roles = ['api', 'api', 'db', 'cache', 'worker'];
-  const browser = await puppeteer.launch({
+  return puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
   });
+}
+
+test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it dead within the detection time; user events, queries and ring shares', async (t) => {
+  const browser = await launchBrowser(t);
+  if (!browser) return;
+  const agents: Agent[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'sb-ui-'));
+  const shot = process.env.DASHBOARD_SCREENSHOT ?? join(dir, 'dashboard.png');
+  const roles = ['api', 'api', 'db', 'cache', 'worker'];
   try {
     for (let i = 0; i < 5; i++) {
       const join = i === 0 ? [] : ['--join', (agents[0] as Agent).gossip];
@@ -116,5 +123,56 @@ test('dashboard in a real browser: 5 agents, one SIGKILLed, the page shows it de
     await browser.close();
     killAll(agents);
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('dashboard in protocol 7: a deadline bar for each neighbour, the others watched by their neighbours', async (t) => {
+  const browser = await launchBrowser(t);
+  if (!browser) return;
+  const agents: Agent[] = [];
+  try {
+    // Ten agents: K = 4 neighbours each (a few more by symmetry), so every agent has members it does not watch.
+    for (let i = 0; i < 10; i++) {
+      const join = i === 0 ? [] : ['--join', (agents[0] as Agent).gossip];
+      agents.push(await startAgent(`node-${i + 1}`, [...join, '--protocol', '7', '--gate-hold-ms', '0']));
+    }
+    const a0 = agents[0] as Agent;
+    const mode7 = async (a: Agent): Promise<boolean> =>
+      (await getJson<{ liveness?: { mode: number } }>(a.http, '/stats')).body.liveness?.mode === 7;
+    for (const a of agents) {
+      await waitFor(async () => (await liveIds(a.http)).length === 10 && (await mode7(a)), 15_000, `${a.id} in mode 7`);
+    }
+    // A neighbour's first beats open its window: a second or two after the switch.
+    let watched: string[] = [];
+    await waitFor(
+      async () => {
+        const { live } = (await getJson<{ live: MemberJson[] }>(a0.http, '/members')).body;
+        watched = live.filter((m) => m.silence !== undefined).map((m) => m.id);
+        return watched.length >= 4;
+      },
+      5_000,
+      'node-1 times its neighbours',
+    );
+    assert.ok(watched.length < 9, `node-1 watches ${watched.length} of 9`);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`http://${a0.http}/ui`, { waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(`document.querySelectorAll('#members tbody tr[data-status="live"]').length === 10`, {
+      timeout: 10_000,
+    });
+    const cells = await page.$$eval('#members tbody tr', (rows) =>
+      rows.map((r) => ({ id: r.getAttribute('data-id'), deadline: r.children[5]?.textContent ?? '' })),
+    );
+    for (const { id, deadline } of cells) {
+      if (id === a0.id) continue;
+      if (watched.includes(id as string)) assert.match(deadline, /^[\d.]+ m?s \/ [\d.]+ m?s$/, `${id}: ${deadline}`);
+      else assert.equal(deadline, 'by neighbours', `${id}, not watched here`);
+    }
+    assert.equal(await page.$$eval('#members tbody tr .bar', (b) => b.length), watched.length);
+    assert.deepEqual(errors, [], 'no script errors on the page');
+  } finally {
+    await browser.close();
+    killAll(agents);
   }
 });

@@ -54,6 +54,39 @@ test('a quorum of eligible silent reports convicts (failed); a higher incarnatio
   assert.deepEqual(u.takeVerdicts(21).convictions, []);
 });
 
+test('a member the coordinator holds dead (by the protocol-6 detector) is dead here, probed, and revived by its refutation', () => {
+  // Not a neighbour of node 0 (whose lingering beats to a former neighbour would carry the dead-here flag too).
+  const gone = subject;
+  const u = node(0);
+  u.setView(
+    refs.filter((_, i) => i !== gone),
+    0,
+    [{ ref: refs[gone]!, incarnation: 2 }],
+  );
+  assert.equal(u.deadReason(refs[gone]!), 'inherited');
+  assert.deepEqual(u.takeVerdicts(0), { convictions: [], revivals: [] }, 'not a verdict of its own');
+  // A random at 0 passes the dead / (live + 1) draw: the one member held dead gets the dead-here probe.
+  const probes = u.tick(1000, 0, { next: () => 0 }).filter((o) => o.to === refs[gone]);
+  assert.equal(probes.length, 1);
+  u.noteIncarnation(refs[gone]!, 2, 1000);
+  assert.equal(u.deadReason(refs[gone]!), 'inherited', 'the incarnation it was held dead at is no refutation');
+  u.noteIncarnation(refs[gone]!, 3, 1000);
+  assert.deepEqual(u.takeVerdicts(1000), { convictions: [], revivals: [refs[gone]!] });
+  assert.equal(u.deadReason(refs[gone]!), undefined);
+  // A member this object convicted keeps its own reason.
+  const v = node(0);
+  for (const o of assignment.observersOf(refs[subject]!).map(indexOf)) {
+    v.acceptReportSet(refs[o]!, 0, signers[o]!.publicKey, setBy(o, subject, 0), 10);
+  }
+  assert.deepEqual(v.takeVerdicts(10).convictions, [{ ref: refs[subject]!, reason: 'failed' }]);
+  v.setView(
+    refs.filter((_, i) => i !== subject),
+    10,
+    [{ ref: refs[subject]!, incarnation: 0 }],
+  );
+  assert.equal(v.deadReason(refs[subject]!), 'failed');
+});
+
 test('outbound records, forged sets and unsigned sets never convict', () => {
   const u = node(0);
   const observers = assignment.observersOf(refs[subject]!).map(indexOf);

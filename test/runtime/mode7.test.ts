@@ -19,58 +19,61 @@ const deadAt = (p: NodeProc, id: string): number | undefined =>
 test('mode 7 over UDP: five nodes form, a write spreads, a SIGKILL is convicted by all, a leave is seen', async (t) => {
   const procs = await startCluster(5, () => ({ protocol: 7, gateHoldMs: 0 }));
   all.push(...procs);
-  await converged(procs);
-  procs[1]!.command({ cmd: 'set', key: 'color', value: 'green' });
-  await waitFor(
-    () =>
-      procs.every(
-        (p) => p === procs[1] || p.has((e) => e.event === 'update' && e.id === 'n1' && e.metadata?.color === 'green'),
-      ),
-    5000,
-    'color=green everywhere',
-  );
-
-  // The victim has beaten its watchers before it dies: this test times the crash path of a member the cluster
-  // already watches (one that dies before its first beat reaches them is the next test's).
-  await new Promise((r) => setTimeout(r, 1000));
-  const victim = procs[3]!;
-  const killedAt = Date.now();
-  victim.kill('SIGKILL');
-  const others = procs.filter((p) => p !== victim);
-  await waitFor(() => others.every((p) => deadAt(p, 'n3') !== undefined), 15_000, 'n3 convicted everywhere');
-  const detection = Math.max(...others.map((p) => deadAt(p, 'n3') as number)) - killedAt;
-
-  const leaver = procs[4]!;
-  const leftAt = Date.now();
-  leaver.command({ cmd: 'shutdown' });
-  const stayers = others.filter((p) => p !== leaver);
-  await waitFor(
-    () => stayers.every((p) => p.has((e) => e.event === 'dead' && e.id === 'n4' && e.reason === 'left')),
-    5000,
-    'n4 seen leaving everywhere',
-  );
-  const leaveSeen = Math.max(...stayers.map((p) => deadAt(p, 'n4') as number)) - leftAt;
-
-  for (const p of stayers) {
-    const wrongly = p.events.filter((e) => e.event === 'dead' && e.id !== 'n3' && e.id !== 'n4');
-    assert.deepEqual(wrongly, [], `${p.id} convicted nobody alive`);
-    const stats = (await p.query('stats')).stats!;
-    assert.equal(stats.errors.internal, 0, `${p.id} handled every packet`);
-    const { protocol, mode, notSpeaking, switches, fallbacks } = stats.liveness;
-    assert.deepEqual(
-      { protocol, mode, notSpeaking, switches, fallbacks },
-      { protocol: 7, mode: 7, notSpeaking: 0, switches: 1, fallbacks: 0 },
-      `${p.id} reports running protocol 7`,
+  try {
+    await converged(procs);
+    procs[1]!.command({ cmd: 'set', key: 'color', value: 'green' });
+    await waitFor(
+      () =>
+        procs.every(
+          (p) => p === procs[1] || p.has((e) => e.event === 'update' && e.id === 'n1' && e.metadata?.color === 'green'),
+        ),
+      5000,
+      'color=green everywhere',
     );
-    // Beats and news go to members this node was told of but never heard from: none may be held back as too new
-    // for them (a joiner's pulling SYN7 to its seed, before it heard the seed, is the one kind allowed).
-    assert.ok((stats.dropped['message-too-new'] ?? 0) <= 3, `${p.id} dropped ${JSON.stringify(stats.dropped)}`);
+
+    // The victim has beaten its watchers before it dies: this test times the crash path of a member the cluster
+    // already watches (one that dies before its first beat reaches them is the next test's).
+    await new Promise((r) => setTimeout(r, 1000));
+    const victim = procs[3]!;
+    const killedAt = Date.now();
+    victim.kill('SIGKILL');
+    const others = procs.filter((p) => p !== victim);
+    await waitFor(() => others.every((p) => deadAt(p, 'n3') !== undefined), 15_000, 'n3 convicted everywhere');
+    const detection = Math.max(...others.map((p) => deadAt(p, 'n3') as number)) - killedAt;
+
+    const leaver = procs[4]!;
+    const leftAt = Date.now();
+    leaver.command({ cmd: 'shutdown' });
+    const stayers = others.filter((p) => p !== leaver);
+    await waitFor(
+      () => stayers.every((p) => p.has((e) => e.event === 'dead' && e.id === 'n4' && e.reason === 'left')),
+      5000,
+      'n4 seen leaving everywhere',
+    );
+    const leaveSeen = Math.max(...stayers.map((p) => deadAt(p, 'n4') as number)) - leftAt;
+
+    for (const p of stayers) {
+      const wrongly = p.events.filter((e) => e.event === 'dead' && e.id !== 'n3' && e.id !== 'n4');
+      assert.deepEqual(wrongly, [], `${p.id} convicted nobody alive`);
+      const stats = (await p.query('stats')).stats!;
+      assert.equal(stats.errors.internal, 0, `${p.id} handled every packet`);
+      const { protocol, mode, notSpeaking, switches, fallbacks } = stats.liveness;
+      assert.deepEqual(
+        { protocol, mode, notSpeaking, switches, fallbacks },
+        { protocol: 7, mode: 7, notSpeaking: 0, switches: 1, fallbacks: 0 },
+        `${p.id} reports running protocol 7`,
+      );
+      // Beats and news go to members this node was told of but never heard from: none may be held back as too new
+      // for them (a joiner's pulling SYN7 to its seed, before it heard the seed, is the one kind allowed).
+      assert.ok((stats.dropped['message-too-new'] ?? 0) <= 3, `${p.id} dropped ${JSON.stringify(stats.dropped)}`);
+    }
+    // A crash reaches every node within a few detector periods (200 ms rounds), a leave within about a round.
+    t.diagnostic(`SIGKILL convicted by all in ${detection} ms, leave seen by all in ${leaveSeen} ms`);
+    assert.ok(detection < 8000, `SIGKILL convicted by all in ${detection} ms`);
+    assert.ok(leaveSeen < 2000, `leave seen by all in ${leaveSeen} ms`);
+  } finally {
+    killAll(procs);
   }
-  // A crash reaches every node within a few detector periods (200 ms rounds), a leave within about a round.
-  t.diagnostic(`SIGKILL convicted by all in ${detection} ms, leave seen by all in ${leaveSeen} ms`);
-  assert.ok(detection < 8000, `SIGKILL convicted by all in ${detection} ms`);
-  assert.ok(leaveSeen < 2000, `leave seen by all in ${leaveSeen} ms`);
-  killAll(procs);
 });
 
 test('mode 7 over UDP: the first node to switch to mode 7, killed at once, is convicted by all', async (t) => {
@@ -80,43 +83,51 @@ test('mode 7 over UDP: the first node to switch to mode 7, killed at once, is co
   // neighbour never heard").
   const procs = await startCluster(5, () => ({ protocol: 7, gateHoldMs: 2000 }));
   all.push(...procs);
-  await converged(procs);
-  // The hold (2 s from the last join) keeps every node in mode 6 until this loop watches.
-  let first: NodeProc | undefined;
-  while (!first) {
-    const modes = await Promise.all(procs.map(async (p) => (await p.query('stats')).stats!.liveness.mode));
-    first = procs[modes.indexOf(7)];
+  try {
+    await converged(procs);
+    // The hold (2 s from the last join) keeps every node in mode 6 until this loop watches.
+    let first: NodeProc | undefined;
+    // Polled without a pause: the victim must die before its next beat (200 ms rounds).
+    const deadline = Date.now() + 20_000;
+    while (!first) {
+      if (Date.now() > deadline) throw new Error('no node switched to mode 7 within 20 s');
+      const modes = await Promise.all(procs.map(async (p) => (await p.query('stats')).stats!.liveness.mode));
+      first = procs[modes.indexOf(7)];
+    }
+    const victim: NodeProc = first;
+    const killedAt = Date.now();
+    victim.kill('SIGKILL');
+    const others = procs.filter((p) => p !== victim);
+    await waitFor(
+      () => others.every((p) => deadAt(p, victim.id) !== undefined),
+      20_000,
+      `${victim.id} convicted everywhere`,
+    );
+    const detection = Math.max(...others.map((p) => deadAt(p, victim.id) as number)) - killedAt;
+    let neverHeard = 0;
+    let reported = 0;
+    for (const p of others) {
+      const { liveness } = (await p.query('stats')).stats!;
+      assert.equal(liveness.mode, 7, `${p.id} runs mode 7`);
+      neverHeard += liveness.census.neverHeard;
+      reported += liveness.census.neverHeardReported;
+      const wrongly = p.events.filter((e) => e.event === 'dead' && e.id !== victim.id);
+      assert.deepEqual(wrongly, [], `${p.id} convicted nobody alive`);
+    }
+    const reasons = others
+      .map((p) => p.events.find((e) => e.event === 'dead' && e.id === victim.id)?.reason)
+      .join(', ');
+    t.diagnostic(
+      `killed as it switched: convicted by all in ${detection} ms (${reasons}); ${neverHeard} censuses judged it never heard, ` +
+        `${reported} watchers reported it`,
+    );
+    // Never heard: 3 detection delays (4.4 s with 200 ms rounds and a 1 s pause), a census of about a second and the
+    // reports' spread. Heard once (another node switched first, or a beat slipped out before the kill): the crash
+    // path, faster.
+    assert.ok(detection < 10_000, `convicted by all in ${detection} ms`);
+  } finally {
+    killAll(procs);
   }
-  const victim: NodeProc = first;
-  const killedAt = Date.now();
-  victim.kill('SIGKILL');
-  const others = procs.filter((p) => p !== victim);
-  await waitFor(
-    () => others.every((p) => deadAt(p, victim.id) !== undefined),
-    20_000,
-    `${victim.id} convicted everywhere`,
-  );
-  const detection = Math.max(...others.map((p) => deadAt(p, victim.id) as number)) - killedAt;
-  let neverHeard = 0;
-  let reported = 0;
-  for (const p of others) {
-    const { liveness } = (await p.query('stats')).stats!;
-    assert.equal(liveness.mode, 7, `${p.id} runs mode 7`);
-    neverHeard += liveness.census.neverHeard;
-    reported += liveness.census.neverHeardReported;
-    const wrongly = p.events.filter((e) => e.event === 'dead' && e.id !== victim.id);
-    assert.deepEqual(wrongly, [], `${p.id} convicted nobody alive`);
-  }
-  const reasons = others.map((p) => p.events.find((e) => e.event === 'dead' && e.id === victim.id)?.reason).join(', ');
-  t.diagnostic(
-    `killed as it switched: convicted by all in ${detection} ms (${reasons}); ${neverHeard} censuses judged it never heard, ` +
-      `${reported} watchers reported it`,
-  );
-  // Never heard: 3 detection delays (4.4 s with 200 ms rounds and a 1 s pause), a census of about a second and the
-  // reports' spread. Heard once (another node switched first, or a beat slipped out before the kill): the crash
-  // path, faster.
-  assert.ok(detection < 10_000, `convicted by all in ${detection} ms`);
-  killAll(procs);
 });
 
 test('mode 7: a stream carries one node state to a node that never gossiped with it', async () => {

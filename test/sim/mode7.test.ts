@@ -418,7 +418,7 @@ const holdsLive = (sim: SimCluster, obs: number, id: string): boolean =>
 
 test('mode 7 switch: a member convicted by protocol 6 just before the switch, at one node, is back there within seconds', () => {
   // One node alone convicted it by protocol 6's detector: in mode 7 no heartbeat revives it there and no report
-  // tells it, so only a BEAT_DEAD_HERE probe (core/mode7.ts, healProbes) makes it refute.
+  // tells it, so only a BEAT_DEAD_HERE probe (core/heal-probes.ts) makes it refute.
   const watcher = 5;
   const victim = 23;
   const id = `node-${victim}`;
@@ -473,4 +473,51 @@ test('mode 7 switch: a member convicted by protocol 6 just before the switch, at
     [],
     'no other death',
   );
+});
+
+test('mode 7: member views show the neighbour detector: a period and a silence for neighbours, none for the rest', () => {
+  const { sim, log } = boot({ liveness7: true, seed: 6, nodes: 20 });
+  assert.ok(sim.runUntilTrue(() => converged(sim), 30_000));
+  const switchedAt = untilMode7(sim);
+  assert.ok(switchedAt > 0);
+  sim.runUntil(switchedAt + 10_000);
+  const core = sim.cores[0]!;
+  const { self, live } = core.snapshot(sim.now);
+  // Self is among the live.
+  const assignment = ObserverAssignment.of(live.map((v) => identityRef(v.node)));
+  const neighbours = new Set(assignment.observersOf(identityRef(self)));
+  let watched = 0;
+  for (const v of live) {
+    if (v.node.id === self.id) continue;
+    if (!neighbours.has(identityRef(v.node))) {
+      // Its liveness here rests on its neighbours' reports: protocol 6's frozen heartbeat clock would show it silent
+      // since the switch, past its deadline.
+      assert.deepEqual([v.silence, v.detector], [undefined, undefined], `${v.node.id} is not watched here`);
+      continue;
+    }
+    watched++;
+    const { silence, detector } = v;
+    assert.ok(silence && detector, `${v.node.id}, a neighbour, has a silence and a period`);
+    assert.ok(silence.silentForMs >= 0 && silence.silentForMs < 1500, `${v.node.id} heard within a beat or so`);
+    assert.ok(
+      silence.convictAfterMs > 3000 && silence.convictAfterMs < 8000,
+      `reported after ${silence.convictAfterMs}`,
+    );
+    assert.ok(silence.phi < 1, `phi ${silence.phi}`);
+    assert.ok(Math.abs(detector.meanIntervalMs - 1000) < 250, `a beat a round: period ${JSON.stringify(detector)}`);
+    assert.equal(detector.lagAllowanceMs, 0, 'direct beats: no gossip lag');
+  }
+  assert.equal(watched, neighbours.size);
+  assert.ok(watched >= DEFAULT_OBSERVERS && watched < live.length - 1, `${watched} of ${live.length - 1} watched`);
+
+  // The silence that convicted a crashed neighbour (the runtime's detection metric) is its silence here.
+  const victim = live.find((v) => neighbours.has(identityRef(v.node)) && v.node.id !== self.id)!.node;
+  const crashAt = sim.now;
+  sim.crash(Number(victim.id.slice('node-'.length)));
+  assert.ok(
+    sim.runUntilTrue(() => log.some((l) => l.obs === 0 && l.e.type === 'dead'), 20_000),
+    'convicted at node 0',
+  );
+  const silentFor = sim.now - core.heartbeatBornAt(victim)!;
+  assert.ok(silentFor >= sim.now - crashAt && silentFor < sim.now - crashAt + 1500, `silent for ${silentFor} ms`);
 });
