@@ -50,7 +50,7 @@ export class RefIncarnations implements IncarnationsOf {
   private others: Map<number, number> | null = null;
 
   constructor(capacity = 16) {
-    const cap = Math.max(2, capacity);
+    const cap = capacity > 2 ? capacity : 2;
     this.lows = new Uint32Array(cap).fill(EMPTY_LOW);
     this.highs = new Uint16Array(cap).fill(MARK_HIGH);
     this.values = new Uint8Array(cap);

@@ -46,7 +46,7 @@ export class RefIndex {
     private readonly keyOf: (slot: number) => number,
     expected = 8,
   ) {
-    this.slots = new Int32Array(Math.max(16, Math.ceil((expected * 4) / 3))).fill(EMPTY);
+    this.slots = new Int32Array(expected > 12 ? Math.ceil((expected * 4) / 3) : 16).fill(EMPTY);
   }
 
   get size(): number {
