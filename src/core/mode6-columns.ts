@@ -7,6 +7,7 @@
  * a node in mode 7 does not pay for them. A group allocated late holds, for every slot, what PeerTable.allocate gives
  * a new member; reads while none is allocated return the same values (see the PeerTable accessors).
  */
+import { fits, widened } from './zero-column.js';
 
 /**
  * A lag below the allowance lowers it by 1/LAG_DECAY of the difference: a spike fades to 37 % in about this many
@@ -19,18 +20,6 @@ export const NO_SAMPLE = -1;
 
 /** In a Uint32 sampledHeartbeats column: NO_SAMPLE (-1 stored in 32 unsigned bits). */
 const NARROW_NO_SAMPLE = 0xffffffff;
-
-/** Whether `v` is a whole number from 0 to `max` (not -0): what a narrow column holds exactly. */
-export function fits(v: number, max: number): boolean {
-  return Number.isInteger(v) && v >= 0 && v <= max && (v !== 0 || 1 / v > 0);
-}
-
-/** `a`'s values in a Float64 column: a narrow column widened (`noSample`: its NO_SAMPLE sentinel, read back as -1). */
-export function widened(a: Uint32Array, noSample: number | null): Float64Array {
-  const b = new Float64Array(a.length);
-  for (let i = 0; i < a.length; i++) b[i] = a[i] === noSample ? NO_SAMPLE : (a[i] as number);
-  return b;
-}
 
 export class Mode6Columns {
   /**

@@ -5,9 +5,9 @@
  */
 import type { NodeIdentity } from '../wire/messages.js';
 import { memberRecord, type MemberRecord } from './member-records.js';
-import { fits, Mode6Columns, NO_SAMPLE, widened } from './mode6-columns.js';
+import { Mode6Columns, NO_SAMPLE } from './mode6-columns.js';
 import { SlotValues } from './slot-values.js';
-import { written32, written8or32 } from './zero-column.js';
+import { fits, widened, written32, written8or32 } from './zero-column.js';
 
 export const LIVE = 0;
 export const DEAD = 1;

@@ -28,3 +28,18 @@ export function written8or32(c: Uint8Array | Uint32Array, i: number, v: number):
   c[i] = v;
   return c;
 }
+
+/** Whether `v` is a whole number from 0 to `max` (not -0): what a narrow column holds exactly. */
+export function fits(v: number, max: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= max && (v !== 0 || 1 / v > 0);
+}
+
+/**
+ * `a`'s values in a Float64 column, for a narrow column about to be written a value that does not fit it: `none`
+ * (a value the narrow column stores for -1, its "none yet" marker; null: it has none) is read back as -1.
+ */
+export function widened(a: Uint32Array, none: number | null): Float64Array {
+  const b = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) b[i] = a[i] === none ? -1 : (a[i] as number);
+  return b;
+}

@@ -51,3 +51,28 @@ test('ref incarnations: bytes while every incarnation fits, widened with every v
   );
   for (let i = 40; i < 100; i++) assert.equal(inc.get(2 ** 41 + i), i * 3);
 });
+
+test('ref incarnations: the two refs the table uses as markers, and keys that are not 48-bit refs, answer as a Map', () => {
+  const inc = new RefIncarnations(4);
+  const ref = new Map<number, number>();
+  const odd = [2 ** 48 - 1, 2 ** 48 - 2, 2 ** 48, 2 ** 50 + 4, 1.5, -3];
+  const plain = Array.from({ length: 20 }, (_, i) => 2 ** 47 + i * 65537);
+  [...odd, ...plain].forEach((r, i) => {
+    inc.set(r, i);
+    ref.set(r, i);
+  });
+  assert.equal(inc.delete(2 ** 48 - 2), ref.delete(2 ** 48 - 2));
+  assert.equal(inc.delete(plain[3]!), ref.delete(plain[3]!));
+  assert.equal(inc.delete(2 ** 48 - 2), false);
+  inc.set(-3, 2 ** 32 + 7);
+  ref.set(-3, 7);
+  assert.equal(inc.size, ref.size);
+  for (const r of [...odd, ...plain, 0, 2 ** 48 - 3]) {
+    assert.equal(inc.get(r), ref.get(r));
+    assert.equal(inc.has(r), ref.has(r));
+  }
+  assert.deepEqual(
+    inc.refs().sort((a, b) => a - b),
+    [...ref.keys()].sort((a, b) => a - b),
+  );
+});

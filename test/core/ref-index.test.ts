@@ -64,3 +64,51 @@ test('ref index: setting a present key moves it to the new slot', () => {
   assert.equal(index.get(42), 2);
   assert.equal(index.size, 1);
 });
+
+test('ref index: slots past 2^22 (no room for hash bits beside them) keep every entry, through renumbering', () => {
+  const keyOf = new Map<number, number>();
+  const index = new RefIndex((s) => keyOf.get(s) as number, 4);
+  for (let s = 0; s < 30; s++) {
+    keyOf.set(s, 2 ** 47 + s * 977);
+    index.set(2 ** 47 + s * 977, s);
+  }
+  keyOf.set(2 ** 22 + 5, 7);
+  index.set(7, 2 ** 22 + 5);
+  for (let s = 0; s < 30; s++) assert.equal(index.get(2 ** 47 + s * 977), s);
+  assert.equal(index.get(7), 2 ** 22 + 5);
+  index.delete(2 ** 47);
+  assert.equal(index.get(2 ** 47), -1);
+  assert.equal(index.size, 30);
+  // Renumbered: slot s moves to 2^23 + s, keys unchanged.
+  const slotOf = new Int32Array(2 ** 22 + 6).fill(-1);
+  const moved = new Map<number, number>();
+  for (const [s, key] of keyOf) {
+    slotOf[s] = 2 ** 23 + (s % 1000);
+    moved.set(2 ** 23 + (s % 1000), key);
+  }
+  keyOf.clear();
+  for (const [s, key] of moved) keyOf.set(s, key);
+  index.remap(slotOf);
+  for (let s = 1; s < 30; s++) assert.equal(index.get(2 ** 47 + s * 977), 2 ** 23 + s);
+  assert.equal(index.get(7), 2 ** 23 + ((2 ** 22 + 5) % 1000));
+});
+
+test('ref index: a renumbering onto slots past 2^22 drops the hash bits and keeps every entry', () => {
+  const keys = new Map<number, number>();
+  const index = new RefIndex((s) => keys.get(s) as number, 100);
+  for (let s = 0; s < 50; s++) {
+    keys.set(s, 2 ** 40 + s * 31);
+    index.set(2 ** 40 + s * 31, s);
+  }
+  const slotOf = new Int32Array(50);
+  const next = new Map<number, number>();
+  for (let s = 0; s < 50; s++) {
+    slotOf[s] = 2 ** 22 + 49 - s;
+    next.set(2 ** 22 + 49 - s, 2 ** 40 + s * 31);
+  }
+  keys.clear();
+  for (const [s, k] of next) keys.set(s, k);
+  index.remap(slotOf);
+  for (let s = 0; s < 50; s++) assert.equal(index.get(2 ** 40 + s * 31), 2 ** 22 + 49 - s);
+  assert.equal(index.get(2 ** 40 + 50 * 31), -1);
+});
