@@ -196,6 +196,9 @@ export class MemberView7 {
 
   /** A refresh in a batch: notes whether the membership changed (a ref held that the sorted one lacks, or back). */
   private noteBatch(changed: Set<number>): false {
+    // Once noted it stays noted, and `changed` only grows in a batch: without this, a batch of c changes (each
+    // refreshing) rescanned every ref noted so far, O(c^2).
+    if (this.batchMembers === true) return false;
     for (const ref of changed) if (this.incarnations.has(ref) !== this.sorted.has(ref)) this.batchMembers = true;
     return false;
   }
