@@ -146,9 +146,24 @@ export class MemberView7 {
     const added: number[] = [];
     const removed: number[] = [];
     if (changed === null) {
-      for (const ref of this.incarnations.refs()) if (!this.dead.has(ref) && !this.current.has(ref)) added.push(ref);
-      for (const ref of this.current.members()) if (!this.isLive(ref)) removed.push(ref);
+      // Both ascending: one merge finds the live members the assignment lacks and those it has that are not live,
+      // instead of a binary search per member (a rebuild of mode 7's view, past 64 changes, comes here twice).
       const next = SortedRefs.of(this.incarnations.refs());
+      const held = next.refs;
+      const view = this.current.members();
+      let j = 0;
+      for (let i = 0; i < held.length; i++) {
+        const ref = held[i] as number;
+        while (j < view.length && (view[j] as number) < ref) removed.push(view[j++] as number);
+        const inView = j < view.length && view[j] === ref;
+        if (inView) j++;
+        if (this.dead.has(ref)) {
+          if (inView) removed.push(ref);
+        } else if (!inView) {
+          added.push(ref);
+        }
+      }
+      while (j < view.length) removed.push(view[j++] as number);
       if (next.hash !== this.sorted.hash || next.refs.length !== before.length) this.sorted = next;
     } else {
       const insert: number[] = [];
@@ -211,6 +226,9 @@ export class MemberView7 {
 
   /** A refresh in a batch: notes whether the membership changed (a ref held that the sorted one lacks, or back). */
   private noteBatch(changed: Set<number>): false {
+    // Once noted it stays noted, and `changed` only grows in a batch: without this, a batch of c changes (each
+    // refreshing) rescanned every ref noted so far, O(c^2).
+    if (this.batchMembers === true) return false;
     for (const ref of changed) if (this.incarnations.has(ref) !== this.sorted.has(ref)) this.batchMembers = true;
     return false;
   }

@@ -10,6 +10,7 @@ import type { Journal } from './journal.js';
 import { NO_LIMITS, type AdmissionLimits, type MembershipComponents, type MembershipInit } from './membership-init.js';
 import { DEAD, FREE, LIVE, MAX_MARK_EPOCH, PeerTable } from './peer-table.js';
 import { RefIndex } from './ref-index.js';
+import { resortedSlots } from './sorted-slots.js';
 import { AddressIndex } from './address-index.js';
 import { InternalError } from '../errors.js';
 import type { DeathReason } from './types.js';
@@ -65,6 +66,8 @@ export class Membership {
   onRenumber: ((slotOf: Int32Array) => void) | null = null;
 
   private sorted: Int32Array = new Int32Array(0);
+  /** The refs of `sorted`'s slots when it was built (a slot holding another member since is sorted again). */
+  private sortedRefs: Float64Array = new Float64Array(0);
   private sortedValid = false;
   /** Members were admitted since the table was last renumbered in ref order (see keepSlotsInRefOrder). */
   private slotsDisordered = false;
@@ -392,11 +395,7 @@ export class Membership {
   /** Members sorted by ref: the shared order that lets compact digests leave refs out. */
   sortedMembers(): Int32Array {
     if (!this.sortedValid) {
-      const t = this.table;
-      const slots: number[] = [];
-      for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE) slots.push(s);
-      slots.sort((a, b) => t.ref(a) - t.ref(b));
-      this.sorted = Int32Array.from(slots);
+      ({ slots: this.sorted, refs: this.sortedRefs } = resortedSlots(this.table, this.sorted, this.sortedRefs));
       this.sortedValid = true;
     }
     return this.sorted;
