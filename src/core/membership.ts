@@ -66,8 +66,8 @@ export class Membership {
   onRenumber: ((slotOf: Int32Array) => void) | null = null;
 
   private sorted: Int32Array = new Int32Array(0);
-  /** The refs of `sorted`'s slots when it was built (a slot holding another member since is sorted again). */
-  private sortedRefs: Float64Array = new Float64Array(0);
+  /** Slots indexed (admitted) since `sorted` was built: their entries there, if any, are another member's. */
+  private readonly unsorted = new Set<number>();
   private sortedValid = false;
   /** Members were admitted since the table was last renumbered in ref order (see keepSlotsInRefOrder). */
   private slotsDisordered = false;
@@ -272,6 +272,7 @@ export class Membership {
     this.hash = addToSetHash(this.hash, ref);
     this.size++;
     this.sortedValid = false;
+    this.unsorted.add(slot);
     this.slotsDisordered = true;
     this.changedSinceRound = true;
   }
@@ -395,7 +396,8 @@ export class Membership {
   /** Members sorted by ref: the shared order that lets compact digests leave refs out. */
   sortedMembers(): Int32Array {
     if (!this.sortedValid) {
-      ({ slots: this.sorted, refs: this.sortedRefs } = resortedSlots(this.table, this.sorted, this.sortedRefs));
+      this.sorted = resortedSlots(this.table, this.sorted, this.unsorted);
+      this.unsorted.clear();
       this.sortedValid = true;
     }
     return this.sorted;
@@ -472,6 +474,8 @@ export class Membership {
     const slotOf = new Int32Array(t.used).fill(-1);
     for (let k = 0; k < order.length; k++) slotOf[order[k] as number] = k;
     t.permute(order);
+    this.sorted = this.sorted.map((s) => slotOf[s] as number);
+    this.unsorted.clear();
     this.byRef.remap(slotOf);
     this.byId.remap(slotOf);
     this.addresses.remap(slotOf);

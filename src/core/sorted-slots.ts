@@ -6,21 +6,17 @@
 import { FREE, type PeerTable } from './peer-table.js';
 
 /**
- * The occupied slots of `t` by ref, ties by slot (as a stable sort of them in slot order gives), and their refs,
- * from `prev` (an earlier such order) and `prevRefs` (its refs then): its entries whose slot still holds the same
- * ref keep their order, and the other occupied slots (admitted, or moved by a renumbering) are sorted alone and
- * merged in. O(N + c log c) for c new entries.
+ * The occupied slots of `t` by ref, ties by slot (as a stable sort of them in slot order gives), from `prev` (an
+ * earlier such order) and `changed` (the slots indexed since: a member admitted, maybe into a slot another held):
+ * the entries of `prev` whose slot is still occupied and not changed keep their order, and the other occupied slots
+ * are sorted alone and merged in. O(N + c log c) for c new entries.
  */
-export function resortedSlots(
-  t: PeerTable,
-  prev: Int32Array,
-  prevRefs: Float64Array,
-): { slots: Int32Array; refs: Float64Array } {
+export function resortedSlots(t: PeerTable, prev: Int32Array, changed: ReadonlySet<number>): Int32Array {
   const kept = new Uint8Array(t.used);
   const keep: number[] = [];
   for (let i = 0; i < prev.length; i++) {
     const s = prev[i] as number;
-    if (s < t.used && t.status[s] !== FREE && t.ref(s) === prevRefs[i] && kept[s] === 0) {
+    if (s < t.used && t.status[s] !== FREE && !changed.has(s) && kept[s] === 0) {
       kept[s] = 1;
       keep.push(s);
     }
@@ -29,18 +25,15 @@ export function resortedSlots(
   for (let s = 0; s < t.used; s++) if (t.status[s] !== FREE && kept[s] === 0) fresh.push(s);
   fresh.sort((a, b) => t.ref(a) - t.ref(b) || a - b);
   const slots = new Int32Array(keep.length + fresh.length);
-  const refs = new Float64Array(slots.length);
   let i = 0;
   let j = 0;
   for (let o = 0; o < slots.length; o++) {
     const a = keep[i];
     const b = fresh[j];
     const takeKept = a !== undefined && (b === undefined || t.ref(a) < t.ref(b) || (t.ref(a) === t.ref(b) && a < b));
-    const s = takeKept ? (a as number) : (b as number);
+    slots[o] = takeKept ? (a as number) : (b as number);
     if (takeKept) i++;
     else j++;
-    slots[o] = s;
-    refs[o] = t.ref(s);
   }
-  return { slots, refs };
+  return slots;
 }
