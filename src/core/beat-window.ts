@@ -82,7 +82,7 @@ export class BeatWindow {
   }
 
   /**
-   * The window as member views show it (core/member-watch.ts): its period (direct beats: no lag allowance) and,
+   * The window as member views show it (core/member-views.ts): its period (direct beats: no lag allowance) and,
    * given `now`, the silence since the last arrival, with the silence at which the neighbour is reported.
    */
   view(now: number | undefined): MemberWatch {

@@ -433,7 +433,7 @@ export class ScuttlebuttCore {
 
   /**
    * How close a live member is to conviction: the silence since its newest heartbeat's birth and the silence at
-   * which it would be convicted now (mode 7: since its last beat, and when this node reports it: core/member-watch.ts).
+   * which it would be convicted now (mode 7: since its last beat, and when this node reports it: core/member-views.ts).
    * Undefined for self, a dead member, an unknown id, and in mode 7 a member not watched here. For dashboards.
    */
   silenceOf(nodeId: string, now: number): { silentForMs: number; convictAfterMs: number } | undefined {

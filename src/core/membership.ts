@@ -464,8 +464,6 @@ export class Membership {
       1,
     );
     this.renumber(order);
-    // Sorted again on next use: the slots are in ref order now, so that sort is one pass.
-    this.sortedValid = false;
   }
 
   /** Gives old slot order[k] the slot k, and re-keys everything that names slots. */
@@ -474,6 +472,7 @@ export class Membership {
     const slotOf = new Int32Array(t.used).fill(-1);
     for (let k = 0; k < order.length; k++) slotOf[order[k] as number] = k;
     t.permute(order);
+    // Called with the order valid (keepSlotsInRefOrder sorts first): it stays so, each member keeping its ref.
     this.sorted = this.sorted.map((s) => slotOf[s] as number);
     this.unsorted.clear();
     this.byRef.remap(slotOf);
